@@ -1,0 +1,244 @@
+"""The subgraph app factory: a Strawberry federation schema becomes a FastAPI app served by uvicorn.
+
+Every service gets the same surface: `POST/GET /graphql`, `GET /health`, `GET /health/ready` (JSON naming
+each check), `GET /metrics`, a request id on every request, and structured logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from redis.asyncio import Redis
+from sqlalchemy import text
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
+from shared.context import Context, Runtime
+from shared.db import create_engine, create_sessionmaker
+from shared.graphql import Schema, shape_errors
+from shared.log import configure_logging, request_id_var
+from shared.metrics import HttpMetricsMiddleware, Metrics
+from shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+
+
+@dataclass
+class SubgraphDefinition:
+    """What makes one service: its name, settings, schema, loaders and the few things it adds."""
+
+    name: str
+    settings_class: type[ServiceSettings]
+    schema: Schema
+    build_loaders: Callable[[Context], Any]
+    # users signs tokens, so it loads (and in development creates) the key ring and verifies locally.
+    signs_tokens: bool = False
+    setup: Callable[[Runtime], Awaitable[None]] | None = None
+    teardown: Callable[[Runtime], Awaitable[None]] | None = None
+    add_routes: Callable[[FastAPI], None] | None = None
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+
+
+async def build_runtime(definition: SubgraphDefinition, settings: ServiceSettings) -> Runtime:
+    engine = create_engine(
+        settings.effective_database_url, pool_size=settings.db_pool_size, application_name=definition.name
+    )
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    revocations = RevocationStore(redis, settings.redis_prefix)
+    keys: KeyRing | None = None
+    if definition.signs_tokens or not settings.jwks_url:
+        keys = KeyRing.load(
+            private_key_pem=settings.jwt_private_key,
+            keys_dir=settings.keys_dir,
+            retired_public_pem=settings.jwt_retired_public_keys,
+            create=definition.signs_tokens and not settings.is_production,
+        )
+        source: Any = LocalKeySource(keys)
+    else:
+        source = JwksKeySource(settings.jwks_url, http)
+    verifier = TokenVerifier(
+        source,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        revocations=revocations,
+    )
+    runtime = Runtime(
+        definition=definition,
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        redis=redis,
+        http=http,
+        verifier=verifier,
+        metrics=Metrics(definition.name),
+        keys=keys,
+    )
+    if definition.setup is not None:
+        await definition.setup(runtime)
+    return runtime
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    if runtime.definition.teardown is not None:
+        await runtime.definition.teardown(runtime)
+    await runtime.http.aclose()
+    await runtime.redis.aclose()
+    await runtime.engine.dispose()
+
+
+def check_settings(settings: ServiceSettings) -> None:
+    """A production start refuses what is only fit for a laptop."""
+    if settings.is_production and not settings.jwt_private_key and not settings.jwks_url:
+        raise RuntimeError("production needs MYSHOP_JWT_PRIVATE_KEY or MYSHOP_JWKS_URL")
+
+
+def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or definition.settings_class()
+    check_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(definition, settings)
+        app.state.runtime = runtime
+        logger.info("%s ready on %s:%s", definition.name, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            await close_runtime(runtime)
+
+    app = FastAPI(title=f"MyShop {definition.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    async def get_context(request: Request) -> Context:
+        return Context(request.app.state.runtime, request)
+
+    # No GraphiQL here: Strawberry's loads from a CDN; admins use the router's.
+    graphql = SubgraphGraphQLRouter(definition.schema, context_getter=get_context, graphql_ide=None)
+    app.include_router(graphql, prefix="/graphql")
+
+    @app.get("/health")
+    @app.get("/health/", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": _check_database, "redis": _check_redis, **definition.readiness_checks}
+        results = await asyncio.gather(*(_run_check(check, runtime) for check in checks.values()))
+        report = dict(zip(checks, results, strict=True))
+        ok = all(result["status"] == "ok" for result in results)
+        body = {"status": "ok" if ok else "unavailable", "service": definition.name, "checks": report}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        payload, content_type = request.app.state.runtime.metrics.render()
+        return Response(payload, media_type=content_type)
+
+    if definition.add_routes is not None:
+        definition.add_routes(app)
+
+    # The app's metrics object only exists once the lifespan ran: resolve it per request.
+    app.add_middleware(_LateMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+class SubgraphGraphQLRouter(GraphQLRouter):
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Errors raised before execution (a syntax error) skip the schema extensions: shape them here.
+        if result.errors and any(not (error.extensions or {}).get("code") for error in result.errors):
+            shape_errors(result, request.app.state.runtime.metrics)
+        return await super().process_result(request, result)
+
+
+async def _check_database(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _check_redis(runtime: Runtime) -> None:
+    await runtime.redis.ping()
+
+
+async def _run_check(check: ReadinessCheck, runtime: Runtime, limit: float = 2.0) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(runtime), limit)
+    except Exception as exc:
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Takes `x-request-id` from the caller (the router) or makes one; logs and the response carry it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class _LateMetricsMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        runtime = getattr(scope.get("app").state, "runtime", None) if scope["type"] == "http" else None
+        if runtime is None:
+            await self.app(scope, receive, send)
+            return
+        await HttpMetricsMiddleware(self.app, runtime.metrics)(scope, receive, send)
+
+
+def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> None:
+    """Run one service under uvicorn (uvloop and httptools when installed)."""
+    import uvicorn
+
+    settings = settings or definition.settings_class()
+    configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        create_subgraph_app(definition, settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -1,0 +1,211 @@
+"""Issuing and verifying access tokens (PyJWT), and revoking them before they expire (Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+import jwt
+from redis.asyncio import Redis
+
+from shared.auth.keys import KeyRing, PublicKeyEntry
+from shared.auth.principal import Principal, Role
+from shared.errors import Unauthenticated
+
+# Never "none", never an HMAC algorithm: a public key must not be usable as a shared secret.
+ALLOWED_ALGORITHMS = frozenset({"EdDSA", "RS256"})
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    token_id: str
+    expires_at: datetime
+
+
+class TokenIssuer:
+    def __init__(self, keys: KeyRing, *, issuer: str, audience: str, ttl_seconds: int) -> None:
+        if keys.signing is None:
+            raise ValueError("this process has no JWT signing key")
+        self.key = keys.signing
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, subject: str, roles: Iterable[str], *, ttl_seconds: int | None = None) -> AccessToken:
+        # Sub-second iat: a token issued right after a revocation must stay valid (see RevocationStore).
+        now = round(time.time(), 3)
+        expires = int(now) + (ttl_seconds or self.ttl_seconds)
+        token_id = uuid.uuid4().hex
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "roles": sorted(set(roles)),
+            "iat": now,
+            "nbf": int(now),
+            "exp": expires,
+            "jti": token_id,
+        }
+        token = jwt.encode(
+            claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
+        )
+        return AccessToken(token, token_id, datetime.fromtimestamp(expires, UTC))
+
+    def issue_service_token(self, service: str, *, ttl_seconds: int = 300) -> AccessToken:
+        return self.issue(f"service:{service}", [Role.SERVICE], ttl_seconds=ttl_seconds)
+
+
+class KeySource(Protocol):
+    async def get(self, kid: str) -> PublicKeyEntry | None: ...
+
+
+class LocalKeySource:
+    """The keys this process loaded itself (the users service, or any process sharing the key ring)."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self.keys = keys
+
+    async def get(self, kid: str) -> PublicKeyEntry | None:
+        return self.keys.public.get(kid)
+
+
+class JwksKeySource:
+    """Public keys fetched from the users service's JWKS, cached, refreshed when an unknown kid shows up."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient, *, min_refresh_seconds: float = 30.0) -> None:
+        self.url = url
+        self.client = client
+        self.min_refresh_seconds = min_refresh_seconds
+        self._keys: dict[str, PublicKeyEntry] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str) -> PublicKeyEntry | None:
+        entry = self._keys.get(kid)
+        if entry is not None:
+            return entry
+        async with self._lock:
+            # Forged kids must not turn every request into a JWKS fetch.
+            if kid not in self._keys and time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
+                await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        self._fetched_at = time.monotonic()
+        try:
+            response = await self.client.get(self.url, timeout=5.0)
+            response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError):
+            # Keep the keys we have; the caller answers UNAUTHENTICATED for the unknown kid.
+            self._fetched_at = 0.0 if not self._keys else self._fetched_at
+            return
+        fresh: dict[str, PublicKeyEntry] = {}
+        for key in keys:
+            algorithm = key.algorithm_name
+            if key.key_id and algorithm in ALLOWED_ALGORITHMS:
+                fresh[key.key_id] = PublicKeyEntry(key.key_id, algorithm, key.key)
+        self._keys = fresh
+
+
+class RevocationStore:
+    """Access tokens revoked before expiry: one token (logout) or every token of a user (role change)."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _token_key(self, token_id: str) -> str:
+        return f"{self.prefix}revoked:token:{token_id}"
+
+    def _user_key(self, subject: str) -> str:
+        return f"{self.prefix}revoked:user:{subject}"
+
+    async def revoke_token(self, token_id: str, expires_at: float) -> None:
+        ttl = max(1, int(expires_at - time.time()) + 60)
+        await self.redis.set(self._token_key(token_id), b"1", ex=ttl)
+
+    async def revoke_user(self, subject: str, *, keep_seconds: int) -> None:
+        """Every token of this subject issued until now stops working (kept as long as tokens live)."""
+        await self.redis.set(self._user_key(subject), repr(time.time()), ex=keep_seconds + 60)
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        token, user = await self.redis.mget(
+            self._token_key(principal.token_id), self._user_key(principal.subject)
+        )
+        if token is not None:
+            return True
+        return user is not None and principal.issued_at <= float(user)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = 10,
+        revocations: RevocationStore | None = None,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway_seconds
+        self.revocations = revocations
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; `Unauthenticated` (with a reason) for anything else."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("Malformed access token.", reason="malformed") from exc
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise Unauthenticated("Access token algorithm is not accepted.", reason="algorithm")
+        entry = await self.keys.get(kid) if isinstance(kid, str) else None
+        if entry is None:
+            raise Unauthenticated("Access token was signed by an unknown key.", reason="unknown_key")
+        if entry.algorithm != algorithm:
+            raise Unauthenticated("Access token algorithm does not match its key.", reason="algorithm")
+        try:
+            claims = jwt.decode(
+                token,
+                entry.key,
+                algorithms=[entry.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("Access token has expired.", reason="expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthenticated("Access token is for another audience.", reason="audience") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthenticated("Access token is from another issuer.", reason="issuer") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthenticated("Access token signature is invalid.", reason="signature") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("Access token is invalid.", reason="invalid") from exc
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise Unauthenticated("Access token roles are invalid.", reason="invalid")
+        principal = Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(roles),
+            token_id=str(claims["jti"]),
+            issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
+        )
+        if self.revocations is not None and await self.revocations.is_revoked(principal):
+            raise Unauthenticated("Access token has been revoked.", reason="revoked")
+        return principal

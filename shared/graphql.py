@@ -1,0 +1,118 @@
+"""Building a service's Strawberry federation schema with the extensions every subgraph runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+
+from shared import errors
+from shared.errors import MyShopError
+from shared.metrics import Metrics
+
+logger = logging.getLogger("myshop.graphql")
+
+
+def shape_errors(result: Any, metrics: Metrics | None) -> None:
+    """Give every error of `result` an `extensions.code`; log and mask anything unexpected as INTERNAL."""
+    if result is None or not result.errors:
+        return
+    result.errors = [shape_error(error) for error in result.errors]
+    if metrics is not None:
+        for error in result.errors:
+            code = (error.extensions or {}).get("code", errors.INTERNAL)
+            metrics.graphql_errors.labels(metrics.service, code).inc()
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    extensions = error.extensions or {}
+    original = error.original_error
+    if isinstance(original, MyShopError) or (original is None and extensions.get("code")):
+        return error
+    if original is None or (isinstance(original, GraphQLError) and error.path is None):
+        if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+            code = errors.GRAPHQL_PARSE_FAILED
+        elif error.message.startswith("Variable '$"):
+            code = errors.BAD_USER_INPUT
+        else:
+            code = errors.GRAPHQL_VALIDATION_FAILED
+        error.extensions = {**extensions, "code": code}
+        return error
+    if error.path is None and isinstance(original, ValueError | TypeError):
+        # A custom scalar refusing a variable's value: the client's input, not our bug.
+        return GraphQLError(
+            error.message, nodes=error.nodes, path=error.path, extensions={"code": errors.BAD_USER_INPUT}
+        )
+    logger.error(
+        "unexpected error in %s", ".".join(map(str, error.path or [])) or "operation", exc_info=original
+    )
+    return GraphQLError(
+        "Internal server error.",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": errors.INTERNAL},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Shapes the errors of executed operations (parse errors are shaped by `SubgraphGraphQLRouter`)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        shape_errors(self.execution_context.result, context.runtime.metrics if context is not None else None)
+
+
+class RequestTransaction(SchemaExtension):
+    """One transaction per request: commit when the operation has no error, roll back otherwise."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        failed = result is None or bool(getattr(result, "errors", None))
+        try:
+            await context.finish(commit=not failed)
+        except Exception:
+            logger.exception("commit failed")
+            if result is not None:
+                # Nothing was saved: the answer must not claim otherwise.
+                result.data = None
+                result.errors = [
+                    *(result.errors or []),
+                    GraphQLError("Internal server error.", extensions={"code": errors.INTERNAL}),
+                ]
+        if context.runtime.metrics is not None and result is not None:
+            operation = self.execution_context.operation_type.value
+            context.runtime.metrics.graphql_operations.labels(
+                context.runtime.metrics.service, operation, "error" if failed else "ok"
+            ).inc()
+
+
+class Schema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # ErrorCodes logs what is unexpected; expected domain errors are not log lines.
+        return None
+
+
+def build_schema(
+    *, query: type, mutation: type | None = None, subscription: type | None = None, types: Iterable[type] = ()
+) -> Schema:
+    return Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=list(types),
+        extensions=[
+            ParserCache(maxsize=1024),
+            ValidationCache(maxsize=1024),
+            ErrorCodes,
+            RequestTransaction,
+        ],
+    )

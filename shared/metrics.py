@@ -1,0 +1,85 @@
+"""Prometheus metrics of a MyShop process (one registry per process, served at `GET /metrics`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
+
+
+class Metrics:
+    """The metrics every service exports; services add their own on `registry`."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "myshop_http_requests_total",
+            "HTTP requests served, by route and status.",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "myshop_http_request_duration_seconds",
+            "HTTP request duration, by route.",
+            ["service", "method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.graphql_operations = Counter(
+            "myshop_graphql_operations_total",
+            "GraphQL operations executed, by type and outcome (ok, error).",
+            ["service", "operation_type", "outcome"],
+            registry=self.registry,
+        )
+        self.graphql_errors = Counter(
+            "myshop_graphql_errors_total",
+            "GraphQL errors returned, by extensions.code.",
+            ["service", "code"],
+            registry=self.registry,
+        )
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class HttpMetricsMiddleware:
+    """Pure ASGI middleware (no per-request task or body copy) counting requests by route template."""
+
+    known_paths = frozenset({"/graphql"})
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            # Unmatched paths share one label so scanners cannot blow up the label set.
+            path = route or (scope["path"] if scope["path"] in self.known_paths else "unmatched")
+            method = scope["method"]
+            service = self.metrics.service
+            self.metrics.http_requests.labels(service, method, path, str(status)).inc()
+            self.metrics.http_duration.labels(service, method, path).observe(time.perf_counter() - started)

@@ -1,0 +1,93 @@
+"""Cursor pagination: opaque, versioned cursors over a keyset, and the GraphQL connection types."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from shared.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """Strawberry names it after the node type: `Connection[Product]` prints as `ProductConnection`."""
+
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int | None = None
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def page_size(first: int | None, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
+    if first is None:
+        return default
+    if first < 1 or first > maximum:
+        raise BadUserInput(f"`first` must be between 1 and {maximum}.", field="first")
+    return first
+
+
+def encode_cursor(kind: str, key: Sequence[Any]) -> str:
+    """`kind` names the ordering the key belongs to, so a cursor of one listing is refused by another."""
+    raw = orjson.dumps({"v": 1, "k": kind, "p": list(key)})
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, kind: str, *, field: str = "after") -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise BadUserInput("Invalid cursor.", field=field) from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("v") != 1
+        or data.get("k") != kind
+        or not isinstance(data.get("p"), list)
+    ):
+        raise BadUserInput("Invalid cursor.", field=field)
+    return data["p"]
+
+
+def connection(
+    nodes: Sequence[T], *, size: int, cursor_of: Any, has_previous: bool, total_count: int | None = None
+) -> Connection[T]:
+    """Build a connection from up to `size + 1` fetched nodes (the extra one tells there is a next page)."""
+    page = list(nodes[:size])
+    edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(nodes) > size,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total_count,
+    )

@@ -1,0 +1,113 @@
+"""Settings every MyShop process reads from the environment (pydantic-settings).
+
+Common settings have fixed names (`MYSHOP_REDIS_URL`, ...); each service subclasses `ServiceSettings`
+with its own prefix (`MYSHOP_USERS_PORT`, `MYSHOP_USERS_DATABASE_URL`, ...), so any service can move to
+its own database server without touching the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+Environment = Literal["development", "test", "production"]
+
+# Default ports of every process (ARCHITECTURE.md, "Processes and ports").
+DEFAULT_PORTS: dict[str, int] = {
+    "router": 4000,
+    "users": 4001,
+    "products": 4002,
+    "orders": 4003,
+    "payments": 4004,
+    "inventory": 4005,
+    "notifications": 4006,
+    "analytics": 4007,
+}
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+def service_config(service: str) -> SettingsConfigDict:
+    """The pydantic-settings config of one service: its own fields read `MYSHOP_<SERVICE>_*`."""
+    return SettingsConfigDict(
+        env_prefix=f"MYSHOP_{service.upper()}_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by all services plus the per-service ones (host, port, database)."""
+
+    model_config = service_config("service")
+    service_name: ClassVar[str] = "service"
+
+    # --- common to every process (fixed environment names) ---
+    environment: Environment = Field("development", validation_alias=_env("MYSHOP_ENV"))
+    data_dir: Path = Field(Path(".myshop"), validation_alias=_env("MYSHOP_DATA_DIR"))
+    log_level: str = Field("INFO", validation_alias=_env("MYSHOP_LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=_env("MYSHOP_LOG_JSON"))
+    # The PostgreSQL *server*; each service's database on it is `<database_prefix><service>`.
+    postgres_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", validation_alias=_env("MYSHOP_POSTGRES_URL")
+    )
+    database_prefix: str = Field("myshop_", validation_alias=_env("MYSHOP_DATABASE_PREFIX"))
+    db_pool_size: int = Field(10, validation_alias=_env("MYSHOP_DB_POOL_SIZE"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MYSHOP_REDIS_URL"))
+    # Every Redis key we write starts with this, so several deployments (or test runs) share a server.
+    redis_prefix: str = Field("myshop:", validation_alias=_env("MYSHOP_REDIS_PREFIX"))
+
+    # --- tokens (issued by users, validated everywhere) ---
+    jwt_issuer: str = Field("https://myshop.local/users", validation_alias=_env("MYSHOP_JWT_ISSUER"))
+    jwt_audience: str = Field("myshop", validation_alias=_env("MYSHOP_JWT_AUDIENCE"))
+    # PEM of the current signing key (production); otherwise keys live in `<data_dir>/keys/*.pem`.
+    jwt_private_key: str | None = Field(None, validation_alias=_env("MYSHOP_JWT_PRIVATE_KEY"))
+    # PEM public keys of retired signing keys still accepted (key rotation), concatenated.
+    jwt_retired_public_keys: str | None = Field(None, validation_alias=_env("MYSHOP_JWT_RETIRED_PUBLIC_KEYS"))
+    # Where services other than users fetch the public keys; empty means "read the local key ring".
+    jwks_url: str = Field(
+        "http://127.0.0.1:4001/.well-known/jwks.json", validation_alias=_env("MYSHOP_JWKS_URL")
+    )
+    jwt_leeway_seconds: int = Field(10, validation_alias=_env("MYSHOP_JWT_LEEWAY_SECONDS"))
+
+    # --- per service (MYSHOP_<SERVICE>_*) ---
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str | None = None
+
+    @model_validator(mode="after")
+    def _default_port(self) -> ServiceSettings:
+        if self.port == 0:
+            self.port = DEFAULT_PORTS.get(self.service_name, 0)
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """This service's own database: explicit URL, or its database on the shared server."""
+        if self.database_url:
+            return self.database_url
+        return self.database_url_on_server(self.database_name)
+
+    @property
+    def database_name(self) -> str:
+        if self.database_url:
+            return make_url(self.database_url).database or ""
+        return f"{self.database_prefix}{self.service_name}"
+
+    def database_url_on_server(self, database: str) -> str:
+        return make_url(self.postgres_url).set(database=database).render_as_string(hide_password=False)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"

@@ -1,0 +1,1 @@
+"""The domain subgraphs; each package has the same rooms (see STYLE.md)."""

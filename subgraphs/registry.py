@@ -1,0 +1,18 @@
+"""Which subgraphs exist, in start order, and how to load one by name."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.app import SubgraphDefinition
+
+# users first: the others fetch its JWKS to verify tokens.
+SUBGRAPHS: tuple[str, ...] = ("users", "products")
+
+
+def load(name: str) -> SubgraphDefinition:
+    if name not in SUBGRAPHS:
+        raise KeyError(f"unknown subgraph {name!r}; known: {', '.join(SUBGRAPHS)}")
+    return importlib.import_module(f"subgraphs.{name}.app").definition

@@ -1,0 +1,245 @@
+"""Test fixtures: real PostgreSQL and Redis, one database per service per test run, real HTTP servers.
+
+Every test run gets its own database names (`myshop_t<run>_<service>`) and Redis key prefix, built with
+`alembic upgrade head` and dropped at the end, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+RUN_ID = uuid.uuid4().hex[:8]
+_DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-"))
+
+# Before any settings object is built: everything this run touches is its own.
+os.environ.setdefault("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_t{RUN_ID}_"
+os.environ["MYSHOP_REDIS_PREFIX"] = f"test:{RUN_ID}:"
+os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
+os.environ["MYSHOP_ENV"] = "test"
+os.environ["MYSHOP_LOG_JSON"] = "false"
+os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
+
+from shared import migrations  # noqa: E402
+from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
+from shared.auth import KeyRing, TokenIssuer  # noqa: E402
+from shared.settings import ServiceSettings  # noqa: E402
+from subgraphs import registry  # noqa: E402
+
+
+def settings_for(name: str, **overrides: Any) -> ServiceSettings:
+    return registry.load(name).settings_class(**overrides)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    yield _DATA_DIR
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def databases() -> AsyncIterator[dict[str, str]]:
+    """Every service's database, created and migrated to head; dropped after the run."""
+    urls: dict[str, str] = {}
+    for name in registry.SUBGRAPHS:
+        settings = settings_for(name)
+        await migrations.ensure_database(settings.postgres_url, settings.database_name)
+        await migrations.upgrade_async(name, settings.effective_database_url)
+        urls[name] = settings.effective_database_url
+    yield urls
+    for name in registry.SUBGRAPHS:
+        settings = settings_for(name)
+        await migrations.drop_database(settings.postgres_url, settings.database_name)
+
+
+@pytest.fixture(scope="session")
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(os.environ["MYSHOP_REDIS_URL"])
+    yield client
+    keys = [key async for key in client.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+class ServerThread:
+    """A real uvicorn server on a loopback port, in a thread with its own event loop."""
+
+    def __init__(self, app: Any) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return
+            if not self.thread.is_alive():
+                raise RuntimeError("server thread died during startup")
+            threading.Event().wait(0.01)
+        raise RuntimeError("server did not start in 5 s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@dataclass
+class Stack:
+    """The running subgraphs of this test run."""
+
+    servers: dict[str, ServerThread] = field(default_factory=dict)
+    settings: dict[str, ServiceSettings] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return self.servers[name].url
+
+
+def start_service(definition: SubgraphDefinition, settings: ServiceSettings) -> ServerThread:
+    server = ServerThread(create_subgraph_app(definition, settings))
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> AsyncIterator[Stack]:
+    stack = Stack()
+    jwks_url = ""
+    for name in registry.SUBGRAPHS:
+        overrides: dict[str, Any] = {"jwks_url": jwks_url} if jwks_url else {}
+        settings = settings_for(name, **overrides)
+        server = start_service(registry.load(name), settings)
+        stack.servers[name], stack.settings[name] = server, settings
+        if name == "users":
+            jwks_url = f"{server.url}/.well-known/jwks.json"
+    yield stack
+    for server in reversed(stack.servers.values()):
+        await asyncio.to_thread(server.stop)
+
+
+async def reset_state(databases: dict[str, str], redis: Redis) -> None:
+    """Empty every table (but Alembic's) and this run's Redis keys."""
+    for url in databases.values():
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            tables = (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+            ).scalars()
+            names = ", ".join(f'"{t}"' for t in tables)
+            if names:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+    keys = [key async for key in redis.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+
+
+class GraphQLResponse:
+    def __init__(self, http: httpx.Response) -> None:
+        self.http = http
+        self.status_code = http.status_code
+        self.body: dict[str, Any] = http.json()
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return self.body.get("errors") or []
+
+    @property
+    def error_codes(self) -> list[str | None]:
+        return [(error.get("extensions") or {}).get("code") for error in self.errors]
+
+    def ok(self) -> Any:
+        """The data of a response that must have no errors."""
+        assert self.status_code == 200, self.body
+        assert not self.errors, self.errors
+        return self.data
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient, stack: Stack) -> None:
+        self.http = http
+        self.stack = stack
+
+    async def __call__(
+        self,
+        service: str,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> GraphQLResponse:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        response = await self.http.post(
+            f"{self.stack.url(service)}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=sent,
+        )
+        return GraphQLResponse(response)
+
+
+@pytest.fixture
+async def api(stack: Stack, databases: dict[str, str], redis: Redis) -> AsyncIterator[Stack]:
+    """The running stack, with every table and this run's Redis keys emptied before the test."""
+    await reset_state(databases, redis)
+    yield stack
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def gql(api: Stack, http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http, api)
+
+
+@pytest.fixture
+def issuer(api: Stack) -> TokenIssuer:
+    """Mints access tokens with the key ring the users server generated, for any subject and roles."""
+    settings = api.settings["users"]
+    keys = KeyRing.load(
+        private_key_pem=None, keys_dir=settings.keys_dir, retired_public_pem=None, create=False
+    )
+    return TokenIssuer(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=900)
