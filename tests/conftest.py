@@ -41,8 +41,14 @@ os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
 from shared import migrations  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
+from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 from subgraphs import registry  # noqa: E402
+
+# `MYSHOP_TEST_SUBGRAPHS=users` runs a subset (for working on one service); all of them by default.
+TEST_SUBGRAPHS: tuple[str, ...] = tuple(
+    name for name in os.environ.get("MYSHOP_TEST_SUBGRAPHS", ",".join(registry.SUBGRAPHS)).split(",") if name
+)
 
 
 def settings_for(name: str, **overrides: Any) -> ServiceSettings:
@@ -59,13 +65,13 @@ def data_dir() -> Iterator[Path]:
 async def databases() -> AsyncIterator[dict[str, str]]:
     """Every service's database, created and migrated to head; dropped after the run."""
     urls: dict[str, str] = {}
-    for name in registry.SUBGRAPHS:
+    for name in TEST_SUBGRAPHS:
         settings = settings_for(name)
         await migrations.ensure_database(settings.postgres_url, settings.database_name)
         await migrations.upgrade_async(name, settings.effective_database_url)
         urls[name] = settings.effective_database_url
     yield urls
-    for name in registry.SUBGRAPHS:
+    for name in TEST_SUBGRAPHS:
         settings = settings_for(name)
         await migrations.drop_database(settings.postgres_url, settings.database_name)
 
@@ -132,9 +138,12 @@ def start_service(definition: SubgraphDefinition, settings: ServiceSettings) -> 
 @pytest.fixture(scope="session")
 async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> AsyncIterator[Stack]:
     stack = Stack()
+    # The run's signing key exists before any server starts: the users server signs with it, and when users is
+    # not part of the run the others verify with it directly (an empty JWKS URL means "the local key ring").
+    generate_key_file(data_dir / "keys")
     jwks_url = ""
-    for name in registry.SUBGRAPHS:
-        overrides: dict[str, Any] = {"jwks_url": jwks_url} if jwks_url else {}
+    for name in TEST_SUBGRAPHS:
+        overrides: dict[str, Any] = {"jwks_url": jwks_url}
         settings = settings_for(name, **overrides)
         server = start_service(registry.load(name), settings)
         stack.servers[name], stack.settings[name] = server, settings
