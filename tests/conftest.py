@@ -31,6 +31,16 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-"))
 # Before any settings object is built: everything this run touches is its own.
 os.environ.setdefault("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does.
+from shared.embedded import ensure_infrastructure  # noqa: E402
+
+_INFRA = ensure_infrastructure(
+    os.environ["MYSHOP_POSTGRES_URL"],
+    os.environ["MYSHOP_REDIS_URL"],
+    Path(__file__).resolve().parent.parent / ".myshop" / "test-servers",
+    log=lambda line: print(f"[tests] {line}"),
+)
+os.environ["MYSHOP_POSTGRES_URL"], os.environ["MYSHOP_REDIS_URL"] = _INFRA.postgres_url, _INFRA.redis_url
 os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_t{RUN_ID}_"
 os.environ["MYSHOP_REDIS_PREFIX"] = f"test:{RUN_ID}:"
 os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)

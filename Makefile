@@ -1,0 +1,34 @@
+# The two commands of README.md: `make up` (run the system) and `make test` (run the tests).
+# Both bootstrap what they need on a fresh clone: a virtualenv with the project, and node_modules.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint compose bench clean
+
+up: $(VENV)/.installed node_modules/.installed
+	$(BIN)/myshop up
+
+test: $(VENV)/.installed node_modules/.installed
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+compose: $(VENV)/.installed node_modules/.installed
+	$(BIN)/myshop compose
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/login.py && $(BIN)/python bench/products_search.py
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules

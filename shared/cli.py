@@ -1,0 +1,197 @@
+"""The `myshop` command: run the system, migrate, seed, compose the supergraph, serve one service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shared import devstack, migrations
+from shared.settings import ServiceSettings
+from subgraphs import registry
+
+app = typer.Typer(help="MyShop: a federated GraphQL e-commerce backend.", no_args_is_help=True)
+console = Console(highlight=False)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Services = Annotated[list[str] | None, typer.Argument(help="Services (default: all).", show_default=False)]
+
+
+def _names(services: list[str] | None) -> list[str]:
+    names = services or list(registry.SUBGRAPHS)
+    unknown = [name for name in names if name not in registry.SUBGRAPHS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(registry.SUBGRAPHS)}"
+        )
+    return names
+
+
+def _say(line: str) -> None:
+    console.print(f"  {line}")
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help="The service to run.")]) -> None:
+    """Run one service (uvicorn) with settings from the environment."""
+    from shared.app import serve as serve_app
+
+    serve_app(registry.load(_names([service])[0]))
+
+
+@app.command()
+def migrate(
+    services: Services = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    downgrade: Annotated[
+        bool, typer.Option("--downgrade", help="Downgrade to --revision (e.g. base).")
+    ] = False,
+) -> None:
+    """Create each service's database if missing and apply its Alembic migrations."""
+    for name in _names(services):
+        settings = registry.load(name).settings_class()
+        if downgrade:
+            migrations.downgrade(name, settings.effective_database_url, revision)
+            _say(f"{name}: downgraded to {revision}")
+            continue
+        if asyncio.run(migrations.ensure_database(settings.postgres_url, settings.database_name)):
+            _say(f"created database {settings.database_name}")
+        migrations.upgrade(name, settings.effective_database_url, revision)
+        _say(f"{name}: at {revision}")
+
+
+@app.command()
+def makemigration(
+    service: Annotated[str, typer.Argument(help="The service whose models changed.")],
+    message: Annotated[str, typer.Option("-m", "--message", help="What the migration does.")],
+) -> None:
+    """Autogenerate a migration from the difference between a service's models and its database."""
+    settings = registry.load(_names([service])[0]).settings_class()
+    migrations.revision(service, settings.effective_database_url, message)
+
+
+@app.command()
+def seed(services: Services = None) -> None:
+    """Load the demo data (idempotent)."""
+    asyncio.run(devstack.seed(_names(services), log=_say))
+
+
+@app.command()
+def compose(
+    check: Annotated[bool, typer.Option("--check", help="Fail if the committed files are stale.")] = False,
+) -> None:
+    """Print each subgraph's SDL into schema/ and compose schema/supergraph.graphql (@apollo/composition)."""
+    from shared.schema_files import compose_schema_files
+
+    stale = compose_schema_files(REPO_ROOT, write=not check)
+    if check and stale:
+        console.print(f"[red]stale:[/red] {', '.join(stale)}; run `myshop compose`")
+        raise typer.Exit(1)
+    for path in stale:
+        _say(f"wrote {path}")
+    if not stale:
+        _say("schema/ is up to date")
+
+
+@app.command()
+def up(
+    services: Services = None,
+    demo_data: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the demo data.")] = True,
+    embedded: Annotated[
+        bool, typer.Option("--embedded/--no-embedded", help="Start embedded PostgreSQL/Redis if unreachable.")
+    ] = True,
+) -> None:
+    """Run the whole system with demo data: infrastructure, migrations, every service. Ctrl-C stops it all."""
+    from shared.embedded import EmbeddedServerError, ensure_infrastructure
+
+    names = _names(services)
+    common = ServiceSettings()
+    data_dir = common.data_dir.expanduser().resolve()
+    console.print(f"[bold]MyShop[/bold] — data in {data_dir}")
+    try:
+        infra = ensure_infrastructure(
+            common.postgres_url, common.redis_url, data_dir, log=_say, allow_embedded=embedded
+        )
+    except EmbeddedServerError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    # Every settings object from here on (ours and the services') sees the servers actually in use.
+    os.environ.update(devstack.service_env(infra.postgres_url, infra.redis_url))
+    os.environ["MYSHOP_DATA_DIR"] = str(data_dir)
+
+    started: list[devstack.ServiceProcess] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with console.status("migrating"):
+            asyncio.run(devstack.migrate(names, log=_say))
+        if demo_data:
+            with console.status("loading demo data"):
+                asyncio.run(devstack.seed(names, log=_say))
+        for name in names:
+            with console.status(f"starting {name}"):
+                service = devstack.start_service(name, data_dir / "logs", dict(os.environ))
+                started.append(service)
+                seconds = devstack.wait_ready(service)
+            _say(f"[green]✔[/green] {name:<9} {service.url}/graphql  (ready in {seconds:.1f} s)")
+        _print_welcome(started, data_dir)
+        while True:
+            for service in started:
+                if service.process.poll() is not None:
+                    console.print(
+                        f"[red]{service.name} exited ({service.process.returncode}); its log:[/red]"
+                    )
+                    console.print(devstack.tail(service.log_path))
+                    raise typer.Exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        for service in started:
+            if service.process.poll() is not None:
+                console.print(devstack.tail(service.log_path))
+        raise typer.Exit(1) from exc
+    finally:
+        with console.status("stopping"):
+            devstack.stop_services(started)
+            infra.stop()
+        console.print("stopped." if started else "")
+
+
+def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path) -> None:
+    console.print()
+    console.print(
+        "[bold]MyShop is up.[/bold] Send GraphQL to each service (the router joins in a later release):"
+    )
+    for service in services:
+        console.print(f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready")
+    if any(service.name == "users" for service in services):
+        console.print("Demo accounts (password [bold]myshop-demo[/bold]; demo only):")
+        console.print(
+            "  admin@myshop.dev (ADMIN) · customer@myshop.dev (CUSTOMER) · partner@myshop.dev (PARTNER)"
+        )
+    console.print(f"Logs: {data_dir / 'logs'}/<service>.log    Stop: Ctrl-C")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

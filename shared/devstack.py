@@ -1,0 +1,158 @@
+"""What `myshop up` does: infrastructure, migrations, demo data, one process per service, a clean stop.
+
+Each service runs as its own process (`myshop serve <name>`), logging to `<data_dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shared import migrations
+from shared.db import create_engine, create_sessionmaker
+from shared.settings import ServiceSettings
+from subgraphs import registry
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    settings: ServiceSettings
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+
+def service_settings(name: str) -> ServiceSettings:
+    return registry.load(name).settings_class()
+
+
+async def migrate(names: list[str], *, log: Callable[[str], None]) -> None:
+    for name in names:
+        settings = service_settings(name)
+        if await migrations.ensure_database(settings.postgres_url, settings.database_name):
+            log(f"created database {settings.database_name}")
+        await migrations.upgrade_async(name, settings.effective_database_url)
+        log(f"{name}: migrated to head")
+
+
+async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
+    for name in names:
+        try:
+            module = importlib.import_module(f"subgraphs.{name}.seed")
+        except ModuleNotFoundError:
+            continue
+        settings = service_settings(name)
+        engine = create_engine(settings.effective_database_url, pool_size=1, application_name=f"{name}-seed")
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                lines = await module.seed(session)
+        finally:
+            await engine.dispose()
+        for line in lines or []:
+            log(f"{name}: {line}")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProcess:
+    settings = service_settings(name)
+    if port_in_use(settings.host, settings.port):
+        raise RuntimeError(
+            f"port {settings.port} ({name}) is taken by another process; "
+            f"stop it or set MYSHOP_{name.upper()}_PORT"
+        )
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = logs_dir / f"{name}.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", name],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: Ctrl-C reaches us, and we stop the services in order.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    return ServiceProcess(name, settings, process, log_path)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when `myshop up` dies, even by SIGKILL, so no service outlives it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def wait_ready(service: ServiceProcess, *, timeout: float = 60.0) -> float:
+    """Seconds until `/health/ready` answers 200; raises when the process dies or time runs out."""
+    started = time.monotonic()
+    deadline = started + timeout
+    last = "no answer yet"
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+            try:
+                response = client.get(f"{service.url}/health/ready")
+                if response.status_code == 200:
+                    return time.monotonic() - started
+                last = response.text[:300]
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}"
+            time.sleep(0.2)
+    raise RuntimeError(f"{service.name} was not ready after {timeout:.0f} s: {last}")
+
+
+def stop_services(services: list[ServiceProcess], *, grace: float = 10.0) -> None:
+    for service in reversed(services):
+        if service.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for service in services:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            service.process.wait(remaining)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def service_env(postgres_url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MYSHOP_POSTGRES_URL"] = postgres_url
+    env["MYSHOP_REDIS_URL"] = redis_url
+    return env
+
+
+def run_async(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
