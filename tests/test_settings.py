@@ -1,0 +1,52 @@
+"""Settings: every URL, port and secret from the environment, each service's database movable on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.settings import DEFAULT_PORTS
+from subgraphs import registry
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_each_service_gets_its_own_database_on_the_shared_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@db.example:5432/postgres")
+    monkeypatch.setenv("MYSHOP_DATABASE_PREFIX", "shop_")
+    users = registry.load("users").settings_class()
+    assert users.effective_database_url == "postgresql+asyncpg://postgres@db.example:5432/shop_users"
+    assert users.port == DEFAULT_PORTS["users"]
+
+
+def test_a_service_database_url_moves_only_that_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "MYSHOP_PRODUCTS_DATABASE_URL", "postgresql+asyncpg://app:secret@catalog-db:5433/catalog"
+    )
+    monkeypatch.setenv("MYSHOP_PRODUCTS_PORT", "5002")
+    products = registry.load("products").settings_class()
+    users = registry.load("users").settings_class()
+    assert products.effective_database_url == "postgresql+asyncpg://app:secret@catalog-db:5433/catalog"
+    assert products.database_name == "catalog"
+    assert products.port == 5002
+    assert "catalog-db" not in users.effective_database_url
+    assert users.port == DEFAULT_PORTS["users"]
+
+
+def test_a_unix_socket_server_keeps_its_host_for_every_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@/postgres?host=/tmp/pg")
+    users = registry.load("users").settings_class()
+    assert users.effective_database_url.endswith("/myshop_users?host=/tmp/pg")
+
+
+def test_docker_compose_runs_every_service_on_its_port() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis"} <= set(services)
+    for name in registry.SUBGRAPHS:
+        assert name in services, f"docker-compose.yml lacks {name}"
+        port = DEFAULT_PORTS[name]
+        assert f"{port}:{port}" in services[name]["ports"]
+        assert f"serve {name}" in " ".join(services[name]["command"])

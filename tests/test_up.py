@@ -1,0 +1,153 @@
+"""`myshop up` end to end: with the configured PostgreSQL and Redis unreachable it serves on embedded ones,
+and a second start after a SIGKILL of the first recovers the stale state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Up:
+    """A `myshop up` process whose output is kept in a file (so a full pipe never blocks it)."""
+
+    def __init__(self, env: dict[str, str], output: Path) -> None:
+        self.output = output
+        self.handle = output.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "up"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+        )
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def wait_up(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "MyShop is up" in self.text():
+                return
+            if self.process.poll() is not None:
+                pytest.fail(f"myshop up exited {self.process.returncode}:\n{self.text()}")
+            time.sleep(0.3)
+        pytest.fail(f"myshop up was not up after {timeout} s:\n{self.text()}")
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def graphql(url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(
+        url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+def exercise(users: str, products: str, email: str) -> None:
+    """Register, log in, and search, as a newcomer would."""
+    graphql(
+        users,
+        "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+        {"i": {"email": email, "password": "correct horse battery", "name": "Newcomer"}},
+    )
+    login = graphql(
+        users,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { email }}}",
+        {"e": email, "p": "correct horse battery"},
+    )["login"]
+    assert login["user"]["email"] == email
+    found = graphql(
+        products,
+        '{ products(search: "coffee", first: 5) { totalCount edges { node { name description } } } }',
+        token=login["accessToken"],
+    )["products"]
+    assert found["totalCount"] > 0
+    first = found["edges"][0]["node"]
+    assert "coffee" in (first["name"] + first["description"]).lower()
+
+
+def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
+    users_port, products_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        # Nothing listens on port 1: both servers are "configured but unreachable".
+        "MYSHOP_POSTGRES_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/postgres",
+        "MYSHOP_REDIS_URL": "redis://127.0.0.1:1/0",
+        "MYSHOP_DATA_DIR": str(tmp_path / "data"),
+        "MYSHOP_USERS_PORT": str(users_port),
+        "MYSHOP_PRODUCTS_PORT": str(products_port),
+        "MYSHOP_ENV": "development",
+    }
+    for key in ("MYSHOP_DATABASE_PREFIX", "MYSHOP_REDIS_PREFIX", "MYSHOP_JWKS_URL"):
+        env.pop(key, None)
+    users = f"http://127.0.0.1:{users_port}/graphql"
+    products = f"http://127.0.0.1:{products_port}/graphql"
+
+    first = Up(env, tmp_path / "first.log")
+    try:
+        first.wait_up()
+        assert "started an embedded PostgreSQL" in first.text()
+        assert "started an embedded Valkey" in first.text()
+        for port in (users_port, products_port):
+            ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
+            assert ready.status_code == 200
+            assert set(ready.json()["checks"]) >= {"database", "redis"}
+        exercise(users, products, "first@example.com")
+        services = [p for p in first.children() if "serve" in " ".join(p.cmdline())]
+        assert len(services) == 2
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+
+    # The services die with their parent; the embedded servers are left behind, as after a crash.
+    _, alive = psutil.wait_procs(services, timeout=15)
+    assert not alive, f"services outlived a SIGKILLed myshop up: {alive}"
+
+    second = Up(env, tmp_path / "second.log")
+    try:
+        second.wait_up()
+        assert "reusing the embedded" in second.text() or "started an embedded" in second.text()
+        # Data from before the crash is still there: the first user can log in.
+        graphql(
+            users,
+            'mutation($p: String!) { login(email: "first@example.com", password: $p) { accessToken } }',
+            {"p": "correct horse battery"},
+        )
+        exercise(users, products, "second@example.com")
+    finally:
+        second.process.send_signal(signal.SIGINT)
+        try:
+            second.process.wait(60)
+        except subprocess.TimeoutExpired:
+            second.process.kill()
+            raise
+    assert second.process.returncode == 0, second.text()
+    assert "stopped." in second.text()
+    leftovers = [p for p in psutil.process_iter(["cmdline", "cwd"]) if str(tmp_path) in (p.info["cwd"] or "")]
+    assert not leftovers, f"processes left running: {leftovers}"
