@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -53,6 +50,7 @@ from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
+from shared.testing import ServerThread  # noqa: E402
 from subgraphs import registry  # noqa: E402
 
 # `MYSHOP_TEST_SUBGRAPHS=users` runs a subset (for working on one service); all of them by default.
@@ -94,38 +92,6 @@ async def redis() -> AsyncIterator[Redis]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
-
-
-class ServerThread:
-    """A real uvicorn server on a loopback port, in a thread with its own event loop."""
-
-    def __init__(self, app: Any) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return
-            if not self.thread.is_alive():
-                raise RuntimeError("server thread died during startup")
-            threading.Event().wait(0.01)
-        raise RuntimeError("server did not start in 5 s")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @dataclass

@@ -1,0 +1,64 @@
+"""Support for tests and benchmarks: a real uvicorn server on a loopback port, and a scratch database."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+
+from shared import migrations
+
+
+class ServerThread:
+    """A real uvicorn server on a loopback port, in a thread with its own event loop."""
+
+    def __init__(self, app: Any) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                raise RuntimeError("server thread died during startup")
+            time.sleep(0.01)
+        raise RuntimeError(f"server did not start in {timeout} s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@asynccontextmanager
+async def scratch_database(service: str, server_url: str, *, migrate: bool = True) -> AsyncIterator[str]:
+    """A database of its own for `service`, migrated to head, dropped on exit; yields its URL."""
+    from sqlalchemy.engine import make_url
+
+    name = f"myshop_scratch_{uuid.uuid4().hex[:8]}_{service}"
+    await migrations.ensure_database(server_url, name)
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrate:
+            await migrations.upgrade_async(service, url)
+        yield url
+    finally:
+        await migrations.drop_database(server_url, name)
