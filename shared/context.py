@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ class Context(BaseContext):
         self._principal: Principal | None = None
         self._auth_error: Unauthenticated | None = None
         self._authenticated = False
+        self._auth_lock = asyncio.Lock()
         self.loaders = runtime.definition.build_loaders(self)
 
     # --- the request's transaction ---
@@ -86,16 +88,19 @@ class Context(BaseContext):
 
     async def principal(self) -> Principal | None:
         """The verified caller, None when anonymous; a bad token raises UNAUTHENTICATED."""
-        if not self._authenticated:
-            self._authenticated = True
-            token = self.bearer_token
-            if token == "":
-                self._auth_error = Unauthenticated("The Authorization header must be `Bearer <token>`.")
-            elif token is not None:
-                try:
-                    self._principal = await self.runtime.verifier.verify(token)
-                except Unauthenticated as exc:
-                    self._auth_error = exc
+        # Sibling fields resolve concurrently: the first verifies, the others wait for its answer (marking
+        # the context verified before the await made them see "anonymous" meanwhile).
+        async with self._auth_lock:
+            if not self._authenticated:
+                token = self.bearer_token
+                if token == "":
+                    self._auth_error = Unauthenticated("The Authorization header must be `Bearer <token>`.")
+                elif token is not None:
+                    try:
+                        self._principal = await self.runtime.verifier.verify(token)
+                    except Unauthenticated as exc:
+                        self._auth_error = exc
+                self._authenticated = True
         if self._auth_error is not None:
             raise self._auth_error
         return self._principal

@@ -110,8 +110,9 @@ def build_schema(
         subscription=subscription,
         types=list(types),
         extensions=[
-            ParserCache(maxsize=1024),
-            ValidationCache(maxsize=1024),
+            # Factories: Strawberry builds extensions per request; both caches live at module level.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
             ErrorCodes,
             RequestTransaction,
         ],

@@ -119,7 +119,7 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
             assert ready.status_code == 200
             assert set(ready.json()["checks"]) >= {"database", "redis"}
         exercise(users, products, "first@example.com")
-        services = [p for p in first.children() if "serve" in " ".join(p.cmdline())]
+        services = [p for p in first.children() if "shared.cli serve" in " ".join(p.cmdline())]
         assert len(services) == 2
     finally:
         first.process.send_signal(signal.SIGKILL)

@@ -1,0 +1,67 @@
+"""The users subgraph: accounts, sign-in, JWT issuing and the public keys at /.well-known/jwks.json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.app import SubgraphDefinition, create_subgraph_app
+from shared.auth import RevocationStore, TokenIssuer
+from shared.context import Runtime
+from shared.ratelimit import RateLimiter
+from subgraphs.users.loaders import build_loaders
+from subgraphs.users.passwords import Passwords
+from subgraphs.users.schema import schema
+from subgraphs.users.service import STATE_KEY, UsersKit
+from subgraphs.users.sessions import RefreshTokens
+from subgraphs.users.settings import UsersSettings
+
+
+async def setup(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not isinstance(settings, UsersSettings):
+        raise TypeError("the users service runs with UsersSettings")
+    if runtime.keys is None:
+        raise RuntimeError("the users service needs its signing key ring")
+    passwords = Passwords.from_settings(settings)
+    await passwords.warm_up()
+    runtime.state[STATE_KEY] = UsersKit(
+        settings=settings,
+        passwords=passwords,
+        tokens=TokenIssuer(
+            runtime.keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        ),
+        refresh_tokens=RefreshTokens(
+            runtime.redis, settings.redis_prefix, ttl_seconds=settings.refresh_token_ttl_seconds
+        ),
+        revocations=RevocationStore(runtime.redis, settings.redis_prefix),
+        limiter=RateLimiter(runtime.redis, settings.redis_prefix),
+    )
+
+
+def add_routes(app: FastAPI) -> None:
+    @app.get("/.well-known/jwks.json")
+    async def jwks(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        kit: UsersKit = runtime.state[STATE_KEY]
+        keys = runtime.keys.jwks() if runtime.keys is not None else {"keys": []}
+        max_age = kit.settings.jwks_cache_seconds
+        return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+definition = SubgraphDefinition(
+    name="users",
+    settings_class=UsersSettings,
+    schema=schema,
+    build_loaders=build_loaders,
+    signs_tokens=True,
+    setup=setup,
+    add_routes=add_routes,
+)
+
+
+def build_app(settings: UsersSettings | None = None) -> FastAPI:
+    return create_subgraph_app(definition, settings or UsersSettings())

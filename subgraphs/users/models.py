@@ -1,0 +1,49 @@
+"""The users table: one row per account, with its argon2id password hash and its roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import ModelBase, new_metadata
+
+# The roles a user can hold (SERVICE belongs to service tokens only, never to a stored user).
+USER_ROLE_NAMES = ("CUSTOMER", "ADMIN", "PARTNER")
+
+
+class Base(ModelBase):
+    __abstract__ = True
+    metadata = new_metadata()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # As the user typed it after email-validator's normalization (domain lower-cased, Unicode NFC); uniqueness
+    # is case-insensitive through the unique index on lower(email).
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Set in Python (not now()): rows made in one transaction still get distinct, ordered times.
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+    __table_args__ = (
+        Index("uq_users_lower_email", func.lower(email), unique=True),
+        # The keyset of `Query.users`: (created_at, id).
+        Index("ix_users_created_at_id", "created_at", "id"),
+        CheckConstraint(
+            text("cardinality(roles) >= 1 AND roles <@ ARRAY['CUSTOMER', 'ADMIN', 'PARTNER']::text[]"),
+            name="known_roles",
+        ),
+    )

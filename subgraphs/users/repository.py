@@ -1,0 +1,68 @@
+"""SQL for the users table, nothing else: no rules, no commits (the request owns the transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import any_, func, literal, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.users.models import User
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+    statement = select(User).where(User.id == user_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_many(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[User]:
+    if not user_ids:
+        return []
+    return list((await session.scalars(select(User).where(User.id.in_(user_ids)))).all())
+
+
+async def get_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
+    # lower(email) on both sides: the unique index `uq_users_lower_email` serves this lookup.
+    statement = select(User).where(func.lower(User.email) == func.lower(email))
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, *, email: str, name: str, password_hash: str, roles: list[str]) -> User:
+    """Insert and flush, so a duplicate email raises IntegrityError here, inside the caller's try."""
+    user = User(email=email, name=name, password_hash=password_hash, roles=roles)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
+async def lock_admin_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """The ids of every ADMIN, row-locked until the transaction ends.
+
+    Two admins demoting each other at once serialize here: the second sees the first's change and cannot
+    remove the last ADMIN.
+    """
+    is_admin = literal("ADMIN") == any_(User.roles)
+    statement = select(User.id).where(is_admin).order_by(User.id).with_for_update()
+    return list((await session.scalars(statement)).all())
+
+
+async def page(session: AsyncSession, *, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[User]:
+    """Users in (created_at, id) order, strictly after the keyset `after`."""
+    statement = select(User).order_by(User.created_at, User.id).limit(limit)
+    if after is not None:
+        statement = statement.where(tuple_(User.created_at, User.id) > tuple_(*after))
+    return list((await session.scalars(statement)).all())
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)

@@ -1,0 +1,299 @@
+"""The users domain: accounts, sign-in, sessions, roles. Rules here; SQL in repository, Redis in sessions.
+
+Every action runs in the request's transaction (`context.session`): this module flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import AccessToken, Principal, RevocationStore, Role, TokenIssuer
+from shared.context import Context
+from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.ratelimit import Limit, RateLimiter
+from subgraphs.users import repository
+from subgraphs.users.models import USER_ROLE_NAMES, User
+from subgraphs.users.passwords import Passwords
+from subgraphs.users.sessions import RefreshTokens, Rotation
+from subgraphs.users.settings import UsersSettings
+
+logger = logging.getLogger("myshop.users")
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+NAME_MAX_LENGTH = 200
+CURSOR_KIND = "users"
+# The state key under which `app.setup` stores the process-wide `UsersKit`.
+STATE_KEY = "users"
+
+
+@dataclass(frozen=True)
+class UsersKit:
+    """What the users service holds for the life of the process (built once in the app's setup)."""
+
+    settings: UsersSettings
+    passwords: Passwords
+    tokens: TokenIssuer
+    refresh_tokens: RefreshTokens
+    revocations: RevocationStore
+    limiter: RateLimiter
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user just proved who they are: their new access token and refresh token."""
+
+    user: User
+    access: AccessToken
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]  # up to size + 1: the extra one says there is a next page
+    size: int
+    has_previous: bool
+    total_count: int
+
+
+# --- input rules (pure functions, so they are easy to test and reuse in seed) ---
+
+
+def normalize_email(raw: str) -> str:
+    """email-validator's normalized form (syntax only: no DNS lookup on the request path)."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise BadUserInput(f"Invalid email address: {exc}", field="email") from exc
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise BadUserInput(
+            f"The password must have {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.",
+            field="password",
+        )
+
+
+def clean_name(raw: str) -> str:
+    name = raw.strip()
+    if not 1 <= len(name) <= NAME_MAX_LENGTH:
+        raise BadUserInput(f"The name must have 1 to {NAME_MAX_LENGTH} characters.", field="name")
+    return name
+
+
+def canonical_roles(roles: Iterable[str]) -> list[str]:
+    """Each role once, in one fixed order, so equal role sets compare equal."""
+    wanted = {str(role) for role in roles}
+    unknown = wanted.difference(USER_ROLE_NAMES)
+    if unknown:
+        raise BadUserInput(f"Unknown roles: {', '.join(sorted(unknown))}.", field="roles")
+    if not wanted:
+        raise BadUserInput("A user needs at least one role.", field="roles")
+    return [role for role in USER_ROLE_NAMES if role in wanted]
+
+
+def parse_user_id(raw: object) -> uuid.UUID | None:
+    """A user id, or None for anything that cannot be one (so it is simply not found)."""
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None
+
+
+def user_cursor(created_at: datetime, user_id: object) -> str:
+    return encode_cursor(CURSOR_KIND, [created_at.isoformat(), str(user_id)])
+
+
+def _keyset(cursor: str) -> tuple[datetime, uuid.UUID]:
+    key = decode_cursor(cursor, CURSOR_KIND)
+    try:
+        created_raw, id_raw = key
+        return datetime.fromisoformat(created_raw), uuid.UUID(id_raw)
+    except (TypeError, ValueError) as exc:
+        raise BadUserInput("Invalid cursor.", field="after") from exc
+
+
+def _account_bucket(email: str) -> str:
+    # Hashed: Redis keys are listed by operators and must not be a list of our customers' addresses.
+    return "users:login:account:" + hashlib.sha256(email.lower().encode()).hexdigest()
+
+
+def _login_key(raw_email: str) -> str | None:
+    try:
+        return validate_email(raw_email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+class UserService:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.kit: UsersKit = context.runtime.state[STATE_KEY]
+        self.settings = self.kit.settings
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.context.session
+
+    # --- accounts ---
+
+    async def register(self, *, email: str, password: str, name: str) -> SignedIn:
+        await self.kit.limiter.enforce(
+            f"users:register:address:{self.context.client_ip}",
+            Limit(self.settings.register_address_attempts, self.settings.register_address_window_seconds),
+            "Too many sign-ups from this address; try again later.",
+        )
+        email = normalize_email(email)
+        name = clean_name(name)
+        check_password(password)
+        if await repository.get_by_email(self.session, email) is not None:
+            raise Conflict("An account with this email already exists.", field="email")
+        password_hash = await self.kit.passwords.hash(password)
+        try:
+            user = await repository.add(
+                self.session, email=email, name=name, password_hash=password_hash, roles=[Role.CUSTOMER.value]
+            )
+        except IntegrityError as exc:
+            # Two sign-ups with one address at once: both passed the check above, the unique index decides.
+            if "uq_users_lower_email" in str(exc.orig):
+                raise Conflict("An account with this email already exists.", field="email") from exc
+            raise
+        # events.USER_REGISTERED is written here, in this transaction, once the outbox exists.
+        return await self._sign_in(user)
+
+    async def login(self, *, email: str, password: str) -> SignedIn:
+        settings = self.settings
+        # Per address first: a blocked address does not spend the accounts' budgets.
+        await self.kit.limiter.enforce(
+            f"users:login:address:{self.context.client_ip}",
+            Limit(settings.login_address_attempts, settings.login_address_window_seconds),
+            "Too many sign-in attempts from this address; try again later.",
+        )
+        key = _login_key(email)
+        bucket = _account_bucket(key if key is not None else email.strip())
+        await self.kit.limiter.enforce(
+            bucket,
+            Limit(settings.login_account_attempts, settings.login_account_window_seconds),
+            "Too many sign-in attempts for this account; try again later.",
+        )
+        # Locked: a role change in flight finishes first, so the token never carries roles it just lost.
+        user = await repository.get_by_email(self.session, key, for_update=True) if key is not None else None
+        if user is None:
+            await self.kit.passwords.verify_nothing(password)
+            raise Unauthenticated("Wrong email or password.", reason="credentials")
+        verification = await self.kit.passwords.verify(user.password_hash, password)
+        if not verification.ok:
+            raise Unauthenticated("Wrong email or password.", reason="credentials")
+        if verification.needs_rehash:
+            user.password_hash = await self.kit.passwords.hash(password)
+        await self.kit.limiter.reset(bucket)
+        # events.USER_LOGGED_IN is written here, in this transaction, once the outbox exists.
+        return await self._sign_in(user)
+
+    async def _sign_in(self, user: User) -> SignedIn:
+        access = self.kit.tokens.issue(str(user.id), user.roles)
+        refresh = await self.kit.refresh_tokens.start_family(str(user.id))
+        return SignedIn(user=user, access=access, refresh_token=refresh.token)
+
+    # --- sessions ---
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        outcome = await self.kit.refresh_tokens.rotate(refresh_token)
+        if outcome.result is Rotation.REUSED:
+            logger.warning("refresh token reused; family revoked", extra={"user_id": outcome.user_id})
+            raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
+        if outcome.token is None:
+            raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
+        user_id = parse_user_id(outcome.token.user_id)
+        # Locked for the same reason as in login: the roles read here are the committed, current ones.
+        user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
+        if user is None:
+            await self.kit.refresh_tokens.revoke_family(outcome.token.user_id, outcome.token.family)
+            raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
+        # Roles come from the database, not the old token: a role change shows at the next refresh.
+        access = self.kit.tokens.issue(str(user.id), user.roles)
+        return SignedIn(user=user, access=access, refresh_token=outcome.token.token)
+
+    async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
+        user_id = principal.user_id
+        if user_id is not None and all_sessions:
+            await self.kit.refresh_tokens.revoke_user(user_id)
+            # Access tokens on the user's other devices stop working too, not only this one.
+            await self.kit.revocations.revoke_user(
+                user_id, keep_seconds=self.settings.access_token_ttl_seconds
+            )
+        elif user_id is not None and refresh_token:
+            owner = await self.kit.refresh_tokens.owner(refresh_token)
+            # Someone else's token is left alone: holding a token is no right to end another's session.
+            if owner is not None and owner[1] == user_id:
+                await self.kit.refresh_tokens.revoke_family(user_id, owner[0])
+        await self.kit.revocations.revoke_token(principal.token_id, principal.expires_at)
+
+    # --- reading users ---
+
+    async def get_user(self, principal: Principal, raw_id: str) -> User | None:
+        """Self or ADMIN; anyone else is refused before we look, so the answer tells nothing about the id."""
+        user_id = parse_user_id(raw_id)
+        own = user_id is not None and principal.is_user(user_id)
+        if not own and not principal.has_any_role(Role.ADMIN):
+            raise Forbidden("You can only read your own account.")
+        if user_id is None:
+            return None
+        return await self.context.loaders.user_by_id.load(user_id)
+
+    async def me(self, principal: Principal) -> User | None:
+        user_id = parse_user_id(principal.user_id) if principal.user_id is not None else None
+        if user_id is None:
+            return None
+        return await self.context.loaders.user_by_id.load(user_id)
+
+    async def list_users(self, *, first: int | None, after: str | None) -> UserPage:
+        size = page_size(first)
+        keyset = _keyset(after) if after is not None else None
+        users = await repository.page(self.session, after=keyset, limit=size + 1)
+        return UserPage(
+            users=users,
+            size=size,
+            has_previous=keyset is not None,
+            total_count=await repository.count(self.session),
+        )
+
+    # --- roles ---
+
+    async def set_roles(self, raw_user_id: str, roles: Sequence[str]) -> User:
+        wanted = canonical_roles(roles)
+        user_id = parse_user_id(raw_user_id)
+        if user_id is None:
+            raise NotFound("No such user.", field="userId")
+        if Role.ADMIN not in wanted:
+            # Admins are locked before the target (always in id order), so concurrent demotions cannot
+            # deadlock and cannot both pass the last-admin check.
+            admins = await repository.lock_admin_ids(self.session)
+            if admins == [user_id]:
+                raise Conflict("This is the last ADMIN; make another user ADMIN first.", field="roles")
+        user = await repository.get(self.session, user_id, for_update=True)
+        if user is None:
+            raise NotFound("No such user.", field="userId")
+        if user.roles == wanted:
+            return user
+        user.roles = wanted
+        await self.session.flush()
+        # Old tokens carry the old roles: end every session now, access tokens included. This runs before our
+        # commit, while we hold the row lock; login and refresh lock the row too, so a token issued meanwhile
+        # is either older than this revocation (and revoked) or issued after the commit (with the new roles).
+        await self.kit.refresh_tokens.revoke_user(str(user.id))
+        await self.kit.revocations.revoke_user(
+            str(user.id), keep_seconds=self.settings.access_token_ttl_seconds
+        )
+        return user

@@ -1,0 +1,44 @@
+"""Settings of the users service (`MYSHOP_USERS_*`): token lifetimes, password hashing cost, login limits."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings, service_config
+
+
+class UsersSettings(ServiceSettings):
+    model_config = service_config("users")
+    service_name: ClassVar[str] = "users"
+
+    # --- tokens ---
+    # Access tokens are checked without a database round trip, so they live briefly; refresh tokens carry the
+    # session and are revocable in Redis.
+    access_token_ttl_seconds: int = Field(15 * 60, ge=60, le=24 * 3600)
+    # A refresh family lives this long after its last use (sliding): an idle session ends after 14 days.
+    refresh_token_ttl_seconds: int = Field(14 * 24 * 3600, ge=300)
+    # How long clients and peers may cache /.well-known/jwks.json: short, so a rotated key shows up soon.
+    jwks_cache_seconds: int = Field(300, ge=0, le=3600)
+
+    # --- password hashing: argon2id at OWASP's first recommended setting (m=19 MiB, t=2, p=1) ---
+    # About 65 ms per hash on one core; a login costs one verification, so the cost is per attempt, which is
+    # what makes an offline attack on a leaked table slow. Raising these rehashes each password at its next
+    # login.
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_memory_cost_kib: int = Field(19 * 1024, ge=8 * 1024)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+
+    # --- rate limits (fixed windows in Redis, shared by every replica) ---
+    # Per account (normalized email): 5 attempts without a successful login per 15 minutes; a success
+    # resets the count. Online guessing gets 480 tries a day per account at most.
+    login_account_attempts: int = Field(5, ge=1)
+    login_account_window_seconds: int = Field(15 * 60, ge=1)
+    # Per client address: 20 attempts per 5 minutes whatever the accounts (credential stuffing from one
+    # host), generous enough for a shared office NAT.
+    login_address_attempts: int = Field(20, ge=1)
+    login_address_window_seconds: int = Field(5 * 60, ge=1)
+    # Per client address: 30 registrations per 10 minutes (generous, it only stops scripted sign-ups).
+    register_address_attempts: int = Field(30, ge=1)
+    register_address_window_seconds: int = Field(10 * 60, ge=1)

@@ -1,0 +1,66 @@
+"""The users API as the tests use it: its operations, and accounts made through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from subgraphs.users.seed import DEMO_PASSWORD, seed
+
+REGISTER = """
+mutation Register($input: RegisterInput!) {
+  register(input: $input) { accessToken refreshToken expiresAt user { id email name roles createdAt } }
+}
+"""
+LOGIN = """
+mutation Login($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken refreshToken expiresAt user { id email roles } }
+}
+"""
+REFRESH = """
+mutation Refresh($token: String!) {
+  refreshToken(refreshToken: $token) { accessToken refreshToken expiresAt user { id roles } }
+}
+"""
+LOGOUT = """
+mutation Logout($token: String, $all: Boolean) { logout(refreshToken: $token, allSessions: $all) }
+"""
+ME = "{ me { id email name roles } }"
+SET_ROLES = """
+mutation SetRoles($userId: ID!, $roles: [Role!]!) {
+  setUserRoles(userId: $userId, roles: $roles) { id roles }
+}
+"""
+PASSWORD = "correct horse battery"
+
+
+class Accounts:
+    """Users of the running users server, signed in through its API."""
+
+    def __init__(self, gql: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.gql = gql
+        self.sessions = sessions
+
+    async def register(
+        self,
+        email: str,
+        *,
+        password: str = PASSWORD,
+        name: str = "Test User",
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        variables = {"input": {"email": email, "password": password, "name": name}}
+        return (await self.gql("users", REGISTER, variables, headers=headers)).ok()["register"]
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        return (await self.gql("users", LOGIN, {"email": email, "password": password})).ok()["login"]
+
+    async def seed_demo(self) -> dict[str, dict[str, Any]]:
+        """The demo accounts (ADMIN, CUSTOMER, PARTNER), each signed in: {"admin": payload, ...}."""
+        async with self.sessions.begin() as session:
+            await seed(session)
+        return {
+            role: await self.login(f"{role}@myshop.dev", DEMO_PASSWORD)
+            for role in ("admin", "customer", "partner")
+        }
