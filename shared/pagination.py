@@ -18,7 +18,8 @@ MAX_PAGE_SIZE = 100
 T = TypeVar("T")
 
 
-@strawberry.type
+# Every subgraph with a connection defines PageInfo: Federation 2 composes that only when it is shareable.
+@strawberry.federation.type(shareable=True)
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool

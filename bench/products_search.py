@@ -1,0 +1,331 @@
+"""Benchmark: `products` listing and full-text search over HTTP + GraphQL, against the bare SQL it runs.
+
+Standalone: creates a scratch database (migrated to head), seeds 10,000 demo products, serves the products
+app with uvicorn on a loopback port in a child process (so the load generator does not share its GIL), and
+for each query type measures N sequential keep-alive requests after a warm-up. The reference is the very
+SQL the service sends (the repository's statements, compiled once) run over a bare asyncpg connection, plus
+PostgreSQL's own EXPLAIN ANALYZE execution time. Drops the database at the end.
+
+    .venv/bin/python bench/products_search.py [--requests 150] [--warmup 15] [--products 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy.dialects import postgresql  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
+
+from shared import migrations  # noqa: E402
+from subgraphs.products import repository  # noqa: E402
+from subgraphs.products.catalog import DEMO_SEARCHES  # noqa: E402
+from subgraphs.products.repository import ProductFilter  # noqa: E402
+from subgraphs.products.seed import seed  # noqa: E402
+
+PAGE_SIZE = 20
+CATEGORY = "Electronics"
+QUERY = """
+query Products($search: String, $category: String, $first: Int) {
+  products(search: $search, category: $category, first: $first) {
+    totalCount
+    edges { cursor node { id sku name description price { amount currency } category } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    search: str | None = None
+    category: str | None = None
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return {"search": self.search, "category": self.category, "first": PAGE_SIZE}
+
+    @property
+    def filters(self) -> ProductFilter:
+        return ProductFilter(search=self.search, category=self.category)
+
+
+@dataclass
+class Timings:
+    seconds: list[float]
+    wall: float
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile(50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile(99) * 1000
+
+    @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.seconds) * 1000
+
+    @property
+    def rate(self) -> float:
+        return len(self.seconds) / self.wall
+
+
+async def measure(call: Callable[[], Awaitable[Any]], requests: int, warmup: int) -> Timings:
+    for _ in range(warmup):
+        await call()
+    seconds: list[float] = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        await call()
+        seconds.append(time.perf_counter() - t0)
+    return Timings(seconds, time.perf_counter() - started)
+
+
+# --- the server, in a child process --------------------------------------------------------------------
+
+
+def serve(settings: dict[str, Any], sock: socket.socket) -> None:
+    import logging
+
+    import uvicorn
+
+    from subgraphs.products.app import build_app
+    from subgraphs.products.settings import ProductsSettings
+
+    logging.basicConfig(level=logging.WARNING)
+    config = uvicorn.Config(build_app(ProductsSettings(**settings)), log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+async def wait_until_up(client: httpx.AsyncClient, url: str, process: multiprocessing.Process) -> None:
+    for _ in range(300):
+        if not process.is_alive():
+            raise RuntimeError("the products server died during startup")
+        try:
+            if (await client.get(f"{url}/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the products server did not start in 15 s")
+
+
+# --- the bare SQL reference --------------------------------------------------------------------------
+
+
+def compiled(statement: Any) -> tuple[str, list[Any]]:
+    """The repository statement as the asyncpg dialect sends it: `$n` placeholders and their values."""
+    sql = statement.compile(dialect=postgresql.asyncpg.dialect())
+    return str(sql), [sql.params[name] for name in sql.positiontup]
+
+
+def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
+    """What one GraphQL request of `case` runs: one statement, the page (PAGE_SIZE + 1 rows) and its total."""
+    filters = case.filters
+    if filters.search is not None:
+        page = repository.search_page_statement(filters, after=None, limit=PAGE_SIZE + 1, with_total=True)
+    else:
+        page = repository.newest_page_statement(filters, after=None, limit=PAGE_SIZE + 1, with_total=True)
+    return [compiled(page)]
+
+
+async def explain_ms(conn: asyncpg.Connection, statements: list[tuple[str, list[Any]]]) -> float:
+    """PostgreSQL's own execution time of the statements (median of 5 EXPLAIN ANALYZE runs)."""
+    runs = []
+    for _ in range(5):
+        total = 0.0
+        for sql, params in statements:
+            plan = await conn.fetchval(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", *params)
+            total += (json.loads(plan) if isinstance(plan, str) else plan)[0]["Execution Time"]
+        runs.append(total)
+    return statistics.median(runs)
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> None:
+    server_url = os.environ.get(
+        "MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
+    database = f"myshop_bench_products_{uuid.uuid4().hex[:8]}"
+    url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
+    process: multiprocessing.Process | None = None
+    data_dir = tempfile.TemporaryDirectory(prefix="myshop-bench-")
+    started = time.perf_counter()
+    await migrations.ensure_database(server_url, database)
+    try:
+        await migrations.upgrade_async("products", url)
+        engine = create_async_engine(url)
+        t0 = time.perf_counter()
+        async with async_sessionmaker(engine)() as session, session.begin():
+            summary = await seed(session, args.products)
+        seed_seconds = time.perf_counter() - t0
+        await engine.dispose()
+        pg = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+        # The steady state of a live catalog (autovacuum would get there): statistics and visibility map.
+        await pg.execute("VACUUM ANALYZE products")
+        print(f"database {database}: {summary[0]} in {seed_seconds:.2f} s")
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = {
+            "database_url": url,
+            "jwks_url": "",  # no tokens in this benchmark: the local (empty) key ring, no users server
+            "data_dir": data_dir.name,
+            "redis_prefix": f"bench:{uuid.uuid4().hex[:8]}:",
+            "log_level": "WARNING",
+            "log_json": False,
+            "environment": "test",
+        }
+        process = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(settings, sock), daemon=True
+        )
+        process.start()
+        sock.close()
+
+        cases = [
+            Case("first page (newest)"),
+            Case(f"category={CATEGORY}", category=CATEGORY),
+            *(Case(f"search={term!r}", search=term) for term in DEMO_SEARCHES),
+        ]
+        limits = httpx.Limits(max_keepalive_connections=1, max_connections=1)
+        rows = []
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+            await wait_until_up(client, base, process)
+            for case in cases:
+                body = {"query": QUERY, "variables": case.variables}
+
+                async def request(body: dict[str, Any] = body) -> dict[str, Any]:
+                    response = await client.post("/graphql", json=body)
+                    payload = response.json()
+                    if response.status_code != 200 or payload.get("errors"):
+                        raise RuntimeError(f"request failed: {response.status_code} {payload}")
+                    return payload
+
+                total = (await request())["data"]["products"]["totalCount"]
+                http = await measure(request, args.requests, args.warmup)
+
+                statements = reference_sql(case)
+                prepared = [(await pg.prepare(sql), params) for sql, params in statements]
+
+                async def bare(prepared: list[Any] = prepared) -> None:
+                    for statement, params in prepared:
+                        await statement.fetch(*params)
+
+                sql = await measure(bare, args.requests, args.warmup)
+                rows.append((case, total, http, sql, await explain_ms(pg, statements)))
+        await pg.close()
+        report(rows, args)
+        await concurrent_searches(base, cases, args)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.join(10)
+        await migrations.drop_database(server_url, database)
+        data_dir.cleanup()
+        print(f"dropped {database}; total {time.perf_counter() - started:.1f} s")
+
+
+async def concurrent_searches(base: str, cases: list[Case], args: argparse.Namespace) -> None:
+    """Throughput: every search in turn from `--concurrency` keep-alive connections at once."""
+    searches = [case for case in cases if case.search is not None]
+    per_worker = max(1, args.requests // 3)
+    limits = httpx.Limits(max_keepalive_connections=args.concurrency, max_connections=args.concurrency)
+    seconds: list[float] = []
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker(offset: int, requests: int) -> None:
+            for n in range(requests):
+                body = {"query": QUERY, "variables": searches[(offset + n) % len(searches)].variables}
+                t0 = time.perf_counter()
+                response = await client.post("/graphql", json=body)
+                seconds.append(time.perf_counter() - t0)
+                if response.status_code != 200:
+                    raise RuntimeError(f"request failed: {response.status_code}")
+
+        await asyncio.gather(*(worker(n, 2) for n in range(args.concurrency)))  # open the connections
+        seconds.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n, per_worker) for n in range(args.concurrency)))
+        timings = Timings(seconds, time.perf_counter() - started)
+    print(
+        f"mixed searches, {args.concurrency} concurrent connections, {len(seconds)} requests: "
+        f"{timings.rate:.0f} req/s, p50 {timings.p50_ms:.2f} ms, p99 {timings.p99_ms:.2f} ms"
+    )
+
+
+def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"products(first: {PAGE_SIZE}) with totalCount over {args.products:,} products: "
+        f"{args.requests} sequential keep-alive requests per query after {args.warmup} warm-up ones."
+    )
+    print("HTTP = POST /graphql on uvicorn (1 worker, own process)")
+    print("SQL = the same statement (page + total) over a bare asyncpg connection, prepared")
+    print("PG exec = PostgreSQL's EXPLAIN ANALYZE execution time of them; ratio = HTTP p50 / SQL p50")
+    header = (
+        f"{'query':<30} {'matches':>7} | {'HTTP p50':>8} {'p99':>7} {'mean':>7} {'req/s':>7} | "
+        f"{'SQL p50':>7} {'p99':>6} {'mean':>6} | {'PG exec':>7} | {'ratio':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for case, total, http, sql, explained in rows:
+        print(
+            f"{case.label:<30} {total:>7} | {http.p50_ms:>6.2f}ms {http.p99_ms:>5.2f}ms "
+            f"{http.mean_ms:>5.2f}ms {http.rate:>7.0f} | {sql.p50_ms:>5.2f}ms {sql.p99_ms:>4.2f}ms "
+            f"{sql.mean_ms:>4.2f}ms | {explained:>5.2f}ms | {http.p50_ms / sql.p50_ms:>4.1f}x"
+        )
+    searches = [row for row in rows if row[0].search is not None]
+    http_p50 = statistics.median(row[2].p50_ms for row in searches)
+    sql_p50 = statistics.median(row[3].p50_ms for row in searches)
+    print("-" * len(header))
+    print(
+        f"searches (median of {len(searches)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
+        f"ratio {http_p50 / sql_p50:.1f}x, GraphQL+HTTP overhead {http_p50 - sql_p50:.2f} ms per request"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=150, help="measured requests per query type")
+    parser.add_argument("--warmup", type=int, default=15, help="warm-up requests per query type")
+    parser.add_argument("--products", type=int, default=10_000, help="demo products to seed")
+    parser.add_argument("--concurrency", type=int, default=8, help="connections of the throughput run")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

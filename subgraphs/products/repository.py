@@ -1,0 +1,204 @@
+"""SQL for the products table, nothing else: rules live in service.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    REAL,
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.products.models import Product
+
+# The text search configuration of the queries: the one the search vector's name/category/description use.
+_ENGLISH = literal_column("'english'::regconfig")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    search: str | None = None
+    category: str | None = None
+    include_archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RankedProduct:
+    product: Product
+    # ts_rank as PostgreSQL computed it (a `real`); None outside a search.
+    rank: float | None
+
+
+def _ts_query(search: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(_ENGLISH, search)
+
+
+def _conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if not filters.include_archived:
+        conditions.append(Product.active)
+    if filters.category is not None:
+        conditions.append(Product.category == filters.category)
+    if filters.search is not None:
+        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(filters.search)))
+    return conditions
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Product]:
+    """Every product among `ids` in one statement (one array parameter, whatever the number of ids)."""
+    if not ids:
+        return []
+    statement = select(Product).where(
+        Product.id == any_(bindparam("ids", list(ids), type_=ARRAY(Product.id.type)))
+    )
+    return list((await session.scalars(statement)).all())
+
+
+def search_page_statement(
+    filters: ProductFilter, *, after: tuple[float, uuid.UUID] | None, limit: int, with_total: bool = False
+) -> Select[Any]:
+    """Matches of `filters.search`, most relevant first (ties by id), after the keyset `after`.
+
+    Rows are (product, rank[, total]): the total, when asked, rides along in the same round trip.
+    """
+    assert filters.search is not None
+    rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
+    statement = select(Product, rank, *_total_column(filters, with_total)).where(*_conditions(filters))
+    if after is not None:
+        # The bound rank is compared as a `real`, exactly the type ts_rank returns, so equal ranks stay equal.
+        after_rank = cast(bindparam("after_rank", after[0], type_=Float), REAL)
+        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after[1])))
+    return statement.order_by(rank.desc(), Product.id.asc()).limit(limit)
+
+
+def newest_page_statement(
+    filters: ProductFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int, with_total: bool = False
+) -> Select[Any]:
+    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product[, total])."""
+    statement = select(Product, *_total_column(filters, with_total)).where(*_conditions(filters))
+    if after is not None:
+        statement = statement.where(
+            or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
+        )
+    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+
+
+def count_statement(filters: ProductFilter) -> Select[tuple[int]]:
+    return select(func.count()).select_from(Product).where(*_conditions(filters))
+
+
+def _total_column(filters: ProductFilter, wanted: bool) -> list[Any]:
+    # An uncorrelated scalar subquery: PostgreSQL runs it once (an InitPlan), whatever the page size.
+    if not wanted:
+        return []
+    return [count_statement(filters).correlate(None).scalar_subquery().label("total_count")]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: list[RankedProduct]
+    total: int | None
+
+
+async def search_page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    after: tuple[float, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> ProductPage:
+    statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    rows = (await session.execute(statement)).all()
+    items = [RankedProduct(row[0], float(row[1])) for row in rows]
+    return await _with_total(session, filters, items, [row[2] for row in rows[:1]] if with_total else None)
+
+
+async def newest_page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> ProductPage:
+    statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    rows = (await session.execute(statement)).all()
+    items = [RankedProduct(row[0], None) for row in rows]
+    return await _with_total(session, filters, items, [row[1] for row in rows[:1]] if with_total else None)
+
+
+async def _with_total(
+    session: AsyncSession, filters: ProductFilter, items: list[RankedProduct], totals: list[int] | None
+) -> ProductPage:
+    if totals is None:
+        return ProductPage(items, None)
+    if totals:
+        return ProductPage(items, int(totals[0]))
+    # An empty page carries no row to bring the total along: ask for it (rare: past the end, or no match).
+    return ProductPage(items, await count(session, filters))
+
+
+async def count(session: AsyncSession, filters: ProductFilter) -> int:
+    return int(await session.scalar(count_statement(filters)) or 0)
+
+
+async def category_counts(session: AsyncSession) -> list[tuple[str, int]]:
+    """Every category with at least one active product, and how many it has, by name."""
+    statement = (
+        select(Product.category, func.count())
+        .where(Product.active)
+        .group_by(Product.category)
+        .order_by(Product.category)
+    )
+    return [(name, int(n)) for name, n in (await session.execute(statement)).all()]
+
+
+async def insert(session: AsyncSession, values: Mapping[str, Any]) -> Product:
+    """Insert one product; a duplicate SKU raises IntegrityError (uq_products_sku)."""
+    statement = pg_insert(Product).values(**values).returning(Product)
+    return (await session.scalars(statement)).one()
+
+
+async def update(session: AsyncSession, product_id: uuid.UUID, changes: Mapping[str, Any]) -> Product | None:
+    """Apply `changes` (and a new updated_at) to one product; None when it does not exist."""
+    statement = (
+        sql_update(Product)
+        .where(Product.id == product_id)
+        .values(**changes, updated_at=func.now())
+        .returning(Product)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def insert_many_skipping_existing(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
+    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING; how many rows were new."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    statement = (
+        pg_insert(Product)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Product.sku])
+        .returning(Product.id)
+    )
+    return len((await session.scalars(statement)).all())

@@ -1,0 +1,174 @@
+"""The products subgraph's GraphQL schema: thin resolvers that parse input, call the service, map results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from shared.auth.permissions import IsAdmin
+from shared.graphql import build_schema
+from shared.graphql_types import Money, MoneyInput
+from shared.pagination import Connection, connection
+from subgraphs.products import models, service
+
+
+@strawberry.federation.type(keys=["id"], description="A product of the catalog.")
+class Product:
+    id: strawberry.ID
+    sku: str = strawberry.field(description="Stock keeping unit, unique, upper case.")
+    name: str
+    description: str
+    price: Money
+    category: str
+    active: bool = strawberry.field(description="False once archived: out of listings, still readable by id.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.Product) -> Product:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            sku=row.sku,
+            name=row.name,
+            description=row.description,
+            price=Money(amount=row.price_amount, currency=row.price_currency),
+            category=row.category,
+            active=row.active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product | None:
+        row = await info.context.loaders.product.load(id)
+        return cls.from_row(row) if row is not None else None
+
+
+@strawberry.type(description="A category with active products.")
+class Category:
+    name: str
+    product_count: int = strawberry.field(description="How many active products it has.")
+
+
+@strawberry.input
+class CreateProductInput:
+    sku: str
+    name: str
+    description: str = ""
+    price: MoneyInput
+    category: str
+
+
+@strawberry.input(description="Only the fields given change; null is refused for every field.")
+class UpdateProductInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    price: MoneyInput | None = strawberry.UNSET
+    category: str | None = strawberry.UNSET
+    active: bool | None = strawberry.UNSET
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A product by id, archived ones included; null when there is none.")
+    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+        row = await info.context.loaders.product.load(id)
+        return Product.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description=(
+            "Active products, newest first; with `search`, full-text matches by relevance. "
+            "`includeArchived` is for admins."
+        )
+    )
+    async def products(
+        self,
+        info: Info,
+        search: str | None = None,
+        category: str | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+        include_archived: bool = False,
+    ) -> Connection[Product]:
+        viewer = await info.context.require_principal() if include_archived else None
+        filters = service.listing_filter(search, category, include_archived=include_archived, viewer=viewer)
+        page = await service.list_products(
+            info.context.session,
+            filters,
+            first=first,
+            after=after,
+            with_total=_selects(info, "totalCount"),
+        )
+        cursors = {str(item.product.id): page.cursor_of(item) for item in page.items}
+        return connection(
+            [Product.from_row(item.product) for item in page.items],
+            size=page.size,
+            cursor_of=lambda node: cursors[node.id],
+            has_previous=page.has_previous,
+            total_count=page.total_count,
+        )
+
+    @strawberry.field(description="Categories of active products, by name.")
+    async def categories(self, info: Info) -> list[Category]:
+        counts = await service.categories(info.context.session)
+        return [Category(name=name, product_count=count) for name, count in counts]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def create_product(self, info: Info, input: CreateProductInput) -> Product:
+        row = await service.create_product(
+            info.context.session,
+            service.NewProduct(
+                sku=input.sku,
+                name=input.name,
+                description=input.description,
+                price_amount=input.price.amount,
+                price_currency=input.price.currency,
+                category=input.category,
+            ),
+        )
+        info.context.loaders.remember(row)
+        return Product.from_row(row)
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def update_product(self, info: Info, id: strawberry.ID, input: UpdateProductInput) -> Product:
+        changes: dict[str, Any] = {
+            name: getattr(input, name)
+            for name in ("name", "description", "category", "active")
+            if getattr(input, name) is not strawberry.UNSET
+        }
+        if input.price is not strawberry.UNSET:
+            price = input.price
+            changes["price"] = None if price is None else {"amount": price.amount, "currency": price.currency}
+        row = await service.update_product(info.context.session, id, changes)
+        info.context.loaders.remember(row)
+        return Product.from_row(row)
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Take a product out of the listings.")
+    async def archive_product(self, info: Info, id: strawberry.ID) -> Product:
+        row = await service.archive_product(info.context.session, id)
+        info.context.loaders.remember(row)
+        return Product.from_row(row)
+
+
+def _selects(info: Info, field_name: str) -> bool:
+    """Whether the query asks for `field_name` directly under the current field (fragments included)."""
+
+    def walk(selections: list[Any]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField) and selection.name == field_name:
+                return True
+            if isinstance(selection, FragmentSpread | InlineFragment) and walk(selection.selections):
+                return True
+        return False
+
+    return any(walk(field.selections) for field in info.selected_fields)
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Product])

@@ -1,0 +1,286 @@
+"""The catalog's actions: create, change and archive products, list and search them.
+
+Works on the request's session (one transaction, committed by the framework): it flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, Role
+from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
+from shared.money import normalize_currency
+from shared.pagination import decode_cursor, encode_cursor, page_size
+from subgraphs.products import repository
+from subgraphs.products.models import (
+    CATEGORY_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    SKU_MAX_LENGTH,
+    Product,
+)
+from subgraphs.products.repository import ProductFilter, RankedProduct
+
+SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
+# The largest integer a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER).
+MAX_AMOUNT = 2**53 - 1
+_SKU_CONSTRAINT = "uq_products_sku"
+
+# The fields `update_product` may change; anything else in `changes` is a programming error.
+UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "active"})
+
+
+# --- ids ---------------------------------------------------------------------------------------------
+
+
+def product_id_or_none(value: object) -> uuid.UUID | None:
+    """A product id from a client; None when it cannot be one (so it names no product)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def parse_product_id(value: object, *, field: str = "id") -> uuid.UUID:
+    product_id = product_id_or_none(value)
+    if product_id is None:
+        raise BadUserInput("Not a product id.", field=field)
+    return product_id
+
+
+# --- input rules -------------------------------------------------------------------------------------
+
+
+def clean_sku(value: object) -> str:
+    sku = _require_str(value, "sku").strip().upper()
+    if not SKU_PATTERN.fullmatch(sku):
+        raise BadUserInput(
+            f"A SKU is 2 to {SKU_MAX_LENGTH} letters, digits and dashes, starting with a letter or digit.",
+            field="sku",
+        )
+    return sku
+
+
+def clean_name(value: object) -> str:
+    return _bounded_text(value, "name", minimum=1, maximum=NAME_MAX_LENGTH)
+
+
+def clean_description(value: object) -> str:
+    return _bounded_text(value, "description", minimum=0, maximum=DESCRIPTION_MAX_LENGTH)
+
+
+def clean_category(value: object) -> str:
+    return _bounded_text(value, "category", minimum=1, maximum=CATEGORY_MAX_LENGTH)
+
+
+def clean_price(amount: object, currency: object) -> tuple[int, str]:
+    if type(amount) is not int:
+        raise BadUserInput("The amount is an integer number of minor units (cents).", field="price.amount")
+    if amount < 0:
+        raise BadUserInput("A price cannot be negative.", field="price.amount")
+    if amount > MAX_AMOUNT:
+        raise BadUserInput(f"A price is at most {MAX_AMOUNT} minor units.", field="price.amount")
+    try:
+        code = normalize_currency(_require_str(currency, "price.currency"))
+    except ValueError as exc:
+        raise BadUserInput("Not an ISO 4217 currency code.", field="price.currency") from exc
+    return amount, code
+
+
+def _require_str(value: object, field: str) -> str:
+    if value is None:
+        raise BadUserInput(f"`{field}` cannot be null.", field=field)
+    if not isinstance(value, str):
+        raise BadUserInput(f"`{field}` must be a string.", field=field)
+    return value
+
+
+def _bounded_text(value: object, field: str, *, minimum: int, maximum: int) -> str:
+    text = _require_str(value, field).strip()
+    if len(text) < minimum:
+        raise BadUserInput(f"`{field}` cannot be blank.", field=field)
+    if len(text) > maximum:
+        raise BadUserInput(f"`{field}` is at most {maximum} characters.", field=field)
+    return text
+
+
+# --- changes -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    sku: str
+    name: str
+    description: str
+    price_amount: int
+    price_currency: str
+    category: str
+
+
+async def create_product(session: AsyncSession, new: NewProduct) -> Product:
+    values = {
+        "sku": clean_sku(new.sku),
+        "name": clean_name(new.name),
+        "description": clean_description(new.description),
+        "category": clean_category(new.category),
+    }
+    values["price_amount"], values["price_currency"] = clean_price(new.price_amount, new.price_currency)
+    try:
+        return await repository.insert(session, values)
+    except IntegrityError as exc:
+        # Also the race: two requests creating one SKU; the second waits for the first and then fails here.
+        if _violated_constraint(exc) == _SKU_CONSTRAINT:
+            raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
+        raise
+
+
+async def update_product(session: AsyncSession, product_id: object, changes: Mapping[str, Any]) -> Product:
+    """Change exactly the fields present in `changes` (price is {"amount", "currency"}); a None is refused."""
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    pid = parse_product_id(product_id)
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        values["name"] = clean_name(changes["name"])
+    if "description" in changes:
+        values["description"] = clean_description(changes["description"])
+    if "category" in changes:
+        values["category"] = clean_category(changes["category"])
+    if "active" in changes:
+        if not isinstance(changes["active"], bool):
+            raise BadUserInput("`active` cannot be null.", field="active")
+        values["active"] = changes["active"]
+    if "price" in changes:
+        price = changes["price"]
+        if price is None:
+            raise BadUserInput("`price` cannot be null.", field="price")
+        values["price_amount"], values["price_currency"] = clean_price(price["amount"], price["currency"])
+    if not values:
+        # Nothing to change: answer with the product as it is, without touching updated_at.
+        found = await repository.get_many(session, [pid])
+        if not found:
+            raise NotFound("No such product.", field="id")
+        return found[0]
+    product = await repository.update(session, pid, values)
+    if product is None:
+        raise NotFound("No such product.", field="id")
+    return product
+
+
+async def archive_product(session: AsyncSession, product_id: object) -> Product:
+    """Take a product out of the listings; it stays readable by id (orders reference it). Idempotent."""
+    product = await repository.update(session, parse_product_id(product_id), {"active": False})
+    if product is None:
+        raise NotFound("No such product.", field="id")
+    return product
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    # asyncpg's UniqueViolationError (the cause of SQLAlchemy's adapted error) names the constraint.
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        name = getattr(error, "constraint_name", None)
+        if name:
+            return str(name)
+    return None
+
+
+# --- listing and search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: list[RankedProduct]  # up to `size + 1`: the extra one only says there is a next page
+    size: int
+    has_previous: bool
+    cursor_kind: str
+    total_count: int | None
+
+    def cursor_of(self, item: RankedProduct) -> str:
+        product = item.product
+        key: list[Any] = (
+            [item.rank, str(product.id)]
+            if item.rank is not None
+            else [product.created_at.isoformat(), str(product.id)]
+        )
+        return encode_cursor(self.cursor_kind, key)
+
+
+def listing_filter(
+    search: str | None, category: str | None, *, include_archived: bool, viewer: Principal | None
+) -> ProductFilter:
+    """The filters of a listing; a blank search or category filters nothing. Archived ones: admins only."""
+    if include_archived and (viewer is None or not viewer.has_any_role(Role.ADMIN)):
+        raise Forbidden("Only admins list archived products.", field="includeArchived")
+    search = search.strip() if search else None
+    category = category.strip() if category else None
+    return ProductFilter(search=search or None, category=category or None, include_archived=include_archived)
+
+
+async def list_products(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    first: int | None,
+    after: str | None,
+    with_total: bool = False,
+) -> ProductPage:
+    """One page of active products (all for admins asking): by relevance when searching, else newest first."""
+    size = page_size(first)
+    searching = filters.search is not None
+    kind = _cursor_kind("relevance" if searching else "newest", filters)
+    if searching:
+        search_after = _rank_key(decode_cursor(after, kind)) if after is not None else None
+        page = await repository.search_page(
+            session, filters, after=search_after, limit=size + 1, with_total=with_total
+        )
+    else:
+        newest_after = _created_key(decode_cursor(after, kind)) if after is not None else None
+        page = await repository.newest_page(
+            session, filters, after=newest_after, limit=size + 1, with_total=with_total
+        )
+    return ProductPage(
+        page.items, size=size, has_previous=after is not None, cursor_kind=kind, total_count=page.total
+    )
+
+
+async def categories(session: AsyncSession) -> list[tuple[str, int]]:
+    return await repository.category_counts(session)
+
+
+def _cursor_kind(order: str, filters: ProductFilter) -> str:
+    # A cursor is only valid for the listing that made it: same order, same search, same filters.
+    fingerprint = orjson.dumps([filters.search, filters.category, filters.include_archived])
+    return f"products:{order}:{hashlib.sha256(fingerprint).hexdigest()[:16]}"
+
+
+def _rank_key(key: list[Any]) -> tuple[float, uuid.UUID]:
+    if len(key) == 2 and isinstance(key[0], int | float) and not isinstance(key[0], bool):
+        product_id = product_id_or_none(key[1])
+        if product_id is not None:
+            return float(key[0]), product_id
+    raise BadUserInput("Invalid cursor.", field="after")
+
+
+def _created_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
+    if len(key) == 2 and isinstance(key[0], str):
+        try:
+            created_at = datetime.fromisoformat(key[0])
+        except ValueError:
+            created_at = None
+        product_id = product_id_or_none(key[1])
+        if created_at is not None and created_at.tzinfo is not None and product_id is not None:
+            return created_at, product_id
+    raise BadUserInput("Invalid cursor.", field="after")

@@ -1,0 +1,40 @@
+"""Fixtures of the products tests: tokens minted with the run's key ring, sessions on its database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.auth import KeyRing, TokenIssuer
+
+
+@pytest.fixture
+def issuer(api: Any) -> TokenIssuer:
+    """Mints tokens with the run's key ring, read through the products settings (users may not be running)."""
+    settings = api.settings["products"]
+    keys = KeyRing.load(
+        private_key_pem=None, keys_dir=settings.keys_dir, retired_public_pem=None, create=False
+    )
+    return TokenIssuer(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=900)
+
+
+@pytest.fixture
+def admin_token(issuer: TokenIssuer) -> str:
+    return issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
+
+
+@pytest.fixture
+def customer_token(issuer: TokenIssuer) -> str:
+    return issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token
+
+
+@pytest.fixture
+async def products_db(api: Any, databases: dict[str, str]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the run's products database (emptied before the test by `api`)."""
+    engine = create_async_engine(databases["products"])
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()

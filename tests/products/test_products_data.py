@@ -1,0 +1,163 @@
+"""The products database: migrations, the batching loader, seeding, and search inside one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared import migrations
+from subgraphs.products import repository, service
+from subgraphs.products.loaders import ProductLoaders
+from subgraphs.products.models import Base
+from subgraphs.products.repository import ProductFilter
+from subgraphs.products.seed import seed
+from subgraphs.products.settings import ProductsSettings
+
+
+async def test_migrations_match_the_models(databases):
+    assert await migrations.model_drift(databases["products"], Base.metadata) == []
+
+
+async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
+    settings = ProductsSettings()
+    name = f"{settings.database_prefix}products_scratch_{uuid.uuid4().hex[:6]}"
+    url = settings.database_url_on_server(name)
+    await migrations.ensure_database(settings.postgres_url, name)
+    engine = create_async_engine(url)
+
+    async def tables() -> set[str]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            return set(rows.scalars())
+
+    async def indexes() -> set[str]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'products'"))
+            return set(rows.scalars())
+
+    async def random_page_cost() -> str:
+        # A new connection each time (per-database settings apply when a session starts).
+        conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+        try:
+            return await conn.fetchval("SHOW random_page_cost")
+        finally:
+            await conn.close()
+
+    try:
+        await migrations.upgrade_async("products", url)
+        assert await tables() == {"alembic_version", "products"}
+        assert {
+            "ix_products_search_vector",
+            "ix_products_created_at_id",
+            "ix_products_category_created_at_id",
+            "uq_products_sku",
+        } <= await indexes()
+        assert await migrations.model_drift(url, Base.metadata) == []
+        assert await random_page_cost() == "1.1"
+
+        await migrations.downgrade_async("products", url)
+        assert await tables() == {"alembic_version"}
+        assert await random_page_cost() == "4"
+    finally:
+        await engine.dispose()
+        await migrations.drop_database(settings.postgres_url, name)
+
+
+async def test_loader_reads_many_products_in_one_query(products_db):
+    async with products_db() as session, session.begin():
+        await seed(session, 12)
+        ids = (await session.execute(text("SELECT id::text FROM products ORDER BY sku"))).scalars().all()
+        statements: list[str] = []
+        engine = session.bind.sync_engine if hasattr(session.bind, "sync_engine") else session.bind
+
+        def count(conn, cursor, statement, parameters, context, executemany) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "after_cursor_execute", count)
+        try:
+            loaders = ProductLoaders(lambda: session)
+            wanted = [*ids, str(uuid.uuid4()), "not-a-uuid", ids[0]]
+            loaded = await asyncio.gather(*(loaders.product.load(key) for key in wanted))
+        finally:
+            event.remove(engine, "after_cursor_execute", count)
+
+    assert len(statements) == 1
+    assert [str(p.id) if p else None for p in loaded] == [*ids, None, None, ids[0]]
+
+
+async def test_loader_makes_no_query_for_ids_that_cannot_exist(products_db):
+    async with products_db() as session:
+        statements: list[str] = []
+        engine = session.bind.sync_engine
+
+        def count(conn, cursor, statement, parameters, context, executemany) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "after_cursor_execute", count)
+        try:
+            loaded = await ProductLoaders(lambda: session).product.load_many(["nope", "42"])
+        finally:
+            event.remove(engine, "after_cursor_execute", count)
+
+    assert loaded == [None, None]
+    assert statements == []
+
+
+async def test_seed_is_idempotent(products_db):
+    async with products_db() as session, session.begin():
+        first = await seed(session, 50)
+    async with products_db() as session, session.begin():
+        again = await seed(session, 80)
+        total = await session.scalar(text("SELECT count(*) FROM products"))
+
+    assert first == ["products: 50 demo products inserted, 0 already present"]
+    assert again == ["products: 30 demo products inserted, 50 already present"]
+    assert total == 80
+
+
+async def test_search_sees_a_renamed_product_inside_the_same_transaction(products_db):
+    async with products_db() as session:
+        product = await service.create_product(
+            session, service.NewProduct("TX-1", "Plain Kettle", "Boils water.", 2500, "USD", "Home & Kitchen")
+        )
+        product_id = product.id
+        await service.update_product(session, product_id, {"name": "Quokka Kettle"})
+
+        filters = service.listing_filter("quokka", None, include_archived=False, viewer=None)
+        page = await service.list_products(session, filters, first=10, after=None, with_total=True)
+        found = [item.product.id for item in page.items]
+        await session.rollback()
+
+    assert found == [product_id]
+    assert page.total_count == 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [
+        (
+            repository.search_page_statement(ProductFilter(search="coffee"), after=None, limit=21),
+            "search_vector",
+        ),
+        (repository.count_statement(ProductFilter(search="coffee")), "search_vector"),
+        (repository.newest_page_statement(ProductFilter(), after=None, limit=21), "created_at_id"),
+        (
+            repository.newest_page_statement(ProductFilter(category="Toys"), after=None, limit=21),
+            "category_created_at_id",
+        ),
+    ],
+)
+async def test_listing_and_search_queries_can_use_their_index(products_db, statement, index):
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    async with products_db() as session, session.begin():
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join((await session.execute(text(f"EXPLAIN {sql}"))).scalars())
+
+    assert f"ix_products_{index} " in plan
