@@ -103,15 +103,22 @@ async def close_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
-def check_settings(settings: ServiceSettings) -> None:
-    """A production start refuses what is only fit for a laptop."""
-    if settings.is_production and not settings.jwt_private_key and not settings.jwks_url:
-        raise RuntimeError("production needs MYSHOP_JWT_PRIVATE_KEY or MYSHOP_JWKS_URL")
+def check_settings(definition: SubgraphDefinition, settings: ServiceSettings) -> None:
+    """A production start refuses what is only fit for a laptop (a generated key, no way to verify tokens)."""
+    if not settings.is_production:
+        return
+    if definition.signs_tokens and not settings.jwt_private_key:
+        raise RuntimeError(
+            f"{definition.name}: production needs MYSHOP_JWT_PRIVATE_KEY (a key generated into the data "
+            "directory is for development only)"
+        )
+    if not definition.signs_tokens and not settings.jwks_url and not settings.jwt_private_key:
+        raise RuntimeError(f"{definition.name}: production needs MYSHOP_JWKS_URL to verify tokens")
 
 
 def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or definition.settings_class()
-    check_settings(settings)
+    check_settings(definition, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

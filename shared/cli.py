@@ -18,7 +18,8 @@ from shared.settings import ServiceSettings
 from subgraphs import registry
 
 app = typer.Typer(help="MyShop: a federated GraphQL e-commerce backend.", no_args_is_help=True)
-console = Console(highlight=False)
+# soft_wrap: URLs stay whole (and clickable) when the output is not a wide terminal.
+console = Console(highlight=False, soft_wrap=True)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -66,7 +66,7 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
         finally:
             await engine.dispose()
         for line in lines or []:
-            log(f"{name}: {line}")
+            log(line if line.startswith(f"{name}:") else f"{name}: {line}")
 
 
 def port_in_use(host: str, port: int) -> bool:

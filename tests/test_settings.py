@@ -8,6 +8,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from shared.app import create_subgraph_app
 from shared.settings import DEFAULT_PORTS
 from subgraphs import registry
 
@@ -52,3 +53,18 @@ def test_docker_compose_runs_every_service_on_its_port() -> None:
         port = DEFAULT_PORTS[name]
         assert f"{port}:{port}" in services[name]["ports"]
         assert f"serve {name}" in " ".join(services[name]["command"])
+
+
+def test_a_production_users_service_refuses_to_start_without_a_configured_key() -> None:
+    definition = registry.load("users")
+    settings = definition.settings_class(environment="production", jwt_private_key=None)
+    with pytest.raises(RuntimeError, match="MYSHOP_JWT_PRIVATE_KEY"):
+        create_subgraph_app(definition, settings)
+
+
+def test_a_production_service_refuses_to_start_with_no_way_to_verify_tokens() -> None:
+    definition = registry.load("products")
+    with pytest.raises(RuntimeError, match="MYSHOP_JWKS_URL"):
+        create_subgraph_app(definition, definition.settings_class(environment="production", jwks_url=""))
+    # With the JWKS of users configured it starts.
+    create_subgraph_app(definition, definition.settings_class(environment="production"))
