@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 
 def migrations_dir(service: str) -> Path:
@@ -69,31 +71,32 @@ async def model_drift(database_url: str, metadata: MetaData) -> list[Any]:
         await engine.dispose()
 
 
-async def ensure_database(server_url: str, database: str) -> bool:
-    """Create `database` on the server if it is missing; True when it was created."""
+@asynccontextmanager
+async def _maintenance_connection(server_url: str) -> AsyncIterator[AsyncConnection]:
+    """A connection to the server's `postgres` database, outside any transaction (CREATE/DROP DATABASE)."""
     engine = create_async_engine(
         make_url(server_url).set(database="postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
     )
     try:
         async with engine.connect() as conn:
-            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database})
-            if exists:
-                return False
-            await conn.execute(text(f'CREATE DATABASE "{_identifier(database)}"'))
-            return True
+            yield conn
     finally:
         await engine.dispose()
+
+
+async def ensure_database(server_url: str, database: str) -> bool:
+    """Create `database` on the server if it is missing; True when it was created."""
+    async with _maintenance_connection(server_url) as conn:
+        exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database})
+        if exists:
+            return False
+        await conn.execute(text(f'CREATE DATABASE "{_identifier(database)}"'))
+        return True
 
 
 async def drop_database(server_url: str, database: str) -> None:
-    engine = create_async_engine(
-        make_url(server_url).set(database="postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{_identifier(database)}" WITH (FORCE)'))
-    finally:
-        await engine.dispose()
+    async with _maintenance_connection(server_url) as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{_identifier(database)}" WITH (FORCE)'))
 
 
 def _identifier(name: str) -> str:

@@ -222,8 +222,8 @@ async def gql(api: Stack, http: httpx.AsyncClient) -> GraphQLClient:
 
 @pytest.fixture
 def issuer(api: Stack) -> TokenIssuer:
-    """Mints access tokens with the key ring the users server generated, for any subject and roles."""
-    settings = api.settings["users"]
+    """Mints access tokens with the run's key ring (users signs with it), for any subject and roles."""
+    settings = next(iter(api.settings.values()))
     keys = KeyRing.load(
         private_key_pem=None, keys_dir=settings.keys_dir, retired_public_pem=None, create=False
     )

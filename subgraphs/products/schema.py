@@ -13,7 +13,8 @@ from shared.auth.permissions import IsAdmin
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
-from subgraphs.products import models, service
+from subgraphs.products import models
+from subgraphs.products.service import ProductService
 
 
 @strawberry.federation.type(keys=["id"], description="A product of the catalog.")
@@ -44,8 +45,11 @@ class Product:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product | None:
-        row = await info.context.loaders.product.load(id)
-        return cls.from_row(row) if row is not None else None
+        return _optional(await ProductService(info.context).get_product(id))
+
+
+def _optional(row: models.Product | None) -> Product | None:
+    return Product.from_row(row) if row is not None else None
 
 
 @strawberry.type(description="A category with active products.")
@@ -76,8 +80,7 @@ class UpdateProductInput:
 class Query:
     @strawberry.field(description="A product by id, archived ones included; null when there is none.")
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
-        row = await info.context.loaders.product.load(id)
-        return Product.from_row(row) if row is not None else None
+        return _optional(await ProductService(info.context).get_product(id))
 
     @strawberry.field(
         description=(
@@ -94,11 +97,10 @@ class Query:
         after: str | None = None,
         include_archived: bool = False,
     ) -> Connection[Product]:
-        viewer = await info.context.require_principal() if include_archived else None
-        filters = service.listing_filter(search, category, include_archived=include_archived, viewer=viewer)
-        page = await service.list_products(
-            info.context.session,
-            filters,
+        page = await ProductService(info.context).list_products(
+            search=search,
+            category=category,
+            include_archived=include_archived,
             first=first,
             after=after,
             with_total=_selects(info, "totalCount"),
@@ -114,7 +116,7 @@ class Query:
 
     @strawberry.field(description="Categories of active products, by name.")
     async def categories(self, info: Info) -> list[Category]:
-        counts = await service.categories(info.context.session)
+        counts = await ProductService(info.context).categories()
         return [Category(name=name, product_count=count) for name, count in counts]
 
 
@@ -122,18 +124,14 @@ class Query:
 class Mutation:
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def create_product(self, info: Info, input: CreateProductInput) -> Product:
-        row = await service.create_product(
-            info.context.session,
-            service.NewProduct(
-                sku=input.sku,
-                name=input.name,
-                description=input.description,
-                price_amount=input.price.amount,
-                price_currency=input.price.currency,
-                category=input.category,
-            ),
+        row = await ProductService(info.context).create_product(
+            sku=input.sku,
+            name=input.name,
+            description=input.description,
+            price_amount=input.price.amount,
+            price_currency=input.price.currency,
+            category=input.category,
         )
-        info.context.loaders.remember(row)
         return Product.from_row(row)
 
     @strawberry.mutation(permission_classes=[IsAdmin])
@@ -146,15 +144,11 @@ class Mutation:
         if input.price is not strawberry.UNSET:
             price = input.price
             changes["price"] = None if price is None else {"amount": price.amount, "currency": price.currency}
-        row = await service.update_product(info.context.session, id, changes)
-        info.context.loaders.remember(row)
-        return Product.from_row(row)
+        return Product.from_row(await ProductService(info.context).update_product(id, changes))
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Take a product out of the listings.")
     async def archive_product(self, info: Info, id: strawberry.ID) -> Product:
-        row = await service.archive_product(info.context.session, id)
-        info.context.loaders.remember(row)
-        return Product.from_row(row)
+        return Product.from_row(await ProductService(info.context).archive_product(id))
 
 
 def _selects(info: Info, field_name: str) -> bool:

@@ -1,6 +1,5 @@
-"""The catalog's actions: create, change and archive products, list and search them.
-
-Works on the request's session (one transaction, committed by the framework): it flushes, never commits.
+"""The catalog's actions: create, change and archive products, list and search them. Rules here, SQL in
+repository.py. Every action runs in the request's transaction (`context.session`): it flushes, never commits.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role
+from shared.auth import Role
+from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
 from shared.money import normalize_currency
 from shared.pagination import decode_cursor, encode_cursor, page_size
@@ -36,7 +36,7 @@ SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
 MAX_AMOUNT = 2**53 - 1
 _SKU_CONSTRAINT = "uq_products_sku"
 
-# The fields `update_product` may change; anything else in `changes` is a programming error.
+# The fields `ProductService.update_product` may change; anything else in `changes` is a programming error.
 UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "active"})
 
 
@@ -116,88 +116,7 @@ def _bounded_text(value: object, field: str, *, minimum: int, maximum: int) -> s
     return text
 
 
-# --- changes -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NewProduct:
-    sku: str
-    name: str
-    description: str
-    price_amount: int
-    price_currency: str
-    category: str
-
-
-async def create_product(session: AsyncSession, new: NewProduct) -> Product:
-    values = {
-        "sku": clean_sku(new.sku),
-        "name": clean_name(new.name),
-        "description": clean_description(new.description),
-        "category": clean_category(new.category),
-    }
-    values["price_amount"], values["price_currency"] = clean_price(new.price_amount, new.price_currency)
-    try:
-        return await repository.insert(session, values)
-    except IntegrityError as exc:
-        # Also the race: two requests creating one SKU; the second waits for the first and then fails here.
-        if _violated_constraint(exc) == _SKU_CONSTRAINT:
-            raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
-        raise
-
-
-async def update_product(session: AsyncSession, product_id: object, changes: Mapping[str, Any]) -> Product:
-    """Change exactly the fields present in `changes` (price is {"amount", "currency"}); a None is refused."""
-    unknown = set(changes) - UPDATABLE_FIELDS
-    if unknown:
-        raise ValueError(f"not updatable: {sorted(unknown)}")
-    pid = parse_product_id(product_id)
-    values: dict[str, Any] = {}
-    if "name" in changes:
-        values["name"] = clean_name(changes["name"])
-    if "description" in changes:
-        values["description"] = clean_description(changes["description"])
-    if "category" in changes:
-        values["category"] = clean_category(changes["category"])
-    if "active" in changes:
-        if not isinstance(changes["active"], bool):
-            raise BadUserInput("`active` cannot be null.", field="active")
-        values["active"] = changes["active"]
-    if "price" in changes:
-        price = changes["price"]
-        if price is None:
-            raise BadUserInput("`price` cannot be null.", field="price")
-        values["price_amount"], values["price_currency"] = clean_price(price["amount"], price["currency"])
-    if not values:
-        # Nothing to change: answer with the product as it is, without touching updated_at.
-        found = await repository.get_many(session, [pid])
-        if not found:
-            raise NotFound("No such product.", field="id")
-        return found[0]
-    product = await repository.update(session, pid, values)
-    if product is None:
-        raise NotFound("No such product.", field="id")
-    return product
-
-
-async def archive_product(session: AsyncSession, product_id: object) -> Product:
-    """Take a product out of the listings; it stays readable by id (orders reference it). Idempotent."""
-    product = await repository.update(session, parse_product_id(product_id), {"active": False})
-    if product is None:
-        raise NotFound("No such product.", field="id")
-    return product
-
-
-def _violated_constraint(exc: IntegrityError) -> str | None:
-    # asyncpg's UniqueViolationError (the cause of SQLAlchemy's adapted error) names the constraint.
-    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        name = getattr(error, "constraint_name", None)
-        if name:
-            return str(name)
-    return None
-
-
-# --- listing and search ------------------------------------------------------------------------------
+# --- listing and search helpers ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,46 +137,11 @@ class ProductPage:
         return encode_cursor(self.cursor_kind, key)
 
 
-def listing_filter(
-    search: str | None, category: str | None, *, include_archived: bool, viewer: Principal | None
-) -> ProductFilter:
-    """The filters of a listing; a blank search or category filters nothing. Archived ones: admins only."""
-    if include_archived and (viewer is None or not viewer.has_any_role(Role.ADMIN)):
-        raise Forbidden("Only admins list archived products.", field="includeArchived")
+def listing_filter(search: str | None, category: str | None, *, include_archived: bool) -> ProductFilter:
+    """The filters of a listing; a blank search or category filters nothing."""
     search = search.strip() if search else None
     category = category.strip() if category else None
     return ProductFilter(search=search or None, category=category or None, include_archived=include_archived)
-
-
-async def list_products(
-    session: AsyncSession,
-    filters: ProductFilter,
-    *,
-    first: int | None,
-    after: str | None,
-    with_total: bool = False,
-) -> ProductPage:
-    """One page of active products (all for admins asking): by relevance when searching, else newest first."""
-    size = page_size(first)
-    searching = filters.search is not None
-    kind = _cursor_kind("relevance" if searching else "newest", filters)
-    if searching:
-        search_after = _rank_key(decode_cursor(after, kind)) if after is not None else None
-        page = await repository.search_page(
-            session, filters, after=search_after, limit=size + 1, with_total=with_total
-        )
-    else:
-        newest_after = _created_key(decode_cursor(after, kind)) if after is not None else None
-        page = await repository.newest_page(
-            session, filters, after=newest_after, limit=size + 1, with_total=with_total
-        )
-    return ProductPage(
-        page.items, size=size, has_previous=after is not None, cursor_kind=kind, total_count=page.total
-    )
-
-
-async def categories(session: AsyncSession) -> list[tuple[str, int]]:
-    return await repository.category_counts(session)
 
 
 def _cursor_kind(order: str, filters: ProductFilter) -> str:
@@ -284,3 +168,131 @@ def _created_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
         if created_at is not None and created_at.tzinfo is not None and product_id is not None:
             return created_at, product_id
     raise BadUserInput("Invalid cursor.", field="after")
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    # asyncpg's UniqueViolationError (the cause of SQLAlchemy's adapted error) names the constraint.
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        name = getattr(error, "constraint_name", None)
+        if name:
+            return str(name)
+    return None
+
+
+class ProductService:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.context.session
+
+    # --- reading products ---
+
+    async def get_product(self, raw_id: object) -> Product | None:
+        """Any product by id, archived ones included (orders reference them); None for no such id."""
+        return await self.context.loaders.product.load(str(raw_id))
+
+    async def list_products(
+        self,
+        *,
+        search: str | None,
+        category: str | None,
+        include_archived: bool,
+        first: int | None,
+        after: str | None,
+        with_total: bool = False,
+    ) -> ProductPage:
+        """A page of active products (all for an ADMIN asking): by relevance when searching, else newest."""
+        if include_archived:
+            # Only then is the caller asked for: a plain listing reads no token at all.
+            principal = await self.context.require_principal()
+            if not principal.has_any_role(Role.ADMIN):
+                raise Forbidden("Only admins list archived products.", field="includeArchived")
+        filters = listing_filter(search, category, include_archived=include_archived)
+        size = page_size(first)
+        searching = filters.search is not None
+        kind = _cursor_kind("relevance" if searching else "newest", filters)
+        if searching:
+            search_after = _rank_key(decode_cursor(after, kind)) if after is not None else None
+            page = await repository.search_page(
+                self.session, filters, after=search_after, limit=size + 1, with_total=with_total
+            )
+        else:
+            newest_after = _created_key(decode_cursor(after, kind)) if after is not None else None
+            page = await repository.newest_page(
+                self.session, filters, after=newest_after, limit=size + 1, with_total=with_total
+            )
+        return ProductPage(
+            page.items, size=size, has_previous=after is not None, cursor_kind=kind, total_count=page.total
+        )
+
+    async def categories(self) -> list[tuple[str, int]]:
+        """(name, active product count) of every category with active products, by name."""
+        return await repository.category_counts(self.session)
+
+    # --- changes ---
+    # Each changed product is remembered by the request's loader, so later reads by id see the change.
+
+    async def create_product(
+        self, *, sku: str, name: str, description: str, price_amount: int, price_currency: str, category: str
+    ) -> Product:
+        values = {
+            "sku": clean_sku(sku),
+            "name": clean_name(name),
+            "description": clean_description(description),
+            "category": clean_category(category),
+        }
+        values["price_amount"], values["price_currency"] = clean_price(price_amount, price_currency)
+        try:
+            product = await repository.insert(self.session, values)
+        except IntegrityError as exc:
+            # Also the race: two requests creating one SKU; the second waits for the first, then fails here.
+            if _violated_constraint(exc) == _SKU_CONSTRAINT:
+                raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
+            raise
+        return self._remember(product)
+
+    async def update_product(self, product_id: object, changes: Mapping[str, Any]) -> Product:
+        """Change exactly the fields in `changes` (price is {"amount", "currency"}); a None is refused."""
+        unknown = set(changes) - UPDATABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        pid = parse_product_id(product_id)
+        values: dict[str, Any] = {}
+        if "name" in changes:
+            values["name"] = clean_name(changes["name"])
+        if "description" in changes:
+            values["description"] = clean_description(changes["description"])
+        if "category" in changes:
+            values["category"] = clean_category(changes["category"])
+        if "active" in changes:
+            if not isinstance(changes["active"], bool):
+                raise BadUserInput("`active` cannot be null.", field="active")
+            values["active"] = changes["active"]
+        if "price" in changes:
+            price = changes["price"]
+            if price is None:
+                raise BadUserInput("`price` cannot be null.", field="price")
+            values["price_amount"], values["price_currency"] = clean_price(price["amount"], price["currency"])
+        if not values:
+            # Nothing to change: answer with the product as it is, without touching updated_at.
+            found = await repository.get_many(self.session, [pid])
+            if not found:
+                raise NotFound("No such product.", field="id")
+            return self._remember(found[0])
+        product = await repository.update(self.session, pid, values)
+        if product is None:
+            raise NotFound("No such product.", field="id")
+        return self._remember(product)
+
+    async def archive_product(self, product_id: object) -> Product:
+        """Take a product out of the listings; it stays readable by id (orders reference it). Idempotent."""
+        product = await repository.update(self.session, parse_product_id(product_id), {"active": False})
+        if product is None:
+            raise NotFound("No such product.", field="id")
+        return self._remember(product)
+
+    def _remember(self, product: Product) -> Product:
+        self.context.loaders.remember(product)
+        return product

@@ -9,17 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from shared.auth import KeyRing, TokenIssuer
-
-
-@pytest.fixture
-def issuer(api: Any) -> TokenIssuer:
-    """Mints tokens with the run's key ring, read through the products settings (users may not be running)."""
-    settings = api.settings["products"]
-    keys = KeyRing.load(
-        private_key_pem=None, keys_dir=settings.keys_dir, retired_public_pem=None, create=False
-    )
-    return TokenIssuer(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=900)
+from shared.auth import TokenIssuer
 
 
 @pytest.fixture

@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from shared import migrations
-from subgraphs.products import repository, service
-from subgraphs.products.loaders import ProductLoaders
+from subgraphs.products import repository
+from subgraphs.products.loaders import ProductLoaders, build_loaders
 from subgraphs.products.models import Base
 from subgraphs.products.repository import ProductFilter
 from subgraphs.products.seed import seed
+from subgraphs.products.service import ProductService
 from subgraphs.products.settings import ProductsSettings
 
 
@@ -122,16 +123,31 @@ async def test_seed_is_idempotent(products_db):
     assert total == 80
 
 
+class SessionContext:
+    """The part of a request's context `ProductService` uses without a caller: the session and loaders."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.loaders = build_loaders(self)
+
+
 async def test_search_sees_a_renamed_product_inside_the_same_transaction(products_db):
     async with products_db() as session:
-        product = await service.create_product(
-            session, service.NewProduct("TX-1", "Plain Kettle", "Boils water.", 2500, "USD", "Home & Kitchen")
+        products = ProductService(SessionContext(session))
+        product = await products.create_product(
+            sku="TX-1",
+            name="Plain Kettle",
+            description="Boils water.",
+            price_amount=2500,
+            price_currency="USD",
+            category="Home & Kitchen",
         )
         product_id = product.id
-        await service.update_product(session, product_id, {"name": "Quokka Kettle"})
+        await products.update_product(product_id, {"name": "Quokka Kettle"})
 
-        filters = service.listing_filter("quokka", None, include_archived=False, viewer=None)
-        page = await service.list_products(session, filters, first=10, after=None, with_total=True)
+        page = await products.list_products(
+            search="quokka", category=None, include_archived=False, first=10, after=None, with_total=True
+        )
         found = [item.product.id for item in page.items]
         await session.rollback()
 
