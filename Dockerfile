@@ -1,12 +1,22 @@
-# One image for every MyShop service; the command picks the service (`myshop serve users`, ...).
+# One image for every MyShop service; the command picks the service (`myshop serve users`, `myshop router`, ...).
+# GraphiQL's assets (graphiql, react, react-dom: pinned in package-lock.json) come from npm, never a CDN.
+FROM node:20-slim AS graphiql-assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MYSHOP_ROUTER_NODE_MODULES=/app/node_modules
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY subgraphs ./subgraphs
 COPY router ./router
 COPY schema ./schema
+COPY --from=graphiql-assets /assets/node_modules/graphiql/graphiql.min.js /assets/node_modules/graphiql/graphiql.min.css ./node_modules/graphiql/
+COPY --from=graphiql-assets /assets/node_modules/react/umd ./node_modules/react/umd
+COPY --from=graphiql-assets /assets/node_modules/react-dom/umd ./node_modules/react-dom/umd
 RUN pip install . && useradd --system --uid 10001 myshop && mkdir /data && chown myshop /data
 USER myshop
 EXPOSE 4000-4007

@@ -48,6 +48,30 @@ def serve(service: Annotated[str, typer.Argument(help="The service to run.")]) -
     serve_app(registry.load(_names([service])[0]))
 
 
+@app.command("router")
+def router_command(
+    supergraph: Annotated[
+        Path, typer.Option(help="The supergraph SDL (Federation 2, as composed).", show_default=False)
+    ],
+    host: Annotated[str | None, typer.Option(help="Listen address (env MYSHOP_ROUTER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (env MYSHOP_ROUTER_PORT).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Router YAML (limits, subgraph URLs, ...).")
+    ] = None,
+) -> None:
+    """Run the federation router over a supergraph (GraphQL at /graphql, GraphiQL for browsers)."""
+    from router.config import ConfigError, RouterConfig
+    from router.server import serve as serve_router
+
+    try:
+        settings = RouterConfig.load(config, host=host, port=port)
+        supergraph.read_bytes()
+    except (ConfigError, OSError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    serve_router(supergraph, settings)
+
+
 @app.command()
 def migrate(
     services: Services = None,
@@ -152,6 +176,16 @@ def up(
                 started.append(service)
                 seconds = devstack.wait_ready(service)
             _say(f"[green]✔[/green] {name:<9} {service.url}/graphql  (ready in {seconds:.1f} s)")
+        supergraph = REPO_ROOT / "schema" / "supergraph.graphql"
+        if supergraph.exists():
+            with console.status("starting the router"):
+                subgraph_urls = {service.name: f"{service.url}/graphql" for service in started}
+                router = devstack.start_router(supergraph, subgraph_urls, data_dir / "logs", dict(os.environ))
+                started.append(router)
+                # With only some services running, the router is up but not "ready" (a subgraph is missing).
+                every_subgraph = set(registry.SUBGRAPHS) <= set(names)
+                seconds = devstack.wait_ready(router, path="/health/ready" if every_subgraph else "/health")
+            _say(f"[green]✔[/green] {'router':<9} {router.url}/graphql  (ready in {seconds:.1f} s)")
         _print_welcome(started, data_dir)
         while True:
             for service in started:
@@ -179,11 +213,19 @@ def up(
 
 def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path) -> None:
     console.print()
-    console.print(
-        "[bold]MyShop is up.[/bold] Send GraphQL to each service (the router joins in a later release):"
-    )
+    router = next((service for service in services if service.name == "router"), None)
+    if router is not None:
+        local = f"http://localhost:{router.settings.port}/graphql"
+        console.print(f"[bold]MyShop is up.[/bold] Open [bold]{local}[/bold] (GraphiQL) for the whole API.")
+        console.print(f"  router    POST {router.url}/graphql   health: {router.url}/health/ready")
+        console.print("Each subgraph also answers on its own:")
+    else:
+        console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")
     for service in services:
-        console.print(f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready")
+        if service is not router:
+            console.print(
+                f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready"
+            )
     if any(service.name == "users" for service in services):
         console.print("Demo accounts (password [bold]myshop-demo[/bold]; demo only):")
         console.print(

@@ -1,6 +1,7 @@
 """What `myshop up` does: infrastructure, migrations, demo data, one process per service, a clean stop.
 
-Each service runs as its own process (`myshop serve <name>`), logging to `<data_dir>/logs/<name>.log`.
+Each service runs as its own process (`myshop serve <name>`), logging to `<data_dir>/logs/<name>.log`; the
+router (`myshop router`) starts last, over the committed supergraph and the subgraph URLs of this run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from router.config import RouterConfig
 from shared import migrations
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import ServiceSettings
@@ -30,7 +32,7 @@ from subgraphs import registry
 @dataclass
 class ServiceProcess:
     name: str
-    settings: ServiceSettings
+    settings: ServiceSettings | RouterConfig
     process: subprocess.Popen[bytes]
     log_path: Path
 
@@ -77,6 +79,27 @@ def port_in_use(host: str, port: int) -> bool:
 
 def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProcess:
     settings = service_settings(name)
+    return _spawn(name, [sys.executable, "-m", "shared.cli", "serve", name], settings, logs_dir, env)
+
+
+def start_router(
+    supergraph: Path, subgraph_urls: dict[str, str], logs_dir: Path, env: dict[str, str]
+) -> ServiceProcess:
+    """The router over `supergraph`, sending each subgraph's requests to `subgraph_urls` (this run's)."""
+    env = {**env, "MYSHOP_ROUTER_SUBGRAPH_URLS": ",".join(f"{k}={v}" for k, v in subgraph_urls.items())}
+    settings = RouterConfig()
+    command = [sys.executable, "-m", "shared.cli", "router", "--supergraph", str(supergraph)]
+    command += ["--host", settings.host, "--port", str(settings.port)]
+    return _spawn("router", command, settings, logs_dir, env)
+
+
+def _spawn(
+    name: str,
+    command: list[str],
+    settings: ServiceSettings | RouterConfig,
+    logs_dir: Path,
+    env: dict[str, str],
+) -> ServiceProcess:
     if port_in_use(settings.host, settings.port):
         raise RuntimeError(
             f"port {settings.port} ({name}) is taken by another process; "
@@ -86,7 +109,7 @@ def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProc
     log_path = logs_dir / f"{name}.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", name],
+            command,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -105,8 +128,8 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def wait_ready(service: ServiceProcess, *, timeout: float = 60.0) -> float:
-    """Seconds until `/health/ready` answers 200; raises when the process dies or time runs out."""
+def wait_ready(service: ServiceProcess, *, timeout: float = 60.0, path: str = "/health/ready") -> float:
+    """Seconds until `path` answers 200; raises when the process dies or time runs out."""
     started = time.monotonic()
     deadline = started + timeout
     last = "no answer yet"
@@ -115,7 +138,7 @@ def wait_ready(service: ServiceProcess, *, timeout: float = 60.0) -> float:
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
             try:
-                response = client.get(f"{service.url}/health/ready")
+                response = client.get(f"{service.url}{path}")
                 if response.status_code == 200:
                     return time.monotonic() - started
                 last = response.text[:300]

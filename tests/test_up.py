@@ -93,7 +93,7 @@ def exercise(users: str, products: str, email: str) -> None:
 
 
 def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
-    users_port, products_port = free_port(), free_port()
+    users_port, products_port, router_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         # Nothing listens on port 1: both servers are "configured but unreachable".
@@ -102,6 +102,7 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
         "MYSHOP_USERS_PORT": str(users_port),
         "MYSHOP_PRODUCTS_PORT": str(products_port),
+        "MYSHOP_ROUTER_PORT": str(router_port),
         "MYSHOP_ENV": "development",
     }
     for key in ("MYSHOP_DATABASE_PREFIX", "MYSHOP_REDIS_PREFIX", "MYSHOP_JWKS_URL"):
@@ -119,8 +120,14 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
             assert ready.status_code == 200
             assert set(ready.json()["checks"]) >= {"database", "redis"}
         exercise(users, products, "first@example.com")
+        # The router runs over this run's subgraphs, and the welcome text sends people to its GraphiQL.
+        router_ready = httpx.get(f"http://127.0.0.1:{router_port}/health/ready", timeout=10)
+        assert router_ready.status_code == 200, router_ready.text
+        assert set(router_ready.json()["subgraphs"]) == {"users", "products"}
+        assert f"http://localhost:{router_port}/graphql" in first.text()
         services = [p for p in first.children() if "shared.cli serve" in " ".join(p.cmdline())]
-        assert len(services) == 2
+        services += [p for p in first.children() if "shared.cli router" in " ".join(p.cmdline())]
+        assert len(services) == 3
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()

@@ -1,0 +1,147 @@
+"""The router's settings: listen address, request limits and subgraph URL overrides.
+
+Read from an optional YAML file, then the environment (`MYSHOP_ROUTER_*`), then explicit arguments (the
+command line), each overriding the one before.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import yaml
+from pydantic import AliasChoices, Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+if TYPE_CHECKING:
+    from router.gateway import RouterLimits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The YAML file's values while `RouterConfig.load` builds a config (a settings source cannot take arguments).
+_yaml_values: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "router_yaml", default=None
+)
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or not what we expect."""
+
+
+class RouterConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MYSHOP_ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(4000, ge=0, le=65535)
+    # A request body past this answers 413 before it is parsed (2 MiB).
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
+    max_depth: int = Field(100, ge=1)
+    max_aliases: int = Field(1000, ge=1)
+    max_tokens: int = Field(15000, ge=1)
+    plan_cache_size: int = Field(1000, ge=0)
+    # Subgraph name -> URL, replacing the URLs composed into the supergraph (another host, compose services).
+    # In the environment: `users=http://users:4001/graphql,products=http://products:4002/graphql` or JSON.
+    subgraph_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # `/health/ready` gives each subgraph this long to answer `{ __typename }`.
+    ready_timeout_seconds: float = Field(2.0, gt=0)
+    # GraphiQL at `GET /graphql` for browsers; its assets come from `node_modules` (npm ci).
+    graphiql: bool = True
+    node_modules: Path = REPO_ROOT / "node_modules"
+
+    # Common to every MyShop process.
+    environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))
+    log_level: str = Field("INFO", validation_alias=AliasChoices("MYSHOP_LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=AliasChoices("MYSHOP_LOG_JSON"))
+
+    @field_validator("subgraph_urls", mode="before")
+    @classmethod
+    def _parse_subgraph_urls(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return {}
+        if text.startswith("{"):
+            return yaml.safe_load(text)  # JSON is YAML
+        urls: dict[str, str] = {}
+        for item in text.split(","):
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip():
+                raise ValueError(f"expected name=url, got {item.strip()!r}")
+            urls[name.strip()] = url.strip()
+        return urls
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls)
+
+    @classmethod
+    def load(cls, path: Path | str | None = None, **overrides: Any) -> RouterConfig:
+        """The config from `path` (YAML, optional), the environment, and `overrides` (None values ignored)."""
+        values = read_yaml(Path(path)) if path is not None else {}
+        token = _yaml_values.set(values)
+        try:
+            return cls(**{key: value for key, value in overrides.items() if value is not None})
+        finally:
+            _yaml_values.reset(token)
+
+    def limits(self) -> RouterLimits:
+        from router.gateway import RouterLimits
+
+        return RouterLimits(
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_tokens=self.max_tokens,
+            plan_cache_size=self.plan_cache_size,
+        )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A router YAML file as flat field values; `limits:` and `listen:` may group their fields.
+
+    ```yaml
+    listen: {host: 0.0.0.0, port: 4000}
+    limits: {max_body_bytes: 2097152, max_depth: 100, max_aliases: 1000, max_tokens: 15000}
+    subgraph_urls: {users: http://users:4001/graphql}
+    ```
+    """
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read router config {path}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"router config {path}: expected a mapping at the top level")
+    values: dict[str, Any] = {}
+    for key, value in loaded.items():
+        if key in ("limits", "listen") and isinstance(value, dict):
+            values.update(value)
+        else:
+            values[key] = value
+    unknown = sorted(set(values) - set(RouterConfig.model_fields))
+    if unknown:
+        raise ConfigError(f"router config {path}: unknown keys {', '.join(unknown)}")
+    return values
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_yaml_values.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_values.get() or {})

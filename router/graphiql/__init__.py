@@ -1,0 +1,94 @@
+"""GraphiQL for admins at `GET /graphql`: the page, and its assets read from the pinned npm packages.
+
+Nothing comes from a CDN: `npm ci` installs `graphiql`, `react` and `react-dom` (exact versions in
+package.json) and the router serves their UMD builds from memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# URL path under which the assets are served, and where each comes from inside node_modules.
+ASSET_PREFIX = "/graphiql/"
+ASSET_SOURCES: dict[str, tuple[str, str]] = {
+    "react.js": ("react/umd/react.production.min.js", "text/javascript; charset=utf-8"),
+    "react-dom.js": ("react-dom/umd/react-dom.production.min.js", "text/javascript; charset=utf-8"),
+    "graphiql.js": ("graphiql/graphiql.min.js", "text/javascript; charset=utf-8"),
+    "graphiql.css": ("graphiql/graphiql.min.css", "text/css; charset=utf-8"),
+}
+
+PAGE_TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>MyShop GraphiQL</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="{prefix}graphiql.css?v={version}">
+  <style>body {{ margin: 0; height: 100vh; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script src="{prefix}react.js?v={version}"></script>
+  <script src="{prefix}react-dom.js?v={version}"></script>
+  <script src="{prefix}graphiql.js?v={version}"></script>
+  <script>
+    // The router's own endpoint, on whatever host and port the page was loaded from.
+    const fetcher = GraphiQL.createFetcher({{ url: new URL("/graphql", window.location.href).toString() }});
+    const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+    root.render(React.createElement(GraphiQL, {{
+      fetcher,
+      defaultEditorToolsVisibility: true,
+      defaultQuery: "# MyShop: one GraphQL API over every subgraph.\\n{{\\n  __typename\\n}}\\n",
+    }}));
+  </script>
+</body>
+</html>
+"""
+
+
+@dataclass
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+    _gzipped: bytes | None = field(default=None, repr=False)
+
+    def gzipped(self) -> bytes:
+        # Compressed on first use, not at startup: the router is up before anyone opens GraphiQL.
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+
+@dataclass
+class GraphiQL:
+    page: bytes
+    assets: dict[str, Asset]
+
+    @classmethod
+    def load(cls, node_modules: Path) -> GraphiQL:
+        """The page and assets; raises FileNotFoundError naming the missing file (run `npm ci`)."""
+        assets: dict[str, Asset] = {}
+        digest = hashlib.sha256()
+        for name, (relative, content_type) in ASSET_SOURCES.items():
+            body = (node_modules / relative).read_bytes()
+            etag = hashlib.sha256(body).hexdigest()[:20]
+            digest.update(etag.encode())
+            assets[name] = Asset(body, content_type, f'"{etag}"')
+        page = PAGE_TEMPLATE.format(prefix=ASSET_PREFIX, version=digest.hexdigest()[:12])
+        return cls(page.encode(), assets)
+
+    @classmethod
+    def try_load(cls, node_modules: Path) -> GraphiQL | None:
+        try:
+            return cls.load(node_modules)
+        except OSError as exc:
+            logger.warning("GraphiQL is off: %s (run `npm ci`)", exc)
+            return None

@@ -1,0 +1,178 @@
+"""Fetch groups: what one request to one subgraph selects, at which response path, after which
+other requests. The traversal fills them; ``build_plan`` turns them into plan nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
+from router.planner.operation import Condition as Cond
+from router.planner.selections import SelectionSet
+from router.supergraph.model import Supergraph
+
+
+@dataclass(slots=True, eq=False)
+class FetchGroup:
+    id: int
+    graph: str
+    path: tuple[str, ...]  # response path of the entities ("@" for list items); () at the root
+    is_entity: bool
+    selection: SelectionSet = field(default_factory=SelectionSet)
+    inputs: SelectionSet = field(default_factory=SelectionSet)
+    deps: set[FetchGroup] = field(default_factory=set)
+    conditions: tuple[Cond, ...] = ()
+    variables: set[str] = field(default_factory=set)
+    interface_objects: set[str] = field(default_factory=set)
+    mutation_index: int = -1  # order of a mutation's root fetch
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def depends_on(self, other: FetchGroup) -> bool:
+        """Whether this group runs after ``other`` (directly or through others)."""
+        stack = list(self.deps)
+        seen: set[int] = set()
+        while stack:
+            group = stack.pop()
+            if group is other:
+                return True
+            if group.id in seen:
+                continue
+            seen.add(group.id)
+            stack.extend(group.deps)
+        return False
+
+
+class FetchGraph:
+    def __init__(self, supergraph: Supergraph, kind: str) -> None:
+        self.supergraph = supergraph
+        self.kind = kind
+        self.groups: list[FetchGroup] = []
+
+    def new_group(
+        self, graph: str, path: tuple[str, ...], is_entity: bool, conditions: tuple[Cond, ...] = ()
+    ) -> FetchGroup:
+        group = FetchGroup(len(self.groups), graph, path, is_entity, conditions=conditions)
+        self.groups.append(group)
+        return group
+
+    def root_group(self, graph: str) -> FetchGroup:
+        for group in self.groups:
+            if not group.is_entity and group.graph == graph:
+                return group
+        return self.new_group(graph, (), False)
+
+    def entity_group(
+        self, graph: str, path: tuple[str, ...], deps: set[FetchGroup], conditions: tuple[Cond, ...]
+    ) -> FetchGroup:
+        """A group for ``graph`` at ``path`` after ``deps``: an existing one when that makes no cycle."""
+        for group in self.groups:
+            if not group.is_entity or group.graph != graph or group.path != path:
+                continue
+            if group.conditions != conditions:
+                continue
+            if any(dep is group or dep.depends_on(group) for dep in deps):
+                continue
+            group.deps |= deps
+            return group
+        group = self.new_group(graph, path, True, conditions)
+        group.deps |= deps
+        return group
+
+    # -- plan building -------------------------------------------------------------------------
+
+    def fetch_node(self, group: FetchGroup, variable_types: dict[str, str]) -> PlanNode:
+        service = self.supergraph.subgraph_name(group.graph)
+        used = tuple(v for v in variable_types if v in group.variables)
+        definitions = ",".join(f"${v}:{variable_types[v]}" for v in used)
+        if group.is_entity:
+            head = "query($representations:[_Any!]!" + ("," + definitions if definitions else "") + ")"
+            body = "{_entities(representations:$representations)" + group.selection.print_compact() + "}"
+            operation = head + body
+        else:
+            kind = (
+                "mutation"
+                if self.kind == "mutation"
+                else ("subscription" if self.kind == "subscription" else "query")
+            )
+            head = kind + (f"({definitions})" if definitions else "")
+            operation = (head if head != "query" else "") + group.selection.print_compact()
+        fetch = Fetch(
+            service=service,
+            graph=group.graph,
+            selection=group.selection,
+            operation=operation,
+            operation_kind=self.kind if not group.is_entity else "query",
+            variable_usages=used,
+            requires=group.inputs if group.is_entity else None,
+            interface_objects=frozenset(group.interface_objects),
+            id=group.id,
+        )
+        node: PlanNode = Flatten(group.path, fetch) if group.is_entity else fetch
+        return node
+
+    def build(self, variable_types: dict[str, str]) -> PlanNode | None:
+        groups = [g for g in self.groups if g.selection]
+        if not groups:
+            return None
+        if self.kind == "mutation":
+            return self._build_mutation(groups, variable_types)
+        return self._build_from(groups, [g for g in groups if not g.deps], variable_types)
+
+    def _build_mutation(self, groups: list[FetchGroup], variable_types: dict[str, str]) -> PlanNode:
+        roots = sorted((g for g in groups if not g.is_entity), key=lambda g: g.mutation_index)
+        steps: list[PlanNode] = []
+        for root in roots:
+            owned = [g for g in groups if g is root or (g.is_entity and g.depends_on(root))]
+            node = self._build_from(owned, [root], variable_types)
+            if node is not None:
+                steps.append(node)
+        return steps[0] if len(steps) == 1 else Sequence(steps)
+
+    def _build_from(
+        self, groups: list[FetchGroup], roots: list[FetchGroup], variable_types: dict[str, str]
+    ) -> PlanNode | None:
+        members = set(groups)
+        children: dict[FetchGroup, list[FetchGroup]] = {g: [] for g in groups}
+        tree = True
+        for group in groups:
+            deps = [d for d in group.deps if d in members]
+            if len(deps) > 1:
+                tree = False
+            for dep in deps:
+                children[dep].append(group)
+        if tree:
+
+            def node_of(group: FetchGroup, inherited: tuple[Cond, ...]) -> PlanNode:
+                own = self.fetch_node(group, variable_types)
+                kids = [node_of(c, group.conditions) for c in children[group]]
+                if kids:
+                    own = Sequence([own, kids[0] if len(kids) == 1 else Parallel(kids)])
+                return self._conditioned(group, own, inherited)
+
+            nodes = [node_of(r, ()) for r in roots]
+            return nodes[0] if len(nodes) == 1 else Parallel(nodes)
+        # A group waiting on several others: run level by level.
+        level: dict[FetchGroup, int] = {}
+
+        def level_of(group: FetchGroup) -> int:
+            if group not in level:
+                deps = [d for d in group.deps if d in members]
+                level[group] = 1 + max((level_of(d) for d in deps), default=-1)
+            return level[group]
+
+        by_level: dict[int, list[PlanNode]] = {}
+        for group in groups:
+            by_level.setdefault(level_of(group), []).append(
+                self._conditioned(group, self.fetch_node(group, variable_types), ())
+            )
+        steps = [nodes[0] if len(nodes) == 1 else Parallel(nodes) for _, nodes in sorted(by_level.items())]
+        return steps[0] if len(steps) == 1 else Sequence(steps)
+
+    @staticmethod
+    def _conditioned(group: FetchGroup, node: PlanNode, inherited: tuple[Cond, ...]) -> PlanNode:
+        for variable, expected in reversed(group.conditions):
+            if (variable, expected) in inherited:
+                continue
+            node = Condition(variable, node, None) if expected else Condition(variable, None, node)
+        return node

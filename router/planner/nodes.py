@@ -1,0 +1,123 @@
+"""Plan nodes: a small tree of Fetch, Flatten, Sequence, Parallel and Condition, printable as text
+in the style of Apollo's query plan printer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from router.planner.selections import SelectionSet
+
+
+@dataclass(slots=True, eq=False)
+class Fetch:
+    service: str  # subgraph name
+    graph: str  # join__Graph value
+    selection: SelectionSet  # root selection, or what to select on each entity
+    operation: str  # the text sent to the subgraph
+    operation_kind: str = "query"
+    variable_usages: tuple[str, ...] = ()
+    requires: SelectionSet | None = None  # the representation of each entity (entity fetches)
+    # Types that the subgraph knows as @interfaceObject: representations say the interface's name.
+    interface_objects: frozenset[str] = frozenset()
+    id: int = 0
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        out = [f'{pad}Fetch(service: "{self.service}") {{']
+        if self.requires is not None:
+            out.append(pad + "  {")
+            out.extend(self.requires.print_lines(indent + 2))
+            out.append(pad + "  } =>")
+        out.append(pad + "  {")
+        out.extend(self.selection.print_lines(indent + 2))
+        out.append(pad + "  }")
+        out.append(pad + "},")
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class Flatten:
+    path: tuple[str, ...]
+    node: Fetch
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        return [f'{pad}Flatten(path: "{".".join(self.path)}") {{', *self.node.lines(indent + 1), pad + "},"]
+
+
+@dataclass(slots=True, eq=False)
+class Sequence:
+    nodes: list[PlanNode] = field(default_factory=list)
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        return [pad + "Sequence {", *(line for n in self.nodes for line in n.lines(indent + 1)), pad + "},"]
+
+
+@dataclass(slots=True, eq=False)
+class Parallel:
+    nodes: list[PlanNode] = field(default_factory=list)
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        return [pad + "Parallel {", *(line for n in self.nodes for line in n.lines(indent + 1)), pad + "},"]
+
+
+@dataclass(slots=True, eq=False)
+class Condition:
+    """Runs ``if_clause`` when the variable is true, ``else_clause`` when false."""
+
+    variable: str
+    if_clause: PlanNode | None = None
+    else_clause: PlanNode | None = None
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        if self.else_clause is None and self.if_clause is not None:
+            return [f"{pad}Include(if: ${self.variable}) {{", *self.if_clause.lines(indent + 1), pad + "},"]
+        if self.if_clause is None and self.else_clause is not None:
+            return [f"{pad}Skip(if: ${self.variable}) {{", *self.else_clause.lines(indent + 1), pad + "},"]
+        out = [f"{pad}Condition(if: ${self.variable}) {{", pad + "  Then {"]
+        if self.if_clause is not None:
+            out.extend(self.if_clause.lines(indent + 2))
+        out += [pad + "  }", pad + "  Else {"]
+        if self.else_clause is not None:
+            out.extend(self.else_clause.lines(indent + 2))
+        out += [pad + "  }", pad + "},"]
+        return out
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition
+
+
+@dataclass(slots=True, eq=False)
+class QueryPlan:
+    node: PlanNode | None
+    # Root fields the router answers itself (__schema, __type): their response keys.
+    introspection: bool = False
+
+    def __str__(self) -> str:
+        if self.node is None:
+            return "QueryPlan {\n}"
+        lines = self.node.lines(1)
+        return "\n".join(["QueryPlan {", *lines, "}"])
+
+    def fetches(self) -> list[Fetch]:
+        found: list[Fetch] = []
+
+        def walk(node: PlanNode | None) -> None:
+            if node is None:
+                return
+            if isinstance(node, Fetch):
+                found.append(node)
+            elif isinstance(node, Flatten):
+                walk(node.node)
+            elif isinstance(node, (Sequence, Parallel)):
+                for child in node.nodes:
+                    walk(child)
+            else:
+                walk(node.if_clause)
+                walk(node.else_clause)
+
+        walk(self.node)
+        return found

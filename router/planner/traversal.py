@@ -1,0 +1,570 @@
+"""The planning traversal: walks the client's selections, keeps each field in the subgraph already
+fetching its parent when that subgraph resolves it, and otherwise jumps to another subgraph through
+``_entities`` (key fields, and @requires fields, fetched first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.operation import Condition, Field, Fragment, Operation, Selection
+from router.planner.selections import FieldSetTree, SelectionSet, parse_field_set
+from router.supergraph.model import Supergraph
+
+_UNREACHABLE = 1000
+_MAX_DEPTH = 64
+
+
+class PlanningError(Exception):
+    """The operation cannot be planned over this supergraph."""
+
+
+@dataclass(slots=True, frozen=True)
+class Ctx:
+    group: FetchGroup
+    out: SelectionSet
+    type: str
+    path: tuple[str, ...]
+    provided: FieldSetTree | None = None
+    conditions: tuple[Condition, ...] = ()
+    sink: set[FetchGroup] | None = None
+    depth: int = 0
+
+
+def condition_directives(conditions: tuple[Condition, ...]) -> str:
+    return " ".join(f"@include(if: ${v})" if keep else f"@skip(if: ${v})" for v, keep in conditions)
+
+
+def _wrappers(type_ref: str) -> tuple[str, ...]:
+    out: list[str] = []
+    text = type_ref
+    while True:
+        if text.endswith("!"):
+            out.append("!")
+            text = text[:-1]
+        elif text.startswith("["):
+            out.append("[")
+            text = text[1:-1]
+        else:
+            return tuple(out)
+
+
+class Traversal:
+    def __init__(self, supergraph: Supergraph, operation: Operation) -> None:
+        self.sg = supergraph
+        self.operation = operation
+        self.fetch_graph = FetchGraph(supergraph, operation.kind)
+        self._graph_order = {g: i for i, g in enumerate(supergraph.subgraphs)}
+        self._cost_cache: dict[tuple, tuple] = {}
+
+    # -- entry -----------------------------------------------------------------------------------
+
+    def plan(self) -> FetchGraph:
+        root = self.operation.root_type
+        current: FetchGroup | None = None
+        for field, conditions in self._root_fields(self.operation.selections, ()):
+            if field.name.startswith("__"):
+                continue  # __typename, __schema, __type: answered by the router
+            graph = self._choose_root_graph(root, field, current)
+            parts = [(graph, field)]
+            if self.operation.kind != "mutation" and self._provided_cost(graph, root, field) >= _UNREACHABLE:
+                parts = self._split_root(root, field)
+            for part_graph, part in parts:
+                current = self._place_root(root, part, conditions, part_graph, current)
+        return self.fetch_graph
+
+    def _split_root(self, root: str, field: Field) -> list[tuple[str, Field]]:
+        """A shared root field no subgraph fully resolves: each gets the children it resolves best."""
+        info = self.sg.field(root, field.name)
+        assert info is not None and field.selections is not None
+        per_graph: dict[str, list[Selection]] = {}
+        for child in field.selections:
+            graph = min(
+                info.resolvers,
+                key=lambda g: (self._cost(g, field.type_name, [child], None, 0), self._graph_order[g]),
+            )
+            per_graph.setdefault(graph, []).append(child)
+        return [(graph, replace(field, selections=children)) for graph, children in per_graph.items()]
+
+    def _place_root(
+        self,
+        root: str,
+        field: Field,
+        conditions: tuple[Condition, ...],
+        graph: str,
+        current: FetchGroup | None,
+    ) -> FetchGroup | None:
+        """Puts a root field into its subgraph's fetch; a mutation's fields keep their order."""
+        if self.operation.kind == "mutation":
+            if current is None or current.graph != graph:
+                index = sum(1 for g in self.fetch_graph.groups if not g.is_entity)
+                current = self.fetch_graph.new_group(graph, (), False)
+                current.mutation_index = index
+            group = current
+        else:
+            group = self.fetch_graph.root_group(graph)
+        out = group.selection
+        if conditions:
+            out = out.add_fragment(None, condition_directives(conditions))
+            group.variables.update(v for v, _ in conditions)
+        self._place_local(Ctx(group, out, root, (), None, conditions), field)
+        return current
+
+    def _root_fields(
+        self, selections: list[Selection], conditions: tuple[Condition, ...]
+    ) -> list[tuple[Field, tuple[Condition, ...]]]:
+        out: list[tuple[Field, tuple[Condition, ...]]] = []
+        for selection in selections:
+            if isinstance(selection, Field):
+                out.append((selection, conditions))
+            else:
+                out.extend(self._root_fields(selection.selections, conditions + selection.conditions))
+        return out
+
+    def _choose_root_graph(self, root: str, field: Field, current: FetchGroup | None) -> str:
+        info = self.sg.field(root, field.name)
+        if info is None or not info.resolvers:
+            raise PlanningError(f"no subgraph resolves {root}.{field.name}")
+        best: tuple[int, int, str] | None = None
+        for graph in info.resolvers:
+            if self.operation.kind == "mutation":
+                existing = current is not None and current.graph == graph
+            else:
+                existing = any(not g.is_entity and g.graph == graph for g in self.fetch_graph.groups)
+            score = (0 if existing else 1) + self._provided_cost(graph, root, field)
+            candidate = (score, self._graph_order[graph], graph)
+            if best is None or candidate < best:
+                best = candidate
+        assert best is not None
+        return best[2]
+
+    def _provided_cost(self, graph: str, parent: str, field: Field) -> int:
+        if field.selections is None:
+            return 0
+        join = self.sg.field(parent, field.name)
+        provided = None
+        if join is not None:
+            jf = join.join_for(graph)
+            if jf is not None and jf.provides:
+                provided = parse_field_set(jf.provides)
+        return self._cost(graph, field.type_name, field.selections, provided, 0)
+
+    # -- the walk --------------------------------------------------------------------------------
+
+    def visit(self, ctx: Ctx, selections: list[Selection]) -> None:
+        if ctx.depth > _MAX_DEPTH:
+            raise PlanningError("the operation cannot be planned: too many subgraph jumps")
+        for selection in selections:
+            if isinstance(selection, Field):
+                self.handle_field(ctx, selection)
+            else:
+                self.handle_fragment(ctx, selection)
+
+    def _touch(self, ctx: Ctx) -> None:
+        if ctx.sink is not None:
+            ctx.sink.add(ctx.group)
+
+    def handle_field(self, ctx: Ctx, field: Field) -> None:
+        graph = ctx.group.graph
+        info = self.sg.types[ctx.type]
+        if field.name == "__typename":
+            if info.kind == "interface" and info.is_interface_object_in(graph):
+                self._jump(ctx, field)
+            else:
+                self._touch(ctx)
+                target = ctx.out
+                if field.conditions:
+                    target = target.add_fragment(None, condition_directives(field.conditions))
+                target.add_typename()
+            return
+        if field.name.startswith("__"):
+            return
+        abstract = info.is_abstract and not info.is_interface_object_in(graph)
+        if abstract:
+            runtime = sorted(self.sg.possible_in(ctx.type, graph))
+            if self._local(graph, ctx.type, field.name, ctx.provided) and all(
+                self._local(graph, name, field.name, self._provided_for(ctx.provided, name))
+                for name in runtime
+            ):
+                self._place_local(ctx, field)
+            else:
+                for name in runtime:
+                    out = ctx.out.add_fragment(name)
+                    self.handle_field(replace(ctx, out=out, type=name), field)
+            return
+        if self._local(graph, ctx.type, field.name, ctx.provided):
+            self._place_local(ctx, field)
+        else:
+            self._jump(ctx, field)
+
+    def _place_local(self, ctx: Ctx, field: Field) -> None:
+        self._touch(ctx)
+        group = ctx.group
+        directives = condition_directives(field.conditions)
+        out_field = ctx.out.add_field(
+            field.name, field.alias, field.arguments, directives, field.selections is not None
+        )
+        group.variables.update(field.variables)
+        group.variables.update(v for v, _ in field.conditions)
+        if field.selections is None:
+            return
+        assert out_field.sub is not None
+        provided = self._provided_sub(ctx.provided, ctx.type, field.name)
+        info = self.sg.field(ctx.type, field.name)
+        if info is not None:
+            jf = info.join_for(group.graph)
+            if jf is not None and jf.provides:
+                provided = _merge_trees(provided, parse_field_set(jf.provides))
+        path = ctx.path + (field.response_key,) + ("@",) * field.list_depth
+        selections = field.selections
+        if (
+            ctx.type != self.operation.root_type
+            and self._cost(group.graph, field.type_name, selections, provided, 0) >= _UNREACHABLE
+        ):
+            # A shared field whose children this subgraph cannot all reach: the rest comes through
+            # another subgraph resolving the same field, reached through the parent entity.
+            selections = []
+            rest = []
+            for child in field.selections:
+                if self._cost(group.graph, field.type_name, [child], provided, 0) >= _UNREACHABLE:
+                    rest.append(child)
+                else:
+                    selections.append(child)
+            if rest and self.sg.types[ctx.type].kind != "union":
+                self._jump(
+                    replace(ctx, depth=ctx.depth + 1), replace(field, selections=rest), exclude_current=True
+                )
+        if self.sg.types[field.type_name].is_abstract:
+            out_field.sub.add_typename()
+        sub = Ctx(
+            group,
+            out_field.sub,
+            field.type_name,
+            path,
+            provided,
+            ctx.conditions + field.conditions,
+            ctx.sink,
+            ctx.depth + 1,
+        )
+        self.visit(sub, selections)
+
+    def handle_fragment(self, ctx: Ctx, fragment: Fragment) -> None:
+        graph = ctx.group.graph
+        parent = ctx.type
+        condition = fragment.type_condition or parent
+        directives = condition_directives(fragment.conditions)
+        conditions = ctx.conditions + fragment.conditions
+        if fragment.conditions:
+            ctx.group.variables.update(v for v, _ in fragment.conditions)
+        info = self.sg.types[parent]
+        if condition == parent or (info.kind == "object" and parent in self.sg.runtime_types(condition)):
+            out = ctx.out.add_fragment(None, directives) if directives else ctx.out
+            self.visit(replace(ctx, out=out, conditions=conditions), fragment.selections)
+            return
+        if info.kind == "object":
+            return  # never matches
+        if info.is_interface_object_in(graph):
+            self._jump(ctx, fragment)
+            return
+        candidates = self.sg.runtime_types(condition) & self.sg.possible_in(parent, graph)
+        if not candidates:
+            return
+        condition_info = self.sg.types[condition]
+        if condition_info.kind == "object" or (
+            graph in condition_info.graphs and not condition_info.is_interface_object_in(graph)
+        ):
+            out = ctx.out.add_fragment(condition, directives)
+            self.visit(replace(ctx, out=out, type=condition, conditions=conditions), fragment.selections)
+            return
+        for name in sorted(candidates):
+            out = ctx.out.add_fragment(name, directives)
+            self.visit(replace(ctx, out=out, type=name, conditions=conditions), fragment.selections)
+
+    # -- jumps -----------------------------------------------------------------------------------
+
+    def _entity_keys(self, type_name: str, graph: str) -> list[tuple[str, str]]:
+        """(type the representation names, key field set) for reaching ``type_name`` in ``graph``."""
+        info = self.sg.types[type_name]
+        found = [(type_name, key) for key in info.keys_in(graph)]
+        if found or info.kind != "object":
+            return found
+        for interface, members in self.sg.possible_types.items():
+            interface_info = self.sg.types[interface]
+            if type_name in members and interface_info.is_interface_object_in(graph):
+                found.extend((interface, key) for key in interface_info.keys_in(graph))
+        return found
+
+    def _jump_resolvers(self, type_name: str, selection: Selection) -> set[str]:
+        info = self.sg.types[type_name]
+        if isinstance(selection, Fragment) or selection.name == "__typename":
+            return {g for g in info.graphs if not info.is_interface_object_in(g) and info.keys_in(g)}
+        field = self.sg.field(type_name, selection.name)
+        if field is None:
+            return set()
+        resolvers = set(field.resolvers)
+        if info.kind == "object":
+            # An @interfaceObject's fields: its subgraph resolves them for each implementation.
+            for interface, members in self.sg.possible_types.items():
+                if type_name in members:
+                    interface_field = self.sg.field(interface, selection.name)
+                    if interface_field is not None:
+                        interface_info = self.sg.types[interface]
+                        resolvers.update(
+                            g for g in interface_field.resolvers if interface_info.is_interface_object_in(g)
+                        )
+        return resolvers
+
+    def _jump(self, ctx: Ctx, selection: Selection, exclude_current: bool = False) -> None:
+        graph = ctx.group.graph
+        best: tuple[int, int, str, str, str] | None = None
+        for target in self._jump_resolvers(ctx.type, selection):
+            if target == graph:
+                continue
+            for key_type, key in self._entity_keys(ctx.type, target):
+                existing = any(
+                    g.is_entity
+                    and g.graph == target
+                    and g.path == ctx.path
+                    and g.conditions == ctx.conditions
+                    for g in self.fetch_graph.groups
+                )
+                score = 0 if existing else 2
+                if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
+                    score += 3
+                if isinstance(selection, Field):
+                    requires = self._requires(key_type, ctx.type, selection.name, target)
+                    if requires:
+                        score += 2
+                    if selection.selections is not None:
+                        score += self._cost(target, selection.type_name, selection.selections, None, 0)
+                candidate = (score, self._graph_order[target], target, key_type, key)
+                if best is None or candidate < best:
+                    best = candidate
+        if best is None:
+            what = selection.name if isinstance(selection, Field) else f"... on {selection.type_condition}"
+            raise PlanningError(
+                f"no subgraph can resolve {ctx.type}.{what} from {self.sg.subgraph_name(graph)}"
+            )
+        _, _, target, key_type, key = best
+        requires = (
+            self._requires(key_type, ctx.type, selection.name, target)
+            if isinstance(selection, Field)
+            else None
+        )
+        inputs = self.field_set_selections(ctx.type, parse_field_set(key))
+        if requires:
+            inputs += self.field_set_selections(ctx.type, parse_field_set(requires))
+        sink: set[FetchGroup] = {ctx.group}
+        ctx.out.add_typename()
+        self.visit(replace(ctx, sink=sink, depth=ctx.depth + 1), inputs)
+        # The fetch runs only under the conditions of the selection it serves.
+        conditions = ctx.conditions + selection.conditions
+        group = self.fetch_graph.entity_group(target, ctx.path, sink, conditions)
+        representation = group.inputs.add_fragment(key_type)
+        representation.add_typename()
+        _tree_into(representation, parse_field_set(key))
+        if requires:
+            _tree_into(representation, parse_field_set(requires))
+        if self.sg.types[key_type].is_interface_object_in(target):
+            group.interface_objects.add(key_type)
+        out = group.selection.add_fragment(key_type)
+        inner = Ctx(group, out, key_type, ctx.path, None, ctx.conditions, None, ctx.depth + 1)
+        if ctx.sink is not None:
+            ctx.sink.add(group)
+            inner = replace(inner, sink=ctx.sink)
+        if isinstance(selection, Field):
+            self.handle_field(inner, selection)
+        else:
+            self.handle_fragment(inner, selection)
+
+    def _requires(self, key_type: str, type_name: str, field_name: str, graph: str) -> str | None:
+        for owner in (type_name, key_type):
+            info = self.sg.field(owner, field_name)
+            if info is not None:
+                jf = info.join_for(graph)
+                if jf is not None and jf.requires:
+                    return jf.requires
+        return None
+
+    def field_set_selections(self, type_name: str, tree: FieldSetTree) -> list[Selection]:
+        out: list[Selection] = []
+        for key, sub in tree.items():
+            if key.startswith("..."):
+                condition = key[len("... on ") :] if key.startswith("... on ") else None
+                out.append(
+                    Fragment(condition, (), self.field_set_selections(condition or type_name, sub or {}))
+                )
+                continue
+            if key == "__typename":
+                out.append(Field(key, key, None, "", frozenset(), (), type_name, "String", True, ("!",)))
+                continue
+            info = self.sg.field(type_name, key)
+            if info is None:
+                raise PlanningError(f"field set names unknown field {type_name}.{key}")
+            wrappers = _wrappers(info.type)
+            out.append(
+                Field(
+                    name=key,
+                    response_key=key,
+                    alias=None,
+                    arguments="",
+                    variables=frozenset(),
+                    conditions=(),
+                    parent_type=type_name,
+                    type_name=info.named_type,
+                    non_null=bool(wrappers) and wrappers[0] == "!",
+                    wrappers=wrappers,
+                    selections=self.field_set_selections(info.named_type, sub) if sub is not None else None,
+                )
+            )
+        return out
+
+    # -- resolvability and cost ------------------------------------------------------------------
+
+    def _local(self, graph: str, type_name: str, field_name: str, provided: FieldSetTree | None) -> bool:
+        info = self.sg.field(type_name, field_name)
+        if info is None:
+            return False
+        if graph in info.resolvers:
+            return True
+        return provided is not None and self._is_provided(provided, type_name, field_name)
+
+    def _is_provided(self, provided: FieldSetTree, type_name: str, field_name: str) -> bool:
+        if field_name in provided:
+            return True
+        for key, sub in provided.items():
+            if key.startswith("... on ") and sub is not None:
+                condition = key[len("... on ") :]
+                if (
+                    condition == type_name or type_name in self.sg.runtime_types(condition)
+                ) and self._is_provided(sub, type_name, field_name):
+                    return True
+        return False
+
+    def _provided_for(self, provided: FieldSetTree | None, type_name: str) -> FieldSetTree | None:
+        return provided
+
+    def _provided_sub(
+        self, provided: FieldSetTree | None, type_name: str, field_name: str
+    ) -> FieldSetTree | None:
+        if provided is None:
+            return None
+        found: FieldSetTree | None = None
+        if field_name in provided and provided[field_name] is not None:
+            found = provided[field_name]
+        for key, sub in provided.items():
+            if key.startswith("... on ") and sub is not None:
+                condition = key[len("... on ") :]
+                if condition == type_name or type_name in self.sg.runtime_types(condition):
+                    found = _merge_trees(found, self._provided_sub(sub, type_name, field_name))
+        return found
+
+    def _tree_local(
+        self, graph: str, type_name: str, tree: FieldSetTree, provided: FieldSetTree | None
+    ) -> bool:
+        for key, sub in tree.items():
+            if key.startswith("...") or key == "__typename":
+                continue
+            if not self._local(graph, type_name, key, provided):
+                return False
+            if sub is not None:
+                info = self.sg.field(type_name, key)
+                assert info is not None
+                if not self._tree_local(
+                    graph, info.named_type, sub, self._provided_sub(provided, type_name, key)
+                ):
+                    return False
+        return True
+
+    def _cost(
+        self,
+        graph: str,
+        type_name: str,
+        selections: list[Selection],
+        provided: FieldSetTree | None,
+        depth: int,
+    ) -> int:
+        """Roughly how many more fetches planning ``selections`` from ``graph`` takes."""
+        # Keyed by identity; the entry keeps its selections alive so an id is never reused.
+        key = (graph, type_name, tuple(map(id, selections)), id(provided))
+        cached = self._cost_cache.get(key)
+        if cached is not None:
+            return cached[0]
+        if depth > 12:
+            return 0
+        total = 0
+        jumps: set[str] = set()
+        for field, owner in self._fields(graph, type_name, selections):
+            if field.name.startswith("__"):
+                continue
+            if self._local(graph, owner, field.name, provided):
+                if field.selections is not None:
+                    total += self._cost(
+                        graph,
+                        field.type_name,
+                        field.selections,
+                        self._provided_sub(provided, owner, field.name),
+                        depth + 1,
+                    )
+                continue
+            best: tuple[int, str] | None = None
+            for target in self._jump_resolvers(owner, field):
+                if target == graph or not self._entity_keys(owner, target):
+                    continue
+                sub = 0
+                if field.selections is not None:
+                    sub = self._cost(target, field.type_name, field.selections, None, depth + 1)
+                if best is None or (sub, target) < best:
+                    best = (sub, target)
+            if best is None:
+                total += _UNREACHABLE
+            else:
+                jumps.add(best[1])
+                total += best[0]
+        result = total + len(jumps)
+        self._cost_cache[key] = (result, selections, provided)
+        return result
+
+    def _fields(self, graph: str, type_name: str, selections: list[Selection]) -> list[tuple[Field, str]]:
+        """The fields of ``selections`` and their owning types, skipping fragments ``graph`` never matches."""
+        out: list[tuple[Field, str]] = []
+        info = self.sg.types[type_name]
+        for selection in selections:
+            if isinstance(selection, Field):
+                out.append((selection, type_name))
+                continue
+            condition = selection.type_condition or type_name
+            if condition == type_name:
+                out.extend(self._fields(graph, type_name, selection.selections))
+            elif info.kind == "object":
+                if type_name in self.sg.runtime_types(condition):
+                    out.extend(self._fields(graph, type_name, selection.selections))
+            elif not info.is_interface_object_in(graph):
+                possible = self.sg.possible_in(type_name, graph) & self.sg.runtime_types(condition)
+                for name in sorted(possible):
+                    out.extend(self._fields(graph, name, selection.selections))
+        return out
+
+
+def _merge_trees(a: FieldSetTree | None, b: FieldSetTree | None) -> FieldSetTree | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    merged: FieldSetTree = dict(a)
+    for key, sub in b.items():
+        merged[key] = _merge_trees(merged.get(key), sub) if key in merged else sub
+    return merged
+
+
+def _tree_into(out: SelectionSet, tree: FieldSetTree) -> None:
+    for key, sub in tree.items():
+        if key.startswith("..."):
+            condition = key[len("... on ") :] if key.startswith("... on ") else None
+            _tree_into(out.add_fragment(condition), sub or {})
+        elif sub is None:
+            out.add_field(key)
+        else:
+            field = out.add_field(key, composite=True)
+            assert field.sub is not None
+            _tree_into(field.sub, sub)

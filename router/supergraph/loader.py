@@ -1,0 +1,238 @@
+"""Reads a Federation 2 supergraph SDL (link v1.0, join v0.3-v0.5) into the planner's model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumTypeExtensionNode,
+    EnumValueNode,
+    InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    ScalarTypeDefinitionNode,
+    ScalarTypeExtensionNode,
+    SchemaDefinitionNode,
+    SchemaExtensionNode,
+    StringValueNode,
+    TypeNode,
+    UnionTypeDefinitionNode,
+    UnionTypeExtensionNode,
+    parse,
+    print_ast,
+)
+
+from router.supergraph.model import FieldInfo, JoinField, JoinType, Subgraph, Supergraph, TypeInfo
+from router.supergraph.names import SpecNames, spec_names
+
+_KINDS: dict[type, str] = {
+    ObjectTypeDefinitionNode: "object",
+    ObjectTypeExtensionNode: "object",
+    InterfaceTypeDefinitionNode: "interface",
+    InterfaceTypeExtensionNode: "interface",
+    UnionTypeDefinitionNode: "union",
+    UnionTypeExtensionNode: "union",
+    EnumTypeDefinitionNode: "enum",
+    EnumTypeExtensionNode: "enum",
+    InputObjectTypeDefinitionNode: "input",
+    InputObjectTypeExtensionNode: "input",
+    ScalarTypeDefinitionNode: "scalar",
+    ScalarTypeExtensionNode: "scalar",
+}
+
+
+class SupergraphError(ValueError):
+    """The text is not a supergraph this router understands."""
+
+
+def named_type(node: TypeNode) -> str:
+    while isinstance(node, (NonNullTypeNode, ListTypeNode)):
+        node = node.type
+    assert isinstance(node, NamedTypeNode)
+    return node.name.value
+
+
+def _value(node: Any) -> Any:
+    if isinstance(node, StringValueNode):
+        return node.value
+    if isinstance(node, BooleanValueNode):
+        return node.value
+    if isinstance(node, EnumValueNode):
+        return node.value
+    return None
+
+
+def _args(directive: DirectiveNode) -> dict[str, Any]:
+    return {arg.name.value: _value(arg.value) for arg in directive.arguments or ()}
+
+
+def _directives(node: Any, name: str) -> Iterable[dict[str, Any]]:
+    for directive in node.directives or ():
+        if directive.name.value == name:
+            yield _args(directive)
+
+
+def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, SpecNames]:
+    document = parse(sdl) if isinstance(sdl, str) else sdl
+    names = spec_names(document)
+    if names.join is None:
+        raise SupergraphError("not a supergraph: no @link to the join spec")
+    join = names.join
+    subgraphs: dict[str, Subgraph] = {}
+    types: dict[str, TypeInfo] = {}
+    roots = {"query": "Query", "mutation": None, "subscription": None}
+    explicit_roots = False
+
+    for definition in document.definitions:
+        if isinstance(definition, (SchemaDefinitionNode, SchemaExtensionNode)):
+            for op in definition.operation_types or ():
+                if not explicit_roots:
+                    roots = {"query": None, "mutation": None, "subscription": None}
+                    explicit_roots = True
+                roots[op.operation.value] = op.type.name.value
+            continue
+        kind = _KINDS.get(type(definition))
+        if kind is None:
+            continue
+        name = definition.name.value
+        if name == f"{join}Graph" and kind == "enum":
+            for value in definition.values or ():
+                for args in _directives(value, f"{join}graph"):
+                    graph = value.name.value
+                    subgraphs[graph] = Subgraph(graph, args["name"], args["url"])
+            continue
+        if names.is_machinery_type(name):
+            continue
+        info = types.get(name)
+        if info is None:
+            info = types[name] = TypeInfo(name, kind)
+        for args in _directives(definition, f"{join}type"):
+            info.joins.append(
+                JoinType(
+                    graph=args["graph"],
+                    key=args.get("key"),
+                    extension=bool(args.get("extension", False)),
+                    resolvable=args.get("resolvable", True) is not False,
+                    is_interface_object=bool(args.get("isInterfaceObject", False)),
+                )
+            )
+        for args in _directives(definition, f"{join}implements"):
+            info.implements.setdefault(args["graph"], set()).add(args["interface"])
+        for args in _directives(definition, f"{join}unionMember"):
+            info.union_members.setdefault(args["graph"], set()).add(args["member"])
+        if kind in ("object", "interface"):
+            for field_node in definition.fields or ():
+                info.fields[field_node.name.value] = _field(field_node, join)
+        elif kind == "input":
+            for field_node in definition.fields or ():
+                info.fields[field_node.name.value] = _field(field_node, join)
+        elif kind == "enum":
+            for value in definition.values or ():
+                graphs = frozenset(a["graph"] for a in _directives(value, f"{join}enumValue"))
+                info.enum_values[value.name.value] = graphs
+        elif kind == "union":
+            for member in definition.types or ():
+                info.union_members.setdefault("*", set()).add(member.name.value)
+
+    supergraph = Supergraph(
+        subgraphs=subgraphs,
+        types=types,
+        query_type=roots["query"],
+        mutation_type=roots["mutation"],
+        subscription_type=roots["subscription"],
+    )
+    _derive(supergraph)
+    return supergraph, document, names
+
+
+def _field(node: Any, join: str) -> FieldInfo:
+    info = FieldInfo(node.name.value, print_ast(node.type), named_type(node.type))
+    for args in _directives(node, f"{join}field"):
+        if args.get("graph") is None:
+            continue
+        info.joins.append(
+            JoinField(
+                graph=args["graph"],
+                requires=args.get("requires"),
+                provides=args.get("provides"),
+                type=args.get("type"),
+                external=bool(args.get("external", False)),
+                override=args.get("override"),
+                override_label=args.get("overrideLabel"),
+                used_overridden=bool(args.get("usedOverridden", False)),
+            )
+        )
+    return info
+
+
+def _derive(supergraph: Supergraph) -> None:
+    all_graphs = frozenset(supergraph.subgraphs)
+    possible: dict[str, set[str]] = {}
+    for info in supergraph.types.values():
+        info.graphs = frozenset(j.graph for j in info.joins) or all_graphs
+        if info.kind == "object":
+            for interfaces in info.implements.values():
+                for interface in interfaces:
+                    possible.setdefault(interface, set()).add(info.name)
+    for info in supergraph.types.values():
+        if info.kind == "union":
+            for member in info.union_members.get("*", ()):
+                possible.setdefault(info.name, set()).add(member)
+            if not any(g != "*" for g in info.union_members):
+                # A union without @join__unionMember (old supergraphs): every graph of the union has it all.
+                for graph in info.graphs:
+                    info.union_members[graph] = set(info.union_members.get("*", ()))
+    supergraph.possible_types = {name: frozenset(members) for name, members in possible.items()}
+    # Interfaces may also implement interfaces: an object implementing the child implements the parent.
+    for info in supergraph.types.values():
+        if info.kind not in ("object", "interface"):
+            continue
+        key_fields: dict[str, set[str]] = {}
+        for join in info.joins:
+            if join.key:
+                key_fields.setdefault(join.graph, set()).update(_top_level_fields(join.key))
+        for field_info in info.fields.values():
+            if not field_info.joins:
+                field_info.resolvers = info.graphs
+                continue
+            resolvers = set()
+            external = set()
+            for join in field_info.joins:
+                if join.external and field_info.name not in key_fields.get(join.graph, ()):
+                    external.add(join.graph)
+                elif join.used_overridden:
+                    external.add(join.graph)
+                else:
+                    resolvers.add(join.graph)
+            field_info.resolvers = frozenset(resolvers)
+            field_info.external_in = frozenset(external)
+
+
+def _top_level_fields(field_set: str) -> set[str]:
+    """The top-level field names of a field set such as ``id org { id }``."""
+    found: set[str] = set()
+    depth = 0
+    word = ""
+    for char in field_set + " ":
+        if char.isalnum() or char == "_":
+            word += char
+            continue
+        if word and depth == 0:
+            found.add(word)
+        word = ""
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+    return found

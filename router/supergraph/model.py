@@ -1,0 +1,127 @@
+"""The supergraph as the planner sees it: subgraphs, and for each type and field which subgraphs
+resolve it, by which keys, with which @requires/@provides/@external/@override."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Subgraph:
+    enum_value: str  # the join__Graph value, e.g. PRODUCTS
+    name: str  # the subgraph's own name, e.g. products
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinType:
+    """One ``@join__type``: the type exists in ``graph``, maybe as an entity with ``key``."""
+
+    graph: str
+    key: str | None = None
+    extension: bool = False
+    resolvable: bool = True
+    is_interface_object: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JoinField:
+    """One ``@join__field``: ``graph`` resolves the field (unless ``external`` or ``used_overridden``)."""
+
+    graph: str
+    requires: str | None = None
+    provides: str | None = None
+    type: str | None = None
+    external: bool = False
+    override: str | None = None
+    override_label: str | None = None
+    used_overridden: bool = False
+
+
+@dataclass(slots=True)
+class FieldInfo:
+    name: str
+    type: str  # the supergraph's type reference, printed (e.g. "[Product!]!")
+    named_type: str
+    joins: list[JoinField] = field(default_factory=list)
+    # Graphs that resolve the field themselves, filled by the loader.
+    resolvers: frozenset[str] = frozenset()
+    # Graphs that know the field but cannot resolve it (external or overridden away).
+    external_in: frozenset[str] = frozenset()
+
+    def join_for(self, graph: str) -> JoinField | None:
+        for join in self.joins:
+            if join.graph == graph:
+                return join
+        return None
+
+
+@dataclass(slots=True)
+class TypeInfo:
+    name: str
+    kind: str  # object, interface, union, enum, input, scalar
+    joins: list[JoinType] = field(default_factory=list)
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+    graphs: frozenset[str] = frozenset()
+    # graph -> interfaces the type implements in that graph
+    implements: dict[str, set[str]] = field(default_factory=dict)
+    # graph -> union members in that graph (unions only)
+    union_members: dict[str, set[str]] = field(default_factory=dict)
+    # enum value -> graphs that define it (empty: every graph of the enum)
+    enum_values: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def keys_in(self, graph: str) -> list[str]:
+        """The resolvable keys of this type in ``graph`` (field sets as written)."""
+        return [j.key for j in self.joins if j.graph == graph and j.key and j.resolvable]
+
+    def all_keys_in(self, graph: str) -> list[str]:
+        return [j.key for j in self.joins if j.graph == graph and j.key]
+
+    def is_interface_object_in(self, graph: str) -> bool:
+        return any(j.graph == graph and j.is_interface_object for j in self.joins)
+
+    @property
+    def is_abstract(self) -> bool:
+        return self.kind in ("interface", "union")
+
+
+@dataclass(slots=True)
+class Supergraph:
+    subgraphs: dict[str, Subgraph]  # by enum value
+    types: dict[str, TypeInfo]
+    query_type: str | None = "Query"
+    mutation_type: str | None = None
+    subscription_type: str | None = None
+    # abstract type -> object types implementing it (supergraph-wide)
+    possible_types: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def subgraph_name(self, graph: str) -> str:
+        return self.subgraphs[graph].name
+
+    def field(self, type_name: str, field_name: str) -> FieldInfo | None:
+        info = self.types.get(type_name)
+        return info.fields.get(field_name) if info else None
+
+    def possible_in(self, type_name: str, graph: str) -> set[str]:
+        """Object types a value of ``type_name`` may have when ``graph`` returns it."""
+        info = self.types[type_name]
+        if info.kind == "object":
+            return {type_name}
+        if info.kind == "interface" and info.is_interface_object_in(graph):
+            return set(self.possible_types.get(type_name, ()))
+        if info.kind == "union":
+            return set(info.union_members.get(graph, ()))
+        found = set()
+        for name in self.possible_types.get(type_name, ()):
+            other = self.types[name]
+            if graph in other.graphs and type_name in other.implements.get(graph, ()):
+                found.add(name)
+        return found
+
+    def runtime_types(self, type_name: str) -> frozenset[str]:
+        info = self.types.get(type_name)
+        if info is None:
+            return frozenset()
+        if info.kind == "object":
+            return frozenset((type_name,))
+        return self.possible_types.get(type_name, frozenset())

@@ -1,0 +1,99 @@
+"""GraphiQL in a real browser: Debian's Chromium (installed by .ci/run) driven by playwright-core from npm.
+
+The page loads with no failed request and nothing from outside the router, introspects the schema through
+the router's /graphql, runs a query and shows its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import graphql
+import orjson
+import pytest
+
+from router.config import RouterConfig
+from router.server import create_app
+from shared.testing import ServerThread
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCRIPT = Path(__file__).with_name("graphiql_browser.mjs")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists()
+    or not (REPO / "node_modules" / "playwright-core").exists()
+    or not shutil.which("node"),
+    reason="needs /usr/bin/chromium (apt-get install chromium: .ci/run does) and `npm ci` (playwright-core)",
+)
+
+SDL = """
+type Query { greeting(name: String!): String!, shop: Shop! }
+type Shop { name: String!, currency: String! }
+"""
+
+
+class SchemaGateway:
+    """A stand-in pipeline answering from a small local schema (introspection included), as GraphiQL needs."""
+
+    subgraphs: Mapping[str, str] = {}
+
+    def __init__(self) -> None:
+        self.schema = graphql.build_schema(SDL)
+        self.root = {
+            "greeting": lambda _info, name: f"hello {name}",
+            "shop": {"name": "MyShop", "currency": "EUR"},
+        }
+
+    async def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        result = await graphql.graphql(
+            self.schema,
+            query,
+            root_value=self.root,
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        return result.formatted
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def router() -> Iterator[ServerThread]:
+    server = ServerThread(create_app(SchemaGateway(), RouterConfig(), request_error=LookupError)).start()
+    yield server
+    server.stop()
+
+
+async def test_graphiql_runs_a_query_in_headless_chromium(router: ServerThread) -> None:
+    query = '{ greeting(name: "admin") shop { name currency } }'
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(SCRIPT), f"{router.url}/graphql", query, '"hello admin"'],
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+    )
+    lines = completed.stdout.decode().strip().splitlines()
+    assert lines, completed.stderr.decode()[-2000:]
+    report = orjson.loads(lines[-1])
+    assert report["ok"], report["problems"]
+    assert completed.returncode == 0
+    assert '"currency": "EUR"' in report["result"]
+    # The page, its four assets and the GraphQL requests: all served by the router itself.
+    assert any("/graphiql/graphiql.js" in url for url in report["requests"])
+    assert all(url.startswith(router.url) or url.startswith("data:") for url in report["requests"])
