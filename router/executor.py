@@ -16,6 +16,14 @@ from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
 
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+# Client headers that describe the client's own request and never go on to a subgraph.
+_NOT_FORWARDED = frozenset(
+    {
+        "host", "content-length", "content-type", "content-encoding", "accept", "accept-encoding",
+        "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
+        "proxy-connection", "proxy-authorization",
+    }
+)  # fmt: skip
 
 
 class SubgraphClients:
@@ -27,7 +35,10 @@ class SubgraphClients:
         self._clients = {graph: httpx.AsyncClient(timeout=timeout, limits=limits) for graph in self.urls}
 
     async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
-        request_headers = _JSON_HEADERS if not headers else {**headers, **_JSON_HEADERS}
+        request_headers = _JSON_HEADERS
+        if headers:
+            request_headers = {k: v for k, v in headers.items() if k.lower() not in _NOT_FORWARDED}
+            request_headers.update(_JSON_HEADERS)
         response = await self._clients[graph].post(
             self.urls[graph], content=orjson.dumps(body), headers=request_headers
         )

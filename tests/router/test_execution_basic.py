@@ -183,6 +183,17 @@ async def test_introspection_is_answered_by_the_router(supergraph: str) -> None:
     assert result["data"]["__typename"] == "Query"
 
 
+async def test_client_request_headers_do_not_break_subgraph_requests(supergraph: str) -> None:
+    gateway = Gateway.from_supergraph(supergraph)
+    try:
+        result = await gateway.execute(
+            "{ me { name } }", headers={"content-length": "999", "host": "router", "x-request-id": "r1"}
+        )
+    finally:
+        await gateway.close()
+    assert result == {"data": {"me": {"name": "name-u1"}}}
+
+
 async def test_a_stopped_subgraph_costs_only_the_fields_depending_on_it(
     servers: dict[str, ServerThread], supergraph: str
 ) -> None:
