@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -42,6 +47,44 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
     )
 
 
+class RequestSession(AsyncSession):
+    """The one session of a GraphQL request, shared by resolvers that run concurrently (sibling root fields
+    are awaited together): its database operations take turns instead of failing with SQLAlchemy's
+    "concurrent operations are not permitted". Re-entrant within a task (`scalars` calls `execute`).
+    A `stream()` result is not covered past the call that opened it: read it before awaiting anything else.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+
+def _taking_turns(name: str) -> Callable[..., Awaitable[Any]]:
+    operation = getattr(AsyncSession, name)
+
+    @functools.wraps(operation)
+    async def take_turn(self: RequestSession, *args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if self._holder is task:
+            return await operation(self, *args, **kwargs)
+        async with self._turn:
+            self._holder = task
+            try:
+                return await operation(self, *args, **kwargs)
+            finally:
+                self._holder = None
+
+    return take_turn
+
+
+for _name in (
+    "execute", "scalar", "scalars", "get", "get_one", "stream", "stream_scalars", "delete", "merge", "flush",
+    "refresh", "run_sync", "commit", "rollback", "close", "connection",
+):  # fmt: skip
+    setattr(RequestSession, _name, _taking_turns(_name))
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: resolvers read attributes after the request's commit.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(engine, class_=RequestSession, expire_on_commit=False, autoflush=True)

@@ -98,3 +98,14 @@ async def test_queries_work_over_get_but_mutations_do_not(http: httpx.AsyncClien
     refused = await http.get(url, params={"query": 'mutation { archiveProduct(id: "x") { id } }'})
     # Strawberry answers 400 (the GraphQL-over-HTTP spec prefers 405; the router will).
     assert refused.status_code in (400, 405)
+
+
+async def test_sibling_root_fields_share_the_request_session(http: httpx.AsyncClient, api: Any) -> None:
+    # Both resolvers query the database at once through the one session of the request.
+    query = (
+        '{ products(first: 2) { totalCount } categories { name } a: products(search: "x") { totalCount } }'
+    )
+    response = await http.post(api.url("products") + "/graphql", json={"query": query})
+    assert response.json() == {
+        "data": {"products": {"totalCount": 0}, "categories": [], "a": {"totalCount": 0}}
+    }
