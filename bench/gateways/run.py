@@ -1,0 +1,711 @@
+"""Federation gateways benchmark: our router against `@apollo/gateway` and Hive Gateway, over the same
+supergraph and the same subgraphs.
+
+The workload is the public graphql-gateways-benchmark's nested query (`users → reviews → product → reviews →
+author → reviews → product`, plus `topProducts`) over four stand-in subgraphs (accounts, inventory, products,
+reviews: `subgraphs.mjs` on the fixed data of `data.json`) that replay their answers, so the gateways and not
+the subgraphs are measured. Each gateway runs alone, pinned to one core (`taskset`); `wrk`, the subgraphs and
+this script share the other. Each gateway's answer is checked against the one computed here from `data.json`
+before and after the load; the run exits 1 when an answer was wrong (or a gateway did not start).
+
+    .venv/bin/python bench/gateways/run.py [--duration 30 --warmup 10 --connections 50] [--only GATEWAY]
+
+Needs `wrk` (installed with apt-get when missing and we are root), Node and `npm ci` (`@apollo/gateway`,
+`@apollo/server`, `@apollo/subgraph`, `@apollo/composition`, `@graphql-hive/gateway-runtime`,
+`@graphql-mesh/transport-http`, pinned in package.json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from graphql import build_schema, graphql_sync
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from shared.composition import compose  # noqa: E402
+
+OURS = "myshop router"
+SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
+NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")
+# The router's own overhead: one field of one subgraph, through a gateway and straight to the subgraph.
+SIMPLE_QUERY = "query Simple { me { name } }"
+SIMPLE_SUBGRAPH = "accounts"
+NPM_PACKAGES = (
+    "@apollo/gateway",
+    "@apollo/server",
+    "@apollo/subgraph",
+    "@apollo/composition",
+    "@graphql-hive/gateway-runtime",
+    "@graphql-mesh/transport-http",
+)
+
+# The API schema the clients see, answered straight from data.json: the oracle for the gateways' answers.
+API_SDL = """
+type Query { me: User  user(id: ID!): User  users: [User]  topProducts(first: Int = 5): [Product] }
+type User { id: ID!  name: String  username: String  birthday: Int  reviews: [Review] }
+type Product {
+  upc: String!  name: String  price: Int  weight: Int
+  inStock: Boolean  shippingEstimate: Int  reviews: [Review]
+}
+type Review { id: ID!  body: String  product: Product  author: User }
+"""
+
+
+# --- the expected answers ---
+
+
+def expected_answer(query: str) -> dict[str, Any]:
+    """Execute `query` on the unfederated API schema over data.json: what every gateway must answer."""
+    data = json.loads((HERE / "data.json").read_text(encoding="utf-8"))
+    users = {user["id"]: dict(user, reviews=[]) for user in data["users"]}
+    stock = {item["upc"]: item["inStock"] for item in data["inventory"]}
+    products = {}
+    for product in data["products"]:
+        # The inventory subgraph's @requires rule: free shipping above 1000, else half the weight.
+        estimate = 0 if product["price"] > 1000 else round(product["weight"] / 2)
+        products[product["upc"]] = dict(
+            product, inStock=stock[product["upc"]], shippingEstimate=estimate, reviews=[]
+        )
+    for review in data["reviews"]:
+        entry = dict(review, product=products[review["product"]], author=users[review["author"]])
+        users[review["author"]]["reviews"].append(entry)
+        products[review["product"]]["reviews"].append(entry)
+    root = {
+        "me": users["1"],
+        "user": lambda _info, id: users.get(id),
+        "users": list(users.values()),
+        "topProducts": lambda _info, first=5: list(products.values())[:first],
+    }
+    result = graphql_sync(build_schema(API_SDL), query, root_value=root)
+    if result.errors:
+        raise RuntimeError(f"the expected answer cannot be computed: {result.errors}")
+    return {"data": result.data}
+
+
+def first_difference(got: Any, want: Any, path: str = "") -> str | None:
+    """Where `got` departs from `want`, key order included (an answer keeps the query's field order)."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return f"{path or '.'}: expected an object, got {_short(got)}"
+        if list(got) != list(want):
+            return f"{path or '.'}: keys {list(got)} instead of {list(want)}"
+        for key, value in want.items():
+            if (where := first_difference(got[key], value, f"{path}.{key}")) is not None:
+                return where
+        return None
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return f"{path}: expected a list of {len(want)}, got {_short(got)}"
+        for index, (item, wanted) in enumerate(zip(got, want, strict=True)):
+            if (where := first_difference(item, wanted, f"{path}[{index}]")) is not None:
+                return where
+        return None
+    if got != want or type(got) is not type(want):
+        return f"{path}: expected {want!r}, got {_short(got)}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: str = ""
+    size: int = 0  # bytes of the answer, when right: wrk counts answers of another size as wrong
+
+
+def check_answer(url: str, query: str, want: dict[str, Any]) -> Check:
+    try:
+        response = httpx.post(url, json={"query": query}, headers={"accept": "application/json"}, timeout=30)
+    except httpx.HTTPError as error:
+        return Check(False, f"no answer: {error!r}")
+    try:
+        got = response.json()
+    except ValueError:
+        return Check(False, f"HTTP {response.status_code}, not JSON: {response.text[:200]!r}")
+    if response.status_code != 200 or got.get("errors"):
+        errors = [error.get("message") for error in got.get("errors") or []][:3]
+        return Check(False, f"HTTP {response.status_code}, errors {errors}")
+    if (where := first_difference(got, want)) is not None:
+        return Check(False, f"wrong answer at {where}")
+    return Check(True, size=len(response.content))
+
+
+# --- processes ---
+
+
+def free_port(avoid: set[int]) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in avoid and port != 4000:  # 4000 is the router's default: leave it to `myshop up`
+            avoid.add(port)
+            return port
+
+
+class Started:
+    """A process this script started in a session of its own, stopped with its whole group."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.log_path = log_dir / f"{name.replace('/', '_').replace('@', '')}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            list(argv),
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.ps = psutil.Process(self.process.pid)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.tree():
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for process in self.tree():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def log_tail(self, lines: int = 15) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+class PeakRss:
+    """Samples the resident memory of a process tree every `interval` seconds, keeping the peak."""
+
+    def __init__(self, started: Started, interval: float = 0.1) -> None:
+        self.started = started
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.started.rss_bytes())
+            self._stop.wait(self.interval)
+
+    def close(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def wait_until(ready: Callable[[], bool], started: Started, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not started.alive():
+            raise RuntimeError(
+                f"{started.name} exited with status {started.process.returncode}:\n{started.log_tail()}"
+            )
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{started.name} not ready within {timeout:g}s:\n{started.log_tail()}")
+
+
+def answers_http(url: str) -> bool:
+    try:
+        return httpx.post(url, json={"query": "{ __typename }"}, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+# --- load ---
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+def run_wrk(
+    url: str,
+    body_file: Path,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int,
+    expected_bytes: int,
+    cpu: int,
+) -> Load:
+    argv = [
+        "taskset", "-c", str(cpu), "wrk", f"-t{min(threads, connections)}", f"-c{connections}",
+        f"-d{max(1, round(seconds))}s", "--timeout", "60s", "-s", str(HERE / "wrk.lua"),
+        url, "--", str(body_file), str(expected_bytes),
+    ]  # fmt: skip
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    line = next((x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    if completed.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr or completed.stdout}")
+    result = json.loads(line.removeprefix("BENCH_RESULT "))
+    return Load(
+        requests=result["requests"],
+        seconds=result["duration_us"] / 1e6,
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        errors={
+            name: result[name]
+            for name in ("socket_errors", "timeouts", "non_200", "graphql_errors", "wrong_size")
+            if result[name]
+        },
+    )
+
+
+def core_busy(cpu: int) -> float:
+    """Seconds core `cpu` has been busy since boot, whoever ran on it (from /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{cpu} "):
+                ticks = [int(value) for value in line.split()[1:]]
+                idle = ticks[3] + ticks[4]  # idle + iowait
+                return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
+
+
+def subgraph_requests(stats_url: str) -> int:
+    return sum(httpx.get(stats_url, timeout=5).json().values())
+
+
+# --- gateways ---
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    argv: Callable[[Path, int], list[str]]  # (supergraph file, port) -> command
+    env: dict[str, str] = field(default_factory=dict)
+    path: str = "/graphql"
+
+
+def gateways() -> list[Gateway]:
+    node = shutil.which("node") or "node"
+    listen = ["--host", "127.0.0.1", "--port"]
+    myshop = str(REPO_ROOT / ".venv/bin/myshop")
+    apollo = str(HERE / "apollo_gateway.mjs")
+    hive = str(HERE / "hive_gateway.mjs")
+    return [
+        Gateway(
+            OURS,
+            lambda supergraph, port: [myshop, "router", "--supergraph", str(supergraph), *listen, str(port)],
+            env={"MYSHOP_LOG_LEVEL": "WARNING"},
+        ),
+        Gateway(
+            "@apollo/gateway",
+            lambda supergraph, port: [node, apollo, str(supergraph), *listen, str(port)],
+            env={"NODE_ENV": "production"},
+        ),
+        Gateway(
+            "Hive Gateway",
+            lambda supergraph, port: [node, hive, str(supergraph), *listen, str(port)],
+            env={"NODE_ENV": "production"},
+        ),
+    ]
+
+
+@dataclass
+class Row:
+    gateway: str
+    started: bool = False
+    failure: str = ""
+    before: Check | None = None
+    after: Check | None = None
+    load: Load | None = None
+    peak_rss: int = 0
+    fetches_per_request: float = 0.0
+    gateway_cpu: float = 0.0
+    subgraph_cpu: float = 0.0
+    others_cpu: float = 0.0  # what other processes took of the gateway's core: the run was not alone there
+    simple: Load | None = None
+    simple_check: Check | None = None
+
+    @property
+    def wrong(self) -> bool:
+        checks = [self.before, self.after, self.simple_check]
+        return not self.started or any(check is not None and not check.ok for check in checks)
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    work_dir: Path
+    supergraph: Path
+    subgraphs: Started
+    stats_url: str
+    nested_body: Path
+    simple_body: Path
+    nested_answer: dict[str, Any]
+    simple_answer: dict[str, Any]
+    ports: set[int]
+
+    def measure(self, gateway: Gateway) -> Row:
+        row = Row(gateway.name)
+        port = free_port(self.ports)
+        url = f"http://127.0.0.1:{port}{gateway.path}"
+        argv = ["taskset", "-c", str(self.args.gateway_cpu), *gateway.argv(self.supergraph, port)]
+        started = Started(gateway.name, argv, self.work_dir, gateway.env)
+        rss = PeakRss(started)
+        try:
+            wait_until(lambda: answers_http(url), started, timeout=90)
+            row.started = True
+            # One request alone, its subgraph fetches counted exactly (under load, requests still in flight at
+            # the end would blur the count).
+            served = subgraph_requests(self.stats_url)
+            row.before = check_answer(url, NESTED_QUERY, self.nested_answer)
+            row.fetches_per_request = subgraph_requests(self.stats_url) - served
+            say(f"{gateway.name}: answer before the load {describe(row.before)}")
+            if self.args.warmup > 0:
+                self.load(url, self.nested_body, self.args.warmup, row.before)
+                self.drain()
+            cpu_before = (
+                started.cpu_seconds(),
+                self.subgraphs.cpu_seconds(),
+                core_busy(self.args.gateway_cpu),
+            )
+            clock = time.monotonic()
+            row.load = self.load(url, self.nested_body, self.args.duration, row.before)
+            wall = time.monotonic() - clock
+            row.gateway_cpu = (started.cpu_seconds() - cpu_before[0]) / wall
+            row.subgraph_cpu = (self.subgraphs.cpu_seconds() - cpu_before[1]) / wall
+            core = (core_busy(self.args.gateway_cpu) - cpu_before[2]) / wall
+            row.others_cpu = max(0.0, core - row.gateway_cpu)
+            self.drain()
+            row.after = check_answer(url, NESTED_QUERY, self.nested_answer)
+            say(
+                f"{gateway.name}: {row.load.rps:,.1f} req/s, errors {row.load.errors or 0}; "
+                f"answer after the load {describe(row.after)}"
+            )
+            row.simple_check = check_answer(url, SIMPLE_QUERY, self.simple_answer)
+            row.simple = self.load(
+                url, self.simple_body, self.simple_seconds, row.simple_check, connections=1
+            )
+        except RuntimeError as error:
+            row.failure = str(error).splitlines()[0]
+            say(f"{gateway.name}: {error}")
+        finally:
+            row.peak_rss = rss.close()
+            started.stop()
+        return row
+
+    def drain(self, quiet: float = 0.5, timeout: float = 60) -> None:
+        """Wait out the requests wrk left in flight at its end: no subgraph request for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        served = subgraph_requests(self.stats_url)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = subgraph_requests(self.stats_url)
+            if now == served:
+                return
+            served = now
+
+    def direct_simple(self, subgraph_url: str) -> Load:
+        check = check_answer(subgraph_url, SIMPLE_QUERY, self.simple_answer)
+        if not check.ok:
+            raise RuntimeError(
+                f"the {SIMPLE_SUBGRAPH} subgraph answers the simple query wrong: {check.detail}"
+            )
+        return self.load(subgraph_url, self.simple_body, self.simple_seconds, check, connections=1)
+
+    @property
+    def simple_seconds(self) -> float:
+        return min(self.args.duration, self.args.simple_duration)
+
+    def load(
+        self, url: str, body: Path, seconds: float, check: Check | None, connections: int | None = None
+    ) -> Load:
+        return run_wrk(
+            url,
+            body,
+            seconds=seconds,
+            connections=connections or self.args.connections,
+            threads=self.args.threads,
+            expected_bytes=check.size if check is not None and check.ok else 0,
+            cpu=self.args.client_cpu,
+        )
+
+
+def rate(per_second: float) -> str:
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.1f}"
+
+
+def describe(check: Check | None) -> str:
+    if check is None:
+        return "not checked"
+    return "right" if check.ok else f"WRONG ({check.detail})"
+
+
+# --- the report ---
+
+
+LEGEND = """\
+answer: checked against data.json before and after the load.
+errors: socket errors, timeouts, non-200, bodies with GraphQL errors or of another size than the answer.
+peak RSS: the gateway's process tree. fetch/req: subgraph requests for one gateway request.
+gw CPU, sub CPU: share of one core the gateway, the subgraphs used during the run.
+others: share of the gateway's core that other processes took (noise: the gateway was not alone there)."""
+
+
+def print_report(args: argparse.Namespace, rows: list[Row], direct: Load | None) -> None:
+    ours = next((row for row in rows if row.gateway == OURS), None)
+    print()
+    print(
+        f"Nested query (users → reviews → product → reviews → author, + topProducts): {args.connections} "
+        f"connections, {args.duration:g} s after {args.warmup:g} s warm-up; gateway on CPU "
+        f"{args.gateway_cpu}, wrk + subgraphs on CPU {args.client_cpu}"
+    )
+    header = (
+        f"{'gateway':<16} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'peak RSS':>9} {'fetch/req':>9} {'gw CPU':>7} {'others':>6} {'sub CPU':>7} {'ours ÷ it':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        load = row.load
+        if load is None:
+            print(f"{row.gateway:<16} {'FAILED':>6}  {row.failure}")
+            continue
+        answer = "WRONG" if row.wrong else "right"
+        if load.requests == 0:
+            print(f"{row.gateway:<16} {answer:>6}  no request completed within the run")
+            continue
+        ratio = (
+            f"{ours.load.rps / load.rps:.2f}x"
+            if ours is not None and ours.load and ours.load.requests
+            else "—"
+        )
+        print(
+            f"{row.gateway:<16} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
+            f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>6.0f} MB "
+            f"{row.fetches_per_request:>9.2f} {row.gateway_cpu:>6.0%} {row.others_cpu:>6.0%} "
+            f"{row.subgraph_cpu:>7.0%} {ratio:>9}"
+        )
+    for row in rows:
+        checks = {
+            "before the load": row.before,
+            "after the load": row.after,
+            "to the simple query": row.simple_check,
+        }
+        for when, check in checks.items():
+            if check is not None and not check.ok:
+                print(f"  {row.gateway}: answer {when} WRONG: {check.detail}")
+        if row.load is not None and row.load.errors:
+            print(f"  {row.gateway}: errors under load: {row.load.errors}")
+
+    print()
+    print(f"Simple query `{SIMPLE_QUERY}`, 1 connection, {min(args.duration, args.simple_duration):g} s")
+    header = f"{'target':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'overhead p50 ms':>16}"
+    print(header)
+    print("-" * len(header))
+    base = direct.p50_ms if direct else float("nan")
+    if direct is not None:
+        print(
+            f"{SIMPLE_SUBGRAPH + ' subgraph (direct)':<24} {rate(direct.rps):>8} {direct.p50_ms:>8.2f} "
+            f"{direct.p99_ms:>8.2f} {direct.error_count:>7} {'—':>16}"
+        )
+    for row in rows:
+        if row.simple is None:
+            continue
+        simple = row.simple
+        print(
+            f"{row.gateway:<24} {rate(simple.rps):>8} {simple.p50_ms:>8.2f} {simple.p99_ms:>8.2f} "
+            f"{simple.error_count:>7} {simple.p50_ms - base:>16.2f}"
+        )
+    print()
+    print(LEGEND)
+
+
+# --- setup ---
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_tools() -> None:
+    if shutil.which("wrk") is None:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            say("wrk is missing: apt-get install -y wrk")
+            subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
+        if shutil.which("wrk") is None:
+            sys.exit("bench: wrk not found: install it (Debian/Ubuntu: `apt-get install -y wrk`)")
+    for tool in ("node", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: `{tool}` not found on PATH")
+    missing = [
+        name for name in NPM_PACKAGES if not (REPO_ROOT / "node_modules" / name / "package.json").is_file()
+    ]
+    if missing:
+        sys.exit(f"bench: npm packages missing ({', '.join(missing)}): run `npm ci` in {REPO_ROOT}")
+    if not (REPO_ROOT / ".venv/bin/myshop").exists():
+        sys.exit(f"bench: {REPO_ROOT / '.venv/bin/myshop'} missing: install the project into .venv")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=30, help="seconds of measured load per gateway")
+    parser.add_argument("--warmup", type=float, default=10, help="seconds of load before measuring")
+    parser.add_argument("--connections", type=int, default=50, help="concurrent connections (like k6's VUs)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--simple-duration", type=float, default=10, help="seconds of the simple-query runs")
+    parser.add_argument("--gateway-cpu", type=int, default=0, help="the core the gateway is pinned to")
+    parser.add_argument(
+        "--client-cpu", type=int, default=1, help="the core of wrk, the subgraphs and this script"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[gateway.name for gateway in gateways()],
+        help="run only these gateways",
+    )
+    parser.add_argument(
+        "--uncached-subgraphs",
+        action="store_true",
+        help="execute every subgraph request (no replayed answers)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    ensure_tools()
+    cores = os.sched_getaffinity(0)
+    if not {args.gateway_cpu, args.client_cpu} <= cores or args.gateway_cpu == args.client_cpu:
+        sys.exit(f"bench: --gateway-cpu and --client-cpu must be two different cores of {sorted(cores)}")
+    os.sched_setaffinity(
+        0, {args.client_cpu}
+    )  # this script and what it starts, but the gateway, stay off its core
+
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-gateways-"))
+    ports: set[int] = set()
+    subgraph_ports = {name: free_port(ports) for name in SUBGRAPHS}
+    subgraphs = Started(
+        "subgraphs",
+        [
+            shutil.which("node") or "node",
+            str(HERE / "subgraphs.mjs"),
+            *(f"{n}={p}" for n, p in subgraph_ports.items()),
+        ],
+        work_dir,
+        {"BENCH_SUBGRAPH_CACHE": "0" if args.uncached_subgraphs else "1"},
+    )
+    try:
+        stats_url = f"http://127.0.0.1:{subgraph_ports['accounts']}/stats"
+        wait_until(lambda: answers_http(stats_url.replace("/stats", "/graphql")), subgraphs, timeout=30)
+        supergraph = work_dir / "supergraph.graphql"
+        supergraph.write_text(
+            compose(
+                [
+                    (
+                        name,
+                        f"http://127.0.0.1:{port}/graphql",
+                        (HERE / "schemas" / f"{name}.graphql").read_text(),
+                    )
+                    for name, port in subgraph_ports.items()
+                ],
+                repo_root=REPO_ROOT,
+            ),
+            encoding="utf-8",
+        )
+        nested_body = work_dir / "nested.json"
+        nested_body.write_text(json.dumps({"query": NESTED_QUERY}), encoding="utf-8")
+        simple_body = work_dir / "simple.json"
+        simple_body.write_text(json.dumps({"query": SIMPLE_QUERY}), encoding="utf-8")
+        bench = Bench(
+            args=args,
+            work_dir=work_dir,
+            supergraph=supergraph,
+            subgraphs=subgraphs,
+            stats_url=stats_url,
+            nested_body=nested_body,
+            simple_body=simple_body,
+            nested_answer=expected_answer(NESTED_QUERY),
+            simple_answer=expected_answer(SIMPLE_QUERY),
+            ports=ports,
+        )
+        say(f"supergraph, bodies and logs in {work_dir}")
+        chosen = [gateway for gateway in gateways() if not args.only or gateway.name in args.only]
+        rows = [bench.measure(gateway) for gateway in chosen]
+        direct = bench.direct_simple(f"http://127.0.0.1:{subgraph_ports[SIMPLE_SUBGRAPH]}/graphql")
+    finally:
+        subgraphs.stop()
+    print_report(args, rows, direct)
+    wrong = [row.gateway for row in rows if row.wrong]
+    if wrong:
+        print(f"\nWRONG ANSWERS from: {', '.join(wrong)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
