@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
+from router.planner.aliasing import rename_aliased
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
 from router.planner.operation import Field, Fragment, Selection
 from router.planner.selections import OutField, SelectionSet
@@ -126,6 +127,8 @@ class Executor:
             return
         data = payload.get("data")
         if isinstance(data, dict):
+            if fetch.renames:
+                rename_aliased(data, fetch.selection)
             self._merge(run.data, data)
         for error in payload.get("errors") or ():
             run.errors.append(_with_service(error, fetch.service))
@@ -157,6 +160,8 @@ class Executor:
         data = payload.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
+            if fetch.renames:
+                rename_aliased(entities, fetch.selection)
             for index, result in enumerate(entities[: len(owners)]):
                 if isinstance(result, dict):
                     for entity, _ in owners[index]:
@@ -192,7 +197,7 @@ class Executor:
                 or condition == typename
                 or typename in self.supergraph.runtime_types(condition)
             ):
-                representation = _project(entity, item.sub)
+                representation = _project(entity, item.sub, self.supergraph)
                 if representation is None:
                     return None
                 representation["__typename"] = condition if condition in fetch.interface_objects else typename
@@ -258,33 +263,36 @@ def _collect(
             _collect(item, path, i, [*current, j], out)
 
 
-def _project(value: dict[str, Any], selection: SelectionSet) -> dict[str, Any] | None:
+def _project(value: dict[str, Any], selection: SelectionSet, sg: Supergraph) -> dict[str, Any] | None:
     """The part of ``value`` that ``selection`` (a key or @requires field set) names."""
     out: dict[str, Any] = {}
     for item in selection.items.values():
         if isinstance(item, OutField):
             if item.name == "__typename":
                 continue
-            if item.name not in value:
+            # Fields with arguments were fetched under an alias; the representation names the field.
+            key = item.alias or item.name
+            if key not in value:
                 return None
-            field_value = value[item.name]
+            field_value = value[key]
             if item.sub is not None and field_value is not None:
-                field_value = _project_value(field_value, item.sub)
+                field_value = _project_value(field_value, item.sub, sg)
             out[item.name] = field_value
         else:
             typename = value.get("__typename")
-            if item.type_condition is None or item.type_condition == typename:
-                nested = _project(value, item.sub)
+            condition = item.type_condition
+            if condition is None or condition == typename or typename in sg.runtime_types(condition):
+                nested = _project(value, item.sub, sg)
                 if nested is not None:
                     out.update(nested)
     return out
 
 
-def _project_value(value: Any, selection: SelectionSet) -> Any:
+def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
     if isinstance(value, list):
-        return [_project_value(v, selection) for v in value]
+        return [_project_value(v, selection, sg) for v in value]
     if isinstance(value, dict):
-        projected = _project(value, selection)
+        projected = _project(value, selection, sg)
         if projected is not None and "__typename" in value:
             projected = {"__typename": value["__typename"], **projected}
         return projected
@@ -295,9 +303,18 @@ class Shaper:
     """Projects the merged data onto the client's selections: its order, aliases, ``__typename``,
     @skip/@include, and null-bubbling of non-null fields."""
 
-    def __init__(self, supergraph: Supergraph) -> None:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        hidden_types: frozenset[str] = frozenset(),
+        enum_values: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.supergraph = supergraph
         self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
+        # Object types outside the API schema (@inaccessible): a value of one answers as null.
+        self._hidden_types = hidden_types
+        # Enum -> the values clients may see; a subgraph's other values (inaccessible) answer as null.
+        self._enum_values = dict(enum_values or {})
 
     def shape(
         self,
@@ -344,7 +361,9 @@ class Shaper:
                 out[key] = runtime
                 continue
             raw = value.get(key)
-            if selection.selections is None or raw is None:
+            if selection.selections is None and raw is not None and selection.type_name in self._enum_values:
+                completed = self._enum(raw, self._enum_values[selection.type_name], selection.wrappers, 0)
+            elif selection.selections is None or raw is None:
                 completed = raw
             else:
                 existing = out.get(key)
@@ -353,6 +372,24 @@ class Shaper:
                 return False
             out[key] = completed
         return True
+
+    def _enum(self, raw: Any, allowed: frozenset[str], wrappers: tuple[str, ...], index: int) -> Any:
+        if index < len(wrappers) and wrappers[index] == "!":
+            index += 1
+        if raw is None:
+            return None
+        if index < len(wrappers) and wrappers[index] == "[":
+            if not isinstance(raw, list):
+                return None
+            item_non_null = index + 1 < len(wrappers) and wrappers[index + 1] == "!"
+            items = []
+            for item in raw:
+                completed = self._enum(item, allowed, wrappers, index + 1)
+                if completed is None and item_non_null:
+                    return None
+                items.append(completed)
+            return items
+        return raw if raw in allowed else None
 
     def _complete(
         self, raw: Any, field: Field, index: int, variables: Mapping[str, Any], existing: Any
@@ -375,6 +412,8 @@ class Shaper:
                 items.append(completed)
             return items
         if not isinstance(raw, dict):
+            return None
+        if self._hidden_types and raw.get("__typename") in self._hidden_types:
             return None
         out = existing if isinstance(existing, dict) else {}
         assert field.selections is not None

@@ -13,6 +13,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -109,7 +110,17 @@ class Gateway:
         urls = {graph: self.subgraphs[s.name] for graph, s in supergraph.subgraphs.items()}
         self._clients = SubgraphClients(urls)
         self._executor = Executor(supergraph, self._clients)
-        self._shaper = Shaper(supergraph)
+        hidden = frozenset(
+            name
+            for name, info in supergraph.types.items()
+            if info.kind == "object" and name not in api_schema.type_map
+        )
+        enums = {
+            name: frozenset(t.values)
+            for name, t in api_schema.type_map.items()
+            if isinstance(t, GraphQLEnumType) and not name.startswith("__")
+        }
+        self._shaper = Shaper(supergraph, hidden, enums)
         self._planner = QueryPlanner(supergraph, cache_size=0)
         self._documents = _LRU(limits.plan_cache_size)
         self._plans = _LRU(limits.plan_cache_size)

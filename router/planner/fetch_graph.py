@@ -3,8 +3,10 @@ other requests. The traversal fills them; ``build_plan`` turns them into plan no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from router.planner.aliasing import alias_type_conflicts
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
 from router.planner.operation import Condition as Cond
 from router.planner.selections import SelectionSet
@@ -63,13 +65,21 @@ class FetchGraph:
         return self.new_group(graph, (), False)
 
     def entity_group(
-        self, graph: str, path: tuple[str, ...], deps: set[FetchGroup], conditions: tuple[Cond, ...]
+        self,
+        graph: str,
+        path: tuple[str, ...],
+        deps: set[FetchGroup],
+        conditions: tuple[Cond, ...],
+        accepts: Callable[[FetchGroup], bool] | None = None,
     ) -> FetchGroup:
-        """A group for ``graph`` at ``path`` after ``deps``: an existing one when that makes no cycle."""
+        """A group for ``graph`` at ``path`` after ``deps``: an existing one when that makes no cycle
+        (and ``accepts`` it)."""
         for group in self.groups:
             if not group.is_entity or group.graph != graph or group.path != path:
                 continue
             if group.conditions != conditions:
+                continue
+            if accepts is not None and not accepts(group):
                 continue
             if any(dep is group or dep.depends_on(group) for dep in deps):
                 continue
@@ -83,6 +93,8 @@ class FetchGraph:
 
     def fetch_node(self, group: FetchGroup, variable_types: dict[str, str]) -> PlanNode:
         service = self.supergraph.subgraph_name(group.graph)
+        parent = self._root_type() if not group.is_entity else None
+        renames = alias_type_conflicts(group.selection, parent or "", group.graph, self.supergraph)
         used = tuple(v for v in variable_types if v in group.variables)
         definitions = ",".join(f"${v}:{variable_types[v]}" for v in used)
         if group.is_entity:
@@ -107,9 +119,18 @@ class FetchGraph:
             requires=group.inputs if group.is_entity else None,
             interface_objects=frozenset(group.interface_objects),
             id=group.id,
+            renames=renames,
         )
         node: PlanNode = Flatten(group.path, fetch) if group.is_entity else fetch
         return node
+
+    def _root_type(self) -> str:
+        sg = self.supergraph
+        if self.kind == "mutation":
+            return sg.mutation_type or "Mutation"
+        if self.kind == "subscription":
+            return sg.subscription_type or "Subscription"
+        return sg.query_type or "Query"
 
     def build(self, variable_types: dict[str, str]) -> PlanNode | None:
         groups = [g for g in self.groups if g.selection]

@@ -20,6 +20,8 @@ class Fetch:
     # Types that the subgraph knows as @interfaceObject: representations say the interface's name.
     interface_objects: frozenset[str] = frozenset()
     id: int = 0
+    # Some fields were aliased to keep the operation valid: their answers need renaming back.
+    renames: bool = False
 
     def lines(self, indent: int) -> list[str]:
         pad = "  " * indent

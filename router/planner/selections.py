@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
-from graphql import FieldNode, InlineFragmentNode, SelectionSetNode, parse
+from graphql import FieldNode, InlineFragmentNode, SelectionSetNode, parse, print_ast
 
 
 @dataclass(slots=True)
@@ -15,6 +16,8 @@ class OutField:
     arguments: str = ""
     directives: str = ""
     sub: SelectionSet | None = None
+    # Set when the planner aliased the field to keep the operation valid: the key it answers under.
+    rename: str | None = None
 
     @property
     def response_key(self) -> str:
@@ -85,6 +88,8 @@ class SelectionSet:
                 if item.sub is not None:
                     text += item.sub.print_compact()
             else:
+                if not item.sub:
+                    continue  # nothing was planned under this type condition
                 text = "..." + (f"on {item.type_condition}" if item.type_condition else "")
                 text += (" " if item.type_condition and item.directives else "") + item.directives
                 text += item.sub.print_compact()
@@ -99,6 +104,8 @@ class SelectionSet:
                 head = f"{item.alias}: {item.name}" if item.alias else item.name
                 head += item.arguments + (item.directives and " " + item.directives)
             else:
+                if not item.sub:
+                    continue
                 head = "..." + (f" on {item.type_condition}" if item.type_condition else "")
                 head += (" " if item.directives else "") + item.directives
             sub = item.sub
@@ -111,7 +118,8 @@ class SelectionSet:
         return lines
 
 
-# A field set as a tree: field name -> sub-tree (None for leaves); "... on T" keys for type conditions.
+# A field set as a tree: field -> sub-tree (None for leaves); "... on T" keys for type conditions.
+# A field with arguments is keyed by its printed call, e.g. 'price(currency: "USD")'.
 FieldSetTree = dict[str, "FieldSetTree | None"]
 
 _FIELD_SET_CACHE: dict[str, FieldSetTree] = {}
@@ -125,12 +133,29 @@ def parse_field_set(text: str) -> FieldSetTree:
     return cached
 
 
+def split_field_key(key: str) -> tuple[str, str]:
+    """A field set key's field name and printed arguments ("" without)."""
+    index = key.find("(")
+    return (key, "") if index < 0 else (key[:index], key[index:])
+
+
+def internal_alias(name: str, arguments: str) -> str | None:
+    """The response key under which the router fetches a field set's field with arguments, so that
+    it never collides with the client's own use of the field with other arguments."""
+    if not arguments:
+        return None
+    return f"{name}__{zlib.crc32(arguments.encode()):08x}"
+
+
 def _tree(selection_set: SelectionSetNode) -> FieldSetTree:
     tree: FieldSetTree = {}
     for node in selection_set.selections:
         if isinstance(node, FieldNode):
             sub = _tree(node.selection_set) if node.selection_set else None
-            tree[node.name.value] = sub
+            key = node.name.value
+            if node.arguments:
+                key += "(" + ", ".join(f"{a.name.value}: {print_ast(a.value)}" for a in node.arguments) + ")"
+            tree[key] = sub
         elif isinstance(node, InlineFragmentNode):
             key = f"... on {node.type_condition.name.value}" if node.type_condition else "..."
             tree[key] = _tree(node.selection_set)

@@ -8,11 +8,20 @@ from dataclasses import dataclass, replace
 
 from router.planner.fetch_graph import FetchGraph, FetchGroup
 from router.planner.operation import Condition, Field, Fragment, Operation, Selection
-from router.planner.selections import FieldSetTree, SelectionSet, parse_field_set
-from router.supergraph.model import Supergraph
+from router.planner.selections import (
+    FieldSetTree,
+    OutField,
+    OutFragment,
+    SelectionSet,
+    internal_alias,
+    parse_field_set,
+    split_field_key,
+)
+from router.supergraph.model import FieldInfo, Supergraph
 
 _UNREACHABLE = 1000
 _MAX_DEPTH = 64
+_PER_JUMPED_FIELD = 0.01
 
 
 class PlanningError(Exception):
@@ -29,6 +38,9 @@ class Ctx:
     conditions: tuple[Condition, ...] = ()
     sink: set[FetchGroup] | None = None
     depth: int = 0
+    # Fields already in the response at this path (the key an entity fetch was entered with).
+    known: FieldSetTree | None = None
+    known_for: str | None = None  # the type entered with ``known`` (a narrower type needs this fetch)
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
@@ -56,6 +68,8 @@ class Traversal:
         self.fetch_graph = FetchGraph(supergraph, operation.kind)
         self._graph_order = {g: i for i, g in enumerate(supergraph.subgraphs)}
         self._cost_cache: dict[tuple, tuple] = {}
+        self._keys_in_progress: set[tuple[str, str, str]] = set()
+        self._field_set_cache: dict[tuple[str, str], list[Selection]] = {}
 
     # -- entry -----------------------------------------------------------------------------------
 
@@ -125,7 +139,7 @@ class Traversal:
         info = self.sg.field(root, field.name)
         if info is None or not info.resolvers:
             raise PlanningError(f"no subgraph resolves {root}.{field.name}")
-        best: tuple[int, int, str] | None = None
+        best: tuple[float, int, str] | None = None
         for graph in info.resolvers:
             if self.operation.kind == "mutation":
                 existing = current is not None and current.graph == graph
@@ -138,7 +152,7 @@ class Traversal:
         assert best is not None
         return best[2]
 
-    def _provided_cost(self, graph: str, parent: str, field: Field) -> int:
+    def _provided_cost(self, graph: str, parent: str, field: Field) -> float:
         if field.selections is None:
             return 0
         join = self.sg.field(parent, field.name)
@@ -187,6 +201,9 @@ class Traversal:
                 for name in runtime
             ):
                 self._place_local(ctx, field)
+            elif not runtime:
+                # No object type of this subgraph: only an entity jump can answer (or fail to plan).
+                self._jump(ctx, field)
             else:
                 for name in runtime:
                     out = ctx.out.add_fragment(name)
@@ -211,10 +228,16 @@ class Traversal:
         assert out_field.sub is not None
         provided = self._provided_sub(ctx.provided, ctx.type, field.name)
         info = self.sg.field(ctx.type, field.name)
+        local_type = field.type_name
         if info is not None:
             jf = info.join_for(group.graph)
             if jf is not None and jf.provides:
                 provided = _merge_trees(provided, parse_field_set(jf.provides))
+            if jf is not None and jf.type:
+                # The subgraph may return a narrower type (an object where the supergraph has a union).
+                named = jf.type.strip("[]!")
+                if named != local_type and named in self.sg.types:
+                    local_type = named
         path = ctx.path + (field.response_key,) + ("@",) * field.list_depth
         selections = field.selections
         if (
@@ -239,7 +262,7 @@ class Traversal:
         sub = Ctx(
             group,
             out_field.sub,
-            field.type_name,
+            local_type,
             path,
             provided,
             ctx.conditions + field.conditions,
@@ -271,7 +294,11 @@ class Traversal:
             return
         condition_info = self.sg.types[condition]
         if condition_info.kind == "object" or (
-            graph in condition_info.graphs and not condition_info.is_interface_object_in(graph)
+            graph in condition_info.graphs
+            and not condition_info.is_interface_object_in(graph)
+            # The subgraph must know every candidate as implementing the interface, else the
+            # fragment misses the objects that implement it only elsewhere.
+            and all(condition in self.sg.types[name].implements.get(graph, ()) for name in candidates)
         ):
             out = ctx.out.add_fragment(condition, directives)
             self.visit(replace(ctx, out=out, type=condition, conditions=conditions), fragment.selections)
@@ -316,9 +343,11 @@ class Traversal:
 
     def _jump(self, ctx: Ctx, selection: Selection, exclude_current: bool = False) -> None:
         graph = ctx.group.graph
-        best: tuple[int, int, str, str, str] | None = None
+        best: tuple[float, int, str, str, str] | None = None
         for target in self._jump_resolvers(ctx.type, selection):
-            if target == graph:
+            if target == graph and not (
+                isinstance(selection, Field) and self._requires_in(ctx.type, selection.name, graph)
+            ):
                 continue
             for key_type, key in self._entity_keys(ctx.type, target):
                 existing = any(
@@ -329,8 +358,12 @@ class Traversal:
                     for g in self.fetch_graph.groups
                 )
                 score = 0 if existing else 2
-                if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
-                    score += 3
+                if not _covers(ctx.known, parse_field_set(key)):
+                    key_cost = self._key_cost(graph, ctx.type, key, ctx.provided, 0)
+                    if key_cost >= _UNREACHABLE:
+                        continue
+                    if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
+                        score += 3 + key_cost
                 if isinstance(selection, Field):
                     requires = self._requires(key_type, ctx.type, selection.name, target)
                     if requires:
@@ -351,15 +384,31 @@ class Traversal:
             if isinstance(selection, Field)
             else None
         )
-        inputs = self.field_set_selections(ctx.type, parse_field_set(key))
+        inputs = []
+        if not _covers(ctx.known, parse_field_set(key)):
+            inputs = self.field_set_selections(ctx.type, parse_field_set(key))
         if requires:
             inputs += self.field_set_selections(ctx.type, parse_field_set(requires))
-        sink: set[FetchGroup] = {ctx.group}
-        ctx.out.add_typename()
-        self.visit(replace(ctx, sink=sink, depth=ctx.depth + 1), inputs)
+        if inputs or requires or not ctx.group.deps or ctx.known_for != ctx.type:
+            sink: set[FetchGroup] = {ctx.group}
+            ctx.out.add_typename()
+            self.visit(replace(ctx, sink=sink, depth=ctx.depth + 1), inputs)
+        else:
+            # The key is already in the response: wait only for what brought it there.
+            sink = set(ctx.group.deps)
         # The fetch runs only under the conditions of the selection it serves.
         conditions = ctx.conditions + selection.conditions
-        group = self.fetch_graph.entity_group(target, ctx.path, sink, conditions)
+        representation_tree = parse_field_set(key)
+        if requires:
+            representation_tree = _merge_trees(representation_tree, parse_field_set(requires))
+        group = self.fetch_graph.entity_group(
+            target,
+            ctx.path,
+            sink,
+            conditions,
+            # One representation holds a field once: requiring it with other arguments takes another fetch.
+            lambda g: not _tree_conflicts(g.inputs, {f"... on {key_type}": representation_tree}),
+        )
         representation = group.inputs.add_fragment(key_type)
         representation.add_typename()
         _tree_into(representation, parse_field_set(key))
@@ -368,11 +417,27 @@ class Traversal:
         if self.sg.types[key_type].is_interface_object_in(target):
             group.interface_objects.add(key_type)
         out = group.selection.add_fragment(key_type)
-        inner = Ctx(group, out, key_type, ctx.path, None, ctx.conditions, None, ctx.depth + 1)
+        if isinstance(selection, Fragment) and self.sg.types[ctx.type].is_interface_object_in(graph):
+            # The source only knew the interface: the target tells the object type the fragment tests.
+            out.add_typename()
+        inner = Ctx(
+            group,
+            out,
+            key_type,
+            ctx.path,
+            None,
+            ctx.conditions,
+            None,
+            ctx.depth + 1,
+            parse_field_set(key),
+            key_type,
+        )
         if ctx.sink is not None:
             ctx.sink.add(group)
             inner = replace(inner, sink=ctx.sink)
-        if isinstance(selection, Field):
+        if isinstance(selection, Field) and requires:
+            self._place_local(inner, selection)
+        elif isinstance(selection, Field):
             self.handle_field(inner, selection)
         else:
             self.handle_fragment(inner, selection)
@@ -398,16 +463,18 @@ class Traversal:
             if key == "__typename":
                 out.append(Field(key, key, None, "", frozenset(), (), type_name, "String", True, ("!",)))
                 continue
-            info = self.sg.field(type_name, key)
+            name, arguments = split_field_key(key)
+            info = self.sg.field(type_name, name)
             if info is None:
-                raise PlanningError(f"field set names unknown field {type_name}.{key}")
+                raise PlanningError(f"field set names unknown field {type_name}.{name}")
             wrappers = _wrappers(info.type)
+            alias = internal_alias(name, arguments)
             out.append(
                 Field(
-                    name=key,
-                    response_key=key,
-                    alias=None,
-                    arguments="",
+                    name=name,
+                    response_key=alias or name,
+                    alias=alias,
+                    arguments=arguments,
                     variables=frozenset(),
                     conditions=(),
                     parent_type=type_name,
@@ -426,8 +493,18 @@ class Traversal:
         if info is None:
             return False
         if graph in info.resolvers:
-            return True
+            # A field with @requires is resolved through _entities, with the required fields in hand.
+            return not self._has_requires(info, graph)
         return provided is not None and self._is_provided(provided, type_name, field_name)
+
+    @staticmethod
+    def _has_requires(info: FieldInfo, graph: str) -> bool:
+        join = info.join_for(graph)
+        return join is not None and join.requires is not None
+
+    def _requires_in(self, type_name: str, field_name: str, graph: str) -> bool:
+        info = self.sg.field(type_name, field_name)
+        return info is not None and graph in info.resolvers and self._has_requires(info, graph)
 
     def _is_provided(self, provided: FieldSetTree, type_name: str, field_name: str) -> bool:
         if field_name in provided:
@@ -465,13 +542,14 @@ class Traversal:
         for key, sub in tree.items():
             if key.startswith("...") or key == "__typename":
                 continue
-            if not self._local(graph, type_name, key, provided):
+            name = split_field_key(key)[0]
+            if not self._local(graph, type_name, name, provided):
                 return False
             if sub is not None:
-                info = self.sg.field(type_name, key)
+                info = self.sg.field(type_name, name)
                 assert info is not None
                 if not self._tree_local(
-                    graph, info.named_type, sub, self._provided_sub(provided, type_name, key)
+                    graph, info.named_type, sub, self._provided_sub(provided, type_name, name)
                 ):
                     return False
         return True
@@ -483,7 +561,7 @@ class Traversal:
         selections: list[Selection],
         provided: FieldSetTree | None,
         depth: int,
-    ) -> int:
+    ) -> float:
         """Roughly how many more fetches planning ``selections`` from ``graph`` takes."""
         # Keyed by identity; the entry keeps its selections alive so an id is never reused.
         key = (graph, type_name, tuple(map(id, selections)), id(provided))
@@ -507,11 +585,22 @@ class Traversal:
                         depth + 1,
                     )
                 continue
-            best: tuple[int, str] | None = None
+            owner_info = self.sg.types[owner]
+            if owner_info.is_abstract and not owner_info.is_interface_object_in(graph):
+                # Planned per object type, as the walk does.
+                runtimes = sorted(self.sg.possible_in(owner, graph))
+                total += sum(self._cost(graph, name, [field], provided, depth + 1) for name in runtimes)
+                continue
+            best: tuple[float, str] | None = None
             for target in self._jump_resolvers(owner, field):
-                if target == graph or not self._entity_keys(owner, target):
+                if target == graph and not self._requires_in(owner, field.name, graph):
                     continue
-                sub = 0
+                keys = self._entity_keys(owner, target)
+                if not keys:
+                    continue
+                sub = min(self._key_cost(graph, owner, key, provided, depth) for _, key in keys)
+                if sub >= _UNREACHABLE:
+                    continue
                 if field.selections is not None:
                     sub = self._cost(target, field.type_name, field.selections, None, depth + 1)
                 if best is None or (sub, target) < best:
@@ -520,10 +609,38 @@ class Traversal:
                 total += _UNREACHABLE
             else:
                 jumps.add(best[1])
-                total += best[0]
+                # A little for each field fetched elsewhere: between plans with as many fetches, the
+                # one that gets more from the subgraph it is already in.
+                total += best[0] + _PER_JUMPED_FIELD
         result = total + len(jumps)
         self._cost_cache[key] = (result, selections, provided)
         return result
+
+    def _key_cost(
+        self, graph: str, type_name: str, key: str, provided: FieldSetTree | None, depth: int
+    ) -> float:
+        """What fetching an entity key from ``graph`` costs: nothing when the subgraph has it,
+        else the jumps to another subgraph that has it; unreachable when that goes round in circles."""
+        tree = parse_field_set(key)
+        if self._tree_local(graph, type_name, tree, provided):
+            return 0
+        marker = (graph, type_name, key)
+        if marker in self._keys_in_progress:
+            return _UNREACHABLE
+        self._keys_in_progress.add(marker)
+        try:
+            return self._cost(graph, type_name, self._key_selections(type_name, key), provided, depth + 1)
+        finally:
+            self._keys_in_progress.discard(marker)
+
+    def _key_selections(self, type_name: str, key: str) -> list[Selection]:
+        cache_key = (type_name, key)
+        found = self._field_set_cache.get(cache_key)
+        if found is None:
+            found = self._field_set_cache[cache_key] = self.field_set_selections(
+                type_name, parse_field_set(key)
+            )
+        return found
 
     def _fields(self, graph: str, type_name: str, selections: list[Selection]) -> list[tuple[Field, str]]:
         """The fields of ``selections`` and their owning types, skipping fragments ``graph`` never matches."""
@@ -557,14 +674,50 @@ def _merge_trees(a: FieldSetTree | None, b: FieldSetTree | None) -> FieldSetTree
     return merged
 
 
+def _covers(known: FieldSetTree | None, tree: FieldSetTree) -> bool:
+    """Whether every field of ``tree`` is in ``known``."""
+    if known is None:
+        return False
+    for key, sub in tree.items():
+        if key == "__typename":
+            continue
+        if key not in known:
+            return False
+        if sub is not None and not _covers(known[key], sub):
+            return False
+    return True
+
+
+def _tree_conflicts(existing: SelectionSet, tree: FieldSetTree) -> bool:
+    """Whether ``tree`` names a field that ``existing`` already has with other arguments."""
+    for key, sub in tree.items():
+        if key.startswith("..."):
+            condition = key[len("... on ") :] if key.startswith("... on ") else None
+            inner = existing.items.get(("i", condition, ""))
+            if isinstance(inner, OutFragment) and _tree_conflicts(inner.sub, sub or {}):
+                return True
+            continue
+        name, arguments = split_field_key(key)
+        for item in existing.items.values():
+            if not isinstance(item, OutField) or item.name != name:
+                continue
+            if item.arguments != arguments:
+                return True
+            if sub and item.sub is not None and _tree_conflicts(item.sub, sub):
+                return True
+    return False
+
+
 def _tree_into(out: SelectionSet, tree: FieldSetTree) -> None:
     for key, sub in tree.items():
         if key.startswith("..."):
             condition = key[len("... on ") :] if key.startswith("... on ") else None
             _tree_into(out.add_fragment(condition), sub or {})
-        elif sub is None:
-            out.add_field(key)
         else:
-            field = out.add_field(key, composite=True)
+            name, arguments = split_field_key(key)
+            alias = internal_alias(name, arguments)
+            field = out.add_field(name, alias, arguments, composite=sub is not None)
+            if sub is None:
+                continue
             assert field.sub is not None
             _tree_into(field.sub, sub)

@@ -160,6 +160,9 @@ def _field(node: Any, join: str) -> FieldInfo:
     info = FieldInfo(node.name.value, print_ast(node.type), named_type(node.type))
     for args in _directives(node, f"{join}field"):
         if args.get("graph") is None:
+            # A bare @join__field: no subgraph defines the field on this type; @interfaceObject
+            # types resolve it for the type's interface.
+            info.interface_object_only = True
             continue
         info.joins.append(
             JoinField(
@@ -200,11 +203,14 @@ def _derive(supergraph: Supergraph) -> None:
             continue
         key_fields: dict[str, set[str]] = {}
         for join in info.joins:
-            if join.key:
+            # A Fed-1 style extension marks its key fields @external yet resolves them; elsewhere an
+            # @external key field is one the subgraph cannot answer.
+            if join.key and join.extension:
                 key_fields.setdefault(join.graph, set()).update(_top_level_fields(join.key))
         for field_info in info.fields.values():
             if not field_info.joins:
-                field_info.resolvers = info.graphs
+                if not field_info.interface_object_only:
+                    field_info.resolvers = info.graphs
                 continue
             resolvers = set()
             external = set()

@@ -48,6 +48,8 @@ class FieldInfo:
     resolvers: frozenset[str] = frozenset()
     # Graphs that know the field but cannot resolve it (external or overridden away).
     external_in: frozenset[str] = frozenset()
+    # Only @interfaceObject types resolve it (a bare ``@join__field`` in the supergraph).
+    interface_object_only: bool = False
 
     def join_for(self, graph: str) -> JoinField | None:
         for join in self.joins:
