@@ -160,3 +160,63 @@ def _tree(selection_set: SelectionSetNode) -> FieldSetTree:
             key = f"... on {node.type_condition.name.value}" if node.type_condition else "..."
             tree[key] = _tree(node.selection_set)
     return tree
+
+
+def merge_trees(a: FieldSetTree | None, b: FieldSetTree | None) -> FieldSetTree | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    merged: FieldSetTree = dict(a)
+    for key, sub in b.items():
+        merged[key] = merge_trees(merged.get(key), sub) if key in merged else sub
+    return merged
+
+
+def covers(known: FieldSetTree | None, tree: FieldSetTree) -> bool:
+    """Whether every field of ``tree`` is in ``known``."""
+    if known is None:
+        return False
+    for key, sub in tree.items():
+        if key == "__typename":
+            continue
+        if key not in known:
+            return False
+        if sub is not None and not covers(known[key], sub):
+            return False
+    return True
+
+
+def tree_conflicts(existing: SelectionSet, tree: FieldSetTree) -> bool:
+    """Whether ``tree`` names a field that ``existing`` already has with other arguments."""
+    for key, sub in tree.items():
+        if key.startswith("..."):
+            condition = key[len("... on ") :] if key.startswith("... on ") else None
+            inner = existing.items.get(("i", condition, ""))
+            if isinstance(inner, OutFragment) and tree_conflicts(inner.sub, sub or {}):
+                return True
+            continue
+        name, arguments = split_field_key(key)
+        for item in existing.items.values():
+            if not isinstance(item, OutField) or item.name != name:
+                continue
+            if item.arguments != arguments:
+                return True
+            if sub and item.sub is not None and tree_conflicts(item.sub, sub):
+                return True
+    return False
+
+
+def tree_into(out: SelectionSet, tree: FieldSetTree) -> None:
+    for key, sub in tree.items():
+        if key.startswith("..."):
+            condition = key[len("... on ") :] if key.startswith("... on ") else None
+            tree_into(out.add_fragment(condition), sub or {})
+        else:
+            name, arguments = split_field_key(key)
+            alias = internal_alias(name, arguments)
+            field = out.add_field(name, alias, arguments, composite=sub is not None)
+            if sub is None:
+                continue
+            assert field.sub is not None
+            tree_into(field.sub, sub)

@@ -8,24 +8,21 @@ from dataclasses import dataclass, replace
 
 from router.planner.fetch_graph import FetchGraph, FetchGroup
 from router.planner.operation import Condition, Field, Fragment, Operation, Selection
+from router.planner.reachability import UNREACHABLE, PlanningError, Reachability
 from router.planner.selections import (
     FieldSetTree,
-    OutField,
-    OutFragment,
     SelectionSet,
-    internal_alias,
+    covers,
+    merge_trees,
     parse_field_set,
-    split_field_key,
+    tree_conflicts,
+    tree_into,
 )
-from router.supergraph.model import FieldInfo, Supergraph
+from router.supergraph.model import Supergraph
 
-_UNREACHABLE = 1000
 _MAX_DEPTH = 64
-_PER_JUMPED_FIELD = 0.01
 
-
-class PlanningError(Exception):
-    """The operation cannot be planned over this supergraph."""
+__all__ = ["PlanningError", "Traversal"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,35 +38,20 @@ class Ctx:
     # Fields already in the response at this path (the key an entity fetch was entered with).
     known: FieldSetTree | None = None
     known_for: str | None = None  # the type entered with ``known`` (a narrower type needs this fetch)
+    # The selection of the object itself (``out`` may be a type condition inside it): one
+    # ``__typename`` there serves every type condition.
+    level: SelectionSet | None = None
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
     return " ".join(f"@include(if: ${v})" if keep else f"@skip(if: ${v})" for v, keep in conditions)
 
 
-def _wrappers(type_ref: str) -> tuple[str, ...]:
-    out: list[str] = []
-    text = type_ref
-    while True:
-        if text.endswith("!"):
-            out.append("!")
-            text = text[:-1]
-        elif text.startswith("["):
-            out.append("[")
-            text = text[1:-1]
-        else:
-            return tuple(out)
-
-
-class Traversal:
+class Traversal(Reachability):
     def __init__(self, supergraph: Supergraph, operation: Operation) -> None:
-        self.sg = supergraph
+        super().__init__(supergraph)
         self.operation = operation
         self.fetch_graph = FetchGraph(supergraph, operation.kind)
-        self._graph_order = {g: i for i, g in enumerate(supergraph.subgraphs)}
-        self._cost_cache: dict[tuple, tuple] = {}
-        self._keys_in_progress: set[tuple[str, str, str]] = set()
-        self._field_set_cache: dict[tuple[str, str], list[Selection]] = {}
 
     # -- entry -----------------------------------------------------------------------------------
 
@@ -81,7 +63,7 @@ class Traversal:
                 continue  # __typename, __schema, __type: answered by the router
             graph = self._choose_root_graph(root, field, current)
             parts = [(graph, field)]
-            if self.operation.kind != "mutation" and self._provided_cost(graph, root, field) >= _UNREACHABLE:
+            if self.operation.kind != "mutation" and self._provided_cost(graph, root, field) >= UNREACHABLE:
                 parts = self._split_root(root, field)
             for part_graph, part in parts:
                 current = self._place_root(root, part, conditions, part_graph, current)
@@ -232,7 +214,7 @@ class Traversal:
         if info is not None:
             jf = info.join_for(group.graph)
             if jf is not None and jf.provides:
-                provided = _merge_trees(provided, parse_field_set(jf.provides))
+                provided = merge_trees(provided, parse_field_set(jf.provides))
             if jf is not None and jf.type:
                 # The subgraph may return a narrower type (an object where the supergraph has a union).
                 named = jf.type.strip("[]!")
@@ -242,14 +224,14 @@ class Traversal:
         selections = field.selections
         if (
             ctx.type != self.operation.root_type
-            and self._cost(group.graph, field.type_name, selections, provided, 0) >= _UNREACHABLE
+            and self._cost(group.graph, field.type_name, selections, provided, 0) >= UNREACHABLE
         ):
             # A shared field whose children this subgraph cannot all reach: the rest comes through
             # another subgraph resolving the same field, reached through the parent entity.
             selections = []
             rest = []
             for child in field.selections:
-                if self._cost(group.graph, field.type_name, [child], provided, 0) >= _UNREACHABLE:
+                if self._cost(group.graph, field.type_name, [child], provided, 0) >= UNREACHABLE:
                     rest.append(child)
                 else:
                     selections.append(child)
@@ -268,6 +250,7 @@ class Traversal:
             ctx.conditions + field.conditions,
             ctx.sink,
             ctx.depth + 1,
+            level=out_field.sub,
         )
         self.visit(sub, selections)
 
@@ -309,38 +292,6 @@ class Traversal:
 
     # -- jumps -----------------------------------------------------------------------------------
 
-    def _entity_keys(self, type_name: str, graph: str) -> list[tuple[str, str]]:
-        """(type the representation names, key field set) for reaching ``type_name`` in ``graph``."""
-        info = self.sg.types[type_name]
-        found = [(type_name, key) for key in info.keys_in(graph)]
-        if found or info.kind != "object":
-            return found
-        for interface, members in self.sg.possible_types.items():
-            interface_info = self.sg.types[interface]
-            if type_name in members and interface_info.is_interface_object_in(graph):
-                found.extend((interface, key) for key in interface_info.keys_in(graph))
-        return found
-
-    def _jump_resolvers(self, type_name: str, selection: Selection) -> set[str]:
-        info = self.sg.types[type_name]
-        if isinstance(selection, Fragment) or selection.name == "__typename":
-            return {g for g in info.graphs if not info.is_interface_object_in(g) and info.keys_in(g)}
-        field = self.sg.field(type_name, selection.name)
-        if field is None:
-            return set()
-        resolvers = set(field.resolvers)
-        if info.kind == "object":
-            # An @interfaceObject's fields: its subgraph resolves them for each implementation.
-            for interface, members in self.sg.possible_types.items():
-                if type_name in members:
-                    interface_field = self.sg.field(interface, selection.name)
-                    if interface_field is not None:
-                        interface_info = self.sg.types[interface]
-                        resolvers.update(
-                            g for g in interface_field.resolvers if interface_info.is_interface_object_in(g)
-                        )
-        return resolvers
-
     def _jump(self, ctx: Ctx, selection: Selection, exclude_current: bool = False) -> None:
         graph = ctx.group.graph
         best: tuple[float, int, str, str, str] | None = None
@@ -358,9 +309,9 @@ class Traversal:
                     for g in self.fetch_graph.groups
                 )
                 score = 0 if existing else 2
-                if not _covers(ctx.known, parse_field_set(key)):
+                if not covers(ctx.known, parse_field_set(key)):
                     key_cost = self._key_cost(graph, ctx.type, key, ctx.provided, 0)
-                    if key_cost >= _UNREACHABLE:
+                    if key_cost >= UNREACHABLE:
                         continue
                     if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
                         score += 3 + key_cost
@@ -385,13 +336,13 @@ class Traversal:
             else None
         )
         inputs = []
-        if not _covers(ctx.known, parse_field_set(key)):
+        if not covers(ctx.known, parse_field_set(key)):
             inputs = self.field_set_selections(ctx.type, parse_field_set(key))
         if requires:
             inputs += self.field_set_selections(ctx.type, parse_field_set(requires))
         if inputs or requires or not ctx.group.deps or ctx.known_for != ctx.type:
             sink: set[FetchGroup] = {ctx.group}
-            ctx.out.add_typename()
+            (ctx.level if ctx.level is not None else ctx.out).add_typename()
             self.visit(replace(ctx, sink=sink, depth=ctx.depth + 1), inputs)
         else:
             # The key is already in the response: wait only for what brought it there.
@@ -400,20 +351,20 @@ class Traversal:
         conditions = ctx.conditions + selection.conditions
         representation_tree = parse_field_set(key)
         if requires:
-            representation_tree = _merge_trees(representation_tree, parse_field_set(requires))
+            representation_tree = merge_trees(representation_tree, parse_field_set(requires))
         group = self.fetch_graph.entity_group(
             target,
             ctx.path,
             sink,
             conditions,
             # One representation holds a field once: requiring it with other arguments takes another fetch.
-            lambda g: not _tree_conflicts(g.inputs, {f"... on {key_type}": representation_tree}),
+            lambda g: not tree_conflicts(g.inputs, {f"... on {key_type}": representation_tree}),
         )
         representation = group.inputs.add_fragment(key_type)
         representation.add_typename()
-        _tree_into(representation, parse_field_set(key))
+        tree_into(representation, parse_field_set(key))
         if requires:
-            _tree_into(representation, parse_field_set(requires))
+            tree_into(representation, parse_field_set(requires))
         if self.sg.types[key_type].is_interface_object_in(target):
             group.interface_objects.add(key_type)
         out = group.selection.add_fragment(key_type)
@@ -431,6 +382,7 @@ class Traversal:
             ctx.depth + 1,
             parse_field_set(key),
             key_type,
+            out,
         )
         if ctx.sink is not None:
             ctx.sink.add(group)
@@ -441,283 +393,3 @@ class Traversal:
             self.handle_field(inner, selection)
         else:
             self.handle_fragment(inner, selection)
-
-    def _requires(self, key_type: str, type_name: str, field_name: str, graph: str) -> str | None:
-        for owner in (type_name, key_type):
-            info = self.sg.field(owner, field_name)
-            if info is not None:
-                jf = info.join_for(graph)
-                if jf is not None and jf.requires:
-                    return jf.requires
-        return None
-
-    def field_set_selections(self, type_name: str, tree: FieldSetTree) -> list[Selection]:
-        out: list[Selection] = []
-        for key, sub in tree.items():
-            if key.startswith("..."):
-                condition = key[len("... on ") :] if key.startswith("... on ") else None
-                out.append(
-                    Fragment(condition, (), self.field_set_selections(condition or type_name, sub or {}))
-                )
-                continue
-            if key == "__typename":
-                out.append(Field(key, key, None, "", frozenset(), (), type_name, "String", True, ("!",)))
-                continue
-            name, arguments = split_field_key(key)
-            info = self.sg.field(type_name, name)
-            if info is None:
-                raise PlanningError(f"field set names unknown field {type_name}.{name}")
-            wrappers = _wrappers(info.type)
-            alias = internal_alias(name, arguments)
-            out.append(
-                Field(
-                    name=name,
-                    response_key=alias or name,
-                    alias=alias,
-                    arguments=arguments,
-                    variables=frozenset(),
-                    conditions=(),
-                    parent_type=type_name,
-                    type_name=info.named_type,
-                    non_null=bool(wrappers) and wrappers[0] == "!",
-                    wrappers=wrappers,
-                    selections=self.field_set_selections(info.named_type, sub) if sub is not None else None,
-                )
-            )
-        return out
-
-    # -- resolvability and cost ------------------------------------------------------------------
-
-    def _local(self, graph: str, type_name: str, field_name: str, provided: FieldSetTree | None) -> bool:
-        info = self.sg.field(type_name, field_name)
-        if info is None:
-            return False
-        if graph in info.resolvers:
-            # A field with @requires is resolved through _entities, with the required fields in hand.
-            return not self._has_requires(info, graph)
-        return provided is not None and self._is_provided(provided, type_name, field_name)
-
-    @staticmethod
-    def _has_requires(info: FieldInfo, graph: str) -> bool:
-        join = info.join_for(graph)
-        return join is not None and join.requires is not None
-
-    def _requires_in(self, type_name: str, field_name: str, graph: str) -> bool:
-        info = self.sg.field(type_name, field_name)
-        return info is not None and graph in info.resolvers and self._has_requires(info, graph)
-
-    def _is_provided(self, provided: FieldSetTree, type_name: str, field_name: str) -> bool:
-        if field_name in provided:
-            return True
-        for key, sub in provided.items():
-            if key.startswith("... on ") and sub is not None:
-                condition = key[len("... on ") :]
-                if (
-                    condition == type_name or type_name in self.sg.runtime_types(condition)
-                ) and self._is_provided(sub, type_name, field_name):
-                    return True
-        return False
-
-    def _provided_for(self, provided: FieldSetTree | None, type_name: str) -> FieldSetTree | None:
-        return provided
-
-    def _provided_sub(
-        self, provided: FieldSetTree | None, type_name: str, field_name: str
-    ) -> FieldSetTree | None:
-        if provided is None:
-            return None
-        found: FieldSetTree | None = None
-        if field_name in provided and provided[field_name] is not None:
-            found = provided[field_name]
-        for key, sub in provided.items():
-            if key.startswith("... on ") and sub is not None:
-                condition = key[len("... on ") :]
-                if condition == type_name or type_name in self.sg.runtime_types(condition):
-                    found = _merge_trees(found, self._provided_sub(sub, type_name, field_name))
-        return found
-
-    def _tree_local(
-        self, graph: str, type_name: str, tree: FieldSetTree, provided: FieldSetTree | None
-    ) -> bool:
-        for key, sub in tree.items():
-            if key.startswith("...") or key == "__typename":
-                continue
-            name = split_field_key(key)[0]
-            if not self._local(graph, type_name, name, provided):
-                return False
-            if sub is not None:
-                info = self.sg.field(type_name, name)
-                assert info is not None
-                if not self._tree_local(
-                    graph, info.named_type, sub, self._provided_sub(provided, type_name, name)
-                ):
-                    return False
-        return True
-
-    def _cost(
-        self,
-        graph: str,
-        type_name: str,
-        selections: list[Selection],
-        provided: FieldSetTree | None,
-        depth: int,
-    ) -> float:
-        """Roughly how many more fetches planning ``selections`` from ``graph`` takes."""
-        # Keyed by identity; the entry keeps its selections alive so an id is never reused.
-        key = (graph, type_name, tuple(map(id, selections)), id(provided))
-        cached = self._cost_cache.get(key)
-        if cached is not None:
-            return cached[0]
-        if depth > 12:
-            return 0
-        total = 0
-        jumps: set[str] = set()
-        for field, owner in self._fields(graph, type_name, selections):
-            if field.name.startswith("__"):
-                continue
-            if self._local(graph, owner, field.name, provided):
-                if field.selections is not None:
-                    total += self._cost(
-                        graph,
-                        field.type_name,
-                        field.selections,
-                        self._provided_sub(provided, owner, field.name),
-                        depth + 1,
-                    )
-                continue
-            owner_info = self.sg.types[owner]
-            if owner_info.is_abstract and not owner_info.is_interface_object_in(graph):
-                # Planned per object type, as the walk does.
-                runtimes = sorted(self.sg.possible_in(owner, graph))
-                total += sum(self._cost(graph, name, [field], provided, depth + 1) for name in runtimes)
-                continue
-            best: tuple[float, str] | None = None
-            for target in self._jump_resolvers(owner, field):
-                if target == graph and not self._requires_in(owner, field.name, graph):
-                    continue
-                keys = self._entity_keys(owner, target)
-                if not keys:
-                    continue
-                sub = min(self._key_cost(graph, owner, key, provided, depth) for _, key in keys)
-                if sub >= _UNREACHABLE:
-                    continue
-                if field.selections is not None:
-                    sub = self._cost(target, field.type_name, field.selections, None, depth + 1)
-                if best is None or (sub, target) < best:
-                    best = (sub, target)
-            if best is None:
-                total += _UNREACHABLE
-            else:
-                jumps.add(best[1])
-                # A little for each field fetched elsewhere: between plans with as many fetches, the
-                # one that gets more from the subgraph it is already in.
-                total += best[0] + _PER_JUMPED_FIELD
-        result = total + len(jumps)
-        self._cost_cache[key] = (result, selections, provided)
-        return result
-
-    def _key_cost(
-        self, graph: str, type_name: str, key: str, provided: FieldSetTree | None, depth: int
-    ) -> float:
-        """What fetching an entity key from ``graph`` costs: nothing when the subgraph has it,
-        else the jumps to another subgraph that has it; unreachable when that goes round in circles."""
-        tree = parse_field_set(key)
-        if self._tree_local(graph, type_name, tree, provided):
-            return 0
-        marker = (graph, type_name, key)
-        if marker in self._keys_in_progress:
-            return _UNREACHABLE
-        self._keys_in_progress.add(marker)
-        try:
-            return self._cost(graph, type_name, self._key_selections(type_name, key), provided, depth + 1)
-        finally:
-            self._keys_in_progress.discard(marker)
-
-    def _key_selections(self, type_name: str, key: str) -> list[Selection]:
-        cache_key = (type_name, key)
-        found = self._field_set_cache.get(cache_key)
-        if found is None:
-            found = self._field_set_cache[cache_key] = self.field_set_selections(
-                type_name, parse_field_set(key)
-            )
-        return found
-
-    def _fields(self, graph: str, type_name: str, selections: list[Selection]) -> list[tuple[Field, str]]:
-        """The fields of ``selections`` and their owning types, skipping fragments ``graph`` never matches."""
-        out: list[tuple[Field, str]] = []
-        info = self.sg.types[type_name]
-        for selection in selections:
-            if isinstance(selection, Field):
-                out.append((selection, type_name))
-                continue
-            condition = selection.type_condition or type_name
-            if condition == type_name:
-                out.extend(self._fields(graph, type_name, selection.selections))
-            elif info.kind == "object":
-                if type_name in self.sg.runtime_types(condition):
-                    out.extend(self._fields(graph, type_name, selection.selections))
-            elif not info.is_interface_object_in(graph):
-                possible = self.sg.possible_in(type_name, graph) & self.sg.runtime_types(condition)
-                for name in sorted(possible):
-                    out.extend(self._fields(graph, name, selection.selections))
-        return out
-
-
-def _merge_trees(a: FieldSetTree | None, b: FieldSetTree | None) -> FieldSetTree | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    merged: FieldSetTree = dict(a)
-    for key, sub in b.items():
-        merged[key] = _merge_trees(merged.get(key), sub) if key in merged else sub
-    return merged
-
-
-def _covers(known: FieldSetTree | None, tree: FieldSetTree) -> bool:
-    """Whether every field of ``tree`` is in ``known``."""
-    if known is None:
-        return False
-    for key, sub in tree.items():
-        if key == "__typename":
-            continue
-        if key not in known:
-            return False
-        if sub is not None and not _covers(known[key], sub):
-            return False
-    return True
-
-
-def _tree_conflicts(existing: SelectionSet, tree: FieldSetTree) -> bool:
-    """Whether ``tree`` names a field that ``existing`` already has with other arguments."""
-    for key, sub in tree.items():
-        if key.startswith("..."):
-            condition = key[len("... on ") :] if key.startswith("... on ") else None
-            inner = existing.items.get(("i", condition, ""))
-            if isinstance(inner, OutFragment) and _tree_conflicts(inner.sub, sub or {}):
-                return True
-            continue
-        name, arguments = split_field_key(key)
-        for item in existing.items.values():
-            if not isinstance(item, OutField) or item.name != name:
-                continue
-            if item.arguments != arguments:
-                return True
-            if sub and item.sub is not None and _tree_conflicts(item.sub, sub):
-                return True
-    return False
-
-
-def _tree_into(out: SelectionSet, tree: FieldSetTree) -> None:
-    for key, sub in tree.items():
-        if key.startswith("..."):
-            condition = key[len("... on ") :] if key.startswith("... on ") else None
-            _tree_into(out.add_fragment(condition), sub or {})
-        else:
-            name, arguments = split_field_key(key)
-            alias = internal_alias(name, arguments)
-            field = out.add_field(name, alias, arguments, composite=sub is not None)
-            if sub is None:
-                continue
-            assert field.sub is not None
-            _tree_into(field.sub, sub)

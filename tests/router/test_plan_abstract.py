@@ -68,7 +68,6 @@ def test_an_objects_field_only_an_interface_object_defines_comes_from_that_subgr
                 members {
                   __typename
                   ... on Customer {
-                    __typename
                     id
                   }
                 }
