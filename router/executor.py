@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import orjson
 
 from router.planner.aliasing import rename_aliased
@@ -15,50 +14,7 @@ from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, 
 from router.planner.operation import Field, Fragment, Selection
 from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
-
-_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
-# Client headers that describe the client's own request and never go on to a subgraph.
-_NOT_FORWARDED = frozenset(
-    {
-        "host", "content-length", "content-type", "content-encoding", "accept", "accept-encoding",
-        "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
-        "proxy-connection", "proxy-authorization",
-    }
-)  # fmt: skip
-
-
-class SubgraphClients:
-    """One keep-alive HTTP client per subgraph URL."""
-
-    def __init__(self, urls: Mapping[str, str], timeout: float = 30.0) -> None:
-        self.urls = dict(urls)  # graph -> url
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
-        self._clients = {graph: httpx.AsyncClient(timeout=timeout, limits=limits) for graph in self.urls}
-
-    async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
-        request_headers = _JSON_HEADERS
-        if headers:
-            request_headers = {k: v for k, v in headers.items() if k.lower() not in _NOT_FORWARDED}
-            request_headers.update(_JSON_HEADERS)
-        response = await self._clients[graph].post(
-            self.urls[graph], content=orjson.dumps(body), headers=request_headers
-        )
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
-            raise SubgraphHTTPError(response.status_code, response.reason_phrase)
-        return payload
-
-    async def close(self) -> None:
-        await asyncio.gather(*(client.aclose() for client in self._clients.values()))
-
-
-class SubgraphHTTPError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
+from router.transport import SubgraphClients, SubgraphFetchError
 
 
 class _Run:
@@ -111,7 +67,7 @@ class Executor:
             body["variables"] = variables
         try:
             return await self.clients.post(fetch.graph, body, run.headers)
-        except (httpx.HTTPError, SubgraphHTTPError, OSError) as error:
+        except SubgraphFetchError as error:
             code = "SUBREQUEST_HTTP_ERROR"
             run.errors.append(
                 {

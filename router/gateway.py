@@ -26,11 +26,12 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from router.executor import Executor, Shaper, SubgraphClients
+from router.executor import Executor, Shaper
 from router.limits import alias_count, operation_depth
 from router.planner import PlanningError, QueryPlan, QueryPlanner
 from router.planner.operation import Operation, normalize
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
+from router.transport import SubgraphClients
 
 __all__ = ["Gateway", "RequestError", "RouterLimits"]
 
