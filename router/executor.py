@@ -156,7 +156,7 @@ class Executor:
                 representation = _project(entity, item.sub, self.supergraph)
                 if representation is None:
                     return None
-                representation["__typename"] = condition if condition in fetch.interface_objects else typename
+                representation["__typename"] = fetch.interface_objects.get(condition, typename)
                 return representation
         return None
 

@@ -24,7 +24,8 @@ class FetchGroup:
     deps: set[FetchGroup] = field(default_factory=set)
     conditions: tuple[Cond, ...] = ()
     variables: set[str] = field(default_factory=set)
-    interface_objects: set[str] = field(default_factory=set)
+    # representation type condition -> the @interfaceObject name the subgraph knows it by
+    interface_objects: dict[str, str] = field(default_factory=dict)
     mutation_index: int = -1  # order of a mutation's root fetch
 
     def __hash__(self) -> int:
@@ -117,7 +118,7 @@ class FetchGraph:
             operation_kind=self.kind if not group.is_entity else "query",
             variable_usages=used,
             requires=group.inputs if group.is_entity else None,
-            interface_objects=frozenset(group.interface_objects),
+            interface_objects=dict(group.interface_objects),
             id=group.id,
             renames=renames,
         )
@@ -167,7 +168,9 @@ class FetchGraph:
             def node_of(group: FetchGroup, inherited: tuple[Cond, ...]) -> PlanNode:
                 own = self.fetch_node(group, variable_types)
                 kids = [node_of(c, group.conditions) for c in children[group]]
-                if kids:
+                if len(kids) == 1 and isinstance(kids[0], Sequence):
+                    own = Sequence([own, *kids[0].nodes])  # a sequence in a sequence reads as one
+                elif kids:
                     own = Sequence([own, kids[0] if len(kids) == 1 else Parallel(kids)])
                 return self._conditioned(group, own, inherited)
 

@@ -17,8 +17,8 @@ class Fetch:
     operation_kind: str = "query"
     variable_usages: tuple[str, ...] = ()
     requires: SelectionSet | None = None  # the representation of each entity (entity fetches)
-    # Types that the subgraph knows as @interfaceObject: representations say the interface's name.
-    interface_objects: frozenset[str] = frozenset()
+    # Representation type condition -> the @interfaceObject name the subgraph knows the entity by.
+    interface_objects: dict[str, str] = field(default_factory=dict)
     id: int = 0
     # Some fields were aliased to keep the operation valid: their answers need renaming back.
     renames: bool = False

@@ -349,6 +349,9 @@ class Traversal(Reachability):
             sink = set(ctx.group.deps)
         # The fetch runs only under the conditions of the selection it serves.
         conditions = ctx.conditions + selection.conditions
+        # Only entities of the type being planned are sent (an object reaching an @interfaceObject
+        # subgraph is represented under the interface's name, but only objects of its own type go).
+        represented = ctx.type if self.sg.types[ctx.type].kind == "object" else key_type
         representation_tree = parse_field_set(key)
         if requires:
             representation_tree = merge_trees(representation_tree, parse_field_set(requires))
@@ -358,15 +361,16 @@ class Traversal(Reachability):
             sink,
             conditions,
             # One representation holds a field once: requiring it with other arguments takes another fetch.
-            lambda g: not tree_conflicts(g.inputs, {f"... on {key_type}": representation_tree}),
+            lambda g: not tree_conflicts(g.inputs, {f"... on {represented}": representation_tree}),
         )
-        representation = group.inputs.add_fragment(key_type)
+        representation = group.inputs.add_fragment(represented)
         representation.add_typename()
         tree_into(representation, parse_field_set(key))
         if requires:
             tree_into(representation, parse_field_set(requires))
         if self.sg.types[key_type].is_interface_object_in(target):
-            group.interface_objects.add(key_type)
+            # The subgraph knows the entity by its interface's name.
+            group.interface_objects[represented] = key_type
         out = group.selection.add_fragment(key_type)
         if isinstance(selection, Fragment) and self.sg.types[ctx.type].is_interface_object_in(graph):
             # The source only knew the interface: the target tells the object type the fragment tests.

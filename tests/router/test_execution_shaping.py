@@ -13,7 +13,7 @@ from shared.composition import compose
 REPO = Path(__file__).resolve().parents[2]
 HEADER = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
-    'import: ["@key", "@shareable", "@external", "@requires", "@inaccessible"])\n'
+    'import: ["@key", "@shareable", "@external", "@requires", "@inaccessible", "@interfaceObject"])\n'
 )
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -179,3 +179,31 @@ async def test_a_required_fragment_on_an_interface_projects_the_fields_of_its_im
     assert representations == [
         {"__typename": "Post", "id": "p1", "body": {"__typename": "Rich", "text": "hi"}}
     ]
+
+
+async def test_only_objects_of_the_planned_type_reach_an_interface_object_subgraph_under_its_name() -> None:
+    directory = """
+    type Query { members: [Member!]! }
+    interface Member @key(fields: "id") { id: ID! }
+    type Customer implements Member @key(fields: "id") { id: ID! }
+    type Supplier implements Member @key(fields: "id") { id: ID! }
+    """
+    profiles = """
+    type Member @key(fields: "id") @interfaceObject { id: ID! avatarUrl: String }
+    """
+    directory_answer = {
+        "data": {"members": [{"__typename": "Customer", "id": "c1"}, {"__typename": "Supplier", "id": "s1"}]}
+    }
+    gateway, canned = gateway_of(
+        {
+            "DIRECTORY": lambda body: directory_answer,
+            "PROFILES": lambda body: {
+                "data": {"_entities": [{"__typename": "Member", "avatarUrl": "c1.png"}]}
+            },
+        },
+        ("directory", directory),
+        ("profiles", profiles),
+    )
+    result = await gateway.execute("{ members { ... on Customer { avatarUrl } } }")
+    assert result == {"data": {"members": [{"avatarUrl": "c1.png"}, {}]}}
+    assert canned.requests[1][1]["variables"]["representations"] == [{"__typename": "Member", "id": "c1"}]

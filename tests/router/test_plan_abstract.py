@@ -76,7 +76,7 @@ def test_an_objects_field_only_an_interface_object_defines_comes_from_that_subgr
             Flatten(path: "members.@") {
               Fetch(service: "profiles") {
                 {
-                  ... on Member {
+                  ... on Customer {
                     __typename
                     id
                   }
@@ -313,3 +313,75 @@ def test_between_plans_with_as_many_fetches_the_one_jumping_fewer_fields_wins() 
     assert 'Fetch(service: "promo")' in plan
     assert 'Fetch(service: "listing")' not in plan
     assert plan.count("Fetch(") == 2
+
+
+def test_an_interface_field_another_subgraph_resolves_per_implementation_is_reached_by_their_keys() -> None:
+    catalog = """
+    type Query { products: [Product] }
+    interface Product { id: ID! sku: String }
+    type Book implements Product @key(fields: "id") { id: ID! sku: String }
+    """
+    reviews = """
+    interface Product { id: ID! reviews: [Review] }
+    type Book implements Product @key(fields: "id") { id: ID! reviews: [Review] }
+    type Review { body: String product: Product }
+    """
+    gateway = gateway_of(("catalog", catalog), ("reviews", reviews))
+    expect(
+        gateway,
+        "{ products { reviews { body product { sku } } } }",
+        """
+        QueryPlan {
+          Sequence {
+            Fetch(service: "catalog") {
+              {
+                products {
+                  __typename
+                  ... on Book {
+                    id
+                  }
+                }
+              }
+            },
+            Flatten(path: "products.@") {
+              Fetch(service: "reviews") {
+                {
+                  ... on Book {
+                    __typename
+                    id
+                  }
+                } =>
+                {
+                  ... on Book {
+                    reviews {
+                      body
+                      product {
+                        __typename
+                        ... on Book {
+                          id
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+            },
+            Flatten(path: "products.@.reviews.@.product") {
+              Fetch(service: "catalog") {
+                {
+                  ... on Book {
+                    __typename
+                    id
+                  }
+                } =>
+                {
+                  ... on Book {
+                    sku
+                  }
+                }
+              },
+            },
+          },
+        }
+        """,
+    )
