@@ -186,8 +186,12 @@ class Executor:
 
 
 def _with_service(error: Any, service: str) -> dict[str, Any]:
+    """A subgraph's error as the client sees it: extensions unchanged; no `locations`, which point into the
+    operation the router sent, a document the client never saw."""
     if not isinstance(error, dict):
         return {"message": str(error), "extensions": {"service": service}}
+    if "locations" in error:
+        error = {key: value for key, value in error.items() if key != "locations"}
     return error
 
 
