@@ -3,35 +3,10 @@ printed plan)."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
+from plan_helpers import expect, gateway_of
 
 from router.gateway import Gateway
-from shared.composition import compose
-
-REPO = Path(__file__).resolve().parents[2]
-HEADER = (
-    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
-    'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@interfaceObject"])\n'
-)
-
-
-def gateway_of(*subgraphs: tuple[str, str]) -> Gateway:
-    sdl = compose(
-        [
-            (name, f"http://127.0.0.1:{i + 1}/graphql", HEADER + sdl)
-            for i, (name, sdl) in enumerate(subgraphs)
-        ],
-        repo_root=REPO,
-    )
-    return Gateway.from_supergraph(sdl)
-
-
-def expect(gateway: Gateway, query: str, plan: str) -> None:
-    assert gateway.plan_text(query) == textwrap.dedent(plan).strip()
-
 
 DIRECTORY = """
 type Query { members: [Member!]! }

@@ -3,33 +3,7 @@ and keys already in the response (subgraph SDLs inline, the expected printed pla
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
-from router.gateway import Gateway
-from shared.composition import compose
-
-REPO = Path(__file__).resolve().parents[2]
-HEADER = (
-    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
-    'import: ["@key", "@shareable", "@external", "@requires", "@provides"])\n'
-)
-
-
-def gateway_of(*subgraphs: tuple[str, str]) -> Gateway:
-    sdl = compose(
-        [
-            (name, f"http://127.0.0.1:{i + 1}/graphql", HEADER + sdl)
-            for i, (name, sdl) in enumerate(subgraphs)
-        ],
-        repo_root=REPO,
-    )
-    return Gateway.from_supergraph(sdl)
-
-
-def expect(gateway: Gateway, query: str, plan: str) -> None:
-    assert gateway.plan_text(query) == textwrap.dedent(plan).strip()
-
+from plan_helpers import expect, gateway_of
 
 CATALOG = """
 type Query { products: [Product] }
