@@ -7,6 +7,7 @@ the router's /graphql, runs a query and shows its result.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -25,10 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("graphiql_browser.mjs")
 
+# CI (and `make test`, which installs Chromium where it can) must run it: there a missing browser fails.
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists()
-    or not (REPO / "node_modules" / "playwright-core").exists()
-    or not shutil.which("node"),
+    not os.environ.get("CI")
+    and (
+        not CHROMIUM.exists()
+        or not (REPO / "node_modules" / "playwright-core").exists()
+        or not shutil.which("node")
+    ),
     reason="needs /usr/bin/chromium (apt-get install chromium: .ci/run does) and `npm ci` (playwright-core)",
 )
 
