@@ -321,35 +321,14 @@ class Shaper:
                 out[key] = runtime
                 continue
             raw = value.get(key)
-            if selection.selections is None and raw is not None and selection.type_name in self._enum_values:
-                completed = self._enum(raw, self._enum_values[selection.type_name], selection.wrappers, 0)
-            elif selection.selections is None or raw is None:
+            if raw is None or (selection.selections is None and selection.type_name not in self._enum_values):
                 completed = raw
             else:
-                existing = out.get(key)
-                completed = self._complete(raw, selection, 0, variables, existing)
+                completed = self._complete(raw, selection, 0, variables, out.get(key))
             if completed is None and selection.non_null:
                 return False
             out[key] = completed
         return True
-
-    def _enum(self, raw: Any, allowed: frozenset[str], wrappers: tuple[str, ...], index: int) -> Any:
-        if index < len(wrappers) and wrappers[index] == "!":
-            index += 1
-        if raw is None:
-            return None
-        if index < len(wrappers) and wrappers[index] == "[":
-            if not isinstance(raw, list):
-                return None
-            item_non_null = index + 1 < len(wrappers) and wrappers[index + 1] == "!"
-            items = []
-            for item in raw:
-                completed = self._enum(item, allowed, wrappers, index + 1)
-                if completed is None and item_non_null:
-                    return None
-                items.append(completed)
-            return items
-        return raw if raw in allowed else None
 
     def _complete(
         self, raw: Any, field: Field, index: int, variables: Mapping[str, Any], existing: Any
@@ -371,6 +350,9 @@ class Shaper:
                     return None
                 items.append(completed)
             return items
+        if field.selections is None:
+            # An enum: a value the API schema does not have (inaccessible, or another subgraph's) is null.
+            return raw if raw in self._enum_values[field.type_name] else None
         if not isinstance(raw, dict):
             return None
         if self._hidden_types and raw.get("__typename") in self._hidden_types:
