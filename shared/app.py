@@ -31,11 +31,13 @@ from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
 from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
+from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+Worker = Callable[[Runtime], Awaitable[None]]
 
 
 @dataclass
@@ -52,6 +54,10 @@ class SubgraphDefinition:
     teardown: Callable[[Runtime], Awaitable[None]] | None = None
     add_routes: Callable[[FastAPI], None] | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # The service's transactional outbox; when set, the process runs its relay (`shared.relay`).
+    outbox: Outbox | None = None
+    # Long-running background loops (sweepers, recovery): started after setup, cancelled at shutdown.
+    workers: list[Worker] = field(default_factory=list)
 
 
 async def build_runtime(definition: SubgraphDefinition, settings: ServiceSettings) -> Runtime:
@@ -103,6 +109,39 @@ async def close_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
+def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """The process's background loops: the outbox relay (when the service has an outbox) and its workers."""
+    definition = runtime.definition
+    workers = list(definition.workers)
+    if definition.outbox is not None:
+        from shared.relay import run_relay
+
+        workers.insert(0, run_relay)
+    return [
+        asyncio.create_task(_supervised(worker, runtime), name=f"{definition.name}:{worker.__name__}")
+        for worker in workers
+    ]
+
+
+async def _supervised(worker: Worker, runtime: Runtime) -> None:
+    """A worker that crashes is logged and started again after a pause, never left dead."""
+    while True:
+        try:
+            await worker(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("worker %s crashed; restarting in 1 s", worker.__name__)
+            await asyncio.sleep(1.0)
+
+
+async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def check_settings(definition: SubgraphDefinition, settings: ServiceSettings) -> None:
     """A production start refuses what is only fit for a laptop (a generated key, no way to verify tokens)."""
     if not settings.is_production:
@@ -124,10 +163,12 @@ def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSetting
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await build_runtime(definition, settings)
         app.state.runtime = runtime
+        tasks = start_workers(runtime)
         logger.info("%s ready on %s:%s", definition.name, settings.host, settings.port)
         try:
             yield
         finally:
+            await stop_workers(tasks)
             await close_runtime(runtime)
 
     app = FastAPI(title=f"MyShop {definition.name}", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -1,0 +1,129 @@
+"""The transactional outbox: a service writes its domain events into its own `outbox` table in the same
+transaction as the change they describe; `shared.relay` publishes them to Redis Streams afterwards.
+
+Streams: one per producing service, `<redis_prefix>events:<service>` (for example `myshop:events:orders`).
+Events of one aggregate are written by transactions that lock that aggregate's row, so their outbox ids follow
+their commit order, and the relay publishes in id order: a consumer reads each aggregate's events in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+OUTBOX_TABLE = "outbox"
+
+
+def stream_name(redis_prefix: str, producer: str) -> str:
+    """The Redis Stream a service's events go to."""
+    return f"{redis_prefix}events:{producer}"
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The `outbox` table on a service's metadata (its migrations create it like any other table)."""
+    return Table(
+        OUTBOX_TABLE,
+        metadata,
+        # Publication order: ids are taken at insert, under the aggregate's row lock.
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("aggregate_id", String(100), nullable=True),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("payload", JSONB, nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        # The relay's work list: what is not published yet, in id order.
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A domain event as it travels: the envelope every consumer reads."""
+
+    id: uuid.UUID
+    type: str
+    producer: str
+    version: int
+    occurred_at: datetime
+    payload: dict[str, Any]
+    aggregate_id: str | None = None
+
+    def to_fields(self) -> dict[str, bytes]:
+        """The Redis Stream entry's fields."""
+        return {
+            "id": str(self.id).encode(),
+            "type": self.type.encode(),
+            "producer": self.producer.encode(),
+            "version": str(self.version).encode(),
+            "time": self.occurred_at.isoformat().encode(),
+            "aggregate": (self.aggregate_id or "").encode(),
+            "payload": orjson.dumps(self.payload),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> Event:
+        def get(name: str) -> str:
+            value = fields.get(name.encode(), fields.get(name))
+            if value is None:
+                raise ValueError(f"event without {name!r}")
+            return value.decode() if isinstance(value, bytes) else value
+
+        return cls(
+            id=uuid.UUID(get("id")),
+            type=get("type"),
+            producer=get("producer"),
+            version=int(get("version")),
+            occurred_at=datetime.fromisoformat(get("time")),
+            payload=orjson.loads(get("payload")),
+            aggregate_id=get("aggregate") or None,
+        )
+
+
+class Outbox:
+    """A service's outbox: `await outbox.emit(session, "OrderPlaced", {...}, aggregate_id=...)` inside the
+    transaction that makes the change. Nothing is sent here; the relay publishes after the commit.
+    """
+
+    def __init__(self, metadata: MetaData, producer: str) -> None:
+        self.producer = producer
+        self.table = outbox_table(metadata)
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        aggregate_id: object | None = None,
+        version: int = 1,
+    ) -> Event:
+        event = Event(
+            id=uuid.uuid4(),
+            type=str(event_type),
+            producer=self.producer,
+            version=version,
+            occurred_at=datetime.now(UTC),
+            # Round-tripped through orjson: UUIDs and datetimes become strings now, not in the relay.
+            payload=orjson.loads(orjson.dumps(payload)),
+            aggregate_id=str(aggregate_id) if aggregate_id is not None else None,
+        )
+        await session.execute(
+            self.table.insert().values(
+                event_id=event.id,
+                event_type=event.type,
+                aggregate_id=event.aggregate_id,
+                version=event.version,
+                payload=event.payload,
+                occurred_at=event.occurred_at,
+            )
+        )
+        return event
