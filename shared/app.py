@@ -26,13 +26,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
+from shared.auth.service_tokens import ServiceTokens
 from shared.context import Context, Runtime
 from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
 from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
-from shared.settings import ServiceSettings
+from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +69,18 @@ async def build_runtime(definition: SubgraphDefinition, settings: ServiceSetting
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     revocations = RevocationStore(redis, settings.redis_prefix)
     keys: KeyRing | None = None
-    if definition.signs_tokens or not settings.jwks_url:
+    if definition.signs_tokens or not settings.jwks_url or not settings.service_token_url:
         keys = KeyRing.load(
             private_key_pem=settings.jwt_private_key,
             keys_dir=settings.keys_dir,
             retired_public_pem=settings.jwt_retired_public_keys,
             create=definition.signs_tokens and not settings.is_production,
         )
-        source: Any = LocalKeySource(keys)
-    else:
-        source = JwksKeySource(settings.jwks_url, http)
+    source: Any = (
+        JwksKeySource(settings.jwks_url, http)
+        if settings.jwks_url and not definition.signs_tokens
+        else LocalKeySource(keys)
+    )
     verifier = TokenVerifier(
         source,
         issuer=settings.jwt_issuer,
@@ -85,6 +88,16 @@ async def build_runtime(definition: SubgraphDefinition, settings: ServiceSetting
         leeway_seconds=settings.jwt_leeway_seconds,
         revocations=revocations,
     )
+    if settings.service_token_url:
+        service_tokens = ServiceTokens(
+            definition.name, url=settings.service_token_url, secret=settings.service_secret, http=http
+        )
+    elif keys is not None and keys.signing is not None:
+        service_tokens = ServiceTokens.local(
+            definition.name, keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+    else:
+        service_tokens = None
     runtime = Runtime(
         definition=definition,
         settings=settings,
@@ -95,6 +108,7 @@ async def build_runtime(definition: SubgraphDefinition, settings: ServiceSetting
         verifier=verifier,
         metrics=Metrics(definition.name),
         keys=keys,
+        service_tokens=service_tokens,
     )
     if definition.setup is not None:
         await definition.setup(runtime)
@@ -153,6 +167,8 @@ def check_settings(definition: SubgraphDefinition, settings: ServiceSettings) ->
         )
     if not definition.signs_tokens and not settings.jwks_url and not settings.jwt_private_key:
         raise RuntimeError(f"{definition.name}: production needs MYSHOP_JWKS_URL to verify tokens")
+    if settings.service_secret == DEV_SERVICE_SECRET:
+        raise RuntimeError(f"{definition.name}: production needs its own MYSHOP_SERVICE_SECRET")
 
 
 def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> FastAPI:

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from shared.auth import KeyRing, Principal, TokenVerifier
+from shared.auth.service_tokens import ServiceTokens
 from shared.errors import Unauthenticated
 from shared.metrics import Metrics
 from shared.settings import ServiceSettings
@@ -37,6 +38,8 @@ class Runtime:
     verifier: TokenVerifier
     metrics: Metrics
     keys: KeyRing | None = None
+    # SERVICE tokens for calls to peer services (None when this process can get none).
+    service_tokens: ServiceTokens | None = None
     # Service-specific long-lived objects (token issuer, rate limiter, ...), set by the definition's setup.
     state: dict[str, Any] = field(default_factory=dict)
 

@@ -112,8 +112,9 @@ class Outbox:
             producer=self.producer,
             version=version,
             occurred_at=datetime.now(UTC),
-            # Round-tripped through orjson: UUIDs and datetimes become strings now, not in the relay.
-            payload=orjson.loads(orjson.dumps(payload)),
+            # Round-tripped through orjson: UUIDs and datetimes become strings now, not in the relay (and
+            # asyncpg's own UUID type, which orjson does not know, through `str`).
+            payload=orjson.loads(orjson.dumps(payload, default=str)),
             aggregate_id=str(aggregate_id) if aggregate_id is not None else None,
         )
         await session.execute(

@@ -29,6 +29,10 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 
+# Fit for a laptop only: a production start refuses it (shared.app.check_settings).
+DEV_SERVICE_SECRET = "dev-service-secret-changethis"
+
+
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
@@ -64,6 +68,17 @@ class ServiceSettings(BaseSettings):
     # Every Redis key we write starts with this, so several deployments (or test runs) share a server.
     redis_prefix: str = Field("myshop:", validation_alias=_env("MYSHOP_REDIS_PREFIX"))
 
+    # --- events (the outbox relay, shared.relay) ---
+    # How long the relay waits when the outbox is empty; it publishes without pause while there is work.
+    outbox_poll_interval: float = Field(
+        0.2, gt=0, le=60, validation_alias=_env("MYSHOP_OUTBOX_POLL_INTERVAL")
+    )
+    outbox_batch_size: int = Field(200, ge=1, le=10_000, validation_alias=_env("MYSHOP_OUTBOX_BATCH_SIZE"))
+    # Published outbox rows are kept this long (for inspection and replay), then deleted.
+    outbox_retention_hours: int = Field(168, ge=1, validation_alias=_env("MYSHOP_OUTBOX_RETENTION_HOURS"))
+    # Approximate cap on each event stream's length; 0 never trims, so a slow consumer group loses nothing.
+    event_stream_maxlen: int = Field(0, ge=0, validation_alias=_env("MYSHOP_EVENT_STREAM_MAXLEN"))
+
     # --- tokens (issued by users, validated everywhere) ---
     jwt_issuer: str = Field("https://myshop.local/users", validation_alias=_env("MYSHOP_JWT_ISSUER"))
     jwt_audience: str = Field("myshop", validation_alias=_env("MYSHOP_JWT_AUDIENCE"))
@@ -76,6 +91,12 @@ class ServiceSettings(BaseSettings):
         "http://127.0.0.1:4001/.well-known/jwks.json", validation_alias=_env("MYSHOP_JWKS_URL")
     )
     jwt_leeway_seconds: int = Field(10, validation_alias=_env("MYSHOP_JWT_LEEWAY_SECONDS"))
+    # Services get SERVICE tokens from users with this shared secret (OAuth 2 client credentials at
+    # `service_token_url`); an empty URL means "sign them with the local key ring" (tests, one machine).
+    service_secret: str = Field(DEV_SERVICE_SECRET, validation_alias=_env("MYSHOP_SERVICE_SECRET"))
+    service_token_url: str = Field(
+        "http://127.0.0.1:4001/oauth/token", validation_alias=_env("MYSHOP_SERVICE_TOKEN_URL")
+    )
 
     # --- per service (MYSHOP_<SERVICE>_*) ---
     host: str = "127.0.0.1"

@@ -59,6 +59,29 @@ TEST_SUBGRAPHS: tuple[str, ...] = tuple(
 )
 
 
+# Short timings, so the saga's timeouts, retries and recovery show up in seconds, not minutes.
+TEST_OVERRIDES: dict[str, dict[str, Any]] = {
+    # The hang outlasts a charge call and its retry (2 x 1.5 s): the saga gives up on the payment.
+    "payments": {"sandbox_hang_seconds": 5.0},
+    "orders": {
+        "step_timeout_seconds": 1.5,
+        "step_deadline_seconds": 2.5,
+        "retry_max_seconds": 0.5,
+        "saga_lease_seconds": 3.0,
+        "recovery_interval_seconds": 0.5,
+    },
+}
+
+
+def peer_urls(stack: Stack) -> dict[str, str]:
+    """The GraphQL URLs orders calls, pointing at this run's servers."""
+    return {
+        f"{name}_url": f"{stack.url(name)}/graphql"
+        for name in ("products", "inventory", "payments")
+        if name in stack.servers
+    }
+
+
 def settings_for(name: str, **overrides: Any) -> ServiceSettings:
     return registry.load(name).settings_class(**overrides)
 
@@ -117,14 +140,17 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
     # The run's signing key exists before any server starts: the users server signs with it, and when users is
     # not part of the run the others verify with it directly (an empty JWKS URL means "the local key ring").
     generate_key_file(data_dir / "keys")
-    jwks_url = ""
+    common: dict[str, Any] = {"jwks_url": "", "service_token_url": ""}
     for name in TEST_SUBGRAPHS:
-        overrides: dict[str, Any] = {"jwks_url": jwks_url}
+        overrides = {**common, **TEST_OVERRIDES.get(name, {})}
+        if name == "orders":
+            overrides.update(peer_urls(stack))
         settings = settings_for(name, **overrides)
         server = start_service(registry.load(name), settings)
         stack.servers[name], stack.settings[name] = server, settings
         if name == "users":
-            jwks_url = f"{server.url}/.well-known/jwks.json"
+            common["jwks_url"] = f"{server.url}/.well-known/jwks.json"
+            common["service_token_url"] = f"{server.url}/oauth/token"
     yield stack
     for server in reversed(stack.servers.values()):
         await asyncio.to_thread(server.stop)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -9,7 +13,9 @@ from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.auth import RevocationStore, TokenIssuer
 from shared.context import Runtime
 from shared.ratelimit import RateLimiter
+from subgraphs import registry
 from subgraphs.users.loaders import build_loaders
+from subgraphs.users.models import outbox
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.schema import schema
 from subgraphs.users.service import STATE_KEY, UsersKit
@@ -42,6 +48,23 @@ async def setup(runtime: Runtime) -> None:
     )
 
 
+SERVICE_TOKEN_TTL_SECONDS = 300
+
+
+def service_client(authorization: str | None, secret: str) -> str | None:
+    """The service named by HTTP Basic credentials carrying the shared service secret; None otherwise."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        name, _, given = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if name not in registry.SUBGRAPHS or not hmac.compare_digest(given.encode(), secret.encode()):
+        return None
+    return name
+
+
 def add_routes(app: FastAPI) -> None:
     @app.get("/.well-known/jwks.json")
     async def jwks(request: Request) -> JSONResponse:
@@ -50,6 +73,29 @@ def add_routes(app: FastAPI) -> None:
         keys = runtime.keys.jwks() if runtime.keys is not None else {"keys": []}
         max_age = kit.settings.jwks_cache_seconds
         return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+    @app.post("/oauth/token")
+    async def service_token(request: Request) -> JSONResponse:
+        """OAuth 2 client credentials for services: HTTP Basic (service name, shared service secret)."""
+        runtime: Runtime = request.app.state.runtime
+        kit: UsersKit = runtime.state[STATE_KEY]
+        form = await request.form()
+        client = service_client(request.headers.get("authorization"), kit.settings.service_secret)
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if client is None:
+            return JSONResponse(
+                {"error": "invalid_client"}, status_code=401, headers={"WWW-Authenticate": "Basic"}
+            )
+        issued = kit.tokens.issue_service_token(client, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
+        return JSONResponse(
+            {
+                "access_token": issued.token,
+                "token_type": "Bearer",
+                "expires_in": SERVICE_TOKEN_TTL_SECONDS,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 definition = SubgraphDefinition(
@@ -60,6 +106,7 @@ definition = SubgraphDefinition(
     signs_tokens=True,
     setup=setup,
     add_routes=add_routes,
+    outbox=outbox,
 )
 
 

@@ -1,0 +1,91 @@
+"""Calling another service's GraphQL API with this service's SERVICE token (saga steps, price lookups).
+
+Failures are classified for the caller: `PeerRefused` is the peer's answer (a domain error with a code: do not
+retry), `PeerUnavailable` is transient (unreachable, 5xx, a retryable code, a timeout: retry with the same
+idempotency key). A timeout leaves the outcome unknown, which is why every step call carries a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from shared.auth.service_tokens import ServiceTokens
+from shared.log import request_id_var
+
+# Codes a peer answers when trying again later may succeed.
+RETRYABLE_CODES = frozenset(
+    {"PAYMENT_PROVIDER_UNAVAILABLE", "SERVICE_UNAVAILABLE", "INTERNAL", "RATE_LIMITED"}
+)
+
+
+@dataclass
+class PeerError(Exception):
+    peer: str
+    code: str
+    message: str
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.peer}: {self.code}: {self.message}"
+
+
+class PeerRefused(PeerError):
+    """The peer answered with a domain error (OUT_OF_STOCK, NOT_FOUND, ...): retrying changes nothing."""
+
+
+class PeerUnavailable(PeerError):
+    """The call may succeed later; its outcome may be unknown (a timeout): retry with the same key."""
+
+
+class Peer:
+    def __init__(
+        self, name: str, url: str, *, http: httpx.AsyncClient, tokens: ServiceTokens | None, timeout: float
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.http = http
+        self.tokens = tokens
+        self.timeout = timeout
+
+    async def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a successful operation; raises PeerRefused or PeerUnavailable."""
+        headers = {"x-request-id": request_id_var.get() or ""}
+        if self.tokens is not None:
+            try:
+                headers["authorization"] = f"Bearer {await self.tokens.token()}"
+            except Exception as exc:  # the token service down is as transient as the peer being down
+                raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"no service token: {exc}") from exc
+        try:
+            response = await self.http.post(
+                self.url,
+                json={"query": query, "variables": variables or {}},
+                headers={k: v for k, v in headers.items() if v},
+                timeout=self.timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise PeerUnavailable(self.name, "TIMEOUT", f"no answer within {self.timeout} s") from exc
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", type(exc).__name__) from exc
+        if response.status_code >= 500:
+            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", "an answer that is not JSON") from exc
+        errors = body.get("errors") or []
+        if errors:
+            first = errors[0]
+            extensions = first.get("extensions") or {}
+            code = str(extensions.get("code") or "INTERNAL")
+            error_class = (
+                PeerUnavailable if code in RETRYABLE_CODES or extensions.get("retryable") else PeerRefused
+            )
+            raise error_class(self.name, code, str(first.get("message", "")), extensions)
+        if response.status_code != 200 or not isinstance(body.get("data"), dict):
+            raise PeerUnavailable(
+                self.name, "SERVICE_UNAVAILABLE", f"HTTP {response.status_code} without data"
+            )
+        return body["data"]

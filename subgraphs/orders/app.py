@@ -1,0 +1,38 @@
+"""The orders service: its subgraph definition (with the saga and its recovery worker) and ASGI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.app import SubgraphDefinition, create_subgraph_app
+from shared.context import Runtime
+from subgraphs.orders.loaders import build_loaders
+from subgraphs.orders.models import outbox
+from subgraphs.orders.saga import STATE_KEY, Saga, run_recovery
+from subgraphs.orders.schema import schema
+from subgraphs.orders.settings import OrdersSettings
+
+
+async def setup(runtime: Runtime) -> None:
+    runtime.state[STATE_KEY] = Saga(runtime)
+
+
+async def teardown(runtime: Runtime) -> None:
+    # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
+    await runtime.state[STATE_KEY].stop()
+
+
+definition = SubgraphDefinition(
+    name="orders",
+    settings_class=OrdersSettings,
+    schema=schema,
+    build_loaders=build_loaders,
+    setup=setup,
+    teardown=teardown,
+    outbox=outbox,
+    workers=[run_recovery],
+)
+
+
+def build_app(settings: OrdersSettings | None = None) -> FastAPI:
+    return create_subgraph_app(definition, settings)

@@ -1,0 +1,19 @@
+"""The events orders emits, written to its outbox in the transaction of the change they describe."""
+
+from __future__ import annotations
+
+import enum
+
+
+class OrderEvent(enum.StrEnum):
+    # An order was created (PENDING): {orderId, userId, items, total, currency}.
+    ORDER_PLACED = "OrderPlaced"
+    # Its saga succeeded: {orderId, userId, items, total, currency}. Notifications mails the confirmation.
+    ORDER_CONFIRMED = "OrderConfirmed"
+    # It ended CANCELLED (declined, out of stock, or cancelled after confirmation): {..., code, reason}.
+    ORDER_CANCELLED = "OrderCancelled"
+    # Every status change, FAILED included: {orderId, userId, status, previousStatus, reason, at}.
+    ORDER_STATUS_CHANGED = "OrderStatusChanged"
+
+
+EMITTED: tuple[OrderEvent, ...] = tuple(OrderEvent)

@@ -1,0 +1,52 @@
+"""Per-request DataLoaders: orders by id, and their lines and status history, each batched into one query."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from subgraphs.orders import repository
+from subgraphs.orders.models import Order, OrderItem, OrderStatusChange
+
+if TYPE_CHECKING:
+    from shared.context import Context
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class OrderLoaders:
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
+        self._session = session
+        self.order: DataLoader[str, Order | None] = DataLoader(load_fn=self._load_orders)
+        self.items: DataLoader[uuid.UUID, list[OrderItem]] = DataLoader(load_fn=self._load_items)
+        self.history: DataLoader[uuid.UUID, list[OrderStatusChange]] = DataLoader(load_fn=self._load_history)
+
+    async def _load_orders(self, keys: list[str]) -> list[Order | None]:
+        ids = [_uuid_or_none(key) for key in keys]
+        wanted = list({order_id for order_id in ids if order_id is not None})
+        found = {order.id: order for order in await repository.get_many(self._session(), wanted)}
+        return [found.get(order_id) if order_id is not None else None for order_id in ids]
+
+    async def _load_items(self, keys: list[uuid.UUID]) -> list[list[OrderItem]]:
+        found = await repository.items_of(self._session(), keys)
+        return [found[key] for key in keys]
+
+    async def _load_history(self, keys: list[uuid.UUID]) -> list[list[OrderStatusChange]]:
+        found = await repository.history_of(self._session(), keys)
+        return [found[key] for key in keys]
+
+    def remember(self, order: Order) -> None:
+        self.order.prime(str(order.id), order, force=True)
+
+
+def build_loaders(context: Context) -> OrderLoaders:
+    return OrderLoaders(lambda: context.session)

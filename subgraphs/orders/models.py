@@ -1,0 +1,132 @@
+"""The orders tables: orders with their frozen lines, their status history and their saga's progress."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import ModelBase, new_metadata
+from shared.outbox import Outbox
+
+
+class Base(ModelBase):
+    __abstract__ = True
+    metadata = new_metadata()
+
+
+outbox = Outbox(Base.metadata, "orders")
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    INVENTORY_RESERVED = "INVENTORY_RESERVED"
+    PAYMENT_AUTHORIZED = "PAYMENT_AUTHORIZED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+FINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.FAILED})
+
+
+class SagaState(enum.StrEnum):
+    RUNNING = "RUNNING"  # going forward: reserve, charge, confirm
+    COMPENSATING = "COMPENSATING"  # undoing what started, in reverse, then ending in `final_status`
+    DONE = "DONE"
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        # One order per (user, idempotency key): a retried placeOrder finds the first one.
+        UniqueConstraint("user_id", "idempotency_key"),
+        CheckConstraint("total_amount >= 0", name="total_not_negative"),
+        Index("ix_orders_user_id_created_at_id", "user_id", "created_at", "id"),
+        Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_orders_created_at_id", "created_at", "id"),
+        # The recovery worker's work list: unfinished sagas by lease expiry.
+        Index("ix_orders_unfinished_lease", "lease_until", postgresql_where=text("saga_state <> 'DONE'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the request (lines and payment method): the same key with another cart is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), server_default=OrderStatus.PENDING.value)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    payment_method: Mapped[str] = mapped_column(String(100))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    saga_state: Mapped[str] = mapped_column(String(16), server_default=SagaState.RUNNING.value)
+    # Where a compensating saga ends (CANCELLED or FAILED).
+    final_status: Mapped[str | None] = mapped_column(String(32))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price_amount >= 0", name="unit_price_not_negative"),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # Frozen at the time of ordering: a later price change or rename never changes a placed order.
+    product_name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderStatusChange(Base):
+    __tablename__ = "order_status_history"
+    __table_args__ = (Index("ix_order_status_history_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SagaStep(Base):
+    """One step of an order's saga: STARTED is written (and committed) before the peer is called, so a
+    recovered saga knows which calls may have acted and must be compensated; DONE after the answer."""
+
+    __tablename__ = "saga_steps"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # What the peer answered (reservation or payment id, status), or the last error.
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,126 @@
+"""The services orders calls: products (prices, at ordering time), inventory and payments (saga steps).
+
+Each method is one GraphQL call with a SERVICE token (`shared.peers`); the step methods carry the step's
+idempotency key, so calling one again (a retry, a recovered saga) never acts twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.context import Runtime
+from shared.peers import Peer, PeerUnavailable
+from subgraphs.orders.settings import OrdersSettings
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogProduct:
+    id: str
+    name: str
+    active: bool
+    price_amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepAnswer:
+    """A peer's answer to a saga step: the reservation's or payment's id and status."""
+
+    id: str
+    status: str
+    reason: str | None = None
+
+
+_PRODUCTS = """
+query OrderPrices($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on Product { id name active price { amount currency } }
+  }
+}"""
+
+_RESERVE = """
+mutation Reserve($input: ReserveStockInput!) { reserveStock(input: $input) { id status } }"""
+_CONFIRM = """
+mutation Confirm($key: String!) { confirmReservation(key: $key) { id status } }"""
+_RELEASE = """
+mutation Release($key: String!, $reason: String!) {
+  releaseReservation(key: $key, reason: $reason) { id status }
+}"""
+_CHARGE = """
+mutation Charge($input: ChargePaymentInput!) { chargePayment(input: $input) { id status failureReason } }"""
+_REFUND = """
+mutation Refund($key: String!, $reason: String!) {
+  refundPayment(key: $key, reason: $reason) { id status }
+}"""
+
+
+class Peers:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        assert isinstance(settings, OrdersSettings)
+        timeout = settings.step_timeout_seconds
+        tokens = runtime.service_tokens
+
+        def peer(name: str, url: str) -> Peer:
+            return Peer(name, url, http=runtime.http, tokens=tokens, timeout=timeout)
+
+        self.products = peer("products", settings.products_url)
+        self.inventory = peer("inventory", settings.inventory_url)
+        self.payments = peer("payments", settings.payments_url)
+
+    async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
+        """The products that exist among `product_ids`, with their current price."""
+        data = await self.products.call(
+            _PRODUCTS, {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
+        )
+        found: dict[str, CatalogProduct] = {}
+        for entity in data.get("_entities") or []:
+            if entity:
+                found[entity["id"]] = CatalogProduct(
+                    id=entity["id"],
+                    name=entity["name"],
+                    active=entity["active"],
+                    price_amount=entity["price"]["amount"],
+                    currency=entity["price"]["currency"],
+                )
+        return found
+
+    async def reserve_stock(self, key: str, order_id: str, lines: list[tuple[str, int]]) -> StepAnswer:
+        items = [{"productId": product_id, "quantity": quantity} for product_id, quantity in lines]
+        data = await self.inventory.call(
+            _RESERVE, {"input": {"key": key, "orderId": order_id, "lines": items}}
+        )
+        return _answer(data, "reserveStock", self.inventory.name)
+
+    async def confirm_reservation(self, key: str) -> StepAnswer:
+        return _answer(await self.inventory.call(_CONFIRM, {"key": key}), "confirmReservation", "inventory")
+
+    async def release_reservation(self, key: str, reason: str) -> StepAnswer:
+        data = await self.inventory.call(_RELEASE, {"key": key, "reason": reason})
+        return _answer(data, "releaseReservation", "inventory")
+
+    async def charge_payment(
+        self, key: str, *, order_id: str, user_id: str, amount: int, currency: str, method: str
+    ) -> StepAnswer:
+        payment_input = {
+            "key": key,
+            "orderId": order_id,
+            "userId": user_id,
+            "amount": {"amount": amount, "currency": currency},
+            "method": method,
+        }
+        data = await self.payments.call(_CHARGE, {"input": payment_input})
+        return _answer(data, "chargePayment", "payments")
+
+    async def refund_payment(self, key: str, reason: str) -> StepAnswer:
+        return _answer(
+            await self.payments.call(_REFUND, {"key": key, "reason": reason}), "refundPayment", "payments"
+        )
+
+
+def _answer(data: dict[str, Any], field: str, peer: str) -> StepAnswer:
+    value = data.get(field)
+    if not isinstance(value, dict) or "status" not in value:
+        raise PeerUnavailable(peer, "SERVICE_UNAVAILABLE", f"{field} answered without a status")
+    return StepAnswer(id=str(value.get("id")), status=str(value["status"]), reason=value.get("failureReason"))

@@ -1,0 +1,419 @@
+"""The order saga: reserve stock, charge, confirm the reservation; on failure, compensate in reverse.
+
+Progress is persisted step by step in the orders database: a step is recorded STARTED (committed) before its
+peer is called and DONE after, each with a status change of the order in the same transaction. Every call
+carries a key derived from (order, step), so a retry or a recovered saga never acts twice. A saga is driven by
+the process holding its lease (renewed while it works); the recovery worker of any replica takes over sagas
+whose lease ran out and finishes or compensates them. Compensation retries until it succeeds, counted by a
+metric that alerting watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.context import Runtime
+from shared.peers import PeerRefused, PeerUnavailable
+from subgraphs.orders import repository
+from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
+from subgraphs.orders.peers import Peers, StepAnswer
+from subgraphs.orders.settings import OrdersSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STATE_KEY = "orders.saga"
+
+RESERVE, CHARGE, CONFIRM = "reserve", "charge", "confirm"
+REFUND, RELEASE = "refund", "release"
+FORWARD_STEPS = (RESERVE, CHARGE, CONFIRM)
+STARTED, DONE = "STARTED", "DONE"
+
+# The status an order reaches when a forward step is done.
+STATUS_AFTER = {
+    RESERVE: OrderStatus.INVENTORY_RESERVED,
+    CHARGE: OrderStatus.PAYMENT_AUTHORIZED,
+    CONFIRM: OrderStatus.CONFIRMED,
+}
+
+
+def step_key(order_id: uuid.UUID | str, step: str) -> str:
+    """The idempotency key of one step of one order: the same on every retry and after a crash."""
+    return f"order:{order_id}:{step}"
+
+
+@dataclass
+class StepFailure(Exception):
+    """A forward step that cannot succeed: the saga compensates and ends in `status`."""
+
+    status: OrderStatus
+    code: str
+    reason: str
+
+
+class LeaseLost(Exception):
+    """Another process took this saga over (ours looked dead): stop driving it."""
+
+
+class SagaMetrics:
+    def __init__(self, runtime: Runtime) -> None:
+        registry = runtime.metrics.registry
+        self.outcomes = Counter(
+            "myshop_saga_outcomes_total", "Sagas ended, by final status.", ["status"], registry=registry
+        )
+        self.step_retries = Counter(
+            "myshop_saga_step_retries_total",
+            "Forward step calls retried, by step.",
+            ["step"],
+            registry=registry,
+        )
+        # Alert on this: compensation never gives up, so a stuck one shows here and nowhere else.
+        self.compensation_retries = Counter(
+            "myshop_saga_compensation_retries_total",
+            "Compensation calls retried, by step.",
+            ["step"],
+            registry=registry,
+        )
+        self.recovered = Counter(
+            "myshop_saga_recovered_total", "Sagas taken over from a dead process.", registry=registry
+        )
+        self.duration = Histogram(
+            "myshop_saga_duration_seconds",
+            "Time from the start of driving a saga to its end.",
+            registry=registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+
+
+class Saga:
+    """Drives order sagas for one process; `runtime.state[STATE_KEY]`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        assert isinstance(settings, OrdersSettings)
+        self.settings = settings
+        self.sessionmaker = runtime.sessionmaker
+        self.peers = Peers(runtime)
+        self.metrics = SagaMetrics(runtime)
+        # Unique per process start: a restarted process does not own its previous life's leases.
+        self.owner = f"{uuid.uuid4().hex[:12]}"
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    # --- starting and waiting ---
+
+    def start(self, order_id: uuid.UUID) -> asyncio.Task[None]:
+        """Drive the saga in the background (a request that stops waiting does not stop it)."""
+        task = self._running.get(order_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run(order_id), name=f"saga:{order_id}")
+            self._running[order_id] = task
+            task.add_done_callback(lambda _: self._running.pop(order_id, None))
+        return task
+
+    async def wait(self, order_id: uuid.UUID, seconds: float) -> None:
+        """Until the saga running here ends, or `seconds`; for a saga driven elsewhere, poll the database."""
+        task = self._running.get(order_id)
+        deadline = time.monotonic() + seconds
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), seconds)
+            except TimeoutError:
+                return
+            return
+        while time.monotonic() < deadline:
+            async with self.sessionmaker() as session:
+                order = await repository.get(session, order_id)
+            if order is None or order.saga_state == SagaState.DONE:
+                return
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- the recovery worker ---
+
+    async def recover_once(self, limit: int = 20) -> int:
+        """Take over sagas whose lease ran out; returns how many were started here."""
+        async with self.sessionmaker() as session, session.begin():
+            ids = await repository.claim_abandoned(
+                session, self.owner, self.settings.saga_lease_seconds, limit
+            )
+        for order_id in ids:
+            logger.warning("recovering the saga of order %s", order_id)
+            self.metrics.recovered.inc()
+            self.start(order_id)
+        return len(ids)
+
+    # --- driving one saga ---
+
+    async def _run(self, order_id: uuid.UUID) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(order_id))
+        started = time.perf_counter()
+        try:
+            await self._drive(order_id)
+            self.metrics.duration.observe(time.perf_counter() - started)
+        except LeaseLost:
+            logger.warning("order %s: lease lost, another process drives its saga now", order_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Nothing is lost: the lease runs out and the recovery worker tries again.
+            logger.exception("order %s: saga interrupted", order_id)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, order_id: uuid.UUID) -> None:
+        interval = self.settings.saga_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            async with self.sessionmaker() as session, session.begin():
+                if not await repository.renew_lease(
+                    session, order_id, self.owner, self.settings.saga_lease_seconds
+                ):
+                    return
+
+    async def _drive(self, order_id: uuid.UUID) -> None:
+        order, steps = await self._load(order_id)
+        if order.saga_state == SagaState.RUNNING:
+            items = await self._lines(order_id)
+            for step in FORWARD_STEPS:
+                if step in steps and steps[step] == DONE:
+                    continue
+                try:
+                    await self._forward(order, step, items)
+                except StepFailure as failure:
+                    await self._begin_compensation(order_id, failure)
+                    break
+            order, steps = await self._load(order_id)
+        if order.saga_state == SagaState.COMPENSATING:
+            await self._compensate(order, steps)
+
+    async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str]]:
+        async with self.sessionmaker() as session:
+            order = await repository.get(session, order_id)
+            if order is None:
+                raise LookupError(f"no order {order_id}")
+            steps = {name: row.status for name, row in (await repository.steps_of(session, order_id)).items()}
+        return order, steps
+
+    async def _lines(self, order_id: uuid.UUID) -> list[tuple[str, int]]:
+        async with self.sessionmaker() as session:
+            items = (await repository.items_of(session, [order_id]))[order_id]
+        return [(str(item.product_id), item.quantity) for item in items]
+
+    # --- forward steps ---
+
+    async def _forward(self, order: Order, step: str, lines: list[tuple[str, int]]) -> None:
+        await self._record(order.id, step, STARTED, None, attempt=True)
+        key = step_key(order.id, step)
+        if step == RESERVE:
+            answer = await self._retrying(step, lambda: self.peers.reserve_stock(key, str(order.id), lines))
+            if answer.status != "RESERVED":
+                raise StepFailure(
+                    OrderStatus.FAILED, "RESERVATION_RELEASED", "The stock reservation was released."
+                )
+        elif step == CHARGE:
+            answer = await self._retrying(
+                step,
+                lambda: self.peers.charge_payment(
+                    key,
+                    order_id=str(order.id),
+                    user_id=str(order.user_id),
+                    amount=order.total_amount,
+                    currency=order.currency,
+                    method=order.payment_method,
+                ),
+            )
+            if answer.status == "DECLINED":
+                raise StepFailure(
+                    OrderStatus.CANCELLED, "PAYMENT_DECLINED", f"The payment was declined: {answer.reason}."
+                )
+            if answer.status != "CAPTURED":
+                raise StepFailure(OrderStatus.FAILED, "PAYMENT_FAILED", f"The payment ended {answer.status}.")
+        else:
+            answer = await self._retrying(
+                step, lambda: self.peers.confirm_reservation(step_key(order.id, RESERVE))
+            )
+            if answer.status != "CONFIRMED":
+                raise StepFailure(
+                    OrderStatus.FAILED, "RESERVATION_RELEASED", "The stock reservation expired."
+                )
+        await self._advance(order.id, step, answer)
+
+    async def _retrying(self, step: str, call: Callable[[], Awaitable[StepAnswer]]) -> StepAnswer:
+        """A forward call, retried on transient failures until the step's deadline."""
+        deadline = time.monotonic() + self.settings.step_deadline_seconds
+        delay = self.settings.retry_initial_seconds
+        while True:
+            try:
+                return await call()
+            except PeerRefused as refused:
+                if refused.code == "OUT_OF_STOCK":
+                    raise StepFailure(
+                        OrderStatus.CANCELLED, "OUT_OF_STOCK", "Not enough stock for this order."
+                    ) from refused
+                raise StepFailure(
+                    OrderStatus.FAILED, refused.code, f"{refused.peer}: {refused.message}"
+                ) from refused
+            except PeerUnavailable as unavailable:
+                if time.monotonic() + delay > deadline:
+                    raise StepFailure(
+                        OrderStatus.FAILED,
+                        "STEP_TIMEOUT",
+                        f"{step} did not succeed in time ({unavailable.code}).",
+                    ) from unavailable
+                self.metrics.step_retries.labels(step).inc()
+                await asyncio.sleep(_jittered(delay))
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+
+    async def _advance(self, order_id: uuid.UUID, step: str, answer: StepAnswer) -> None:
+        """Record a done step and the order's new status, its events, in one transaction."""
+        status = STATUS_AFTER[step]
+        async with self.sessionmaker() as session, session.begin():
+            order = await self._locked(session, order_id)
+            if order.saga_state != SagaState.RUNNING:
+                return  # a cancellation got there first; it compensates what we did
+            await repository.record_step(
+                session, order_id, step, DONE, f"{answer.id} {answer.status}", attempt=False
+            )
+            values: dict[str, Any] = {"status": status}
+            if status == OrderStatus.CONFIRMED:
+                values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+            await change_status(session, order, status, None, values)
+        if status == OrderStatus.CONFIRMED:
+            self.metrics.outcomes.labels(status).inc()
+
+    # --- compensation ---
+
+    async def _begin_compensation(self, order_id: uuid.UUID, failure: StepFailure) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            order = await self._locked(session, order_id)
+            if order.saga_state != SagaState.RUNNING:
+                return
+            await repository.update_order(
+                session,
+                order_id,
+                {
+                    "saga_state": SagaState.COMPENSATING,
+                    "final_status": failure.status,
+                    "failure_code": failure.code,
+                    "failure_reason": failure.reason,
+                },
+            )
+        logger.info("order %s: compensating (%s)", order_id, failure.code)
+
+    async def _compensate(self, order: Order, steps: dict[str, str]) -> None:
+        reason = order.failure_reason or "order not completed"
+        # Reverse order: the money back first, then the stock (a confirmed reservation is restocked).
+        if CHARGE in steps and steps.get(REFUND) != DONE:
+            answer = await self._until_done(
+                REFUND, lambda: self.peers.refund_payment(step_key(order.id, CHARGE), reason)
+            )
+            await self._record(order.id, REFUND, DONE, f"{answer.id} {answer.status}", attempt=False)
+        if RESERVE in steps and steps.get(RELEASE) != DONE:
+            answer = await self._until_done(
+                RELEASE, lambda: self.peers.release_reservation(step_key(order.id, RESERVE), reason)
+            )
+            await self._record(order.id, RELEASE, DONE, f"{answer.id} {answer.status}", attempt=False)
+        final = OrderStatus(order.final_status or OrderStatus.FAILED)
+        async with self.sessionmaker() as session, session.begin():
+            locked = await self._locked(session, order.id)
+            if locked.saga_state != SagaState.COMPENSATING:
+                return
+            values = {"status": final, "saga_state": SagaState.DONE, "lease_owner": None, "lease_until": None}
+            await change_status(session, locked, final, locked.failure_reason, values)
+        self.metrics.outcomes.labels(final).inc()
+
+    async def _until_done(self, step: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A compensation call, retried until it succeeds (never given up: money or stock is at stake)."""
+        delay = self.settings.retry_initial_seconds
+        while True:
+            try:
+                return await call()
+            except (PeerUnavailable, PeerRefused) as error:
+                self.metrics.compensation_retries.labels(step).inc()
+                log = logger.error if isinstance(error, PeerRefused) else logger.warning
+                log("compensation %s failed, retrying: %s", step, error)
+                await asyncio.sleep(_jittered(delay))
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+
+    # --- persistence helpers ---
+
+    async def _record(
+        self, order_id: uuid.UUID, step: str, status: str, detail: str | None, *, attempt: bool
+    ) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await self._locked(session, order_id)
+            await repository.record_step(session, order_id, step, status, detail, attempt=attempt)
+
+    async def _locked(self, session: AsyncSession, order_id: uuid.UUID) -> Order:
+        order = await repository.get(session, order_id, lock=True)
+        if order is None:
+            raise LookupError(f"no order {order_id}")
+        if order.lease_owner != self.owner and order.saga_state != SagaState.DONE:
+            raise LeaseLost(str(order_id))
+        return order
+
+
+async def change_status(
+    session: AsyncSession, order: Order, status: OrderStatus, reason: str | None, values: dict[str, Any]
+) -> None:
+    """Set an order's status (with `values`), append the history, emit the events: one transaction."""
+    previous = order.status
+    await repository.update_order(session, order.id, values)
+    await repository.add_history(session, order.id, status, reason)
+    base = {"orderId": order.id, "userId": order.user_id}
+    await outbox.emit(
+        session,
+        OrderEvent.ORDER_STATUS_CHANGED,
+        {**base, "status": status, "previousStatus": previous, "reason": reason},
+        aggregate_id=order.id,
+    )
+    if status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
+        items = (await repository.items_of(session, [order.id]))[order.id]
+        summary = {
+            **base,
+            "total": order.total_amount,
+            "currency": order.currency,
+            "items": [
+                {"productId": item.product_id, "quantity": item.quantity, "unitPrice": item.unit_price_amount}
+                for item in items
+            ],
+        }
+        if status == OrderStatus.CONFIRMED:
+            await outbox.emit(session, OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id)
+        else:
+            cancelled = {**summary, "code": order.failure_code, "reason": reason}
+            await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
+    assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
+
+
+def _jittered(delay: float) -> float:
+    # Full jitter around the delay: retries of many sagas spread out instead of arriving together.
+    return delay * random.uniform(0.5, 1.5)
+
+
+async def run_recovery(runtime: Runtime) -> None:
+    """The recovery worker: every few seconds, take over the sagas of dead processes."""
+    saga: Saga = runtime.state[STATE_KEY]
+    while True:
+        try:
+            await saga.recover_once()
+        except Exception:
+            logger.exception("saga recovery pass failed")
+        await asyncio.sleep(saga.settings.recovery_interval_seconds)

@@ -1,0 +1,183 @@
+"""The orders subgraph's GraphQL schema: thin resolvers over `OrderService`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.federation.schema_directives import Key
+from strawberry.types import Info
+
+from shared.graphql import build_schema
+from shared.graphql_types import Money
+from shared.pagination import Connection, connection
+from subgraphs.orders import models
+from subgraphs.orders.service import OrderPage, OrderService
+
+
+@strawberry.enum(description="Where an order stands in its saga; CONFIRMED, CANCELLED and FAILED are final.")
+class OrderStatus(enum.Enum):
+    PENDING = "PENDING"
+    INVENTORY_RESERVED = "INVENTORY_RESERVED"
+    PAYMENT_AUTHORIZED = "PAYMENT_AUTHORIZED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+@strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
+class Product:
+    id: strawberry.ID
+
+
+@strawberry.type(description="One line of an order, its price frozen when the order was placed.")
+class OrderItem:
+    product: Product
+    product_name: str = strawberry.field(description="The product's name when the order was placed.")
+    quantity: int
+    unit_price: Money
+    line_total: Money
+
+
+@strawberry.type(description="A change of an order's status, with why.")
+class OrderStatusChange:
+    status: OrderStatus
+    reason: str | None
+    at: datetime
+
+
+@strawberry.federation.type(keys=["id"], description="An order placed by a customer.")
+class Order:
+    id: strawberry.ID
+    total: Money
+    status: OrderStatus
+    failure_code: str | None = strawberry.field(description="Why it was cancelled or failed (a stable code).")
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[models.Order]
+
+    @strawberry.field
+    def user(self) -> User:
+        return User(id=strawberry.ID(str(self.row.user_id)))
+
+    @strawberry.field
+    async def items(self, info: Info) -> list[OrderItem]:
+        return [
+            OrderItem(
+                product=Product(id=strawberry.ID(str(item.product_id))),
+                product_name=item.product_name,
+                quantity=item.quantity,
+                unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
+                line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
+            )
+            for item in await OrderService(info.context).items(self.row)
+        ]
+
+    @strawberry.field(description="Every status the order went through, oldest first.")
+    async def status_history(self, info: Info) -> list[OrderStatusChange]:
+        return [
+            OrderStatusChange(status=OrderStatus(change.status), reason=change.reason, at=change.at)
+            for change in await OrderService(info.context).history(self.row)
+        ]
+
+    @classmethod
+    def from_row(cls, row: models.Order) -> Order:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            total=Money(amount=row.total_amount, currency=row.currency),
+            status=OrderStatus(row.status),
+            failure_code=row.failure_code,
+            failure_reason=row.failure_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order | None:
+        row = await OrderService(info.context).get_order(id)
+        return cls.from_row(row) if row is not None else None
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @strawberry.field(description="The user's orders, newest first (the user themself, ADMIN or PARTNER).")
+    async def orders(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Order]:
+        return _connection(await OrderService(info.context).user_orders(self.id, first=first, after=after))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)
+
+
+def _connection(page: OrderPage) -> Connection[Order]:
+    cursors = {str(order.id): page.cursor_of(order) for order in page.orders}
+    return connection(
+        [Order.from_row(order) for order in page.orders],
+        size=page.size,
+        cursor_of=lambda node: cursors[node.id],
+        has_previous=page.has_previous,
+    )
+
+
+@strawberry.input
+class OrderItemInput:
+    product_id: strawberry.ID
+    quantity: int
+
+
+@strawberry.input
+class PlaceOrderInput:
+    items: list[OrderItemInput]
+    payment_method: str = strawberry.field(description="A payment method token (see README: sandbox tokens).")
+    idempotency_key: str = strawberry.field(
+        description="Chosen by the client, one per order: a retry with the same key returns the same order."
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        row = await OrderService(info.context).get_order(id)
+        return Order.from_row(row) if row is not None else None
+
+    @strawberry.field(description="All orders, newest first, optionally of one status (ADMIN or PARTNER).")
+    async def orders(
+        self, info: Info, status: OrderStatus | None = None, first: int | None = 20, after: str | None = None
+    ) -> Connection[Order]:
+        page = await OrderService(info.context).list_orders(
+            status=status.value if status is not None else None, first=first, after=after
+        )
+        return _connection(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
+            "Answers the CONFIRMED order, or an error whose code says why not (OUT_OF_STOCK, "
+            "PAYMENT_DECLINED, ...) with `extensions.orderId`."
+        )
+    )
+    async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
+        row = await OrderService(info.context).place_order(
+            items=[(item.product_id, item.quantity) for item in input.items],
+            payment_method=input.payment_method,
+            idempotency_key=input.idempotency_key,
+        )
+        return Order.from_row(row)
+
+    @strawberry.mutation(
+        description="Cancel a confirmed order (its customer or an admin): refund and restock."
+    )
+    async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:
+        return Order.from_row(await OrderService(info.context).cancel_order(id))
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Order, User, Product])

@@ -1,0 +1,383 @@
+"""The orders domain: place an order (then its saga runs), cancel one, read them. Rules here, SQL in
+repository.py, the saga's steps in saga.py.
+
+Reads run in the request's transaction. Placing and cancelling are the exception to "the request owns the
+transaction": the order must be committed before its saga calls another service, and the saga persists each
+step in a transaction of its own, so these two write through the saga's sessions, never `context.session`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, Role
+from shared.context import Context
+from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
+from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.peers import PeerError
+from subgraphs.orders import repository
+from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.models import Order, OrderItem, OrderStatus, OrderStatusChange, SagaState, outbox
+from subgraphs.orders.saga import STATE_KEY, Saga
+from subgraphs.orders.settings import OrdersSettings
+
+MAX_LINES = 100
+MAX_QUANTITY = 1000
+# Money is a GraphQL Int (32-bit signed) in the public schema: an order's total must fit in it.
+MAX_TOTAL = 2**31 - 1
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+MAX_PAYMENT_METHOD_LENGTH = 100
+# Who reads any order: staff, partners fulfilling orders, and services.
+STAFF = (Role.ADMIN, Role.PARTNER, Role.SERVICE)
+
+
+class OrderNotPlaced(MyShopError):
+    """The order exists but ended CANCELLED or FAILED; the code says why (OUT_OF_STOCK, PAYMENT_DECLINED)."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(
+            order.failure_reason or f"The order ended {order.status}.",
+            orderId=str(order.id),
+            status=order.status,
+        )
+        self.code = order.failure_code or "ORDER_FAILED"  # type: ignore[misc]
+
+
+class ServiceUnavailable(MyShopError):
+    code = "SERVICE_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    orders: list[Order]
+    size: int
+    has_previous: bool
+    kind: str
+
+    def cursor_of(self, order: Order) -> str:
+        return encode_cursor(self.kind, [order.created_at.isoformat(), str(order.id)])
+
+
+# --- input rules ---
+
+
+def parse_uuid(value: object, field: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as exc:
+        raise BadUserInput("Not a valid id.", field=field) from exc
+
+
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def clean_lines(items: list[tuple[object, object]]) -> list[OrderLine]:
+    """Validated lines, one per product (repeated products are added up), in the client's order."""
+    if not items:
+        raise BadUserInput("An order needs at least one item.", field="items")
+    if len(items) > MAX_LINES:
+        raise BadUserInput(f"An order has at most {MAX_LINES} items.", field="items")
+    quantities: dict[uuid.UUID, int] = {}
+    for index, (raw_id, quantity) in enumerate(items):
+        product_id = parse_uuid(raw_id, f"items.{index}.productId")
+        if type(quantity) is not int or quantity < 1 or quantity > MAX_QUANTITY:
+            raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=f"items.{index}.quantity")
+        quantities[product_id] = quantities.get(product_id, 0) + quantity
+        if quantities[product_id] > MAX_QUANTITY:
+            raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=f"items.{index}.quantity")
+    return [OrderLine(product_id, quantity) for product_id, quantity in quantities.items()]
+
+
+def clean_key(value: object) -> str:
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.fullmatch(value):
+        raise BadUserInput(
+            "An idempotency key is 1 to 100 letters, digits and . _ : -", field="idempotencyKey"
+        )
+    return value
+
+
+def clean_payment_method(value: object) -> str:
+    method = value.strip() if isinstance(value, str) else ""
+    if not method or len(method) > MAX_PAYMENT_METHOD_LENGTH:
+        raise BadUserInput(
+            f"A payment method is 1 to {MAX_PAYMENT_METHOD_LENGTH} characters.", field="paymentMethod"
+        )
+    return method
+
+
+def request_hash(lines: list[OrderLine], payment_method: str) -> str:
+    canonical = sorted((str(line.product_id), line.quantity) for line in lines)
+    return hashlib.sha256(orjson.dumps([canonical, payment_method])).hexdigest()
+
+
+def _created_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
+    if len(key) == 2 and isinstance(key[0], str):
+        try:
+            created_at = datetime.fromisoformat(key[0])
+        except ValueError:
+            created_at = None
+        order_id = uuid_or_none(key[1])
+        if created_at is not None and created_at.tzinfo is not None and order_id is not None:
+            return created_at, order_id
+    raise BadUserInput("Invalid cursor.", field="after")
+
+
+class OrderService:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.saga: Saga = context.runtime.state[STATE_KEY]
+        settings = context.settings
+        assert isinstance(settings, OrdersSettings)
+        self.settings = settings
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.context.session
+
+    # --- placing ---
+
+    async def place_order(
+        self, *, items: list[tuple[object, object]], payment_method: object, idempotency_key: object
+    ) -> Order:
+        """Create the order (PENDING) and run its saga; the CONFIRMED order, or an error saying why not.
+
+        The same key from the same user answers with the same order, never a second one.
+        """
+        principal = await self.context.require_principal()
+        if principal.user_id is None:
+            raise Forbidden("Orders are placed by users.")
+        user_id = parse_uuid(principal.user_id, "user")
+        key = clean_key(idempotency_key)
+        lines = clean_lines(items)
+        method = clean_payment_method(payment_method)
+        fingerprint = request_hash(lines, method)
+
+        async with self.saga.sessionmaker() as session:
+            existing = await repository.get_by_key(session, user_id, key)
+        if existing is None:
+            order = await self._create(user_id, key, fingerprint, lines, method)
+            if order is not None:
+                self.saga.start(order.id)
+            else:  # a concurrent request with this key created it first
+                async with self.saga.sessionmaker() as session:
+                    existing = await repository.get_by_key(session, user_id, key)
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise Conflict(
+                    "This idempotency key was used for another order.",
+                    field="idempotencyKey",
+                    reason="IDEMPOTENCY_KEY_REUSED",
+                )
+            order = existing
+        assert order is not None
+        await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
+        return await self._outcome(order.id)
+
+    async def _create(
+        self, user_id: uuid.UUID, key: str, fingerprint: str, lines: list[OrderLine], method: str
+    ) -> Order | None:
+        try:
+            catalog = await self.saga.peers.catalog([str(line.product_id) for line in lines])
+        except PeerError as exc:
+            raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
+        priced: list[dict[str, Any]] = []
+        currencies: set[str] = set()
+        for index, line in enumerate(lines):
+            product = catalog.get(str(line.product_id))
+            if product is None:
+                raise NotFound("No such product.", field=f"items.{index}.productId")
+            if not product.active:
+                raise BadUserInput("This product is no longer sold.", field=f"items.{index}.productId")
+            currencies.add(product.currency)
+            priced.append(
+                {
+                    "line": index + 1,
+                    "product_id": line.product_id,
+                    "product_name": product.name,
+                    "quantity": line.quantity,
+                    "unit_price_amount": product.price_amount,
+                    "currency": product.currency,
+                }
+            )
+        if len(currencies) > 1:
+            raise BadUserInput(
+                "An order is paid in one currency; these products are in several.", field="items"
+            )
+        total = sum(item["unit_price_amount"] * item["quantity"] for item in priced)
+        if total > MAX_TOTAL:
+            raise BadUserInput(f"An order's total is at most {MAX_TOTAL} minor units.", field="items")
+        async with self.saga.sessionmaker() as session, session.begin():
+            order = await repository.insert_order(
+                session,
+                {
+                    "user_id": user_id,
+                    "idempotency_key": key,
+                    "request_hash": fingerprint,
+                    "status": OrderStatus.PENDING,
+                    "currency": currencies.pop(),
+                    "total_amount": total,
+                    "payment_method": method,
+                    "saga_state": SagaState.RUNNING,
+                    "lease_owner": self.saga.owner,
+                    "lease_until": _lease_until(self.settings.saga_lease_seconds),
+                },
+            )
+            if order is None:
+                return None
+            for item in priced:
+                item["order_id"] = order.id
+            await repository.insert_items(session, priced)
+            await repository.add_history(session, order.id, OrderStatus.PENDING, None)
+            await outbox.emit(
+                session,
+                OrderEvent.ORDER_PLACED,
+                {
+                    "orderId": order.id,
+                    "userId": user_id,
+                    "total": total,
+                    "currency": order.currency,
+                    "items": [
+                        {
+                            "productId": i["product_id"],
+                            "quantity": i["quantity"],
+                            "unitPrice": i["unit_price_amount"],
+                        }
+                        for i in priced
+                    ],
+                },
+                aggregate_id=order.id,
+            )
+        return order
+
+    async def _outcome(self, order_id: uuid.UUID) -> Order:
+        async with self.saga.sessionmaker() as session:
+            order = await repository.get(session, order_id)
+        assert order is not None
+        self.context.loaders.remember(order)
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) and order.saga_state == SagaState.DONE:
+            raise OrderNotPlaced(order)
+        return order
+
+    # --- cancelling ---
+
+    async def cancel_order(self, raw_id: object) -> Order:
+        """The owner or an admin cancels a confirmed order: refund, restock, CANCELLED."""
+        principal = await self.context.require_principal()
+        order_id = parse_uuid(raw_id, "id")
+        is_admin = principal.has_any_role(Role.ADMIN)
+        async with self.saga.sessionmaker() as session, session.begin():
+            order = await repository.get(session, order_id, lock=True)
+            if order is None:
+                raise NotFound("No such order.", field="id")
+            if not (is_admin or principal.is_user(order.user_id)):
+                raise Forbidden("Only the customer who placed it or an admin cancels an order.")
+            if (
+                order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED)
+                or order.saga_state != SagaState.DONE
+            ):
+                if order.saga_state == SagaState.RUNNING:
+                    raise Conflict("The order is still being placed; try again in a moment.", field="id")
+                raise Conflict(f"The order is already {order.status.lower()}.", field="id")
+            who = "an admin" if is_admin and not principal.is_user(order.user_id) else "the customer"
+            await repository.update_order(
+                session,
+                order_id,
+                {
+                    "saga_state": SagaState.COMPENSATING,
+                    "final_status": OrderStatus.CANCELLED,
+                    "failure_code": "CANCELLED_BY_ADMIN" if who == "an admin" else "CANCELLED_BY_CUSTOMER",
+                    "failure_reason": f"Cancelled by {who}.",
+                    "lease_owner": self.saga.owner,
+                    "lease_until": _lease_until(self.settings.saga_lease_seconds),
+                },
+            )
+        self.saga.start(order_id)
+        await self.saga.wait(order_id, self.settings.place_order_wait_seconds)
+        async with self.saga.sessionmaker() as session:
+            cancelled = await repository.get(session, order_id)
+        assert cancelled is not None
+        self.context.loaders.remember(cancelled)
+        return cancelled
+
+    # --- reading ---
+
+    async def get_order(self, raw_id: object) -> Order | None:
+        """An order its reader may see (owner, admin, partner, service); None when there is no such order."""
+        order = await self.context.loaders.order.load(str(raw_id))
+        if order is not None:
+            await self.require_reader(order)
+        return order
+
+    async def require_reader(self, order: Order) -> Principal:
+        principal = await self.context.require_principal()
+        if not (
+            principal.is_user(order.user_id) or principal.has_any_role(Role.ADMIN, Role.PARTNER, Role.SERVICE)
+        ):
+            raise Forbidden("This order belongs to another customer.")
+        return principal
+
+    async def list_orders(self, *, status: str | None, first: int | None, after: str | None) -> OrderPage:
+        principal = await self.context.require_principal()
+        if not principal.has_any_role(Role.ADMIN, Role.PARTNER):
+            raise Forbidden("Listing all orders needs the ADMIN or PARTNER role.")
+        return await self._page(user_id=None, status=status, first=first, after=after)
+
+    async def user_orders(self, raw_user_id: object, *, first: int | None, after: str | None) -> OrderPage:
+        principal = await self.context.require_principal()
+        user_id = uuid_or_none(raw_user_id)
+        if not (
+            principal.is_user(raw_user_id) or principal.has_any_role(Role.ADMIN, Role.PARTNER, Role.SERVICE)
+        ):
+            raise Forbidden("A customer sees only their own orders.")
+        if user_id is None:
+            return OrderPage([], size=page_size(first), has_previous=False, kind="orders")
+        return await self._page(user_id=user_id, status=None, first=first, after=after)
+
+    async def _page(
+        self, *, user_id: uuid.UUID | None, status: str | None, first: int | None, after: str | None
+    ) -> OrderPage:
+        size = page_size(first)
+        kind = f"orders:{user_id or '*'}:{status or '*'}"
+        key = _created_key(decode_cursor(after, kind)) if after is not None else None
+        orders = await repository.newest_page(
+            self.session, user_id=user_id, status=status, after=key, limit=size + 1
+        )
+        for order in orders:
+            self.context.loaders.remember(order)
+        return OrderPage(orders, size=size, has_previous=after is not None, kind=kind)
+
+    async def items(self, order: Order) -> list[OrderItem]:
+        return await self.context.loaders.items.load(order.id)
+
+    async def history(self, order: Order) -> list[OrderStatusChange]:
+        return await self.context.loaders.history.load(order.id)
+
+
+def _line_event(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "productId": item["product_id"],
+        "quantity": item["quantity"],
+        "unitPrice": item["unit_price_amount"],
+    }
+
+
+def _lease_until(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -1,0 +1,34 @@
+"""Settings of the orders service (`MYSHOP_ORDERS_*`): its peers; the saga's timeouts, retries, leases."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings, service_config
+
+
+class OrdersSettings(ServiceSettings):
+    model_config = service_config("orders")
+    service_name: ClassVar[str] = "orders"
+
+    # --- peers (their GraphQL endpoints) ---
+    products_url: str = "http://127.0.0.1:4002/graphql"
+    inventory_url: str = "http://127.0.0.1:4005/graphql"
+    payments_url: str = "http://127.0.0.1:4004/graphql"
+
+    # --- the saga ---
+    # One call to a peer; past it the outcome is unknown and the step is retried with the same key.
+    step_timeout_seconds: float = Field(5.0, gt=0)
+    # How long a forward step keeps retrying transient failures before the saga gives up and compensates.
+    step_deadline_seconds: float = Field(20.0, gt=0)
+    # Backoff between retries: doubling from the first, capped (compensation retries forever at the cap).
+    retry_initial_seconds: float = Field(0.1, gt=0)
+    retry_max_seconds: float = Field(5.0, gt=0)
+    # How long `placeOrder` waits for its saga before answering with the order as it stands (it goes on).
+    place_order_wait_seconds: float = Field(30.0, gt=0)
+    # A process driving a saga holds its lease, renewed while it works; an expired lease means the process
+    # died, and the recovery worker of any replica takes the saga over.
+    saga_lease_seconds: float = Field(15.0, gt=0)
+    recovery_interval_seconds: float = Field(2.0, gt=0)
