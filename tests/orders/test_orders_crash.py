@@ -1,0 +1,221 @@
+"""Crash recovery: the orders process killed with SIGKILL in the middle of sagas, then started again.
+
+A small proxy between orders and payments holds the charge calls: either before they reach payments (the
+process dies after the reservation, before the charge) or after payments charged (the process dies before it
+learns the charge succeeded). The restarted process's recovery worker must bring every order to a final state
+with the money and the stock adding up, and no step acting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from orders_shop import PLACE, Shop
+
+pytestmark = pytest.mark.slow
+
+LEASE_SECONDS = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChargeGate:
+    """An HTTP proxy to payments that holds every chargePayment call (before or after forwarding it)."""
+
+    def __init__(self, target: str, *, forward_first: bool) -> None:
+        self.target = target
+        self.forward_first = forward_first
+        self.held = 0
+        self.arrived = asyncio.Condition()
+        self.open = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+        is_charge = b"chargePayment" in body
+        if is_charge and not self.forward_first:
+            await self._hold()
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(self.target, content=body, headers=headers)
+        if is_charge and self.forward_first:
+            await self._hold()
+        return web.Response(body=answer.content, status=answer.status_code, content_type="application/json")
+
+    async def _hold(self) -> None:
+        async with self.arrived:
+            self.held += 1
+            self.arrived.notify_all()
+        await self.open.wait()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(20), self.arrived:
+            await self.arrived.wait_for(lambda: self.held >= count)
+
+
+@asynccontextmanager
+async def serve_gate(gate: ChargeGate) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/graphql", gate.handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}/graphql"
+    finally:
+        gate.open.set()
+        await runner.cleanup()
+
+
+class OrdersProcess:
+    """`myshop serve orders` as a real process, on this run's databases and services."""
+
+    def __init__(self, api: Any, payments_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        users = api.url("users")
+        self.env = {
+            **os.environ,
+            "MYSHOP_ORDERS_PORT": str(self.port),
+            "MYSHOP_ORDERS_PRODUCTS_URL": f"{api.url('products')}/graphql",
+            "MYSHOP_ORDERS_INVENTORY_URL": f"{api.url('inventory')}/graphql",
+            "MYSHOP_ORDERS_PAYMENTS_URL": payments_url,
+            "MYSHOP_JWKS_URL": f"{users}/.well-known/jwks.json",
+            "MYSHOP_SERVICE_TOKEN_URL": f"{users}/oauth/token",
+            "MYSHOP_ORDERS_SAGA_LEASE_SECONDS": str(LEASE_SECONDS),
+            "MYSHOP_ORDERS_RECOVERY_INTERVAL_SECONDS": "0.3",
+            "MYSHOP_ORDERS_STEP_TIMEOUT_SECONDS": "10",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; waiting is async)
+                [sys.executable, "-m", "shared.cli", "serve", "orders"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=1) as client:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.log.read_text()[-3000:]
+                try:
+                    if (await client.get(f"{self.url}/health/ready")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"orders did not start: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+async def place_through(url: str, token: str, product: str, key: str) -> None:
+    order_input = {
+        "items": [{"productId": product, "quantity": 1}],
+        "paymentMethod": "tok_approve",
+        "idempotencyKey": key,
+    }
+    async with httpx.AsyncClient(timeout=60) as client:
+        await client.post(
+            f"{url}/graphql",
+            json={"query": PLACE, "variables": {"input": order_input}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+async def final_orders(shop: Shop, ids: list[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while True:
+        orders = [await shop.order(order_id) for order_id in ids]
+        if all(order["status"] in ("CONFIRMED", "CANCELLED", "FAILED") for order in orders):
+            return orders
+        assert time.monotonic() < deadline, [order["status"] for order in orders]
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("forward_first", [False, True], ids=["killed-before-charge", "killed-after-charge"])
+async def test_sigkill_mid_saga_recovers_every_order_without_acting_twice(
+    shop: Shop, api: Any, tmp_path: Path, forward_first: bool
+) -> None:
+    # Given 3 customers whose sagas are held at the charge, in a real orders process
+    product = await shop.product(price=700, stock=10)
+    customers = [shop.customer() for _ in range(3)]
+    gate = ChargeGate(f"{api.url('payments')}/graphql", forward_first=forward_first)
+    async with serve_gate(gate) as gate_url:
+        first = OrdersProcess(api, gate_url, tmp_path / "orders-1.log")
+        await first.start()
+        try:
+            placing = [
+                asyncio.create_task(place_through(first.url, c.token, product, f"crash-{i}"))
+                for i, c in enumerate(customers)
+            ]
+            await gate.wait_for(len(customers))
+            assert (await shop.stock(product))["reserved"] == 3  # after the reservation
+
+            # When the process is killed there, and started again (its sagas' leases run out)
+            first.kill()
+            await asyncio.gather(*placing, return_exceptions=True)
+        finally:
+            first.stop()
+        gate.open.set()  # what was held may go on now: nothing waits for it any more
+        second = OrdersProcess(api, f"{api.url('payments')}/graphql", tmp_path / "orders-2.log")
+        await second.start()
+        try:
+            ids = [
+                str(row["id"])
+                for row in await shop.rows("orders", "SELECT id FROM orders ORDER BY idempotency_key")
+            ]
+            assert len(ids) == 3
+            orders = await final_orders(shop, ids)
+        finally:
+            second.stop()
+
+    # Then every order is CONFIRMED, charged exactly once, and the stock moved exactly once per order
+    assert [order["status"] for order in orders] == ["CONFIRMED"] * 3
+    for order in orders:
+        assert await shop.payments_of(order["id"]) == [
+            {"status": "CAPTURED", "amount": 700, "currency": "USD"}
+        ]
+    assert await shop.stock(product) == {"available": 7, "reserved": 0, "onHand": 7}
+    assert await shop.ledger_sums(product) == (7, 0)
+    # one movement out of the shop per order: each confirmation acted once
+    sql = "SELECT count(*) AS n FROM stock_movements WHERE product_id = :id AND delta_on_hand < 0"
+    assert await shop.rows("inventory", sql, id=uuid.UUID(product)) == [{"n": 3}]
+    recovered = await shop.rows(
+        "orders", "SELECT count(*) AS n FROM saga_steps WHERE step = 'charge' AND attempts = 2"
+    )
+    assert recovered == [{"n": 3}]  # each charge was called again after the crash, and acted once
