@@ -151,9 +151,9 @@ def up(
     # Every settings object from here on (ours and the services') sees the servers actually in use.
     os.environ.update(devstack.service_env(infra.postgres_url, infra.redis_url))
     os.environ["MYSHOP_DATA_DIR"] = str(data_dir)
-    if "MYSHOP_JWKS_URL" not in os.environ and "users" in names:
-        users = registry.load("users").settings_class()
-        os.environ["MYSHOP_JWKS_URL"] = f"http://{users.host}:{users.port}/.well-known/jwks.json"
+    # Each service finds its peers where this run starts them (unless told otherwise).
+    for variable, url in devstack.peer_env(names).items():
+        os.environ.setdefault(variable, url)
 
     started: list[devstack.ServiceProcess] = []
     stopping = False

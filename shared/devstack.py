@@ -71,6 +71,29 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
             log(line if line.startswith(f"{name}:") else f"{name}: {line}")
 
 
+# The peers each service calls (GraphQL), as `MYSHOP_<SERVICE>_<PEER>_URL` settings.
+PEERS: dict[str, tuple[str, ...]] = {"orders": ("products", "inventory", "payments")}
+
+
+def peer_env(names: list[str]) -> dict[str, str]:
+    """Where the services of this run reach each other: users' keys and tokens, and each service's peers."""
+
+    def base(name: str) -> str:
+        settings = service_settings(name)
+        return f"http://{settings.host}:{settings.port}"
+
+    env: dict[str, str] = {}
+    if "users" in names:
+        env["MYSHOP_JWKS_URL"] = f"{base('users')}/.well-known/jwks.json"
+        env["MYSHOP_SERVICE_TOKEN_URL"] = f"{base('users')}/oauth/token"
+    for name, peers in PEERS.items():
+        if name in names:
+            for peer in peers:
+                if peer in names:
+                    env[f"MYSHOP_{name.upper()}_{peer.upper()}_URL"] = f"{base(peer)}/graphql"
+    return env
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)

@@ -7,13 +7,17 @@ idempotency key). A timeout leaves the outcome unknown, which is why every step 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from shared.auth.service_tokens import ServiceTokens
 from shared.log import request_id_var
+
+if TYPE_CHECKING:
+    from shared.context import Runtime
 
 # Codes a peer answers when trying again later may succeed.
 RETRYABLE_CODES = frozenset(
@@ -89,3 +93,15 @@ class Peer:
                 self.name, "SERVICE_UNAVAILABLE", f"HTTP {response.status_code} without data"
             )
         return body["data"]
+
+
+def peer_health_check(setting: str) -> Callable[[Runtime], Awaitable[None]]:
+    """A readiness check that the peer whose GraphQL URL is the setting `setting` is alive (`GET /health`)."""
+
+    async def check(runtime: Runtime) -> None:
+        url = str(getattr(runtime.settings, setting)).removesuffix("/graphql") + "/health"
+        response = await runtime.http.get(url, timeout=1.5)
+        response.raise_for_status()
+
+    check.__name__ = f"{setting}_alive"
+    return check

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from shared.app import SubgraphDefinition
 
 # users first: the others fetch its JWKS to verify tokens.
-SUBGRAPHS: tuple[str, ...] = ("users", "products")
+SUBGRAPHS: tuple[str, ...] = ("users", "products", "inventory", "payments", "orders")
 
 
 def load(name: str) -> SubgraphDefinition:

@@ -53,6 +53,11 @@ def test_docker_compose_runs_every_service_on_its_port() -> None:
         port = DEFAULT_PORTS[name]
         assert f"{port}:{port}" in services[name]["ports"]
         assert f"serve {name}" in " ".join(services[name]["command"])
+        # the router sends each subgraph's requests to its compose service
+        assert (
+            f"{name}=http://{name}:{port}/graphql"
+            in services["router"]["environment"]["MYSHOP_ROUTER_SUBGRAPH_URLS"]
+        )
 
 
 def test_a_production_users_service_refuses_to_start_without_a_configured_key() -> None:
@@ -66,5 +71,13 @@ def test_a_production_service_refuses_to_start_with_no_way_to_verify_tokens() ->
     definition = registry.load("products")
     with pytest.raises(RuntimeError, match="MYSHOP_JWKS_URL"):
         create_subgraph_app(definition, definition.settings_class(environment="production", jwks_url=""))
-    # With the JWKS of users configured it starts.
-    create_subgraph_app(definition, definition.settings_class(environment="production"))
+    # With the JWKS of users configured (and a service secret of its own) it starts.
+    create_subgraph_app(
+        definition, definition.settings_class(environment="production", service_secret="a-real-secret")
+    )
+
+
+def test_a_production_service_refuses_the_development_service_secret() -> None:
+    definition = registry.load("orders")
+    with pytest.raises(RuntimeError, match="MYSHOP_SERVICE_SECRET"):
+        create_subgraph_app(definition, definition.settings_class(environment="production"))

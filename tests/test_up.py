@@ -15,6 +15,8 @@ import httpx
 import psutil
 import pytest
 
+from subgraphs import registry
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,20 +94,50 @@ def exercise(users: str, products: str, email: str) -> None:
     assert "coffee" in (first["name"] + first["description"]).lower()
 
 
+def order_through(router: str, email: str) -> None:
+    """The demo customer buys a demo product in stock through the router: the whole saga on demo data."""
+    token = graphql(
+        router,
+        'mutation($e: String!) { login(email: $e, password: "myshop-demo") { accessToken } }',
+        {"e": email},
+    )["login"]["accessToken"]
+    listing = graphql(router, "{ products(first: 50) { nodes { id inStock stock { available } } } }")
+    product = next(p for p in listing["products"]["nodes"] if p["stock"]["available"] >= 2)
+    order_input = {
+        "items": [{"productId": product["id"], "quantity": 2}],
+        "paymentMethod": "tok_approve",
+        "idempotencyKey": f"up-{time.time_ns()}",
+    }
+    placed = graphql(
+        router,
+        "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { status payment { status } "
+        "items { product { stock { available } } } } }",
+        {"i": order_input},
+        token=token,
+    )["placeOrder"]
+    assert placed["status"] == "CONFIRMED"
+    assert placed["payment"] == {"status": "CAPTURED"}
+    assert placed["items"][0]["product"]["stock"]["available"] == product["stock"]["available"] - 2
+
+
 def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
-    users_port, products_port, router_port = free_port(), free_port(), free_port()
+    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router")}
+    users_port, products_port, router_port = ports["users"], ports["products"], ports["router"]
     env = {
         **os.environ,
         # Nothing listens on port 1: both servers are "configured but unreachable".
         "MYSHOP_POSTGRES_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/postgres",
         "MYSHOP_REDIS_URL": "redis://127.0.0.1:1/0",
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
-        "MYSHOP_USERS_PORT": str(users_port),
-        "MYSHOP_PRODUCTS_PORT": str(products_port),
-        "MYSHOP_ROUTER_PORT": str(router_port),
+        **{f"MYSHOP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         "MYSHOP_ENV": "development",
     }
-    for key in ("MYSHOP_DATABASE_PREFIX", "MYSHOP_REDIS_PREFIX", "MYSHOP_JWKS_URL"):
+    for key in (
+        "MYSHOP_DATABASE_PREFIX",
+        "MYSHOP_REDIS_PREFIX",
+        "MYSHOP_JWKS_URL",
+        "MYSHOP_SERVICE_TOKEN_URL",
+    ):
         env.pop(key, None)
     users = f"http://127.0.0.1:{users_port}/graphql"
     products = f"http://127.0.0.1:{products_port}/graphql"
@@ -115,19 +147,20 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         first.wait_up()
         assert "started an embedded PostgreSQL" in first.text()
         assert "started an embedded Valkey" in first.text()
-        for port in (users_port, products_port):
-            ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
+        for name in registry.SUBGRAPHS:
+            ready = httpx.get(f"http://127.0.0.1:{ports[name]}/health/ready", timeout=10)
             assert ready.status_code == 200
             assert set(ready.json()["checks"]) >= {"database", "redis"}
         exercise(users, products, "first@example.com")
         # The router runs over this run's subgraphs, and the welcome text sends people to its GraphiQL.
         router_ready = httpx.get(f"http://127.0.0.1:{router_port}/health/ready", timeout=10)
         assert router_ready.status_code == 200, router_ready.text
-        assert set(router_ready.json()["subgraphs"]) == {"users", "products"}
+        assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
         services = [p for p in first.children() if "shared.cli serve" in " ".join(p.cmdline())]
         services += [p for p in first.children() if "shared.cli router" in " ".join(p.cmdline())]
-        assert len(services) == 3
+        assert len(services) == len(registry.SUBGRAPHS) + 1
+        order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
+from shared.peers import peer_health_check
 from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.models import outbox
 from subgraphs.orders.saga import STATE_KEY, Saga, run_recovery
@@ -31,6 +32,10 @@ definition = SubgraphDefinition(
     teardown=teardown,
     outbox=outbox,
     workers=[run_recovery],
+    # Orders cannot take an order without the services its saga calls.
+    readiness_checks={
+        peer: peer_health_check(f"{peer}_url") for peer in ("products", "inventory", "payments")
+    },
 )
 
 

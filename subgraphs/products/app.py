@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from subgraphs.products.loaders import build_loaders
+from subgraphs.products.models import outbox
 from subgraphs.products.schema import schema
 from subgraphs.products.settings import ProductsSettings
 
@@ -14,6 +15,7 @@ definition = SubgraphDefinition(
     settings_class=ProductsSettings,
     schema=schema,
     build_loaders=build_loaders,
+    outbox=outbox,
 )
 
 

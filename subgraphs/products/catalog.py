@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -10,9 +11,18 @@ from typing import Any, TypeVar
 from shared.money import Money
 from subgraphs.products.catalog_words import CATEGORY_WORDS, DEMO_SEARCHES
 
-__all__ = ["CATEGORIES", "DEMO_SEARCHES", "CatalogItem", "generate_products"]
+__all__ = ["CATEGORIES", "DEMO_SEARCHES", "CatalogItem", "demo_product_id", "generate_products"]
 
 _T = TypeVar("_T")
+
+# The namespace of demo product ids: a demo product has the same id in every database and every service's
+# seed (inventory stocks the demo products by id without asking products). Never change it.
+DEMO_PRODUCT_NAMESPACE = uuid.UUID("6f1c3f0e-2b8a-5d4c-9e7a-4d2b1c0a9e51")
+
+
+def demo_product_id(sku: str) -> uuid.UUID:
+    """The id of the demo product with this SKU (a UUID v5 of the SKU)."""
+    return uuid.uuid5(DEMO_PRODUCT_NAMESPACE, sku)
 
 
 @dataclass(frozen=True, slots=True)

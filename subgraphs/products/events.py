@@ -1,6 +1,8 @@
-"""The events products emits (written to the outbox in the change's own transaction once the outbox lands).
+"""The events products emits, written to its outbox (`models.outbox`) in the change's own transaction and
+published by the relay on the stream `<redis_prefix>events:products`.
 
-Until then this module names them, so emitters and consumers (analytics, notifications) agree on them.
+This module names them, so emitters and consumers (analytics, notifications) agree on them. The demo seed
+inserts its rows directly and emits nothing.
 """
 
 from __future__ import annotations
@@ -9,13 +11,23 @@ import enum
 
 
 class ProductEvent(enum.StrEnum):
-    # A product was created, changed, archived or restored: {productId, sku, name, price, category, active}.
-    # Notifications tells the users watching it (price drop, back in the catalog); analytics keeps names.
+    # A product was created, changed or archived (`ProductService`; an update that changes nothing emits
+    # nothing): {productId, sku, name, price: {amount, currency}, previousPrice (the price before, when this
+    # change moved it, else null), category, active, change: ProductChange}. Notifications tells the users
+    # watching it (price drop, back in the catalog); analytics keeps names.
     PRODUCT_UPDATED = "ProductUpdated"
     # Someone read one product by id: {productId, userId?}. Feeds `Product.stats.views` in analytics.
     PRODUCT_VIEWED = "ProductViewed"
     # Someone searched the catalog: {search, category?, resultCount, userId?}. Feeds `Product.stats.searches`.
     PRODUCT_SEARCHED = "ProductSearched"
+
+
+class ProductChange(enum.StrEnum):
+    """What a `ProductUpdated` reports (its `change`). A restore (active again) is an update."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    ARCHIVED = "archived"
 
 
 EMITTED: tuple[ProductEvent, ...] = tuple(ProductEvent)

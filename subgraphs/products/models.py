@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
+from shared.outbox import Outbox
 
 # Name first (A), then category (B), then description (C): a product whose name matches a search ranks above
 # one that only mentions the words in its description. The SKU goes in with the 'simple' configuration (no
@@ -43,6 +44,10 @@ CATEGORY_MAX_LENGTH = 100
 class Base(ModelBase):
     __abstract__ = True
     metadata = new_metadata()
+
+
+# The catalog's domain events (events.ProductEvent), written in the transaction of their change.
+outbox = Outbox(Base.metadata, "products")
 
 
 class Product(Base):

@@ -72,6 +72,18 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Prod
     return list((await session.scalars(statement)).all())
 
 
+async def get_for_update(session: AsyncSession, product_id: uuid.UUID) -> Product | None:
+    """One product, its row locked until the transaction ends: concurrent changes of it (and their events)
+    follow one another in commit order."""
+    statement = (
+        select(Product)
+        .where(Product.id == product_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
 def search_page_statement(
     filters: ProductFilter, *, after: tuple[float, uuid.UUID] | None, limit: int, with_total: bool = False
 ) -> Select[Any]:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.products import repository
-from subgraphs.products.catalog import generate_products
+from subgraphs.products.catalog import demo_product_id, generate_products
 
-# 1,000 rows x 8 columns: 8,000 bind parameters, well below the 32,767 asyncpg sends in one statement.
+# 1,000 rows x 9 columns: 9,000 bind parameters, well below the 32,767 asyncpg sends in one statement.
 CHUNK_SIZE = 1000
 
 
@@ -19,6 +19,7 @@ async def seed(session: AsyncSession, count: int = 300) -> list[str]:
     now = datetime.now(UTC)
     rows = [
         {
+            "id": demo_product_id(item.sku),
             "sku": item.sku,
             "name": item.name,
             "description": item.description,

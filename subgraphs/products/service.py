@@ -22,12 +22,14 @@ from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
 from shared.money import normalize_currency
 from shared.pagination import decode_cursor, encode_cursor, page_size
 from subgraphs.products import repository
+from subgraphs.products.events import ProductChange, ProductEvent
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     NAME_MAX_LENGTH,
     SKU_MAX_LENGTH,
     Product,
+    outbox,
 )
 from subgraphs.products.repository import ProductFilter, RankedProduct
 
@@ -251,6 +253,7 @@ class ProductService:
             if _violated_constraint(exc) == _SKU_CONSTRAINT:
                 raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
             raise
+        await self._product_updated(product, ProductChange.CREATED, previous_price=None)
         return self._remember(product)
 
     async def update_product(self, product_id: object, changes: Mapping[str, Any]) -> Product:
@@ -281,17 +284,50 @@ class ProductService:
             if not found:
                 raise NotFound("No such product.", field="id")
             return self._remember(found[0])
-        product = await repository.update(self.session, pid, values)
-        if product is None:
-            raise NotFound("No such product.", field="id")
-        return self._remember(product)
+        return await self._change(pid, values)
 
     async def archive_product(self, product_id: object) -> Product:
         """Take a product out of the listings; it stays readable by id (orders reference it). Idempotent."""
-        product = await repository.update(self.session, parse_product_id(product_id), {"active": False})
-        if product is None:
+        return await self._change(parse_product_id(product_id), {"active": False})
+
+    async def _change(self, product_id: uuid.UUID, values: Mapping[str, Any]) -> Product:
+        """Apply what differs in `values` and emit one `ProductUpdated`; changing nothing writes nothing."""
+        # Locked first: the event's previous price is the one this change replaced, and the events of one
+        # product reach the outbox in the order of their commits.
+        current = await repository.get_for_update(self.session, product_id)
+        if current is None:
             raise NotFound("No such product.", field="id")
+        was_active = current.active
+        previous_price = {"amount": current.price_amount, "currency": current.price_currency}
+        changed = {name: value for name, value in values.items() if getattr(current, name) != value}
+        if not changed:
+            return self._remember(current)
+        product = await repository.update(self.session, product_id, changed)
+        if product is None:  # the row is locked by us: it cannot have gone
+            raise NotFound("No such product.", field="id")
+        price_moved = previous_price != {"amount": product.price_amount, "currency": product.price_currency}
+        change = ProductChange.ARCHIVED if was_active and not product.active else ProductChange.UPDATED
+        await self._product_updated(product, change, previous_price=previous_price if price_moved else None)
         return self._remember(product)
+
+    async def _product_updated(
+        self, product: Product, change: ProductChange, *, previous_price: dict[str, Any] | None
+    ) -> None:
+        await outbox.emit(
+            self.session,
+            ProductEvent.PRODUCT_UPDATED,
+            {
+                "productId": product.id,
+                "sku": product.sku,
+                "name": product.name,
+                "price": {"amount": product.price_amount, "currency": product.price_currency},
+                "previousPrice": previous_price,
+                "category": product.category,
+                "active": product.active,
+                "change": change,
+            },
+            aggregate_id=product.id,
+        )
 
     def _remember(self, product: Product) -> Product:
         self.context.loaders.remember(product)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
+from shared.outbox import Outbox
 
 # The roles a user can hold (SERVICE belongs to service tokens only, never to a stored user).
 USER_ROLE_NAMES = ("CUSTOMER", "ADMIN", "PARTNER")
@@ -18,6 +19,10 @@ USER_ROLE_NAMES = ("CUSTOMER", "ADMIN", "PARTNER")
 class Base(ModelBase):
     __abstract__ = True
     metadata = new_metadata()
+
+
+# The users service's domain events (events.UserEvent), written in the transaction of their change.
+outbox = Outbox(Base.metadata, "users")
 
 
 def _now() -> datetime:

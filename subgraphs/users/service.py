@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,8 @@ from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthent
 from shared.pagination import decode_cursor, encode_cursor, page_size
 from shared.ratelimit import Limit, RateLimiter
 from subgraphs.users import repository
-from subgraphs.users.models import USER_ROLE_NAMES, User
+from subgraphs.users.events import UserEvent
+from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.sessions import RefreshTokens, Rotation
 from subgraphs.users.settings import UsersSettings
@@ -169,7 +170,12 @@ class UserService:
             if "uq_users_lower_email" in str(exc.orig):
                 raise Conflict("An account with this email already exists.", field="email") from exc
             raise
-        # events.USER_REGISTERED is written here, in this transaction, once the outbox exists.
+        await outbox.emit(
+            self.session,
+            UserEvent.USER_REGISTERED,
+            {"userId": user.id, "email": user.email, "name": user.name, "at": user.created_at},
+            aggregate_id=user.id,
+        )
         return await self._sign_in(user)
 
     async def login(self, *, email: str, password: str) -> SignedIn:
@@ -198,7 +204,12 @@ class UserService:
         if verification.needs_rehash:
             user.password_hash = await self.kit.passwords.hash(password)
         await self.kit.limiter.reset(bucket)
-        # events.USER_LOGGED_IN is written here, in this transaction, once the outbox exists.
+        await outbox.emit(
+            self.session,
+            UserEvent.USER_LOGGED_IN,
+            {"userId": user.id, "at": datetime.now(UTC)},
+            aggregate_id=user.id,
+        )
         return await self._sign_in(user)
 
     async def _sign_in(self, user: User) -> SignedIn:

@@ -70,10 +70,15 @@ class ChargeGate:
             await self.arrived.wait_for(lambda: self.held >= count)
 
 
+async def alive(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
 @asynccontextmanager
 async def serve_gate(gate: ChargeGate) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/graphql", gate.handle)
+    app.router.add_get("/health", alive)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
     port = free_port()

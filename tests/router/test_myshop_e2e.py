@@ -66,7 +66,7 @@ def graphql_url(server: Any) -> str:
 
 @pytest.fixture(scope="module")
 def router(stack: Any) -> Iterator[ServerThread]:
-    server = start_router({name: graphql_url(stack.servers[name]) for name in ("users", "products")})
+    server = start_router({name: graphql_url(server) for name, server in stack.servers.items()})
     yield server
     server.stop()
 
@@ -350,10 +350,8 @@ async def test_a_subgraph_stopped_mid_run_costs_only_its_fields_and_the_router_k
     products = ServerThread(
         create_subgraph_app(registry.load("products"), stack.settings["products"])
     ).start()
-    router = start_router(
-        {"users": graphql_url(stack.servers["users"]), "products": graphql_url(products)},
-        ready_timeout_seconds=0.5,
-    )
+    urls = {name: graphql_url(server) for name, server in stack.servers.items()}
+    router = start_router({**urls, "products": graphql_url(products)}, ready_timeout_seconds=0.5)
     stopped = False
     try:
         async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
@@ -518,5 +516,15 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
     }
     assert machinery == set()
     fields = {f["name"] for f in schema["queryType"]["fields"]}
-    assert {"me", "user", "users", "product", "products", "categories"} == fields
+    assert {
+        "me",
+        "user",
+        "users",
+        "product",
+        "products",
+        "categories",
+        "order",
+        "orders",
+        "payment",
+    } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}

@@ -16,6 +16,7 @@ import pytest
 from router.config import RouterConfig
 from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
 from shared.testing import ServerThread
+from subgraphs import registry
 
 REPO = Path(__file__).resolve().parents[2]
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
@@ -28,6 +29,10 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/graphql"
 
 
+def stack_urls(stack: Any) -> dict[str, str]:
+    return {name: f"{stack.url(name)}/graphql" for name in stack.servers}
+
+
 def start_router(**settings: Any) -> ServerThread:
     config = RouterConfig(graphiql=False, **settings)
     return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
@@ -35,8 +40,7 @@ def start_router(**settings: Any) -> ServerThread:
 
 @pytest.fixture(scope="module")
 def router(stack: Any) -> Iterator[ServerThread]:
-    urls = {name: f"{stack.url(name)}/graphql" for name in ("users", "products")}
-    server = start_router(subgraph_urls=urls)
+    server = start_router(subgraph_urls=stack_urls(stack))
     yield server
     server.stop()
 
@@ -154,13 +158,13 @@ async def test_ready_names_every_subgraph(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     subgraphs = response.json()["subgraphs"]
-    assert set(subgraphs) == {"users", "products"}
+    assert set(subgraphs) == set(registry.SUBGRAPHS)
     assert all(subgraph["status"] == "ok" for subgraph in subgraphs.values())
 
 
 async def test_ready_is_503_when_a_subgraph_is_down(stack: Any) -> None:
     server = start_router(
-        subgraph_urls={"users": f"{stack.url('users')}/graphql", "products": closed_port_url()},
+        subgraph_urls={**stack_urls(stack), "products": closed_port_url()},
         ready_timeout_seconds=0.5,
     )
     try:

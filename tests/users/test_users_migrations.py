@@ -43,7 +43,7 @@ async def test_the_migrations_match_the_models(databases: dict[str, str]) -> Non
 
 async def test_upgrade_from_empty_then_downgrade_to_base_leaves_no_tables(scratch_database: str) -> None:
     await migrations.upgrade_async("users", scratch_database)
-    assert await tables_of(scratch_database) == {"users", "alembic_version"}
+    assert await tables_of(scratch_database) == {"users", "outbox", "alembic_version"}
     assert await migrations.model_drift(scratch_database, Base.metadata) == []
 
     await migrations.downgrade_async("users", scratch_database)

@@ -1,0 +1,179 @@
+"""Benchmark of `placeOrder` end to end: orders, inventory and payments (and products for prices) as real
+processes on real databases, each order running the whole saga (reserve, charge, confirm).
+
+Reports orders per second and p50/p99 latency at 1, 10 and 50 concurrent clients. The reference, measured in
+the same run, is the same work called directly by the client (prices from products, then reserveStock,
+chargePayment, confirmReservation with a SERVICE token): the ratio is what the orders service adds (its own
+transactions, the saga's persisted steps, its outbox).
+
+    .venv/bin/python bench/place_order.py [--orders 200] [--levels 1,10,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+RUN = uuid.uuid4().hex[:6]
+os.environ.setdefault("MYSHOP_DATA_DIR", tempfile.mkdtemp(prefix="myshop-bench-"))
+os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_bench{RUN}_"
+os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{RUN}:"
+os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
+# No users process: services sign their SERVICE tokens and verify with the run's own key ring.
+os.environ["MYSHOP_JWKS_URL"] = ""
+os.environ["MYSHOP_SERVICE_TOKEN_URL"] = ""
+SERVICES = ["products", "inventory", "payments", "orders"]
+for _name in SERVICES:
+    with socket.socket() as _sock:
+        _sock.bind(("127.0.0.1", 0))
+        os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
+
+from shared import devstack, migrations  # noqa: E402
+from shared.auth import KeyRing, TokenIssuer  # noqa: E402
+from shared.auth.keys import generate_key_file  # noqa: E402
+from shared.settings import ServiceSettings  # noqa: E402
+
+PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"""
+CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
+ADJUST = 'mutation($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, reason: "bench") { id } }'
+PRICES = (
+    "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { price { amount currency } } } }"
+)
+RESERVE = "mutation($i: ReserveStockInput!) { reserveStock(input: $i) { id status } }"
+CHARGE = "mutation($i: ChargePaymentInput!) { chargePayment(input: $i) { id status } }"
+CONFIRM = "mutation($k: String!) { confirmReservation(key: $k) { id status } }"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def gql(client: httpx.AsyncClient, url: str, query: str, variables: dict, token: str) -> dict:
+    response = await client.post(
+        url, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+    )
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+async def run_level(concurrency: int, total: int, one: object) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for index in counter:
+            started = time.perf_counter()
+            await one(index)  # type: ignore[operator]
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started), latencies
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
+    parser.add_argument("--levels", default="1,10,50")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+
+    common = ServiceSettings()
+    generate_key_file(common.keys_dir)
+    keys = KeyRing.load(private_key_pem=None, keys_dir=common.keys_dir, retired_public_pem=None, create=False)
+    issuer = TokenIssuer(keys, issuer=common.jwt_issuer, audience=common.jwt_audience, ttl_seconds=3600)
+    admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
+    service = issuer.issue_service_token("orders", ttl_seconds=3600).token
+    env = {**dict(os.environ), **devstack.peer_env(SERVICES)}
+    os.environ.update(env)
+    logs = Path(common.data_dir) / "logs"
+    started: list[devstack.ServiceProcess] = []
+    await devstack.migrate(SERVICES, log=lambda _line: None)
+    try:
+        for name in SERVICES:
+            process = devstack.start_service(name, logs, env)
+            started.append(process)
+            devstack.wait_ready(process)
+        url = {process.name: f"{process.url}/graphql" for process in started}
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+            product_input = {
+                "sku": f"BENCH-{RUN}".upper(),
+                "name": "Bench mug",
+                "price": {"amount": 1200, "currency": "USD"},
+                "category": "Bench",
+            }
+            product = (await gql(client, url["products"], CREATE, {"input": product_input}, admin))[
+                "createProduct"
+            ]["id"]
+            await gql(client, url["inventory"], ADJUST, {"id": product, "d": 1_000_000}, admin)
+            customers = [issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token for _ in range(max(levels))]
+
+            async def place(index: int) -> None:
+                order_input = {
+                    "items": [{"productId": product, "quantity": 1}],
+                    "paymentMethod": "tok_approve",
+                    "idempotencyKey": uuid.uuid4().hex,
+                }
+                data = await gql(
+                    client, url["orders"], PLACE, {"input": order_input}, customers[index % len(customers)]
+                )
+                assert data["placeOrder"]["status"] == "CONFIRMED", data
+
+            async def direct(index: int) -> None:
+                order_id = str(uuid.uuid4())
+                key = f"bench:{order_id}"
+                reps = {"r": [{"__typename": "Product", "id": product}]}
+                price = (await gql(client, url["products"], PRICES, reps, service))["_entities"][0]["price"]
+                line = {"productId": product, "quantity": 1}
+                reservation = {"key": f"{key}:reserve", "orderId": order_id, "lines": [line]}
+                await gql(client, url["inventory"], RESERVE, {"i": reservation}, service)
+                charge = {
+                    "key": f"{key}:charge",
+                    "orderId": order_id,
+                    "userId": str(uuid.uuid4()),
+                    "amount": price,
+                    "method": "tok_approve",
+                }
+                await gql(client, url["payments"], CHARGE, {"i": charge}, service)
+                await gql(client, url["inventory"], CONFIRM, {"k": f"{key}:reserve"}, service)
+
+            for warm in range(20):  # connections, plan caches, JIT-less but warm pools
+                await place(warm)
+                await direct(warm)
+            print(f"placeOrder end to end, {args.orders} orders per level (one process per service)")
+            print(
+                f"{'clients':>7} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} | {'direct/s':>9} {'p50 ms':>8} "
+                f"{'p99 ms':>8} | {'p50 ratio':>9}"
+            )
+            for concurrency in levels:
+                rate, lat = await run_level(concurrency, args.orders, place)
+                ref_rate, ref = await run_level(concurrency, args.orders, direct)
+                print(
+                    f"{concurrency:>7} {rate:>9.1f} {percentile(lat, 50) * 1000:>8.1f} "
+                    f"{percentile(lat, 99) * 1000:>8.1f} | {ref_rate:>9.1f} "
+                    f"{percentile(ref, 50) * 1000:>8.1f} {percentile(ref, 99) * 1000:>8.1f} | "
+                    f"{percentile(lat, 50) / percentile(ref, 50):>8.2f}x"
+                )
+    finally:
+        devstack.stop_services(started)
+        for name in SERVICES:
+            settings = devstack.service_settings(name)
+            await migrations.drop_database(settings.postgres_url, settings.database_name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

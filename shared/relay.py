@@ -1,0 +1,331 @@
+"""The outbox relay: publishes a service's committed outbox rows to its Redis Stream, in id order, at least
+once.
+
+One batch is one database transaction: take the producer's advisory lock (so one relay of a service publishes
+at a time, however many replicas run), lock the oldest unpublished rows, XADD them in one MULTI/EXEC, mark
+them published, commit. Redis failing rolls the transaction back and the events wait in the outbox; a process
+dying between XADD and commit publishes that batch again, which consumers absorb by deduplicating on the event
+id. A relay that is cancelled (shutdown) lets its batch finish first, so a graceful restart publishes nothing
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import weakref
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.outbox import Event, Outbox, stream_name
+
+if TYPE_CHECKING:
+    from shared.context import Runtime
+
+logger = logging.getLogger("myshop.outbox")
+
+# What an unreachable, restarting or hung Redis or PostgreSQL raises: the relay waits and retries.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, SQLAlchemyError, OSError, TimeoutError)
+
+# Published rows deleted per statement when pruning: short transactions, no long lock on the table.
+PRUNE_CHUNK = 5000
+
+
+def relay_lock_key(producer: str) -> int:
+    """The advisory lock (a signed 64-bit key) that one relay of `producer` holds while it publishes."""
+    digest = hashlib.sha256(f"myshop:outbox-relay:{producer}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class RelayMetrics:
+    """The relay's Prometheus metrics, created once per registry (a restarted relay reuses them)."""
+
+    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, RelayMetrics] = weakref.WeakKeyDictionary()
+
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self.service = service
+        self.published = Counter(
+            "myshop_outbox_events_published_total",
+            "Outbox events published to Redis Streams, by event type.",
+            ["service", "type"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "myshop_outbox_publish_failures_total",
+            "Relay rounds that failed (Redis or the database unavailable); the events wait in the outbox.",
+            ["service"],
+            registry=registry,
+        )
+        self.backlog = Gauge(
+            "myshop_outbox_unpublished_events",
+            "Outbox events committed but not yet published.",
+            ["service"],
+            registry=registry,
+        )
+        self.oldest_age = Gauge(
+            "myshop_outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished outbox event (0 when none waits).",
+            ["service"],
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry, service: str) -> RelayMetrics:
+        metrics = cls._by_registry.get(registry)
+        if metrics is None:
+            metrics = cls._by_registry[registry] = cls(registry, service)
+        return metrics
+
+
+class OutboxRelay:
+    """Moves one service's outbox rows onto its stream. `publish_batch()` does one round; `run()` loops."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sessions: async_sessionmaker[AsyncSession] | AsyncEngine,
+        redis: Redis,
+        stream: str,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.2,
+        stream_maxlen: int = 0,
+        retention: timedelta = timedelta(days=7),
+        prune_interval: float = 600.0,
+        max_backoff: float = 5.0,
+        publish_timeout: float = 10.0,
+        metrics_interval: float = 1.0,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.outbox = outbox
+        self.table = outbox.table
+        self.sessionmaker = (
+            async_sessionmaker(sessions, expire_on_commit=False)
+            if isinstance(sessions, AsyncEngine)
+            else sessions
+        )
+        self.redis = redis
+        self.stream = stream
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        # 0: never trim. Consumer groups read at their own pace; a trim could drop what one has not read yet.
+        self.stream_maxlen = stream_maxlen
+        self.retention = retention
+        self.prune_interval = prune_interval
+        self.max_backoff = max_backoff
+        # A hung Redis (accepting connections, never answering) must not hold the batch's transaction forever.
+        self.publish_timeout = publish_timeout
+        self.metrics_interval = metrics_interval
+        self.metrics = metrics
+        self.lock_key = relay_lock_key(outbox.producer)
+        # The current outage: when it began (monotonic), None while publishing works.
+        self._outage_since: float | None = None
+        self._backoff = 0.0
+
+    @property
+    def producer(self) -> str:
+        return self.outbox.producer
+
+    # --- one round ------------------------------------------------------------------------------------------
+
+    async def publish_batch(self) -> int:
+        """Publish up to `batch_size` unpublished events in id order and mark them, in one transaction.
+
+        Returns how many were published: 0 when there is nothing to do or another relay of this producer holds
+        the lock. Raises when Redis or the database fails; the transaction is then rolled back.
+        """
+        table = self.table
+        published: list[Event] = []
+        async with self.sessionmaker() as session, session.begin():
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
+                return 0
+            rows = (
+                await session.execute(
+                    select(
+                        table.c.id,
+                        table.c.event_id,
+                        table.c.event_type,
+                        table.c.aggregate_id,
+                        table.c.version,
+                        table.c.payload,
+                        table.c.occurred_at,
+                    )
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update()
+                )
+            ).all()
+            if not rows:
+                return 0
+            published = [
+                Event(
+                    id=row.event_id,
+                    type=row.event_type,
+                    producer=self.producer,
+                    version=row.version,
+                    occurred_at=row.occurred_at,
+                    payload=row.payload,
+                    aggregate_id=row.aggregate_id,
+                )
+                for row in rows
+            ]
+            await asyncio.wait_for(self._xadd(published), self.publish_timeout)
+            await session.execute(
+                update(table).where(table.c.id.in_([row.id for row in rows])).values(published_at=func.now())
+            )
+        if self.metrics is not None:
+            for event in published:
+                self.metrics.published.labels(self.metrics.service, event.type).inc()
+        return len(published)
+
+    async def _xadd(self, events: list[Event]) -> None:
+        # MULTI/EXEC: the batch lands in the stream whole or not at all.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event in events:
+                if self.stream_maxlen > 0:
+                    pipe.xadd(self.stream, event.to_fields(), maxlen=self.stream_maxlen, approximate=True)
+                else:
+                    pipe.xadd(self.stream, event.to_fields())
+            await pipe.execute()
+
+    async def prune(self) -> int:
+        """Delete published rows older than the retention; returns how many. Unpublished rows are never
+        touched, however old. Skipped (0) while another relay of this producer holds the lock."""
+        table = self.table
+        deleted = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                if not await session.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
+                    return deleted
+                doomed = (
+                    select(table.c.id)
+                    .where(table.c.published_at < func.now() - self.retention)
+                    .limit(PRUNE_CHUNK)
+                    .scalar_subquery()
+                )
+                result: Any = await session.execute(table.delete().where(table.c.id.in_(doomed)))
+                count = result.rowcount or 0
+            deleted += count
+            if count < PRUNE_CHUNK:
+                return deleted
+
+    async def refresh_gauges(self) -> None:
+        """The backlog gauges, read from the outbox (they keep moving while Redis is down)."""
+        if self.metrics is None:
+            return
+        async with self.sessionmaker() as session:
+            oldest_age = func.extract("epoch", func.clock_timestamp() - func.min(self.table.c.occurred_at))
+            backlog, age = (
+                await session.execute(
+                    select(func.count(), oldest_age).where(self.table.c.published_at.is_(None))
+                )
+            ).one()
+        self.metrics.backlog.labels(self.metrics.service).set(backlog)
+        self.metrics.oldest_age.labels(self.metrics.service).set(max(float(age or 0), 0.0))
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Publish while there is work, else wait `poll_interval`; ride out outages with capped backoff. Never
+        returns; cancel it to stop (an in-flight batch finishes first)."""
+        next_prune = time.monotonic()
+        next_gauges = time.monotonic()
+        while True:
+            published: int | None
+            try:
+                published = await self._publish_to_the_end()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self.prune_interval
+                    pruned = await self.prune()
+                    if pruned:
+                        logger.info(
+                            "outbox of %s: %d published events past retention deleted", self.producer, pruned
+                        )
+            except OUTAGE_ERRORS as exc:
+                published = None
+                self._failed(exc)
+            else:
+                self._recovered()
+            if time.monotonic() >= next_gauges:
+                next_gauges = time.monotonic() + self.metrics_interval
+                try:
+                    await self.refresh_gauges()
+                except OUTAGE_ERRORS:
+                    pass  # the database is down: the publish round has already said so
+            if published is None:
+                await asyncio.sleep(self._backoff)
+            elif published < self.batch_size:
+                await asyncio.sleep(self.poll_interval)
+            else:
+                await asyncio.sleep(0)  # more work waits; let the process breathe between batches
+
+    async def _publish_to_the_end(self) -> int:
+        """One batch, which a cancellation lets finish: cut between its XADD and its commit, it would be
+        published twice by the next relay."""
+        batch = asyncio.ensure_future(self.publish_batch())
+        try:
+            return await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({batch}, timeout=self.publish_timeout + 5.0)
+            if not done:
+                batch.cancel()
+            elif not batch.cancelled():
+                batch.exception()  # retrieved: its failure is not worth a "never retrieved" warning
+            raise
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.metrics is not None:
+            self.metrics.failures.labels(self.metrics.service).inc()
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            # One line per outage, not per retry: events wait in the outbox until it ends.
+            logger.warning(
+                "outbox relay of %s cannot publish to %s (%s: %s); events wait in the outbox, retrying",
+                self.producer,
+                self.stream,
+                type(exc).__name__,
+                str(exc)[:300],
+            )
+        self._backoff = min(max(self._backoff * 2, 0.05), self.max_backoff)
+
+    def _recovered(self) -> None:
+        self._backoff = 0.0
+        if self._outage_since is not None:
+            logger.info(
+                "outbox relay of %s publishing again after %.1f s",
+                self.producer,
+                time.monotonic() - self._outage_since,
+            )
+            self._outage_since = None
+
+
+async def run_relay(runtime: Runtime) -> None:
+    """The background worker of a service with an outbox (started by `shared.app.start_workers`)."""
+    outbox = runtime.definition.outbox
+    if outbox is None:
+        return
+    settings = runtime.settings
+    relay = OutboxRelay(
+        outbox,
+        runtime.sessionmaker,
+        runtime.redis,
+        stream_name(settings.redis_prefix, outbox.producer),
+        batch_size=settings.outbox_batch_size,
+        poll_interval=settings.outbox_poll_interval,
+        stream_maxlen=settings.event_stream_maxlen,
+        retention=timedelta(hours=settings.outbox_retention_hours),
+        metrics=RelayMetrics.on(runtime.metrics.registry, runtime.metrics.service),
+    )
+    await relay.run()

@@ -1,0 +1,61 @@
+"""The inventory service: its subgraph definition (with the reservation sweeper) and ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+
+from shared.app import SubgraphDefinition, create_subgraph_app
+from shared.context import Runtime
+from subgraphs.inventory.loaders import build_loaders
+from subgraphs.inventory.models import outbox
+from subgraphs.inventory.schema import schema
+from subgraphs.inventory.service import (
+    STATE_KEY,
+    InventoryKit,
+    ReservationOutcomes,
+    sweep_expired_reservations,
+)
+from subgraphs.inventory.settings import InventorySettings
+
+logger = logging.getLogger(__name__)
+
+
+async def setup(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not isinstance(settings, InventorySettings):
+        raise TypeError("the inventory service runs with InventorySettings")
+    runtime.state[STATE_KEY] = InventoryKit(
+        settings=settings, outcomes=ReservationOutcomes(runtime.metrics.registry, runtime.definition.name)
+    )
+
+
+async def sweep_reservations(runtime: Runtime) -> None:
+    """Every `sweep_interval_seconds`, expire the reservations past their deadline and free their units."""
+    kit: InventoryKit = runtime.state[STATE_KEY]
+    while True:
+        try:
+            expired = await sweep_expired_reservations(runtime.sessionmaker, kit.settings, kit.outcomes)
+            if expired:
+                logger.info("expired %d lapsed reservations", expired)
+        except Exception:
+            # The database may be away for a while: try again next round rather than crash-looping.
+            logger.exception("reservation sweep failed")
+        await asyncio.sleep(kit.settings.sweep_interval_seconds)
+
+
+definition = SubgraphDefinition(
+    name="inventory",
+    settings_class=InventorySettings,
+    schema=schema,
+    build_loaders=build_loaders,
+    setup=setup,
+    outbox=outbox,
+    workers=[sweep_reservations],
+)
+
+
+def build_app(settings: InventorySettings | None = None) -> FastAPI:
+    return create_subgraph_app(definition, settings)

@@ -1,0 +1,298 @@
+"""SQL for the inventory tables, nothing else: rules live in service.py.
+
+Stock rows only change through single conditional UPDATEs (or an upsert), so concurrent requests and
+several inventory processes never lose an update nor oversell: PostgreSQL re-checks the WHERE clause on
+the row version it waited for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.inventory.models import Reservation, ReservationLine, StockItem, StockMovement
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    product_id: uuid.UUID
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @classmethod
+    def empty(cls, product_id: uuid.UUID) -> StockLevel:
+        return cls(product_id, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationLineRecord:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    id: uuid.UUID
+    key: str
+    order_id: uuid.UUID | None
+    status: str
+    expires_at: datetime | None
+    reason: str | None
+    lines: tuple[ReservationLineRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One ledger row: what a change did to one product's stock row, and why."""
+
+    product_id: uuid.UUID
+    delta_on_hand: int
+    delta_reserved: int
+    reason: str
+    reservation_id: uuid.UUID | None = None
+
+
+_LEVEL_COLUMNS = (StockItem.product_id, StockItem.on_hand, StockItem.reserved)
+_RESERVATION_COLUMNS = (
+    Reservation.id,
+    Reservation.key,
+    Reservation.order_id,
+    Reservation.status,
+    Reservation.expires_at,
+    Reservation.reason,
+)
+
+
+def _level(row: Any) -> StockLevel:
+    return StockLevel(row.product_id, row.on_hand, row.reserved)
+
+
+def _uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
+    # One array parameter whatever the number of ids: one prepared statement for every batch size.
+    return bindparam(name, list(values), type_=ARRAY(StockItem.product_id.type))
+
+
+# --- stock rows ------------------------------------------------------------------------------------------
+
+
+async def get_levels(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StockLevel]:
+    """The stock rows of `product_ids` in one statement; products without a row are absent."""
+    if not product_ids:
+        return {}
+    statement = select(*_LEVEL_COLUMNS).where(StockItem.product_id == any_(_uuid_array("ids", product_ids)))
+    return {row.product_id: _level(row) for row in (await session.execute(statement)).all()}
+
+
+async def reserve_units(session: AsyncSession, product_id: uuid.UUID, quantity: int) -> StockLevel | None:
+    """Hold `quantity` units if that many are available; None (nothing changed) when they are not."""
+    statement = (
+        update(StockItem)
+        .where(StockItem.product_id == product_id, StockItem.on_hand - StockItem.reserved >= quantity)
+        .values(reserved=StockItem.reserved + quantity, updated_at=func.now())
+        .returning(*_LEVEL_COLUMNS)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return _level(row) if row is not None else None
+
+
+async def move_stock(
+    session: AsyncSession, product_id: uuid.UUID, delta_on_hand: int, delta_reserved: int
+) -> StockLevel:
+    """Apply deltas the caller knows to be covered (units it holds); the check constraints guard it."""
+    statement = (
+        update(StockItem)
+        .where(StockItem.product_id == product_id)
+        .values(
+            on_hand=StockItem.on_hand + delta_on_hand,
+            reserved=StockItem.reserved + delta_reserved,
+            updated_at=func.now(),
+        )
+        .returning(*_LEVEL_COLUMNS)
+    )
+    return _level((await session.execute(statement)).one())
+
+
+async def add_on_hand(
+    session: AsyncSession, product_id: uuid.UUID, delta: int, *, at_most: int
+) -> StockLevel | None:
+    """Receive `delta` (> 0) units, creating the row on the first receipt; None when on hand would pass
+    `at_most`."""
+    statement = pg_insert(StockItem).values(product_id=product_id, on_hand=delta, reserved=0)
+    statement = statement.on_conflict_do_update(
+        index_elements=[StockItem.product_id],
+        set_={"on_hand": StockItem.on_hand + statement.excluded.on_hand, "updated_at": func.now()},
+        where=StockItem.on_hand + statement.excluded.on_hand <= at_most,
+    ).returning(*_LEVEL_COLUMNS)
+    row = (await session.execute(statement)).one_or_none()
+    return _level(row) if row is not None else None
+
+
+async def remove_on_hand(session: AsyncSession, product_id: uuid.UUID, delta: int) -> StockLevel | None:
+    """Take `delta` (> 0) units off hand unless that would leave less than is reserved; None then."""
+    statement = (
+        update(StockItem)
+        .where(StockItem.product_id == product_id, StockItem.on_hand - delta >= StockItem.reserved)
+        .values(on_hand=StockItem.on_hand - delta, updated_at=func.now())
+        .returning(*_LEVEL_COLUMNS)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return _level(row) if row is not None else None
+
+
+async def record_movements(session: AsyncSession, movements: Iterable[Movement]) -> None:
+    rows = [
+        {
+            "product_id": movement.product_id,
+            "delta_on_hand": movement.delta_on_hand,
+            "delta_reserved": movement.delta_reserved,
+            "reason": movement.reason,
+            "reservation_id": movement.reservation_id,
+        }
+        for movement in movements
+    ]
+    if rows:
+        await session.execute(pg_insert(StockMovement).values(rows))
+
+
+async def insert_stock_skipping_existing(
+    session: AsyncSession, quantities: Mapping[uuid.UUID, int]
+) -> list[StockLevel]:
+    """Stock rows for the products that have none yet (one multi-row INSERT); the rows that were new."""
+    if not quantities:
+        return []
+    rows = [{"product_id": pid, "on_hand": quantity, "reserved": 0} for pid, quantity in quantities.items()]
+    statement = (
+        pg_insert(StockItem)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[StockItem.product_id])
+        .returning(*_LEVEL_COLUMNS)
+    )
+    return [_level(row) for row in (await session.execute(statement)).all()]
+
+
+# --- reservations ----------------------------------------------------------------------------------------
+
+
+async def insert_reservation(
+    session: AsyncSession,
+    *,
+    key: str,
+    order_id: uuid.UUID | None,
+    status: str,
+    ttl: timedelta | None,
+    reason: str | None = None,
+) -> ReservationRecord | None:
+    """A new reservation (without lines yet) under `key`; None when the key is taken, after waiting for a
+    concurrent inserter of the same key to commit or roll back."""
+    statement = (
+        pg_insert(Reservation)
+        .values(
+            key=key,
+            order_id=order_id,
+            status=status,
+            expires_at=func.now() + ttl if ttl is not None else None,
+            reason=reason,
+        )
+        .on_conflict_do_nothing(index_elements=[Reservation.key])
+        .returning(*_RESERVATION_COLUMNS)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return _record(row, ()) if row is not None else None
+
+
+async def insert_lines(
+    session: AsyncSession, reservation_id: uuid.UUID, lines: Sequence[ReservationLineRecord]
+) -> None:
+    if lines:
+        rows = [
+            {"reservation_id": reservation_id, "product_id": line.product_id, "quantity": line.quantity}
+            for line in lines
+        ]
+        await session.execute(pg_insert(ReservationLine).values(rows))
+
+
+async def get_reservation(
+    session: AsyncSession, key: str, *, for_update: bool = False
+) -> ReservationRecord | None:
+    """One reservation by key with its lines; `for_update` locks its row until the transaction ends."""
+    statement = select(*_RESERVATION_COLUMNS).where(Reservation.key == key)
+    if for_update:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    return (await _with_lines(session, [row]))[0]
+
+
+async def lock_lapsed_reservations(
+    session: AsyncSession, *, as_of: datetime | None, limit: int
+) -> list[ReservationRecord]:
+    """Up to `limit` RESERVED reservations past their deadline, locked; rows another transaction holds are
+    skipped, so concurrent sweepers never take the same reservation."""
+    deadline = as_of if as_of is not None else func.now()
+    statement = (
+        select(*_RESERVATION_COLUMNS)
+        .where(Reservation.status == "RESERVED", Reservation.expires_at <= deadline)
+        .order_by(Reservation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await session.execute(statement)).all()
+    return await _with_lines(session, rows)
+
+
+async def set_status(
+    session: AsyncSession,
+    reservation_ids: Sequence[uuid.UUID],
+    status: str,
+    *,
+    keep_expiry: bool = False,
+    reason: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+    if not keep_expiry:
+        values["expires_at"] = None
+    if reason is not None:
+        values["reason"] = reason
+    statement = update(Reservation).where(Reservation.id == any_(_uuid_array("ids", reservation_ids)))
+    await session.execute(statement.values(**values).execution_options(synchronize_session=False))
+
+
+async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[ReservationRecord]:
+    if not rows:
+        return []
+    statement = (
+        select(ReservationLine.reservation_id, ReservationLine.product_id, ReservationLine.quantity)
+        .where(ReservationLine.reservation_id == any_(_uuid_array("rids", [row.id for row in rows])))
+        .order_by(ReservationLine.reservation_id, ReservationLine.product_id)
+    )
+    lines: dict[uuid.UUID, list[ReservationLineRecord]] = {}
+    for line in (await session.execute(statement)).all():
+        lines.setdefault(line.reservation_id, []).append(
+            ReservationLineRecord(line.product_id, line.quantity)
+        )
+    return [_record(row, lines.get(row.id, ())) for row in rows]
+
+
+def _record(row: Any, lines: Iterable[ReservationLineRecord]) -> ReservationRecord:
+    return ReservationRecord(
+        id=row.id,
+        key=row.key,
+        order_id=row.order_id,
+        status=row.status,
+        expires_at=row.expires_at,
+        reason=row.reason,
+        lines=tuple(lines),
+    )

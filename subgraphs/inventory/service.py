@@ -1,0 +1,400 @@
+"""Inventory's actions: adjust stock, and reserve, confirm and release units for the order saga; the sweeper
+that expires forgotten reservations. Rules here, SQL in repository.py.
+
+Every action runs in its caller's transaction (the request's `context.session`, or a sweeper batch) and never
+commits. Lock order, so that concurrent actions never deadlock: a reservation row first, then stock rows in
+product id order.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.errors import BadUserInput, MyShopError, NotFound
+from subgraphs.inventory import events, repository
+from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
+from subgraphs.inventory.repository import (
+    Movement,
+    ReservationLineRecord,
+    ReservationRecord,
+    StockLevel,
+)
+from subgraphs.inventory.settings import InventorySettings
+
+if TYPE_CHECKING:
+    from shared.context import Context
+
+logger = logging.getLogger(__name__)
+
+MAX_ADJUSTMENT = 1_000_000
+# Far below PostgreSQL's integer limit, so no sum of stock ever overflows a column.
+MAX_ON_HAND = 1_000_000_000
+MAX_LINES = 100
+MAX_LINE_QUANTITY = 10_000
+STATE_KEY = "inventory"
+
+# Ledger and event reasons of the changes inventory makes on its own.
+REASON_RESERVED = "reserved"
+REASON_CONFIRMED = "confirmed"
+REASON_EXPIRED = "expired"
+
+
+class InsufficientStock(MyShopError):
+    """An adjustment would leave fewer units on hand than are reserved."""
+
+    code = "INSUFFICIENT_STOCK"
+
+
+class OutOfStock(MyShopError):
+    """A reservation line asks for more units than are available; `productId` names it."""
+
+    code = "OUT_OF_STOCK"
+
+
+class ReservationReleased(MyShopError):
+    """The reservation gave its units back (released, expired or restocked): it cannot be confirmed."""
+
+    code = "RESERVATION_RELEASED"
+
+
+class ReservationOutcomes:
+    """`myshop_inventory_reservations_total{outcome}`: reserved, out_of_stock, confirmed, released, expired,
+    restocked."""
+
+    OUTCOMES = ("reserved", "out_of_stock", "confirmed", "released", "expired", "restocked")
+
+    def __init__(self, registry: CollectorRegistry, service: str = "inventory") -> None:
+        self.service = service
+        self.counter = Counter(
+            "myshop_inventory_reservations_total",
+            "Reservation actions, by outcome.",
+            ["service", "outcome"],
+            registry=registry,
+        )
+        for outcome in self.OUTCOMES:
+            self.counter.labels(service, outcome)
+
+    def count(self, outcome: str, amount: int = 1) -> None:
+        if amount:
+            self.counter.labels(self.service, outcome).inc(amount)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryKit:
+    """What the service keeps for its life (set up in app.py)."""
+
+    settings: InventorySettings
+    outcomes: ReservationOutcomes
+
+
+# --- input rules -------------------------------------------------------------------------------------
+
+
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def parse_uuid(value: object, field: str, what: str = "an id") -> uuid.UUID:
+    parsed = uuid_or_none(value)
+    if parsed is None:
+        raise BadUserInput(f"`{field}` is not {what}.", field=field)
+    return parsed
+
+
+def clean_key(value: object, field: str = "key") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadUserInput("The idempotency key cannot be blank.", field=field)
+    if len(value) > KEY_MAX_LENGTH:
+        raise BadUserInput(f"The idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
+    return value
+
+
+def clean_reason(value: object, field: str = "reason") -> str:
+    reason = value.strip() if isinstance(value, str) else ""
+    if not reason:
+        raise BadUserInput("Say why: the reason cannot be blank.", field=field)
+    if len(reason) > REASON_MAX_LENGTH:
+        raise BadUserInput(f"The reason is at most {REASON_MAX_LENGTH} characters.", field=field)
+    return reason
+
+
+def clean_delta(value: object) -> int:
+    if type(value) is not int or value == 0:
+        raise BadUserInput("The change is a non-zero whole number of units.", field="delta")
+    if abs(value) > MAX_ADJUSTMENT:
+        raise BadUserInput(f"One adjustment moves at most {MAX_ADJUSTMENT} units.", field="delta")
+    return value
+
+
+def clean_lines(lines: Sequence[tuple[object, object]]) -> list[ReservationLineRecord]:
+    """(productId, quantity) pairs -> lines by product id, duplicates merged."""
+    if not lines:
+        raise BadUserInput("A reservation needs at least one line.", field="lines")
+    if len(lines) > MAX_LINES:
+        raise BadUserInput(f"A reservation has at most {MAX_LINES} lines.", field="lines")
+    merged: dict[uuid.UUID, int] = {}
+    for index, (raw_product_id, quantity) in enumerate(lines):
+        product_id = parse_uuid(raw_product_id, f"lines[{index}].productId", "a product id")
+        if type(quantity) is not int or not 1 <= quantity <= MAX_LINE_QUANTITY:
+            raise BadUserInput(
+                f"A quantity is 1 to {MAX_LINE_QUANTITY} units.", field=f"lines[{index}].quantity"
+            )
+        merged[product_id] = merged.get(product_id, 0) + quantity
+    return [ReservationLineRecord(product_id, merged[product_id]) for product_id in sorted(merged)]
+
+
+# --- the service -------------------------------------------------------------------------------------
+
+
+class InventoryService:
+    def __init__(
+        self, session: AsyncSession, settings: InventorySettings, outcomes: ReservationOutcomes | None = None
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.outcomes = outcomes
+
+    @classmethod
+    def of(cls, context: Context) -> InventoryService:
+        kit: InventoryKit = context.runtime.state[STATE_KEY]
+        return cls(context.session, kit.settings, kit.outcomes)
+
+    def _count(self, outcome: str, amount: int = 1) -> None:
+        if self.outcomes is not None:
+            self.outcomes.count(outcome, amount)
+
+    # --- stock ---
+
+    async def adjust_stock(self, product_id: object, delta: object, reason: object) -> StockLevel:
+        """Receive (delta > 0) or write off (delta < 0) units; never below what is reserved."""
+        pid = parse_uuid(product_id, "productId", "a product id")
+        units = clean_delta(delta)
+        why = clean_reason(reason)
+        if units > 0:
+            level = await repository.add_on_hand(self.session, pid, units, at_most=MAX_ON_HAND)
+            if level is None:
+                raise BadUserInput(f"A product has at most {MAX_ON_HAND} units on hand.", field="delta")
+        else:
+            level = await repository.remove_on_hand(self.session, pid, -units)
+            if level is None:
+                current = (await repository.get_levels(self.session, [pid])).get(pid) or StockLevel.empty(pid)
+                raise InsufficientStock(
+                    f"Only {current.available} unreserved units can be taken off.",
+                    field="delta",
+                    productId=str(pid),
+                    available=current.available,
+                )
+        await repository.record_movements(self.session, [Movement(pid, units, 0, why)])
+        await self._emit(level, delta_available=units, reason=why)
+        return level
+
+    async def _emit(self, after: StockLevel, *, delta_available: int, reason: str) -> None:
+        await events.stock_changed(
+            self.session,
+            after.available - delta_available,
+            after,
+            reason,
+            low_threshold=self.settings.low_stock_threshold,
+        )
+
+    async def _apply(self, movements: Sequence[Movement], reason: str) -> None:
+        """Apply movements the caller's reservations cover: one UPDATE and one event per product, in product
+        id order, and one ledger row per movement."""
+        totals: dict[uuid.UUID, tuple[int, int]] = {}
+        for movement in movements:
+            on_hand, reserved = totals.get(movement.product_id, (0, 0))
+            totals[movement.product_id] = (
+                on_hand + movement.delta_on_hand,
+                reserved + movement.delta_reserved,
+            )
+        for product_id in sorted(totals):
+            delta_on_hand, delta_reserved = totals[product_id]
+            level = await repository.move_stock(self.session, product_id, delta_on_hand, delta_reserved)
+            await self._emit(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
+        await repository.record_movements(self.session, movements)
+
+    # --- reservations ---
+
+    async def get_reservation(self, key: object) -> ReservationRecord | None:
+        return await repository.get_reservation(self.session, clean_key(key))
+
+    async def reserve_stock(
+        self, key: object, order_id: object, lines: Sequence[tuple[object, object]]
+    ) -> ReservationRecord:
+        """Hold every line's units for the order, or none. Idempotent by key: a known key returns its
+        reservation whatever its status (a tombstone included) and reserves nothing."""
+        key = clean_key(key)
+        oid = parse_uuid(order_id, "orderId", "an order id")
+        wanted = clean_lines(lines)
+        created = await repository.insert_reservation(
+            self.session,
+            key=key,
+            order_id=oid,
+            status=ReservationStatus.RESERVED,
+            ttl=timedelta(seconds=self.settings.reservation_ttl_seconds),
+        )
+        if created is None:
+            # The key's first call committed (ON CONFLICT waited for it): a new statement sees its row.
+            existing = await repository.get_reservation(self.session, key)
+            if existing is None:
+                raise RuntimeError(f"reservation {key!r} conflicted but cannot be read")
+            return existing
+        for line in wanted:  # sorted by product id: concurrent reservations lock rows in one order
+            level = await repository.reserve_units(self.session, line.product_id, line.quantity)
+            if level is None:
+                self._count("out_of_stock")
+                current = await repository.get_levels(self.session, [line.product_id])
+                available = current[line.product_id].available if line.product_id in current else 0
+                # The request rolls back: units held for earlier lines and the reservation row go with it.
+                raise OutOfStock(
+                    f"Only {available} units of product {line.product_id} are available.",
+                    productId=str(line.product_id),
+                    requested=line.quantity,
+                    available=available,
+                )
+            await self._emit(level, delta_available=-line.quantity, reason=REASON_RESERVED)
+        await repository.insert_lines(self.session, created.id, wanted)
+        await repository.record_movements(
+            self.session,
+            [Movement(line.product_id, 0, line.quantity, REASON_RESERVED, created.id) for line in wanted],
+        )
+        self._count("reserved")
+        return replace(created, lines=tuple(wanted))
+
+    async def confirm_reservation(self, key: object) -> ReservationRecord:
+        """RESERVED -> CONFIRMED: the units leave (on hand and reserved both drop). Idempotent."""
+        key = clean_key(key)
+        reservation = await repository.get_reservation(self.session, key, for_update=True)
+        if reservation is None:
+            raise NotFound("No reservation has this key.", field="key")
+        if reservation.status == ReservationStatus.CONFIRMED:
+            return reservation
+        if reservation.status in FINAL_STATUSES:
+            raise ReservationReleased(
+                f"The reservation is {reservation.status}: its units went back to stock.",
+                field="key",
+                status=reservation.status,
+            )
+        # Still RESERVED, even past its deadline if the sweeper has not come by: the units are still held.
+        await self._apply(
+            [
+                Movement(line.product_id, -line.quantity, -line.quantity, REASON_CONFIRMED, reservation.id)
+                for line in reservation.lines
+            ],
+            REASON_CONFIRMED,
+        )
+        return await self._transition(reservation, ReservationStatus.CONFIRMED, "confirmed")
+
+    async def release_reservation(self, key: object, reason: object) -> ReservationRecord:
+        """RESERVED -> RELEASED (the held units come back), CONFIRMED -> RESTOCKED (the units come back on
+        hand); a final reservation is returned as is. An unknown key leaves a RELEASED tombstone, so a
+        reserveStock with that key arriving later reserves nothing."""
+        key = clean_key(key)
+        why = clean_reason(reason)
+        reservation = await repository.get_reservation(self.session, key, for_update=True)
+        if reservation is None:
+            tombstone = await repository.insert_reservation(
+                self.session, key=key, order_id=None, status=ReservationStatus.RELEASED, ttl=None, reason=why
+            )
+            if tombstone is not None:
+                self._count("released")
+                return tombstone
+            # A reserveStock with this key committed meanwhile (ON CONFLICT waited for it): release it.
+            reservation = await repository.get_reservation(self.session, key, for_update=True)
+            if reservation is None:
+                raise RuntimeError(f"reservation {key!r} conflicted but cannot be read")
+        if reservation.status == ReservationStatus.RESERVED:
+            await self._apply(
+                [
+                    Movement(line.product_id, 0, -line.quantity, why, reservation.id)
+                    for line in reservation.lines
+                ],
+                why,
+            )
+            return await self._transition(reservation, ReservationStatus.RELEASED, "released", reason=why)
+        if reservation.status == ReservationStatus.CONFIRMED:
+            await self._apply(
+                [
+                    Movement(line.product_id, line.quantity, 0, why, reservation.id)
+                    for line in reservation.lines
+                ],
+                why,
+            )
+            return await self._transition(reservation, ReservationStatus.RESTOCKED, "restocked", reason=why)
+        return reservation
+
+    async def _transition(
+        self,
+        reservation: ReservationRecord,
+        status: ReservationStatus,
+        outcome: str,
+        *,
+        reason: str | None = None,
+    ) -> ReservationRecord:
+        await repository.set_status(self.session, [reservation.id], status, reason=reason)
+        self._count(outcome)
+        return replace(reservation, status=status.value, expires_at=None, reason=reason or reservation.reason)
+
+    # --- the sweeper ---
+
+    async def expire_lapsed(self, *, as_of: datetime | None = None, limit: int = 100) -> int:
+        """Expire up to `limit` RESERVED reservations past their deadline (as of `as_of`, default the
+        database's now) and give their units back; how many it expired. Reservations another transaction
+        holds are skipped: they are being confirmed or released, or another sweeper has them."""
+        lapsed = await repository.lock_lapsed_reservations(self.session, as_of=as_of, limit=limit)
+        if not lapsed:
+            return 0
+        await self._apply(
+            [
+                Movement(line.product_id, 0, -line.quantity, REASON_EXPIRED, reservation.id)
+                for reservation in lapsed
+                for line in reservation.lines
+            ],
+            REASON_EXPIRED,
+        )
+        await repository.set_status(
+            self.session,
+            [reservation.id for reservation in lapsed],
+            ReservationStatus.EXPIRED,
+            keep_expiry=True,
+        )
+        self._count("expired", len(lapsed))
+        return len(lapsed)
+
+
+def reservation_lines(lines: Iterable[Any]) -> list[tuple[object, object]]:
+    """GraphQL line inputs -> the (productId, quantity) pairs the service reads."""
+    return [(line.product_id, line.quantity) for line in lines]
+
+
+async def sweep_expired_reservations(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: InventorySettings,
+    outcomes: ReservationOutcomes | None = None,
+    *,
+    as_of: datetime | None = None,
+) -> int:
+    """Expire every lapsed reservation, one batch per transaction (short locks); how many it expired.
+    Safe to run in several processes at once: each reservation is expired by exactly one of them."""
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            expired = await InventoryService(session, settings, outcomes).expire_lapsed(
+                as_of=as_of, limit=settings.sweep_batch_size
+            )
+        total += expired
+        if expired < settings.sweep_batch_size:
+            return total

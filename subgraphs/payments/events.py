@@ -1,0 +1,45 @@
+"""The events payments emits, written to its outbox in the transaction of the change they report.
+
+Stream: `<redis_prefix>events:payments` (one stream per producing service, see shared/outbox.py); the
+aggregate is the payment. Payments consumes no events: the order saga calls it directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.payments.models import Payment, outbox
+
+
+class PaymentEvent(enum.StrEnum):
+    # A charge got the provider's answer: {paymentId, orderId, userId, amount, currency, status (CAPTURED or
+    # DECLINED), failureReason}. Analytics counts payments and revenue.
+    PAYMENT_PROCESSED = "PaymentProcessed"
+    # A captured charge was given back: {paymentId, orderId, userId, amount, currency, reason}.
+    PAYMENT_REFUNDED = "PaymentRefunded"
+
+
+EMITTED: tuple[PaymentEvent, ...] = tuple(PaymentEvent)
+
+
+def _common(payment: Payment) -> dict[str, Any]:
+    return {
+        "paymentId": str(payment.id),
+        "orderId": str(payment.order_id),
+        "userId": str(payment.user_id),
+        "amount": payment.amount,
+        "currency": payment.currency,
+    }
+
+
+async def payment_processed(session: AsyncSession, payment: Payment) -> None:
+    payload = {**_common(payment), "status": payment.status, "failureReason": payment.failure_reason}
+    await outbox.emit(session, PaymentEvent.PAYMENT_PROCESSED, payload, aggregate_id=payment.id)
+
+
+async def payment_refunded(session: AsyncSession, payment: Payment) -> None:
+    payload = {**_common(payment), "reason": payment.refund_reason}
+    await outbox.emit(session, PaymentEvent.PAYMENT_REFUNDED, payload, aggregate_id=payment.id)

@@ -1,0 +1,83 @@
+"""SQL for the payments table, nothing else: rules live in service.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import any_, bindparam, case, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.payments.models import Payment, PaymentStatus
+
+
+async def insert_if_new_key(session: AsyncSession, values: Mapping[str, Any]) -> Payment | None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING: the new row, or None when the key exists.
+
+    While another transaction holds an uncommitted row with this key, this waits for it to end: None once it
+    commits, the new row if it rolled back. That wait is what serializes calls with one key.
+    """
+    statement = (
+        pg_insert(Payment)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Payment.key])
+        .returning(Payment)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> Payment | None:
+    statement = select(Payment).where(Payment.key == key).execution_options(populate_existing=True)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Payment]:
+    """Every payment among `ids`, in one statement."""
+    if not ids:
+        return []
+    statement = select(Payment).where(
+        Payment.id == any_(bindparam("ids", list(ids), type_=ARRAY(Payment.id.type)))
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def charges_of_orders(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[Payment]:
+    """The charge of each order among `order_ids` that has one, in one statement.
+
+    An order normally has one payment (one charge key). Should it have several, the one that moved money
+    (CAPTURED or REFUNDED) wins, then the newest.
+    """
+    if not order_ids:
+        return []
+    moved_money = case((Payment.status.in_([PaymentStatus.CAPTURED, PaymentStatus.REFUNDED]), 0), else_=1)
+    statement = (
+        select(Payment)
+        .where(
+            Payment.order_id == any_(bindparam("order_ids", list(order_ids), type_=ARRAY(Payment.id.type)))
+        )
+        .ext(distinct_on(Payment.order_id))
+        .order_by(Payment.order_id, moved_money, Payment.created_at.desc(), Payment.id.desc())
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def update(
+    session: AsyncSession, payment_id: uuid.UUID, values: Mapping[str, Any], *, only_if: Any = None
+) -> Payment | None:
+    """Set `values` on one payment (when `only_if` holds, if given); the updated row, or None."""
+    statement = sql_update(Payment).where(Payment.id == payment_id)
+    if only_if is not None:
+        statement = statement.where(only_if)
+    statement = (
+        statement.values(**values)
+        .returning(Payment)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    return (await session.scalars(statement)).one_or_none()

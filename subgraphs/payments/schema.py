@@ -1,0 +1,160 @@
+"""The payments subgraph's GraphQL schema: `Payment`, `Order.payment`, and the saga's internal operations.
+
+`chargePayment` and `refundPayment` are internal: @inaccessible (the router never exposes them) and refused
+without a SERVICE token when called on this subgraph directly. The Mutation type itself is NOT @inaccessible:
+that directive on a type spreads to the supergraph's one Mutation, hiding every subgraph's mutations (and the
+router cannot build its API schema then). ONLY_INACCESSIBLE_CHILDREN is checked on the composed Mutation,
+which has public fields from users, products, inventory and orders.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.federation.schema_directives import Inaccessible
+from strawberry.types import Info
+
+from shared.auth.permissions import IsService
+from shared.graphql import build_schema
+from shared.graphql_types import Money, MoneyInput
+from subgraphs.payments import models
+from subgraphs.payments.service import PaymentService, clean_charge
+
+
+@strawberry.enum(description="Where a payment stands.")
+class PaymentStatus(enum.Enum):
+    PENDING = "PENDING"
+    CAPTURED = "CAPTURED"
+    DECLINED = "DECLINED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+
+
+@strawberry.federation.type(keys=["id"], description="An order, as payments knows it: its charge.")
+class Order:
+    id: strawberry.ID
+
+    @strawberry.field(description="The order's charge; null when none. The customer who paid, or staff.")
+    async def payment(self, info: Info) -> Payment | None:
+        return _optional(await PaymentService(info.context).payment_of_order(self.id))
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order:
+        # Nothing to read for the order itself: its payment is loaded (batched) when asked for.
+        return cls(id=id)
+
+
+# A payment VOIDED before any charge (the refund of a key never charged) has no order, amount or method. The
+# contract makes them non-null, and an error would roll the refund back (a request with an error commits
+# nothing), so they read as these sentinels: the nil order id, 0 of ISO 4217's "no currency" XXX, and "".
+NO_ORDER_ID = strawberry.ID("00000000-0000-0000-0000-000000000000")
+NO_CURRENCY = "XXX"
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A charge of an order. Visible to the customer who paid and to staff."
+)
+class Payment:
+    id: strawberry.ID
+    row: strawberry.Private[models.Payment]
+
+    @strawberry.field(description="The order charged (the nil id for a payment voided before any charge).")
+    def order(self) -> Order:
+        if self.row.order_id is None:
+            return Order(id=NO_ORDER_ID)
+        return Order(id=strawberry.ID(str(self.row.order_id)))
+
+    @strawberry.field(description="What was charged (0 XXX for a payment voided before any charge).")
+    def amount(self) -> Money:
+        if self.row.amount is None or self.row.currency is None:
+            return Money(amount=0, currency=NO_CURRENCY)
+        return Money(amount=self.row.amount, currency=self.row.currency)
+
+    @strawberry.field
+    def status(self) -> PaymentStatus:
+        return PaymentStatus(self.row.status)
+
+    @strawberry.field(
+        description="The payment method token the customer gave (empty if voided before any charge)."
+    )
+    def method(self) -> str:
+        return self.row.method or ""
+
+    @strawberry.field(description="Why it was declined (the provider's reason) or voided.")
+    def failure_reason(self) -> str | None:
+        return self.row.failure_reason
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def refunded_at(self) -> datetime | None:
+        return self.row.refunded_at
+
+    @classmethod
+    def from_row(cls, row: models.Payment) -> Payment:
+        return cls(id=strawberry.ID(str(row.id)), row=row)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Payment | None:
+        return _optional(await PaymentService(info.context).get_payment(id))
+
+
+def _optional(row: models.Payment | None) -> Payment | None:
+    return Payment.from_row(row) if row is not None else None
+
+
+@strawberry.federation.input(inaccessible=True, description="A charge for the order saga (internal).")
+class ChargePaymentInput:
+    key: str = strawberry.field(description="Idempotency key: a retry with it returns the first result.")
+    order_id: strawberry.ID
+    user_id: strawberry.ID
+    amount: MoneyInput = strawberry.field(description="At least 1 minor unit.")
+    method: str = strawberry.field(description="The payment method token (1 to 100 characters).")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A payment by id: the customer who paid, ADMIN, PARTNER; null when none.")
+    async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
+        return _optional(await PaymentService(info.context).get_payment(id))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        directives=[Inaccessible()],
+        permission_classes=[IsService],
+        description=(
+            "Charge once per key (internal, SERVICE). A declined card is a DECLINED payment, not an error; "
+            "a transient provider failure is PAYMENT_PROVIDER_UNAVAILABLE (retryable: same key)."
+        ),
+    )
+    async def charge_payment(self, info: Info, input: ChargePaymentInput) -> Payment:
+        request = clean_charge(
+            key=input.key,
+            order_id=input.order_id,
+            user_id=input.user_id,
+            amount=input.amount.amount,
+            currency=input.amount.currency,
+            method=input.method,
+        )
+        return Payment.from_row(await PaymentService(info.context).charge(request))
+
+    @strawberry.mutation(
+        directives=[Inaccessible()],
+        permission_classes=[IsService],
+        description=(
+            "Refund the charge of `key` once (internal, SERVICE). A key never charged is VOIDED, so a late "
+            "charge with it charges nothing; a transient failure is PAYMENT_PROVIDER_UNAVAILABLE (retry)."
+        ),
+    )
+    async def refund_payment(self, info: Info, key: str, reason: str) -> Payment:
+        return Payment.from_row(await PaymentService(info.context).refund(key, reason))
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Payment, Order])

@@ -1,0 +1,326 @@
+"""The payments domain: charges and refunds through the provider, idempotent per key; who sees a payment.
+
+Every action runs in the request's transaction (`context.session`): this module flushes, never commits. A
+charge keeps its transaction open across the provider call on purpose: its uncommitted row holds the key, so
+any other call with that key (a retried charge, the saga's refund after it gave up waiting) waits for the
+answer instead of acting beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, Role
+from shared.context import Context
+from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError
+from shared.money import normalize_currency
+from subgraphs.payments import events, repository
+from subgraphs.payments.metrics import PaymentMetrics
+from subgraphs.payments.models import (
+    KEY_MAX_LENGTH,
+    MAX_AMOUNT,
+    METHOD_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    Payment,
+    PaymentStatus,
+)
+from subgraphs.payments.providers import PaymentProvider, ProviderUnavailable
+from subgraphs.payments.settings import PaymentsSettings
+
+# The state key under which `app.setup` stores the process-wide `PaymentsKit`.
+STATE_KEY = "payments"
+# Who may read any payment; a customer reads their own.
+_STAFF_ROLES = (Role.ADMIN, Role.PARTNER, Role.SERVICE)
+
+T = TypeVar("T")
+
+
+class PaymentProviderUnavailable(MyShopError):
+    """The provider failed transiently (or too slowly): nothing was kept, retry with the same key."""
+
+    code = "PAYMENT_PROVIDER_UNAVAILABLE"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message, retryable=True, **extra)
+
+
+@dataclass(frozen=True)
+class PaymentsKit:
+    """What the payments service holds for the life of the process (built once in the app's setup)."""
+
+    settings: PaymentsSettings
+    provider: PaymentProvider
+    metrics: PaymentMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    key: str
+    order_id: uuid.UUID
+    user_id: uuid.UUID
+    amount: int
+    currency: str
+    method: str
+
+
+# --- input rules ---------------------------------------------------------------------------------------
+
+
+def clean_key(value: object, *, field: str = "key") -> str:
+    """An idempotency key, kept exactly as sent (it is an identity, not text to tidy)."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadUserInput("An idempotency key cannot be blank.", field=field)
+    if len(value) > KEY_MAX_LENGTH:
+        raise BadUserInput(f"An idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
+    return value
+
+
+def clean_charge(
+    *, key: object, order_id: object, user_id: object, amount: object, currency: object, method: object
+) -> ChargeRequest:
+    if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
+        raise BadUserInput(
+            f"The amount is a whole number of minor units from 1 to {MAX_AMOUNT}.",
+            field="input.amount.amount",
+        )
+    try:
+        code = normalize_currency(currency)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise BadUserInput("Not an ISO 4217 currency code.", field="input.amount.currency") from exc
+    method_text = method.strip() if isinstance(method, str) else ""
+    if not 1 <= len(method_text) <= METHOD_MAX_LENGTH:
+        raise BadUserInput(
+            f"The payment method is 1 to {METHOD_MAX_LENGTH} characters.", field="input.method"
+        )
+    return ChargeRequest(
+        key=clean_key(key, field="input.key"),
+        order_id=_parse_id(order_id, "input.orderId"),
+        user_id=_parse_id(user_id, "input.userId"),
+        amount=amount,
+        currency=code,
+        method=method_text,
+    )
+
+
+def clean_reason(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= REASON_MAX_LENGTH:
+        raise BadUserInput(f"The reason is 1 to {REASON_MAX_LENGTH} characters.", field="reason")
+    return text
+
+
+def id_or_none(value: object) -> uuid.UUID | None:
+    """An id a client sent; None when it cannot be one (so it names nothing)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _parse_id(value: object, field: str) -> uuid.UUID:
+    parsed = id_or_none(value)
+    if parsed is None:
+        raise BadUserInput("Not an id.", field=field)
+    return parsed
+
+
+def _same_charge(payment: Payment, request: ChargeRequest) -> bool:
+    return (payment.order_id, payment.user_id, payment.amount, payment.currency) == (
+        request.order_id,
+        request.user_id,
+        request.amount,
+        request.currency,
+    )
+
+
+def _now() -> datetime:
+    # Python's clock, not now(): a transaction that waited on a key must not date its change before the wait.
+    return datetime.now(UTC)
+
+
+class PaymentService:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.kit: PaymentsKit = context.runtime.state[STATE_KEY]
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.context.session
+
+    # --- charging (internal: the order saga with a SERVICE token) ---
+
+    async def charge(self, request: ChargeRequest) -> Payment:
+        """Charge once per key: a known key answers with its stored payment and never reaches the provider."""
+        metrics = self.kit.metrics
+        now = _now()
+        pending = await repository.insert_if_new_key(
+            self.session,
+            {
+                "key": request.key,
+                "order_id": request.order_id,
+                "user_id": request.user_id,
+                "amount": request.amount,
+                "currency": request.currency,
+                "method": request.method,
+                "status": PaymentStatus.PENDING,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if pending is None:
+            return await self._replay_charge(request)
+        try:
+            result = await self._call_provider(
+                "charge",
+                lambda: self.kit.provider.charge(
+                    key=request.key, amount=request.amount, currency=request.currency, method=request.method
+                ),
+            )
+        except PaymentProviderUnavailable:
+            metrics.charge("provider_unavailable")
+            raise
+        if result.approved:
+            values = {"status": PaymentStatus.CAPTURED, "provider_reference": result.reference}
+        else:
+            values = {"status": PaymentStatus.DECLINED, "failure_reason": result.decline_reason or "declined"}
+        payment = await repository.update(self.session, pending.id, {**values, "updated_at": _now()})
+        assert payment is not None  # our own uncommitted row
+        await events.payment_processed(self.session, payment)
+        metrics.charge("captured" if result.approved else "declined")
+        return payment
+
+    async def _replay_charge(self, request: ChargeRequest) -> Payment:
+        stored = await repository.get_by_key(self.session, request.key)
+        if stored is None:
+            # The key's row existed a statement ago and rows are never deleted: not expected, safe to retry.
+            raise PaymentProviderUnavailable("The payment with this key is not readable yet; retry.")
+        if stored.is_bare_tombstone:
+            # Refunded before it was charged: the saga gave up on it. Record what it was, charge nothing.
+            claimed = await repository.update(
+                self.session,
+                stored.id,
+                {
+                    "order_id": request.order_id,
+                    "user_id": request.user_id,
+                    "amount": request.amount,
+                    "currency": request.currency,
+                    "method": request.method,
+                    "updated_at": _now(),
+                },
+                only_if=Payment.order_id.is_(None),
+            )
+            # None: another late charge claimed it first (and we waited for it); read what it wrote.
+            stored = claimed or await repository.get_by_key(self.session, request.key) or stored
+        if not _same_charge(stored, request):
+            raise Conflict("This key belongs to a different charge.", field="input.key")
+        self.kit.metrics.charge("replayed")
+        return stored
+
+    # --- refunding (internal) ---
+
+    async def refund(self, raw_key: object, raw_reason: object) -> Payment:
+        """Give back what the charge of `key` captured, once. A key never charged is voided for good."""
+        key = clean_key(raw_key)
+        reason = clean_reason(raw_reason)
+        metrics = self.kit.metrics
+        now = _now()
+        # A charge in flight with this key holds its uncommitted row: this waits for its answer, then does
+        # nothing and the row is refunded below. No row at all: the tombstone makes a late charge a no-op.
+        tombstone = await repository.insert_if_new_key(
+            self.session,
+            {
+                "key": key,
+                "status": PaymentStatus.VOIDED,
+                "failure_reason": reason,
+                "refund_reason": reason,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if tombstone is not None:
+            metrics.refund("voided")
+            return tombstone
+        payment = await repository.get_by_key(self.session, key, for_update=True)
+        if payment is None or payment.status == PaymentStatus.PENDING:
+            # Neither is expected (a PENDING row never commits); the saga retries refunds until they succeed.
+            raise PaymentProviderUnavailable("The charge of this key has no outcome yet; retry.")
+        if payment.status != PaymentStatus.CAPTURED:
+            metrics.refund("nothing_to_refund")
+            return payment
+        assert payment.provider_reference is not None and payment.amount is not None
+        assert payment.currency is not None
+        reference, amount, currency = payment.provider_reference, payment.amount, payment.currency
+        try:
+            result = await self._call_provider(
+                "refund",
+                lambda: self.kit.provider.refund(
+                    key=key, reference=reference, amount=amount, currency=currency
+                ),
+            )
+        except PaymentProviderUnavailable:
+            metrics.refund("provider_unavailable")
+            raise
+        refunded_at = _now()
+        refunded = await repository.update(
+            self.session,
+            payment.id,
+            {
+                "status": PaymentStatus.REFUNDED,
+                "refunded_at": refunded_at,
+                "refund_reference": result.reference,
+                "refund_reason": reason,
+                "updated_at": refunded_at,
+            },
+        )
+        assert refunded is not None  # locked above
+        await events.payment_refunded(self.session, refunded)
+        metrics.refund("refunded")
+        return refunded
+
+    async def _call_provider(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(call(), self.kit.settings.provider_timeout_seconds)
+        except (ProviderUnavailable, TimeoutError) as exc:
+            self.kit.metrics.provider_call(operation, "unavailable", time.perf_counter() - started)
+            raise PaymentProviderUnavailable(
+                "The payment provider is unavailable; retry with the same key."
+            ) from exc
+        self.kit.metrics.provider_call(operation, "ok", time.perf_counter() - started)
+        return result
+
+    # --- reading: the owner, ADMIN, PARTNER and SERVICE ---
+
+    async def get_payment(self, raw_id: object) -> Payment | None:
+        """A payment by id; None when there is none (a bare tombstone is no payment of anyone)."""
+        principal = await self.context.require_principal()
+        payment = await self.context.loaders.payment.load(str(raw_id))
+        if payment is None or payment.is_bare_tombstone:
+            return None
+        _check_visible(principal, payment)
+        return payment
+
+    async def payment_of_order(self, raw_order_id: object) -> Payment | None:
+        """The charge of an order; None when it has none."""
+        principal = await self.context.require_principal()
+        payment = await self.context.loaders.payment_of_order.load(str(raw_order_id))
+        if payment is None:
+            return None
+        _check_visible(principal, payment)
+        return payment
+
+
+def _check_visible(principal: Principal, payment: Payment) -> None:
+    if principal.is_user(payment.user_id) or principal.has_any_role(*_STAFF_ROLES):
+        return
+    raise Forbidden("Only the customer who paid, or staff, can see this payment.")

@@ -1,0 +1,46 @@
+"""Fixtures of the inventory tests: tokens by role, sessions on the inventory database, the API helper."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from inventory_api import Inventory
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.auth import TokenIssuer
+
+
+@pytest.fixture
+def admin_token(issuer: TokenIssuer) -> str:
+    return issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
+
+
+@pytest.fixture
+def customer_token(issuer: TokenIssuer) -> str:
+    return issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token
+
+
+@pytest.fixture
+def service_token(issuer: TokenIssuer) -> str:
+    return issuer.issue_service_token("orders").token
+
+
+@pytest.fixture
+async def inventory_db(
+    api: Any, databases: dict[str, str]
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the run's inventory database (emptied before the test by `api`)."""
+    engine = create_async_engine(databases["inventory"], poolclass=pool.NullPool)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@pytest.fixture
+def inventory(
+    gql: Any, admin_token: str, service_token: str, inventory_db: async_sessionmaker[AsyncSession]
+) -> Inventory:
+    return Inventory(gql, admin_token=admin_token, service_token=service_token, sessions=inventory_db)

@@ -1,0 +1,118 @@
+"""ProductUpdated reaches the stream `<prefix>events:products` through the outbox: on create, on an update
+that changes something, on archive; never for a change to nothing, nor for the demo seed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+from products_helpers import ARCHIVE, UPDATE, create
+from sqlalchemy import func, select
+
+from shared.outbox import Event, stream_name
+from subgraphs.products.events import ProductEvent
+from subgraphs.products.models import outbox
+from subgraphs.products.seed import seed
+
+STREAM = stream_name(os.environ["MYSHOP_REDIS_PREFIX"], "products")
+
+
+async def published(redis, wanted: Callable[[Event], bool], within: float = 10) -> list[Event]:
+    """The events on the products stream that are `wanted`, once there is at least one."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+def change(kind: str) -> Callable[[Event], bool]:
+    return lambda event: event.type == ProductEvent.PRODUCT_UPDATED and event.payload["change"] == kind
+
+
+async def written_events(products_db) -> int:
+    async with products_db() as session:
+        return await session.scalar(select(func.count()).select_from(outbox.table))
+
+
+async def test_create_publishes_product_updated_with_the_new_product(gql, admin_token, redis):
+    product = await create(gql, admin_token, name="Event Mug", price={"amount": 1500, "currency": "EUR"})
+
+    events = await published(redis, change("created"))
+
+    assert len(events) == 1
+    assert (events[0].producer, events[0].version, events[0].aggregate_id) == ("products", 1, product["id"])
+    assert events[0].payload == {
+        "productId": product["id"],
+        "sku": product["sku"],
+        "name": "Event Mug",
+        "price": {"amount": 1500, "currency": "EUR"},
+        "previousPrice": None,
+        "category": "Kitchen",
+        "active": True,
+        "change": "created",
+    }
+
+
+async def test_a_price_change_publishes_the_previous_price(gql, admin_token, redis):
+    product = await create(gql, admin_token, price={"amount": 1500, "currency": "EUR"})
+
+    resp = await gql(
+        "products",
+        UPDATE,
+        {"id": product["id"], "input": {"price": {"amount": 1200, "currency": "EUR"}}},
+        token=admin_token,
+    )
+    resp.ok()
+    events = await published(redis, change("updated"))
+
+    assert len(events) == 1
+    assert events[0].payload["price"] == {"amount": 1200, "currency": "EUR"}
+    assert events[0].payload["previousPrice"] == {"amount": 1500, "currency": "EUR"}
+
+
+async def test_an_update_of_other_fields_publishes_no_previous_price(gql, admin_token, redis):
+    product = await create(gql, admin_token, name="Before")
+
+    resp = await gql("products", UPDATE, {"id": product["id"], "input": {"name": "After"}}, token=admin_token)
+    resp.ok()
+    events = await published(redis, change("updated"))
+
+    assert [(e.payload["name"], e.payload["previousPrice"]) for e in events] == [("After", None)]
+
+
+async def test_an_update_that_changes_nothing_writes_no_event(gql, admin_token, products_db):
+    product = await create(gql, admin_token, name="Same Name")
+    before = await written_events(products_db)
+
+    same = await gql(
+        "products",
+        UPDATE,
+        {"id": product["id"], "input": {"name": "Same Name", "price": product["price"]}},
+        token=admin_token,
+    )
+    empty = await gql("products", UPDATE, {"id": product["id"], "input": {}}, token=admin_token)
+
+    assert same.ok()["updateProduct"] == product
+    assert empty.ok()["updateProduct"] == product
+    assert (before, await written_events(products_db)) == (1, 1)
+
+
+async def test_archive_publishes_archived_once(gql, admin_token, redis, products_db):
+    product = await create(gql, admin_token)
+
+    (await gql("products", ARCHIVE, {"id": product["id"]}, token=admin_token)).ok()
+    (await gql("products", ARCHIVE, {"id": product["id"]}, token=admin_token)).ok()
+    events = await published(redis, change("archived"))
+
+    assert [(e.aggregate_id, e.payload["active"]) for e in events] == [(product["id"], False)]
+    assert await written_events(products_db) == 2  # created, archived
+
+
+async def test_the_demo_seed_writes_no_events(products_db):
+    async with products_db() as session, session.begin():
+        await seed(session, 20)
+
+    assert await written_events(products_db) == 0

