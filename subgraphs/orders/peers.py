@@ -63,11 +63,15 @@ class Peers:
         tokens = runtime.service_tokens
 
         def peer(name: str, url: str) -> Peer:
-            return Peer(name, url, http=runtime.http, tokens=tokens, timeout=timeout)
+            return Peer(name, url, tokens=tokens, timeout=timeout)
 
         self.products = peer("products", settings.products_url)
         self.inventory = peer("inventory", settings.inventory_url)
         self.payments = peer("payments", settings.payments_url)
+
+    async def close(self) -> None:
+        for peer in (self.products, self.inventory, self.payments):
+            await peer.close()
 
     async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
         """The products that exist among `product_ids`, with their current price."""

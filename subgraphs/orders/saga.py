@@ -113,11 +113,14 @@ class Saga:
 
     # --- starting and waiting ---
 
-    def start(self, order_id: uuid.UUID) -> asyncio.Task[None]:
-        """Drive the saga in the background (a request that stops waiting does not stop it)."""
+    def start(self, order_id: uuid.UUID, *, announced: bool = False) -> asyncio.Task[None]:
+        """Drive the saga in the background (a request that stops waiting does not stop it).
+
+        `announced`: the next step's STARTED is already recorded (by the transaction that created the order).
+        """
         task = self._running.get(order_id)
         if task is None or task.done():
-            task = asyncio.create_task(self._run(order_id), name=f"saga:{order_id}")
+            task = asyncio.create_task(self._run(order_id, announced), name=f"saga:{order_id}")
             self._running[order_id] = task
             task.add_done_callback(lambda _: self._running.pop(order_id, None))
         return task
@@ -144,6 +147,7 @@ class Saga:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.peers.close()
 
     # --- the recovery worker ---
 
@@ -161,11 +165,11 @@ class Saga:
 
     # --- driving one saga ---
 
-    async def _run(self, order_id: uuid.UUID) -> None:
+    async def _run(self, order_id: uuid.UUID, announced: bool) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(order_id))
         started = time.perf_counter()
         try:
-            await self._drive(order_id)
+            await self._drive(order_id, announced=announced)
             self.metrics.duration.observe(time.perf_counter() - started)
         except LeaseLost:
             logger.warning("order %s: lease lost, another process drives its saga now", order_id)
@@ -187,39 +191,42 @@ class Saga:
                 ):
                     return
 
-    async def _drive(self, order_id: uuid.UUID) -> None:
-        order, steps = await self._load(order_id)
+    async def _drive(self, order_id: uuid.UUID, *, announced: bool) -> None:
+        order, steps, lines = await self._load(order_id)
         if order.saga_state == SagaState.RUNNING:
-            items = await self._lines(order_id)
             for step in FORWARD_STEPS:
-                if step in steps and steps[step] == DONE:
+                if steps.get(step) == DONE:
                     continue
                 try:
-                    await self._forward(order, step, items)
+                    await self._forward(order, step, lines, announced=announced)
                 except StepFailure as failure:
                     await self._begin_compensation(order_id, failure)
+                    order, steps, lines = await self._load(order_id)
                     break
-            order, steps = await self._load(order_id)
+                # Each step's transaction records the next one STARTED.
+                announced = True
+            else:
+                return
         if order.saga_state == SagaState.COMPENSATING:
             await self._compensate(order, steps)
 
-    async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str]]:
+    async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str], list[tuple[str, int]]]:
+        """The order, the status of each of its steps, and its lines (product id, quantity)."""
         async with self.sessionmaker() as session:
             order = await repository.get(session, order_id)
             if order is None:
                 raise LookupError(f"no order {order_id}")
             steps = {name: row.status for name, row in (await repository.steps_of(session, order_id)).items()}
-        return order, steps
-
-    async def _lines(self, order_id: uuid.UUID) -> list[tuple[str, int]]:
-        async with self.sessionmaker() as session:
             items = (await repository.items_of(session, [order_id]))[order_id]
-        return [(str(item.product_id), item.quantity) for item in items]
+        return order, steps, [(str(item.product_id), item.quantity) for item in items]
 
     # --- forward steps ---
 
-    async def _forward(self, order: Order, step: str, lines: list[tuple[str, int]]) -> None:
-        await self._record(order.id, step, STARTED, None, attempt=True)
+    async def _forward(
+        self, order: Order, step: str, lines: list[tuple[str, int]], *, announced: bool
+    ) -> None:
+        if not announced:  # a recovered saga: this call may be the step's second
+            await self._record(order.id, step, STARTED, None, attempt=True)
         key = step_key(order.id, step)
         if step == RESERVE:
             answer = await self._retrying(step, lambda: self.peers.reserve_stock(key, str(order.id), lines))
@@ -291,6 +298,9 @@ class Saga:
             await repository.record_step(
                 session, order_id, step, DONE, f"{answer.id} {answer.status}", attempt=False
             )
+            if step != CONFIRM:  # recorded before its peer is called, with this commit
+                following = FORWARD_STEPS[FORWARD_STEPS.index(step) + 1]
+                await repository.record_step(session, order_id, following, STARTED, None, attempt=True)
             values: dict[str, Any] = {"status": status}
             if status == OrderStatus.CONFIRMED:
                 values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)

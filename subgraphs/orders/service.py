@@ -26,7 +26,7 @@ from shared.peers import PeerError
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.models import Order, OrderItem, OrderStatus, OrderStatusChange, SagaState, outbox
-from subgraphs.orders.saga import STATE_KEY, Saga
+from subgraphs.orders.saga import RESERVE, STARTED, STATE_KEY, Saga
 from subgraphs.orders.settings import OrdersSettings
 
 MAX_LINES = 100
@@ -175,7 +175,7 @@ class OrderService:
         if existing is None:
             order = await self._create(user_id, key, fingerprint, lines, method)
             if order is not None:
-                self.saga.start(order.id)
+                self.saga.start(order.id, announced=True)
             else:  # a concurrent request with this key created it first
                 async with self.saga.sessionmaker() as session:
                     existing = await repository.get_by_key(session, user_id, key)
@@ -246,6 +246,8 @@ class OrderService:
                 item["order_id"] = order.id
             await repository.insert_items(session, priced)
             await repository.add_history(session, order.id, OrderStatus.PENDING, None)
+            # The saga's first step, recorded before inventory is called (this commit comes first).
+            await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
             await outbox.emit(
                 session,
                 OrderEvent.ORDER_PLACED,

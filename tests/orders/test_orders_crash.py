@@ -182,8 +182,8 @@ async def test_sigkill_mid_saga_recovers_every_order_without_acting_twice(
     gate = ChargeGate(f"{api.url('payments')}/graphql", forward_first=forward_first)
     async with serve_gate(gate) as gate_url:
         first = OrdersProcess(api, gate_url, tmp_path / "orders-1.log")
-        await first.start()
         try:
+            await first.start()
             placing = [
                 asyncio.create_task(place_through(first.url, c.token, product, f"crash-{i}"))
                 for i, c in enumerate(customers)
@@ -198,8 +198,8 @@ async def test_sigkill_mid_saga_recovers_every_order_without_acting_twice(
             first.stop()
         gate.open.set()  # what was held may go on now: nothing waits for it any more
         second = OrdersProcess(api, f"{api.url('payments')}/graphql", tmp_path / "orders-2.log")
-        await second.start()
         try:
+            await second.start()
             ids = [
                 str(row["id"])
                 for row in await shop.rows("orders", "SELECT id FROM orders ORDER BY idempotency_key")
