@@ -108,6 +108,12 @@ class Context(BaseContext):
             raise self._auth_error
         return self._principal
 
+    @property
+    def verified_principal(self) -> Principal | None:
+        """The caller when this request already verified its token, else None; never verifies (for cheap
+        attribution, such as counting a read)."""
+        return self._principal if self._authenticated else None
+
     async def require_principal(self) -> Principal:
         principal = await self.principal()
         if principal is None:

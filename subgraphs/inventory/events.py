@@ -34,6 +34,8 @@ async def stock_changed(
             "available": after.available,
             "reserved": after.reserved,
             "onHand": after.on_hand,
+            # Consumers see a crossing (notifications: back in stock when it was 0) without keeping state.
+            "previousAvailable": before_available,
             "reason": reason,
         },
         aggregate_id=after.product_id,

@@ -5,10 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
+from shared.context import Runtime
+from subgraphs.products.activity import STATE_KEY, Activity, flush_activity
 from subgraphs.products.loaders import build_loaders
 from subgraphs.products.models import outbox
 from subgraphs.products.schema import schema
 from subgraphs.products.settings import ProductsSettings
+
+
+async def setup(runtime: Runtime) -> None:
+    runtime.state[STATE_KEY] = Activity(runtime)
+
 
 definition = SubgraphDefinition(
     name="products",
@@ -16,6 +23,8 @@ definition = SubgraphDefinition(
     schema=schema,
     build_loaders=build_loaders,
     outbox=outbox,
+    setup=setup,
+    workers=[flush_activity],
 )
 
 

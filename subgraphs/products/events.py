@@ -16,9 +16,11 @@ class ProductEvent(enum.StrEnum):
     # change moved it, else null), category, active, change: ProductChange}. Notifications tells the users
     # watching it (price drop, back in the catalog); analytics keeps names.
     PRODUCT_UPDATED = "ProductUpdated"
-    # Someone read one product by id: {productId, userId?}. Feeds `Product.stats.views` in analytics.
+    # Products read by id (`Query.product`), counted in memory and written in batches (`activity.py`):
+    # {productId, userId?, count}. Feeds `Product.stats.views` in analytics.
     PRODUCT_VIEWED = "ProductViewed"
-    # Someone searched the catalog: {search, category?, resultCount, userId?}. Feeds `Product.stats.searches`.
+    # A search of the catalog (batched likewise): {search, category?, resultCount, productIds (first page),
+    # userId?}. Feeds `Product.stats.searches`.
     PRODUCT_SEARCHED = "ProductSearched"
 
 

@@ -80,7 +80,7 @@ class UpdateProductInput:
 class Query:
     @strawberry.field(description="A product by id, archived ones included; null when there is none.")
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
-        return _optional(await ProductService(info.context).get_product(id))
+        return _optional(await ProductService(info.context).view_product(id))
 
     @strawberry.field(
         description=(

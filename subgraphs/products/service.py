@@ -22,6 +22,8 @@ from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
 from shared.money import normalize_currency
 from shared.pagination import decode_cursor, encode_cursor, page_size
 from subgraphs.products import repository
+from subgraphs.products.activity import STATE_KEY as ACTIVITY
+from subgraphs.products.activity import Activity
 from subgraphs.products.events import ProductChange, ProductEvent
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
@@ -195,6 +197,22 @@ class ProductService:
         """Any product by id, archived ones included (orders reference them); None for no such id."""
         return await self.context.loaders.product.load(str(raw_id))
 
+    async def view_product(self, raw_id: object) -> Product | None:
+        """A product a client reads by id: `get_product`, counted as a view for analytics."""
+        product = await self.get_product(raw_id)
+        if product is not None and self._activity is not None:
+            self._activity.viewed(str(product.id), self._user_id())
+        return product
+
+    @property
+    def _activity(self) -> Activity | None:
+        """The process's activity counter; None outside a running service (a script, a unit test)."""
+        return self.context.runtime.state.get(ACTIVITY)
+
+    def _user_id(self) -> str | None:
+        principal = self.context.verified_principal
+        return principal.user_id if principal is not None else None
+
     async def list_products(
         self,
         *,
@@ -225,9 +243,14 @@ class ProductService:
             page = await repository.newest_page(
                 self.session, filters, after=newest_after, limit=size + 1, with_total=with_total
             )
-        return ProductPage(
+        result = ProductPage(
             page.items, size=size, has_previous=after is not None, cursor_kind=kind, total_count=page.total
         )
+        if searching and filters.search is not None and self._activity is not None:
+            shown = [str(item.product.id) for item in page.items[:size]]
+            count = page.total if page.total is not None else len(shown)
+            self._activity.searched(filters.search, filters.category, count, shown, self._user_id())
+        return result
 
     async def categories(self) -> list[tuple[str, int]]:
         """(name, active product count) of every category with active products, by name."""

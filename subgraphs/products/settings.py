@@ -13,3 +13,5 @@ class ProductsSettings(ServiceSettings):
 
     # How many demo products `seed` inserts when not told otherwise (MYSHOP_PRODUCTS_SEED_COUNT).
     seed_count: int = 300
+    # How often reads and searches counted in memory go to the outbox for analytics (`activity.py`).
+    activity_flush_seconds: float = 2.0

@@ -11,7 +11,14 @@ async def test_an_adjustment_emits_stock_changed_with_the_new_levels(inventory: 
     await inventory.adjust(product_id, 12, "delivery")
 
     assert await inventory.events("StockChanged", product_id) == [
-        {"productId": product_id, "available": 12, "reserved": 0, "onHand": 12, "reason": "delivery"}
+        {
+            "productId": product_id,
+            "available": 12,
+            "reserved": 0,
+            "onHand": 12,
+            "previousAvailable": 0,
+            "reason": "delivery",
+        }
     ]
 
 
@@ -23,14 +30,14 @@ async def test_each_reservation_step_emits_stock_changed_once_per_product(invent
     await inventory.release("k-1", "order cancelled")
 
     changes = [
-        (event["reason"], event["available"], event["reserved"], event["onHand"])
+        (event["reason"], event["previousAvailable"], event["available"], event["reserved"], event["onHand"])
         for event in await inventory.events("StockChanged", product_id)
     ]
     assert changes == [
-        ("received", 10, 0, 10),
-        ("reserved", 7, 3, 10),
-        ("confirmed", 7, 0, 7),
-        ("order cancelled", 10, 0, 10),
+        ("received", 0, 10, 0, 10),
+        ("reserved", 10, 7, 3, 10),
+        ("confirmed", 7, 7, 0, 7),
+        ("order cancelled", 7, 10, 0, 10),
     ]
     assert len(await inventory.events("StockChanged", other)) == 4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
@@ -129,6 +130,7 @@ class SessionContext:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.loaders = build_loaders(self)
+        self.runtime = SimpleNamespace(state={})  # no service running: nothing counts reads
 
 
 async def test_search_sees_a_renamed_product_inside_the_same_transaction(products_db):

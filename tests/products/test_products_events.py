@@ -116,3 +116,30 @@ async def test_the_demo_seed_writes_no_events(products_db):
         await seed(session, 20)
 
     assert await written_events(products_db) == 0
+
+
+async def test_reads_and_searches_reach_analytics_in_batches(gql, admin_token, redis):
+    created = await create(gql, admin_token, name="Batch Counted Teapot")
+    one = "query($id: ID!) { product(id: $id) { id } }"
+    for _ in range(3):
+        (await gql("products", one, {"id": created["id"]})).ok()
+    found = await gql("products", '{ products(search: "batch counted teapot") { edges { node { id } } } }')
+    assert [edge["node"]["id"] for edge in found.ok()["products"]["edges"]] == [created["id"]]
+
+    def viewed(event: Event) -> bool:
+        return event.type == ProductEvent.PRODUCT_VIEWED and event.payload["productId"] == created["id"]
+
+    views = await published(redis, viewed)
+    while sum(e.payload["count"] for e in views) < 3:  # the reads may straddle two flushes
+        await asyncio.sleep(0.1)
+        views = await published(redis, viewed)
+    searches = await published(
+        redis,
+        lambda e: e.type == ProductEvent.PRODUCT_SEARCHED and e.payload["search"] == "batch counted teapot",
+    )
+
+    # reads are counted, not written one by one: a batch carries a count (the read path wrote nothing itself)
+    assert sum(e.payload["count"] for e in views) == 3
+    assert len(views) <= 2
+    assert {e.payload["userId"] for e in views} == {None}
+    assert [(e.payload["resultCount"], e.payload["productIds"]) for e in searches] == [(1, [created["id"]])]

@@ -1,0 +1,90 @@
+"""Reads and searches of the catalog, counted in memory and written to the outbox in batches.
+
+Analytics wants every product read by id (`ProductViewed`) and every search (`ProductSearched`), but the read
+path must stay a read: a request only bumps an in-memory counter; a worker writes the batch to the outbox
+every few seconds in one transaction (`ProductViewed` carries a `count`). A crash loses at most one interval
+of counts (analytics figures, not money); a burst beyond `max_searches` drops the excess, counted by a metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from prometheus_client import Counter as MetricCounter
+
+from shared.context import Runtime
+from subgraphs.products.events import ProductEvent
+from subgraphs.products.models import outbox
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY = "products.activity"
+
+
+class Activity:
+    def __init__(self, runtime: Runtime, *, max_searches: int = 10_000) -> None:
+        self.sessionmaker = runtime.sessionmaker
+        self.max_searches = max_searches
+        self.views: Counter[tuple[str, str | None]] = Counter()
+        self.searches: list[dict[str, Any]] = []
+        self.dropped = MetricCounter(
+            "myshop_products_activity_dropped_total",
+            "Searches not reported to analytics because the batch was full.",
+            registry=runtime.metrics.registry,
+        )
+
+    def viewed(self, product_id: str, user_id: str | None) -> None:
+        self.views[(product_id, user_id)] += 1
+
+    def searched(
+        self,
+        search: str,
+        category: str | None,
+        result_count: int,
+        product_ids: list[str],
+        user_id: str | None,
+    ) -> None:
+        if len(self.searches) >= self.max_searches:
+            self.dropped.inc()
+            return
+        self.searches.append(
+            {
+                "search": search,
+                "category": category,
+                "resultCount": result_count,
+                "productIds": product_ids,
+                "userId": user_id,
+            }
+        )
+
+    async def flush(self) -> int:
+        """Write what was counted since the last flush to the outbox; how many events."""
+        views, self.views = self.views, Counter()
+        searches, self.searches = self.searches, []
+        if not views and not searches:
+            return 0
+        async with self.sessionmaker() as session, session.begin():
+            for (product_id, user_id), count in views.items():
+                payload = {"productId": product_id, "userId": user_id, "count": count}
+                await outbox.emit(session, ProductEvent.PRODUCT_VIEWED, payload, aggregate_id=product_id)
+            for search in searches:
+                await outbox.emit(session, ProductEvent.PRODUCT_SEARCHED, search)
+        return len(views) + len(searches)
+
+
+async def flush_activity(runtime: Runtime) -> None:
+    """The worker: flush every `activity_flush_seconds`, and once more at shutdown."""
+    activity: Activity = runtime.state[STATE_KEY]
+    interval = getattr(runtime.settings, "activity_flush_seconds", 2.0)
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            await activity.flush()
+    finally:
+        try:
+            await asyncio.shield(activity.flush())
+        except Exception:
+            logger.warning("the last catalog activity could not be written", exc_info=True)
