@@ -1,55 +1,18 @@
-"""The inventory database: migrations, the ledger's agreement with the stock rows, and the demo seed."""
+"""The inventory database: the ledger agrees with the stock rows, and the demo seed (migrations:
+tests/test_migrations.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from inventory_api import Inventory, new_key
-from sqlalchemy import pool, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared import migrations
-from subgraphs.inventory.models import Base
 from subgraphs.inventory.seed import demo_quantities, seed
 from subgraphs.inventory.settings import InventorySettings
 from subgraphs.products.catalog import demo_product_id, generate_products
 
 TABLES = {"stock_items", "reservations", "reservation_lines", "stock_movements", "outbox"}
-
-
-async def tables_of(url: str) -> set[str]:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-            return set(rows.scalars())
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def scratch_database() -> AsyncIterator[str]:
-    settings = InventorySettings()
-    name = f"{settings.database_name}_migrations"
-    await migrations.drop_database(settings.postgres_url, name)
-    await migrations.ensure_database(settings.postgres_url, name)
-    yield settings.database_url_on_server(name)
-    await migrations.drop_database(settings.postgres_url, name)
-
-
-async def test_the_migrations_match_the_models(databases: dict[str, str]) -> None:
-    assert await migrations.model_drift(databases["inventory"], Base.metadata) == []
-
-
-async def test_upgrade_from_empty_then_downgrade_to_base_leaves_no_tables(scratch_database: str) -> None:
-    await migrations.upgrade_async("inventory", scratch_database)
-    assert await tables_of(scratch_database) == {*TABLES, "alembic_version"}
-
-    await migrations.downgrade_async("inventory", scratch_database)
-
-    assert await tables_of(scratch_database) == {"alembic_version"}
 
 
 async def test_the_ledger_sums_equal_the_stock_rows_after_every_kind_of_change(inventory: Inventory) -> None:

@@ -23,10 +23,6 @@ from subgraphs.products.service import ProductService
 from subgraphs.products.settings import ProductsSettings
 
 
-async def test_migrations_match_the_models(databases):
-    assert await migrations.model_drift(databases["products"], Base.metadata) == []
-
-
 async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
     settings = ProductsSettings()
     name = f"{settings.database_prefix}products_scratch_{uuid.uuid4().hex[:6]}"
