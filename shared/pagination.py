@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -92,3 +94,22 @@ def connection(
         ),
         total_count=total_count,
     )
+
+
+def newest_first_cursor(kind: str, created_at: datetime, row_id: object) -> str:
+    """A cursor of a newest-first listing: the row's (created_at, id) keyset position."""
+    return encode_cursor(kind, [created_at.isoformat(), str(row_id)])
+
+
+def newest_first_position(cursor: str, kind: str, *, field: str = "after") -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) position a `newest_first_cursor` holds; BAD_USER_INPUT for anything else."""
+    key = decode_cursor(cursor, kind, field=field)
+    if len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str):
+        try:
+            created_at, row_id = datetime.fromisoformat(key[0]), uuid.UUID(key[1])
+        except ValueError:
+            pass
+        else:
+            if created_at.tzinfo is not None:
+                return created_at, row_id
+    raise BadUserInput("Invalid cursor.", field=field)

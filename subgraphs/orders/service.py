@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import (
+    newest_first_cursor,
+    newest_first_position,
+    page_size,
+)
 from shared.peers import PeerError
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
@@ -69,7 +73,7 @@ class OrderPage:
     kind: str
 
     def cursor_of(self, order: Order) -> str:
-        return encode_cursor(self.kind, [order.created_at.isoformat(), str(order.id)])
+        return newest_first_cursor(self.kind, order.created_at, order.id)
 
 
 # --- input rules ---
@@ -126,18 +130,6 @@ def clean_payment_method(value: object) -> str:
 def request_hash(lines: list[OrderLine], payment_method: str) -> str:
     canonical = sorted((str(line.product_id), line.quantity) for line in lines)
     return hashlib.sha256(orjson.dumps([canonical, payment_method])).hexdigest()
-
-
-def _created_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
-    if len(key) == 2 and isinstance(key[0], str):
-        try:
-            created_at = datetime.fromisoformat(key[0])
-        except ValueError:
-            created_at = None
-        order_id = uuid_or_none(key[1])
-        if created_at is not None and created_at.tzinfo is not None and order_id is not None:
-            return created_at, order_id
-    raise BadUserInput("Invalid cursor.", field="after")
 
 
 class OrderService:
@@ -358,7 +350,7 @@ class OrderService:
     ) -> OrderPage:
         size = page_size(first)
         kind = f"orders:{user_id or '*'}:{status or '*'}"
-        key = _created_key(decode_cursor(after, kind)) if after is not None else None
+        key = newest_first_position(after, kind) if after is not None else None
         orders = await repository.newest_page(
             self.session, user_id=user_id, status=status, after=key, limit=size + 1
         )

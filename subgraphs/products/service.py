@@ -9,7 +9,6 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,7 +19,12 @@ from shared.auth import Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
 from shared.money import normalize_currency
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import (
+    decode_cursor,
+    encode_cursor,
+    newest_first_position,
+    page_size,
+)
 from subgraphs.products import repository
 from subgraphs.products.activity import STATE_KEY as ACTIVITY
 from subgraphs.products.activity import Activity
@@ -162,18 +166,6 @@ def _rank_key(key: list[Any]) -> tuple[float, uuid.UUID]:
     raise BadUserInput("Invalid cursor.", field="after")
 
 
-def _created_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
-    if len(key) == 2 and isinstance(key[0], str):
-        try:
-            created_at = datetime.fromisoformat(key[0])
-        except ValueError:
-            created_at = None
-        product_id = product_id_or_none(key[1])
-        if created_at is not None and created_at.tzinfo is not None and product_id is not None:
-            return created_at, product_id
-    raise BadUserInput("Invalid cursor.", field="after")
-
-
 def _violated_constraint(exc: IntegrityError) -> str | None:
     # asyncpg's UniqueViolationError (the cause of SQLAlchemy's adapted error) names the constraint.
     for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
@@ -239,7 +231,7 @@ class ProductService:
                 self.session, filters, after=search_after, limit=size + 1, with_total=with_total
             )
         else:
-            newest_after = _created_key(decode_cursor(after, kind)) if after is not None else None
+            newest_after = newest_first_position(after, kind) if after is not None else None
             page = await repository.newest_page(
                 self.session, filters, after=newest_after, limit=size + 1, with_total=with_total
             )

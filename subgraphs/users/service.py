@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import AccessToken, Principal, RevocationStore, Role, TokenIssuer
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import (
+    newest_first_cursor,
+    newest_first_position,
+    page_size,
+)
 from shared.ratelimit import Limit, RateLimiter
 from subgraphs.users import repository
 from subgraphs.users.events import UserEvent
@@ -113,16 +117,11 @@ def parse_user_id(raw: object) -> uuid.UUID | None:
 
 
 def user_cursor(created_at: datetime, user_id: object) -> str:
-    return encode_cursor(CURSOR_KIND, [created_at.isoformat(), str(user_id)])
+    return newest_first_cursor(CURSOR_KIND, created_at, user_id)
 
 
 def _keyset(cursor: str) -> tuple[datetime, uuid.UUID]:
-    key = decode_cursor(cursor, CURSOR_KIND)
-    try:
-        created_raw, id_raw = key
-        return datetime.fromisoformat(created_raw), uuid.UUID(id_raw)
-    except (TypeError, ValueError) as exc:
-        raise BadUserInput("Invalid cursor.", field="after") from exc
+    return newest_first_position(cursor, CURSOR_KIND)
 
 
 def _account_bucket(email: str) -> str:

@@ -153,3 +153,29 @@ async def test_orders_lists_are_for_staff_and_a_users_own(shop: Shop) -> None:
     assert len(as_admin.ok()["orders"]["edges"]) == 1
     assert len(mine.ok()["_entities"][0]["orders"]["nodes"]) == 1
     assert theirs.error_codes == ["FORBIDDEN"]
+
+
+async def test_order_listings_page_newest_first_and_refuse_a_foreign_cursor(shop: Shop) -> None:
+    product = await shop.product(stock=5)
+    customer = shop.customer()
+    placed = [(await shop.place(customer, [(product, 1)])).ok()["placeOrder"]["id"] for _ in range(3)]
+    page = """query($after: String) {
+      orders(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } }
+    }"""
+    confirmed = """query($after: String) {
+      orders(status: CONFIRMED, first: 2, after: $after) { edges { node { id } } }
+    }"""
+
+    first = (await shop.gql("orders", page, token=shop.admin)).ok()["orders"]
+    second = (
+        await shop.gql("orders", page, {"after": first["pageInfo"]["endCursor"]}, token=shop.admin)
+    ).ok()
+    foreign = await shop.gql("orders", confirmed, {"after": first["pageInfo"]["endCursor"]}, token=shop.admin)
+    garbage = await shop.gql("orders", page, {"after": "not-a-cursor"}, token=shop.admin)
+
+    newest_first = [edge["node"]["id"] for edge in first["edges"] + second["orders"]["edges"]]
+    assert newest_first == placed[::-1]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert second["orders"]["pageInfo"]["hasNextPage"] is False
+    assert foreign.error_codes == ["BAD_USER_INPUT"]  # a cursor belongs to the listing that made it
+    assert garbage.error_codes == ["BAD_USER_INPUT"]
