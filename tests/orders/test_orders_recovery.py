@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from shared.testing import scratch_database
 from subgraphs.orders import repository
-from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.models import Order, SagaState
+from subgraphs.orders.settings import OrdersSettings
 
 
 async def test_concurrent_replicas_claim_each_abandoned_saga_exactly_once() -> None:
