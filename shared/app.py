@@ -27,6 +27,7 @@ from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
+from shared.consumer import ConsumerSpec, run_consumer
 from shared.context import Context, Runtime
 from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
@@ -57,6 +58,8 @@ class SubgraphDefinition:
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     # The service's transactional outbox; when set, the process runs its relay (`shared.relay`).
     outbox: Outbox | None = None
+    # The events it consumes from other services; when set, the process runs a consumer (`shared.consumer`).
+    consumer: ConsumerSpec | None = None
     # Long-running background loops (sweepers, recovery): started after setup, cancelled at shutdown.
     workers: list[Worker] = field(default_factory=list)
 
@@ -124,13 +127,16 @@ async def close_runtime(runtime: Runtime) -> None:
 
 
 def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
-    """The process's background loops: the outbox relay (when the service has an outbox) and its workers."""
+    """The process's background loops: the outbox relay (when the service has an outbox), the event consumer
+    (when it consumes events) and its workers."""
     definition = runtime.definition
     workers = list(definition.workers)
     if definition.outbox is not None:
         from shared.relay import run_relay
 
         workers.insert(0, run_relay)
+    if definition.consumer is not None:
+        workers.insert(1 if definition.outbox is not None else 0, run_consumer)
     return [
         asyncio.create_task(_supervised(worker, runtime), name=f"{definition.name}:{worker.__name__}")
         for worker in workers

@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -133,6 +133,10 @@ def up(
     embedded: Annotated[
         bool, typer.Option("--embedded/--no-embedded", help="Start embedded PostgreSQL/Redis if unreachable.")
     ] = True,
+    mail_sink: Annotated[
+        bool,
+        typer.Option("--mail-sink/--no-mail-sink", help="Catch notifications' mails in a local SMTP sink."),
+    ] = True,
 ) -> None:
     """Run the whole system with demo data: infrastructure, migrations, every service. Ctrl-C stops it all."""
     from shared.embedded import EmbeddedServerError, ensure_infrastructure
@@ -157,6 +161,7 @@ def up(
 
     started: list[devstack.ServiceProcess] = []
     stopping = False
+    sink = devstack.start_mail_sink(names, data_dir, log=_say) if mail_sink else None
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -186,7 +191,7 @@ def up(
                 every_subgraph = set(registry.SUBGRAPHS) <= set(names)
                 seconds = devstack.wait_ready(router, path="/health/ready" if every_subgraph else "/health")
             _say(f"[green]✔[/green] {'router':<9} {router.url}/graphql  (ready in {seconds:.1f} s)")
-        _print_welcome(started, data_dir)
+        _print_welcome(started, data_dir, sink)
         while True:
             for service in started:
                 if service.process.poll() is not None:
@@ -207,11 +212,13 @@ def up(
     finally:
         with console.status("stopping"):
             devstack.stop_services(started)
+            if sink is not None:
+                sink.stop()
             infra.stop()
         console.print("stopped." if started else "")
 
 
-def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path) -> None:
+def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path, sink: Any = None) -> None:
     console.print()
     router = next((service for service in services if service.name == "router"), None)
     if router is not None:
@@ -231,6 +238,8 @@ def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path) -> N
         console.print(
             "  admin@myshop.dev (ADMIN) · customer@myshop.dev (CUSTOMER) · partner@myshop.dev (PARTNER)"
         )
+    if sink is not None:
+        console.print(f"Mail: an SMTP sink on {sink.address} keeps every mail as a file in {sink.directory}")
     console.print(f"Logs: {data_dir / 'logs'}/<service>.log    Stop: Ctrl-C")
     sys.stdout.flush()
 

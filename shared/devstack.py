@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -72,7 +73,10 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
 
 
 # The peers each service calls (GraphQL), as `MYSHOP_<SERVICE>_<PEER>_URL` settings.
-PEERS: dict[str, tuple[str, ...]] = {"orders": ("products", "inventory", "payments")}
+PEERS: dict[str, tuple[str, ...]] = {
+    "orders": ("products", "inventory", "payments"),
+    "notifications": ("users", "products"),
+}
 
 
 def peer_env(names: list[str]) -> dict[str, str]:
@@ -92,6 +96,23 @@ def peer_env(names: list[str]) -> dict[str, str]:
                 if peer in names:
                     env[f"MYSHOP_{name.upper()}_{peer.upper()}_URL"] = f"{base(peer)}/graphql"
     return env
+
+
+def start_mail_sink(names: list[str], data_dir: Path, *, log: Callable[[str], None]) -> Any:
+    """A local SMTP sink where notifications sends (when it sends to this machine): mails become files."""
+    if "notifications" not in names:
+        return None
+    from subgraphs.notifications.smtp_sink import start_smtp_sink
+
+    settings = service_settings("notifications")
+    host, port = settings.smtp_host, settings.smtp_port  # type: ignore[attr-defined]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return None  # a real mail server is configured
+    try:
+        return start_smtp_sink(data_dir, host=host, port=port, log=lambda line: None)
+    except OSError as exc:
+        log(f"no mail sink started ({exc}); notifications sends to whatever listens there")
+        return None
 
 
 def port_in_use(host: str, port: int) -> bool:

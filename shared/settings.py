@@ -79,6 +79,21 @@ class ServiceSettings(BaseSettings):
     # Approximate cap on each event stream's length; 0 never trims, so a slow consumer group loses nothing.
     event_stream_maxlen: int = Field(0, ge=0, validation_alias=_env("MYSHOP_EVENT_STREAM_MAXLEN"))
 
+    # --- event consumers (shared.consumer) ---
+    # Messages read per XREADGROUP, and how long one waits for new messages when the streams are quiet.
+    consumer_batch_size: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("MYSHOP_CONSUMER_BATCH_SIZE")
+    )
+    consumer_block_ms: int = Field(1000, ge=1, le=60_000, validation_alias=_env("MYSHOP_CONSUMER_BLOCK_MS"))
+    # A message pending this long with a consumer that stopped refreshing it (a dead process) is claimed.
+    consumer_claim_idle_seconds: float = Field(
+        30.0, gt=0, le=86_400, validation_alias=_env("MYSHOP_CONSUMER_CLAIM_IDLE_SECONDS")
+    )
+    # First retry delay of a failed event; it doubles per failure (capped at a minute).
+    consumer_retry_base_seconds: float = Field(
+        0.5, gt=0, le=3600, validation_alias=_env("MYSHOP_CONSUMER_RETRY_BASE_SECONDS")
+    )
+
     # --- tokens (issued by users, validated everywhere) ---
     jwt_issuer: str = Field("https://myshop.local/users", validation_alias=_env("MYSHOP_JWT_ISSUER"))
     jwt_audience: str = Field("myshop", validation_alias=_env("MYSHOP_JWT_AUDIENCE"))

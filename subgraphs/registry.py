@@ -9,7 +9,15 @@ if TYPE_CHECKING:
     from shared.app import SubgraphDefinition
 
 # users first: the others fetch its JWKS to verify tokens.
-SUBGRAPHS: tuple[str, ...] = ("users", "products", "inventory", "payments", "orders")
+SUBGRAPHS: tuple[str, ...] = (
+    "users",
+    "products",
+    "inventory",
+    "payments",
+    "orders",
+    "notifications",
+    "analytics",
+)
 
 
 def load(name: str) -> SubgraphDefinition:

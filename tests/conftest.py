@@ -44,6 +44,8 @@ os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
 os.environ["MYSHOP_ENV"] = "test"
 os.environ["MYSHOP_LOG_JSON"] = "false"
 os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
+# Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
+os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 
 from shared import migrations  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
@@ -77,10 +79,10 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
 
 
 def peer_urls(stack: Stack) -> dict[str, str]:
-    """The GraphQL URLs orders calls, pointing at this run's servers."""
+    """The GraphQL URLs orders and notifications call, pointing at this run's servers."""
     return {
         f"{name}_url": f"{stack.url(name)}/graphql"
-        for name in ("products", "inventory", "payments")
+        for name in ("users", "products", "inventory", "payments")
         if name in stack.servers
     }
 
@@ -146,7 +148,7 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
     common: dict[str, Any] = {"jwks_url": "", "service_token_url": ""}
     for name in TEST_SUBGRAPHS:
         overrides = {**common, **TEST_OVERRIDES.get(name, {})}
-        if name == "orders":
+        if name in ("orders", "notifications"):
             overrides.update(peer_urls(stack))
         settings = settings_for(name, **overrides)
         server = start_service(registry.load(name), settings)

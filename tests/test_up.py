@@ -130,6 +130,7 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         "MYSHOP_REDIS_URL": "redis://127.0.0.1:1/0",
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
         **{f"MYSHOP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        "MYSHOP_NOTIFICATIONS_SMTP_PORT": str(free_port()),
         "MYSHOP_ENV": "development",
     }
     for key in (
@@ -161,6 +162,13 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         services += [p for p in first.children() if "shared.cli router" in " ".join(p.cmdline())]
         assert len(services) == len(registry.SUBGRAPHS) + 1
         order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
+        # The newcomer's welcome mail landed in the local SMTP sink `myshop up` started, as a file.
+        assert "Mail: an SMTP sink on" in first.text()
+        mail_dir = tmp_path / "data" / "mail"
+        deadline = time.monotonic() + 30
+        while not any("first@example.com" in f.read_text(errors="replace") for f in mail_dir.glob("*.eml")):
+            assert time.monotonic() < deadline, f"no welcome mail in {mail_dir}"
+            time.sleep(0.3)
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()

@@ -526,5 +526,11 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "order",
         "orders",
         "payment",
+        "notification",
+        "notificationDeadLetters",
+        "salesSummary",
+        "topProducts",
+        "userActivity",
+        "analyticsDeadLetters",
     } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}

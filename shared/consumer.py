@@ -1,0 +1,614 @@
+"""Event consumers: a service reads other services' Redis Streams through a consumer group, at least once, and
+applies each event exactly once to its own database.
+
+For each message: one transaction on the consumer's database inserts `(group, event_id)` into its
+`processed_events` table (ON CONFLICT DO NOTHING) and, when that row is new, runs the handler in the same
+transaction; after the commit the message is acknowledged (XACK). A redelivered event (the relay published it
+twice, a consumer died between commit and XACK) finds its row and is acknowledged without a second effect.
+
+A handler that raises rolls its transaction back; the message stays pending and is retried after an
+exponential backoff (`retry_base * 2**(failures-1)`, capped, with jitter). Failures are counted in a Redis
+hash (so they survive the consumer that saw them); after `max_attempts` the event goes to
+`<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead letters
+(`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it counts no
+attempt, and the consumer backs off.
+
+A consumer that dies leaves its messages pending; another consumer of the group claims those idle for longer
+than `claim_idle` (XAUTOCLAIM) and processes them. A living consumer keeps its held messages fresh (XCLAIM
+JUSTID, which resets their idle time), so a slow handler or a long backoff is not stolen from it.
+
+Order: one consumer handles the messages it reads one at a time, in stream order. Two consumers of a group
+split a stream between them, so there is no order across consumers; and a message waiting for a retry is
+overtaken by the ones after it. Handlers must therefore not rely on order: use the envelope's `occurred_at`
+(or a version in the payload) where order matters.
+
+The only side effect guaranteed to happen once is the handler's database effect. A handler with an effect
+outside the database (sending mail) records it (a row with a status) and lets a worker of its own perform it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.outbox import Event, stream_name
+
+if TYPE_CHECKING:
+    from shared.context import Runtime
+
+logger = logging.getLogger("myshop.consumer")
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+PROCESSED_EVENTS_TABLE = "processed_events"
+
+# What an unreachable, restarting or hung Redis or PostgreSQL raises: the consumer waits and retries.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """The events of one producer a service consumes."""
+
+    producer: str  # reads the stream `<prefix>events:<producer>`
+    handlers: Mapping[str, Handler]  # event type -> handler; other types are acknowledged and skipped
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a consuming service declares on its `SubgraphDefinition.consumer`."""
+
+    group: str  # the consumer group's name: the consuming service's name
+    subscriptions: Sequence[Subscription]
+    processed: Table  # processed_events_table(Base.metadata) of the consuming service
+    max_attempts: int = 5  # handler failures before the event goes to the dead-letter stream
+
+    def handler_for(self, producer: str, event_type: str) -> Handler | None:
+        for subscription in self.subscriptions:
+            if subscription.producer == producer and event_type in subscription.handlers:
+                return subscription.handlers[event_type]
+        return None
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    """`processed_events`: one row per event a consumer group has applied (its migration creates it)."""
+    return Table(
+        PROCESSED_EVENTS_TABLE,
+        metadata,
+        Column("group", String(100), nullable=False),
+        Column("event_id", Uuid, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("group", "event_id"),
+    )
+
+
+def dead_letter_stream(redis_prefix: str, group: str) -> str:
+    """The stream where a group's events that kept failing wait for an admin."""
+    return f"{redis_prefix}deadletter:{group}"
+
+
+def consumer_name() -> str:
+    """One name per process: a restarted process is a new consumer, and its predecessor's pending messages
+    are claimed once idle."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class ConsumerMetrics:
+    """The consumers' Prometheus metrics, created once per registry."""
+
+    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ConsumerMetrics] = weakref.WeakKeyDictionary()
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag = Gauge(
+            "myshop_consumer_lag",
+            "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).",
+            ["group", "stream"],
+            registry=registry,
+        )
+        self.processed = Counter(
+            "myshop_consumer_processed_total",
+            "Events applied by a consumer group (committed), by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+        self.failed = Counter(
+            "myshop_consumer_failed_total",
+            "Handler failures (each attempt that raised), by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "myshop_consumer_dead_lettered_total",
+            "Events moved to the dead-letter stream after their last attempt, by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> ConsumerMetrics:
+        metrics = cls._by_registry.get(registry)
+        if metrics is None:
+            metrics = cls._by_registry[registry] = cls(registry)
+        return metrics
+
+
+class HandlerFailed(Exception):
+    """A handler raised (or its transaction failed): counts as one failed attempt."""
+
+
+@dataclass
+class _Message:
+    stream: str
+    id: str
+    fields: dict[Any, Any]
+    retried: bool = False  # delivered before (a retry or a claim): its failure count may exist
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _read_reply(reply: Any) -> list[tuple[Any, list[Any]]]:
+    """XREADGROUP's answer as (stream, entries) pairs: RESP2 gives a list of pairs, RESP3 (as redis-py parses
+    it) a map of stream to a one-element list holding the entries."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return [
+            (stream, value[0] if len(value) == 1 and isinstance(value[0], list) else value)
+            for stream, value in reply.items()
+        ]
+    return [(stream, entries) for stream, entries in reply]
+
+
+def _raise_if_cancelled() -> None:
+    """Stop a loop whose task was cancelled even if a library turned the CancelledError into an error of its
+    own (SQLAlchemy's rollback of a connection cut mid-query raises InternalError) that the loop took for an
+    outage: without this, a cancelled consumer would go on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, OUTAGE_ERRORS):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class Consumer:
+    """One consumer of a group: `run()` loops forever; `apply()` is the one transaction an event gets (the
+    dead-letter replay goes through it too)."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        sessions: async_sessionmaker[AsyncSession] | AsyncEngine,
+        redis: Redis,
+        redis_prefix: str,
+        name: str | None = None,
+        *,
+        batch_size: int = 100,
+        block_ms: int = 1000,
+        claim_idle: float = 30.0,
+        retry_base: float = 0.5,
+        retry_max: float = 60.0,
+        max_backoff: float = 5.0,
+        read_timeout: float = 5.0,
+        metrics_interval: float = 1.0,
+        metrics: ConsumerMetrics | None = None,
+    ) -> None:
+        if spec.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.spec = spec
+        self.group = spec.group
+        self.sessionmaker = (
+            async_sessionmaker(sessions, expire_on_commit=False)
+            if isinstance(sessions, AsyncEngine)
+            else sessions
+        )
+        self.redis = redis
+        self.prefix = redis_prefix
+        self.name = name or consumer_name()
+        self.batch_size = batch_size
+        self.block_ms = max(int(block_ms), 1)
+        self.claim_idle = claim_idle
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.max_backoff = max_backoff
+        self.read_timeout = read_timeout
+        self.metrics_interval = metrics_interval
+        self.metrics = metrics
+        self.processed = spec.processed
+        self.streams: dict[str, Mapping[str, Handler]] = {}
+        for subscription in spec.subscriptions:
+            stream = stream_name(redis_prefix, subscription.producer)
+            self.streams[stream] = {**self.streams.get(stream, {}), **subscription.handlers}
+        self.dead_letters = dead_letter_stream(redis_prefix, spec.group)
+        self.failures_key = f"{redis_prefix}consumer:{spec.group}:failures"
+        # Messages this consumer holds pending, waiting for a retry: (stream, id) -> when (monotonic).
+        self.retries: dict[tuple[str, str], float] = {}
+        # The message a handler is working on now (kept fresh against claims, like the retries).
+        self._current: tuple[str, str] | None = None
+        self._groups_ready = False
+        self._next_claim = 0.0
+        self._next_metrics = 0.0
+        self._next_forget = 0.0
+        self._outage_since: float | None = None
+        self._backoff = 0.0
+
+    # --- setup ----------------------------------------------------------------------------------------------
+
+    async def ensure_groups(self) -> None:
+        """Create the group on every subscribed stream (and the stream), reading from the start: a new
+        consuming service sees the history."""
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._groups_ready = True
+
+    # --- one event ------------------------------------------------------------------------------------------
+
+    async def apply(self, event: Event, handler: Handler) -> bool:
+        """Record the event as processed and run its handler, in one transaction. Returns False (and runs
+        nothing) when the group has processed it before. Raises `HandlerFailed` when the handler or its commit
+        failed; anything else (the database unreachable) is an outage."""
+        table = self.processed
+        phase = "begin"
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                inserted = await session.execute(
+                    pg_insert(table)
+                    .values(group=self.group, event_id=event.id)
+                    .on_conflict_do_nothing()
+                    .returning(table.c.event_id)
+                )
+                if inserted.first() is None:
+                    return False
+                phase = "handler"
+                await handler(session, event)
+                phase = "commit"
+        except Exception as exc:
+            if phase == "begin" or _is_outage(exc):
+                raise
+            raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
+        return True
+
+    async def _handle(self, message: _Message) -> bool:
+        """Process one message; True when it may be acknowledged, False when it stays pending for a retry (or
+        went to the dead letters). Raises on an outage (the message stays pending, no attempt counted)."""
+        try:
+            event = Event.from_fields(message.fields)
+        except Exception as exc:  # a malformed entry can never succeed: straight to the dead letters
+            await self._dead_letter(message, None, exc, attempts=1)
+            return False
+        handler = self.streams.get(message.stream, {}).get(event.type)
+        if handler is None:
+            return True
+        self._current = (message.stream, message.id)
+        try:
+            applied = await self.apply(event, handler)
+        except HandlerFailed as exc:
+            await self._failed(message, event, exc.__cause__ or exc)
+            return False
+        finally:
+            self._current = None
+        if applied and self.metrics is not None:
+            self.metrics.processed.labels(self.group, event.type).inc()
+        return True
+
+    async def _failed(self, message: _Message, event: Event, exc: BaseException) -> None:
+        if self.metrics is not None:
+            self.metrics.failed.labels(self.group, event.type).inc()
+        failures = int(await self.redis.hincrby(self.failures_key, self._failure_field(message), 1))
+        if failures >= self.spec.max_attempts:
+            await self._dead_letter(message, event, exc, attempts=failures)
+            return
+        delay = min(self.retry_base * 2 ** (failures - 1), self.retry_max) * random.uniform(0.9, 1.1)
+        self.retries[(message.stream, message.id)] = time.monotonic() + delay
+        logger.warning(
+            "consumer %s: %s %s failed (attempt %d of %d), retrying in %.2f s: %s: %s",
+            self.group,
+            event.type,
+            event.id,
+            failures,
+            self.spec.max_attempts,
+            delay,
+            type(exc).__name__,
+            str(exc)[:300],
+        )
+
+    async def _dead_letter(
+        self, message: _Message, event: Event | None, exc: BaseException, *, attempts: int
+    ) -> None:
+        fields = {
+            **{_text(key): value for key, value in message.fields.items()},
+            "stream": message.stream,
+            "message_id": message.id,
+            "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "attempts": str(attempts),
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead_letters, fields)
+            pipe.xack(message.stream, self.group, message.id)
+            pipe.hdel(self.failures_key, self._failure_field(message))
+            await pipe.execute()
+        self.retries.pop((message.stream, message.id), None)
+        event_type = event.type if event is not None else _text(message.fields.get(b"type", b"?"))
+        if self.metrics is not None:
+            self.metrics.dead_lettered.labels(self.group, event_type).inc()
+        logger.error(
+            "consumer %s: %s %s dead-lettered after %d attempts: %s",
+            self.group,
+            event_type,
+            event.id if event is not None else message.id,
+            attempts,
+            fields["error"][:300],
+        )
+
+    @staticmethod
+    def _failure_field(message: _Message) -> str:
+        return f"{message.stream}|{message.id}"
+
+    async def _process(self, messages: list[_Message]) -> int:
+        """Handle messages in order and acknowledge the ones done (after their commits). An outage stops the
+        batch: what is left stays pending and is retried once it ends."""
+        done: dict[str, list[str]] = {}
+        cleared: list[str] = []
+        try:
+            for index, message in enumerate(messages):
+                try:
+                    ok = await self._handle(message)
+                except BaseException:
+                    # Not handled: retried after the outage (or by whoever claims it if we are stopping).
+                    for rest in messages[index:]:
+                        self.retries.setdefault((rest.stream, rest.id), time.monotonic() + self._backoff)
+                    raise
+                if ok:
+                    self.retries.pop((message.stream, message.id), None)
+                    done.setdefault(message.stream, []).append(message.id)
+                    if message.retried:
+                        cleared.append(self._failure_field(message))
+        finally:
+            if done:
+                await self._ack(done, cleared)
+        return len(messages)
+
+    async def _ack(self, done: dict[str, list[str]], cleared: list[str]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream, ids in done.items():
+                pipe.xack(stream, self.group, *ids)
+            if cleared:
+                pipe.hdel(self.failures_key, *cleared)
+            await pipe.execute()
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    async def read_new(self, block_ms: int | None) -> list[_Message]:
+        """New messages of every subscribed stream (XREADGROUP `>`), oldest first per stream.
+
+        The read has a deadline of its own (BLOCK plus `read_timeout`): a hung Redis raises TimeoutError (an
+        outage) instead of stalling the consumer. Entries the server delivered to a read cut that way stay
+        pending with this consumer and are claimed back after `claim_idle`."""
+        async with asyncio.timeout((block_ms or 0) / 1000 + self.read_timeout):
+            reply = await self.redis.xreadgroup(
+                self.group,
+                self.name,
+                dict.fromkeys(self.streams, ">"),
+                count=self.batch_size,
+                block=block_ms,
+            )
+        return [
+            _Message(_text(stream), _text(message_id), fields)
+            for stream, entries in _read_reply(reply)
+            for message_id, fields in entries
+            if fields is not None
+        ]
+
+    async def take_due_retries(self) -> list[_Message]:
+        """The held messages whose retry is due, claimed again by this consumer (XCLAIM) to read them."""
+        now = time.monotonic()
+        due: dict[str, list[str]] = {}
+        for (stream, message_id), when in sorted(self.retries.items(), key=lambda item: item[1]):
+            if when <= now:
+                due.setdefault(stream, []).append(message_id)
+        messages: list[_Message] = []
+        for stream, ids in due.items():
+            claimed = await self.redis.xclaim(stream, self.group, self.name, 0, ids)
+            found = {_text(message_id): fields for message_id, fields in claimed}
+            for message_id in ids:
+                fields = found.get(message_id)
+                if fields is None:  # acknowledged or deleted meanwhile (a Redis restart, a trim)
+                    self.retries.pop((stream, message_id), None)
+                else:
+                    messages.append(_Message(stream, message_id, fields, retried=True))
+        messages.sort(key=lambda m: (m.stream, tuple(int(part) for part in m.id.split("-"))))
+        return messages
+
+    async def claim_abandoned(self) -> list[_Message]:
+        """Messages pending with other (dead) consumers longer than `claim_idle`, now ours (XAUTOCLAIM)."""
+        min_idle = int(self.claim_idle * 1000)
+        messages: list[_Message] = []
+        for stream in self.streams:
+            start = "0-0"
+            while len(messages) < self.batch_size:
+                reply = await self.redis.xautoclaim(
+                    stream, self.group, self.name, min_idle, start, count=self.batch_size - len(messages)
+                )
+                start = _text(reply[0])
+                for message_id, fields in reply[1]:
+                    key = (stream, _text(message_id))
+                    if fields is None:
+                        continue
+                    if key in self.retries and self.retries[key] > time.monotonic():
+                        continue  # one of ours, waiting for its backoff
+                    self.retries.pop(key, None)
+                    messages.append(_Message(stream, key[1], fields, retried=True))
+                if start == "0-0":
+                    break
+        if messages:
+            logger.info("consumer %s: claimed %d abandoned messages", self.group, len(messages))
+        return messages
+
+    async def keep_alive(self) -> None:
+        """Reset the idle time of the messages this consumer holds, so no other consumer claims them."""
+        held: dict[str, list[str]] = {}
+        for stream, message_id in [*self.retries, *([self._current] if self._current else [])]:
+            held.setdefault(stream, []).append(message_id)
+        for stream, ids in held.items():
+            await self.redis.xclaim(stream, self.group, self.name, 0, ids, justid=True)
+
+    async def forget_idle_consumers(self, older_than: float = 3600.0) -> None:
+        """Delete consumers that hold nothing and were idle for long (dead processes' names)."""
+        for stream in self.streams:
+            for info in await self.redis.xinfo_consumers(stream, self.group):
+                name = _text(info["name"])
+                if name != self.name and not info["pending"] and info["idle"] > older_than * 1000:
+                    await self.redis.xgroup_delconsumer(stream, self.group, name)
+
+    async def refresh_lag(self) -> dict[str, int]:
+        """The group's lag on each stream (entries not yet delivered), into the gauge; returns it."""
+        lags: dict[str, int] = {}
+        for stream in self.streams:
+            for info in await self.redis.xinfo_groups(stream):
+                if _text(info["name"]) == self.group and info.get("lag") is not None:
+                    lags[stream] = int(info["lag"])
+        if self.metrics is not None:
+            for stream, lag in lags.items():
+                self.metrics.lag.labels(self.group, stream).set(lag)
+        return lags
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One round: claim abandoned messages (when due), retry due ones, read and handle new ones. Returns
+        how many messages it handled."""
+        if not self._groups_ready:
+            await self.ensure_groups()
+        handled = 0
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + min(max(self.claim_idle / 2, 0.05), 10.0)
+            await self.keep_alive()
+            handled += await self._process(await self.claim_abandoned())
+            if now >= self._next_forget:
+                self._next_forget = now + 600.0
+                await self.forget_idle_consumers()
+        if self.retries:
+            handled += await self._process(await self.take_due_retries())
+        if time.monotonic() >= self._next_metrics:
+            self._next_metrics = time.monotonic() + self.metrics_interval
+            await self.refresh_lag()
+        # Block no longer than the next due retry or claim round (never 0: that blocks forever).
+        wake = min([*self.retries.values(), self._next_claim, self._next_metrics])
+        block = int(min(self.block_ms, max((wake - time.monotonic()) * 1000, 0)))
+        handled += await self._process(await self.read_new(block if block >= 1 else None))
+        return handled
+
+    async def run(self) -> None:
+        """Consume forever; ride out Redis and database outages with capped backoff (one WARNING each).
+        Cancel it to stop: messages not yet acknowledged are redelivered (or claimed) later."""
+        keeper = asyncio.create_task(self._keep_alive_loop(), name=f"{self.group}:keep-alive")
+        try:
+            while True:
+                _raise_if_cancelled()
+                try:
+                    await self.run_once()
+                except ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        self._outage(exc)
+                    else:  # the group (or the stream) was deleted under us: create it again
+                        logger.warning("consumer %s: group missing on a stream, recreating it", self.group)
+                        self._groups_ready = False
+                        self.retries.clear()
+                    await asyncio.sleep(self._backoff)
+                except (*OUTAGE_ERRORS, SQLAlchemyError) as exc:
+                    self._outage(exc)
+                    await asyncio.sleep(self._backoff)
+                else:
+                    self._recovered()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_alive_loop(self) -> None:
+        # In its own task: a handler that runs for long keeps its message while it works.
+        interval = min(max(self.claim_idle / 3, 0.02), 10.0)
+        while True:
+            await asyncio.sleep(interval)
+            if self._current is None:
+                continue
+            try:
+                stream, message_id = self._current
+                await self.redis.xclaim(stream, self.group, self.name, 0, [message_id], justid=True)
+            except (RedisError, OSError, TimeoutError):
+                pass
+
+    def _outage(self, exc: BaseException) -> None:
+        self._backoff = min(max(self._backoff * 2, 0.05), self.max_backoff)
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            logger.warning(
+                "consumer %s (%s) cannot consume (%s: %s); retrying",
+                self.group,
+                self.name,
+                type(exc).__name__,
+                str(exc)[:300],
+            )
+
+    def _recovered(self) -> None:
+        self._backoff = 0.0
+        if self._outage_since is not None:
+            logger.info(
+                "consumer %s consuming again after %.1f s", self.group, time.monotonic() - self._outage_since
+            )
+            self._outage_since = None
+
+
+def consumer_for(runtime: Runtime, name: str | None = None) -> Consumer:
+    """The consumer of a service's `definition.consumer`, configured from its settings."""
+    spec = runtime.definition.consumer
+    if spec is None:
+        raise RuntimeError(f"{runtime.definition.name} has no consumer")
+    settings = runtime.settings
+    return Consumer(
+        spec,
+        runtime.sessionmaker,
+        runtime.redis,
+        settings.redis_prefix,
+        name,
+        batch_size=settings.consumer_batch_size,
+        block_ms=settings.consumer_block_ms,
+        claim_idle=settings.consumer_claim_idle_seconds,
+        retry_base=settings.consumer_retry_base_seconds,
+        metrics=ConsumerMetrics.on(runtime.metrics.registry),
+    )
+
+
+async def run_consumer(runtime: Runtime) -> None:
+    """The background worker of a service with a consumer (started by `shared.app.start_workers`)."""
+    if runtime.definition.consumer is None:
+        return
+    await consumer_for(runtime).run()

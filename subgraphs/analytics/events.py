@@ -1,0 +1,288 @@
+"""The events analytics consumes: one handler per event type of every producer, each turning an event into
+facts (repository.py) inside the consumer framework's transaction.
+
+Handlers are written for at-least-once delivery across five streams with no order between them: the framework
+skips an event id it already applied, and each handler only fills in what its event tells (upserts that keep a
+known value), so a late or replayed event never undoes a newer one. A payload that cannot be read raises, so
+the event is retried and then dead-lettered with the reason, not silently lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.consumer import ConsumerSpec, Handler, Subscription
+from shared.outbox import Event
+from subgraphs.analytics import repository
+from subgraphs.analytics.models import USER_LOGGED_IN, USER_REGISTERED, processed_events
+from subgraphs.analytics.repository import Line
+
+GROUP = "analytics"
+
+
+class UnreadableEvent(ValueError):
+    """A payload without a field the handler needs, or with one of the wrong kind."""
+
+
+def _uuid(payload: Mapping[str, Any], name: str) -> uuid.UUID:
+    return _as_uuid(payload.get(name), name)
+
+
+def _as_uuid(value: object, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise UnreadableEvent(f"`{name}` is not an id: {value!r}") from exc
+
+
+def _optional_uuid(payload: Mapping[str, Any], name: str) -> uuid.UUID | None:
+    return _uuid(payload, name) if payload.get(name) is not None else None
+
+
+def _int(payload: Mapping[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if type(value) is not int:
+        raise UnreadableEvent(f"`{name}` is not an integer: {value!r}")
+    return value
+
+
+def _str(payload: Mapping[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str):
+        raise UnreadableEvent(f"`{name}` is not a string: {value!r}")
+    return value
+
+
+def _time(payload: Mapping[str, Any], name: str, default: datetime) -> datetime:
+    """The payload's own time of the fact when it has a valid, zoned one; else the event's time."""
+    value = payload.get(name)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return default
+        if parsed.tzinfo is not None:
+            return parsed
+    return default
+
+
+# --- orders ------------------------------------------------------------------------------------------------
+
+
+def _order_money(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[Line]]:
+    currency = _str(payload, "currency")
+    values = {
+        "user_id": _uuid(payload, "userId"),
+        "currency": currency,
+        "total_amount": _int(payload, "total"),
+    }
+    items = payload.get("items")
+    if not isinstance(items, list):
+        raise UnreadableEvent(f"`items` is not a list: {items!r}")
+    lines = [
+        Line(_uuid(item, "productId"), _int(item, "quantity"), _int(item, "unitPrice"), currency)
+        for item in items
+    ]
+    return values, lines
+
+
+async def order_placed(session: AsyncSession, event: Event) -> None:
+    values, lines = _order_money(event.payload)
+    order_id = _uuid(event.payload, "orderId")
+    await repository.upsert_order(session, order_id, placed_at=event.occurred_at, **values)
+    await repository.insert_lines(session, order_id, lines)
+
+
+async def order_confirmed(session: AsyncSession, event: Event) -> None:
+    values, lines = _order_money(event.payload)
+    order_id = _uuid(event.payload, "orderId")
+    await repository.upsert_order(session, order_id, confirmed_at=event.occurred_at, **values)
+    await repository.insert_lines(session, order_id, lines)
+
+
+async def order_cancelled(session: AsyncSession, event: Event) -> None:
+    values, lines = _order_money(event.payload)
+    order_id = _uuid(event.payload, "orderId")
+    code = event.payload.get("code")
+    await repository.upsert_order(
+        session,
+        order_id,
+        cancelled_at=event.occurred_at,
+        cancel_code=str(code)[:64] if code is not None else None,
+        **values,
+    )
+    await repository.insert_lines(session, order_id, lines)
+
+
+async def order_status_changed(session: AsyncSession, event: Event) -> None:
+    payload = event.payload
+    order_id = _uuid(payload, "orderId")
+    status = _str(payload, "status")
+    previous = payload.get("previousStatus")
+    reason = payload.get("reason")
+    await repository.insert_status_change(
+        session,
+        event_id=event.id,
+        order_id=order_id,
+        status=status,
+        previous_status=str(previous) if previous is not None else None,
+        reason=str(reason) if reason is not None else None,
+        at=event.occurred_at,
+    )
+    # FAILED has no event of its own; CONFIRMED and CANCELLED are kept from theirs (which carry the money).
+    values: dict[str, Any] = {"user_id": _optional_uuid(payload, "userId")}
+    if status == "FAILED":
+        values["failed_at"] = event.occurred_at
+    await repository.upsert_order(session, order_id, **values)
+
+
+# --- payments ----------------------------------------------------------------------------------------------
+
+
+def _payment(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "order_id": _optional_uuid(payload, "orderId"),
+        "user_id": _optional_uuid(payload, "userId"),
+        "amount": _int(payload, "amount"),
+        "currency": _str(payload, "currency"),
+    }
+
+
+async def payment_processed(session: AsyncSession, event: Event) -> None:
+    payload = event.payload
+    await repository.upsert_payment(
+        session,
+        _uuid(payload, "paymentId"),
+        status=_str(payload, "status"),
+        failure_reason=payload.get("failureReason"),
+        processed_at=event.occurred_at,
+        **_payment(payload),
+    )
+
+
+async def payment_refunded(session: AsyncSession, event: Event) -> None:
+    payload = event.payload
+    await repository.upsert_payment(
+        session,
+        _uuid(payload, "paymentId"),
+        refunded_at=event.occurred_at,
+        refund_reason=payload.get("reason"),
+        **_payment(payload),
+    )
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+
+async def user_registered(session: AsyncSession, event: Event) -> None:
+    await repository.insert_user_event(
+        session,
+        event_id=event.id,
+        user_id=_uuid(event.payload, "userId"),
+        kind=USER_REGISTERED,
+        at=_time(event.payload, "at", event.occurred_at),
+    )
+
+
+async def user_logged_in(session: AsyncSession, event: Event) -> None:
+    await repository.insert_user_event(
+        session,
+        event_id=event.id,
+        user_id=_uuid(event.payload, "userId"),
+        kind=USER_LOGGED_IN,
+        at=_time(event.payload, "at", event.occurred_at),
+    )
+
+
+# --- products ----------------------------------------------------------------------------------------------
+
+
+async def product_updated(session: AsyncSession, event: Event) -> None:
+    payload = event.payload
+    price = payload.get("price")
+    if not isinstance(price, dict):
+        raise UnreadableEvent(f"`price` is not an amount: {price!r}")
+    category = payload.get("category")
+    await repository.upsert_product(
+        session,
+        _uuid(payload, "productId"),
+        sku=_str(payload, "sku"),
+        name=_str(payload, "name"),
+        category=str(category) if category is not None else None,
+        active=bool(payload.get("active", True)),
+        price_amount=_int(price, "amount"),
+        price_currency=_str(price, "currency"),
+        changed_at=event.occurred_at,
+    )
+
+
+async def product_viewed(session: AsyncSession, event: Event) -> None:
+    """Views are batched by products: one event carries `count` reads of one product (by one user)."""
+    count = _int(event.payload, "count")
+    if count > 0:
+        views = {_uuid(event.payload, "productId"): count}
+        await repository.add_product_activity(session, event.occurred_at.date(), views=views, searches={})
+
+
+async def product_searched(session: AsyncSession, event: Event) -> None:
+    """A search counts once for every product on its first page of results (`productIds`)."""
+    listed = event.payload.get("productIds")
+    if not isinstance(listed, list):
+        raise UnreadableEvent(f"`productIds` is not a list: {listed!r}")
+    searches: dict[uuid.UUID, int] = {}
+    for value in listed:
+        product_id = _as_uuid(value, "productIds[]")
+        searches[product_id] = searches.get(product_id, 0) + 1
+    await repository.add_product_activity(session, event.occurred_at.date(), views={}, searches=searches)
+
+
+# --- inventory ---------------------------------------------------------------------------------------------
+
+
+async def stock_changed(session: AsyncSession, event: Event) -> None:
+    payload = event.payload
+    await repository.upsert_stock_level(
+        session,
+        _uuid(payload, "productId"),
+        available=_int(payload, "available"),
+        reserved=_int(payload, "reserved"),
+        on_hand=_int(payload, "onHand"),
+        at=event.occurred_at,
+    )
+
+
+async def stock_low(session: AsyncSession, event: Event) -> None:
+    await repository.record_stock_low(session, _uuid(event.payload, "productId"), event.occurred_at)
+
+
+# --- the subscriptions -------------------------------------------------------------------------------------
+
+HANDLERS: dict[str, dict[str, Handler]] = {
+    "users": {"UserRegistered": user_registered, "UserLoggedIn": user_logged_in},
+    "products": {
+        "ProductUpdated": product_updated,
+        "ProductViewed": product_viewed,
+        "ProductSearched": product_searched,
+    },
+    "inventory": {"StockChanged": stock_changed, "StockLow": stock_low},
+    "payments": {"PaymentProcessed": payment_processed, "PaymentRefunded": payment_refunded},
+    "orders": {
+        "OrderPlaced": order_placed,
+        "OrderConfirmed": order_confirmed,
+        "OrderCancelled": order_cancelled,
+        "OrderStatusChanged": order_status_changed,
+    },
+}
+
+CONSUMER = ConsumerSpec(
+    group=GROUP,
+    subscriptions=[
+        Subscription(producer=producer, handlers=handlers) for producer, handlers in HANDLERS.items()
+    ],
+    processed=processed_events,
+)

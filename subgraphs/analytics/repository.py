@@ -1,0 +1,393 @@
+"""SQL for the analytics tables, nothing else: the handlers' upserts and the reports' queries. Every function
+takes the session of the transaction it runs in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.analytics.models import (
+    USER_LOGGED_IN,
+    USER_REGISTERED,
+    OrderFact,
+    OrderLine,
+    OrderStatusChange,
+    PaymentFact,
+    ProductActivityDay,
+    ProductFact,
+    StockLevelFact,
+    UserEvent,
+)
+
+# --- writes (the event handlers) -------------------------------------------------------------------------
+
+
+async def upsert_order(session: AsyncSession, order_id: uuid.UUID, **values: Any) -> None:
+    """Create the order's fact row or fill in what this event adds. A value already known is kept: each
+    transition happens once per order, and the money of an order never changes."""
+    statement = insert(OrderFact).values(order_id=order_id, **values)
+    kept = {
+        name: func.coalesce(getattr(OrderFact, name), getattr(statement.excluded, name)) for name in values
+    }
+    statement = statement.on_conflict_do_update(
+        index_elements=[OrderFact.order_id], set_={**kept, "updated_at": func.now()}
+    )
+    await session.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    product_id: uuid.UUID
+    quantity: int
+    unit_price_amount: int
+    currency: str
+
+
+async def insert_lines(session: AsyncSession, order_id: uuid.UUID, lines: Sequence[Line]) -> None:
+    """An order's lines; OrderPlaced, OrderConfirmed and OrderCancelled all carry them: kept once."""
+    if not lines:
+        return
+    rows = [
+        {
+            "order_id": order_id,
+            "product_id": line.product_id,
+            "quantity": line.quantity,
+            "unit_price_amount": line.unit_price_amount,
+            "currency": line.currency,
+        }
+        for line in lines
+    ]
+    await session.execute(insert(OrderLine).values(rows).on_conflict_do_nothing())
+
+
+async def insert_status_change(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+    status: str,
+    previous_status: str | None,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    await session.execute(
+        insert(OrderStatusChange)
+        .values(
+            event_id=event_id,
+            order_id=order_id,
+            status=status,
+            previous_status=previous_status,
+            reason=reason,
+            at=at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def upsert_payment(session: AsyncSession, payment_id: uuid.UUID, **values: Any) -> None:
+    """A payment's fact row: the charge's outcome and its refund fill in separately, first value kept."""
+    statement = insert(PaymentFact).values(payment_id=payment_id, **values)
+    kept = {
+        name: func.coalesce(getattr(PaymentFact, name), getattr(statement.excluded, name))
+        for name in values
+        if name not in ("amount", "currency")
+    }
+    await session.execute(statement.on_conflict_do_update(index_elements=[PaymentFact.payment_id], set_=kept))
+
+
+async def insert_user_event(
+    session: AsyncSession, *, event_id: uuid.UUID, user_id: uuid.UUID, kind: str, at: datetime
+) -> None:
+    await session.execute(
+        insert(UserEvent)
+        .values(event_id=event_id, user_id=user_id, kind=kind, at=at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def add_product_activity(
+    session: AsyncSession, day: date, *, views: dict[uuid.UUID, int], searches: dict[uuid.UUID, int]
+) -> None:
+    """Add to the day's counters of each product (one statement for all of them)."""
+    rows = [
+        {
+            "product_id": product_id,
+            "day": day,
+            "views": views.get(product_id, 0),
+            "searches": searches.get(product_id, 0),
+        }
+        for product_id in sorted({*views, *searches})  # sorted: concurrent consumers lock rows in one order
+    ]
+    if not rows:
+        return
+    statement = insert(ProductActivityDay).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ProductActivityDay.product_id, ProductActivityDay.day],
+        set_={
+            "views": ProductActivityDay.views + statement.excluded.views,
+            "searches": ProductActivityDay.searches + statement.excluded.searches,
+        },
+    )
+    await session.execute(statement)
+
+
+async def upsert_product(session: AsyncSession, product_id: uuid.UUID, **values: Any) -> None:
+    """The product as this event describes it, unless a newer event already did."""
+    statement = insert(ProductFact).values(product_id=product_id, **values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ProductFact.product_id],
+        set_={name: getattr(statement.excluded, name) for name in values},
+        where=ProductFact.changed_at <= statement.excluded.changed_at,
+    )
+    await session.execute(statement)
+
+
+async def upsert_stock_level(
+    session: AsyncSession, product_id: uuid.UUID, *, available: int, reserved: int, on_hand: int, at: datetime
+) -> None:
+    statement = insert(StockLevelFact).values(
+        product_id=product_id, available=available, reserved=reserved, on_hand=on_hand, changed_at=at
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[StockLevelFact.product_id],
+        set_={
+            "available": statement.excluded.available,
+            "reserved": statement.excluded.reserved,
+            "on_hand": statement.excluded.on_hand,
+            "changed_at": statement.excluded.changed_at,
+        },
+        where=or_(
+            StockLevelFact.changed_at.is_(None), StockLevelFact.changed_at <= statement.excluded.changed_at
+        ),
+    )
+    await session.execute(statement)
+
+
+async def record_stock_low(session: AsyncSession, product_id: uuid.UUID, at: datetime) -> None:
+    statement = insert(StockLevelFact).values(product_id=product_id, low_alerts=1, last_low_at=at)
+    statement = statement.on_conflict_do_update(
+        index_elements=[StockLevelFact.product_id],
+        set_={
+            "low_alerts": StockLevelFact.low_alerts + 1,
+            "last_low_at": func.greatest(StockLevelFact.last_low_at, statement.excluded.last_low_at),
+        },
+    )
+    await session.execute(statement)
+
+
+# --- reads (the reports) ---------------------------------------------------------------------------------
+
+
+def _within(column: Any, start: datetime, end: datetime) -> Any:
+    return and_(column >= start, column < end)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencySales:
+    """One currency's order figures in a window (`currency` None for orders whose money is not known yet)."""
+
+    currency: str | None
+    placed: int
+    confirmed: int
+    gross: int
+    cancelled: int
+    refunded_orders: int
+    refunded: int
+    failed: int
+
+
+async def sales_by_currency(session: AsyncSession, start: datetime, end: datetime) -> list[CurrencySales]:
+    o = OrderFact
+    confirmed = _within(o.confirmed_at, start, end)
+    cancelled = _within(o.cancelled_at, start, end)
+    refunded = and_(cancelled, o.confirmed_at.is_not(None))
+    statement = (
+        select(
+            o.currency,
+            func.count().filter(_within(o.placed_at, start, end)),
+            func.count().filter(confirmed),
+            func.coalesce(func.sum(o.total_amount).filter(confirmed), 0),
+            func.count().filter(cancelled),
+            func.count().filter(refunded),
+            func.coalesce(func.sum(o.total_amount).filter(refunded), 0),
+            func.count().filter(_within(o.failed_at, start, end)),
+        )
+        .where(
+            or_(
+                _within(o.placed_at, start, end),
+                confirmed,
+                cancelled,
+                _within(o.failed_at, start, end),
+            )
+        )
+        .group_by(o.currency)
+        .order_by(o.currency)
+    )
+    return [
+        CurrencySales(*(row[0], *(int(value) for value in row[1:])))
+        for row in await session.execute(statement)
+    ]
+
+
+def _line_movements(
+    start: datetime | None, end: datetime | None, products: Sequence[uuid.UUID] | None
+) -> Any:
+    """Units and amounts sold per (product, currency): lines of orders confirmed in the window, minus lines of
+    confirmed orders cancelled in the window (None bounds: all time)."""
+    o, line = OrderFact, OrderLine
+
+    def in_window(column: Any) -> Any:
+        if start is None or end is None:
+            return column.is_not(None)
+        return _within(column, start, end)
+
+    def movements(sign: int, condition: Any) -> Any:
+        statement = (
+            select(
+                line.product_id,
+                line.currency,
+                (literal(sign) * line.quantity).label("units"),
+                (literal(sign) * line.quantity * line.unit_price_amount).label("amount"),
+            )
+            .join(o, o.order_id == line.order_id)
+            .where(condition)
+        )
+        if products is not None:
+            statement = statement.where(line.product_id.in_(products))
+        return statement
+
+    sold = movements(1, in_window(o.confirmed_at))
+    returned = movements(-1, and_(in_window(o.cancelled_at), o.confirmed_at.is_not(None)))
+    return union_all(sold, returned).subquery("movements")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductCurrencySales:
+    product_id: uuid.UUID
+    units: int
+    currency: str
+    currency_units: int
+    amount: int
+
+
+async def top_products(
+    session: AsyncSession, start: datetime, end: datetime, limit: int
+) -> list[ProductCurrencySales]:
+    """The `limit` products with the most net units sold in the window (more than 0), most first, ties by
+    product id; one row per (product, currency) it sold in, by currency."""
+    moves = _line_movements(start, end, None)
+    per_currency = (
+        select(
+            moves.c.product_id,
+            moves.c.currency,
+            func.sum(moves.c.units).label("units"),
+            func.sum(moves.c.amount).label("amount"),
+        )
+        .group_by(moves.c.product_id, moves.c.currency)
+        .cte("per_currency")
+    )
+    ranked = (
+        select(per_currency.c.product_id, func.sum(per_currency.c.units).label("units"))
+        .group_by(per_currency.c.product_id)
+        .having(func.sum(per_currency.c.units) > 0)
+        .order_by(func.sum(per_currency.c.units).desc(), per_currency.c.product_id)
+        .limit(limit)
+        .cte("ranked")
+    )
+    statement = (
+        select(
+            ranked.c.product_id,
+            ranked.c.units,
+            per_currency.c.currency,
+            per_currency.c.units,
+            per_currency.c.amount,
+        )
+        .join(per_currency, per_currency.c.product_id == ranked.c.product_id)
+        .order_by(ranked.c.units.desc(), ranked.c.product_id, per_currency.c.currency)
+    )
+    return [
+        ProductCurrencySales(row[0], int(row[1]), row[2], int(row[3]), int(row[4]))
+        for row in await session.execute(statement)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTotals:
+    views: int = 0
+    searches: int = 0
+    units: int = 0
+    # currency -> (net units, net amount)
+    by_currency: tuple[tuple[str, int, int], ...] = ()
+
+
+async def product_totals(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ProductTotals]:
+    """All-time figures of each product: views, search appearances, net units and revenue per currency."""
+    if not product_ids:
+        return {}
+    activity = {
+        row.product_id: (int(row.views), int(row.searches))
+        for row in await session.execute(
+            select(
+                ProductActivityDay.product_id,
+                func.sum(ProductActivityDay.views).label("views"),
+                func.sum(ProductActivityDay.searches).label("searches"),
+            )
+            .where(ProductActivityDay.product_id.in_(product_ids))
+            .group_by(ProductActivityDay.product_id)
+        )
+    }
+    moves = _line_movements(None, None, product_ids)
+    sales: dict[uuid.UUID, list[tuple[str, int, int]]] = {}
+    for row in await session.execute(
+        select(moves.c.product_id, moves.c.currency, func.sum(moves.c.units), func.sum(moves.c.amount))
+        .group_by(moves.c.product_id, moves.c.currency)
+        .order_by(moves.c.product_id, moves.c.currency)
+    ):
+        sales.setdefault(row[0], []).append((row[1], int(row[2]), int(row[3])))
+    found: dict[uuid.UUID, ProductTotals] = {}
+    for product_id in {*activity, *sales}:
+        views, searches = activity.get(product_id, (0, 0))
+        by_currency = tuple(sales.get(product_id, ()))
+        found[product_id] = ProductTotals(
+            views=views,
+            searches=searches,
+            units=sum(units for _, units, _ in by_currency),
+            by_currency=by_currency,
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class UserFigures:
+    registrations: int
+    logins: int
+    users_logged_in: int
+    active_buyers: int
+
+
+async def user_figures(session: AsyncSession, start: datetime, end: datetime) -> UserFigures:
+    in_window = _within(UserEvent.at, start, end)
+    events = (
+        await session.execute(
+            select(
+                func.count().filter(UserEvent.kind == USER_REGISTERED),
+                func.count().filter(UserEvent.kind == USER_LOGGED_IN),
+                func.count(func.distinct(UserEvent.user_id)).filter(UserEvent.kind == USER_LOGGED_IN),
+            ).where(UserEvent.kind.in_([USER_REGISTERED, USER_LOGGED_IN]), in_window)
+        )
+    ).one()
+    buyers = await session.scalar(
+        select(func.count(func.distinct(OrderFact.user_id))).where(
+            _within(OrderFact.confirmed_at, start, end)
+        )
+    )
+    return UserFigures(int(events[0]), int(events[1]), int(events[2]), int(buyers or 0))

@@ -1,0 +1,208 @@
+"""The analytics subgraph's GraphQL schema: sales, product and user reports and `Product.stats`, all admin
+only, plus the admin operations on the consumer's dead letters. What each figure counts is in service.py
+and in the descriptions below."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from shared.auth.permissions import IsAdmin
+from shared.deadletters import DeadLetter, dead_letter_mutation, dead_letter_query
+from shared.graphql import build_schema
+from shared.graphql_types import Money
+from subgraphs.analytics.service import Amount, ProductSalesFigures, ProductStatsFigures, Reports
+
+WINDOW = "[from, to): `from` included, `to` excluded; a time without an offset is UTC."
+From = Annotated[datetime, strawberry.argument(name="from", description=f"Start of the window {WINDOW}")]
+To = Annotated[datetime, strawberry.argument(description="End of the window (excluded).")]
+
+
+def _money(amounts: list[Amount]) -> list[Money]:
+    return [Money(amount=item.amount, currency=item.currency) for item in amounts]
+
+
+@strawberry.type(description="A product's figures since analytics began (admin only).")
+class ProductStats:
+    views: int = strawberry.field(description="Reads of the product by id (`Query.product`).")
+    searches: int = strawberry.field(
+        description="Searches that listed it: one per search whose first page of results included it."
+    )
+    units_sold: int = strawberry.field(
+        description="Units in confirmed orders, minus those of confirmed orders cancelled since."
+    )
+    revenue: list[Money] = strawberry.field(
+        description=(
+            "Per currency it sold in, by code: quantity x the unit price frozen on each order line, for the "
+            "same lines as `unitsSold` (net of cancellations after confirmation)."
+        )
+    )
+
+    @classmethod
+    def of(cls, figures: ProductStatsFigures) -> ProductStats:
+        return cls(
+            views=figures.views,
+            searches=figures.searches,
+            units_sold=figures.units_sold,
+            revenue=_money(figures.revenue),
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A product of the catalog (owned by products).")
+class Product:
+    id: strawberry.ID
+
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Its sales and audience figures (admin only)."
+    )
+    async def stats(self, info: Info) -> ProductStats | None:
+        try:
+            product_id = uuid.UUID(str(self.id))
+        except ValueError:
+            return ProductStats(views=0, searches=0, units_sold=0, revenue=[])
+        return ProductStats.of(await info.context.loaders.product_stats.load(product_id))
+
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product:
+        # Nothing to read for the product itself: its stats are loaded (batched) when asked for.
+        return cls(id=id)
+
+
+@strawberry.type(
+    description=(
+        "Orders and money in a window [from, to). Each order counts by the time of the transition a figure "
+        "is about (placed, confirmed, cancelled, failed). Money lists have one entry per currency that had "
+        "order activity in the window, by currency code."
+    )
+)
+class SalesSummary:
+    from_: datetime = strawberry.field(name="from", description="Start of the window (included).")
+    to: datetime = strawberry.field(description="End of the window (excluded).")
+    orders: int = strawberry.field(description="Orders placed in the window, whatever became of them.")
+    confirmed_orders: int = strawberry.field(description="Orders confirmed in the window.")
+    cancellations: int = strawberry.field(
+        description=(
+            "Orders that became CANCELLED in the window: declined payments, out of stock, and cancellations "
+            "after confirmation."
+        )
+    )
+    refunded_orders: int = strawberry.field(
+        description="Cancellations in the window of orders that had been confirmed (their money went back)."
+    )
+    failed_orders: int = strawberry.field(description="Orders that became FAILED in the window.")
+    gross_revenue: list[Money] = strawberry.field(description="Totals of the orders confirmed in the window.")
+    refunds: list[Money] = strawberry.field(
+        description="Totals of the orders cancelled in the window after their confirmation."
+    )
+    revenue: list[Money] = strawberry.field(
+        description=(
+            "Net sales: grossRevenue - refunds. A refund counts when it happens, so a window with more "
+            "refunds than sales shows a negative amount."
+        )
+    )
+    average_order_value: list[Money] = strawberry.field(
+        description=(
+            "grossRevenue / confirmedOrders per currency, rounded half up to a whole minor unit; only "
+            "currencies with a confirmed order in the window."
+        )
+    )
+
+
+@strawberry.type(description="A product's sales in a window.")
+class ProductSales:
+    product: Product
+    units_sold: int = strawberry.field(
+        description=(
+            "Units of lines of orders confirmed in the window, minus those of orders cancelled in the window "
+            "after confirmation."
+        )
+    )
+    revenue: list[Money] = strawberry.field(
+        description="Per currency, by code: quantity x unit price of the same lines, net likewise."
+    )
+
+    @classmethod
+    def of(cls, figures: ProductSalesFigures) -> ProductSales:
+        return cls(
+            product=Product(id=strawberry.ID(str(figures.product_id))),
+            units_sold=figures.units_sold,
+            revenue=_money(figures.revenue),
+        )
+
+
+@strawberry.type(description="Customers' activity in a window [from, to).")
+class UserActivity:
+    from_: datetime = strawberry.field(name="from", description="Start of the window (included).")
+    to: datetime = strawberry.field(description="End of the window (excluded).")
+    registrations: int = strawberry.field(description="Accounts registered in the window.")
+    logins: int = strawberry.field(description="Sign-ins with a password in the window (each one counts).")
+    users_logged_in: int = strawberry.field(description="Distinct users who signed in in the window.")
+    active_buyers: int = strawberry.field(
+        description="Distinct customers with at least one order confirmed in the window."
+    )
+
+
+@strawberry.type
+class Query(dead_letter_query("analytics")):
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Orders and revenue in a window (admin only)."
+    )
+    async def sales_summary(self, info: Info, from_: From, to: To) -> SalesSummary | None:
+        figures = await Reports.of(info.context).sales_summary(from_, to)
+        return SalesSummary(
+            from_=figures.window.start,
+            to=figures.window.end,
+            orders=figures.orders,
+            confirmed_orders=figures.confirmed_orders,
+            cancellations=figures.cancellations,
+            refunded_orders=figures.refunded_orders,
+            failed_orders=figures.failed_orders,
+            gross_revenue=_money(figures.gross_revenue),
+            refunds=_money(figures.refunds),
+            revenue=_money(figures.revenue),
+            average_order_value=_money(figures.average_order_value),
+        )
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description=(
+            "The best-selling products of a window by net units sold (more than 0), most first, ties by "
+            "product id (admin only)."
+        ),
+    )
+    async def top_products(
+        self,
+        info: Info,
+        limit: Annotated[int | None, strawberry.argument(description="1 to 100 (null: 10).")] = 10,
+        *,
+        from_: From,
+        to: To,
+    ) -> list[ProductSales] | None:
+        ranked = await Reports.of(info.context).top_products(10 if limit is None else limit, from_, to)
+        return [ProductSales.of(figures) for figures in ranked]
+
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Registrations, logins and buyers in a window (admin only)."
+    )
+    async def user_activity(self, info: Info, from_: From, to: To) -> UserActivity | None:
+        span, figures = await Reports.of(info.context).user_activity(from_, to)
+        return UserActivity(
+            from_=span.start,
+            to=span.end,
+            registrations=figures.registrations,
+            logins=figures.logins,
+            users_logged_in=figures.users_logged_in,
+            active_buyers=figures.active_buyers,
+        )
+
+
+@strawberry.type
+class Mutation(dead_letter_mutation("analytics")):
+    pass
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Product, DeadLetter])

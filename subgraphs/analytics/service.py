@@ -1,0 +1,193 @@
+"""Analytics' reports: what each figure counts, computed from the facts the consumer keeps (repository.py).
+
+Definitions (the schema's descriptions say the same to the shop owner). A window is [from, to): from included,
+to excluded; a time without an offset is UTC. Each order counts in a window by the time of the transition the
+figure is about, as the orders service recorded it (its events' times):
+
+- orders: orders placed (created) in the window, whatever became of them;
+- confirmedOrders: orders confirmed in the window; cancellations: orders that became CANCELLED in the window
+  (declined payments, out of stock, and cancellations after confirmation); refundedOrders: those of the
+  cancellations that had been confirmed (their money went back); failedOrders: orders that became FAILED;
+- grossRevenue (per currency): totals of the orders confirmed in the window; refunds: totals of the orders
+  cancelled in the window after their confirmation; revenue = grossRevenue - refunds (net sales, as a shop's
+  books date a return on the day of the return: a window can show a negative revenue);
+- averageOrderValue (per currency): grossRevenue / confirmedOrders, rounded half up to a whole minor unit;
+- topProducts: net units per product (units of lines of orders confirmed in the window, minus those of orders
+  cancelled in the window after confirmation), the products with more than 0, most first, ties by product id;
+  revenue likewise per currency (quantity x the unit price frozen on the order line);
+- userActivity: registrations and logins in the window, the distinct users who logged in, and activeBuyers:
+  the distinct customers with at least one order confirmed in the window;
+- Product.stats (all time): views = reads of the product by id; searches = the times it appeared on the first
+  page of a search's results; unitsSold and revenue net as above.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.errors import BadUserInput, MyShopError
+from subgraphs.analytics import repository
+from subgraphs.analytics.repository import ProductTotals, UserFigures
+
+if TYPE_CHECKING:
+    from shared.context import Context, Runtime
+
+# The reports' sessions: the read replica's when MYSHOP_ANALYTICS_READ_DATABASE_URL is set, else the main one.
+READS_KEY = "analytics.reads"
+MAX_TOP_PRODUCTS = 100
+# Money is a GraphQL Int (32-bit signed): a sum beyond it cannot be answered as one.
+MAX_AMOUNT = 2**31 - 1
+
+
+class AmountOutOfRange(MyShopError):
+    """A sum of money too large for the schema's Int: ask for a shorter window."""
+
+    code = "AMOUNT_OUT_OF_RANGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SalesFigures:
+    window: Window
+    orders: int
+    confirmed_orders: int
+    cancellations: int
+    refunded_orders: int
+    failed_orders: int
+    gross_revenue: list[Amount]
+    refunds: list[Amount]
+    revenue: list[Amount]
+    average_order_value: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSalesFigures:
+    product_id: uuid.UUID
+    units_sold: int
+    revenue: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStatsFigures:
+    views: int
+    searches: int
+    units_sold: int
+    revenue: list[Amount]
+
+
+def window(start: datetime, end: datetime) -> Window:
+    """[start, end); a naive time is UTC."""
+    start, end = _zoned(start), _zoned(end)
+    if start >= end:
+        raise BadUserInput("`from` must be before `to`.", field="from")
+    return Window(start, end)
+
+
+def _zoned(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def amount(value: int, currency: str) -> Amount:
+    if not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+        raise AmountOutOfRange(
+            f"A sum in {currency} exceeds what the schema's Int holds; ask for a shorter window.",
+            currency=currency,
+        )
+    return Amount(value, currency)
+
+
+def average(total: int, count: int) -> int:
+    """total / count rounded half up (totals are never negative): 1001 / 2 -> 501, 1000 / 3 -> 333."""
+    return (2 * total + count) // (2 * count)
+
+
+class Reports:
+    """The reports, read from the reports' database (a replica when configured) in a session of their own."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @classmethod
+    def of(cls, context: Context) -> Reports:
+        return cls(reads_of(context.runtime))
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def sales_summary(self, start: datetime, end: datetime) -> SalesFigures:
+        span = window(start, end)
+        async with self._session() as session:
+            rows = await repository.sales_by_currency(session, span.start, span.end)
+        known = [row for row in rows if row.currency is not None]
+        return SalesFigures(
+            window=span,
+            orders=sum(row.placed for row in rows),
+            confirmed_orders=sum(row.confirmed for row in rows),
+            cancellations=sum(row.cancelled for row in rows),
+            refunded_orders=sum(row.refunded_orders for row in rows),
+            failed_orders=sum(row.failed for row in rows),
+            gross_revenue=[amount(row.gross, row.currency) for row in known],  # type: ignore[arg-type]
+            refunds=[amount(row.refunded, row.currency) for row in known],  # type: ignore[arg-type]
+            revenue=[amount(row.gross - row.refunded, row.currency) for row in known],  # type: ignore[arg-type]
+            average_order_value=[
+                amount(average(row.gross, row.confirmed), row.currency)  # type: ignore[arg-type]
+                for row in known
+                if row.confirmed
+            ],
+        )
+
+    async def top_products(self, limit: int, start: datetime, end: datetime) -> list[ProductSalesFigures]:
+        if not 1 <= limit <= MAX_TOP_PRODUCTS:
+            raise BadUserInput(f"`limit` must be between 1 and {MAX_TOP_PRODUCTS}.", field="limit")
+        span = window(start, end)
+        async with self._session() as session:
+            rows = await repository.top_products(session, span.start, span.end, limit)
+        ranked: dict[uuid.UUID, ProductSalesFigures] = {}
+        for row in rows:
+            figures = ranked.setdefault(row.product_id, ProductSalesFigures(row.product_id, row.units, []))
+            figures.revenue.append(amount(row.amount, row.currency))
+        return list(ranked.values())
+
+    async def user_activity(self, start: datetime, end: datetime) -> tuple[Window, UserFigures]:
+        span = window(start, end)
+        async with self._session() as session:
+            return span, await repository.user_figures(session, span.start, span.end)
+
+    async def product_stats(self, product_ids: Sequence[uuid.UUID]) -> list[ProductStatsFigures]:
+        """All-time figures of each product, in the order asked (zeros for a product never seen)."""
+        async with self._session() as session:
+            found = await repository.product_totals(session, list(set(product_ids)))
+        return [_stats(found.get(product_id, ProductTotals())) for product_id in product_ids]
+
+
+def _stats(totals: ProductTotals) -> ProductStatsFigures:
+    return ProductStatsFigures(
+        views=totals.views,
+        searches=totals.searches,
+        units_sold=totals.units,
+        revenue=[amount(value, currency) for currency, _, value in totals.by_currency],
+    )
+
+
+def reads_of(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
+    return runtime.state.get(READS_KEY, runtime.sessionmaker)

@@ -1,0 +1,97 @@
+"""The notifications tables: the mails (one row per recipient and event, their delivery state), the product
+watches, and the consumer's record of the events it has processed."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, Uuid, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.consumer import processed_events_table
+from shared.db import ModelBase, new_metadata
+
+
+class Base(ModelBase):
+    __abstract__ = True
+    metadata = new_metadata()
+
+
+# (consumer group, event id) of every event handled, written in the handler's transaction.
+processed_events = processed_events_table(Base.metadata)
+
+
+class NotificationKind(enum.StrEnum):
+    WELCOME = "WELCOME"
+    ORDER_CONFIRMED = "ORDER_CONFIRMED"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    PRICE_DROP = "PRICE_DROP"
+    BACK_IN_STOCK = "BACK_IN_STOCK"
+
+
+class NotificationStatus(enum.StrEnum):
+    PENDING = "PENDING"  # waiting for the sender (a failed try waits for its next one here too)
+    SENT = "SENT"
+    FAILED = "FAILED"  # refused for good, or out of tries: `failure_reason` says why
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "EMAIL"
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # One mail per event, recipient and kind: a redelivered event cannot make a second one.
+        UniqueConstraint("event_id", "user_id", "kind"),
+        Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+        # The sender's work list: what is due, oldest first.
+        Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'PENDING'")),
+        # Watch mails about a product, for the back-in-stock cooldown.
+        Index(
+            "ix_notifications_product_id_created_at",
+            "product_id",
+            "created_at",
+            postgresql_where=text("product_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16), server_default=Channel.EMAIL.value)
+    # The event this mail answers (its id in the producer's outbox).
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # The product a watch mail is about; null for the others.
+    product_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The address, as the users service knew it when the event was handled; null when it knew no such user.
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    # Rendered when the event is handled: what the row shows is what is sent.
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=NotificationStatus.PENDING.value)
+    # SMTP tries so far (a claim counts as one).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # When the sender may take it (next try); while a sender holds it, the end of that sender's lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Why the last try failed (kept while PENDING for the next try; final once FAILED).
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProductWatch(Base):
+    """A user interested in a product: mailed when its price drops or it comes back in stock."""
+
+    __tablename__ = "product_watches"
+    __table_args__ = (
+        Index("ix_product_watches_product_id", "product_id"),
+        Index("ix_product_watches_user_id_created_at_product_id", "user_id", "created_at", "product_id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,61 @@
+"""Settings of the notifications service (`MYSHOP_NOTIFICATIONS_*`, plus the common `MYSHOP_*` ones)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import ServiceSettings, service_config
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = service_config("notifications")
+    service_name: ClassVar[str] = "notifications"
+
+    # --- peers (their GraphQL endpoints): recipients' addresses and names, product names ---
+    users_url: str = "http://127.0.0.1:4001/graphql"
+    products_url: str = "http://127.0.0.1:4002/graphql"
+    peer_timeout_seconds: float = Field(5.0, gt=0)
+
+    # --- SMTP (MYSHOP_NOTIFICATIONS_SMTP_*): the default is the local sink that `myshop up` starts ---
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(8025, ge=1, le=65535)
+    # STARTTLS after connecting (port 587), or TLS from the first byte (port 465); not both.
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "MyShop <no-reply@myshop.local>"
+    # One message, connection included: past it the send counts as a failed attempt.
+    smtp_timeout_seconds: float = Field(15.0, gt=0)
+
+    # --- the sender worker ---
+    send_batch_size: int = Field(20, ge=1, le=1000)
+    # How long the sender sleeps when nothing is due.
+    send_poll_seconds: float = Field(0.5, gt=0, le=60)
+    # A claimed notification is the claimer's for this long; a sender that died is replaced after it.
+    send_lease_seconds: float = Field(120.0, gt=0)
+    # Tries of one mail over SMTP before it is FAILED (a 5xx answer fails it at once: SMTP says permanent).
+    send_max_attempts: int = Field(5, ge=1, le=100)
+    # Backoff between tries: doubling from the first, capped.
+    send_retry_initial_seconds: float = Field(5.0, gt=0)
+    send_retry_max_seconds: float = Field(600.0, gt=0)
+
+    # --- watches ---
+    max_watches_per_user: int = Field(500, ge=1)
+    # A product that flaps in and out of stock (a reservation taking the last unit, then released) mails a
+    # watcher back in stock at most once in this window.
+    back_in_stock_cooldown_seconds: int = Field(3600, ge=0)
+
+    @model_validator(mode="after")
+    def _coherent_smtp(self) -> NotificationsSettings:
+        if self.smtp_starttls and self.smtp_tls:
+            raise ValueError("MYSHOP_NOTIFICATIONS_SMTP_STARTTLS and _SMTP_TLS exclude each other")
+        # A sender stops starting sends at half its lease, and a send lasts at most the SMTP timeout: the
+        # lease must outlast both, or a second sender could take over a mail being sent.
+        if self.send_lease_seconds < 2 * self.smtp_timeout_seconds + 5:
+            raise ValueError(
+                "MYSHOP_NOTIFICATIONS_SEND_LEASE_SECONDS must be at least 2 x SMTP timeout + 5 s"
+            )
+        return self
