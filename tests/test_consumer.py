@@ -12,11 +12,11 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import Column, Integer, Table, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from test_outbox import RedisProcess
+from stream_helpers import RedisProcess, stop, wait_until
 
 from shared.consumer import Consumer, ConsumerMetrics, ConsumerSpec, Subscription, processed_events_table
 from shared.db import new_metadata
@@ -33,8 +33,6 @@ from shared.deadletters import DeadLetterQueue
 from shared.errors import NotFound
 from shared.outbox import Event, stream_name
 from shared.testing import scratch_database
-
-T = TypeVar("T")
 
 metadata = new_metadata()
 processed = processed_events_table(metadata)
@@ -165,24 +163,6 @@ async def setup(db: Db, redis: Redis) -> AsyncIterator[Setup]:
         yield Setup(db, client, os.environ["MYSHOP_REDIS_PREFIX"], producer, Script(), CollectorRegistry())
     finally:
         await client.aclose()
-
-
-async def wait_until(
-    read: Callable[[], Awaitable[T]], wanted: Callable[[T], bool], within: float = 15.0
-) -> T:
-    """Read until the value is wanted; fails the test after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not wanted(value := await read()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still {value!r} after {within} s")
-        await asyncio.sleep(0.02)
-    return value
-
-
-async def stop(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
 
 
 async def drain(consumer: Consumer, rounds: int = 50) -> None:
