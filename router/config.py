@@ -57,6 +57,13 @@ class RouterConfig(BaseSettings):
     graphiql: bool = True
     node_modules: Path = REPO_ROOT / "node_modules"
 
+    # Edge authentication: with users' JWKS URL set, a request's bearer token is verified before any subgraph
+    # is called (router/edge_auth.py); empty turns it off (anonymous and tokens pass to the subgraphs).
+    jwks_url: str = ""
+    jwt_issuer: str = Field("https://myshop.local/users", validation_alias=AliasChoices("MYSHOP_JWT_ISSUER"))
+    jwt_audience: str = Field("myshop", validation_alias=AliasChoices("MYSHOP_JWT_AUDIENCE"))
+    jwt_leeway_seconds: int = Field(10, validation_alias=AliasChoices("MYSHOP_JWT_LEEWAY_SECONDS"))
+
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("MYSHOP_LOG_LEVEL"))

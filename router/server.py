@@ -27,8 +27,10 @@ import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from router.config import RouterConfig
+from router.edge_auth import EdgeAuth
 from router.graphiql import ASSET_PREFIX, GraphiQL
 from router.http_metrics import RequestMetrics
+from shared.errors import Unauthenticated
 from shared.log import configure_logging, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -147,6 +149,7 @@ class RouterApp:
         if callable(register):
             register(self.registry)  # subgraph fetch metrics, when the pipeline exposes them
         self._ready_client: httpx.AsyncClient | None = None
+        self.edge_auth = EdgeAuth(config) if config.jwks_url else None
 
     # --- dispatch ---------------------------------------------------------------------------------------
 
@@ -252,6 +255,14 @@ class RouterApp:
                 )
                 return
             headers["x-request-id"] = request_id
+            if self.edge_auth is not None:
+                try:
+                    await self.edge_auth.check(headers.get("authorization"))
+                except Unauthenticated as exc:
+                    body = orjson.dumps({"errors": [{"message": exc.message, "extensions": exc.extensions}]})
+                    challenge = ((b"www-authenticate", b'Bearer error="invalid_token"'),)
+                    await self._respond(send, 401, body, _CONTENT_TYPES[media], extra + challenge)
+                    return
             status, payload, response_headers = await self._execute(headers, params, method, media)
             await self._respond(send, status, payload, _CONTENT_TYPES[media], extra + response_headers)
         finally:
@@ -437,6 +448,8 @@ class RouterApp:
                 try:
                     if self._ready_client is not None:
                         await self._ready_client.aclose()
+                    if self.edge_auth is not None:
+                        await self.edge_auth.close()
                     await self.gateway.close()
                 except Exception:
                     logger.exception("closing the gateway failed")

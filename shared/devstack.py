@@ -90,6 +90,7 @@ def peer_env(names: list[str]) -> dict[str, str]:
     if "users" in names:
         env["MYSHOP_JWKS_URL"] = f"{base('users')}/.well-known/jwks.json"
         env["MYSHOP_SERVICE_TOKEN_URL"] = f"{base('users')}/oauth/token"
+        env["MYSHOP_ROUTER_JWKS_URL"] = env["MYSHOP_JWKS_URL"]  # the router verifies tokens at the edge
     for name, peers in PEERS.items():
         if name in names:
             for peer in peers:

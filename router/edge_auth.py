@@ -1,0 +1,38 @@
+"""Authentication at the edge: a bearer token is verified before any subgraph is called.
+
+The router checks the signature against users' JWKS (fetched, cached, refetched on an unknown `kid`), the
+expiry, the issuer and the audience; a bad token is refused with UNAUTHENTICATED (HTTP 401) and nothing is
+planned or fetched. A good token goes on to the subgraphs in the `Authorization` header, and each of them
+verifies it again (and checks revocations and roles). Anonymous requests pass: public fields need no token.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from router.config import RouterConfig
+from shared.auth import JwksKeySource, TokenVerifier
+from shared.errors import Unauthenticated
+
+
+class EdgeAuth:
+    def __init__(self, config: RouterConfig) -> None:
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        self._verifier = TokenVerifier(
+            JwksKeySource(config.jwks_url, self._http),
+            issuer=config.jwt_issuer,
+            audience=config.jwt_audience,
+            leeway_seconds=config.jwt_leeway_seconds,
+        )
+
+    async def check(self, authorization: str | None) -> None:
+        """Raises Unauthenticated for a header that is not `Bearer <a valid token>`; None passes."""
+        if authorization is None:
+            return
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("The Authorization header must be `Bearer <token>`.")
+        await self._verifier.verify(token.strip())
+
+    async def close(self) -> None:
+        await self._http.aclose()
