@@ -59,7 +59,8 @@ class SubgraphDefinition:
     # The service's transactional outbox; when set, the process runs its relay (`shared.relay`).
     outbox: Outbox | None = None
     # The events it consumes from other services; when set, the process runs a consumer (`shared.consumer`).
-    consumer: ConsumerSpec | None = None
+    # A function of the runtime when the handlers need the process's objects (peers, settings).
+    consumer: ConsumerSpec | Callable[[Runtime], ConsumerSpec] | None = None
     # Long-running background loops (sweepers, recovery): started after setup, cancelled at shutdown.
     workers: list[Worker] = field(default_factory=list)
 

@@ -592,6 +592,8 @@ def consumer_for(runtime: Runtime, name: str | None = None) -> Consumer:
     spec = runtime.definition.consumer
     if spec is None:
         raise RuntimeError(f"{runtime.definition.name} has no consumer")
+    if not isinstance(spec, ConsumerSpec):
+        spec = spec(runtime)  # built from the runtime: its handlers are bound to the process's objects
     settings = runtime.settings
     return Consumer(
         spec,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
+from shared.consumer import ConsumerSpec
 from shared.context import Runtime
 from shared.peers import peer_health_check
-from subgraphs.notifications.events import CONSUMER, SESSION_KEY, NotificationEvents
+from subgraphs.notifications.events import NotificationEvents, consumer_spec
 from subgraphs.notifications.loaders import build_loaders
 from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.peers import Directory
@@ -24,8 +25,6 @@ async def setup(runtime: Runtime) -> None:
     directory = Directory(settings, runtime.service_tokens)
     templates = Templates()
     events = NotificationEvents(settings, directory, templates)
-    # The consumer hands its handlers a session of this runtime only: the session carries their peers.
-    runtime.sessionmaker.configure(info={SESSION_KEY: events})
     runtime.state[STATE_KEY] = NotificationsKit(
         settings=settings,
         directory=directory,
@@ -33,6 +32,11 @@ async def setup(runtime: Runtime) -> None:
         events=events,
         sender_metrics=SenderMetrics.on(runtime.metrics.registry, runtime.definition.name),
     )
+
+
+def consumer(runtime: Runtime) -> ConsumerSpec:
+    """The consumer's handlers are this process's `NotificationEvents` (its peers, templates)."""
+    return consumer_spec(runtime.state[STATE_KEY].events)
 
 
 async def teardown(runtime: Runtime) -> None:
@@ -54,7 +58,7 @@ definition = SubgraphDefinition(
     build_loaders=build_loaders,
     setup=setup,
     teardown=teardown,
-    consumer=CONSUMER,
+    consumer=consumer,
     workers=[send_notifications],
     # Mails need their recipients' addresses (users) and product names (products).
     readiness_checks={peer: peer_health_check(f"{peer}_url") for peer in ("users", "products")},

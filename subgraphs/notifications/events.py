@@ -47,9 +47,6 @@ GROUP = "notifications"
 # Tries of one event before it is dead-lettered: with the consumer's doubling backoff (0.5 s, capped at a
 # minute) they span about a minute, so a users or products restart costs a delay, not a dead letter.
 MAX_ATTEMPTS = 8
-# Where a session of this service's runtime finds the handlers bound to the process's peers: the consumer
-# gives a handler only (session, event), and several notifications apps may share a process (tests).
-SESSION_KEY = "notifications.events"
 
 
 class NotificationEvents:
@@ -226,43 +223,18 @@ class NotificationEvents:
         return inserted
 
 
-def _bound(session: AsyncSession) -> NotificationEvents:
-    events = session.info.get(SESSION_KEY)
-    if not isinstance(events, NotificationEvents):
-        raise RuntimeError(
-            "notification handlers run on sessions of the notifications runtime (see app.setup)"
-        )
-    return events
-
-
-async def on_user_registered(session: AsyncSession, event: Event) -> None:
-    await _bound(session).user_registered(session, event)
-
-
-async def on_order_confirmed(session: AsyncSession, event: Event) -> None:
-    await _bound(session).order_confirmed(session, event)
-
-
-async def on_order_cancelled(session: AsyncSession, event: Event) -> None:
-    await _bound(session).order_cancelled(session, event)
-
-
-async def on_product_updated(session: AsyncSession, event: Event) -> None:
-    await _bound(session).product_updated(session, event)
-
-
-async def on_stock_changed(session: AsyncSession, event: Event) -> None:
-    await _bound(session).stock_changed(session, event)
-
-
-CONSUMER = ConsumerSpec(
-    group=GROUP,
-    subscriptions=[
-        Subscription("users", {"UserRegistered": on_user_registered}),
-        Subscription("orders", {"OrderConfirmed": on_order_confirmed, "OrderCancelled": on_order_cancelled}),
-        Subscription("products", {"ProductUpdated": on_product_updated}),
-        Subscription("inventory", {"StockChanged": on_stock_changed}),
-    ],
-    processed=processed_events,
-    max_attempts=MAX_ATTEMPTS,
-)
+def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
+    """What notifications consumes, its handlers bound to the process's `NotificationEvents` (peers, mail)."""
+    return ConsumerSpec(
+        group=GROUP,
+        subscriptions=[
+            Subscription("users", {"UserRegistered": events.user_registered}),
+            Subscription(
+                "orders", {"OrderConfirmed": events.order_confirmed, "OrderCancelled": events.order_cancelled}
+            ),
+            Subscription("products", {"ProductUpdated": events.product_updated}),
+            Subscription("inventory", {"StockChanged": events.stock_changed}),
+        ],
+        processed=processed_events,
+        max_attempts=MAX_ATTEMPTS,
+    )
