@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.outage import Outage
 from shared.outbox import Event, stream_name
 
 if TYPE_CHECKING:
@@ -233,7 +234,6 @@ class Consumer:
         self.claim_idle = claim_idle
         self.retry_base = retry_base
         self.retry_max = retry_max
-        self.max_backoff = max_backoff
         self.read_timeout = read_timeout
         self.metrics_interval = metrics_interval
         self.metrics = metrics
@@ -252,8 +252,7 @@ class Consumer:
         self._next_claim = 0.0
         self._next_metrics = 0.0
         self._next_forget = 0.0
-        self._outage_since: float | None = None
-        self._backoff = 0.0
+        self._outage = Outage(logger, max_backoff=max_backoff)
 
     # --- setup ----------------------------------------------------------------------------------------------
 
@@ -384,7 +383,9 @@ class Consumer:
                 except BaseException:
                     # Not handled: retried after the outage (or by whoever claims it if we are stopping).
                     for rest in messages[index:]:
-                        self.retries.setdefault((rest.stream, rest.id), time.monotonic() + self._backoff)
+                        self.retries.setdefault(
+                            (rest.stream, rest.id), time.monotonic() + self._outage.backoff
+                        )
                     raise
                 if ok:
                     self.retries.pop((message.stream, message.id), None)
@@ -538,15 +539,15 @@ class Consumer:
                     await self.run_once()
                 except ResponseError as exc:
                     if "NOGROUP" not in str(exc):
-                        self._outage(exc)
+                        self._down(exc)
                     else:  # the group (or the stream) was deleted under us: create it again
                         logger.warning("consumer %s: group missing on a stream, recreating it", self.group)
                         self._groups_ready = False
                         self.retries.clear()
-                    await asyncio.sleep(self._backoff)
+                    await asyncio.sleep(self._outage.backoff)
                 except (*OUTAGE_ERRORS, SQLAlchemyError) as exc:
-                    self._outage(exc)
-                    await asyncio.sleep(self._backoff)
+                    self._down(exc)
+                    await asyncio.sleep(self._outage.backoff)
                 else:
                     self._recovered()
         finally:
@@ -566,25 +567,17 @@ class Consumer:
             except (RedisError, OSError, TimeoutError):
                 pass
 
-    def _outage(self, exc: BaseException) -> None:
-        self._backoff = min(max(self._backoff * 2, 0.05), self.max_backoff)
-        if self._outage_since is None:
-            self._outage_since = time.monotonic()
-            logger.warning(
-                "consumer %s (%s) cannot consume (%s: %s); retrying",
-                self.group,
-                self.name,
-                type(exc).__name__,
-                str(exc)[:300],
-            )
+    def _down(self, exc: BaseException) -> None:
+        self._outage.failed(
+            "consumer %s (%s) cannot consume (%s: %s); retrying",
+            self.group,
+            self.name,
+            type(exc).__name__,
+            str(exc)[:300],
+        )
 
     def _recovered(self) -> None:
-        self._backoff = 0.0
-        if self._outage_since is not None:
-            logger.info(
-                "consumer %s consuming again after %.1f s", self.group, time.monotonic() - self._outage_since
-            )
-            self._outage_since = None
+        self._outage.recovered("consumer %s consuming again after %.1f s", self.group)
 
 
 def consumer_for(runtime: Runtime, name: str | None = None) -> Consumer:

@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.outage import Outage
 from shared.outbox import Event, Outbox, stream_name
 
 if TYPE_CHECKING:
@@ -123,15 +124,13 @@ class OutboxRelay:
         self.stream_maxlen = stream_maxlen
         self.retention = retention
         self.prune_interval = prune_interval
-        self.max_backoff = max_backoff
         # A hung Redis (accepting connections, never answering) must not hold the batch's transaction forever.
         self.publish_timeout = publish_timeout
         self.metrics_interval = metrics_interval
         self.metrics = metrics
         self.lock_key = relay_lock_key(outbox.producer)
         # The current outage: when it began (monotonic), None while publishing works.
-        self._outage_since: float | None = None
-        self._backoff = 0.0
+        self._outage = Outage(logger, max_backoff=max_backoff)
 
     @property
     def producer(self) -> str:
@@ -265,7 +264,7 @@ class OutboxRelay:
                 except OUTAGE_ERRORS:
                     pass  # the database is down: the publish round has already said so
             if published is None:
-                await asyncio.sleep(self._backoff)
+                await asyncio.sleep(self._outage.backoff)
             elif published < self.batch_size:
                 await asyncio.sleep(self.poll_interval)
             else:
@@ -288,27 +287,17 @@ class OutboxRelay:
     def _failed(self, exc: BaseException) -> None:
         if self.metrics is not None:
             self.metrics.failures.labels(self.metrics.service).inc()
-        if self._outage_since is None:
-            self._outage_since = time.monotonic()
-            # One line per outage, not per retry: events wait in the outbox until it ends.
-            logger.warning(
-                "outbox relay of %s cannot publish to %s (%s: %s); events wait in the outbox, retrying",
-                self.producer,
-                self.stream,
-                type(exc).__name__,
-                str(exc)[:300],
-            )
-        self._backoff = min(max(self._backoff * 2, 0.05), self.max_backoff)
+        # Events wait in the outbox until the outage ends.
+        self._outage.failed(
+            "outbox relay of %s cannot publish to %s (%s: %s); events wait in the outbox, retrying",
+            self.producer,
+            self.stream,
+            type(exc).__name__,
+            str(exc)[:300],
+        )
 
     def _recovered(self) -> None:
-        self._backoff = 0.0
-        if self._outage_since is not None:
-            logger.info(
-                "outbox relay of %s publishing again after %.1f s",
-                self.producer,
-                time.monotonic() - self._outage_since,
-            )
-            self._outage_since = None
+        self._outage.recovered("outbox relay of %s publishing again after %.1f s", self.producer)
 
 
 async def run_relay(runtime: Runtime) -> None:
