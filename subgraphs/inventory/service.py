@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import BadUserInput, MyShopError, NotFound
+from shared.ids import uuid_or_none
 from subgraphs.inventory import events, repository
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
@@ -96,15 +97,6 @@ class InventoryKit:
 
 
 # --- input rules -------------------------------------------------------------------------------------
-
-
-def uuid_or_none(value: object) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def parse_uuid(value: object, field: str, what: str = "an id") -> uuid.UUID:

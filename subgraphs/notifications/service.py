@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, MyShopError, NotFound
+from shared.ids import uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from shared.peers import PeerError, PeerUnavailable
 from subgraphs.notifications import repository
@@ -59,17 +60,10 @@ class Page(Generic[T]):
 
 
 def parse_uuid(value: object, field: str, what: str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound(f"No {what} has this id.", field=field) from exc
-
-
-def uuid_or_none(value: object) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
+    parsed = uuid_or_none(value)
+    if parsed is None:
+        raise NotFound(f"No {what} has this id.", field=field)
+    return parsed
 
 
 def notification_cursor(page_kind: str, row: Notification) -> str:

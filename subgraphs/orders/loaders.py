@@ -9,18 +9,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from shared.ids import uuid_or_none
 from subgraphs.orders import repository
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange
 
 if TYPE_CHECKING:
     from shared.context import Context
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 class OrderLoaders:
@@ -31,7 +25,7 @@ class OrderLoaders:
         self.history: DataLoader[uuid.UUID, list[OrderStatusChange]] = DataLoader(load_fn=self._load_history)
 
     async def _load_orders(self, keys: list[str]) -> list[Order | None]:
-        ids = [_uuid_or_none(key) for key in keys]
+        ids = [uuid_or_none(key) for key in keys]
         wanted = list({order_id for order_id in ids if order_id is not None})
         found = {order.id: order for order in await repository.get_many(self._session(), wanted)}
         return [found.get(order_id) if order_id is not None else None for order_id in ids]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
+from shared.ids import uuid_or_none
 from shared.pagination import (
     newest_first_cursor,
     newest_first_position,
@@ -80,17 +81,10 @@ class OrderPage:
 
 
 def parse_uuid(value: object, field: str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as exc:
-        raise BadUserInput("Not a valid id.", field=field) from exc
-
-
-def uuid_or_none(value: object) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
+    parsed = uuid_or_none(value)
+    if parsed is None:
+        raise BadUserInput("Not a valid id.", field=field)
+    return parsed
 
 
 def clean_lines(items: list[tuple[object, object]]) -> list[OrderLine]:

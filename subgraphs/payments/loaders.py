@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from shared.ids import uuid_or_none
 from subgraphs.payments import repository
 from subgraphs.payments.models import Payment
-from subgraphs.payments.service import id_or_none
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -27,13 +27,13 @@ class PaymentLoaders:
         self.payment_of_order: DataLoader[str, Payment | None] = DataLoader(load_fn=self._load_order_payments)
 
     async def _load_payments(self, keys: list[str]) -> list[Payment | None]:
-        ids = [id_or_none(key) for key in keys]
+        ids = [uuid_or_none(key) for key in keys]
         wanted = list({payment_id for payment_id in ids if payment_id is not None})
         found = {payment.id: payment for payment in await repository.get_many(self._session(), wanted)}
         return [found.get(payment_id) if payment_id is not None else None for payment_id in ids]
 
     async def _load_order_payments(self, keys: list[str]) -> list[Payment | None]:
-        ids = [id_or_none(key) for key in keys]
+        ids = [uuid_or_none(key) for key in keys]
         wanted = list({order_id for order_id in ids if order_id is not None})
         charges = await repository.charges_of_orders(self._session(), wanted)
         found = {payment.order_id: payment for payment in charges}

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError
+from shared.ids import uuid_or_none
 from shared.money import normalize_currency
 from subgraphs.payments import events, repository
 from subgraphs.payments.metrics import PaymentMetrics
@@ -117,18 +118,8 @@ def clean_reason(value: object) -> str:
     return text
 
 
-def id_or_none(value: object) -> uuid.UUID | None:
-    """An id a client sent; None when it cannot be one (so it names nothing)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def _parse_id(value: object, field: str) -> uuid.UUID:
-    parsed = id_or_none(value)
+    parsed = uuid_or_none(value)
     if parsed is None:
         raise BadUserInput("Not an id.", field=field)
     return parsed

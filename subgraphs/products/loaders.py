@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from shared.ids import uuid_or_none
 from subgraphs.products import repository
 from subgraphs.products.models import Product
-from subgraphs.products.service import product_id_or_none
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -25,7 +25,7 @@ class ProductLoaders:
         self.product: DataLoader[str, Product | None] = DataLoader(load_fn=self._load_products)
 
     async def _load_products(self, keys: list[str]) -> list[Product | None]:
-        ids = [product_id_or_none(key) for key in keys]
+        ids = [uuid_or_none(key) for key in keys]
         wanted = list({product_id for product_id in ids if product_id is not None})
         found = {product.id: product for product in await repository.get_many(self._session(), wanted)}
         return [found.get(product_id) if product_id is not None else None for product_id in ids]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
+from shared.ids import uuid_or_none
 from shared.money import normalize_currency
 from shared.pagination import (
     decode_cursor,
@@ -51,18 +52,8 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "activ
 # --- ids ---------------------------------------------------------------------------------------------
 
 
-def product_id_or_none(value: object) -> uuid.UUID | None:
-    """A product id from a client; None when it cannot be one (so it names no product)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def parse_product_id(value: object, *, field: str = "id") -> uuid.UUID:
-    product_id = product_id_or_none(value)
+    product_id = uuid_or_none(value)
     if product_id is None:
         raise BadUserInput("Not a product id.", field=field)
     return product_id
@@ -160,7 +151,7 @@ def _cursor_kind(order: str, filters: ProductFilter) -> str:
 
 def _rank_key(key: list[Any]) -> tuple[float, uuid.UUID]:
     if len(key) == 2 and isinstance(key[0], int | float) and not isinstance(key[0], bool):
-        product_id = product_id_or_none(key[1])
+        product_id = uuid_or_none(key[1])
         if product_id is not None:
             return float(key[0]), product_id
     raise BadUserInput("Invalid cursor.", field="after")

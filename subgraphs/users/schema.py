@@ -14,9 +14,10 @@ from shared.auth import Role as TokenRole
 from shared.auth.permissions import IsAdmin, IsAuthenticated
 from shared.errors import Forbidden, Unauthenticated
 from shared.graphql import build_schema
+from shared.ids import uuid_or_none
 from shared.pagination import Connection, connection
 from subgraphs.users import models
-from subgraphs.users.service import SignedIn, UserService, parse_user_id, user_cursor
+from subgraphs.users.service import SignedIn, UserService, user_cursor
 
 
 @strawberry.enum(description="What a user may do. Services call with SERVICE tokens; no user holds SERVICE.")
@@ -82,7 +83,7 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
-        user_id = parse_user_id(id)
+        user_id = uuid_or_none(id)
         user = await info.context.loaders.user_by_id.load(user_id) if user_id is not None else None
         return cls.from_model(user) if user is not None else None
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import AccessToken, Principal, RevocationStore, Role, TokenIssuer
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from shared.ids import uuid_or_none
 from shared.pagination import (
     newest_first_cursor,
     newest_first_position,
@@ -106,14 +107,6 @@ def canonical_roles(roles: Iterable[str]) -> list[str]:
     if not wanted:
         raise BadUserInput("A user needs at least one role.", field="roles")
     return [role for role in USER_ROLE_NAMES if role in wanted]
-
-
-def parse_user_id(raw: object) -> uuid.UUID | None:
-    """A user id, or None for anything that cannot be one (so it is simply not found)."""
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        return None
 
 
 def user_cursor(created_at: datetime, user_id: object) -> str:
@@ -225,7 +218,7 @@ class UserService:
             raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
         if outcome.token is None:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
-        user_id = parse_user_id(outcome.token.user_id)
+        user_id = uuid_or_none(outcome.token.user_id)
         # Locked for the same reason as in login: the roles read here are the committed, current ones.
         user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
         if user is None:
@@ -254,7 +247,7 @@ class UserService:
 
     async def get_user(self, principal: Principal, raw_id: str) -> User | None:
         """Self or ADMIN; anyone else is refused before we look, so the answer tells nothing about the id."""
-        user_id = parse_user_id(raw_id)
+        user_id = uuid_or_none(raw_id)
         own = user_id is not None and principal.is_user(user_id)
         if not own and not principal.has_any_role(Role.ADMIN):
             raise Forbidden("You can only read your own account.")
@@ -263,7 +256,7 @@ class UserService:
         return await self.context.loaders.user_by_id.load(user_id)
 
     async def me(self, principal: Principal) -> User | None:
-        user_id = parse_user_id(principal.user_id) if principal.user_id is not None else None
+        user_id = uuid_or_none(principal.user_id) if principal.user_id is not None else None
         if user_id is None:
             return None
         return await self.context.loaders.user_by_id.load(user_id)
@@ -283,7 +276,7 @@ class UserService:
 
     async def set_roles(self, raw_user_id: str, roles: Sequence[str]) -> User:
         wanted = canonical_roles(roles)
-        user_id = parse_user_id(raw_user_id)
+        user_id = uuid_or_none(raw_user_id)
         if user_id is None:
             raise NotFound("No such user.", field="userId")
         if Role.ADMIN not in wanted:
