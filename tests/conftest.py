@@ -20,7 +20,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 RUN_ID = uuid.uuid4().hex[:8]
 _DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-"))
@@ -165,22 +166,37 @@ async def reset_state(databases: dict[str, str], redis: Redis) -> None:
     """Empty every table (but Alembic's) and this run's Redis keys."""
     for url in databases.values():
         engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            tables = (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                )
-            ).scalars()
-            names = ", ".join(f'"{t}"' for t in tables)
-            if names:
-                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
+        try:
+            await _truncate_all(engine)
+        finally:
+            await engine.dispose()
     keys = [key async for key in redis.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
     if keys:
         await redis.delete(*keys)
+
+
+async def _truncate_all(engine: AsyncEngine, attempts: int = 5) -> None:
+    # The stack's background workers (consumers, relays) write while a test starts: PostgreSQL may pick this
+    # TRUNCATE as a deadlock's victim, which only means "try again".
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as conn:
+                tables = (
+                    await conn.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "AND tablename <> 'alembic_version'"
+                        )
+                    )
+                ).scalars()
+                names = ", ".join(f'"{t}"' for t in tables)
+                if names:
+                    await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
 
 
 class GraphQLResponse:
