@@ -31,6 +31,7 @@ from router.edge_auth import EdgeAuth
 from router.graphiql import ASSET_PREFIX, GraphiQL
 from router.http_metrics import RequestMetrics
 from shared.errors import Unauthenticated
+from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -507,6 +508,7 @@ def serve(supergraph: Path, config: RouterConfig) -> None:
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         )
     )
     server.run()

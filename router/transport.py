@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
+
 # Hop-by-hop and body-describing headers of the client's request must not reach a subgraph.
 NOT_FORWARDED = frozenset(
     {
@@ -61,7 +63,7 @@ class SubgraphClients:
         session = self._sessions.get(graph)
         if session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._connections, keepalive_timeout=30.0, ttl_dns_cache=300
+                limit=self._connections, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS, ttl_dns_cache=300
             )
             session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, skip_auto_headers=("User-Agent",)

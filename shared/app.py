@@ -31,6 +31,7 @@ from shared.consumer import ConsumerSpec, run_consumer
 from shared.context import Context, Runtime
 from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
+from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
@@ -312,4 +313,5 @@ def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = Non
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
     )

@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 
 from shared.auth.service_tokens import ServiceTokens
+from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 from shared.log import request_id_var
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class Peer:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS),
                 json_serialize=lambda value: orjson.dumps(value).decode(),
             )
         return self._session

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from shared import migrations
+from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 
 
 class ServerThread:
@@ -23,7 +24,13 @@ class ServerThread:
         sock.bind(("127.0.0.1", 0))
         self.socket = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 

@@ -6,12 +6,16 @@ idempotency key, so calling one again (a retry, a recovered saga) never acts twi
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from shared.context import Runtime
 from shared.peers import Peer, PeerUnavailable
 from subgraphs.orders.settings import OrdersSettings
+
+# Pauses between the attempts of a catalog read; None: the last attempt.
+CATALOG_RETRY_DELAYS = (0.05, 0.25, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +78,20 @@ class Peers:
             await peer.close()
 
     async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
-        """The products that exist among `product_ids`, with their current price."""
-        data = await self.products.call(
-            _PRODUCTS, {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
-        )
+        """The products that exist among `product_ids`, with their current price.
+
+        A read, so a transient failure (a dropped connection, a busy peer) is retried a few times before
+        the customer hears of it.
+        """
+        variables = {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
+        for delay in CATALOG_RETRY_DELAYS:
+            try:
+                data = await self.products.call(_PRODUCTS, variables)
+                break
+            except PeerUnavailable:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
         found: dict[str, CatalogProduct] = {}
         for entity in data.get("_entities") or []:
             if entity:
