@@ -63,6 +63,9 @@ class RouterConfig(BaseSettings):
     jwt_issuer: str = Field("https://myshop.local/users", validation_alias=AliasChoices("MYSHOP_JWT_ISSUER"))
     jwt_audience: str = Field("myshop", validation_alias=AliasChoices("MYSHOP_JWT_AUDIENCE"))
     jwt_leeway_seconds: int = Field(10, validation_alias=AliasChoices("MYSHOP_JWT_LEEWAY_SECONDS"))
+    # A token with a kid the router has not seen refetches the JWKS (a rotated key), at most this often: short,
+    # so a new key works within seconds; not zero, so forged kids cannot turn every request into a fetch.
+    jwks_refresh_seconds: float = Field(5.0, ge=0)
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

@@ -19,7 +19,7 @@ class EdgeAuth:
     def __init__(self, config: RouterConfig) -> None:
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         self._verifier = TokenVerifier(
-            JwksKeySource(config.jwks_url, self._http),
+            JwksKeySource(config.jwks_url, self._http, min_refresh_seconds=config.jwks_refresh_seconds),
             issuer=config.jwt_issuer,
             audience=config.jwt_audience,
             leeway_seconds=config.jwt_leeway_seconds,

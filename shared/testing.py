@@ -19,9 +19,11 @@ from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 class ServerThread:
     """A real uvicorn server on a loopback port, in a thread with its own event loop."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, port: int = 0) -> None:
+        """`port` 0 picks a free one; a given port lets a stopped server come back at the same URL."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
         self.socket = sock
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(

@@ -3,7 +3,8 @@ UNAUTHENTICATED (401) before any subgraph is called, and passes good tokens and 
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,23 +13,46 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
+from shared.app import create_subgraph_app
+from shared.auth import KeyRing, TokenIssuer
+from shared.auth.keys import SigningKey
 from shared.testing import ServerThread
+from subgraphs import registry
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 ME = "{ me { id } }"
 PRODUCTS = "{ products(first: 1) { totalCount } }"
 
 
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/graphql"
+class RecordingSubgraph:
+    """A stand-in for every subgraph that records each request it gets and answers `{"data": null}`."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.requests.append(body)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b'{"data": null}'})
 
 
 def start_router(stack: Any, **urls: str) -> ServerThread:
@@ -49,9 +73,18 @@ def router(stack: Any) -> Iterator[ServerThread]:
 
 
 @pytest.fixture(scope="module")
-def blind_router(stack: Any) -> Iterator[ServerThread]:
-    """Every subgraph URL closed: any answer but a subgraph error proves nothing was fetched."""
-    server = start_router(stack, **{name: closed_port_url() for name in stack.servers})
+def subgraph_side() -> Iterator[tuple[ServerThread, RecordingSubgraph]]:
+    recorder = RecordingSubgraph()
+    server = ServerThread(recorder).start()
+    yield server, recorder
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def blind_router(stack: Any, subgraph_side: tuple[ServerThread, RecordingSubgraph]) -> Iterator[ServerThread]:
+    """Every subgraph URL is the recording stand-in: what reaches "the subgraphs" is on record."""
+    url = f"{subgraph_side[0].url}/graphql"
+    server = start_router(stack, **{name: url for name in stack.servers})
     yield server
     server.stop()
 
@@ -75,6 +108,20 @@ def forged(issuer: Any, **claims: Any) -> str:
     return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": issuer.key.kid})
 
 
+def _foreign_key() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _claims_of(segment: str) -> dict[str, Any]:
+    return orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
 def resigned(issuer: Any, **claims: Any) -> str:
     """A token signed with the real key but with `claims` changed (expired, another audience, ...)."""
     now = int(time.time())
@@ -85,19 +132,49 @@ def resigned(issuer: Any, **claims: Any) -> str:
 
 @pytest.mark.parametrize(
     "case",
-    ["garbage", "wrong scheme", "foreign key", "expired", "other audience", "other issuer"],
+    [
+        "garbage",
+        "wrong scheme",
+        "tampered",
+        "foreign key",
+        "unknown kid",
+        "alg none",
+        "expired",
+        "other audience",
+        "other issuer",
+    ],
 )
 async def test_a_bad_token_is_refused_before_any_subgraph_is_called(
-    blind_router: ServerThread, issuer: Any, case: str
+    blind_router: ServerThread,
+    subgraph_side: tuple[ServerThread, RecordingSubgraph],
+    issuer: Any,
+    case: str,
 ) -> None:
+    now = int(time.time())
+    claims = {"iss": issuer.issuer, "aud": issuer.audience, "sub": str(uuid.uuid4()), "roles": ["ADMIN"],
+              "iat": now, "nbf": now, "exp": now + 300}  # fmt: skip
+    good = issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token
+    header, payload, signature = good.split(".")
     token, scheme = {
         "garbage": ("not.a.token", "Bearer"),
-        "wrong scheme": (issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token, "Basic"),
+        "wrong scheme": (good, "Basic"),
+        # The claims of a real token changed (CUSTOMER → ADMIN) under its original signature.
+        "tampered": (
+            f"{header}.{_b64(orjson.dumps(_claims_of(payload) | {'roles': ['ADMIN']}))}.{signature}",
+            "Bearer",
+        ),
         "foreign key": (forged(issuer), "Bearer"),
-        "expired": (resigned(issuer, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "Bearer"),
+        "unknown kid": (
+            jwt.encode(claims, _foreign_key(), algorithm="EdDSA", headers={"kid": "no-such-kid"}),
+            "Bearer",
+        ),
+        "alg none": (jwt.encode(claims, None, algorithm="none", headers={"kid": issuer.key.kid}), "Bearer"),
+        "expired": (resigned(issuer, exp=now - 3600, iat=now - 7200), "Bearer"),
         "other audience": (resigned(issuer, aud="someone-else"), "Bearer"),
         "other issuer": (resigned(issuer, iss="https://evil.example"), "Bearer"),
     }[case]
+    recorder = subgraph_side[1]
+    before = len(recorder.requests)
 
     response = await post(blind_router, PRODUCTS, token, scheme)
 
@@ -106,6 +183,21 @@ async def test_a_bad_token_is_refused_before_any_subgraph_is_called(
     body = response.json()
     assert [error["extensions"]["code"] for error in body["errors"]] == ["UNAUTHENTICATED"]
     assert "data" not in body
+    # and on the subgraphs' side, nothing arrived
+    assert len(recorder.requests) == before
+
+
+async def test_the_recording_subgraph_sees_requests_that_pass_the_edge(
+    blind_router: ServerThread, subgraph_side: tuple[ServerThread, RecordingSubgraph], issuer: Any
+) -> None:
+    # The control of the test above: a good token does reach "the subgraphs".
+    recorder = subgraph_side[1]
+    before = len(recorder.requests)
+
+    response = await post(blind_router, PRODUCTS, issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token)
+
+    assert response.status_code == 200
+    assert len(recorder.requests) == before + 1
 
 
 async def test_a_good_token_reaches_the_subgraphs_with_its_header(
@@ -138,3 +230,65 @@ async def test_anonymous_requests_pass_to_public_fields(router: ServerThread, ap
 
     assert response.status_code == 200
     assert response.json()["data"]["products"]["totalCount"] >= 0
+
+
+def _users_signing_with(
+    key: Ed25519PrivateKey, retired: Ed25519PrivateKey | None = None, port: int = 0
+) -> Any:
+    """A users server signing with `key` (`retired`'s public key still published), as in production."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    retired_pem = None
+    if retired is not None:
+        retired_pem = (
+            retired.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+    settings = registry.load("users").settings_class(
+        jwt_private_key=pem, jwt_retired_public_keys=retired_pem, jwks_url="", service_token_url=""
+    )
+    return ServerThread(create_subgraph_app(registry.load("users"), settings), port=port).start()
+
+
+def _token_signed_with(key: Ed25519PrivateKey, issuer: Any) -> str:
+    signer = TokenIssuer(
+        KeyRing(SigningKey.from_private_key(key), []),
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        ttl_seconds=300,
+    )
+    return signer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token
+
+
+async def test_a_key_rotation_on_users_is_picked_up_without_restarting_the_router(
+    stack: Any, issuer: Any
+) -> None:
+    # Given users signing with key A, and a router verifying against users' JWKS
+    key_a, key_b = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    users = _users_signing_with(key_a)
+    subgraph_urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()}
+    config = RouterConfig(
+        graphiql=False,
+        subgraph_urls=subgraph_urls,
+        jwks_url=f"{users.url}/.well-known/jwks.json",
+        jwks_refresh_seconds=0.2,
+    )
+    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    try:
+        assert (await post(router, PRODUCTS, _token_signed_with(key_a, issuer))).status_code == 200
+        assert (await post(router, PRODUCTS, _token_signed_with(key_b, issuer))).status_code == 401
+
+        # When users restarts at the same address signing with key B, key A retired but still published
+        port = users.port
+        users.stop()
+        users = _users_signing_with(key_b, retired=key_a, port=port)
+        await asyncio.sleep(0.3)  # past the router's refresh interval for unknown kids
+
+        # Then the same router process accepts tokens of the new key, and still those of the retired one
+        assert (await post(router, PRODUCTS, _token_signed_with(key_b, issuer))).status_code == 200
+        assert (await post(router, PRODUCTS, _token_signed_with(key_a, issuer))).status_code == 200
+    finally:
+        router.stop()
+        users.stop()
