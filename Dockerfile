@@ -14,6 +14,7 @@ COPY shared ./shared
 COPY subgraphs ./subgraphs
 COPY router ./router
 COPY schema ./schema
+COPY router.yaml ./
 COPY --from=graphiql-assets /assets/node_modules/graphiql/graphiql.min.js /assets/node_modules/graphiql/graphiql.min.css ./node_modules/graphiql/
 COPY --from=graphiql-assets /assets/node_modules/react/umd ./node_modules/react/umd
 COPY --from=graphiql-assets /assets/node_modules/react-dom/umd ./node_modules/react-dom/umd

@@ -22,7 +22,7 @@ compose: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop compose
 
 bench: $(VENV)/.installed
-	$(BIN)/python bench/login.py && $(BIN)/python bench/products_search.py && $(BIN)/python bench/place_order.py
+	$(BIN)/python bench/login.py && $(BIN)/python bench/products_search.py && $(BIN)/python bench/place_order.py && $(BIN)/python bench/catalog_cache.py
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -20,6 +20,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from router.headers import HeadersConfig
+from router.persisted import PersistedQueriesConfig
+from router.traffic_config import RateLimitConfig, TrafficConfig
+
 if TYPE_CHECKING:
     from router.gateway import RouterLimits
 
@@ -37,7 +41,11 @@ class ConfigError(ValueError):
 
 class RouterConfig(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MYSHOP_ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="MYSHOP_ROUTER_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_nested_delimiter="__",
     )
 
     host: str = "127.0.0.1"
@@ -53,6 +61,14 @@ class RouterConfig(BaseSettings):
     subgraph_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # `/health/ready` gives each subgraph this long to answer `{ __typename }`.
     ready_timeout_seconds: float = Field(2.0, gt=0)
+    # Subscriptions (WebSocket graphql-transport-ws and SSE): at most this many at once on one connection; a
+    # client whose unsent events pass `subscription_send_buffer` frames is too slow and is disconnected.
+    max_subscriptions_per_connection: int = Field(100, ge=1)
+    subscription_send_buffer: int = Field(1024, ge=1)
+    # A WebSocket that has not sent `connection_init` this long after connecting is closed (4408).
+    ws_init_timeout_seconds: float = Field(10.0, gt=0)
+    # SSE streams send a comment this often so proxies keep an idle stream open.
+    sse_keepalive_seconds: float = Field(15.0, gt=0)
     # GraphiQL at `GET /graphql` for browsers; its assets come from `node_modules` (npm ci).
     graphiql: bool = True
     node_modules: Path = REPO_ROOT / "node_modules"
@@ -63,9 +79,24 @@ class RouterConfig(BaseSettings):
     jwt_issuer: str = Field("https://myshop.local/users", validation_alias=AliasChoices("MYSHOP_JWT_ISSUER"))
     jwt_audience: str = Field("myshop", validation_alias=AliasChoices("MYSHOP_JWT_AUDIENCE"))
     jwt_leeway_seconds: int = Field(10, validation_alias=AliasChoices("MYSHOP_JWT_LEEWAY_SECONDS"))
-    # A token with a kid the router has not seen refetches the JWKS (a rotated key), at most this often: short,
-    # so a new key works within seconds; not zero, so forged kids cannot turn every request into a fetch.
+    # A token with a kid the router has not seen refetches the JWKS (a rotated key), at most this often:
+    # short, so a new key works within seconds; not zero, so forged kids cannot make every request a fetch.
     jwks_refresh_seconds: float = Field(5.0, ge=0)
+
+    # Traffic shaping (router/traffic.py): subgraph timeouts, breakers, retries, deduplication, the request
+    # timeout; and the per-client rate limit (router/ratelimit.py). In the environment as JSON
+    # (`MYSHOP_ROUTER_TRAFFIC='{"request_timeout": "30s"}'`) or one field at a time
+    # (`MYSHOP_ROUTER_RATE_LIMIT__ENABLED=true`).
+    traffic: TrafficConfig = TrafficConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
+
+    # Which client headers each subgraph gets (router/headers.py); none configured: every end-to-end header.
+    headers: HeadersConfig = HeadersConfig()
+    # APQ and safelist mode (router/persisted.py), e.g. `MYSHOP_ROUTER_PERSISTED_QUERIES__SAFELIST=ops.json`.
+    persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
+    # `myshop router --supergraph F` polls F this often and swaps in a changed supergraph (router/reload.py).
+    hot_reload: bool = True
+    hot_reload_interval_seconds: float = Field(1.0, gt=0)
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

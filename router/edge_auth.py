@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from router.config import RouterConfig
-from shared.auth import JwksKeySource, TokenVerifier
+from shared.auth import JwksKeySource, Principal, TokenVerifier
 from shared.errors import Unauthenticated
 
 
@@ -25,14 +25,15 @@ class EdgeAuth:
             leeway_seconds=config.jwt_leeway_seconds,
         )
 
-    async def check(self, authorization: str | None) -> None:
-        """Raises Unauthenticated for a header that is not `Bearer <a valid token>`; None passes."""
+    async def check(self, authorization: str | None) -> Principal | None:
+        """The token's principal; Unauthenticated for a header that is not `Bearer <a valid token>`; None
+        (anonymous) passes."""
         if authorization is None:
-            return
+            return None
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("The Authorization header must be `Bearer <token>`.")
-        await self._verifier.verify(token.strip())
+        return await self._verifier.verify(token.strip())
 
     async def close(self) -> None:
         await self._http.aclose()

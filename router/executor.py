@@ -14,36 +14,72 @@ from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, 
 from router.planner.operation import Field, Fragment, Selection
 from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
-from router.transport import SubgraphClients, SubgraphFetchError
+from router.telemetry import plan_node_span
+from router.traffic import Traffic
+from router.transport import SubgraphFetchError
+
+GATEWAY_TIMEOUT = "GATEWAY_TIMEOUT"
 
 
 class _Run:
     """The state of one execution: the merged data and the errors so far."""
 
-    __slots__ = ("data", "errors", "headers", "variables")
+    __slots__ = ("data", "deadline", "errors", "headers", "variables")
 
     def __init__(self, variables: Mapping[str, Any], headers: Mapping[str, str] | None) -> None:
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.headers = headers
+        self.deadline: float | None = None  # the event loop's clock: when the request's time is up
 
 
 class Executor:
-    def __init__(self, supergraph: Supergraph, clients: SubgraphClients) -> None:
+    def __init__(self, supergraph: Supergraph, clients: Traffic) -> None:
         self.supergraph = supergraph
         self.clients = clients
         self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
 
     async def run(
-        self, node: PlanNode | None, variables: Mapping[str, Any], headers: Mapping[str, str] | None = None
+        self,
+        node: PlanNode | None,
+        variables: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+        time_limit: float | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Runs ``node``; ``data`` starts the merged tree (a subscription event for its Rest plan)."""
         run = _Run(variables, headers)
-        if node is not None:
+        if data is not None:
+            run.data = data
+        if node is not None and time_limit is None:
             await self._node(node, run)
+        elif node is not None:
+            # Past `time_limit` the fetches still running are cancelled; what arrived stays in the answer.
+            run.deadline = asyncio.get_running_loop().time() + time_limit
+            try:
+                async with asyncio.timeout(time_limit):
+                    await self._node(node, run)
+            except TimeoutError:
+                run.errors.append(
+                    {
+                        "message": f"the request did not complete within {time_limit:g} s",
+                        "extensions": {"code": GATEWAY_TIMEOUT},
+                    }
+                )
         return run.data, run.errors
 
+    # Set by router.telemetry when the router records spans: one per plan node (fetches have their own).
+    tracer: Any = None
+
     async def _node(self, node: PlanNode, run: _Run) -> None:
+        if self.tracer is not None and not isinstance(node, Fetch):
+            with plan_node_span(self.tracer, node):
+                await self._visit(node, run)
+        else:
+            await self._visit(node, run)
+
+    async def _visit(self, node: PlanNode, run: _Run) -> None:
         if isinstance(node, Fetch):
             await self._root_fetch(node, run)
         elif isinstance(node, Flatten):
@@ -66,13 +102,18 @@ class Executor:
         if variables:
             body["variables"] = variables
         try:
-            return await self.clients.post(fetch.graph, body, run.headers)
+            return await self.clients.post(
+                fetch.graph,
+                body,
+                run.headers,
+                mutation=fetch.operation_kind == "mutation",
+                deadline=run.deadline,
+            )
         except SubgraphFetchError as error:
-            code = "SUBREQUEST_HTTP_ERROR"
             run.errors.append(
                 {
                     "message": f"HTTP fetch failed from '{fetch.service}': {error or type(error).__name__}",
-                    "extensions": {"code": code, "service": fetch.service},
+                    "extensions": {"code": error.code, "service": fetch.service},
                 }
             )
             return None

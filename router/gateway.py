@@ -25,12 +25,18 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.execution.values import get_variable_values
+from prometheus_client import CollectorRegistry
 
 from router.executor import Executor, Shaper
+from router.headers import HeaderPropagation
 from router.limits import alias_count, operation_depth
-from router.planner import PlanningError, QueryPlan, QueryPlanner
+from router.planner import PlanningError, QueryPlan, QueryPlanner, Subscription
 from router.planner.operation import Operation, normalize
+from router.subscriptions import SubgraphSockets, SubscriptionStream
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
+from router.telemetry import RouterTelemetry, current_request
+from router.traffic import Traffic
+from router.traffic_config import TrafficConfig
 from router.transport import SubgraphClients
 
 __all__ = ["Gateway", "RequestError", "RouterLimits"]
@@ -68,11 +74,15 @@ class _LRU(OrderedDict):
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self.hits = self.misses = 0
 
     def lookup(self, key: Any) -> Any:
         value = self.get(key)
         if value is not None:
+            self.hits += 1
             self.move_to_end(key)
+        else:
+            self.misses += 1
         return value
 
     def store(self, key: Any, value: Any) -> Any:
@@ -100,6 +110,8 @@ class Gateway:
         *,
         limits: RouterLimits = RouterLimits(),
         subgraph_urls: Mapping[str, str] | None = None,
+        headers: HeaderPropagation | None = None,
+        traffic: TrafficConfig = TrafficConfig(),
     ) -> None:
         self.supergraph = supergraph
         self.api_schema = api_schema
@@ -109,8 +121,21 @@ class Gateway:
             s.name: overrides.get(s.name, s.url) for s in supergraph.subgraphs.values()
         }
         urls = {graph: self.subgraphs[s.name] for graph, s in supergraph.subgraphs.items()}
-        self._clients = SubgraphClients(urls)
-        self._executor = Executor(supergraph, self._clients)
+        # router.yaml's header rules name subgraphs; fetches name graphs.
+        names = {graph: s.name for graph, s in supergraph.subgraphs.items()}
+        unknown = sorted(set(traffic.subgraphs) - set(names.values()))
+        if unknown:
+            raise ValueError(f"traffic settings for unknown subgraphs: {', '.join(unknown)}")
+        shaping = {graph: traffic.for_subgraph(name) for graph, name in names.items()}
+        self._clients = SubgraphClients(
+            urls,
+            headers=(headers or HeaderPropagation()).keyed(names),
+            timeouts={graph: config.timeout for graph, config in shaping.items()},
+        )
+        self._traffic = Traffic(self._clients, shaping, names, ignored_headers=traffic.dedup_ignored_headers)
+        self._request_timeout = traffic.request_timeout
+        self._executor = Executor(supergraph, self._traffic)
+        self._sockets = SubgraphSockets(urls)
         hidden = frozenset(
             name
             for name, info in supergraph.types.items()
@@ -133,9 +158,19 @@ class Gateway:
         *,
         limits: RouterLimits = RouterLimits(),
         subgraph_urls: Mapping[str, str] | None = None,
+        headers: HeaderPropagation | None = None,
+        traffic: TrafficConfig = TrafficConfig(),
     ) -> Gateway:
         supergraph, document, names = load_supergraph(sdl)
-        return cls(supergraph, build_api_schema(document, names), limits=limits, subgraph_urls=subgraph_urls)
+        api_schema = build_api_schema(document, names)
+        return cls(
+            supergraph,
+            api_schema,
+            limits=limits,
+            subgraph_urls=subgraph_urls,
+            headers=headers,
+            traffic=traffic,
+        )
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -244,6 +279,19 @@ class Gateway:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         prepared, node = self._checked(query, operation_name, method)
+        request = current_request.get()
+        if request is not None:  # the operation's type and name, for the request's metrics and span
+            request.operation = node
+        if node.operation is OperationType.SUBSCRIPTION:
+            raise RequestError(
+                [
+                    _error(
+                        "subscriptions are served over WebSocket (graphql-transport-ws) or Server-Sent Events"
+                        " (Accept: text/event-stream)",
+                        "SUBSCRIPTION_TRANSPORT_REQUIRED",
+                    )
+                ]
+            )
         values = self._variables(node, variables)
         try:
             operation, plan = self._plan(query, operation_name, prepared, node)
@@ -254,13 +302,40 @@ class Gateway:
         if plan.introspection:
             local, local_errors = self._introspect(prepared.document, node, values)
             errors.extend(local_errors)
-        data, fetch_errors = await self._executor.run(plan.node, values, headers)
+        data, fetch_errors = await self._executor.run(
+            plan.node, values, headers, time_limit=self._request_timeout
+        )
         errors.extend(fetch_errors)
         shaped = self._shaper.shape(operation.selections, data, operation.root_type, values, local)
         response: dict[str, Any] = {"data": shaped}
         if errors:
             response["errors"] = errors
         return response
+
+    def subscribe(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> SubscriptionStream | None:
+        """The event stream of a subscription operation (nothing sent yet), None for a query or mutation
+        (run those with ``execute``). Raises RequestError like ``execute``."""
+        prepared, node = self._checked(query, operation_name, "POST")
+        if node.operation is not OperationType.SUBSCRIPTION:
+            return None
+        values = self._variables(node, variables)
+        try:
+            operation, plan = self._plan(query, operation_name, prepared, node)
+        except PlanningError as error:
+            raise RequestError([_error(str(error), "QUERY_PLANNING_FAILED")]) from None
+        if not isinstance(plan.node, Subscription):
+            error = _error("the subscription selects no subgraph field", "QUERY_PLANNING_FAILED")
+            raise RequestError([error])
+        return SubscriptionStream(
+            self._sockets, self._executor, self._shaper, operation, plan.node, values, headers
+        )
 
     def _introspect(
         self, document: DocumentNode | None, node: OperationDefinitionNode, values: dict[str, Any]
@@ -288,5 +363,17 @@ class Gateway:
         prepared, node = self._checked(query, operation_name, "POST")
         return str(self._plan(query, operation_name, prepared, node)[1])
 
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """The subgraph traffic's metrics (breakers, retries, deduplication) on `/metrics`."""
+        self._traffic.register_metrics(registry)
+
+    def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
+        """Fetch metrics and spans, plan-node spans (router/telemetry.py), and the plan cache's hit counts."""
+        names = {graph: subgraph.name for graph, subgraph in self.supergraph.subgraphs.items()}
+        telemetry.instrument(self._executor, names)
+        plans = self._plans
+        telemetry.metrics.watch_plan_cache(lambda: (plans.hits, plans.misses))
+
     async def close(self) -> None:
-        await self._clients.close()
+        await self._traffic.close()
+        await self._sockets.close()

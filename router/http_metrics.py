@@ -7,10 +7,10 @@ Same names and labels as every MyShop service (shared.metrics), so one dashboard
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -77,3 +77,134 @@ class RequestMetrics(Collector):
 
 def _bound(value: float) -> str:
     return "+Inf" if value == float("inf") else repr(value)
+
+
+class GraphQLMetrics(Collector):
+    """The router's GraphQL metrics: operations by type and outcome, errors by code, request and subgraph
+    fetch latencies, fetch errors by subgraph and code, plan-cache hits and misses, and gauges read at scrape
+    time (`add_gauge`: open subscriptions, ...). Counted in plain dicts like RequestMetrics; labels that come
+    from outside (error codes) are capped."""
+
+    def __init__(self, service: str, registry: CollectorRegistry, *, max_series: int = 200) -> None:
+        self.service = service
+        self.max_series = max_series
+        self.operations: dict[tuple[str, str], int] = {}
+        self.errors: dict[str, int] = {}
+        self.durations: dict[str, list[float]] = {}
+        self.fetch_durations: dict[str, list[float]] = {}
+        self.fetch_errors: dict[tuple[str, str], int] = {}
+        # () -> (hits, misses) of the plan cache, set when a gateway is attached; counts of replaced gateways
+        # carry over so the counters never go down.
+        self.plan_cache: Callable[[], tuple[int, int]] | None = None
+        self._plan_cache_base = (0, 0)
+        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        registry.register(self)
+
+    def observe_operation(self, operation_type: str, outcome: str, seconds: float) -> None:
+        key = (operation_type, outcome)
+        self.operations[key] = self.operations.get(key, 0) + 1
+        series = self.durations.get(operation_type)
+        if series is None:
+            series = self.durations[operation_type] = [0.0] * (len(BUCKETS) + 2)
+        series[bisect_left(BUCKETS, seconds)] += 1
+        series[-1] += seconds
+
+    def count_error(self, code: str) -> None:
+        errors = self.errors
+        if code not in errors and len(errors) >= self.max_series:
+            code = "OTHER"
+        errors[code] = errors.get(code, 0) + 1
+
+    def observe_fetch(self, subgraph: str, seconds: float) -> None:
+        series = self.fetch_durations.get(subgraph)
+        if series is None:
+            series = self.fetch_durations[subgraph] = [0.0] * (len(BUCKETS) + 2)
+        series[bisect_left(BUCKETS, seconds)] += 1
+        series[-1] += seconds
+
+    def count_fetch_error(self, subgraph: str, code: str) -> None:
+        key = (subgraph, code)
+        errors = self.fetch_errors
+        if key not in errors and len(errors) >= self.max_series:
+            key = (subgraph, "OTHER")
+        errors[key] = errors.get(key, 0) + 1
+
+    def watch_plan_cache(self, read: Callable[[], tuple[int, int]]) -> None:
+        if self.plan_cache is not None:
+            hits, misses = self.plan_cache()
+            self._plan_cache_base = (self._plan_cache_base[0] + hits, self._plan_cache_base[1] + misses)
+        self.plan_cache = read
+
+    def add_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge whose value `read()` gives at each scrape, labelled with the service."""
+        self._gauges[name] = (documentation, read)
+
+    def collect(self) -> Iterator[Metric]:
+        service = self.service
+        operations = CounterMetricFamily(
+            "myshop_graphql_operations",
+            "GraphQL operations executed, by type and outcome (ok, error, rejected, failed).",
+            labels=["service", "operation_type", "outcome"],
+        )
+        for (operation_type, outcome), count in self.operations.items():
+            operations.add_metric([service, operation_type, outcome], count)
+        yield operations
+        errors = CounterMetricFamily(
+            "myshop_graphql_errors",
+            "GraphQL errors returned, by extensions.code.",
+            labels=["service", "code"],
+        )
+        for code, count in self.errors.items():
+            errors.add_metric([service, code], count)
+        yield errors
+        yield _histogram(
+            "myshop_graphql_request_duration_seconds",
+            "GraphQL request duration, by operation type.",
+            ["service", "operation_type"],
+            {(service, kind): series for kind, series in self.durations.items()},
+        )
+        yield _histogram(
+            "myshop_subgraph_fetch_duration_seconds",
+            "Duration of the router's fetches, by subgraph.",
+            ["service", "subgraph"],
+            {(service, subgraph): series for subgraph, series in self.fetch_durations.items()},
+        )
+        fetch_errors = CounterMetricFamily(
+            "myshop_subgraph_fetch_errors",
+            "Failed subgraph fetches (SUBREQUEST_HTTP_ERROR, SUBREQUEST_TIMEOUT, ...) and the errors "
+            "subgraphs answered, by subgraph and code.",
+            labels=["service", "subgraph", "code"],
+        )
+        for (subgraph, code), count in self.fetch_errors.items():
+            fetch_errors.add_metric([service, subgraph, code], count)
+        yield fetch_errors
+        plans = CounterMetricFamily(
+            "myshop_router_plan_cache_lookups",
+            "Query plan cache lookups, by result (hit, miss).",
+            labels=["service", "result"],
+        )
+        hits, misses = self.plan_cache() if self.plan_cache is not None else (0, 0)
+        plans.add_metric([service, "hit"], hits + self._plan_cache_base[0])
+        plans.add_metric([service, "miss"], misses + self._plan_cache_base[1])
+        yield plans
+        for name, (documentation, read) in self._gauges.items():
+            gauge = GaugeMetricFamily(name, documentation, labels=["service"])
+            gauge.add_metric([service], read())
+            yield gauge
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def _histogram(
+    name: str, documentation: str, labels: list[str], data: dict[tuple[str, ...], list[float]]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for values, series in data.items():
+        cumulative = 0.0
+        buckets = []
+        for bound, count in zip((*BUCKETS, float("inf")), series[:-1], strict=True):
+            cumulative += count
+            buckets.append((_bound(bound), cumulative))
+        family.add_metric(list(values), buckets, series[-1])
+    return family

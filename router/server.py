@@ -28,8 +28,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from router.config import RouterConfig
 from router.edge_auth import EdgeAuth
+from router.executor import GATEWAY_TIMEOUT
 from router.graphiql import ASSET_PREFIX, GraphiQL
 from router.http_metrics import RequestMetrics
+from router.persisted import PersistedQueries, PersistedQueryError, has_reference
+from router.ratelimit import RATE_LIMITED, ClientRateLimit
+from router.reload import GatewayMetrics, Lease, SupergraphWatcher
+from router.sse import serve_sse
+from router.subscriptions import SubscriptionMetrics
+from router.telemetry import RequestTelemetry, RouterTelemetry
+from router.websocket import serve_websocket
 from shared.errors import Unauthenticated
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
@@ -134,8 +142,16 @@ class RouterApp:
         *,
         graphiql: GraphiQL | None = None,
         request_error: type[Exception] | None = None,
+        tracer_provider: Any = None,
     ) -> None:
+        """`tracer_provider`: where spans go (tests, benchmarks); by default OTLP/HTTP when the environment
+        configures an endpoint, else no spans (router/telemetry.py)."""
         self.gateway = gateway
+        # The gateway new requests run on, and how many run on it (a hot reload swaps both: router/reload.py).
+        self.lease = Lease(gateway)
+        self.reloader: SupergraphWatcher | None = None
+        self.persisted = PersistedQueries(config.persisted_queries)
+        self._reload_task: asyncio.Task[None] | None = None
         self.config = config
         self.graphiql = graphiql
         if request_error is None:
@@ -146,11 +162,16 @@ class RouterApp:
         self.max_body = config.max_body_bytes
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = RequestMetrics("router", self.registry)
-        register = getattr(gateway, "register_metrics", None)
-        if callable(register):
-            register(self.registry)  # subgraph fetch metrics, when the pipeline exposes them
+        self.subscriptions = SubscriptionMetrics(self.registry)
+        # Subgraph traffic metrics, when the pipeline exposes them; they follow a reload to the new gateway.
+        self.gateway_metrics = GatewayMetrics(gateway)
+        self.registry.register(self.gateway_metrics)
+        # GraphQL metrics and traces; a reload attaches the new gateway too.
+        self.telemetry = RouterTelemetry.create(self.registry, tracer_provider)
+        self.telemetry.attach(gateway)
         self._ready_client: httpx.AsyncClient | None = None
         self.edge_auth = EdgeAuth(config) if config.jwks_url else None
+        self.rate_limit = ClientRateLimit(config.rate_limit) if config.rate_limit.enabled else None
 
     # --- dispatch ---------------------------------------------------------------------------------------
 
@@ -158,6 +179,8 @@ class RouterApp:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await serve_websocket(self, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -239,7 +262,8 @@ class RouterApp:
                         f"{method} is not allowed on /graphql; use POST or GET",
                         ((b"allow", b"GET, POST"),),
                     )
-                if media is None:
+                wants_events = "text/event-stream" in accept
+                if media is None and not wants_events:
                     raise _BadRequest(
                         406,
                         NOT_ACCEPTABLE,
@@ -256,14 +280,46 @@ class RouterApp:
                 )
                 return
             headers["x-request-id"] = request_id
+            if self.persisted.always or "extensions" in params or "documentId" in params:
+                try:
+                    await self.persisted.resolve(params)
+                except PersistedQueryError as exc:
+                    # Never cached: a query registered a moment later must not keep answering "not found".
+                    no_store = ((b"cache-control", b"private, no-cache, must-revalidate"),)
+                    status = 200 if exc.status == 400 and media == JSON else exc.status
+                    content_type = _CONTENT_TYPES[media or JSON]
+                    await self._respond(send, status, exc.body(), content_type, extra + no_store)
+                    return
+            principal = None
             if self.edge_auth is not None:
                 try:
-                    await self.edge_auth.check(headers.get("authorization"))
+                    principal = await self.edge_auth.check(headers.get("authorization"))
                 except Unauthenticated as exc:
                     body = orjson.dumps({"errors": [{"message": exc.message, "extensions": exc.extensions}]})
                     challenge = ((b"www-authenticate", b'Bearer error="invalid_token"'),)
-                    await self._respond(send, 401, body, _CONTENT_TYPES[media], extra + challenge)
+                    content_type = _CONTENT_TYPES[media or JSON]
+                    await self._respond(send, 401, body, content_type, extra + challenge)
                     return
+            if self.rate_limit is not None:
+                client = f"sub:{principal.subject}" if principal is not None else f"ip:{_peer(scope)}"
+                retry_after = await self.rate_limit.retry_after(client)
+                if retry_after is not None:
+                    body = orjson.dumps(
+                        {
+                            "errors": [
+                                {
+                                    "message": f"too many requests; try again in {retry_after} s",
+                                    "extensions": {"code": RATE_LIMITED, "retryAfter": retry_after},
+                                }
+                            ]
+                        }
+                    )
+                    wait = ((b"retry-after", str(retry_after).encode()),)
+                    await self._respond(send, 429, body, _CONTENT_TYPES[media or JSON], extra + wait)
+                    return
+            if wants_events:
+                await serve_sse(self, receive, send, headers, params, method, extra)
+                return
             status, payload, response_headers = await self._execute(headers, params, method, media)
             await self._respond(send, status, payload, _CONTENT_TYPES[media], extra + response_headers)
         finally:
@@ -272,8 +328,25 @@ class RouterApp:
     async def _execute(
         self, headers: dict[str, str], params: Mapping[str, Any], method: str, media: str
     ) -> tuple[int, bytes, tuple[tuple[bytes, bytes], ...]]:
+        lease = self.lease.enter()
+        request = self.telemetry.begin(headers)
         try:
-            result = await self.gateway.execute(
+            return await self._execute_on(lease.gateway, headers, params, method, media, request)
+        finally:
+            lease.exit()
+            self.telemetry.end(request)
+
+    async def _execute_on(
+        self,
+        gateway: Any,
+        headers: dict[str, str],
+        params: Mapping[str, Any],
+        method: str,
+        media: str,
+        request: RequestTelemetry,
+    ) -> tuple[int, bytes, tuple[tuple[bytes, bytes], ...]]:
+        try:
+            result = await gateway.execute(
                 params["query"],
                 params.get("variables"),
                 params.get("operationName"),
@@ -285,6 +358,7 @@ class RouterApp:
             errors = getattr(exc, "errors", None) or [
                 {"message": str(exc), "extensions": {"code": BAD_REQUEST}}
             ]
+            request.outcome, request.errors = "rejected", errors
             allow: tuple[tuple[bytes, bytes], ...] = ((b"allow", b"POST"),) if status == 405 else ()
             # application/json answers request errors with 200 (what pre-spec clients expect); the spec's own
             # media type says 400. A mutation over GET is 405 either way.
@@ -295,7 +369,12 @@ class RouterApp:
             logger.exception("the router failed on a request")
             return 500, _error_body("internal error", INTERNAL), ()
         try:
-            return 200, orjson.dumps(result), ()
+            # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
+            status = 504 if result.get("data") is None and _timed_out(result.get("errors")) else 200
+            payload = orjson.dumps(result)
+            request.errors = result.get("errors")
+            request.outcome = "error" if request.errors else "ok"
+            return status, payload, ()
         except TypeError:
             logger.exception("the router produced a response it cannot serialize")
             return 500, _error_body("internal error", INTERNAL), ()
@@ -344,7 +423,7 @@ class RouterApp:
     def _get_params(query_string: bytes) -> dict[str, Any]:
         raw = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
         params: dict[str, Any] = {}
-        for key in ("query", "operationName"):
+        for key in ("query", "operationName", "documentId"):
             if key in raw:
                 params[key] = raw[key]
         for key in ("variables", "extensions"):
@@ -444,18 +523,39 @@ class RouterApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.reloader is not None:
+                    self._reload_task = asyncio.create_task(self.reloader.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
+                    if self._reload_task is not None:
+                        self._reload_task.cancel()
+                    if self.reloader is not None:
+                        await self.reloader.close()
+                    await self.persisted.close()
                     if self._ready_client is not None:
                         await self._ready_client.aclose()
                     if self.edge_auth is not None:
                         await self.edge_auth.close()
+                    await self.telemetry.close()
+                    if self.rate_limit is not None:
+                        await self.rate_limit.close()
                     await self.gateway.close()
                 except Exception:
                     logger.exception("closing the gateway failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def _timed_out(errors: Any) -> bool:
+    return bool(errors) and any(
+        (error.get("extensions") or {}).get("code") == GATEWAY_TIMEOUT for error in errors
+    )
 
 
 def _checked(params: Any) -> dict[str, Any]:
@@ -465,8 +565,11 @@ def _checked(params: Any) -> dict[str, Any]:
     query = params.get("query")
     if not isinstance(query, str):
         missing = "query" not in params or query is None
-        message = "the request has no query" if missing else "query must be a string"
-        raise _BadRequest(400, BAD_REQUEST, message)
+        if missing and has_reference(params):
+            params.pop("query", None)  # a persisted query: router/persisted.py finds its text
+        else:
+            message = "the request has no query" if missing else "query must be a string"
+            raise _BadRequest(400, BAD_REQUEST, message)
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise _BadRequest(400, BAD_REQUEST, "operationName must be a string")
@@ -477,18 +580,35 @@ def _checked(params: Any) -> dict[str, Any]:
     return params
 
 
-def create_app(gateway: Any, config: RouterConfig, **kwargs: Any) -> RouterApp:
-    """The app around a built Gateway; GraphiQL from `config.node_modules` unless turned off."""
+def create_app(
+    gateway: Any, config: RouterConfig, *, supergraph: Path | None = None, **kwargs: Any
+) -> RouterApp:
+    """The app around a built Gateway; GraphiQL from `config.node_modules` unless turned off. Given the
+    `supergraph` file it was built from (and `config.hot_reload`), a changed file is swapped in live."""
     if "graphiql" not in kwargs:
         kwargs["graphiql"] = GraphiQL.try_load(config.node_modules) if config.graphiql else None
-    return RouterApp(gateway, config, **kwargs)
+    app = RouterApp(gateway, config, **kwargs)
+    if supergraph is not None and config.hot_reload:
+        app.reloader = SupergraphWatcher(
+            app,
+            supergraph,
+            lambda sdl: build_gateway(sdl, config),
+            interval=config.hot_reload_interval_seconds,
+            registry=app.registry,
+        )
+    return app
 
 
 def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Any:
     from router.gateway import Gateway
+    from router.headers import HeaderPropagation
 
     return Gateway.from_supergraph(
-        supergraph_sdl, limits=config.limits(), subgraph_urls=config.subgraph_urls or None
+        supergraph_sdl,
+        limits=config.limits(),
+        subgraph_urls=config.subgraph_urls or None,
+        headers=HeaderPropagation(config.headers),
+        traffic=config.traffic,
     )
 
 
@@ -498,7 +618,7 @@ def serve(supergraph: Path, config: RouterConfig) -> None:
     gateway = build_gateway(supergraph.read_text(), config)
     server = _Server(
         uvicorn.Config(
-            create_app(gateway, config),
+            create_app(gateway, config, supergraph=supergraph),
             host=config.host,
             port=config.port,
             loop="uvloop",

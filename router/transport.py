@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from router.headers import HeaderPropagation
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 
 # Hop-by-hop and body-describing headers of the client's request must not reach a subgraph.
@@ -42,19 +43,49 @@ _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json
 class SubgraphFetchError(Exception):
     """A subgraph could not be asked, or did not answer with a GraphQL response."""
 
+    code = "SUBREQUEST_HTTP_ERROR"
+    # May the subgraph answer if asked again (refused, reset, timed out, 5xx)? Such a failure counts against
+    # its circuit breaker, and a query fetch is retried.
+    transient = True
+
+
+class SubgraphTimeoutError(SubgraphFetchError):
+    code = "SUBREQUEST_TIMEOUT"
+
 
 class SubgraphHTTPError(SubgraphFetchError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
+        self.transient = status >= 500
+
+
+def outgoing_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The client's headers a subgraph gets, plus our JSON content headers."""
+    if not headers:
+        return _JSON_HEADERS
+    request_headers = {k: v for k, v in headers.items() if k.lower() not in NOT_FORWARDED}
+    request_headers.update(_JSON_HEADERS)
+    return request_headers
 
 
 class SubgraphClients:
     """One pool per subgraph, so a slow subgraph cannot take the connections the others need."""
 
-    def __init__(self, urls: Mapping[str, str], *, timeout: float = 30.0, connections: int = 128) -> None:
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        *,
+        timeout: float = 30.0,
+        timeouts: Mapping[str, float] | None = None,
+        connections: int = 128,
+        headers: HeaderPropagation | None = None,
+    ) -> None:
         self.urls = dict(urls)  # graph -> url
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # router.yaml's header rules by graph (router/headers.py); none: every end-to-end header passes.
+        self.headers = headers or HeaderPropagation()
+        # graph -> seconds a fetch may take (the whole exchange), `timeout` for the others.
+        self.timeouts = {graph: (timeouts or {}).get(graph, timeout) for graph in self.urls}
         self._connections = connections
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}
@@ -66,23 +97,31 @@ class SubgraphClients:
                 limit=self._connections, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS, ttl_dns_cache=300
             )
             session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, skip_auto_headers=("User-Agent",)
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeouts[graph]),
+                skip_auto_headers=("User-Agent",),
             )
             self._sessions[graph] = session
         return session
 
     async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
-        request_headers = _JSON_HEADERS
-        if headers:
-            request_headers = {k: v for k, v in headers.items() if k.lower() not in NOT_FORWARDED}
-            request_headers.update(_JSON_HEADERS)
+        return await self.send(graph, orjson.dumps(body), self.outgoing(graph, headers))
+
+    def outgoing(self, graph: str, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The headers of a fetch to `graph` for a client request with `headers` (router.yaml's rules)."""
+        return self.headers.for_subgraph(graph, headers)
+
+    async def send(self, graph: str, data: bytes, request_headers: Mapping[str, str]) -> Any:
+        """One exchange: `data` (a JSON request) with `request_headers` (from `outgoing`) to `graph`."""
         try:
             async with self._session(graph).post(
-                self.urls[graph], data=orjson.dumps(body), headers=request_headers
+                self.urls[graph], data=data, headers=request_headers
             ) as response:
                 content = await response.read()
                 status, reason = response.status, response.reason or ""
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise SubgraphTimeoutError(f"no answer within {self.timeouts[graph]:g} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
             raise SubgraphFetchError(f"{type(exc).__name__}: {exc}") from exc
         try:
             payload = orjson.loads(content)

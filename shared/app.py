@@ -19,10 +19,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
@@ -36,10 +39,13 @@ from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
+from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
 
 logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_WAIT_SECONDS = 5.0
 Worker = Callable[[Runtime], Awaitable[None]]
 
 
@@ -66,11 +72,23 @@ class SubgraphDefinition:
     workers: list[Worker] = field(default_factory=list)
 
 
-async def build_runtime(definition: SubgraphDefinition, settings: ServiceSettings) -> Runtime:
+async def build_runtime(
+    definition: SubgraphDefinition, settings: ServiceSettings, *, tracer: Any = None
+) -> Runtime:
     engine = create_engine(
         settings.effective_database_url, pool_size=settings.db_pool_size, application_name=definition.name
     )
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
+    # A burst (hundreds of subscribers verifying their tokens at once) waits for a pooled connection instead
+    # of failing with "Too many connections" (redis-py's plain pool raises past 100).
+    redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_POOL_WAIT_SECONDS,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+    )
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     revocations = RevocationStore(redis, settings.redis_prefix)
     keys: KeyRing | None = None
@@ -114,6 +132,7 @@ async def build_runtime(definition: SubgraphDefinition, settings: ServiceSetting
         metrics=Metrics(definition.name),
         keys=keys,
         service_tokens=service_tokens,
+        tracer=tracer,
     )
     if definition.setup is not None:
         await definition.setup(runtime)
@@ -179,13 +198,19 @@ def check_settings(definition: SubgraphDefinition, settings: ServiceSettings) ->
         raise RuntimeError(f"{definition.name}: production needs its own MYSHOP_SERVICE_SECRET")
 
 
-def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+def create_subgraph_app(
+    definition: SubgraphDefinition, settings: ServiceSettings | None = None, *, tracer_provider: Any = None
+) -> FastAPI:
+    """`tracer_provider`: where spans go (tests, benchmarks); by default OTLP/HTTP when the environment
+    configures an endpoint (`shared.telemetry`), else no spans at all."""
     settings = settings or definition.settings_class()
     check_settings(definition, settings)
+    provider = tracer_provider or provider_from_env(definition.name)
+    tracer = tracer_of(provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await build_runtime(definition, settings)
+        runtime = await build_runtime(definition, settings, tracer=tracer)
         app.state.runtime = runtime
         tasks = start_workers(runtime)
         logger.info("%s ready on %s:%s", definition.name, settings.host, settings.port)
@@ -194,14 +219,25 @@ def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSetting
         finally:
             await stop_workers(tasks)
             await close_runtime(runtime)
+            if provider is not None and tracer_provider is None:  # ours: flush what is left to export
+                await asyncio.to_thread(provider.shutdown)
 
     app = FastAPI(title=f"MyShop {definition.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    async def get_context(request: Request) -> Context:
-        return Context(request.app.state.runtime, request)
+    async def get_context(connection: HTTPConnection) -> Context:
+        # One per HTTP request; over WebSocket one per connection, copied per operation.
+        return Context(connection.app.state.runtime, connection)
 
     # No GraphiQL here: Strawberry's loads from a CDN; admins use the router's.
-    graphql = SubgraphGraphQLRouter(definition.schema, context_getter=get_context, graphql_ide=None)
+    graphql = SubgraphGraphQLRouter(
+        definition.schema,
+        context_getter=get_context,
+        graphql_ide=None,
+        # Subscriptions (the router's, partners') speak graphql-transport-ws only; the token comes in
+        # `connection_init`'s payload or the upgrade request's `Authorization` header (see `Context`).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=MAX_OPERATIONS_PER_CONNECTION,
+    )
     app.include_router(graphql, prefix="/graphql")
 
     @app.get("/health")
@@ -230,10 +266,34 @@ def create_subgraph_app(definition: SubgraphDefinition, settings: ServiceSetting
     # The app's metrics object only exists once the lifespan ran: resolve it per request.
     app.add_middleware(_LateMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TraceContextMiddleware, tracer=tracer)
     return app
 
 
+# One router connection may carry many clients' subscriptions.
+MAX_OPERATIONS_PER_CONNECTION = 1000
+
+
+class _OperationContexts:
+    """The schema as a WebSocket handler sees it: every operation of a connection gets a context of its own
+    (Strawberry shares one per connection), so concurrent subscriptions never share a session or loaders."""
+
+    def __init__(self, schema: Any) -> None:
+        self._schema = schema
+
+    async def stream(self, *args: Any, context_value: Context, **kwargs: Any) -> Any:
+        return await self._schema.stream(*args, context_value=context_value.for_operation(), **kwargs)
+
+
+class SubgraphTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _OperationContexts(self.schema)  # type: ignore[assignment]
+
+
 class SubgraphGraphQLRouter(GraphQLRouter):
+    graphql_transport_ws_handler_class = SubgraphTransportWSHandler
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Errors raised before execution (a syntax error) skip the schema extensions: shape them here.
         if result.errors and any(not (error.extensions or {}).get("code") for error in result.errors):
@@ -314,4 +374,7 @@ def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = Non
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        # Subscription events are small JSON messages to the router: compressing each one cost more CPU than
+        # the rest of its delivery (measured: bench/order_subscriptions.py).
+        ws_per_message_deflate=False,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from shared.auth import KeyRing, Principal, TokenVerifier
@@ -21,6 +24,8 @@ from shared.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from shared.app import SubgraphDefinition
+
+_REVOCATION_CHECKS = "revocation_checks"
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ class Runtime:
     keys: KeyRing | None = None
     # SERVICE tokens for calls to peer services (None when this process can get none).
     service_tokens: ServiceTokens | None = None
+    # The service's OpenTelemetry tracer when spans are recorded (shared.telemetry); None otherwise.
+    tracer: Any = None
     # Service-specific long-lived objects (token issuer, rate limiter, ...), set by the definition's setup.
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -58,7 +65,17 @@ class Context(BaseContext):
         self._auth_error: Unauthenticated | None = None
         self._authenticated = False
         self._auth_lock = asyncio.Lock()
+        self._revocation_checked_at = 0.0
+        # Work to do once the request's transaction has committed (cache invalidation); None until asked.
+        self._after_commit: list[Callable[[], Awaitable[None]]] | None = None
         self.loaders = runtime.definition.build_loaders(self)
+
+    def for_operation(self) -> Context:
+        """A context of its own for one operation of a WebSocket connection (its own session and loaders),
+        with the connection's `connection_init` payload: operations of one connection run concurrently."""
+        context = Context(self.runtime, self.connection)
+        context.connection_params = self.connection_params
+        return context
 
     # --- the request's transaction ---
     @property
@@ -68,8 +85,16 @@ class Context(BaseContext):
             self._session = self.runtime.sessionmaker()
         return self._session
 
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await `callback` once this request's transaction has committed, before the response leaves; never
+        after a rollback. A callback that raises is logged: the change is saved all the same."""
+        if self._after_commit is None:
+            self._after_commit = []
+        self._after_commit.append(callback)
+
     async def finish(self, *, commit: bool) -> None:
         session, self._session = self._session, None
+        callbacks, self._after_commit = self._after_commit, None
         if session is None:
             return
         try:
@@ -77,13 +102,31 @@ class Context(BaseContext):
                 await session.commit()
             else:
                 await session.rollback()
+                callbacks = None
         finally:
             await session.close()
+        for callback in callbacks or ():
+            try:
+                await callback()
+            except Exception:
+                logger.exception("an after-commit callback failed")
+
+    async def between_events(self) -> None:
+        """Between two events of a subscription: close the session the last event's fields used and forget
+        what the loaders cached, so a long-lived subscription never holds a transaction or stale rows."""
+        if self._session is None:  # the event's fields read nothing: the loaders cached nothing either
+            return
+        await self.finish(commit=False)
+        self.loaders = self.runtime.definition.build_loaders(self)
 
     # --- the caller ---
     @property
     def bearer_token(self) -> str | None:
-        header = self.connection.headers.get("authorization")
+        # Over WebSocket the token comes in `connection_init`'s payload (`{"Authorization": "Bearer ..."}`,
+        # any case), else in the upgrade request's header.
+        header = _authorization_param(self.connection_params) if self.connection_params else None
+        if header is None:
+            header = self.connection.headers.get("authorization")
         if not header:
             return None
         scheme, _, token = header.partition(" ")
@@ -120,6 +163,27 @@ class Context(BaseContext):
             raise Unauthenticated("Sign in first: this needs an access token.")
         return principal
 
+    async def reauthorize(self, *, revocation_every: float = 1.0) -> Principal:
+        """For a long-lived operation (a subscription), before each event: the caller, or UNAUTHENTICATED once
+        its token has expired or been revoked (logout, role change). Revocation costs a Redis read, so it is
+        looked up at most once per `revocation_every` seconds per operation."""
+        principal = await self.require_principal()
+        if time.time() > principal.expires_at + self.runtime.verifier.leeway:
+            raise Unauthenticated("Access token has expired.", reason="expired")
+        now = time.monotonic()
+        revocations = self.runtime.verifier.revocations
+        if revocations is not None and now - self._revocation_checked_at >= revocation_every:
+            self._revocation_checked_at = now
+            # An event reaches every subscription of the process at once: their checks share one MGET.
+            checks = self.runtime.state.get(_REVOCATION_CHECKS)
+            if checks is None:
+                checks = self.runtime.state[_REVOCATION_CHECKS] = DataLoader(
+                    load_fn=revocations.revoked_among, cache=False
+                )
+            if await checks.load(principal):
+                raise Unauthenticated("Access token has been revoked.", reason="revoked")
+        return principal
+
     @property
     def client_ip(self) -> str:
         """The client's address; `X-Forwarded-For` is believed only when it comes from a trusted proxy."""
@@ -131,3 +195,14 @@ class Context(BaseContext):
                 if address and address not in trusted:
                     return address
         return peer
+
+
+def _authorization_param(params: object) -> str | None:
+    """The `Authorization` entry of a `connection_init` payload, whatever its key's case."""
+    if not isinstance(params, dict):
+        return None
+    for key, value in params.items():
+        if isinstance(key, str) and key.lower() == "authorization":
+            # Not a string: a malformed header, answered like one (UNAUTHENTICATED).
+            return value if isinstance(value, str) else "invalid"
+    return None

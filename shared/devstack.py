@@ -135,6 +135,10 @@ def start_router(
     settings = RouterConfig()
     command = [sys.executable, "-m", "shared.cli", "router", "--supergraph", str(supergraph)]
     command += ["--host", settings.host, "--port", str(settings.port)]
+    # The repository's router.yaml: header propagation, persisted queries, supergraph hot reload.
+    config = Path(__file__).resolve().parent.parent / "router.yaml"
+    if config.exists():
+        command += ["--config", str(config)]
     return _spawn("router", command, settings, logs_dir, env)
 
 

@@ -8,7 +8,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.types.graphql import OperationType
 
 from shared import errors
 from shared.errors import MyShopError
@@ -63,10 +66,21 @@ def shape_error(error: GraphQLError) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     """Shapes the errors of executed operations (parse errors are shaped by `SubgraphGraphQLRouter`)."""
 
+    _streamed = False
+
     def on_operation(self) -> Iterator[None]:
         yield
+        if self._streamed:  # a subscription's results were shaped one by one
+            return
         context = self.execution_context.context
         shape_errors(self.execution_context.result, context.runtime.metrics if context is not None else None)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Each event of a subscription (and the error that ends one) is shaped before it is sent.
+        self._streamed = True
+        context = self.execution_context.context
+        shape_errors(result, context.runtime.metrics if context is not None else None)
+        yield
 
 
 class RequestTransaction(SchemaExtension):
@@ -76,9 +90,12 @@ class RequestTransaction(SchemaExtension):
         yield
         context = self.execution_context.context
         result = self.execution_context.result
-        failed = result is None or bool(getattr(result, "errors", None))
+        # A subscription's execution ends once its event stream exists (no result yet); it writes nothing,
+        # and its events' fields read through `Context.between_events`.
+        subscription = self.execution_context.operation_type == OperationType.SUBSCRIPTION
+        failed = (result is None and not subscription) or bool(getattr(result, "errors", None))
         try:
-            await context.finish(commit=not failed)
+            await context.finish(commit=not failed and not subscription)
         except Exception:
             logger.exception("commit failed")
             if result is not None:
@@ -93,6 +110,28 @@ class RequestTransaction(SchemaExtension):
             context.runtime.metrics.graphql_operations.labels(
                 context.runtime.metrics.service, operation, "error" if failed else "ok"
             ).inc()
+
+
+class OperationSpan(SchemaExtension):
+    """Names the server span after the GraphQL operation (`mutation PlaceOrder`) and marks one that erred."""
+
+    def on_execute(self) -> Iterator[None]:
+        span = trace.get_current_span()
+        if span.is_recording():
+            context = self.execution_context
+            kind = context.operation_type.value
+            name = context.operation_name
+            span.update_name(f"{kind} {name}" if name else kind)
+            span.set_attribute("graphql.operation.type", kind)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+        yield
+        if span.is_recording():
+            result = self.execution_context.result
+            if result is not None and result.errors:
+                codes = sorted({str((e.extensions or {}).get("code", "INTERNAL")) for e in result.errors})
+                span.set_attribute("graphql.error.codes", codes)
+                span.set_status(Status(StatusCode.ERROR, ", ".join(codes)))
 
 
 class Schema(strawberry.federation.Schema):
@@ -113,6 +152,8 @@ def build_schema(
             # Factories: Strawberry builds extensions per request; both caches live at module level.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            # Before ErrorCodes: it sees the errors once they carry their codes.
+            OperationSpan,
             ErrorCodes,
             RequestTransaction,
         ],

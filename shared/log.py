@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# The W3C traceparent of the request being served (shared.telemetry sets it): its trace id goes in every line.
+traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -33,6 +35,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        traceparent = traceparent_var.get()
+        if traceparent:
+            entry["trace_id"] = traceparent[3:35]
         # `logger.info("...", extra={...})` fields go in as they are.
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
@@ -49,6 +54,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         request_id = request_id_var.get()
+        traceparent = traceparent_var.get()
+        if traceparent:
+            return f"{line} [request_id={request_id} trace_id={traceparent[3:35]}]"
         return f"{line} [request_id={request_id}]" if request_id else line
 
 

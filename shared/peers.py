@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
+from opentelemetry.trace import SpanKind
 
 from shared.auth.service_tokens import ServiceTokens
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
-from shared.log import request_id_var
+from shared.log import request_id_var, traceparent_var
+from shared.telemetry import inject, operation_name
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
     from shared.context import Runtime
 
 # Codes a peer answers when trying again later may succeed.
@@ -50,8 +54,19 @@ class Peer:
     """One peer service's GraphQL endpoint, over a keep-alive pool of its own (aiohttp: a small POST costs
     0.4-0.6 ms of CPU where httpx costs 2.6-2.9 ms, measured for the router's transport)."""
 
-    def __init__(self, name: str, url: str, *, tokens: ServiceTokens | None, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        tokens: ServiceTokens | None,
+        timeout: float,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.name = name
+        # With a tracer, each call is a CLIENT span whose context the peer continues; without one, the
+        # request's own traceparent travels on.
+        self.tracer = tracer
         self.url = url
         self.tokens = tokens
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -77,6 +92,27 @@ class Peer:
         request_id = request_id_var.get()
         if request_id:
             headers["x-request-id"] = request_id
+        if self.tracer is None:
+            traceparent = traceparent_var.get()
+            if traceparent:
+                headers["traceparent"] = traceparent
+            return await self._call(headers, query, variables)
+        operation = operation_name(query)
+        with self.tracer.start_as_current_span(
+            f"{self.name} {operation}",
+            kind=SpanKind.CLIENT,
+            attributes={"peer.service": self.name, "graphql.operation.name": operation, "url.full": self.url},
+        ) as span:
+            inject(headers)
+            try:
+                return await self._call(headers, query, variables)
+            except PeerError as exc:
+                span.set_attribute("myshop.peer.error_code", exc.code)
+                raise
+
+    async def _call(
+        self, headers: dict[str, str], query: str, variables: dict[str, Any] | None
+    ) -> dict[str, Any]:
         if self.tokens is not None:
             try:
                 headers["authorization"] = f"Bearer {await self.tokens.token()}"

@@ -32,6 +32,7 @@ class ServerThread:
             access_log=False,
             lifespan="on",
             timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+            ws_per_message_deflate=False,  # as `shared.app.serve` runs the services
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
+from router.planner.nodes import (
+    Condition,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    QueryPlan,
+    Sequence,
+    Subscription,
+)
 from router.planner.operation import Operation
 from router.planner.traversal import PlanningError, Traversal
 from router.supergraph.model import Supergraph
@@ -19,6 +28,7 @@ __all__ = [
     "QueryPlan",
     "QueryPlanner",
     "Sequence",
+    "Subscription",
     "build_plan",
 ]
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.planner.aliasing import alias_type_conflicts
-from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
+from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence, Subscription
 from router.planner.operation import Condition as Cond
+from router.planner.reachability import PlanningError
 from router.planner.selections import SelectionSet
 from router.supergraph.model import Supergraph
 
@@ -139,6 +140,8 @@ class FetchGraph:
             return None
         if self.kind == "mutation":
             return self._build_mutation(groups, variable_types)
+        if self.kind == "subscription":
+            return self._build_subscription(groups, variable_types)
         return self._build_from(groups, [g for g in groups if not g.deps], variable_types)
 
     def _build_mutation(self, groups: list[FetchGroup], variable_types: dict[str, str]) -> PlanNode:
@@ -150,6 +153,19 @@ class FetchGraph:
             if node is not None:
                 steps.append(node)
         return steps[0] if len(steps) == 1 else Sequence(steps)
+
+    def _build_subscription(self, groups: list[FetchGroup], variable_types: dict[str, str]) -> PlanNode:
+        """One subscription stream per event source: the root field's fetch is the stream, every other
+        group completes each event it delivers."""
+        roots = [g for g in groups if not g.is_entity]
+        if len(roots) != 1:
+            raise PlanningError("a subscription must select exactly one root field, from one subgraph")
+        primary = self.fetch_node(roots[0], variable_types)
+        assert isinstance(primary, Fetch)
+        rest = [g for g in groups if g.is_entity]
+        members = set(rest)
+        first = [g for g in rest if not any(d in members for d in g.deps)]
+        return Subscription(primary, self._build_from(rest, first, variable_types) if rest else None)
 
     def _build_from(
         self, groups: list[FetchGroup], roots: list[FetchGroup], variable_types: dict[str, str]

@@ -1,5 +1,5 @@
-"""Plan nodes: a small tree of Fetch, Flatten, Sequence, Parallel and Condition, printable as text
-in the style of Apollo's query plan printer."""
+"""Plan nodes: a small tree of Fetch, Flatten, Sequence, Parallel, Condition and Subscription, printable
+as text in the style of Apollo's query plan printer."""
 
 from __future__ import annotations
 
@@ -89,7 +89,33 @@ class Condition:
         return out
 
 
-PlanNode = Fetch | Flatten | Sequence | Parallel | Condition
+@dataclass(slots=True, eq=False)
+class Subscription:
+    """A subscription: ``primary`` opens the event stream on the subgraph owning the root field; ``rest``
+    completes each event from the other subgraphs (entity fetches below the root field), or None."""
+
+    primary: Fetch
+    rest: PlanNode | None = None
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        primary = _last_unterminated(self.primary.lines(indent + 2))
+        out = [pad + "Subscription {", pad + "  Primary: {", *primary]
+        out.append(pad + "  }," if self.rest is not None else pad + "  }")
+        if self.rest is not None:
+            out += [pad + "  Rest: {", *_last_unterminated(self.rest.lines(indent + 2)), pad + "  }"]
+        out.append(pad + "},")
+        return out
+
+
+def _last_unterminated(lines: list[str]) -> list[str]:
+    """Apollo prints the one node inside ``Primary``/``Rest`` without its trailing comma."""
+    if lines and lines[-1].endswith(","):
+        lines[-1] = lines[-1][:-1]
+    return lines
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition | Subscription
 
 
 @dataclass(slots=True, eq=False)
@@ -117,6 +143,9 @@ class QueryPlan:
             elif isinstance(node, (Sequence, Parallel)):
                 for child in node.nodes:
                     walk(child)
+            elif isinstance(node, Subscription):
+                walk(node.primary)
+                walk(node.rest)
             else:
                 walk(node.if_clause)
                 walk(node.else_clause)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -136,6 +136,16 @@ class RevocationStore:
     async def revoke_user(self, subject: str, *, keep_seconds: int) -> None:
         """Every token of this subject issued until now stops working (kept as long as tokens live)."""
         await self.redis.set(self._user_key(subject), repr(time.time()), ex=keep_seconds + 60)
+
+    async def revoked_among(self, principals: Sequence[Principal]) -> list[bool]:
+        """`is_revoked` for many principals in one round trip (a process's subscriptions re-checking)."""
+        keys = [key for p in principals for key in (self._token_key(p.token_id), self._user_key(p.subject))]
+        values = await self.redis.mget(keys)
+        return [
+            values[2 * i] is not None
+            or (values[2 * i + 1] is not None and p.issued_at <= float(values[2 * i + 1]))
+            for i, p in enumerate(principals)
+        ]
 
     async def is_revoked(self, principal: Principal) -> bool:
         token, user = await self.redis.mget(

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from shared.peers import peer_health_check
+from subgraphs.orders.feed import FEED_KEY, OrderFeed
 from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.models import outbox
 from subgraphs.orders.saga import STATE_KEY, Saga, run_recovery
@@ -16,9 +17,11 @@ from subgraphs.orders.settings import OrdersSettings
 
 async def setup(runtime: Runtime) -> None:
     runtime.state[STATE_KEY] = Saga(runtime)
+    runtime.state[FEED_KEY] = OrderFeed(runtime)
 
 
 async def teardown(runtime: Runtime) -> None:
+    await runtime.state[FEED_KEY].close()
     # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
     await runtime.state[STATE_KEY].stop()
 

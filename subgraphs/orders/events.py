@@ -12,7 +12,8 @@ class OrderEvent(enum.StrEnum):
     ORDER_CONFIRMED = "OrderConfirmed"
     # It ended CANCELLED (declined, out of stock, or cancelled after confirmation): {..., code, reason}.
     ORDER_CANCELLED = "OrderCancelled"
-    # Every status change, FAILED included: {orderId, userId, status, previousStatus, reason, at}.
+    # Every status change after PENDING, FAILED included: {orderId, userId, status, previousStatus, reason};
+    # its time is the entry's `time`. Subscriptions read it (and OrderPlaced as the change to PENDING).
     ORDER_STATUS_CHANGED = "OrderStatusChanged"
 
 

@@ -67,7 +67,7 @@ class Peers:
         tokens = runtime.service_tokens
 
         def peer(name: str, url: str) -> Peer:
-            return Peer(name, url, tokens=tokens, timeout=timeout)
+            return Peer(name, url, tokens=tokens, timeout=timeout, tracer=runtime.tracer)
 
         self.products = peer("products", settings.products_url)
         self.inventory = peer("inventory", settings.inventory_url)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import datetime
 
 import strawberry
@@ -13,6 +15,7 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
 from subgraphs.orders import models
+from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.service import OrderPage, OrderService
 
 
@@ -83,11 +86,11 @@ class Order:
         ]
 
     @classmethod
-    def from_row(cls, row: models.Order) -> Order:
+    def from_row(cls, row: models.Order, *, status: str | None = None) -> Order:
         return cls(
             id=strawberry.ID(str(row.id)),
             total=Money(amount=row.total_amount, currency=row.currency),
-            status=OrderStatus(row.status),
+            status=OrderStatus(status or row.status),
             failure_code=row.failure_code,
             failure_reason=row.failure_reason,
             created_at=row.created_at,
@@ -180,4 +183,65 @@ class Mutation:
         return Order.from_row(await OrderService(info.context).cancel_order(id))
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Order, User, Product])
+@strawberry.type(description="A change of an order's status, as `orderUpdates` delivers it.")
+class OrderUpdate:
+    cursor: str = strawberry.field(
+        description="Where this update sits in the feed: `orderUpdates(after:)` resumes right after it."
+    )
+    order: Order = strawberry.field(description="The order; its `status` is the one of this change.")
+    status: OrderStatus
+    previous_status: OrderStatus | None = strawberry.field(description="Null when the order was just placed.")
+    reason: str | None
+    changed_at: datetime
+
+    @classmethod
+    def from_change(cls, change: OrderChange) -> OrderUpdate:
+        assert change.cursor is not None
+        return cls(
+            cursor=change.cursor,
+            order=Order.from_row(change.order, status=change.status),
+            status=OrderStatus(change.status),
+            previous_status=OrderStatus(change.previous_status) if change.previous_status else None,
+            reason=change.reason,
+            changed_at=change.at,
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "One order's status changes (its customer, ADMIN or PARTNER), each as the order at that change: "
+            "first those it already went through, then each as it happens; completes once the order is "
+            "CONFIRMED, CANCELLED or FAILED (at once, after its history, when it already is)."
+        )
+    )
+    async def order_status_changed(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
+        changes = await OrderService(info.context).watch_order(order_id)
+        return _orders_of(changes)
+
+    @strawberry.subscription(
+        description=(
+            "Every status change of every order (ADMIN or PARTNER): from now on, or every one after the "
+            "cursor `after` of an earlier update and then live, so a client that resumes from its last "
+            "cursor misses nothing and receives nothing twice."
+        )
+    )
+    async def order_updates(self, info: Info, after: str | None = None) -> AsyncGenerator[OrderUpdate, None]:
+        changes = await OrderService(info.context).order_updates(after)
+        return _updates_of(changes)
+
+
+async def _orders_of(changes: AsyncIterator[OrderChange]) -> AsyncGenerator[Order, None]:
+    async with aclosing(changes):
+        async for change in changes:
+            yield Order.from_row(change.order, status=change.status)
+
+
+async def _updates_of(changes: AsyncIterator[OrderChange]) -> AsyncGenerator[OrderUpdate, None]:
+    async with aclosing(changes):
+        async for change in changes:
+            yield OrderUpdate.from_change(change)
+
+
+schema = build_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Order, User, Product])

@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from subgraphs.products.activity import STATE_KEY, Activity, flush_activity
+from subgraphs.products.cache import STATE_KEY as CACHE
+from subgraphs.products.cache import ProductCache
+from subgraphs.products.events import consumer_spec
 from subgraphs.products.loaders import build_loaders
 from subgraphs.products.models import outbox
 from subgraphs.products.schema import schema
@@ -15,6 +18,7 @@ from subgraphs.products.settings import ProductsSettings
 
 async def setup(runtime: Runtime) -> None:
     runtime.state[STATE_KEY] = Activity(runtime)
+    runtime.state[CACHE] = ProductCache.for_runtime(runtime)
 
 
 definition = SubgraphDefinition(
@@ -23,6 +27,8 @@ definition = SubgraphDefinition(
     schema=schema,
     build_loaders=build_loaders,
     outbox=outbox,
+    # Its own ProductUpdated events invalidate the product cache.
+    consumer=lambda runtime: consumer_spec(runtime.state[CACHE]),
     setup=setup,
     workers=[flush_activity],
 )

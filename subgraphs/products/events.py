@@ -2,12 +2,21 @@
 published by the relay on the stream `<redis_prefix>events:products`.
 
 This module names them, so emitters and consumers (analytics, notifications) agree on them. The demo seed
-inserts its rows directly and emits nothing.
+inserts its rows directly and emits nothing. products consumes its own `ProductUpdated` too: each one drops
+the product's entry from the Redis cache (`cache.py`), whichever replica or script made the change.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.consumer import ConsumerSpec, Subscription
+from shared.outbox import Event
+from subgraphs.products.cache import ProductCache
+from subgraphs.products.models import processed_events
 
 
 class ProductEvent(enum.StrEnum):
@@ -33,3 +42,22 @@ class ProductChange(enum.StrEnum):
 
 
 EMITTED: tuple[ProductEvent, ...] = tuple(ProductEvent)
+
+
+# The consumer group of products on its own stream (its dead letters: `<prefix>deadletter:products`).
+GROUP = "products"
+
+
+def consumer_spec(cache: ProductCache) -> ConsumerSpec:
+    """What products consumes: its own `ProductUpdated`, to invalidate the cache. Redis being down while
+    invalidating is an outage for the consumer (the event stays pending and is retried), not a failure."""
+
+    async def product_updated(session: AsyncSession, event: Event) -> None:
+        await cache.invalidate([event.payload.get("productId") or event.aggregate_id], source="event")
+
+    handlers: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
+        ProductEvent.PRODUCT_UPDATED: product_updated
+    }
+    return ConsumerSpec(
+        group=GROUP, subscriptions=[Subscription("products", handlers)], processed=processed_events
+    )

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.consumer import processed_events_table
 from shared.db import ModelBase, new_metadata
 from shared.outbox import Outbox
 
@@ -48,6 +49,8 @@ class Base(ModelBase):
 
 # The catalog's domain events (events.ProductEvent), written in the transaction of their change.
 outbox = Outbox(Base.metadata, "products")
+# The events products consumes (its own `ProductUpdated`, to invalidate its cache: `events.consumer_spec`).
+processed_events = processed_events_table(Base.metadata)
 
 
 class Product(Base):

@@ -14,6 +14,7 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
 from subgraphs.products import models
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.service import ProductService
 
 
@@ -30,7 +31,7 @@ class Product:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: models.Product) -> Product:
+    def from_row(cls, row: models.Product | ProductRecord) -> Product:
         return cls(
             id=strawberry.ID(str(row.id)),
             sku=row.sku,
@@ -48,7 +49,7 @@ class Product:
         return _optional(await ProductService(info.context).get_product(id))
 
 
-def _optional(row: models.Product | None) -> Product | None:
+def _optional(row: models.Product | ProductRecord | None) -> Product | None:
     return Product.from_row(row) if row is not None else None
 
 

@@ -29,6 +29,8 @@ from shared.pagination import (
 from subgraphs.products import repository
 from subgraphs.products.activity import STATE_KEY as ACTIVITY
 from subgraphs.products.activity import Activity
+from subgraphs.products.cache import STATE_KEY as CACHE
+from subgraphs.products.cache import ProductCache, ProductRecord
 from subgraphs.products.events import ProductChange, ProductEvent
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
@@ -176,11 +178,11 @@ class ProductService:
 
     # --- reading products ---
 
-    async def get_product(self, raw_id: object) -> Product | None:
+    async def get_product(self, raw_id: object) -> ProductRecord | None:
         """Any product by id, archived ones included (orders reference them); None for no such id."""
         return await self.context.loaders.product.load(str(raw_id))
 
-    async def view_product(self, raw_id: object) -> Product | None:
+    async def view_product(self, raw_id: object) -> ProductRecord | None:
         """A product a client reads by id: `get_product`, counted as a view for analytics."""
         product = await self.get_product(raw_id)
         if product is not None and self._activity is not None:
@@ -319,6 +321,11 @@ class ProductService:
     async def _product_updated(
         self, product: Product, change: ProductChange, *, previous_price: dict[str, Any] | None
     ) -> None:
+        cache: ProductCache | None = self.context.runtime.state.get(CACHE)
+        if cache is not None:
+            # Belt and braces: this request's caller reads the change at once; the event drops the entry too.
+            product_id = product.id
+            self.context.after_commit(lambda: cache.invalidate_after_commit([product_id]))
         await outbox.emit(
             self.session,
             ProductEvent.PRODUCT_UPDATED,

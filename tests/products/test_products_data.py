@@ -50,7 +50,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
 
     try:
         await migrations.upgrade_async("products", url)
-        assert await tables() == {"alembic_version", "products", "outbox"}
+        assert await tables() == {"alembic_version", "products", "outbox", "processed_events"}
         assert {
             "ix_products_search_vector",
             "ix_products_created_at_id",
@@ -68,6 +68,11 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
         await migrations.drop_database(settings.postgres_url, name)
 
 
+def loaders_on(session: AsyncSession) -> ProductLoaders:
+    """The loaders of a request on `session`, outside a running service (no cache)."""
+    return ProductLoaders(SimpleNamespace(session=session, runtime=SimpleNamespace(state={})))
+
+
 async def test_loader_reads_many_products_in_one_query(products_db):
     async with products_db() as session, session.begin():
         await seed(session, 12)
@@ -80,7 +85,7 @@ async def test_loader_reads_many_products_in_one_query(products_db):
 
         event.listen(engine, "after_cursor_execute", count)
         try:
-            loaders = ProductLoaders(lambda: session)
+            loaders = loaders_on(session)
             wanted = [*ids, str(uuid.uuid4()), "not-a-uuid", ids[0]]
             loaded = await asyncio.gather(*(loaders.product.load(key) for key in wanted))
         finally:
@@ -100,7 +105,7 @@ async def test_loader_makes_no_query_for_ids_that_cannot_exist(products_db):
 
         event.listen(engine, "after_cursor_execute", count)
         try:
-            loaded = await ProductLoaders(lambda: session).product.load_many(["nope", "42"])
+            loaded = await loaders_on(session).product.load_many(["nope", "42"])
         finally:
             event.remove(engine, "after_cursor_execute", count)
 

@@ -26,7 +26,7 @@ class CannedSubgraphs:
         self.answers = answers
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
-    async def post(self, graph: str, body: dict[str, Any], headers: Any = None) -> dict[str, Any]:
+    async def post(self, graph: str, body: dict[str, Any], headers: Any = None, **_: Any) -> dict[str, Any]:
         self.requests.append((graph, body))
         return self.answers[graph](body)
 

@@ -1,0 +1,358 @@
+"""Subscriptions through the router: one graphql-transport-ws stream to the subgraph owning the root field
+per subscriber (the plan's Primary fetch), each event completed from the other subgraphs (the plan's Rest)
+and shaped like a query's answer. Also the pieces the client transports (router/websocket.py, router/sse.py)
+share: a bounded send buffer per client connection and the subscription metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from router.executor import Executor, Shaper
+from router.planner.nodes import Subscription
+from router.planner.operation import Operation
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL = "graphql-transport-ws"
+# Codes of the errors a subscription ends with (the subgraph's own errors pass through unchanged).
+CONNECTION_LOST = "SUBSCRIPTION_CONNECTION_LOST"  # the subgraph's socket closed without `complete`
+SUBGRAPH_UNAVAILABLE = "SUBREQUEST_HTTP_ERROR"  # the subgraph could not be reached or refused the socket
+PROTOCOL_ERROR = "SUBSCRIPTION_PROTOCOL_ERROR"  # the subgraph answered something that is not the protocol
+
+_HANDSHAKE_SECONDS = 10.0
+_CLOSE_SECONDS = 2.0
+
+
+def ws_url(http_url: str) -> str:
+    """The subgraph's WebSocket URL: its HTTP URL with ws:// or wss://."""
+    if http_url.startswith("https://"):
+        return "wss://" + http_url[len("https://") :]
+    if http_url.startswith("http://"):
+        return "ws://" + http_url[len("http://") :]
+    return http_url
+
+
+def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, **extensions}}
+
+
+class SubscriptionRefused(Exception):
+    """The subgraph answered the subscription with `error` (it never started): its errors, unchanged."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        super().__init__("the subgraph refused the subscription")
+        self.errors = errors
+
+
+class SubgraphSockets:
+    """The router's WebSocket client to the subgraphs: one aiohttp session, no connection limit (every
+    subscription holds its own socket for as long as it lasts)."""
+
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self.urls = {graph: ws_url(url) for graph, url in urls.items()}
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), skip_auto_headers=("User-Agent",)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class SubscriptionStream:
+    """One subscriber's event stream: ``async for response in stream`` yields shaped responses until the
+    subgraph completes (or fails: a last response with the error); raises SubscriptionRefused when the
+    subgraph refuses to start it. ``aclose()`` (always call it) completes the subgraph subscription and
+    closes its socket."""
+
+    def __init__(
+        self,
+        sockets: SubgraphSockets,
+        executor: Executor,
+        shaper: Shaper,
+        operation: Operation,
+        plan: Subscription,
+        variables: Mapping[str, Any],
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        self._sockets = sockets
+        self._executor = executor
+        self._shaper = shaper
+        self._operation = operation
+        self._plan = plan
+        self._variables = variables
+        self._headers = headers
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._subscribed = False
+        self._done = False
+        # Why the stream ended ("complete" by the subgraph, "error", "connection_lost"); None while open.
+        self.ended_by: str | None = None
+
+    def __aiter__(self) -> SubscriptionStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._done:
+            raise StopAsyncIteration
+        primary = self._plan.primary
+        if self._ws is None:
+            failure = await self._open()
+            if failure is not None:
+                self._done = True
+                self.ended_by = "error"
+                return {"data": None, "errors": [failure]}
+        ws = self._ws
+        assert ws is not None
+        while True:
+            message = await ws.receive()
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                if message.type is aiohttp.WSMsgType.BINARY:
+                    continue
+                self._done = True
+                self.ended_by = "connection_lost"
+                return {
+                    "data": None,
+                    "errors": [
+                        _error(
+                            f"the connection to subgraph '{primary.service}' was lost",
+                            CONNECTION_LOST,
+                            service=primary.service,
+                        )
+                    ],
+                }
+            try:
+                frame = orjson.loads(message.data)
+            except orjson.JSONDecodeError:
+                frame = None
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "next":
+                payload = frame.get("payload")  # type: ignore[union-attr]
+                if isinstance(payload, dict):
+                    return await self._complete_event(payload)
+            elif kind == "ping":
+                await ws.send_str('{"type":"pong"}')
+            elif kind == "complete":
+                self._subscribed = False
+                self._done = True
+                self.ended_by = "complete"
+                raise StopAsyncIteration
+            elif kind == "error":
+                self._subscribed = False
+                self._done = True
+                self.ended_by = "error"
+                errors = frame.get("payload")  # type: ignore[union-attr]
+                if not isinstance(errors, list):
+                    errors = [_error(str(errors), PROTOCOL_ERROR, service=primary.service)]
+                raise SubscriptionRefused(errors)
+
+    async def _open(self) -> dict[str, Any] | None:
+        """Connects and subscribes; the error to answer with when that fails."""
+        primary = self._plan.primary
+        url = self._sockets.urls[primary.graph]
+        init: dict[str, Any] = {"type": "connection_init"}
+        headers: dict[str, str] = {}
+        if self._headers:
+            authorization = self._headers.get("authorization")
+            if authorization:
+                init["payload"] = {"Authorization": authorization}
+            request_id = self._headers.get("x-request-id")
+            if request_id:
+                headers["x-request-id"] = request_id
+        try:
+            self._ws = await self._sockets.session().ws_connect(
+                url,
+                protocols=(PROTOCOL,),
+                headers=headers,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_SECONDS),
+            )
+            ws = self._ws
+            await ws.send_str(orjson.dumps(init).decode())
+            async with asyncio.timeout(_HANDSHAKE_SECONDS):
+                while True:
+                    message = await ws.receive()
+                    if message.type is not aiohttp.WSMsgType.TEXT:
+                        code = ws.close_code
+                        return _error(
+                            f"subgraph '{primary.service}' refused the subscription socket (close {code})",
+                            "FORBIDDEN" if code == 4403 else SUBGRAPH_UNAVAILABLE,
+                            service=primary.service,
+                        )
+                    frame = orjson.loads(message.data)
+                    if frame.get("type") == "connection_ack":
+                        break
+                    if frame.get("type") == "ping":
+                        await ws.send_str('{"type":"pong"}')
+            used = {v: self._variables[v] for v in primary.variable_usages if v in self._variables}
+            payload: dict[str, Any] = {"query": primary.operation}
+            if used:
+                payload["variables"] = used
+            await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
+            self._subscribed = True
+        except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError, AttributeError) as exc:
+            return _error(
+                f"cannot subscribe on subgraph '{primary.service}': {type(exc).__name__}",
+                SUBGRAPH_UNAVAILABLE,
+                service=primary.service,
+            )
+        return None
+
+    async def _complete_event(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An event as the client sees it: the Rest plan run from the event's data, then shaped."""
+        data = payload.get("data")
+        errors = [e for e in payload.get("errors") or () if isinstance(e, dict)]
+        if not isinstance(data, dict):
+            return {"data": None, "errors": errors} if errors else {"data": None}
+        if self._plan.rest is not None:
+            data, fetch_errors = await self._executor.run(
+                self._plan.rest, self._variables, self._headers, data=data
+            )
+            errors.extend(fetch_errors)
+        operation = self._operation
+        shaped = self._shaper.shape(operation.selections, data, operation.root_type, self._variables)
+        response: dict[str, Any] = {"data": shaped}
+        if errors:
+            response["errors"] = errors
+        return response
+
+    async def aclose(self) -> None:
+        self._done = True
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        try:
+            if not ws.closed:
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    if self._subscribed:
+                        self._subscribed = False
+                        await ws.send_str('{"id":"1","type":"complete"}')
+                    await ws.close()
+        except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
+            pass
+        finally:
+            # Whatever happened above (a timeout, our own cancellation), the socket does not outlive us.
+            ws._response.close()
+
+
+# --- shared by the client transports ------------------------------------------------------------------
+
+
+class SlowConsumer(Exception):
+    """The client does not read its events as fast as they come: its send buffer is full."""
+
+
+class SendBuffer:
+    """A bounded queue of frames for one client connection, drained by one writer task. A full buffer
+    means the client cannot keep up: ``put`` raises SlowConsumer instead of growing without bound."""
+
+    def __init__(self, send: Callable[[Any], Awaitable[None]], size: int) -> None:
+        self._send = send
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
+        self._writer: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # set while nothing waits to be sent
+        self._idle.set()
+        self.failed: BaseException | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._drain())
+
+    def put(self, frame: Any) -> None:
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            raise SlowConsumer from None
+        self._idle.clear()
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                frame = await self._queue.get()
+                await self._send(frame)
+                if self._queue.empty():
+                    self._idle.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the client is gone
+            self.failed = exc
+            self._idle.set()
+            if self.on_failure is not None:
+                self.on_failure(exc)
+
+    async def flush(self, seconds: float) -> None:
+        """Waits (up to ``seconds``) until every queued frame was sent."""
+        if self.failed is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._idle.wait()
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+            self._writer = None
+
+
+class SubscriptionMetrics(Collector):
+    """Open subscriptions, events delivered and subscriptions ended, by transport; counted in plain ints on
+    the hot path and turned into Prometheus families when scraped."""
+
+    ENDED_REASONS = ("complete", "client", "error", "connection_lost", "slow_consumer", "disconnect")
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.open: dict[str, int] = {"websocket": 0, "sse": 0}
+        self.delivered: dict[str, int] = {"websocket": 0, "sse": 0}
+        self.ended: dict[tuple[str, str], int] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def opened(self, transport: str) -> None:
+        self.open[transport] += 1
+
+    def closed(self, transport: str, reason: str) -> None:
+        self.open[transport] -= 1
+        key = (transport, reason)
+        self.ended[key] = self.ended.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        open_ = GaugeMetricFamily(
+            "myshop_router_subscriptions_open", "Subscriptions open now, by transport.", labels=["transport"]
+        )
+        for transport, count in self.open.items():
+            open_.add_metric([transport], count)
+        yield open_
+        delivered = CounterMetricFamily(
+            "myshop_router_subscription_events",
+            "Subscription events sent to clients, by transport.",
+            labels=["transport"],
+        )
+        for transport, count in self.delivered.items():
+            delivered.add_metric([transport], count)
+        yield delivered
+        ended = CounterMetricFamily(
+            "myshop_router_subscriptions_ended",
+            "Subscriptions ended, by transport and reason.",
+            labels=["transport", "reason"],
+        )
+        for (transport, reason), count in self.ended.items():
+            ended.add_metric([transport, reason], count)
+        yield ended
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -1,0 +1,105 @@
+"""The router's traffic settings (`traffic:` and `rate_limit:` in router.yaml): subgraph timeouts, circuit
+breakers, retries, deduplication, the request timeout, and the per-client rate limit.
+
+```yaml
+traffic:
+  request_timeout: 60s
+  all: {timeout: 35s, retries: 1, breaker: {failures: 5, window: 10s, cooldown: 5s}}
+  subgraphs:
+    payments: {timeout: 3s}
+rate_limit: {enabled: true, requests: 100, window_seconds: 1, redis_url: redis://redis:6379/0}
+```
+
+Durations are seconds (`2.5`) or a number with `ms`, `s` or `m` (`500ms`, `3s`, `1m`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """`3s`, `500ms`, `1m` or a number of seconds, as seconds (a float); anything else is left to pydantic."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"expected a duration such as 3s, 500ms or 1m, got {value!r}")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BreakerConfig(_Strict):
+    """A subgraph's circuit breaker: `failures` failed attempts in a row, none more than `window` after the
+    first, open it; after `cooldown` one probe goes through (success closes it, failure re-opens it)."""
+
+    enabled: bool = True
+    failures: int = Field(5, ge=1)
+    window: Seconds = Field(10.0, gt=0)
+    cooldown: Seconds = Field(5.0, gt=0)
+
+
+class SubgraphTrafficConfig(_Strict):
+    """How the router calls one subgraph. In `subgraphs:` only the fields given override `all:`."""
+
+    # Longer than orders' `placeOrder` waits for its saga (30 s), the longest a subgraph answers on purpose.
+    timeout: Seconds = Field(35.0, gt=0)
+    # Retries of a failed query fetch (connection refused/reset, timeout, 5xx); a mutation is never retried.
+    retries: int = Field(1, ge=0, le=5)
+    # The first retry waits up to this long (full jitter), each next one up to twice as long.
+    retry_backoff: Seconds = Field(0.05, ge=0)
+    breaker: BreakerConfig = BreakerConfig()
+    # Identical query fetches in flight at once (same subgraph, text, variables and headers) share one answer.
+    deduplicate: bool = True
+
+
+class TrafficConfig(_Strict):
+    # A request still running after this answers with what it has and a GATEWAY_TIMEOUT error (504 if no
+    # data at all).
+    request_timeout: Seconds = Field(60.0, gt=0)
+    all: SubgraphTrafficConfig = SubgraphTrafficConfig()
+    # Subgraph name -> the fields of `all` it sets otherwise.
+    subgraphs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Client headers that differ per request without changing a subgraph's answer: left out of the
+    # deduplication key (every other forwarded header, Authorization first, is part of it).
+    dedup_ignored_headers: frozenset[str] = frozenset(
+        {"x-request-id", "traceparent", "tracestate", "user-agent"}
+    )
+
+    def for_subgraph(self, name: str) -> SubgraphTrafficConfig:
+        override = self.subgraphs.get(name)
+        if not override:
+            return self.all
+        values = self.all.model_dump()
+        for key, value in override.items():
+            if key == "breaker" and isinstance(value, dict):
+                values["breaker"] = {**values["breaker"], **value}
+            else:
+                values[key] = value
+        return SubgraphTrafficConfig.model_validate(values)
+
+
+class RateLimitConfig(_Strict):
+    """Requests per client (the verified JWT `sub`, else the client's IP) per fixed window, counted in Redis
+    so the limit holds across router replicas. Redis down: requests pass (fail open), one log line per
+    outage."""
+
+    enabled: bool = False
+    requests: int = Field(100, ge=1)
+    window_seconds: int = Field(1, ge=1)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "myshop:router:"
+    # How long a request waits for Redis before it passes uncounted.
+    redis_timeout: Seconds = Field(0.25, gt=0)

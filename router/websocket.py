@@ -1,0 +1,325 @@
+"""GraphQL over WebSocket on the router's `/graphql`: the graphql-transport-ws protocol, in full.
+
+`connection_init` (its payload's `Authorization` checked by the edge auth), `ping`/`pong`, `subscribe`
+(subscriptions stream through router/subscriptions.py; queries and mutations run through the normal pipeline
+and answer one `next`), `next`, `error`, `complete` both ways. Protocol violations close the socket with the
+protocol's codes (4400, 4401, 4403, 4408, 4409, 4429). Every frame to the client goes through one bounded
+send buffer: a client that does not read is closed (1008) instead of growing the router's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from router.persisted import PersistedQueryError
+from router.subscriptions import (
+    PROTOCOL,
+    SendBuffer,
+    SlowConsumer,
+    SubscriptionMetrics,
+    SubscriptionRefused,
+)
+from shared.errors import Unauthenticated
+from shared.log import request_id_var
+
+logger = logging.getLogger(__name__)
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Close codes of graphql-transport-ws, and ours for a client too slow to read its events.
+INVALID_MESSAGE = 4400
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+DUPLICATE_ID = 4409
+DUPLICATE_INIT = 4429
+SLOW_CONSUMER = 1008
+
+SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT_EXCEEDED"
+
+_ID_PREFIX = "ws" + os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+_CLOSE_SECONDS = 2.0
+_ACK = '{"type":"connection_ack"}'
+_PONG = '{"type":"pong"}'
+
+
+async def serve_websocket(app: Any, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+    """An ASGI `websocket` scope: `/graphql` with the graphql-transport-ws subprotocol, refused otherwise."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if scope["path"] != "/graphql" or PROTOCOL not in (scope.get("subprotocols") or ()):
+        # Closing before accepting answers the upgrade with HTTP 403.
+        await send({"type": "websocket.close", "code": 1002})
+        return
+    await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+    await _Connection(app, scope, receive, send).run()
+
+
+class _Connection:
+    def __init__(self, app: Any, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        self.app = app
+        self.config = app.config
+        self.metrics: SubscriptionMetrics = app.subscriptions
+        self.receive = receive
+        self.send = send
+        self.upgrade_authorization: str | None = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                self.upgrade_authorization = value.decode("latin-1")
+        self.request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+        self.headers: dict[str, str] = {"x-request-id": self.request_id}
+        self.init_received = False
+        self.acknowledged = False
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.subscriptions = 0
+        self.completed_by_client: set[str] = set()
+        self.finished = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.buffer = SendBuffer(self._send_text, self.config.subscription_send_buffer)
+        self.buffer.on_failure = lambda _: self.finished.set()
+
+    async def _send_text(self, text: str) -> None:
+        await self.send({"type": "websocket.send", "text": text})
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is None and not self.finished.is_set():
+            self.close_code, self.close_reason = code, reason
+        self.finished.set()
+
+    async def run(self) -> None:
+        token = request_id_var.set(self.request_id)
+        self.buffer.start()
+        reader = asyncio.create_task(self._read())
+        timer = asyncio.create_task(self._init_deadline())
+        try:
+            await self.finished.wait()
+        finally:
+            reader.cancel()
+            timer.cancel()
+            tasks = list(self.operations.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(reader, timer, *tasks, return_exceptions=True)
+            if self.close_code is not None and self.close_code != SLOW_CONSUMER:
+                await self.buffer.flush(_CLOSE_SECONDS)  # an `error` or `complete` queued before the close
+            await self.buffer.stop()
+            if self.close_code is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(_CLOSE_SECONDS):
+                        await self.send(
+                            {"type": "websocket.close", "code": self.close_code, "reason": self.close_reason}
+                        )
+            request_id_var.reset(token)
+
+    async def _init_deadline(self) -> None:
+        await asyncio.sleep(self.config.ws_init_timeout_seconds)
+        if not self.init_received:
+            self.close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self.receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    break
+                if kind != "websocket.receive":
+                    continue
+                text = message.get("text")
+                if text is None:
+                    raw = message.get("bytes") or b""
+                    try:
+                        text = raw.decode()
+                    except UnicodeDecodeError:
+                        self.close(INVALID_MESSAGE, "Invalid message received")
+                        return
+                await self._handle(text)
+                if self.finished.is_set():
+                    return
+        finally:
+            self.finished.set()
+
+    def _queue(self, frame: dict[str, Any] | str) -> None:
+        text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
+        self.buffer.put(text)
+
+    async def _handle(self, text: str) -> None:
+        try:
+            frame = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            frame = None
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if not isinstance(kind, str):
+            self.close(INVALID_MESSAGE, "Invalid message received")
+            return
+        assert isinstance(frame, dict)
+        try:
+            if kind == "connection_init":
+                await self._init(frame.get("payload"))
+            elif kind == "ping":
+                self._queue(_PONG)
+            elif kind == "pong":
+                pass
+            elif kind == "subscribe":
+                self._subscribe(frame)
+            elif kind == "complete":
+                operation_id = frame.get("id")
+                if not isinstance(operation_id, str):
+                    self.close(INVALID_MESSAGE, "Invalid message received")
+                    return
+                task = self.operations.get(operation_id)
+                if task is not None:
+                    self.completed_by_client.add(operation_id)
+                    task.cancel()
+            else:
+                self.close(INVALID_MESSAGE, f"Unexpected message of type {kind[:40]}")
+        except SlowConsumer:
+            self._slow_consumer()
+
+    async def _init(self, payload: Any) -> None:
+        if self.init_received:
+            self.close(DUPLICATE_INIT, "Too many initialisation requests")
+            return
+        self.init_received = True
+        if payload is not None and not isinstance(payload, dict):
+            self.close(INVALID_MESSAGE, "Invalid message received")
+            return
+        authorization = None
+        if payload:
+            authorization = payload.get("Authorization", payload.get("authorization"))
+        if authorization is None:
+            authorization = self.upgrade_authorization
+        if authorization is not None:
+            if not isinstance(authorization, str):
+                self.close(FORBIDDEN, "Forbidden")
+                return
+            if self.app.edge_auth is not None:
+                try:
+                    await self.app.edge_auth.check(authorization)
+                except Unauthenticated:
+                    self.close(FORBIDDEN, "Forbidden")
+                    return
+            self.headers["authorization"] = authorization
+        self.acknowledged = True
+        self._queue(_ACK)
+
+    def _subscribe(self, frame: dict[str, Any]) -> None:
+        if not self.acknowledged:
+            self.close(UNAUTHORIZED, "Unauthorized")
+            return
+        operation_id = frame.get("id")
+        payload = frame.get("payload")
+        if (
+            not isinstance(operation_id, str)
+            or not operation_id
+            or not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+            or not isinstance(payload.get("variables") or {}, dict)
+            or not isinstance(payload.get("operationName") or "", str)
+        ):
+            self.close(INVALID_MESSAGE, "Invalid message received")
+            return
+        if operation_id in self.operations:
+            self.close(DUPLICATE_ID, f"Subscriber for {operation_id[:80]} already exists")
+            return
+        self.operations[operation_id] = asyncio.create_task(self._operation(operation_id, payload))
+
+    def _slow_consumer(self) -> None:
+        if self.close_code is None:
+            logger.warning("closing a WebSocket whose client does not read its events (send buffer full)")
+        self.close(SLOW_CONSUMER, "Slow consumer: the send buffer is full")
+
+    async def _operation(self, operation_id: str, payload: dict[str, Any]) -> None:
+        # The gateway of the moment, leased: a hot reload closes the previous one only once this has ended (or
+        # its grace is over: then this subscription ends with SUBSCRIPTION_CONNECTION_LOST).
+        lease = self.app.lease.enter()
+        gateway = lease.gateway
+        try:
+            try:
+                # Safelist mode covers WebSocket operations too (router/persisted.py).
+                if self.app.persisted.always or "extensions" in payload:
+                    await self.app.persisted.resolve(payload)
+            except PersistedQueryError as exc:
+                error = {"message": str(exc), "extensions": {"code": exc.code}}
+                self._queue({"id": operation_id, "type": "error", "payload": [error]})
+                return
+            query, variables, name = payload["query"], payload.get("variables"), payload.get("operationName")
+            try:
+                stream = gateway.subscribe(query, variables, name, headers=self.headers)
+                if stream is None:
+                    result = await gateway.execute(
+                        query, variables, name, method="POST", headers=self.headers
+                    )
+            except self.app.request_error as exc:
+                errors = getattr(exc, "errors", None) or [
+                    {"message": str(exc), "extensions": {"code": "BAD_REQUEST"}}
+                ]
+                self._queue({"id": operation_id, "type": "error", "payload": errors})
+                return
+            if stream is None:
+                self._queue({"id": operation_id, "type": "next", "payload": result})
+                self._queue({"id": operation_id, "type": "complete"})
+                return
+            if self.subscriptions >= self.config.max_subscriptions_per_connection:
+                limit = self.config.max_subscriptions_per_connection
+                error = {
+                    "message": f"at most {limit} subscriptions may be open on one connection",
+                    "extensions": {"code": SUBSCRIPTION_LIMIT},
+                }
+                self._queue({"id": operation_id, "type": "error", "payload": [error]})
+                return
+            await self._stream(operation_id, stream)
+        except SlowConsumer:
+            self._slow_consumer()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("a WebSocket operation failed")
+            error = {"message": "internal error", "extensions": {"code": "INTERNAL"}}
+            with contextlib.suppress(SlowConsumer):
+                self._queue({"id": operation_id, "type": "error", "payload": [error]})
+        finally:
+            lease.exit()
+            self.operations.pop(operation_id, None)
+            self.completed_by_client.discard(operation_id)
+
+    async def _stream(self, operation_id: str, stream: Any) -> None:
+        metrics = self.metrics
+        self.subscriptions += 1
+        metrics.opened("websocket")
+        reason = "disconnect"
+        head = f'{{"id":{orjson.dumps(operation_id).decode()},"type":"next","payload":'
+        try:
+            async for response in stream:
+                self.buffer.put(head + orjson.dumps(response).decode() + "}")
+                metrics.delivered["websocket"] += 1
+            reason = stream.ended_by or "complete"
+            self._queue({"id": operation_id, "type": "complete"})
+        except SubscriptionRefused as refused:
+            reason = "error"
+            self._queue({"id": operation_id, "type": "error", "payload": refused.errors})
+        except SlowConsumer:
+            reason = "slow_consumer"
+            raise
+        except asyncio.CancelledError:
+            reason = "client" if operation_id in self.completed_by_client else "disconnect"
+            if self.close_code == SLOW_CONSUMER:
+                reason = "slow_consumer"
+            raise
+        finally:
+            self.subscriptions -= 1
+            metrics.closed("websocket", reason)
+            await stream.aclose()
