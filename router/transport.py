@@ -17,28 +17,6 @@ import orjson
 from router.headers import HeaderPropagation
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 
-# Hop-by-hop and body-describing headers of the client's request must not reach a subgraph.
-NOT_FORWARDED = frozenset(
-    {
-        "host",
-        "content-length",
-        "content-type",
-        "content-encoding",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-authorization",
-        "proxy-connection",
-        "accept",
-        "accept-encoding",
-        "expect",
-    }
-)
-_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
-
 
 class SubgraphFetchError(Exception):
     """A subgraph could not be asked, or did not answer with a GraphQL response."""
@@ -58,15 +36,6 @@ class SubgraphHTTPError(SubgraphFetchError):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.transient = status >= 500
-
-
-def outgoing_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """The client's headers a subgraph gets, plus our JSON content headers."""
-    if not headers:
-        return _JSON_HEADERS
-    request_headers = {k: v for k, v in headers.items() if k.lower() not in NOT_FORWARDED}
-    request_headers.update(_JSON_HEADERS)
-    return request_headers
 
 
 class SubgraphClients:

@@ -18,6 +18,35 @@ REPO = Path(__file__).resolve().parents[2]
 FEDERATION = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
 
 
+async def read_request(scope: dict[str, Any], receive: Any, send: Any) -> bytes | None:
+    """The body of an HTTP request to an ASGI stand-in; None for other scopes (lifespan is answered here)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return None
+    if scope["type"] != "http":
+        return None
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def respond(
+    send: Any, body: bytes, *, status: int = 200, content_type: bytes = b"application/json"
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def request_headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -33,35 +62,15 @@ class StandIn:
     received: list[Received] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        raw = await read_request(scope, receive, send)
+        if raw is None:
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = orjson.loads(b"".join(chunks) or b"{}")
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-        self.received.append(Received(headers, body))
+        body = orjson.loads(raw or b"{}")
+        self.received.append(Received(request_headers(scope), body))
         for name, seconds in self.slow.items():
             if name in body.get("query", ""):
                 await asyncio.sleep(seconds)
-        payload = orjson.dumps({"data": self.data})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(payload)),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await respond(send, orjson.dumps({"data": self.data}))
 
 
 def supergraph(subgraphs: Sequence[tuple[str, ServerThread, str]]) -> str:

@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from standin import read_request, respond
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
@@ -28,14 +29,9 @@ ME = "{ me { id } }"
 async def canned_subgraph(scope: Any, receive: Any, send: Any) -> None:
     """`me` answers UNAUTHENTICATED (as users does for an anonymous caller), `product` a product, anything
     else `products`."""
-    if scope["type"] != "http":
+    body = await read_request(scope, receive, send)
+    if body is None:
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
     if re.search(rb"\bme\b", body):
         answer = {
             "data": {"me": None},
@@ -45,10 +41,7 @@ async def canned_subgraph(scope: Any, receive: Any, send: Any) -> None:
         answer = {"data": {"product": {"__typename": "Product", "id": "p1"}}}
     else:
         answer = {"data": {"products": {"totalCount": 1}}}
-    await send(
-        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
-    )
-    await send({"type": "http.response.body", "body": orjson.dumps(answer)})
+    await respond(send, orjson.dumps(answer))
 
 
 def closed_port_url() -> str:

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from standin import StandIn
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
@@ -29,30 +30,6 @@ from subgraphs import registry
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 ME = "{ me { id } }"
 PRODUCTS = "{ products(first: 1) { totalCount } }"
-
-
-class RecordingSubgraph:
-    """A stand-in for every subgraph that records each request it gets and answers `{"data": null}`."""
-
-    def __init__(self) -> None:
-        self.requests: list[bytes] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.requests.append(body)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-        await send({"type": "http.response.body", "body": b'{"data": null}'})
 
 
 def start_router(stack: Any, **urls: str) -> ServerThread:
@@ -73,16 +50,16 @@ def router(stack: Any) -> Iterator[ServerThread]:
 
 
 @pytest.fixture(scope="module")
-def subgraph_side() -> Iterator[tuple[ServerThread, RecordingSubgraph]]:
-    recorder = RecordingSubgraph()
+def subgraph_side() -> Iterator[tuple[ServerThread, StandIn]]:
+    recorder = StandIn(data={})
     server = ServerThread(recorder).start()
     yield server, recorder
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def blind_router(stack: Any, subgraph_side: tuple[ServerThread, RecordingSubgraph]) -> Iterator[ServerThread]:
-    """Every subgraph URL is the recording stand-in: what reaches "the subgraphs" is on record."""
+def blind_router(stack: Any, subgraph_side: tuple[ServerThread, StandIn]) -> Iterator[ServerThread]:
+    """Every subgraph URL is one stand-in that records requests: what reaches "the subgraphs" is on record."""
     url = f"{subgraph_side[0].url}/graphql"
     server = start_router(stack, **{name: url for name in stack.servers})
     yield server
@@ -146,7 +123,7 @@ def resigned(issuer: Any, **claims: Any) -> str:
 )
 async def test_a_bad_token_is_refused_before_any_subgraph_is_called(
     blind_router: ServerThread,
-    subgraph_side: tuple[ServerThread, RecordingSubgraph],
+    subgraph_side: tuple[ServerThread, StandIn],
     issuer: Any,
     case: str,
 ) -> None:
@@ -174,7 +151,7 @@ async def test_a_bad_token_is_refused_before_any_subgraph_is_called(
         "other issuer": (resigned(issuer, iss="https://evil.example"), "Bearer"),
     }[case]
     recorder = subgraph_side[1]
-    before = len(recorder.requests)
+    before = len(recorder.received)
 
     response = await post(blind_router, PRODUCTS, token, scheme)
 
@@ -184,20 +161,20 @@ async def test_a_bad_token_is_refused_before_any_subgraph_is_called(
     assert [error["extensions"]["code"] for error in body["errors"]] == ["UNAUTHENTICATED"]
     assert "data" not in body
     # and on the subgraphs' side, nothing arrived
-    assert len(recorder.requests) == before
+    assert len(recorder.received) == before
 
 
 async def test_the_recording_subgraph_sees_requests_that_pass_the_edge(
-    blind_router: ServerThread, subgraph_side: tuple[ServerThread, RecordingSubgraph], issuer: Any
+    blind_router: ServerThread, subgraph_side: tuple[ServerThread, StandIn], issuer: Any
 ) -> None:
     # The control of the test above: a good token does reach "the subgraphs".
     recorder = subgraph_side[1]
-    before = len(recorder.requests)
+    before = len(recorder.received)
 
     response = await post(blind_router, PRODUCTS, issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token)
 
     assert response.status_code == 200
-    assert len(recorder.requests) == before + 1
+    assert len(recorder.received) == before + 1
 
 
 async def test_a_good_token_reaches_the_subgraphs_with_its_header(

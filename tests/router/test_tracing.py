@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from standin import read_request, request_headers, respond
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
@@ -204,14 +205,10 @@ class HeaderRecorder:
         self.seen: list[dict[str, str]] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if await read_request(scope, receive, send) is None:
             return
-        self.seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        while (await receive()).get("more_body"):
-            pass
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": self.answer})
+        self.seen.append(request_headers(scope))
+        await respond(send, self.answer)
 
 
 @pytest.fixture(scope="module")
@@ -297,19 +294,12 @@ class TraceReceiver:
         self.bodies: list[bytes] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        body = await read_request(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         if scope["path"] == "/v1/traces":
             self.bodies.append(body)
-        headers = [(b"content-type", b"application/x-protobuf")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+        await respond(send, b"", content_type=b"application/x-protobuf")
 
 
 async def test_with_an_otlp_endpoint_in_the_environment_the_router_exports_its_spans_there(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from standin import read_request, request_headers, respond
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
@@ -46,44 +46,17 @@ class StandIn:
         self.requests: list[tuple[dict[str, Any], dict[str, str]]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        body = await read_request(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append((orjson.loads(body), headers))
+        self.requests.append((orjson.loads(body), request_headers(scope)))
         if self.failures > 0:
             self.failures -= 1
-            await _answer(send, 503, b"overloaded", b"text/plain")
+            await respond(send, b"overloaded", status=503, content_type=b"text/plain")
             return
         if self.delay:
             await asyncio.sleep(self.delay)
-        await _answer(send, 200, orjson.dumps({"data": self.data}), b"application/json")
-
-
-async def _answer(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def serve_on(app: Any, port: int) -> ServerThread:
-    """`app` on a given loopback port (a subgraph coming back where it was)."""
-    server = ServerThread(app)
-    server.socket.close()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    server.socket, server.port = sock, port
-    server.thread = threading.Thread(target=server.server.run, kwargs={"sockets": [sock]}, daemon=True)
-    return server.start()
+        await respond(send, orjson.dumps({"data": self.data}))
 
 
 def free_port() -> int:
@@ -131,7 +104,7 @@ class Stand:
         self.reports_server = None
 
     def restart_reports(self) -> None:
-        self.reports_server = serve_on(self.reports, self.reports_port)
+        self.reports_server = ServerThread(self.reports, port=self.reports_port).start()
 
     def stop(self) -> None:
         for server in [*self.routers, self.shop_server, self.reports_server]:
