@@ -50,6 +50,9 @@ class RouterConfig(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(4000, ge=0, le=65535)
+    # Processes serving host:port, each with its own event loop on its own SO_REUSEPORT socket (the kernel
+    # spreads connections over them): one per core the router may use (router/workers.py).
+    workers: int = Field(1, ge=1, le=256)
     # A request body past this answers 413 before it is parsed (2 MiB).
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
     max_depth: int = Field(100, ge=1)

@@ -613,8 +613,19 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Any:
 
 
 def serve(supergraph: Path, config: RouterConfig) -> None:
-    """Run the router under uvicorn (uvloop, httptools) until SIGINT/SIGTERM; a SIGTERM exits 0."""
+    """Run the router under uvicorn (uvloop, httptools) until SIGINT/SIGTERM; a SIGTERM exits 0. With
+    `config.workers` > 1, that many processes serve the one address (router/workers.py)."""
     configure_logging("router", level=config.log_level, json=config.log_json)
+    if config.workers > 1:
+        from router.workers import serve_workers
+
+        serve_workers(config.workers, lambda listener: _serve_one(supergraph, config, listener), config)
+        return
+    _serve_one(supergraph, config, None)
+
+
+def _serve_one(supergraph: Path, config: RouterConfig, listener: Any) -> None:
+    """One uvicorn server; on `listener` (a bound socket) when given, else on config's host and port."""
     gateway = build_gateway(supergraph.read_text(), config)
     server = _Server(
         uvicorn.Config(
@@ -631,7 +642,7 @@ def serve(supergraph: Path, config: RouterConfig) -> None:
             timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         )
     )
-    server.run()
+    server.run(sockets=[listener] if listener is not None else None)
     if not server.started:
         raise SystemExit(3)  # uvicorn's "startup failed" (the port is taken, ...): it logged why
 

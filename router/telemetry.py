@@ -231,7 +231,7 @@ def plan_node_span(tracer: Tracer, node: Any) -> Any:
     kind = type(node).__name__
     attributes: dict[str, Any] = {}
     if isinstance(node, Flatten):
-        attributes["myshop.flatten.path"] = ".".join(node.path)
+        attributes["myshop.flatten.path"] = ", ".join(".".join(path) for path in node.paths)
         attributes["myshop.subgraph.name"] = node.node.service
     elif isinstance(node, Condition):
         attributes["myshop.condition.variable"] = node.variable

@@ -4,13 +4,13 @@ other requests. The traversal fills them; ``build_plan`` turns them into plan no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from router.planner.aliasing import alias_type_conflicts
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence, Subscription
 from router.planner.operation import Condition as Cond
 from router.planner.reachability import PlanningError
-from router.planner.selections import SelectionSet
+from router.planner.selections import OutFragment, SelectionSet
 from router.supergraph.model import Supergraph
 
 
@@ -28,6 +28,8 @@ class FetchGroup:
     # representation type condition -> the @interfaceObject name the subgraph knows it by
     interface_objects: dict[str, str] = field(default_factory=dict)
     mutation_index: int = -1  # order of a mutation's root fetch
+    # Further paths this (merged) entity fetch serves; see FetchGraph._merge_concurrent.
+    more_paths: tuple[tuple[str, ...], ...] = ()
 
     def __hash__(self) -> int:
         return self.id
@@ -123,7 +125,7 @@ class FetchGraph:
             id=group.id,
             renames=renames,
         )
-        node: PlanNode = Flatten(group.path, fetch) if group.is_entity else fetch
+        node: PlanNode = Flatten(group.path, fetch, group.more_paths) if group.is_entity else fetch
         return node
 
     def _root_type(self) -> str:
@@ -170,6 +172,7 @@ class FetchGraph:
     def _build_from(
         self, groups: list[FetchGroup], roots: list[FetchGroup], variable_types: dict[str, str]
     ) -> PlanNode | None:
+        groups, roots = self._merge_concurrent(groups, roots)
         members = set(groups)
         children: dict[FetchGroup, list[FetchGroup]] = {g: [] for g in groups}
         tree = True
@@ -208,6 +211,92 @@ class FetchGraph:
             )
         steps = [nodes[0] if len(nodes) == 1 else Parallel(nodes) for _, nodes in sorted(by_level.items())]
         return steps[0] if len(steps) == 1 else Sequence(steps)
+
+    # -- merging concurrent entity fetches -------------------------------------------------------
+
+    def _merge_concurrent(
+        self, groups: list[FetchGroup], roots: list[FetchGroup]
+    ) -> tuple[list[FetchGroup], list[FetchGroup]]:
+        """Entity fetches to one subgraph that start together become one fetch: one ``_entities`` call
+        over the representations found at all their paths (the executor sends a representation once).
+
+        They start together when they are on the same level of a plan run level by level, or, in a plan
+        that is a tree, when they wait for the same fetch. They merge only when nothing changes for any
+        entity: the same conditions, and per entity type the same representation and the same selection
+        (different object types may differ; an abstract type condition must match exactly)."""
+        members = set(groups)
+        deps_of = {g: frozenset(d for d in g.deps if d in members) for g in groups}
+        tree = all(len(deps) <= 1 for deps in deps_of.values())
+        level: dict[FetchGroup, int] = {}
+
+        def level_of(group: FetchGroup) -> int:
+            if group not in level:
+                level[group] = 1 + max((level_of(d) for d in deps_of[group]), default=-1)
+            return level[group]
+
+        buckets: dict[tuple, list[list[FetchGroup]]] = {}
+        for group in groups:
+            if not group.is_entity:
+                continue
+            key = (group.graph, group.conditions, level_of(group), deps_of[group] if tree else None)
+            clusters = buckets.setdefault(key, [])
+            for cluster in clusters:
+                if all(self._mergeable(other, group) for other in cluster):
+                    cluster.append(group)
+                    break
+            else:
+                clusters.append([group])
+        merged: dict[FetchGroup, FetchGroup] = {}
+        for clusters in buckets.values():
+            for cluster in clusters:
+                if len(cluster) > 1:
+                    one = self._merged(cluster)
+                    merged.update((g, one) for g in cluster)
+        if not merged:
+            return groups, roots
+        # New groups (the fetch graph itself stays as planned), depending on the merged ones.
+        new: dict[FetchGroup, FetchGroup] = {g: merged.get(g) or replace(g, deps=set()) for g in groups}
+        for group in groups:
+            target = new[group]
+            target.deps |= {new.get(d, d) for d in group.deps}
+            target.deps.discard(target)
+        out = list(dict.fromkeys(new[g] for g in groups))
+        return out, list(dict.fromkeys(new[r] for r in roots))
+
+    def _merged(self, cluster: list[FetchGroup]) -> FetchGroup:
+        first = cluster[0]
+        group = FetchGroup(first.id, first.graph, first.path, True, conditions=first.conditions)
+        group.more_paths = tuple(p for p in dict.fromkeys(g.path for g in cluster) if p != first.path)
+        for member in cluster:
+            group.selection.merge(member.selection)
+            group.inputs.merge(member.inputs)
+            group.variables |= member.variables
+            group.interface_objects.update(member.interface_objects)
+        return group
+
+    def _mergeable(self, a: FetchGroup, b: FetchGroup) -> bool:
+        if any(a.interface_objects.get(k, v) != v for k, v in b.interface_objects.items()):
+            return False
+        return self._same_per_type(a.inputs, b.inputs) and self._same_per_type(a.selection, b.selection)
+
+    def _same_per_type(self, a: SelectionSet, b: SelectionSet) -> bool:
+        """Whether two entity selections (``... on T`` at the top) agree on every type they share."""
+        for x in a.items.values():
+            for y in b.items.values():
+                if not isinstance(x, OutFragment) or not isinstance(y, OutFragment):
+                    return False
+                if x.directives or y.directives:
+                    return False
+                if x.type_condition == y.type_condition:
+                    if x.sub.print_compact() != y.sub.print_compact():
+                        return False
+                elif not (self._object(x.type_condition) and self._object(y.type_condition)):
+                    return False  # may overlap: an interface and one of its objects
+        return True
+
+    def _object(self, name: str | None) -> bool:
+        info = self.supergraph.types.get(name) if name is not None else None
+        return info is not None and info.kind == "object"
 
     @staticmethod
     def _conditioned(group: FetchGroup, node: PlanNode, inherited: tuple[Cond, ...]) -> PlanNode:

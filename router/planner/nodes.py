@@ -41,10 +41,21 @@ class Fetch:
 class Flatten:
     path: tuple[str, ...]
     node: Fetch
+    # Further response paths whose entities the same fetch serves (one `_entities` call for all).
+    more_paths: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        return (self.path, *self.more_paths)
 
     def lines(self, indent: int) -> list[str]:
         pad = "  " * indent
-        return [f'{pad}Flatten(path: "{".".join(self.path)}") {{', *self.node.lines(indent + 1), pad + "},"]
+        if self.more_paths:
+            listed = ", ".join(f'"{".".join(path)}"' for path in self.paths)
+            head = f"{pad}Flatten(paths: [{listed}]) {{"
+        else:
+            head = f'{pad}Flatten(path: "{".".join(self.path)}") {{'
+        return [head, *self.node.lines(indent + 1), pad + "},"]
 
 
 @dataclass(slots=True, eq=False)
