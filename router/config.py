@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from router.entity_cache import EntityCacheConfig
 from router.headers import HeadersConfig
 from router.persisted import PersistedQueriesConfig
 from router.traffic_config import RateLimitConfig, TrafficConfig
@@ -92,6 +93,9 @@ class RouterConfig(BaseSettings):
     # (`MYSHOP_ROUTER_RATE_LIMIT__ENABLED=true`).
     traffic: TrafficConfig = TrafficConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
+    # The optional entity cache in Redis (router/entity_cache.py), off unless `enabled`: per subgraph and
+    # type TTLs, e.g. `entity_cache: {enabled: true, subgraphs: {products: {types: {Product: 60s}}}}`.
+    entity_cache: EntityCacheConfig = EntityCacheConfig()
 
     # Which client headers each subgraph gets (router/headers.py); none configured: every end-to-end header.
     headers: HeadersConfig = HeadersConfig()

@@ -1,5 +1,5 @@
-"""Runs a query plan: sends each fetch to its subgraph (one pooled keep-alive client per subgraph),
-merges the answers into one tree, and shapes that tree into the client's response."""
+"""Runs a query plan: sends each fetch to its subgraph (one pooled keep-alive client per subgraph) and
+merges the answers into one tree (router/shaper.py then shapes it into the client's response)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
+from router.entity_cache import EntityCache, Slot, cache_control_ttl
 from router.planner.aliasing import rename_aliased
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
-from router.planner.operation import Field, Fragment, Selection
 from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
 from router.telemetry import plan_node_span
@@ -27,10 +27,12 @@ _KEYER_CACHE_SIZE = 4096
 class _Run:
     """The state of one execution: the merged data and the errors so far."""
 
-    __slots__ = ("data", "deadline", "errors", "headers", "variables")
+    __slots__ = ("cache_reads", "data", "deadline", "errors", "headers", "variables")
 
     def __init__(self, variables: Mapping[str, Any], headers: Mapping[str, str] | None) -> None:
         self.data: dict[str, Any] = {}
+        # A mutation's entity fetches skip the entity cache's answers (it may just have changed them).
+        self.cache_reads = True
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.headers = headers
@@ -43,6 +45,8 @@ class Executor:
         self.clients = clients
         self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
         self._keyers: dict[Fetch, Any] = {}
+        # The optional entity cache (router/entity_cache.py); None: every entity is fetched.
+        self.entity_cache: EntityCache | None = None
 
     async def run(
         self,
@@ -51,9 +55,11 @@ class Executor:
         headers: Mapping[str, str] | None = None,
         data: dict[str, Any] | None = None,
         time_limit: float | None = None,
+        cache_reads: bool = True,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Runs ``node``; ``data`` starts the merged tree (a subscription event for its Rest plan)."""
         run = _Run(variables, headers)
+        run.cache_reads = cache_reads
         if data is not None:
             run.data = data
         if node is not None and time_limit is None:
@@ -164,11 +170,16 @@ class Executor:
                 owners[index].append(entity)
         if not representations:
             return
-        payload = await self._send(fetch, run, {"representations": representations})
-        if payload is None:
-            return
-        data = payload.get("data")
-        entities = data.get("_entities") if isinstance(data, dict) else None
+        cache = self.entity_cache
+        if cache is not None and fetch.graph in cache.graphs:
+            entities, errors = await self._cached_entities(fetch, run, representations, cache)
+        else:
+            payload = await self._send(fetch, run, {"representations": representations})
+            if payload is None:
+                return
+            data = payload.get("data")
+            entities = data.get("_entities") if isinstance(data, dict) else None
+            errors = payload.get("errors")
         if isinstance(entities, list):
             if fetch.renames:
                 rename_aliased(entities, fetch.selection)
@@ -177,9 +188,62 @@ class Executor:
                 if type(result) is dict:
                     for entity in owners[index]:
                         merge(entity, result)
-        errors = payload.get("errors")
         if errors:
             self._entity_errors(flatten, run, errors, owners)
+
+    async def _cached_entities(
+        self, fetch: Fetch, run: _Run, representations: list[dict[str, Any]], cache: EntityCache
+    ) -> tuple[list[Any] | None, list[Any] | None]:
+        """`_entities` and the errors for `representations`, those in the cache from it, the others from the
+        subgraph (kept for next time where the answer allows); errors' paths index `representations`."""
+        variables = {v: run.variables[v] for v in fetch.variable_usages if v in run.variables}
+        outgoing = self.clients.clients.outgoing(fetch.graph, run.headers)
+        slots = cache.slots(fetch, representations, variables, outgoing)
+        entities: list[Any] = [None] * len(representations)
+        missing: list[int] = []
+        if run.cache_reads:
+            for index, raw in enumerate(await cache.read(slots)):
+                if raw is None:
+                    missing.append(index)
+                else:
+                    entities[index] = orjson.loads(raw)
+        else:
+            missing = list(range(len(representations)))
+        if not missing:
+            return entities, None
+        payload = await self._send(fetch, run, {"representations": [representations[i] for i in missing]})
+        if payload is None:
+            return entities, None
+        data = payload.get("data")
+        fetched = data.get("_entities") if isinstance(data, dict) else None
+        errors: list[Any] = []
+        # Indexes (into `missing`) of answers an error touches; None: an error without one touches them all.
+        failed: set[int] | None = set()
+        for error in payload.get("errors") or ():
+            path = error.get("path") if isinstance(error, dict) else None
+            if isinstance(path, list) and len(path) >= 2 and path[0] == "_entities" and type(path[1]) is int:
+                if failed is not None:
+                    failed.add(path[1])
+                if 0 <= path[1] < len(missing):
+                    error = {**error, "path": ["_entities", missing[path[1]], *path[2:]]}
+            else:
+                failed = None
+            errors.append(error)
+        if not isinstance(fetched, list):
+            return entities, errors
+        keep: list[tuple[Slot, bytes, int]] = []
+        cache_control = getattr(payload, "cache_control", None)
+        for j, result in enumerate(fetched[: len(missing)]):
+            index = missing[j]
+            entities[index] = result
+            slot = slots[index]
+            if slot is None or type(result) is not dict or failed is None or j in failed:
+                continue
+            seconds = cache_control_ttl(cache_control, slot.ttl, slot.public)
+            if seconds > 0:
+                keep.append((slot, orjson.dumps(result), seconds))
+        await cache.write(keep)
+        return entities, errors
 
     def _entity_errors(
         self, flatten: Flatten, run: _Run, errors: list[Any], owners: list[list[dict[str, Any]]]
@@ -431,240 +495,3 @@ def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
             projected = {"__typename": value["__typename"], **projected}
         return projected
     return value
-
-
-# The shaper's steps, one per selection: (kind, @skip/@include conditions, ...), by kind:
-#   _LEAF (key, non-null)  _COMPLETE (key, non-null, field, steps of its selections or None for an enum)
-#   _TYPENAME (key)  _FRAGMENT (types it applies to, its steps)
-#   _OBJECT, _OBJECT_LIST: _COMPLETE's fast ways for an object and a list of objects (non-null or not), with
-#   (..., the field's type, whether list items are non-null)
-_LEAF, _COMPLETE, _TYPENAME, _FRAGMENT = "leaf", "complete", "typename", "fragment"
-_OBJECT, _OBJECT_LIST = "object", "object list"
-_Steps = tuple[bool, tuple[tuple[Any, ...], ...]]  # (whether a step needs the runtime type, the steps)
-_SHAPER_CACHE_SIZE = 4096
-
-
-class Shaper:
-    """Projects the merged data onto the client's selections: its order, aliases, ``__typename``,
-    @skip/@include, and null-bubbling of non-null fields."""
-
-    def __init__(
-        self,
-        supergraph: Supergraph,
-        hidden_types: frozenset[str] = frozenset(),
-        enum_values: Mapping[str, frozenset[str]] | None = None,
-    ) -> None:
-        self.supergraph = supergraph
-        self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
-        # Object types outside the API schema (@inaccessible): a value of one answers as null.
-        self._hidden_types = hidden_types
-        # Enum -> the values clients may see; a subgraph's other values (inaccessible) answer as null.
-        self._enum_values = dict(enum_values or {})
-        # id(an operation's selections) -> (them, the root type, their steps).
-        self._operations: dict[int, tuple[list[Selection], str, _Steps]] = {}
-
-    def shape(
-        self,
-        selections: list[Selection],
-        data: dict[str, Any],
-        root_type: str,
-        variables: Mapping[str, Any],
-        local: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        if local:
-            data = {**data, **local}
-        if not self._object(self._compiled(selections, root_type), data, root_type, variables, out):
-            return None
-        return out
-
-    # -- the selections, compiled once per operation into steps ---------------------------------------------
-
-    def _compiled(self, selections: list[Selection], root_type: str) -> _Steps:
-        cached = self._operations.get(id(selections))
-        if cached is not None and cached[0] is selections and cached[1] == root_type:
-            return cached[2]
-        if len(self._operations) >= _SHAPER_CACHE_SIZE:
-            self._operations.clear()  # operations evicted from the gateway's plan cache must not stay alive
-        steps = self._compile(selections, root_type)
-        self._operations[id(selections)] = (selections, root_type, steps)
-        return steps
-
-    def _compile(self, selections: list[Selection], type_name: str) -> _Steps:
-        """The steps that shape an object of `type_name` (abstract or not) for `selections`; fragments that
-        always apply (no type condition, or the field's own type) are inlined."""
-        steps: list[tuple[Any, ...]] = []
-        self._compile_into(selections, type_name, (), steps)
-        needs_runtime = any(step[0] in (_TYPENAME, _FRAGMENT) for step in steps)
-        return needs_runtime, tuple(steps)
-
-    def _compile_into(
-        self,
-        selections: list[Selection],
-        type_name: str,
-        outer: tuple[tuple[str, bool], ...],
-        steps: list[tuple[Any, ...]],
-    ) -> None:
-        for selection in selections:
-            conditions = outer + tuple(selection.conditions)
-            if isinstance(selection, Fragment):
-                condition = selection.type_condition
-                if condition is None or condition == type_name:
-                    self._compile_into(selection.selections, type_name, conditions, steps)
-                else:
-                    matches = self.supergraph.runtime_types(condition) | {condition}
-                    sub = self._compile(selection.selections, type_name)
-                    steps.append((_FRAGMENT, conditions, matches, sub))
-                continue
-            key = selection.response_key
-            if selection.name == "__typename":
-                steps.append((_TYPENAME, conditions, key))
-            elif selection.selections is None and selection.type_name not in self._enum_values:
-                steps.append((_LEAF, conditions, key, selection.non_null))
-            elif selection.selections is None:  # an enum
-                steps.append((_COMPLETE, conditions, key, selection.non_null, selection, None))
-            else:
-                sub = self._compile(selection.selections, selection.type_name)
-                wrappers = tuple(w for w in selection.wrappers if w != "!")
-                if not wrappers:
-                    kind = _OBJECT
-                elif wrappers == ("[",):
-                    kind = _OBJECT_LIST
-                else:
-                    kind = _COMPLETE
-                item_non_null = selection.wrappers[-1:] == ("!",)
-                steps.append(
-                    (
-                        kind,
-                        conditions,
-                        key,
-                        selection.non_null,
-                        selection,
-                        sub,
-                        selection.type_name,
-                        item_non_null,
-                    )
-                )
-
-    # -- shaping -------------------------------------------------------------------------------------------
-
-    def _object(
-        self,
-        compiled: _Steps,
-        value: dict[str, Any],
-        type_name: str,
-        variables: Mapping[str, Any],
-        out: dict[str, Any],
-    ) -> bool:
-        needs_runtime, steps = compiled
-        runtime = None
-        if needs_runtime:
-            runtime = value.get("__typename")
-            if runtime not in self._object_types:
-                runtime = type_name if type_name in self._object_types else runtime
-        get = value.get
-        hidden = self._hidden_types
-        for step in steps:
-            if step[1] and not _conditions_hold(step[1], variables):
-                continue
-            kind = step[0]
-            if kind is _LEAF:
-                key = step[2]
-                raw = get(key)
-                if raw is None and step[3]:
-                    return False
-                out[key] = raw
-            elif kind is _OBJECT:
-                key = step[2]
-                raw = get(key)
-                completed = None
-                if type(raw) is dict and not (hidden and raw.get("__typename") in hidden):
-                    existing = out.get(key)
-                    into = existing if type(existing) is dict else {}
-                    if self._object(step[5], raw, step[6], variables, into):
-                        completed = into
-                if completed is None and step[3]:
-                    return False
-                out[key] = completed
-            elif kind is _OBJECT_LIST:
-                key = step[2]
-                raw = get(key)
-                completed = None
-                if type(raw) is list:
-                    existing = out.get(key)
-                    previous = existing if type(existing) is list else ()
-                    known = len(previous)
-                    sub, item_type, item_non_null = step[5], step[6], step[7]
-                    completed = []
-                    for i, item in enumerate(raw):
-                        shaped = None
-                        if type(item) is dict and not (hidden and item.get("__typename") in hidden):
-                            before = previous[i] if i < known else None
-                            into = before if type(before) is dict else {}
-                            if self._object(sub, item, item_type, variables, into):
-                                shaped = into
-                        if shaped is None and item_non_null:
-                            completed = None
-                            break
-                        completed.append(shaped)
-                if completed is None and step[3]:
-                    return False
-                out[key] = completed
-            elif kind is _COMPLETE:
-                key = step[2]
-                raw = get(key)
-                completed = (
-                    None if raw is None else self._complete(raw, step[4], step[5], 0, variables, out.get(key))
-                )
-                if completed is None and step[3]:
-                    return False
-                out[key] = completed
-            elif kind is _TYPENAME:
-                out[step[2]] = runtime
-            elif runtime in step[2] and not self._object(step[3], value, type_name, variables, out):
-                return False
-        return True
-
-    def _complete(
-        self,
-        raw: Any,
-        field: Field,
-        compiled: _Steps | None,
-        index: int,
-        variables: Mapping[str, Any],
-        existing: Any,
-    ) -> Any:
-        wrappers = field.wrappers
-        if index < len(wrappers) and wrappers[index] == "!":
-            index += 1
-        if raw is None:
-            return None
-        if index < len(wrappers) and wrappers[index] == "[":
-            if type(raw) is not list:
-                return None
-            item_non_null = index + 1 < len(wrappers) and wrappers[index + 1] == "!"
-            items = []
-            previous_items = existing if type(existing) is list else ()
-            known = len(previous_items)
-            for i, item in enumerate(raw):
-                previous = previous_items[i] if i < known else None
-                completed = self._complete(item, field, compiled, index + 1, variables, previous)
-                if completed is None and item_non_null:
-                    return None
-                items.append(completed)
-            return items
-        if compiled is None:
-            # An enum: a value the API schema does not have (inaccessible, or another subgraph's) is null.
-            return raw if raw in self._enum_values[field.type_name] else None
-        if type(raw) is not dict:
-            return None
-        if self._hidden_types and raw.get("__typename") in self._hidden_types:
-            return None
-        out = existing if type(existing) is dict else {}
-        if not self._object(compiled, raw, field.type_name, variables, out):
-            return None
-        return out
-
-
-def _conditions_hold(conditions: tuple[tuple[str, bool], ...], variables: Mapping[str, Any]) -> bool:
-    return all(bool(variables.get(name)) == expected for name, expected in conditions)

@@ -27,11 +27,13 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from prometheus_client import CollectorRegistry
 
-from router.executor import Executor, Shaper
+from router.entity_cache import EntityCache, EntityCacheConfig
+from router.executor import Executor
 from router.headers import HeaderPropagation
 from router.limits import alias_count, operation_depth
 from router.planner import PlanningError, QueryPlan, QueryPlanner, Subscription
 from router.planner.operation import Operation, normalize
+from router.shaper import Shaper
 from router.subscriptions import SubgraphSockets, SubscriptionStream
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
 from router.telemetry import RouterTelemetry, current_request
@@ -112,6 +114,7 @@ class Gateway:
         subgraph_urls: Mapping[str, str] | None = None,
         headers: HeaderPropagation | None = None,
         traffic: TrafficConfig = TrafficConfig(),
+        entity_cache: EntityCacheConfig = EntityCacheConfig(),
     ) -> None:
         self.supergraph = supergraph
         self.api_schema = api_schema
@@ -135,6 +138,11 @@ class Gateway:
         self._traffic = Traffic(self._clients, shaping, names, ignored_headers=traffic.dedup_ignored_headers)
         self._request_timeout = traffic.request_timeout
         self._executor = Executor(supergraph, self._traffic)
+        self._entity_cache: EntityCache | None = None
+        if entity_cache.enabled:
+            self._entity_cache = EntityCache(entity_cache, names, frozenset(supergraph.types))
+            self._executor.entity_cache = self._entity_cache
+            self._clients.cache_control_graphs = self._entity_cache.graphs
         self._sockets = SubgraphSockets(urls)
         hidden = frozenset(
             name
@@ -160,6 +168,7 @@ class Gateway:
         subgraph_urls: Mapping[str, str] | None = None,
         headers: HeaderPropagation | None = None,
         traffic: TrafficConfig = TrafficConfig(),
+        entity_cache: EntityCacheConfig = EntityCacheConfig(),
     ) -> Gateway:
         supergraph, document, names = load_supergraph(sdl)
         api_schema = build_api_schema(document, names)
@@ -170,6 +179,7 @@ class Gateway:
             subgraph_urls=subgraph_urls,
             headers=headers,
             traffic=traffic,
+            entity_cache=entity_cache,
         )
 
     # -- stages ----------------------------------------------------------------------------------
@@ -303,7 +313,11 @@ class Gateway:
             local, local_errors = self._introspect(prepared.document, node, values)
             errors.extend(local_errors)
         data, fetch_errors = await self._executor.run(
-            plan.node, values, headers, time_limit=self._request_timeout
+            plan.node,
+            values,
+            headers,
+            time_limit=self._request_timeout,
+            cache_reads=node.operation is not OperationType.MUTATION,
         )
         errors.extend(fetch_errors)
         shaped = self._shaper.shape(operation.selections, data, operation.root_type, values, local)
@@ -364,8 +378,11 @@ class Gateway:
         return str(self._plan(query, operation_name, prepared, node)[1])
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
-        """The subgraph traffic's metrics (breakers, retries, deduplication) on `/metrics`."""
+        """The subgraph traffic's metrics (breakers, retries, deduplication) and the entity cache's on
+        `/metrics`."""
         self._traffic.register_metrics(registry)
+        if self._entity_cache is not None:
+            self._entity_cache.register_metrics(registry)
 
     def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
         """Fetch metrics and spans, plan-node spans (router/telemetry.py), and the plan cache's hit counts."""
@@ -377,3 +394,5 @@ class Gateway:
     async def close(self) -> None:
         await self._traffic.close()
         await self._sockets.close()
+        if self._entity_cache is not None:
+            await self._entity_cache.close()

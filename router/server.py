@@ -609,6 +609,7 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Any:
         subgraph_urls=config.subgraph_urls or None,
         headers=HeaderPropagation(config.headers),
         traffic=config.traffic,
+        entity_cache=config.entity_cache,
     )
 
 

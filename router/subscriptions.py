@@ -17,9 +17,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from router.executor import Executor, Shaper
+from router.executor import Executor
 from router.planner.nodes import Subscription
 from router.planner.operation import Operation
+from router.shaper import Shaper
 
 logger = logging.getLogger(__name__)
 

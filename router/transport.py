@@ -38,6 +38,16 @@ class SubgraphHTTPError(SubgraphFetchError):
         self.transient = status >= 500
 
 
+class SubgraphAnswer(dict):
+    """A subgraph's GraphQL response and the `Cache-Control` it came with (for the entity cache)."""
+
+    __slots__ = ("cache_control",)
+
+    def __init__(self, payload: dict[str, Any], cache_control: str | None) -> None:
+        super().__init__(payload)
+        self.cache_control = cache_control
+
+
 class SubgraphClients:
     """One pool per subgraph, so a slow subgraph cannot take the connections the others need."""
 
@@ -56,6 +66,8 @@ class SubgraphClients:
         # graph -> seconds a fetch may take (the whole exchange), `timeout` for the others.
         self.timeouts = {graph: (timeouts or {}).get(graph, timeout) for graph in self.urls}
         self._connections = connections
+        # Graphs whose answers keep their `Cache-Control` (router/entity_cache.py): set by the gateway.
+        self.cache_control_graphs: frozenset[str] = frozenset()
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}
 
@@ -88,6 +100,9 @@ class SubgraphClients:
             ) as response:
                 content = await response.read()
                 status, reason = response.status, response.reason or ""
+                cache_control = (
+                    response.headers.get("Cache-Control") if graph in self.cache_control_graphs else None
+                )
         except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
             raise SubgraphTimeoutError(f"no answer within {self.timeouts[graph]:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -98,6 +113,8 @@ class SubgraphClients:
             payload = None
         if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
             raise SubgraphHTTPError(status, reason)
+        if cache_control is not None:
+            return SubgraphAnswer(payload, cache_control)
         return payload
 
     async def close(self) -> None:
