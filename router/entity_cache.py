@@ -32,8 +32,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from router.planner.nodes import Fetch
 from router.traffic_config import Seconds
@@ -161,9 +159,14 @@ class EntityCache:
         self.graphs = frozenset(self.policies)
         self._private_headers = tuple(sorted(h.lower() for h in config.private_headers))
         self._digests: dict[Fetch, bytes] = {}
+        # redis is imported here, not at the top: a router without the cache keeps it out of its memory.
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
         self.redis = Redis.from_url(
             config.redis_url, socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout
         )
+        self._unreachable = (RedisError, OSError)  # OSError covers TimeoutError
         self.timeout = config.redis_timeout
         self.outage = Outage(logger, max_backoff=5.0)
         self._next_try = 0.0
@@ -215,7 +218,7 @@ class EntityCache:
         try:
             async with asyncio.timeout(self.timeout):
                 values = await self.redis.mget(keys)
-        except (RedisError, OSError) as exc:  # OSError covers TimeoutError
+        except self._unreachable as exc:
             self._failed(exc)
             return found
         self._recovered()
@@ -240,7 +243,7 @@ class EntityCache:
                     for slot, value, seconds in entries:
                         pipe.set(slot.key, value, ex=seconds)
                     await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except self._unreachable as exc:
             self._failed(exc)
             return
         self._recovered()

@@ -18,29 +18,30 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import httpx
 import orjson
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from router.config import RouterConfig
-from router.edge_auth import EdgeAuth
 from router.executor import GATEWAY_TIMEOUT
 from router.graphiql import ASSET_PREFIX, GraphiQL
 from router.http_metrics import RequestMetrics
 from router.persisted import PersistedQueries, PersistedQueryError, has_reference
-from router.ratelimit import RATE_LIMITED, ClientRateLimit
 from router.reload import GatewayMetrics, Lease, SupergraphWatcher
 from router.sse import serve_sse
 from router.subscriptions import SubscriptionMetrics
 from router.telemetry import RequestTelemetry, RouterTelemetry
 from router.websocket import serve_websocket
-from shared.errors import Unauthenticated
+from shared.errors import RATE_LIMITED, Unauthenticated
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
+
+if TYPE_CHECKING:
+    from router.edge_auth import EdgeAuth
+    from router.ratelimit import ClientRateLimit
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +170,19 @@ class RouterApp:
         # GraphQL metrics and traces; a reload attaches the new gateway too.
         self.telemetry = RouterTelemetry.create(self.registry, tracer_provider)
         self.telemetry.attach(gateway)
-        self._ready_client: httpx.AsyncClient | None = None
-        self.edge_auth = EdgeAuth(config) if config.jwks_url else None
-        self.rate_limit = ClientRateLimit(config.rate_limit) if config.rate_limit.enabled else None
+        self._ready_client: Any = None  # an httpx.AsyncClient, made by the first readiness check
+        # Edge auth (PyJWT, cryptography, httpx) and the rate limit (redis) are imported only when configured:
+        # a router without them keeps those modules out of its memory.
+        self.edge_auth: EdgeAuth | None = None
+        if config.jwks_url:
+            from router.edge_auth import EdgeAuth
+
+            self.edge_auth = EdgeAuth(config)
+        self.rate_limit: ClientRateLimit | None = None
+        if config.rate_limit.enabled:
+            from router.ratelimit import ClientRateLimit
+
+            self.rate_limit = ClientRateLimit(config.rate_limit)
 
     # --- dispatch ---------------------------------------------------------------------------------------
 
@@ -481,6 +492,8 @@ class RouterApp:
 
     async def _probe(self, url: str) -> dict[str, Any]:
         """One cheap query to a subgraph: reachable and answering GraphQL within the timeout."""
+        import httpx  # here: only readiness checks need it
+
         client = self._ready_client
         if client is None:
             client = self._ready_client = httpx.AsyncClient(timeout=self.config.ready_timeout_seconds)

@@ -2,8 +2,15 @@
 // Hive Gateway's runtime (@graphql-hive/gateway-runtime, the engine of the `hive-gateway` CLI) on Node's HTTP
 // server over a static supergraph, with its defaults: no JIT, no inbound request deduplication (the public
 // benchmark turns both on; identical concurrent requests collapsed into one would flatter any gateway here).
+// Its default upstream deduplication stays on (@graphql-tools/executor-http's `deduplicateInflightRequests`:
+// identical query fetches in flight share one answer) unless `--no-upstream-dedup`.
+//
+// `--rust-qp`: Hive Router's Rust query planner and its executor (@graphql-hive/router-runtime's
+// `unifiedGraphHandler`, what `hive-gateway supergraph --hive-router-runtime` does) instead of the default
+// JavaScript stitching runtime.
 //
 // usage: NODE_ENV=production node hive_gateway.mjs SUPERGRAPH_FILE --host 127.0.0.1 --port PORT
+//        [--rust-qp] [--no-upstream-dedup]
 
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -23,7 +30,14 @@ async function main() {
   const supergraph = readFileSync(args[0], "utf8"); // the SDL itself (a string that is no path or URL)
   const host = option(args, "--host", "127.0.0.1");
   const port = Number(option(args, "--port", "4100"));
-  const gateway = createGatewayRuntime({ supergraph, logging: "warn" });
+  const config = { supergraph, logging: "warn" };
+  if (args.includes("--rust-qp")) {
+    config.unifiedGraphHandler = require("@graphql-hive/router-runtime").unifiedGraphHandler;
+  }
+  if (args.includes("--no-upstream-dedup")) {
+    config.transportEntries = { "*.http": { options: { deduplicateInflightRequests: false } } };
+  }
+  const gateway = createGatewayRuntime(config);
   const server = createServer(gateway);
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve, reject) => {

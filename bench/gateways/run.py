@@ -1,5 +1,6 @@
-"""Federation gateways benchmark: our router against `@apollo/gateway` and Hive Gateway, over the same
-supergraph and the same subgraphs.
+"""Federation gateways benchmark: our router (with and without its subgraph-fetch deduplication) against
+`@apollo/gateway` and Hive Gateway (its default JavaScript runtime and Hive Router's Rust query planner), over
+the same supergraph and the same subgraphs.
 
 The workload is the public graphql-gateways-benchmark's nested query (`users → reviews → product → reviews →
 author → reviews → product`, plus `topProducts`) over four stand-in subgraphs (accounts, inventory, products,
@@ -9,10 +10,11 @@ this script share the other. Each gateway's answer is checked against the one co
 before and after the load; the run exits 1 when an answer was wrong (or a gateway did not start).
 
     .venv/bin/python bench/gateways/run.py [--duration 30 --warmup 10 --connections 50] [--only GATEWAY]
+        [--scaling] [--hive-dedup-off]
 
 Needs `wrk` (installed with apt-get when missing and we are root), Node and `npm ci` (`@apollo/gateway`,
 `@apollo/server`, `@apollo/subgraph`, `@apollo/composition`, `@graphql-hive/gateway-runtime`,
-`@graphql-mesh/transport-http`, pinned in package.json)."""
+`@graphql-hive/router-runtime`, `@graphql-mesh/transport-http`, pinned in package.json)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from shared.composition import compose  # noqa: E402
 
-OURS = "myshop router"
+OURS = "myshop router"  # as configured by default: identical in-flight subgraph fetches deduplicated
+OURS_NO_DEDUP = "myshop router, dedup off"  # the row the ratios (and issue 8's acceptance) use
+OURS_2_WORKERS = "myshop router, dedup off, 2 workers"  # --scaling: both cores, shared with wrk + subgraphs
+# Our router's subgraph-fetch deduplication switch (router/traffic_config.py `traffic.all.deduplicate`).
+NO_DEDUP_ENV = {"MYSHOP_ROUTER_TRAFFIC__ALL__DEDUPLICATE": "false"}
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
 NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")
 # The router's own overhead: one field of one subgraph, through a gateway and straight to the subgraph.
@@ -54,6 +60,7 @@ NPM_PACKAGES = (
     "@apollo/subgraph",
     "@apollo/composition",
     "@graphql-hive/gateway-runtime",
+    "@graphql-hive/router-runtime",
     "@graphql-mesh/transport-http",
 )
 
@@ -345,29 +352,67 @@ class Gateway:
     argv: Callable[[Path, int], list[str]]  # (supergraph file, port) -> command
     env: dict[str, str] = field(default_factory=dict)
     path: str = "/graphql"
+    both_cores: bool = False  # pinned to the gateway's and the client's core (the scaling line)
+    ours: bool = False  # our router: its /metrics tells how many subgraph fetches it deduplicated
 
 
-def gateways() -> list[Gateway]:
+def gateways(scaling: bool = True, hive_dedup_off: bool = True) -> list[Gateway]:
+    """The gateways in table order; the 2-worker scaling line of ours only with `scaling`, Hive Gateway
+    without its upstream deduplication only with `hive_dedup_off`."""
     node = shutil.which("node") or "node"
     listen = ["--host", "127.0.0.1", "--port"]
     myshop = str(REPO_ROOT / ".venv/bin/myshop")
     apollo = str(HERE / "apollo_gateway.mjs")
     hive = str(HERE / "hive_gateway.mjs")
+    quiet = {"MYSHOP_LOG_LEVEL": "WARNING"}
+
+    def ours(supergraph: Path, port: int) -> list[str]:
+        return [myshop, "router", "--supergraph", str(supergraph), *listen, str(port)]
+
+    chosen = [
+        Gateway(OURS, ours, env=quiet, ours=True),
+        Gateway(OURS_NO_DEDUP, ours, env={**quiet, **NO_DEDUP_ENV}, ours=True),
+    ]
+    if scaling:
+        chosen.append(
+            Gateway(
+                OURS_2_WORKERS,
+                lambda supergraph, port: [*ours(supergraph, port), "--workers", "2"],
+                env={**quiet, **NO_DEDUP_ENV},
+                both_cores=True,
+                ours=True,
+            )
+        )
+    hive_rows = [
+        ("Hive Gateway", []),
+        ("Hive Gateway + Rust QP", ["--rust-qp"]),
+    ]
+    if hive_dedup_off:
+        hive_rows += [
+            ("Hive Gateway, dedup off", ["--no-upstream-dedup"]),
+            ("Hive Gateway + Rust QP, dedup off", ["--rust-qp", "--no-upstream-dedup"]),
+        ]
     return [
-        Gateway(
-            OURS,
-            lambda supergraph, port: [myshop, "router", "--supergraph", str(supergraph), *listen, str(port)],
-            env={"MYSHOP_LOG_LEVEL": "WARNING"},
-        ),
+        *chosen,
         Gateway(
             "@apollo/gateway",
             lambda supergraph, port: [node, apollo, str(supergraph), *listen, str(port)],
             env={"NODE_ENV": "production"},
         ),
-        Gateway(
-            "Hive Gateway",
-            lambda supergraph, port: [node, hive, str(supergraph), *listen, str(port)],
-            env={"NODE_ENV": "production"},
+        *(
+            Gateway(
+                name,
+                lambda supergraph, port, flags=flags: [
+                    node,
+                    hive,
+                    str(supergraph),
+                    *listen,
+                    str(port),
+                    *flags,
+                ],
+                env={"NODE_ENV": "production"},
+            )
+            for name, flags in hive_rows
         ),
     ]
 
@@ -382,6 +427,8 @@ class Row:
     load: Load | None = None
     peak_rss: int = 0
     fetches_per_request: float = 0.0
+    load_fetches_per_request: float = 0.0  # under load: below fetches_per_request when fetches were shared
+    deduplicated: int | None = None  # ours: subgraph fetches it deduplicated (its /metrics), whole run
     gateway_cpu: float = 0.0
     subgraph_cpu: float = 0.0
     others_cpu: float = 0.0  # what other processes took of the gateway's core: the run was not alone there
@@ -411,7 +458,12 @@ class Bench:
         row = Row(gateway.name)
         port = free_port(self.ports)
         url = f"http://127.0.0.1:{port}{gateway.path}"
-        argv = ["taskset", "-c", str(self.args.gateway_cpu), *gateway.argv(self.supergraph, port)]
+        cpus = (
+            f"{self.args.gateway_cpu},{self.args.client_cpu}"
+            if gateway.both_cores
+            else str(self.args.gateway_cpu)
+        )
+        argv = ["taskset", "-c", cpus, *gateway.argv(self.supergraph, port)]
         started = Started(gateway.name, argv, self.work_dir, gateway.env)
         rss = PeakRss(started)
         try:
@@ -431,6 +483,7 @@ class Bench:
                 self.subgraphs.cpu_seconds(),
                 core_busy(self.args.gateway_cpu),
             )
+            served = subgraph_requests(self.stats_url)
             clock = time.monotonic()
             row.load = self.load(url, self.nested_body, self.args.duration, row.before)
             wall = time.monotonic() - clock
@@ -439,6 +492,13 @@ class Bench:
             core = (core_busy(self.args.gateway_cpu) - cpu_before[2]) / wall
             row.others_cpu = max(0.0, core - row.gateway_cpu)
             self.drain()
+            # The requests in flight when wrk stops made their fetches uncounted: a slight overestimate.
+            if row.load.requests:
+                row.load_fetches_per_request = (
+                    subgraph_requests(self.stats_url) - served
+                ) / row.load.requests
+            if gateway.ours:
+                row.deduplicated = deduplicated_fetches(url.removesuffix(gateway.path) + "/metrics")
             row.after = check_answer(url, NESTED_QUERY, self.nested_answer)
             say(
                 f"{gateway.name}: {row.load.rps:,.1f} req/s, errors {row.load.errors or 0}; "
@@ -493,6 +553,20 @@ class Bench:
         )
 
 
+def deduplicated_fetches(metrics_url: str) -> int | None:
+    """The router's `myshop_router_subgraph_deduplicated` counters summed (one worker's, with --workers)."""
+    try:
+        text = httpx.get(metrics_url, timeout=5).text
+    except httpx.HTTPError:
+        return None
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("myshop_router_subgraph_deduplicated") and "_created" not in line
+    ]
+    return round(sum(values)) if values else None
+
+
 def rate(per_second: float) -> str:
     return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.1f}"
 
@@ -506,16 +580,23 @@ def describe(check: Check | None) -> str:
 # --- the report ---
 
 
+WIDTH = max(len(gateway.name) for gateway in gateways())  # the gateway column
+
 LEGEND = """\
 answer: checked against data.json before and after the load.
 errors: socket errors, timeouts, non-200, bodies with GraphQL errors or of another size than the answer.
-peak RSS: the gateway's process tree. fetch/req: subgraph requests for one gateway request.
+peak RSS: the gateway's process tree (MiB). fetch/req: subgraph requests for one gateway request, alone;
+load f/r: subgraph requests per answered request under load (lower than fetch/req when identical in-flight
+fetches were shared: our router by default, Hive Gateway's executor-http by default; Apollo Gateway never).
+ours ÷ it: req/s of "myshop router, dedup off" (the row issue 8's acceptance uses) over the row's.
 gw CPU, sub CPU: share of one core the gateway, the subgraphs used during the run.
 others: share of the gateway's core that other processes took (noise: the gateway was not alone there)."""
 
 
-def print_report(args: argparse.Namespace, rows: list[Row], direct: Load | None) -> None:
-    ours = next((row for row in rows if row.gateway == OURS), None)
+def print_report(
+    args: argparse.Namespace, rows: list[Row], direct: Load | None, load_average: tuple[str, str]
+) -> None:
+    ours = next((row for row in rows if row.gateway == OURS_NO_DEDUP), None)
     print()
     print(
         f"Nested query (users → reviews → product → reviews → author, + topProducts): {args.connections} "
@@ -523,30 +604,31 @@ def print_report(args: argparse.Namespace, rows: list[Row], direct: Load | None)
         f"{args.gateway_cpu}, wrk + subgraphs on CPU {args.client_cpu}"
     )
     header = (
-        f"{'gateway':<16} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'peak RSS':>9} {'fetch/req':>9} {'gw CPU':>7} {'others':>6} {'sub CPU':>7} {'ours ÷ it':>9}"
+        f"{'gateway':<{WIDTH}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'peak RSS':>9} {'fetch/req':>9} {'load f/r':>8} {'gw CPU':>7} {'others':>6} {'sub CPU':>7} "
+        f"{'ours ÷ it':>9}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         load = row.load
         if load is None:
-            print(f"{row.gateway:<16} {'FAILED':>6}  {row.failure}")
+            print(f"{row.gateway:<{WIDTH}} {'FAILED':>6}  {row.failure}")
             continue
         answer = "WRONG" if row.wrong else "right"
         if load.requests == 0:
-            print(f"{row.gateway:<16} {answer:>6}  no request completed within the run")
+            print(f"{row.gateway:<{WIDTH}} {answer:>6}  no request completed within the run")
             continue
         ratio = (
             f"{ours.load.rps / load.rps:.2f}x"
-            if ours is not None and ours.load and ours.load.requests
+            if ours is not None and ours.load and ours.load.requests and row is not ours
             else "—"
         )
         print(
-            f"{row.gateway:<16} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
-            f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>6.0f} MB "
-            f"{row.fetches_per_request:>9.2f} {row.gateway_cpu:>6.0%} {row.others_cpu:>6.0%} "
-            f"{row.subgraph_cpu:>7.0%} {ratio:>9}"
+            f"{row.gateway:<{WIDTH}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
+            f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>5.0f} MiB "
+            f"{row.fetches_per_request:>9.2f} {row.load_fetches_per_request:>8.2f} "
+            f"{row.gateway_cpu:>6.0%} {row.others_cpu:>6.0%} {row.subgraph_cpu:>7.0%} {ratio:>9}"
         )
     for row in rows:
         checks = {
@@ -559,16 +641,26 @@ def print_report(args: argparse.Namespace, rows: list[Row], direct: Load | None)
                 print(f"  {row.gateway}: answer {when} WRONG: {check.detail}")
         if row.load is not None and row.load.errors:
             print(f"  {row.gateway}: errors under load: {row.load.errors}")
+        if row.deduplicated is not None:
+            print(f"  {row.gateway}: subgraph fetches it deduplicated (its /metrics): {row.deduplicated:,}")
+        if row.gateway == OURS_2_WORKERS:
+            print(
+                f"  {row.gateway}: on CPUs {args.gateway_cpu},{args.client_cpu} (the second shared with wrk "
+                "and the subgraphs); gw CPU in one core's share (200% = both); peak RSS of the parent and "
+                "both workers"
+            )
 
     print()
     print(f"Simple query `{SIMPLE_QUERY}`, 1 connection, {min(args.duration, args.simple_duration):g} s")
-    header = f"{'target':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'overhead p50 ms':>16}"
+    header = (
+        f"{'target':<{WIDTH}} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'overhead p50 ms':>16}"
+    )
     print(header)
     print("-" * len(header))
     base = direct.p50_ms if direct else float("nan")
     if direct is not None:
         print(
-            f"{SIMPLE_SUBGRAPH + ' subgraph (direct)':<24} {rate(direct.rps):>8} {direct.p50_ms:>8.2f} "
+            f"{SIMPLE_SUBGRAPH + ' subgraph (direct)':<{WIDTH}} {rate(direct.rps):>8} {direct.p50_ms:>8.2f} "
             f"{direct.p99_ms:>8.2f} {direct.error_count:>7} {'—':>16}"
         )
     for row in rows:
@@ -576,14 +668,19 @@ def print_report(args: argparse.Namespace, rows: list[Row], direct: Load | None)
             continue
         simple = row.simple
         print(
-            f"{row.gateway:<24} {rate(simple.rps):>8} {simple.p50_ms:>8.2f} {simple.p99_ms:>8.2f} "
+            f"{row.gateway:<{WIDTH}} {rate(simple.rps):>8} {simple.p50_ms:>8.2f} {simple.p99_ms:>8.2f} "
             f"{simple.error_count:>7} {simple.p50_ms - base:>16.2f}"
         )
     print()
+    print(f"load average (1, 5, 15 min): {load_average[0]} at the start, {load_average[1]} at the end")
     print(LEGEND)
 
 
 # --- setup ---
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def say(message: str) -> None:
@@ -629,6 +726,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run only these gateways",
     )
     parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help=f"add {OURS_2_WORKERS!r}: `--workers 2` on both cores (shared with wrk and the subgraphs)",
+    )
+    parser.add_argument(
+        "--hive-dedup-off",
+        action="store_true",
+        help="add both Hive Gateways with upstream deduplication off (deduplicateInflightRequests: false)",
+    )
+    parser.add_argument(
         "--uncached-subgraphs",
         action="store_true",
         help="execute every subgraph request (no replayed answers)",
@@ -646,6 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0, {args.client_cpu}
     )  # this script and what it starts, but the gateway, stay off its core
 
+    load_at_start = load_average()
     work_dir = Path(tempfile.mkdtemp(prefix="bench-gateways-"))
     ports: set[int] = set()
     subgraph_ports = {name: free_port(ports) for name in SUBGRAPHS}
@@ -694,12 +802,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             ports=ports,
         )
         say(f"supergraph, bodies and logs in {work_dir}")
-        chosen = [gateway for gateway in gateways() if not args.only or gateway.name in args.only]
+        chosen = [
+            gateway
+            for gateway in gateways(
+                scaling=args.scaling or bool(args.only),
+                hive_dedup_off=args.hive_dedup_off or bool(args.only),
+            )
+            if not args.only or gateway.name in args.only
+        ]
         rows = [bench.measure(gateway) for gateway in chosen]
         direct = bench.direct_simple(f"http://127.0.0.1:{subgraph_ports[SIMPLE_SUBGRAPH]}/graphql")
     finally:
         subgraphs.stop()
-    print_report(args, rows, direct)
+    print_report(args, rows, direct, (load_at_start, load_average()))
     wrong = [row.gateway for row in rows if row.wrong]
     if wrong:
         print(f"\nWRONG ANSWERS from: {', '.join(wrong)}")
