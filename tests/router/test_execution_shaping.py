@@ -3,6 +3,7 @@ what comes back (aliases renamed back, values clients may not see answered as nu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,34 @@ async def test_only_objects_of_the_planned_type_reach_an_interface_object_subgra
     result = await gateway.execute("{ members { ... on Customer { avatarUrl } } }")
     assert result == {"data": {"members": [{"avatarUrl": "c1.png"}, {}]}}
     assert canned.requests[1][1]["variables"]["representations"] == [{"__typename": "Member", "id": "c1"}]
+
+
+async def test_an_aliased_answer_shared_by_concurrent_requests_is_renamed_right_for_each() -> None:
+    # Deduplicated fetches hand one answer object to every request waiting on it; each renames it in place.
+    ledger = """
+    type Query { pallet: Pallet }
+    type Pallet @key(fields: "id") { id: ID! code: String @shareable }
+    """
+    warehouse = """
+    type Query { stock: [StockItem!]! }
+    union StockItem = Pallet | Crate
+    type Pallet @key(fields: "id") { id: ID! code: String! @shareable }
+    type Crate { code: String }
+    """
+    shared = {
+        "data": {
+            "stock": [
+                {"__typename": "Pallet", "code": "P1"},
+                {"__typename": "Crate", "code__alias_0": "C1"},
+            ]
+        }
+    }
+    gateway, _ = gateway_of({"WAREHOUSE": lambda body: shared}, ("ledger", ledger), ("warehouse", warehouse))
+    query = "{ stock { ... on Pallet { code } ... on Crate { code } } }"
+
+    results = await asyncio.gather(*(gateway.execute(query) for _ in range(3)))
+    again = await gateway.execute(query)
+
+    expected = {"data": {"stock": [{"code": "P1"}, {"code": "C1"}]}}
+    assert results == [expected] * 3
+    assert again == expected
