@@ -76,7 +76,10 @@ async def build_runtime(
     definition: SubgraphDefinition, settings: ServiceSettings, *, tracer: Any = None
 ) -> Runtime:
     engine = create_engine(
-        settings.effective_database_url, pool_size=settings.db_pool_size, application_name=definition.name
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        application_name=definition.name,
     )
     # A burst (hundreds of subscribers verifying their tokens at once) waits for a pooled connection instead
     # of failing with "Too many connections" (redis-py's plain pool raises past 100).

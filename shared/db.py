@@ -35,11 +35,17 @@ class ModelBase(DeclarativeBase):
     __abstract__ = True
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, application_name: str = "myshop") -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    application_name: str = "myshop",
+) -> AsyncEngine:
     return create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         # A server restart must not leave the pool with dead connections for long.
         pool_recycle=1800,

@@ -64,6 +64,8 @@ class ServiceSettings(BaseSettings):
     )
     database_prefix: str = Field("myshop_", validation_alias=_env("MYSHOP_DATABASE_PREFIX"))
     db_pool_size: int = Field(10, validation_alias=_env("MYSHOP_DB_POOL_SIZE"))
+    # Connections opened past the pool for a burst (closed when returned); as many as the pool by default.
+    db_max_overflow: int | None = Field(None, ge=0, validation_alias=_env("MYSHOP_DB_MAX_OVERFLOW"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MYSHOP_REDIS_URL"))
     # Every Redis key we write starts with this, so several deployments (or test runs) share a server.
     redis_prefix: str = Field("myshop:", validation_alias=_env("MYSHOP_REDIS_PREFIX"))

@@ -1,7 +1,8 @@
-"""Test fixtures: real PostgreSQL and Redis, one database per service per test run, real HTTP servers.
+"""Test fixtures: real PostgreSQL and Redis, one database per service per test worker, real HTTP servers.
 
-Every test run gets its own database names (`myshop_t<run>_<service>`) and Redis key prefix, built with
-`alembic upgrade head` and dropped at the end, so runs never see each other's data.
+Every test run, and under pytest-xdist every worker of it (`gw0`, `gw1`, ...), gets its own database names
+(`myshop_t<run>_<worker>_<service>`), Redis key prefix, data directory and servers on free ports, built with
+`alembic upgrade head` and dropped at the end, so neither runs nor workers ever see each other's data.
 """
 
 from __future__ import annotations
@@ -11,25 +12,27 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from db_reset import DatabaseReset
 from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-RUN_ID = uuid.uuid4().hex[:8]
-_DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-"))
+# The workers of one xdist run share its id; a run without xdist is one worker of its own.
+RUN_ID = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:8]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "solo")
+_DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-{WORKER}-"))
 
 # Before any settings object is built: everything this run touches is its own.
 os.environ.setdefault("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
-# Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does.
+# Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does. Under xdist the
+# controller process decides first and its workers inherit the URLs it found (so only one starts them).
 from shared.embedded import ensure_infrastructure  # noqa: E402
 
 _INFRA = ensure_infrastructure(
@@ -39,12 +42,16 @@ _INFRA = ensure_infrastructure(
     log=lambda line: print(f"[tests] {line}"),
 )
 os.environ["MYSHOP_POSTGRES_URL"], os.environ["MYSHOP_REDIS_URL"] = _INFRA.postgres_url, _INFRA.redis_url
-os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_t{RUN_ID}_"
-os.environ["MYSHOP_REDIS_PREFIX"] = f"test:{RUN_ID}:"
+os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_t{RUN_ID}_{WORKER}_"
+os.environ["MYSHOP_REDIS_PREFIX"] = REDIS_PREFIX = f"test:{RUN_ID}:{WORKER}:"
 os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
 os.environ["MYSHOP_ENV"] = "test"
 os.environ["MYSHOP_LOG_JSON"] = "false"
 os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
+# Small pools, so two suites of two workers and a `myshop up` fit in PostgreSQL's default 100 connections: each
+# service keeps one connection and opens up to three more for a burst (the concurrency tests race 4 wide).
+os.environ["MYSHOP_DB_POOL_SIZE"] = "1"
+os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
 os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 
@@ -92,10 +99,14 @@ def settings_for(name: str, **overrides: Any) -> ServiceSettings:
     return registry.load(name).settings_class(**overrides)
 
 
-@pytest.fixture(scope="session")
-def data_dir() -> Iterator[Path]:
-    yield _DATA_DIR
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Every process that loaded this file made a data directory (the xdist controller too, left empty).
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -117,10 +128,15 @@ async def databases() -> AsyncIterator[dict[str, str]]:
 async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(os.environ["MYSHOP_REDIS_URL"])
     yield client
-    keys = [key async for key in client.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
+    await delete_keys(client)
     await client.aclose()
+
+
+async def delete_keys(redis: Redis) -> None:
+    """Every Redis key of this run's worker."""
+    keys = [key async for key in redis.scan_iter(match=f"{REDIS_PREFIX}*", count=1000)]
+    if keys:
+        await redis.unlink(*keys)
 
 
 @dataclass
@@ -162,41 +178,30 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
         await asyncio.to_thread(server.stop)
 
 
-async def reset_state(databases: dict[str, str], redis: Redis) -> None:
-    """Empty every table (but Alembic's) and this run's Redis keys."""
-    for url in databases.values():
-        engine = create_async_engine(url)
-        try:
-            await _truncate_all(engine)
-        finally:
-            await engine.dispose()
-    keys = [key async for key in redis.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
-    if keys:
-        await redis.delete(*keys)
+@pytest.fixture(scope="session")
+async def engines(databases: dict[str, str]) -> AsyncIterator[dict[str, AsyncEngine]]:
+    """An engine per service database for the whole session: the tests' own reads and writes, and the reset.
+    One connection stays open per database; a few more open while a test needs them at once."""
+    engines = {
+        name: create_async_engine(
+            url, pool_size=1, max_overflow=4, connect_args={"server_settings": {"application_name": "tests"}}
+        )
+        for name, url in databases.items()
+    }
+    yield engines
+    for engine in engines.values():
+        await engine.dispose()
 
 
-async def _truncate_all(engine: AsyncEngine, attempts: int = 5) -> None:
-    # The stack's background workers (consumers, relays) write while a test starts: PostgreSQL may pick this
-    # TRUNCATE as a deadlock's victim, which only means "try again".
-    for attempt in range(attempts):
-        try:
-            async with engine.begin() as conn:
-                tables = (
-                    await conn.execute(
-                        text(
-                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                            "AND tablename <> 'alembic_version'"
-                        )
-                    )
-                ).scalars()
-                names = ", ".join(f'"{t}"' for t in tables)
-                if names:
-                    await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            return
-        except DBAPIError as exc:
-            if "deadlock detected" not in str(exc) or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.1 * (attempt + 1))
+@pytest.fixture(scope="session")
+def resets(engines: dict[str, AsyncEngine]) -> list[DatabaseReset]:
+    return [DatabaseReset(engine) for engine in engines.values()]
+
+
+async def reset_state(resets: list[DatabaseReset], redis: Redis) -> None:
+    """Empty every table (but Alembic's) of every database (db_reset.py) and this worker's Redis keys."""
+    await asyncio.gather(*(reset() for reset in resets))
+    await delete_keys(redis)
 
 
 class GraphQLResponse:
@@ -250,9 +255,9 @@ class GraphQLClient:
 
 
 @pytest.fixture
-async def api(stack: Stack, databases: dict[str, str], redis: Redis) -> AsyncIterator[Stack]:
-    """The running stack, with every table and this run's Redis keys emptied before the test."""
-    await reset_state(databases, redis)
+async def api(stack: Stack, resets: list[DatabaseReset], redis: Redis) -> AsyncIterator[Stack]:
+    """The running stack, with every table and this worker's Redis keys emptied before the test."""
+    await reset_state(resets, redis)
     yield stack
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from inventory_api import Inventory
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import TokenIssuer
 
@@ -30,13 +28,9 @@ def service_token(issuer: TokenIssuer) -> str:
 
 
 @pytest.fixture
-async def inventory_db(
-    api: Any, databases: dict[str, str]
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+def inventory_db(api: Any, engines: dict[str, AsyncEngine]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the run's inventory database (emptied before the test by `api`)."""
-    engine = create_async_engine(databases["inventory"], poolclass=pool.NullPool)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+    return async_sessionmaker(engines["inventory"], expire_on_commit=False)
 
 
 @pytest.fixture

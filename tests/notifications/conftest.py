@@ -37,5 +37,5 @@ def mail() -> Iterator[MailCatcher]:
 
 
 @pytest.fixture
-def shop(gql: Any, issuer: Any, databases: dict[str, str], redis: Any, mail: MailCatcher) -> Shop:
-    return Shop(gql, issuer, databases, redis, mail)
+def shop(gql: Any, issuer: Any, engines: dict[str, Any], redis: Any, mail: MailCatcher) -> Shop:
+    return Shop(gql, issuer, engines, redis, mail)

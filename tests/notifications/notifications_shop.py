@@ -14,7 +14,7 @@ from typing import Any
 
 from mail_catcher import MailCatcher
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.outbox import Event, stream_name
 
@@ -77,11 +77,11 @@ class Customer:
 
 class Shop:
     def __init__(
-        self, gql: Any, issuer: Any, databases: dict[str, str], redis: Any, mail: MailCatcher
+        self, gql: Any, issuer: Any, engines: dict[str, AsyncEngine], redis: Any, mail: MailCatcher
     ) -> None:
         self.gql = gql
         self.issuer = issuer
-        self.databases = databases
+        self.engines = engines
         self.redis = redis
         self.mail = mail
         self.admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
@@ -205,12 +205,8 @@ class Shop:
     # --- checks, in the notifications database ---
 
     async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        engine = create_async_engine(self.databases["notifications"])
-        try:
-            async with engine.connect() as conn:
-                return [dict(row._mapping) for row in await conn.execute(text(sql), params)]
-        finally:
-            await engine.dispose()
+        async with self.engines["notifications"].connect() as conn:
+            return [dict(row._mapping) for row in await conn.execute(text(sql), params)]
 
     async def notifications(self, user_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM notifications WHERE user_id = :user_id"

@@ -16,8 +16,8 @@ from subgraphs import registry
 
 
 @pytest.fixture
-def shop(gql: Any, issuer: Any, databases: dict[str, str]) -> Shop:
-    return Shop(gql, issuer, databases)
+def shop(gql: Any, issuer: Any, engines: dict[str, Any]) -> Shop:
+    return Shop(gql, issuer, engines)
 
 
 @pytest.fixture(scope="session")
@@ -41,4 +41,4 @@ def impatient_shop(
     def url(name: str) -> str:
         return impatient_orders.url if name == "orders" else api.url(name)
 
-    return Shop(type(gql)(http, SimpleNamespace(url=url)), shop.issuer, shop.databases)
+    return Shop(type(gql)(http, SimpleNamespace(url=url)), shop.issuer, shop.engines)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ORDER_FIELDS = """
   id status failureCode failureReason total { amount currency } createdAt
@@ -41,10 +41,10 @@ class Customer:
 
 
 class Shop:
-    def __init__(self, gql: Any, issuer: Any, databases: dict[str, str]) -> None:
+    def __init__(self, gql: Any, issuer: Any, engines: dict[str, AsyncEngine]) -> None:
         self.gql = gql
         self.issuer = issuer
-        self.databases = databases
+        self.engines = engines
         self.admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
         self.service = issuer.issue_service_token("orders").token
 
@@ -96,13 +96,9 @@ class Shop:
 
     async def rows(self, service: str, sql: str, **params: Any) -> list[dict[str, Any]]:
         """What a service's database holds (checks only)."""
-        engine = create_async_engine(self.databases[service])
-        try:
-            async with engine.connect() as conn:
-                result = await conn.execute(text(sql), params)
-                return [dict(row._mapping) for row in result]
-        finally:
-            await engine.dispose()
+        async with self.engines[service].connect() as conn:
+            result = await conn.execute(text(sql), params)
+            return [dict(row._mapping) for row in result]
 
     async def payments_of(self, order_id: str) -> list[dict[str, Any]]:
         return await self.rows(

@@ -4,15 +4,14 @@ whose sandbox hangs 1.5 s on `tok_timeout` (the stack's hangs the default 30 s).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from payments_api import HANG_SECONDS, Customer, PaymentsApi, start_payments
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import TokenIssuer
 from shared.testing import ServerThread
@@ -70,8 +69,6 @@ def token_of(issuer: TokenIssuer) -> Any:
 
 
 @pytest.fixture
-async def payments_db(api: Any, databases: dict[str, str]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+def payments_db(api: Any, engines: dict[str, AsyncEngine]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the run's payments database (emptied before the test by `api`)."""
-    engine = create_async_engine(databases["payments"], poolclass=pool.NullPool)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+    return async_sessionmaker(engines["payments"], expire_on_commit=False)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import TokenIssuer
 
@@ -23,8 +22,6 @@ def customer_token(issuer: TokenIssuer) -> str:
 
 
 @pytest.fixture
-async def products_db(api: Any, databases: dict[str, str]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+def products_db(api: Any, engines: dict[str, AsyncEngine]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the run's products database (emptied before the test by `api`)."""
-    engine = create_async_engine(databases["products"])
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+    return async_sessionmaker(engines["products"], expire_on_commit=False)

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from router.config import RouterConfig
 from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
@@ -138,14 +137,10 @@ def email() -> str:
 
 
 @pytest.fixture
-async def admin(api: Any, databases: dict[str, str], client: httpx.AsyncClient) -> dict[str, Any]:
+async def admin(api: Any, engines: dict[str, Any], client: httpx.AsyncClient) -> dict[str, Any]:
     """The demo ADMIN, seeded in the users database, signed in by a real login through the router."""
-    engine = create_async_engine(databases["users"], poolclass=pool.NullPool)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-            await seed(session)
-    finally:
-        await engine.dispose()
+    async with async_sessionmaker(engines["users"], expire_on_commit=False).begin() as session:
+        await seed(session)
     signed_in = await login(client, "admin@myshop.dev", DEMO_PASSWORD)
     assert signed_in["user"]["roles"] == ["ADMIN"]
     return signed_in

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from users_api import Accounts
 
 
 @pytest.fixture
-async def users_sessions(databases: dict[str, str]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+def users_sessions(engines: dict[str, AsyncEngine]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the users server's own database (what the tests arrange or check behind the API)."""
-    engine = create_async_engine(databases["users"], poolclass=pool.NullPool)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+    return async_sessionmaker(engines["users"], expire_on_commit=False)
 
 
 @pytest.fixture
