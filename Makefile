@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers of `make test`, each with databases, Redis keys and servers of its own (2 on 2 cores).
+TEST_WORKERS ?= 2
 
 .PHONY: up test lint compose bench clean
 
@@ -13,7 +15,7 @@ test: $(VENV)/.installed node_modules/.installed
 	@# The GraphiQL test drives Debian's Chromium: install it where we may (root with apt-get).
 	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

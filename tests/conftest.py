@@ -48,8 +48,8 @@ os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
 os.environ["MYSHOP_ENV"] = "test"
 os.environ["MYSHOP_LOG_JSON"] = "false"
 os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
-# Small pools, so two suites of two workers and a `myshop up` fit in PostgreSQL's default 100 connections: each
-# service keeps one connection and opens up to three more for a burst (the concurrency tests race 4 wide).
+# Small pools, so two suites of two workers and a `myshop up` fit in PostgreSQL's default 100 connections:
+# each service keeps one connection and opens up to three more for a burst (concurrency tests race 4 wide).
 os.environ["MYSHOP_DB_POOL_SIZE"] = "1"
 os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
@@ -97,6 +97,12 @@ def peer_urls(stack: Stack) -> dict[str, str]:
 
 def settings_for(name: str, **overrides: Any) -> ServiceSettings:
     return registry.load(name).settings_class(**overrides)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests (processes of their own, a minute or so each) first, so that under xdist they start
+    while the quick ones fill the other worker, instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

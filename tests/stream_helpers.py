@@ -1,4 +1,4 @@
-"""Helpers of the event tests (outbox relay, consumers): waiting for a condition, stopping a task, and a
+"""Helpers of the event tests (outbox relay, consumers): stopping a task, and a
 Redis server of the test's own that can be stopped and started again."""
 
 from __future__ import annotations
@@ -7,27 +7,12 @@ import asyncio
 import contextlib
 import shutil
 import socket
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-
-T = TypeVar("T")
-
-
-async def wait_until(
-    read: Callable[[], Awaitable[T]], wanted: Callable[[T], bool], within: float = 15.0
-) -> T:
-    """Read until the value is wanted; fails the test after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not wanted(value := await read()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still {value!r} after {within} s")
-        await asyncio.sleep(0.02)
-    return value
 
 
 async def stop(task: asyncio.Task[Any]) -> None:

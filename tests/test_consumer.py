@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import Column, Integer, Table, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from stream_helpers import RedisProcess, stop, wait_until
+from stream_helpers import RedisProcess, stop
 
 from shared.consumer import Consumer, ConsumerMetrics, ConsumerSpec, Subscription, processed_events_table
 from shared.db import new_metadata
@@ -197,8 +198,8 @@ async def test_two_consumers_of_a_group_share_a_stream_and_apply_each_event_once
     first = asyncio.create_task(setup.consumer(batch_size=10).run())
     second = asyncio.create_task(setup.consumer(batch_size=10).run())
     try:
-        await wait_until(setup.db.effect_numbers, lambda numbers: len(numbers) == 200)
-        await wait_until(setup.pending, lambda n: n == 0)
+        await eventually(setup.db.effect_numbers, lambda numbers: len(numbers) == 200)
+        await eventually(setup.pending, lambda n: n == 0)
     finally:
         await stop(first)
         await stop(second)
@@ -409,8 +410,8 @@ async def test_messages_pending_with_a_killed_consumer_are_claimed_and_processed
     survivor = asyncio.create_task(setup.consumer("survivor", claim_idle=0.3).run())
     try:
         # it claims them once idle and processes them, once each.
-        await wait_until(setup.db.effect_numbers, lambda numbers: numbers == [1, 2, 3])
-        await wait_until(setup.pending, lambda n: n == 0)
+        await eventually(setup.db.effect_numbers, lambda numbers: numbers == [1, 2, 3])
+        await eventually(setup.pending, lambda n: n == 0)
     finally:
         await stop(survivor)
     assert await setup.db.count(processed) == 3
@@ -430,12 +431,12 @@ async def test_a_living_consumer_keeps_a_slow_message_from_being_claimed(setup):
     await setup.publish(1)
     tasks = [asyncio.create_task(first.run())]
     try:
-        await wait_until(lambda: asyncio.sleep(0, len(calls)), lambda n: n == 1)
+        await eventually(lambda: asyncio.sleep(0, len(calls)), lambda n: n == 1)
         tasks.append(asyncio.create_task(other.run()))
         await asyncio.sleep(1.0)  # five times the claim idle time
         assert len(calls) == 1
         release.set()
-        await wait_until(setup.pending, lambda n: n == 0)
+        await eventually(setup.pending, lambda n: n == 0)
     finally:
         for task in tasks:
             await stop(task)
@@ -447,14 +448,14 @@ async def test_a_group_deleted_under_a_running_consumer_is_recreated(setup):
     task = asyncio.create_task(consumer.run())
     try:
         await setup.publish(1)
-        await wait_until(setup.db.effect_numbers, lambda numbers: numbers == [1])
+        await eventually(setup.db.effect_numbers, lambda numbers: numbers == [1])
 
         await setup.redis.xgroup_destroy(setup.stream, setup.group)
         await setup.publish(2)
 
         # The new group reads the stream from the start: event 1 again, absorbed by processed_events.
-        await wait_until(setup.db.effect_numbers, lambda numbers: numbers == [1, 2])
-        await wait_until(setup.pending, lambda n: n == 0)
+        await eventually(setup.db.effect_numbers, lambda numbers: numbers == [1, 2])
+        await eventually(setup.pending, lambda n: n == 0)
     finally:
         await stop(task)
     assert setup.script.calls == 2
@@ -484,7 +485,7 @@ async def test_a_consumer_rides_out_a_redis_restart_with_one_warning(setup, redi
     task = asyncio.create_task(consumer.run())
     try:
         await setup.publish(1)
-        await wait_until(setup.db.effect_numbers, lambda numbers: numbers == [1])
+        await eventually(setup.db.effect_numbers, lambda numbers: numbers == [1])
 
         await redis_process.stop()
         await asyncio.sleep(1.0)
@@ -492,8 +493,8 @@ async def test_a_consumer_rides_out_a_redis_restart_with_one_warning(setup, redi
         await redis_process.start()
 
         await setup.publish(2)
-        await wait_until(setup.db.effect_numbers, lambda numbers: numbers == [1, 2])
-        await wait_until(lambda: asyncio.sleep(0, recovered()), bool)
+        await eventually(setup.db.effect_numbers, lambda numbers: numbers == [1, 2])
+        await eventually(lambda: asyncio.sleep(0, recovered()), bool)
     finally:
         await stop(task)
         await client.aclose()

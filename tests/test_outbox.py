@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from stream_helpers import RedisProcess, stop, wait_until
+from stream_helpers import RedisProcess, stop
 
 from shared.db import new_metadata
 from shared.outbox import Event, Outbox, stream_name
@@ -155,7 +156,7 @@ async def test_two_relays_of_one_producer_running_together_publish_each_event_on
         # Committed one transaction after another while both relays compete for the work.
         for _ in range(40):
             written += await outbox_db.commit_events(4)
-        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+        await eventually(outbox_db.unpublished, lambda n: n == 0)
     finally:
         for task in tasks:
             await stop(task)
@@ -195,14 +196,14 @@ async def test_with_redis_stopped_changes_commit_and_wait_then_all_are_published
     try:
         # Given a relay publishing normally,
         before = await outbox_db.commit_events(3, "BeforeOutage")
-        await wait_until(lambda: client.xlen(stream), lambda n: n == 3)
+        await eventually(lambda: client.xlen(stream), lambda n: n == 3)
 
         # when Redis stops, changes still commit and their events wait in the outbox,
         await redis_process.stop()
         during: list[Event] = []
         for _ in range(5):
             during += await outbox_db.commit_events(2, "DuringOutage")
-        await wait_until(failures, lambda n: n >= 3)
+        await eventually(failures, lambda n: n >= 3)
         assert await outbox_db.unpublished() == 10
         assert not task.done()
         warnings = [r for r in caplog.records if r.name == "myshop.outbox" and r.levelno == logging.WARNING]
@@ -210,7 +211,7 @@ async def test_with_redis_stopped_changes_commit_and_wait_then_all_are_published
 
         # and once it is back, every waiting event arrives, in order, exactly once.
         await redis_process.start()
-        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+        await eventually(outbox_db.unpublished, lambda n: n == 0)
         received = await stream_events(client, stream)
     finally:
         await stop(task)
@@ -250,7 +251,7 @@ async def test_a_restarted_relay_continues_where_the_old_one_stopped(outbox_db, 
     stopped_at = await outbox_db.published()
     second = asyncio.create_task(relay_for(outbox_db, redis, stream, batch_size=2).run())
     try:
-        await wait_until(outbox_db.unpublished, lambda n: n == 0)
+        await eventually(outbox_db.unpublished, lambda n: n == 0)
     finally:
         await stop(second)
 

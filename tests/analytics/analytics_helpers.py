@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from eventually import eventually
 from redis.asyncio import Redis
 from sqlalchemy import func, pool, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -96,13 +97,12 @@ class AnalyticsServer:
 
     async def caught_up(self, *producers: str, within: float = 120.0) -> None:
         """Until the group has delivered and acknowledged every entry of these streams."""
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            if await self._settled(producers):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"analytics did not catch up in {within} s")
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: self._settled(producers),
+            within=within,
+            every=0.1,
+            what=f"analytics caught up on {producers}",
+        )
 
     async def _settled(self, producers: tuple[str, ...]) -> bool:
         for producer in producers:

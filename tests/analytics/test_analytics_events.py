@@ -4,7 +4,6 @@ activity. Each test feeds the streams of an analytics server of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from analytics_helpers import (
     money,
     order_event,
 )
+from eventually import eventually
 
 from shared.outbox import Event
 
@@ -179,12 +179,10 @@ async def test_replaying_an_event_that_still_cannot_be_read_keeps_it_dead_letter
 
 
 async def dead_letters(analytics: AnalyticsServer, within: float = 30.0) -> list[dict[str, Any]]:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        letters = (await analytics.query(DEAD_LETTERS))["analyticsDeadLetters"]
-        if letters or asyncio.get_running_loop().time() > deadline:
-            return letters
-        await asyncio.sleep(0.05)
+    async def letters() -> list[dict[str, Any]]:
+        return (await analytics.query(DEAD_LETTERS))["analyticsDeadLetters"]  # type: ignore[no-any-return]
+
+    return await eventually(letters, within=within, what="a dead letter")
 
 
 async def test_a_sum_beyond_the_schemas_int_is_refused_with_its_own_code(analytics: AnalyticsServer) -> None:

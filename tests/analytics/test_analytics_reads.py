@@ -3,12 +3,12 @@ still writes to the main one); and, in the running stack, the real services' eve
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics_helpers import EVER, SALES, STATS, Launcher, money, order_event
+from eventually import eventually
 
 from subgraphs.analytics.models import OrderFact
 
@@ -66,12 +66,12 @@ async def test_the_stack_reports_an_order_placed_and_a_product_read_through_the_
     representations = [{"__typename": "Product", "id": product_id}]
     # Windowed from the test's start: events of earlier tests still in flight cannot count.
     window = {"from": started.isoformat(), "to": (started + timedelta(hours=1)).isoformat()}
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
+
+    async def figures() -> tuple[dict[str, Any], dict[str, Any]]:
         seen = (await gql("analytics", STATS, {"representations": representations}, token=admin)).ok()
-        sales = (await gql("analytics", SALES, window, token=admin)).ok()["salesSummary"]
-        if seen["_entities"][0]["stats"] == stats and sales["confirmedOrders"] == 1:
-            break
-        assert asyncio.get_running_loop().time() < deadline, (seen, sales)
-        await asyncio.sleep(0.2)
+        return seen, (await gql("analytics", SALES, window, token=admin)).ok()["salesSummary"]
+
+    _, sales = await eventually(
+        figures, lambda f: f[0]["_entities"][0]["stats"] == stats and f[1]["confirmedOrders"] == 1, within=30
+    )
     assert (sales["orders"], sales["grossRevenue"]) == (1, money((2500, "USD")))

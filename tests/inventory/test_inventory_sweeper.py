@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eventually import eventually
 from inventory_api import Inventory, new_key
 from sqlalchemy import text
 
@@ -139,10 +140,7 @@ async def test_the_service_sweeps_lapsed_reservations_on_its_own(inventory: Inve
     )
     await asyncio.to_thread(server.start)
     try:
-        for _ in range(200):
-            if (await inventory.reservation("k-1"))["status"] == "EXPIRED":
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: inventory.reservation("k-1"), lambda r: r["status"] == "EXPIRED")
     finally:
         await asyncio.to_thread(server.stop)
 

@@ -8,7 +8,6 @@ receives, and answers some addresses as a troubled server would:
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from eventually import eventually
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,12 @@ class MailCatcher:
     async def wait_for(
         self, address: str, wanted: Callable[[Received], bool] = lambda _: True, within: float = 20.0
     ) -> list[Received]:
-        """The mails to `address` that are `wanted`, once there is at least one (or time is up)."""
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            found = [mail for mail in self.to(address) if wanted(mail)]
-            if found or asyncio.get_running_loop().time() > deadline:
-                return found
-            await asyncio.sleep(0.05)
+        """The mails to `address` that are `wanted`, once there is at least one."""
+        return await eventually(
+            lambda: [mail for mail in self.to(address) if wanted(mail)],
+            within=within,
+            what=f"a mail to {address}",
+        )
 
     def start(self) -> MailCatcher:
         for _ in range(5):

@@ -6,12 +6,12 @@ The notifications database and the event streams are read directly only to check
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from eventually import eventually
 from mail_catcher import MailCatcher
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -162,15 +162,19 @@ class Shop:
     ) -> tuple[Event, dict[Any, Any]]:
         """The first `event_type` event on the producer's stream whose payload has these values, and its raw
         fields (to deliver it again)."""
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
+
+        async def first() -> tuple[Event, dict[Any, Any]] | None:
             for _, fields in await self.redis.xrange(self.stream(producer)):
                 event = Event.from_fields(fields)
                 if event.type == event_type and all(event.payload.get(k) == v for k, v in payload.items()):
                     return event, fields
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no {event_type} {payload} on {self.stream(producer)}")
-            await asyncio.sleep(0.05)
+            return None
+
+        found = await eventually(
+            first, within=within, what=f"{event_type} {payload} on {self.stream(producer)}"
+        )
+        assert found is not None
+        return found
 
     async def deliver_again(self, producer: str, fields: dict[Any, Any]) -> None:
         """The same event (same id) on the stream again, as a relay that died before its commit sends it."""
@@ -179,15 +183,13 @@ class Shop:
     async def settled(self, within: float = 20.0) -> None:
         """Wait until the notifications consumer has handled everything on its streams (nothing undelivered,
         nothing pending) and no mail waits to be sent."""
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            if await self._consumed() and not await self.rows(
+
+        async def settled() -> bool:
+            return await self._consumed() and not await self.rows(
                 "SELECT id FROM notifications WHERE status = 'PENDING'"
-            ):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("the notifications service did not settle")
-            await asyncio.sleep(0.05)
+            )
+
+        await eventually(settled, within=within, what="the notifications service settled")
 
     async def _consumed(self) -> bool:
         """Every entry of every stream it reads was delivered to the group and acknowledged."""
@@ -216,12 +218,11 @@ class Shop:
 
     async def final(self, user_id: str, kind: str, within: float = 20.0) -> dict[str, Any]:
         """The user's one `kind` notification, once it is SENT or FAILED."""
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            found = await self.notifications(user_id, kind)
-            if found and all(row["status"] != "PENDING" for row in found):
-                assert len(found) == 1, found
-                return found[0]
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no final {kind} notification for {user_id}: {found}")
-            await asyncio.sleep(0.05)
+        found = await eventually(
+            lambda: self.notifications(user_id, kind),
+            lambda rows: rows and all(row["status"] != "PENDING" for row in rows),
+            within=within,
+            what=f"a final {kind} notification for {user_id}",
+        )
+        assert len(found) == 1, found
+        return found[0]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from eventually import eventually
 from mail_catcher import MailCatcher
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -82,11 +83,14 @@ async def all_rows(db: async_sessionmaker[AsyncSession]) -> list[Notification]:
 
 async def drain(sender: MailSender, db: async_sessionmaker[AsyncSession], within: float = 20.0) -> None:
     """Run the sender until no notification is PENDING."""
-    deadline = asyncio.get_running_loop().time() + within
-    while any(row.status == "PENDING" for row in await all_rows(db)):
-        assert asyncio.get_running_loop().time() < deadline, "the sender did not finish"
-        if not await sender.send_due():
-            await asyncio.sleep(0.01)
+
+    async def drained() -> bool:
+        if not any(row.status == "PENDING" for row in await all_rows(db)):
+            return True
+        await sender.send_due()
+        return False
+
+    await eventually(drained, within=within, every=0.01, what="the sender finishing")
 
 
 def closed_port() -> int:

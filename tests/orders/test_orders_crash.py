@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from eventually import eventually
 from orders_shop import PLACE, Shop
 
 pytestmark = pytest.mark.slow
@@ -163,13 +164,13 @@ async def place_through(url: str, token: str, product: str, key: str) -> None:
 
 
 async def final_orders(shop: Shop, ids: list[str]) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 30
-    while True:
-        orders = [await shop.order(order_id) for order_id in ids]
-        if all(order["status"] in ("CONFIRMED", "CANCELLED", "FAILED") for order in orders):
-            return orders
-        assert time.monotonic() < deadline, [order["status"] for order in orders]
-        await asyncio.sleep(0.2)
+    return await eventually(
+        lambda: asyncio.gather(*(shop.order(order_id) for order_id in ids)),
+        lambda orders: all(order["status"] in ("CONFIRMED", "CANCELLED", "FAILED") for order in orders),
+        within=30,
+        every=0.2,
+        what="every order final",
+    )
 
 
 @pytest.mark.parametrize("forward_first", [False, True], ids=["killed-before-charge", "killed-after-charge"])

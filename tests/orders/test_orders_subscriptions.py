@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 import uuid
 from typing import Any
 
+from eventually import eventually
 from orders_shop import Customer, Shop
 from redis.asyncio import Redis
 from ws_client import GraphQLWebSocket, codes
@@ -35,21 +35,19 @@ async def order_in_payment(shop: Shop, customer: Customer) -> tuple[str, asyncio
     """An order held at its payment step (the sandbox's `tok_timeout` hangs 5 s, then approves)."""
     product = await shop.product(stock=5)
     placing = asyncio.create_task(shop.place(customer, [(product, 1)], method="tok_timeout"))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    async def mine() -> list[dict[str, Any]]:
+        representations = [{"__typename": "User", "id": customer.id}]
         data = (
-            await shop.gql(
-                "orders",
-                USER_ORDERS,
-                {"representations": [{"__typename": "User", "id": customer.id}]},
-                token=customer.token,
-            )
+            await shop.gql("orders", USER_ORDERS, {"representations": representations}, token=customer.token)
         ).ok()
-        nodes = data["_entities"][0]["orders"]["nodes"]
-        if nodes and nodes[0]["status"] == "INVENTORY_RESERVED":
-            return nodes[0]["id"], placing
-        await asyncio.sleep(0.05)
-    raise AssertionError("the order never reached its payment step")
+        return data["_entities"][0]["orders"]["nodes"]  # type: ignore[no-any-return]
+
+    nodes = await eventually(
+        mine, lambda nodes: nodes and nodes[0]["status"] == "INVENTORY_RESERVED", within=10,
+        what="the order at its payment step",
+    )  # fmt: skip
+    return nodes[0]["id"], placing
 
 
 async def confirmed_order(shop: Shop, customer: Customer) -> str:

@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+from eventually import eventually
 from payments_api import PAYMENT_FIELDS, PaymentsApi, charge_input, outbox_events, payment_rows
 from redis.asyncio import Redis
 
@@ -15,9 +16,7 @@ from redis.asyncio import Redis
 async def wait_for_provider_charge(redis: Redis, key: str) -> None:
     """Until the sandbox has seen the charge of `key` (its row is inserted by then, uncommitted)."""
     name = f"{os.environ['MYSHOP_REDIS_PREFIX']}payments:sandbox:charge:{key}"
-    async with asyncio.timeout(5):
-        while await redis.get(name) is None:  # noqa: ASYNC110 (polling Redis, not waiting on our own state)
-            await asyncio.sleep(0.02)
+    await eventually(lambda: redis.get(name), lambda v: v is not None, within=5, every=0.02, what=name)
 
 
 async def test_a_refund_gives_a_capture_back(payments: PaymentsApi, payments_db) -> None:

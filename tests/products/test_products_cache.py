@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eventually import eventually
 from products_helpers import UPDATE, create
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -89,17 +90,15 @@ async def change_underneath(
 
 async def processed(products_db, event_id: uuid.UUID, within: float = 10.0) -> None:
     """Wait until products' consumer group has applied the event (its invalidation is done by then)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
+
+    async def found() -> object:
         async with products_db() as session:
-            found = await session.scalar(
+            return await session.scalar(
                 text('SELECT 1 FROM processed_events WHERE "group" = :group AND event_id = :id'),
                 {"group": GROUP, "id": event_id},
             )
-        if found:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"event {event_id} not consumed within {within} s")
+
+    await eventually(found, within=within, every=0.02, what=f"event {event_id} consumed")
 
 
 async def update_event(products_db, product_id: str) -> uuid.UUID:

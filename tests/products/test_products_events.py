@@ -3,10 +3,10 @@ that changes something, on archive; never for a change to nothing, nor for the d
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 
+from eventually import eventually
 from products_helpers import ARCHIVE, UPDATE, create
 from sqlalchemy import func, select
 
@@ -20,12 +20,11 @@ STREAM = stream_name(os.environ["MYSHOP_REDIS_PREFIX"], "products")
 
 async def published(redis, wanted: Callable[[Event], bool], within: float = 10) -> list[Event]:
     """The events on the products stream that are `wanted`, once there is at least one."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        found = [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
-        if found or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.05)
+
+    async def found() -> list[Event]:
+        return [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
+
+    return await eventually(found, within=within, what=f"a wanted event on {STREAM}")
 
 
 def change(kind: str) -> Callable[[Event], bool]:
@@ -129,10 +128,10 @@ async def test_reads_and_searches_reach_analytics_in_batches(gql, admin_token, r
     def viewed(event: Event) -> bool:
         return event.type == ProductEvent.PRODUCT_VIEWED and event.payload["productId"] == created["id"]
 
-    views = await published(redis, viewed)
-    while sum(e.payload["count"] for e in views) < 3:  # the reads may straddle two flushes
-        await asyncio.sleep(0.1)
-        views = await published(redis, viewed)
+    # the reads may straddle two flushes
+    views = await eventually(
+        lambda: published(redis, viewed), lambda views: sum(e.payload["count"] for e in views) >= 3
+    )
     searches = await published(
         redis,
         lambda e: e.type == ProductEvent.PRODUCT_SEARCHED and e.payload["search"] == "batch counted teapot",

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eventually import eventually
 from standin import StandIn, supergraph
 
 from router.config import RouterConfig
@@ -67,11 +68,13 @@ async def ask(client: httpx.AsyncClient, router: Router, query: str) -> httpx.Re
 async def until_answers(client: httpx.AsyncClient, router: Router, query: str, within: float = 5.0) -> float:
     """Seconds until `query` answers without errors (fails the test after `within` seconds)."""
     started = time.monotonic()
-    while time.monotonic() - started < within:
-        if "errors" not in (await ask(client, router, query)).json():
-            return time.monotonic() - started
-        await asyncio.sleep(0.05)
-    pytest.fail(f"{query} did not answer within {within} s")
+    await eventually(
+        lambda: ask(client, router, query),
+        lambda answer: "errors" not in answer.json(),
+        within=within,
+        what=query,
+    )
+    return time.monotonic() - started
 
 
 async def reloads(client: httpx.AsyncClient, router: Router, result: str) -> float:
@@ -152,9 +155,7 @@ async def test_a_bad_supergraph_is_refused_and_the_old_one_keeps_serving(
     serving = router.app.gateway
     async with httpx.AsyncClient(timeout=30) as client:
         router.path.write_text(content)
-        deadline = time.monotonic() + 5
-        while await reloads(client, router, "failure") < 1 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await eventually(lambda: reloads(client, router, "failure"), lambda n: n >= 1, within=5)
         failures = await reloads(client, router, "failure")
         answer = (await ask(client, router, "{ alpha slow }")).json()
 

@@ -5,7 +5,6 @@ customer is refused, and a partner's feed resumed from its cursor misses nothing
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import aiohttp
 import httpx
 import orjson
 import pytest
+from eventually import eventually
 from subscription_client import connect, receive, sse_events, until_complete
 
 from router.config import RouterConfig
@@ -100,13 +100,15 @@ class Shop:
     async def order_in_payment(self, token: str, product_id: str) -> tuple[str, asyncio.Task[Any]]:
         """An order held at its payment step (the sandbox's `tok_timeout` hangs, then approves)."""
         placing = asyncio.create_task(self.place(token, product_id, "tok_timeout"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            nodes = (await self.ask(MY_ORDERS, {}, token))["me"]["orders"]["nodes"]
-            if nodes and nodes[0]["status"] == "INVENTORY_RESERVED":
-                return nodes[0]["id"], placing
-            await asyncio.sleep(0.05)
-        raise AssertionError("the order never reached its payment step")
+
+        async def mine() -> list[dict[str, Any]]:
+            return (await self.ask(MY_ORDERS, {}, token))["me"]["orders"]["nodes"]  # type: ignore[no-any-return]
+
+        nodes = await eventually(
+            mine, lambda nodes: nodes and nodes[0]["status"] == "INVENTORY_RESERVED", within=10,
+            what="the order at its payment step",
+        )  # fmt: skip
+        return nodes[0]["id"], placing
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from eventually import eventually
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -110,12 +111,12 @@ async def spans_when(
 ) -> list[ReadableSpan]:
     """The trace's spans once each of `servers` has ended a SERVER span in it (a server ends its span after
     it answered, so its caller may be done first)."""
-    for _ in range(int(seconds / 0.05)):
-        spans = trace_spans(exporter, trace_id)
-        if servers <= {service(s) for s in spans if s.kind is SpanKind.SERVER}:
-            return spans
-        await asyncio.sleep(0.05)
-    return trace_spans(exporter, trace_id)
+    return await eventually(
+        lambda: trace_spans(exporter, trace_id),
+        lambda spans: servers <= {service(s) for s in spans if s.kind is SpanKind.SERVER},
+        within=seconds,
+        what=f"SERVER spans of {sorted(servers)}",
+    )
 
 
 async def post(router: ServerThread, query: str, variables: Any = None, **headers: str) -> httpx.Response:

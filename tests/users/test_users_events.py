@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from datetime import datetime
 
+from eventually import eventually
 from sqlalchemy import func, select
 from users_api import LOGIN, Accounts
 
@@ -19,12 +19,11 @@ STREAM = stream_name(os.environ["MYSHOP_REDIS_PREFIX"], "users")
 
 async def published(redis, wanted: Callable[[Event], bool], within: float = 10) -> list[Event]:
     """The events on the users stream that are `wanted`, once there is at least one."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        found = [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
-        if found or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.05)
+
+    async def found() -> list[Event]:
+        return [e for e in (Event.from_fields(f) for _, f in await redis.xrange(STREAM)) if wanted(e)]
+
+    return await eventually(found, within=within, what=f"a wanted event on {STREAM}")
 
 
 async def test_register_publishes_user_registered_with_the_new_account(accounts: Accounts, redis) -> None:
