@@ -96,7 +96,7 @@ async def test_an_anonymous_caller_must_sign_in_to_read_a_payment(
     assert response.error_codes == ["UNAUTHENTICATED"]
 
 
-@pytest.mark.parametrize("payment_id", [str(uuid.uuid4()), "not-an-id"])
+@pytest.mark.parametrize("payment_id", [str(uuid.uuid4()), "not-an-id"], ids=["unknown-uuid", "not-an-id"])
 async def test_an_unknown_payment_is_null(payments: PaymentsApi, token_of, payment_id) -> None:
     response = await payments.payment(payment_id, token=token_of("ADMIN"))
 
