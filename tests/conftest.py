@@ -60,7 +60,7 @@ from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
-from shared.testing import ServerThread  # noqa: E402
+from shared.testing import ServerThread, without_durable_commits  # noqa: E402
 from subgraphs import registry  # noqa: E402
 
 # `MYSHOP_TEST_SUBGRAPHS=users` runs a subset (for working on one service); all of them by default.
@@ -122,12 +122,16 @@ async def databases() -> AsyncIterator[dict[str, str]]:
     for name in TEST_SUBGRAPHS:
         settings = settings_for(name)
         await migrations.ensure_database(settings.postgres_url, settings.database_name)
+        await without_durable_commits(settings.postgres_url, settings.database_name)
         await migrations.upgrade_async(name, settings.effective_database_url)
         urls[name] = settings.effective_database_url
     yield urls
-    for name in TEST_SUBGRAPHS:
-        settings = settings_for(name)
-        await migrations.drop_database(settings.postgres_url, settings.database_name)
+    await asyncio.gather(
+        *(
+            migrations.drop_database(settings.postgres_url, settings.database_name)
+            for settings in map(settings_for, TEST_SUBGRAPHS)
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -180,8 +184,7 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
             common["jwks_url"] = f"{server.url}/.well-known/jwks.json"
             common["service_token_url"] = f"{server.url}/oauth/token"
     yield stack
-    for server in reversed(stack.servers.values()):
-        await asyncio.to_thread(server.stop)
+    await asyncio.gather(*(asyncio.to_thread(server.stop) for server in stack.servers.values()))
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,7 @@ import orjson
 import pytest
 from standin import StandIn, read_request, request_headers, supergraph
 
-from router.config import RouterConfig
 from router.entity_cache import cache_control_ttl
-from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 CATALOG_SDL = 'type Query { products: [Product!]! }\ntype Product @key(fields: "id") { id: ID! }'
@@ -67,7 +65,8 @@ class Details:
 
 
 class Stand:
-    def __init__(self) -> None:
+    def __init__(self, start_router: Any) -> None:
+        self.start_router = start_router
         self.catalog = StandIn(PRODUCTS)
         self.catalog_server = ServerThread(self.catalog).start()
         self.details = Details()
@@ -84,8 +83,7 @@ class Stand:
             "prefix": f"{os.environ['MYSHOP_REDIS_PREFIX']}entities-{uuid.uuid4().hex[:8]}:",
             **entity_cache,
         }
-        config = RouterConfig(graphiql=False, entity_cache=settings)
-        router = ServerThread(create_app(build_gateway(self.sdl, config), config)).start()
+        router: ServerThread = self.start_router(self.sdl, entity_cache=settings)
         self.routers.append(router)
         return router
 
@@ -95,8 +93,8 @@ class Stand:
 
 
 @pytest.fixture(scope="module")
-def shared_stand() -> Iterator[Stand]:
-    stand = Stand()
+def shared_stand(start_router: Any) -> Iterator[Stand]:
+    stand = Stand(start_router)
     yield stand
     stand.stop()
 

@@ -12,7 +12,7 @@ import pytest
 from standin import StandIn, supergraph
 
 from router.config import RouterConfig
-from router.server import build_gateway, create_app
+from router.server import build_gateway
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,23 +53,14 @@ def subgraphs() -> Iterator[dict[str, Any]]:
         server.stop()
 
 
-def start_router(sdl: str, **settings: Any) -> ServerThread:
-    config = RouterConfig(graphiql=False, **settings)
-    return ServerThread(create_app(build_gateway(sdl, config), config)).start()
+@pytest.fixture(scope="module")
+def plain_router(subgraphs: dict[str, Any], start_router: Any) -> ServerThread:
+    return start_router(subgraphs["sdl"])
 
 
 @pytest.fixture(scope="module")
-def plain_router(subgraphs: dict[str, Any]) -> Iterator[ServerThread]:
-    server = start_router(subgraphs["sdl"])
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def ruled_router(subgraphs: dict[str, Any]) -> Iterator[ServerThread]:
-    server = start_router(subgraphs["sdl"], headers=RULES)
-    yield server
-    server.stop()
+def ruled_router(subgraphs: dict[str, Any], start_router: Any) -> ServerThread:
+    return start_router(subgraphs["sdl"], headers=RULES)
 
 
 async def ask(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from router.config import RouterConfig
-from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
+from router.server import GRAPHQL_RESPONSE, JSON
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
@@ -53,21 +52,14 @@ NORMAL = "{ __typename products(first: 1) { totalCount } }"
 # --- the routers ---------------------------------------------------------------------------------------
 
 
-def start_router(urls: dict[str, str], **settings: Any) -> ServerThread:
-    """router/server.py's app over the MyShop supergraph, as `myshop router` builds it, on a loopback port."""
-    config = RouterConfig(graphiql=False, subgraph_urls=urls, **settings)
-    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
-
-
 def graphql_url(server: Any) -> str:
     return f"{server.url}/graphql"
 
 
 @pytest.fixture(scope="module")
-def router(stack: Any) -> Iterator[ServerThread]:
-    server = start_router({name: graphql_url(server) for name, server in stack.servers.items()})
-    yield server
-    server.stop()
+def router(stack: Any, start_router: Any) -> ServerThread:
+    """The router over the MyShop supergraph, as `myshop router` builds it, on a loopback port."""
+    return start_router(SUPERGRAPH, subgraph_urls={name: graphql_url(s) for name, s in stack.servers.items()})
 
 
 @pytest.fixture
@@ -340,13 +332,15 @@ async def test_the_authorization_header_reaches_the_subgraphs_and_their_codes_co
 
 
 async def test_a_subgraph_stopped_mid_run_costs_only_its_fields_and_the_router_keeps_serving(
-    api: Any, stack: Any
+    api: Any, stack: Any, start_router: Any
 ) -> None:
     products = ServerThread(
         create_subgraph_app(registry.load("products"), stack.settings["products"])
     ).start()
     urls = {name: graphql_url(server) for name, server in stack.servers.items()}
-    router = start_router({**urls, "products": graphql_url(products)}, ready_timeout_seconds=0.5)
+    router = start_router(
+        SUPERGRAPH, subgraph_urls={**urls, "products": graphql_url(products)}, ready_timeout_seconds=0.5
+    )
     stopped = False
     try:
         async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:

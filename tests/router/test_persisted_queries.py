@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 from standin import StandIn, supergraph
-from subscription_client import connect, until_complete
+from ws_client import connect
 
 from router.config import RouterConfig
 from router.persisted import ManifestError
@@ -51,16 +51,9 @@ def subgraph() -> Iterator[dict[str, Any]]:
     server.stop()
 
 
-def start_router(sdl: str, **persisted_queries: Any) -> ServerThread:
-    config = RouterConfig(graphiql=False, persisted_queries=persisted_queries)
-    return ServerThread(create_app(build_gateway(sdl, config), config)).start()
-
-
 @pytest.fixture(scope="module")
-def router(subgraph: dict[str, Any]) -> Iterator[ServerThread]:
-    server = start_router(subgraph["sdl"])
-    yield server
-    server.stop()
+def router(subgraph: dict[str, Any], start_router: Any) -> ServerThread:
+    return start_router(subgraph["sdl"])
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +67,8 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def safelisted(subgraph: dict[str, Any], manifest: Path) -> Iterator[ServerThread]:
-    server = start_router(subgraph["sdl"], safelist=str(manifest))
-    yield server
-    server.stop()
+def safelisted(subgraph: dict[str, Any], manifest: Path, start_router: Any) -> ServerThread:
+    return start_router(subgraph["sdl"], persisted_queries={"safelist": str(manifest)})
 
 
 async def post(
@@ -191,9 +182,9 @@ async def test_a_hash_alone_with_variables_that_are_not_an_object_is_a_bad_reque
 
 
 async def test_with_apq_off_a_hash_alone_is_not_supported_and_a_full_query_still_runs(
-    subgraph: dict[str, Any],
+    subgraph: dict[str, Any], start_router: Any
 ) -> None:
-    server = start_router(subgraph["sdl"], apq=False)
+    server = start_router(subgraph["sdl"], persisted_queries={"apq": False})
     try:
         query = fresh_query()
         registered = await post(server, {"query": query, "extensions": persisted(sha(query))})
@@ -206,13 +197,14 @@ async def test_with_apq_off_a_hash_alone_is_not_supported_and_a_full_query_still
 
 
 async def test_a_query_registered_with_one_router_is_known_to_another_through_redis(
-    subgraph: dict[str, Any], redis: Any
+    subgraph: dict[str, Any], redis: Any, start_router: Any
 ) -> None:
     shared = {
         "redis_url": os.environ["MYSHOP_REDIS_URL"],
         "redis_key_prefix": f"{os.environ['MYSHOP_REDIS_PREFIX']}apq:",
     }
-    first, second = start_router(subgraph["sdl"], **shared), start_router(subgraph["sdl"], **shared)
+    first = start_router(subgraph["sdl"], persisted_queries=shared)
+    second = start_router(subgraph["sdl"], persisted_queries=shared)
     try:
         query = fresh_query()
         registered = await post(first, {"query": query, "extensions": persisted(sha(query))})
@@ -227,12 +219,12 @@ async def test_a_query_registered_with_one_router_is_known_to_another_through_re
 
 
 async def test_with_redis_down_registrations_still_run_and_stay_in_the_router(
-    subgraph: dict[str, Any],
+    subgraph: dict[str, Any], start_router: Any
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
-    server = start_router(subgraph["sdl"], redis_url=closed)
+    server = start_router(subgraph["sdl"], persisted_queries={"redis_url": closed})
     try:
         query = fresh_query()
         unknown = await post(server, {"extensions": persisted(sha(fresh_query()))})
@@ -309,9 +301,9 @@ async def test_safelist_covers_operations_over_websocket(
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, safelisted)
         await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "{ beta }"}})
-        refused = await until_complete(ws, "1")
+        refused = await ws.until_complete("1")
         await ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": LISTED}})
-        listed = await until_complete(ws, "2")
+        listed = await ws.until_complete("2")
         await ws.close()
 
     assert [frame["type"] for frame in refused] == ["error"]
@@ -322,11 +314,11 @@ async def test_safelist_covers_operations_over_websocket(
 
 
 async def test_a_plain_id_to_body_manifest_is_a_safelist_too(
-    subgraph: dict[str, Any], tmp_path: Path
+    subgraph: dict[str, Any], tmp_path: Path, start_router: Any
 ) -> None:
     path = tmp_path / "relay.json"
     path.write_bytes(orjson.dumps({"listed-1": "{ beta }"}))
-    server = start_router(subgraph["sdl"], safelist=str(path))
+    server = start_router(subgraph["sdl"], persisted_queries={"safelist": str(path)})
     try:
         listed = await post(server, {"documentId": "listed-1"})
         unlisted = await post(server, {"query": "{ alpha }"})

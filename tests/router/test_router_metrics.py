@@ -58,12 +58,11 @@ def subgraph() -> Iterator[ServerThread]:
 
 
 @pytest.fixture
-def router(subgraph: ServerThread) -> Iterator[ServerThread]:
+def router(subgraph: ServerThread, start_router: Any) -> Iterator[ServerThread]:
     """A fresh router per test (its counters start at zero); `inventory` is down."""
     urls = {name: f"{subgraph.url}/graphql" for name in NAMES}
     urls["inventory"] = closed_port_url()
-    config = RouterConfig(graphiql=False, subgraph_urls=urls)
-    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    server = start_router(SUPERGRAPH, subgraph_urls=urls)
     yield server
     server.stop()
 

@@ -19,8 +19,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from standin import StandIn
 
-from router.config import RouterConfig
-from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
@@ -32,21 +30,15 @@ ME = "{ me { id } }"
 PRODUCTS = "{ products(first: 1) { totalCount } }"
 
 
-def start_router(stack: Any, **urls: str) -> ServerThread:
+def stack_router(start_router: Any, stack: Any, **urls: str) -> ServerThread:
     subgraph_urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()} | urls
-    config = RouterConfig(
-        graphiql=False,
-        subgraph_urls=subgraph_urls,
-        jwks_url=f"{stack.url('users')}/.well-known/jwks.json",
-    )
-    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    jwks_url = f"{stack.url('users')}/.well-known/jwks.json"
+    return start_router(SUPERGRAPH, subgraph_urls=subgraph_urls, jwks_url=jwks_url)
 
 
 @pytest.fixture(scope="module")
-def router(stack: Any) -> Iterator[ServerThread]:
-    server = start_router(stack)
-    yield server
-    server.stop()
+def router(stack: Any, start_router: Any) -> ServerThread:
+    return stack_router(start_router, stack)
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +50,10 @@ def subgraph_side() -> Iterator[tuple[ServerThread, StandIn]]:
 
 
 @pytest.fixture(scope="module")
-def blind_router(stack: Any, subgraph_side: tuple[ServerThread, StandIn]) -> Iterator[ServerThread]:
+def blind_router(stack: Any, subgraph_side: tuple[ServerThread, StandIn], start_router: Any) -> ServerThread:
     """Every subgraph URL is one stand-in that records requests: what reaches "the subgraphs" is on record."""
     url = f"{subgraph_side[0].url}/graphql"
-    server = start_router(stack, **{name: url for name in stack.servers})
-    yield server
-    server.stop()
+    return stack_router(start_router, stack, **{name: url for name in stack.servers})
 
 
 async def post(
@@ -240,19 +230,18 @@ def _token_signed_with(key: Ed25519PrivateKey, issuer: Any) -> str:
 
 
 async def test_a_key_rotation_on_users_is_picked_up_without_restarting_the_router(
-    stack: Any, issuer: Any
+    stack: Any, issuer: Any, start_router: Any
 ) -> None:
     # Given users signing with key A, and a router verifying against users' JWKS
     key_a, key_b = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     users = _users_signing_with(key_a)
     subgraph_urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()}
-    config = RouterConfig(
-        graphiql=False,
+    router = start_router(
+        SUPERGRAPH,
         subgraph_urls=subgraph_urls,
         jwks_url=f"{users.url}/.well-known/jwks.json",
         jwks_refresh_seconds=0.2,
     )
-    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     try:
         assert (await post(router, PRODUCTS, _token_signed_with(key_a, issuer))).status_code == 200
         assert (await post(router, PRODUCTS, _token_signed_with(key_b, issuer))).status_code == 401

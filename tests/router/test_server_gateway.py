@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from router.config import RouterConfig
-from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
+from router.server import GRAPHQL_RESPONSE, JSON
 from shared.testing import ServerThread
 from subgraphs import registry
 
@@ -33,16 +32,9 @@ def stack_urls(stack: Any) -> dict[str, str]:
     return {name: f"{stack.url(name)}/graphql" for name in stack.servers}
 
 
-def start_router(**settings: Any) -> ServerThread:
-    config = RouterConfig(graphiql=False, **settings)
-    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
-
-
 @pytest.fixture(scope="module")
-def router(stack: Any) -> Iterator[ServerThread]:
-    server = start_router(subgraph_urls=stack_urls(stack))
-    yield server
-    server.stop()
+def router(stack: Any, start_router: Any) -> ServerThread:
+    return start_router(SUPERGRAPH, subgraph_urls=stack_urls(stack))
 
 
 @pytest.fixture
@@ -99,8 +91,8 @@ async def test_bad_request_is_200_with_application_json(
     assert codes(response) == [code]
 
 
-async def test_depth_limit_has_its_own_code_below_the_parser_cap() -> None:
-    server = start_router(max_depth=5)
+async def test_depth_limit_has_its_own_code_below_the_parser_cap(start_router: Any) -> None:
+    server = start_router(SUPERGRAPH, max_depth=5)
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
             query = "{ " + "me { " * 6 + "id" + " }" * 6 + " }"
@@ -113,8 +105,8 @@ async def test_depth_limit_has_its_own_code_below_the_parser_cap() -> None:
     assert codes(response) == ["MAX_DEPTH_EXCEEDED"]
 
 
-async def test_alias_limit_has_its_own_code_below_the_token_cap() -> None:
-    server = start_router(max_aliases=100)
+async def test_alias_limit_has_its_own_code_below_the_token_cap(start_router: Any) -> None:
+    server = start_router(SUPERGRAPH, max_aliases=100)
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
             query = "{ " + " ".join(f"a{i}: __typename" for i in range(101)) + " }"
@@ -162,8 +154,9 @@ async def test_ready_names_every_subgraph(client: httpx.AsyncClient) -> None:
     assert all(subgraph["status"] == "ok" for subgraph in subgraphs.values())
 
 
-async def test_ready_is_503_when_a_subgraph_is_down(stack: Any) -> None:
+async def test_ready_is_503_when_a_subgraph_is_down(stack: Any, start_router: Any) -> None:
     server = start_router(
+        SUPERGRAPH,
         subgraph_urls={**stack_urls(stack), "products": closed_port_url()},
         ready_timeout_seconds=0.5,
     )

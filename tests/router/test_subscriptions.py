@@ -17,20 +17,13 @@ import psutil
 import pytest
 import strawberry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventually import eventually
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.federation.schema_directives import Key
 from strawberry.types import Info
-from subscription_client import (
-    PROTOCOL,
-    close_code,
-    connect,
-    eventually,
-    receive,
-    sse_events,
-    until_complete,
-    ws_url,
-)
+from subscription_client import sse_events
+from ws_client import connect
 
 from router.config import RouterConfig
 from router.gateway import Gateway
@@ -262,7 +255,7 @@ async def test_ws_events_arrive_in_order_completed_from_the_other_subgraph(
     await ws.send_json({"id": "s1", "type": "subscribe",
                         "payload": {"query": STATUS_CHANGED, "variables": {"id": "o1"}}})  # fmt: skip
 
-    frames = await until_complete(ws, "s1")
+    frames = await ws.until_complete("s1")
 
     assert [f["type"] for f in frames] == ["next"] * 4 + ["complete"]
     assert [f["payload"]["data"]["orderStatusChanged"]["status"] for f in frames[:4]] == list(STATUSES)
@@ -288,7 +281,7 @@ async def test_ws_token_reaches_the_subgraph_in_connection_init_and_the_entity_f
 
     await ws.send_json({"id": "1", "type": "subscribe",
                         "payload": {"query": STATUS_CHANGED, "variables": {"id": "o2"}}})  # fmt: skip
-    await until_complete(ws, "1")
+    await ws.until_complete("1")
 
     assert SEEN_TOKENS == [f"Bearer {token}"]
     assert ENTITY_AUTHORIZATION == [f"Bearer {token}"] * 4
@@ -301,7 +294,7 @@ async def test_ws_subgraph_error_passes_through_with_its_code(
     ws = await connect(http, router[0])
 
     await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { forbidden }"}})
-    frames = await until_complete(ws, "1")
+    frames = await ws.until_complete("1")
 
     codes = [e["extensions"]["code"] for f in frames if f["type"] == "next" for e in f["payload"]["errors"]]
     assert codes == ["FORBIDDEN"]
@@ -315,7 +308,7 @@ async def test_ws_lost_subgraph_connection_ends_with_an_error_then_complete(
     ws = await connect(http, router[0])
 
     await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { hangUp }"}})
-    frames = await until_complete(ws, "1")
+    frames = await ws.until_complete("1")
 
     assert frames[0]["payload"] == {"data": {"hangUp": "bye"}}
     assert frames[1]["payload"]["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_CONNECTION_LOST"
@@ -330,7 +323,7 @@ async def test_ws_client_complete_ends_the_subgraph_subscription_and_its_socket(
     ws = await connect(http, router[0])
     await ws.send_json({"id": "t", "type": "subscribe",
                         "payload": {"query": "subscription { ticks(pause: 0.01) }"}})  # fmt: skip
-    assert (await receive(ws))["type"] == "next"
+    assert (await ws.receive())["type"] == "next"
     assert OPEN_STREAMS and connections_to(subgraphs["orders"]) == before + 1
 
     await ws.send_json({"id": "t", "type": "complete"})
@@ -364,7 +357,7 @@ async def test_ws_query_over_the_socket_answers_one_next_then_complete(
 
     await ws.send_json({"id": "q", "type": "subscribe",
                         "payload": {"query": '{ order(id: "o9") { status user { email } } }'}})  # fmt: skip
-    frames = await until_complete(ws, "q")
+    frames = await ws.until_complete("q")
 
     assert frames == [
         {"id": "q", "type": "next",
@@ -380,12 +373,12 @@ async def test_ws_invalid_operation_answers_an_error_message_and_keeps_the_socke
     ws = await connect(http, router[0])
 
     await ws.send_json({"id": "bad", "type": "subscribe", "payload": {"query": "subscription { nope }"}})
-    frame = await receive(ws)
+    frame = await ws.receive()
     await ws.send_json({"type": "ping"})
 
     assert frame["type"] == "error" and frame["id"] == "bad"
     assert frame["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    assert await receive(ws) == {"type": "pong"}
+    assert await ws.receive() == {"type": "pong"}
     await ws.close()
 
 
@@ -399,9 +392,9 @@ async def test_ws_subscriptions_past_the_per_connection_limit_are_refused(
     await eventually(lambda: router[1].subscriptions.open["websocket"] == 3)
 
     await ws.send_json({"id": "t3", "type": "subscribe", "payload": {"query": "subscription { ticks }"}})
-    frame = await receive(ws)
+    frame = await ws.receive()
     while frame["type"] == "next":
-        frame = await receive(ws)
+        frame = await ws.receive()
 
     assert frame["id"] == "t3" and frame["type"] == "error"
     assert frame["payload"][0]["extensions"]["code"] == "SUBSCRIPTION_LIMIT_EXCEEDED"
@@ -414,8 +407,8 @@ async def test_ws_subscriptions_past_the_per_connection_limit_are_refused(
 async def test_ws_without_connection_init_is_closed_4408(
     router: tuple[ServerThread, RouterApp], http: aiohttp.ClientSession
 ) -> None:
-    ws = await http.ws_connect(ws_url(router[0]), protocols=(PROTOCOL,))
-    assert await close_code(ws) == 4408
+    ws = await connect(http, router[0], init=False)
+    assert await ws.close_code() == 4408
 
 
 async def test_ws_second_connection_init_is_closed_4429(
@@ -423,15 +416,15 @@ async def test_ws_second_connection_init_is_closed_4429(
 ) -> None:
     ws = await connect(http, router[0])
     await ws.send_json({"type": "connection_init"})
-    assert await close_code(ws) == 4429
+    assert await ws.close_code() == 4429
 
 
 async def test_ws_subscribe_before_ack_is_closed_4401(
     router: tuple[ServerThread, RouterApp], http: aiohttp.ClientSession
 ) -> None:
-    ws = await http.ws_connect(ws_url(router[0]), protocols=(PROTOCOL,))
+    ws = await connect(http, router[0], init=False)
     await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { ticks }"}})
-    assert await close_code(ws) == 4401
+    assert await ws.close_code() == 4401
 
 
 async def test_ws_duplicate_operation_id_is_closed_4409(
@@ -445,7 +438,7 @@ async def test_ws_duplicate_operation_id_is_closed_4409(
     }
     await ws.send_json(subscribe)
     await ws.send_json(subscribe)
-    assert await close_code(ws) == 4409
+    assert await ws.close_code() == 4409
 
 
 @pytest.mark.parametrize(
@@ -457,15 +450,15 @@ async def test_ws_invalid_message_is_closed_4400(
 ) -> None:
     ws = await connect(http, router[0])
     await ws.send_str(message)
-    assert await close_code(ws) == 4400
+    assert await ws.close_code() == 4400
 
 
 async def test_ws_bad_token_in_connection_init_is_closed_4403(
     router: tuple[ServerThread, RouterApp], http: aiohttp.ClientSession
 ) -> None:
-    ws = await http.ws_connect(ws_url(router[0]), protocols=(PROTOCOL,))
+    ws = await connect(http, router[0], init=False)
     await ws.send_json({"type": "connection_init", "payload": {"authorization": "Bearer not-a-jwt"}})
-    assert await close_code(ws) == 4403
+    assert await ws.close_code() == 4403
 
 
 async def test_ws_ping_is_answered_with_pong(
@@ -473,7 +466,7 @@ async def test_ws_ping_is_answered_with_pong(
 ) -> None:
     ws = await connect(http, router[0])
     await ws.send_json({"type": "ping"})
-    assert await receive(ws) == {"type": "pong"}
+    assert await ws.receive() == {"type": "pong"}
     await ws.close()
 
 
@@ -481,7 +474,7 @@ async def test_ws_without_the_subprotocol_is_refused(
     router: tuple[ServerThread, RouterApp], http: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        await http.ws_connect(ws_url(router[0]), protocols=("graphql-ws",))
+        await connect(http, router[0], init=False, subprotocol="graphql-ws")
     assert refused.value.status == 403
 
 
@@ -494,11 +487,11 @@ async def test_ws_client_that_does_not_read_is_closed_as_a_slow_consumer(
         await ws.send_json({"id": "t", "type": "subscribe",
                             "payload": {"query": "subscription { ticks(size: 65536) }"}})  # fmt: skip
 
-        await eventually(lambda: app.subscriptions.ended.get(("websocket", "slow_consumer")) == 1, 20)
+        await eventually(lambda: app.subscriptions.ended.get(("websocket", "slow_consumer")) == 1, within=20)
 
         assert app.subscriptions.open["websocket"] == 0
         await eventually(lambda: not OPEN_STREAMS)
-        assert await close_code(ws, seconds=20) == 1008
+        assert await ws.close_code(seconds=20) == 1008
     finally:
         server.stop()
 
@@ -593,7 +586,7 @@ async def test_metrics_count_open_subscriptions_and_delivered_events(
     ws = await connect(http, router[0])
     await ws.send_json({"id": "t", "type": "subscribe",
                         "payload": {"query": "subscription { ticks(pause: 0.01) }"}})  # fmt: skip
-    await receive(ws)
+    await ws.receive()
 
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(router[0].url + "/metrics")).text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,9 @@ import httpx
 import orjson
 import pytest
 from eventually import eventually
-from subscription_client import connect, receive, sse_events, until_complete
+from subscription_client import sse_events
+from ws_client import connect
 
-from router.config import RouterConfig
-from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
@@ -40,15 +39,12 @@ MY_ORDERS = "{ me { orders(first: 1) { nodes { id status } } } }"
 
 
 @pytest.fixture(scope="module")
-def router(stack: Any) -> Iterator[ServerThread]:
-    config = RouterConfig(
-        graphiql=False,
+def router(stack: Any, start_router: Any) -> ServerThread:
+    return start_router(
+        SUPERGRAPH,
         subgraph_urls={name: f"{server.url}/graphql" for name, server in stack.servers.items()},
         jwks_url=f"{stack.url('users')}/.well-known/jwks.json",
     )
-    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -134,7 +130,7 @@ async def test_customer_follows_their_order_over_websocket_with_fields_of_every_
     await ws.send_json(
         {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": order_id}}}
     )
-    frames = await until_complete(ws, "1", seconds=20)
+    frames = await ws.until_complete("1", seconds=20)
     await ws.close()
 
     assert [f["type"] for f in frames] == ["next"] * 4 + ["complete"]
@@ -173,7 +169,7 @@ async def test_another_customer_is_refused_forbidden(
     await ws.send_json(
         {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": order_id}}}
     )
-    frames = await until_complete(ws, "1")
+    frames = await ws.until_complete("1")
     await ws.close()
 
     assert [(f["type"], [e["extensions"]["code"] for e in f["payload"]]) for f in frames] == [
@@ -196,16 +192,16 @@ async def test_partner_feed_resumed_from_its_cursor_gets_exactly_the_other_half(
         placed += await asyncio.gather(*(shop.place(customer, product_id) for customer in customers))
     order_ids = {order["id"] for order in placed}
     # When its connection dies after 50 updates
-    first = [(await receive(ws, seconds=20))["payload"]["data"]["orderUpdates"] for _ in range(50)]
+    first = [(await ws.receive(seconds=20))["payload"]["data"]["orderUpdates"] for _ in range(50)]
     await ws.close()
 
     # and it resumes from the last cursor it got
     ws = await connect(http, router, {"Authorization": f"Bearer {partner}"})
     after = {"after": first[-1]["cursor"]}
     await ws.send_json({"id": "feed", "type": "subscribe", "payload": {"query": UPDATES, "variables": after}})
-    rest = [(await receive(ws, seconds=20))["payload"]["data"]["orderUpdates"] for _ in range(50)]
+    rest = [(await ws.receive(seconds=20))["payload"]["data"]["orderUpdates"] for _ in range(50)]
     try:
-        extra: Any = await receive(ws, seconds=1.0)
+        extra: Any = await ws.receive(seconds=1.0)
     except TimeoutError:
         extra = None
     await ws.close()

@@ -26,8 +26,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from standin import read_request, request_headers, respond
 
-from router.config import RouterConfig
-from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.log import JsonFormatter, traceparent_var
 from shared.peers import Peer
@@ -52,13 +50,13 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture(scope="module")
-def traced_router(stack: Any, exporter: InMemorySpanExporter) -> Iterator[ServerThread]:
+def traced_router(stack: Any, exporter: InMemorySpanExporter, start_router: Any) -> Iterator[ServerThread]:
     """A router over traced products, inventory, payments and orders (orders calling the traced ones); users,
     analytics and the others are the stack's, untraced."""
     servers: dict[str, ServerThread] = {}
     for name in TRACED:
-        # Small pools: these servers add to the stack's connections.
-        update: dict[str, Any] = {"db_pool_size": 2}
+        # The stack's small pools (tests/conftest.py): these servers add to its connections.
+        update: dict[str, Any] = {}
         if name == "orders":
             update.update(
                 {
@@ -72,11 +70,8 @@ def traced_router(stack: Any, exporter: InMemorySpanExporter) -> Iterator[Server
         servers[name] = ServerThread(app).start()
     urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()}
     urls.update({name: f"{server.url}/graphql" for name, server in servers.items()})
-    config = RouterConfig(graphiql=False, subgraph_urls=urls)
     provider = make_provider("router", SimpleSpanProcessor(exporter))
-    router = ServerThread(
-        create_app(build_gateway(SUPERGRAPH, config), config, tracer_provider=provider)
-    ).start()
+    router = start_router(SUPERGRAPH, subgraph_urls=urls, app_options={"tracer_provider": provider})
     yield router
     router.stop()
     for server in reversed(servers.values()):
@@ -221,13 +216,10 @@ def recorder() -> Iterator[tuple[HeaderRecorder, ServerThread]]:
 
 
 @pytest.fixture(scope="module")
-def untraced_router(recorder: tuple[HeaderRecorder, ServerThread]) -> Iterator[ServerThread]:
+def untraced_router(recorder: tuple[HeaderRecorder, ServerThread], start_router: Any) -> ServerThread:
     _, subgraph = recorder
     names = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics")
-    config = RouterConfig(graphiql=False, subgraph_urls={name: f"{subgraph.url}/graphql" for name in names})
-    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
-    yield router
-    router.stop()
+    return start_router(SUPERGRAPH, subgraph_urls={name: f"{subgraph.url}/graphql" for name in names})
 
 
 async def test_without_tracing_the_router_passes_a_clients_traceparent_on_unchanged(
@@ -304,14 +296,13 @@ class TraceReceiver:
 
 
 async def test_with_an_otlp_endpoint_in_the_environment_the_router_exports_its_spans_there(
-    recorder: tuple[HeaderRecorder, ServerThread], monkeypatch: pytest.MonkeyPatch
+    recorder: tuple[HeaderRecorder, ServerThread], monkeypatch: pytest.MonkeyPatch, start_router: Any
 ) -> None:
     receiver = TraceReceiver()
     endpoint = ServerThread(receiver).start()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.url)
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
-    config = RouterConfig(graphiql=False, subgraph_urls={"products": f"{recorder[1].url}/graphql"})
-    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    router = start_router(SUPERGRAPH, subgraph_urls={"products": f"{recorder[1].url}/graphql"})
     try:
         await post(router, TOTAL)
     finally:

@@ -23,7 +23,6 @@ import pytest
 from standin import read_request, request_headers, respond
 
 from router.config import RouterConfig
-from router.server import build_gateway, create_app
 from shared.composition import compose
 from shared.testing import ServerThread
 
@@ -79,8 +78,9 @@ def supergraph() -> str:
 class Stand:
     """The two stand-in subgraphs and routers started over them (stopped at the end of the test)."""
 
-    def __init__(self, supergraph: str) -> None:
+    def __init__(self, supergraph: str, start_router: Any) -> None:
         self.supergraph = supergraph
+        self.start_router = start_router
         self.shop = StandIn(SHOP_DATA)
         self.reports = StandIn(REPORTS_DATA)
         self.shop_server = ServerThread(self.shop).start()
@@ -93,8 +93,7 @@ class Stand:
             "shop": f"{self.shop_server.url}/graphql",
             "reports": f"http://127.0.0.1:{self.reports_port}/graphql",
         }
-        config = RouterConfig(graphiql=False, subgraph_urls=urls, **settings)
-        router = ServerThread(create_app(build_gateway(self.supergraph, config), config)).start()
+        router: ServerThread = self.start_router(self.supergraph, subgraph_urls=urls, **settings)
         self.routers.append(router)
         return router
 
@@ -113,8 +112,8 @@ class Stand:
 
 
 @pytest.fixture
-def stand(supergraph: str) -> Iterator[Stand]:
-    stand = Stand(supergraph)
+def stand(supergraph: str, start_router: Any) -> Iterator[Stand]:
+    stand = Stand(supergraph, start_router)
     yield stand
     stand.stop()
 
