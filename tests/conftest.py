@@ -7,10 +7,12 @@ Every test run, and under pytest-xdist every worker of it (`gw0`, `gw1`, ...), g
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +24,22 @@ import pytest
 from db_reset import DatabaseReset
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# The servers of a test run are threads of its process. CPython keeps one AST recursion counter per process,
+# so two threads parsing at once (pytest formatting a failure while a server logs a traceback, whose carets
+# parse the failing line) break it: "SystemError: AST constructor recursion depth mismatch", and pytest stops
+# with an INTERNALERROR (python/cpython#106905, pytest-dev/pytest#10763). Seen under a second load on the same
+# PostgreSQL ("too many clients" logged in every server). One parse at a time in this process.
+_parse = ast.parse
+_parsing = threading.Lock()
+
+
+def _parse_one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+    with _parsing:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time  # type: ignore[assignment]
 
 # The workers of one xdist run share its id; a run without xdist is one worker of its own.
 RUN_ID = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:8]

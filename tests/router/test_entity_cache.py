@@ -81,6 +81,8 @@ class Stand:
             "enabled": True,
             "redis_url": os.environ["MYSHOP_REDIS_URL"],
             "prefix": f"{os.environ['MYSHOP_REDIS_PREFIX']}entities-{uuid.uuid4().hex[:8]}:",
+            # Past the 0.1 s default a loaded machine's Redis makes the cache fail open (a miss, not a hit).
+            "redis_timeout": 2.0,
             **entity_cache,
         }
         router: ServerThread = self.start_router(self.sdl, entity_cache=settings)
