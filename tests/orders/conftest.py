@@ -20,7 +20,7 @@ def shop(gql: Any, issuer: Any, engines: dict[str, Any]) -> Shop:
     return Shop(gql, issuer, engines)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: its pollers would run (and hold connections) to the end
 def impatient_orders(stack: Any) -> Iterator[ServerThread]:
     """An orders server of its own whose saga gives up on a step after 1 s calls and a 1.5 s deadline (the
     stack's is patient, so a loaded machine never fails the other tests): for payment timeouts."""

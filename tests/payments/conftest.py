@@ -17,7 +17,7 @@ from shared.auth import TokenIssuer
 from shared.testing import ServerThread
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: its pollers would run (and hold connections) to the end
 def slow_server(stack: Any) -> Iterator[ServerThread]:
     server = start_payments(sandbox_hang_seconds=HANG_SECONDS)
     yield server
