@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -49,13 +50,14 @@ class RedisProcess:
             stderr=asyncio.subprocess.DEVNULL,
         )
         probe = Redis(port=self.port, socket_connect_timeout=0.5)
+
+        async def answers() -> bool:
+            with contextlib.suppress(RedisError, OSError):
+                return bool(await probe.ping())
+            return False
+
         try:
-            for _ in range(200):
-                with contextlib.suppress(RedisError, OSError):
-                    if await probe.ping():
-                        return
-                await asyncio.sleep(0.05)
-            raise RuntimeError(f"{self.binary} on port {self.port} did not start")
+            await eventually(answers, within=10, what=f"{self.binary} answering on port {self.port}")
         finally:
             await probe.aclose()
 

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -141,17 +140,17 @@ class OrdersProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 30
+        process = self.process
+
+        async def ready(client: httpx.AsyncClient) -> bool:
+            assert process.poll() is None, self.log.read_text()[-3000:]  # died: no use waiting
+            try:
+                return (await client.get(f"{self.url}/health/ready")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
         async with httpx.AsyncClient(timeout=1) as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    if (await client.get(f"{self.url}/health/ready")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"orders did not start: {self.log.read_text()[-3000:]}")
+            await eventually(lambda: ready(client), within=30, every=0.1, what="orders ready")
 
     def kill(self) -> None:
         assert self.process is not None
