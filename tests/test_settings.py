@@ -9,6 +9,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from shared.app import create_subgraph_app
+from shared.db import create_engine
 from shared.settings import DEFAULT_PORTS
 from subgraphs import registry
 
@@ -81,3 +82,27 @@ def test_a_production_service_refuses_the_development_service_secret() -> None:
     definition = registry.load("orders")
     with pytest.raises(RuntimeError, match="MYSHOP_SERVICE_SECRET"):
         create_subgraph_app(definition, definition.settings_class(environment="production"))
+
+
+@pytest.mark.parametrize(
+    ("environment", "pool", "overflow"),
+    [({}, 10, 10), ({"MYSHOP_DB_POOL_SIZE": "4"}, 4, 4), ({"MYSHOP_DB_MAX_OVERFLOW": "0"}, 10, 0)],
+    ids=["defaults", "pool only", "no overflow"],
+)
+async def test_a_services_pool_keeps_its_size_and_opens_its_overflow_for_bursts(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], pool: int, overflow: int
+) -> None:
+    monkeypatch.delenv("MYSHOP_DB_POOL_SIZE")  # the suite's own small pools (tests/conftest.py)
+    monkeypatch.delenv("MYSHOP_DB_MAX_OVERFLOW")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = registry.load("users").settings_class()
+
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+    assert (engine.pool.size(), engine.pool._max_overflow) == (pool, overflow)  # type: ignore[attr-defined]
+    await engine.dispose()
