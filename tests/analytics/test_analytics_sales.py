@@ -26,9 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.relay import OutboxRelay
 from subgraphs.orders.models import outbox
 
-# One worker builds the history (a minute) and runs every test of it: split over two, both would build it.
-pytestmark = pytest.mark.xdist_group("analytics-history")
-
 # (first boundary, last boundary) of each window compared: each phase alone, all of them, the last two.
 WINDOWS = [(0, 1), (1, 2), (2, 3), (0, 3), (1, 3)]
 
