@@ -227,7 +227,7 @@ async def main() -> None:
 
     redis = Redis.from_url(REDIS_URL)
     stream = stream_name(PREFIX, PRODUCER)
-    async with scratch_database("benchconsumers", POSTGRES_URL, migrate=False) as url:
+    async with scratch_database("benchconsumers", POSTGRES_URL) as url:
         engine = create_async_engine(url, pool_size=5)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)

@@ -61,7 +61,7 @@ class Db:
 
 @pytest.fixture
 async def db() -> AsyncIterator[Db]:
-    async with scratch_database("consumer", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+    async with scratch_database("consumer", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         engine = create_async_engine(url, pool_size=10)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)

@@ -35,7 +35,7 @@ class Up:
         self.output = output
         self.handle = output.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "up"],
+            [sys.executable, "-m", "myshop.cli", "up"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -158,8 +158,8 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
-        services = [p for p in first.children() if "shared.cli serve" in " ".join(p.cmdline())]
-        services += [p for p in first.children() if "shared.cli router" in " ".join(p.cmdline())]
+        services = [p for p in first.children() if "myshop.cli serve" in " ".join(p.cmdline())]
+        services += [p for p in first.children() if "myshop.cli router" in " ".join(p.cmdline())]
         assert len(services) == len(registry.SUBGRAPHS) + 1
         order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
         # The newcomer's welcome mail landed in the local SMTP sink `myshop up` started, as a file.

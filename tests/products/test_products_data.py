@@ -13,12 +13,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from shared import migrations
+from myshop import migrations
+from myshop.demo.products import seed
 from subgraphs.products import repository
 from subgraphs.products.loaders import ProductLoaders, build_loaders
 from subgraphs.products.models import Base
 from subgraphs.products.repository import ProductFilter
-from subgraphs.products.seed import seed
 from subgraphs.products.service import ProductService
 from subgraphs.products.settings import ProductsSettings
 

@@ -12,10 +12,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myshop.demo.catalog import demo_product_id, generate_products
 from subgraphs.inventory import repository
 from subgraphs.inventory.repository import Movement
 from subgraphs.inventory.settings import InventorySettings
-from subgraphs.products.catalog import demo_product_id, generate_products
 from subgraphs.products.settings import ProductsSettings
 
 SEED_REASON = "seed"

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from shared import devstack
+    from myshop import devstack
 
 # The subgraphs' registry, settings, migrations and devstack (SQLAlchemy, Alembic, ...) are imported by the
 # commands that use them: `myshop router` stays without them (about 28 MB less resident memory).
@@ -89,7 +89,7 @@ def migrate(
     ] = False,
 ) -> None:
     """Create each service's database if missing and apply its Alembic migrations."""
-    from shared import migrations
+    from myshop import migrations
     from subgraphs import registry
 
     for name in _names(services):
@@ -110,7 +110,7 @@ def makemigration(
     message: Annotated[str, typer.Option("-m", "--message", help="What the migration does.")],
 ) -> None:
     """Autogenerate a migration from the difference between a service's models and its database."""
-    from shared import migrations
+    from myshop import migrations
     from subgraphs import registry
 
     settings = registry.load(_names([service])[0]).settings_class()
@@ -120,7 +120,7 @@ def makemigration(
 @app.command()
 def seed(services: Services = None) -> None:
     """Load the demo data (idempotent)."""
-    from shared import devstack
+    from myshop import devstack
 
     asyncio.run(devstack.seed(_names(services), log=_say))
 
@@ -130,7 +130,7 @@ def compose(
     check: Annotated[bool, typer.Option("--check", help="Fail if the committed files are stale.")] = False,
 ) -> None:
     """Print each subgraph's SDL into schema/ and compose schema/supergraph.graphql (@apollo/composition)."""
-    from shared.schema_files import compose_schema_files
+    from myshop.schema_files import compose_schema_files
 
     stale = compose_schema_files(REPO_ROOT, write=not check)
     if check and stale:
@@ -155,8 +155,8 @@ def up(
     ] = True,
 ) -> None:
     """Run the whole system with demo data: infrastructure, migrations, every service. Ctrl-C stops it all."""
-    from shared import devstack
-    from shared.embedded import EmbeddedServerError, ensure_infrastructure
+    from myshop import devstack
+    from myshop.embedded import EmbeddedServerError, ensure_infrastructure
     from shared.settings import ServiceSettings
     from subgraphs import registry
 
