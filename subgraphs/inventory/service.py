@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import ids
 from shared.errors import BadUserInput, MyShopError, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid
 from subgraphs.inventory import events, repository
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
@@ -99,19 +100,8 @@ class InventoryKit:
 # --- input rules -------------------------------------------------------------------------------------
 
 
-def parse_uuid(value: object, field: str, what: str = "an id") -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise BadUserInput(f"`{field}` is not {what}.", field=field)
-    return parsed
-
-
-def clean_key(value: object, field: str = "key") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BadUserInput("The idempotency key cannot be blank.", field=field)
-    if len(value) > KEY_MAX_LENGTH:
-        raise BadUserInput(f"The idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
-    return value
+def clean_key(value: object) -> str:
+    return ids.clean_key(value, field="key", max_length=KEY_MAX_LENGTH)
 
 
 def clean_reason(value: object, field: str = "reason") -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, MyShopError, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from shared.peers import PeerError, PeerUnavailable
 from subgraphs.notifications import repository
@@ -57,13 +57,6 @@ class Page(Generic[T]):
     size: int
     has_previous: bool
     kind: str
-
-
-def parse_uuid(value: object, field: str, what: str) -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise NotFound(f"No {what} has this id.", field=field)
-    return parsed
 
 
 def notification_cursor(page_kind: str, row: Notification) -> str:
@@ -119,7 +112,7 @@ class NotificationService:
 
     async def resend(self, raw_id: object) -> Notification:
         """A FAILED notification goes back to PENDING (attempts from zero): the sender tries it again."""
-        notification_id = parse_uuid(raw_id, "id", "notification")
+        notification_id = parse_uuid(raw_id, "id", "a notification id")
         row = await repository.resend(self.session, notification_id)
         if row is None:
             existing = await self.context.loaders.notification.load(notification_id)
@@ -141,7 +134,7 @@ class NotificationService:
     async def watch(self, raw_product_id: object) -> ProductWatch:
         """Watch a product (idempotent: watching it again returns the watch there is)."""
         user_id = await self._watcher()
-        product_id = parse_uuid(raw_product_id, "productId", "product")
+        product_id = parse_uuid(raw_product_id, "productId", "a product id")
         existing = await repository.get_watch(self.session, user_id, product_id)
         if existing is not None:
             return existing

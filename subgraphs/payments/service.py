@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import ids
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid
 from shared.money import normalize_currency
 from subgraphs.payments import events, repository
 from subgraphs.payments.metrics import PaymentMetrics
@@ -76,12 +77,7 @@ class ChargeRequest:
 
 
 def clean_key(value: object, *, field: str = "key") -> str:
-    """An idempotency key, kept exactly as sent (it is an identity, not text to tidy)."""
-    if not isinstance(value, str) or not value.strip():
-        raise BadUserInput("An idempotency key cannot be blank.", field=field)
-    if len(value) > KEY_MAX_LENGTH:
-        raise BadUserInput(f"An idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
-    return value
+    return ids.clean_key(value, field=field, max_length=KEY_MAX_LENGTH)
 
 
 def clean_charge(
@@ -103,8 +99,8 @@ def clean_charge(
         )
     return ChargeRequest(
         key=clean_key(key, field="input.key"),
-        order_id=_parse_id(order_id, "input.orderId"),
-        user_id=_parse_id(user_id, "input.userId"),
+        order_id=parse_uuid(order_id, "input.orderId", "an order id"),
+        user_id=parse_uuid(user_id, "input.userId", "a user id"),
         amount=amount,
         currency=code,
         method=method_text,
@@ -116,13 +112,6 @@ def clean_reason(value: object) -> str:
     if not 1 <= len(text) <= REASON_MAX_LENGTH:
         raise BadUserInput(f"The reason is 1 to {REASON_MAX_LENGTH} characters.", field="reason")
     return text
-
-
-def _parse_id(value: object, field: str) -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise BadUserInput("Not an id.", field=field)
-    return parsed
 
 
 def _same_charge(payment: Payment, request: ChargeRequest) -> bool:

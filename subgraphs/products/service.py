@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid, uuid_or_none
 from shared.money import normalize_currency
 from shared.pagination import (
     decode_cursor,
@@ -55,10 +55,7 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "activ
 
 
 def parse_product_id(value: object, *, field: str = "id") -> uuid.UUID:
-    product_id = uuid_or_none(value)
-    if product_id is None:
-        raise BadUserInput("Not a product id.", field=field)
-    return product_id
+    return parse_uuid(value, field, "a product id")
 
 
 # --- input rules -------------------------------------------------------------------------------------
