@@ -7,11 +7,11 @@ transaction; after the commit the message is acknowledged (XACK). A redelivered 
 twice, a consumer died between commit and XACK) finds its row and is acknowledged without a second effect.
 
 A handler that raises rolls its transaction back; the message stays pending and is retried after an
-exponential backoff (`retry_base * 2**(failures-1)`, capped, with jitter). Failures are counted in a Redis
-hash (so they survive the consumer that saw them); after `max_attempts` the event goes to
-`<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead letters
-(`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it counts no
-attempt, and the consumer backs off.
+exponential backoff with full jitter (`shared.backoff`: up to `retry_base * 2**(failures-1)`, capped).
+Failures are counted in a Redis hash (so they survive the consumer that saw them); after `max_attempts` the
+event goes to `<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead
+letters (`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it
+counts no attempt, and the consumer backs off.
 
 A consumer that dies leaves its messages pending; another consumer of the group claims those idle for longer
 than `claim_idle` (XAUTOCLAIM) and processes them. A living consumer keeps its held messages fresh (XCLAIM
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import secrets
 import socket
 import time
@@ -49,6 +48,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
 from shared.outage import Outage
 from shared.outbox import Event, stream_name
 
@@ -232,8 +232,8 @@ class Consumer:
         self.batch_size = batch_size
         self.block_ms = max(int(block_ms), 1)
         self.claim_idle = claim_idle
-        self.retry_base = retry_base
-        self.retry_max = retry_max
+        # The wait before an event that failed is tried again (`shared.backoff`).
+        self.retry_backoff = Backoff(retry_base, retry_max)
         self.read_timeout = read_timeout
         self.metrics_interval = metrics_interval
         self.metrics = metrics
@@ -324,7 +324,7 @@ class Consumer:
         if failures >= self.spec.max_attempts:
             await self._dead_letter(message, event, exc, attempts=failures)
             return
-        delay = min(self.retry_base * 2 ** (failures - 1), self.retry_max) * random.uniform(0.9, 1.1)
+        delay = self.retry_backoff.delay(failures)
         self.retries[(message.stream, message.id)] = time.monotonic() + delay
         logger.warning(
             "consumer %s: %s %s failed (attempt %d of %d), retrying in %.2f s: %s: %s",

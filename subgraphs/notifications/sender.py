@@ -9,7 +9,8 @@ SENT mark sends it again after the lease: delivery is at least once, with a stab
 
 Outcomes: sent -> SENT with `sent_at`. A 5xx answer to the message (sender, recipient or data refused) is
 permanent (RFC 5321): FAILED at once with the answer. Anything else (no connection, a timeout, a 4xx, a
-refused login or TLS) is retried with doubling backoff until `send_max_attempts`, then FAILED with the reason.
+refused login or TLS) is retried with backoff (`shared.backoff`) until `send_max_attempts`, then FAILED with
+the reason.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
 from subgraphs.notifications import repository
 from subgraphs.notifications.mail import build_message
 from subgraphs.notifications.models import Notification
@@ -34,6 +36,8 @@ from subgraphs.notifications.settings import NotificationsSettings
 logger = logging.getLogger("myshop.notifications.sender")
 
 REASON_MAX_LENGTH = 500
+# Waits between tries to reach the database while it is away.
+DATABASE_BACKOFF = Backoff(0.5, 30.0)
 
 
 class SenderMetrics:
@@ -213,10 +217,8 @@ class MailSender:
             if final:
                 await repository.mark_failed(session, notification.id, notification.attempts, failure.reason)
             else:
-                delay = min(
-                    settings.send_retry_initial_seconds * 2 ** (notification.attempts - 1),
-                    settings.send_retry_max_seconds,
-                )
+                retries = Backoff(settings.send_retry_initial_seconds, settings.send_retry_max_seconds)
+                delay = retries.delay(notification.attempts)
                 await repository.mark_retry(
                     session,
                     notification.id,
@@ -243,7 +245,7 @@ class MailSender:
     async def run(self) -> None:
         """Send while there is work, else wait `send_poll_seconds`; ride out a database outage. Never
         returns; cancelled, it lets the mail being sent finish and gives the rest of its batch back."""
-        backoff = 0.0
+        outages = 0
         while True:
             batch = asyncio.ensure_future(self.send_due())
             try:
@@ -257,11 +259,12 @@ class MailSender:
                     batch.exception()
                 raise
             except (SQLAlchemyError, OSError) as exc:
-                backoff = min(max(backoff * 2, 0.5), 30.0)
+                outages += 1
+                backoff = DATABASE_BACKOFF.delay(outages)
                 logger.warning("sender cannot reach its database (%s); retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 continue
-            backoff = 0.0
+            outages = 0
             if claimed < self.settings.send_batch_size:
                 await asyncio.sleep(self.settings.send_poll_seconds)
             else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import repository
@@ -107,6 +107,8 @@ class Saga:
         self.sessionmaker = runtime.sessionmaker
         self.peers = Peers(runtime)
         self.metrics = SagaMetrics(runtime)
+        # Retries of many sagas (a burst of orders against a peer that is down) spread out.
+        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         # Unique per process start: a restarted process does not own its previous life's leases.
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -265,7 +267,7 @@ class Saga:
     async def _retrying(self, step: str, call: Callable[[], Awaitable[StepAnswer]]) -> StepAnswer:
         """A forward call, retried on transient failures until the step's deadline."""
         deadline = time.monotonic() + self.settings.step_deadline_seconds
-        delay = self.settings.retry_initial_seconds
+        failures = 0
         while True:
             try:
                 return await call()
@@ -278,6 +280,8 @@ class Saga:
                     OrderStatus.FAILED, refused.code, f"{refused.peer}: {refused.message}"
                 ) from refused
             except PeerUnavailable as unavailable:
+                failures += 1
+                delay = self.backoff.delay(failures)
                 if time.monotonic() + delay > deadline:
                     raise StepFailure(
                         OrderStatus.FAILED,
@@ -285,8 +289,7 @@ class Saga:
                         f"{step} did not succeed in time ({unavailable.code}).",
                     ) from unavailable
                 self.metrics.step_retries.labels(step).inc()
-                await asyncio.sleep(_jittered(delay))
-                delay = min(delay * 2, self.settings.retry_max_seconds)
+                await asyncio.sleep(delay)
 
     async def _advance(self, order_id: uuid.UUID, step: str, answer: StepAnswer) -> None:
         """Record a done step and the order's new status, its events, in one transaction."""
@@ -351,16 +354,16 @@ class Saga:
 
     async def _until_done(self, step: str, call: Callable[[], Awaitable[T]]) -> T:
         """A compensation call, retried until it succeeds (never given up: money or stock is at stake)."""
-        delay = self.settings.retry_initial_seconds
+        failures = 0
         while True:
             try:
                 return await call()
             except (PeerUnavailable, PeerRefused) as error:
+                failures += 1
                 self.metrics.compensation_retries.labels(step).inc()
                 log = logger.error if isinstance(error, PeerRefused) else logger.warning
                 log("compensation %s failed, retrying: %s", step, error)
-                await asyncio.sleep(_jittered(delay))
-                delay = min(delay * 2, self.settings.retry_max_seconds)
+                await asyncio.sleep(self.backoff.delay(failures))
 
     # --- persistence helpers ---
 
@@ -411,11 +414,6 @@ async def change_status(
             cancelled = {**summary, "code": order.failure_code, "reason": reason}
             await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
     assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
-
-
-def _jittered(delay: float) -> float:
-    # Full jitter around the delay: retries of many sagas spread out instead of arriving together.
-    return delay * random.uniform(0.5, 1.5)
 
 
 async def run_recovery(runtime: Runtime) -> None:
