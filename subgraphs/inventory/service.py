@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import ids
 from shared.errors import BadUserInput, MyShopError, NotFound
 from shared.ids import parse_uuid
 from subgraphs.inventory import events, repository
+from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
     Movement,
@@ -30,6 +30,7 @@ from subgraphs.inventory.repository import (
     StockLevel,
 )
 from subgraphs.inventory.settings import InventorySettings
+from subgraphs.inventory.state import InventoryState
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -41,7 +42,6 @@ MAX_ADJUSTMENT = 1_000_000
 MAX_ON_HAND = 1_000_000_000
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 10_000
-STATE_KEY = "inventory"
 
 # Ledger and event reasons of the changes inventory makes on its own.
 REASON_RESERVED = "reserved"
@@ -65,36 +65,6 @@ class ReservationReleased(MyShopError):
     """The reservation gave its units back (released, expired or restocked): it cannot be confirmed."""
 
     code = "RESERVATION_RELEASED"
-
-
-class ReservationOutcomes:
-    """`myshop_inventory_reservations_total{outcome}`: reserved, out_of_stock, confirmed, released, expired,
-    restocked."""
-
-    OUTCOMES = ("reserved", "out_of_stock", "confirmed", "released", "expired", "restocked")
-
-    def __init__(self, registry: CollectorRegistry, service: str = "inventory") -> None:
-        self.service = service
-        self.counter = Counter(
-            "myshop_inventory_reservations_total",
-            "Reservation actions, by outcome.",
-            ["service", "outcome"],
-            registry=registry,
-        )
-        for outcome in self.OUTCOMES:
-            self.counter.labels(service, outcome)
-
-    def count(self, outcome: str, amount: int = 1) -> None:
-        if amount:
-            self.counter.labels(self.service, outcome).inc(amount)
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryKit:
-    """What the service keeps for its life (set up in app.py)."""
-
-    settings: InventorySettings
-    outcomes: ReservationOutcomes
 
 
 # --- input rules -------------------------------------------------------------------------------------
@@ -143,20 +113,20 @@ def clean_lines(lines: Sequence[tuple[object, object]]) -> list[ReservationLineR
 
 class InventoryService:
     def __init__(
-        self, session: AsyncSession, settings: InventorySettings, outcomes: ReservationOutcomes | None = None
+        self, session: AsyncSession, settings: InventorySettings, metrics: InventoryMetrics | None = None
     ) -> None:
         self.session = session
         self.settings = settings
-        self.outcomes = outcomes
+        self.metrics = metrics
 
     @classmethod
     def of(cls, context: Context) -> InventoryService:
-        kit: InventoryKit = context.runtime.state[STATE_KEY]
-        return cls(context.session, kit.settings, kit.outcomes)
+        state: InventoryState = context.runtime.state
+        return cls(context.session, state.settings, state.metrics)
 
     def _count(self, outcome: str, amount: int = 1) -> None:
-        if self.outcomes is not None:
-            self.outcomes.count(outcome, amount)
+        if self.metrics is not None:
+            self.metrics.reservation(outcome, amount)
 
     # --- stock ---
 
@@ -365,7 +335,7 @@ def reservation_lines(lines: Iterable[Any]) -> list[tuple[object, object]]:
 async def sweep_expired_reservations(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: InventorySettings,
-    outcomes: ReservationOutcomes | None = None,
+    metrics: InventoryMetrics | None = None,
     *,
     as_of: datetime | None = None,
 ) -> int:
@@ -374,7 +344,7 @@ async def sweep_expired_reservations(
     total = 0
     while True:
         async with sessionmaker() as session, session.begin():
-            expired = await InventoryService(session, settings, outcomes).expire_lapsed(
+            expired = await InventoryService(session, settings, metrics).expire_lapsed(
                 as_of=as_of, limit=settings.sweep_batch_size
             )
         total += expired

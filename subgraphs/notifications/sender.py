@@ -18,18 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
-from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
 from subgraphs.notifications import repository
 from subgraphs.notifications.mail import build_message
+from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.models import Notification
 from subgraphs.notifications.settings import NotificationsSettings
 
@@ -38,38 +37,6 @@ logger = logging.getLogger("myshop.notifications.sender")
 REASON_MAX_LENGTH = 500
 # Waits between tries to reach the database while it is away.
 DATABASE_BACKOFF = Backoff(0.5, 30.0)
-
-
-class SenderMetrics:
-    """`myshop_notifications_{sent,retried,failed}_total{kind}`, created once per registry."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, SenderMetrics] = weakref.WeakKeyDictionary()
-
-    def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        self.service = service
-        labels = ["service", "kind"]
-        self.sent = Counter(
-            "myshop_notifications_sent_total", "Mails accepted by the SMTP server.", labels, registry=registry
-        )
-        self.retried = Counter(
-            "myshop_notifications_retried_total",
-            "Sends that failed and will be tried again.",
-            labels,
-            registry=registry,
-        )
-        self.failed = Counter(
-            "myshop_notifications_failed_total",
-            "Mails given up (refused for good, or out of tries): FAILED.",
-            labels,
-            registry=registry,
-        )
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry, service: str) -> SenderMetrics:
-        metrics = cls._by_registry.get(registry)
-        if metrics is None:
-            metrics = cls._by_registry[registry] = cls(registry, service)
-        return metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +118,7 @@ class MailSender:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: NotificationsSettings,
-        metrics: SenderMetrics | None = None,
+        metrics: NotificationsMetrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -208,7 +175,7 @@ class MailSender:
         if not marked:
             logger.warning("notification %s was sent after its lease ran out", notification.id)
         if self.metrics is not None:
-            self.metrics.sent.labels(self.metrics.service, notification.kind).inc()
+            self.metrics.mails_sent.labels(self.metrics.service, notification.kind).inc()
 
     async def _failed(self, notification: Notification, failure: SendFailure) -> None:
         settings = self.settings
@@ -235,7 +202,7 @@ class MailSender:
             " — FAILED" if final else " — will retry",
         )
         if self.metrics is not None:
-            counter = self.metrics.failed if final else self.metrics.retried
+            counter = self.metrics.mails_failed if final else self.metrics.mails_retried
             counter.labels(self.metrics.service, notification.kind).inc()
 
     async def _release(self, notifications: list[Notification]) -> None:

@@ -15,17 +15,11 @@ from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from shared.peers import PeerError, PeerUnavailable
 from subgraphs.notifications import repository
-from subgraphs.notifications.events import NotificationEvents
-from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.models import Notification, ProductWatch
-from subgraphs.notifications.peers import Directory
-from subgraphs.notifications.sender import SenderMetrics
-from subgraphs.notifications.settings import NotificationsSettings
+from subgraphs.notifications.state import NotificationsState
 
 if TYPE_CHECKING:
     from shared.context import Context
-
-STATE_KEY = "notifications"
 
 T = TypeVar("T")
 
@@ -38,17 +32,6 @@ class ServiceUnavailable(MyShopError):
 
 class WatchLimitReached(MyShopError):
     code = "WATCH_LIMIT_REACHED"
-
-
-@dataclass(frozen=True)
-class NotificationsKit:
-    """What the process holds for its life (built in the app's setup)."""
-
-    settings: NotificationsSettings
-    directory: Directory
-    templates: Templates
-    events: NotificationEvents
-    sender_metrics: SenderMetrics
 
 
 @dataclass(frozen=True)
@@ -70,7 +53,7 @@ def watch_cursor(page_kind: str, row: ProductWatch) -> str:
 class NotificationService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.kit: NotificationsKit = context.runtime.state[STATE_KEY]
+        self.state: NotificationsState = context.runtime.state
 
     @property
     def session(self) -> AsyncSession:
@@ -138,13 +121,13 @@ class NotificationService:
         existing = await repository.get_watch(self.session, user_id, product_id)
         if existing is not None:
             return existing
-        if await repository.count_watches(self.session, user_id) >= self.kit.settings.max_watches_per_user:
+        if await repository.count_watches(self.session, user_id) >= self.state.settings.max_watches_per_user:
             raise WatchLimitReached(
-                f"A user watches at most {self.kit.settings.max_watches_per_user} products.",
+                f"A user watches at most {self.state.settings.max_watches_per_user} products.",
                 field="productId",
             )
         try:
-            known = await self.kit.directory.products_named([str(product_id)])
+            known = await self.state.directory.products_named([str(product_id)])
         except PeerUnavailable as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
         except PeerError as exc:

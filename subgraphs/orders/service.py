@@ -30,7 +30,7 @@ from shared.pagination import (
 from shared.peers import PeerError
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
-from subgraphs.orders.feed import FEED_KEY, OrderChange, OrderFeed, decode_cursor
+from subgraphs.orders.feed import OrderChange, OrderFeed, decode_cursor
 from subgraphs.orders.models import (
     FINAL_STATUSES,
     Order,
@@ -40,8 +40,9 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
-from subgraphs.orders.saga import RESERVE, STARTED, STATE_KEY, Saga
+from subgraphs.orders.saga import RESERVE, STARTED, Saga
 from subgraphs.orders.settings import OrdersSettings
+from subgraphs.orders.state import OrdersState
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -126,7 +127,8 @@ def request_hash(lines: list[OrderLine], payment_method: str) -> str:
 class OrderService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.saga: Saga = context.runtime.state[STATE_KEY]
+        self.state: OrdersState = context.runtime.state
+        self.saga: Saga = self.state.saga
         settings = context.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
@@ -427,7 +429,7 @@ class OrderService:
 
     @property
     def _feed(self) -> OrderFeed:
-        return self.context.runtime.state[FEED_KEY]
+        return self.state.feed
 
     async def items(self, order: Order) -> list[OrderItem]:
         return await self.context.loaders.items.load(order.id)
