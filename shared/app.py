@@ -30,7 +30,7 @@ from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
-from shared.consumer import ConsumerSpec, run_consumer
+from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
@@ -39,6 +39,7 @@ from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
+from shared.subscriptions import ConsumerSpec
 from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
 
 logger = logging.getLogger(__name__)

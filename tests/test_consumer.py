@@ -28,11 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from stream_helpers import RedisProcess, stop, wait_until
 
 from shared.backoff import Backoff
-from shared.consumer import Consumer, ConsumerMetrics, ConsumerSpec, Subscription, processed_events_table
+from shared.consumer import Consumer
 from shared.db import new_metadata
 from shared.deadletters import DeadLetterQueue
 from shared.errors import NotFound
+from shared.metrics import ConsumerMetrics
 from shared.outbox import Event, stream_name
+from shared.subscriptions import ConsumerSpec, Subscription, processed_events_table
 from shared.testing import scratch_database
 
 metadata = new_metadata()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
-from shared.consumer import ConsumerSpec
 from shared.context import Runtime
 from shared.peers import peer_health_check
+from shared.subscriptions import ConsumerSpec
 from subgraphs.notifications.events import NotificationEvents, consumer_spec
 from subgraphs.notifications.loaders import build_loaders
 from subgraphs.notifications.mail import Templates

@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import ConsumerSpec, Subscription
 from shared.outbox import Event
+from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import repository
 from subgraphs.notifications.mail import Templates, format_money
 from subgraphs.notifications.models import (
