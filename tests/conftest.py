@@ -51,7 +51,7 @@ os.environ.setdefault("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does. Under xdist the
 # controller process decides first and its workers inherit the URLs it found (so only one starts them).
-from shared.embedded import ensure_infrastructure  # noqa: E402
+from myshop.embedded import ensure_infrastructure  # noqa: E402
 
 _INFRA = ensure_infrastructure(
     os.environ["MYSHOP_POSTGRES_URL"],
@@ -73,7 +73,7 @@ os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
 os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 
-from shared import migrations  # noqa: E402
+from myshop import migrations  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402

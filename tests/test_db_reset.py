@@ -26,7 +26,7 @@ SCHEMA = [
 
 
 async def test_a_reset_empties_every_table_through_the_foreign_keys_and_keeps_alembics() -> None:
-    async with scratch_database("reset", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+    async with scratch_database("reset", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         try:
             async with engine.begin() as conn:
@@ -47,7 +47,7 @@ async def test_a_reset_empties_every_table_through_the_foreign_keys_and_keeps_al
 
 
 async def test_a_row_written_meanwhile_that_points_at_a_parent_makes_the_reset_try_again() -> None:
-    async with scratch_database("reset", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+    async with scratch_database("reset", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         try:
             async with engine.begin() as conn:

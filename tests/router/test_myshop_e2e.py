@@ -16,11 +16,11 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from myshop.demo.users import DEMO_PASSWORD, seed
 from router.server import GRAPHQL_RESPONSE, JSON
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
-from subgraphs.users.seed import DEMO_PASSWORD, seed
 
 REPO = Path(__file__).resolve().parents[2]
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
