@@ -175,10 +175,12 @@ async def test_search_sees_a_renamed_product_inside_the_same_transaction(product
 )
 async def test_listing_and_search_queries_can_use_their_index(products_db, statement, index):
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-    # The demo catalog, analyzed: the planner then plans with what it knows of it, not with the statistics
-    # that earlier tests' rows left behind (40 products named "coffee" once made the search index look
-    # useless: the plan walked ix_products_created_at_id).
+    # The same table every time: new files for it and its indexes, the demo catalog, analyzed. The per-test
+    # reset only deletes rows, so the planner would otherwise plan with what earlier tests left behind:
+    # their statistics (40 products named "coffee" made the search index look useless) and their indexes'
+    # dead entries (a bloated search index lost to a walk of a small B-tree).
     async with products_db() as session, session.begin():
+        await session.execute(text("TRUNCATE products CASCADE"))
         await seed(session)
         await session.execute(text("ANALYZE products"))
     async with products_db() as session, session.begin():
