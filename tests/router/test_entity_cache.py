@@ -20,7 +20,7 @@ import pytest
 from standin import StandIn, read_request, request_headers, supergraph
 
 from router.config import RouterConfig
-from router.entity_cache import cache_control_ttl
+from router.execution.entity_cache import cache_control_ttl
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 

@@ -18,7 +18,8 @@ from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from router.config import RouterConfig
-from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
+from router.http.graphql import GRAPHQL_RESPONSE, JSON
+from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry

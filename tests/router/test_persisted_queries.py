@@ -20,7 +20,7 @@ from standin import StandIn, supergraph
 from subscription_client import connect, until_complete
 
 from router.config import RouterConfig
-from router.persisted import ManifestError
+from router.pipeline.edge.persisted import ManifestError
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 

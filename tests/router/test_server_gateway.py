@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from router.config import RouterConfig
-from router.server import GRAPHQL_RESPONSE, JSON, build_gateway, create_app
+from router.http.graphql import GRAPHQL_RESPONSE, JSON
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 from subgraphs import registry
 

@@ -1,5 +1,5 @@
-"""Runs a query plan: sends each fetch to its subgraph (one pooled keep-alive client per subgraph) and
-merges the answers into one tree (router/shaper.py then shapes it into the client's response)."""
+"""Runs a query plan: sends each fetch to its subgraph through the subgraph client and merges the answers
+into one tree (router/execution/shaper.py then shapes it into the client's response)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from functools import partial
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Tracer
 
-from router.entity_cache import EntityCache, Slot, cache_control_ttl
+from router.execution.entity_cache import EntityCache, Slot, cache_control_ttl
+from router.ops.telemetry import plan_node_span
 from router.planner.aliasing import rename_aliased
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
 from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
-from router.telemetry import plan_node_span
-from router.traffic import Traffic
-from router.transport import SubgraphFetchError
+from router.upstream.client import SubgraphClient
+from router.upstream.headers import HeaderPropagation
+from router.upstream.transport import SubgraphFetchError
 
 GATEWAY_TIMEOUT = "GATEWAY_TIMEOUT"
 # Compiled representation builders kept per fetch (bounded: plans come and go with the plan cache).
@@ -40,12 +42,17 @@ class _Run:
 
 
 class Executor:
-    def __init__(self, supergraph: Supergraph, clients: Traffic) -> None:
+    def __init__(
+        self, supergraph: Supergraph, client: SubgraphClient, headers: HeaderPropagation | None = None
+    ) -> None:
+        """`client` sends the fetches (it applies router.yaml's header rules itself); `headers` are those
+        rules by graph, which the entity cache's keys need too."""
         self.supergraph = supergraph
-        self.clients = clients
+        self.client = client
+        self.headers = headers or HeaderPropagation()
         self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
         self._keyers: dict[Fetch, Any] = {}
-        # The optional entity cache (router/entity_cache.py); None: every entity is fetched.
+        # The optional entity cache (router/execution/entity_cache.py); None: every entity is fetched.
         self.entity_cache: EntityCache | None = None
 
     async def run(
@@ -79,8 +86,9 @@ class Executor:
                 )
         return run.data, run.errors
 
-    # Set by router.telemetry when the router records spans: one per plan node (fetches have their own).
-    tracer: Any = None
+    # Set by router/ops/telemetry.py when the router records spans: one per plan node (fetches have their
+    # own).
+    tracer: Tracer | None = None
 
     async def _node(self, node: PlanNode, run: _Run) -> None:
         if self.tracer is not None and not isinstance(node, Fetch):
@@ -112,7 +120,7 @@ class Executor:
         if variables:
             body["variables"] = variables
         try:
-            return await self.clients.post(
+            return await self.client.post(
                 fetch.graph,
                 body,
                 run.headers,
@@ -197,7 +205,7 @@ class Executor:
         """`_entities` and the errors for `representations`, those in the cache from it, the others from the
         subgraph (kept for next time where the answer allows); errors' paths index `representations`."""
         variables = {v: run.variables[v] for v in fetch.variable_usages if v in run.variables}
-        outgoing = self.clients.clients.outgoing(fetch.graph, run.headers)
+        outgoing = self.headers.for_subgraph(fetch.graph, run.headers)
         slots = cache.slots(fetch, representations, variables, outgoing)
         entities: list[Any] = [None] * len(representations)
         missing: list[int] = []

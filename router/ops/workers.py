@@ -16,7 +16,9 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+
+from router.config import RouterConfig
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config: Any) -> None:
+def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config: RouterConfig) -> None:
     """Fork `count` workers, each running `serve_one` on its own socket bound to config's host and port."""
     if config.port == 0:
         raise SystemExit("several workers need a fixed port (each would get another one with port 0)")
@@ -53,7 +55,7 @@ def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config
         probe.close()
     stopping = False
 
-    def stop(signum: int, _frame: Any) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         if stopping:
             return
@@ -82,7 +84,7 @@ def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config
         raise SystemExit(status)
 
 
-def _worker(serve_one: Callable[[socket.socket], None], config: Any) -> None:
+def _worker(serve_one: Callable[[socket.socket], None], config: RouterConfig) -> None:
     code = 0
     try:
         os.setpgid(0, 0)
