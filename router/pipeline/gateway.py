@@ -95,10 +95,27 @@ class Gateway:
         )
 
     @classmethod
-    def from_supergraph(cls, sdl: str, **settings: Any) -> Gateway:
-        """A gateway over the supergraph SDL `sdl`; `settings`: the constructor's keywords."""
+    def from_supergraph(
+        cls,
+        sdl: str,
+        *,
+        limits: RouterLimits = RouterLimits(),
+        subgraph_urls: Mapping[str, str] | None = None,
+        headers: HeaderPropagation | None = None,
+        traffic: TrafficConfig = TrafficConfig(),
+        entity_cache: EntityCacheConfig = EntityCacheConfig(),
+    ) -> Gateway:
+        """A gateway over the supergraph SDL `sdl`."""
         supergraph, document, names = load_supergraph(sdl)
-        return cls(supergraph, build_api_schema(document, names), **settings)
+        return cls(
+            supergraph,
+            build_api_schema(document, names),
+            limits=limits,
+            subgraph_urls=subgraph_urls,
+            headers=headers,
+            traffic=traffic,
+            entity_cache=entity_cache,
+        )
 
     # -- the stages --------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ class GraphQLRequest:
         method: str = "POST",
         headers: dict[str, str] | None = None,
         extensions: dict[str, Any] | None = None,
-        document_id: Any = None,
+        document_id: object = None,
         peer: str = "unknown",
         size: int = 0,
     ) -> None:
