@@ -17,11 +17,10 @@ from typing import Any
 import graphql
 import orjson
 import pytest
+from routers import start_router
 from standin import GatewayStandIn
 
-from router.config import RouterConfig
 from router.pipeline.request import GraphQLRequest
-from router.server import create_app
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +68,7 @@ class SchemaGateway(GatewayStandIn):
 
 @pytest.fixture(scope="module")
 def router() -> Iterator[ServerThread]:
-    server = ServerThread(create_app(SchemaGateway(), RouterConfig())).start()
+    server = start_router(SchemaGateway(), graphiql=True)
     yield server
     server.stop()
 

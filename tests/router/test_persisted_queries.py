@@ -16,12 +16,11 @@ import aiohttp
 import httpx
 import orjson
 import pytest
+import routers
 from standin import StandIn, supergraph
 from subscription_client import connect, until_complete
 
-from router.config import RouterConfig
 from router.pipeline.edge.persisted import ManifestError
-from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -52,8 +51,7 @@ def subgraph() -> Iterator[dict[str, Any]]:
 
 
 def start_router(sdl: str, **persisted_queries: Any) -> ServerThread:
-    config = RouterConfig(graphiql=False, persisted_queries=persisted_queries)
-    return ServerThread(create_app(build_gateway(sdl, config), config)).start()
+    return routers.start_router(sdl, persisted_queries=persisted_queries)
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +345,5 @@ def test_a_manifest_that_is_not_one_stops_the_router_from_starting(
 ) -> None:
     path = tmp_path / "manifest.json"
     path.write_bytes(content)
-    config = RouterConfig(graphiql=False, persisted_queries={"safelist": str(path)})
-
     with pytest.raises(ManifestError):
-        create_app(build_gateway(subgraph["sdl"], config), config)
+        routers.router_app(subgraph["sdl"], persisted_queries={"safelist": str(path)})

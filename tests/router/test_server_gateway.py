@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import routers
 
-from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE, JSON
-from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 from subgraphs import registry
 
@@ -35,8 +34,7 @@ def stack_urls(stack: Any) -> dict[str, str]:
 
 
 def start_router(**settings: Any) -> ServerThread:
-    config = RouterConfig(graphiql=False, **settings)
-    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    return routers.start_router(SUPERGRAPH, **settings)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import httpx
 import orjson
 import psutil
 import pytest
+import routers
 import strawberry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from graphql import GraphQLError
@@ -32,10 +33,8 @@ from subscription_client import (
     ws_url,
 )
 
-from router.config import RouterConfig
 from router.http.app import RouterApp
 from router.pipeline.gateway import Gateway
-from router.server import create_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
 from shared.composition import compose
@@ -213,9 +212,8 @@ def supergraph(subgraphs: dict[str, ServerThread]) -> str:
 
 
 def start_router(supergraph: str, **settings: Any) -> tuple[ServerThread, RouterApp]:
-    config = RouterConfig(graphiql=False, **settings)
-    app = create_app(Gateway.from_supergraph(supergraph), config)
-    return ServerThread(app).start(), app
+    server = routers.start_router(Gateway.from_supergraph(supergraph), **settings)
+    return server, server.app
 
 
 @pytest.fixture(scope="module")
