@@ -47,7 +47,8 @@ from shared.composition import compose  # noqa: E402
 OURS = "myshop router"  # as configured by default: identical in-flight subgraph fetches deduplicated
 OURS_NO_DEDUP = "myshop router, dedup off"  # the row the ratios (and issue 8's acceptance) use
 OURS_2_WORKERS = "myshop router, dedup off, 2 workers"  # --scaling: both cores, shared with wrk + subgraphs
-# Our router's subgraph-fetch deduplication switch (router/upstream/traffic_config.py `traffic.all.deduplicate`).
+# Our router's subgraph-fetch deduplication switch (`traffic.all.deduplicate`,
+# router/upstream/traffic_config.py).
 NO_DEDUP_ENV = {"MYSHOP_ROUTER_TRAFFIC__ALL__DEDUPLICATE": "false"}
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
 NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")

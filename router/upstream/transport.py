@@ -64,7 +64,8 @@ class SubgraphTransport:
         # graph -> seconds a fetch may take (the whole exchange), `timeout` for the others.
         self.timeouts = {graph: (timeouts or {}).get(graph, timeout) for graph in self.urls}
         self._connections = connections
-        # Graphs whose answers keep their `Cache-Control` (router/execution/entity_cache.py): set by the gateway.
+        # Graphs whose answers keep their `Cache-Control` (router/execution/entity_cache.py): set by the
+        # gateway.
         self.cache_control_graphs: frozenset[str] = frozenset()
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}

@@ -1,4 +1,5 @@
-"""The router's entity cache (router/execution/entity_cache.py) over real servers on loopback and the real Redis.
+"""The router's entity cache (router/execution/entity_cache.py) over real servers on loopback and the real
+Redis.
 
 A catalog stand-in lists products; a details stand-in resolves `Product.name` for each representation it is
 sent, naming in the answer the Authorization it was asked with (so an answer served to the wrong user shows),
