@@ -424,21 +424,31 @@ async def test_a_living_consumer_keeps_a_slow_message_from_being_claimed(setup):
         calls.append(str(event.id))
         await release.wait()
 
+    # Given a consumer whose handler works on a message for 6 times the claim idle time,
     spec = ConsumerSpec(setup.group, [Subscription(setup.producer, {"ThingHappened": slow})], processed)
-    first = Consumer(spec, setup.db.sessions, setup.redis, setup.prefix, "first", claim_idle=0.2, block_ms=20)
-    other = Consumer(spec, setup.db.sessions, setup.redis, setup.prefix, "other", claim_idle=0.2, block_ms=20)
+    first = Consumer(spec, setup.db.sessions, setup.redis, setup.prefix, "first", claim_idle=0.5, block_ms=20)
+    other = Consumer(spec, setup.db.sessions, setup.redis, setup.prefix, "other", claim_idle=0.5, block_ms=20)
     await setup.publish(1)
     tasks = [asyncio.create_task(first.run())]
     try:
         await wait_until(lambda: asyncio.sleep(0, len(calls)), lambda n: n == 1)
+        # when another consumer of the group looks for abandoned messages all that time,
         tasks.append(asyncio.create_task(other.run()))
-        await asyncio.sleep(1.0)  # five times the claim idle time
-        assert len(calls) == 1
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 6 * first.claim_idle
+        owners: set[str] = set()
+        while loop.time() < until:
+            pending = await setup.redis.xpending_range(setup.stream, setup.group, "-", "+", 10)
+            owners |= {entry["consumer"].decode() for entry in pending}
+            await asyncio.sleep(0.05)
+        # then the message stayed with the first consumer (XPENDING names its owner; a claim would move it),
+        assert owners == {"first"}
         release.set()
         await wait_until(setup.pending, lambda n: n == 0)
     finally:
         for task in tasks:
             await stop(task)
+    # and was handled once.
     assert len(calls) == 1
 
 

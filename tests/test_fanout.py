@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
+from stream_helpers import wait_until
 
 from shared.fanout import StreamEntry, StreamFanout, SubscriberTooSlow
 from shared.outbox import Event
@@ -59,6 +60,38 @@ async def test_resuming_from_a_cursor_joins_the_live_entries_without_gap_or_dupl
 
     # Then it gets every entry after the cursor exactly once, in order
     assert received == written[3:]
+    subscription.close()
+    other.close()
+    await fanout.close()
+
+
+async def test_entries_written_between_the_last_catch_up_read_and_the_live_registration_are_not_lost(
+    redis: Redis, stream: str
+) -> None:
+    # Given 10 entries, and a reader already serving another subscriber
+    fanout = StreamFanout(redis, stream, batch_size=4)
+    written = [await publish(redis, stream) for _ in range(10)]
+    other = fanout.subscribe(idle_seconds=0.1)
+    other_batches = other.batches()
+    await anext(other_batches)
+
+    # When a subscriber resumes after the 3rd and has read its last catch-up batch (7 left: 4, then 3)
+    subscription = fanout.subscribe(after=written[2], idle_seconds=0.1)
+    batches = subscription.batches()
+    received = [entry.id for entry in await anext(batches)]
+    received += [entry.id for entry in await anext(batches)]
+    assert received == written[3:]
+    # and, before it registers with the reader, 5 more are written and the reader has already passed them
+    late = [await publish(redis, stream) for _ in range(5)]
+    assert await collect(other_batches, 5) == late
+    # (and once it is registered, 2 more reach it live)
+    rest = asyncio.create_task(collect(batches, 7))
+    await wait_until(lambda: asyncio.sleep(0, fanout.subscribers), lambda n: n == 2)
+    live = [await publish(redis, stream) for _ in range(2)]
+    received += await rest
+
+    # Then it gets every entry after the cursor exactly once, in order: the late ones from its re-read
+    assert received == written[3:] + late + live
     subscription.close()
     other.close()
     await fanout.close()

@@ -1,7 +1,8 @@
 """Crash recovery: the orders process killed with SIGKILL in the middle of sagas, then started again.
 
 A small proxy between orders and payments holds the charge calls: either before they reach payments (the
-process dies after the reservation, before the charge) or after payments charged (the process dies before it
+process dies after the reservation, before the charge: the held calls are then dropped, never forwarded, so
+payments has no row when the second process starts) or after payments charged (the process dies before it
 learns the charge succeeded). The restarted process's recovery worker must bring every order to a final state
 with the money and the stock adding up, and no step acting twice.
 """
@@ -38,12 +39,14 @@ def free_port() -> int:
 
 
 class ChargeGate:
-    """An HTTP proxy to payments that holds every chargePayment call (before or after forwarding it)."""
+    """An HTTP proxy to payments that holds every chargePayment call, before forwarding it (and then drops it:
+    the caller is dead by the time the gate opens) or after forwarding it."""
 
     def __init__(self, target: str, *, forward_first: bool) -> None:
         self.target = target
         self.forward_first = forward_first
         self.held = 0
+        self.finished = 0
         self.arrived = asyncio.Condition()
         self.open = asyncio.Event()
 
@@ -51,13 +54,22 @@ class ChargeGate:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         is_charge = b"chargePayment" in body
-        if is_charge and not self.forward_first:
-            await self._hold()
-        async with httpx.AsyncClient(timeout=30) as client:
-            answer = await client.post(self.target, content=body, headers=headers)
-        if is_charge and self.forward_first:
-            await self._hold()
-        return web.Response(body=answer.content, status=answer.status_code, content_type="application/json")
+        try:
+            if is_charge and not self.forward_first:
+                await self._hold()
+                return web.Response(status=502, text="dropped by the test's gate")
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.post(self.target, content=body, headers=headers)
+            if is_charge:
+                await self._hold()
+            return web.Response(
+                body=answer.content, status=answer.status_code, content_type="application/json"
+            )
+        finally:
+            if is_charge:
+                async with self.arrived:
+                    self.finished += 1
+                    self.arrived.notify_all()
 
     async def _hold(self) -> None:
         async with self.arrived:
@@ -68,6 +80,12 @@ class ChargeGate:
     async def wait_for(self, count: int) -> None:
         async with asyncio.timeout(20), self.arrived:
             await self.arrived.wait_for(lambda: self.held >= count)
+
+    async def release(self, count: int) -> None:
+        """Open the gate and wait until every held call has been answered (or dropped)."""
+        self.open.set()
+        async with asyncio.timeout(20), self.arrived:
+            await self.arrived.wait_for(lambda: self.finished >= count)
 
 
 async def alive(_request: web.Request) -> web.Response:
@@ -196,15 +214,21 @@ async def test_sigkill_mid_saga_recovers_every_order_without_acting_twice(
             await asyncio.gather(*placing, return_exceptions=True)
         finally:
             first.stop()
-        gate.open.set()  # what was held may go on now: nothing waits for it any more
+        # What was held goes now (nothing waits for it): dropped before the charge, answered after it.
+        await gate.release(len(customers))
+        ids = [
+            str(row["id"])
+            for row in await shop.rows("orders", "SELECT id FROM orders ORDER BY idempotency_key")
+        ]
+        assert len(ids) == 3
+        charged_before_restart = [await shop.payments_of(order_id) for order_id in ids]
+        if forward_first:
+            assert charged_before_restart == [[{"status": "CAPTURED", "amount": 700, "currency": "USD"}]] * 3
+        else:  # no charge reached payments: recovery must make it
+            assert charged_before_restart == [[]] * 3
         second = OrdersProcess(api, f"{api.url('payments')}/graphql", tmp_path / "orders-2.log")
         try:
             await second.start()
-            ids = [
-                str(row["id"])
-                for row in await shop.rows("orders", "SELECT id FROM orders ORDER BY idempotency_key")
-            ]
-            assert len(ids) == 3
             orders = await final_orders(shop, ids)
         finally:
             second.stop()

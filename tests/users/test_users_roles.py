@@ -44,14 +44,29 @@ async def test_set_user_roles_ends_the_old_tokens_and_the_next_login_carries_the
     assert (await gql("users", ME, token=again["accessToken"])).ok()["me"]["roles"] == ["PARTNER"]
 
 
-async def test_set_user_roles_leaves_other_users_signed_in(accounts: Accounts, gql) -> None:
+async def test_set_user_roles_signs_out_every_session_of_that_user_and_no_other_user(
+    accounts: Accounts, gql
+) -> None:
     demo = await accounts.seed_demo()
-    variables = {"userId": demo["customer"]["user"]["id"], "roles": ["PARTNER"]}
+    customer = demo["customer"]
+    # The customer is signed in on a second device too.
+    second_device = await accounts.login("customer@myshop.dev", "myshop-demo")
+    variables = {"userId": customer["user"]["id"], "roles": ["PARTNER"]}
 
     (await gql("users", SET_ROLES, variables, token=demo["admin"]["accessToken"])).ok()
 
-    (await gql("users", ME, token=demo["partner"]["accessToken"])).ok()
-    (await gql("users", ME, token=demo["admin"]["accessToken"])).ok()
+    # The customer's access tokens are revoked and their sessions (refresh token families) ended, everywhere.
+    for session in (customer, second_device):
+        me = await gql("users", ME, token=session["accessToken"])
+        assert me.error_codes == ["UNAUTHENTICATED"]
+        assert me.errors[0]["extensions"]["reason"] == "revoked"
+        refreshed = await gql("users", REFRESH, {"token": session["refreshToken"]})
+        assert refreshed.error_codes == ["UNAUTHENTICATED"]
+        assert refreshed.errors[0]["extensions"]["reason"] == "invalid"
+    # The other users stay signed in: their access tokens work and their sessions still refresh.
+    for other in (demo["partner"], demo["admin"]):
+        (await gql("users", ME, token=other["accessToken"])).ok()
+        (await gql("users", REFRESH, {"token": other["refreshToken"]})).ok()
 
 
 async def test_a_customer_cannot_set_roles(accounts: Accounts, gql) -> None:

@@ -64,10 +64,17 @@ async def test_reusing_a_refresh_token_revokes_its_whole_family(accounts: Accoun
 async def test_reuse_revokes_only_that_family_not_the_users_other_sessions(accounts: Accounts, gql) -> None:
     first = await accounts.register("two.devices@example.com")
     second = await accounts.login("two.devices@example.com")
-    (await refresh(gql, first["refreshToken"])).ok()
+    rotated = (await refresh(gql, first["refreshToken"])).ok()["refreshToken"]["refreshToken"]
 
-    await refresh(gql, first["refreshToken"])
+    replayed = await refresh(gql, first["refreshToken"])
 
+    # The replay is refused as a reuse, and its family is revoked: the token it was rotated into dies too.
+    assert replayed.error_codes == ["UNAUTHENTICATED"]
+    assert replayed.errors[0]["extensions"]["reason"] == "reused"
+    after_replay = await refresh(gql, rotated)
+    assert after_replay.error_codes == ["UNAUTHENTICATED"]
+    assert after_replay.errors[0]["extensions"]["reason"] == "invalid"
+    # The user's other session (another family) goes on.
     (await refresh(gql, second["refreshToken"])).ok()
 
 
