@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
@@ -237,7 +238,7 @@ class InstrumentedSubgraphClient:
             return payload
 
 
-def plan_node_span(tracer: Tracer, node: PlanNode) -> Any:
+def plan_node_span(tracer: Tracer, node: PlanNode) -> AbstractContextManager[Span]:
     """The span of one plan node (Sequence, Parallel, Flatten, Condition); fetches have theirs in
     InstrumentedSubgraphClient."""
     kind = type(node).__name__
