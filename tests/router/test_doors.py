@@ -18,7 +18,6 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from routers import RouterServer, start_router
 from standin import StandIn, supergraph
 from subscription_client import connect, sse_events, until_complete
 
@@ -103,9 +102,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def serve(greetings: str, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
-    """`await serve(door, **settings)`: a router with `settings` and a client of `door` to it."""
-    started: list[tuple[RouterServer, DoorClient]] = []
+async def serve(greetings: str, http: aiohttp.ClientSession, start_router: Any) -> AsyncIterator[Any]:
+    """`await serve(door, **settings)`: a router with `settings` (`app_options` for create_app) and a client
+    of `door` to it."""
+    started: list[tuple[ServerThread, DoorClient]] = []
 
     async def serve(door: str, **settings: Any) -> DoorClient:
         router = start_router(greetings, **settings)
@@ -169,7 +169,8 @@ async def test_each_door_looks_persisted_queries_up(door: str, serve: Any) -> No
 @pytest.mark.parametrize("door", DOORS)
 async def test_each_door_opens_the_request_span_its_fetches_hang_under(door: str, serve: Any) -> None:
     exporter = InMemorySpanExporter()
-    client = await serve(door, tracer_provider=make_provider("router", SimpleSpanProcessor(exporter)))
+    provider = make_provider("router", SimpleSpanProcessor(exporter))
+    client = await serve(door, app_options={"tracer_provider": provider})
 
     answer = await client.ask({"query": HELLO})
 

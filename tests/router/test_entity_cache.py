@@ -18,10 +18,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routers import start_router
 from standin import StandIn, read_request, request_headers, supergraph
 
+from router.config import RouterConfig
 from router.execution.entity_cache import cache_control_ttl
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 CATALOG_SDL = 'type Query { products: [Product!]! }\ntype Product @key(fields: "id") { id: ID! }'
@@ -84,7 +85,8 @@ class Stand:
             "prefix": f"{os.environ['MYSHOP_REDIS_PREFIX']}entities-{uuid.uuid4().hex[:8]}:",
             **entity_cache,
         }
-        router = start_router(self.sdl, entity_cache=settings)
+        config = RouterConfig(graphiql=False, entity_cache=settings)
+        router = ServerThread(create_app(build_gateway(self.sdl, config), config)).start()
         self.routers.append(router)
         return router
 

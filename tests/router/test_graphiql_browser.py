@@ -17,10 +17,11 @@ from typing import Any
 import graphql
 import orjson
 import pytest
-from routers import start_router
 from standin import GatewayStandIn
 
+from router.config import RouterConfig
 from router.pipeline.request import GraphQLRequest
+from router.server import create_app
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ class SchemaGateway(GatewayStandIn):
 
 @pytest.fixture(scope="module")
 def router() -> Iterator[ServerThread]:
-    server = start_router(SchemaGateway(), graphiql=True)
+    server = ServerThread(create_app(SchemaGateway(), RouterConfig())).start()
     yield server
     server.stop()
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from routers import start_router
 from standin import StandIn, supergraph
 
 from router.config import RouterConfig
-from router.server import build_gateway
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +51,11 @@ def subgraphs() -> Iterator[dict[str, Any]]:
     yield {"sdl": sdl, "alpha": alpha, "beta": beta}
     for server in servers.values():
         server.stop()
+
+
+def start_router(sdl: str, **settings: Any) -> ServerThread:
+    config = RouterConfig(graphiql=False, **settings)
+    return ServerThread(create_app(build_gateway(sdl, config), config)).start()
 
 
 @pytest.fixture(scope="module")

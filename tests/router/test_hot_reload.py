@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from routers import router_app, start_router
 from standin import StandIn, supergraph
 
+from router.config import RouterConfig
 from router.http.app import RouterApp
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 OLD_SDL = "type Query { alpha: String slow: String }"
@@ -53,8 +54,10 @@ class Router:
 def router(versions: dict[str, str], tmp_path: Path) -> Iterator[Router]:
     path = tmp_path / "supergraph.graphql"
     path.write_text(versions["old"])
-    server = start_router(path.read_text(), supergraph_file=path, hot_reload_interval_seconds=0.1)
-    yield Router(server, server.app, path)
+    config = RouterConfig(graphiql=False, hot_reload_interval_seconds=0.1)
+    app = create_app(build_gateway(path.read_text(), config), config, supergraph=path)
+    server = ServerThread(app).start()
+    yield Router(server, app, path)
     server.stop()
 
 
@@ -174,8 +177,9 @@ async def test_a_file_touched_but_unchanged_is_not_reloaded(router: Router) -> N
 def test_hot_reload_can_be_turned_off(versions: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "supergraph.graphql"
     path.write_text(versions["old"])
+    config = RouterConfig(graphiql=False, hot_reload=False)
 
-    app = router_app(path.read_text(), supergraph_file=path, hot_reload=False)
+    app = create_app(build_gateway(path.read_text(), config), config, supergraph=path)
 
     assert app.reloader is None
 

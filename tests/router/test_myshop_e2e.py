@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import routers
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE, JSON
+from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
@@ -56,7 +57,8 @@ NORMAL = "{ __typename products(first: 1) { totalCount } }"
 
 def start_router(urls: dict[str, str], **settings: Any) -> ServerThread:
     """router/server.py's app over the MyShop supergraph, as `myshop router` builds it, on a loopback port."""
-    return routers.start_router(SUPERGRAPH, subgraph_urls=urls, **settings)
+    config = RouterConfig(graphiql=False, subgraph_urls=urls, **settings)
+    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
 
 
 def graphql_url(server: Any) -> str:

@@ -16,11 +16,12 @@ import aiohttp
 import httpx
 import orjson
 import pytest
-import routers
 from standin import StandIn, supergraph
 from subscription_client import connect, until_complete
 
+from router.config import RouterConfig
 from router.pipeline.edge.persisted import ManifestError
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -51,7 +52,8 @@ def subgraph() -> Iterator[dict[str, Any]]:
 
 
 def start_router(sdl: str, **persisted_queries: Any) -> ServerThread:
-    return routers.start_router(sdl, persisted_queries=persisted_queries)
+    config = RouterConfig(graphiql=False, persisted_queries=persisted_queries)
+    return ServerThread(create_app(build_gateway(sdl, config), config)).start()
 
 
 @pytest.fixture(scope="module")
@@ -345,5 +347,7 @@ def test_a_manifest_that_is_not_one_stops_the_router_from_starting(
 ) -> None:
     path = tmp_path / "manifest.json"
     path.write_bytes(content)
+    config = RouterConfig(graphiql=False, persisted_queries={"safelist": str(path)})
+
     with pytest.raises(ManifestError):
-        routers.router_app(subgraph["sdl"], persisted_queries={"safelist": str(path)})
+        create_app(build_gateway(subgraph["sdl"], config), config)

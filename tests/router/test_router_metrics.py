@@ -14,9 +14,10 @@ import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from routers import RouterServer, router_app, start_router
 from standin import read_request, respond
 
+from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
@@ -61,7 +62,8 @@ def router(subgraph: ServerThread) -> Iterator[ServerThread]:
     """A fresh router per test (its counters start at zero); `inventory` is down."""
     urls = {name: f"{subgraph.url}/graphql" for name in NAMES}
     urls["inventory"] = closed_port_url()
-    server = start_router(SUPERGRAPH, subgraph_urls=urls)
+    config = RouterConfig(graphiql=False, subgraph_urls=urls)
+    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     yield server
     server.stop()
 
@@ -166,10 +168,11 @@ async def test_plan_cache_hits_and_misses_are_counted(router: ServerThread) -> N
 
 
 async def test_a_gauge_added_through_the_hook_is_read_at_each_scrape(subgraph: ServerThread) -> None:
-    app = router_app(SUPERGRAPH, subgraph_urls={name: f"{subgraph.url}/graphql" for name in NAMES})
+    config = RouterConfig(graphiql=False, subgraph_urls={name: f"{subgraph.url}/graphql" for name in NAMES})
+    app = create_app(build_gateway(SUPERGRAPH, config), config)
     open_now = [3]
     app.telemetry.metrics.add_gauge("myshop_test_open_things", "Things open now.", lambda: open_now[0])
-    server = RouterServer(app).start()
+    server = ServerThread(app).start()
     try:
         first = await scrape(server)
         open_now[0] = 1

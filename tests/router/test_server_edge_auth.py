@@ -15,11 +15,12 @@ import httpx
 import jwt
 import orjson
 import pytest
-import routers
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from standin import StandIn
 
+from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
@@ -33,9 +34,12 @@ PRODUCTS = "{ products(first: 1) { totalCount } }"
 
 def start_router(stack: Any, **urls: str) -> ServerThread:
     subgraph_urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()} | urls
-    return routers.start_router(
-        SUPERGRAPH, subgraph_urls=subgraph_urls, jwks_url=f"{stack.url('users')}/.well-known/jwks.json"
+    config = RouterConfig(
+        graphiql=False,
+        subgraph_urls=subgraph_urls,
+        jwks_url=f"{stack.url('users')}/.well-known/jwks.json",
     )
+    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
 
 
 @pytest.fixture(scope="module")
@@ -242,12 +246,13 @@ async def test_a_key_rotation_on_users_is_picked_up_without_restarting_the_route
     key_a, key_b = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     users = _users_signing_with(key_a)
     subgraph_urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()}
-    router = routers.start_router(
-        SUPERGRAPH,
+    config = RouterConfig(
+        graphiql=False,
         subgraph_urls=subgraph_urls,
         jwks_url=f"{users.url}/.well-known/jwks.json",
         jwks_refresh_seconds=0.2,
     )
+    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     try:
         assert (await post(router, PRODUCTS, _token_signed_with(key_a, issuer))).status_code == 200
         assert (await post(router, PRODUCTS, _token_signed_with(key_b, issuer))).status_code == 401

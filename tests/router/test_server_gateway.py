@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import routers
 
+from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE, JSON
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 from subgraphs import registry
 
@@ -34,7 +35,8 @@ def stack_urls(stack: Any) -> dict[str, str]:
 
 
 def start_router(**settings: Any) -> ServerThread:
-    return routers.start_router(SUPERGRAPH, **settings)
+    config = RouterConfig(graphiql=False, **settings)
+    return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routers import start_router
 from standin import GatewayStandIn
 
+from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE, JSON, negotiate
 from router.pipeline.errors import RequestError
 from router.pipeline.request import GraphQLRequest
+from router.server import create_app
 from shared.testing import ServerThread
 
 
@@ -90,7 +91,8 @@ def gateway(subgraph: ServerThread) -> StandInGateway:
 
 @pytest.fixture(scope="module")
 def router(gateway: StandInGateway) -> Iterator[ServerThread]:
-    server = start_router(gateway, graphiql=True, max_body_bytes=64 * 1024)
+    config = RouterConfig(max_body_bytes=64 * 1024)
+    server = ServerThread(create_app(gateway, config)).start()
     yield server
     server.stop()
 
@@ -357,7 +359,12 @@ async def test_ready_names_each_subgraph_with_its_latency(client: httpx.AsyncCli
 
 async def test_ready_is_503_naming_the_subgraph_that_is_down(subgraph: ServerThread) -> None:
     gateway = StandInGateway({"users": f"{subgraph.url}/graphql", "products": closed_port_url()})
-    server = start_router(gateway, ready_timeout_seconds=0.5)
+    server = ServerThread(
+        create_app(
+            gateway,
+            RouterConfig(ready_timeout_seconds=0.5, graphiql=False),
+        )
+    ).start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.get("/health/ready")

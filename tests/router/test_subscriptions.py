@@ -15,7 +15,6 @@ import httpx
 import orjson
 import psutil
 import pytest
-import routers
 import strawberry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from graphql import GraphQLError
@@ -33,8 +32,10 @@ from subscription_client import (
     ws_url,
 )
 
+from router.config import RouterConfig
 from router.http.app import RouterApp
 from router.pipeline.gateway import Gateway
+from router.server import create_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
 from shared.composition import compose
@@ -212,8 +213,9 @@ def supergraph(subgraphs: dict[str, ServerThread]) -> str:
 
 
 def start_router(supergraph: str, **settings: Any) -> tuple[ServerThread, RouterApp]:
-    server = routers.start_router(Gateway.from_supergraph(supergraph), **settings)
-    return server, server.app
+    config = RouterConfig(graphiql=False, **settings)
+    app = create_app(Gateway.from_supergraph(supergraph), config)
+    return ServerThread(app).start(), app
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import aiohttp
 import httpx
 import orjson
 import pytest
-from routers import start_router
 from subscription_client import connect, receive, sse_events, until_complete
 
 from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
@@ -46,7 +46,7 @@ def router(stack: Any) -> Iterator[ServerThread]:
         subgraph_urls={name: f"{server.url}/graphql" for name, server in stack.servers.items()},
         jwks_url=f"{stack.url('users')}/.well-known/jwks.json",
     )
-    server = start_router(SUPERGRAPH, config)
+    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     yield server
     server.stop()
 

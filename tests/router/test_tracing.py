@@ -23,9 +23,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from routers import start_router
 from standin import read_request, request_headers, respond
 
+from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.log import JsonFormatter, traceparent_var
 from shared.peers import Peer
@@ -70,8 +71,11 @@ def traced_router(stack: Any, exporter: InMemorySpanExporter) -> Iterator[Server
         servers[name] = ServerThread(app).start()
     urls = {name: f"{server.url}/graphql" for name, server in stack.servers.items()}
     urls.update({name: f"{server.url}/graphql" for name, server in servers.items()})
+    config = RouterConfig(graphiql=False, subgraph_urls=urls)
     provider = make_provider("router", SimpleSpanProcessor(exporter))
-    router = start_router(SUPERGRAPH, subgraph_urls=urls, tracer_provider=provider)
+    router = ServerThread(
+        create_app(build_gateway(SUPERGRAPH, config), config, tracer_provider=provider)
+    ).start()
     yield router
     router.stop()
     for server in reversed(servers.values()):
@@ -219,7 +223,8 @@ def recorder() -> Iterator[tuple[HeaderRecorder, ServerThread]]:
 def untraced_router(recorder: tuple[HeaderRecorder, ServerThread]) -> Iterator[ServerThread]:
     _, subgraph = recorder
     names = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics")
-    router = start_router(SUPERGRAPH, subgraph_urls={name: f"{subgraph.url}/graphql" for name in names})
+    config = RouterConfig(graphiql=False, subgraph_urls={name: f"{subgraph.url}/graphql" for name in names})
+    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     yield router
     router.stop()
 
@@ -304,7 +309,8 @@ async def test_with_an_otlp_endpoint_in_the_environment_the_router_exports_its_s
     endpoint = ServerThread(receiver).start()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.url)
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
-    router = start_router(SUPERGRAPH, subgraph_urls={"products": f"{recorder[1].url}/graphql"})
+    config = RouterConfig(graphiql=False, subgraph_urls={"products": f"{recorder[1].url}/graphql"})
+    router = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
     try:
         await post(router, TOTAL)
     finally:

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routers import start_router
 from standin import read_request, request_headers, respond
 
 from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.composition import compose
 from shared.testing import ServerThread
 
@@ -93,7 +93,8 @@ class Stand:
             "shop": f"{self.shop_server.url}/graphql",
             "reports": f"http://127.0.0.1:{self.reports_port}/graphql",
         }
-        router = start_router(self.supergraph, subgraph_urls=urls, **settings)
+        config = RouterConfig(graphiql=False, subgraph_urls=urls, **settings)
+        router = ServerThread(create_app(build_gateway(self.supergraph, config), config)).start()
         self.routers.append(router)
         return router
 
