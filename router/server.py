@@ -95,7 +95,12 @@ def serve(supergraph: Path, config: RouterConfig) -> None:
     if config.workers > 1:
         from router.ops.workers import serve_workers
 
-        serve_workers(config.workers, lambda listener: _serve_one(supergraph, config, listener), config)
+        serve_workers(
+            config.workers,
+            lambda listener: _serve_one(supergraph, config, listener),
+            config.host,
+            config.port,
+        )
         return
     _serve_one(supergraph, config, None)
 
