@@ -142,7 +142,8 @@ class GraphQLOverHTTP:
                     return
             wants_events = "text/event-stream" in incoming.accept
             try:
-                request = await self._read(scope, receive, method, incoming, media, wants_events)
+                body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
+                request = self._request(scope, method, body, incoming, media, wants_events)
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
@@ -154,20 +155,18 @@ class GraphQLOverHTTP:
         finally:
             request_id_var.reset(token)
 
-    async def _read(
-        self,
+    @staticmethod
+    def _request(
         scope: Scope,
-        receive: Receive,
         method: str,
+        body: bytes,
         incoming: _Incoming,
         media: str | None,
         wants_events: bool,
     ) -> GraphQLRequest:
-        size = 0
+        """The GraphQL request of a POST's `body` or a GET's query string; MalformedRequest otherwise."""
         if method == "POST":
-            body = await self._read_body(receive, incoming.content_length)
             params = _post_params(incoming.content_type, body)
-            size = len(body)
         elif method == "GET":
             params = _get_params(scope.get("query_string", b""))
         else:
@@ -190,7 +189,7 @@ class GraphQLOverHTTP:
             method=method,
             headers=incoming.headers,
             peer=client[0] if client else "unknown",
-            size=size,
+            size=len(body),
         )
 
     async def _answer(self, request: GraphQLRequest, send: Send, media: str, extra: Headers) -> None:

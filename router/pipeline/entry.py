@@ -55,13 +55,18 @@ class Pipeline:
         record = self.telemetry.begin(request.headers)
         lease = self.serving.enter()
         try:
-            answer = await self._answer(request, lease, record)
+            try:
+                await self.edge.admit(request)
+                answer = await lease.gateway.run(request)
+            except Exception as exc:
+                raise _refusal(exc, record) from None
+            assert isinstance(answer, dict)  # a subscription was refused: this door cannot stream
+            record.answered(answer.get("errors"))
+            return answer
         finally:
             lease.exit()
             record.operation = request.operation
             self.telemetry.end(record)
-        assert isinstance(answer, dict)  # a subscription was refused: this door cannot stream
-        return answer
 
     async def start(self, request: GraphQLRequest) -> Started:
         """The answer of a request on a streaming door (SSE, WebSocket): a response, or a subscription's
@@ -70,33 +75,33 @@ class Pipeline:
         record = self.telemetry.begin(request.headers)
         lease = self.serving.enter()
         try:
-            answer = await self._answer(request, lease, record)
+            try:
+                await self.edge.admit(request)
+                answer = await lease.gateway.run(request)
+            except Exception as exc:
+                raise _refusal(exc, record) from None
         except BaseException:
             lease.exit()
             record.operation = request.operation
             self.telemetry.end(record)
             raise
-        return Started(answer, request, lease, record, self.telemetry)
-
-    async def _answer(
-        self, request: GraphQLRequest, lease: Lease[ServedGateway], record: RequestTelemetry
-    ) -> dict[str, Any] | SubscriptionStream:
-        try:
-            await self.edge.admit(request)
-            answer = await lease.gateway.run(request)
-        except RequestError as refused:
-            record.rejected(refused.errors)
-            raise
-        except Exception:
-            logger.exception("the router failed on a request")
-            raise internal_error() from None
         record.answered(answer.get("errors") if isinstance(answer, dict) else None)
-        return answer
+        return Started(answer, request, lease, record, self.telemetry)
 
     async def close(self) -> None:
         await self.edge.close()
         await self.telemetry.close()
         await self.serving.gateway.close()
+
+
+def _refusal(exc: Exception, record: RequestTelemetry) -> RequestError:
+    """What the request answers when a step raised `exc`: its own refusal, or INTERNAL for anything else
+    (logged here, once, with its stack; the client never sees it)."""
+    if isinstance(exc, RequestError):
+        record.rejected(exc.errors)
+        return exc
+    logger.error("the router failed on a request", exc_info=exc)
+    return internal_error()
 
 
 class Started:

@@ -38,6 +38,7 @@ class GraphQLRequest:
         "principal",
         "query",
         "size",
+        "streams",
         "variables",
     )
 
@@ -61,6 +62,7 @@ class GraphQLRequest:
         self.extensions = extensions
         self.document_id = document_id  # the GraphQL-over-HTTP persisted documents proposal's `documentId`
         self.door = door
+        self.streams = door is not Door.HTTP  # whether the door can carry a subscription's stream
         self.method = method
         # What the subgraphs get (router.yaml's header rules applied per subgraph): the client's headers, the
         # request id, and the trace context the telemetry sets.
@@ -98,11 +100,6 @@ class GraphQLRequest:
         request = cls(query, variables, operation_name, extensions=extensions, **context)
         request.document_id = document_id
         return request
-
-    @property
-    def streams(self) -> bool:
-        """Whether the door can carry a subscription."""
-        return self.door is not Door.HTTP
 
     @property
     def client(self) -> str:

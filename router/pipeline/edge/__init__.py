@@ -52,9 +52,12 @@ class Edge:
 
     async def admit(self, request: GraphQLRequest) -> None:
         """Lets `request` on (its query text found, its principal verified) or raises RequestError."""
-        self.size_limit.check(request.size)
-        if self.persisted.applies(request):
-            await self.persisted.resolve(request)
+        if request.size > self.size_limit.max_bytes:
+            raise self.size_limit.refusal()
+        persisted = self.persisted
+        # Every request in safelist mode, else only one naming a persisted query (the hot path skips it).
+        if persisted.always or request.extensions is not None or request.document_id is not None:
+            await persisted.resolve(request)
         if self.auth is not None and not request.authenticated:
             request.principal = await self.auth.authenticate(request.headers.get("authorization"))
             request.authenticated = True

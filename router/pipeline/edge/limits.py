@@ -25,7 +25,3 @@ class RequestSizeLimit:
 
     def refusal(self) -> RequestError:
         return RequestError.of(f"the request body is over {self.max_bytes} bytes", PAYLOAD_TOO_LARGE, 413)
-
-    def check(self, size: int) -> None:
-        if size > self.max_bytes:
-            raise self.refusal()

@@ -140,10 +140,6 @@ class PersistedQueries:
         self._outage = Outage(logger, max_backoff=30.0)
         self._redis_retry_at = 0.0
 
-    def applies(self, request: GraphQLRequest) -> bool:
-        """Whether `request` needs `resolve`: every request in safelist mode, else one naming a query."""
-        return self.always or request.extensions is not None or request.document_id is not None
-
     async def resolve(self, request: GraphQLRequest) -> None:
         """Sets `request.query` to the query to run; raises PersistedQueryError."""
         query = request.query
