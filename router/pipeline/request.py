@@ -94,12 +94,13 @@ class GraphQLRequest:
         if operation_name is not None and not isinstance(operation_name, str):
             raise MalformedRequest.of("operationName must be a string", BAD_REQUEST)
         variables = params.get("variables")
-        for key, value in (("variables", variables), ("extensions", extensions)):
-            if value is not None and not isinstance(value, dict):
-                raise MalformedRequest.of(f"{key} must be an object", BAD_REQUEST)
-        request = cls(query, variables, operation_name, extensions=extensions, **context)
-        request.document_id = document_id
-        return request
+        if variables is not None and not isinstance(variables, dict):
+            raise MalformedRequest.of("variables must be an object", BAD_REQUEST)
+        if extensions is not None and not isinstance(extensions, dict):
+            raise MalformedRequest.of("extensions must be an object", BAD_REQUEST)
+        return cls(
+            query, variables, operation_name, extensions=extensions, document_id=document_id, **context
+        )
 
     @property
     def client(self) -> str:

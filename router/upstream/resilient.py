@@ -182,10 +182,11 @@ class ResilientSubgraphClient:
         if mutation or not subgraph.config.deduplicate:
             return await self._attempts(subgraph, graph, data, request_headers, mutation, deadline)
         ignored = self._ignored
+        # The header rules name every header in lower case (router/upstream/headers.py).
         key = (
             graph,
             data,
-            tuple(sorted((k.lower(), v) for k, v in request_headers.items() if k.lower() not in ignored)),
+            tuple(sorted([item for item in request_headers.items() if item[0] not in ignored])),
         )
         task = self._in_flight.get(key)
         if task is None:
