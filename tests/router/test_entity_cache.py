@@ -2,8 +2,8 @@
 Redis.
 
 A catalog stand-in lists products; a details stand-in resolves `Product.name` for each representation it is
-sent, naming in the answer the Authorization it was asked with (so an answer served to the wrong user shows),
-and counts the representations it gets.
+sent, naming in the answer the Authorization and Cookie it was asked with (so an answer served to the wrong
+user shows), and counts the representations it gets.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ QUERY = "{ products { id name } }"
 
 
 class Details:
-    """Answers `_entities` with `name: "<id> for <authorization>"`; `cache_control` is sent as its header;
-    ids in `failing` get null and an error."""
+    """Answers `_entities` with `name: "<id> for <authorization>"` (`"<id> for cookie <cookie>"` for a client
+    with a cookie only, `"<id> for anonymous"` without either); `cache_control` is sent as its header; ids in
+    `failing` get null and an error."""
 
     def __init__(self) -> None:
         self.cache_control: str | None = None
@@ -45,7 +46,12 @@ class Details:
         if raw is None:
             return
         body = orjson.loads(raw)
-        who = request_headers(scope).get("authorization", "anonymous")
+        headers = request_headers(scope)
+        credentials = [
+            headers.get("authorization"),
+            f"cookie {headers['cookie']}" if "cookie" in headers else None,
+        ]
+        who = " and ".join(c for c in credentials if c) or "anonymous"
         representations = (body.get("variables") or {}).get("representations") or []
         self.representations.extend(representations)
         entities: list[Any] = []
@@ -116,8 +122,10 @@ def products(ttl: Any = "60s", public: bool = False) -> dict[str, Any]:
     return {"subgraphs": {"details": {"types": {"Product": {"ttl": ttl, "public": public}}}}}
 
 
-def ask(router: ServerThread, token: str | None = None) -> dict[str, Any]:
+def ask(router: ServerThread, token: str | None = None, cookie: str | None = None) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {token}"} if token else {}
+    if cookie is not None:
+        headers["cookie"] = cookie
     response = httpx.post(f"{router.url}/graphql", json={"query": QUERY}, headers=headers, timeout=10)
     assert response.status_code == 200
     return response.json()
@@ -192,6 +200,24 @@ def test_two_users_never_share_an_entry_of_a_private_type(stand: Stand) -> None:
     assert names(ask(router, "bob")) == ["1 for Bearer bob", "2 for Bearer bob"]
     assert names(ask(router)) == ["1 for anonymous", "2 for anonymous"]
     assert len(stand.details.representations) == 6
+
+
+def test_two_clients_differing_only_by_their_cookie_never_share_an_entry_of_a_private_type(
+    stand: Stand,
+) -> None:
+    # Given a private type cached, and two clients with no Authorization whose session cookies differ
+    router = stand.router(**products())
+    ann, bob = "session=ann-0001", "session=bob-0002"
+
+    # When each asks (ann twice)
+    first_ann = names(ask(router, cookie=ann))
+    first_bob = names(ask(router, cookie=bob))
+    again_ann = names(ask(router, cookie=ann))
+
+    # Then each gets the answer made for their own cookie, and ann's second answer came from her entry
+    assert first_ann == again_ann == ["1 for cookie session=ann-0001", "2 for cookie session=ann-0001"]
+    assert first_bob == ["1 for cookie session=bob-0002", "2 for cookie session=bob-0002"]
+    assert len(stand.details.representations) == 4
 
 
 def test_a_public_type_is_shared_between_users(stand: Stand) -> None:
