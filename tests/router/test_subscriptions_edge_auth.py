@@ -28,7 +28,7 @@ from strawberry.types import Info
 from subscription_client import PROTOCOL, receive, until_complete, ws_url
 
 from router.config import RouterConfig
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from router.server import create_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
