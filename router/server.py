@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_gateway", "create_app", "serve"]
 
-_DEFAULT = object()
-
 
 def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
     from router.upstream.headers import HeaderPropagation
@@ -52,16 +50,13 @@ def create_app(
     config: RouterConfig,
     *,
     supergraph: Path | None = None,
-    graphiql: GraphiQL | object | None = _DEFAULT,
     tracer_provider: TracerProvider | None = None,
 ) -> RouterApp:
-    """The app around a built gateway; GraphiQL from `config.node_modules` unless turned off (or given).
+    """The app around a built gateway; GraphiQL from `config.node_modules` unless turned off.
     `tracer_provider`: where spans go (tests, benchmarks); by default OTLP/HTTP when the environment
     configures an endpoint, else no spans (router/ops/telemetry.py). Given the `supergraph` file it was built
     from (and `config.hot_reload`), a changed file is swapped in live."""
-    if graphiql is _DEFAULT:
-        graphiql = GraphiQL.try_load(config.node_modules) if config.graphiql else None
-    assert graphiql is None or isinstance(graphiql, GraphiQL)
+    graphiql = GraphiQL.try_load(config.node_modules) if config.graphiql else None
     registry = CollectorRegistry(auto_describe=True)
     # Subgraph traffic metrics of the gateway serving now; GraphQL metrics and traces.
     gateway_metrics = GatewayMetrics(gateway)
