@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,8 +29,10 @@ from router.pipeline.entry import Pipeline
 from router.pipeline.errors import MalformedRequest, RequestError, internal_error
 from router.pipeline.request import Door, GraphQLRequest
 from router.upstream.sockets import PROTOCOL
-from shared.auth import Principal
 from shared.log import request_id_var
+
+if TYPE_CHECKING:
+    from shared.auth import Principal  # shared.auth imports PyJWT: only routers with edge auth load it
 
 logger = logging.getLogger(__name__)
 

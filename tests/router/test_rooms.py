@@ -4,6 +4,8 @@ what a reader takes in at once (500 lines a file, 80 a function)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,17 @@ def test_files_and_functions_stay_readable(path: Path) -> None:
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_a_router_without_auth_rate_limit_or_entity_cache_does_not_load_their_libraries() -> None:
+    """Given a router built with the default settings (no edge auth, rate limit, entity cache, readiness
+    check) When its app is made Then PyJWT, httpx and redis stay out of its memory (about 20 MB)"""
+    code = (
+        "import sys; from pathlib import Path; from router.config import RouterConfig; "
+        "from router.server import build_gateway, create_app; config = RouterConfig(graphiql=False); "
+        f"sdl = Path({str(ROUTER.parent / 'schema' / 'supergraph.graphql')!r}).read_text(); "
+        "create_app(build_gateway(sdl, config), config); "
+        "print(','.join(m for m in ('jwt', 'httpx', 'redis') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""
