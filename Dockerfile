@@ -11,6 +11,7 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MYSHOP_ROUTER_NODE_MODULES=/app/node_modules
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY myshop ./myshop
 COPY subgraphs ./subgraphs
 COPY router ./router
 COPY schema ./schema

@@ -1,4 +1,5 @@
-# The two commands of README.md: `make up` (run the system) and `make test` (run the tests).
+# The two commands of README.md: `make up` (run the system) and `make test` (run the tests); `make lint` checks
+# style and the layers (CI runs it before the tests).
 # Both bootstrap what they need on a fresh clone: a virtualenv with the project, and node_modules.
 PYTHON ?= python3
 VENV := .venv
@@ -15,8 +16,11 @@ test: $(VENV)/.installed node_modules/.installed
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
 	$(BIN)/pytest
 
+# Style (ruff) and the layers: the import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(VENV)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 compose: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop compose

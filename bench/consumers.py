@@ -35,9 +35,10 @@ from redis.asyncio import Redis
 from sqlalchemy import BigInteger, Column, Integer, Table, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from shared.consumer import Consumer, ConsumerSpec, Subscription, processed_events_table
+from shared.consumer import Consumer
 from shared.db import new_metadata
 from shared.outbox import Event, stream_name
+from shared.subscriptions import ConsumerSpec, Subscription, processed_events_table
 from shared.testing import scratch_database
 
 POSTGRES_URL = os.environ.get("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -227,7 +228,7 @@ async def main() -> None:
 
     redis = Redis.from_url(REDIS_URL)
     stream = stream_name(PREFIX, PRODUCER)
-    async with scratch_database("benchconsumers", POSTGRES_URL, migrate=False) as url:
+    async with scratch_database("benchconsumers", POSTGRES_URL) as url:
         engine = create_async_engine(url, pool_size=5)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)

@@ -31,8 +31,9 @@ os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{os.getpid()}:"
 os.environ["MYSHOP_USERS_LOGIN_ADDRESS_ATTEMPTS"] = "1000000"
 os.environ["MYSHOP_USERS_LOGIN_ACCOUNT_ATTEMPTS"] = "1000000"
 
+from myshop.testing import scratch_database
 from shared.log import configure_logging
-from shared.testing import ServerThread, scratch_database
+from shared.testing import ServerThread
 from subgraphs.users.app import build_app
 from subgraphs.users.settings import UsersSettings
 

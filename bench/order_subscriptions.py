@@ -45,7 +45,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from shared import devstack  # noqa: E402
+from myshop import devstack  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.outbox import Event, stream_name  # noqa: E402
@@ -172,7 +172,7 @@ async def main() -> None:
         devstack.stop_services([process])
         await redis.delete(stream)
         await redis.aclose()
-        from shared import migrations
+        from myshop import migrations
 
         await migrations.drop_database(settings.postgres_url, settings.database_name)
 

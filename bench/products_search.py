@@ -37,11 +37,11 @@ from sqlalchemy.dialects import postgresql  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
-from shared import migrations  # noqa: E402
+from myshop import migrations  # noqa: E402
+from myshop.demo.catalog import DEMO_SEARCHES  # noqa: E402
+from myshop.demo.products import seed  # noqa: E402
 from subgraphs.products import repository  # noqa: E402
-from subgraphs.products.catalog import DEMO_SEARCHES  # noqa: E402
 from subgraphs.products.repository import ProductFilter  # noqa: E402
-from subgraphs.products.seed import seed  # noqa: E402
 
 PAGE_SIZE = 20
 CATEGORY = "Electronics"

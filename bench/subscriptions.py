@@ -53,7 +53,7 @@ for _name in [*SERVICES, "router", "standin"]:
         _sock.bind(("127.0.0.1", 0))
         os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
 
-from shared import devstack, migrations  # noqa: E402
+from myshop import devstack, migrations  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.composition import compose  # noqa: E402

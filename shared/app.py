@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 import httpx
 from fastapi import FastAPI, Request
@@ -30,8 +30,8 @@ from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
-from shared.consumer import ConsumerSpec, run_consumer
-from shared.context import Context, Runtime
+from shared.consumer import run_consumer
+from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker
 from shared.graphql import Schema, shape_errors
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
@@ -39,6 +39,7 @@ from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
+from shared.subscriptions import ConsumerSpec
 from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ Worker = Callable[[Runtime], Awaitable[None]]
 
 
 @dataclass
-class SubgraphDefinition:
+class SubgraphDefinition(Generic[StateT]):
     """What makes one service: its name, settings, schema, loaders and the few things it adds."""
 
     name: str
@@ -59,8 +60,9 @@ class SubgraphDefinition:
     build_loaders: Callable[[Context], Any]
     # users signs tokens, so it loads (and in development creates) the key ring and verifies locally.
     signs_tokens: bool = False
-    setup: Callable[[Runtime], Awaitable[None]] | None = None
-    teardown: Callable[[Runtime], Awaitable[None]] | None = None
+    # Builds the service's own per-process state (its `<Name>State`), kept as `runtime.state`.
+    setup: Callable[[Runtime[StateT]], Awaitable[StateT]] | None = None
+    teardown: Callable[[Runtime[StateT]], Awaitable[None]] | None = None
     add_routes: Callable[[FastAPI], None] | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     # The service's transactional outbox; when set, the process runs its relay (`shared.relay`).
@@ -135,7 +137,7 @@ async def build_runtime(
         tracer=tracer,
     )
     if definition.setup is not None:
-        await definition.setup(runtime)
+        runtime.state = await definition.setup(runtime)
     return runtime
 
 

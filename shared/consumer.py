@@ -7,11 +7,11 @@ transaction; after the commit the message is acknowledged (XACK). A redelivered 
 twice, a consumer died between commit and XACK) finds its row and is acknowledged without a second effect.
 
 A handler that raises rolls its transaction back; the message stays pending and is retried after an
-exponential backoff (`retry_base * 2**(failures-1)`, capped, with jitter). Failures are counted in a Redis
-hash (so they survive the consumer that saw them); after `max_attempts` the event goes to
-`<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead letters
-(`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it counts no
-attempt, and the consumer backs off.
+exponential backoff with full jitter (`shared.backoff`: up to `retry_base * 2**(failures-1)`, capped).
+Failures are counted in a Redis hash (so they survive the consumer that saw them); after `max_attempts` the
+event goes to `<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead
+letters (`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it
+counts no attempt, and the consumer backs off.
 
 A consumer that dies leaves its messages pending; another consumer of the group claims those idle for longer
 than `claim_idle` (XAUTOCLAIM) and processes them. A living consumer keeps its held messages fresh (XCLAIM
@@ -30,154 +30,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
-import secrets
-import socket
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
+from shared.metrics import ConsumerMetrics
 from shared.outage import Outage
 from shared.outbox import Event, stream_name
+from shared.redis_streams import StreamMessage, consumer_name, read_reply, text
+from shared.subscriptions import ConsumerSpec, Handler, dead_letter_stream
 
 if TYPE_CHECKING:
     from shared.context import Runtime
 
 logger = logging.getLogger("myshop.consumer")
 
-Handler = Callable[[AsyncSession, Event], Awaitable[None]]
-
-PROCESSED_EVENTS_TABLE = "processed_events"
-
 # What an unreachable, restarting or hung Redis or PostgreSQL raises: the consumer waits and retries.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """The events of one producer a service consumes."""
-
-    producer: str  # reads the stream `<prefix>events:<producer>`
-    handlers: Mapping[str, Handler]  # event type -> handler; other types are acknowledged and skipped
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    """What a consuming service declares on its `SubgraphDefinition.consumer`."""
-
-    group: str  # the consumer group's name: the consuming service's name
-    subscriptions: Sequence[Subscription]
-    processed: Table  # processed_events_table(Base.metadata) of the consuming service
-    max_attempts: int = 5  # handler failures before the event goes to the dead-letter stream
-
-    def handler_for(self, producer: str, event_type: str) -> Handler | None:
-        for subscription in self.subscriptions:
-            if subscription.producer == producer and event_type in subscription.handlers:
-                return subscription.handlers[event_type]
-        return None
-
-
-def processed_events_table(metadata: MetaData) -> Table:
-    """`processed_events`: one row per event a consumer group has applied (its migration creates it)."""
-    return Table(
-        PROCESSED_EVENTS_TABLE,
-        metadata,
-        Column("group", String(100), nullable=False),
-        Column("event_id", Uuid, nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        PrimaryKeyConstraint("group", "event_id"),
-    )
-
-
-def dead_letter_stream(redis_prefix: str, group: str) -> str:
-    """The stream where a group's events that kept failing wait for an admin."""
-    return f"{redis_prefix}deadletter:{group}"
-
-
-def consumer_name() -> str:
-    """One name per process: a restarted process is a new consumer, and its predecessor's pending messages
-    are claimed once idle."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-class ConsumerMetrics:
-    """The consumers' Prometheus metrics, created once per registry."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ConsumerMetrics] = weakref.WeakKeyDictionary()
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.lag = Gauge(
-            "myshop_consumer_lag",
-            "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).",
-            ["group", "stream"],
-            registry=registry,
-        )
-        self.processed = Counter(
-            "myshop_consumer_processed_total",
-            "Events applied by a consumer group (committed), by event type.",
-            ["group", "type"],
-            registry=registry,
-        )
-        self.failed = Counter(
-            "myshop_consumer_failed_total",
-            "Handler failures (each attempt that raised), by event type.",
-            ["group", "type"],
-            registry=registry,
-        )
-        self.dead_lettered = Counter(
-            "myshop_consumer_dead_lettered_total",
-            "Events moved to the dead-letter stream after their last attempt, by event type.",
-            ["group", "type"],
-            registry=registry,
-        )
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> ConsumerMetrics:
-        metrics = cls._by_registry.get(registry)
-        if metrics is None:
-            metrics = cls._by_registry[registry] = cls(registry)
-        return metrics
-
-
 class HandlerFailed(Exception):
     """A handler raised (or its transaction failed): counts as one failed attempt."""
-
-
-@dataclass
-class _Message:
-    stream: str
-    id: str
-    fields: dict[Any, Any]
-    retried: bool = False  # delivered before (a retry or a claim): its failure count may exist
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _read_reply(reply: Any) -> list[tuple[Any, list[Any]]]:
-    """XREADGROUP's answer as (stream, entries) pairs: RESP2 gives a list of pairs, RESP3 (as redis-py parses
-    it) a map of stream to a one-element list holding the entries."""
-    if not reply:
-        return []
-    if isinstance(reply, dict):
-        return [
-            (stream, value[0] if len(value) == 1 and isinstance(value[0], list) else value)
-            for stream, value in reply.items()
-        ]
-    return [(stream, entries) for stream, entries in reply]
 
 
 def _raise_if_cancelled() -> None:
@@ -232,8 +113,8 @@ class Consumer:
         self.batch_size = batch_size
         self.block_ms = max(int(block_ms), 1)
         self.claim_idle = claim_idle
-        self.retry_base = retry_base
-        self.retry_max = retry_max
+        # The wait before an event that failed is tried again (`shared.backoff`).
+        self.retry_backoff = Backoff(retry_base, retry_max)
         self.read_timeout = read_timeout
         self.metrics_interval = metrics_interval
         self.metrics = metrics
@@ -294,7 +175,7 @@ class Consumer:
             raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
         return True
 
-    async def _handle(self, message: _Message) -> bool:
+    async def _handle(self, message: StreamMessage) -> bool:
         """Process one message; True when it may be acknowledged, False when it stays pending for a retry (or
         went to the dead letters). Raises on an outage (the message stays pending, no attempt counted)."""
         try:
@@ -317,14 +198,14 @@ class Consumer:
             self.metrics.processed.labels(self.group, event.type).inc()
         return True
 
-    async def _failed(self, message: _Message, event: Event, exc: BaseException) -> None:
+    async def _failed(self, message: StreamMessage, event: Event, exc: BaseException) -> None:
         if self.metrics is not None:
             self.metrics.failed.labels(self.group, event.type).inc()
         failures = int(await self.redis.hincrby(self.failures_key, self._failure_field(message), 1))
         if failures >= self.spec.max_attempts:
             await self._dead_letter(message, event, exc, attempts=failures)
             return
-        delay = min(self.retry_base * 2 ** (failures - 1), self.retry_max) * random.uniform(0.9, 1.1)
+        delay = self.retry_backoff.delay(failures)
         self.retries[(message.stream, message.id)] = time.monotonic() + delay
         logger.warning(
             "consumer %s: %s %s failed (attempt %d of %d), retrying in %.2f s: %s: %s",
@@ -339,10 +220,10 @@ class Consumer:
         )
 
     async def _dead_letter(
-        self, message: _Message, event: Event | None, exc: BaseException, *, attempts: int
+        self, message: StreamMessage, event: Event | None, exc: BaseException, *, attempts: int
     ) -> None:
         fields = {
-            **{_text(key): value for key, value in message.fields.items()},
+            **{text(key): value for key, value in message.fields.items()},
             "stream": message.stream,
             "message_id": message.id,
             "error": f"{type(exc).__name__}: {exc}"[:2000],
@@ -355,7 +236,7 @@ class Consumer:
             pipe.hdel(self.failures_key, self._failure_field(message))
             await pipe.execute()
         self.retries.pop((message.stream, message.id), None)
-        event_type = event.type if event is not None else _text(message.fields.get(b"type", b"?"))
+        event_type = event.type if event is not None else text(message.fields.get(b"type", b"?"))
         if self.metrics is not None:
             self.metrics.dead_lettered.labels(self.group, event_type).inc()
         logger.error(
@@ -368,10 +249,10 @@ class Consumer:
         )
 
     @staticmethod
-    def _failure_field(message: _Message) -> str:
+    def _failure_field(message: StreamMessage) -> str:
         return f"{message.stream}|{message.id}"
 
-    async def _process(self, messages: list[_Message]) -> int:
+    async def _process(self, messages: list[StreamMessage]) -> int:
         """Handle messages in order and acknowledge the ones done (after their commits). An outage stops the
         batch: what is left stays pending and is retried once it ends."""
         done: dict[str, list[str]] = {}
@@ -407,7 +288,7 @@ class Consumer:
 
     # --- reading --------------------------------------------------------------------------------------------
 
-    async def read_new(self, block_ms: int | None) -> list[_Message]:
+    async def read_new(self, block_ms: int | None) -> list[StreamMessage]:
         """New messages of every subscribed stream (XREADGROUP `>`), oldest first per stream.
 
         The read has a deadline of its own (BLOCK plus `read_timeout`): a hung Redis raises TimeoutError (an
@@ -422,51 +303,51 @@ class Consumer:
                 block=block_ms,
             )
         return [
-            _Message(_text(stream), _text(message_id), fields)
-            for stream, entries in _read_reply(reply)
+            StreamMessage(text(stream), text(message_id), fields)
+            for stream, entries in read_reply(reply)
             for message_id, fields in entries
             if fields is not None
         ]
 
-    async def take_due_retries(self) -> list[_Message]:
+    async def take_due_retries(self) -> list[StreamMessage]:
         """The held messages whose retry is due, claimed again by this consumer (XCLAIM) to read them."""
         now = time.monotonic()
         due: dict[str, list[str]] = {}
         for (stream, message_id), when in sorted(self.retries.items(), key=lambda item: item[1]):
             if when <= now:
                 due.setdefault(stream, []).append(message_id)
-        messages: list[_Message] = []
+        messages: list[StreamMessage] = []
         for stream, ids in due.items():
             claimed = await self.redis.xclaim(stream, self.group, self.name, 0, ids)
-            found = {_text(message_id): fields for message_id, fields in claimed}
+            found = {text(message_id): fields for message_id, fields in claimed}
             for message_id in ids:
                 fields = found.get(message_id)
                 if fields is None:  # acknowledged or deleted meanwhile (a Redis restart, a trim)
                     self.retries.pop((stream, message_id), None)
                 else:
-                    messages.append(_Message(stream, message_id, fields, retried=True))
+                    messages.append(StreamMessage(stream, message_id, fields, retried=True))
         messages.sort(key=lambda m: (m.stream, tuple(int(part) for part in m.id.split("-"))))
         return messages
 
-    async def claim_abandoned(self) -> list[_Message]:
+    async def claim_abandoned(self) -> list[StreamMessage]:
         """Messages pending with other (dead) consumers longer than `claim_idle`, now ours (XAUTOCLAIM)."""
         min_idle = int(self.claim_idle * 1000)
-        messages: list[_Message] = []
+        messages: list[StreamMessage] = []
         for stream in self.streams:
             start = "0-0"
             while len(messages) < self.batch_size:
                 reply = await self.redis.xautoclaim(
                     stream, self.group, self.name, min_idle, start, count=self.batch_size - len(messages)
                 )
-                start = _text(reply[0])
+                start = text(reply[0])
                 for message_id, fields in reply[1]:
-                    key = (stream, _text(message_id))
+                    key = (stream, text(message_id))
                     if fields is None:
                         continue
                     if key in self.retries and self.retries[key] > time.monotonic():
                         continue  # one of ours, waiting for its backoff
                     self.retries.pop(key, None)
-                    messages.append(_Message(stream, key[1], fields, retried=True))
+                    messages.append(StreamMessage(stream, key[1], fields, retried=True))
                 if start == "0-0":
                     break
         if messages:
@@ -485,7 +366,7 @@ class Consumer:
         """Delete consumers that hold nothing and were idle for long (dead processes' names)."""
         for stream in self.streams:
             for info in await self.redis.xinfo_consumers(stream, self.group):
-                name = _text(info["name"])
+                name = text(info["name"])
                 if name != self.name and not info["pending"] and info["idle"] > older_than * 1000:
                     await self.redis.xgroup_delconsumer(stream, self.group, name)
 
@@ -494,7 +375,7 @@ class Consumer:
         lags: dict[str, int] = {}
         for stream in self.streams:
             for info in await self.redis.xinfo_groups(stream):
-                if _text(info["name"]) == self.group and info.get("lag") is not None:
+                if text(info["name"]) == self.group and info.get("lag") is not None:
                     lags[stream] = int(info["lag"])
         if self.metrics is not None:
             for stream, lag in lags.items():

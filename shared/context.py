@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -25,16 +25,17 @@ from shared.settings import ServiceSettings
 if TYPE_CHECKING:
     from shared.app import SubgraphDefinition
 
-_REVOCATION_CHECKS = "revocation_checks"
-
 logger = logging.getLogger(__name__)
+
+# A service's own per-process state (`subgraphs/<name>/state.py`: `<Name>State`).
+StateT = TypeVar("StateT")
 
 
 @dataclass
-class Runtime:
+class Runtime(Generic[StateT]):
     """What one service process holds for its whole life; built in the app's lifespan."""
 
-    definition: SubgraphDefinition
+    definition: SubgraphDefinition[StateT]
     settings: ServiceSettings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -47,14 +48,19 @@ class Runtime:
     service_tokens: ServiceTokens | None = None
     # The service's OpenTelemetry tracer when spans are recorded (shared.telemetry); None otherwise.
     tracer: Any = None
-    # Service-specific long-lived objects (token issuer, rate limiter, ...), set by the definition's setup.
-    state: dict[str, Any] = field(default_factory=dict)
+    # The service's own long-lived objects, one typed `<Name>State` per service (`subgraphs/<name>/state.py`):
+    # what the definition's setup returns. None before setup ran.
+    state: StateT = None  # type: ignore[assignment]
+    # Peers whose `X-Forwarded-For` is believed (`Context.client_ip`).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Revocation look-ups of the process's subscriptions, batched into one MGET per event (`reauthorize`).
+    revocation_checks: DataLoader[Principal, bool] | None = None
 
 
 class Context(BaseContext):
     """One per request: the request's database session (one transaction), caller, and DataLoaders."""
 
-    def __init__(self, runtime: Runtime, connection: HTTPConnection) -> None:
+    def __init__(self, runtime: Runtime[Any], connection: HTTPConnection) -> None:
         super().__init__()
         self.runtime = runtime
         self.settings = runtime.settings
@@ -175,9 +181,9 @@ class Context(BaseContext):
         if revocations is not None and now - self._revocation_checked_at >= revocation_every:
             self._revocation_checked_at = now
             # An event reaches every subscription of the process at once: their checks share one MGET.
-            checks = self.runtime.state.get(_REVOCATION_CHECKS)
+            checks = self.runtime.revocation_checks
             if checks is None:
-                checks = self.runtime.state[_REVOCATION_CHECKS] = DataLoader(
+                checks = self.runtime.revocation_checks = DataLoader(
                     load_fn=revocations.revoked_among, cache=False
                 )
             if await checks.load(principal):
@@ -188,7 +194,7 @@ class Context(BaseContext):
     def client_ip(self) -> str:
         """The client's address; `X-Forwarded-For` is believed only when it comes from a trusted proxy."""
         peer = self.connection.client.host if self.connection.client else "unknown"
-        trusted = self.runtime.state.get("trusted_proxies", ("127.0.0.1", "::1"))
+        trusted = self.runtime.trusted_proxies
         forwarded = self.connection.headers.get("x-forwarded-for")
         if forwarded and peer in trusted:
             for address in reversed([part.strip() for part in forwarded.split(",")]):

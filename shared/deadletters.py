@@ -27,9 +27,10 @@ from redis.asyncio import Redis
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin
-from shared.consumer import Consumer, HandlerFailed, _text, consumer_for
+from shared.consumer import Consumer, HandlerFailed, consumer_for
 from shared.errors import BadUserInput, NotFound
 from shared.outbox import Event
+from shared.redis_streams import text
 
 if TYPE_CHECKING:
     from shared.context import Runtime
@@ -59,7 +60,7 @@ class DeadLetter:
 
 
 def _fields_of(entry: dict[Any, Any]) -> dict[str, str]:
-    return {_text(key): _text(value) for key, value in entry.items()}
+    return {text(key): text(value) for key, value in entry.items()}
 
 
 def _dead_letter(entry_id: Any, entry: dict[Any, Any]) -> DeadLetter:
@@ -67,9 +68,9 @@ def _dead_letter(entry_id: Any, entry: dict[Any, Any]) -> DeadLetter:
     try:
         failed_at = datetime.fromisoformat(fields.get("failed_at", ""))
     except ValueError:
-        failed_at = datetime.fromtimestamp(int(_text(entry_id).split("-")[0]) / 1000, UTC)
+        failed_at = datetime.fromtimestamp(int(text(entry_id).split("-")[0]) / 1000, UTC)
     return DeadLetter(
-        id=strawberry.ID(_text(entry_id)),
+        id=strawberry.ID(text(entry_id)),
         event_id=strawberry.ID(fields.get("id", "")),
         type=fields.get("type", ""),
         producer=fields.get("producer", ""),
@@ -110,15 +111,15 @@ class DeadLetterQueue:
         newest = await self.redis.xrevrange(self.stream, count=1)
         if not newest:
             return 0
-        last = _text(newest[0][0])
+        last = text(newest[0][0])
         start, succeeded = "-", 0
         while True:
             entries = await self.redis.xrange(self.stream, start, last, count=100)
             if not entries:
                 return succeeded
             for entry_id, entry in entries:
-                succeeded += await self._replay(_text(entry_id), entry)
-            start = "(" + _text(entries[-1][0])
+                succeeded += await self._replay(text(entry_id), entry)
+            start = "(" + text(entries[-1][0])
 
     async def _replay(self, entry_id: str, entry: dict[Any, Any]) -> bool:
         consumer = self.consumer

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +57,45 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class ConsumerMetrics:
+    """The consumers' Prometheus metrics, created once per registry."""
+
+    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ConsumerMetrics] = weakref.WeakKeyDictionary()
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag = Gauge(
+            "myshop_consumer_lag",
+            "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).",
+            ["group", "stream"],
+            registry=registry,
+        )
+        self.processed = Counter(
+            "myshop_consumer_processed_total",
+            "Events applied by a consumer group (committed), by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+        self.failed = Counter(
+            "myshop_consumer_failed_total",
+            "Handler failures (each attempt that raised), by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "myshop_consumer_dead_lettered_total",
+            "Events moved to the dead-letter stream after their last attempt, by event type.",
+            ["group", "type"],
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> ConsumerMetrics:
+        metrics = cls._by_registry.get(registry)
+        if metrics is None:
+            metrics = cls._by_registry[registry] = cls(registry)
+        return metrics
 
 
 class HttpMetricsMiddleware:

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -59,16 +60,17 @@ class ServerThread:
 
 
 @asynccontextmanager
-async def scratch_database(service: str, server_url: str, *, migrate: bool = True) -> AsyncIterator[str]:
-    """A database of its own for `service`, migrated to head, dropped on exit; yields its URL."""
+async def scratch_database(label: str, server_url: str, *, history: Path | None = None) -> AsyncIterator[str]:
+    """A database of its own named after `label`, at the head of the migration `history` when one is given,
+    dropped on exit; yields its URL."""
     from sqlalchemy.engine import make_url
 
-    name = f"myshop_scratch_{uuid.uuid4().hex[:8]}_{service}"
+    name = f"myshop_scratch_{uuid.uuid4().hex[:8]}_{label}"
     await migrations.ensure_database(server_url, name)
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        if migrate:
-            await migrations.upgrade_async(service, url)
+        if history is not None:
+            await migrations.upgrade_async(history, url)
         yield url
     finally:
         await migrations.drop_database(server_url, name)

@@ -30,7 +30,7 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix=f"myshop-test-{RUN_ID}-"))
 os.environ.setdefault("MYSHOP_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does.
-from shared.embedded import ensure_infrastructure  # noqa: E402
+from myshop.embedded import ensure_infrastructure  # noqa: E402
 
 _INFRA = ensure_infrastructure(
     os.environ["MYSHOP_POSTGRES_URL"],
@@ -48,7 +48,7 @@ os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
 os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 
-from shared import migrations  # noqa: E402
+from myshop import migrations  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402

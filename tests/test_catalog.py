@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from myshop.demo.catalog import CATEGORIES, DEMO_SEARCHES, CatalogItem, generate_products
 from shared.money import CURRENCIES, Money
-from subgraphs.products.catalog import CATEGORIES, DEMO_SEARCHES, CatalogItem, generate_products
 
 BENCHMARK_SIZE = 10_000
 

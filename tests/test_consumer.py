@@ -27,11 +27,14 @@ from sqlalchemy import Column, Integer, Table, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from stream_helpers import RedisProcess, stop, wait_until
 
-from shared.consumer import Consumer, ConsumerMetrics, ConsumerSpec, Subscription, processed_events_table
+from shared.backoff import Backoff
+from shared.consumer import Consumer
 from shared.db import new_metadata
 from shared.deadletters import DeadLetterQueue
 from shared.errors import NotFound
+from shared.metrics import ConsumerMetrics
 from shared.outbox import Event, stream_name
+from shared.subscriptions import ConsumerSpec, Subscription, processed_events_table
 from shared.testing import scratch_database
 
 metadata = new_metadata()
@@ -61,7 +64,7 @@ class Db:
 
 @pytest.fixture
 async def db() -> AsyncIterator[Db]:
-    async with scratch_database("consumer", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+    async with scratch_database("consumer", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         engine = create_async_engine(url, pool_size=10)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
@@ -284,16 +287,18 @@ async def test_a_handler_whose_transaction_fails_leaves_the_message_pending_unti
 async def test_a_handler_that_raises_is_rolled_back_and_retried_with_backoff(setup):
     setup.script.failures = 2
     consumer = setup.consumer(retry_base=0.1)
+    # The longest waits the consumer's full jitter may draw, so the waiting is measurable.
+    consumer.retry_backoff = Backoff(0.1, 60.0, jitter=False)
     await setup.publish(1)
 
     started = asyncio.get_running_loop().time()
     await drain(consumer, rounds=500)
     elapsed = asyncio.get_running_loop().time() - started
 
-    # Two failures: waits of ~0.1 s then ~0.2 s (±10 %) before the third call succeeds.
+    # Two failures: waits of 0.1 s then 0.2 s before the third call succeeds.
     assert setup.script.calls == 3
     assert await setup.db.effect_numbers() == [1]
-    assert elapsed >= 0.27
+    assert elapsed >= 0.29
     assert await setup.pending() == 0
 
 

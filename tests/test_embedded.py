@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.embedded import (
+from myshop.embedded import (
     EmbeddedServerError,
     ensure_infrastructure,
     postgres_reachable,
@@ -35,7 +35,7 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from shared.embedded import ensure_infrastructure
+from myshop.embedded import ensure_infrastructure
 infra = ensure_infrastructure(sys.argv[1], sys.argv[2], Path(sys.argv[3]), log=lambda line: None)
 print(json.dumps({"postgres": infra.postgres_url, "redis": infra.redis_url}), flush=True)
 time.sleep(300)

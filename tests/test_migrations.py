@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared import migrations
+from myshop import migrations
 from subgraphs import registry
 
 

@@ -66,7 +66,7 @@ class OutboxDb:
 
 @pytest.fixture
 async def outbox_db() -> AsyncIterator[OutboxDb]:
-    async with scratch_database("outbox", os.environ["MYSHOP_POSTGRES_URL"], migrate=False) as url:
+    async with scratch_database("outbox", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         metadata = new_metadata()
         outbox = Outbox(metadata, PRODUCER)
         engine = create_async_engine(url, pool_size=10)

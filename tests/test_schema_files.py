@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.schema_files import compose_schema_files
+from myshop.schema_files import compose_schema_files
 from subgraphs import registry
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,20 +1,25 @@
 """`myshop up` end to end: with the configured PostgreSQL and Redis unreachable it serves on embedded ones,
-and a second start after a SIGKILL of the first recovers the stale state."""
+a second start after a SIGKILL of the first recovers the stale state, and SIGTERM or SIGINT (even one
+inherited ignored, as in a shell script's background job) stops every child and ends it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from shared.migrations import drop_database
 from subgraphs import registry
 
 pytestmark = pytest.mark.slow
@@ -31,16 +36,23 @@ def free_port() -> int:
 class Up:
     """A `myshop up` process whose output is kept in a file (so a full pipe never blocks it)."""
 
-    def __init__(self, env: dict[str, str], output: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        output: Path,
+        args: tuple[str, ...] = (),
+        preexec_fn: Callable[[], object] | None = None,
+    ) -> None:
         self.output = output
         self.handle = output.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "up"],
+            [sys.executable, "-m", "myshop.cli", "up", *args],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.handle,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
 
     def text(self) -> str:
@@ -58,6 +70,16 @@ class Up:
 
     def children(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self, signum: signal.Signals, timeout: float = 60) -> int:
+        """Send `signum` and wait for the exit code (killed, and failed, if it does not exit in time)."""
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"myshop up ignored {signum.name} for {timeout} s:\n{self.text()}")
 
 
 def graphql(url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
@@ -158,8 +180,8 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
-        services = [p for p in first.children() if "shared.cli serve" in " ".join(p.cmdline())]
-        services += [p for p in first.children() if "shared.cli router" in " ".join(p.cmdline())]
+        services = [p for p in first.children() if "myshop.cli serve" in " ".join(p.cmdline())]
+        services += [p for p in first.children() if "myshop.cli router" in " ".join(p.cmdline())]
         assert len(services) == len(registry.SUBGRAPHS) + 1
         order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
         # The newcomer's welcome mail landed in the local SMTP sink `myshop up` started, as a file.
@@ -189,13 +211,52 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         )
         exercise(users, products, "second@example.com")
     finally:
-        second.process.send_signal(signal.SIGINT)
-        try:
-            second.process.wait(60)
-        except subprocess.TimeoutExpired:
-            second.process.kill()
-            raise
-    assert second.process.returncode == 0, second.text()
+        returncode = second.stop(signal.SIGINT)
+    assert returncode == 0, second.text()
     assert "stopped." in second.text()
     leftovers = [p for p in psutil.process_iter(["cmdline", "cwd"]) if str(tmp_path) in (p.info["cwd"] or "")]
     assert not leftovers, f"processes left running: {leftovers}"
+
+
+def ignore_sigint() -> None:
+    """In the child before exec: SIGINT ignored, as a shell starts a script's background job (`cmd &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("signum", "preexec_fn"),
+    [(signal.SIGTERM, None), (signal.SIGINT, ignore_sigint)],
+    ids=["SIGTERM", "SIGINT-inherited-ignored"],
+)
+def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
+    tmp_path: Path, signum: signal.Signals, preexec_fn: Callable[[], object] | None
+) -> None:
+    # Given `myshop up users` (users and the router) on this run's PostgreSQL and Redis, databases of its own
+    prefix = f"{os.environ['MYSHOP_DATABASE_PREFIX']}up{uuid.uuid4().hex[:6]}_"
+    env = {
+        **os.environ,
+        "MYSHOP_DATABASE_PREFIX": prefix,
+        "MYSHOP_DATA_DIR": str(tmp_path / "data"),
+        "MYSHOP_USERS_PORT": str(free_port()),
+        "MYSHOP_ROUTER_PORT": str(free_port()),
+    }
+    up = Up(env, tmp_path / "up.log", ("users", "--no-seed", "--no-mail-sink", "--no-embedded"), preexec_fn)
+    try:
+        up.wait_up()
+        children = up.children()
+        commands = [" ".join(child.cmdline()) for child in children]
+        assert sum("myshop.cli serve users" in c or "myshop.cli router" in c for c in commands) == 2, commands
+
+        # When it gets the signal
+        returncode = up.stop(signum)
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
+        asyncio.run(drop_database(env["MYSHOP_POSTGRES_URL"], f"{prefix}users"))
+
+    # Then it stopped its children (none is left) and ended cleanly
+    assert returncode == 0, up.text()
+    assert "stopped." in up.text()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, f"children outlived myshop up: {alive}"

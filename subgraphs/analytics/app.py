@@ -11,39 +11,36 @@ from shared.db import create_engine, create_sessionmaker
 from subgraphs.analytics.events import CONSUMER
 from subgraphs.analytics.loaders import build_loaders
 from subgraphs.analytics.schema import schema
-from subgraphs.analytics.service import READS_KEY
 from subgraphs.analytics.settings import AnalyticsSettings
+from subgraphs.analytics.state import AnalyticsState
 
-READ_ENGINE_KEY = "analytics.read_engine"
 
-
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[AnalyticsState]) -> AnalyticsState:
     """Reports get an engine of their own on the read replica when one is configured."""
     settings = runtime.settings
     if not isinstance(settings, AnalyticsSettings):
         raise TypeError("the analytics service runs with AnalyticsSettings")
-    if settings.read_database_url:
-        engine = create_engine(
-            settings.read_database_url, pool_size=settings.db_pool_size, application_name="analytics-reports"
-        )
-        runtime.state[READ_ENGINE_KEY] = engine
-        runtime.state[READS_KEY] = create_sessionmaker(engine)
+    if not settings.read_database_url:
+        return AnalyticsState(settings, read_engine=runtime.engine, reads=runtime.sessionmaker, replica=False)
+    engine = create_engine(
+        settings.read_database_url, pool_size=settings.db_pool_size, application_name="analytics-reports"
+    )
+    return AnalyticsState(settings, read_engine=engine, reads=create_sessionmaker(engine), replica=True)
 
 
-async def teardown(runtime: Runtime) -> None:
-    engine = runtime.state.pop(READ_ENGINE_KEY, None)
-    if engine is not None:
-        await engine.dispose()
+async def teardown(runtime: Runtime[AnalyticsState]) -> None:
+    if runtime.state is not None and runtime.state.replica:
+        await runtime.state.read_engine.dispose()
 
 
-async def check_read_database(runtime: Runtime) -> None:
+async def check_read_database(runtime: Runtime[AnalyticsState]) -> None:
     """The reports' database answers (the main one when no replica is configured)."""
-    engine = runtime.state.get(READ_ENGINE_KEY, runtime.engine)
+    engine = runtime.state.read_engine
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[AnalyticsState](
     name="analytics",
     settings_class=AnalyticsSettings,
     schema=schema,

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import ConsumerSpec, Handler, Subscription
 from shared.outbox import Event
+from shared.subscriptions import ConsumerSpec, Handler, Subscription
 from subgraphs.analytics import repository
 from subgraphs.analytics.models import USER_LOGGED_IN, USER_REGISTERED, processed_events
 from subgraphs.analytics.repository import Line

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, String, Text, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.consumer import processed_events_table
 from shared.db import ModelBase, new_metadata
+from shared.subscriptions import processed_events_table
 
 
 class Base(ModelBase):

@@ -37,10 +37,10 @@ from subgraphs.analytics import repository
 from subgraphs.analytics.repository import ProductTotals, UserFigures
 
 if TYPE_CHECKING:
-    from shared.context import Context, Runtime
+    from shared.context import Context
+    from subgraphs.analytics.state import AnalyticsState
 
 # The reports' sessions: the read replica's when MYSHOP_ANALYTICS_READ_DATABASE_URL is set, else the main one.
-READS_KEY = "analytics.reads"
 MAX_TOP_PRODUCTS = 100
 # Money is a GraphQL Int (32-bit signed): a sum beyond it cannot be answered as one.
 MAX_AMOUNT = 2**31 - 1
@@ -127,7 +127,8 @@ class Reports:
 
     @classmethod
     def of(cls, context: Context) -> Reports:
-        return cls(reads_of(context.runtime))
+        state: AnalyticsState = context.runtime.state
+        return cls(state.reads)
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
@@ -187,7 +188,3 @@ def _stats(totals: ProductTotals) -> ProductStatsFigures:
         units_sold=totals.units,
         revenue=[amount(value, currency) for currency, _, value in totals.by_currency],
     )
-
-
-def reads_of(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
-    return runtime.state.get(READS_KEY, runtime.sessionmaker)

@@ -10,43 +10,38 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from subgraphs.inventory.loaders import build_loaders
+from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import outbox
 from subgraphs.inventory.schema import schema
-from subgraphs.inventory.service import (
-    STATE_KEY,
-    InventoryKit,
-    ReservationOutcomes,
-    sweep_expired_reservations,
-)
+from subgraphs.inventory.service import sweep_expired_reservations
 from subgraphs.inventory.settings import InventorySettings
+from subgraphs.inventory.state import InventoryState
 
 logger = logging.getLogger(__name__)
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[InventoryState]) -> InventoryState:
     settings = runtime.settings
     if not isinstance(settings, InventorySettings):
         raise TypeError("the inventory service runs with InventorySettings")
-    runtime.state[STATE_KEY] = InventoryKit(
-        settings=settings, outcomes=ReservationOutcomes(runtime.metrics.registry, runtime.definition.name)
-    )
+    return InventoryState(settings=settings, metrics=InventoryMetrics(runtime.metrics))
 
 
-async def sweep_reservations(runtime: Runtime) -> None:
+async def sweep_reservations(runtime: Runtime[InventoryState]) -> None:
     """Every `sweep_interval_seconds`, expire the reservations past their deadline and free their units."""
-    kit: InventoryKit = runtime.state[STATE_KEY]
+    state = runtime.state
     while True:
         try:
-            expired = await sweep_expired_reservations(runtime.sessionmaker, kit.settings, kit.outcomes)
+            expired = await sweep_expired_reservations(runtime.sessionmaker, state.settings, state.metrics)
             if expired:
                 logger.info("expired %d lapsed reservations", expired)
         except Exception:
             # The database may be away for a while: try again next round rather than crash-looping.
             logger.exception("reservation sweep failed")
-        await asyncio.sleep(kit.settings.sweep_interval_seconds)
+        await asyncio.sleep(state.settings.sweep_interval_seconds)
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[InventoryState](
     name="inventory",
     settings_class=InventorySettings,
     schema=schema,

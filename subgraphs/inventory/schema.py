@@ -14,8 +14,9 @@ from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin, IsService
 from shared.graphql import build_schema
+from shared.ids import uuid_or_none
 from subgraphs.inventory.repository import ReservationRecord, StockLevel
-from subgraphs.inventory.service import InventoryService, reservation_lines, uuid_or_none
+from subgraphs.inventory.service import InventoryService, reservation_lines
 
 
 @strawberry.type(description="Units of a product in the warehouse.")

@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import ids
 from shared.errors import BadUserInput, MyShopError, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid
 from subgraphs.inventory import events, repository
+from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
     Movement,
@@ -29,6 +30,7 @@ from subgraphs.inventory.repository import (
     StockLevel,
 )
 from subgraphs.inventory.settings import InventorySettings
+from subgraphs.inventory.state import InventoryState
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -40,7 +42,6 @@ MAX_ADJUSTMENT = 1_000_000
 MAX_ON_HAND = 1_000_000_000
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 10_000
-STATE_KEY = "inventory"
 
 # Ledger and event reasons of the changes inventory makes on its own.
 REASON_RESERVED = "reserved"
@@ -66,52 +67,11 @@ class ReservationReleased(MyShopError):
     code = "RESERVATION_RELEASED"
 
 
-class ReservationOutcomes:
-    """`myshop_inventory_reservations_total{outcome}`: reserved, out_of_stock, confirmed, released, expired,
-    restocked."""
-
-    OUTCOMES = ("reserved", "out_of_stock", "confirmed", "released", "expired", "restocked")
-
-    def __init__(self, registry: CollectorRegistry, service: str = "inventory") -> None:
-        self.service = service
-        self.counter = Counter(
-            "myshop_inventory_reservations_total",
-            "Reservation actions, by outcome.",
-            ["service", "outcome"],
-            registry=registry,
-        )
-        for outcome in self.OUTCOMES:
-            self.counter.labels(service, outcome)
-
-    def count(self, outcome: str, amount: int = 1) -> None:
-        if amount:
-            self.counter.labels(self.service, outcome).inc(amount)
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryKit:
-    """What the service keeps for its life (set up in app.py)."""
-
-    settings: InventorySettings
-    outcomes: ReservationOutcomes
-
-
 # --- input rules -------------------------------------------------------------------------------------
 
 
-def parse_uuid(value: object, field: str, what: str = "an id") -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise BadUserInput(f"`{field}` is not {what}.", field=field)
-    return parsed
-
-
-def clean_key(value: object, field: str = "key") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BadUserInput("The idempotency key cannot be blank.", field=field)
-    if len(value) > KEY_MAX_LENGTH:
-        raise BadUserInput(f"The idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
-    return value
+def clean_key(value: object) -> str:
+    return ids.clean_key(value, field="key", max_length=KEY_MAX_LENGTH)
 
 
 def clean_reason(value: object, field: str = "reason") -> str:
@@ -153,20 +113,20 @@ def clean_lines(lines: Sequence[tuple[object, object]]) -> list[ReservationLineR
 
 class InventoryService:
     def __init__(
-        self, session: AsyncSession, settings: InventorySettings, outcomes: ReservationOutcomes | None = None
+        self, session: AsyncSession, settings: InventorySettings, metrics: InventoryMetrics | None = None
     ) -> None:
         self.session = session
         self.settings = settings
-        self.outcomes = outcomes
+        self.metrics = metrics
 
     @classmethod
     def of(cls, context: Context) -> InventoryService:
-        kit: InventoryKit = context.runtime.state[STATE_KEY]
-        return cls(context.session, kit.settings, kit.outcomes)
+        state: InventoryState = context.runtime.state
+        return cls(context.session, state.settings, state.metrics)
 
     def _count(self, outcome: str, amount: int = 1) -> None:
-        if self.outcomes is not None:
-            self.outcomes.count(outcome, amount)
+        if self.metrics is not None:
+            self.metrics.reservation(outcome, amount)
 
     # --- stock ---
 
@@ -375,7 +335,7 @@ def reservation_lines(lines: Iterable[Any]) -> list[tuple[object, object]]:
 async def sweep_expired_reservations(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: InventorySettings,
-    outcomes: ReservationOutcomes | None = None,
+    metrics: InventoryMetrics | None = None,
     *,
     as_of: datetime | None = None,
 ) -> int:
@@ -384,7 +344,7 @@ async def sweep_expired_reservations(
     total = 0
     while True:
         async with sessionmaker() as session, session.begin():
-            expired = await InventoryService(session, settings, outcomes).expire_lapsed(
+            expired = await InventoryService(session, settings, metrics).expire_lapsed(
                 as_of=as_of, limit=settings.sweep_batch_size
             )
         total += expired

@@ -5,53 +5,52 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
-from shared.consumer import ConsumerSpec
 from shared.context import Runtime
 from shared.peers import peer_health_check
+from shared.subscriptions import ConsumerSpec
 from subgraphs.notifications.events import NotificationEvents, consumer_spec
 from subgraphs.notifications.loaders import build_loaders
 from subgraphs.notifications.mail import Templates
+from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.peers import Directory
 from subgraphs.notifications.schema import schema
-from subgraphs.notifications.sender import MailSender, SenderMetrics
-from subgraphs.notifications.service import STATE_KEY, NotificationsKit
+from subgraphs.notifications.sender import MailSender
 from subgraphs.notifications.settings import NotificationsSettings
+from subgraphs.notifications.state import NotificationsState
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[NotificationsState]) -> NotificationsState:
     settings = runtime.settings
     if not isinstance(settings, NotificationsSettings):
         raise TypeError("the notifications service runs with NotificationsSettings")
     directory = Directory(settings, runtime.service_tokens)
     templates = Templates()
-    events = NotificationEvents(settings, directory, templates)
-    runtime.state[STATE_KEY] = NotificationsKit(
+    return NotificationsState(
         settings=settings,
+        metrics=NotificationsMetrics(runtime.metrics),
         directory=directory,
         templates=templates,
-        events=events,
-        sender_metrics=SenderMetrics.on(runtime.metrics.registry, runtime.definition.name),
+        events=NotificationEvents(settings, directory, templates),
     )
 
 
-def consumer(runtime: Runtime) -> ConsumerSpec:
+def consumer(runtime: Runtime[NotificationsState]) -> ConsumerSpec:
     """The consumer's handlers are this process's `NotificationEvents` (its peers, templates)."""
-    return consumer_spec(runtime.state[STATE_KEY].events)
+    return consumer_spec(runtime.state.events)
 
 
-async def teardown(runtime: Runtime) -> None:
-    kit: NotificationsKit | None = runtime.state.get(STATE_KEY)
-    if kit is not None:
-        await kit.directory.close()
+async def teardown(runtime: Runtime[NotificationsState]) -> None:
+    if runtime.state is not None:
+        await runtime.state.directory.close()
 
 
-async def send_notifications(runtime: Runtime) -> None:
+async def send_notifications(runtime: Runtime[NotificationsState]) -> None:
     """The sender worker: mails the PENDING notifications over SMTP (see sender.py)."""
-    kit: NotificationsKit = runtime.state[STATE_KEY]
-    await MailSender(runtime.sessionmaker, kit.settings, kit.sender_metrics).run()
+    state = runtime.state
+    await MailSender(runtime.sessionmaker, state.settings, state.metrics).run()
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[NotificationsState](
     name="notifications",
     settings_class=NotificationsSettings,
     schema=schema,

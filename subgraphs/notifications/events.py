@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import ConsumerSpec, Subscription
 from shared.outbox import Event
+from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import repository
 from subgraphs.notifications.mail import Templates, format_money
 from subgraphs.notifications.models import (
@@ -44,9 +44,10 @@ from subgraphs.notifications.settings import NotificationsSettings
 logger = logging.getLogger("myshop.notifications")
 
 GROUP = "notifications"
-# Tries of one event before it is dead-lettered: with the consumer's doubling backoff (0.5 s, capped at a
-# minute) they span about a minute, so a users or products restart costs a delay, not a dead letter.
-MAX_ATTEMPTS = 8
+# Tries of one event before it is dead-lettered: the consumer's backoff (full jitter under a ceiling of 0.5 s
+# doubling to a minute) spreads them over about a minute on average (two at most), so a users or products
+# restart costs a delay, not a dead letter.
+MAX_ATTEMPTS = 9
 
 
 class NotificationEvents:

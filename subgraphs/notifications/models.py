@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.consumer import processed_events_table
 from shared.db import ModelBase, new_metadata
+from shared.subscriptions import processed_events_table
 
 
 class Base(ModelBase):

@@ -9,7 +9,8 @@ SENT mark sends it again after the lease: delivery is at least once, with a stab
 
 Outcomes: sent -> SENT with `sent_at`. A 5xx answer to the message (sender, recipient or data refused) is
 permanent (RFC 5321): FAILED at once with the answer. Anything else (no connection, a timeout, a 4xx, a
-refused login or TLS) is retried with doubling backoff until `send_max_attempts`, then FAILED with the reason.
+refused login or TLS) is retried with backoff (`shared.backoff`) until `send_max_attempts`, then FAILED with
+the reason.
 """
 
 from __future__ import annotations
@@ -17,55 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
-from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
 from subgraphs.notifications import repository
 from subgraphs.notifications.mail import build_message
+from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.models import Notification
 from subgraphs.notifications.settings import NotificationsSettings
 
 logger = logging.getLogger("myshop.notifications.sender")
 
 REASON_MAX_LENGTH = 500
-
-
-class SenderMetrics:
-    """`myshop_notifications_{sent,retried,failed}_total{kind}`, created once per registry."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, SenderMetrics] = weakref.WeakKeyDictionary()
-
-    def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        self.service = service
-        labels = ["service", "kind"]
-        self.sent = Counter(
-            "myshop_notifications_sent_total", "Mails accepted by the SMTP server.", labels, registry=registry
-        )
-        self.retried = Counter(
-            "myshop_notifications_retried_total",
-            "Sends that failed and will be tried again.",
-            labels,
-            registry=registry,
-        )
-        self.failed = Counter(
-            "myshop_notifications_failed_total",
-            "Mails given up (refused for good, or out of tries): FAILED.",
-            labels,
-            registry=registry,
-        )
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry, service: str) -> SenderMetrics:
-        metrics = cls._by_registry.get(registry)
-        if metrics is None:
-            metrics = cls._by_registry[registry] = cls(registry, service)
-        return metrics
+# Waits between tries to reach the database while it is away.
+DATABASE_BACKOFF = Backoff(0.5, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +118,7 @@ class MailSender:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: NotificationsSettings,
-        metrics: SenderMetrics | None = None,
+        metrics: NotificationsMetrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -204,7 +175,7 @@ class MailSender:
         if not marked:
             logger.warning("notification %s was sent after its lease ran out", notification.id)
         if self.metrics is not None:
-            self.metrics.sent.labels(self.metrics.service, notification.kind).inc()
+            self.metrics.mails_sent.labels(self.metrics.service, notification.kind).inc()
 
     async def _failed(self, notification: Notification, failure: SendFailure) -> None:
         settings = self.settings
@@ -213,10 +184,8 @@ class MailSender:
             if final:
                 await repository.mark_failed(session, notification.id, notification.attempts, failure.reason)
             else:
-                delay = min(
-                    settings.send_retry_initial_seconds * 2 ** (notification.attempts - 1),
-                    settings.send_retry_max_seconds,
-                )
+                retries = Backoff(settings.send_retry_initial_seconds, settings.send_retry_max_seconds)
+                delay = retries.delay(notification.attempts)
                 await repository.mark_retry(
                     session,
                     notification.id,
@@ -233,7 +202,7 @@ class MailSender:
             " — FAILED" if final else " — will retry",
         )
         if self.metrics is not None:
-            counter = self.metrics.failed if final else self.metrics.retried
+            counter = self.metrics.mails_failed if final else self.metrics.mails_retried
             counter.labels(self.metrics.service, notification.kind).inc()
 
     async def _release(self, notifications: list[Notification]) -> None:
@@ -243,7 +212,7 @@ class MailSender:
     async def run(self) -> None:
         """Send while there is work, else wait `send_poll_seconds`; ride out a database outage. Never
         returns; cancelled, it lets the mail being sent finish and gives the rest of its batch back."""
-        backoff = 0.0
+        outages = 0
         while True:
             batch = asyncio.ensure_future(self.send_due())
             try:
@@ -257,11 +226,12 @@ class MailSender:
                     batch.exception()
                 raise
             except (SQLAlchemyError, OSError) as exc:
-                backoff = min(max(backoff * 2, 0.5), 30.0)
+                outages += 1
+                backoff = DATABASE_BACKOFF.delay(outages)
                 logger.warning("sender cannot reach its database (%s); retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 continue
-            backoff = 0.0
+            outages = 0
             if claimed < self.settings.send_batch_size:
                 await asyncio.sleep(self.settings.send_poll_seconds)
             else:

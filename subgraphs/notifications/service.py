@@ -11,21 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Forbidden, MyShopError, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from shared.peers import PeerError, PeerUnavailable
 from subgraphs.notifications import repository
-from subgraphs.notifications.events import NotificationEvents
-from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.models import Notification, ProductWatch
-from subgraphs.notifications.peers import Directory
-from subgraphs.notifications.sender import SenderMetrics
-from subgraphs.notifications.settings import NotificationsSettings
+from subgraphs.notifications.state import NotificationsState
 
 if TYPE_CHECKING:
     from shared.context import Context
-
-STATE_KEY = "notifications"
 
 T = TypeVar("T")
 
@@ -41,29 +35,11 @@ class WatchLimitReached(MyShopError):
 
 
 @dataclass(frozen=True)
-class NotificationsKit:
-    """What the process holds for its life (built in the app's setup)."""
-
-    settings: NotificationsSettings
-    directory: Directory
-    templates: Templates
-    events: NotificationEvents
-    sender_metrics: SenderMetrics
-
-
-@dataclass(frozen=True)
 class Page(Generic[T]):
     rows: list[T]
     size: int
     has_previous: bool
     kind: str
-
-
-def parse_uuid(value: object, field: str, what: str) -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise NotFound(f"No {what} has this id.", field=field)
-    return parsed
 
 
 def notification_cursor(page_kind: str, row: Notification) -> str:
@@ -77,7 +53,7 @@ def watch_cursor(page_kind: str, row: ProductWatch) -> str:
 class NotificationService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.kit: NotificationsKit = context.runtime.state[STATE_KEY]
+        self.state: NotificationsState = context.runtime.state
 
     @property
     def session(self) -> AsyncSession:
@@ -119,7 +95,7 @@ class NotificationService:
 
     async def resend(self, raw_id: object) -> Notification:
         """A FAILED notification goes back to PENDING (attempts from zero): the sender tries it again."""
-        notification_id = parse_uuid(raw_id, "id", "notification")
+        notification_id = parse_uuid(raw_id, "id", "a notification id")
         row = await repository.resend(self.session, notification_id)
         if row is None:
             existing = await self.context.loaders.notification.load(notification_id)
@@ -141,17 +117,17 @@ class NotificationService:
     async def watch(self, raw_product_id: object) -> ProductWatch:
         """Watch a product (idempotent: watching it again returns the watch there is)."""
         user_id = await self._watcher()
-        product_id = parse_uuid(raw_product_id, "productId", "product")
+        product_id = parse_uuid(raw_product_id, "productId", "a product id")
         existing = await repository.get_watch(self.session, user_id, product_id)
         if existing is not None:
             return existing
-        if await repository.count_watches(self.session, user_id) >= self.kit.settings.max_watches_per_user:
+        if await repository.count_watches(self.session, user_id) >= self.state.settings.max_watches_per_user:
             raise WatchLimitReached(
-                f"A user watches at most {self.kit.settings.max_watches_per_user} products.",
+                f"A user watches at most {self.state.settings.max_watches_per_user} products.",
                 field="productId",
             )
         try:
-            known = await self.kit.directory.products_named([str(product_id)])
+            known = await self.state.directory.products_named([str(product_id)])
         except PeerUnavailable as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
         except PeerError as exc:

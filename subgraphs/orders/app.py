@@ -7,26 +7,33 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from shared.peers import peer_health_check
-from subgraphs.orders.feed import FEED_KEY, OrderFeed
+from subgraphs.orders.feed import OrderFeed
 from subgraphs.orders.loaders import build_loaders
+from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import outbox
-from subgraphs.orders.saga import STATE_KEY, Saga, run_recovery
+from subgraphs.orders.saga import Saga, run_recovery
 from subgraphs.orders.schema import schema
 from subgraphs.orders.settings import OrdersSettings
+from subgraphs.orders.state import OrdersState
 
 
-async def setup(runtime: Runtime) -> None:
-    runtime.state[STATE_KEY] = Saga(runtime)
-    runtime.state[FEED_KEY] = OrderFeed(runtime)
+async def setup(runtime: Runtime[OrdersState]) -> OrdersState:
+    settings = runtime.settings
+    if not isinstance(settings, OrdersSettings):
+        raise TypeError("the orders service runs with OrdersSettings")
+    metrics = OrdersMetrics(runtime.metrics)
+    return OrdersState(
+        settings=settings, metrics=metrics, saga=Saga(runtime, metrics), feed=OrderFeed(runtime)
+    )
 
 
-async def teardown(runtime: Runtime) -> None:
-    await runtime.state[FEED_KEY].close()
+async def teardown(runtime: Runtime[OrdersState]) -> None:
+    await runtime.state.feed.close()
     # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
-    await runtime.state[STATE_KEY].stop()
+    await runtime.state.saga.stop()
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[OrdersState](
     name="orders",
     settings_class=OrdersSettings,
     schema=schema,

@@ -26,7 +26,6 @@ from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.models import Order, OrderStatus
 
-FEED_KEY = "order_feed"
 STATUSES = frozenset(OrderStatus)
 # Rows kept for the stream's recent entries: subscribers of one process share one read per entry.
 ROW_CACHE_SIZE = 4096

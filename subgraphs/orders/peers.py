@@ -10,12 +10,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.peers import Peer, PeerUnavailable
 from subgraphs.orders.settings import OrdersSettings
 
-# Pauses between the attempts of a catalog read; None: the last attempt.
-CATALOG_RETRY_DELAYS = (0.05, 0.25, None)
+# A catalog read is tried this many times, with waits of up to 0.2 s then 0.4 s between (0.3 s on average).
+CATALOG_ATTEMPTS = 3
+CATALOG_BACKOFF = Backoff(0.2, 0.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +86,14 @@ class Peers:
         the customer hears of it.
         """
         variables = {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
-        for delay in CATALOG_RETRY_DELAYS:
+        for attempt in range(1, CATALOG_ATTEMPTS + 1):
             try:
                 data = await self.products.call(_PRODUCTS, variables)
                 break
             except PeerUnavailable:
-                if delay is None:
+                if attempt == CATALOG_ATTEMPTS:
                     raise
-                await asyncio.sleep(delay)
+                await asyncio.sleep(CATALOG_BACKOFF.delay(attempt))
         found: dict[str, CatalogProduct] = {}
         for entity in data.get("_entities") or []:
             if entity:

@@ -12,29 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
+
+if TYPE_CHECKING:
+    from subgraphs.orders.state import OrdersState
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STATE_KEY = "orders.saga"
 
 RESERVE, CHARGE, CONFIRM = "reserve", "charge", "confirm"
 REFUND, RELEASE = "refund", "release"
@@ -67,46 +69,18 @@ class LeaseLost(Exception):
     """Another process took this saga over (ours looked dead): stop driving it."""
 
 
-class SagaMetrics:
-    def __init__(self, runtime: Runtime) -> None:
-        registry = runtime.metrics.registry
-        self.outcomes = Counter(
-            "myshop_saga_outcomes_total", "Sagas ended, by final status.", ["status"], registry=registry
-        )
-        self.step_retries = Counter(
-            "myshop_saga_step_retries_total",
-            "Forward step calls retried, by step.",
-            ["step"],
-            registry=registry,
-        )
-        # Alert on this: compensation never gives up, so a stuck one shows here and nowhere else.
-        self.compensation_retries = Counter(
-            "myshop_saga_compensation_retries_total",
-            "Compensation calls retried, by step.",
-            ["step"],
-            registry=registry,
-        )
-        self.recovered = Counter(
-            "myshop_saga_recovered_total", "Sagas taken over from a dead process.", registry=registry
-        )
-        self.duration = Histogram(
-            "myshop_saga_duration_seconds",
-            "Time from the start of driving a saga to its end.",
-            registry=registry,
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-
-
 class Saga:
-    """Drives order sagas for one process; `runtime.state[STATE_KEY]`."""
+    """Drives order sagas for one process (`runtime.state.saga`)."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: OrdersMetrics) -> None:
         settings = runtime.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
         self.sessionmaker = runtime.sessionmaker
         self.peers = Peers(runtime)
-        self.metrics = SagaMetrics(runtime)
+        self.metrics = metrics
+        # Retries of many sagas (a burst of orders against a peer that is down) spread out.
+        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         # Unique per process start: a restarted process does not own its previous life's leases.
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -159,7 +133,7 @@ class Saga:
             )
         for order_id in ids:
             logger.warning("recovering the saga of order %s", order_id)
-            self.metrics.recovered.inc()
+            self.metrics.sagas_recovered.inc()
             self.start(order_id)
         return len(ids)
 
@@ -170,7 +144,7 @@ class Saga:
         started = time.perf_counter()
         try:
             await self._drive(order_id, announced=announced)
-            self.metrics.duration.observe(time.perf_counter() - started)
+            self.metrics.saga_duration.observe(time.perf_counter() - started)
         except LeaseLost:
             logger.warning("order %s: lease lost, another process drives its saga now", order_id)
         except asyncio.CancelledError:
@@ -265,7 +239,7 @@ class Saga:
     async def _retrying(self, step: str, call: Callable[[], Awaitable[StepAnswer]]) -> StepAnswer:
         """A forward call, retried on transient failures until the step's deadline."""
         deadline = time.monotonic() + self.settings.step_deadline_seconds
-        delay = self.settings.retry_initial_seconds
+        failures = 0
         while True:
             try:
                 return await call()
@@ -278,15 +252,16 @@ class Saga:
                     OrderStatus.FAILED, refused.code, f"{refused.peer}: {refused.message}"
                 ) from refused
             except PeerUnavailable as unavailable:
+                failures += 1
+                delay = self.backoff.delay(failures)
                 if time.monotonic() + delay > deadline:
                     raise StepFailure(
                         OrderStatus.FAILED,
                         "STEP_TIMEOUT",
                         f"{step} did not succeed in time ({unavailable.code}).",
                     ) from unavailable
-                self.metrics.step_retries.labels(step).inc()
-                await asyncio.sleep(_jittered(delay))
-                delay = min(delay * 2, self.settings.retry_max_seconds)
+                self.metrics.saga_step_retries.labels(step).inc()
+                await asyncio.sleep(delay)
 
     async def _advance(self, order_id: uuid.UUID, step: str, answer: StepAnswer) -> None:
         """Record a done step and the order's new status, its events, in one transaction."""
@@ -306,7 +281,7 @@ class Saga:
                 values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
             await change_status(session, order, status, None, values)
         if status == OrderStatus.CONFIRMED:
-            self.metrics.outcomes.labels(status).inc()
+            self.metrics.saga_outcomes.labels(status).inc()
 
     # --- compensation ---
 
@@ -347,20 +322,20 @@ class Saga:
                 return
             values = {"status": final, "saga_state": SagaState.DONE, "lease_owner": None, "lease_until": None}
             await change_status(session, locked, final, locked.failure_reason, values)
-        self.metrics.outcomes.labels(final).inc()
+        self.metrics.saga_outcomes.labels(final).inc()
 
     async def _until_done(self, step: str, call: Callable[[], Awaitable[T]]) -> T:
         """A compensation call, retried until it succeeds (never given up: money or stock is at stake)."""
-        delay = self.settings.retry_initial_seconds
+        failures = 0
         while True:
             try:
                 return await call()
             except (PeerUnavailable, PeerRefused) as error:
-                self.metrics.compensation_retries.labels(step).inc()
+                failures += 1
+                self.metrics.saga_compensation_retries.labels(step).inc()
                 log = logger.error if isinstance(error, PeerRefused) else logger.warning
                 log("compensation %s failed, retrying: %s", step, error)
-                await asyncio.sleep(_jittered(delay))
-                delay = min(delay * 2, self.settings.retry_max_seconds)
+                await asyncio.sleep(self.backoff.delay(failures))
 
     # --- persistence helpers ---
 
@@ -413,14 +388,9 @@ async def change_status(
     assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
 
 
-def _jittered(delay: float) -> float:
-    # Full jitter around the delay: retries of many sagas spread out instead of arriving together.
-    return delay * random.uniform(0.5, 1.5)
-
-
-async def run_recovery(runtime: Runtime) -> None:
+async def run_recovery(runtime: Runtime[OrdersState]) -> None:
     """The recovery worker: every few seconds, take over the sagas of dead processes."""
-    saga: Saga = runtime.state[STATE_KEY]
+    saga = runtime.state.saga
     while True:
         try:
             await saga.recover_once()

@@ -9,7 +9,6 @@ step in a transaction of its own, so these two write through the saga's sessions
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import clean_key, parse_uuid, uuid_or_none
 from shared.pagination import (
     newest_first_cursor,
     newest_first_position,
@@ -31,7 +30,7 @@ from shared.pagination import (
 from shared.peers import PeerError
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
-from subgraphs.orders.feed import FEED_KEY, OrderChange, OrderFeed, decode_cursor
+from subgraphs.orders.feed import OrderChange, OrderFeed, decode_cursor
 from subgraphs.orders.models import (
     FINAL_STATUSES,
     Order,
@@ -41,14 +40,16 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
-from subgraphs.orders.saga import RESERVE, STARTED, STATE_KEY, Saga
+from subgraphs.orders.saga import RESERVE, STARTED, Saga
 from subgraphs.orders.settings import OrdersSettings
+from subgraphs.orders.state import OrdersState
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 # Money is a GraphQL Int (32-bit signed) in the public schema: an order's total must fit in it.
 MAX_TOTAL = 2**31 - 1
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+# The longest idempotency key a customer may send (the `orders.idempotency_key` column).
+IDEMPOTENCY_KEY_MAX_LENGTH = 100
 MAX_PAYMENT_METHOD_LENGTH = 100
 # Who reads any order: staff, partners fulfilling orders, and services.
 STAFF = (Role.ADMIN, Role.PARTNER, Role.SERVICE)
@@ -92,13 +93,6 @@ class OrderPage:
 # --- input rules ---
 
 
-def parse_uuid(value: object, field: str) -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise BadUserInput("Not a valid id.", field=field)
-    return parsed
-
-
 def clean_lines(items: list[tuple[object, object]]) -> list[OrderLine]:
     """Validated lines, one per product (repeated products are added up), in the client's order."""
     if not items:
@@ -114,14 +108,6 @@ def clean_lines(items: list[tuple[object, object]]) -> list[OrderLine]:
         if quantities[product_id] > MAX_QUANTITY:
             raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=f"items.{index}.quantity")
     return [OrderLine(product_id, quantity) for product_id, quantity in quantities.items()]
-
-
-def clean_key(value: object) -> str:
-    if not isinstance(value, str) or not IDEMPOTENCY_KEY.fullmatch(value):
-        raise BadUserInput(
-            "An idempotency key is 1 to 100 letters, digits and . _ : -", field="idempotencyKey"
-        )
-    return value
 
 
 def clean_payment_method(value: object) -> str:
@@ -141,7 +127,8 @@ def request_hash(lines: list[OrderLine], payment_method: str) -> str:
 class OrderService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.saga: Saga = context.runtime.state[STATE_KEY]
+        self.state: OrdersState = context.runtime.state
+        self.saga: Saga = self.state.saga
         settings = context.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
@@ -163,7 +150,7 @@ class OrderService:
         if principal.user_id is None:
             raise Forbidden("Orders are placed by users.")
         user_id = parse_uuid(principal.user_id, "user")
-        key = clean_key(idempotency_key)
+        key = clean_key(idempotency_key, field="idempotencyKey", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
         lines = clean_lines(items)
         method = clean_payment_method(payment_method)
         fingerprint = request_hash(lines, method)
@@ -442,7 +429,7 @@ class OrderService:
 
     @property
     def _feed(self) -> OrderFeed:
-        return self.context.runtime.state[FEED_KEY]
+        return self.state.feed
 
     async def items(self, order: Order) -> list[OrderItem]:
         return await self.context.loaders.items.load(order.id)

@@ -7,26 +7,26 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from subgraphs.payments.loaders import build_loaders
-from subgraphs.payments.metrics import PaymentMetrics
+from subgraphs.payments.metrics import PaymentsMetrics
 from subgraphs.payments.models import outbox
 from subgraphs.payments.providers import build_provider
 from subgraphs.payments.schema import schema
-from subgraphs.payments.service import STATE_KEY, PaymentsKit
 from subgraphs.payments.settings import PaymentsSettings
+from subgraphs.payments.state import PaymentsState
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[PaymentsState]) -> PaymentsState:
     settings = runtime.settings
     if not isinstance(settings, PaymentsSettings):
         raise TypeError("the payments service runs with PaymentsSettings")
-    runtime.state[STATE_KEY] = PaymentsKit(
+    return PaymentsState(
         settings=settings,
+        metrics=PaymentsMetrics(runtime.metrics),
         provider=build_provider(settings, runtime.redis),
-        metrics=PaymentMetrics(runtime.metrics),
     )
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[PaymentsState](
     name="payments",
     settings_class=PaymentsSettings,
     schema=schema,

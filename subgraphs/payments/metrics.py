@@ -1,4 +1,4 @@
-"""The payments service's own Prometheus metrics, on the process registry (`GET /metrics`)."""
+"""The payments service's own Prometheus metrics, on the process's registry (`GET /metrics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from prometheus_client import Counter, Histogram
 from shared.metrics import Metrics
 
 
-class PaymentMetrics:
+class PaymentsMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.service = metrics.service
         self.charges = Counter(

@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import ids
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid
 from shared.money import normalize_currency
 from subgraphs.payments import events, repository
-from subgraphs.payments.metrics import PaymentMetrics
 from subgraphs.payments.models import (
     KEY_MAX_LENGTH,
     MAX_AMOUNT,
@@ -33,11 +33,9 @@ from subgraphs.payments.models import (
     Payment,
     PaymentStatus,
 )
-from subgraphs.payments.providers import PaymentProvider, ProviderUnavailable
-from subgraphs.payments.settings import PaymentsSettings
+from subgraphs.payments.providers import ProviderUnavailable
+from subgraphs.payments.state import PaymentsState
 
-# The state key under which `app.setup` stores the process-wide `PaymentsKit`.
-STATE_KEY = "payments"
 # Who may read any payment; a customer reads their own.
 _STAFF_ROLES = (Role.ADMIN, Role.PARTNER, Role.SERVICE)
 
@@ -51,15 +49,6 @@ class PaymentProviderUnavailable(MyShopError):
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message, retryable=True, **extra)
-
-
-@dataclass(frozen=True)
-class PaymentsKit:
-    """What the payments service holds for the life of the process (built once in the app's setup)."""
-
-    settings: PaymentsSettings
-    provider: PaymentProvider
-    metrics: PaymentMetrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +65,7 @@ class ChargeRequest:
 
 
 def clean_key(value: object, *, field: str = "key") -> str:
-    """An idempotency key, kept exactly as sent (it is an identity, not text to tidy)."""
-    if not isinstance(value, str) or not value.strip():
-        raise BadUserInput("An idempotency key cannot be blank.", field=field)
-    if len(value) > KEY_MAX_LENGTH:
-        raise BadUserInput(f"An idempotency key is at most {KEY_MAX_LENGTH} characters.", field=field)
-    return value
+    return ids.clean_key(value, field=field, max_length=KEY_MAX_LENGTH)
 
 
 def clean_charge(
@@ -103,8 +87,8 @@ def clean_charge(
         )
     return ChargeRequest(
         key=clean_key(key, field="input.key"),
-        order_id=_parse_id(order_id, "input.orderId"),
-        user_id=_parse_id(user_id, "input.userId"),
+        order_id=parse_uuid(order_id, "input.orderId", "an order id"),
+        user_id=parse_uuid(user_id, "input.userId", "a user id"),
         amount=amount,
         currency=code,
         method=method_text,
@@ -116,13 +100,6 @@ def clean_reason(value: object) -> str:
     if not 1 <= len(text) <= REASON_MAX_LENGTH:
         raise BadUserInput(f"The reason is 1 to {REASON_MAX_LENGTH} characters.", field="reason")
     return text
-
-
-def _parse_id(value: object, field: str) -> uuid.UUID:
-    parsed = uuid_or_none(value)
-    if parsed is None:
-        raise BadUserInput("Not an id.", field=field)
-    return parsed
 
 
 def _same_charge(payment: Payment, request: ChargeRequest) -> bool:
@@ -142,7 +119,7 @@ def _now() -> datetime:
 class PaymentService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.kit: PaymentsKit = context.runtime.state[STATE_KEY]
+        self.state: PaymentsState = context.runtime.state
 
     @property
     def session(self) -> AsyncSession:
@@ -152,7 +129,7 @@ class PaymentService:
 
     async def charge(self, request: ChargeRequest) -> Payment:
         """Charge once per key: a known key answers with its stored payment and never reaches the provider."""
-        metrics = self.kit.metrics
+        metrics = self.state.metrics
         now = _now()
         pending = await repository.insert_if_new_key(
             self.session,
@@ -173,7 +150,7 @@ class PaymentService:
         try:
             result = await self._call_provider(
                 "charge",
-                lambda: self.kit.provider.charge(
+                lambda: self.state.provider.charge(
                     key=request.key, amount=request.amount, currency=request.currency, method=request.method
                 ),
             )
@@ -214,7 +191,7 @@ class PaymentService:
             stored = claimed or await repository.get_by_key(self.session, request.key) or stored
         if not _same_charge(stored, request):
             raise Conflict("This key belongs to a different charge.", field="input.key")
-        self.kit.metrics.charge("replayed")
+        self.state.metrics.charge("replayed")
         return stored
 
     # --- refunding (internal) ---
@@ -223,7 +200,7 @@ class PaymentService:
         """Give back what the charge of `key` captured, once. A key never charged is voided for good."""
         key = clean_key(raw_key)
         reason = clean_reason(raw_reason)
-        metrics = self.kit.metrics
+        metrics = self.state.metrics
         now = _now()
         # A charge in flight with this key holds its uncommitted row: this waits for its answer, then does
         # nothing and the row is refunded below. No row at all: the tombstone makes a late charge a no-op.
@@ -254,7 +231,7 @@ class PaymentService:
         try:
             result = await self._call_provider(
                 "refund",
-                lambda: self.kit.provider.refund(
+                lambda: self.state.provider.refund(
                     key=key, reference=reference, amount=amount, currency=currency
                 ),
             )
@@ -281,13 +258,13 @@ class PaymentService:
     async def _call_provider(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(call(), self.kit.settings.provider_timeout_seconds)
+            result = await asyncio.wait_for(call(), self.state.settings.provider_timeout_seconds)
         except (ProviderUnavailable, TimeoutError) as exc:
-            self.kit.metrics.provider_call(operation, "unavailable", time.perf_counter() - started)
+            self.state.metrics.provider_call(operation, "unavailable", time.perf_counter() - started)
             raise PaymentProviderUnavailable(
                 "The payment provider is unavailable; retry with the same key."
             ) from exc
-        self.kit.metrics.provider_call(operation, "ok", time.perf_counter() - started)
+        self.state.metrics.provider_call(operation, "ok", time.perf_counter() - started)
         return result
 
     # --- reading: the owner, ADMIN, PARTNER and SERVICE ---

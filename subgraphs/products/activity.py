@@ -11,30 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Any
-
-from prometheus_client import Counter as MetricCounter
+from typing import TYPE_CHECKING, Any
 
 from shared.context import Runtime
 from subgraphs.products.events import ProductEvent
+from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import outbox
+
+if TYPE_CHECKING:
+    from subgraphs.products.state import ProductsState
 
 logger = logging.getLogger(__name__)
 
-STATE_KEY = "products.activity"
-
 
 class Activity:
-    def __init__(self, runtime: Runtime, *, max_searches: int = 10_000) -> None:
+    def __init__(self, runtime: Runtime, metrics: ProductsMetrics, *, max_searches: int = 10_000) -> None:
         self.sessionmaker = runtime.sessionmaker
         self.max_searches = max_searches
         self.views: Counter[tuple[str, str | None]] = Counter()
         self.searches: list[dict[str, Any]] = []
-        self.dropped = MetricCounter(
-            "myshop_products_activity_dropped_total",
-            "Searches not reported to analytics because the batch was full.",
-            registry=runtime.metrics.registry,
-        )
+        self.dropped = metrics.activity_dropped
 
     def viewed(self, product_id: str, user_id: str | None) -> None:
         self.views[(product_id, user_id)] += 1
@@ -75,10 +71,10 @@ class Activity:
         return len(views) + len(searches)
 
 
-async def flush_activity(runtime: Runtime) -> None:
+async def flush_activity(runtime: Runtime[ProductsState]) -> None:
     """The worker: flush every `activity_flush_seconds`, and once more at shutdown."""
-    activity: Activity = runtime.state[STATE_KEY]
-    interval = getattr(runtime.settings, "activity_flush_seconds", 2.0)
+    activity = runtime.state.activity
+    interval = runtime.state.settings.activity_flush_seconds
     try:
         while True:
             await asyncio.sleep(interval)

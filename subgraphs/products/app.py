@@ -6,29 +6,40 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
-from subgraphs.products.activity import STATE_KEY, Activity, flush_activity
-from subgraphs.products.cache import STATE_KEY as CACHE
+from subgraphs.products.activity import Activity, flush_activity
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.events import consumer_spec
 from subgraphs.products.loaders import build_loaders
+from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import outbox
 from subgraphs.products.schema import schema
 from subgraphs.products.settings import ProductsSettings
+from subgraphs.products.state import ProductsState
 
 
-async def setup(runtime: Runtime) -> None:
-    runtime.state[STATE_KEY] = Activity(runtime)
-    runtime.state[CACHE] = ProductCache.for_runtime(runtime)
+async def setup(runtime: Runtime[ProductsState]) -> ProductsState:
+    settings = runtime.settings
+    if not isinstance(settings, ProductsSettings):
+        raise TypeError("the products service runs with ProductsSettings")
+    metrics = ProductsMetrics(runtime.metrics)
+    cache = ProductCache(
+        runtime.redis,
+        settings.redis_prefix,
+        ttl_seconds=settings.cache_ttl_seconds,
+        timeout_seconds=settings.cache_timeout_seconds,
+        metrics=metrics,
+    )
+    return ProductsState(settings=settings, metrics=metrics, activity=Activity(runtime, metrics), cache=cache)
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[ProductsState](
     name="products",
     settings_class=ProductsSettings,
     schema=schema,
     build_loaders=build_loaders,
     outbox=outbox,
     # Its own ProductUpdated events invalidate the product cache.
-    consumer=lambda runtime: consumer_spec(runtime.state[CACHE]),
+    consumer=lambda runtime: consumer_spec(runtime.state.cache),
     setup=setup,
     workers=[flush_activity],
 )

@@ -39,20 +39,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.ids import uuid_or_none
+from shared.metrics import Metrics
 from shared.outage import Outage
+from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import Product
 
 if TYPE_CHECKING:
-    from shared.context import Runtime
+    pass
 
 logger = logging.getLogger("myshop.products.cache")
-
-STATE_KEY = "products.cache"
 
 # What a Redis that is down, restarting or hung raises.
 REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
@@ -141,36 +140,6 @@ class ProductRecord:
         )
 
 
-class CacheMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        reads = Counter(
-            "myshop_products_cache_reads_total",
-            "Products read by id, by where they came from: hit (Redis), miss (PostgreSQL, then cached), "
-            "bypass (PostgreSQL: the cache is off or Redis unavailable).",
-            ["result"],
-            registry=registry,
-        )
-        self.hits, self.misses, self.bypassed = (reads.labels(r) for r in ("hit", "miss", "bypass"))
-        invalidations = Counter(
-            "myshop_products_cache_invalidations_total",
-            "Cache entries dropped, by source: event (a consumed ProductUpdated) or request (after its "
-            "commit).",
-            ["source"],
-            registry=registry,
-        )
-        self.by_event, self.by_request = invalidations.labels("event"), invalidations.labels("request")
-        self.stale_skipped = Counter(
-            "myshop_products_cache_stale_writes_skipped_total",
-            "Rows read from PostgreSQL not cached because the product was invalidated during the read.",
-            registry=registry,
-        )
-        self.unavailable = Counter(
-            "myshop_products_cache_unavailable_total",
-            "Cache operations that failed (Redis down or slow) and fell back to PostgreSQL.",
-            registry=registry,
-        )
-
-
 class ProductCache:
     def __init__(
         self,
@@ -179,7 +148,7 @@ class ProductCache:
         *,
         ttl_seconds: int,
         timeout_seconds: float = 0.25,
-        registry: CollectorRegistry | None = None,
+        metrics: ProductsMetrics | None = None,
     ) -> None:
         self.redis = redis
         self.enabled = ttl_seconds > 0
@@ -188,20 +157,9 @@ class ProductCache:
         self._entry_prefix = f"{redis_prefix}products:cache:v1:"
         self._generation_prefix = f"{redis_prefix}products:cache:gen:"
         self._write_back = redis.register_script(_WRITE_BACK)
-        self.metrics = CacheMetrics(registry or CollectorRegistry())
+        self.metrics = metrics or ProductsMetrics(Metrics("products"))
         self._outage = Outage(logger, max_backoff=5.0)
         self._pause_until = 0.0
-
-    @classmethod
-    def for_runtime(cls, runtime: Runtime) -> ProductCache:
-        settings = runtime.settings
-        return cls(
-            runtime.redis,
-            settings.redis_prefix,
-            ttl_seconds=getattr(settings, "cache_ttl_seconds", 300),
-            timeout_seconds=getattr(settings, "cache_timeout_seconds", 0.25),
-            registry=runtime.metrics.registry,
-        )
 
     def entry_key(self, product_id: uuid.UUID | str) -> str:
         return f"{self._entry_prefix}{product_id}"
@@ -221,14 +179,14 @@ class ProductCache:
         if not ids:
             return {}
         if not self.enabled or not self._available():
-            self.metrics.bypassed.inc(len(ids))
+            self.metrics.cache_bypassed.inc(len(ids))
             return {record.id: record for record in map(ProductRecord.of, await load(list(ids)))}
         try:
             async with asyncio.timeout(self.timeout):
                 values = await self.redis.mget(list(map(self.entry_key, ids)))
         except REDIS_DOWN as exc:
             self._failed(exc)
-            self.metrics.bypassed.inc(len(ids))
+            self.metrics.cache_bypassed.inc(len(ids))
             return {record.id: record for record in map(ProductRecord.of, await load(list(ids)))}
         self._succeeded()
         found: dict[uuid.UUID, ProductRecord] = {}
@@ -241,9 +199,9 @@ class ProductCache:
                 except (ValueError, TypeError):
                     logger.warning("unreadable cache entry for product %s; reading it again", product_id)
             missing.append(product_id)
-        self.metrics.hits.inc(len(found))
+        self.metrics.cache_hits.inc(len(found))
         if missing:
-            self.metrics.misses.inc(len(missing))
+            self.metrics.cache_misses.inc(len(missing))
             found.update(await self._read_through(missing, load))
         return found
 
@@ -275,7 +233,7 @@ class ProductCache:
             self._failed(exc)
             return
         if skipped:
-            self.metrics.stale_skipped.inc(int(skipped))
+            self.metrics.cache_stale_writes_skipped.inc(int(skipped))
 
     # --- invalidating -------------------------------------------------------------------------------------
 
@@ -293,7 +251,7 @@ class ProductCache:
                 pipe.delete(self.entry_key(product_id))
             async with asyncio.timeout(self.timeout):
                 await pipe.execute()
-        (self.metrics.by_request if source == "request" else self.metrics.by_event).inc(len(valid))
+        self.metrics.cache_invalidated["request" if source == "request" else "event"].inc(len(valid))
         return len(valid)
 
     async def invalidate_after_commit(self, ids: Iterable[uuid.UUID | str]) -> None:
@@ -314,7 +272,7 @@ class ProductCache:
         return not self._pause_until or time.monotonic() >= self._pause_until
 
     def _failed(self, exc: BaseException) -> None:
-        self.metrics.unavailable.inc()
+        self.metrics.cache_unavailable.inc()
         self._outage.failed(
             "product cache unavailable, reading PostgreSQL (%s: %s)", type(exc).__name__, str(exc)[:300]
         )

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consumer import ConsumerSpec, Subscription
 from shared.outbox import Event
+from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.models import processed_events
 

@@ -10,12 +10,12 @@ from strawberry.dataloader import DataLoader
 
 from shared.ids import uuid_or_none
 from subgraphs.products import repository
-from subgraphs.products.cache import STATE_KEY as CACHE
-from subgraphs.products.cache import ProductCache, ProductRecord
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.models import Product
 
 if TYPE_CHECKING:
     from shared.context import Context
+    from subgraphs.products.state import ProductsState
 
 
 class ProductLoaders:
@@ -28,7 +28,8 @@ class ProductLoaders:
     async def _load_products(self, keys: list[str]) -> list[ProductRecord | None]:
         ids = [uuid_or_none(key) for key in keys]
         wanted = list({product_id for product_id in ids if product_id is not None})
-        cache: ProductCache | None = self._context.runtime.state.get(CACHE)
+        state: ProductsState | None = self._context.runtime.state
+        cache = state.cache if state is not None else None
         if cache is not None:
             found = await cache.get_many(wanted, self._read)
         else:  # outside a running service (a script, a unit test): straight from the database

@@ -21,9 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.consumer import processed_events_table
 from shared.db import ModelBase, new_metadata
 from shared.outbox import Outbox
+from shared.subscriptions import processed_events_table
 
 # Name first (A), then category (B), then description (C): a product whose name matches a search ranks above
 # one that only mentions the words in its description. The SKU goes in with the 'simple' configuration (no

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid, uuid_or_none
 from shared.money import normalize_currency
 from shared.pagination import (
     decode_cursor,
@@ -27,10 +27,8 @@ from shared.pagination import (
     page_size,
 )
 from subgraphs.products import repository
-from subgraphs.products.activity import STATE_KEY as ACTIVITY
 from subgraphs.products.activity import Activity
-from subgraphs.products.cache import STATE_KEY as CACHE
-from subgraphs.products.cache import ProductCache, ProductRecord
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.events import ProductChange, ProductEvent
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
@@ -41,6 +39,7 @@ from subgraphs.products.models import (
     outbox,
 )
 from subgraphs.products.repository import ProductFilter, RankedProduct
+from subgraphs.products.state import ProductsState
 
 SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
 # The largest integer a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER).
@@ -55,10 +54,7 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "activ
 
 
 def parse_product_id(value: object, *, field: str = "id") -> uuid.UUID:
-    product_id = uuid_or_none(value)
-    if product_id is None:
-        raise BadUserInput("Not a product id.", field=field)
-    return product_id
+    return parse_uuid(value, field, "a product id")
 
 
 # --- input rules -------------------------------------------------------------------------------------
@@ -192,7 +188,8 @@ class ProductService:
     @property
     def _activity(self) -> Activity | None:
         """The process's activity counter; None outside a running service (a script, a unit test)."""
-        return self.context.runtime.state.get(ACTIVITY)
+        state: ProductsState | None = self.context.runtime.state
+        return state.activity if state is not None else None
 
     def _user_id(self) -> str | None:
         principal = self.context.verified_principal
@@ -321,7 +318,8 @@ class ProductService:
     async def _product_updated(
         self, product: Product, change: ProductChange, *, previous_price: dict[str, Any] | None
     ) -> None:
-        cache: ProductCache | None = self.context.runtime.state.get(CACHE)
+        state: ProductsState | None = self.context.runtime.state
+        cache = state.cache if state is not None else None
         if cache is not None:
             # Belt and braces: this request's caller reads the change at once; the event drops the entry too.
             product_id = product.id

@@ -18,12 +18,12 @@ from subgraphs.users.loaders import build_loaders
 from subgraphs.users.models import outbox
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.schema import schema
-from subgraphs.users.service import STATE_KEY, UsersKit
 from subgraphs.users.sessions import RefreshTokens
 from subgraphs.users.settings import UsersSettings
+from subgraphs.users.state import UsersState
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[UsersState]) -> UsersState:
     settings = runtime.settings
     if not isinstance(settings, UsersSettings):
         raise TypeError("the users service runs with UsersSettings")
@@ -31,7 +31,7 @@ async def setup(runtime: Runtime) -> None:
         raise RuntimeError("the users service needs its signing key ring")
     passwords = Passwords.from_settings(settings)
     await passwords.warm_up()
-    runtime.state[STATE_KEY] = UsersKit(
+    return UsersState(
         settings=settings,
         passwords=passwords,
         tokens=TokenIssuer(
@@ -68,26 +68,25 @@ def service_client(authorization: str | None, secret: str) -> str | None:
 def add_routes(app: FastAPI) -> None:
     @app.get("/.well-known/jwks.json")
     async def jwks(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        kit: UsersKit = runtime.state[STATE_KEY]
+        runtime: Runtime[UsersState] = request.app.state.runtime
         keys = runtime.keys.jwks() if runtime.keys is not None else {"keys": []}
-        max_age = kit.settings.jwks_cache_seconds
+        max_age = runtime.state.settings.jwks_cache_seconds
         return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={max_age}"})
 
     @app.post("/oauth/token")
     async def service_token(request: Request) -> JSONResponse:
         """OAuth 2 client credentials for services: HTTP Basic (service name, shared service secret)."""
-        runtime: Runtime = request.app.state.runtime
-        kit: UsersKit = runtime.state[STATE_KEY]
+        runtime: Runtime[UsersState] = request.app.state.runtime
+        state = runtime.state
         form = await request.form()
-        client = service_client(request.headers.get("authorization"), kit.settings.service_secret)
+        client = service_client(request.headers.get("authorization"), state.settings.service_secret)
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if client is None:
             return JSONResponse(
                 {"error": "invalid_client"}, status_code=401, headers={"WWW-Authenticate": "Basic"}
             )
-        issued = kit.tokens.issue_service_token(client, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
+        issued = state.tokens.issue_service_token(client, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
         return JSONResponse(
             {
                 "access_token": issued.token,
@@ -98,7 +97,7 @@ def add_routes(app: FastAPI) -> None:
         )
 
 
-definition = SubgraphDefinition(
+definition = SubgraphDefinition[UsersState](
     name="users",
     settings_class=UsersSettings,
     schema=schema,

@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import AccessToken, Principal, RevocationStore, Role, TokenIssuer
+from shared.auth import AccessToken, Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from shared.ids import uuid_or_none
@@ -25,13 +25,12 @@ from shared.pagination import (
     newest_first_position,
     page_size,
 )
-from shared.ratelimit import Limit, RateLimiter
+from shared.ratelimit import Limit
 from subgraphs.users import repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
-from subgraphs.users.passwords import Passwords
-from subgraphs.users.sessions import RefreshTokens, Rotation
-from subgraphs.users.settings import UsersSettings
+from subgraphs.users.sessions import Rotation
+from subgraphs.users.state import UsersState
 
 logger = logging.getLogger("myshop.users")
 
@@ -39,20 +38,6 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 200
 CURSOR_KIND = "users"
-# The state key under which `app.setup` stores the process-wide `UsersKit`.
-STATE_KEY = "users"
-
-
-@dataclass(frozen=True)
-class UsersKit:
-    """What the users service holds for the life of the process (built once in the app's setup)."""
-
-    settings: UsersSettings
-    passwords: Passwords
-    tokens: TokenIssuer
-    refresh_tokens: RefreshTokens
-    revocations: RevocationStore
-    limiter: RateLimiter
 
 
 @dataclass(frozen=True)
@@ -132,8 +117,8 @@ def _login_key(raw_email: str) -> str | None:
 class UserService:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.kit: UsersKit = context.runtime.state[STATE_KEY]
-        self.settings = self.kit.settings
+        self.state: UsersState = context.runtime.state
+        self.settings = self.state.settings
 
     @property
     def session(self) -> AsyncSession:
@@ -142,7 +127,7 @@ class UserService:
     # --- accounts ---
 
     async def register(self, *, email: str, password: str, name: str) -> SignedIn:
-        await self.kit.limiter.enforce(
+        await self.state.limiter.enforce(
             f"users:register:address:{self.context.client_ip}",
             Limit(self.settings.register_address_attempts, self.settings.register_address_window_seconds),
             "Too many sign-ups from this address; try again later.",
@@ -152,7 +137,7 @@ class UserService:
         check_password(password)
         if await repository.get_by_email(self.session, email) is not None:
             raise Conflict("An account with this email already exists.", field="email")
-        password_hash = await self.kit.passwords.hash(password)
+        password_hash = await self.state.passwords.hash(password)
         try:
             user = await repository.add(
                 self.session, email=email, name=name, password_hash=password_hash, roles=[Role.CUSTOMER.value]
@@ -173,14 +158,14 @@ class UserService:
     async def login(self, *, email: str, password: str) -> SignedIn:
         settings = self.settings
         # Per address first: a blocked address does not spend the accounts' budgets.
-        await self.kit.limiter.enforce(
+        await self.state.limiter.enforce(
             f"users:login:address:{self.context.client_ip}",
             Limit(settings.login_address_attempts, settings.login_address_window_seconds),
             "Too many sign-in attempts from this address; try again later.",
         )
         key = _login_key(email)
         bucket = _account_bucket(key if key is not None else email.strip())
-        await self.kit.limiter.enforce(
+        await self.state.limiter.enforce(
             bucket,
             Limit(settings.login_account_attempts, settings.login_account_window_seconds),
             "Too many sign-in attempts for this account; try again later.",
@@ -188,14 +173,14 @@ class UserService:
         # Locked: a role change in flight finishes first, so the token never carries roles it just lost.
         user = await repository.get_by_email(self.session, key, for_update=True) if key is not None else None
         if user is None:
-            await self.kit.passwords.verify_nothing(password)
+            await self.state.passwords.verify_nothing(password)
             raise Unauthenticated("Wrong email or password.", reason="credentials")
-        verification = await self.kit.passwords.verify(user.password_hash, password)
+        verification = await self.state.passwords.verify(user.password_hash, password)
         if not verification.ok:
             raise Unauthenticated("Wrong email or password.", reason="credentials")
         if verification.needs_rehash:
-            user.password_hash = await self.kit.passwords.hash(password)
-        await self.kit.limiter.reset(bucket)
+            user.password_hash = await self.state.passwords.hash(password)
+        await self.state.limiter.reset(bucket)
         await outbox.emit(
             self.session,
             UserEvent.USER_LOGGED_IN,
@@ -205,14 +190,14 @@ class UserService:
         return await self._sign_in(user)
 
     async def _sign_in(self, user: User) -> SignedIn:
-        access = self.kit.tokens.issue(str(user.id), user.roles)
-        refresh = await self.kit.refresh_tokens.start_family(str(user.id))
+        access = self.state.tokens.issue(str(user.id), user.roles)
+        refresh = await self.state.refresh_tokens.start_family(str(user.id))
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
     # --- sessions ---
 
     async def refresh(self, refresh_token: str) -> SignedIn:
-        outcome = await self.kit.refresh_tokens.rotate(refresh_token)
+        outcome = await self.state.refresh_tokens.rotate(refresh_token)
         if outcome.result is Rotation.REUSED:
             logger.warning("refresh token reused; family revoked", extra={"user_id": outcome.user_id})
             raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
@@ -222,26 +207,26 @@ class UserService:
         # Locked for the same reason as in login: the roles read here are the committed, current ones.
         user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
         if user is None:
-            await self.kit.refresh_tokens.revoke_family(outcome.token.user_id, outcome.token.family)
+            await self.state.refresh_tokens.revoke_family(outcome.token.user_id, outcome.token.family)
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
         # Roles come from the database, not the old token: a role change shows at the next refresh.
-        access = self.kit.tokens.issue(str(user.id), user.roles)
+        access = self.state.tokens.issue(str(user.id), user.roles)
         return SignedIn(user=user, access=access, refresh_token=outcome.token.token)
 
     async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
         user_id = principal.user_id
         if user_id is not None and all_sessions:
-            await self.kit.refresh_tokens.revoke_user(user_id)
+            await self.state.refresh_tokens.revoke_user(user_id)
             # Access tokens on the user's other devices stop working too, not only this one.
-            await self.kit.revocations.revoke_user(
+            await self.state.revocations.revoke_user(
                 user_id, keep_seconds=self.settings.access_token_ttl_seconds
             )
         elif user_id is not None and refresh_token:
-            owner = await self.kit.refresh_tokens.owner(refresh_token)
+            owner = await self.state.refresh_tokens.owner(refresh_token)
             # Someone else's token is left alone: holding a token is no right to end another's session.
             if owner is not None and owner[1] == user_id:
-                await self.kit.refresh_tokens.revoke_family(user_id, owner[0])
-        await self.kit.revocations.revoke_token(principal.token_id, principal.expires_at)
+                await self.state.refresh_tokens.revoke_family(user_id, owner[0])
+        await self.state.revocations.revoke_token(principal.token_id, principal.expires_at)
 
     # --- reading users ---
 
@@ -295,8 +280,8 @@ class UserService:
         # Old tokens carry the old roles: end every session now, access tokens included. This runs before our
         # commit, while we hold the row lock; login and refresh lock the row too, so a token issued meanwhile
         # is either older than this revocation (and revoked) or issued after the commit (with the new roles).
-        await self.kit.refresh_tokens.revoke_user(str(user.id))
-        await self.kit.revocations.revoke_user(
+        await self.state.refresh_tokens.revoke_user(str(user.id))
+        await self.state.revocations.revoke_user(
             str(user.id), keep_seconds=self.settings.access_token_ttl_seconds
         )
         return user

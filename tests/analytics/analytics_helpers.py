@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 from sqlalchemy import func, pool, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from myshop.testing import scratch_database
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.outbox import Event, stream_name
-from shared.testing import ServerThread, scratch_database
+from shared.testing import ServerThread
 from subgraphs.analytics.app import definition
 from subgraphs.analytics.models import processed_events
 from subgraphs.analytics.settings import AnalyticsSettings

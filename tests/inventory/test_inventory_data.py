@@ -8,9 +8,9 @@ from inventory_api import Inventory, new_key
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from subgraphs.inventory.seed import demo_quantities, seed
+from myshop.demo.catalog import demo_product_id, generate_products
+from myshop.demo.inventory import demo_quantities, seed
 from subgraphs.inventory.settings import InventorySettings
-from subgraphs.products.catalog import demo_product_id, generate_products
 
 TABLES = {"stock_items", "reservations", "reservation_lines", "stock_movements", "outbox"}
 

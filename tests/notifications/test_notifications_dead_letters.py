@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from notifications_shop import Shop
 
-from shared.consumer import dead_letter_stream
 from shared.outbox import Event
+from shared.subscriptions import dead_letter_stream
 
 REPLAY_ALL = "mutation { replayNotificationDeadLetters }"
 DEAD_LETTERS = "{ notificationDeadLetters { id eventId type attempts } }"

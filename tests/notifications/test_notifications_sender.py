@@ -16,8 +16,8 @@ from mail_catcher import MailCatcher
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from myshop.testing import scratch_database
 from shared.outbox import Event
-from shared.testing import scratch_database
 from subgraphs.notifications.events import NotificationEvents
 from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.models import Notification

@@ -12,11 +12,11 @@ import aiosmtplib
 import pytest
 from pydantic import ValidationError
 
+from myshop.smtp_sink import start_smtp_sink
 from subgraphs.notifications.mail import Templates, build_message
 from subgraphs.notifications.models import NotificationKind
 from subgraphs.notifications.sender import classify
 from subgraphs.notifications.settings import NotificationsSettings
-from subgraphs.notifications.smtp_sink import start_smtp_sink
 
 DROP = {
     "name": "Ann",

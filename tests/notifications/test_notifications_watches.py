@@ -163,10 +163,20 @@ async def test_watching_a_product_that_does_not_exist_is_not_found(shop: Shop) -
     customer = await shop.customer()
 
     unknown = await shop.watch(customer, str(uuid.uuid4()))
-    malformed = await shop.watch(customer, "not-an-id")
 
     assert unknown.error_codes == ["NOT_FOUND"]
-    assert malformed.error_codes == ["NOT_FOUND"]
+
+
+async def test_watching_a_malformed_product_id_is_bad_user_input_naming_the_field(shop: Shop) -> None:
+    # Given a customer; when they watch something that cannot be a product id
+    customer = await shop.customer()
+
+    malformed = await shop.watch(customer, "not-an-id")
+
+    # Then it is their input that is wrong (as in every service), and the field says which
+    assert malformed.error_codes == ["BAD_USER_INPUT"]
+    assert malformed.errors[0]["extensions"]["field"] == "productId"
+    assert await shop.rows("SELECT * FROM product_watches WHERE user_id = :u", u=uuid.UUID(customer.id)) == []
 
 
 async def test_watching_needs_a_signed_in_user(shop: Shop) -> None:

@@ -134,7 +134,7 @@ class OrdersProcess:
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; waiting is async)
-                [sys.executable, "-m", "shared.cli", "serve", "orders"],
+                [sys.executable, "-m", "myshop.cli", "serve", "orders"],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

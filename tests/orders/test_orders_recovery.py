@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import pool, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from shared.testing import scratch_database
+from myshop.testing import scratch_database
 from subgraphs.orders import repository
 from subgraphs.orders.models import Order, SagaState
 from subgraphs.orders.settings import OrdersSettings

@@ -277,7 +277,7 @@ async def test_a_read_racing_a_change_does_not_cache_the_old_row(api, cache, pro
     assert raced[product_id].price_amount == 1000  # that read began before the change
 
     assert (await cache.get_many([product_id], read))[product_id].price_amount == 500
-    assert cache.metrics.stale_skipped._value.get() == 1
+    assert cache.metrics.cache_stale_writes_skipped._value.get() == 1
 
 
 async def test_a_miss_is_cached_for_the_next_read(api, cache, products_db):

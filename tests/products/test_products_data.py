@@ -13,12 +13,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from shared import migrations
+from myshop import migrations
+from myshop.demo.products import seed
 from subgraphs.products import repository
 from subgraphs.products.loaders import ProductLoaders, build_loaders
 from subgraphs.products.models import Base
 from subgraphs.products.repository import ProductFilter
-from subgraphs.products.seed import seed
 from subgraphs.products.service import ProductService
 from subgraphs.products.settings import ProductsSettings
 
@@ -70,7 +70,7 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
 
 def loaders_on(session: AsyncSession) -> ProductLoaders:
     """The loaders of a request on `session`, outside a running service (no cache)."""
-    return ProductLoaders(SimpleNamespace(session=session, runtime=SimpleNamespace(state={})))
+    return ProductLoaders(SimpleNamespace(session=session, runtime=SimpleNamespace(state=None)))
 
 
 async def test_loader_reads_many_products_in_one_query(products_db):
@@ -131,7 +131,7 @@ class SessionContext:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.loaders = build_loaders(self)
-        self.runtime = SimpleNamespace(state={})  # no service running: nothing counts reads
+        self.runtime = SimpleNamespace(state=None)  # no service running: nothing counts reads
 
 
 async def test_search_sees_a_renamed_product_inside_the_same_transaction(products_db):

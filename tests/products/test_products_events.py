@@ -10,10 +10,10 @@ from collections.abc import Callable
 from products_helpers import ARCHIVE, UPDATE, create
 from sqlalchemy import func, select
 
+from myshop.demo.products import seed
 from shared.outbox import Event, stream_name
 from subgraphs.products.events import ProductEvent
 from subgraphs.products.models import outbox
-from subgraphs.products.seed import seed
 
 STREAM = stream_name(os.environ["MYSHOP_REDIS_PREFIX"], "products")
 

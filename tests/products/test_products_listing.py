@@ -15,8 +15,8 @@ from products_helpers import (
 )
 from sqlalchemy import text
 
+from myshop.demo.products import seed
 from shared.pagination import encode_cursor
-from subgraphs.products.seed import seed
 
 
 async def seed_catalog(products_db, count: int) -> None:

@@ -146,7 +146,7 @@ def test_the_router_command_does_not_load_the_subgraphs_stack() -> None:
     When it is imported
     Then SQLAlchemy, Alembic and the subgraphs are not (they cost the router's process about 28 MB)"""
     code = (
-        "import sys, shared.cli; "
+        "import sys, myshop.cli; "
         "print(','.join(m for m in ('sqlalchemy', 'alembic', 'subgraphs') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

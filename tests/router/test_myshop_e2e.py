@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from myshop.demo.users import DEMO_PASSWORD, seed
 from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE, JSON
 from router.server import build_gateway, create_app
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
-from subgraphs.users.seed import DEMO_PASSWORD, seed
 
 REPO = Path(__file__).resolve().parents[2]
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()

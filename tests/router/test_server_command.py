@@ -23,7 +23,7 @@ def free_port() -> int:
 
 def router_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "router", *args],
+        [sys.executable, "-m", "myshop.cli", "router", *args],
         cwd=REPO,
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from users_api import Accounts
 
-from subgraphs.users.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed
+from myshop.demo.users import DEMO_ACCOUNTS, DEMO_PASSWORD, seed
 
 
 async def test_seed_creates_the_demo_accounts_once(accounts: Accounts, users_sessions) -> None:

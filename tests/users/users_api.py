@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from subgraphs.users.seed import DEMO_PASSWORD, seed
+from myshop.demo.users import DEMO_PASSWORD, seed
 
 REGISTER = """
 mutation Register($input: RegisterInput!) {

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # The columns of shared.consumer.processed_events_table as this revision created them.
+    # The columns of shared.subscriptions.processed_events_table as this revision created them.
     op.create_table(
         "processed_events",
         sa.Column("group", sa.String(length=100), nullable=False),

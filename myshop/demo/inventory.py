@@ -1,4 +1,4 @@
-"""Demo stock for `myshop up`: the demo products (the products seed's ids) get units on hand, idempotently.
+"""Demo stock for `myshop up`: the demo products (by `myshop.demo.products`' ids) get units on hand.
 
 Deterministic: most products have 10 to 200 units, a few none and a few below the low-stock threshold, so the
 demo shows every state. Products that already have a stock row are left alone. No events: this is the
@@ -12,10 +12,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myshop.demo.catalog import demo_product_id, generate_products
 from subgraphs.inventory import repository
 from subgraphs.inventory.repository import Movement
 from subgraphs.inventory.settings import InventorySettings
-from subgraphs.products.catalog import demo_product_id, generate_products
 from subgraphs.products.settings import ProductsSettings
 
 SEED_REASON = "seed"
@@ -45,7 +45,7 @@ def demo_quantities(count: int, low_threshold: int, *, seed: int = 11) -> dict[u
 
 
 async def seed(session: AsyncSession, count: int | None = None) -> list[str]:
-    """Stock the first `count` demo products (default: as many as the products seed makes); flushes only."""
+    """Stock the first `count` demo products (default: as many as `myshop seed products` makes); flushes."""
     count = ProductsSettings().seed_count if count is None else count
     quantities = demo_quantities(count, InventorySettings().low_stock_threshold)
     items = list(quantities.items())

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-
-if TYPE_CHECKING:
-    from shared import devstack
 
 # The subgraphs' registry, settings, migrations and devstack (SQLAlchemy, Alembic, ...) are imported by the
 # commands that use them: `myshop router` stays without them (about 28 MB less resident memory).
@@ -89,7 +82,7 @@ def migrate(
     ] = False,
 ) -> None:
     """Create each service's database if missing and apply its Alembic migrations."""
-    from shared import migrations
+    from myshop import migrations
     from subgraphs import registry
 
     for name in _names(services):
@@ -110,7 +103,7 @@ def makemigration(
     message: Annotated[str, typer.Option("-m", "--message", help="What the migration does.")],
 ) -> None:
     """Autogenerate a migration from the difference between a service's models and its database."""
-    from shared import migrations
+    from myshop import migrations
     from subgraphs import registry
 
     settings = registry.load(_names([service])[0]).settings_class()
@@ -120,7 +113,7 @@ def makemigration(
 @app.command()
 def seed(services: Services = None) -> None:
     """Load the demo data (idempotent)."""
-    from shared import devstack
+    from myshop import devstack
 
     asyncio.run(devstack.seed(_names(services), log=_say))
 
@@ -130,7 +123,7 @@ def compose(
     check: Annotated[bool, typer.Option("--check", help="Fail if the committed files are stale.")] = False,
 ) -> None:
     """Print each subgraph's SDL into schema/ and compose schema/supergraph.graphql (@apollo/composition)."""
-    from shared.schema_files import compose_schema_files
+    from myshop.schema_files import compose_schema_files
 
     stale = compose_schema_files(REPO_ROOT, write=not check)
     if check and stale:
@@ -155,112 +148,14 @@ def up(
     ] = True,
 ) -> None:
     """Run the whole system with demo data: infrastructure, migrations, every service. Ctrl-C stops it all."""
-    from shared import devstack
-    from shared.embedded import EmbeddedServerError, ensure_infrastructure
-    from shared.settings import ServiceSettings
-    from subgraphs import registry
+    from myshop.up import StartFailed, Supervisor
 
-    names = _names(services)
-    common = ServiceSettings()
-    data_dir = common.data_dir.expanduser().resolve()
-    console.print(f"[bold]MyShop[/bold] — data in {data_dir}")
+    supervisor = Supervisor(_names(services), console, REPO_ROOT)
     try:
-        infra = ensure_infrastructure(
-            common.postgres_url, common.redis_url, data_dir, log=_say, allow_embedded=embedded
-        )
-    except EmbeddedServerError as exc:
+        supervisor.run(demo_data=demo_data, embedded=embedded, mail_sink=mail_sink)
+    except StartFailed as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    # Every settings object from here on (ours and the services') sees the servers actually in use.
-    os.environ.update(devstack.service_env(infra.postgres_url, infra.redis_url))
-    os.environ["MYSHOP_DATA_DIR"] = str(data_dir)
-    # Each service finds its peers where this run starts them (unless told otherwise).
-    for variable, url in devstack.peer_env(names).items():
-        os.environ.setdefault(variable, url)
-
-    started: list[devstack.ServiceProcess] = []
-    stopping = False
-    sink = devstack.start_mail_sink(names, data_dir, log=_say) if mail_sink else None
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        with console.status("migrating"):
-            asyncio.run(devstack.migrate(names, log=_say))
-        if demo_data:
-            with console.status("loading demo data"):
-                asyncio.run(devstack.seed(names, log=_say))
-        for name in names:
-            with console.status(f"starting {name}"):
-                service = devstack.start_service(name, data_dir / "logs", dict(os.environ))
-                started.append(service)
-                seconds = devstack.wait_ready(service)
-            _say(f"[green]✔[/green] {name:<9} {service.url}/graphql  (ready in {seconds:.1f} s)")
-        supergraph = REPO_ROOT / "schema" / "supergraph.graphql"
-        if supergraph.exists():
-            with console.status("starting the router"):
-                subgraph_urls = {service.name: f"{service.url}/graphql" for service in started}
-                router = devstack.start_router(supergraph, subgraph_urls, data_dir / "logs", dict(os.environ))
-                started.append(router)
-                # With only some services running, the router is up but not "ready" (a subgraph is missing).
-                every_subgraph = set(registry.SUBGRAPHS) <= set(names)
-                seconds = devstack.wait_ready(router, path="/health/ready" if every_subgraph else "/health")
-            _say(f"[green]✔[/green] {'router':<9} {router.url}/graphql  (ready in {seconds:.1f} s)")
-        _print_welcome(started, data_dir, sink)
-        while True:
-            for service in started:
-                if service.process.poll() is not None:
-                    console.print(
-                        f"[red]{service.name} exited ({service.process.returncode}); its log:[/red]"
-                    )
-                    console.print(devstack.tail(service.log_path))
-                    raise typer.Exit(1)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except RuntimeError as exc:
-        console.print(f"[red]{exc}[/red]")
-        for service in started:
-            if service.process.poll() is not None:
-                console.print(devstack.tail(service.log_path))
-        raise typer.Exit(1) from exc
-    finally:
-        with console.status("stopping"):
-            devstack.stop_services(started)
-            if sink is not None:
-                sink.stop()
-            infra.stop()
-        console.print("stopped." if started else "")
-
-
-def _print_welcome(services: list[devstack.ServiceProcess], data_dir: Path, sink: Any = None) -> None:
-    console.print()
-    router = next((service for service in services if service.name == "router"), None)
-    if router is not None:
-        local = f"http://localhost:{router.settings.port}/graphql"
-        console.print(f"[bold]MyShop is up.[/bold] Open [bold]{local}[/bold] (GraphiQL) for the whole API.")
-        console.print(f"  router    POST {router.url}/graphql   health: {router.url}/health/ready")
-        console.print("Each subgraph also answers on its own:")
-    else:
-        console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")
-    for service in services:
-        if service is not router:
-            console.print(
-                f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready"
-            )
-    if any(service.name == "users" for service in services):
-        console.print("Demo accounts (password [bold]myshop-demo[/bold]; demo only):")
-        console.print(
-            "  admin@myshop.dev (ADMIN) · customer@myshop.dev (CUSTOMER) · partner@myshop.dev (PARTNER)"
-        )
-    if sink is not None:
-        console.print(f"Mail: an SMTP sink on {sink.address} keeps every mail as a file in {sink.directory}")
-    console.print(f"Logs: {data_dir / 'logs'}/<service>.log    Stop: Ctrl-C")
-    sys.stdout.flush()
 
 
 def main() -> None:

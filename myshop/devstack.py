@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import importlib
 import os
 import signal
 import socket
@@ -23,8 +22,8 @@ from typing import Any
 
 import httpx
 
+from myshop import demo, migrations
 from router.config import RouterConfig
-from shared import migrations
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import ServiceSettings
 from subgraphs import registry
@@ -57,15 +56,14 @@ async def migrate(names: list[str], *, log: Callable[[str], None]) -> None:
 
 async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
     for name in names:
-        try:
-            module = importlib.import_module(f"subgraphs.{name}.seed")
-        except ModuleNotFoundError:
+        load = demo.seed_of(name)
+        if load is None:
             continue
         settings = service_settings(name)
         engine = create_engine(settings.effective_database_url, pool_size=1, application_name=f"{name}-seed")
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
-                lines = await module.seed(session)
+                lines = await load(session)
         finally:
             await engine.dispose()
         for line in lines or []:
@@ -103,7 +101,7 @@ def start_mail_sink(names: list[str], data_dir: Path, *, log: Callable[[str], No
     """A local SMTP sink where notifications sends (when it sends to this machine): mails become files."""
     if "notifications" not in names:
         return None
-    from subgraphs.notifications.smtp_sink import start_smtp_sink
+    from myshop.smtp_sink import start_smtp_sink
 
     settings = service_settings("notifications")
     host, port = settings.smtp_host, settings.smtp_port  # type: ignore[attr-defined]
@@ -124,7 +122,7 @@ def port_in_use(host: str, port: int) -> bool:
 
 def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProcess:
     settings = service_settings(name)
-    return _spawn(name, [sys.executable, "-m", "shared.cli", "serve", name], settings, logs_dir, env)
+    return _spawn(name, [sys.executable, "-m", "myshop.cli", "serve", name], settings, logs_dir, env)
 
 
 def start_router(
@@ -133,7 +131,7 @@ def start_router(
     """The router over `supergraph`, sending each subgraph's requests to `subgraph_urls` (this run's)."""
     env = {**env, "MYSHOP_ROUTER_SUBGRAPH_URLS": ",".join(f"{k}={v}" for k, v in subgraph_urls.items())}
     settings = RouterConfig()
-    command = [sys.executable, "-m", "shared.cli", "router", "--supergraph", str(supergraph)]
+    command = [sys.executable, "-m", "myshop.cli", "router", "--supergraph", str(supergraph)]
     command += ["--host", settings.host, "--port", str(settings.port)]
     # The repository's router.yaml: header propagation, persisted queries, supergraph hot reload.
     config = Path(__file__).resolve().parent.parent / "router.yaml"

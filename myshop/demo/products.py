@@ -1,4 +1,5 @@
-"""Demo catalog: `generate_products(count)` inserted idempotently (existing SKUs are left alone)."""
+"""Demo products: `generate_products(count)` inserted into products' database idempotently (existing SKUs are
+left alone)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myshop.demo.catalog import demo_product_id, generate_products
 from subgraphs.products import repository
-from subgraphs.products.catalog import demo_product_id, generate_products
 
 # 1,000 rows x 9 columns: 9,000 bind parameters, well below the 32,767 asyncpg sends in one statement.
 CHUNK_SIZE = 1000

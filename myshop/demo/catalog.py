@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from myshop.demo.catalog_words import CATEGORY_WORDS, DEMO_SEARCHES
 from shared.money import Money
-from subgraphs.products.catalog_words import CATEGORY_WORDS, DEMO_SEARCHES
 
 __all__ = ["CATEGORIES", "DEMO_SEARCHES", "CatalogItem", "demo_product_id", "generate_products"]
 

@@ -3,7 +3,7 @@ any mail reader) and announced with one log line. `myshop up` starts one by defa
 service sends (127.0.0.1:8025), so a newcomer sees the mails without a mail server.
 
 Independent of `shared`: `start_smtp_sink(data_dir)` returns the running sink; `python -m
-subgraphs.notifications.smtp_sink [DATA_DIR]` runs one alone.
+myshop.smtp_sink [DATA_DIR]` runs one alone.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def start_smtp_sink(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m subgraphs.notifications.smtp_sink [DATA_DIR [HOST [PORT]]]` (a container binds 0.0.0.0)."""
+    """`python -m myshop.smtp_sink [DATA_DIR [HOST [PORT]]]` (a container binds 0.0.0.0)."""
     args = sys.argv[1:] if argv is None else argv
     data_dir = Path(args[0]) if args else Path(".myshop")
     host = args[1] if len(args) > 1 else DEFAULT_HOST

@@ -1,0 +1,187 @@
+"""`myshop up`: a supervisor for the whole system on one machine.
+
+It makes sure PostgreSQL and Redis answer (embedded ones otherwise), migrates, loads the demo data, starts
+every service and then the router as child processes, watches them, and on SIGINT or SIGTERM stops them all
+in order and exits. It installs both signal handlers itself, like any supervisor: started as a shell script's
+background job, a process inherits SIGINT ignored, and Python then installs no Ctrl-C handler of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+
+from myshop import devstack
+from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
+from shared.settings import ServiceSettings
+from subgraphs import registry
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StartFailed(Exception):
+    """The system could not be started (the message says why); what was started has been stopped."""
+
+
+class Stop(BaseException):
+    """SIGINT or SIGTERM arrived: stop everything (a BaseException, so no `except Exception` swallows it)."""
+
+
+@dataclass
+class Supervisor:
+    names: list[str]
+    console: Console
+    repo_root: Path
+    started: list[devstack.ServiceProcess] = field(default_factory=list)
+    _stopping: bool = False
+
+    def say(self, line: str) -> None:
+        self.console.print(f"  {line}")
+
+    # --- signals ----------------------------------------------------------------------------------------
+
+    def handle_stop_signals(self) -> None:
+        """SIGINT and SIGTERM raise `Stop` in the main thread, once: a second signal while stopping is
+        ignored, so the children are still stopped in order."""
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if not self._stopping:
+                self._stopping = True
+                raise Stop(signal.Signals(signum).name)
+
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, on_signal)
+
+    # --- the run ----------------------------------------------------------------------------------------
+
+    def run(self, *, demo_data: bool, embedded: bool, mail_sink: bool) -> None:
+        """Start everything and watch it until a stop signal; raises `StartFailed` if a part fails."""
+        self.handle_stop_signals()
+        common = ServiceSettings()
+        data_dir = common.data_dir.expanduser().resolve()
+        self.console.print(f"[bold]MyShop[/bold] — data in {data_dir}")
+        infra: Infrastructure | None = None
+        sink: Any = None
+        try:
+            infra = self._infrastructure(common, data_dir, embedded)
+            sink = devstack.start_mail_sink(self.names, data_dir, log=self.say) if mail_sink else None
+            self._prepare(demo_data)
+            self._start_services(data_dir / "logs")
+            self._start_router(data_dir / "logs")
+            print_welcome(self.console, self.started, data_dir, sink)
+            self._watch()
+        except Stop:
+            pass
+        finally:
+            self._stopping = True  # a signal from here on changes nothing: the stop below runs to its end
+            with self.console.status("stopping"):
+                devstack.stop_services(self.started)
+                if sink is not None:
+                    sink.stop()
+                if infra is not None:
+                    infra.stop()
+            self.console.print("stopped." if self.started else "")
+
+    def _infrastructure(self, common: ServiceSettings, data_dir: Path, embedded: bool) -> Infrastructure:
+        try:
+            infra = ensure_infrastructure(
+                common.postgres_url, common.redis_url, data_dir, log=self.say, allow_embedded=embedded
+            )
+        except EmbeddedServerError as exc:
+            raise StartFailed(str(exc)) from exc
+        # Every settings object from here on (ours and the services') sees the servers actually in use.
+        os.environ.update(devstack.service_env(infra.postgres_url, infra.redis_url))
+        os.environ["MYSHOP_DATA_DIR"] = str(data_dir)
+        # Each service finds its peers where this run starts them (unless told otherwise).
+        for variable, url in devstack.peer_env(self.names).items():
+            os.environ.setdefault(variable, url)
+        return infra
+
+    def _prepare(self, demo_data: bool) -> None:
+        with self.console.status("migrating"):
+            asyncio.run(devstack.migrate(self.names, log=self.say))
+        if demo_data:
+            with self.console.status("loading demo data"):
+                asyncio.run(devstack.seed(self.names, log=self.say))
+
+    def _start_services(self, logs: Path) -> None:
+        for name in self.names:
+            with self.console.status(f"starting {name}"):
+                service = self._started(devstack.start_service, name, logs, dict(os.environ))
+                seconds = self._ready(service)
+            self.say(f"[green]✔[/green] {name:<9} {service.url}/graphql  (ready in {seconds:.1f} s)")
+
+    def _start_router(self, logs: Path) -> None:
+        supergraph = self.repo_root / "schema" / "supergraph.graphql"
+        if not supergraph.exists():
+            return
+        with self.console.status("starting the router"):
+            subgraph_urls = {service.name: f"{service.url}/graphql" for service in self.started}
+            router = self._started(devstack.start_router, supergraph, subgraph_urls, logs, dict(os.environ))
+            # With only some services running, the router is up but not "ready" (a subgraph is missing).
+            every_subgraph = set(registry.SUBGRAPHS) <= set(self.names)
+            seconds = self._ready(router, path="/health/ready" if every_subgraph else "/health")
+        self.say(f"[green]✔[/green] {'router':<9} {router.url}/graphql  (ready in {seconds:.1f} s)")
+
+    def _started(self, start: Callable[..., devstack.ServiceProcess], *args: Any) -> devstack.ServiceProcess:
+        try:
+            service = start(*args)
+        except RuntimeError as exc:
+            raise StartFailed(str(exc)) from exc
+        self.started.append(service)
+        return service
+
+    def _ready(self, service: devstack.ServiceProcess, path: str = "/health/ready") -> float:
+        try:
+            return devstack.wait_ready(service, path=path)
+        except RuntimeError as exc:
+            raise StartFailed(f"{exc}; its log:\n{devstack.tail(service.log_path)}") from exc
+
+    def _watch(self) -> None:
+        """Until a stop signal; a child that exits on its own is a failure of the whole run."""
+        while True:
+            for service in self.started:
+                if service.process.poll() is not None:
+                    raise StartFailed(
+                        f"{service.name} exited ({service.process.returncode}); its log:\n"
+                        + devstack.tail(service.log_path)
+                    )
+            time.sleep(0.5)
+
+
+def print_welcome(
+    console: Console, started: list[devstack.ServiceProcess], data_dir: Path, sink: Any
+) -> None:
+    console.print()
+    router = next((service for service in started if service.name == "router"), None)
+    if router is not None:
+        local = f"http://localhost:{router.settings.port}/graphql"
+        console.print(f"[bold]MyShop is up.[/bold] Open [bold]{local}[/bold] (GraphiQL) for the whole API.")
+        console.print(f"  router    POST {router.url}/graphql   health: {router.url}/health/ready")
+        console.print("Each subgraph also answers on its own:")
+    else:
+        console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")
+    for service in started:
+        if service is not router:
+            console.print(
+                f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready"
+            )
+    if any(service.name == "users" for service in started):
+        console.print("Demo accounts (password [bold]myshop-demo[/bold]; demo only):")
+        console.print(
+            "  admin@myshop.dev (ADMIN) · customer@myshop.dev (CUSTOMER) · partner@myshop.dev (PARTNER)"
+        )
+    if sink is not None:
+        console.print(f"Mail: an SMTP sink on {sink.address} keeps every mail as a file in {sink.directory}")
+    console.print(f"Logs: {data_dir / 'logs'}/<service>.log    Stop: Ctrl-C")
+    sys.stdout.flush()

@@ -1,0 +1,18 @@
+"""What one orders process keeps for its life: built by `app.setup`, reachable as `runtime.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from subgraphs.orders.feed import OrderFeed
+from subgraphs.orders.metrics import OrdersMetrics
+from subgraphs.orders.saga import Saga
+from subgraphs.orders.settings import OrdersSettings
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersState:
+    settings: OrdersSettings
+    metrics: OrdersMetrics
+    saga: Saga
+    feed: OrderFeed

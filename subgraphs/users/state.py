@@ -1,0 +1,21 @@
+"""What one users process keeps for its life: built by `app.setup`, reachable as `runtime.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.auth import RevocationStore, TokenIssuer
+from shared.ratelimit import RateLimiter
+from subgraphs.users.passwords import Passwords
+from subgraphs.users.sessions import RefreshTokens
+from subgraphs.users.settings import UsersSettings
+
+
+@dataclass(frozen=True, slots=True)
+class UsersState:
+    settings: UsersSettings
+    passwords: Passwords
+    tokens: TokenIssuer
+    refresh_tokens: RefreshTokens
+    revocations: RevocationStore
+    limiter: RateLimiter
