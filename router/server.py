@@ -20,7 +20,8 @@ from router.http.graphiql import GraphiQL
 from router.ops.reload import GatewayMetrics, Serving, SupergraphWatcher
 from router.ops.telemetry import RouterTelemetry
 from router.pipeline.edge import Edge
-from router.pipeline.edge.limits import UNREAD_FACTOR
+from router.pipeline.edge.limits import UNREAD_FACTOR, RequestSizeLimit
+from router.pipeline.edge.persisted import PersistedQueries
 from router.pipeline.entry import Pipeline, ServedGateway
 from router.pipeline.gateway import Gateway
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
@@ -29,7 +30,7 @@ from shared.log import configure_logging
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["build_gateway", "create_app", "serve"]
+__all__ = ["build_edge", "build_gateway", "create_app", "serve"]
 
 
 def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
@@ -42,6 +43,29 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
         headers=HeaderPropagation(config.headers),
         traffic=config.traffic,
         entity_cache=config.entity_cache,
+    )
+
+
+def build_edge(config: RouterConfig) -> Edge:
+    """The edge as the settings ask. Edge auth (PyJWT, cryptography, httpx) and the rate limit (redis) are
+    imported only when configured: a router without them keeps those modules out of its memory."""
+    auth = rate_limit = None
+    if config.jwks_url:
+        from router.pipeline.edge.auth import EdgeAuth
+
+        auth = EdgeAuth(
+            config.jwks_url,
+            issuer=config.jwt_issuer,
+            audience=config.jwt_audience,
+            leeway_seconds=config.jwt_leeway_seconds,
+            jwks_refresh_seconds=config.jwks_refresh_seconds,
+        )
+    if config.rate_limit.enabled:
+        from router.pipeline.edge.rate_limit import ClientRateLimit
+
+        rate_limit = ClientRateLimit(config.rate_limit)
+    return Edge(
+        RequestSizeLimit(config.max_body_bytes), PersistedQueries(config.persisted_queries), auth, rate_limit
     )
 
 
@@ -64,7 +88,7 @@ def create_app(
     telemetry = RouterTelemetry.create(registry, tracer_provider)
     gateway.attach_telemetry(telemetry)
     serving: Serving[ServedGateway] = Serving(gateway)
-    pipeline = Pipeline(serving, Edge.from_config(config), telemetry)
+    pipeline = Pipeline(serving, build_edge(config), telemetry)
     app = RouterApp(pipeline, config, registry, graphiql=graphiql)
     if supergraph is not None and config.hot_reload:
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextvars import Token
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -40,7 +40,13 @@ from shared.telemetry import (
 if TYPE_CHECKING:
     from graphql import OperationDefinitionNode
 
-    from router.execution.executor import Executor
+
+class Instrumentable(Protocol):
+    """What the telemetry instruments (router/execution/executor.py's Executor): the subgraph client its
+    fetches go through, and the tracer of its plan-node spans."""
+
+    client: SubgraphClient
+    tracer: Tracer | None
 
 
 class RequestTelemetry:
@@ -95,7 +101,7 @@ class RouterTelemetry:
         provider = provider_from_env("router")
         return cls(registry, provider, owns_provider=provider is not None)
 
-    def instrument(self, executor: Executor, names: Mapping[str, str]) -> None:
+    def instrument(self, executor: Instrumentable, names: Mapping[str, str]) -> None:
         """Fetch metrics and spans around `executor.client` (graph -> subgraph `names`); plan-node spans."""
         client = executor.client
         if isinstance(client, InstrumentedSubgraphClient):

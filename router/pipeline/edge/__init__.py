@@ -11,7 +11,6 @@ from router.pipeline.edge.persisted import PersistedQueries
 from router.pipeline.request import GraphQLRequest
 
 if TYPE_CHECKING:
-    from router.config import RouterConfig
     from router.pipeline.edge.auth import EdgeAuth
     from router.pipeline.edge.rate_limit import ClientRateLimit
     from shared.auth import Principal
@@ -29,26 +28,6 @@ class Edge:
         self.persisted = persisted
         self.auth = auth
         self.rate_limit = rate_limit
-
-    @classmethod
-    def from_config(cls, config: RouterConfig) -> Edge:
-        # Edge auth (PyJWT, cryptography, httpx) and the rate limit (redis) are imported only when configured:
-        # a router without them keeps those modules out of its memory.
-        auth = rate_limit = None
-        if config.jwks_url:
-            from router.pipeline.edge.auth import EdgeAuth
-
-            auth = EdgeAuth(config)
-        if config.rate_limit.enabled:
-            from router.pipeline.edge.rate_limit import ClientRateLimit
-
-            rate_limit = ClientRateLimit(config.rate_limit)
-        return cls(
-            RequestSizeLimit(config.max_body_bytes),
-            PersistedQueries(config.persisted_queries),
-            auth,
-            rate_limit,
-        )
 
     async def admit(self, request: GraphQLRequest) -> None:
         """Lets `request` on (its query text found, its principal verified) or raises RequestError."""

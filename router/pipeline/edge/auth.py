@@ -9,28 +9,27 @@ requests pass: public fields need no token.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
 from router.pipeline.errors import RequestError
 from shared.auth import JwksKeySource, Principal, TokenVerifier
 from shared.errors import Unauthenticated
 
-if TYPE_CHECKING:
-    from router.config import RouterConfig
-
 _CHALLENGE = ((b"www-authenticate", b'Bearer error="invalid_token"'),)
 
 
 class EdgeAuth:
-    def __init__(self, config: RouterConfig) -> None:
+    def __init__(
+        self, jwks_url: str, *, issuer: str, audience: str, leeway_seconds: int, jwks_refresh_seconds: float
+    ) -> None:
+        """Tokens signed by a key of `jwks_url` (refetched for an unknown kid at most every
+        `jwks_refresh_seconds`), from `issuer` for `audience`, `leeway_seconds` of clock skew allowed."""
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         self._verifier = TokenVerifier(
-            JwksKeySource(config.jwks_url, self._http, min_refresh_seconds=config.jwks_refresh_seconds),
-            issuer=config.jwt_issuer,
-            audience=config.jwt_audience,
-            leeway_seconds=config.jwt_leeway_seconds,
+            JwksKeySource(jwks_url, self._http, min_refresh_seconds=jwks_refresh_seconds),
+            issuer=issuer,
+            audience=audience,
+            leeway_seconds=leeway_seconds,
         )
 
     async def authenticate(self, authorization: str | None) -> Principal | None:
