@@ -200,15 +200,16 @@ class _Connection:
         if payload is not None and not isinstance(payload, dict):
             self.close(INVALID_MESSAGE, "Invalid message received")
             return
-        authorization = None
-        if payload:
-            authorization = payload.get("Authorization", payload.get("authorization"))
-        if authorization is None:
-            authorization = self.upgrade_authorization
+        # Every credential the client presents is checked, as the HTTP door checks its one header: a good
+        # token in the payload must not wave a bad one in the upgrade through, nor one key spelling another.
+        presented = [value for key, value in (payload or {}).items() if key.lower() == "authorization"]
+        if self.upgrade_authorization is not None:
+            presented.append(self.upgrade_authorization)
+        if not all(isinstance(value, str) for value in presented) or len(set(presented)) > 1:
+            self.close(FORBIDDEN, "Forbidden")
+            return
+        authorization = presented[0] if presented else None
         if authorization is not None:
-            if not isinstance(authorization, str):
-                self.close(FORBIDDEN, "Forbidden")
-                return
             try:  # once per connection; each operation carries the principal on
                 self.principal = await self.pipeline.edge.authenticate(authorization)
             except RequestError:
