@@ -1,4 +1,4 @@
-"""Benchmark of subscriptions through the router (router/subscriptions.py, router/websocket.py).
+"""Benchmark of subscriptions through the router (router/execution/subscription.py, router/http/websocket.py).
 
 `--subscribers` WebSocket clients (graphql-transport-ws) subscribe to `orderUpdates { cursor status
 changedAt }` first through the router (a process over a composed supergraph), then (the reference, same run)

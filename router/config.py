@@ -20,13 +20,14 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from router.entity_cache import EntityCacheConfig
-from router.headers import HeadersConfig
-from router.persisted import PersistedQueriesConfig
-from router.traffic_config import RateLimitConfig, TrafficConfig
+from router.execution.entity_cache import EntityCacheConfig
+from router.pipeline.edge.persisted import PersistedQueriesConfig
+from router.pipeline.edge.rate_limit import RateLimitConfig
+from router.upstream.headers import HeadersConfig
+from router.upstream.traffic_config import TrafficConfig
 
 if TYPE_CHECKING:
-    from router.gateway import RouterLimits
+    from router.pipeline.document import RouterLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,9 +53,10 @@ class RouterConfig(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(4000, ge=0, le=65535)
     # Processes serving host:port, each with its own event loop on its own SO_REUSEPORT socket (the kernel
-    # spreads connections over them): one per core the router may use (router/workers.py).
+    # spreads connections over them): one per core the router may use (router/ops/workers.py).
     workers: int = Field(1, ge=1, le=256)
-    # A request body past this answers 413 before it is parsed (2 MiB).
+    # A request body (or WebSocket message) past this answers 413 (PAYLOAD_TOO_LARGE) before it is parsed
+    # (2 MiB).
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
     max_depth: int = Field(100, ge=1)
     max_aliases: int = Field(1000, ge=1)
@@ -78,7 +80,8 @@ class RouterConfig(BaseSettings):
     node_modules: Path = REPO_ROOT / "node_modules"
 
     # Edge authentication: with users' JWKS URL set, a request's bearer token is verified before any subgraph
-    # is called (router/edge_auth.py); empty turns it off (anonymous and tokens pass to the subgraphs).
+    # is called (router/pipeline/edge/auth.py); empty turns it off (anonymous and tokens pass to the
+    # subgraphs).
     jwks_url: str = ""
     jwt_issuer: str = Field("https://myshop.local/users", validation_alias=AliasChoices("MYSHOP_JWT_ISSUER"))
     jwt_audience: str = Field("myshop", validation_alias=AliasChoices("MYSHOP_JWT_AUDIENCE"))
@@ -87,21 +90,25 @@ class RouterConfig(BaseSettings):
     # short, so a new key works within seconds; not zero, so forged kids cannot make every request a fetch.
     jwks_refresh_seconds: float = Field(5.0, ge=0)
 
-    # Traffic shaping (router/traffic.py): subgraph timeouts, breakers, retries, deduplication, the request
-    # timeout; and the per-client rate limit (router/ratelimit.py). In the environment as JSON
-    # (`MYSHOP_ROUTER_TRAFFIC='{"request_timeout": "30s"}'`) or one field at a time
+    # Traffic shaping (router/upstream/resilient.py): subgraph timeouts, breakers, retries, deduplication,
+    # the request timeout; and the per-client rate limit (router/pipeline/edge/rate_limit.py). In the
+    # environment as JSON (`MYSHOP_ROUTER_TRAFFIC='{"request_timeout": "30s"}'`) or one field at a time
     # (`MYSHOP_ROUTER_RATE_LIMIT__ENABLED=true`).
     traffic: TrafficConfig = TrafficConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
-    # The optional entity cache in Redis (router/entity_cache.py), off unless `enabled`: per subgraph and
-    # type TTLs, e.g. `entity_cache: {enabled: true, subgraphs: {products: {types: {Product: 60s}}}}`.
+    # The optional entity cache in Redis (router/execution/entity_cache.py), off unless `enabled`: per
+    # subgraph and type TTLs,
+    # e.g. `entity_cache: {enabled: true, subgraphs: {products: {types: {Product: 60s}}}}`.
     entity_cache: EntityCacheConfig = EntityCacheConfig()
 
-    # Which client headers each subgraph gets (router/headers.py); none configured: every end-to-end header.
+    # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every
+    # end-to-end header.
     headers: HeadersConfig = HeadersConfig()
-    # APQ and safelist mode (router/persisted.py), e.g. `MYSHOP_ROUTER_PERSISTED_QUERIES__SAFELIST=ops.json`.
+    # APQ and safelist mode (router/pipeline/edge/persisted.py),
+    # e.g. `MYSHOP_ROUTER_PERSISTED_QUERIES__SAFELIST=ops.json`.
     persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
-    # `myshop router --supergraph F` polls F this often and swaps in a changed supergraph (router/reload.py).
+    # `myshop router --supergraph F` polls F this often and swaps in a changed supergraph
+    # (router/ops/reload.py).
     hot_reload: bool = True
     hot_reload_interval_seconds: float = Field(1.0, gt=0)
 
@@ -150,7 +157,7 @@ class RouterConfig(BaseSettings):
             _yaml_values.reset(token)
 
     def limits(self) -> RouterLimits:
-        from router.gateway import RouterLimits
+        from router.pipeline.document import RouterLimits
 
         return RouterLimits(
             max_depth=self.max_depth,

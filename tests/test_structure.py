@@ -16,6 +16,7 @@ CHECKED = (
     "shared",
     "subgraphs",
     "myshop",
+    "router",
 )
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80

@@ -118,7 +118,7 @@ async def main_async(args: argparse.Namespace, sdl: str) -> int:
         f"{args.query} x{args.requests} c{args.concurrency}: best {best[0]:,.0f} µs CPU/request "
         f"({best[1]:,.0f} req/s wall); rounds: " + ", ".join(f"{cpu:,.0f}" for cpu, _ in results)
     )
-    await app.gateway.close()
+    await app.pipeline.close()
     return 0
 
 

@@ -10,7 +10,10 @@ this script share the other. Each gateway's answer is checked against the one co
 before and after the load; the run exits 1 when an answer was wrong (or a gateway did not start).
 
     .venv/bin/python bench/gateways/run.py [--duration 30 --warmup 10 --connections 50] [--only GATEWAY]
-        [--scaling] [--hive-dedup-off]
+        [--scaling] [--hive-dedup-off] [--baseline DIR]
+
+`--baseline DIR` measures, in the same run, the router of another checkout (e.g. `git worktree add
+--detach /tmp/base main`): its rows follow ours, so a change and what it changes share the conditions.
 
 Needs `wrk` (installed with apt-get when missing and we are root), Node and `npm ci` (`@apollo/gateway`,
 `@apollo/server`, `@apollo/subgraph`, `@apollo/composition`, `@graphql-hive/gateway-runtime`,
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +51,8 @@ from shared.composition import compose  # noqa: E402
 OURS = "myshop router"  # as configured by default: identical in-flight subgraph fetches deduplicated
 OURS_NO_DEDUP = "myshop router, dedup off"  # the row the ratios (and issue 8's acceptance) use
 OURS_2_WORKERS = "myshop router, dedup off, 2 workers"  # --scaling: both cores, shared with wrk + subgraphs
-# Our router's subgraph-fetch deduplication switch (router/traffic_config.py `traffic.all.deduplicate`).
+# Our router's subgraph-fetch deduplication switch (`traffic.all.deduplicate`,
+# router/upstream/traffic_config.py).
 NO_DEDUP_ENV = {"MYSHOP_ROUTER_TRAFFIC__ALL__DEDUPLICATE": "false"}
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
 NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")
@@ -356,9 +361,43 @@ class Gateway:
     ours: bool = False  # our router: its /metrics tells how many subgraph fetches it deduplicated
 
 
-def gateways(scaling: bool = True, hive_dedup_off: bool = True) -> list[Gateway]:
+def baseline_rows(checkout: Path) -> list[Gateway]:
+    """Our router as `checkout` (another revision's tree) has it, with and without deduplication: its
+    `myshop` entry point (from its pyproject.toml) run by this .venv's Python with the checkout first on
+    the path."""
+    scripts = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["myshop"].partition(":")
+    python = str(REPO_ROOT / ".venv/bin/python")
+    start = f"import sys; sys.argv[0] = 'myshop'; from {module} import {function} as main; main()"
+    env = {"PYTHONPATH": str(checkout.resolve()), "MYSHOP_LOG_LEVEL": "WARNING"}
+
+    def theirs(supergraph: Path, port: int) -> list[str]:
+        return [
+            python,
+            "-c",
+            start,
+            "router",
+            "--supergraph",
+            str(supergraph),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+
+    label = f" @ {checkout.name}"
+    return [
+        Gateway(OURS + label, theirs, env=env, ours=True),
+        Gateway(OURS_NO_DEDUP + label, theirs, env={**env, **NO_DEDUP_ENV}, ours=True),
+    ]
+
+
+def gateways(
+    scaling: bool = True, hive_dedup_off: bool = True, baseline: Path | None = None
+) -> list[Gateway]:
     """The gateways in table order; the 2-worker scaling line of ours only with `scaling`, Hive Gateway
-    without its upstream deduplication only with `hive_dedup_off`."""
+    without its upstream deduplication only with `hive_dedup_off`, the router of the `baseline` checkout
+    (each of its rows right after ours) only with it."""
     node = shutil.which("node") or "node"
     listen = ["--host", "127.0.0.1", "--port"]
     myshop = str(REPO_ROOT / ".venv/bin/myshop")
@@ -373,6 +412,9 @@ def gateways(scaling: bool = True, hive_dedup_off: bool = True) -> list[Gateway]
         Gateway(OURS, ours, env=quiet, ours=True),
         Gateway(OURS_NO_DEDUP, ours, env={**quiet, **NO_DEDUP_ENV}, ours=True),
     ]
+    if baseline is not None:
+        base, base_no_dedup = baseline_rows(baseline)
+        chosen = [chosen[0], base, chosen[1], base_no_dedup]
     if scaling:
         chosen.append(
             Gateway(
@@ -580,8 +622,6 @@ def describe(check: Check | None) -> str:
 # --- the report ---
 
 
-WIDTH = max(len(gateway.name) for gateway in gateways())  # the gateway column
-
 LEGEND = """\
 answer: checked against data.json before and after the load.
 errors: socket errors, timeouts, non-200, bodies with GraphQL errors or of another size than the answer.
@@ -597,6 +637,7 @@ def print_report(
     args: argparse.Namespace, rows: list[Row], direct: Load | None, load_average: tuple[str, str]
 ) -> None:
     ours = next((row for row in rows if row.gateway == OURS_NO_DEDUP), None)
+    width = max(len(row.gateway) for row in [*rows, Row(f"{SIMPLE_SUBGRAPH} subgraph (direct)")])
     print()
     print(
         f"Nested query (users → reviews → product → reviews → author, + topProducts): {args.connections} "
@@ -604,7 +645,7 @@ def print_report(
         f"{args.gateway_cpu}, wrk + subgraphs on CPU {args.client_cpu}"
     )
     header = (
-        f"{'gateway':<{WIDTH}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'gateway':<{width}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
         f"{'peak RSS':>9} {'fetch/req':>9} {'load f/r':>8} {'gw CPU':>7} {'others':>6} {'sub CPU':>7} "
         f"{'ours ÷ it':>9}"
     )
@@ -613,11 +654,11 @@ def print_report(
     for row in rows:
         load = row.load
         if load is None:
-            print(f"{row.gateway:<{WIDTH}} {'FAILED':>6}  {row.failure}")
+            print(f"{row.gateway:<{width}} {'FAILED':>6}  {row.failure}")
             continue
         answer = "WRONG" if row.wrong else "right"
         if load.requests == 0:
-            print(f"{row.gateway:<{WIDTH}} {answer:>6}  no request completed within the run")
+            print(f"{row.gateway:<{width}} {answer:>6}  no request completed within the run")
             continue
         ratio = (
             f"{ours.load.rps / load.rps:.2f}x"
@@ -625,7 +666,7 @@ def print_report(
             else "—"
         )
         print(
-            f"{row.gateway:<{WIDTH}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
+            f"{row.gateway:<{width}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
             f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>5.0f} MiB "
             f"{row.fetches_per_request:>9.2f} {row.load_fetches_per_request:>8.2f} "
             f"{row.gateway_cpu:>6.0%} {row.others_cpu:>6.0%} {row.subgraph_cpu:>7.0%} {ratio:>9}"
@@ -653,14 +694,14 @@ def print_report(
     print()
     print(f"Simple query `{SIMPLE_QUERY}`, 1 connection, {min(args.duration, args.simple_duration):g} s")
     header = (
-        f"{'target':<{WIDTH}} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'overhead p50 ms':>16}"
+        f"{'target':<{width}} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'overhead p50 ms':>16}"
     )
     print(header)
     print("-" * len(header))
     base = direct.p50_ms if direct else float("nan")
     if direct is not None:
         print(
-            f"{SIMPLE_SUBGRAPH + ' subgraph (direct)':<{WIDTH}} {rate(direct.rps):>8} {direct.p50_ms:>8.2f} "
+            f"{SIMPLE_SUBGRAPH + ' subgraph (direct)':<{width}} {rate(direct.rps):>8} {direct.p50_ms:>8.2f} "
             f"{direct.p99_ms:>8.2f} {direct.error_count:>7} {'—':>16}"
         )
     for row in rows:
@@ -668,7 +709,7 @@ def print_report(
             continue
         simple = row.simple
         print(
-            f"{row.gateway:<{WIDTH}} {rate(simple.rps):>8} {simple.p50_ms:>8.2f} {simple.p99_ms:>8.2f} "
+            f"{row.gateway:<{width}} {rate(simple.rps):>8} {simple.p50_ms:>8.2f} {simple.p99_ms:>8.2f} "
             f"{simple.error_count:>7} {simple.p50_ms - base:>16.2f}"
         )
     print()
@@ -723,7 +764,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         action="append",
         choices=[gateway.name for gateway in gateways()],
-        help="run only these gateways",
+        help="run only these gateways (a name of ours also picks its --baseline row)",
     )
     parser.add_argument(
         "--scaling",
@@ -734,6 +775,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--hive-dedup-off",
         action="store_true",
         help="add both Hive Gateways with upstream deduplication off (deduplicateInflightRequests: false)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure the router of this checkout of another revision, each of its rows after ours",
     )
     parser.add_argument(
         "--uncached-subgraphs",
@@ -807,8 +853,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for gateway in gateways(
                 scaling=args.scaling or bool(args.only),
                 hive_dedup_off=args.hive_dedup_off or bool(args.only),
+                baseline=args.baseline,
             )
-            if not args.only or gateway.name in args.only
+            if not args.only or gateway.name.split(" @ ")[0] in args.only
         ]
         rows = [bench.measure(gateway) for gateway in chosen]
         direct = bench.direct_simple(f"http://127.0.0.1:{subgraph_ports[SIMPLE_SUBGRAPH]}/graphql")

@@ -1,8 +1,7 @@
-"""Query planning: from a normalized operation and the supergraph, a printable plan of fetches."""
+"""Query planning: from a normalized operation and the supergraph, a printable plan of fetches
+(router/pipeline/plan.py caches the plans)."""
 
 from __future__ import annotations
-
-from collections import OrderedDict
 
 from router.planner.nodes import (
     Condition,
@@ -26,7 +25,6 @@ __all__ = [
     "PlanNode",
     "PlanningError",
     "QueryPlan",
-    "QueryPlanner",
     "Sequence",
     "Subscription",
     "build_plan",
@@ -49,24 +47,3 @@ def _root_fields(selections: list) -> list:
         else:
             out.extend(_root_fields(selection.selections))
     return out
-
-
-class QueryPlanner:
-    """Plans operations, remembering the last ``cache_size`` plans by (document, operation name)."""
-
-    def __init__(self, supergraph: Supergraph, cache_size: int = 1000) -> None:
-        self.supergraph = supergraph
-        self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str | None], QueryPlan] = OrderedDict()
-
-    def plan(self, key: tuple[str, str | None], operation: Operation) -> QueryPlan:
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        plan = build_plan(self.supergraph, operation)
-        if self.cache_size > 0:
-            self._cache[key] = plan
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return plan

@@ -294,42 +294,7 @@ class Traversal(Reachability):
 
     def _jump(self, ctx: Ctx, selection: Selection, exclude_current: bool = False) -> None:
         graph = ctx.group.graph
-        best: tuple[float, int, str, str, str] | None = None
-        for target in self._jump_resolvers(ctx.type, selection):
-            if target == graph and not (
-                isinstance(selection, Field) and self._requires_in(ctx.type, selection.name, graph)
-            ):
-                continue
-            for key_type, key in self._entity_keys(ctx.type, target):
-                existing = any(
-                    g.is_entity
-                    and g.graph == target
-                    and g.path == ctx.path
-                    and g.conditions == ctx.conditions
-                    for g in self.fetch_graph.groups
-                )
-                score = 0 if existing else 2
-                if not covers(ctx.known, parse_field_set(key)):
-                    key_cost = self._key_cost(graph, ctx.type, key, ctx.provided, 0)
-                    if key_cost >= UNREACHABLE:
-                        continue
-                    if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
-                        score += 3 + key_cost
-                if isinstance(selection, Field):
-                    requires = self._requires(key_type, ctx.type, selection.name, target)
-                    if requires:
-                        score += 2
-                    if selection.selections is not None:
-                        score += self._cost(target, selection.type_name, selection.selections, None, 0)
-                candidate = (score, self._graph_order[target], target, key_type, key)
-                if best is None or candidate < best:
-                    best = candidate
-        if best is None:
-            what = selection.name if isinstance(selection, Field) else f"... on {selection.type_condition}"
-            raise PlanningError(
-                f"no subgraph can resolve {ctx.type}.{what} from {self.sg.subgraph_name(graph)}"
-            )
-        _, _, target, key_type, key = best
+        target, key_type, key = self._jump_target(ctx, selection)
         requires = (
             self._requires(key_type, ctx.type, selection.name, target)
             if isinstance(selection, Field)
@@ -397,3 +362,46 @@ class Traversal(Reachability):
             self.handle_field(inner, selection)
         else:
             self.handle_fragment(inner, selection)
+
+    def _jump_target(self, ctx: Ctx, selection: Selection) -> tuple[str, str, str]:
+        """(target graph, key type, key) of the cheapest jump from the current subgraph to one that resolves
+        `selection`: an entity fetch already planned at this path costs less, a key the response lacks costs
+        what fetching it costs, @requires and the selection's own cost count; ties go by subgraph order."""
+        graph = ctx.group.graph
+        best: tuple[float, int, str, str, str] | None = None
+        for target in self._jump_resolvers(ctx.type, selection):
+            if target == graph and not (
+                isinstance(selection, Field) and self._requires_in(ctx.type, selection.name, graph)
+            ):
+                continue
+            for key_type, key in self._entity_keys(ctx.type, target):
+                existing = any(
+                    g.is_entity
+                    and g.graph == target
+                    and g.path == ctx.path
+                    and g.conditions == ctx.conditions
+                    for g in self.fetch_graph.groups
+                )
+                score = 0 if existing else 2
+                if not covers(ctx.known, parse_field_set(key)):
+                    key_cost = self._key_cost(graph, ctx.type, key, ctx.provided, 0)
+                    if key_cost >= UNREACHABLE:
+                        continue
+                    if not self._tree_local(graph, ctx.type, parse_field_set(key), ctx.provided):
+                        score += 3 + key_cost
+                if isinstance(selection, Field):
+                    requires = self._requires(key_type, ctx.type, selection.name, target)
+                    if requires:
+                        score += 2
+                    if selection.selections is not None:
+                        score += self._cost(target, selection.type_name, selection.selections, None, 0)
+                candidate = (score, self._graph_order[target], target, key_type, key)
+                if best is None or candidate < best:
+                    best = candidate
+        if best is None:
+            what = selection.name if isinstance(selection, Field) else f"... on {selection.type_condition}"
+            raise PlanningError(
+                f"no subgraph can resolve {ctx.type}.{what} from {self.sg.subgraph_name(graph)}"
+            )
+        _, _, target, key_type, key = best
+        return target, key_type, key

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from shared.composition import compose
 
 REPO = Path(__file__).resolve().parents[2]

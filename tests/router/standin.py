@@ -1,5 +1,6 @@
 """A stand-in subgraph for router tests: a real HTTP server that answers every query with fixed data, keeps
-each request it got (headers and body), can be slow on purpose; and a supergraph composed over stand-ins."""
+each request it got (headers and body), can be slow on purpose; a supergraph composed over stand-ins; and the
+base of stand-in gateways (the pipeline's ServedGateway without a supergraph)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry
 
+from router.ops.telemetry import RouterTelemetry
+from router.pipeline.request import GraphQLRequest
 from shared.composition import compose
 from shared.testing import ServerThread
 
@@ -78,3 +82,26 @@ def supergraph(subgraphs: Sequence[tuple[str, ServerThread, str]]) -> str:
     return compose(
         [(name, f"{server.url}/graphql", FEDERATION + sdl) for name, server, sdl in subgraphs], repo_root=REPO
     )
+
+
+class GatewayStandIn:
+    """A gateway for tests of the doors: `answer` gives a request's response (or raises RequestError)."""
+
+    def __init__(self, subgraphs: dict[str, str] | None = None) -> None:
+        self.subgraphs = dict(subgraphs or {})
+        self.closed = False
+
+    async def run(self, request: GraphQLRequest) -> dict[str, Any]:
+        return await self.answer(request)
+
+    async def answer(self, request: GraphQLRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        pass
+
+    def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.closed = True

@@ -1,4 +1,5 @@
-"""The router's entity cache (router/entity_cache.py) over real servers on loopback and the real Redis.
+"""The router's entity cache (router/execution/entity_cache.py) over real servers on loopback and the real
+Redis.
 
 A catalog stand-in lists products; a details stand-in resolves `Product.name` for each representation it is
 sent, naming in the answer the Authorization and Cookie it was asked with (so an answer served to the wrong
@@ -19,7 +20,7 @@ import orjson
 import pytest
 from standin import StandIn, read_request, request_headers, supergraph
 
-from router.entity_cache import cache_control_ttl
+from router.execution.entity_cache import cache_control_ttl
 from shared.testing import ServerThread
 
 CATALOG_SDL = 'type Query { products: [Product!]! }\ntype Product @key(fields: "id") { id: ID! }'

@@ -10,7 +10,8 @@ import pytest
 import strawberry
 from strawberry.asgi import GraphQL
 
-from router.gateway import Gateway, RequestError
+from router.pipeline.errors import RequestError
+from router.pipeline.gateway import Gateway
 from shared.composition import compose
 from shared.testing import ServerThread
 

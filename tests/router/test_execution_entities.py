@@ -1,5 +1,6 @@
 """Entity fetches over canned subgraph answers: which entities a fetch sends, and where its answers and errors
-land, when one subgraph answer is merged into several places of the response (router/executor.py)."""
+land, when one subgraph answer is merged into several places of the response
+(router/execution/executor.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import strawberry
 from plan_helpers import REPO
 from strawberry.asgi import GraphQL
 
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from shared.composition import compose
 from shared.testing import ServerThread
 

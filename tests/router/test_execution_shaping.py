@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from shared.composition import compose
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ def gateway_of(answers: dict[str, Answer], *subgraphs: tuple[str, str]) -> tuple
     )
     gateway = Gateway.from_supergraph(sdl)
     canned = CannedSubgraphs(answers)
-    gateway._executor.clients = canned  # type: ignore[assignment]
+    gateway.executor.client = canned
     return gateway, canned
 
 

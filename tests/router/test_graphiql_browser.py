@@ -10,15 +10,17 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import graphql
 import orjson
 import pytest
+from standin import GatewayStandIn
 
 from router.config import RouterConfig
+from router.pipeline.request import GraphQLRequest
 from router.server import create_app
 from shared.testing import ServerThread
 
@@ -43,43 +45,31 @@ type Shop { name: String!, currency: String! }
 """
 
 
-class SchemaGateway:
-    """A stand-in pipeline answering from a small local schema (introspection included), as GraphiQL needs."""
-
-    subgraphs: Mapping[str, str] = {}
+class SchemaGateway(GatewayStandIn):
+    """A stand-in gateway answering from a small local schema (introspection included), as GraphiQL needs."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.schema = graphql.build_schema(SDL)
         self.root = {
             "greeting": lambda _info, name: f"hello {name}",
             "shop": {"name": "MyShop", "currency": "EUR"},
         }
 
-    async def execute(
-        self,
-        query: str,
-        variables: Mapping[str, Any] | None = None,
-        operation_name: str | None = None,
-        *,
-        method: str = "POST",
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    async def answer(self, request: GraphQLRequest) -> dict[str, Any]:
         result = await graphql.graphql(
             self.schema,
-            query,
+            request.query or "",
             root_value=self.root,
-            variable_values=variables,
-            operation_name=operation_name,
+            variable_values=request.variables,
+            operation_name=request.operation_name,
         )
         return result.formatted
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def router() -> Iterator[ServerThread]:
-    server = ServerThread(create_app(SchemaGateway(), RouterConfig(), request_error=LookupError)).start()
+    server = ServerThread(create_app(SchemaGateway(), RouterConfig())).start()
     yield server
     server.stop()
 

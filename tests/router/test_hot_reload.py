@@ -18,7 +18,8 @@ from eventually import eventually
 from standin import StandIn, supergraph
 
 from router.config import RouterConfig
-from router.server import RouterApp, build_gateway, create_app
+from router.http.app import RouterApp
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 OLD_SDL = "type Query { alpha: String slow: String }"

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from myshop.demo.users import DEMO_PASSWORD, seed
-from router.server import GRAPHQL_RESPONSE, JSON
+from router.http.graphql import GRAPHQL_RESPONSE, JSON
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry

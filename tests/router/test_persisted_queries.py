@@ -20,7 +20,7 @@ from standin import StandIn, supergraph
 from ws_client import connect
 
 from router.config import RouterConfig
-from router.persisted import ManifestError
+from router.pipeline.edge.persisted import ManifestError
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 

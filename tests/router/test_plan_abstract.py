@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from plan_helpers import expect, gateway_of
 
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 
 DIRECTORY = """
 type Query { members: [Member!]! }

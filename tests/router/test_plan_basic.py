@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from shared.composition import compose
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,4 +187,4 @@ def test_include_with_a_variable_becomes_a_condition_node(gateway: Gateway) -> N
 def test_plans_are_cached_by_query_text(gateway: Gateway) -> None:
     query = "{ me { name } }"
     gateway.plan_text(query)
-    assert gateway._plans.lookup((query, None)) is not None
+    assert gateway.plans.cached(query)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from plan_helpers import expect, gateway_of
 
-from router.gateway import Gateway, RequestError
+from router.pipeline.errors import RequestError
+from router.pipeline.gateway import Gateway
+from router.pipeline.request import Door, GraphQLRequest
 
 ORDERS = """
 type Query { order(id: ID!): Order }
@@ -150,11 +152,9 @@ def test_subscription_events_are_completed_by_the_rest_from_other_subgraphs_in_p
 
 def test_the_primary_fetch_is_a_subscription_operation_with_its_variables(gateway: Gateway) -> None:
     query = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }"
-    prepared, node = gateway._checked(query, None, "POST")
+    planned = gateway.plan(GraphQLRequest(query, {"id": "1"}, door=Door.WEBSOCKET))
 
-    _, plan = gateway._plan(query, None, prepared, node)
-
-    primary = plan.fetches()[0]
+    primary = planned.plan.fetches()[0]
     assert primary.operation == "subscription($id:ID!){orderStatusChanged(orderId: $id){status}}"
     assert primary.variable_usages == ("id",)
 

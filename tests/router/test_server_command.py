@@ -1,4 +1,5 @@
-"""`myshop router`: starts over a supergraph file, answers /health at once, stops cleanly on SIGTERM."""
+"""`myshop router`: starts over a supergraph file, answers /health at once, stops cleanly on SIGTERM, and
+loads only the libraries its settings need."""
 
 from __future__ import annotations
 
@@ -95,3 +96,17 @@ def test_router_command_refuses_a_bad_config_file(tmp_path: Path) -> None:
     output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 2
     assert "max_bodee_bytes" in output
+
+
+def test_a_router_without_auth_rate_limit_or_entity_cache_does_not_load_their_libraries() -> None:
+    """Given a router built with the default settings (no edge auth, rate limit, entity cache, readiness
+    check) When its app is made Then PyJWT, httpx and redis stay out of its memory (about 20 MB)"""
+    code = (
+        "import sys; from pathlib import Path; from router.config import RouterConfig; "
+        "from router.server import build_gateway, create_app; config = RouterConfig(graphiql=False); "
+        f"sdl = Path({str(REPO / 'schema' / 'supergraph.graphql')!r}).read_text(); "
+        "create_app(build_gateway(sdl, config), config); "
+        "print(','.join(m for m in ('jwt', 'httpx', 'redis') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from router.server import GRAPHQL_RESPONSE, JSON
+from router.http.graphql import GRAPHQL_RESPONSE, JSON
 from shared.testing import ServerThread
 from subgraphs import registry
 

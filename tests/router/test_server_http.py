@@ -1,6 +1,6 @@
 """The router's HTTP layer over real uvicorn: GraphQL-over-HTTP statuses and media types, the body limit,
-health and readiness, metrics, GraphiQL's page and assets. A stand-in pipeline isolates the layer; the real
-one is in test_server_gateway.py."""
+health and readiness, metrics, GraphiQL's page and assets. A stand-in gateway behind the real pipeline
+isolates the layer; the real one is in test_server_gateway.py."""
 
 from __future__ import annotations
 
@@ -11,54 +11,48 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from standin import GatewayStandIn
 
 from router.config import RouterConfig
-from router.server import GRAPHQL_RESPONSE, JSON, create_app, negotiate
+from router.http.graphql import GRAPHQL_RESPONSE, JSON, negotiate
+from router.pipeline.errors import RequestError
+from router.pipeline.request import GraphQLRequest
+from router.server import create_app
 from shared.testing import ServerThread
 
 
-class StandInRequestError(Exception):
-    def __init__(self, code: str, status: int = 400) -> None:
-        super().__init__(code)
-        self.errors = [{"message": f"rejected: {code}", "extensions": {"code": code}}]
-        self.status = status
-
-
-class StandInGateway:
-    """The Gateway interface with canned answers: the query text picks the outcome."""
+class StandInGateway(GatewayStandIn):
+    """Canned answers: the query text picks the outcome."""
 
     def __init__(self, subgraphs: Mapping[str, str]) -> None:
-        self.subgraphs = dict(subgraphs)
+        super().__init__(dict(subgraphs))
         self.calls: list[dict[str, Any]] = []
-        self.closed = False
 
-    async def execute(
-        self,
-        query: str,
-        variables: Mapping[str, Any] | None = None,
-        operation_name: str | None = None,
-        *,
-        method: str = "POST",
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    async def answer(self, request: GraphQLRequest) -> dict[str, Any]:
+        query = request.query or ""
+        variables, operation_name = request.variables, request.operation_name
         self.calls.append(
-            {"query": query, "variables": variables, "operation_name": operation_name, "method": method}
+            {
+                "query": query,
+                "variables": variables,
+                "operation_name": operation_name,
+                "method": request.method,
+            }
         )
-        if query.startswith("mutation") and method == "GET":
-            raise StandInRequestError("BAD_REQUEST", status=405)
+        if query.startswith("mutation") and request.method == "GET":
+            raise RequestError.of(
+                "rejected: METHOD_NOT_ALLOWED", "METHOD_NOT_ALLOWED", 405, ((b"allow", b"POST"),)
+            )
         if query == "crash":
             raise RuntimeError("secret internals")
         if "{" not in query:
-            raise StandInRequestError("GRAPHQL_PARSE_FAILED")
+            raise RequestError.of("rejected: GRAPHQL_PARSE_FAILED", "GRAPHQL_PARSE_FAILED")
         if "partial" in query:
             return {
                 "data": {"me": None},
                 "errors": [{"message": "down", "extensions": {"code": "SUBREQUEST_HTTP_ERROR"}}],
             }
         return {"data": {"echo": {"variables": variables, "operationName": operation_name}}}
-
-    async def close(self) -> None:
-        self.closed = True
 
 
 async def subgraph_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -98,7 +92,7 @@ def gateway(subgraph: ServerThread) -> StandInGateway:
 @pytest.fixture(scope="module")
 def router(gateway: StandInGateway) -> Iterator[ServerThread]:
     config = RouterConfig(max_body_bytes=64 * 1024)
-    server = ServerThread(create_app(gateway, config, request_error=StandInRequestError)).start()
+    server = ServerThread(create_app(gateway, config)).start()
     yield server
     server.stop()
 
@@ -369,7 +363,6 @@ async def test_ready_is_503_naming_the_subgraph_that_is_down(subgraph: ServerThr
         create_app(
             gateway,
             RouterConfig(ready_timeout_seconds=0.5, graphiql=False),
-            request_error=StandInRequestError,
         )
     ).start()
     try:

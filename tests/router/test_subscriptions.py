@@ -26,8 +26,9 @@ from subscription_client import sse_events
 from ws_client import connect
 
 from router.config import RouterConfig
-from router.gateway import Gateway
-from router.server import RouterApp, create_app
+from router.http.app import RouterApp
+from router.pipeline.gateway import Gateway
+from router.server import create_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
 from shared.composition import compose

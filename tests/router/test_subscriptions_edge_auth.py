@@ -28,7 +28,7 @@ from strawberry.types import Info
 from ws_client import GraphQLWebSocket, connect
 
 from router.config import RouterConfig
-from router.gateway import Gateway
+from router.pipeline.gateway import Gateway
 from router.server import create_app
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import SigningKey
@@ -278,3 +278,29 @@ async def test_a_good_token_at_the_websocket_door_reaches_the_subgraph_of_a_quer
     ]
     assert record.connections == [("http", f"Bearer {token}")]
     await ws.close()
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["bad upgrade header, good payload", "good and bad spellings of the payload's key"],
+)
+async def test_every_token_a_websocket_client_presents_is_verified(
+    router: ServerThread, jwks: Jwks, record: Record, http: aiohttp.ClientSession, presented: str
+) -> None:
+    # Given a socket that presents a good token and, beside it, a bad one the good one must not wave through
+    good = f"Bearer {jwks.issuer.issue(str(uuid.uuid4()), ['CUSTOMER']).token}"
+    bad = f"Bearer {bad_token(jwks.issuer, 'expired')}"
+    if presented == "bad upgrade header, good payload":
+        headers, payload = {"Authorization": bad}, {"Authorization": good}
+    else:
+        headers, payload = {}, {"Authorization": good, "authorization": bad}
+    ws = await connect(http, router, init=False, headers=headers)
+    await ws.send_json({"type": "connection_init", "payload": payload})
+    await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": OPERATIONS["query"]}})
+
+    # When the router answers
+    frames, code, reason = await what_the_client_got(ws)
+
+    # Then the socket is closed Forbidden and nothing reached the subgraph
+    assert record.connections == [] and record.subscribed_with == []
+    assert (frames, code, reason) == ([], FORBIDDEN, "Forbidden")

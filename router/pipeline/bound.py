@@ -1,7 +1,10 @@
-"""Operation limits checked before validation: selection depth and number of aliases (the token
-cap is the parser's). Cheap walks over the document, so a hostile query costs little."""
+"""Stage: bound the work before it is done. The selection depth and the number of aliases, checked before
+validation (the token cap is the parser's): cheap walks over the document that count what fragments expand
+to without expanding them, so a hostile query costs little."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -12,6 +15,20 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
+
+from router.pipeline.errors import MAX_ALIASES_EXCEEDED, MAX_DEPTH_EXCEEDED, error
+
+
+def bound_work(document: DocumentNode, max_depth: int, max_aliases: int) -> list[dict[str, Any]]:
+    """The errors of each limit `document` is over (none: it may be validated)."""
+    errors: list[dict[str, Any]] = []
+    depth = operation_depth(document)
+    if depth > max_depth:
+        errors.append(error(f"query depth {depth} exceeds the limit of {max_depth}", MAX_DEPTH_EXCEEDED))
+    aliases = alias_count(document)
+    if aliases > max_aliases:
+        errors.append(error(f"{aliases} aliases exceed the limit of {max_aliases}", MAX_ALIASES_EXCEEDED))
+    return errors
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:

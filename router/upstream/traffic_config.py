@@ -1,5 +1,5 @@
-"""The router's traffic settings (`traffic:` and `rate_limit:` in router.yaml): subgraph timeouts, circuit
-breakers, retries, deduplication, the request timeout, and the per-client rate limit.
+"""How the router calls its subgraphs (`traffic:` in router.yaml): subgraph timeouts, circuit breakers,
+retries, deduplication and the request timeout.
 
 ```yaml
 traffic:
@@ -7,34 +7,18 @@ traffic:
   all: {timeout: 35s, retries: 1, breaker: {failures: 5, window: 10s, cooldown: 5s}}
   subgraphs:
     payments: {timeout: 3s}
-rate_limit: {enabled: true, requests: 100, window_seconds: 1, redis_url: redis://redis:6379/0}
 ```
 
-Durations are seconds (`2.5`) or a number with `ms`, `s` or `m` (`500ms`, `3s`, `1m`).
+Durations as router/durations.py reads them (`2.5`, `500ms`, `3s`, `1m`).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> Any:
-    """`3s`, `500ms`, `1m` or a number of seconds, as seconds (a float); anything else is left to pydantic."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"expected a duration such as 3s, 500ms or 1m, got {value!r}")
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+from router.durations import Seconds
 
 
 class _Strict(BaseModel):
@@ -89,17 +73,3 @@ class TrafficConfig(_Strict):
             else:
                 values[key] = value
         return SubgraphTrafficConfig.model_validate(values)
-
-
-class RateLimitConfig(_Strict):
-    """Requests per client (the verified JWT `sub`, else the client's IP) per fixed window, counted in Redis
-    so the limit holds across router replicas. Redis down: requests pass (fail open), one log line per
-    outage."""
-
-    enabled: bool = False
-    requests: int = Field(100, ge=1)
-    window_seconds: int = Field(1, ge=1)
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "myshop:router:"
-    # How long a request waits for Redis before it passes uncounted.
-    redis_timeout: Seconds = Field(0.25, gt=0)

@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
 
 logger = logging.getLogger(__name__)
 
@@ -33,27 +33,27 @@ def listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config: Any) -> None:
-    """Fork `count` workers, each running `serve_one` on its own socket bound to config's host and port."""
-    if config.port == 0:
+def serve_workers(count: int, serve_one: Callable[[socket.socket], None], host: str, port: int) -> None:
+    """Fork `count` workers, each running `serve_one` on its own socket bound to `host`:`port`."""
+    if port == 0:
         raise SystemExit("several workers need a fixed port (each would get another one with port 0)")
     try:
-        probe = listener(config.host, config.port)  # the address is free (or ours): fail here, not N times
+        probe = listener(host, port)  # the address is free (or ours): fail here, not N times
     except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", config.host, config.port, exc)
+        logger.error("cannot listen on %s:%s: %s", host, port, exc)
         raise SystemExit(3) from exc
     children: list[int] = []
     try:
         for _ in range(count):
             pid = os.fork()
             if pid == 0:
-                _worker(serve_one, config)  # never returns
+                _worker(serve_one, host, port)  # never returns
             children.append(pid)
     finally:
         probe.close()
     stopping = False
 
-    def stop(signum: int, _frame: Any) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         if stopping:
             return
@@ -82,12 +82,12 @@ def serve_workers(count: int, serve_one: Callable[[socket.socket], None], config
         raise SystemExit(status)
 
 
-def _worker(serve_one: Callable[[socket.socket], None], config: Any) -> None:
+def _worker(serve_one: Callable[[socket.socket], None], host: str, port: int) -> None:
     code = 0
     try:
         os.setpgid(0, 0)
         _die_with_parent()
-        serve_one(listener(config.host, config.port))
+        serve_one(listener(host, port))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

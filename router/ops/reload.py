@@ -1,6 +1,7 @@
-"""Supergraph hot reload: the router polls its supergraph file and swaps in a Gateway built from a new one.
+"""Supergraph hot reload: the router polls its supergraph file and swaps in a gateway built from a new one.
 
-A request runs to its end on the gateway it started on (`Lease`); a retired gateway closes its subgraph
+`Serving` holds the gateway new requests run on. A request runs to its end on the gateway it started on
+(`Lease`); a retired gateway closes its subgraph
 clients once its last request is done. A file that does not build (unparseable, not a supergraph, a schema the
 router cannot serve) is refused with an ERROR line and the serving gateway stays. Every attempt counts in
 `myshop_router_supergraph_reloads_total{result}`; touching the file without changing it does nothing.
@@ -15,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
@@ -28,17 +29,28 @@ logger = logging.getLogger(__name__)
 RETIRE_GRACE_SECONDS = 300.0
 
 
-class Lease:
+class Retirable(Protocol):
+    """What a reload needs of a gateway: its metrics (on `/metrics` while it serves) and a way to close it."""
+
+    def register_metrics(self, registry: CollectorRegistry) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+G = TypeVar("G", bound=Retirable)
+
+
+class Lease(Generic[G]):
     """A gateway and the number of requests running on it."""
 
     __slots__ = ("_idle", "active", "gateway")
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: G) -> None:
         self.gateway = gateway
         self.active = 0
         self._idle: asyncio.Event | None = None
 
-    def enter(self) -> Lease:
+    def enter(self) -> Lease[G]:
         self.active += 1
         return self
 
@@ -61,17 +73,37 @@ class Lease:
             logger.exception("closing the previous gateway failed")
 
 
+class Serving(Generic[G]):
+    """The gateway new requests run on: `enter()` leases it for one request (`exit()` the lease when done);
+    a reload `swap`s in another."""
+
+    __slots__ = ("lease",)
+
+    def __init__(self, gateway: G) -> None:
+        self.lease = Lease(gateway)
+
+    @property
+    def gateway(self) -> G:
+        return self.lease.gateway
+
+    def enter(self) -> Lease[G]:
+        return self.lease.enter()
+
+    def swap(self, gateway: G) -> Lease[G]:
+        """New requests go to `gateway`; the previous lease is returned (to `retire`)."""
+        old, self.lease = self.lease, Lease(gateway)
+        return old
+
+
 class GatewayMetrics(Collector):
     """The serving gateway's own metrics (its `register_metrics`), following it through reloads."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: Retirable) -> None:
         self.use(gateway)
 
-    def use(self, gateway: Any) -> None:
+    def use(self, gateway: Retirable) -> None:
         registry = CollectorRegistry(auto_describe=True)
-        register = getattr(gateway, "register_metrics", None)
-        if callable(register):
-            register(registry)
+        gateway.register_metrics(registry)
         self._registry = registry
 
     def collect(self) -> Iterable[Metric]:
@@ -82,26 +114,29 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SupergraphWatcher:
-    """Polls `path` every `interval` s; `app.lease` and `app.gateway` follow the file's last good version."""
+class SupergraphWatcher(Generic[G]):
+    """Polls `path` every `interval` s; `serving` follows the file's last good version, and `on_swap` is told
+    of each new gateway (its metrics and telemetry attached there)."""
 
     def __init__(
         self,
-        app: Any,
+        serving: Serving[G],
         path: Path,
-        build: Callable[[str], Any],
+        build: Callable[[str], G],
         *,
+        on_swap: Callable[[G], None] = lambda gateway: None,
         interval: float = 1.0,
         registry: CollectorRegistry | None = None,
         loaded: str | None = None,
     ) -> None:
-        self.app = app
+        self.serving = serving
         self.path = path
         self.build = build
+        self.on_swap = on_swap
         self.interval = interval
         self._stat = self._signature()
         self._digest = _digest(loaded if loaded is not None else self._read())
-        self._retiring: dict[asyncio.Task[None], Lease] = {}
+        self._retiring: dict[asyncio.Task[None], Lease[G]] = {}
         self.reloads = Counter(
             "myshop_router_supergraph_reloads",
             "Supergraph file changes the router tried to load, by result (success, failure).",
@@ -174,17 +209,10 @@ class SupergraphWatcher:
         )
         return True
 
-    def swap(self, gateway: Any) -> None:
+    def swap(self, gateway: G) -> None:
         """New requests go to `gateway`; the old one closes once its requests are done."""
-        old: Lease = self.app.lease
-        metrics = getattr(self.app, "gateway_metrics", None)
-        if metrics is not None:
-            metrics.use(gateway)
-        self.app.lease = Lease(gateway)
-        self.app.gateway = gateway
-        telemetry = getattr(self.app, "telemetry", None)
-        if telemetry is not None:
-            telemetry.attach(gateway)  # fetch metrics and spans on the new gateway (router/telemetry.py)
+        old = self.serving.swap(gateway)
+        self.on_swap(gateway)
         task = asyncio.create_task(old.retire())
         self._retiring[task] = old
         task.add_done_callback(self._retiring.pop)

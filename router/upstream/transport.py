@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from router.headers import HeaderPropagation
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 
 
@@ -48,8 +47,10 @@ class SubgraphAnswer(dict):
         self.cache_control = cache_control
 
 
-class SubgraphClients:
-    """One pool per subgraph, so a slow subgraph cannot take the connections the others need."""
+class SubgraphTransport:
+    """One pool per subgraph, so a slow subgraph cannot take the connections the others need. It sends bytes
+    and reads a GraphQL answer; what to send, and what to do when it fails, is the resilient client's
+    (router/upstream/resilient.py)."""
 
     def __init__(
         self,
@@ -58,15 +59,13 @@ class SubgraphClients:
         timeout: float = 30.0,
         timeouts: Mapping[str, float] | None = None,
         connections: int = 128,
-        headers: HeaderPropagation | None = None,
     ) -> None:
         self.urls = dict(urls)  # graph -> url
-        # router.yaml's header rules by graph (router/headers.py); none: every end-to-end header passes.
-        self.headers = headers or HeaderPropagation()
         # graph -> seconds a fetch may take (the whole exchange), `timeout` for the others.
         self.timeouts = {graph: (timeouts or {}).get(graph, timeout) for graph in self.urls}
         self._connections = connections
-        # Graphs whose answers keep their `Cache-Control` (router/entity_cache.py): set by the gateway.
+        # Graphs whose answers keep their `Cache-Control` (router/execution/entity_cache.py): set by the
+        # gateway.
         self.cache_control_graphs: frozenset[str] = frozenset()
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}
@@ -85,15 +84,9 @@ class SubgraphClients:
             self._sessions[graph] = session
         return session
 
-    async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
-        return await self.send(graph, orjson.dumps(body), self.outgoing(graph, headers))
-
-    def outgoing(self, graph: str, headers: Mapping[str, str] | None) -> dict[str, str]:
-        """The headers of a fetch to `graph` for a client request with `headers` (router.yaml's rules)."""
-        return self.headers.for_subgraph(graph, headers)
-
-    async def send(self, graph: str, data: bytes, request_headers: Mapping[str, str]) -> Any:
-        """One exchange: `data` (a JSON request) with `request_headers` (from `outgoing`) to `graph`."""
+    async def send(self, graph: str, data: bytes, request_headers: Mapping[str, str]) -> dict[str, Any]:
+        """One exchange: `data` (a JSON request) with `request_headers` (router.yaml's rules applied) to
+        `graph`."""
         try:
             async with self._session(graph).post(
                 self.urls[graph], data=data, headers=request_headers

@@ -33,8 +33,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from router.durations import Seconds
 from router.planner.nodes import Fetch
-from router.traffic_config import Seconds
 from shared.outage import Outage
 
 logger = logging.getLogger(__name__)

@@ -4,10 +4,11 @@ APQ (on by default): a client sends `extensions: {"persistedQuery": {"version": 
 the query; the router runs the query it has under H, or answers `PersistedQueryNotFound`
 (`extensions.code: PERSISTED_QUERY_NOT_FOUND`, HTTP 200, not cacheable), and the client sends the query with
 the hash once: the router checks the hash (`PERSISTED_QUERY_HASH_MISMATCH`, 400), keeps the query and runs it.
-Over GET (`?extensions={...}&variables={...}`) such small URLs can be cached by a CDN. Registrations live in
-an in-process LRU and, with `redis_url` set, in Redis too (key `myshop:router:apq:<hash>`, expiring after
-`ttl_seconds`), so every router replica knows a query any of them was sent; Redis being down only costs a
-round trip (the client sends the query again), never a failed request.
+Over GET (`?extensions={...}&variables={...}`) such small URLs can be cached by a CDN. Every door looks
+queries up here (HTTP, SSE, a WebSocket's `subscribe`). Registrations live in an in-process LRU and, with
+`redis_url` set, in Redis too (key `myshop:router:apq:<hash>`, expiring after `ttl_seconds`), so every router
+replica knows a query any of them was sent; Redis being down only costs a round trip (the client sends the
+query again), never a failed request.
 
 Safelist (`safelist: manifest.json`): only the manifest's operations run. A client names one by
 `extensions.persistedQuery.sha256Hash` (Apollo Client's persisted-query link) or by `documentId` (the
@@ -23,14 +24,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
+from cachetools import LRUCache
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.pipeline.errors import BAD_REQUEST, RequestError, error
+from router.pipeline.request import GraphQLRequest
 from shared.outage import Outage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,6 @@ NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
-BAD_REQUEST = "BAD_REQUEST"
 APOLLO_MANIFEST = "apollo-persisted-query-manifest"
 
 
@@ -57,16 +62,15 @@ class PersistedQueriesConfig(BaseModel):
     safelist: Path | None = None
 
 
-class PersistedQueryError(Exception):
+# Never cached: a query registered a moment later must not keep answering "not found".
+_NO_STORE = ((b"cache-control", b"private, no-cache, must-revalidate"),)
+
+
+class PersistedQueryError(RequestError):
     """The persisted query cannot run; `status` 400 is a request error (200 for application/json)."""
 
     def __init__(self, message: str, code: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-
-    def body(self) -> bytes:
-        return orjson.dumps({"errors": [{"message": str(self), "extensions": {"code": self.code}}]})
+        super().__init__([error(message, code)], status, _NO_STORE)
 
 
 class ManifestError(ValueError):
@@ -115,26 +119,8 @@ class Safelist:
         raise PersistedQueryError("this operation is not in the safelist", NOT_IN_LIST)
 
 
-class _LRU(OrderedDict[str, str]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def lookup(self, key: str) -> str | None:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def store(self, key: str, value: str) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.size:
-            self.popitem(last=False)
-
-
 class PersistedQueries:
-    """Turns a request's parameters into the query to run (`resolve`), or refuses them."""
+    """Finds the query a request names (`resolve`), or refuses the request."""
 
     def __init__(self, config: PersistedQueriesConfig | None = None) -> None:
         config = config or PersistedQueriesConfig()
@@ -142,10 +128,10 @@ class PersistedQueries:
         self.apq = config.apq and self.safelist is None
         # Every request goes through `resolve` in safelist mode, else only those naming a persisted query.
         self.always = self.safelist is not None
-        self._cache = _LRU(config.cache_size)
+        self._cache: LRUCache[str, str] = LRUCache(config.cache_size)
         self._ttl = config.ttl_seconds
         self._prefix = config.redis_key_prefix
-        self._redis: Any = None
+        self._redis: Redis | None = None
         if self.apq and config.redis_url:
             from redis.asyncio import Redis
 
@@ -154,12 +140,12 @@ class PersistedQueries:
         self._outage = Outage(logger, max_backoff=30.0)
         self._redis_retry_at = 0.0
 
-    async def resolve(self, params: dict[str, Any]) -> None:
-        """Sets `params["query"]` to the query to run; raises PersistedQueryError."""
-        query = params.get("query")
-        document_id = _document_id(params)
+    async def resolve(self, request: GraphQLRequest) -> None:
+        """Sets `request.query` to the query to run; raises PersistedQueryError."""
+        query = request.query
+        document_id = _document_id(request)
         if self.safelist is not None:
-            params["query"] = self.safelist.query(document_id, query)
+            request.query = self.safelist.query(document_id, query)
             return
         if document_id is None:
             return
@@ -168,19 +154,19 @@ class PersistedQueries:
                 raise PersistedQueryError("PersistedQueryNotSupported", NOT_SUPPORTED, 200)
             return
         if query is None:
-            stored = self._cache.lookup(document_id)
+            stored = self._cache.get(document_id)
             if stored is None:
                 stored = await self._redis_get(document_id)
                 if stored is None:
                     raise PersistedQueryError("PersistedQueryNotFound", NOT_FOUND, 200)
-                self._cache.store(document_id, stored)
-            params["query"] = stored
+                self._cache[document_id] = stored
+            request.query = stored
             return
-        if self._cache.lookup(document_id) == query:
+        if self._cache.get(document_id) == query:
             return  # registered before: its hash was checked then
         if hashlib.sha256(query.encode()).hexdigest() != document_id.lower():
             raise PersistedQueryError("provided sha does not match query", HASH_MISMATCH)
-        self._cache.store(document_id, query)
+        self._cache[document_id] = query
         await self._redis_set(document_id, query)
 
     async def close(self) -> None:
@@ -190,14 +176,14 @@ class PersistedQueries:
     # --- Redis, best effort ---------------------------------------------------------------------------------
 
     def _redis_usable(self) -> bool:
-        return self._redis is not None and time.monotonic() >= self._redis_retry_at
+        return time.monotonic() >= self._redis_retry_at
 
     def _redis_failed(self, exc: Exception) -> None:
         self._outage.failed("APQ: Redis unavailable (%s); registrations stay in this process", exc)
         self._redis_retry_at = time.monotonic() + self._outage.backoff
 
     async def _redis_get(self, key: str) -> str | None:
-        if not self._redis_usable():
+        if self._redis is None or not self._redis_usable():
             return None
         try:
             value = await self._redis.get(self._prefix + key)
@@ -208,7 +194,7 @@ class PersistedQueries:
         return value.decode() if isinstance(value, bytes) else value
 
     async def _redis_set(self, key: str, query: str) -> None:
-        if not self._redis_usable():
+        if self._redis is None or not self._redis_usable():
             return
         try:
             await self._redis.set(self._prefix + key, query.encode(), ex=self._ttl)
@@ -218,17 +204,9 @@ class PersistedQueries:
         self._outage.recovered("APQ: Redis back after %.1f s")
 
 
-def has_reference(params: dict[str, Any]) -> bool:
-    """Whether a request without a query names a persisted one (its query comes from `resolve`)."""
-    if "documentId" in params:
-        return True
-    extensions = params.get("extensions")
-    return isinstance(extensions, dict) and "persistedQuery" in extensions
-
-
-def _document_id(params: dict[str, Any]) -> str | None:
+def _document_id(request: GraphQLRequest) -> str | None:
     """The persisted query a request names (a sha256 in hex for APQ), None when it names none."""
-    extensions = params.get("extensions")
+    extensions = request.extensions
     persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
     if persisted is not None:
         if not isinstance(persisted, dict):
@@ -239,7 +217,7 @@ def _document_id(params: dict[str, Any]) -> str | None:
         if not isinstance(sha, str) or not sha:
             raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a string", BAD_REQUEST)
         return sha
-    document_id = params.get("documentId")
+    document_id = request.document_id
     if document_id is None:
         return None
     if not isinstance(document_id, str) or not document_id:

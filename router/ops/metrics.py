@@ -1,5 +1,6 @@
-"""The router's request metrics, counted in plain dicts on the hot path and turned into Prometheus families
-only when `/metrics` is scraped (prometheus_client's labelled children cost several µs per request).
+"""The router's metrics: HTTP requests, GraphQL operations and fetches, subscriptions; counted in plain dicts
+on the hot path and turned into Prometheus families only when `/metrics` is scraped (prometheus_client's
+labelled children cost several µs per request).
 
 Same names and labels as every MyShop service (shared.metrics), so one dashboard reads them all.
 """
@@ -208,3 +209,52 @@ def _histogram(
             buckets.append((_bound(bound), cumulative))
         family.add_metric(list(values), buckets, series[-1])
     return family
+
+
+class SubscriptionMetrics(Collector):
+    """Open subscriptions, events delivered and subscriptions ended, by transport; counted in plain ints on
+    the hot path and turned into Prometheus families when scraped."""
+
+    ENDED_REASONS = ("complete", "client", "error", "connection_lost", "slow_consumer", "disconnect")
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.open: dict[str, int] = {"websocket": 0, "sse": 0}
+        self.delivered: dict[str, int] = {"websocket": 0, "sse": 0}
+        self.ended: dict[tuple[str, str], int] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def opened(self, transport: str) -> None:
+        self.open[transport] += 1
+
+    def closed(self, transport: str, reason: str) -> None:
+        self.open[transport] -= 1
+        key = (transport, reason)
+        self.ended[key] = self.ended.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        open_ = GaugeMetricFamily(
+            "myshop_router_subscriptions_open", "Subscriptions open now, by transport.", labels=["transport"]
+        )
+        for transport, count in self.open.items():
+            open_.add_metric([transport], count)
+        yield open_
+        delivered = CounterMetricFamily(
+            "myshop_router_subscription_events",
+            "Subscription events sent to clients, by transport.",
+            labels=["transport"],
+        )
+        for transport, count in self.delivered.items():
+            delivered.add_metric([transport], count)
+        yield delivered
+        ended = CounterMetricFamily(
+            "myshop_router_subscriptions_ended",
+            "Subscriptions ended, by transport and reason.",
+            labels=["transport", "reason"],
+        )
+        for (transport, reason), count in self.ended.items():
+            ended.add_metric([transport, reason], count)
+        yield ended
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -1,27 +1,27 @@
-"""Runs a query plan: sends each fetch to its subgraph (one pooled keep-alive client per subgraph) and
-merges the answers into one tree (router/shaper.py then shapes it into the client's response)."""
+"""Runs a query plan: sends each fetch to its subgraph through the subgraph client and merges the answers
+into one tree (router/execution/shaper.py then shapes it into the client's response)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Tracer
 
-from router.entity_cache import EntityCache, Slot, cache_control_ttl
+from router.execution.entity_cache import EntityCache, Slot, cache_control_ttl
+from router.execution.paths import collect, entities_at
+from router.execution.representations import Representations
+from router.ops.telemetry import plan_node_span
 from router.planner.aliasing import rename_aliased
 from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
-from router.planner.selections import OutField, SelectionSet
 from router.supergraph.model import Supergraph
-from router.telemetry import plan_node_span
-from router.traffic import Traffic
-from router.transport import SubgraphFetchError
+from router.upstream.client import SubgraphClient
+from router.upstream.headers import HeaderPropagation
+from router.upstream.transport import SubgraphFetchError
 
 GATEWAY_TIMEOUT = "GATEWAY_TIMEOUT"
-# Compiled representation builders kept per fetch (bounded: plans come and go with the plan cache).
-_KEYER_CACHE_SIZE = 4096
 
 
 class _Run:
@@ -40,12 +40,17 @@ class _Run:
 
 
 class Executor:
-    def __init__(self, supergraph: Supergraph, clients: Traffic) -> None:
+    def __init__(
+        self, supergraph: Supergraph, client: SubgraphClient, headers: HeaderPropagation | None = None
+    ) -> None:
+        """`client` sends the fetches (it applies router.yaml's header rules itself); `headers` are those
+        rules by graph, which the entity cache's keys need too."""
         self.supergraph = supergraph
-        self.clients = clients
+        self.client = client
+        self.headers = headers or HeaderPropagation()
         self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
-        self._keyers: dict[Fetch, Any] = {}
-        # The optional entity cache (router/entity_cache.py); None: every entity is fetched.
+        self.representations = Representations(supergraph)
+        # The optional entity cache (router/execution/entity_cache.py); None: every entity is fetched.
         self.entity_cache: EntityCache | None = None
 
     async def run(
@@ -79,8 +84,9 @@ class Executor:
                 )
         return run.data, run.errors
 
-    # Set by router.telemetry when the router records spans: one per plan node (fetches have their own).
-    tracer: Any = None
+    # Set by router/ops/telemetry.py when the router records spans: one per plan node (fetches have their
+    # own).
+    tracer: Tracer | None = None
 
     async def _node(self, node: PlanNode, run: _Run) -> None:
         if self.tracer is not None and not isinstance(node, Fetch):
@@ -112,7 +118,7 @@ class Executor:
         if variables:
             body["variables"] = variables
         try:
-            return await self.clients.post(
+            return await self.client.post(
                 fetch.graph,
                 body,
                 run.headers,
@@ -144,16 +150,16 @@ class Executor:
         fetch = flatten.node
         assert fetch.requires is not None
         found: list[dict[str, Any]] = []
-        _entities_at(run.data, flatten.path, found)
+        entities_at(run.data, flatten.path, found)
         for path in flatten.more_paths:  # one fetch for the entities of several paths
-            _entities_at(run.data, path, found)
+            entities_at(run.data, path, found)
         # The merged tree shares objects (one answer merged into every owner of a representation): an entity
         # reached twice is one owner, merged once.
         seen: set[int] = set()
         representations: list[dict[str, Any]] = []
         index_of: dict[Any, int] = {}
         owners: list[list[dict[str, Any]]] = []
-        keyed = self._keyed(fetch)
+        keyed = self.representations.keyed(fetch)
         for entity in found:
             if id(entity) in seen:
                 continue
@@ -197,7 +203,7 @@ class Executor:
         """`_entities` and the errors for `representations`, those in the cache from it, the others from the
         subgraph (kept for next time where the answer allows); errors' paths index `representations`."""
         variables = {v: run.variables[v] for v in fetch.variable_usages if v in run.variables}
-        outgoing = self.clients.clients.outgoing(fetch.graph, run.headers)
+        outgoing = self.headers.for_subgraph(fetch.graph, run.headers)
         slots = cache.slots(fetch, representations, variables, outgoing)
         entities: list[Any] = [None] * len(representations)
         missing: list[int] = []
@@ -263,7 +269,7 @@ class Executor:
                         paths_of = {}
                         located: list[tuple[dict[str, Any], list[str | int]]] = []
                         for flatten_path in (flatten.path, *flatten.more_paths):
-                            _collect(run.data, flatten_path, 0, [], located)
+                            collect(run.data, flatten_path, 0, [], located)
                         for entity, entity_path in located:
                             paths_of.setdefault(id(entity), []).append(entity_path)
                     for entity in owners[path[1]]:
@@ -275,85 +281,6 @@ class Executor:
             if isinstance(error, dict):
                 error = {k: v for k, v in error.items() if k != "path"}
             run.errors.append(_with_service(error, fetch.service))
-
-    def _keyed(self, fetch: Fetch) -> Any:
-        """`entity -> (representation or None, its deduplication key)` for `fetch`, made once per fetch."""
-        keyed = self._keyers.get(fetch)
-        if keyed is None:
-            if len(self._keyers) >= _KEYER_CACHE_SIZE:
-                self._keyers.clear()  # plans evicted from the gateway's cache must not stay alive here
-            keyed = self._keyers[fetch] = self._compile_keyed(fetch)
-        return keyed
-
-    def _compile_keyed(self, fetch: Fetch) -> Any:
-        assert fetch.requires is not None
-        # (type condition, the types it matches, (response key, representation name) of each flat field).
-        cases: list[tuple[str | None, frozenset[str], tuple[tuple[str, str], ...]]] = []
-        for item in fetch.requires.items.values():
-            if isinstance(item, OutField):
-                continue
-            condition = item.type_condition
-            fields = []
-            for sub in item.sub.items.values():
-                if not isinstance(sub, OutField) or sub.sub is not None:
-                    fields = None  # nested (a compound key, @requires of an object): the general way
-                    break
-                if sub.name != "__typename":
-                    fields.append((sub.alias or sub.name, sub.name))
-            if fields is None:
-                return partial(self._keyed_general, fetch)
-            matches = self.supergraph.runtime_types(condition) if condition is not None else frozenset()
-            cases.append((condition, matches, tuple(fields)))
-        renamed = fetch.interface_objects
-
-        def keyed(entity: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
-            typename = entity.get("__typename")
-            if typename is None:
-                return None, None
-            for condition, matches, fields in cases:
-                if condition is None or condition == typename or typename in matches:
-                    representation = {}
-                    strings = True
-                    for key, name in fields:
-                        if key not in entity:
-                            return None, None
-                        value = representation[name] = entity[key]
-                        if type(value) is not str:
-                            strings = False
-                    typename = representation["__typename"] = renamed.get(condition, typename)
-                    if strings:  # IDs as strings, the usual key: a tuple is a cheaper key than JSON
-                        return representation, (typename, *representation.values())
-                    return representation, orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
-            return None, None
-
-        return keyed
-
-    def _keyed_general(self, fetch: Fetch, entity: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
-        representation = self._representation(entity, fetch)
-        if representation is None:
-            return None, None
-        return representation, orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
-
-    def _representation(self, entity: dict[str, Any], fetch: Fetch) -> dict[str, Any] | None:
-        typename = entity.get("__typename")
-        if typename is None:
-            return None
-        assert fetch.requires is not None
-        for item in fetch.requires.items.values():
-            if isinstance(item, OutField):
-                continue
-            condition = item.type_condition
-            if (
-                condition is None
-                or condition == typename
-                or typename in self.supergraph.runtime_types(condition)
-            ):
-                representation = _project(entity, item.sub, self.supergraph)
-                if representation is None:
-                    return None
-                representation["__typename"] = fetch.interface_objects.get(condition, typename)
-                return representation
-        return None
 
     def _merge(self, target: dict[str, Any], source: dict[str, Any]) -> None:
         for key, value in source.items():
@@ -391,107 +318,3 @@ def _with_service(error: Any, service: str) -> dict[str, Any]:
     if "locations" in error:
         error = {key: value for key, value in error.items() if key != "locations"}
     return error
-
-
-def _collect(
-    value: Any,
-    path: tuple[str, ...],
-    i: int,
-    current: list[str | int],
-    out: list[tuple[dict[str, Any], list]],
-) -> None:
-    if value is None:
-        return
-    if i == len(path):
-        if isinstance(value, dict):
-            out.append((value, current))
-        elif isinstance(value, list):
-            for j, item in enumerate(value):
-                _collect(item, path, i, [*current, j], out)
-        return
-    key = path[i]
-    if key == "@":
-        if isinstance(value, list):
-            for j, item in enumerate(value):
-                _collect(item, path, i + 1, [*current, j], out)
-    elif isinstance(value, dict):
-        _collect(value.get(key), path, i + 1, [*current, key], out)
-    elif isinstance(value, list):
-        for j, item in enumerate(value):
-            _collect(item, path, i, [*current, j], out)
-
-
-def _entities_at(root: Any, path: tuple[str, ...], out: list[dict[str, Any]]) -> None:
-    """The objects at `path` (`@` steps into a list) in document order, appended to `out`: `_collect` without
-    the response paths, one level at a time."""
-    level = [root]
-    for key in path:
-        below: list[Any] = []
-        if key == "@":
-            for value in level:
-                if type(value) is list:
-                    below.extend(value)
-        else:
-            for value in level:
-                if type(value) is dict:
-                    child = value.get(key)
-                    if child is not None:
-                        below.append(child)
-                elif type(value) is list:  # a list where an object was expected: its items, at this key
-                    _flatten_at(value, key, below)
-        level = below
-    for value in level:
-        if type(value) is dict:
-            out.append(value)
-        elif type(value) is list:
-            _flatten_at(value, None, out)
-
-
-def _flatten_at(items: list[Any], key: str | None, out: list[Any]) -> None:
-    """The items of `items` (nested lists flattened): each object's `key` (the object itself when None)."""
-    for item in items:
-        if type(item) is list:
-            _flatten_at(item, key, out)
-        elif type(item) is dict:
-            if key is None:
-                out.append(item)
-            else:
-                child = item.get(key)
-                if child is not None:
-                    out.append(child)
-
-
-def _project(value: dict[str, Any], selection: SelectionSet, sg: Supergraph) -> dict[str, Any] | None:
-    """The part of ``value`` that ``selection`` (a key or @requires field set) names."""
-    out: dict[str, Any] = {}
-    for item in selection.items.values():
-        if isinstance(item, OutField):
-            if item.name == "__typename":
-                continue
-            # Fields with arguments were fetched under an alias; the representation names the field.
-            key = item.alias or item.name
-            if key not in value:
-                return None
-            field_value = value[key]
-            if item.sub is not None and field_value is not None:
-                field_value = _project_value(field_value, item.sub, sg)
-            out[item.name] = field_value
-        else:
-            typename = value.get("__typename")
-            condition = item.type_condition
-            if condition is None or condition == typename or typename in sg.runtime_types(condition):
-                nested = _project(value, item.sub, sg)
-                if nested is not None:
-                    out.update(nested)
-    return out
-
-
-def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
-    if isinstance(value, list):
-        return [_project_value(v, selection, sg) for v in value]
-    if isinstance(value, dict):
-        projected = _project(value, selection, sg)
-        if projected is not None and "__typename" in value:
-            projected = {"__typename": value["__typename"], **projected}
-        return projected
-    return value

@@ -1,10 +1,12 @@
-"""GraphQL over WebSocket on the router's `/graphql`: the graphql-transport-ws protocol, in full.
+"""The WebSocket door: GraphQL over WebSocket on `/graphql`, the graphql-transport-ws protocol in full.
 
-`connection_init` (its payload's `Authorization` checked by the edge auth), `ping`/`pong`, `subscribe`
-(subscriptions stream through router/subscriptions.py; queries and mutations run through the normal pipeline
-and answer one `next`), `next`, `error`, `complete` both ways. Protocol violations close the socket with the
-protocol's codes (4400, 4401, 4403, 4408, 4409, 4429). Every frame to the client goes through one bounded
-send buffer: a client that does not read is closed (1008) instead of growing the router's memory.
+`connection_init` (its payload's `Authorization`, or the upgrade request's, checked once by the pipeline's
+edge auth), `ping`/`pong`, `subscribe`, `next`, `error`, `complete` both ways. Each `subscribe` is a
+GraphQLRequest through the same pipeline as HTTP's (size limit, persisted query, rate limit, request span,
+the gateway's stages): a refusal answers `error`, a query or mutation one `next`, a subscription its stream.
+Protocol violations close the socket with the protocol's codes (4400, 4401, 4403, 4408, 4409, 4429). Every
+frame to the client goes through one bounded send buffer: a client that does not read is closed (1008)
+instead of growing the router's memory.
 """
 
 from __future__ import annotations
@@ -14,27 +16,25 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from router.persisted import PersistedQueryError
-from router.subscriptions import (
-    PROTOCOL,
-    SendBuffer,
-    SlowConsumer,
-    SubscriptionMetrics,
-    SubscriptionRefused,
-)
-from shared.errors import Unauthenticated
+from router.config import RouterConfig
+from router.execution.subscription import SubscriptionRefused, SubscriptionStream
+from router.http.asgi import Receive, Scope, Send
+from router.http.streaming import SendBuffer, SlowConsumer
+from router.ops.metrics import SubscriptionMetrics
+from router.pipeline.entry import Pipeline
+from router.pipeline.errors import MalformedRequest, RequestError, internal_error
+from router.pipeline.request import Door, GraphQLRequest
+from router.upstream.sockets import PROTOCOL
 from shared.log import request_id_var
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from shared.auth import Principal  # shared.auth imports PyJWT: only routers with edge auth load it
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+logger = logging.getLogger(__name__)
 
 # Close codes of graphql-transport-ws, and ours for a client too slow to read its events.
 INVALID_MESSAGE = 4400
@@ -54,32 +54,42 @@ _ACK = '{"type":"connection_ack"}'
 _PONG = '{"type":"pong"}'
 
 
-async def serve_websocket(app: Any, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-    """An ASGI `websocket` scope: `/graphql` with the graphql-transport-ws subprotocol, refused otherwise."""
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
-    if scope["path"] != "/graphql" or PROTOCOL not in (scope.get("subprotocols") or ()):
-        # Closing before accepting answers the upgrade with HTTP 403.
-        await send({"type": "websocket.close", "code": 1002})
-        return
-    await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
-    await _Connection(app, scope, receive, send).run()
+class GraphQLOverWebSocket:
+    def __init__(self, pipeline: Pipeline, config: RouterConfig, metrics: SubscriptionMetrics) -> None:
+        self.pipeline = pipeline
+        self.config = config
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An ASGI `websocket` scope: `/graphql` with the graphql-transport-ws subprotocol, else refused."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if scope["path"] != "/graphql" or PROTOCOL not in (scope.get("subprotocols") or ()):
+            # Closing before accepting answers the upgrade with HTTP 403.
+            await send({"type": "websocket.close", "code": 1002})
+            return
+        await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        await _Connection(self, scope, receive, send).run()
 
 
 class _Connection:
-    def __init__(self, app: Any, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-        self.app = app
-        self.config = app.config
-        self.metrics: SubscriptionMetrics = app.subscriptions
+    def __init__(self, door: GraphQLOverWebSocket, scope: Scope, receive: Receive, send: Send) -> None:
+        self.pipeline = door.pipeline
+        self.config = door.config
+        self.metrics = door.metrics
         self.receive = receive
         self.send = send
         self.upgrade_authorization: str | None = None
         for key, value in scope["headers"]:
             if key == b"authorization":
                 self.upgrade_authorization = value.decode("latin-1")
+        client = scope.get("client")
+        self.peer = client[0] if client else "unknown"
         self.request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+        # What every operation's subgraph fetches carry (each operation gets its own copy).
         self.headers: dict[str, str] = {"x-request-id": self.request_id}
+        self.principal: Principal | None = None
         self.init_received = False
         self.acknowledged = False
         self.operations: dict[str, asyncio.Task[None]] = {}
@@ -174,16 +184,9 @@ class _Connection:
             elif kind == "pong":
                 pass
             elif kind == "subscribe":
-                self._subscribe(frame)
+                self._subscribe(frame, text)
             elif kind == "complete":
-                operation_id = frame.get("id")
-                if not isinstance(operation_id, str):
-                    self.close(INVALID_MESSAGE, "Invalid message received")
-                    return
-                task = self.operations.get(operation_id)
-                if task is not None:
-                    self.completed_by_client.add(operation_id)
-                    task.cancel()
+                self._complete(frame)
             else:
                 self.close(INVALID_MESSAGE, f"Unexpected message of type {kind[:40]}")
         except SlowConsumer:
@@ -197,106 +200,104 @@ class _Connection:
         if payload is not None and not isinstance(payload, dict):
             self.close(INVALID_MESSAGE, "Invalid message received")
             return
-        authorization = None
-        if payload:
-            authorization = payload.get("Authorization", payload.get("authorization"))
-        if authorization is None:
-            authorization = self.upgrade_authorization
+        # Every credential the client presents is checked, as the HTTP door checks its one header: a good
+        # token in the payload must not wave a bad one in the upgrade through, nor one key spelling another.
+        presented = [value for key, value in (payload or {}).items() if key.lower() == "authorization"]
+        if self.upgrade_authorization is not None:
+            presented.append(self.upgrade_authorization)
+        if not all(isinstance(value, str) for value in presented) or len(set(presented)) > 1:
+            self.close(FORBIDDEN, "Forbidden")
+            return
+        authorization = presented[0] if presented else None
         if authorization is not None:
-            if not isinstance(authorization, str):
+            try:  # once per connection; each operation carries the principal on
+                self.principal = await self.pipeline.edge.authenticate(authorization)
+            except RequestError:
                 self.close(FORBIDDEN, "Forbidden")
                 return
-            if self.app.edge_auth is not None:
-                try:
-                    await self.app.edge_auth.check(authorization)
-                except Unauthenticated:
-                    self.close(FORBIDDEN, "Forbidden")
-                    return
             self.headers["authorization"] = authorization
         self.acknowledged = True
         self._queue(_ACK)
 
-    def _subscribe(self, frame: dict[str, Any]) -> None:
+    def _subscribe(self, frame: dict[str, Any], text: str) -> None:
         if not self.acknowledged:
             self.close(UNAUTHORIZED, "Unauthorized")
             return
         operation_id = frame.get("id")
-        payload = frame.get("payload")
-        if (
-            not isinstance(operation_id, str)
-            or not operation_id
-            or not isinstance(payload, dict)
-            or not isinstance(payload.get("query"), str)
-            or not isinstance(payload.get("variables") or {}, dict)
-            or not isinstance(payload.get("operationName") or "", str)
-        ):
+        if not isinstance(operation_id, str) or not operation_id:
             self.close(INVALID_MESSAGE, "Invalid message received")
             return
+        try:
+            request = GraphQLRequest.from_params(
+                frame.get("payload"),
+                door=Door.WEBSOCKET,
+                headers=dict(self.headers),
+                peer=self.peer,
+                size=_size(text, self.pipeline.edge.size_limit.max_bytes),
+            )
+        except MalformedRequest:
+            self.close(INVALID_MESSAGE, "Invalid message received")
+            return
+        request.principal, request.authenticated = self.principal, True
         if operation_id in self.operations:
             self.close(DUPLICATE_ID, f"Subscriber for {operation_id[:80]} already exists")
             return
-        self.operations[operation_id] = asyncio.create_task(self._operation(operation_id, payload))
+        self.operations[operation_id] = asyncio.create_task(self._operation(operation_id, request))
+
+    def _complete(self, frame: dict[str, Any]) -> None:
+        operation_id = frame.get("id")
+        if not isinstance(operation_id, str):
+            self.close(INVALID_MESSAGE, "Invalid message received")
+            return
+        task = self.operations.get(operation_id)
+        if task is not None:
+            self.completed_by_client.add(operation_id)
+            task.cancel()
 
     def _slow_consumer(self) -> None:
         if self.close_code is None:
             logger.warning("closing a WebSocket whose client does not read its events (send buffer full)")
         self.close(SLOW_CONSUMER, "Slow consumer: the send buffer is full")
 
-    async def _operation(self, operation_id: str, payload: dict[str, Any]) -> None:
-        # The gateway of the moment, leased: a hot reload closes the previous one only once this has ended (or
-        # its grace is over: then this subscription ends with SUBSCRIPTION_CONNECTION_LOST).
-        lease = self.app.lease.enter()
-        gateway = lease.gateway
+    async def _operation(self, operation_id: str, request: GraphQLRequest) -> None:
         try:
             try:
-                # Safelist mode covers WebSocket operations too (router/persisted.py).
-                if self.app.persisted.always or "extensions" in payload:
-                    await self.app.persisted.resolve(payload)
-            except PersistedQueryError as exc:
-                error = {"message": str(exc), "extensions": {"code": exc.code}}
-                self._queue({"id": operation_id, "type": "error", "payload": [error]})
+                started = await self.pipeline.start(request)
+            except RequestError as refused:
+                self._queue({"id": operation_id, "type": "error", "payload": refused.errors})
                 return
-            query, variables, name = payload["query"], payload.get("variables"), payload.get("operationName")
             try:
-                stream = gateway.subscribe(query, variables, name, headers=self.headers)
-                if stream is None:
-                    result = await gateway.execute(
-                        query, variables, name, method="POST", headers=self.headers
-                    )
-            except self.app.request_error as exc:
-                errors = getattr(exc, "errors", None) or [
-                    {"message": str(exc), "extensions": {"code": "BAD_REQUEST"}}
-                ]
-                self._queue({"id": operation_id, "type": "error", "payload": errors})
-                return
-            if stream is None:
-                self._queue({"id": operation_id, "type": "next", "payload": result})
-                self._queue({"id": operation_id, "type": "complete"})
-                return
-            if self.subscriptions >= self.config.max_subscriptions_per_connection:
-                limit = self.config.max_subscriptions_per_connection
-                error = {
-                    "message": f"at most {limit} subscriptions may be open on one connection",
-                    "extensions": {"code": SUBSCRIPTION_LIMIT},
-                }
-                self._queue({"id": operation_id, "type": "error", "payload": [error]})
-                return
-            await self._stream(operation_id, stream)
+                if started.stream is None:
+                    self._queue({"id": operation_id, "type": "next", "payload": started.response})
+                    self._queue({"id": operation_id, "type": "complete"})
+                elif self.subscriptions >= self.config.max_subscriptions_per_connection:
+                    self._queue({"id": operation_id, "type": "error", "payload": [self._limit_error()]})
+                else:
+                    await self._stream(operation_id, started.stream)
+            finally:
+                # The subgraph subscription, the lease (a hot reload closes the previous gateway only once
+                # this has ended) and the request span end here.
+                await started.close()
         except SlowConsumer:
             self._slow_consumer()
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("a WebSocket operation failed")
-            error = {"message": "internal error", "extensions": {"code": "INTERNAL"}}
             with contextlib.suppress(SlowConsumer):
-                self._queue({"id": operation_id, "type": "error", "payload": [error]})
+                self._queue({"id": operation_id, "type": "error", "payload": internal_error().errors})
         finally:
-            lease.exit()
             self.operations.pop(operation_id, None)
             self.completed_by_client.discard(operation_id)
 
-    async def _stream(self, operation_id: str, stream: Any) -> None:
+    def _limit_error(self) -> dict[str, Any]:
+        limit = self.config.max_subscriptions_per_connection
+        return {
+            "message": f"at most {limit} subscriptions may be open on one connection",
+            "extensions": {"code": SUBSCRIPTION_LIMIT},
+        }
+
+    async def _stream(self, operation_id: str, stream: SubscriptionStream) -> None:
         metrics = self.metrics
         self.subscriptions += 1
         metrics.opened("websocket")
@@ -322,4 +323,9 @@ class _Connection:
         finally:
             self.subscriptions -= 1
             metrics.closed("websocket", reason)
-            await stream.aclose()
+
+
+def _size(text: str, limit: int) -> int:
+    """The message's size in bytes (UTF-8), counted only where it could matter: a text this short is within
+    `limit` whatever its characters."""
+    return len(text) if len(text) * 4 <= limit else len(text.encode())

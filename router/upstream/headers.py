@@ -221,7 +221,8 @@ class HeaderPropagation:
         return keyed
 
     def for_subgraph(self, subgraph: str, headers: Mapping[str, str] | None) -> dict[str, str]:
-        """The headers of a request to `subgraph` made for a client request with `headers`."""
+        """The headers of a request to `subgraph` made for a client request with `headers`, every name in
+        lower case."""
         plan = self._plans.get(subgraph, self._default)
         out: dict[str, str] = {}
         if headers:

@@ -1,10 +1,10 @@
-"""Traffic shaping between the router and its subgraphs, around router/transport.py's HTTP: a circuit breaker
-per subgraph, retries of failed query fetches (exponential backoff, full jitter, within the request's time),
-and one shared fetch for identical queries in flight at once. Its counters are Prometheus families built only
-when `/metrics` is scraped (the hot path touches plain ints).
+"""The resilient subgraph client: router/upstream/transport.py's HTTP shaped by a circuit breaker per
+subgraph, retries of failed query fetches (exponential backoff, full jitter, within the request's time), and
+one shared fetch for identical queries in flight at once. Its counters are Prometheus families built only when
+`/metrics` is scraped (the hot path touches plain ints).
 
-A failure is a transient one (router/transport.py: refused, reset, timed out, a 5xx without a GraphQL body);
-a subgraph that answers, even with GraphQL errors or a 4xx, has not failed.
+A failure is a transient one (router/upstream/transport.py: refused, reset, timed out, a 5xx without a GraphQL
+body); a subgraph that answers, even with GraphQL errors or a 4xx, has not failed.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from router.traffic_config import BreakerConfig, SubgraphTrafficConfig
-from router.transport import SubgraphClients, SubgraphFetchError, SubgraphTimeoutError
+from router.upstream.headers import HeaderPropagation
+from router.upstream.traffic_config import BreakerConfig, SubgraphTrafficConfig
+from router.upstream.transport import SubgraphFetchError, SubgraphTimeoutError, SubgraphTransport
 
 logger = logging.getLogger(__name__)
 
@@ -143,20 +144,23 @@ class _Subgraph:
         self.timeouts = 0
 
 
-class Traffic:
-    """`post` as SubgraphClients has it, shaped: breaker, retries, deduplication."""
+class ResilientSubgraphClient:
+    """The router's subgraph client (router/upstream/client.py's SubgraphClient): each request's headers
+    from router.yaml's rules, then breaker, retries and deduplication around the transport."""
 
     def __init__(
         self,
-        clients: SubgraphClients,
+        transport: SubgraphTransport,
+        headers: HeaderPropagation,
         configs: Mapping[str, SubgraphTrafficConfig],
         names: Mapping[str, str],
         *,
         ignored_headers: frozenset[str] = frozenset(),
     ) -> None:
-        """`configs` and `names` (the subgraph's name, for logs and metrics) by graph."""
-        self.clients = clients
-        self.subgraphs = {graph: _Subgraph(names[graph], configs[graph]) for graph in clients.urls}
+        """`headers`' rules, `configs` and `names` (the subgraph's name, for logs and metrics) by graph."""
+        self.transport = transport
+        self.headers = headers
+        self.subgraphs = {graph: _Subgraph(names[graph], configs[graph]) for graph in transport.urls}
         self._ignored = frozenset(name.lower() for name in ignored_headers)
         # (graph, request body, headers that matter) -> the fetch every caller of that key awaits.
         self._in_flight: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], asyncio.Task[Any]] = {}
@@ -169,19 +173,20 @@ class Traffic:
         *,
         mutation: bool = False,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
         """The subgraph's GraphQL answer; SubgraphFetchError (or a subclass naming why) when there is none.
         `deadline` (the event loop's clock) is when the request's time is up: no retry waits past it."""
         subgraph = self.subgraphs[graph]
         data = orjson.dumps(body)
-        request_headers = self.clients.outgoing(graph, headers)
+        request_headers = self.headers.for_subgraph(graph, headers)
         if mutation or not subgraph.config.deduplicate:
             return await self._attempts(subgraph, graph, data, request_headers, mutation, deadline)
         ignored = self._ignored
+        # The header rules name every header in lower case (router/upstream/headers.py).
         key = (
             graph,
             data,
-            tuple(sorted((k.lower(), v) for k, v in request_headers.items() if k.lower() not in ignored)),
+            tuple(sorted([item for item in request_headers.items() if item[0] not in ignored])),
         )
         task = self._in_flight.get(key)
         if task is None:
@@ -209,7 +214,7 @@ class Traffic:
         headers: Mapping[str, str],
         mutation: bool,
         deadline: float | None,
-    ) -> Any:
+    ) -> dict[str, Any]:
         breaker = subgraph.breaker
         config = subgraph.config
         attempt = 0
@@ -221,7 +226,7 @@ class Traffic:
                     f"the next try goes within {breaker.config.cooldown:g} s"
                 )
             try:
-                payload = await self.clients.send(graph, data, headers)
+                payload = await self.transport.send(graph, data, headers)
             except SubgraphFetchError as error:
                 if not error.transient:
                     breaker.succeeded(admitted)  # it answered, just not with GraphQL
@@ -246,22 +251,24 @@ class Traffic:
             return payload
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
-        registry.register(TrafficMetrics(self))
+        registry.register(ResilienceMetrics(self))
 
     async def close(self) -> None:
         in_flight = list(self._in_flight.values())
         for task in in_flight:
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
-        await self.clients.close()
+        await self.transport.close()
 
 
-class TrafficMetrics(Collector):
-    def __init__(self, traffic: Traffic) -> None:
-        self.traffic = traffic
+class ResilienceMetrics(Collector):
+    """Breaker states and moves, short-circuited, deduplicated, retried and timed-out fetches, by subgraph."""
+
+    def __init__(self, client: ResilientSubgraphClient) -> None:
+        self.client = client
 
     def collect(self) -> Iterator[Metric]:
-        subgraphs = list(self.traffic.subgraphs.values())
+        subgraphs = list(self.client.subgraphs.values())
         state = GaugeMetricFamily(
             "myshop_router_subgraph_breaker_state",
             "A subgraph's circuit breaker: 0 closed, 1 open, 2 half-open.",

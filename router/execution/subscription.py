@@ -1,30 +1,25 @@
-"""Subscriptions through the router: one graphql-transport-ws stream to the subgraph owning the root field
-per subscriber (the plan's Primary fetch), each event completed from the other subgraphs (the plan's Rest)
-and shaped like a query's answer. Also the pieces the client transports (router/websocket.py, router/sse.py)
-share: a bounded send buffer per client connection and the subscription metrics."""
+"""A subscription's events: one graphql-transport-ws stream to the subgraph owning the root field per
+subscriber (the plan's Primary fetch), each event completed from the other subgraphs (the plan's Rest) and
+shaped like a query's answer."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import orjson
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from router.executor import Executor
+from router.execution.executor import Executor
+from router.execution.shaper import Shaper
 from router.planner.nodes import Subscription
 from router.planner.operation import Operation
-from router.shaper import Shaper
+from router.upstream.sockets import PROTOCOL, SubgraphSockets
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL = "graphql-transport-ws"
 # Codes of the errors a subscription ends with (the subgraph's own errors pass through unchanged).
 CONNECTION_LOST = "SUBSCRIPTION_CONNECTION_LOST"  # the subgraph's socket closed without `complete`
 SUBGRAPH_UNAVAILABLE = "SUBREQUEST_HTTP_ERROR"  # the subgraph could not be reached or refused the socket
@@ -32,15 +27,6 @@ PROTOCOL_ERROR = "SUBSCRIPTION_PROTOCOL_ERROR"  # the subgraph answered somethin
 
 _HANDSHAKE_SECONDS = 10.0
 _CLOSE_SECONDS = 2.0
-
-
-def ws_url(http_url: str) -> str:
-    """The subgraph's WebSocket URL: its HTTP URL with ws:// or wss://."""
-    if http_url.startswith("https://"):
-        return "wss://" + http_url[len("https://") :]
-    if http_url.startswith("http://"):
-        return "ws://" + http_url[len("http://") :]
-    return http_url
 
 
 def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
@@ -53,27 +39,6 @@ class SubscriptionRefused(Exception):
     def __init__(self, errors: list[Any]) -> None:
         super().__init__("the subgraph refused the subscription")
         self.errors = errors
-
-
-class SubgraphSockets:
-    """The router's WebSocket client to the subgraphs: one aiohttp session, no connection limit (every
-    subscription holds its own socket for as long as it lasts)."""
-
-    def __init__(self, urls: Mapping[str, str]) -> None:
-        self.urls = {graph: ws_url(url) for graph, url in urls.items()}
-        self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), skip_auto_headers=("User-Agent",)
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 class SubscriptionStream:
@@ -248,112 +213,3 @@ class SubscriptionStream:
         finally:
             # Whatever happened above (a timeout, our own cancellation), the socket does not outlive us.
             ws._response.close()
-
-
-# --- shared by the client transports ------------------------------------------------------------------
-
-
-class SlowConsumer(Exception):
-    """The client does not read its events as fast as they come: its send buffer is full."""
-
-
-class SendBuffer:
-    """A bounded queue of frames for one client connection, drained by one writer task. A full buffer
-    means the client cannot keep up: ``put`` raises SlowConsumer instead of growing without bound."""
-
-    def __init__(self, send: Callable[[Any], Awaitable[None]], size: int) -> None:
-        self._send = send
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
-        self._writer: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()  # set while nothing waits to be sent
-        self._idle.set()
-        self.failed: BaseException | None = None
-        self.on_failure: Callable[[BaseException], None] | None = None
-
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._drain())
-
-    def put(self, frame: Any) -> None:
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            raise SlowConsumer from None
-        self._idle.clear()
-
-    async def _drain(self) -> None:
-        try:
-            while True:
-                frame = await self._queue.get()
-                await self._send(frame)
-                if self._queue.empty():
-                    self._idle.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the client is gone
-            self.failed = exc
-            self._idle.set()
-            if self.on_failure is not None:
-                self.on_failure(exc)
-
-    async def flush(self, seconds: float) -> None:
-        """Waits (up to ``seconds``) until every queued frame was sent."""
-        if self.failed is None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await self._idle.wait()
-
-    async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
-            self._writer = None
-
-
-class SubscriptionMetrics(Collector):
-    """Open subscriptions, events delivered and subscriptions ended, by transport; counted in plain ints on
-    the hot path and turned into Prometheus families when scraped."""
-
-    ENDED_REASONS = ("complete", "client", "error", "connection_lost", "slow_consumer", "disconnect")
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.open: dict[str, int] = {"websocket": 0, "sse": 0}
-        self.delivered: dict[str, int] = {"websocket": 0, "sse": 0}
-        self.ended: dict[tuple[str, str], int] = {}
-        if registry is not None:
-            registry.register(self)
-
-    def opened(self, transport: str) -> None:
-        self.open[transport] += 1
-
-    def closed(self, transport: str, reason: str) -> None:
-        self.open[transport] -= 1
-        key = (transport, reason)
-        self.ended[key] = self.ended.get(key, 0) + 1
-
-    def collect(self) -> Iterator[Metric]:
-        open_ = GaugeMetricFamily(
-            "myshop_router_subscriptions_open", "Subscriptions open now, by transport.", labels=["transport"]
-        )
-        for transport, count in self.open.items():
-            open_.add_metric([transport], count)
-        yield open_
-        delivered = CounterMetricFamily(
-            "myshop_router_subscription_events",
-            "Subscription events sent to clients, by transport.",
-            labels=["transport"],
-        )
-        for transport, count in self.delivered.items():
-            delivered.add_metric([transport], count)
-        yield delivered
-        ended = CounterMetricFamily(
-            "myshop_router_subscriptions_ended",
-            "Subscriptions ended, by transport and reason.",
-            labels=["transport", "reason"],
-        )
-        for (transport, reason), count in self.ended.items():
-            ended.add_metric([transport, reason], count)
-        yield ended
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(())

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
-from typing import Any
+from contextlib import AbstractContextManager
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from prometheus_client import CollectorRegistry
 
-from router.http_metrics import GraphQLMetrics
-from router.planner.nodes import Condition, Flatten
+from router.ops.metrics import GraphQLMetrics
+from router.planner.nodes import Condition, Flatten, PlanNode
+from router.upstream.client import SubgraphClient
 from shared.log import traceparent_var
 from shared.telemetry import (
     TRACEPARENT,
@@ -34,17 +37,23 @@ from shared.telemetry import (
     valid_traceparent,
 )
 
-# The request being executed, so the gateway can say which operation it runs (type and name for metrics and
-# the span) without a parameter every Gateway-like object would need.
-current_request: ContextVar[RequestTelemetry | None] = ContextVar("router_request", default=None)
+if TYPE_CHECKING:
+    from graphql import OperationDefinitionNode
+
+
+class Instrumentable(Protocol):
+    """What the telemetry instruments (router/execution/executor.py's Executor): the subgraph client its
+    fetches go through, and the tracer of its plan-node spans."""
+
+    client: SubgraphClient
+    tracer: Tracer | None
 
 
 class RequestTelemetry:
-    """One GraphQL request's span (when tracing), start time and operation."""
+    """One GraphQL request's span (when tracing), start time, operation and outcome."""
 
     __slots__ = (
         "_context_token",
-        "_request_token",
         "_traceparent_token",
         "errors",
         "operation",
@@ -56,19 +65,28 @@ class RequestTelemetry:
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.span: Span | None = None
-        # The OperationDefinitionNode the gateway selected (None when the request failed before).
-        self.operation: Any = None
+        # The operation the pipeline selected (None when the request failed before).
+        self.operation: OperationDefinitionNode | None = None
         # ok, error (an answer with errors), rejected (a request error), failed (a 500, or never answered).
         self.outcome = "failed"
-        self.errors: Any = None
+        self.errors: list[Any] | None = None
         self._context_token: object = None
         self._traceparent_token: Token[str | None] | None = None
-        self._request_token: Token[RequestTelemetry | None] | None = None
+
+    def answered(self, errors: list[Any] | None) -> None:
+        self.outcome, self.errors = ("error", errors) if errors else ("ok", None)
+
+    def rejected(self, errors: list[Any]) -> None:
+        self.outcome, self.errors = "rejected", errors
 
 
 class RouterTelemetry:
     def __init__(
-        self, registry: CollectorRegistry, provider: Any = None, *, owns_provider: bool = False
+        self,
+        registry: CollectorRegistry,
+        provider: TracerProvider | None = None,
+        *,
+        owns_provider: bool = False,
     ) -> None:
         self.metrics = GraphQLMetrics("router", registry)
         self.provider = provider
@@ -76,25 +94,19 @@ class RouterTelemetry:
         self._owns_provider = owns_provider
 
     @classmethod
-    def create(cls, registry: CollectorRegistry, provider: Any = None) -> RouterTelemetry:
+    def create(cls, registry: CollectorRegistry, provider: TracerProvider | None = None) -> RouterTelemetry:
         """With `provider` (tests, benchmarks), else OTLP/HTTP when the environment configures it."""
         if provider is not None:
             return cls(registry, provider)
         provider = provider_from_env("router")
         return cls(registry, provider, owns_provider=provider is not None)
 
-    def attach(self, gateway: Any) -> None:
-        """Instrument `gateway`'s fetches and read its plan cache (again after a reload swaps gateways)."""
-        instrument = getattr(gateway, "attach_telemetry", None)
-        if callable(instrument):
-            instrument(self)
-
-    def instrument(self, executor: Any, names: Mapping[str, str]) -> None:
-        """Fetch metrics and spans around `executor.clients` (graph -> subgraph `names`); plan-node spans."""
-        clients = executor.clients
-        if isinstance(clients, InstrumentedFetches):
-            clients = clients.inner
-        executor.clients = InstrumentedFetches(clients, names, self.metrics, self.tracer)
+    def instrument(self, executor: Instrumentable, names: Mapping[str, str]) -> None:
+        """Fetch metrics and spans around `executor.client` (graph -> subgraph `names`); plan-node spans."""
+        client = executor.client
+        if isinstance(client, InstrumentedSubgraphClient):
+            client = client.inner
+        executor.client = InstrumentedSubgraphClient(client, names, self.metrics, self.tracer)
         executor.tracer = self.tracer
 
     # --- a request ----------------------------------------------------------------------------------
@@ -120,7 +132,6 @@ class RouterTelemetry:
             request.span = span
             request._context_token = otel_context.attach(trace.set_span_in_context(span))
             request._traceparent_token = traceparent_var.set(traceparent_of(span))
-        request._request_token = current_request.set(request)
         return request
 
     def end(self, request: RequestTelemetry) -> None:
@@ -136,8 +147,6 @@ class RouterTelemetry:
                 code = str(code) if code else "UNKNOWN"
                 self.metrics.count_error(code)
                 codes.append(code)
-        if request._request_token is not None:
-            current_request.reset(request._request_token)
         if request._traceparent_token is not None:
             traceparent_var.reset(request._traceparent_token)
         span = request.span
@@ -163,30 +172,39 @@ class RouterTelemetry:
             await asyncio.to_thread(self.provider.shutdown)
 
 
-class InstrumentedFetches:
-    """`post` of the subgraph traffic, timed and counted per subgraph; with a tracer, each fetch is a CLIENT
-    span whose context goes to the subgraph in `traceparent`."""
+class InstrumentedSubgraphClient:
+    """A subgraph client (router/upstream/client.py) whose fetches are timed and counted per subgraph; with a
+    tracer, each fetch is a CLIENT span whose context goes to the subgraph in `traceparent`."""
 
-    def __init__(self, inner: Any, names: Mapping[str, str], metrics: GraphQLMetrics, tracer: Tracer | None):
+    def __init__(
+        self,
+        inner: SubgraphClient,
+        names: Mapping[str, str],
+        metrics: GraphQLMetrics,
+        tracer: Tracer | None,
+    ) -> None:
         self.inner = inner
         self.names = dict(names)
         self.metrics = metrics
         self.tracer = tracer
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # everything else is the traffic's own (close, metrics, ...)
-
     async def post(
-        self, graph: str, body: dict[str, Any], headers: Mapping[str, str] | None = None, **options: Any
-    ) -> Any:
+        self,
+        graph: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        mutation: bool = False,
+        deadline: float | None = None,
+    ) -> dict[str, Any]:
         subgraph = self.names.get(graph, graph)
         tracer = self.tracer
         started = time.perf_counter()
         try:
             if tracer is None:
-                payload = await self.inner.post(graph, body, headers, **options)
+                payload = await self.inner.post(graph, body, headers, mutation=mutation, deadline=deadline)
             else:
-                payload = await self._traced(tracer, subgraph, graph, body, headers, options)
+                payload = await self._traced(tracer, subgraph, graph, body, headers, mutation, deadline)
         except Exception as exc:
             self.metrics.count_fetch_error(subgraph, str(getattr(exc, "code", None) or type(exc).__name__))
             self.metrics.observe_fetch(subgraph, time.perf_counter() - started)
@@ -207,8 +225,9 @@ class InstrumentedFetches:
         graph: str,
         body: dict[str, Any],
         headers: Mapping[str, str] | None,
-        options: dict[str, Any],
-    ) -> Any:
+        mutation: bool,
+        deadline: float | None,
+    ) -> dict[str, Any]:
         attributes: dict[str, Any] = {"myshop.subgraph.name": subgraph}
         variables = body.get("variables")
         if isinstance(variables, dict) and "representations" in variables:
@@ -218,16 +237,16 @@ class InstrumentedFetches:
         ) as span:
             outgoing = dict(headers) if headers else {}
             inject(outgoing)
-            payload = await self.inner.post(graph, body, outgoing, **options)
+            payload = await self.inner.post(graph, body, outgoing, mutation=mutation, deadline=deadline)
             errors = payload.get("errors") if isinstance(payload, dict) else None
             if errors:
                 span.set_status(Status(StatusCode.ERROR, f"{len(errors)} GraphQL error(s)"))
             return payload
 
 
-def plan_node_span(tracer: Tracer, node: Any) -> Any:
+def plan_node_span(tracer: Tracer, node: PlanNode) -> AbstractContextManager[Span]:
     """The span of one plan node (Sequence, Parallel, Flatten, Condition); fetches have theirs in
-    InstrumentedFetches."""
+    InstrumentedSubgraphClient."""
     kind = type(node).__name__
     attributes: dict[str, Any] = {}
     if isinstance(node, Flatten):

@@ -1,0 +1,141 @@
+"""Entity representations: what an `_entities` fetch sends for each entity the merged tree holds (its key or
+@requires fields, its `__typename`), and the key that deduplicates equal representations. Compiled once per
+fetch into a small function: IDs as strings, the usual key, take the fast way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import orjson
+
+from router.planner.nodes import Fetch
+from router.planner.selections import OutField, SelectionSet
+from router.supergraph.model import Supergraph
+
+# entity -> (its representation, or None when it has none; the representation's deduplication key)
+Keyed = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]
+# Compiled builders kept per fetch (bounded: plans come and go with the plan cache).
+_CACHE_SIZE = 4096
+
+
+class Representations:
+    def __init__(self, supergraph: Supergraph) -> None:
+        self.supergraph = supergraph
+        self._keyers: dict[Fetch, Keyed] = {}
+
+    def keyed(self, fetch: Fetch) -> Keyed:
+        """`entity -> (representation or None, its deduplication key)` for `fetch`, made once per fetch."""
+        keyed = self._keyers.get(fetch)
+        if keyed is None:
+            if len(self._keyers) >= _CACHE_SIZE:
+                self._keyers.clear()  # plans evicted from the gateway's cache must not stay alive here
+            keyed = self._keyers[fetch] = self._compile(fetch)
+        return keyed
+
+    def _compile(self, fetch: Fetch) -> Keyed:
+        assert fetch.requires is not None
+        # (type condition, the types it matches, (response key, representation name) of each flat field).
+        cases: list[tuple[str | None, frozenset[str], tuple[tuple[str, str], ...]]] = []
+        for item in fetch.requires.items.values():
+            if isinstance(item, OutField):
+                continue
+            condition = item.type_condition
+            fields = []
+            for sub in item.sub.items.values():
+                if not isinstance(sub, OutField) or sub.sub is not None:
+                    fields = None  # nested (a compound key, @requires of an object): the general way
+                    break
+                if sub.name != "__typename":
+                    fields.append((sub.alias or sub.name, sub.name))
+            if fields is None:
+                return partial(self._keyed_general, fetch)
+            matches = self.supergraph.runtime_types(condition) if condition is not None else frozenset()
+            cases.append((condition, matches, tuple(fields)))
+        renamed = fetch.interface_objects
+
+        def keyed(entity: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+            typename = entity.get("__typename")
+            if typename is None:
+                return None, None
+            for condition, matches, fields in cases:
+                if condition is None or condition == typename or typename in matches:
+                    representation = {}
+                    strings = True
+                    for key, name in fields:
+                        if key not in entity:
+                            return None, None
+                        value = representation[name] = entity[key]
+                        if type(value) is not str:
+                            strings = False
+                    typename = representation["__typename"] = renamed.get(condition, typename)
+                    if strings:  # IDs as strings, the usual key: a tuple is a cheaper key than JSON
+                        return representation, (typename, *representation.values())
+                    return representation, orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+            return None, None
+
+        return keyed
+
+    def _keyed_general(self, fetch: Fetch, entity: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+        representation = self._representation(entity, fetch)
+        if representation is None:
+            return None, None
+        return representation, orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+
+    def _representation(self, entity: dict[str, Any], fetch: Fetch) -> dict[str, Any] | None:
+        typename = entity.get("__typename")
+        if typename is None:
+            return None
+        assert fetch.requires is not None
+        for item in fetch.requires.items.values():
+            if isinstance(item, OutField):
+                continue
+            condition = item.type_condition
+            if (
+                condition is None
+                or condition == typename
+                or typename in self.supergraph.runtime_types(condition)
+            ):
+                representation = _project(entity, item.sub, self.supergraph)
+                if representation is None:
+                    return None
+                representation["__typename"] = fetch.interface_objects.get(condition, typename)
+                return representation
+        return None
+
+
+def _project(value: dict[str, Any], selection: SelectionSet, sg: Supergraph) -> dict[str, Any] | None:
+    """The part of ``value`` that ``selection`` (a key or @requires field set) names."""
+    out: dict[str, Any] = {}
+    for item in selection.items.values():
+        if isinstance(item, OutField):
+            if item.name == "__typename":
+                continue
+            # Fields with arguments were fetched under an alias; the representation names the field.
+            key = item.alias or item.name
+            if key not in value:
+                return None
+            field_value = value[key]
+            if item.sub is not None and field_value is not None:
+                field_value = _project_value(field_value, item.sub, sg)
+            out[item.name] = field_value
+        else:
+            typename = value.get("__typename")
+            condition = item.type_condition
+            if condition is None or condition == typename or typename in sg.runtime_types(condition):
+                nested = _project(value, item.sub, sg)
+                if nested is not None:
+                    out.update(nested)
+    return out
+
+
+def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
+    if isinstance(value, list):
+        return [_project_value(v, selection, sg) for v in value]
+    if isinstance(value, dict):
+        projected = _project(value, selection, sg)
+        if projected is not None and "__typename" in value:
+            projected = {"__typename": value["__typename"], **projected}
+        return projected
+    return value

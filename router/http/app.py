@@ -1,0 +1,162 @@
+"""The router's ASGI application: `/graphql` (the HTTP and SSE doors; the WebSocket door for `websocket`
+scopes), GraphiQL's assets, `GET /health`, `GET /health/ready` (each subgraph reachable), `GET /metrics`, and
+the lifespan (the supergraph watcher started, everything closed at shutdown). Every error answers a
+GraphQL-shaped body with `extensions.code`, never a stack trace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from router.config import RouterConfig
+from router.http.asgi import JSON_CONTENT_TYPE, ClientGone, Message, Receive, Scope, Send, respond
+from router.http.graphiql import ASSET_PREFIX, GraphiQL
+from router.http.graphql import GraphQLOverHTTP
+from router.http.readiness import Readiness
+from router.http.sse import ServerSentEvents
+from router.http.websocket import GraphQLOverWebSocket
+from router.ops.metrics import RequestMetrics, SubscriptionMetrics
+from router.ops.reload import SupergraphWatcher
+from router.ops.telemetry import RouterTelemetry
+from router.pipeline.entry import Pipeline, ServedGateway
+from router.pipeline.errors import RequestError
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND = "NOT_FOUND"
+
+
+class RouterApp:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        config: RouterConfig,
+        registry: CollectorRegistry,
+        *,
+        graphiql: GraphiQL | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.config = config
+        self.registry = registry
+        self.graphiql = graphiql
+        self.requests = RequestMetrics("router", registry)
+        self.subscriptions = SubscriptionMetrics(registry)
+        self.readiness = Readiness(config.ready_timeout_seconds)
+        self.graphql = GraphQLOverHTTP(
+            pipeline, ServerSentEvents(pipeline, config, self.subscriptions), graphiql
+        )
+        self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
+        # Set by create_app when the supergraph file is watched (router/ops/reload.py).
+        self.reloader: SupergraphWatcher[ServedGateway] | None = None
+        self._reload_task: asyncio.Task[None] | None = None
+
+    @property
+    def gateway(self) -> ServedGateway:
+        """The gateway new requests run on."""
+        return self.pipeline.serving.gateway
+
+    @property
+    def telemetry(self) -> RouterTelemetry:
+        return self.pipeline.telemetry
+
+    # --- dispatch ---------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        status_box = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        route = path
+        try:
+            if path == "/graphql":
+                await self.graphql(scope, receive, send_status)
+            elif path in ("/health", "/health/"):
+                await respond(send_status, 200, b'{"status":"ok"}', JSON_CONTENT_TYPE)
+            elif path == "/health/ready":
+                ok, report = await self.readiness.report(self.gateway.subgraphs)
+                await respond(send_status, 200 if ok else 503, orjson.dumps(report), JSON_CONTENT_TYPE)
+            elif path == "/metrics":
+                payload = generate_latest(self.registry)
+                await respond(send_status, 200, payload, CONTENT_TYPE_LATEST.encode())
+            elif path.startswith(ASSET_PREFIX) and self.graphiql is not None:
+                route = ASSET_PREFIX
+                await self._asset(scope, send_status, path[len(ASSET_PREFIX) :])
+            else:
+                route = "unmatched"  # one label for every unknown path: scanners cannot grow the label set
+                await _not_found(send_status, f"no route {path}")
+        except ClientGone:
+            status_box[0] = 499
+        finally:
+            self.requests.observe(scope["method"], route, status_box[0], time.perf_counter() - started)
+
+    async def _asset(self, scope: Scope, send: Send, name: str) -> None:
+        assert self.graphiql is not None
+        asset = self.graphiql.assets.get(name)
+        if asset is None:
+            await _not_found(send, f"no asset {name}")
+            return
+        if_none_match = b""
+        accepts_gzip = False
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                if_none_match = value
+            elif key == b"accept-encoding" and b"gzip" in value:
+                accepts_gzip = True
+        etag = asset.etag.encode()
+        headers: tuple[tuple[bytes, bytes], ...] = (
+            (b"etag", etag),
+            (b"cache-control", b"public, max-age=86400"),
+            (b"vary", b"accept-encoding"),
+        )
+        if if_none_match == etag:
+            await send({"type": "http.response.start", "status": 304, "headers": list(headers)})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if accepts_gzip:
+            headers += ((b"content-encoding", b"gzip"),)
+            body = await asyncio.to_thread(asset.gzipped) if asset._gzipped is None else asset.gzipped()
+        else:
+            body = asset.body
+        await respond(send, 200, body, asset.content_type.encode(), headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.reloader is not None:
+                    self._reload_task = asyncio.create_task(self.reloader.run())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    if self._reload_task is not None:
+                        self._reload_task.cancel()
+                    if self.reloader is not None:
+                        await self.reloader.close()
+                    await self.readiness.close()
+                    await self.pipeline.close()
+                except Exception:
+                    logger.exception("closing the router failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _not_found(send: Send, message: str) -> None:
+    await respond(send, 404, RequestError.of(message, NOT_FOUND, 404).body(), JSON_CONTENT_TYPE)

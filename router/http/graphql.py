@@ -1,0 +1,276 @@
+"""The HTTP door: `POST/GET /graphql` per the GraphQL-over-HTTP spec. It reads the request (content
+negotiation, the body within the size limit, GET's query parameters) into a GraphQLRequest, hands it to the
+pipeline and writes the answer with the spec's status codes; `Accept: text/event-stream` goes to the SSE door,
+a browser asking for the page gets GraphiQL. The path does no work it can avoid: header parsing is cached per
+distinct value, the body is read once, JSON goes through orjson."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from router.execution.executor import GATEWAY_TIMEOUT
+from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
+from router.http.graphiql import GraphiQL
+from router.http.sse import ServerSentEvents
+from router.pipeline.edge.limits import RequestSizeLimit
+from router.pipeline.entry import Pipeline
+from router.pipeline.errors import (
+    BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
+    MalformedRequest,
+    RequestError,
+    internal_error,
+)
+from router.pipeline.request import Door, GraphQLRequest
+from shared.log import request_id_var
+
+logger = logging.getLogger(__name__)
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+CONTENT_TYPES = {
+    GRAPHQL_RESPONSE: b"application/graphql-response+json; charset=utf-8",
+    JSON: b"application/json; charset=utf-8",
+}
+_HTML = b"text/html; charset=utf-8"
+
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+
+# Request ids made here: unique per process (random prefix) and cheap (a counter, not uuid4 per request).
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+# A caller's id is kept only when it is one the subgraphs keep too (shared.app.RequestIdMiddleware).
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@lru_cache(maxsize=512)
+def negotiate(accept: str) -> tuple[str | None, bool]:
+    """(the GraphQL media type to answer with or None for 406, whether the client lists text/html).
+
+    No Accept, `*/*` or `application/*` get `application/json` (what clients before the spec expect); a client
+    naming both JSON types gets the one it weighs higher, `application/graphql-response+json` on a tie.
+    """
+    if not accept.strip():
+        return JSON, False
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = part.split(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        weights[media] = max(q, weights.get(media, 0.0))
+    html = weights.get("text/html", 0.0) > 0
+    graphql_q = weights.get(GRAPHQL_RESPONSE, 0.0)
+    json_q = weights.get(JSON, 0.0)
+    if graphql_q > 0 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE, html
+    if json_q > 0:
+        return JSON, html
+    if max(weights.get("application/*", 0.0), weights.get("*/*", 0.0)) > 0:
+        return JSON, html
+    return None, html
+
+
+@lru_cache(maxsize=64)
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class _Incoming:
+    """What the door reads from the request's headers, in one pass."""
+
+    __slots__ = ("accept", "content_length", "content_type", "headers", "request_id")
+
+    def __init__(self, scope: Scope) -> None:
+        accept = content_type = request_id = ""
+        content_length = -1
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            text = value.decode("latin-1")
+            headers[key.decode("latin-1")] = text
+            if key == b"accept":
+                accept = f"{accept},{text}" if accept else text
+            elif key == b"content-type":
+                content_type = text
+            elif key == b"content-length":
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    content_length = -1
+            elif key == b"x-request-id" and _REQUEST_ID.match(value):
+                request_id = text
+        self.request_id = request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+        headers["x-request-id"] = self.request_id
+        self.headers = headers
+        self.accept = accept
+        self.content_type = content_type
+        self.content_length = content_length
+
+
+class GraphQLOverHTTP:
+    def __init__(self, pipeline: Pipeline, sse: ServerSentEvents, graphiql: GraphiQL | None) -> None:
+        self.pipeline = pipeline
+        self.sse = sse
+        self.graphiql = graphiql
+        self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        incoming = _Incoming(scope)
+        media, wants_html = negotiate(incoming.accept)
+        extra: Headers = ((b"x-request-id", incoming.request_id.encode("latin-1")),)
+        token = request_id_var.set(incoming.request_id)
+        try:
+            method: str = scope["method"]
+            if method == "GET" and wants_html and self.graphiql is not None:
+                if b"query=" not in scope.get("query_string", b""):
+                    await respond(send, 200, self.graphiql.page, _HTML, extra)
+                    return
+            wants_events = "text/event-stream" in incoming.accept
+            try:
+                body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
+                request = self._request(scope, method, body, incoming, media, wants_events)
+            except RequestError as refused:  # not a GraphQL request: the status is the answer's
+                content_type = CONTENT_TYPES[media or JSON]
+                await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
+                return
+            if wants_events:
+                await self.sse(request, receive, send, extra)
+            else:
+                await self._answer(request, send, media or JSON, extra)
+        finally:
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _request(
+        scope: Scope,
+        method: str,
+        body: bytes,
+        incoming: _Incoming,
+        media: str | None,
+        wants_events: bool,
+    ) -> GraphQLRequest:
+        """The GraphQL request of a POST's `body` or a GET's query string; MalformedRequest otherwise."""
+        if method == "POST":
+            params = _post_params(incoming.content_type, body)
+        elif method == "GET":
+            params = _get_params(scope.get("query_string", b""))
+        else:
+            raise MalformedRequest.of(
+                f"{method} is not allowed on /graphql; use POST or GET",
+                METHOD_NOT_ALLOWED,
+                405,
+                ((b"allow", b"GET, POST"),),
+            )
+        if media is None and not wants_events:
+            raise MalformedRequest.of(
+                f"cannot answer with any of {incoming.accept!r}; accept {GRAPHQL_RESPONSE} or {JSON}",
+                NOT_ACCEPTABLE,
+                406,
+            )
+        client = scope.get("client")
+        return GraphQLRequest.from_params(
+            params,
+            door=Door.SSE if wants_events else Door.HTTP,
+            method=method,
+            headers=incoming.headers,
+            peer=client[0] if client else "unknown",
+            size=len(body),
+        )
+
+    async def _answer(self, request: GraphQLRequest, send: Send, media: str, extra: Headers) -> None:
+        try:
+            response = await self.pipeline.execute(request)
+        except RequestError as refused:
+            status = refused.status
+            # application/json answers GraphQL request errors with 200 (what pre-spec clients expect); the
+            # spec's own media type says 400.
+            if status == 400 and media == JSON:
+                status = 200
+            await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
+            return
+        try:
+            payload = orjson.dumps(response)
+        except TypeError:
+            logger.exception("the router produced a response it cannot serialize")
+            refused = internal_error()
+            await respond(send, 500, refused.body(), CONTENT_TYPES[media], extra)
+            return
+        # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
+        status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
+        await respond(send, status, payload, CONTENT_TYPES[media], extra)
+
+    async def _read_body(self, receive: Receive, content_length: int) -> bytes:
+        limit = self.size_limit.max_bytes
+        unread = self.size_limit.unread_bytes
+        too_large = content_length > limit
+        if content_length > unread:
+            # Far too large to read: answer at once (uvicorn closes the connection behind us).
+            raise self.size_limit.refusal()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                too_large = True
+                if size > unread:
+                    break
+            elif chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if too_large:
+            raise self.size_limit.refusal()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _post_params(content_type: str, body: bytes) -> Any:
+    if not content_type:
+        raise MalformedRequest.of(f"a POST needs Content-Type: {JSON}", UNSUPPORTED_MEDIA_TYPE, 415)
+    if _media_type(content_type) != JSON:
+        raise MalformedRequest.of(
+            f"unsupported Content-Type {content_type!r}; send {JSON}", UNSUPPORTED_MEDIA_TYPE, 415
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedRequest.of("the request body is not valid JSON", BAD_REQUEST) from None
+
+
+def _get_params(query_string: bytes) -> dict[str, Any]:
+    raw = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    params: dict[str, Any] = {}
+    for key in ("query", "operationName", "documentId"):
+        if key in raw:
+            params[key] = raw[key]
+    for key in ("variables", "extensions"):
+        if raw.get(key):
+            try:
+                params[key] = orjson.loads(raw[key])
+            except orjson.JSONDecodeError:
+                raise MalformedRequest.of(f"the {key} parameter is not valid JSON", BAD_REQUEST) from None
+    return params
+
+
+def _timed_out(errors: Any) -> bool:
+    return bool(errors) and any(
+        (error.get("extensions") or {}).get("code") == GATEWAY_TIMEOUT for error in errors
+    )

@@ -1,0 +1,83 @@
+"""Stage: execute the plan and shape the answer. A query or mutation runs its plan
+(router/execution/executor.py), the root introspection fields are answered from the API schema, and the
+merged data is projected onto the client's selections (router/execution/shaper.py). A subscription opens its
+event stream instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
+
+from router.execution.executor import Executor
+from router.execution.shaper import Shaper
+from router.execution.subscription import SubscriptionStream
+from router.pipeline.document import PreparedDocument
+from router.pipeline.errors import QUERY_PLANNING_FAILED, RequestError
+from router.pipeline.introspection import introspect
+from router.planner import QueryPlan, Subscription
+from router.planner.operation import Operation
+from router.upstream.sockets import SubgraphSockets
+
+
+@dataclass(slots=True)
+class PlannedOperation:
+    """What the stages before execution made of a request."""
+
+    prepared: PreparedDocument
+    node: OperationDefinitionNode
+    operation: Operation
+    plan: QueryPlan
+    variables: dict[str, Any]
+
+
+class ExecutionStage:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        executor: Executor,
+        shaper: Shaper,
+        sockets: SubgraphSockets,
+        *,
+        request_timeout: float | None,
+    ) -> None:
+        self.schema = schema
+        self.executor = executor
+        self.shaper = shaper
+        self.sockets = sockets
+        self.request_timeout = request_timeout
+
+    async def execute(self, planned: PlannedOperation, headers: dict[str, str]) -> dict[str, Any]:
+        """The response of a query or mutation: data (null-bubbled where a non-null field failed), and the
+        errors of the fetches and of introspection."""
+        errors: list[dict[str, Any]] = []
+        local: dict[str, Any] | None = None
+        variables = planned.variables
+        if planned.plan.introspection:
+            assert planned.prepared.document is not None
+            local, local_errors = introspect(self.schema, planned.prepared.document, planned.node, variables)
+            errors.extend(local_errors)
+        data, fetch_errors = await self.executor.run(
+            planned.plan.node,
+            variables,
+            headers,
+            time_limit=self.request_timeout,
+            cache_reads=planned.node.operation is not OperationType.MUTATION,
+        )
+        errors.extend(fetch_errors)
+        operation = planned.operation
+        shaped = self.shaper.shape(operation.selections, data, operation.root_type, variables, local)
+        response: dict[str, Any] = {"data": shaped}
+        if errors:
+            response["errors"] = errors
+        return response
+
+    def subscribe(self, planned: PlannedOperation, headers: dict[str, str]) -> SubscriptionStream:
+        """The event stream of a subscription (nothing sent to the subgraph until it is iterated)."""
+        plan = planned.plan.node
+        if not isinstance(plan, Subscription):
+            raise RequestError.of("the subscription selects no subgraph field", QUERY_PLANNING_FAILED)
+        return SubscriptionStream(
+            self.sockets, self.executor, self.shaper, planned.operation, plan, planned.variables, headers
+        )

@@ -1,0 +1,247 @@
+"""The gateway: the pipeline's GraphQL stages bound to one supergraph, with everything built from it (the API
+schema, the caches of documents and plans, the executor and the subgraph clients). A hot reload swaps in a new
+one (router/ops/reload.py); the edge and the telemetry stay (router/pipeline/entry.py).
+
+    parse → bound the work → validate (document.py, cached by text) → select the operation (select.py) →
+    coerce variables (variables.py) → normalize → plan (plan.py, cached) → execute → shape (execute.py)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import GraphQLEnumType, GraphQLSchema, OperationDefinitionNode, OperationType
+from prometheus_client import CollectorRegistry
+
+from router.execution.entity_cache import EntityCache, EntityCacheConfig
+from router.execution.executor import Executor
+from router.execution.shaper import Shaper
+from router.execution.subscription import SubscriptionStream
+from router.ops.telemetry import RouterTelemetry
+from router.pipeline.document import DocumentStages, PreparedDocument, RouterLimits
+from router.pipeline.errors import (
+    QUERY_PLANNING_FAILED,
+    SUBSCRIPTION_TRANSPORT_REQUIRED,
+    RequestError,
+    error,
+)
+from router.pipeline.execute import ExecutionStage, PlannedOperation
+from router.pipeline.plan import PlanStage
+from router.pipeline.request import Door, GraphQLRequest
+from router.pipeline.select import check_method, select_operation
+from router.pipeline.variables import coerce_variables
+from router.planner import PlanningError
+from router.supergraph import Supergraph, build_api_schema, load_supergraph
+from router.upstream.headers import HeaderPropagation
+from router.upstream.resilient import ResilientSubgraphClient
+from router.upstream.sockets import SubgraphSockets
+from router.upstream.traffic_config import TrafficConfig
+from router.upstream.transport import SubgraphTransport
+
+__all__ = ["Gateway", "RouterLimits"]
+
+# An answer of the stages: a response, or (a subscription on a streaming door) a stream of them.
+Answer = dict[str, Any] | SubscriptionStream
+
+
+class Gateway:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        api_schema: GraphQLSchema,
+        *,
+        limits: RouterLimits = RouterLimits(),
+        subgraph_urls: Mapping[str, str] | None = None,
+        headers: HeaderPropagation | None = None,
+        traffic: TrafficConfig = TrafficConfig(),
+        entity_cache: EntityCacheConfig = EntityCacheConfig(),
+    ) -> None:
+        self.supergraph = supergraph
+        self.api_schema = api_schema
+        self.limits = limits
+        overrides = dict(subgraph_urls or {})
+        # Subgraph name -> URL (readiness checks probe these).
+        self.subgraphs: dict[str, str] = {
+            s.name: overrides.get(s.name, s.url) for s in supergraph.subgraphs.values()
+        }
+        urls = {graph: self.subgraphs[s.name] for graph, s in supergraph.subgraphs.items()}
+        # router.yaml's header and traffic settings name subgraphs; fetches name graphs.
+        self.names = {graph: s.name for graph, s in supergraph.subgraphs.items()}
+        unknown = sorted(set(traffic.subgraphs) - set(self.names.values()))
+        if unknown:
+            raise ValueError(f"traffic settings for unknown subgraphs: {', '.join(unknown)}")
+        shaping = {graph: traffic.for_subgraph(name) for graph, name in self.names.items()}
+        transport = SubgraphTransport(urls, timeouts={graph: c.timeout for graph, c in shaping.items()})
+        outgoing = (headers or HeaderPropagation()).keyed(self.names)
+        self.client = ResilientSubgraphClient(
+            transport, outgoing, shaping, self.names, ignored_headers=traffic.dedup_ignored_headers
+        )
+        self.executor = Executor(supergraph, self.client, outgoing)
+        self.entity_cache: EntityCache | None = None
+        if entity_cache.enabled:
+            self.entity_cache = EntityCache(entity_cache, self.names, frozenset(supergraph.types))
+            self.executor.entity_cache = self.entity_cache
+            transport.cache_control_graphs = self.entity_cache.graphs
+        self.sockets = SubgraphSockets(urls)
+        self.documents = DocumentStages(api_schema, limits)
+        self.plans = PlanStage(api_schema, supergraph, limits.plan_cache_size)
+        self.execution = ExecutionStage(
+            api_schema,
+            self.executor,
+            _shaper(supergraph, api_schema),
+            self.sockets,
+            request_timeout=traffic.request_timeout,
+        )
+
+    @classmethod
+    def from_supergraph(
+        cls,
+        sdl: str,
+        *,
+        limits: RouterLimits = RouterLimits(),
+        subgraph_urls: Mapping[str, str] | None = None,
+        headers: HeaderPropagation | None = None,
+        traffic: TrafficConfig = TrafficConfig(),
+        entity_cache: EntityCacheConfig = EntityCacheConfig(),
+    ) -> Gateway:
+        """A gateway over the supergraph SDL `sdl`."""
+        supergraph, document, names = load_supergraph(sdl)
+        return cls(
+            supergraph,
+            build_api_schema(document, names),
+            limits=limits,
+            subgraph_urls=subgraph_urls,
+            headers=headers,
+            traffic=traffic,
+            entity_cache=entity_cache,
+        )
+
+    # -- the stages --------------------------------------------------------------------------------
+
+    async def run(self, request: GraphQLRequest) -> Answer:
+        """`request`'s answer; RequestError when it cannot run. Sets `request.operation` once selected."""
+        try:
+            planned = self.plan(request)
+        except PlanningError as exc:  # a plan error is no request error: data null, and why
+            return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
+        if planned.node.operation is OperationType.SUBSCRIPTION:
+            return self.execution.subscribe(planned, request.headers)
+        return await self.execution.execute(planned, request.headers)
+
+    def plan(self, request: GraphQLRequest) -> PlannedOperation:
+        """Every stage before execution; RequestError, or PlanningError for a query or mutation that cannot
+        be planned."""
+        prepared, node = self._select(request)
+        subscription = node.operation is OperationType.SUBSCRIPTION
+        if subscription and not request.streams:
+            raise RequestError.of(
+                "subscriptions are served over WebSocket (graphql-transport-ws) or Server-Sent Events"
+                " (Accept: text/event-stream)",
+                SUBSCRIPTION_TRANSPORT_REQUIRED,
+            )
+        variables = coerce_variables(self.api_schema, node, request.variables)
+        try:
+            operation, plan = self.plans.plan(prepared.text, request.operation_name, prepared, node)
+        except PlanningError as exc:
+            if subscription:
+                raise RequestError.of(str(exc), QUERY_PLANNING_FAILED) from None
+            raise
+        return PlannedOperation(prepared, node, operation, plan, variables)
+
+    def _select(self, request: GraphQLRequest) -> tuple[PreparedDocument, OperationDefinitionNode]:
+        """parse → bound the work → validate (cached by text) → select the operation → check the method."""
+        query = request.query
+        assert query is not None  # the edge found the text of a persisted query
+        prepared = self.documents.prepare(query)
+        if prepared.errors:
+            raise RequestError(prepared.errors)
+        assert prepared.document is not None
+        node = request.operation = select_operation(prepared.document, request.operation_name)
+        check_method(node, request.method, request.streams)
+        return prepared, node
+
+    # -- in process (tests, tools): the stages without the edge -----------------------------------
+
+    async def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The response of a query or mutation; RequestError when it cannot run."""
+        request = GraphQLRequest(
+            query,
+            dict(variables) if variables else None,
+            operation_name,
+            method=method,
+            headers=dict(headers or {}),
+        )
+        answer = await self.run(request)
+        assert isinstance(answer, dict)
+        return answer
+
+    def subscribe(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> SubscriptionStream | None:
+        """The event stream of a subscription operation (nothing sent yet), None for a query or mutation."""
+        request = GraphQLRequest(
+            query,
+            dict(variables) if variables else None,
+            operation_name,
+            door=Door.WEBSOCKET,
+            headers=dict(headers or {}),
+        )
+        planned = self.plan(request)
+        if planned.node.operation is not OperationType.SUBSCRIPTION:
+            return None
+        return self.execution.subscribe(planned, request.headers)
+
+    def plan_text(self, query: str, operation_name: str | None = None) -> str:
+        """The plan of an operation, printed (its variables need no values)."""
+        prepared, node = self._select(GraphQLRequest(query, None, operation_name))
+        return str(self.plans.plan(query, operation_name, prepared, node)[1])
+
+    # -- around it ----------------------------------------------------------------------------------
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """The subgraph client's metrics (breakers, retries, deduplication) and the entity cache's on
+        `/metrics`."""
+        self.client.register_metrics(registry)
+        if self.entity_cache is not None:
+            self.entity_cache.register_metrics(registry)
+
+    def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
+        """Fetch metrics and spans, plan-node spans (router/ops/telemetry.py), the plan cache's hit counts."""
+        telemetry.instrument(self.executor, self.names)
+        plans = self.plans
+        telemetry.metrics.watch_plan_cache(lambda: (plans.hits, plans.misses))
+
+    async def close(self) -> None:
+        await self.client.close()
+        await self.sockets.close()
+        if self.entity_cache is not None:
+            await self.entity_cache.close()
+
+
+def _shaper(supergraph: Supergraph, api_schema: GraphQLSchema) -> Shaper:
+    """The shaper of `api_schema`'s answers: objects of types outside it answer null, as do enum values."""
+    hidden = frozenset(
+        name
+        for name, info in supergraph.types.items()
+        if info.kind == "object" and name not in api_schema.type_map
+    )
+    enums = {
+        name: frozenset(t.values)
+        for name, t in api_schema.type_map.items()
+        if isinstance(t, GraphQLEnumType) and not name.startswith("__")
+    }
+    return Shaper(supergraph, hidden, enums)

@@ -1,0 +1,41 @@
+"""The root `__schema` and `__type` fields, answered by the router from the API schema (never planned: no
+subgraph knows the whole API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute,
+)
+
+
+def introspect(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The introspection fields' data and errors (the operation's other root fields left out)."""
+    selections = tuple(
+        s
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+    )
+    attrs = {k: getattr(operation, k) for k in operation.keys if k != "loc"}
+    only = operation.__class__(**{**attrs, "selection_set": SelectionSetNode(selections=selections)})
+    definitions = tuple(d if d is not operation else only for d in document.definitions)
+    result = execute(
+        schema,
+        DocumentNode(definitions=definitions),
+        variable_values=dict(variables),
+        operation_name=operation.name.value if operation.name else None,
+    )
+    errors = [dict(e.formatted) for e in result.errors or ()]
+    return dict(result.data or {}), errors  # type: ignore[arg-type]
