@@ -364,12 +364,15 @@ class Gateway:
 def baseline_rows(checkout: Path) -> list[Gateway]:
     """Our router as `checkout` (another revision's tree) has it, with and without deduplication: its
     `myshop` entry point (from its pyproject.toml) run by this .venv's Python with the checkout first on
-    the path."""
+    the path (ahead of the working directory, this tree, which `python -c` puts first)."""
     scripts = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, function = scripts["myshop"].partition(":")
     python = str(REPO_ROOT / ".venv/bin/python")
-    start = f"import sys; sys.argv[0] = 'myshop'; from {module} import {function} as main; main()"
-    env = {"PYTHONPATH": str(checkout.resolve()), "MYSHOP_LOG_LEVEL": "WARNING"}
+    start = (
+        f"import sys; sys.path.insert(0, {str(checkout.resolve())!r}); sys.argv[0] = 'myshop'; "
+        f"from {module} import {function} as main; main()"
+    )
+    env = {"MYSHOP_LOG_LEVEL": "WARNING"}
 
     def theirs(supergraph: Path, port: int) -> list[str]:
         return [
