@@ -1,0 +1,166 @@
+"""Input hygiene (issue 13, item 4): a string PostgreSQL cannot store (a NUL; an unpaired surrogate) in any
+argument of the public API answers BAD_USER_INPUT naming the argument, never INTERNAL, and writes nothing.
+
+The calls are generated from the router's API schema (tests/security/hygiene_calls.py), sent through a real
+router in front of the real subgraphs, as an admin so that authorization never answers first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hygiene_calls import REPO, Call, Values, api_schema, calls
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from myshop.demo.users import DEMO_PASSWORD, seed
+from router.config import RouterConfig
+from router.server import build_gateway, create_app
+from shared.testing import ServerThread
+
+SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
+CONCURRENCY = 8  # requests in flight: the stack's pools hold 4 connections per service
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }"
+CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
+ADJUST = 'mutation($id: ID!) { adjustStock(productId: $id, delta: 5, reason: "hygiene") { id } }'
+
+
+@pytest.fixture(scope="module")
+def router(stack: Any) -> Iterator[ServerThread]:
+    """The router over the MyShop supergraph in front of the test stack, verifying tokens at the edge."""
+    config = RouterConfig(
+        graphiql=False,
+        subgraph_urls={name: f"{server.url}/graphql" for name, server in stack.servers.items()},
+        jwks_url=f"{stack.url('users')}/.well-known/jwks.json",
+    )
+    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+        yield client
+
+
+async def graphql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
+) -> httpx.Response:
+    # json.dumps escapes what is not ASCII (an unpaired surrogate too); httpx's own encoder would refuse it.
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return await client.post("/graphql", content=body, headers=headers)
+
+
+def codes(response: httpx.Response) -> list[Any]:
+    return [(error.get("extensions") or {}).get("code") for error in response.json().get("errors") or []]
+
+
+@pytest.fixture
+async def shop(api: Any, engines: dict[str, AsyncEngine], client: httpx.AsyncClient) -> dict[str, str]:
+    """The demo admin signed in through the router, and a product with stock: the ids every call uses."""
+    async with async_sessionmaker(engines["users"], expire_on_commit=False).begin() as session:
+        await seed(session)
+    signed_in = (await graphql(client, LOGIN, {"e": "admin@myshop.dev", "p": DEMO_PASSWORD})).json()
+    token = signed_in["data"]["login"]["accessToken"]
+    product = {
+        "sku": "HYG-SEED",
+        "name": "Seed",
+        "description": "",
+        "price": {"amount": 100, "currency": "USD"},
+    }
+    created = (await graphql(client, CREATE, {"input": {**product, "category": "Seeds"}}, token)).json()
+    product_id = created["data"]["createProduct"]["id"]
+    assert "errors" not in (await graphql(client, ADJUST, {"id": product_id}, token)).json()
+    return {"token": token, "user": signed_in["data"]["login"]["user"]["id"], "product": product_id}
+
+
+async def row_counts(engines: dict[str, AsyncEngine]) -> dict[str, int]:
+    """Every table of every subgraph database (but Alembic's) and its row count."""
+    counts: dict[str, int] = {}
+    for service, engine in engines.items():
+        async with engine.connect() as conn:
+            tables = (
+                await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                        "AND table_type = 'BASE TABLE' AND table_name <> 'alembic_version'"
+                    )
+                )
+            ).scalars()
+            for table in sorted(tables):
+                counts[f"{service}.{table}"] = (
+                    await conn.execute(text(f'SELECT count(*) FROM "{table}"'))
+                ).scalar_one()
+    return counts
+
+
+async def settled_counts(
+    engines: dict[str, AsyncEngine], *, quiet: float = 0.6, limit: float = 15.0
+) -> dict[str, int]:
+    """The row counts once the stack stopped writing (relays, consumers, activity flushes run behind the
+    requests that caused them): the same for `quiet` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    counts = await row_counts(engines)
+    while True:
+        await asyncio.sleep(quiet)
+        again = await row_counts(engines)
+        if again == counts or loop.time() > deadline:
+            return again
+        counts = again
+
+
+async def send_all(
+    client: httpx.AsyncClient, token: str, made: list[Call]
+) -> list[tuple[Call, httpx.Response]]:
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def send(call: Call) -> tuple[Call, httpx.Response]:
+        async with slots:
+            return call, await graphql(client, call.document, call.variables, token)
+
+    return await asyncio.gather(*(send(call) for call in made))
+
+
+def misanswered(answers: list[tuple[Call, httpx.Response]]) -> list[str]:
+    """Each String or ID call not answered by exactly one BAD_USER_INPUT naming its argument. A custom scalar
+    (DateTime) refuses the value itself, as the client's input: BAD_USER_INPUT for a variable, a validation
+    error for a literal (graphql-core's rules; no argument named), never INTERNAL."""
+    wrong = []
+    for call, response in answers:
+        errors = response.json().get("errors") or []
+        fields = [(error.get("extensions") or {}).get("field") for error in errors]
+        if call.scalar in ("String", "ID"):
+            right = codes(response) == ["BAD_USER_INPUT"] and fields == [call.path]
+        else:
+            right = codes(response) in (["BAD_USER_INPUT"], ["GRAPHQL_VALIDATION_FAILED"])
+        if response.status_code >= 500 or not right:
+            wrong.append(f"{call.name}: {response.status_code} {codes(response)} {fields}")
+    return wrong
+
+
+@pytest.mark.parametrize("literal", [False, True], ids=["variables", "literals"])
+async def test_a_nul_in_any_string_argument_answers_bad_user_input_and_writes_nothing(
+    literal: bool, shop: dict[str, str], client: httpx.AsyncClient, engines: dict[str, AsyncEngine]
+) -> None:
+    # Given every string argument of the public schema, each in a call of its own with a NUL in it
+    made = calls(api_schema(), Values(shop, "\x00"), literal=literal)
+    assert len(made) >= 45  # the walk found the schema's arguments (49 when this was written)
+    before = await settled_counts(engines)
+
+    # When each is sent through the router as an admin
+    answers = await send_all(client, shop["token"], made)
+
+    # Then each is answered BAD_USER_INPUT naming its argument
+    assert misanswered(answers) == []
+    # and no database holds a row more or less
+    assert await settled_counts(engines) == before
