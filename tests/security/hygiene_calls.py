@@ -41,6 +41,18 @@ def api_schema() -> GraphQLSchema:
     return build_api_schema(document, names)
 
 
+def root_owners() -> dict[str, str]:
+    """Each Query and Mutation field of the supergraph and the subgraph that resolves it (the first one)."""
+    supergraph, _, _ = load_supergraph((REPO / "schema" / "supergraph.graphql").read_text())
+    owners: dict[str, str] = {}
+    for root in (supergraph.query_type, supergraph.mutation_type):
+        assert root is not None
+        for name, field in supergraph.types[root].fields.items():
+            if field.resolvers:
+                owners[name] = supergraph.subgraphs[sorted(field.resolvers)[0]].name
+    return owners
+
+
 @dataclass(frozen=True)
 class Call:
     """One request: `field` (reached through `via`, root fields first) with `path` holding the bad string."""

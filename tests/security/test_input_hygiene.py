@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from hygiene_calls import REPO, Call, Values, api_schema, calls
+from hygiene_calls import REPO, Call, Values, api_schema, calls, root_owners
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -50,14 +50,19 @@ async def client(router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = None,
+    *,
+    url: str = "/graphql",
 ) -> httpx.Response:
     # json.dumps escapes what is not ASCII (an unpaired surrogate too); httpx's own encoder would refuse it.
     body = json.dumps({"query": query, "variables": variables}).encode()
     headers = {"content-type": "application/json"}
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
-    return await client.post("/graphql", content=body, headers=headers)
+    return await client.post(url, content=body, headers=headers)
 
 
 def codes(response: httpx.Response) -> list[Any]:
@@ -120,13 +125,14 @@ async def settled_counts(
 
 
 async def send_all(
-    client: httpx.AsyncClient, token: str, made: list[Call]
+    client: httpx.AsyncClient, token: str, made: list[Call], url: Callable[[Call], str] = lambda _: "/graphql"
 ) -> list[tuple[Call, httpx.Response]]:
+    """Every call, `CONCURRENCY` at a time (each of its own: no call depends on another's answer)."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def send(call: Call) -> tuple[Call, httpx.Response]:
         async with slots:
-            return call, await graphql(client, call.document, call.variables, token)
+            return call, await graphql(client, call.document, call.variables, token, url=url(call))
 
     return await asyncio.gather(*(send(call) for call in made))
 
@@ -163,4 +169,38 @@ async def test_a_nul_in_any_string_argument_answers_bad_user_input_and_writes_no
     # Then each is answered BAD_USER_INPUT naming its argument
     assert misanswered(answers) == []
     # and no database holds a row more or less
+    assert await settled_counts(engines) == before
+
+
+async def test_an_unpaired_surrogate_is_refused_by_the_router_as_a_body_that_is_not_json(
+    shop: dict[str, str], client: httpx.AsyncClient, engines: dict[str, AsyncEngine]
+) -> None:
+    # Given every string argument with an unpaired surrogate (JSON can carry one: "\\ud800"; UTF-8 cannot)
+    made = calls(api_schema(), Values(shop, "\ud800"), literal=False)
+    before = await settled_counts(engines)
+
+    # When each is sent through the router
+    answers = await send_all(client, shop["token"], made)
+
+    # Then the router refuses each body as no JSON it reads (RFC 8259 text is Unicode), before any subgraph
+    assert {(r.status_code, tuple(codes(r))) for _, r in answers} == {(400, ("BAD_REQUEST",))}
+    assert await settled_counts(engines) == before
+
+
+async def test_each_subgraph_refuses_an_unpaired_surrogate_in_any_string_argument_itself(
+    shop: dict[str, str], stack: Any, http: httpx.AsyncClient, engines: dict[str, AsyncEngine]
+) -> None:
+    # Given every string argument of a root field with an unpaired surrogate, for the subgraph that owns it
+    # (a subgraph reads JSON with Python's json, which keeps the surrogate: defence behind the router)
+    owners = root_owners()
+    made = [call for call in calls(api_schema(), Values(shop, "\ud800"), literal=False) if not call.via]
+    before = await settled_counts(engines)
+
+    # When each is sent straight to its subgraph
+    answers = await send_all(
+        http, shop["token"], made, lambda call: f"{stack.url(owners[call.field])}/graphql"
+    )
+
+    # Then each is answered BAD_USER_INPUT naming its argument, and nothing is written
+    assert misanswered(answers) == []
     assert await settled_counts(engines) == before
