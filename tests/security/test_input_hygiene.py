@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -16,11 +17,14 @@ import httpx
 import pytest
 from hygiene_calls import REPO, Call, Values, api_schema, calls, root_owners
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from myshop.demo.users import DEMO_PASSWORD, seed
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
+from shared.db import create_engine
+from shared.log import JsonFormatter, TextFormatter
 from shared.testing import ServerThread
 
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
@@ -204,3 +208,38 @@ async def test_each_subgraph_refuses_an_unpaired_surrogate_in_any_string_argumen
     # Then each is answered BAD_USER_INPUT naming its argument, and nothing is written
     assert misanswered(answers) == []
     assert await settled_counts(engines) == before
+
+
+async def test_a_logged_database_error_names_the_failure_but_never_the_values(
+    databases: dict[str, str],
+) -> None:
+    # Given a statement PostgreSQL refuses with a message that quotes its value, on a service's engine
+    secret = "hygiene-secret-4711"
+    engine = create_engine(databases["products"], pool_size=1)
+    assert engine.sync_engine.hide_parameters  # SQLAlchemy's "[parameters: ...]" line is left out
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(DBAPIError) as caught:
+                await conn.execute(text("SELECT CAST(CAST(:value AS text) AS integer)"), {"value": secret})
+    finally:
+        await engine.dispose()
+    assert secret in str(caught.value.orig)  # what a plain traceback would have printed
+
+    # When it is logged as the INTERNAL error of a request is (shared.graphql: logger.error with exc_info)
+    exc = caught.value
+    record = logging.LogRecord(
+        "myshop.graphql",
+        logging.ERROR,
+        __file__,
+        1,
+        "unexpected error in %s",
+        ("products",),
+        (type(exc), exc, None),
+    )
+    lines = [formatter.format(record) for formatter in (TextFormatter("products"), JsonFormatter("products"))]
+
+    # Then neither log format holds the value, and both name the failure: its SQLSTATE and its statement
+    for line in lines:
+        assert secret not in line
+        assert "sqlstate=22P02" in line
+        assert "SELECT CAST(CAST($1 AS text) AS integer)" in line
