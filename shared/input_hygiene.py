@@ -45,6 +45,27 @@ def refused_text(value: str) -> bool:
     return _REFUSED.search(value) is not None
 
 
+def holds_refused_text(value: Any) -> bool:
+    """Whether a coerced value holds a string (or a mapping key) that cannot be stored: the hot path, once per
+    variable of every request, so a loop over a stack that builds no path (paths are for the rare refusal),
+    with exact type tests first (a coerced value is mostly plain str, dict and list)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    search = _REFUSED.search
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or isinstance(item, str):
+            if ("\x00" in item) if item.isascii() else (search(item) is not None):
+                return True
+        elif kind is dict or isinstance(item, dict):
+            push(item)
+            push(item.values())
+        elif kind is list or isinstance(item, list | tuple):
+            push(item)
+    return False
+
+
 def refused_paths(value: Any, path: str) -> Iterator[str]:
     """The paths (`input.items.0.productId`) of the strings in a coerced value that cannot be stored. Mapping
     keys count too: a JSON-like scalar (`_Any`) carries them to the database as well."""
@@ -151,8 +172,9 @@ def refused_arguments(
         strings = argument_strings(document, operation)
     refused = list(strings.refused_literals)
     for name, path in strings.variables:
-        if name in variable_values:
-            refused.extend(refused_paths(variable_values[name], path))
+        value = variable_values.get(name)
+        if value is not None and holds_refused_text(value):
+            refused.extend(refused_paths(value, path))
     return refused[:MAX_REPORTED]
 
 
