@@ -143,6 +143,17 @@ def _reachable(schema: GraphQLSchema) -> Iterator[tuple[str, tuple[str, ...], Gr
             yield "query", (name,), target
 
 
+def subscription_calls(schema: GraphQLSchema, values: Values) -> list[Call]:
+    """One call per string argument path of each Subscription field, with variables."""
+    assert schema.subscription_type is not None
+    return [
+        _call("subscription", (), field_name, field, targeted, values, False)
+        for field_name, field in schema.subscription_type.fields.items()
+        for argument_name, argument in field.args.items()
+        for targeted in _text_paths(argument.type, argument_name)
+    ]
+
+
 def _selection(field: GraphQLField) -> str:
     return " { __typename }" if is_composite_type(get_named_type(field.type)) else ""
 

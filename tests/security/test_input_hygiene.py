@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hygiene_calls import REPO, Call, Values, api_schema, calls, root_owners
+from hygiene_calls import REPO, Call, Values, api_schema, calls, root_owners, subscription_calls
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from ws_client import GraphQLWebSocket
 
 from myshop.demo.users import DEMO_PASSWORD, seed
 from router.config import RouterConfig
@@ -243,3 +244,35 @@ async def test_a_logged_database_error_names_the_failure_but_never_the_values(
         assert secret not in line
         assert "sqlstate=22P02" in line
         assert "SELECT CAST(CAST($1 AS text) AS integer)" in line
+
+
+async def test_a_nul_in_a_subscription_argument_ends_it_with_bad_user_input_over_the_routers_websocket(
+    shop: dict[str, str], router: ServerThread
+) -> None:
+    # Given every string argument of the Subscription fields, each with a NUL
+    made = subscription_calls(api_schema(), Values(shop, "\x00"))
+    assert made  # orderStatusChanged(orderId), orderUpdates(after)
+
+    # When each is subscribed to through the router's WebSocket, as an admin
+    async with GraphQLWebSocket(router, token=shop["token"]) as ws:
+        answers = []
+        for call in made:
+            operation_id = await ws.subscribe(call.document, call.variables)
+            answers.append((call, await ws.until_complete(operation_id)))
+
+    # Then each ends with one error: BAD_USER_INPUT naming its argument
+    assert {call.name: outcome(messages) for call, messages in answers} == {
+        call.name: [("error", [("BAD_USER_INPUT", call.path)])] for call, _ in answers
+    }
+
+
+def outcome(messages: list[dict[str, Any]]) -> list[tuple[str, list[tuple[Any, Any]]]]:
+    """Each graphql-transport-ws message of an operation: its type and its errors' codes and fields."""
+    shaped = []
+    for message in messages:
+        payload = message.get("payload")
+        errors = payload if message["type"] == "error" else (payload or {}).get("errors") or []
+        shaped.append(
+            (message["type"], [(e["extensions"].get("code"), e["extensions"].get("field")) for e in errors])
+        )
+    return shaped
