@@ -266,6 +266,37 @@ async def test_a_nul_in_a_subscription_argument_ends_it_with_bad_user_input_over
     }
 
 
+async def raw_post(url: str, header: bytes) -> bytes:
+    """An HTTP server's answer to a GraphQL POST with `header` sent as is (no client library sends a NUL)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b'{"query":"{ __typename }"}'
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nHost: myshop\r\nContent-Type: application/json\r\n" + header + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"Authorization: Bearer abc\x00def", b"X-Forwarded-For: 203.0.113.7\x00", b"X-Request-Id: a\x00b"],
+)
+async def test_a_nul_in_a_header_is_refused_by_the_http_server_of_the_router_and_of_a_subgraph(
+    header: bytes, router: ServerThread, stack: Any
+) -> None:
+    # Given the router and a subgraph (users reads Authorization and X-Forwarded-For)
+    for url in (router.url, stack.url("users")):
+        # When a request carries a header with a NUL
+        answer = await raw_post(url, header)
+
+        # Then the HTTP server refuses it before any GraphQL runs (RFC 9110: a field value has no NUL)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
 def outcome(messages: list[dict[str, Any]]) -> list[tuple[str, list[tuple[Any, Any]]]]:
     """Each graphql-transport-ws message of an operation: its type and its errors' codes and fields."""
     shaped = []
