@@ -8,13 +8,15 @@ router in front of the real subgraphs, as an admin so that authorization never a
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from graphql import execute, parse, validate
 from hygiene_calls import REPO, Call, Values, api_schema, calls, root_owners, subscription_calls
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -307,3 +309,52 @@ def outcome(messages: list[dict[str, Any]]) -> list[tuple[str, list[tuple[Any, A
             (message["type"], [(e["extensions"].get("code"), e["extensions"].get("field")) for e in errors])
         )
     return shaped
+
+
+@pytest.mark.parametrize(
+    ("service", "document", "variables", "field"),
+    [
+        # a literal inside a fragment
+        (
+            "products",
+            "query { ...F } fragment F on Query { products(search: $NUL) { totalCount } }",
+            {},
+            "search",
+        ),
+        # a variable's default, when the request sends none
+        ("products", "query($s: String = $NUL) { products(category: $s) { totalCount } }", {}, "category"),
+        # a variable inside a list inside an input object literal
+        (
+            "orders",
+            "mutation($p: ID!) { placeOrder(input: {items: [{productId: $p, quantity: 1}], paymentMethod: "
+            '"tok_approve", idempotencyKey: "k1"}) { id } }',
+            {"p": "\x00"},
+            "input.items.0.productId",
+        ),
+        # a mapping key of an entity representation (`_Any` carries any JSON)
+        (
+            "orders",
+            "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+            {"r": [{"__typename": "Order", "id\x00": "1"}]},
+            "representations.0",
+        ),
+    ],
+    ids=["fragment literal", "variable default", "variable in a literal list", "representation key"],
+)
+def test_every_way_a_string_reaches_an_argument_is_checked(
+    service: str, document: str, variables: dict[str, Any], field: str
+) -> None:
+    # Given a subgraph's schema (made by shared.graphql.build_schema) and a valid operation for it
+    schema = importlib.import_module(f"subgraphs.{service}.schema").schema
+    parsed = parse(document.replace("$NUL", '"a\\u0000"'))
+    assert validate(schema._schema, parsed) == []
+
+    # When the operation carries a NUL that way (refused before any resolver: no context, no database needed)
+    result = execute(
+        schema._schema, parsed, variable_values=variables, executor_class=schema.execution_context_class
+    )
+
+    # Then it is refused with BAD_USER_INPUT naming the argument
+    assert not isinstance(result, Awaitable)
+    assert [(e.extensions or {}).get("code") for e in result.errors or []] == ["BAD_USER_INPUT"]
+    assert [(e.extensions or {}).get("field") for e in result.errors or []] == [field]
