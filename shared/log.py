@@ -19,8 +19,12 @@ _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _is_database_error(exc: BaseException) -> bool:
+    """A failed statement: SQLAlchemy's wrapper, its driver adapter's error, or asyncpg's own. (SQLAlchemy's
+    usage errors, such as `MultipleResultsFound`, quote no values and keep their messages.)"""
+    from sqlalchemy.exc import StatementError
+
     module = type(exc).__module__
-    return module.startswith(("sqlalchemy.", "asyncpg."))
+    return isinstance(exc, StatementError) or module.startswith(("asyncpg.", "sqlalchemy.dialects."))
 
 
 def _database_error_line(exc: BaseException) -> str:
