@@ -103,7 +103,7 @@ class RouterConfig(BaseSettings):
     entity_cache: EntityCacheConfig = EntityCacheConfig()
     # Demand control (router/pipeline/cost.py): operations priced from @cost/@listSize; in `enforce` mode one
     # estimated over `max` is refused (COST_ESTIMATED_TOO_EXPENSIVE) before any subgraph is asked,
-    # e.g. `demand_control: {enabled: true, mode: enforce, max: 5000, list_size: 10}`.
+    # e.g. `demand_control: {enabled: true, mode: enforce, max: 10000, list_size: 10}`.
     demand_control: DemandControlConfig = DemandControlConfig()
 
     # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every

@@ -39,6 +39,7 @@ from graphql import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.ops.metrics import GraphQLMetrics
+from router.pipeline.cost_actual import ActualCost
 from router.pipeline.errors import (
     COST_ESTIMATED_TOO_EXPENSIVE,
     COST_QUERY_PARSE_FAILURE,
@@ -61,7 +62,7 @@ class DemandControlConfig(BaseModel):
     enabled: bool = False
     # enforce: an operation estimated over `max` is refused; measure: it runs, and the metrics show it.
     mode: Literal["enforce", "measure"] = "measure"
-    max: float = Field(5000, gt=0)
+    max: float = Field(10000, gt=0)
     # How many items a list field without `@listSize` (or a size from its arguments) is assumed to return.
     list_size: int = Field(10, ge=0)
 
@@ -92,6 +93,8 @@ class CostStage:
         self._cache: LRUCache[tuple[str, str | None], float] | None = (
             LRUCache(cache_size) if cache_size > 0 else None
         )
+        # Each operation's compiled pricing of its answers (router/pipeline/cost_actual.py).
+        self._answers: LRUCache[tuple[str, str | None], ActualCost] = LRUCache(max(cache_size, 1))
         # The router's metrics, once telemetry is attached (none in process).
         self.metrics: GraphQLMetrics | None = None
 
@@ -135,6 +138,8 @@ class CostStage:
 
     def measure(
         self,
+        query: str,
+        operation_name: str | None,
         node: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
@@ -144,13 +149,17 @@ class CostStage:
         if self.prices is None:
             return None
         data = response.get("data")
-        base = MUTATION_COST if node.operation is OperationType.MUTATION else 0
-        actual = float(base)
+        actual = float(MUTATION_COST if node.operation is OperationType.MUTATION else 0)
         if isinstance(data, dict):
-            root = self.schema.get_root_type(node.operation)
-            assert root is not None
-            walker = _Actual(self.prices, fragments, variables)
-            actual += walker.object([(node.selection_set, root.name)], data)
+            key = (query, operation_name)
+            pricing = self._answers.get(key)
+            if pricing is None:
+                root = self.schema.get_root_type(node.operation)
+                assert root is not None
+                pricing = self._answers[key] = ActualCost(
+                    self.prices, fragments, node.selection_set, root.name
+                )
+            actual += pricing.of(Estimate(self.prices, fragments, variables, self.config.list_size), data)
         if self.metrics is not None:
             self.metrics.observe_actual_cost(actual)
         return actual
@@ -170,7 +179,7 @@ class CostStage:
             if cached is not None:
                 return cached
         assert self.prices is not None
-        estimate = _Estimate(self.prices, fragments, variables, self.config.list_size)
+        estimate = Estimate(self.prices, fragments, variables, self.config.list_size)
         cost = estimate.operation(node, self.schema)
         if cache is not None and not estimate.uses_variables:
             cache[key] = cost
@@ -185,7 +194,7 @@ def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-class _Estimate:
+class Estimate:
     """One estimate: a walk of the operation's selections with the request's variables. `uses_variables`
     tells whether any variable changed it (else it holds for every request of the same text)."""
 
@@ -294,6 +303,8 @@ class _Estimate:
         items, a scalar its `@cost` (else 0)."""
         if price is None or isinstance(value, NullValueNode):
             return 0.0
+        if price.weight is None and price.input_type is None:
+            return 0.0  # an unpriced scalar (or a list of them) is free whatever its value
         if isinstance(value, VariableNode):
             self.uses_variables = True
             return self.variable(self.variables.get(value.name.value), price)
@@ -351,72 +362,3 @@ class _Estimate:
                 if condition != (name == "include"):
                     return True
         return False
-
-
-class _Actual:
-    """The actual cost of an answer, as Apollo Router measures it: each object in the data 1 (or its field's
-    `@cost`), each scalar or null its field's `@cost` (else 0), each item of a list priced like its field, and
-    each field's arguments once; lists count the items they hold, not an estimate."""
-
-    def __init__(
-        self, prices: Prices, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]
-    ) -> None:
-        self.prices = prices
-        self.fragments = fragments
-        self.estimate = _Estimate(prices, fragments, variables, 0)  # its argument pricing and @skip/@include
-        # The merged fields of a group of selection sets, by the selection sets' identity: a list of 100
-        # objects collects its fields once.
-        self._collected: dict[tuple[int, ...], dict[str, tuple[str, list[FieldNode]]]] = {}
-
-    def object(self, selections: list[tuple[SelectionSetNode, str]], data: Mapping[str, Any]) -> float:
-        cost = 0.0
-        for key, (parent, nodes) in self.collect(selections).items():
-            if key not in data:
-                continue
-            price = self.prices.fields.get((parent, nodes[0].name.value))
-            if price is None:
-                continue
-            cost += self.value(price, nodes, data[key])
-            for argument in nodes[0].arguments or ():
-                cost += self.estimate.argument(argument.value, price.arguments.get(argument.name.value))
-        return cost
-
-    def value(self, price: FieldPrice, nodes: list[FieldNode], value: Any) -> float:
-        if isinstance(value, list):
-            return sum(self.value(price, nodes, item) for item in value)
-        if isinstance(value, dict):
-            cost = float(1 if price.weight is None else price.weight)
-            below = [(n.selection_set, price.type_name) for n in nodes if n.selection_set is not None]
-            return cost + self.object(below, value)
-        return float(price.weight or 0)
-
-    def collect(
-        self, selections: list[tuple[SelectionSetNode, str]]
-    ) -> dict[str, tuple[str, list[FieldNode]]]:
-        """The fields of `selections` by response key (with the type declaring them), fragments flattened
-        and each fragment visited once, as GraphQL's CollectFields does."""
-        key = tuple(id(s) for s, _ in selections)
-        known = self._collected.get(key)
-        if known is not None:
-            return known
-        fields: dict[str, tuple[str, list[FieldNode]]] = {}
-        visited: set[str] = set()
-        stack = list(selections)
-        while stack:
-            selection_set, parent = stack.pop()
-            for node in selection_set.selections:
-                if self.estimate.skipped(node.directives):
-                    continue
-                if isinstance(node, FieldNode):
-                    response_key = (node.alias or node.name).value
-                    fields.setdefault(response_key, (parent, []))[1].append(node)
-                elif isinstance(node, InlineFragmentNode):
-                    condition = node.type_condition.name.value if node.type_condition else parent
-                    stack.append((node.selection_set, condition))
-                elif isinstance(node, FragmentSpreadNode) and node.name.value not in visited:
-                    visited.add(node.name.value)
-                    fragment = self.fragments.get(node.name.value)
-                    if fragment is not None:
-                        stack.append((fragment.selection_set, fragment.type_condition.name.value))
-        self._collected[key] = fields
-        return fields

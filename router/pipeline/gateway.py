@@ -134,7 +134,15 @@ class Gateway:
         if planned.node.operation is OperationType.SUBSCRIPTION:
             return self.execution.subscribe(planned, request.headers)
         response = await self.execution.execute(planned, request.headers)
-        self.cost.measure(planned.node, planned.prepared.fragments, planned.variables, response)
+        prepared = planned.prepared
+        self.cost.measure(
+            prepared.text,
+            request.operation_name,
+            planned.node,
+            prepared.fragments,
+            planned.variables,
+            response,
+        )
         return response
 
     def plan(self, request: GraphQLRequest) -> PlannedOperation:
