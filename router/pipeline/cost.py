@@ -164,6 +164,10 @@ class CostStage:
             self.metrics.observe_actual_cost(actual)
         return actual
 
+    def cached(self, query: str, operation_name: str | None = None) -> bool:
+        """Whether the estimate of this text is kept (no variable changes it)."""
+        return self._cache is not None and (query, operation_name) in self._cache
+
     def _estimate(
         self,
         query: str,
