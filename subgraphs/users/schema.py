@@ -67,11 +67,7 @@ class User:
     def email(self) -> str:
         return self.email_address
 
-    @strawberry.field(
-        permission_classes=[CanReadRoles],
-        description="Self, ADMIN or SERVICE only.",
-        directives=[ListSize(assumed_size=3)],  # demand control: one of each role at most
-    )
+    @strawberry.field(permission_classes=[CanReadRoles], description="Self, ADMIN or SERVICE only.")
     def roles(self) -> list[Role]:
         return [Role(name) for name in self.role_names]
 
