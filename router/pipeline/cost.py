@@ -34,7 +34,6 @@ from graphql import (
     SelectionSetNode,
     ValueNode,
     VariableNode,
-    parse,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -338,14 +337,12 @@ class Estimate:
             return (price.weight or 0) + sum(self.variable(item, price) for item in value)
         return float(price.weight or 0)
 
-    def requirements(self, parent: str, name: str, field_set: str) -> float:
+    def requirements(self, parent: str, name: str, selection_set: SelectionSetNode) -> float:
         """The cost of a field's @requires selection: the planner fetches it before the field."""
         key = (parent, name)
         known = self._requires.get(key)
         if known is None:
-            operation = parse("{" + field_set + "}", no_location=True).definitions[0]
-            assert isinstance(operation, OperationDefinitionNode)
-            known = self._requires[key] = self.selection_set(operation.selection_set, parent, None)
+            known = self._requires[key] = self.selection_set(selection_set, parent, None)
         return known
 
     def skipped(self, directives: tuple[DirectiveNode, ...] | None) -> bool:

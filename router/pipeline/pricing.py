@@ -18,7 +18,10 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     get_named_type,
+    parse,
 )
 
 from router.supergraph.model import FieldInfo, ListSize, Supergraph
@@ -46,8 +49,9 @@ class FieldPrice:
     # Slicing arguments with an integer default: their size when the operation does not give them.
     slicing_defaults: dict[str, int] = field(default_factory=dict)
     arguments: dict[str, InputPrice] = field(default_factory=dict)
-    # The @requires field set of the graph resolving it, priced with the field (the planner fetches it).
-    requires: str | None = None
+    # The @requires field set of the graph resolving it (parsed once), priced with the field: the planner
+    # fetches it first.
+    requires: SelectionSetNode | None = None
 
     @property
     def type_cost(self) -> int:
@@ -128,10 +132,12 @@ def _is_list(type_: object) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def _requires(info: FieldInfo | None) -> str | None:
+def _requires(info: FieldInfo | None) -> SelectionSetNode | None:
     if info is None:
         return None
     for join in info.joins:
         if join.requires and join.graph in info.resolvers:
-            return join.requires
+            operation = parse("{" + join.requires + "}", no_location=True).definitions[0]
+            assert isinstance(operation, OperationDefinitionNode)
+            return operation.selection_set
     return None
