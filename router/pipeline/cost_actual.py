@@ -73,28 +73,38 @@ class ActualCost:
         return self._object(fields, data)
 
     def _object(self, fields: list[_Field], data: Mapping[str, Any]) -> float:
+        """The cost of an object and everything below it: a walk with its own stack (no call per object,
+        which would cost as much as the pricing itself)."""
         cost = 0.0
-        for field in fields:
-            value = data.get(field.key, _MISSING)
-            if value is _MISSING:
-                continue
-            cost += field.arguments + self._value(field, value)
+        stack: list[tuple[list[_Field], Mapping[str, Any]]] = [(fields, data)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            fields, data = pop()
+            for field in fields:
+                value = data.get(field.key, _MISSING)
+                if value is _MISSING:
+                    continue
+                cost += field.arguments
+                if type(value) is dict:
+                    cost += field.object_weight
+                    push((self._child(field) if field.child is None else field.child, value))
+                elif type(value) is list:
+                    for item in _flat(value):
+                        if type(item) is dict:
+                            cost += field.object_weight
+                            push((self._child(field) if field.child is None else field.child, item))
+                        else:
+                            cost += field.leaf_weight
+                else:
+                    cost += field.leaf_weight
         return cost
 
-    def _value(self, field: _Field, value: Any) -> float:
-        if isinstance(value, dict):
-            child = field.child
-            if child is None:
-                child, shaped_by_variables = self._compile(field.below)
-                if not shaped_by_variables:
-                    field.child = child
-            return field.object_weight + self._object(child, value)
-        if isinstance(value, list):
-            cost = 0.0
-            for item in value:
-                cost += self._value(field, item)
-            return cost
-        return field.leaf_weight
+    def _child(self, field: _Field) -> list[_Field]:
+        """The compiled fields below `field`, kept on it unless a variable shaped them."""
+        child, shaped_by_variables = self._compile(field.below)
+        if not shaped_by_variables:
+            field.child = child
+        return child
 
     def _compile(self, selections: Selections) -> tuple[list[_Field], bool]:
         """The fields of `selections` by response key, fragments flattened and each fragment visited once
@@ -140,3 +150,13 @@ class ActualCost:
 
 
 _MISSING = object()
+
+
+def _flat(items: list[Any]) -> list[Any]:
+    """A list's items, lists in it (a `[[T]]` field) flattened: each item is priced like its field."""
+    if not any(type(item) is list for item in items):
+        return items
+    flat: list[Any] = []
+    for item in items:
+        flat.extend(_flat(item) if type(item) is list else (item,))
+    return flat
