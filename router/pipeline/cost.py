@@ -1,7 +1,8 @@
 """Stage: demand control, as Apollo Router does it after the IBM GraphQL cost spec. The estimated cost of an
 operation (from the supergraph's `@cost` and `@listSize`, router/pipeline/pricing.py) is checked against
-`demand_control.max` after its variables are coerced and before it is planned, so a refused operation never
-reaches a subgraph; the actual cost is measured on the answer the router returns. Both go to `/metrics`.
+`demand_control.max` once its variables are coerced, before its plan (cached, or made then) is looked up, so
+a refused operation never reaches a subgraph; the actual cost is measured on the answer the router returns.
+Both go to `/metrics`.
 
 The estimate, Apollo's static one: an operation costs its base (a mutation 10, a query or subscription 0)
 plus its fields; a field costs `instances x (its type's cost + its selections) + its arguments + its

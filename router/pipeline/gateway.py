@@ -157,7 +157,8 @@ class Gateway:
                 SUBSCRIPTION_TRANSPORT_REQUIRED,
             )
         variables = coerce_variables(self.api_schema, node, request.variables)
-        # Before planning: an operation over the cost limit costs neither a plan nor a fetch.
+        # Before the plan: an operation over the cost limit reaches no subgraph (and, on the loop, is not
+        # planned).
         self.cost.check(prepared.text, request.operation_name, node, prepared.fragments, variables)
         try:
             operation, plan = self.plans.plan(prepared.text, request.operation_name, prepared, node)

@@ -67,14 +67,15 @@ def subgraph() -> Iterator[tuple[RecordingSubgraph, ServerThread]]:
 
 def start_router(subgraph_url: str, mode: str) -> ServerThread:
     """A router as router.yaml configures demand control (in `mode`), every subgraph at `subgraph_url`. The
-    root-field limit (the query bounds', 100 in router.yaml) is raised to 1,000 so that the cost limit is the
-    one this request meets."""
+    query bounds' root-field and height limits (100 and 1,000 in router.yaml, which refuse this request
+    first) are raised so that the cost limit is the one it meets."""
     demand_control = RouterConfig.load(REPO / "router.yaml").demand_control.model_copy(update={"mode": mode})
     config = RouterConfig(
         graphiql=False,
         subgraph_urls=dict.fromkeys(SUBGRAPHS, subgraph_url),
         demand_control=demand_control,
         max_root_fields=1000,
+        max_height=10_000,
         ops={"token": OPS_TOKEN},
     )
     return ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
