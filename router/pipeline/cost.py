@@ -287,13 +287,14 @@ class Estimate:
             if argument_name not in list_size.slicing_arguments:
                 continue
             value = argument.value
+            # A negative size (the subgraph refuses it) must not take cost off the rest of the operation.
             if isinstance(value, IntValueNode):
-                sizes[argument_name] = int(value.value)
+                sizes[argument_name] = max(0, int(value.value))
             elif isinstance(value, VariableNode):
                 self.uses_variables = True
                 given = self.variables.get(value.name.value)
                 if isinstance(given, int) and not isinstance(given, bool):
-                    sizes[argument_name] = given
+                    sizes[argument_name] = max(0, given)
         if list_size.require_one_slicing_argument and list_size.slicing_arguments and len(sizes) != 1:
             raise CostError(
                 f"exactly one slicing argument of {', '.join(list_size.slicing_arguments)} is required on "

@@ -130,6 +130,16 @@ def test_a_variable_sizes_a_list_and_such_an_estimate_is_not_cached(gateway: Gat
     assert gateway.cost.cached(fixed)
 
 
+def test_a_negative_slicing_argument_takes_nothing_off_the_rest(gateway: Gateway) -> None:
+    # The subgraph refuses `first: -1000000`; its page must not pay for the others.
+    query = (
+        "query($n: Int) { a: products(first: -1000000) { nodes { id } }"
+        " b: products(first: $n) { nodes { id } } }"
+    )
+    assert estimate(gateway, query, {"n": -5}) == 1 + 1
+    assert estimate(gateway, query, {"n": 100}) == 1 + 101
+
+
 def test_a_variable_input_object_costs_like_the_literal_one(gateway: Gateway) -> None:
     query = "mutation($i: ProductInput!) { createProduct(input: $i) { id } }"
     variables = {"i": {"name": "a", "price": {"amount": 1, "currency": "EUR"}}}
