@@ -237,6 +237,14 @@ def test_the_actual_cost_counts_the_objects_returned(gateway: Gateway) -> None:
     assert actual(gateway, query, data) == 1 + 2 * 2 + (1 + 2)
 
 
+def test_the_actual_cost_can_be_left_unmeasured(supergraph: str) -> None:
+    gateway = Gateway.from_supergraph(supergraph, demand_control=ON.model_copy(update={"actual_cost": False}))
+    prepared, node = gateway._select(GraphQLRequest("{ recent { id } }", None, None))
+    data = {"data": {"recent": [{"id": "1"}]}}
+    assert gateway.cost.measure("{ recent { id } }", None, node, prepared.fragments, {}, data) is None
+    assert estimate(gateway, "{ recent { id } }") == 10
+
+
 def test_the_actual_cost_prices_a_key_once_whatever_selects_it(gateway: Gateway) -> None:
     query = '{ product(id: "1") { price { amount } ...P } } fragment P on Product { price { currency } }'
     data = {"product": {"price": {"amount": 1, "currency": "EUR"}}}
