@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from router.execution.entity_cache import EntityCacheConfig
+from router.pipeline.cost import DemandControlConfig
 from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
 from router.upstream.headers import HeadersConfig
@@ -100,6 +101,10 @@ class RouterConfig(BaseSettings):
     # subgraph and type TTLs,
     # e.g. `entity_cache: {enabled: true, subgraphs: {products: {types: {Product: 60s}}}}`.
     entity_cache: EntityCacheConfig = EntityCacheConfig()
+    # Demand control (router/pipeline/cost.py): operations priced from @cost/@listSize; in `enforce` mode one
+    # estimated over `max` is refused (COST_ESTIMATED_TOO_EXPENSIVE) before any subgraph is asked,
+    # e.g. `demand_control: {enabled: true, mode: enforce, max: 10000, list_size: 10}`.
+    demand_control: DemandControlConfig = DemandControlConfig()
 
     # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every
     # end-to-end header.

@@ -43,6 +43,7 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
         headers=HeaderPropagation(config.headers),
         traffic=config.traffic,
         entity_cache=config.entity_cache,
+        demand_control=config.demand_control,
     )
 
 
