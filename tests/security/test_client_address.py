@@ -22,7 +22,9 @@ from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
-LOGIN = "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }"
+LOGIN = """mutation($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken }
+}"""
 CLIENT_A, CLIENT_B, PROXY = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
 
@@ -64,12 +66,12 @@ async def client_from() -> AsyncIterator[Any]:
         await client.aclose()
 
 
-async def login(client: httpx.AsyncClient, router: ServerThread, n: int, **headers: str) -> list[Any]:
-    """The error codes of a failed login as account `n` (each its own account, below the per-account limit:
-    only the address limit can refuse it)."""
+async def login(client: httpx.AsyncClient, server: str, n: int, **headers: str) -> list[Any]:
+    """The error codes of a failed login as account `n` at `server` (a base URL). Each `n` is its own account,
+    below the per-account limit: only the address limit can refuse it."""
     variables = {"email": f"stuffing{n}@example.com", "password": "leaked password"}
     response = await client.post(
-        f"{router.url}/graphql", json={"query": LOGIN, "variables": variables}, headers=headers
+        f"{server}/graphql", json={"query": LOGIN, "variables": variables}, headers=headers
     )
     assert response.status_code == 200, response.text
     return [(error.get("extensions") or {}).get("code") for error in response.json().get("errors") or []]
@@ -88,7 +90,9 @@ async def test_rotating_forwarded_for_is_limited_like_one_address(
     limit = api.settings["users"].login_address_attempts
     client = client_from(CLIENT_A)
 
-    answers = [await login(client, router, n, **{"X-Forwarded-For": f"198.51.100.{n}"}) for n in range(30)]
+    answers = [
+        await login(client, router.url, n, **{"X-Forwarded-For": f"198.51.100.{n}"}) for n in range(30)
+    ]
 
     assert answers[:limit] == [["UNAUTHENTICATED"]] * limit
     assert answers[limit:] == [["RATE_LIMITED"]] * (30 - limit)
@@ -100,10 +104,10 @@ async def test_two_clients_without_the_header_have_a_bucket_each(
     limit = api.settings["users"].login_address_attempts
     first, second = client_from(CLIENT_A), client_from(CLIENT_B)
     for n in range(limit):
-        await login(first, router, n)
+        await login(first, router.url, n)
 
-    assert await login(first, router, limit) == ["RATE_LIMITED"]
-    assert await login(second, router, limit + 1) == ["UNAUTHENTICATED"]
+    assert await login(first, router.url, limit) == ["RATE_LIMITED"]
+    assert await login(second, router.url, limit + 1) == ["UNAUTHENTICATED"]
     assert (await counted(redis, api, CLIENT_A), await counted(redis, api, CLIENT_B)) == (limit + 1, 1)
 
 
@@ -111,7 +115,7 @@ async def test_a_trusted_proxys_forwarded_for_is_believed(
     api: Any, proxied_router: ServerThread, client_from, redis: Redis
 ) -> None:
     # The proxy appends the peer it saw (203.0.113.7) to what its client sent (a forged 192.0.2.1).
-    await login(client_from(PROXY), proxied_router, 1, **{"X-Forwarded-For": "192.0.2.1, 203.0.113.7"})
+    await login(client_from(PROXY), proxied_router.url, 1, **{"X-Forwarded-For": "192.0.2.1, 203.0.113.7"})
 
     assert await counted(redis, api, "203.0.113.7") == 1
     assert await counted(redis, api, "192.0.2.1") == 0
@@ -121,7 +125,7 @@ async def test_a_trusted_proxys_forwarded_for_is_believed(
 async def test_an_untrusted_peers_forwarded_for_is_not(
     api: Any, proxied_router: ServerThread, client_from, redis: Redis
 ) -> None:
-    await login(client_from(CLIENT_A), proxied_router, 1, **{"X-Forwarded-For": "203.0.113.8"})
+    await login(client_from(CLIENT_A), proxied_router.url, 1, **{"X-Forwarded-For": "203.0.113.8"})
 
     assert await counted(redis, api, CLIENT_A) == 1
     assert await counted(redis, api, "203.0.113.8") == 0
@@ -141,3 +145,16 @@ async def test_the_websocket_door_sends_the_address_it_computed(
     assert codes(messages[0]) == ["UNAUTHENTICATED"]
     assert await counted(redis, api, CLIENT_B) == 1
     assert await counted(redis, api, "203.0.113.9") == 0
+
+
+async def test_users_believes_forwarded_for_only_from_a_trusted_router(
+    api: Any, client_from, redis: Redis
+) -> None:
+    # users trusts MYSHOP_TRUSTED_ROUTERS (loopback 127.0.0.1 and ::1 by default), not any other caller.
+    direct = api.url("users")
+    await login(client_from(CLIENT_A), direct, 1, **{"X-Forwarded-For": "203.0.113.11"})
+    await login(client_from("127.0.0.1"), direct, 2, **{"X-Forwarded-For": "203.0.113.12"})
+
+    assert await counted(redis, api, CLIENT_A) == 1
+    assert await counted(redis, api, "203.0.113.11") == 0
+    assert await counted(redis, api, "203.0.113.12") == 1
