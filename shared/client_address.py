@@ -52,16 +52,16 @@ def split_networks(value: str | Iterable[str]) -> list[str]:
     return [str(part).strip() for part in value if str(part).strip()]
 
 
-def canonical(text: str) -> IPAddress | None:
-    """The address a hop or peer names (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::ffff:1.2.3.4` as IPv4),
-    None when it names none (`unknown`, garbage)."""
+def canonical(text: str) -> tuple[IPAddress, str] | None:
+    """The address a hop or peer names (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::ffff:1.2.3.4` as IPv4) and
+    its usual spelling, None when it names none (`unknown`, garbage)."""
     # No address is longer (an IPv6 with a zone and a port): a long hop is garbage, not worth caching.
     return _canonical(text) if len(text) <= _LONGEST_ADDRESS else None
 
 
-# Cached: a busy client's address is parsed once.
+# Cached, spelling included: a busy client's address is parsed once (str() of an address costs microseconds).
 @lru_cache(maxsize=4096)
-def _canonical(text: str) -> IPAddress | None:
+def _canonical(text: str) -> tuple[IPAddress, str] | None:
     text = text.strip()
     if text.startswith("["):  # [IPv6]:port
         text = text[1 : text.find("]")] if "]" in text else ""
@@ -72,8 +72,8 @@ def _canonical(text: str) -> IPAddress | None:
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+        address = address.ipv4_mapped
+    return address, str(address)
 
 
 class TrustedPeers:
@@ -83,19 +83,22 @@ class TrustedPeers:
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
         self.networks = parse_networks(entries)
-        # Address -> trusted: a bounded cache, so a trusted check costs a dict look-up per request.
-        self._known: dict[IPAddress, bool] = {}
+        # Address (its spelling: hashing an address object is slow) -> trusted: a bounded cache, so a trusted
+        # check costs a dict look-up per request.
+        self._known: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self.networks)
 
-    def trusts(self, address: IPAddress) -> bool:
-        known = self._known.get(address)
+    def trusts(self, parsed: tuple[IPAddress, str]) -> bool:
+        """Whether an address (as `canonical` gives it) is one of ours."""
+        known = self._known.get(parsed[1])
         if known is None:
+            address = parsed[0]
             known = any(address in network for network in self.networks)
             if len(self._known) >= 4096:
                 self._known.clear()
-            self._known[address] = known
+            self._known[parsed[1]] = known
         return known
 
     def client_address(self, peer: str | None, forwarded: str | None) -> str:
@@ -103,24 +106,24 @@ class TrustedPeers:
         values joined by commas, None without one)."""
         if not peer:
             return UNKNOWN
-        address = canonical(peer)
-        if address is None:
+        parsed = canonical(peer)
+        if parsed is None:
             return peer  # not an IP peer (a Unix socket's path): nothing to believe or to compare
-        if not forwarded or not self.networks or not self.trusts(address):
-            return str(address)
+        if not forwarded or not self.networks or not self.trusts(parsed):
+            return parsed[1]
         hops = forwarded.rsplit(",", MAX_HOPS)
         seen = 0
         for hop in reversed(hops):
             if seen == MAX_HOPS:
                 break
             seen += 1
-            hop_address = canonical(hop)
-            if hop_address is None:
+            hop_parsed = canonical(hop)
+            if hop_parsed is None:
                 # A trusted proxy writes addresses only: garbage came from the client, so the last hop we
                 # could believe (the proxy that passed it on) is the best we know.
                 break
-            address = hop_address
-            if not self.trusts(hop_address):
+            parsed = hop_parsed
+            if not self.trusts(hop_parsed):
                 break
         # Every hop trusted (a client inside the proxies' own network): the left-most we examined.
-        return str(address)
+        return parsed[1]

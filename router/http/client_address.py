@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from router.http.asgi import Scope
-from shared.client_address import UNKNOWN, TrustedPeers
+from shared.client_address import UNKNOWN, TrustedPeers, canonical
 
 _FORWARDED_FOR = b"x-forwarded-for"
 
@@ -28,7 +28,8 @@ class ClientAddresses:
         if peer is None:
             return UNKNOWN
         if not self.trusted:  # the default: no proxy in front, the header is not even read
-            return self.trusted.client_address(peer, None)
+            parsed = canonical(peer)
+            return parsed[1] if parsed is not None else peer
         # Several header lines are one list, in order (RFC 9110, 5.3).
         forwarded = [value.decode("latin-1") for key, value in scope["headers"] if key == _FORWARDED_FOR]
         return self.trusted.client_address(peer, ",".join(forwarded) if forwarded else None)
