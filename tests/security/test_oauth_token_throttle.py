@@ -7,13 +7,17 @@ routers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from shared.app import create_subgraph_app
 from shared.settings import DEV_SERVICE_SECRET
+from shared.testing import ServerThread
+from subgraphs.users.app import definition
 
 
 @pytest.fixture
@@ -90,3 +94,19 @@ async def test_a_service_with_the_right_secret_never_counts(api: Any, client_fro
     # Its successes left the whole budget for failures: exactly `limit` guesses before the refusal.
     assert [guess.status_code for guess in guesses] == [401] * limit
     assert_throttled(await ask(api, service, "orders", "one more guess"))
+
+
+async def test_without_redis_services_still_get_tokens(api: Any, client_from) -> None:
+    # Fail open: no Redis must not mean no service can call another.
+    settings = api.settings["users"].model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    server = await asyncio.to_thread(ServerThread(create_subgraph_app(definition, settings)).start)
+    try:
+        client = client_from("127.0.0.2")
+        url = f"{server.url}/oauth/token"
+        form = {"grant_type": "client_credentials"}
+        right = await client.post(url, data=form, auth=("orders", DEV_SERVICE_SECRET))
+        wrong = await client.post(url, data=form, auth=("orders", "guess"))
+    finally:
+        await asyncio.to_thread(server.stop)
+
+    assert (right.status_code, wrong.status_code) == (200, 401)
