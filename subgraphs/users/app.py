@@ -8,9 +8,11 @@ from fastapi.responses import JSONResponse
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.auth import RevocationStore, TokenIssuer
 from shared.context import Runtime
+from shared.outage import Outage
 from shared.ratelimit import RateLimiter
 from subgraphs.users.loaders import build_loaders
 from subgraphs.users.models import outbox
+from subgraphs.users.oauth import logger as oauth_logger
 from subgraphs.users.oauth import service_token
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.schema import schema
@@ -41,6 +43,7 @@ async def setup(runtime: Runtime[UsersState]) -> UsersState:
         ),
         revocations=RevocationStore(runtime.redis, settings.redis_prefix),
         limiter=RateLimiter(runtime.redis, settings.redis_prefix),
+        token_throttle_outage=Outage(oauth_logger, max_backoff=5.0),
     )
 
 

@@ -91,12 +91,15 @@ async def service_token(request: Request) -> JSONResponse:
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
     buckets = _buckets(runtime, request)
     counted = 0
+    outage = state.token_throttle_outage
     try:
         retry_after, counted = await _count(runtime, buckets)
     except RedisError as exc:
         # Fail open: without Redis no peer could get a token, and every service call would stop with it.
-        logger.warning("service tokens are not throttled: Redis is unreachable (%s)", type(exc).__name__)
+        outage.failed("/oauth/token is not throttled: Redis is unreachable (%s)", type(exc).__name__)
         retry_after = None
+    else:
+        outage.recovered("/oauth/token is throttled again after %.1f s")
     if retry_after is not None:
         return JSONResponse(
             {
