@@ -26,6 +26,7 @@ from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
+from shared.client_address import parse_networks, split_networks
 
 if TYPE_CHECKING:
     from router.pipeline.document import RouterLimits
@@ -109,6 +110,10 @@ class RouterConfig(BaseSettings):
     # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every
     # end-to-end header.
     headers: HeadersConfig = HeadersConfig()
+    # The proxies in front of the router (load balancers; addresses or CIDR networks) whose `X-Forwarded-For`
+    # names the client (router/http/client_address.py). Empty: the TCP peer is the client, whatever it sends.
+    # In the environment comma-separated: `MYSHOP_ROUTER_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7`.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     # APQ and safelist mode (router/pipeline/edge/persisted.py),
     # e.g. `MYSHOP_ROUTER_PERSISTED_QUERIES__SAFELIST=ops.json`.
     persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
@@ -121,6 +126,13 @@ class RouterConfig(BaseSettings):
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("MYSHOP_LOG_LEVEL"))
     log_json: bool = Field(True, validation_alias=AliasChoices("MYSHOP_LOG_JSON"))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> tuple[str, ...]:
+        entries = tuple(split_networks(value))
+        parse_networks(entries)  # a bad entry refuses the start, naming it
+        return entries
 
     @field_validator("subgraph_urls", mode="before")
     @classmethod

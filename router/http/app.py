@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from router.config import RouterConfig
 from router.http.asgi import JSON_CONTENT_TYPE, ClientGone, Message, Receive, Scope, Send, respond
+from router.http.client_address import ClientAddresses
 from router.http.graphiql import ASSET_PREFIX, GraphiQL
 from router.http.graphql import GraphQLOverHTTP
 from router.http.readiness import Readiness
@@ -47,7 +48,10 @@ class RouterApp:
         self.subscriptions = SubscriptionMetrics(registry)
         self.readiness = Readiness(config.ready_timeout_seconds)
         self.graphql = GraphQLOverHTTP(
-            pipeline, ServerSentEvents(pipeline, config, self.subscriptions), graphiql
+            pipeline,
+            ServerSentEvents(pipeline, config, self.subscriptions),
+            graphiql,
+            ClientAddresses(config.trusted_proxies),
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).

@@ -18,6 +18,7 @@ import orjson
 
 from router.execution.executor import GATEWAY_TIMEOUT
 from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
+from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
 from router.pipeline.edge.limits import RequestSizeLimit
@@ -123,8 +124,15 @@ class _Incoming:
 
 
 class GraphQLOverHTTP:
-    def __init__(self, pipeline: Pipeline, sse: ServerSentEvents, graphiql: GraphiQL | None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sse: ServerSentEvents,
+        graphiql: GraphiQL | None,
+        addresses: ClientAddresses | None = None,
+    ) -> None:
         self.pipeline = pipeline
+        self.addresses = addresses or ClientAddresses()
         self.sse = sse
         self.graphiql = graphiql
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
@@ -143,7 +151,8 @@ class GraphQLOverHTTP:
             wants_events = "text/event-stream" in incoming.accept
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
-                request = self._request(scope, method, body, incoming, media, wants_events)
+                peer = self.addresses.of(scope)
+                request = self._request(scope, method, body, incoming, media, wants_events, peer)
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
@@ -163,6 +172,7 @@ class GraphQLOverHTTP:
         incoming: _Incoming,
         media: str | None,
         wants_events: bool,
+        peer: str,
     ) -> GraphQLRequest:
         """The GraphQL request of a POST's `body` or a GET's query string; MalformedRequest otherwise."""
         if method == "POST":
@@ -182,13 +192,12 @@ class GraphQLOverHTTP:
                 NOT_ACCEPTABLE,
                 406,
             )
-        client = scope.get("client")
         return GraphQLRequest.from_params(
             params,
             door=Door.SSE if wants_events else Door.HTTP,
             method=method,
             headers=incoming.headers,
-            peer=client[0] if client else "unknown",
+            peer=peer,
             size=len(body),
         )
 
