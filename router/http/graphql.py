@@ -20,6 +20,7 @@ from router.execution.executor import GATEWAY_TIMEOUT
 from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
+from router.ops.compression import CompressionConfig, ResponseCompression
 from router.pipeline.edge.limits import RequestSizeLimit
 from router.pipeline.entry import Pipeline
 from router.pipeline.errors import (
@@ -94,10 +95,10 @@ def _media_type(content_type: str) -> str:
 class _Incoming:
     """What the door reads from the request's headers, in one pass."""
 
-    __slots__ = ("accept", "content_length", "content_type", "headers", "request_id")
+    __slots__ = ("accept", "accept_encoding", "content_length", "content_type", "headers", "request_id")
 
     def __init__(self, scope: Scope) -> None:
-        accept = content_type = request_id = ""
+        accept = accept_encoding = content_type = request_id = ""
         content_length = -1
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
@@ -107,6 +108,8 @@ class _Incoming:
                 accept = f"{accept},{text}" if accept else text
             elif key == b"content-type":
                 content_type = text
+            elif key == b"accept-encoding":
+                accept_encoding = text
             elif key == b"content-length":
                 try:
                     content_length = int(value)
@@ -118,15 +121,24 @@ class _Incoming:
         headers["x-request-id"] = self.request_id
         self.headers = headers
         self.accept = accept
+        self.accept_encoding = accept_encoding
         self.content_type = content_type
         self.content_length = content_length
 
 
 class GraphQLOverHTTP:
-    def __init__(self, pipeline: Pipeline, sse: ServerSentEvents, graphiql: GraphiQL | None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sse: ServerSentEvents,
+        graphiql: GraphiQL | None,
+        compression: ResponseCompression | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.sse = sse
         self.graphiql = graphiql
+        # Whole answers only: the SSE door streams, and is never compressed.
+        self.compression = compression or ResponseCompression(CompressionConfig(enabled=False))
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,7 +163,7 @@ class GraphQLOverHTTP:
             if wants_events:
                 await self.sse(request, receive, send, extra)
             else:
-                await self._answer(request, send, media or JSON, extra)
+                await self._answer(request, send, media or JSON, extra, incoming.accept_encoding)
         finally:
             request_id_var.reset(token)
 
@@ -192,7 +204,9 @@ class GraphQLOverHTTP:
             size=len(body),
         )
 
-    async def _answer(self, request: GraphQLRequest, send: Send, media: str, extra: Headers) -> None:
+    async def _answer(
+        self, request: GraphQLRequest, send: Send, media: str, extra: Headers, accept_encoding: str
+    ) -> None:
         try:
             response = await self.pipeline.execute(request)
         except RequestError as refused:
@@ -212,7 +226,8 @@ class GraphQLOverHTTP:
             return
         # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
         status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
-        await respond(send, status, payload, CONTENT_TYPES[media], extra)
+        payload, encoding = await self.compression.encode(payload, accept_encoding)
+        await respond(send, status, payload, CONTENT_TYPES[media], extra + encoding)
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes
