@@ -212,8 +212,8 @@ class GraphQLOverHTTP:
         except RequestError as refused:
             status = refused.status
             # application/json answers GraphQL request errors with 200 (what pre-spec clients expect); the
-            # spec's own media type says 400.
-            if status == 400 and media == JSON:
+            # spec's own media type says 400. A refused HTTP request (CSRF) keeps its status.
+            if status == 400 and media == JSON and not isinstance(refused, MalformedRequest):
                 status = 200
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator
 
-from router.pipeline.errors import CSRF_ERROR, RequestError
+from router.pipeline.errors import CSRF_ERROR, MalformedRequest
 
 # The content types a browser sends cross-site without a preflight (the Fetch standard's CORS-safelisted
 # request-header values for Content-Type).
@@ -49,14 +49,15 @@ class CsrfPrevention:
         )
 
     def check(self, headers: Mapping[str, str]) -> None:
-        """Raises RequestError (400 CSRF_ERROR) for a request a browser could send without a preflight."""
+        """Raises MalformedRequest (400 CSRF_ERROR, whatever the media type: not a GraphQL error but a refused
+        HTTP request) for a request a browser could send without a preflight."""
         content_type = headers.get("content-type")
         if content_type is not None and not is_simple_content_type(content_type):
             return
         for name in self.required_headers:
             if headers.get(name):
                 return
-        raise RequestError.of(self._refusal_message, CSRF_ERROR, 400)
+        raise MalformedRequest.of(self._refusal_message, CSRF_ERROR, 400)
 
 
 @lru_cache(maxsize=128)
