@@ -1,16 +1,17 @@
 """The HTTP edge's rules in process: which requests CSRF prevention lets through (Apollo's rule), which
-origins CORS allows and what it answers them, which Accept-Encoding values take gzip, when introspection is
-on. The servers' side of each is in tests/security/test_http_edge.py."""
+origins CORS allows and what it answers them, which encoding an Accept-Encoding value gets, when
+introspection is on. The servers' side of each is in tests/security/test_http_edge.py."""
 
 from __future__ import annotations
 
 import gzip
 
+import brotli
 import pytest
 from pydantic import ValidationError
 
 from router.config import RouterConfig
-from router.ops.compression import CompressionConfig, ResponseCompression, accepts_gzip
+from router.ops.compression import CompressionConfig, ResponseCompression, chosen_encoding
 from router.pipeline.edge.cors import CorsConfig, CorsPolicy, same_origin
 from router.pipeline.edge.csrf import CsrfConfig, CsrfPrevention
 from router.pipeline.errors import RequestError
@@ -117,20 +118,23 @@ def test_same_origin_compares_the_origin_with_the_host(origin: str, host: str, s
 
 
 @pytest.mark.parametrize(
-    ("value", "takes"),
+    ("value", "coding"),
     [
-        ("gzip", True),
-        ("gzip, deflate, br", True),
-        ("br;q=1.0, gzip;q=0.5", True),
-        ("*", True),
-        ("identity", False),
-        ("gzip;q=0", False),
-        ("*, gzip;q=0", False),
-        ("br", False),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=1.0, gzip;q=0.5", "br"),
+        ("br;q=0.5, gzip", "gzip"),
+        ("x-gzip", "gzip"),
+        ("*", "br"),
+        ("*, br;q=0", "gzip"),
+        ("identity", None),
+        ("gzip;q=0", None),
+        ("*;q=0, deflate", None),
+        ("deflate", None),
     ],
 )
-def test_accept_encoding_takes_gzip(value: str, takes: bool) -> None:
-    assert accepts_gzip(value) is takes
+def test_accept_encoding_chooses_br_then_gzip(value: str, coding: str | None) -> None:
+    assert chosen_encoding(value) == coding
 
 
 async def test_compression_gzips_only_past_the_threshold() -> None:
@@ -139,6 +143,9 @@ async def test_compression_gzips_only_past_the_threshold() -> None:
         body, headers = await compression.encode(b"a" * size, "gzip")
         assert gzip.decompress(body) == b"a" * size
         assert (b"content-encoding", b"gzip") in headers
+    body, headers = await compression.encode(b"a" * 500, "br")
+    assert brotli.decompress(body) == b"a" * 500
+    assert (b"content-encoding", b"br") in headers
     body, headers = await compression.encode(b"a" * 99, "gzip")
     assert body == b"a" * 99 and headers == ((b"vary", b"accept-encoding"),)
 

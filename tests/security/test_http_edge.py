@@ -1,9 +1,9 @@
 """The router's HTTP edge under a browser's and a slow client's abuse: CSRF prevention (a GET query without a
 preflight-forcing header is refused before any subgraph call), CORS (an allowed origin gets the headers, any
-other none; a WebSocket from a foreign page is refused), introspection off in production, gzip answers, the
-client read timeouts (a client trickling its headers is closed) and the ops token on `/metrics` and the
-detailed readiness. Routers run as `myshop router` runs them (router.server.uvicorn_config), over a recording
-stand-in subgraph."""
+other none; a WebSocket from a foreign page is refused), introspection off in production, br and gzip
+answers, the client read timeouts (a client trickling its headers is closed) and the ops token on `/metrics`
+and the detailed readiness. Routers run as `myshop router` runs them (router.server.uvicorn_config), over a
+recording stand-in subgraph."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import brotli
 import httpx
 import orjson
 import pytest
@@ -277,9 +278,21 @@ def test_a_large_answer_is_gzipped_for_a_client_that_accepts_it(router: RouterTh
     assert orjson.loads(gzip.decompress(raw)) == {"data": {"big": BIG}}
 
 
+def test_a_large_answer_is_brotli_encoded_for_a_client_that_prefers_br(router: RouterThread) -> None:
+    with httpx.stream(
+        "POST",
+        f"{router.url}/graphql",
+        json={"query": "{ big }"},
+        headers={"accept": JSON, "accept-encoding": "gzip, deflate, br"},
+    ) as response:
+        raw = b"".join(response.iter_raw())
+    assert response.headers["content-encoding"] == "br"
+    assert orjson.loads(brotli.decompress(raw)) == {"data": {"big": BIG}}
+
+
 @pytest.mark.parametrize(
     ("query", "accept_encoding"),
-    [("{ big }", "identity"), ("{ big }", "gzip;q=0, br"), ("{ alpha }", "gzip")],
+    [("{ big }", "identity"), ("{ big }", "gzip;q=0, deflate"), ("{ alpha }", "gzip, br")],
 )
 def test_an_answer_goes_uncompressed_when_small_or_gzip_is_not_accepted(
     router: RouterThread, query: str, accept_encoding: str
