@@ -37,6 +37,9 @@ PATTERNED = "https://preview-42.shop.example.com"
 FOREIGN = "https://evil.example"
 OPS_TOKEN = "ops-secret-for-tests"
 BIG = "x" * 20_000  # an answer well past the 1 KiB compression threshold
+SLOW_SECONDS = (
+    3.0  # the stand-in's answer to a query naming `slow`: longer than the impatient router's timeouts
+)
 
 
 class RouterThread:
@@ -70,9 +73,9 @@ class RouterThread:
 
 @pytest.fixture(scope="module")
 def subgraph() -> Iterator[tuple[StandIn, str]]:
-    standin = StandIn({"alpha": "a", "big": BIG})
+    standin = StandIn({"alpha": "a", "big": BIG, "slow": "s"}, slow={"slow": SLOW_SECONDS})
     server = ServerThread(standin).start()
-    yield standin, supergraph([("alpha", server, "type Query { alpha: String big: String }")])
+    yield standin, supergraph([("alpha", server, "type Query { alpha: String big: String slow: String }")])
     server.stop()
 
 
@@ -368,6 +371,29 @@ def test_a_client_trickling_its_body_is_closed(impatient: RouterThread) -> None:
         sock.sendall(head)
         closed = _closed_after(sock, b" " * 400, every=0.5, within=6)
     assert closed is not None and closed < 3.5
+
+
+def test_a_request_pipelined_behind_a_slow_one_is_not_timed_out_while_it_waits(
+    impatient: RouterThread,
+) -> None:
+    # uvicorn reads nothing more of a connection while a pipelined request waits its turn: its body's time
+    # starts when it is read, not while the slow answer before it is computed.
+    first = b'{"query":"{slow}"}'
+    second = b'{"query":"{alpha}"}'
+    head = (
+        b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", impatient.port)) as sock:
+        sock.sendall(head % len(first) + first + head % len(second))
+        time.sleep(0.3)
+        sock.sendall(second)
+        sock.settimeout(SLOW_SECONDS + 3)
+        answers = b""
+        while b'"alpha":"a"' not in answers:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {answers!r}"
+            answers += chunk
+    assert b'"slow":"s"' in answers
 
 
 def test_a_client_that_connects_and_sends_nothing_is_closed(impatient: RouterThread) -> None:
