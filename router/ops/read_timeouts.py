@@ -67,17 +67,6 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.read_deadline = self.loop.time() + self.body_read_seconds
         super().on_headers_complete()
-        if self.pipeline:
-            # Queued behind a request still being answered: uvicorn reads no more until that one is done, so
-            # the body's time starts then (on_response_complete).
-            self.read_deadline = None
-
-    def on_response_complete(self) -> None:
-        queued = bool(self.pipeline)
-        super().on_response_complete()
-        cycle = self.cycle
-        if queued and cycle is not None and cycle.more_body and self.read_deadline is None:
-            self.read_deadline = self.loop.time() + self.body_read_seconds
 
     def on_message_complete(self) -> None:
         self.read_deadline = None

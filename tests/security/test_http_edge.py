@@ -376,8 +376,7 @@ def test_a_client_trickling_its_body_is_closed(impatient: RouterThread) -> None:
 def test_a_request_pipelined_behind_a_slow_one_is_not_timed_out_while_it_waits(
     impatient: RouterThread,
 ) -> None:
-    # uvicorn reads nothing more of a connection while a pipelined request waits its turn: its body's time
-    # starts when it is read, not while the slow answer before it is computed.
+    # A request read in full is no longer timed, however long its answer (or the one before it) takes.
     first = b'{"query":"{slow}"}'
     second = b'{"query":"{alpha}"}'
     head = (
