@@ -7,6 +7,7 @@ recording stand-in subgraph."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import sys
@@ -420,3 +421,16 @@ def test_readiness_details_need_the_ops_token_and_health_stays_public(router: Ro
     detailed = httpx.get(f"{router.url}/health/ready", headers={"authorization": f"Bearer {OPS_TOKEN}"})
     assert detailed.json()["subgraphs"]["alpha"]["url"].endswith("/graphql")
     assert httpx.get(f"{router.url}/health").json() == {"status": "ok"}
+
+
+async def test_a_flood_of_public_readiness_checks_probes_the_subgraphs_once(
+    router: RouterThread, subgraph: tuple[StandIn, str]
+) -> None:
+    def probes() -> int:
+        return sum(1 for r in subgraph[0].received if r.body.get("query") == "{ __typename }")
+
+    before = probes()
+    async with httpx.AsyncClient(base_url=router.url, timeout=10) as client:
+        answers = await asyncio.gather(*(client.get("/health/ready") for _ in range(30)))
+    assert all(answer.json() == {"status": "ok"} for answer in answers)
+    assert probes() - before <= 1
