@@ -226,8 +226,10 @@ class GraphQLOverHTTP:
             return
         # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
         status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
-        payload, encoding = await self.compression.encode(payload, accept_encoding)
-        await respond(send, status, payload, CONTENT_TYPES[media], extra + encoding)
+        if self.compression.applies(payload):
+            payload, encoding = await self.compression.encode(payload, accept_encoding)
+            extra += encoding
+        await respond(send, status, payload, CONTENT_TYPES[media], extra)
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes

@@ -44,18 +44,21 @@ class ResponseCompression:
             "gzip": lambda body: zlib.compress(body, config.gzip_level, wbits=31),
         }
 
+    def applies(self, body: bytes) -> bool:
+        """Whether `body` is one to compress for a client that takes it (the caller awaits `encode` only then:
+        the small answers of the hot path cost one comparison)."""
+        return self.config.enabled and len(body) >= self.config.min_bytes
+
     async def encode(self, body: bytes, accept_encoding: str) -> tuple[bytes, Headers]:
-        """(the body to send, the headers that go with it: content-encoding and vary)."""
-        config = self.config
-        if not config.enabled:
+        """(the body to send, the headers that go with it: content-encoding and vary). A body too small to
+        compress gets no Vary: no client would get another representation of it."""
+        if not self.applies(body):
             return body, ()
-        if len(body) < config.min_bytes or not accept_encoding:
-            return body, _VARY
-        coding = chosen_encoding(accept_encoding)
+        coding = chosen_encoding(accept_encoding) if accept_encoding else None
         if coding is None:
             return body, _VARY
         encoder = self._encoders[coding]
-        if len(body) >= config.thread_min_bytes:
+        if len(body) >= self.config.thread_min_bytes:
             return await asyncio.to_thread(encoder, body), _ENCODED[coding]
         return encoder(body), _ENCODED[coding]
 

@@ -147,7 +147,9 @@ async def test_compression_gzips_only_past_the_threshold() -> None:
     assert brotli.decompress(body) == b"a" * 500
     assert (b"content-encoding", b"br") in headers
     body, headers = await compression.encode(b"a" * 99, "gzip")
-    assert body == b"a" * 99 and headers == ((b"vary", b"accept-encoding"),)
+    assert body == b"a" * 99 and headers == ()
+    body, headers = await compression.encode(b"a" * 100, "identity")
+    assert body == b"a" * 100 and headers == ((b"vary", b"accept-encoding"),)
 
 
 @pytest.mark.parametrize(
