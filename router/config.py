@@ -21,9 +21,15 @@ from pydantic_settings import (
 )
 
 from router.execution.entity_cache import EntityCacheConfig
+from router.ops.access import OpsConfig
+from router.ops.compression import CompressionConfig
+from router.ops.read_timeouts import ClientTimeoutsConfig
 from router.pipeline.cost import DemandControlConfig
+from router.pipeline.edge.cors import CorsConfig
+from router.pipeline.edge.csrf import CsrfConfig
 from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
+from router.pipeline.introspection import IntrospectionConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
 from shared.client_address import parse_networks, split_networks
@@ -121,6 +127,20 @@ class RouterConfig(BaseSettings):
     # (router/ops/reload.py).
     hot_reload: bool = True
     hot_reload_interval_seconds: float = Field(1.0, gt=0)
+
+    # The HTTP edge. CSRF prevention (router/pipeline/edge/csrf.py): on; requests a browser can send
+    # cross-site without a preflight are refused. CORS (router/pipeline/edge/cors.py): the browser origins
+    # allowed beside the router's own, e.g. `cors: {origins: [https://shop.example.com]}`.
+    csrf: CsrfConfig = CsrfConfig()
+    cors: CorsConfig = CorsConfig()
+    # `__schema`/`__type` answered (router/pipeline/introspection.py); by default not in production.
+    introspection: IntrospectionConfig = IntrospectionConfig()
+    # gzip answers past 1 KiB for clients that accept it (router/ops/compression.py).
+    compression: CompressionConfig = CompressionConfig()
+    # A client sending its headers or body too slowly is closed (router/ops/read_timeouts.py).
+    client_timeouts: ClientTimeoutsConfig = ClientTimeoutsConfig()
+    # `ops.token` opens `/metrics` and the detailed `/health/ready` (router/ops/access.py); unset: neither.
+    ops: OpsConfig = OpsConfig()
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

@@ -30,15 +30,21 @@ QUERY_PLANNING_FAILED = "QUERY_PLANNING_FAILED"
 # Demand control (router/pipeline/cost.py), Apollo Router's codes.
 COST_ESTIMATED_TOO_EXPENSIVE = "COST_ESTIMATED_TOO_EXPENSIVE"
 COST_QUERY_PARSE_FAILURE = "COST_QUERY_PARSE_FAILURE"
+# A request a browser could send cross-site without a preflight (router/pipeline/edge/csrf.py).
+CSRF_ERROR = "CSRF_ERROR"
+# `__schema`/`__type` while introspection is off (router/pipeline/introspection.py).
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 __all__ = [
     "BAD_REQUEST",
     "BAD_USER_INPUT",
     "COST_ESTIMATED_TOO_EXPENSIVE",
     "COST_QUERY_PARSE_FAILURE",
+    "CSRF_ERROR",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "INTERNAL",
+    "INTROSPECTION_DISABLED",
     "MAX_ALIASES_EXCEEDED",
     "MAX_DEPTH_EXCEEDED",
     "METHOD_NOT_ALLOWED",
