@@ -19,7 +19,7 @@ CANCEL = "mutation($id: ID!) { cancelOrder(id: $id) { id status } }"
 async def test_customers_racing_for_the_last_unit_get_exactly_one(shop: Shop) -> None:
     # Given one unit left, and customers who each want it
     product = await shop.product(stock=1)
-    customers = [await shop.customer() for _ in range(RACERS)]
+    customers = [shop.signed_in() for _ in range(RACERS)]
 
     # When they all order it at once through the router
     answers = await asyncio.gather(*(shop.place(customer, product) for customer in customers))
