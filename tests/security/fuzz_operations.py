@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -315,7 +316,9 @@ def send(client: httpx.Client, url: str, case: FuzzCase, token: str | None) -> A
         headers["authorization"] = f"Bearer {token}"
     try:
         if case.method == "GET":
-            response = client.get(url, params=list(case.params), headers=headers)
+            # Encoded here, not by httpx: a lone surrogate goes out as the bytes an attacker would send.
+            query = urllib.parse.urlencode(case.params, encoding="utf-8", errors="surrogatepass")
+            response = client.get(f"{url}?{query}", headers=headers)
         else:
             response = client.post(url, content=case.body, headers=headers)
     except httpx.HTTPError:
