@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # pytest-xdist workers of `make test`, each with databases, Redis keys and servers of its own (2 on 2 cores).
 TEST_WORKERS ?= 2
 
-.PHONY: up test lint compose bench clean
+.PHONY: up test lint compose bench fuzz clean
 
 up: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop up
@@ -29,6 +29,11 @@ compose: $(VENV)/.installed node_modules/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/login.py && $(BIN)/python bench/products_search.py && $(BIN)/python bench/place_order.py && $(BIN)/python bench/catalog_cache.py
+
+# The router fuzzed at length (tests/security/test_fuzz.py runs 500 operations of the same generator in CI).
+FUZZ_OPERATIONS ?= 20000
+fuzz: $(VENV)/.installed
+	$(BIN)/python bench/fuzz_router.py --operations $(FUZZ_OPERATIONS)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
