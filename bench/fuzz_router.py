@@ -7,10 +7,10 @@ Every answer is judged as the test judges it (never a 5xx, never `INTERNAL`, alw
 counted by kind and each is printed with the request, the answer and the ERROR lines the subgraphs logged
 meanwhile. The router must answer `{ __typename }` and /health after. Exits 1 when anything failed.
 
-    .venv/bin/python bench/fuzz_router.py [--operations 20000] [--seed 13] [--nul]   (or `make fuzz`)
+    .venv/bin/python bench/fuzz_router.py [--operations 20000] [--seed 13] [--no-nul]   (or `make fuzz`)
 
-`--nul` also generates NUL characters and lone surrogates in strings (issue 13's input hygiene; they answer
-INTERNAL until that work merges).
+Strings include NUL characters and lone surrogates (shared/input_hygiene.py answers them BAD_USER_INPUT);
+`--no-nul` leaves them out.
 """
 
 from __future__ import annotations
@@ -195,9 +195,9 @@ async def main() -> int:
     parser.add_argument("--operations", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight while generating")
-    parser.add_argument("--nul", action="store_true", help="generate NUL and lone surrogates in strings too")
+    parser.add_argument("--no-nul", action="store_true", help="leave NUL and lone surrogates out of strings")
     args = parser.parse_args()
-    fuzz_operations.GENERATE_NUL_AND_SURROGATES = args.nul or fuzz_operations.GENERATE_NUL_AND_SURROGATES
+    fuzz_operations.GENERATE_NUL_AND_SURROGATES = not args.no_nul
 
     common = ServiceSettings()
     generate_key_file(common.keys_dir)
