@@ -21,6 +21,9 @@ class RouterLimits:
 
     max_depth: int = 100
     max_aliases: int = 1000
+    max_root_fields: int = 100
+    max_height: int = 1000
+    max_field_merges: int = 5000
     max_tokens: int = 15000
     plan_cache_size: int = 1000
 
@@ -61,8 +64,6 @@ class DocumentStages:
             document = parse_document(query, limits.max_tokens)
         except RequestError as refused:
             return PreparedDocument(query, None, refused.errors, {})
-        errors = bound_work(document, limits.max_depth, limits.max_aliases) or validate_document(
-            self.schema, document
-        )
+        errors = bound_work(document, limits) or validate_document(self.schema, document)
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         return PreparedDocument(query, document, errors or None, fragments)
