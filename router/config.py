@@ -66,6 +66,9 @@ class RouterConfig(BaseSettings):
     max_root_fields: int = Field(100, ge=1)
     max_height: int = Field(1000, ge=1)
     max_field_merges: int = Field(5000, ge=1)
+    # Worker threads that parse, validate and plan operations not seen before, off the event loop
+    # (router/pipeline/document.py's ColdWork); 0: on the loop.
+    planning_threads: int = Field(1, ge=0)
     max_tokens: int = Field(15000, ge=1)
     plan_cache_size: int = Field(1000, ge=0)
     # Subgraph name -> URL, replacing the URLs composed into the supergraph (another host, compose services).
@@ -171,6 +174,7 @@ class RouterConfig(BaseSettings):
             max_root_fields=self.max_root_fields,
             max_height=self.max_height,
             max_field_merges=self.max_field_merges,
+            planning_threads=self.planning_threads,
             max_tokens=self.max_tokens,
             plan_cache_size=self.plan_cache_size,
         )

@@ -121,6 +121,7 @@ class Gateway:
 
     async def run(self, request: GraphQLRequest) -> Answer:
         """`request`'s answer; RequestError when it cannot run. Sets `request.operation` once selected."""
+        await self.plans.warm(self.documents, request.query, request.operation_name)  # cold: off the loop
         try:
             planned = self.plan(request)
         except PlanningError as exc:  # a plan error is no request error: data null, and why

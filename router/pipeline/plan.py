@@ -1,14 +1,17 @@
 """Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name): a
-query seen before is neither normalized nor planned again."""
+query seen before is neither normalized nor planned again, and one not seen before is planned in a worker
+thread (warm())."""
 
 from __future__ import annotations
 
 from cachetools import LRUCache
 from graphql import GraphQLSchema, OperationDefinitionNode
 
-from router.pipeline.document import PreparedDocument
+from router.pipeline.document import DocumentStages, PreparedDocument
+from router.pipeline.errors import RequestError
 from router.pipeline.normalize import normalize
-from router.planner import QueryPlan, build_plan
+from router.pipeline.select import select_operation
+from router.planner import PlanningError, QueryPlan, build_plan
 from router.planner.operation import Operation
 from router.supergraph.model import Supergraph
 
@@ -23,6 +26,38 @@ class PlanStage:
             LRUCache(cache_size) if cache_size > 0 else None
         )
         self.hits = self.misses = 0
+        # Operations that cannot be planned, so a retry does not plan them again on the loop.
+        self._failed: LRUCache[PlanKey, PlanningError] = LRUCache(max(cache_size, 1))
+        self._warmed: PlanKey | None = None  # planned by warm() just now: not a cache hit
+
+    async def warm(self, documents: DocumentStages, query: str | None, operation_name: str | None) -> None:
+        """Prepares and plans an operation not seen before in a worker thread (router/pipeline/document.py's
+        ColdWork), caching what plan() will ask for; whatever fails is left for the stages to report."""
+        cache = self._cache
+        key = (query or "", operation_name)
+        if query is None or cache is None or documents.cold is None or key in cache or key in self._failed:
+            return
+        prepared = await documents.prepare_off_loop(query)
+        if prepared.errors or prepared.document is None:
+            return
+        try:
+            node = select_operation(prepared.document, operation_name)
+        except RequestError:
+            return
+        try:
+            planned = await documents.cold.run(self._build, node, prepared)
+        except PlanningError as exc:
+            self._failed[key] = exc
+            return
+        self.misses += 1
+        cache[key] = planned
+        self._warmed = key
+
+    def _build(
+        self, node: OperationDefinitionNode, prepared: PreparedDocument
+    ) -> tuple[Operation, QueryPlan]:
+        operation = normalize(self.schema, node, prepared.fragments)
+        return operation, build_plan(self.supergraph, operation)
 
     def plan(
         self,
@@ -34,17 +69,20 @@ class PlanStage:
         """The normalized operation and its plan; raises router.planner.PlanningError."""
         key = (query, operation_name)
         cache = self._cache
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
         if cache is not None:
             try:
                 cached = cache[key]
             except KeyError:
                 pass
             else:
-                self.hits += 1
+                warmed, self._warmed = self._warmed == key, None
+                self.hits += not warmed
                 return cached
         self.misses += 1
-        operation = normalize(self.schema, node, prepared.fragments)
-        planned = (operation, build_plan(self.supergraph, operation))
+        planned = self._build(node, prepared)
         if cache is not None:
             cache[key] = planned
         return planned
