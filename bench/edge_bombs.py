@@ -34,9 +34,11 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE = "{ __typename }"
@@ -131,20 +133,37 @@ def summary(latencies: Sequence[float]) -> str:
     )
 
 
-async def measure(
-    url: str, duration: float, rate: float, gap: float
-) -> tuple[list[float], list[float], list]:
+@dataclass
+class Phases:
+    reference: list[float]  # probe latencies alone (ms)
+    attacked: list[float]  # probe latencies under bombs (ms)
+    bombs: list[tuple[int, float, str]]  # (power, answer time in ms, code)
+    # The router process's CPU seconds in each phase: wall-clock latencies on a busy machine include the
+    # time the router waited for a core; its CPU time does not.
+    reference_cpu: float
+    attacked_cpu: float
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def measure(url: str, router: psutil.Process, duration: float, rate: float, gap: float) -> Phases:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with (
         httpx.AsyncClient(base_url=url, timeout=60) as probe_client,
         httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as bomb_client,
     ):
         await probe(probe_client, 1.0, gap)  # warm-up: the probe's plan cached, connections open
+        start = cpu_seconds(router)
         reference = await probe(probe_client, duration, gap)
+        middle = cpu_seconds(router)
         bombs_task = asyncio.create_task(attack(bomb_client, duration, rate))
         attacked = await probe(probe_client, duration, gap)
         bombs = await bombs_task
-    return reference, attacked, bombs
+        end = cpu_seconds(router)
+    return Phases(reference, attacked, bombs, middle - start, end - middle)
 
 
 def main() -> int:
@@ -161,12 +180,12 @@ def main() -> int:
     port = free_port()
     router = start_router(args.repo.resolve(), port)
     try:
-        reference, attacked, bombs = asyncio.run(
-            measure(f"http://127.0.0.1:{port}", args.duration, args.rate, args.gap)
-        )
+        url = f"http://127.0.0.1:{port}"
+        phases = asyncio.run(measure(url, psutil.Process(router.pid), args.duration, args.rate, args.gap))
     finally:
         router.terminate()
         router.wait(10)
+    reference, attacked, bombs = phases.reference, phases.attacked, phases.bombs
     print(
         f"router: {args.repo.resolve()}  bombs: {args.rate:g}/s for {args.duration:g} s,"
         " 2^16/2^20/2^30 in turn"
@@ -187,6 +206,13 @@ def main() -> int:
             f"bomb 2^{power:<2}  n={len(times):3d}  median {statistics.median(times):6.2f} ms  p99"
             f" {percentile(times, 99):6.2f} ms  max {max(times):7.2f} ms  codes {', '.join(codes)}"
         )
+    per_probe = phases.reference_cpu / len(reference)
+    per_bomb = (phases.attacked_cpu - per_probe * len(attacked)) / len(bombs)
+    print(
+        f"router CPU: alone {phases.reference_cpu / args.duration * 1e3:.0f} ms/s ({per_probe * 1e3:.2f} ms a"
+        f" probe), under bombs {phases.attacked_cpu / args.duration * 1e3:.0f} ms/s (about"
+        f" {per_bomb * 1e3:.2f} ms a bomb); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     slowest = max(elapsed for _, elapsed, _ in bombs)
     floors = slowest < 50 and percentile(attacked, 99) < 20
     print(
