@@ -125,7 +125,8 @@ class DocumentStages:
         except RequestError as refused:
             return PreparedDocument(query, None, refused.errors, {})
         errors = bound_work(document, self.limits)
-        return PreparedDocument(query, document, errors, {}) if errors else document
+        # A refusal keeps no document: the cache holds its errors, not a tree of 15,000 nodes.
+        return PreparedDocument(query, None, errors, {}) if errors else document
 
     def _validated(self, query: str, document: DocumentNode) -> PreparedDocument:
         errors = validate_document(self.schema, document)

@@ -27,7 +27,7 @@ class PlanStage:
         )
         self.hits = self.misses = 0
         # Operations that cannot be planned, so a retry does not plan them again on the loop.
-        self._failed: LRUCache[PlanKey, PlanningError] = LRUCache(max(cache_size, 1))
+        self._failed: LRUCache[PlanKey, str] = LRUCache(max(cache_size, 1))
         self._warmed: PlanKey | None = None  # planned by warm() just now: not a cache hit
 
     async def warm(self, documents: DocumentStages, query: str | None, operation_name: str | None) -> None:
@@ -47,7 +47,7 @@ class PlanStage:
         try:
             planned = await documents.cold.run(self._build, node, prepared)
         except PlanningError as exc:
-            self._failed[key] = exc
+            self._failed[key] = str(exc)
             return
         self.misses += 1
         cache[key] = planned
@@ -71,7 +71,7 @@ class PlanStage:
         cache = self._cache
         failed = self._failed.get(key)
         if failed is not None:
-            raise failed
+            raise PlanningError(failed)  # a new one: raising the same again would grow its traceback
         if cache is not None:
             try:
                 cached = cache[key]
