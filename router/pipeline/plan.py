@@ -4,6 +4,8 @@ thread (warm())."""
 
 from __future__ import annotations
 
+import asyncio
+
 from cachetools import LRUCache
 from graphql import GraphQLSchema, OperationDefinitionNode
 
@@ -29,14 +31,27 @@ class PlanStage:
         # Operations that cannot be planned, so a retry does not plan them again on the loop.
         self._failed: LRUCache[PlanKey, str] = LRUCache(max(cache_size, 1))
         self._warmed: PlanKey | None = None  # planned by warm() just now: not a cache hit
+        self._warming: dict[PlanKey, asyncio.Future[None]] = {}
 
     async def warm(self, documents: DocumentStages, query: str | None, operation_name: str | None) -> None:
         """Prepares and plans an operation not seen before in a worker thread (router/pipeline/document.py's
-        ColdWork), caching what plan() will ask for; whatever fails is left for the stages to report."""
-        cache = self._cache
+        ColdWork), caching what plan() will ask for; whatever fails is left for the stages to report.
+        Requests for an operation already being warmed wait for that work (a new query sent by many
+        clients at once is prepared once), each shielded from the others' cancellation."""
         key = (query or "", operation_name)
-        if query is None or cache is None or documents.cold is None or key in cache or key in self._failed:
+        if query is None or self._cache is None or documents.cold is None:
             return
+        if key in self._cache or key in self._failed:
+            return
+        pending = self._warming.get(key)
+        if pending is None:
+            pending = self._warming[key] = asyncio.ensure_future(self._warm(documents, query, key))
+            pending.add_done_callback(lambda _: self._warming.pop(key, None))
+        await asyncio.shield(pending)
+
+    async def _warm(self, documents: DocumentStages, query: str, key: PlanKey) -> None:
+        assert self._cache is not None and documents.cold is not None
+        operation_name = key[1]
         prepared = await documents.prepare_off_loop(query)
         if prepared.errors or prepared.document is None:
             return
@@ -50,7 +65,7 @@ class PlanStage:
             self._failed[key] = str(exc)
             return
         self.misses += 1
-        cache[key] = planned
+        self._cache[key] = planned
         self._warmed = key
 
     def _build(

@@ -19,6 +19,7 @@ from graphql import get_introspection_query
 
 from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE
+from router.pipeline.gateway import Gateway
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
@@ -170,3 +171,14 @@ async def test_a_document_not_seen_before_is_prepared_off_the_event_loop(router_
     assert light.json() == {"data": {"__typename": "Query"}}
     assert codes(refused) == ["MAX_ROOT_FIELDS_EXCEEDED"]
     assert light_seconds < heavy_seconds / 3, (light_seconds, heavy_seconds)
+
+
+async def test_a_new_operation_sent_by_many_clients_at_once_is_prepared_once() -> None:
+    gateway = Gateway.from_supergraph(SUPERGRAPH)
+    query = f"# {uuid.uuid4()}\n{{ __typename }}"
+    try:
+        answers = await asyncio.gather(*(gateway.execute(query) for _ in range(5)))
+    finally:
+        await gateway.close()
+    assert answers == [{"data": {"__typename": "Query"}}] * 5
+    assert (gateway.plans.misses, gateway.plans.hits) == (1, 4)
