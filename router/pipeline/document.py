@@ -1,6 +1,7 @@
 """The document stages together, cached by the query text: parse → bound the work → validate. A text seen
-before costs one cache lookup, whether it was valid or not (the errors are cached too); a text not seen
-before is prepared in a worker thread (ColdWork)."""
+before costs one cache lookup, whether it was valid or not (validation errors are cached too; refusals of
+the parser and the limits are not, see prepare()); a text not seen before is prepared in a worker thread
+(ColdWork)."""
 
 from __future__ import annotations
 
@@ -90,17 +91,19 @@ class DocumentStages:
         except KeyError:
             pass
         if len(query) > INLINE_CHARACTERS:
-            prepared = await self.cold.run(self._prepare, query)
+            bounded = await self.cold.run(self._bounded, query)
         else:
             # Parsing and bounding a short text costs less than the hop to a thread: a bomb is refused
-            # on the loop in about a millisecond; only a document within the limits goes on to validation.
+            # on the loop in about a millisecond.
             bounded = self._bounded(query)
-            if isinstance(bounded, PreparedDocument):
-                prepared = bounded
-            else:
-                prepared = await self.cold.run(self._validated, query, bounded)
+        if isinstance(bounded, PreparedDocument):
+            return bounded  # not cached: see prepare()
+        prepared = await self.cold.run(self._validated, query, bounded)
         cache[query] = prepared
         return prepared
+
+    def cached(self, query: str) -> bool:
+        return self._cache is not None and query in self._cache
 
     def prepare(self, query: str) -> PreparedDocument:
         cache = self._cache
@@ -109,14 +112,15 @@ class DocumentStages:
                 return cache[query]
             except KeyError:
                 pass
-        prepared = self._prepare(query)
+        bounded = self._bounded(query)
+        if isinstance(bounded, PreparedDocument):
+            # A text the parser or the limits refuse is not cached: each bomb with a random comment would
+            # evict a document in use, and refusing it again costs about what a cache entry saves.
+            return bounded
+        prepared = self._validated(query, bounded)
         if cache is not None:
             cache[query] = prepared
         return prepared
-
-    def _prepare(self, query: str) -> PreparedDocument:
-        bounded = self._bounded(query)
-        return bounded if isinstance(bounded, PreparedDocument) else self._validated(query, bounded)
 
     def _bounded(self, query: str) -> PreparedDocument | DocumentNode:
         """The parsed document within the limits, or the refusal of a text that is not (parse, bound)."""

@@ -41,8 +41,8 @@ class PlanStage:
         key = (query or "", operation_name)
         if query is None or self._cache is None or documents.cold is None:
             return
-        if key in self._cache or key in self._failed:
-            return
+        if (key in self._cache or key in self._failed) and documents.cached(query):
+            return  # warm (the plan cached, and its document not evicted since)
         pending = self._warming.get(key)
         if pending is None:
             pending = self._warming[key] = asyncio.ensure_future(self._warm(documents, query, key))
@@ -53,7 +53,7 @@ class PlanStage:
         assert self._cache is not None and documents.cold is not None
         operation_name = key[1]
         prepared = await documents.prepare_off_loop(query)
-        if prepared.errors or prepared.document is None:
+        if prepared.errors or prepared.document is None or key in self._cache or key in self._failed:
             return
         try:
             node = select_operation(prepared.document, operation_name)

@@ -19,7 +19,8 @@ from graphql import get_introspection_query
 
 from router.config import RouterConfig
 from router.http.graphql import GRAPHQL_RESPONSE
-from router.pipeline.gateway import Gateway
+from router.pipeline.errors import RequestError
+from router.pipeline.gateway import Gateway, RouterLimits
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
@@ -182,3 +183,16 @@ async def test_a_new_operation_sent_by_many_clients_at_once_is_prepared_once() -
         await gateway.close()
     assert answers == [{"data": {"__typename": "Query"}}] * 5
     assert (gateway.plans.misses, gateway.plans.hits) == (1, 4)
+
+
+async def test_refused_bombs_do_not_evict_the_documents_in_use() -> None:
+    gateway = Gateway.from_supergraph(SUPERGRAPH, limits=RouterLimits(plan_cache_size=2))
+    try:
+        assert await gateway.execute("{ __typename }") == {"data": {"__typename": "Query"}}
+        for _ in range(5):
+            with pytest.raises(RequestError) as refused:
+                await gateway.execute(fragment_bomb(20))
+            assert refused.value.code == "MAX_ROOT_FIELDS_EXCEEDED"
+    finally:
+        await gateway.close()
+    assert gateway.documents.cached("{ __typename }")
