@@ -21,10 +21,18 @@ from pydantic_settings import (
 )
 
 from router.execution.entity_cache import EntityCacheConfig
+from router.ops.access import OpsConfig
+from router.ops.compression import CompressionConfig
+from router.ops.read_timeouts import ClientTimeoutsConfig
+from router.pipeline.cost import DemandControlConfig
+from router.pipeline.edge.cors import CorsConfig
+from router.pipeline.edge.csrf import CsrfConfig
 from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
+from router.pipeline.introspection import IntrospectionConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
+from shared.client_address import parse_networks, split_networks
 
 if TYPE_CHECKING:
     from router.pipeline.document import RouterLimits
@@ -109,10 +117,18 @@ class RouterConfig(BaseSettings):
     # subgraph and type TTLs,
     # e.g. `entity_cache: {enabled: true, subgraphs: {products: {types: {Product: 60s}}}}`.
     entity_cache: EntityCacheConfig = EntityCacheConfig()
+    # Demand control (router/pipeline/cost.py): operations priced from @cost/@listSize; in `enforce` mode one
+    # estimated over `max` is refused (COST_ESTIMATED_TOO_EXPENSIVE) before any subgraph is asked,
+    # e.g. `demand_control: {enabled: true, mode: enforce, max: 10000, list_size: 10}`.
+    demand_control: DemandControlConfig = DemandControlConfig()
 
     # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every
     # end-to-end header.
     headers: HeadersConfig = HeadersConfig()
+    # The proxies in front of the router (load balancers; addresses or CIDR networks) whose `X-Forwarded-For`
+    # names the client (router/http/client_address.py). Empty: the TCP peer is the client, whatever it sends.
+    # In the environment comma-separated: `MYSHOP_ROUTER_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7`.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     # APQ and safelist mode (router/pipeline/edge/persisted.py),
     # e.g. `MYSHOP_ROUTER_PERSISTED_QUERIES__SAFELIST=ops.json`.
     persisted_queries: PersistedQueriesConfig = PersistedQueriesConfig()
@@ -121,10 +137,31 @@ class RouterConfig(BaseSettings):
     hot_reload: bool = True
     hot_reload_interval_seconds: float = Field(1.0, gt=0)
 
+    # The HTTP edge. CSRF prevention (router/pipeline/edge/csrf.py): on; requests a browser can send
+    # cross-site without a preflight are refused. CORS (router/pipeline/edge/cors.py): the browser origins
+    # allowed beside the router's own, e.g. `cors: {origins: [https://shop.example.com]}`.
+    csrf: CsrfConfig = CsrfConfig()
+    cors: CorsConfig = CorsConfig()
+    # `__schema`/`__type` answered (router/pipeline/introspection.py); by default not in production.
+    introspection: IntrospectionConfig = IntrospectionConfig()
+    # gzip answers past 1 KiB for clients that accept it (router/ops/compression.py).
+    compression: CompressionConfig = CompressionConfig()
+    # A client sending its headers or body too slowly is closed (router/ops/read_timeouts.py).
+    client_timeouts: ClientTimeoutsConfig = ClientTimeoutsConfig()
+    # `ops.token` opens `/metrics` and the detailed `/health/ready` (router/ops/access.py); unset: neither.
+    ops: OpsConfig = OpsConfig()
+
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("MYSHOP_LOG_LEVEL"))
     log_json: bool = Field(True, validation_alias=AliasChoices("MYSHOP_LOG_JSON"))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> tuple[str, ...]:
+        entries = tuple(split_networks(value))
+        parse_networks(entries)  # a bad entry refuses the start, naming it
+        return entries
 
     @field_validator("subgraph_urls", mode="before")
     @classmethod

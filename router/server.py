@@ -9,7 +9,7 @@ import signal
 import socket
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -17,9 +17,11 @@ from prometheus_client import CollectorRegistry
 from router.config import RouterConfig
 from router.http.app import RouterApp
 from router.http.graphiql import GraphiQL
+from router.ops.read_timeouts import timed_protocol
 from router.ops.reload import GatewayMetrics, Serving, SupergraphWatcher
 from router.ops.telemetry import RouterTelemetry
 from router.pipeline.edge import Edge
+from router.pipeline.edge.csrf import CsrfPrevention
 from router.pipeline.edge.limits import UNREAD_FACTOR, RequestSizeLimit
 from router.pipeline.edge.persisted import PersistedQueries
 from router.pipeline.entry import Pipeline, ServedGateway
@@ -30,20 +32,24 @@ from shared.log import configure_logging
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["build_edge", "build_gateway", "create_app", "serve"]
+__all__ = ["build_edge", "build_gateway", "create_app", "serve", "uvicorn_config"]
 
 
 def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
     from router.upstream.headers import HeaderPropagation
 
-    return Gateway.from_supergraph(
+    gateway = Gateway.from_supergraph(
         supergraph_sdl,
         limits=config.limits(),
         subgraph_urls=config.subgraph_urls or None,
         headers=HeaderPropagation(config.headers),
         traffic=config.traffic,
         entity_cache=config.entity_cache,
+        demand_control=config.demand_control,
     )
+    # Set here, not in Gateway: every gateway the router serves (hot reloads too) is built here.
+    gateway.execution.introspection = config.introspection.allowed(config.environment)
+    return gateway
 
 
 def build_edge(config: RouterConfig) -> Edge:
@@ -65,7 +71,11 @@ def build_edge(config: RouterConfig) -> Edge:
 
         rate_limit = ClientRateLimit(config.rate_limit)
     return Edge(
-        RequestSizeLimit(config.max_body_bytes), PersistedQueries(config.persisted_queries), auth, rate_limit
+        RequestSizeLimit(config.max_body_bytes),
+        PersistedQueries(config.persisted_queries),
+        auth,
+        rate_limit,
+        CsrfPrevention(config.csrf) if config.csrf.enabled else None,
     )
 
 
@@ -127,27 +137,31 @@ def serve(supergraph: Path, config: RouterConfig) -> None:
 def _serve_one(supergraph: Path, config: RouterConfig, listener: socket.socket | None) -> None:
     """One uvicorn server; on `listener` (a bound socket) when given, else on config's host and port."""
     gateway = build_gateway(supergraph.read_text(), config)
-    server = _Server(
-        uvicorn.Config(
-            create_app(gateway, config, supergraph=supergraph),
-            host=config.host,
-            port=config.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
-            # A WebSocket message this far past the size limit is not read at all (closed 1009); one past the
-            # limit is refused by the pipeline like an HTTP body (router/pipeline/edge/limits.py).
-            ws_max_size=config.max_body_bytes * UNREAD_FACTOR,
-        )
-    )
+    server = _Server(uvicorn_config(create_app(gateway, config, supergraph=supergraph), config))
     server.run(sockets=[listener] if listener is not None else None)
     if not server.started:
         raise SystemExit(3)  # uvicorn's "startup failed" (the port is taken, ...): it logged why
+
+
+def uvicorn_config(app: RouterApp, config: RouterConfig, **overrides: Any) -> uvicorn.Config:
+    """How the router runs `app` under uvicorn (`overrides`: tests' and benchmarks' own, e.g. a socket's)."""
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "loop": "uvloop",
+        # httptools, with a timer closing a client that sends its headers or body too slowly.
+        "http": timed_protocol(config.client_timeouts),
+        "lifespan": "on",
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_keep_alive": SERVER_KEEP_ALIVE_SECONDS,
+        # A WebSocket message this far past the size limit is not read at all (closed 1009); one past the
+        # limit is refused by the pipeline like an HTTP body (router/pipeline/edge/limits.py).
+        "ws_max_size": config.max_body_bytes * UNREAD_FACTOR,
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
 
 
 class _Server(uvicorn.Server):

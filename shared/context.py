@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -18,6 +18,7 @@ from strawberry.fastapi import BaseContext
 
 from shared.auth import KeyRing, Principal, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
+from shared.client_address import FORWARDED_FOR, TrustedPeers
 from shared.errors import Unauthenticated
 from shared.metrics import Metrics
 from shared.settings import ServiceSettings
@@ -51,10 +52,20 @@ class Runtime(Generic[StateT]):
     # The service's own long-lived objects, one typed `<Name>State` per service (`subgraphs/<name>/state.py`):
     # what the definition's setup returns. None before setup ran.
     state: StateT = None  # type: ignore[assignment]
-    # Peers whose `X-Forwarded-For` is believed (`Context.client_ip`).
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Peers whose `X-Forwarded-For` is believed (`Context.client_ip`): `settings.trusted_routers`.
+    trusted_routers: TrustedPeers = field(init=False)
     # Revocation look-ups of the process's subscriptions, batched into one MGET per event (`reauthorize`).
     revocation_checks: DataLoader[Principal, bool] | None = None
+
+    def __post_init__(self) -> None:
+        self.trusted_routers = TrustedPeers(self.settings.trusted_routers)
+
+    def client_address(self, connection: HTTPConnection) -> str:
+        """The address of the client of `connection` (an HTTP request or a WebSocket): the peer, or the
+        address a trusted router names in `X-Forwarded-For` (the router overwrites any the client sent)."""
+        peer = connection.client.host if connection.client else None
+        forwarded = connection.headers.getlist(FORWARDED_FOR)
+        return self.trusted_routers.client_address(peer, ",".join(forwarded) if forwarded else None)
 
 
 class Context(BaseContext):
@@ -192,15 +203,9 @@ class Context(BaseContext):
 
     @property
     def client_ip(self) -> str:
-        """The client's address; `X-Forwarded-For` is believed only when it comes from a trusted proxy."""
-        peer = self.connection.client.host if self.connection.client else "unknown"
-        trusted = self.runtime.trusted_proxies
-        forwarded = self.connection.headers.get("x-forwarded-for")
-        if forwarded and peer in trusted:
-            for address in reversed([part.strip() for part in forwarded.split(",")]):
-                if address and address not in trusted:
-                    return address
-        return peer
+        """The client's address (the per-address rate limits' key); `X-Forwarded-For` is believed only from a
+        trusted router (`MYSHOP_TRUSTED_ROUTERS`)."""
+        return self.runtime.client_address(self.connection)
 
 
 def _authorization_param(params: object) -> str | None:

@@ -50,6 +50,9 @@ def create_engine(
         # A server restart must not leave the pool with dead connections for long.
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": application_name}},
+        # A failed statement's error (logged as INTERNAL) must never carry the request's values: emails,
+        # password hashes, tokens. The statement itself (placeholders only) stays for the reader.
+        hide_parameters=True,
     )
 
 

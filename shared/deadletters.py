@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 from redis.asyncio import Redis
+from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin
@@ -184,6 +185,7 @@ def dead_letter_query(prefix: str) -> type:
         name=name,
         permission_classes=[IsAdmin],
         description="Events this service's consumer gave up on, newest first (admin only).",
+        directives=[ListSize(slicing_arguments=["first"])],  # demand control: `first` dead letters
     )
     cls = type(f"{_camel(prefix)}DeadLetterQuery", (), {"__annotations__": {}, "dead_letters_": field})
     return strawberry.type(cls)

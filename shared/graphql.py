@@ -15,6 +15,7 @@ from strawberry.types.graphql import OperationType
 
 from shared import errors
 from shared.errors import MyShopError
+from shared.input_hygiene import InputHygieneExecutor
 from shared.metrics import Metrics
 
 logger = logging.getLogger("myshop.graphql")
@@ -148,6 +149,8 @@ def build_schema(
         mutation=mutation,
         subscription=subscription,
         types=list(types),
+        # Every argument's strings checked once, after variable coercion, before any resolver runs.
+        execution_context_class=InputHygieneExecutor,
         extensions=[
             # Factories: Strawberry builds extensions per request; both caches live at module level.
             lambda: ParserCache(maxsize=1024),

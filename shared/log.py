@@ -18,6 +18,55 @@ traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tr
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+def _is_database_error(exc: BaseException) -> bool:
+    """A failed statement: SQLAlchemy's wrapper, its driver adapter's error, or asyncpg's own. (SQLAlchemy's
+    usage errors, such as `MultipleResultsFound`, quote no values and keep their messages.)"""
+    from sqlalchemy.exc import StatementError
+
+    module = type(exc).__module__
+    return isinstance(exc, StatementError) or module.startswith(("asyncpg.", "sqlalchemy.dialects."))
+
+
+def _database_error_line(exc: BaseException) -> str:
+    """A database error without its message: PostgreSQL's and asyncpg's messages quote the values of the
+    statement (`invalid input for query argument $1: '...'`, `Key (email)=(...)`), which a log must not keep.
+    What stays names the failure: the class, the SQLSTATE, the constraint, table and column, the statement."""
+    orig = getattr(exc, "orig", None)
+    parts = [f"{type(exc).__module__}.{type(exc).__qualname__}"]
+    for source in (exc, orig):
+        for attribute in ("sqlstate", "constraint_name", "table_name", "column_name"):
+            value = getattr(source, attribute, None)
+            if isinstance(value, str) and value and f"{attribute}={value}" not in parts:
+                parts.append(f"{attribute}={value}")
+    statement = getattr(exc, "statement", None)
+    if isinstance(statement, str):
+        parts.append(f"statement={statement!r}")
+    return " ".join(parts) + " (message withheld: it may quote the values)\n"
+
+
+def format_exception(exc: BaseException | None) -> str:
+    """A logged exception's traceback; for a database error (and what caused it), without the messages."""
+    if exc is None:
+        return ""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    if not any(_is_database_error(link) for link in chain):
+        return "".join(traceback.format_exception(exc))
+    # Innermost first, as Python prints a chain; from the first database error inward, messages are withheld.
+    withheld = False
+    blocks: list[str] = []
+    for link in chain:
+        withheld = withheld or _is_database_error(link)
+        text = _database_error_line(link) if withheld else "".join(traceback.format_exception_only(link))
+        blocks.append(
+            "Traceback (most recent call last):\n" + "".join(traceback.format_tb(link.__traceback__)) + text
+        )
+    return "\nThe above exception led to the following exception:\n\n".join(reversed(blocks))
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -43,13 +92,16 @@ class JsonFormatter(logging.Formatter):
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+            entry["exception"] = format_exception(record.exc_info[1])
         return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+
+    def formatException(self, ei: Any) -> str:
+        return format_exception(ei[1]).rstrip("\n")
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

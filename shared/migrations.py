@@ -55,7 +55,7 @@ async def downgrade_async(history: Path, database_url: str, revision: str = "bas
 
 async def model_drift(database_url: str, metadata: MetaData) -> list[Any]:
     """What `alembic revision --autogenerate` would write: empty when the migrations match the models."""
-    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    engine = create_async_engine(database_url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         async with engine.connect() as conn:
 
@@ -117,7 +117,7 @@ def run_env(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run_online() -> None:
-        engine = create_async_engine(url or "", poolclass=pool.NullPool)
+        engine = create_async_engine(url or "", poolclass=pool.NullPool, hide_parameters=True)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(run)

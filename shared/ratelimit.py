@@ -46,3 +46,18 @@ class RateLimiter:
 
     async def reset(self, bucket: str) -> None:
         await self.redis.delete(f"{self.prefix}ratelimit:{bucket}")
+
+    async def forgive(self, bucket: str) -> None:
+        """Takes back one attempt counted in `bucket` (it turned out not to count: a success where only
+        failures should). Counting first and forgiving after keeps the limit exact under concurrency, which
+        checking first and counting failures after would not. A window that has ended stays ended: a key
+        gone is not made again (a bare DECR would leave -1 without an expiry)."""
+        await self.redis.eval(_FORGIVE, 1, f"{self.prefix}ratelimit:{bucket}")
+
+
+_FORGIVE = """
+if redis.call('exists', KEYS[1]) == 1 and tonumber(redis.call('get', KEYS[1])) > 0 then
+  return redis.call('decr', KEYS[1])
+end
+return 0
+"""

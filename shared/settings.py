@@ -8,11 +8,13 @@ its own database server without touching the others.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from shared.client_address import parse_networks, split_networks
 
 Environment = Literal["development", "test", "production"]
 
@@ -115,10 +117,26 @@ class ServiceSettings(BaseSettings):
         "http://127.0.0.1:4001/oauth/token", validation_alias=_env("MYSHOP_SERVICE_TOKEN_URL")
     )
 
+    # --- client addresses (shared.client_address) ---
+    # The routers (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` names the client: the
+    # router always overwrites it with the address it computed. From any other peer the header is ignored and
+    # the peer is the client, so a client calling a service directly cannot pick its rate-limit bucket.
+    # Where the router runs on another host, name its address (or its pods' network) here.
+    trusted_routers: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("127.0.0.1", "::1"), validation_alias=_env("MYSHOP_TRUSTED_ROUTERS")
+    )
+
     # --- per service (MYSHOP_<SERVICE>_*) ---
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str | None = None
+
+    @field_validator("trusted_routers", mode="before")
+    @classmethod
+    def _routers(cls, value: Any) -> tuple[str, ...]:
+        entries = tuple(split_networks(value))
+        parse_networks(entries)  # a bad entry refuses the start, naming it
+        return entries
 
     @model_validator(mode="after")
     def _default_port(self) -> ServiceSettings:

@@ -54,6 +54,9 @@ OURS_2_WORKERS = "myshop router, dedup off, 2 workers"  # --scaling: both cores,
 # Our router's subgraph-fetch deduplication switch (`traffic.all.deduplicate`,
 # router/upstream/traffic_config.py).
 NO_DEDUP_ENV = {"MYSHOP_ROUTER_TRAFFIC__ALL__DEDUPLICATE": "false"}
+# Our router serves `/metrics` only to its ops token (router/ops/access.py); older checkouts ignore it.
+OPS_TOKEN = "bench-gateways"
+OPS_ENV = {"MYSHOP_ROUTER_OPS__TOKEN": OPS_TOKEN}
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
 NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")
 # The router's own overhead: one field of one subgraph, through a gateway and straight to the subgraph.
@@ -372,7 +375,7 @@ def baseline_rows(checkout: Path) -> list[Gateway]:
         f"import sys; sys.path.insert(0, {str(checkout.resolve())!r}); sys.argv[0] = 'myshop'; "
         f"from {module} import {function} as main; main()"
     )
-    env = {"MYSHOP_LOG_LEVEL": "WARNING"}
+    env = {"MYSHOP_LOG_LEVEL": "WARNING", **OPS_ENV}
 
     def theirs(supergraph: Path, port: int) -> list[str]:
         return [
@@ -407,13 +410,14 @@ def gateways(
     apollo = str(HERE / "apollo_gateway.mjs")
     hive = str(HERE / "hive_gateway.mjs")
     quiet = {"MYSHOP_LOG_LEVEL": "WARNING"}
+    ours_env = {**quiet, **OPS_ENV}
 
     def ours(supergraph: Path, port: int) -> list[str]:
         return [myshop, "router", "--supergraph", str(supergraph), *listen, str(port)]
 
     chosen = [
-        Gateway(OURS, ours, env=quiet, ours=True),
-        Gateway(OURS_NO_DEDUP, ours, env={**quiet, **NO_DEDUP_ENV}, ours=True),
+        Gateway(OURS, ours, env=ours_env, ours=True),
+        Gateway(OURS_NO_DEDUP, ours, env={**ours_env, **NO_DEDUP_ENV}, ours=True),
     ]
     if baseline is not None:
         base, base_no_dedup = baseline_rows(baseline)
@@ -423,7 +427,7 @@ def gateways(
             Gateway(
                 OURS_2_WORKERS,
                 lambda supergraph, port: [*ours(supergraph, port), "--workers", "2"],
-                env={**quiet, **NO_DEDUP_ENV},
+                env={**ours_env, **NO_DEDUP_ENV},
                 both_cores=True,
                 ours=True,
             )
@@ -601,7 +605,7 @@ class Bench:
 def deduplicated_fetches(metrics_url: str) -> int | None:
     """The router's `myshop_router_subgraph_deduplicated` counters summed (one worker's, with --workers)."""
     try:
-        text = httpx.get(metrics_url, timeout=5).text
+        text = httpx.get(metrics_url, headers={"authorization": f"Bearer {OPS_TOKEN}"}, timeout=5).text
     except httpx.HTTPError:
         return None
     values = [

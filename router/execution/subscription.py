@@ -140,6 +140,10 @@ class SubscriptionStream:
             request_id = self._headers.get("x-request-id")
             if request_id:
                 headers["x-request-id"] = request_id
+            # The client address the router computed (never the client's own header), as on every fetch.
+            address = self._headers.get("x-forwarded-for")
+            if address:
+                headers["x-forwarded-for"] = address
         try:
             self._ws = await self._sockets.session().ws_connect(
                 url,

@@ -18,8 +18,10 @@ import orjson
 
 from router.execution.executor import GATEWAY_TIMEOUT
 from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
+from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
+from router.ops.compression import CompressionConfig, ResponseCompression
 from router.pipeline.edge.limits import RequestSizeLimit
 from router.pipeline.entry import Pipeline
 from router.pipeline.errors import (
@@ -94,10 +96,10 @@ def _media_type(content_type: str) -> str:
 class _Incoming:
     """What the door reads from the request's headers, in one pass."""
 
-    __slots__ = ("accept", "content_length", "content_type", "headers", "request_id")
+    __slots__ = ("accept", "accept_encoding", "content_length", "content_type", "headers", "request_id")
 
     def __init__(self, scope: Scope) -> None:
-        accept = content_type = request_id = ""
+        accept = accept_encoding = content_type = request_id = ""
         content_length = -1
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
@@ -107,6 +109,8 @@ class _Incoming:
                 accept = f"{accept},{text}" if accept else text
             elif key == b"content-type":
                 content_type = text
+            elif key == b"accept-encoding":
+                accept_encoding = text
             elif key == b"content-length":
                 try:
                     content_length = int(value)
@@ -118,15 +122,26 @@ class _Incoming:
         headers["x-request-id"] = self.request_id
         self.headers = headers
         self.accept = accept
+        self.accept_encoding = accept_encoding
         self.content_type = content_type
         self.content_length = content_length
 
 
 class GraphQLOverHTTP:
-    def __init__(self, pipeline: Pipeline, sse: ServerSentEvents, graphiql: GraphiQL | None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sse: ServerSentEvents,
+        graphiql: GraphiQL | None,
+        addresses: ClientAddresses | None = None,
+        compression: ResponseCompression | None = None,
+    ) -> None:
         self.pipeline = pipeline
+        self.addresses = addresses or ClientAddresses()
         self.sse = sse
         self.graphiql = graphiql
+        # Whole answers only: the SSE door streams, and is never compressed.
+        self.compression = compression or ResponseCompression(CompressionConfig(enabled=False))
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,7 +158,8 @@ class GraphQLOverHTTP:
             wants_events = "text/event-stream" in incoming.accept
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
-                request = self._request(scope, method, body, incoming, media, wants_events)
+                peer = self.addresses.of(scope)
+                request = self._request(scope, method, body, incoming, media, wants_events, peer)
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
@@ -151,7 +167,7 @@ class GraphQLOverHTTP:
             if wants_events:
                 await self.sse(request, receive, send, extra)
             else:
-                await self._answer(request, send, media or JSON, extra)
+                await self._answer(request, send, media or JSON, extra, incoming.accept_encoding)
         finally:
             request_id_var.reset(token)
 
@@ -163,6 +179,7 @@ class GraphQLOverHTTP:
         incoming: _Incoming,
         media: str | None,
         wants_events: bool,
+        peer: str,
     ) -> GraphQLRequest:
         """The GraphQL request of a POST's `body` or a GET's query string; MalformedRequest otherwise."""
         if method == "POST":
@@ -182,24 +199,25 @@ class GraphQLOverHTTP:
                 NOT_ACCEPTABLE,
                 406,
             )
-        client = scope.get("client")
         return GraphQLRequest.from_params(
             params,
             door=Door.SSE if wants_events else Door.HTTP,
             method=method,
             headers=incoming.headers,
-            peer=client[0] if client else "unknown",
+            peer=peer,
             size=len(body),
         )
 
-    async def _answer(self, request: GraphQLRequest, send: Send, media: str, extra: Headers) -> None:
+    async def _answer(
+        self, request: GraphQLRequest, send: Send, media: str, extra: Headers, accept_encoding: str
+    ) -> None:
         try:
             response = await self.pipeline.execute(request)
         except RequestError as refused:
             status = refused.status
             # application/json answers GraphQL request errors with 200 (what pre-spec clients expect); the
-            # spec's own media type says 400.
-            if status == 400 and media == JSON:
+            # spec's own media type says 400. A refused HTTP request (CSRF) keeps its status.
+            if status == 400 and media == JSON and not isinstance(refused, MalformedRequest):
                 status = 200
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return
@@ -212,6 +230,9 @@ class GraphQLOverHTTP:
             return
         # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
         status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
+        if self.compression.applies(payload):
+            payload, encoding = await self.compression.encode(payload, accept_encoding)
+            extra += encoding
         await respond(send, status, payload, CONTENT_TYPES[media], extra)
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:

@@ -1,4 +1,5 @@
-"""`GET /health/ready`: each subgraph reachable and answering `{ __typename }` within the timeout."""
+"""`GET /health/ready`: each subgraph reachable and answering `{ __typename }` within the timeout; in detail
+for the ops token's holder, ready or not for everyone else (router/ops/access.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
+
+# How long the public readiness answer is reused: a flood of `/health/ready` must not become a flood of
+# subgraph probes.
+PUBLIC_READY_SECONDS = 1.0
 
 
 class Readiness:
@@ -48,3 +53,28 @@ class Readiness:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+class PublicReadiness:
+    """The public `/health/ready`: one probe of the subgraphs at a time, its verdict reused for a second."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self.readiness = readiness
+        self._verdict: tuple[float, bool] | None = None
+        self._probe: asyncio.Future[tuple[bool, dict[str, Any]]] | None = None
+
+    async def ready(self, subgraphs: Mapping[str, str]) -> bool:
+        verdict = self._verdict
+        if verdict is not None and time.monotonic() - verdict[0] < PUBLIC_READY_SECONDS:
+            return verdict[1]
+        probe = self._probe
+        if probe is None:
+            probe = self._probe = asyncio.ensure_future(self.readiness.report(subgraphs))
+            probe.add_done_callback(self._done)
+        ok, _ = await asyncio.shield(probe)
+        return ok
+
+    def _done(self, probe: asyncio.Future[tuple[bool, dict[str, Any]]]) -> None:
+        self._probe = None
+        if not probe.cancelled() and probe.exception() is None:
+            self._verdict = (time.monotonic(), probe.result()[0])

@@ -23,6 +23,7 @@ import orjson
 from router.config import RouterConfig
 from router.execution.subscription import SubscriptionRefused, SubscriptionStream
 from router.http.asgi import Receive, Scope, Send
+from router.http.client_address import ClientAddresses
 from router.http.streaming import SendBuffer, SlowConsumer
 from router.ops.metrics import SubscriptionMetrics
 from router.pipeline.entry import Pipeline
@@ -59,6 +60,7 @@ class GraphQLOverWebSocket:
         self.pipeline = pipeline
         self.config = config
         self.metrics = metrics
+        self.addresses = ClientAddresses(config.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An ASGI `websocket` scope: `/graphql` with the graphql-transport-ws subprotocol, else refused."""
@@ -84,8 +86,7 @@ class _Connection:
         for key, value in scope["headers"]:
             if key == b"authorization":
                 self.upgrade_authorization = value.decode("latin-1")
-        client = scope.get("client")
-        self.peer = client[0] if client else "unknown"
+        self.peer = door.addresses.of(scope)
         self.request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         # What every operation's subgraph fetches carry (each operation gets its own copy).
         self.headers: dict[str, str] = {"x-request-id": self.request_id}

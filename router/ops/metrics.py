@@ -15,6 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Operation costs (demand control) span orders of magnitude: Apollo Router's suggested buckets.
+COST_BUCKETS = (0.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0, 1_000_000.0)
 
 
 class RequestMetrics(Collector):
@@ -99,6 +101,11 @@ class GraphQLMetrics(Collector):
         self.plan_cache: Callable[[], tuple[int, int]] | None = None
         self._plan_cache_base = (0, 0)
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        # Demand control (router/pipeline/cost.py): estimated costs by result (COST_OK,
+        # COST_ESTIMATED_TOO_EXPENSIVE, ...), counts of results, actual costs; empty while it is off.
+        self.cost_estimated: dict[str, list[float]] = {}
+        self.cost_results: dict[str, int] = {}
+        self.cost_actual: list[float] | None = None
         registry.register(self)
 
     def observe_operation(self, operation_type: str, outcome: str, seconds: float) -> None:
@@ -129,6 +136,25 @@ class GraphQLMetrics(Collector):
         if key not in errors and len(errors) >= self.max_series:
             key = (subgraph, "OTHER")
         errors[key] = errors.get(key, 0) + 1
+
+    def observe_estimated_cost(self, estimated: float | None, result: str) -> None:
+        """An operation's estimated cost and what demand control made of it (None: it could not be priced)."""
+        self.cost_results[result] = self.cost_results.get(result, 0) + 1
+        if estimated is None:
+            return
+        series = self.cost_estimated.get(result)
+        if series is None:
+            series = self.cost_estimated[result] = [0.0] * (len(COST_BUCKETS) + 2)
+        series[bisect_left(COST_BUCKETS, estimated)] += 1
+        series[-1] += estimated
+
+    def observe_actual_cost(self, actual: float) -> None:
+        """The actual cost of an answer the router returned."""
+        series = self.cost_actual
+        if series is None:
+            series = self.cost_actual = [0.0] * (len(COST_BUCKETS) + 2)
+        series[bisect_left(COST_BUCKETS, actual)] += 1
+        series[-1] += actual
 
     def watch_plan_cache(self, read: Callable[[], tuple[int, int]]) -> None:
         if self.plan_cache is not None:
@@ -188,23 +214,56 @@ class GraphQLMetrics(Collector):
         plans.add_metric([service, "hit"], hits + self._plan_cache_base[0])
         plans.add_metric([service, "miss"], misses + self._plan_cache_base[1])
         yield plans
+        yield from self._collect_costs()
         for name, (documentation, read) in self._gauges.items():
             gauge = GaugeMetricFamily(name, documentation, labels=["service"])
             gauge.add_metric([service], read())
             yield gauge
+
+    def _collect_costs(self) -> Iterator[Metric]:
+        service = self.service
+        yield _histogram(
+            "myshop_router_operation_cost_estimated",
+            "Estimated cost of operations (demand control, from @cost/@listSize), by result (COST_OK, "
+            "COST_ESTIMATED_TOO_EXPENSIVE).",
+            ["service", "result"],
+            {(service, result): series for result, series in self.cost_estimated.items()},
+            COST_BUCKETS,
+        )
+        results = CounterMetricFamily(
+            "myshop_router_operation_cost_results",
+            "Operations demand control priced, by result (COST_OK, COST_ESTIMATED_TOO_EXPENSIVE, "
+            "COST_QUERY_PARSE_FAILURE); in measure mode an operation over the limit still runs.",
+            labels=["service", "result"],
+        )
+        for result, count in self.cost_results.items():
+            results.add_metric([service, result], count)
+        yield results
+        actual = {} if self.cost_actual is None else {(service,): self.cost_actual}
+        yield _histogram(
+            "myshop_router_operation_cost_actual",
+            "Actual cost of the answers the router returned (demand control, priced like the estimate).",
+            ["service"],
+            actual,
+            COST_BUCKETS,
+        )
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
 
 
 def _histogram(
-    name: str, documentation: str, labels: list[str], data: dict[tuple[str, ...], list[float]]
+    name: str,
+    documentation: str,
+    labels: list[str],
+    data: dict[tuple[str, ...], list[float]],
+    bounds: tuple[float, ...] = BUCKETS,
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, documentation, labels=labels)
     for values, series in data.items():
         cumulative = 0.0
         buckets = []
-        for bound, count in zip((*BUCKETS, float("inf")), series[:-1], strict=True):
+        for bound, count in zip((*bounds, float("inf")), series[:-1], strict=True):
             cumulative += count
             buckets.append((_bound(bound), cumulative))
         family.add_metric(list(values), buckets, series[-1])

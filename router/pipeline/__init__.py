@@ -8,6 +8,8 @@ gateway.py       the stages bound to one supergraph (what a hot reload swaps):
   document.py      parse.py → bound.py (depth, aliases) → validate.py, cached by text
   select.py        the operation, and the HTTP method it allows
   variables.py     coerce the variables
+  cost.py          demand control: the estimate (pricing.py's @cost/@listSize) checked before the plan; the
+                   answer's actual cost (cost_actual.py)
   plan.py          normalize.py → router/planner, cached by (text, operation name)
   execute.py       router/execution (fetches, merge) → shape; introspection.py; a subscription's stream
 """

@@ -15,7 +15,7 @@ from router.execution.shaper import Shaper
 from router.execution.subscription import SubscriptionStream
 from router.pipeline.document import PreparedDocument
 from router.pipeline.errors import QUERY_PLANNING_FAILED, RequestError
-from router.pipeline.introspection import introspect
+from router.pipeline.introspection import introspect, introspection_disabled
 from router.planner import QueryPlan, Subscription
 from router.planner.operation import Operation
 from router.upstream.sockets import SubgraphSockets
@@ -47,6 +47,8 @@ class ExecutionStage:
         self.shaper = shaper
         self.sockets = sockets
         self.request_timeout = request_timeout
+        # `__schema`/`__type` answered, or refused before any fetch; router/server.py sets it from the config.
+        self.introspection = True
 
     async def execute(self, planned: PlannedOperation, headers: dict[str, str]) -> dict[str, Any]:
         """The response of a query or mutation: data (null-bubbled where a non-null field failed), and the
@@ -55,6 +57,8 @@ class ExecutionStage:
         local: dict[str, Any] | None = None
         variables = planned.variables
         if planned.plan.introspection:
+            if not self.introspection:
+                raise introspection_disabled()
             assert planned.prepared.document is not None
             local, local_errors = introspect(self.schema, planned.prepared.document, planned.node, variables)
             errors.extend(local_errors)

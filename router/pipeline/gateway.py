@@ -3,7 +3,8 @@ schema, the caches of documents and plans, the executor and the subgraph clients
 one (router/ops/reload.py); the edge and the telemetry stay (router/pipeline/entry.py).
 
     parse → bound the work → validate (document.py, cached by text) → select the operation (select.py) →
-    coerce variables (variables.py) → normalize → plan (plan.py, cached) → execute → shape (execute.py)
+    coerce variables (variables.py) → demand control (cost.py) → normalize → plan (plan.py, cached) →
+    execute → shape (execute.py) → the answer's actual cost (cost.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from router.execution.executor import Executor
 from router.execution.shaper import Shaper
 from router.execution.subscription import SubscriptionStream
 from router.ops.telemetry import RouterTelemetry
+from router.pipeline.cost import CostStage, DemandControlConfig
 from router.pipeline.document import DocumentStages, PreparedDocument, RouterLimits
 from router.pipeline.errors import (
     QUERY_PLANNING_FAILED,
@@ -56,6 +58,7 @@ class Gateway:
         headers: HeaderPropagation | None = None,
         traffic: TrafficConfig = TrafficConfig(),
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
+        demand_control: DemandControlConfig = DemandControlConfig(),
     ) -> None:
         self.supergraph = supergraph
         self.api_schema = api_schema
@@ -85,6 +88,7 @@ class Gateway:
             transport.cache_control_graphs = self.entity_cache.graphs
         self.sockets = SubgraphSockets(urls)
         self.documents = DocumentStages(api_schema, limits)
+        self.cost = CostStage(demand_control, api_schema, supergraph, limits.plan_cache_size)
         self.plans = PlanStage(api_schema, supergraph, limits.plan_cache_size)
         self.execution = ExecutionStage(
             api_schema,
@@ -104,6 +108,7 @@ class Gateway:
         headers: HeaderPropagation | None = None,
         traffic: TrafficConfig = TrafficConfig(),
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
+        demand_control: DemandControlConfig = DemandControlConfig(),
     ) -> Gateway:
         """A gateway over the supergraph SDL `sdl`."""
         supergraph, document, names = load_supergraph(sdl)
@@ -115,6 +120,7 @@ class Gateway:
             headers=headers,
             traffic=traffic,
             entity_cache=entity_cache,
+            demand_control=demand_control,
         )
 
     # -- the stages --------------------------------------------------------------------------------
@@ -128,7 +134,17 @@ class Gateway:
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
         if planned.node.operation is OperationType.SUBSCRIPTION:
             return self.execution.subscribe(planned, request.headers)
-        return await self.execution.execute(planned, request.headers)
+        response = await self.execution.execute(planned, request.headers)
+        prepared = planned.prepared
+        self.cost.measure(
+            prepared.text,
+            request.operation_name,
+            planned.node,
+            prepared.fragments,
+            planned.variables,
+            response,
+        )
+        return response
 
     def plan(self, request: GraphQLRequest) -> PlannedOperation:
         """Every stage before execution; RequestError, or PlanningError for a query or mutation that cannot
@@ -142,6 +158,9 @@ class Gateway:
                 SUBSCRIPTION_TRANSPORT_REQUIRED,
             )
         variables = coerce_variables(self.api_schema, node, request.variables)
+        # Before the plan: an operation over the cost limit reaches no subgraph (and, on the loop, is not
+        # planned).
+        self.cost.check(prepared.text, request.operation_name, node, prepared.fragments, variables)
         try:
             operation, plan = self.plans.plan(prepared.text, request.operation_name, prepared, node)
         except PlanningError as exc:
@@ -221,8 +240,10 @@ class Gateway:
             self.entity_cache.register_metrics(registry)
 
     def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
-        """Fetch metrics and spans, plan-node spans (router/ops/telemetry.py), the plan cache's hit counts."""
+        """Fetch metrics and spans, plan-node spans (router/ops/telemetry.py), the plan cache's hit counts,
+        operation costs."""
         telemetry.instrument(self.executor, self.names)
+        self.cost.metrics = telemetry.metrics
         plans = self.plans
         telemetry.metrics.watch_plan_cache(lambda: (plans.hits, plans.misses))
 

@@ -1,5 +1,6 @@
 """The root `__schema` and `__type` fields, answered by the router from the API schema (never planned: no
-subgraph knows the whole API)."""
+subgraph knows the whole API), or refused (INTROSPECTION_DISABLED) where introspection is off: by default in
+production, where the schema is nobody's business but the frontends' (`__typename` stays: clients need it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from graphql import (
     SelectionSetNode,
     execute,
 )
+from pydantic import BaseModel
+
+from router.pipeline.errors import INTROSPECTION_DISABLED, RequestError
+
+PRODUCTION = "production"
 
 
 def introspect(
@@ -39,3 +45,19 @@ def introspect(
     )
     errors = [dict(e.formatted) for e in result.errors or ()]
     return dict(result.data or {}), errors  # type: ignore[arg-type]
+
+
+class IntrospectionConfig(BaseModel):
+    """`introspection:` in router.yaml."""
+
+    # None: on, except when MYSHOP_ENV=production; true or false decides for every environment.
+    enabled: bool | None = None
+
+    def allowed(self, environment: str) -> bool:
+        if self.enabled is not None:
+            return self.enabled
+        return environment.strip().lower() != PRODUCTION
+
+
+def introspection_disabled() -> RequestError:
+    return RequestError.of("introspection has been disabled", INTROSPECTION_DISABLED, 400)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from router.pipeline.errors import BAD_REQUEST, MalformedRequest
+from shared.client_address import FORWARDED_FOR, UNKNOWN
 
 if TYPE_CHECKING:
     from graphql import OperationDefinitionNode
@@ -53,7 +54,7 @@ class GraphQLRequest:
         headers: dict[str, str] | None = None,
         extensions: dict[str, Any] | None = None,
         document_id: object = None,
-        peer: str = "unknown",
+        peer: str = UNKNOWN,
         size: int = 0,
     ) -> None:
         self.query = query  # None until the persisted-query stage finds the text a request names
@@ -67,7 +68,13 @@ class GraphQLRequest:
         # What the subgraphs get (router.yaml's header rules applied per subgraph): the client's headers, the
         # request id, and the trace context the telemetry sets.
         self.headers: dict[str, str] = headers if headers is not None else {}
-        self.peer = peer  # the client's address: the rate limit's key for an anonymous request
+        # The client's address (router/http/client_address.py): the rate limit's key for an anonymous request,
+        # and the `X-Forwarded-For` the subgraphs get, over whatever the client sent (upstream/headers.py).
+        self.peer = peer
+        if peer != UNKNOWN:
+            self.headers[FORWARDED_FOR] = peer
+        elif FORWARDED_FOR in self.headers:
+            del self.headers[FORWARDED_FOR]
         self.size = size  # bytes of the body or WebSocket message: the size limit's measure
         self.principal: Principal | None = None  # the verified token's, set by edge auth
         # Edge auth has run: per request, or once for a WebSocket connection (its `connection_init`).

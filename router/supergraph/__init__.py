@@ -2,12 +2,21 @@
 
 from router.supergraph.api_schema import build_api_schema
 from router.supergraph.loader import SupergraphError, load_supergraph
-from router.supergraph.model import FieldInfo, JoinField, JoinType, Subgraph, Supergraph, TypeInfo
+from router.supergraph.model import (
+    FieldInfo,
+    JoinField,
+    JoinType,
+    ListSize,
+    Subgraph,
+    Supergraph,
+    TypeInfo,
+)
 
 __all__ = [
     "FieldInfo",
     "JoinField",
     "JoinType",
+    "ListSize",
     "Subgraph",
     "Supergraph",
     "SupergraphError",

@@ -16,7 +16,9 @@ from graphql import (
     InputObjectTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
+    IntValueNode,
     ListTypeNode,
+    ListValueNode,
     NamedTypeNode,
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
@@ -33,7 +35,15 @@ from graphql import (
     print_ast,
 )
 
-from router.supergraph.model import FieldInfo, JoinField, JoinType, Subgraph, Supergraph, TypeInfo
+from router.supergraph.model import (
+    FieldInfo,
+    JoinField,
+    JoinType,
+    ListSize,
+    Subgraph,
+    Supergraph,
+    TypeInfo,
+)
 from router.supergraph.names import SpecNames, spec_names
 
 _KINDS: dict[type, str] = {
@@ -117,6 +127,9 @@ def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, 
         info = types.get(name)
         if info is None:
             info = types[name] = TypeInfo(name, kind)
+        weight = _cost(definition, names.cost) if names.cost is not None else None
+        if weight is not None:  # an extension of the type keeps the definition's weight
+            info.cost = weight
         for args in _directives(definition, f"{join}type"):
             info.joins.append(
                 JoinType(
@@ -131,12 +144,9 @@ def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, 
             info.implements.setdefault(args["graph"], set()).add(args["interface"])
         for args in _directives(definition, f"{join}unionMember"):
             info.union_members.setdefault(args["graph"], set()).add(args["member"])
-        if kind in ("object", "interface"):
+        if kind in ("object", "interface", "input"):
             for field_node in definition.fields or ():
-                info.fields[field_node.name.value] = _field(field_node, join)
-        elif kind == "input":
-            for field_node in definition.fields or ():
-                info.fields[field_node.name.value] = _field(field_node, join)
+                info.fields[field_node.name.value] = _field(field_node, join, names)
         elif kind == "enum":
             for value in definition.values or ():
                 graphs = frozenset(a["graph"] for a in _directives(value, f"{join}enumValue"))
@@ -156,8 +166,15 @@ def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, 
     return supergraph, document, names
 
 
-def _field(node: Any, join: str) -> FieldInfo:
+def _field(node: Any, join: str, names: SpecNames) -> FieldInfo:
     info = FieldInfo(node.name.value, print_ast(node.type), named_type(node.type))
+    if names.cost is not None:
+        info.cost = _cost(node, names.cost)
+        info.list_size = _list_size(node, names.list_size)
+        for argument in getattr(node, "arguments", None) or ():
+            weight = _cost(argument, names.cost)
+            if weight is not None:
+                info.argument_costs[argument.name.value] = weight
     for args in _directives(node, f"{join}field"):
         if args.get("graph") is None:
             # A bare @join__field: no subgraph defines the field on this type; @interfaceObject
@@ -177,6 +194,44 @@ def _field(node: Any, join: str) -> FieldInfo:
             )
         )
     return info
+
+
+def _cost(node: Any, name: str) -> int | None:
+    """The weight of `node`'s ``@cost`` (cost spec v0.1: `weight: Int!`), None without one."""
+    for directive in node.directives or ():
+        if directive.name.value == name:
+            for arg in directive.arguments or ():
+                if arg.name.value == "weight" and isinstance(arg.value, IntValueNode):
+                    return int(arg.value.value)
+    return None
+
+
+def _list_size(node: Any, name: str | None) -> ListSize | None:
+    """`node`'s ``@listSize`` (its arguments as the cost spec defines them), None without one."""
+    for directive in node.directives or ():
+        if directive.name.value != name:
+            continue
+        values = {arg.name.value: arg.value for arg in directive.arguments or ()}
+        assumed = values.get("assumedSize")
+        require_one = values.get("requireOneSlicingArgument")
+        return ListSize(
+            assumed_size=int(assumed.value) if isinstance(assumed, IntValueNode) else None,
+            slicing_arguments=_strings(values.get("slicingArguments")),
+            sized_fields=_strings(values.get("sizedFields")),
+            # The spec's default is true; only a literal false turns it off.
+            require_one_slicing_argument=not (
+                isinstance(require_one, BooleanValueNode) and require_one.value is False
+            ),
+        )
+    return None
+
+
+def _strings(node: Any) -> tuple[str, ...]:
+    if isinstance(node, ListValueNode):
+        return tuple(v.value for v in node.values if isinstance(v, StringValueNode))
+    if isinstance(node, StringValueNode):  # a list of one may be written without brackets
+        return (node.value,)
+    return ()
 
 
 def _derive(supergraph: Supergraph) -> None:

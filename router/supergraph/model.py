@@ -1,5 +1,6 @@
 """The supergraph as the planner sees it: subgraphs, and for each type and field which subgraphs
-resolve it, by which keys, with which @requires/@provides/@external/@override."""
+resolve it, by which keys, with which @requires/@provides/@external/@override; and what demand control
+prices (router/pipeline/cost.py): the `@cost` weights and `@listSize` of the cost spec."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ class JoinField:
     used_overridden: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ListSize:
+    """One ``@listSize``: how many items a list field returns (`assumed_size`, or the largest of the
+    `slicing_arguments` the operation gives), and which of its fields' lists have that size
+    (`sized_fields`, for connections whose `edges` the argument sizes)."""
+
+    assumed_size: int | None = None
+    slicing_arguments: tuple[str, ...] = ()
+    sized_fields: tuple[str, ...] = ()
+    require_one_slicing_argument: bool = True
+
+
 @dataclass(slots=True)
 class FieldInfo:
     name: str
@@ -50,6 +63,11 @@ class FieldInfo:
     external_in: frozenset[str] = frozenset()
     # Only @interfaceObject types resolve it (a bare ``@join__field`` in the supergraph).
     interface_object_only: bool = False
+    # Demand control: the field's ``@cost`` weight (an input field's too), its ``@listSize``, and the
+    # ``@cost`` weights of its arguments by name.
+    cost: int | None = None
+    list_size: ListSize | None = None
+    argument_costs: dict[str, int] = field(default_factory=dict)
 
     def join_for(self, graph: str) -> JoinField | None:
         for join in self.joins:
@@ -71,6 +89,8 @@ class TypeInfo:
     union_members: dict[str, set[str]] = field(default_factory=dict)
     # enum value -> graphs that define it (empty: every graph of the enum)
     enum_values: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The type's ``@cost`` weight (objects, scalars, enums): what a field of this type costs without its own.
+    cost: int | None = None
 
     def keys_in(self, graph: str) -> list[str]:
         """The resolvable keys of this type in ``graph`` (field sets as written)."""

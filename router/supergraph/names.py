@@ -20,6 +20,10 @@ class SpecNames:
     link: str = "link"
     inaccessible: str | None = None
     tag: str | None = None
+    # Demand control's directives (the cost spec, Federation 2.9): `@cost` and `@listSize` as this supergraph
+    # names them (`@cost`, `@listSize` imported, or `@cost__listSize`); None when the spec is not linked.
+    cost: str | None = None
+    list_size: str | None = None
     # Prefixes and names of every linked spec's own definitions (removed from the API schema).
     machinery_prefixes: tuple[str, ...] = ()
     machinery_directives: frozenset[str] = field(default_factory=frozenset)
@@ -50,6 +54,7 @@ def spec_names(document: DocumentNode) -> SpecNames:
     join = None
     inaccessible = None
     tag = None
+    cost = list_size = None
     prefixes: list[str] = ["link__"]
     directives: set[str] = {"link"}
     for url, alias, imports in links:
@@ -77,10 +82,15 @@ def spec_names(document: DocumentNode) -> SpecNames:
             inaccessible = imported.get("inaccessible", name)
         elif spec == "tag":
             tag = imported.get("tag", name)
+        elif spec == "cost":
+            cost = imported.get("cost", name)
+            list_size = imported.get("listSize", f"{name}__listSize")
     return SpecNames(
         join=join,
         inaccessible=inaccessible,
         tag=tag,
+        cost=cost,
+        list_size=list_size,
         machinery_prefixes=tuple(prefixes),
         machinery_directives=frozenset(directives),
     )

@@ -21,7 +21,9 @@ matched case-insensitively, the last rule matching a header wins); `insert` sets
 propagated one; `propagate ... default` fills a header the client did not send. Without any `all` rules a
 subgraph gets every client header but the hop-by-hop and body-describing ones (the router's behaviour before
 these rules). Whatever the rules say, hop-by-hop headers never pass, and the router's own `x-request-id`
-(and trace context) always does.
+(and trace context) always does. `X-Forwarded-For` is the router's own too: set after every rule to the client
+address the router computed (router/http/client_address.py), never the client's value, which no rule passes
+(subgraphs count per-address rate limits by it); a rule that would set it is refused at start.
 
 Per request this is dictionary work only: the regexes run once per distinct header name (a bounded cache).
 """
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.client_address import FORWARDED_FOR
 
 # Hop-by-hop and body-describing headers of the client's request must not reach a subgraph.
 NOT_FORWARDED = frozenset(
@@ -56,6 +60,7 @@ NOT_FORWARDED = frozenset(
     }
 )
 # The router's own request headers: set by the server (the request id) or by tracing, never dropped by a rule.
+# (`x-forwarded-for` is the router's too, but set apart: see `for_subgraph`.)
 ALWAYS_FORWARDED = frozenset({"x-request-id", "traceparent", "tracestate"})
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 _NAME_CACHE_SIZE = 1024
@@ -102,12 +107,29 @@ class Propagate(_Match):
     def _named_only(self) -> Propagate:
         if (self.rename is not None or self.default is not None) and self.named is None:
             raise ValueError("`rename` and `default` go with `named`, not `matching`")
+        if self.rename is not None:
+            _not_router_owned(self.rename)
+        elif self.default is not None and self.named is not None:
+            _not_router_owned(self.named)
         return self
 
 
 class Insert(_Rule):
     name: str = Field(min_length=1)
     value: str
+
+    @field_validator("name")
+    @classmethod
+    def _not_forwarded_for(cls, value: str) -> str:
+        return _not_router_owned(value)
+
+
+def _not_router_owned(name: str) -> str:
+    if name.strip().lower() == FORWARDED_FOR:
+        raise ValueError(
+            "the router sets X-Forwarded-For itself, to the client address it computed (`trusted_proxies`)"
+        )
+    return name
 
 
 class HeaderRule(_Rule):
@@ -156,7 +178,7 @@ class _Plan:
         target: str | None = None
         if lower in ALWAYS_FORWARDED:
             target = lower
-        elif lower not in NOT_FORWARDED:
+        elif lower not in NOT_FORWARDED and lower != FORWARDED_FOR:
             for action, exact, regex, rename in self.steps:
                 if exact is not None:
                     matched = lower == exact
@@ -222,10 +244,13 @@ class HeaderPropagation:
 
     def for_subgraph(self, subgraph: str, headers: Mapping[str, str] | None) -> dict[str, str]:
         """The headers of a request to `subgraph` made for a client request with `headers`, every name in
-        lower case."""
+        lower case. `headers["x-forwarded-for"]` is the client address the router computed
+        (router/pipeline/request.py puts it there over the client's own), sent whatever the rules say."""
         plan = self._plans.get(subgraph, self._default)
         out: dict[str, str] = {}
+        address = None
         if headers:
+            address = headers.get(FORWARDED_FOR)
             known = plan.names.get
             for name, value in headers.items():
                 to = known(name, "")
@@ -239,5 +264,7 @@ class HeaderPropagation:
                     out[name] = value
         if plan.inserts:
             out.update(plan.inserts)
+        if address is not None:
+            out[FORWARDED_FOR] = address
         out.update(_JSON_HEADERS)
         return out

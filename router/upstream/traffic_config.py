@@ -57,9 +57,11 @@ class TrafficConfig(_Strict):
     # Subgraph name -> the fields of `all` it sets otherwise.
     subgraphs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Client headers that differ per request without changing a subgraph's answer: left out of the
-    # deduplication key (every other forwarded header, Authorization first, is part of it).
+    # deduplication key (every other forwarded header, Authorization first, is part of it). The client
+    # address (`x-forwarded-for`, the router's own) is one: only mutations (never deduplicated) act on it,
+    # so identical queries of two clients still share one fetch, as they did before the router set it.
     dedup_ignored_headers: frozenset[str] = frozenset(
-        {"x-request-id", "traceparent", "tracestate", "user-agent"}
+        {"x-request-id", "traceparent", "tracestate", "user-agent", "x-forwarded-for"}
     )
 
     def for_subgraph(self, name: str) -> SubgraphTrafficConfig:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin
@@ -20,6 +21,10 @@ from subgraphs.analytics.service import Amount, ProductSalesFigures, ProductStat
 WINDOW = "[from, to): `from` included, `to` excluded; a time without an offset is UTC."
 From = Annotated[datetime, strawberry.argument(name="from", description=f"Start of the window {WINDOW}")]
 To = Annotated[datetime, strawberry.argument(description="End of the window (excluded).")]
+# Demand control: money per currency, and a shop sells in a few.
+CURRENCIES = ListSize(assumed_size=3)
+# Demand control: a report aggregates a window of events, one query that costs like reading ten objects.
+REPORT = Cost(weight=10)
 
 
 def _money(amounts: list[Amount]) -> list[Money]:
@@ -39,7 +44,8 @@ class ProductStats:
         description=(
             "Per currency it sold in, by code: quantity x the unit price frozen on each order line, for the "
             "same lines as `unitsSold` (net of cancellations after confirmation)."
-        )
+        ),
+        directives=[CURRENCIES],
     )
 
     @classmethod
@@ -94,21 +100,26 @@ class SalesSummary:
         description="Cancellations in the window of orders that had been confirmed (their money went back)."
     )
     failed_orders: int = strawberry.field(description="Orders that became FAILED in the window.")
-    gross_revenue: list[Money] = strawberry.field(description="Totals of the orders confirmed in the window.")
+    gross_revenue: list[Money] = strawberry.field(
+        description="Totals of the orders confirmed in the window.", directives=[CURRENCIES]
+    )
     refunds: list[Money] = strawberry.field(
-        description="Totals of the orders cancelled in the window after their confirmation."
+        description="Totals of the orders cancelled in the window after their confirmation.",
+        directives=[CURRENCIES],
     )
     revenue: list[Money] = strawberry.field(
         description=(
             "Net sales: grossRevenue - refunds. A refund counts when it happens, so a window with more "
             "refunds than sales shows a negative amount."
-        )
+        ),
+        directives=[CURRENCIES],
     )
     average_order_value: list[Money] = strawberry.field(
         description=(
             "grossRevenue / confirmedOrders per currency, rounded half up to a whole minor unit; only "
             "currencies with a confirmed order in the window."
-        )
+        ),
+        directives=[CURRENCIES],
     )
 
 
@@ -122,7 +133,8 @@ class ProductSales:
         )
     )
     revenue: list[Money] = strawberry.field(
-        description="Per currency, by code: quantity x unit price of the same lines, net likewise."
+        description="Per currency, by code: quantity x unit price of the same lines, net likewise.",
+        directives=[CURRENCIES],
     )
 
     @classmethod
@@ -149,7 +161,9 @@ class UserActivity:
 @strawberry.type
 class Query(dead_letter_query("analytics")):
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Orders and revenue in a window (admin only)."
+        permission_classes=[IsAdmin],
+        description="Orders and revenue in a window (admin only).",
+        directives=[REPORT],
     )
     async def sales_summary(self, info: Info, from_: From, to: To) -> SalesSummary | None:
         figures = await Reports.of(info.context).sales_summary(from_, to)
@@ -173,6 +187,7 @@ class Query(dead_letter_query("analytics")):
             "The best-selling products of a window by net units sold (more than 0), most first, ties by "
             "product id (admin only)."
         ),
+        directives=[ListSize(slicing_arguments=["limit"])],  # demand control: `limit` products
     )
     async def top_products(
         self,
@@ -186,7 +201,9 @@ class Query(dead_letter_query("analytics")):
         return [ProductSales.of(figures) for figures in ranked]
 
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Registrations, logins and buyers in a window (admin only)."
+        permission_classes=[IsAdmin],
+        description="Registrations, logins and buyers in a window (admin only).",
+        directives=[REPORT],
     )
     async def user_activity(self, info: Info, from_: From, to: To) -> UserActivity | None:
         span, figures = await Reports.of(info.context).user_activity(from_, to)

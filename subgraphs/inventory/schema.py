@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin, IsService
@@ -75,7 +76,7 @@ class Reservation:
     expires_at: datetime | None = strawberry.field(
         description="While RESERVED: when the sweeper frees the units; kept once EXPIRED; null otherwise."
     )
-    lines: list[ReservationLine]
+    lines: list[ReservationLine] = strawberry.field(directives=[ListSize(assumed_size=10)])
 
     @classmethod
     def from_record(cls, record: ReservationRecord) -> Reservation:

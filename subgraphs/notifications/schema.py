@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 
 import strawberry
-from strawberry.federation.schema_directives import Key
+from strawberry.federation.schema_directives import Key, ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin, IsAuthenticated
@@ -104,7 +104,10 @@ class ProductWatch:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="The mails sent (or to be sent) to the user, newest first (self or ADMIN).")
+    @strawberry.field(
+        description="The mails sent (or to be sent) to the user, newest first (self or ADMIN).",
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
+    )
     async def notifications(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Notification]:
@@ -117,7 +120,10 @@ class User:
             has_previous=page.has_previous,
         )
 
-    @strawberry.field(description="The products the user watches, newest first (self or ADMIN).")
+    @strawberry.field(
+        description="The products the user watches, newest first (self or ADMIN).",
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
+    )
     async def watched_products(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ProductWatch]:

@@ -8,7 +8,7 @@ from contextlib import aclosing
 from datetime import datetime
 
 import strawberry
-from strawberry.federation.schema_directives import Key
+from strawberry.federation.schema_directives import Cost, Key, ListSize
 from strawberry.types import Info
 
 from shared.graphql import build_schema
@@ -65,7 +65,7 @@ class Order:
     def user(self) -> User:
         return User(id=strawberry.ID(str(self.row.user_id)))
 
-    @strawberry.field
+    @strawberry.field(directives=[ListSize(assumed_size=10)])  # demand control: a typical order's lines
     async def items(self, info: Info) -> list[OrderItem]:
         return [
             OrderItem(
@@ -78,7 +78,10 @@ class Order:
             for item in await OrderService(info.context).items(self.row)
         ]
 
-    @strawberry.field(description="Every status the order went through, oldest first.")
+    @strawberry.field(
+        description="Every status the order went through, oldest first.",
+        directives=[ListSize(assumed_size=6)],  # demand control: a saga passes at most 6 statuses
+    )
     async def status_history(self, info: Info) -> list[OrderStatusChange]:
         return [
             OrderStatusChange(status=OrderStatus(change.status), reason=change.reason, at=change.at)
@@ -108,7 +111,10 @@ class Order:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="The user's orders, newest first (the user themself, ADMIN or PARTNER).")
+    @strawberry.field(
+        description="The user's orders, newest first (the user themself, ADMIN or PARTNER).",
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
+    )
     async def orders(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Order]:
         return _connection(await OrderService(info.context).user_orders(self.id, first=first, after=after))
 
@@ -149,7 +155,10 @@ class Query:
         row = await OrderService(info.context).get_order(id)
         return Order.from_row(row) if row is not None else None
 
-    @strawberry.field(description="All orders, newest first, optionally of one status (ADMIN or PARTNER).")
+    @strawberry.field(
+        description="All orders, newest first, optionally of one status (ADMIN or PARTNER).",
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
+    )
     async def orders(
         self, info: Info, status: OrderStatus | None = None, first: int | None = 20, after: str | None = None
     ) -> Connection[Order]:
@@ -166,7 +175,9 @@ class Mutation:
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
             "Answers the CONFIRMED order, or an error whose code says why not (OUT_OF_STOCK, "
             "PAYMENT_DECLINED, ...) with `extensions.orderId`."
-        )
+        ),
+        # Demand control: a saga (reserve stock, charge, confirm) costs like reading fifty objects.
+        directives=[Cost(weight=50)],
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         row = await OrderService(info.context).place_order(
@@ -177,7 +188,8 @@ class Mutation:
         return Order.from_row(row)
 
     @strawberry.mutation(
-        description="Cancel a confirmed order (its customer or an admin): refund and restock."
+        description="Cancel a confirmed order (its customer or an admin): refund and restock.",
+        directives=[Cost(weight=20)],  # demand control: the saga's compensation (refund, restock)
     )
     async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:
         return Order.from_row(await OrderService(info.context).cancel_order(id))

@@ -280,9 +280,7 @@ class OrderService:
                 order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED)
                 or order.saga_state != SagaState.DONE
             ):
-                if order.saga_state == SagaState.RUNNING:
-                    raise Conflict("The order is still being placed; try again in a moment.", field="id")
-                raise Conflict(f"The order is already {order.status.lower()}.", field="id")
+                raise _not_cancellable(order)
             who = "an admin" if is_admin and not principal.is_user(order.user_id) else "the customer"
             await repository.update_order(
                 session,
@@ -444,6 +442,23 @@ def _line_event(item: dict[str, Any]) -> dict[str, Any]:
         "quantity": item["quantity"],
         "unitPrice": item["unit_price_amount"],
     }
+
+
+def _not_cancellable(order: Order) -> Conflict:
+    """Why `order` cannot be cancelled now, told as it is: the losers of concurrent cancels find the winner's
+    cancellation under way (COMPENSATING towards CANCELLED) while the order still reads CONFIRMED, and were
+    told "already confirmed". `reason` says it to programs; `status` is the order's status as stored."""
+    if order.saga_state == SagaState.RUNNING:
+        message, reason = "The order is still being placed; try again in a moment.", "BEING_PLACED"
+    elif order.saga_state == SagaState.COMPENSATING and order.final_status == OrderStatus.CANCELLED:
+        message, reason = "The order is already being cancelled.", "BEING_CANCELLED"
+    elif order.saga_state == SagaState.COMPENSATING:
+        message, reason = "The order is being rolled back after a failure.", "BEING_ROLLED_BACK"
+    elif order.status == OrderStatus.CANCELLED:
+        message, reason = "The order is already cancelled.", "ALREADY_CANCELLED"
+    else:
+        message, reason = "The order failed: there is nothing to cancel.", "ALREADY_FAILED"
+    return Conflict(message, field="id", reason=reason, status=order.status)
 
 
 def _lease_until(seconds: float) -> datetime:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -87,12 +88,15 @@ class Query:
         description=(
             "Active products, newest first; with `search`, full-text matches by relevance. "
             "`includeArchived` is for admins."
-        )
+        ),
+        # Demand control: `first` is how many edges (and nodes) a page holds.
+        directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
     )
     async def products(
         self,
         info: Info,
-        search: str | None = None,
+        # Demand control: a ranked full-text search costs more than a page of the newest.
+        search: Annotated[str | None, strawberry.argument(directives=[Cost(weight=5)])] = None,
         category: str | None = None,
         first: int | None = 20,
         after: str | None = None,
@@ -115,7 +119,11 @@ class Query:
             total_count=page.total_count,
         )
 
-    @strawberry.field(description="Categories of active products, by name.")
+    @strawberry.field(
+        description="Categories of active products, by name.",
+        # Demand control: a catalog's categories are tens, not thousands.
+        directives=[ListSize(assumed_size=50)],
+    )
     async def categories(self, info: Info) -> list[Category]:
         counts = await ProductService(info.context).categories()
         return [Category(name=name, product_count=count) for name, count in counts]

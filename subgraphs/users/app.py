@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.auth import RevocationStore, TokenIssuer
 from shared.context import Runtime
+from shared.outage import Outage
 from shared.ratelimit import RateLimiter
-from subgraphs import registry
 from subgraphs.users.loaders import build_loaders
 from subgraphs.users.models import outbox
+from subgraphs.users.oauth import logger as oauth_logger
+from subgraphs.users.oauth import service_token
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.schema import schema
 from subgraphs.users.sessions import RefreshTokens
@@ -45,24 +43,8 @@ async def setup(runtime: Runtime[UsersState]) -> UsersState:
         ),
         revocations=RevocationStore(runtime.redis, settings.redis_prefix),
         limiter=RateLimiter(runtime.redis, settings.redis_prefix),
+        token_throttle_outage=Outage(oauth_logger, max_backoff=5.0),
     )
-
-
-SERVICE_TOKEN_TTL_SECONDS = 300
-
-
-def service_client(authorization: str | None, secret: str) -> str | None:
-    """The service named by HTTP Basic credentials carrying the shared service secret; None otherwise."""
-    scheme, _, encoded = (authorization or "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        name, _, given = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    if name not in registry.SUBGRAPHS or not hmac.compare_digest(given.encode(), secret.encode()):
-        return None
-    return name
 
 
 def add_routes(app: FastAPI) -> None:
@@ -73,28 +55,8 @@ def add_routes(app: FastAPI) -> None:
         max_age = runtime.state.settings.jwks_cache_seconds
         return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={max_age}"})
 
-    @app.post("/oauth/token")
-    async def service_token(request: Request) -> JSONResponse:
-        """OAuth 2 client credentials for services: HTTP Basic (service name, shared service secret)."""
-        runtime: Runtime[UsersState] = request.app.state.runtime
-        state = runtime.state
-        form = await request.form()
-        client = service_client(request.headers.get("authorization"), state.settings.service_secret)
-        if form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if client is None:
-            return JSONResponse(
-                {"error": "invalid_client"}, status_code=401, headers={"WWW-Authenticate": "Basic"}
-            )
-        issued = state.tokens.issue_service_token(client, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
-        return JSONResponse(
-            {
-                "access_token": issued.token,
-                "token_type": "Bearer",
-                "expires_in": SERVICE_TOKEN_TTL_SECONDS,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+    # Service tokens (subgraphs/users/oauth.py), throttled per client address and client id.
+    app.post("/oauth/token")(service_token)
 
 
 definition = SubgraphDefinition[UsersState](

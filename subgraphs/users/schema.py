@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
@@ -132,7 +133,19 @@ class Query:
         principal = await info.context.require_principal()
         return _optional(await UserService(info.context).get_user(principal, id))
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Every user, oldest first (ADMIN).")
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Every user, oldest first (ADMIN).",
+        # Demand control: `first` sizes the page; without it the service's default page of 20.
+        directives=[
+            ListSize(
+                slicing_arguments=["first"],
+                assumed_size=20,
+                sized_fields=["edges", "nodes"],
+                require_one_slicing_argument=False,
+            )
+        ],
+    )
     async def users(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[User]:
         page = await UserService(info.context).list_users(first=first, after=after)
         return connection(
@@ -146,13 +159,16 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create a CUSTOMER account and sign it in.")
+    # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
+    @strawberry.mutation(
+        description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]
+    )
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         service = UserService(info.context)
         signed_in = await service.register(email=input.email, password=input.password, name=input.name)
         return AuthPayload.from_signed_in(signed_in)
 
-    @strawberry.mutation
+    @strawberry.mutation(directives=[Cost(weight=100)])
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
         return AuthPayload.from_signed_in(
             await UserService(info.context).login(email=email, password=password)

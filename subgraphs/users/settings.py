@@ -42,3 +42,13 @@ class UsersSettings(ServiceSettings):
     # Per client address: 30 registrations per 10 minutes (generous, it only stops scripted sign-ups).
     register_address_attempts: int = Field(30, ge=1)
     register_address_window_seconds: int = Field(10 * 60, ge=1)
+    # Failed guesses of the service secret at /oauth/token (a service with the right secret never counts):
+    # per client address, 10 per 5 minutes; per client id (a service's name) from any address, 50 per 5
+    # minutes. A client over either is refused even with the right secret, or the refusal would tell a
+    # guesser when it hit. The per-client cap is looser: a guesser spread over many addresses can lock a
+    # service out of new tokens for the window, so it only bounds them (a service renews its token a minute
+    # before it expires and keeps working on it meanwhile).
+    service_token_address_failures: int = Field(10, ge=1)
+    service_token_address_window_seconds: int = Field(5 * 60, ge=1)
+    service_token_client_failures: int = Field(50, ge=1)
+    service_token_client_window_seconds: int = Field(5 * 60, ge=1)

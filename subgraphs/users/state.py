@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.auth import RevocationStore, TokenIssuer
+from shared.outage import Outage
 from shared.ratelimit import RateLimiter
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.sessions import RefreshTokens
@@ -19,3 +20,5 @@ class UsersState:
     refresh_tokens: RefreshTokens
     revocations: RevocationStore
     limiter: RateLimiter
+    # Redis unreachable for /oauth/token's throttle: one WARNING when it starts, one INFO when it ends.
+    token_throttle_outage: Outage

@@ -110,6 +110,7 @@ async def test_a_second_cancel_is_a_conflict_and_changes_nothing(shop: Shop) -> 
     again = await shop.gql("orders", CANCEL, {"id": order["id"]}, token=customer.token)
 
     assert again.error_codes == ["CONFLICT"]
+    assert again.errors[0]["extensions"]["reason"] == "ALREADY_CANCELLED"
     assert await snapshot(shop) == before
     assert await shop.stock(product) == {"available": 5, "reserved": 0, "onHand": 5}
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from edge_headers import OPS_TOKEN
 
 from router.config import RouterConfig
 from router.server import build_gateway, create_app
 from shared.testing import ServerThread
+
+# Every router these tests start (in process or as `myshop router`) opens `/metrics` to this token.
+os.environ.setdefault("MYSHOP_ROUTER_OPS__TOKEN", OPS_TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS
 from standin import StandIn, read_request, request_headers, supergraph
 
 from router.execution.entity_cache import cache_control_ttl
@@ -151,7 +152,7 @@ def test_a_second_identical_request_is_answered_from_the_cache(stand: Stand) -> 
     )
     assert sent == 2
     assert len(stand.details.representations) == 2
-    metrics = httpx.get(f"{router.url}/metrics").text
+    metrics = httpx.get(f"{router.url}/metrics", headers=OPS).text
     labels = 'result="{}",service="router",subgraph="details",type="Product"'
     assert f"myshop_router_entity_cache_lookups_total{{{labels.format('hit')}}} 2.0" in metrics
     assert f"myshop_router_entity_cache_lookups_total{{{labels.format('miss')}}} 2.0" in metrics

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from edge_headers import OPS
 from eventually import eventually
 from standin import StandIn, supergraph
 
@@ -79,7 +80,7 @@ async def until_answers(client: httpx.AsyncClient, router: Router, query: str, w
 
 
 async def reloads(client: httpx.AsyncClient, router: Router, result: str) -> float:
-    text = (await client.get(f"{router.server.url}/metrics")).text
+    text = (await client.get(f"{router.server.url}/metrics", headers=OPS)).text
     for line in text.splitlines():
         if line.startswith(f'myshop_router_supergraph_reloads_total{{result="{result}"}}'):
             return float(line.rsplit(" ", 1)[1])
@@ -191,7 +192,7 @@ async def test_the_gateways_metrics_follow_the_new_gateway_after_a_reload(
     async with httpx.AsyncClient(timeout=30) as client:
         router.path.write_text(versions["renamed"])
         await until_answers(client, router, "{ fresh }")
-        metrics = await client.get(f"{router.server.url}/metrics")
+        metrics = await client.get(f"{router.server.url}/metrics", headers=OPS)
 
     breaker_lines = [
         line for line in metrics.text.splitlines() if line.startswith("myshop_router_subgraph_breaker_state")

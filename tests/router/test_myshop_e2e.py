@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS, PREFLIGHT
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from myshop.demo.users import DEMO_PASSWORD, seed
@@ -350,7 +351,7 @@ async def test_a_subgraph_stopped_mid_run_costs_only_its_fields_and_the_router_k
             me = {"id": customer["user"]["id"], "email": customer["user"]["email"]}
             missing = {"id": "00000000-0000-0000-0000-000000000000"}
             assert ok(await post(client, PRODUCT_AND_ME, missing, token=token)) == {"product": None, "me": me}
-            assert (await client.get("/health/ready")).status_code == 200
+            assert (await client.get("/health/ready", headers=OPS)).status_code == 200
 
             await asyncio.to_thread(products.stop)
             stopped = True
@@ -375,7 +376,7 @@ async def test_a_subgraph_stopped_mid_run_costs_only_its_fields_and_the_router_k
             # The router keeps serving: users alone answers, /health is up, /health/ready names products.
             assert ok(await post(client, "{ me { id email } }", token=token)) == {"me": me}
             assert (await client.get("/health")).status_code == 200
-            ready = await client.get("/health/ready")
+            ready = await client.get("/health/ready", headers=OPS)
             assert ready.status_code == 503, ready.text
             report = ready.json()
             assert report["status"] == "unavailable"
@@ -482,7 +483,7 @@ async def test_a_mutation_over_get_is_405_and_does_not_run(
     response = await client.get(
         "/graphql",
         params={"query": REGISTER, "variables": orjson.dumps(variables).decode()},
-        headers={"accept": accept},
+        headers={"accept": accept, **PREFLIGHT},
     )
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == "POST"
@@ -495,7 +496,9 @@ async def test_a_mutation_over_get_is_405_and_does_not_run(
 
 
 async def test_a_query_over_get_works(client: httpx.AsyncClient, catalog: int) -> None:
-    response = await client.get("/graphql", params={"query": NORMAL}, headers={"accept": GRAPHQL_RESPONSE})
+    response = await client.get(
+        "/graphql", params={"query": NORMAL}, headers={"accept": GRAPHQL_RESPONSE, **PREFLIGHT}
+    )
     assert ok(response) == {"__typename": "Query", "products": {"totalCount": catalog}}
 
 

@@ -16,6 +16,7 @@ import aiohttp
 import httpx
 import orjson
 import pytest
+from edge_headers import PREFLIGHT
 from standin import StandIn, supergraph
 from ws_client import connect
 
@@ -84,7 +85,9 @@ async def get(server: ServerThread, **params: Any) -> httpx.Response:
         for key, value in params.items()
     }
     async with httpx.AsyncClient(timeout=30) as client:
-        return await client.get(f"{server.url}/graphql", params=query, headers={"accept": "application/json"})
+        return await client.get(
+            f"{server.url}/graphql", params=query, headers={"accept": "application/json", **PREFLIGHT}
+        )
 
 
 def codes(response: httpx.Response) -> list[str]:

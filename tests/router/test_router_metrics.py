@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS
 from prometheus_client.parser import text_string_to_metric_families
 from standin import read_request, respond
 
@@ -76,7 +77,7 @@ async def ask(router: ServerThread, query: str) -> dict[str, Any]:
 async def scrape(router: ServerThread) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of `/metrics` by (name, labels)."""
     async with httpx.AsyncClient(timeout=30) as client:
-        text = (await client.get(f"{router.url}/metrics")).text
+        text = (await client.get(f"{router.url}/metrics", headers=OPS)).text
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+from edge_headers import OPS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def test_router_command_serves_health_and_exits_cleanly_on_sigterm(tmp_path: Pat
             f"http://127.0.0.1:{port}/graphql", json={"query": "{ __typename }" + " " * 1000}
         )
         assert too_big.status_code == 413
-        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10).json()
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", headers=OPS, timeout=10).json()
         assert ready["subgraphs"]["users"]["url"] == "http://127.0.0.1:1/graphql"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS, PREFLIGHT
 
 from router.http.graphql import GRAPHQL_RESPONSE, JSON
 from shared.testing import ServerThread
@@ -141,7 +142,9 @@ async def test_ten_megabyte_body_is_413_and_the_router_keeps_serving(client: htt
 
 
 async def test_mutation_over_get_is_405(client: httpx.AsyncClient) -> None:
-    response = await client.get("/graphql", params={"query": 'mutation { logout(refreshToken: "x") }'})
+    response = await client.get(
+        "/graphql", params={"query": 'mutation { logout(refreshToken: "x") }'}, headers=PREFLIGHT
+    )
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert codes(response) == ["METHOD_NOT_ALLOWED"]
@@ -152,7 +155,9 @@ async def test_query_over_get_reaches_a_subgraph(client: httpx.AsyncClient, gql:
     await new_products(gql, admin, 3)  # in a catalog emptied before (`gql`)
 
     response = await client.get(
-        "/graphql", params={"query": "{ products(first: 1) { totalCount } }"}, headers={"accept": JSON}
+        "/graphql",
+        params={"query": "{ products(first: 1) { totalCount } }"},
+        headers={"accept": JSON, **PREFLIGHT},
     )
 
     assert response.status_code == 200, response.text
@@ -160,7 +165,7 @@ async def test_query_over_get_reaches_a_subgraph(client: httpx.AsyncClient, gql:
 
 
 async def test_ready_names_every_subgraph(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health/ready")
+    response = await client.get("/health/ready", headers=OPS)
     assert response.status_code == 200, response.text
     subgraphs = response.json()["subgraphs"]
     assert set(subgraphs) == set(registry.SUBGRAPHS)
@@ -175,7 +180,7 @@ async def test_ready_is_503_when_a_subgraph_is_down(stack: Any, start_router: An
     )
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
-            ready = await client.get("/health/ready")
+            ready = await client.get("/health/ready", headers=OPS)
             alive = await client.get("/health")
     finally:
         await asyncio.to_thread(server.stop)

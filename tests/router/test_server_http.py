@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS, PREFLIGHT
 from standin import GatewayStandIn
 
 from router.config import RouterConfig
@@ -268,7 +269,7 @@ async def test_get_runs_a_query_from_query_parameters(
     response = await client.get(
         "/graphql",
         params={"query": "query Q($n: Int) { echo }", "variables": '{"n": 2}', "operationName": "Q"},
-        headers={"accept": JSON},
+        headers={"accept": JSON, **PREFLIGHT},
     )
     assert response.status_code == 200
     assert response.json()["data"]["echo"] == {"variables": {"n": 2}, "operationName": "Q"}
@@ -278,7 +279,7 @@ async def test_get_runs_a_query_from_query_parameters(
 async def test_mutation_over_get_is_405(client: httpx.AsyncClient) -> None:
     for accept in (JSON, GRAPHQL_RESPONSE):
         response = await client.get(
-            "/graphql", params={"query": "mutation { logout }"}, headers={"accept": accept}
+            "/graphql", params={"query": "mutation { logout }"}, headers={"accept": accept, **PREFLIGHT}
         )
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
@@ -349,7 +350,7 @@ async def test_health_is_ok(client: httpx.AsyncClient) -> None:
 
 
 async def test_ready_names_each_subgraph_with_its_latency(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health/ready")
+    response = await client.get("/health/ready", headers=OPS)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -367,7 +368,7 @@ async def test_ready_is_503_naming_the_subgraph_that_is_down(subgraph: ServerThr
     ).start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
-            response = await client.get("/health/ready")
+            response = await client.get("/health/ready", headers=OPS)
             alive = await client.get("/health")
     finally:
         await asyncio.to_thread(server.stop)
@@ -382,7 +383,7 @@ async def test_ready_is_503_naming_the_subgraph_that_is_down(subgraph: ServerThr
 
 async def test_metrics_count_requests_by_status(client: httpx.AsyncClient) -> None:
     await client.post("/graphql", json={"query": "nonsense"}, headers={"accept": GRAPHQL_RESPONSE})
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=OPS)
     assert response.status_code == 200
     text = response.text
     assert 'myshop_http_requests_total{method="POST",route="/graphql",service="router",status="400"}' in text

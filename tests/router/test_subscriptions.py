@@ -17,6 +17,7 @@ import psutil
 import pytest
 import strawberry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from edge_headers import OPS, PREFLIGHT
 from eventually import eventually
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
@@ -505,7 +506,7 @@ async def test_sse_streams_each_event_then_complete(router: tuple[ServerThread, 
         response = await client.post(
             router[0].url + "/graphql",
             json={"query": STATUS_CHANGED, "variables": {"id": "o3"}},
-            headers={"accept": "text/event-stream"},
+            headers={"accept": "text/event-stream", **PREFLIGHT},
         )
 
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -521,7 +522,7 @@ async def test_sse_query_answers_one_next_then_complete(router: tuple[ServerThre
         response = await client.get(
             router[0].url + "/graphql",
             params={"query": '{ order(id: "o4") { status } }'},
-            headers={"accept": "text/event-stream"},
+            headers={"accept": "text/event-stream", **PREFLIGHT},
         )
 
     assert sse_events(response.text) == [
@@ -590,7 +591,7 @@ async def test_metrics_count_open_subscriptions_and_delivered_events(
     await ws.receive()
 
     async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(router[0].url + "/metrics")).text
+        text = (await client.get(router[0].url + "/metrics", headers=OPS)).text
 
     assert 'myshop_router_subscriptions_open{transport="websocket"} 1.0' in text
     assert 'myshop_router_subscription_events_total{transport="websocket"}' in text

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from edge_headers import OPS
 from standin import read_request, request_headers, respond
 
 from router.config import RouterConfig
@@ -194,7 +195,7 @@ async def test_a_killed_subgraph_opens_its_breaker_and_closes_it_after_the_coold
         for _ in range(3):
             response, _ = await ask(client, "{ greeting report }")
             assert response.json() == {"data": {"greeting": "hello", "report": "ready"}}
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics", headers=OPS)).text
     assert 'myshop_router_subgraph_breaker_state{service="router",subgraph="reports"} 0.0' in metrics
     for state, count in (("open", 1), ("half_open", 1), ("closed", 1)):
         labels = f'service="router",state="{state}",subgraph="reports"'
@@ -273,7 +274,7 @@ async def test_identical_concurrent_queries_share_one_subgraph_fetch(stand: Stan
         answers = await asyncio.gather(
             *(ask(client, "{ report }", authorization="Bearer same") for _ in range(10))
         )
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics", headers=OPS)).text
     assert [response.json() for response, _ in answers] == [{"data": {"report": "ready"}}] * 10
     assert len(stand.reports.requests) == 1
     assert 'myshop_router_subgraph_deduplicated_total{service="router",subgraph="reports"} 9.0' in metrics

@@ -1,14 +1,17 @@
 """The edge: what every request passes before any GraphQL work, whichever door it came through, in this order:
-its size (limits.py), the persisted query it names (persisted.py), its bearer token (auth.py), its client's
-rate (rate_limit.py). Each refuses with a RequestError the door frames."""
+whether a browser could have sent it cross-site without a preflight (csrf.py; the HTTP and SSE doors: a
+WebSocket upgrade's Origin is checked by router/http/app.py), its size (limits.py), the persisted query it
+names (persisted.py), its bearer token (auth.py), its client's rate (rate_limit.py). Each refuses with a
+RequestError the door frames."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.pipeline.edge.csrf import CsrfPrevention
 from router.pipeline.edge.limits import RequestSizeLimit
 from router.pipeline.edge.persisted import PersistedQueries
-from router.pipeline.request import GraphQLRequest
+from router.pipeline.request import Door, GraphQLRequest
 
 if TYPE_CHECKING:
     from router.pipeline.edge.auth import EdgeAuth
@@ -23,7 +26,9 @@ class Edge:
         persisted: PersistedQueries,
         auth: EdgeAuth | None = None,
         rate_limit: ClientRateLimit | None = None,
+        csrf: CsrfPrevention | None = None,
     ) -> None:
+        self.csrf = csrf
         self.size_limit = size_limit
         self.persisted = persisted
         self.auth = auth
@@ -31,6 +36,9 @@ class Edge:
 
     async def admit(self, request: GraphQLRequest) -> None:
         """Lets `request` on (its query text found, its principal verified) or raises RequestError."""
+        # First: a forged request must not even register a persisted query or spend a rate-limit token.
+        if self.csrf is not None and request.door is not Door.WEBSOCKET:
+            self.csrf.check(request.headers)
         if request.size > self.size_limit.max_bytes:
             raise self.size_limit.refusal()
         persisted = self.persisted

@@ -2,10 +2,12 @@
 round trip, shared.ratelimit), so the limit holds across every router replica. Every operation counts,
 whichever door it came through (an HTTP request, an SSE request, each `subscribe` on a WebSocket).
 
-The client is the verified JWT's subject when edge authentication is on and the request has a token, else the
-peer's IP address. Redis down or slow: the request passes uncounted (fail open: a rate limit protects the
-shop, it must not take it down), with one WARNING when the outage starts and one INFO when it ends; while it
-lasts Redis is tried again after a growing pause, not on every request.
+The client is the verified JWT's subject when edge authentication is on and the request has a token, else its
+address as router/http/client_address.py computes it (the TCP peer, or the right-most untrusted hop of a
+trusted proxy's `X-Forwarded-For`): a client rotating a forged header still counts as one. Redis down or
+slow: the request passes uncounted (fail open: a rate limit protects the shop, it must not take it down),
+with one WARNING when the outage starts and one INFO when it ends; while it lasts Redis is tried again after a
+growing pause, not on every request.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 class RateLimitConfig(BaseModel):
-    """router.yaml's `rate_limit:`. Requests per client (the verified JWT `sub`, else the client's IP) per
-    fixed window, counted in Redis so the limit holds across router replicas. Redis down: requests pass (fail
-    open), one log line per outage."""
+    """router.yaml's `rate_limit:`. Requests per client (the verified JWT `sub`, else the client's address)
+    per fixed window, counted in Redis so the limit holds across router replicas. Redis down: requests pass
+    (fail open), one log line per outage."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
