@@ -1,6 +1,6 @@
 """Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name): a
 query seen before is neither normalized nor planned again, and one not seen before is planned in a worker
-thread (warm())."""
+thread (plan_off_loop())."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import asyncio
 from cachetools import LRUCache
 from graphql import GraphQLSchema, OperationDefinitionNode
 
-from router.pipeline.document import DocumentStages, PreparedDocument
-from router.pipeline.errors import RequestError
+from router.pipeline.document import ColdWork, PreparedDocument
 from router.pipeline.normalize import normalize
-from router.pipeline.select import select_operation
 from router.planner import PlanningError, QueryPlan, build_plan
 from router.planner.operation import Operation
 from router.supergraph.model import Supergraph
@@ -30,43 +28,43 @@ class PlanStage:
         self.hits = self.misses = 0
         # Operations that cannot be planned, so a retry does not plan them again on the loop.
         self._failed: LRUCache[PlanKey, str] = LRUCache(max(cache_size, 1))
-        self._warmed: PlanKey | None = None  # planned by warm() just now: not a cache hit
-        self._warming: dict[PlanKey, asyncio.Future[None]] = {}
+        self._planning: dict[PlanKey, asyncio.Future[tuple[Operation, QueryPlan]]] = {}
 
-    async def warm(self, documents: DocumentStages, query: str | None, operation_name: str | None) -> None:
-        """Prepares and plans an operation not seen before in a worker thread (router/pipeline/document.py's
-        ColdWork), caching what plan() will ask for; whatever fails is left for the stages to report.
-        Requests for an operation already being warmed wait for that work (a new query sent by many
-        clients at once is prepared once), each shielded from the others' cancellation."""
-        key = (query or "", operation_name)
-        if query is None or self._cache is None or documents.cold is None:
-            return
-        if (key in self._cache or key in self._failed) and documents.cached(query):
-            return  # warm (the plan cached, and its document not evicted since)
-        pending = self._warming.get(key)
-        if pending is None:
-            pending = self._warming[key] = asyncio.ensure_future(self._warm(documents, query, key))
-            pending.add_done_callback(lambda _: self._warming.pop(key, None))
-        await asyncio.shield(pending)
+    async def plan_off_loop(
+        self,
+        query: str,
+        operation_name: str | None,
+        prepared: PreparedDocument,
+        node: OperationDefinitionNode,
+        cold: ColdWork | None,
+    ) -> tuple[Operation, QueryPlan]:
+        """plan(), an operation not seen before planned in a worker thread (`cold`; on the loop without
+        one). Requests for an operation already being planned wait for that plan (a new query sent by
+        many clients at once is planned once), each shielded from the others' cancellation."""
+        key = (query, operation_name)
+        cache = self._cache
+        if cold is None or cache is None or key in cache or key in self._failed:
+            return self.plan(query, operation_name, prepared, node)
+        pending = self._planning.get(key)
+        if pending is not None:
+            self.hits += 1
+            return await asyncio.shield(pending)
+        self.misses += 1
+        pending = self._planning[key] = asyncio.ensure_future(self._plan_cold(key, cold, node, prepared))
+        pending.add_done_callback(lambda _: self._planning.pop(key, None))
+        return await asyncio.shield(pending)
 
-    async def _warm(self, documents: DocumentStages, query: str, key: PlanKey) -> None:
-        assert self._cache is not None and documents.cold is not None
-        operation_name = key[1]
-        prepared = await documents.prepare_off_loop(query)
-        if prepared.errors or prepared.document is None or key in self._cache or key in self._failed:
-            return
+    async def _plan_cold(
+        self, key: PlanKey, cold: ColdWork, node: OperationDefinitionNode, prepared: PreparedDocument
+    ) -> tuple[Operation, QueryPlan]:
         try:
-            node = select_operation(prepared.document, operation_name)
-        except RequestError:
-            return
-        try:
-            planned = await documents.cold.run(self._build, node, prepared)
+            planned = await cold.run(self._build, node, prepared)
         except PlanningError as exc:
             self._failed[key] = str(exc)
-            return
-        self.misses += 1
-        self._cache[key] = planned
-        self._warmed = key
+            raise
+        if self._cache is not None:
+            self._cache[key] = planned
+        return planned
 
     def _build(
         self, node: OperationDefinitionNode, prepared: PreparedDocument
@@ -93,8 +91,7 @@ class PlanStage:
             except KeyError:
                 pass
             else:
-                warmed, self._warmed = self._warmed == key, None
-                self.hits += not warmed
+                self.hits += 1
                 return cached
         self.misses += 1
         planned = self._build(node, prepared)
