@@ -68,6 +68,15 @@ class RouterConfig(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1)
     max_depth: int = Field(100, ge=1)
     max_aliases: int = Field(1000, ge=1)
+    # Apollo Router's operation limits, counted with fragments expanded but without expanding them
+    # (router/pipeline/bound.py): root fields, and fields in all (height); the pairs of same-named fields
+    # and fragments graphql-core's overlap check would compare (quadratic, so bounded before it runs).
+    max_root_fields: int = Field(100, ge=1)
+    max_height: int = Field(1000, ge=1)
+    max_field_merges: int = Field(5000, ge=1)
+    # Worker threads that parse, validate and plan operations not seen before, off the event loop
+    # (router/pipeline/document.py's ColdWork); 0: on the loop.
+    planning_threads: int = Field(1, ge=0)
     max_tokens: int = Field(15000, ge=1)
     plan_cache_size: int = Field(1000, ge=0)
     # Subgraph name -> URL, replacing the URLs composed into the supergraph (another host, compose services).
@@ -199,6 +208,10 @@ class RouterConfig(BaseSettings):
         return RouterLimits(
             max_depth=self.max_depth,
             max_aliases=self.max_aliases,
+            max_root_fields=self.max_root_fields,
+            max_height=self.max_height,
+            max_field_merges=self.max_field_merges,
+            planning_threads=self.planning_threads,
             max_tokens=self.max_tokens,
             plan_cache_size=self.plan_cache_size,
         )
@@ -209,7 +222,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
     ```yaml
     listen: {host: 0.0.0.0, port: 4000}
-    limits: {max_body_bytes: 2097152, max_depth: 100, max_aliases: 1000, max_tokens: 15000}
+    limits: {max_body_bytes: 2097152, max_depth: 100, max_aliases: 1000, max_root_fields: 100,
+             max_height: 1000, max_field_merges: 5000, max_tokens: 15000}
     subgraph_urls: {users: http://users:4001/graphql}
     ```
     """

@@ -5,6 +5,7 @@ enters), router/planner, router/supergraph, router/execution, router/upstream (s
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 from pathlib import Path
@@ -138,6 +139,12 @@ def _serve_one(supergraph: Path, config: RouterConfig, listener: socket.socket |
     """One uvicorn server; on `listener` (a bound socket) when given, else on config's host and port."""
     gateway = build_gateway(supergraph.read_text(), config)
     server = _Server(uvicorn_config(create_app(gateway, config, supergraph=supergraph), config))
+    # What is built so far (code, supergraph, schemas) lives as long as the process: frozen out of the
+    # cycle collector's sight, a full collection no longer walks it (30-80 ms each, a pause every request
+    # in flight waited out: bench/edge_bombs.py's 80 ms outliers). A gateway replaced by a hot reload is
+    # then freed by reference counting only.
+    gc.collect()
+    gc.freeze()
     server.run(sockets=[listener] if listener is not None else None)
     if not server.started:
         raise SystemExit(3)  # uvicorn's "startup failed" (the port is taken, ...): it logged why

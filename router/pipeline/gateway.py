@@ -9,8 +9,9 @@ one (router/ops/reload.py); the edge and the telemetry stay (router/pipeline/ent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from graphql import GraphQLEnumType, GraphQLSchema, OperationDefinitionNode, OperationType
 from prometheus_client import CollectorRegistry
@@ -127,10 +128,24 @@ class Gateway:
 
     async def run(self, request: GraphQLRequest) -> Answer:
         """`request`'s answer; RequestError when it cannot run. Sets `request.operation` once selected."""
+        # A document or plan not seen before is made in a worker thread (router/pipeline/document.py's
+        # ColdWork), so no request holds the event loop for long.
+        prepared = None
+        if request.query is not None:
+            prepared = await self.documents.prepare_off_loop(request.query)
         try:
-            planned = self.plan(request)
+            admitted = self._admit(request, prepared)
+            with _planning(admitted.node):
+                operation, plan = await self.plans.plan_off_loop(
+                    admitted.prepared.text,
+                    request.operation_name,
+                    admitted.prepared,
+                    admitted.node,
+                    self.documents.cold,
+                )
         except PlanningError as exc:  # a plan error is no request error: data null, and why
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
+        planned = PlannedOperation(admitted.prepared, admitted.node, operation, plan, admitted.variables)
         if planned.node.operation is OperationType.SUBSCRIPTION:
             return self.execution.subscribe(planned, request.headers)
         response = await self.execution.execute(planned, request.headers)
@@ -146,33 +161,38 @@ class Gateway:
         return response
 
     def plan(self, request: GraphQLRequest) -> PlannedOperation:
-        """Every stage before execution; RequestError, or PlanningError for a query or mutation that cannot
-        be planned."""
-        prepared, node = self._select(request)
-        subscription = node.operation is OperationType.SUBSCRIPTION
-        if subscription and not request.streams:
+        """Every stage before execution, on the loop; RequestError, or PlanningError for a query or mutation
+        that cannot be planned."""
+        admitted = self._admit(request)
+        with _planning(admitted.node):
+            operation, plan = self.plans.plan(
+                admitted.prepared.text, request.operation_name, admitted.prepared, admitted.node
+            )
+        return PlannedOperation(admitted.prepared, admitted.node, operation, plan, admitted.variables)
+
+    def _admit(self, request: GraphQLRequest, prepared: PreparedDocument | None = None) -> _Admitted:
+        """Every stage before the plan: the document, the operation, its variables and its cost."""
+        prepared, node = self._select(request, prepared)
+        if node.operation is OperationType.SUBSCRIPTION and not request.streams:
             raise RequestError.of(
                 "subscriptions are served over WebSocket (graphql-transport-ws) or Server-Sent Events"
                 " (Accept: text/event-stream)",
                 SUBSCRIPTION_TRANSPORT_REQUIRED,
             )
         variables = coerce_variables(self.api_schema, node, request.variables)
-        # Before the plan: an operation over the cost limit reaches no subgraph (and, on the loop, is not
-        # planned).
+        # Before the plan: an operation over the cost limit reaches no subgraph (and is not planned).
         self.cost.check(prepared.text, request.operation_name, node, prepared.fragments, variables)
-        try:
-            operation, plan = self.plans.plan(prepared.text, request.operation_name, prepared, node)
-        except PlanningError as exc:
-            if subscription:
-                raise RequestError.of(str(exc), QUERY_PLANNING_FAILED) from None
-            raise
-        return PlannedOperation(prepared, node, operation, plan, variables)
+        return _Admitted(prepared, node, variables)
 
-    def _select(self, request: GraphQLRequest) -> tuple[PreparedDocument, OperationDefinitionNode]:
-        """parse → bound the work → validate (cached by text) → select the operation → check the method."""
+    def _select(
+        self, request: GraphQLRequest, prepared: PreparedDocument | None = None
+    ) -> tuple[PreparedDocument, OperationDefinitionNode]:
+        """parse → bound the work → validate (cached by text; `prepared` when done already) → select the
+        operation → check the method."""
         query = request.query
         assert query is not None  # the edge found the text of a persisted query
-        prepared = self.documents.prepare(query)
+        if prepared is None:
+            prepared = self.documents.prepare(query)
         if prepared.errors:
             raise RequestError(prepared.errors)
         assert prepared.document is not None
@@ -251,6 +271,24 @@ class Gateway:
         await self.sockets.close()
         if self.entity_cache is not None:
             await self.entity_cache.close()
+
+
+class _Admitted(NamedTuple):
+    prepared: PreparedDocument
+    node: OperationDefinitionNode
+    variables: dict[str, Any]
+
+
+@contextmanager
+def _planning(node: OperationDefinitionNode) -> Iterator[None]:
+    """A subscription that cannot be planned is a request error (no stream starts); a query or mutation
+    answers data null and why (PlanningError goes on)."""
+    try:
+        yield
+    except PlanningError as exc:
+        if node.operation is OperationType.SUBSCRIPTION:
+            raise RequestError.of(str(exc), QUERY_PLANNING_FAILED) from None
+        raise
 
 
 def _shaper(supergraph: Supergraph, api_schema: GraphQLSchema) -> Shaper:

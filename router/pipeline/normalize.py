@@ -55,6 +55,10 @@ class _Normalizer:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
         self.fragments = fragments
+        # Fragment name -> its selections, normalized once on its type condition (which alone decides what
+        # they are) and shared by every spread: a fragment spread 2^k times is normalized once, not 2^k
+        # times. The planner and the shaper read them and never write them.
+        self._normalized: dict[str, list[Selection]] = {}
 
     def selections(
         self, selection_set: SelectionSetNode, parent: str, seen: frozenset[str]
@@ -90,7 +94,11 @@ class _Normalizer:
             if fragment_conditions is None:
                 return None
             condition = fragment.type_condition.name.value
-            sub = self.selections(fragment.selection_set, condition, seen | {name})
+            sub = self._normalized.get(name)
+            if sub is None:
+                sub = self._normalized[name] = self.selections(
+                    fragment.selection_set, condition, seen | {name}
+                )
             return Fragment(condition, conditions + fragment_conditions, sub)
         return None
 

@@ -1,14 +1,17 @@
 """Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name): a
-query seen before is neither normalized nor planned again."""
+query seen before is neither normalized nor planned again, and one not seen before is planned in a worker
+thread (plan_off_loop())."""
 
 from __future__ import annotations
+
+import asyncio
 
 from cachetools import LRUCache
 from graphql import GraphQLSchema, OperationDefinitionNode
 
-from router.pipeline.document import PreparedDocument
+from router.pipeline.document import ColdWork, PreparedDocument
 from router.pipeline.normalize import normalize
-from router.planner import QueryPlan, build_plan
+from router.planner import PlanningError, QueryPlan, build_plan
 from router.planner.operation import Operation
 from router.supergraph.model import Supergraph
 
@@ -23,6 +26,51 @@ class PlanStage:
             LRUCache(cache_size) if cache_size > 0 else None
         )
         self.hits = self.misses = 0
+        # Operations that cannot be planned, so a retry does not plan them again on the loop.
+        self._failed: LRUCache[PlanKey, str] = LRUCache(max(cache_size, 1))
+        self._planning: dict[PlanKey, asyncio.Future[tuple[Operation, QueryPlan]]] = {}
+
+    async def plan_off_loop(
+        self,
+        query: str,
+        operation_name: str | None,
+        prepared: PreparedDocument,
+        node: OperationDefinitionNode,
+        cold: ColdWork | None,
+    ) -> tuple[Operation, QueryPlan]:
+        """plan(), an operation not seen before planned in a worker thread (`cold`; on the loop without
+        one). Requests for an operation already being planned wait for that plan (a new query sent by
+        many clients at once is planned once), each shielded from the others' cancellation."""
+        key = (query, operation_name)
+        cache = self._cache
+        if cold is None or cache is None or key in cache or key in self._failed:
+            return self.plan(query, operation_name, prepared, node)
+        pending = self._planning.get(key)
+        if pending is not None:
+            self.hits += 1
+            return await asyncio.shield(pending)
+        self.misses += 1
+        pending = self._planning[key] = asyncio.ensure_future(self._plan_cold(key, cold, node, prepared))
+        pending.add_done_callback(lambda _: self._planning.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _plan_cold(
+        self, key: PlanKey, cold: ColdWork, node: OperationDefinitionNode, prepared: PreparedDocument
+    ) -> tuple[Operation, QueryPlan]:
+        try:
+            planned = await cold.run(self._build, node, prepared)
+        except PlanningError as exc:
+            self._failed[key] = str(exc)
+            raise
+        if self._cache is not None:
+            self._cache[key] = planned
+        return planned
+
+    def _build(
+        self, node: OperationDefinitionNode, prepared: PreparedDocument
+    ) -> tuple[Operation, QueryPlan]:
+        operation = normalize(self.schema, node, prepared.fragments)
+        return operation, build_plan(self.supergraph, operation)
 
     def plan(
         self,
@@ -34,6 +82,9 @@ class PlanStage:
         """The normalized operation and its plan; raises router.planner.PlanningError."""
         key = (query, operation_name)
         cache = self._cache
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise PlanningError(failed)  # a new one: raising the same again would grow its traceback
         if cache is not None:
             try:
                 cached = cache[key]
@@ -43,8 +94,7 @@ class PlanStage:
                 self.hits += 1
                 return cached
         self.misses += 1
-        operation = normalize(self.schema, node, prepared.fragments)
-        planned = (operation, build_plan(self.supergraph, operation))
+        planned = self._build(node, prepared)
         if cache is not None:
             cache[key] = planned
         return planned
