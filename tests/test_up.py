@@ -154,6 +154,8 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         **{f"MYSHOP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         "MYSHOP_NOTIFICATIONS_SMTP_PORT": str(free_port()),
         "MYSHOP_ENV": "development",
+        # The router's detailed readiness (each subgraph) is for operators holding this token.
+        "MYSHOP_ROUTER_OPS__TOKEN": "up-test-ops-token",
     }
     for key in (
         "MYSHOP_DATABASE_PREFIX",
@@ -176,7 +178,11 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
             assert set(ready.json()["checks"]) >= {"database", "redis"}
         exercise(users, products, "first@example.com")
         # The router runs over this run's subgraphs, and the welcome text sends people to its GraphiQL.
-        router_ready = httpx.get(f"http://127.0.0.1:{router_port}/health/ready", timeout=10)
+        router_ready = httpx.get(
+            f"http://127.0.0.1:{router_port}/health/ready",
+            headers={"authorization": "Bearer up-test-ops-token"},
+            timeout=10,
+        )
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
