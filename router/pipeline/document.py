@@ -105,6 +105,16 @@ class DocumentStages:
     def cached(self, query: str) -> bool:
         return self._cache is not None and query in self._cache
 
+    def lookup(self, query: str) -> PreparedDocument | None:
+        """The prepared document of a text seen before (the hot path: no await), else None."""
+        cache = self._cache
+        if cache is None:
+            return None
+        try:
+            return cache[query]  # not cache.get(): one Python call fewer on every request
+        except KeyError:
+            return None
+
     def prepare(self, query: str) -> PreparedDocument:
         cache = self._cache
         if cache is not None:

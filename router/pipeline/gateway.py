@@ -129,20 +129,23 @@ class Gateway:
     async def run(self, request: GraphQLRequest) -> Answer:
         """`request`'s answer; RequestError when it cannot run. Sets `request.operation` once selected."""
         # A document or plan not seen before is made in a worker thread (router/pipeline/document.py's
-        # ColdWork), so no request holds the event loop for long.
-        prepared = None
-        if request.query is not None:
-            prepared = await self.documents.prepare_off_loop(request.query)
+        # ColdWork), so no request holds the event loop for long. One seen before costs two cache look-ups and
+        # no await (the hot path).
+        query = request.query
+        prepared = self.documents.lookup(query) if query is not None else None
+        if prepared is None and query is not None:
+            prepared = await self.documents.prepare_off_loop(query)
         try:
             admitted = self._admit(request, prepared)
-            with _planning(admitted.node):
-                operation, plan = await self.plans.plan_off_loop(
-                    admitted.prepared.text,
-                    request.operation_name,
-                    admitted.prepared,
-                    admitted.node,
-                    self.documents.cold,
-                )
+            text = admitted.prepared.text
+            planned_before = self.plans.lookup(text, request.operation_name)
+            if planned_before is not None:
+                operation, plan = planned_before
+            else:
+                with _planning(admitted.node):
+                    operation, plan = await self.plans.plan_off_loop(
+                        text, request.operation_name, admitted.prepared, admitted.node, self.documents.cold
+                    )
         except PlanningError as exc:  # a plan error is no request error: data null, and why
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
         planned = PlannedOperation(admitted.prepared, admitted.node, operation, plan, admitted.variables)

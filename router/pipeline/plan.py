@@ -99,5 +99,17 @@ class PlanStage:
             cache[key] = planned
         return planned
 
+    def lookup(self, query: str, operation_name: str | None) -> tuple[Operation, QueryPlan] | None:
+        """The plan of an operation planned before (the hot path: no await), else None."""
+        cache = self._cache
+        if cache is None:
+            return None
+        try:
+            planned = cache[query, operation_name]  # not cache.get(): one Python call fewer per request
+        except KeyError:
+            return None
+        self.hits += 1
+        return planned
+
     def cached(self, query: str, operation_name: str | None = None) -> bool:
         return self._cache is not None and (query, operation_name) in self._cache
