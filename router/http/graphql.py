@@ -21,7 +21,7 @@ from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
-from router.ops.compression import CompressionConfig, ResponseCompression
+from router.ops.compression import CompressionConfig, ResponseCompression, quality_weights
 from router.pipeline.edge.limits import RequestSizeLimit
 from router.pipeline.entry import Pipeline
 from router.pipeline.errors import (
@@ -63,19 +63,7 @@ def negotiate(accept: str) -> tuple[str | None, bool]:
     """
     if not accept.strip():
         return JSON, False
-    weights: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = part.split(";")
-        media = media.strip().lower()
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
-        weights[media] = max(q, weights.get(media, 0.0))
+    weights = quality_weights(accept)
     html = weights.get("text/html", 0.0) > 0
     graphql_q = weights.get(GRAPHQL_RESPONSE, 0.0)
     json_q = weights.get(JSON, 0.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 import brotli
@@ -63,14 +63,16 @@ class ResponseCompression:
         return encoder(body), _ENCODED[coding]
 
 
-@lru_cache(maxsize=256)
-def chosen_encoding(accept_encoding: str) -> str | None:
-    """ "br", "gzip" or None (send it as it is) for an Accept-Encoding value: a coding named (or covered by
-    `*`) with a q above 0; br over gzip unless gzip weighs more."""
+def quality_weights(header: str, aliases: Mapping[str, str] | None = None) -> dict[str, float]:
+    """The q-value of each item of an Accept-style header (`a;q=0.5, b`), items lower-cased (and renamed by
+    `aliases`), the highest q where an item is named twice; a q that is no number counts 0. The HTTP door's
+    Accept negotiation reads its header with it too."""
     weights: dict[str, float] = {}
-    for part in accept_encoding.split(","):
-        coding, *params = part.split(";")
-        coding = coding.strip().lower()
+    for part in header.split(","):
+        item, *params = part.split(";")
+        item = item.strip().lower()
+        if aliases:
+            item = aliases.get(item, item)
         q = 1.0
         for param in params:
             key, _, value = param.partition("=")
@@ -79,9 +81,18 @@ def chosen_encoding(accept_encoding: str) -> str | None:
                     q = float(value.strip())
                 except ValueError:
                     q = 0.0
-        if coding == "x-gzip":
-            coding = "gzip"
-        weights[coding] = max(q, weights[coding]) if coding in weights else q
+        weights[item] = max(q, weights[item]) if item in weights else q
+    return weights
+
+
+_CODING_ALIASES = {"x-gzip": "gzip"}
+
+
+@lru_cache(maxsize=256)
+def chosen_encoding(accept_encoding: str) -> str | None:
+    """ "br", "gzip" or None (send it as it is) for an Accept-Encoding value: a coding named (or covered by
+    `*`) with a q above 0; br over gzip unless gzip weighs more."""
+    weights = quality_weights(accept_encoding, _CODING_ALIASES)
     anything = weights.get("*", 0.0)
     br = weights.get("br", anything)
     gzip = weights.get("gzip", anything)
