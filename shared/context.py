@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -85,6 +85,10 @@ class Context(BaseContext):
         self._revocation_checked_at = 0.0
         # Work to do once the request's transaction has committed (cache invalidation); None until asked.
         self._after_commit: list[Callable[[], Awaitable[None]]] | None = None
+        # What graphql-core's executor left running when a field failed (the siblings of a failed non-null
+        # field settle in the background: `RequestTransaction`'s executor hands over its set of them).
+        self.background_work: Collection[asyncio.Future[Any]] = ()
+        self._ended = False
         self.loaders = runtime.definition.build_loaders(self)
 
     def for_operation(self) -> Context:
@@ -99,6 +103,11 @@ class Context(BaseContext):
     def session(self) -> AsyncSession:
         """Opened on first use; committed once when the operation succeeds, rolled back otherwise."""
         if self._session is None:
+            if self._ended:
+                # Work still running after the request's end (a DataLoader batch whose callers were
+                # cancelled) would open a session nobody closes: its connection leaks until the garbage
+                # collector terminates it.
+                raise RequestEnded("This request's transaction has ended: no session opens after it.")
             self._session = self.runtime.sessionmaker()
         return self._session
 
@@ -108,6 +117,16 @@ class Context(BaseContext):
         if self._after_commit is None:
             self._after_commit = []
         self._after_commit.append(callback)
+
+    async def end(self, *, commit: bool) -> None:
+        """The request's own end (`RequestTransaction`): once the work the operation left running has
+        settled, commit or roll back and close the session; no session opens after it. (`finish` ends one
+        transaction only: a subscription's next event, or a service's own mid-request step, opens another.)"""
+        self._ended = True
+        # Those fields' results are discarded, but they may be using the session: close it after them.
+        while pending := [work for work in self.background_work if not work.done()]:
+            await asyncio.wait(pending)
+        await self.finish(commit=commit)
 
     async def finish(self, *, commit: bool) -> None:
         session, self._session = self._session, None
@@ -206,6 +225,10 @@ class Context(BaseContext):
         """The client's address (the per-address rate limits' key); `X-Forwarded-For` is believed only from a
         trusted router (`MYSHOP_TRUSTED_ROUTERS`)."""
         return self.runtime.client_address(self.connection)
+
+
+class RequestEnded(RuntimeError):
+    """A request's session was asked for after the request ended."""
 
 
 def _authorization_param(params: object) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types.graphql import OperationType
 
 from shared import errors
+from shared.context import Context
 from shared.errors import MyShopError
 from shared.input_hygiene import InputHygieneExecutor
 from shared.metrics import Metrics
@@ -85,10 +87,20 @@ class ErrorCodes(SchemaExtension):
 
 
 class RequestTransaction(SchemaExtension):
-    """One transaction per request: commit when the operation has no error, roll back otherwise."""
+    """One transaction per request: commit when the operation has no error, roll back otherwise; the session
+    is closed whatever happens, after the work the operation left running, and none opens after it."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        yield
+        try:
+            yield
+        except BaseException:
+            # Execution raised past the hook, or the request was cancelled (the client went away, the server
+            # stops): nothing is saved, and the session still goes back to the pool. Shielded: a second
+            # cancellation must not interrupt the rollback.
+            context = self.execution_context.context
+            if context is not None:
+                await asyncio.shield(self._end(context, commit=False))
+            raise
         context = self.execution_context.context
         result = self.execution_context.result
         # A subscription's execution ends once its event stream exists (no result yet); it writes nothing,
@@ -96,7 +108,10 @@ class RequestTransaction(SchemaExtension):
         subscription = self.execution_context.operation_type == OperationType.SUBSCRIPTION
         failed = (result is None and not subscription) or bool(getattr(result, "errors", None))
         try:
-            await context.finish(commit=not failed and not subscription)
+            if subscription:
+                await context.finish(commit=False)
+            else:
+                await context.end(commit=not failed)
         except Exception:
             logger.exception("commit failed")
             if result is not None:
@@ -111,6 +126,30 @@ class RequestTransaction(SchemaExtension):
             context.runtime.metrics.graphql_operations.labels(
                 context.runtime.metrics.service, operation, "error" if failed else "ok"
             ).inc()
+
+    async def _end(self, context: Context, *, commit: bool) -> None:
+        try:
+            if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
+                await context.finish(commit=commit)
+            else:
+                await context.end(commit=commit)
+        except Exception:
+            logger.exception("ending the request's transaction failed")
+
+
+class RequestExecutor(InputHygieneExecutor):
+    """graphql-core's executor (with input hygiene) that hands the request's context the set of work it leaves
+    running: when a field fails synchronously, its non-null parent is nulled at once and the siblings already
+    started settle in the background. They may open or use the request's session, so the transaction ends
+    after them (`Context.end`), not before (their new session would never be closed)."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        executor = super().build(*args, **kwargs)
+        if not isinstance(executor, list) and isinstance(executor.context_value, Context):
+            # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
+            executor.context_value.background_work = getattr(executor, "background_futures", ())
+        return executor
 
 
 class OperationSpan(SchemaExtension):
@@ -150,7 +189,7 @@ def build_schema(
         subscription=subscription,
         types=list(types),
         # Every argument's strings checked once, after variable coercion, before any resolver runs.
-        execution_context_class=InputHygieneExecutor,
+        execution_context_class=RequestExecutor,
         extensions=[
             # Factories: Strawberry builds extensions per request; both caches live at module level.
             lambda: ParserCache(maxsize=1024),
