@@ -91,9 +91,8 @@ def validate_address(raw: dict[str, Any]) -> AddressValue:
     values = {field: _clean(raw, field) for field in MAX_LENGTHS}
     for field in ("name", "line1", "country"):
         _clean(raw, field, required=True)
+    # Longer than 2 was refused above; the library knows which 2-letter codes are countries.
     country = values["country"].upper()
-    if len(country) != 2 or not country.isalpha():
-        raise BadUserInput("`country` is an ISO 3166-1 alpha-2 code.", field="country")
     street = "\n".join(line for line in (values["line1"], values["line2"]) if line)
     try:
         normalized = normalize_address(
