@@ -23,7 +23,9 @@ mutation Add($input: AddressInput!, $shipping: Boolean! = false, $billing: Boole
 """
 UPDATE = f"""
 mutation Update($id: ID!, $input: AddressInput, $shipping: Boolean, $billing: Boolean) {{
-  updateAddress(id: $id, input: $input, isDefaultShipping: $shipping, isDefaultBilling: $billing) {{ {FIELDS} }}
+  updateAddress(id: $id, input: $input, isDefaultShipping: $shipping, isDefaultBilling: $billing) {{
+    {FIELDS}
+  }}
 }}
 """
 REMOVE = "mutation Remove($id: ID!) { removeAddress(id: $id) }"
