@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,5 +50,44 @@ class User(Base):
         CheckConstraint(
             text("cardinality(roles) >= 1 AND roles <@ ARRAY['CUSTOMER', 'ADMIN', 'PARTNER']::text[]"),
             name="known_roles",
+        ),
+    )
+
+
+class Address(Base):
+    """One entry of a user's address book (shared.addresses.AddressValue plus its default flags)."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200))
+    line1: Mapped[str] = mapped_column(String(200))
+    line2: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    postal_code: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    phone: Mapped[str] = mapped_column(String(40))
+    is_default_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default_billing: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+    __table_args__ = (
+        Index("ix_addresses_user_id_created_at", "user_id", "created_at"),
+        # At most one default of each kind per user, whatever the code does.
+        Index(
+            "uq_addresses_default_shipping",
+            "user_id",
+            unique=True,
+            postgresql_where=text("is_default_shipping"),
+        ),
+        Index(
+            "uq_addresses_default_billing",
+            "user_id",
+            unique=True,
+            postgresql_where=text("is_default_billing"),
         ),
     )

@@ -18,6 +18,8 @@ from shared.graphql import build_schema
 from shared.ids import uuid_or_none
 from shared.pagination import Connection, connection
 from subgraphs.users import models
+from subgraphs.users.address_schema import Address, AddressMutation, addresses_of
+from subgraphs.users.addresses import MAX_ADDRESSES_PER_USER
 from subgraphs.users.service import SignedIn, UserService, user_cursor
 
 
@@ -53,6 +55,11 @@ class CanReadRoles(_ReadableBy):
     roles = frozenset({TokenRole.ADMIN, TokenRole.SERVICE})
 
 
+class CanReadAddresses(_ReadableBy):
+    # Staff help with deliveries; services (a later checkout) read the address to freeze on an order.
+    roles = frozenset({TokenRole.ADMIN, TokenRole.SERVICE})
+
+
 @strawberry.federation.type(keys=["id"], description="A MyShop account.")
 class User:
     id: strawberry.ID
@@ -70,6 +77,15 @@ class User:
     @strawberry.field(permission_classes=[CanReadRoles], description="Self, ADMIN or SERVICE only.")
     def roles(self) -> list[Role]:
         return [Role(name) for name in self.role_names]
+
+    @strawberry.field(
+        permission_classes=[CanReadAddresses],
+        description="The address book, oldest first. Self, ADMIN or SERVICE only.",
+        # Demand control: the address book's cap.
+        directives=[ListSize(assumed_size=MAX_ADDRESSES_PER_USER)],
+    )
+    async def addresses(self, info: Info) -> list[Address]:
+        return await addresses_of(info, self.id)
 
     @classmethod
     def from_model(cls, user: models.User, *, signed_in_as: bool = False) -> User:
@@ -158,7 +174,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AddressMutation):
     # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
     @strawberry.mutation(
         description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]
