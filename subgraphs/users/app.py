@@ -39,7 +39,10 @@ async def setup(runtime: Runtime[UsersState]) -> UsersState:
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(
-            runtime.redis, settings.redis_prefix, ttl_seconds=settings.refresh_token_ttl_seconds
+            runtime.redis,
+            settings.redis_prefix,
+            ttl_seconds=settings.refresh_token_ttl_seconds,
+            grace_seconds=settings.refresh_grace_seconds,
         ),
         revocations=RevocationStore(runtime.redis, settings.redis_prefix),
         limiter=RateLimiter(runtime.redis, settings.redis_prefix),

@@ -191,27 +191,38 @@ class UserService:
 
     async def _sign_in(self, user: User) -> SignedIn:
         access = self.state.tokens.issue(str(user.id), user.roles)
-        refresh = await self.state.refresh_tokens.start_family(str(user.id))
+        refresh = await self.state.refresh_tokens.start_family(str(user.id), access)
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
     # --- sessions ---
 
     async def refresh(self, refresh_token: str) -> SignedIn:
-        outcome = await self.state.refresh_tokens.rotate(refresh_token)
-        if outcome.result is Rotation.REUSED:
-            logger.warning("refresh token reused; family revoked", extra={"user_id": outcome.user_id})
-            raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
-        if outcome.token is None:
+        owner = await self.state.refresh_tokens.owner(refresh_token)
+        if owner is None:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
-        user_id = uuid_or_none(outcome.token.user_id)
+        family, raw_user_id = owner
+        user_id = uuid_or_none(raw_user_id)
         # Locked for the same reason as in login: the roles read here are the committed, current ones.
         user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
         if user is None:
-            await self.state.refresh_tokens.revoke_family(outcome.token.user_id, outcome.token.family)
+            await self.state.refresh_tokens.revoke_family(raw_user_id, family)
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
-        # Roles come from the database, not the old token: a role change shows at the next refresh.
+        # Roles come from the database, not the old token: a role change shows at the next refresh. Issued
+        # before the rotation so the pair is stored whole for the grace window in the same Redis step.
         access = self.state.tokens.issue(str(user.id), user.roles)
-        return SignedIn(user=user, access=access, refresh_token=outcome.token.token)
+        outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access)
+        if outcome.result is Rotation.REUSED:
+            await self._revoke_family_access(family)
+            logger.warning("refresh token reused; family revoked", extra={"user_id": raw_user_id})
+            raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
+        if outcome.token is None or outcome.access is None:
+            raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
+        return SignedIn(user=user, access=outcome.access, refresh_token=outcome.token.token)
+
+    async def _revoke_family_access(self, family: str) -> None:
+        # Both holders of a reused token lose their access tokens now, not when they expire.
+        for token_id, expires_at in await self.state.refresh_tokens.family_access_tokens(family):
+            await self.state.revocations.revoke_token(token_id, expires_at)
 
     async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
         user_id = principal.user_id

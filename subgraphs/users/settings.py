@@ -19,6 +19,10 @@ class UsersSettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(15 * 60, ge=60, le=24 * 3600)
     # A refresh family lives this long after its last use (sliding): an idle session ends after 14 days.
     refresh_token_ttl_seconds: int = Field(14 * 24 * 3600, ge=300)
+    # A refresh token used again this soon after its first use, while the token it was rotated into is still
+    # unused, gets the same new pair back (two tabs, a retried request) instead of ending the session as a
+    # reuse. 0 turns the window off. See sessions.py for what a thief can do inside it.
+    refresh_grace_seconds: float = Field(5.0, ge=0, le=30)
     # How long clients and peers may cache /.well-known/jwks.json: short, so a rotated key shows up soon.
     jwks_cache_seconds: int = Field(300, ge=0, le=3600)
 
