@@ -11,8 +11,8 @@ request whose answer was lost). The pair is kept sealed (AES-GCM under a key der
 Redis does not hold) for the window only. What a thief holding the old token can do inside the window: get the
 same pair as the owner, without the reuse being noticed then. He cannot get a pair of his own, nor keep the
 owner out: both hold one token, and whichever of them rotates it first makes the other's next use of it a
-reuse (after the window), which ends the family and both access tokens. So theft inside the window is caught at
-the next rotation instead of at once; outside it (or once the new token has been used) nothing changed.
+reuse (after the window), which ends the family and both access tokens. So theft inside the window is caught
+at the next rotation instead of at once; outside it (or once the new token has been used) nothing changed.
 
 Redis keys (`P` is `settings.redis_prefix`, every TTL is the refresh TTL):
 - `P users:refresh:<sha256 hex>`    hash {family, user, used: 0|1}; TTL from the token's issue.

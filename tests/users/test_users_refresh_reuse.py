@@ -1,4 +1,4 @@
-"""Refresh-token reuse ends the family's access tokens too; a second use within the grace window is no reuse."""
+"""Refresh-token reuse ends the family's access tokens too; a second use within the grace window is none."""
 
 from __future__ import annotations
 
