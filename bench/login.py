@@ -29,7 +29,7 @@ os.environ.setdefault("MYSHOP_LOG_LEVEL", "WARNING")
 os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{os.getpid()}:"
 # The benchmark logs in hundreds of times from one address: lift the rate limits for it.
 os.environ["MYSHOP_USERS_LOGIN_ADDRESS_ATTEMPTS"] = "1000000"
-os.environ["MYSHOP_USERS_LOGIN_ACCOUNT_ATTEMPTS"] = "1000000"
+os.environ["MYSHOP_USERS_LOGIN_ACCOUNT_CEILING_ATTEMPTS"] = "1000000"
 
 from myshop.testing import scratch_database
 from shared.log import configure_logging

@@ -19,6 +19,19 @@ from subgraphs.users.schema import schema
 from subgraphs.users.sessions import RefreshTokens
 from subgraphs.users.settings import UsersSettings
 from subgraphs.users.state import UsersState
+from subgraphs.users.throttle import Backoff, LoginThrottle
+
+
+def login_backoff(settings: UsersSettings) -> Backoff:
+    return Backoff(
+        free_failures=settings.login_free_failures,
+        base_seconds=settings.login_backoff_base_seconds,
+        max_seconds=settings.login_backoff_max_seconds,
+        pair_memory_seconds=settings.login_pair_memory_seconds,
+        ceiling_attempts=settings.login_account_ceiling_attempts,
+        ceiling_window_seconds=settings.login_account_ceiling_window_seconds,
+        known_address_seconds=settings.login_known_address_seconds,
+    )
 
 
 async def setup(runtime: Runtime[UsersState]) -> UsersState:
@@ -39,10 +52,14 @@ async def setup(runtime: Runtime[UsersState]) -> UsersState:
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(
-            runtime.redis, settings.redis_prefix, ttl_seconds=settings.refresh_token_ttl_seconds
+            runtime.redis,
+            settings.redis_prefix,
+            ttl_seconds=settings.refresh_token_ttl_seconds,
+            grace_seconds=settings.refresh_grace_seconds,
         ),
         revocations=RevocationStore(runtime.redis, settings.redis_prefix),
         limiter=RateLimiter(runtime.redis, settings.redis_prefix),
+        login_throttle=LoginThrottle(runtime.redis, settings.redis_prefix, login_backoff(settings)),
         token_throttle_outage=Outage(oauth_logger, max_backoff=5.0),
     )
 

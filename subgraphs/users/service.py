@@ -5,7 +5,6 @@ Every action runs in the request's transaction (`context.session`): this module 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -102,11 +101,6 @@ def _keyset(cursor: str) -> tuple[datetime, uuid.UUID]:
     return newest_first_position(cursor, CURSOR_KIND)
 
 
-def _account_bucket(email: str) -> str:
-    # Hashed: Redis keys are listed by operators and must not be a list of our customers' addresses.
-    return "users:login:account:" + hashlib.sha256(email.lower().encode()).hexdigest()
-
-
 def _login_key(raw_email: str) -> str | None:
     try:
         return validate_email(raw_email.strip(), check_deliverability=False).normalized.lower()
@@ -164,12 +158,9 @@ class UserService:
             "Too many sign-in attempts from this address; try again later.",
         )
         key = _login_key(email)
-        bucket = _account_bucket(key if key is not None else email.strip())
-        await self.state.limiter.enforce(
-            bucket,
-            Limit(settings.login_account_attempts, settings.login_account_window_seconds),
-            "Too many sign-in attempts for this account; try again later.",
-        )
+        account = key if key is not None else email.strip().lower()
+        # Before the password hash: a refused attempt costs a Redis round trip, not an argon2 verification.
+        await self.state.login_throttle.claim(account, self.context.client_ip)
         # Locked: a role change in flight finishes first, so the token never carries roles it just lost.
         user = await repository.get_by_email(self.session, key, for_update=True) if key is not None else None
         if user is None:
@@ -180,7 +171,7 @@ class UserService:
             raise Unauthenticated("Wrong email or password.", reason="credentials")
         if verification.needs_rehash:
             user.password_hash = await self.state.passwords.hash(password)
-        await self.state.limiter.reset(bucket)
+        await self.state.login_throttle.succeeded(account, self.context.client_ip)
         await outbox.emit(
             self.session,
             UserEvent.USER_LOGGED_IN,
@@ -191,27 +182,38 @@ class UserService:
 
     async def _sign_in(self, user: User) -> SignedIn:
         access = self.state.tokens.issue(str(user.id), user.roles)
-        refresh = await self.state.refresh_tokens.start_family(str(user.id))
+        refresh = await self.state.refresh_tokens.start_family(str(user.id), access)
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
     # --- sessions ---
 
     async def refresh(self, refresh_token: str) -> SignedIn:
-        outcome = await self.state.refresh_tokens.rotate(refresh_token)
-        if outcome.result is Rotation.REUSED:
-            logger.warning("refresh token reused; family revoked", extra={"user_id": outcome.user_id})
-            raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
-        if outcome.token is None:
+        owner = await self.state.refresh_tokens.owner(refresh_token)
+        if owner is None:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
-        user_id = uuid_or_none(outcome.token.user_id)
+        family, raw_user_id = owner
+        user_id = uuid_or_none(raw_user_id)
         # Locked for the same reason as in login: the roles read here are the committed, current ones.
         user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
         if user is None:
-            await self.state.refresh_tokens.revoke_family(outcome.token.user_id, outcome.token.family)
+            await self.state.refresh_tokens.revoke_family(raw_user_id, family)
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
-        # Roles come from the database, not the old token: a role change shows at the next refresh.
+        # Roles come from the database, not the old token: a role change shows at the next refresh. Issued
+        # before the rotation so the pair is stored whole for the grace window in the same Redis step.
         access = self.state.tokens.issue(str(user.id), user.roles)
-        return SignedIn(user=user, access=access, refresh_token=outcome.token.token)
+        outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access)
+        if outcome.result is Rotation.REUSED:
+            await self._revoke_family_access(family)
+            logger.warning("refresh token reused; family revoked", extra={"user_id": raw_user_id})
+            raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
+        if outcome.token is None or outcome.access is None:
+            raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
+        return SignedIn(user=user, access=outcome.access, refresh_token=outcome.token.token)
+
+    async def _revoke_family_access(self, family: str) -> None:
+        # Both holders of a reused token lose their access tokens now, not when they expire.
+        for token_id, expires_at in await self.state.refresh_tokens.family_access_tokens(family):
+            await self.state.revocations.revoke_token(token_id, expires_at)
 
     async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
         user_id = principal.user_id

@@ -2,34 +2,62 @@
 
 One login (or registration) starts a family. Using a refresh token marks it used and hands out the next one
 of its family. Presenting a used token again means two parties hold it (a thief, or a client replaying it):
-the whole family is revoked, so the newest token dies too and the user has to sign in again.
+the whole family is revoked, so the newest token dies too and the user has to sign in again, and so are the
+access tokens handed out with the family's refresh tokens (revoked in `RevocationStore` at once).
+
+Grace window (`refresh_grace_seconds`, 5 s): a second use of a token within that time after its first use,
+while the token it was rotated into is still unused, gets the same pair as the first use (two tabs, a retried
+request whose answer was lost). The pair is kept sealed (AES-GCM under a key derived from the old token, which
+Redis does not hold) for the window only. What a thief holding the old token can do inside the window: get the
+same pair as the owner, without the reuse being noticed then. He cannot get a pair of his own, nor keep the
+owner out: both hold one token, and whichever of them rotates it first makes the other's next use of it a
+reuse (after the window), which ends the family and both access tokens. So theft inside the window is caught
+at the next rotation instead of at once; outside it (or once the new token has been used) nothing changed.
 
 Redis keys (`P` is `settings.redis_prefix`, every TTL is the refresh TTL):
 - `P users:refresh:<sha256 hex>`    hash {family, user, used: 0|1}; TTL from the token's issue.
 - `P users:family:<family id>`      string: the user id. Deleting it revokes every token of the family.
                                     TTL renewed at each rotation (a session ends after a TTL of idleness).
+- `P users:refresh-grace:<sha256 hex>` hash {next: digest of the token it was rotated into, pair: sealed};
+                                    TTL the grace window.
+- `P users:family-access:<family id>` hash {access token id: expiry}; TTL the newest access token's life.
 - `P users:user-families:<user id>` set of the user's family ids, for "sign out everywhere"; TTL renewed at
                                     each login and rotation, so it outlives every family it names.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
+import json
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-# Check and rotate in one step: of two concurrent uses of one token exactly one finds it unused.
+from shared.auth import AccessToken
+
+# Check and rotate in one step: of concurrent uses of one token exactly one rotates it. The winner leaves the
+# pair it was given (sealed, see `_seal`) under KEYS[5] for the grace window; a use of the same token within
+# that window, while the next token is still unused, gets that pair back instead of counting as a reuse.
 _ROTATE = """
 local token = redis.call('HMGET', KEYS[1], 'family', 'user', 'used')
-if not token[1] or token[1] ~= ARGV[1] or token[2] ~= ARGV[2] then return 'unknown' end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 'unknown' end
+if not token[1] or token[1] ~= ARGV[1] or token[2] ~= ARGV[2] then return {'unknown'} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown'} end
 if token[3] == '1' then
+  local sealed = redis.call('HMGET', KEYS[5], 'next', 'pair')
+  if sealed[1] and redis.call('HGET', ARGV[6] .. sealed[1], 'used') == '0' then
+    return {'grace', sealed[2]}
+  end
   redis.call('DEL', KEYS[3])
   redis.call('SREM', KEYS[4], ARGV[1])
-  return 'reused'
+  return {'reused'}
 end
 local ttl = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'used', '1')
@@ -38,7 +66,11 @@ redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('EXPIRE', KEYS[4], ttl)
-return 'rotated'
+if tonumber(ARGV[5]) > 0 then
+  redis.call('HSET', KEYS[5], 'next', ARGV[7], 'pair', ARGV[4])
+  redis.call('PEXPIRE', KEYS[5], math.floor(tonumber(ARGV[5]) * 1000))
+end
+return {'rotated'}
 """
 
 # Every family of a user at once, atomically: a login racing with it is either revoked or fully kept.
@@ -58,6 +90,8 @@ class Rotation(enum.Enum):
     UNKNOWN = "unknown"
     # The token had been used before: its family has just been revoked.
     REUSED = "reused"
+    # Used again within the grace window (a second tab, a retried request): the same pair as the first use.
+    GRACE = "grace"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +107,60 @@ class RefreshOutcome:
     user_id: str | None = None
     family: str | None = None
     token: RefreshToken | None = None
+    # The access token handed out with `token` (ROTATED: the one given to `rotate`; GRACE: the first use's).
+    access: AccessToken | None = None
 
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _sealing_key(token: str) -> bytes:
+    # Another derivation of the old token than its Redis key: what Redis holds cannot open the pair, only the
+    # holder of the old token can (a Redis dump or a MONITOR does not leak live tokens).
+    return hashlib.sha256(b"myshop refresh grace\0" + token.encode()).digest()
+
+
+def _seal(old_token: str, following: RefreshToken, access: AccessToken) -> str:
+    pair = json.dumps(
+        {
+            "refresh": following.token,
+            "access": access.token,
+            "jti": access.token_id,
+            "exp": access.expires_at.isoformat(),
+        }
+    ).encode()
+    nonce = secrets.token_bytes(12)
+    return base64.b64encode(nonce + AESGCM(_sealing_key(old_token)).encrypt(nonce, pair, None)).decode()
+
+
+def _unseal(old_token: str, sealed: bytes) -> tuple[str, AccessToken] | None:
+    raw = base64.b64decode(sealed)
+    try:
+        pair = json.loads(AESGCM(_sealing_key(old_token)).decrypt(raw[:12], raw[12:], None))
+    except InvalidTag:
+        return None
+    access = AccessToken(pair["access"], pair["jti"], datetime.fromisoformat(pair["exp"]))
+    return pair["refresh"], access
+
+
 class RefreshTokens:
-    def __init__(self, redis: Redis, prefix: str, *, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, ttl_seconds: int, grace_seconds: float = 0.0) -> None:
         self.redis = redis
         self.prefix = f"{prefix}users:"
         self.ttl_seconds = ttl_seconds
+        self.grace_seconds = grace_seconds
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_user = redis.register_script(_REVOKE_USER)
 
     def _token_key(self, token: str) -> str:
         return f"{self.prefix}refresh:{token_digest(token)}"
+
+    def _grace_key(self, token: str) -> str:
+        return f"{self.prefix}refresh-grace:{token_digest(token)}"
+
+    def _family_access_key(self, family: str) -> str:
+        return f"{self.prefix}family-access:{family}"
 
     def _family_key(self, family: str) -> str:
         return f"{self.prefix}family:{family}"
@@ -96,10 +168,11 @@ class RefreshTokens:
     def _user_key(self, user_id: str) -> str:
         return f"{self.prefix}user-families:{user_id}"
 
-    async def start_family(self, user_id: str) -> RefreshToken:
-        """A new session (login): a new family with its first token."""
+    async def start_family(self, user_id: str, access: AccessToken) -> RefreshToken:
+        """A new session (login): a new family with its first token, handed out with `access`."""
         issued = RefreshToken(secrets.token_urlsafe(32), secrets.token_urlsafe(16), user_id)
         async with self.redis.pipeline(transaction=True) as pipe:
+            self._remember_access(pipe, issued.family, access)
             pipe.set(self._family_key(issued.family), user_id, ex=self.ttl_seconds)
             pipe.hset(
                 self._token_key(issued.token), mapping={"family": issued.family, "user": user_id, "used": 0}
@@ -110,6 +183,19 @@ class RefreshTokens:
             await pipe.execute()
         return issued
 
+    def _remember_access(self, pipe: Pipeline, family: str, access: AccessToken) -> None:
+        # The family's access tokens (id -> expiry), so a reuse can revoke them, not only the refresh tokens.
+        # Recorded before the token is handed out: a reuse detected meanwhile finds it.
+        key = self._family_access_key(family)
+        pipe.hset(key, access.token_id, repr(access.expires_at.timestamp()))
+        # Each token outlives the ones before it: the newest expiry is the hash's.
+        pipe.expire(key, max(1, int(access.expires_at.timestamp() - time.time()) + 60))
+
+    async def family_access_tokens(self, family: str) -> list[tuple[str, float]]:
+        """(token id, expiry) of the access tokens handed out with this family's refresh tokens."""
+        found = await self.redis.hgetall(self._family_access_key(family))
+        return [(jti.decode(), float(exp)) for jti, exp in found.items()]
+
     async def owner(self, token: str) -> tuple[str, str] | None:
         """(family, user id) of a token we issued and still remember, used or not."""
         family, user_id = await self.redis.hmget(self._token_key(token), ["family", "user"])
@@ -117,26 +203,43 @@ class RefreshTokens:
             return None
         return family.decode(), user_id.decode()
 
-    async def rotate(self, token: str) -> RefreshOutcome:
-        """Spend `token` and get the next one of its family, or learn why not."""
-        found = await self.owner(token)
-        if found is None:
-            return RefreshOutcome(Rotation.UNKNOWN)
-        family, user_id = found
+    async def rotate(self, token: str, owner: tuple[str, str], access: AccessToken) -> RefreshOutcome:
+        """Spend `token` (of `owner`, (family, user id)) and get the next one of its family to hand out with
+        `access`, or the pair a use of it within the grace window got, or learn why not."""
+        family, user_id = owner
         following = RefreshToken(secrets.token_urlsafe(32), family, user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._remember_access(pipe, family, access)
+            await pipe.execute()
         result = await self._rotate(
             keys=[
                 self._token_key(token),
                 self._token_key(following.token),
                 self._family_key(family),
                 self._user_key(user_id),
+                self._grace_key(token),
             ],
-            args=[family, user_id, self.ttl_seconds],
+            args=[
+                family,
+                user_id,
+                self.ttl_seconds,
+                _seal(token, following, access),
+                self.grace_seconds,
+                f"{self.prefix}refresh:",
+                token_digest(following.token),
+            ],
         )
-        outcome = Rotation(result.decode() if isinstance(result, bytes) else result)
-        if outcome is not Rotation.ROTATED:
-            return RefreshOutcome(outcome, user_id=user_id, family=family)
-        return RefreshOutcome(outcome, user_id=user_id, family=family, token=following)
+        status = result[0].decode() if isinstance(result[0], bytes) else result[0]
+        outcome = Rotation(status)
+        if outcome is Rotation.ROTATED:
+            return RefreshOutcome(outcome, user_id=user_id, family=family, token=following, access=access)
+        if outcome is Rotation.GRACE:
+            unsealed = _unseal(token, result[1])
+            if unsealed is None:
+                return RefreshOutcome(Rotation.UNKNOWN, user_id=user_id, family=family)
+            earlier = RefreshToken(unsealed[0], family, user_id)
+            return RefreshOutcome(outcome, user_id=user_id, family=family, token=earlier, access=unsealed[1])
+        return RefreshOutcome(outcome, user_id=user_id, family=family)
 
     async def revoke_family(self, user_id: str, family: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

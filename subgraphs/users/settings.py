@@ -19,6 +19,10 @@ class UsersSettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(15 * 60, ge=60, le=24 * 3600)
     # A refresh family lives this long after its last use (sliding): an idle session ends after 14 days.
     refresh_token_ttl_seconds: int = Field(14 * 24 * 3600, ge=300)
+    # A refresh token used again this soon after its first use, while the token it was rotated into is still
+    # unused, gets the same new pair back (two tabs, a retried request) instead of ending the session as a
+    # reuse. 0 turns the window off. See sessions.py for what a thief can do inside it.
+    refresh_grace_seconds: float = Field(5.0, ge=0, le=30)
     # How long clients and peers may cache /.well-known/jwks.json: short, so a rotated key shows up soon.
     jwks_cache_seconds: int = Field(300, ge=0, le=3600)
 
@@ -31,10 +35,18 @@ class UsersSettings(ServiceSettings):
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
     # --- rate limits (fixed windows in Redis, shared by every replica) ---
-    # Per account (normalized email): 5 attempts without a successful login per 15 minutes; a success
-    # resets the count. Online guessing gets 480 tries a day per account at most.
-    login_account_attempts: int = Field(5, ge=1)
-    login_account_window_seconds: int = Field(15 * 60, ge=1)
+    # Per (account, client address): the first 4 attempts without a success go through at once, then each
+    # waits twice as long as the one before (1 s, 2 s, 4 s, ... up to 15 minutes); a success starts afresh,
+    # 24 h without an attempt too. Throttles a guesser at one address without touching the owner elsewhere.
+    login_free_failures: int = Field(4, ge=0)
+    login_backoff_base_seconds: float = Field(1.0, gt=0)
+    login_backoff_max_seconds: float = Field(15 * 60, gt=0)
+    login_pair_memory_seconds: int = Field(24 * 3600, ge=1)
+    # Per account, from addresses it has not signed in from in 30 days: 100 attempts an hour (a guesser spread
+    # over many addresses, each backing off). The addresses the owner signed in from are never refused by it.
+    login_account_ceiling_attempts: int = Field(100, ge=1)
+    login_account_ceiling_window_seconds: int = Field(3600, ge=1)
+    login_known_address_seconds: int = Field(30 * 24 * 3600, ge=1)
     # Per client address: 20 attempts per 5 minutes whatever the accounts (credential stuffing from one
     # host), generous enough for a shared office NAT.
     login_address_attempts: int = Field(20, ge=1)

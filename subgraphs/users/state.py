@@ -10,6 +10,7 @@ from shared.ratelimit import RateLimiter
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.sessions import RefreshTokens
 from subgraphs.users.settings import UsersSettings
+from subgraphs.users.throttle import LoginThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,5 +21,6 @@ class UsersState:
     refresh_tokens: RefreshTokens
     revocations: RevocationStore
     limiter: RateLimiter
+    login_throttle: LoginThrottle
     # Redis unreachable for /oauth/token's throttle: one WARNING when it starts, one INFO when it ends.
     token_throttle_outage: Outage
