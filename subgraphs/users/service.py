@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import AccessToken, Principal, Role
 from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
-from shared.ids import uuid_or_none
+from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import (
     newest_first_cursor,
     newest_first_position,
@@ -263,9 +263,7 @@ class UserService:
 
     async def set_roles(self, raw_user_id: str, roles: Sequence[str]) -> User:
         wanted = canonical_roles(roles)
-        user_id = uuid_or_none(raw_user_id)
-        if user_id is None:
-            raise NotFound("No such user.", field="userId")
+        user_id = parse_uuid(raw_user_id, "userId", "a user id")
         if Role.ADMIN not in wanted:
             # Admins are locked before the target (always in id order), so concurrent demotions cannot
             # deadlock and cannot both pass the last-admin check.

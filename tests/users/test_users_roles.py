@@ -138,7 +138,9 @@ async def test_an_admin_can_step_down_once_there_is_another_admin(accounts: Acco
     assert resp.ok()["setUserRoles"]["roles"] == ["CUSTOMER"]
 
 
-async def test_setting_roles_of_an_unknown_user_is_not_found(accounts: Accounts, gql) -> None:
+async def test_setting_roles_of_an_unknown_user_is_not_found_and_of_a_malformed_id_bad_input(
+    accounts: Accounts, gql
+) -> None:
     demo = await accounts.seed_demo()
     token = demo["admin"]["accessToken"]
 
@@ -146,7 +148,8 @@ async def test_setting_roles_of_an_unknown_user_is_not_found(accounts: Accounts,
     not_an_id = await gql("users", SET_ROLES, {"userId": "42", "roles": ["ADMIN"]}, token=token)
 
     assert unknown.error_codes == ["NOT_FOUND"]
-    assert not_an_id.error_codes == ["NOT_FOUND"]
+    assert not_an_id.error_codes == ["BAD_USER_INPUT"]
+    assert not_an_id.errors[0]["extensions"]["field"] == "userId"
 
 
 async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
