@@ -32,7 +32,7 @@ from router.pipeline.edge.rate_limit import RateLimitConfig
 from router.pipeline.introspection import IntrospectionConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
-from shared.client_address import parse_networks, split_networks
+from shared.client_address import trusted_entries
 
 if TYPE_CHECKING:
     from router.pipeline.document import RouterLimits
@@ -159,9 +159,7 @@ class RouterConfig(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _parse_trusted_proxies(cls, value: Any) -> tuple[str, ...]:
-        entries = tuple(split_networks(value))
-        parse_networks(entries)  # a bad entry refuses the start, naming it
-        return entries
+        return trusted_entries(value)
 
     @field_validator("subgraph_urls", mode="before")
     @classmethod

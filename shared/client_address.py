@@ -52,6 +52,14 @@ def split_networks(value: str | Iterable[str]) -> list[str]:
     return [str(part).strip() for part in value if str(part).strip()]
 
 
+def trusted_entries(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A setting's list of trusted addresses or networks (comma-separated text or a list), each checked: a
+    bad entry refuses the start, naming it (the router's `trusted_proxies`, the services' trusted routers)."""
+    entries = tuple(split_networks(value))
+    parse_networks(entries)
+    return entries
+
+
 def canonical(text: str) -> tuple[IPAddress, str] | None:
     """The address a hop or peer names (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::ffff:1.2.3.4` as IPv4) and
     its usual spelling, None when it names none (`unknown`, garbage)."""

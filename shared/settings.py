@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from shared.client_address import parse_networks, split_networks
+from shared.client_address import trusted_entries
 
 Environment = Literal["development", "test", "production"]
 
@@ -134,9 +134,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("trusted_routers", mode="before")
     @classmethod
     def _routers(cls, value: Any) -> tuple[str, ...]:
-        entries = tuple(split_networks(value))
-        parse_networks(entries)  # a bad entry refuses the start, naming it
-        return entries
+        return trusted_entries(value)
 
     @model_validator(mode="after")
     def _default_port(self) -> ServiceSettings:
