@@ -125,6 +125,18 @@ def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProc
     return _spawn(name, [sys.executable, "-m", "myshop.cli", "serve", name], settings, logs_dir, env)
 
 
+def router_config_file() -> Path:
+    """The repository's router.yaml: header propagation, persisted queries, supergraph hot reload."""
+    return Path(__file__).resolve().parent.parent / "router.yaml"
+
+
+def router_ops_token() -> str | None:
+    """The ops token the router would run with (router.yaml, the environment), if any."""
+    config = router_config_file()
+    ops = RouterConfig.load(config if config.exists() else None).ops
+    return ops.token.get_secret_value() if ops.token is not None else None
+
+
 def start_router(
     supergraph: Path, subgraph_urls: dict[str, str], logs_dir: Path, env: dict[str, str]
 ) -> ServiceProcess:
@@ -133,8 +145,7 @@ def start_router(
     settings = RouterConfig()
     command = [sys.executable, "-m", "myshop.cli", "router", "--supergraph", str(supergraph)]
     command += ["--host", settings.host, "--port", str(settings.port)]
-    # The repository's router.yaml: header propagation, persisted queries, supergraph hot reload.
-    config = Path(__file__).resolve().parent.parent / "router.yaml"
+    config = router_config_file()
     if config.exists():
         command += ["--config", str(config)]
     return _spawn("router", command, settings, logs_dir, env)

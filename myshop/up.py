@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -43,6 +44,8 @@ class Supervisor:
     console: Console
     repo_root: Path
     started: list[devstack.ServiceProcess] = field(default_factory=list)
+    # The router's ops token when this run made one (none was configured): printed, so `/metrics` can be read.
+    ops_token: str | None = None
     _stopping: bool = False
 
     def say(self, line: str) -> None:
@@ -78,7 +81,7 @@ class Supervisor:
             self._prepare(demo_data)
             self._start_services(data_dir / "logs")
             self._start_router(data_dir / "logs")
-            print_welcome(self.console, self.started, data_dir, sink)
+            print_welcome(self.console, self.started, data_dir, sink, self.ops_token)
             self._watch()
         except Stop:
             pass
@@ -125,6 +128,10 @@ class Supervisor:
         supergraph = self.repo_root / "schema" / "supergraph.graphql"
         if not supergraph.exists():
             return
+        if not os.environ.get("MYSHOP_ROUTER_OPS__TOKEN") and devstack.router_ops_token() is None:
+            # Unset, `/metrics` and the detailed readiness would not be served at all: on one's own machine
+            # they should be, behind a token of this run's (never a fixed one a copied setup would share).
+            self.ops_token = os.environ["MYSHOP_ROUTER_OPS__TOKEN"] = secrets.token_urlsafe(24)
         with self.console.status("starting the router"):
             subgraph_urls = {service.name: f"{service.url}/graphql" for service in self.started}
             router = self._started(devstack.start_router, supergraph, subgraph_urls, logs, dict(os.environ))
@@ -160,7 +167,11 @@ class Supervisor:
 
 
 def print_welcome(
-    console: Console, started: list[devstack.ServiceProcess], data_dir: Path, sink: Any
+    console: Console,
+    started: list[devstack.ServiceProcess],
+    data_dir: Path,
+    sink: Any,
+    ops_token: str | None = None,
 ) -> None:
     console.print()
     router = next((service for service in started if service.name == "router"), None)
@@ -168,6 +179,11 @@ def print_welcome(
         local = f"http://localhost:{router.settings.port}/graphql"
         console.print(f"[bold]MyShop is up.[/bold] Open [bold]{local}[/bold] (GraphiQL) for the whole API.")
         console.print(f"  router    POST {router.url}/graphql   health: {router.url}/health/ready")
+        if ops_token is not None:
+            console.print(
+                f"  ops       curl -H 'Authorization: Bearer {ops_token}' {router.url}/metrics   "
+                "(a token of this run; set MYSHOP_ROUTER_OPS__TOKEN to choose one)"
+            )
         console.print("Each subgraph also answers on its own:")
     else:
         console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -246,9 +247,17 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_ROUTER_PORT": str(free_port()),
     }
+    # No ops token configured: this run makes one and prints it.
+    env.pop("MYSHOP_ROUTER_OPS__TOKEN", None)
     up = Up(env, tmp_path / "up.log", ("users", "--no-seed", "--no-mail-sink", "--no-embedded"), preexec_fn)
     try:
         up.wait_up()
+        printed = re.search(r"curl -H 'Authorization: Bearer ([\w-]+)' (\S+/metrics)", up.text())
+        assert printed is not None, up.text()
+        token, metrics = printed.groups()
+        assert httpx.get(metrics, timeout=10).status_code != 200
+        opened = httpx.get(metrics, headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert opened.status_code == 200 and "myshop_router" in opened.text
         children = up.children()
         commands = [" ".join(child.cmdline()) for child in children]
         assert sum("myshop.cli serve users" in c or "myshop.cli router" in c for c in commands) == 2, commands
