@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from shared.db import ModelBase, new_metadata
 from shared.outbox import Outbox
+from subgraphs.users.emails import skeleton
 
 # The roles a user can hold (SERVICE belongs to service tokens only, never to a stored user).
 USER_ROLE_NAMES = ("CUSTOMER", "ADMIN", "PARTNER")
@@ -36,6 +37,10 @@ class User(Base):
     # As the user typed it after email-validator's normalization (domain lower-cased, Unicode NFC); uniqueness
     # is case-insensitive through the unique index on lower(email).
     email: Mapped[str] = mapped_column(String(254))
+    # UTS #39 skeleton of the case-folded email (emails.skeleton), unique: one account per look-alike family.
+    # Set whenever `email` is assigned (below). NULL only on a row the migration found colliding with an older
+    # one (0005_email_skeleton): it still signs in, and its address stays taken through lower(email).
+    email_skeleton: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(Text)
     roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
@@ -45,6 +50,7 @@ class User(Base):
 
     __table_args__ = (
         Index("uq_users_lower_email", func.lower(email), unique=True),
+        Index("uq_users_email_skeleton", "email_skeleton", unique=True),
         # The keyset of `Query.users`: (created_at, id).
         Index("ix_users_created_at_id", "created_at", "id"),
         CheckConstraint(
@@ -52,6 +58,13 @@ class User(Base):
             name="known_roles",
         ),
     )
+
+    @validates("email")
+    def _keep_skeleton(self, _key: str, email: str) -> str:
+        # Every path that sets an address (register, changeEmail, the demo seed) keeps the skeleton with it;
+        # an UPDATE statement that bypasses the ORM must set both.
+        self.email_skeleton = skeleton(email)
+        return email
 
 
 class Address(Base):

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import any_, func, literal, select, tuple_, update
+from sqlalchemy import any_, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.users.emails import skeleton
 from subgraphs.users.models import User
 
 
@@ -31,6 +32,34 @@ async def get_by_email(session: AsyncSession, email: str, *, for_update: bool = 
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def account_with_address(session: AsyncSession, email: str) -> User | None:
+    """The account that holds `email` (a canonical address) or a look-alike of it (same TR39 skeleton).
+
+    Register and changeEmail treat either as "this address is taken". The address's own owner first, where a
+    row from before the skeleton column shares the skeleton with another (the migration left it NULL).
+    """
+    same_address = func.lower(User.email) == func.lower(email)
+    statement = (
+        select(User)
+        .where(or_(same_address, User.email_skeleton == skeleton(email)))
+        .order_by(same_address.desc(), User.created_at)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def account_for_login(
+    session: AsyncSession, stored_key: str | None, login_key: str | None
+) -> User | None:
+    """The account a login names, row-locked: the address as typed first (an account made before look-alike
+    characters were refused keeps signing in), then its NFKC form (a full-width admin@ is admin@)."""
+    for key in dict.fromkeys(k for k in (stored_key, login_key) if k is not None):
+        user = await get_by_email(session, key, for_update=True)
+        if user is not None:
+            return user
+    return None
 
 
 async def add(session: AsyncSession, *, email: str, name: str, password_hash: str, roles: list[str]) -> User:

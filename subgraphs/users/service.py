@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +24,7 @@ from shared.pagination import (
     page_size,
 )
 from shared.ratelimit import Limit
-from subgraphs.users import repository
+from subgraphs.users import emails, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
 from subgraphs.users.sessions import Rotation
@@ -60,11 +59,9 @@ class UserPage:
 
 
 def normalize_email(raw: str) -> str:
-    """email-validator's normalized form (syntax only: no DNS lookup on the request path)."""
-    try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise BadUserInput(f"Invalid email address: {exc}", field="email") from exc
+    """The canonical address (emails.canonical: NFKC-stable, one script per part, IDNA domain; syntax only, no
+    DNS lookup on the request path)."""
+    return emails.canonical(raw).address
 
 
 def check_password(password: str) -> None:
@@ -102,10 +99,7 @@ def _keyset(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def _login_key(raw_email: str) -> str | None:
-    try:
-        return validate_email(raw_email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        return None
+    return emails.login_key(raw_email)
 
 
 class UserService:
@@ -129,7 +123,8 @@ class UserService:
         email = normalize_email(email)
         name = clean_name(name)
         check_password(password)
-        if await repository.get_by_email(self.session, email) is not None:
+        # A look-alike of an existing address (same TR39 skeleton) answers exactly as that address would.
+        if await repository.account_with_address(self.session, email) is not None:
             raise Conflict("An account with this email already exists.", field="email")
         password_hash = await self.state.passwords.hash(password)
         try:
@@ -138,7 +133,7 @@ class UserService:
             )
         except IntegrityError as exc:
             # Two sign-ups with one address at once: both passed the check above, the unique index decides.
-            if "uq_users_lower_email" in str(exc.orig):
+            if any(index in str(exc.orig) for index in ("uq_users_lower_email", "uq_users_email_skeleton")):
                 raise Conflict("An account with this email already exists.", field="email") from exc
             raise
         await outbox.emit(
@@ -162,7 +157,7 @@ class UserService:
         # Before the password hash: a refused attempt costs a Redis round trip, not an argon2 verification.
         await self.state.login_throttle.claim(account, self.context.client_ip)
         # Locked: a role change in flight finishes first, so the token never carries roles it just lost.
-        user = await repository.get_by_email(self.session, key, for_update=True) if key is not None else None
+        user = await repository.account_for_login(self.session, emails.stored_key(email), key)
         if user is None:
             await self.state.passwords.verify_nothing(password)
             raise Unauthenticated("Wrong email or password.", reason="credentials")

@@ -64,7 +64,7 @@ async def test_a_duplicate_that_slips_past_the_check_is_a_conflict_from_the_uniq
         return None
 
     # The server runs in this process (a thread): patching the module patches the server.
-    monkeypatch.setattr(repository, "get_by_email", nobody)
+    monkeypatch.setattr(repository, "account_with_address", nobody)
     resp = await gql("users", REGISTER, register_variables("SLIPPED@example.com"))
 
     assert resp.status_code == 200
