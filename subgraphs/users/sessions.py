@@ -57,6 +57,7 @@ from shared.auth import AccessToken
 # Check and rotate in one step: of concurrent uses of one token exactly one rotates it. The winner leaves the
 # pair it was given (sealed, see `_seal`) under KEYS[5] for the grace window; a use of the same token within
 # that window, while the next token is still unused, gets that pair back instead of counting as a reuse.
+# A rotation notes the use (time, address, user agent) in the session's record (KEYS[6]) in the same step.
 _ROTATE = """
 local token = redis.call('HMGET', KEYS[1], 'family', 'user', 'used')
 if not token[1] or token[1] ~= ARGV[1] or token[2] ~= ARGV[2] then return {'unknown'} end
