@@ -24,6 +24,8 @@ class Principal:
     token_id: str
     issued_at: float
     expires_at: float
+    # The users session (refresh family) the token was issued in, opaque (`sid`); None for service tokens.
+    session_id: str | None = None
 
     @property
     def is_service(self) -> bool:

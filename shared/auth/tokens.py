@@ -39,7 +39,15 @@ class TokenIssuer:
         self.audience = audience
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, subject: str, roles: Iterable[str], *, ttl_seconds: int | None = None) -> AccessToken:
+    def issue(
+        self,
+        subject: str,
+        roles: Iterable[str],
+        *,
+        ttl_seconds: int | None = None,
+        session_id: str | None = None,
+    ) -> AccessToken:
+        """`session_id` (users' sign-ins): the `sid` claim, the opaque id of the token's session."""
         # Sub-second iat: a token issued right after a revocation must stay valid (see RevocationStore).
         now = round(time.time(), 3)
         expires = int(now) + (ttl_seconds or self.ttl_seconds)
@@ -54,6 +62,8 @@ class TokenIssuer:
             "exp": expires,
             "jti": token_id,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         token = jwt.encode(
             claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
         )
@@ -215,6 +225,8 @@ class TokenVerifier:
             token_id=str(claims["jti"]),
             issued_at=float(claims["iat"]),
             expires_at=float(claims["exp"]),
+            # Optional: service tokens and tokens issued before sessions were listed have none.
+            session_id=sid if isinstance(sid := claims.get("sid"), str) else None,
         )
         if self.revocations is not None and await self.revocations.is_revoked(principal):
             raise Unauthenticated("Access token has been revoked.", reason="revoked")

@@ -16,7 +16,7 @@ from subgraphs.users.oauth import logger as oauth_logger
 from subgraphs.users.oauth import service_token
 from subgraphs.users.passwords import Passwords
 from subgraphs.users.schema import schema
-from subgraphs.users.sessions import RefreshTokens
+from subgraphs.users.sessions import RefreshTokens, session_id_key
 from subgraphs.users.settings import UsersSettings
 from subgraphs.users.state import UsersState
 from subgraphs.users.throttle import Backoff, LoginThrottle
@@ -55,6 +55,7 @@ async def setup(runtime: Runtime[UsersState]) -> UsersState:
             runtime.redis,
             settings.redis_prefix,
             ttl_seconds=settings.refresh_token_ttl_seconds,
+            session_id_key=session_id_key(settings.service_secret),
             grace_seconds=settings.refresh_grace_seconds,
         ),
         revocations=RevocationStore(runtime.redis, settings.redis_prefix),

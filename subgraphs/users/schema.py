@@ -21,6 +21,7 @@ from subgraphs.users import models
 from subgraphs.users.address_schema import Address, AddressMutation, addresses_of
 from subgraphs.users.addresses import MAX_ADDRESSES_PER_USER
 from subgraphs.users.service import SignedIn, UserService, user_cursor
+from subgraphs.users.session_schema import SessionMutation, SessionQuery
 
 
 @strawberry.enum(description="What a user may do. Services call with SERVICE tokens; no user holds SERVICE.")
@@ -136,7 +137,7 @@ class RegisterInput:
 
 
 @strawberry.type
-class Query:
+class Query(SessionQuery):
     @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
     async def me(self, info: Info) -> User | None:
         principal = await info.context.require_principal()
@@ -174,7 +175,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(AddressMutation):
+class Mutation(AddressMutation, SessionMutation):
     # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
     @strawberry.mutation(
         description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]

@@ -27,6 +27,7 @@ from shared.ratelimit import Limit
 from subgraphs.users import emails, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
+from subgraphs.users.session_service import end_family, revoke_family_access, seen_from
 from subgraphs.users.sessions import Rotation
 from subgraphs.users.state import UsersState
 
@@ -176,8 +177,12 @@ class UserService:
         return await self._sign_in(user)
 
     async def _sign_in(self, user: User) -> SignedIn:
-        access = self.state.tokens.issue(str(user.id), user.roles)
-        refresh = await self.state.refresh_tokens.start_family(str(user.id), access)
+        sessions = self.state.refresh_tokens
+        family = sessions.new_family()
+        access = self.state.tokens.issue(str(user.id), user.roles, session_id=sessions.session_id(family))
+        refresh = await sessions.start_family(
+            str(user.id), access, family=family, seen=seen_from(self.context)
+        )
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
     # --- sessions ---
@@ -195,20 +200,19 @@ class UserService:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
         # Roles come from the database, not the old token: a role change shows at the next refresh. Issued
         # before the rotation so the pair is stored whole for the grace window in the same Redis step.
-        access = self.state.tokens.issue(str(user.id), user.roles)
-        outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access)
+        access = self.state.tokens.issue(
+            str(user.id), user.roles, session_id=self.state.refresh_tokens.session_id(family)
+        )
+        seen = seen_from(self.context)
+        outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access, seen)
         if outcome.result is Rotation.REUSED:
-            await self._revoke_family_access(family)
+            # Both holders of a reused token lose their access tokens now, not when they expire.
+            await revoke_family_access(self.state, family)
             logger.warning("refresh token reused; family revoked", extra={"user_id": raw_user_id})
             raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
         if outcome.token is None or outcome.access is None:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
         return SignedIn(user=user, access=outcome.access, refresh_token=outcome.token.token)
-
-    async def _revoke_family_access(self, family: str) -> None:
-        # Both holders of a reused token lose their access tokens now, not when they expire.
-        for token_id, expires_at in await self.state.refresh_tokens.family_access_tokens(family):
-            await self.state.revocations.revoke_token(token_id, expires_at)
 
     async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
         user_id = principal.user_id
@@ -222,7 +226,8 @@ class UserService:
             owner = await self.state.refresh_tokens.owner(refresh_token)
             # Someone else's token is left alone: holding a token is no right to end another's session.
             if owner is not None and owner[1] == user_id:
-                await self.state.refresh_tokens.revoke_family(user_id, owner[0])
+                # The session's access tokens on every device end with it, not only the caller's.
+                await end_family(self.state, user_id, owner[0])
         await self.state.revocations.revoke_token(principal.token_id, principal.expires_at)
 
     # --- reading users ---

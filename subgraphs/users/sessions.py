@@ -21,8 +21,16 @@ Redis keys (`P` is `settings.redis_prefix`, every TTL is the refresh TTL):
 - `P users:refresh-grace:<sha256 hex>` hash {next: digest of the token it was rotated into, pair: sealed};
                                     TTL the grace window.
 - `P users:family-access:<family id>` hash {access token id: expiry}; TTL the newest access token's life.
-- `P users:user-families:<user id>` set of the user's family ids, for "sign out everywhere"; TTL renewed at
-                                    each login and rotation, so it outlives every family it names.
+- `P users:user-families:<user id>` set of the user's family ids, for "sign out everywhere" and the
+                                    sessions list; TTL renewed at each login and rotation, so it outlives
+                                    every family it names. Ids of expired families leave it when listed.
+- `P users:session:<family id>`     hash {created, created_ip, created_ua, used, ip, ua}: what `mySessions`
+                                    shows (sign-in and last use: time, client address, user agent). Written in
+                                    the family's own pipeline or Lua step, same TTL, deleted with it.
+
+A session is a family. Outside Redis it is named by an opaque id, a keyed hash of the family id
+(`session_id`): the id in `mySessions`, `endSession(id)` and the access tokens' `sid` claim is no Redis key,
+and knowing it gives no right (ending a session needs its owner's access token).
 """
 
 from __future__ import annotations
@@ -30,14 +38,17 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import hmac
 import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -46,6 +57,7 @@ from shared.auth import AccessToken
 # Check and rotate in one step: of concurrent uses of one token exactly one rotates it. The winner leaves the
 # pair it was given (sealed, see `_seal`) under KEYS[5] for the grace window; a use of the same token within
 # that window, while the next token is still unused, gets that pair back instead of counting as a reuse.
+# A rotation notes the use (time, address, user agent) in the session's record (KEYS[6]) in the same step.
 _ROTATE = """
 local token = redis.call('HMGET', KEYS[1], 'family', 'user', 'used')
 if not token[1] or token[1] ~= ARGV[1] or token[2] ~= ARGV[2] then return {'unknown'} end
@@ -55,7 +67,7 @@ if token[3] == '1' then
   if sealed[1] and redis.call('HGET', ARGV[6] .. sealed[1], 'used') == '0' then
     return {'grace', sealed[2]}
   end
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], KEYS[6])
   redis.call('SREM', KEYS[4], ARGV[1])
   return {'reused'}
 end
@@ -64,6 +76,8 @@ redis.call('HSET', KEYS[1], 'used', '1')
 redis.call('HSET', KEYS[2], 'family', ARGV[1], 'user', ARGV[2], 'used', '0')
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('HSET', KEYS[6], 'used', ARGV[8], 'ip', ARGV[9], 'ua', ARGV[10])
+redis.call('EXPIRE', KEYS[6], ttl)
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('EXPIRE', KEYS[4], ttl)
 if tonumber(ARGV[5]) > 0 then
@@ -77,7 +91,7 @@ return {'rotated'}
 _REVOKE_USER = """
 local families = redis.call('SMEMBERS', KEYS[1])
 for _, family in ipairs(families) do
-  redis.call('DEL', ARGV[1] .. family)
+  redis.call('DEL', ARGV[1] .. family, ARGV[2] .. family)
 end
 redis.call('DEL', KEYS[1])
 return #families
@@ -109,6 +123,47 @@ class RefreshOutcome:
     token: RefreshToken | None = None
     # The access token handed out with `token` (ROTATED: the one given to `rotate`; GRACE: the first use's).
     access: AccessToken | None = None
+
+
+# What is kept of a client's User-Agent header: enough to tell devices apart, bounded in Redis and in answers.
+USER_AGENT_MAX_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SeenFrom:
+    """Where a session was used from: the client address and its User-Agent header (trimmed, or empty)."""
+
+    ip: str
+    user_agent: str
+
+    @classmethod
+    def of(cls, ip: str, user_agent: str | None) -> SeenFrom:
+        printable = "".join(ch for ch in user_agent or "" if ch.isprintable()).strip()
+        return cls(ip, printable[:USER_AGENT_MAX_LENGTH])
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A live session of a user, as `mySessions` shows it (user agent and address: empty when unknown)."""
+
+    id: str
+    created_at: datetime
+    created_ip: str
+    created_user_agent: str
+    last_used_at: datetime
+    ip: str
+    user_agent: str
+
+
+def session_id_key(service_secret: str) -> bytes:
+    """The key of `RefreshTokens.session_id`'s hash: derived from the service secret for this purpose only."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"myshop users", info=b"session id v1").derive(
+        service_secret.encode()
+    )
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value is not None else ""
 
 
 def token_digest(token: str) -> str:
@@ -145,11 +200,20 @@ def _unseal(old_token: str, sealed: bytes) -> tuple[str, AccessToken] | None:
 
 
 class RefreshTokens:
-    def __init__(self, redis: Redis, prefix: str, *, ttl_seconds: int, grace_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        ttl_seconds: int,
+        session_id_key: bytes,
+        grace_seconds: float = 0.0,
+    ) -> None:
         self.redis = redis
         self.prefix = f"{prefix}users:"
         self.ttl_seconds = ttl_seconds
         self.grace_seconds = grace_seconds
+        self._session_id_key = session_id_key
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_user = redis.register_script(_REVOKE_USER)
 
@@ -168,12 +232,41 @@ class RefreshTokens:
     def _user_key(self, user_id: str) -> str:
         return f"{self.prefix}user-families:{user_id}"
 
-    async def start_family(self, user_id: str, access: AccessToken) -> RefreshToken:
-        """A new session (login): a new family with its first token, handed out with `access`."""
-        issued = RefreshToken(secrets.token_urlsafe(32), secrets.token_urlsafe(16), user_id)
+    def _session_key(self, family: str) -> str:
+        return f"{self.prefix}session:{family}"
+
+    @staticmethod
+    def new_family() -> str:
+        """The id of a session about to start (its access token names it before `start_family` runs)."""
+        return secrets.token_urlsafe(16)
+
+    def session_id(self, family: str) -> str:
+        """The public, opaque id of the session `family`: a keyed hash, so it names no Redis key."""
+        digest = hmac.new(self._session_id_key, family.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode()
+
+    async def start_family(
+        self, user_id: str, access: AccessToken, *, family: str, seen: SeenFrom
+    ) -> RefreshToken:
+        """A new session (login): the family `family` (from `new_family`) with its first token, handed out
+        with `access`, signed in from `seen`."""
+        issued = RefreshToken(secrets.token_urlsafe(32), family, user_id)
+        now = repr(time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
             self._remember_access(pipe, issued.family, access)
             pipe.set(self._family_key(issued.family), user_id, ex=self.ttl_seconds)
+            pipe.hset(
+                self._session_key(issued.family),
+                mapping={
+                    "created": now,
+                    "created_ip": seen.ip,
+                    "created_ua": seen.user_agent,
+                    "used": now,
+                    "ip": seen.ip,
+                    "ua": seen.user_agent,
+                },
+            )
+            pipe.expire(self._session_key(issued.family), self.ttl_seconds)
             pipe.hset(
                 self._token_key(issued.token), mapping={"family": issued.family, "user": user_id, "used": 0}
             )
@@ -203,9 +296,11 @@ class RefreshTokens:
             return None
         return family.decode(), user_id.decode()
 
-    async def rotate(self, token: str, owner: tuple[str, str], access: AccessToken) -> RefreshOutcome:
-        """Spend `token` (of `owner`, (family, user id)) and get the next one of its family to hand out with
-        `access`, or the pair a use of it within the grace window got, or learn why not."""
+    async def rotate(
+        self, token: str, owner: tuple[str, str], access: AccessToken, seen: SeenFrom
+    ) -> RefreshOutcome:
+        """Spend `token` (of `owner`, (family, user id)) from `seen` and get the next one of its family to
+        hand out with `access`, or the pair a use of it within the grace window got, or learn why not."""
         family, user_id = owner
         following = RefreshToken(secrets.token_urlsafe(32), family, user_id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -218,6 +313,7 @@ class RefreshTokens:
                 self._family_key(family),
                 self._user_key(user_id),
                 self._grace_key(token),
+                self._session_key(family),
             ],
             args=[
                 family,
@@ -227,6 +323,9 @@ class RefreshTokens:
                 self.grace_seconds,
                 f"{self.prefix}refresh:",
                 token_digest(following.token),
+                repr(time.time()),
+                seen.ip,
+                seen.user_agent,
             ],
         )
         status = result[0].decode() if isinstance(result[0], bytes) else result[0]
@@ -243,10 +342,58 @@ class RefreshTokens:
 
     async def revoke_family(self, user_id: str, family: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._family_key(family))
+            pipe.delete(self._family_key(family), self._session_key(family))
             pipe.srem(self._user_key(user_id), family)
             await pipe.execute()
 
     async def revoke_user(self, user_id: str) -> int:
         """Sign the user out everywhere; the number of families that were still indexed."""
-        return int(await self._revoke_user(keys=[self._user_key(user_id)], args=[self._family_key("")]))
+        return int(
+            await self._revoke_user(
+                keys=[self._user_key(user_id)], args=[self._family_key(""), self._session_key("")]
+            )
+        )
+
+    async def find_family(self, user_id: str, session_id: str) -> str | None:
+        """The family of the user's session `session_id`, None when the user has no such session."""
+        wanted = session_id.encode()
+        for family in await self.redis.smembers(self._user_key(user_id)):
+            if hmac.compare_digest(self.session_id(family.decode()).encode(), wanted):
+                return family.decode()
+        return None
+
+    async def sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's live sessions, last used first; ids of expired families leave the user's index."""
+        families = [family.decode() for family in await self.redis.smembers(self._user_key(user_id))]
+        if not families:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for family in families:
+                pipe.pttl(self._family_key(family))
+                pipe.hgetall(self._session_key(family))
+            found = await pipe.execute()
+        now = time.time()
+        records, stale = [], []
+        for family, ttl_ms, info in zip(families, found[0::2], found[1::2], strict=True):
+            if ttl_ms < 0:  # -2: expired or revoked (-1, no TTL, never happens: the key is set with one)
+                stale.append(family)
+                continue
+            records.append(self._record(family, info, now - (self.ttl_seconds - ttl_ms / 1000)))
+        if stale:
+            await self.redis.srem(self._user_key(user_id), *stale)
+        return sorted(records, key=lambda record: record.last_used_at, reverse=True)
+
+    def _record(self, family: str, info: dict[bytes, bytes], renewed_at: float) -> SessionRecord:
+        # A family started before sessions were recorded has no (or, once rotated, a partial) record: its last
+        # renewal, read off its TTL, stands in for the times.
+        used = float(info.get(b"used", renewed_at))
+        created = float(info.get(b"created", used))
+        return SessionRecord(
+            id=self.session_id(family),
+            created_at=datetime.fromtimestamp(created, UTC),
+            created_ip=_text(info.get(b"created_ip")),
+            created_user_agent=_text(info.get(b"created_ua")),
+            last_used_at=datetime.fromtimestamp(used, UTC),
+            ip=_text(info.get(b"ip")),
+            user_agent=_text(info.get(b"ua")),
+        )

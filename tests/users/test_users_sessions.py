@@ -175,8 +175,9 @@ async def test_sessions_are_stored_under_the_run_prefix_by_hash_and_expire(
     ttls = [await redis.ttl(key) for key in keys if ":family-access:" not in key]
     access_ttls = [await redis.ttl(key) for key in keys if ":family-access:" in key]
 
-    # The token's record, its family, the user's family index and the family's access tokens (by id).
-    assert len(keys) == 4
+    # The token's record, its family, the session's record, the user's family index and the family's access
+    # tokens (by id).
+    assert len(keys) == 5
     assert not any(signed_in["refreshToken"] in item for item in keys + values)
     assert all(
         settings.refresh_token_ttl_seconds - 60 < ttl <= settings.refresh_token_ttl_seconds for ttl in ttls
