@@ -118,7 +118,15 @@ class NotificationEvents:
         )
 
     async def sign_up_attempted(self, session: AsyncSession, event: Event) -> None:
+        # Anyone may register with anyone's address, from many client addresses: at most one such notice per
+        # account within the cooldown, so sign-ups cannot be turned into a mail bomb.
         kind = NotificationKind.SIGN_UP_ATTEMPTED
+        user_id = uuid.UUID(str(event.payload["userId"]))
+        await repository.lock_user_mails(session, user_id)
+        cooldown = self.settings.sign_up_attempt_cooldown_seconds
+        if await repository.mailed_since(session, user_id, kind, cooldown):
+            logger.info("sign-up attempt on user %s: notice already sent within %d s", user_id, cooldown)
+            return
         await self._account_mail(session, event, kind, to=event.payload["email"])
 
     async def password_reset_requested(self, session: AsyncSession, event: Event) -> None:

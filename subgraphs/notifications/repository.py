@@ -43,6 +43,25 @@ async def lock_product_alerts(session: AsyncSession, product_id: uuid.UUID) -> N
     await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
+async def lock_user_mails(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialize one user's throttled mails until the transaction ends (as `lock_product_alerts` does for a
+    product; a key shared by chance with a product only makes one wait for the other)."""
+    key = int.from_bytes(user_id.bytes[8:], "big", signed=True)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def mailed_since(session: AsyncSession, user_id: uuid.UUID, kind: str, within_seconds: float) -> bool:
+    """Whether the user got a `kind` mail in the last `within_seconds`."""
+    if within_seconds <= 0:
+        return False
+    statement = select(Notification.id).where(
+        Notification.user_id == user_id,
+        Notification.kind == kind,
+        Notification.created_at > func.now() - _seconds(within_seconds),
+    )
+    return (await session.scalars(statement.limit(1))).first() is not None
+
+
 async def recently_notified(
     session: AsyncSession, product_id: uuid.UUID, kind: str, within_seconds: float
 ) -> set[uuid.UUID]:

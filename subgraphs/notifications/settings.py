@@ -48,6 +48,8 @@ class NotificationsSettings(ServiceSettings):
 
     # --- the account's mails: links to the frontend's pages, `<base>/verify-email?token=...` and so on ---
     account_link_base_url: str = "http://localhost:4000/account"
+    # "Someone tried to sign up with your address" reaches an account at most once in this window.
+    sign_up_attempt_cooldown_seconds: int = Field(3600, ge=0)
 
     # --- watches ---
     max_watches_per_user: int = Field(500, ge=1)

@@ -181,6 +181,26 @@ async def test_a_notice_reaches_the_events_address(
         assert shop.mail.to(payload["email"]) == []
 
 
+async def test_sign_up_attempts_on_one_account_mail_it_once_within_the_cooldown(shop: Shop) -> None:
+    # Given an account whose address someone keeps registering with
+    user_id, email = str(uuid.uuid4()), address()
+    attempt = {"userId": user_id, "email": email, "name": "Bo"}
+    first, _ = await shop.publish("users", "SignUpAttempted", **attempt, at=now())
+    await shop.mail.wait_for(email)
+
+    # When five more attempts follow within the hour (another account's attempt among them)
+    other, other_email = str(uuid.uuid4()), address()
+    for _ in range(5):
+        await shop.publish("users", "SignUpAttempted", **attempt, at=now())
+    await shop.publish("users", "SignUpAttempted", userId=other, email=other_email, name="Cy", at=now())
+    await shop.mail.wait_for(other_email)
+    await shop.settled()
+
+    # Then the account got one notice, the other account its own
+    assert len(shop.mail.to(email)) == 1 and len(shop.mail.to(other_email)) == 1
+    assert [row["event_id"] for row in await shop.notifications(user_id)] == [first.id]
+
+
 async def test_the_password_change_notice_says_whether_it_was_a_reset(shop: Shop) -> None:
     # Given one password changed and one reset
     changed = {"userId": str(uuid.uuid4()), "email": address(), "name": "Bo", "at": now()}
