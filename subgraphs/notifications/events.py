@@ -7,13 +7,23 @@ commit. Addresses and product names are asked of users and products here: a peer
 handler, the consumer retries the event with backoff and, past its tries, dead-letters it for an admin to
 replay; no mail is ever written without its real recipient.
 
-- users `UserRegistered` {userId, email, name}: a welcome mail (the event carries the address).
+- users `UserRegistered` {userId, email, name, verificationToken?, verificationExpiresAt?}: a welcome mail
+  that also asks to confirm the address (code + link) when the event carries a verification token.
+- users, the account's mails, each to the address the event names (never the directory's: an email change
+  mails an address the account does not have yet): `EmailVerificationRequested` (confirm the address),
+  `SignUpAttempted` (someone registered with this address), `PasswordResetRequested` (the reset code),
+  `PasswordChanged` (a security notice), `EmailChangeRequested` (two mails: the code to the new address, a
+  notice to the previous one), `EmailChanged` (a notice to the previous address). `EmailVerified` mails
+  nothing. `UserDeleted` {userId} erases the user's mails and watches (the address, the name in the bodies).
 - orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
 - inventory `StockChanged` {productId, available, previousAvailable}: from 0 to more, every watcher is told
   it is back in stock (at most once per watcher and product within the cooldown).
+
+A one-time token comes sealed (`shared.sealed`) and stays sealed in its row, the bodies holding `TOKEN_MASK`:
+the sender opens it just before sending and the row forgets it once SENT or FAILED.
 
 Watchers are those watching when the change happened (the envelope's `occurred_at`): a watch made after it,
 before the event was handled, is not told about it.
@@ -24,6 +34,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import repository
-from subgraphs.notifications.mail import Templates, format_money
+from subgraphs.notifications.mail import TOKEN_MASK, Templates, format_money, without_mask
 from subgraphs.notifications.models import (
     Channel,
     NotificationKind,
@@ -49,6 +61,34 @@ GROUP = "notifications"
 # restart costs a delay, not a dead letter.
 MAX_ATTEMPTS = 9
 
+# The purposes users seals its tokens for (the contract of issue 14), and the frontend page each opens.
+EMAIL_VERIFICATION = "email-verification"
+PASSWORD_RESET = "password-reset"
+EMAIL_CHANGE = "email-change"
+TOKEN_PAGES = {
+    EMAIL_VERIFICATION: "verify-email",
+    PASSWORD_RESET: "reset-password",
+    EMAIL_CHANGE: "confirm-email-change",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SealedToken:
+    """A one-time token as the event carried it: sealed for `purpose`, working until `expires_at`."""
+
+    purpose: str
+    sealed: str
+    expires_at: datetime
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], purpose: str, token: str, expires: str) -> SealedToken:
+        return cls(purpose=purpose, sealed=str(payload[token]), expires_at=_instant(payload[expires]))
+
+
+def _instant(value: object) -> datetime:
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 class NotificationEvents:
     """The handlers, bound to this process's peers and templates."""
@@ -62,16 +102,111 @@ class NotificationEvents:
 
     async def user_registered(self, session: AsyncSession, event: Event) -> None:
         payload = event.payload
-        recipient = Recipient(user_id=str(payload["userId"]), email=payload["email"], name=payload["name"])
-        values = {"name": recipient.name, "email": recipient.email}
-        await self._write(
+        token = None
+        if payload.get("verificationToken"):  # an older producer sent none: a welcome without a code
+            token = SealedToken.from_payload(
+                payload, EMAIL_VERIFICATION, "verificationToken", "verificationExpiresAt"
+            )
+        await self._account_mail(session, event, NotificationKind.WELCOME, to=payload["email"], token=token)
+
+    # --- the account's mails (users' events), to the address the event names ---
+
+    async def email_verification_requested(self, session: AsyncSession, event: Event) -> None:
+        token = SealedToken.from_payload(event.payload, EMAIL_VERIFICATION, "token", "expiresAt")
+        await self._account_mail(
+            session, event, NotificationKind.EMAIL_VERIFICATION, to=event.payload["email"], token=token
+        )
+
+    async def sign_up_attempted(self, session: AsyncSession, event: Event) -> None:
+        # Anyone may register with anyone's address, from many client addresses: at most one such notice per
+        # account within the cooldown, so sign-ups cannot be turned into a mail bomb.
+        kind = NotificationKind.SIGN_UP_ATTEMPTED
+        user_id = uuid.UUID(str(event.payload["userId"]))
+        await repository.lock_user_mails(session, user_id)
+        cooldown = self.settings.sign_up_attempt_cooldown_seconds
+        if await repository.mailed_since(session, user_id, kind, cooldown):
+            logger.info("sign-up attempt on user %s: notice already sent within %d s", user_id, cooldown)
+            return
+        await self._account_mail(session, event, kind, to=event.payload["email"])
+
+    async def password_reset_requested(self, session: AsyncSession, event: Event) -> None:
+        token = SealedToken.from_payload(event.payload, PASSWORD_RESET, "token", "expiresAt")
+        await self._account_mail(
+            session, event, NotificationKind.PASSWORD_RESET, to=event.payload["email"], token=token
+        )
+
+    async def password_changed(self, session: AsyncSession, event: Event) -> None:
+        reason = "RESET" if event.payload.get("reason") == "RESET" else "CHANGED"
+        await self._account_mail(
+            session, event, NotificationKind.PASSWORD_CHANGED, to=event.payload["email"], reason=reason
+        )
+
+    async def email_change_requested(self, session: AsyncSession, event: Event) -> None:
+        payload = event.payload
+        new, previous = payload["email"], payload["previousEmail"]
+        token = SealedToken.from_payload(payload, EMAIL_CHANGE, "token", "expiresAt")
+        # Two kinds, so two rows of one event and user; the previous address never sees the code.
+        await self._account_mail(
             session,
             event,
-            NotificationKind.WELCOME,
-            [recipient.user_id],
-            {recipient.user_id: recipient},
-            lambda _: values,
+            NotificationKind.EMAIL_CHANGE_CONFIRMATION,
+            to=new,
+            token=token,
+            new_email=new,
+            previous_email=previous,
         )
+        await self._account_mail(
+            session, event, NotificationKind.EMAIL_CHANGE_REQUESTED, to=previous, new_email=new
+        )
+
+    async def email_changed(self, session: AsyncSession, event: Event) -> None:
+        payload = event.payload
+        await self._account_mail(
+            session,
+            event,
+            NotificationKind.EMAIL_CHANGED,
+            to=payload["previousEmail"],
+            new_email=payload["email"],
+        )
+
+    async def user_deleted(self, session: AsyncSession, event: Event) -> None:
+        """Forget the user: their mails (address, name, what they bought) and watches. Mails still to be sent
+        go too: nothing is sent to an account that no longer exists."""
+        user_id = uuid.UUID(str(event.payload["userId"]))
+        mails, watches = await repository.erase_user(session, user_id)
+        logger.info("user %s deleted: %d mails and %d watches erased", user_id, mails, watches)
+
+    async def _account_mail(
+        self,
+        session: AsyncSession,
+        event: Event,
+        kind: NotificationKind,
+        *,
+        to: str,
+        token: SealedToken | None = None,
+        **extra: Any,
+    ) -> None:
+        payload = event.payload
+        user_id = str(payload["userId"])
+        recipient = Recipient(user_id=user_id, email=to, name=payload.get("name") or "customer")
+        base = self.settings.account_link_base_url
+        values: dict[str, Any] = {
+            "name": without_mask(recipient.name),
+            "email": without_mask(to),
+            "account_url": base,
+            "code": None,
+            "link": None,
+            "expires": None,
+            **{key: without_mask(value) if isinstance(value, str) else value for key, value in extra.items()},
+        }
+        if token is not None:
+            values |= {
+                "code": TOKEN_MASK,
+                "link": f"{base}/{TOKEN_PAGES[token.purpose]}?token={TOKEN_MASK}",
+                "expires": token.expires_at.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC"),
+            }
+        recipients = {user_id: recipient}
+        await self._write(session, event, kind, [user_id], recipients, lambda _: values, token=token)
 
     async def order_confirmed(self, session: AsyncSession, event: Event) -> None:
         await self._order_mail(session, event, NotificationKind.ORDER_CONFIRMED, {})
@@ -190,9 +325,10 @@ class NotificationEvents:
         values_for: Callable[[Recipient], dict[str, Any]],
         *,
         product_id: uuid.UUID | None = None,
+        token: SealedToken | None = None,
     ) -> int:
         """One PENDING row per user, rendered for them; a user the users service does not know gets a FAILED
-        row saying so (nothing silently dropped)."""
+        row saying so (nothing silently dropped). A `token` rides sealed in the row until it is sent."""
         rows: list[dict[str, Any]] = []
         for user_id in user_ids:
             recipient = recipients.get(user_id)
@@ -214,6 +350,9 @@ class NotificationEvents:
                     "body_html": mail.html,
                     "status": (NotificationStatus.PENDING if known else NotificationStatus.FAILED).value,
                     "failure_reason": None if known else "The users service knows no such user.",
+                    "token_purpose": token.purpose if token is not None else None,
+                    "sealed_token": token.sealed if token is not None and known else None,
+                    "token_expires_at": token.expires_at if token is not None else None,
                 }
             )
         inserted = await repository.insert_notifications(session, rows)
@@ -229,7 +368,19 @@ def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
     return ConsumerSpec(
         group=GROUP,
         subscriptions=[
-            Subscription("users", {"UserRegistered": events.user_registered}),
+            Subscription(
+                "users",
+                {
+                    "UserRegistered": events.user_registered,
+                    "EmailVerificationRequested": events.email_verification_requested,
+                    "SignUpAttempted": events.sign_up_attempted,
+                    "PasswordResetRequested": events.password_reset_requested,
+                    "PasswordChanged": events.password_changed,
+                    "EmailChangeRequested": events.email_change_requested,
+                    "EmailChanged": events.email_changed,
+                    "UserDeleted": events.user_deleted,
+                },
+            ),
             Subscription(
                 "orders", {"OrderConfirmed": events.order_confirmed, "OrderCancelled": events.order_cancelled}
             ),

@@ -1,9 +1,15 @@
 """Mails rendered from the Jinja2 templates in `templates/` (per kind: `<kind>.txt` with a `subject` and a
 `body` block, and `<kind>.html`, autoescaped), and the multipart/alternative message the sender puts on the
-wire."""
+wire.
+
+A mail that carries a one-time token is rendered with `TOKEN_MASK` where the token goes (the code and the
+link) and stored so; `with_token` puts the token in just before the mail is sent (sender.py).
+"""
 
 from __future__ import annotations
 
+import html as html_escaping
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -16,6 +22,11 @@ from shared.money import Money
 from subgraphs.notifications.models import NotificationKind
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+# What a stored mail (and `Notification.body`) shows where its token goes; URL- and HTML-safe as it is.
+TOKEN_MASK = "••••••••"
+# The tokens users mints (`secrets.token_urlsafe`): anything else from an unsealed value is not put in a mail.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,20 @@ class Templates:
         return RenderedMail(
             subject=subject, text=_block(text, "body", values).strip() + "\n", html=html.render(values)
         )
+
+
+def without_mask(value: str) -> str:
+    """A value from a user (a name, an address) that cannot pass for the mask: the token goes where the
+    template put the mask, nowhere else."""
+    return value.replace(TOKEN_MASK, "********")
+
+
+def with_token(text: str, html: str, token: str) -> tuple[str, str]:
+    """The stored bodies with the token where the mask is; the token must have `TOKEN_SHAPE` (nothing to
+    escape in a URL or HTML, though the HTML is escaped anyway)."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ValueError("not a token")
+    return text.replace(TOKEN_MASK, token), html.replace(TOKEN_MASK, html_escaping.escape(token))
 
 
 def _block(template: Template, block: str, values: dict[str, Any]) -> str:

@@ -7,7 +7,18 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, Uuid, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
@@ -29,6 +40,14 @@ class NotificationKind(enum.StrEnum):
     ORDER_CANCELLED = "ORDER_CANCELLED"
     PRICE_DROP = "PRICE_DROP"
     BACK_IN_STOCK = "BACK_IN_STOCK"
+    # The account's mails (users' events): to the address the event names, not the directory's.
+    EMAIL_VERIFICATION = "EMAIL_VERIFICATION"
+    SIGN_UP_ATTEMPTED = "SIGN_UP_ATTEMPTED"
+    PASSWORD_RESET = "PASSWORD_RESET"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    EMAIL_CHANGE_CONFIRMATION = "EMAIL_CHANGE_CONFIRMATION"  # to the new address, with its code
+    EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED"  # to the previous address, no code
+    EMAIL_CHANGED = "EMAIL_CHANGED"  # to the previous address, once confirmed
 
 
 class NotificationStatus(enum.StrEnum):
@@ -46,6 +65,8 @@ class Notification(Base):
     __table_args__ = (
         # One mail per event, recipient and kind: a redelivered event cannot make a second one.
         UniqueConstraint("event_id", "user_id", "kind"),
+        # A sealed token lives only as long as its mail may still be sent.
+        CheckConstraint("sealed_token IS NULL OR status = 'PENDING'", name="sealed_token_only_while_pending"),
         Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
         # The sender's work list: what is due, oldest first.
         Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'PENDING'")),
@@ -68,7 +89,8 @@ class Notification(Base):
     product_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # The address, as the users service knew it when the event was handled; null when it knew no such user.
     recipient: Mapped[str | None] = mapped_column(String(320))
-    # Rendered when the event is handled: what the row shows is what is sent.
+    # Rendered when the event is handled: what the row shows is what is sent, but for a one-time token, which
+    # is stored as `mail.TOKEN_MASK` here and put in by the sender just before it sends (see sender.py).
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
@@ -81,6 +103,13 @@ class Notification(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A mail carrying a one-time token (verification, reset, email change): the purpose it is sealed for
+    # (`shared.sealed`; kept, so a FAILED one is known to need a new token), the token sealed as it came in
+    # the event (cleared once SENT or FAILED: never in the clear here, not kept past its use) and when the
+    # token stops working (the sender fails the mail rather than send a dead link).
+    token_purpose: Mapped[str | None] = mapped_column(String(32))
+    sealed_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ProductWatch(Base):

@@ -24,7 +24,7 @@ def _seconds(value: float) -> Any:
 async def insert_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """Insert the rows; one that exists (same event, user and kind) is skipped. How many were new."""
     inserted = 0
-    # asyncpg sends at most 32,767 parameters per statement: 13 columns x 1,000 rows stays below it.
+    # asyncpg sends at most 32,767 parameters per statement: 16 columns x 1,000 rows stays below it.
     for start in range(0, len(rows), 1000):
         statement = (
             insert(Notification)
@@ -41,6 +41,25 @@ async def lock_product_alerts(session: AsyncSession, product_id: uuid.UUID) -> N
     events of it at once would both pass the cooldown check otherwise."""
     key = int.from_bytes(product_id.bytes[:8], "big", signed=True)
     await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def lock_user_mails(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialize one user's throttled mails until the transaction ends (as `lock_product_alerts` does for a
+    product; a key shared by chance with a product only makes one wait for the other)."""
+    key = int.from_bytes(user_id.bytes[8:], "big", signed=True)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def mailed_since(session: AsyncSession, user_id: uuid.UUID, kind: str, within_seconds: float) -> bool:
+    """Whether the user got a `kind` mail in the last `within_seconds`."""
+    if within_seconds <= 0:
+        return False
+    statement = select(Notification.id).where(
+        Notification.user_id == user_id,
+        Notification.kind == kind,
+        Notification.created_at > func.now() - _seconds(within_seconds),
+    )
+    return (await session.scalars(statement.limit(1))).first() is not None
 
 
 async def recently_notified(
@@ -115,7 +134,8 @@ async def mark_sent(session: AsyncSession, notification_id: uuid.UUID, attempt: 
     result = await session.execute(
         update(Notification)
         .where(*_held(notification_id, attempt))
-        .values(status=NotificationStatus.SENT, sent_at=func.now(), failure_reason=None)
+        # The sealed token goes with the send: it was for this mail only.
+        .values(status=NotificationStatus.SENT, sent_at=func.now(), failure_reason=None, sealed_token=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -135,7 +155,7 @@ async def mark_failed(session: AsyncSession, notification_id: uuid.UUID, attempt
     result = await session.execute(
         update(Notification)
         .where(*_held(notification_id, attempt))
-        .values(status=NotificationStatus.FAILED, failure_reason=reason)
+        .values(status=NotificationStatus.FAILED, failure_reason=reason, sealed_token=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -151,15 +171,27 @@ async def release(session: AsyncSession, claims: Sequence[tuple[uuid.UUID, int]]
 
 
 async def resend(session: AsyncSession, notification_id: uuid.UUID) -> Notification | None:
-    """A FAILED notification back to PENDING with fresh attempts; None when it is not FAILED."""
+    """A FAILED notification back to PENDING with fresh attempts; None when it is not FAILED or carried a
+    token (forgotten when it failed: the user asks for a new one)."""
     statement = (
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == NotificationStatus.FAILED)
+        .where(
+            Notification.id == notification_id,
+            Notification.status == NotificationStatus.FAILED,
+            Notification.token_purpose.is_(None),
+        )
         .values(status=NotificationStatus.PENDING, attempts=0, next_attempt_at=func.now())
         .returning(Notification)
         .execution_options(synchronize_session=False)
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
+    """Delete a user's notifications and watches; how many of each."""
+    mails = await session.execute(delete(Notification).where(Notification.user_id == user_id))
+    watches = await session.execute(delete(ProductWatch).where(ProductWatch.user_id == user_id))
+    return mails.rowcount, watches.rowcount  # type: ignore[attr-defined]
 
 
 # --- watches ---

@@ -37,6 +37,13 @@ class NotificationKind(enum.Enum):
     ORDER_CANCELLED = "ORDER_CANCELLED"
     PRICE_DROP = "PRICE_DROP"
     BACK_IN_STOCK = "BACK_IN_STOCK"
+    EMAIL_VERIFICATION = "EMAIL_VERIFICATION"
+    SIGN_UP_ATTEMPTED = "SIGN_UP_ATTEMPTED"
+    PASSWORD_RESET = "PASSWORD_RESET"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    EMAIL_CHANGE_CONFIRMATION = "EMAIL_CHANGE_CONFIRMATION"
+    EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED"
+    EMAIL_CHANGED = "EMAIL_CHANGED"
 
 
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
@@ -50,8 +57,10 @@ class Notification:
     channel: NotificationChannel
     kind: NotificationKind
     subject: str
-    body: str = strawberry.field(description="The plain-text body.")
-    body_html: str = strawberry.field(description="The HTML body (the same message).")
+    body: str = strawberry.field(
+        description="The plain-text body; a one-time code or link in it shows masked (only the mail has it)."
+    )
+    body_html: str = strawberry.field(description="The HTML body (the same message, masked the same way).")
     recipient: str | None = strawberry.field(description="The address it goes to; null when none was known.")
     status: NotificationStatus
     failure_reason: str | None = strawberry.field(

@@ -11,6 +11,11 @@ Outcomes: sent -> SENT with `sent_at`. A 5xx answer to the message (sender, reci
 permanent (RFC 5321): FAILED at once with the answer. Anything else (no connection, a timeout, a 4xx, a
 refused login or TLS) is retried with backoff (`shared.backoff`) until `send_max_attempts`, then FAILED with
 the reason.
+
+A mail carrying a one-time token (`token_purpose`) has it put in here, unsealed just before the send (the
+stored bodies hold `mail.TOKEN_MASK`); SENT or FAILED clears the sealed token. A token that has expired, or
+that does not open (altered, or sealed for another purpose or under another secret), fails the mail at once
+with the reason: no dead link and no mask is ever mailed.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -26,8 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
+from shared.sealed import SealError, unseal
 from subgraphs.notifications import repository
-from subgraphs.notifications.mail import build_message
+from subgraphs.notifications.mail import build_message, with_token
 from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.models import Notification
 from subgraphs.notifications.settings import NotificationsSettings
@@ -62,6 +69,27 @@ def classify(exc: BaseException, timeout: float) -> SendFailure:
     if isinstance(exc, TimeoutError):
         return SendFailure(f"no answer from the SMTP server within {timeout:g} s", False)
     return SendFailure(_clip(f"{type(exc).__name__}: {exc}"), False)
+
+
+def bodies(notification: Notification, service_secret: str) -> tuple[str, str] | SendFailure:
+    """The text and HTML to send: as stored, with its token put in when it carries one; or why it cannot be
+    sent (for good: a token does not get better by waiting)."""
+    if notification.token_purpose is None:
+        return notification.body, notification.body_html
+    expires = notification.token_expires_at
+    if expires is not None and expires <= datetime.now(UTC):
+        return SendFailure(f"its {notification.token_purpose} token expired at {expires.isoformat()}", True)
+    if not notification.sealed_token:
+        return SendFailure(f"its {notification.token_purpose} token is gone", True)
+    purpose = notification.token_purpose
+    try:
+        token = unseal(service_secret, purpose, notification.sealed_token)
+    except SealError:
+        return SendFailure(f"its {purpose} token does not open (altered, or not sealed by us for it)", True)
+    try:
+        return with_token(notification.body, notification.body_html, token)
+    except ValueError:  # never the value in the reason: it might be a token after all
+        return SendFailure(f"its {purpose} token is not shaped like one of our tokens", True)
 
 
 def _clip(reason: str) -> str:
@@ -151,14 +179,19 @@ class MailSender:
         if not notification.recipient:
             await self._failed(notification, SendFailure("no address to send to", permanent=True))
             return
+        content = bodies(notification, self.settings.service_secret)
+        if isinstance(content, SendFailure):
+            await self._failed(notification, content)
+            return
+        text, html = content
         try:
             message = build_message(
                 notification_id=notification.id,
                 sender=self.settings.smtp_from,
                 recipient=notification.recipient,
                 subject=notification.subject,
-                text=notification.body,
-                html=notification.body_html,
+                text=text,
+                html=html,
             )
         except (ValueError, TypeError) as exc:  # an address or header no message can carry
             await self._failed(

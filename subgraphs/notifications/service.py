@@ -15,7 +15,7 @@ from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from shared.peers import PeerError, PeerUnavailable
 from subgraphs.notifications import repository
-from subgraphs.notifications.models import Notification, ProductWatch
+from subgraphs.notifications.models import Notification, NotificationStatus, ProductWatch
 from subgraphs.notifications.state import NotificationsState
 
 if TYPE_CHECKING:
@@ -94,13 +94,19 @@ class NotificationService:
         return row
 
     async def resend(self, raw_id: object) -> Notification:
-        """A FAILED notification goes back to PENDING (attempts from zero): the sender tries it again."""
+        """A FAILED notification goes back to PENDING (attempts from zero): the sender tries it again. Not a
+        mail that carried a token: its token is gone (a new one is the user's to ask for)."""
         notification_id = parse_uuid(raw_id, "id", "a notification id")
         row = await repository.resend(self.session, notification_id)
         if row is None:
             existing = await self.context.loaders.notification.load(notification_id)
             if existing is None:
                 raise NotFound("No notification has this id.", field="id")
+            if existing.token_purpose is not None and existing.status == NotificationStatus.FAILED:
+                raise Conflict(
+                    "This mail carried a one-time code, forgotten when it failed: the user asks a new one.",
+                    field="id",
+                )
             raise Conflict(f"Only a FAILED notification is sent again; this one is {existing.status}.")
         self.context.loaders.remember(row)
         return row

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import ServiceSettings, service_config
+
+# An absolute http(s) URL, no query or fragment (the mail appends `/<page>?token=...`), nothing to escape.
+_LINK_BASE = re.compile(r"https?://[^\s/?#\"'<>\\]+(/[^\s?#\"'<>\\]*)?", re.IGNORECASE)
 
 
 class NotificationsSettings(ServiceSettings):
@@ -42,11 +46,25 @@ class NotificationsSettings(ServiceSettings):
     send_retry_initial_seconds: float = Field(5.0, gt=0)
     send_retry_max_seconds: float = Field(600.0, gt=0)
 
+    # --- the account's mails: links to the frontend's pages, `<base>/verify-email?token=...` and so on ---
+    account_link_base_url: str = "http://localhost:4000/account"
+    # "Someone tried to sign up with your address" reaches an account at most once in this window.
+    sign_up_attempt_cooldown_seconds: int = Field(3600, ge=0)
+
     # --- watches ---
     max_watches_per_user: int = Field(500, ge=1)
     # A product that flaps in and out of stock (a reservation taking the last unit, then released) mails a
     # watcher back in stock at most once in this window.
     back_in_stock_cooldown_seconds: int = Field(3600, ge=0)
+
+    @field_validator("account_link_base_url")
+    @classmethod
+    def _absolute_link_base(cls, value: str) -> str:
+        # A link in a mail is opened from a mail reader: only an absolute http(s) URL leads anywhere.
+        value = value.strip().rstrip("/")
+        if not _LINK_BASE.fullmatch(value):
+            raise ValueError("MYSHOP_NOTIFICATIONS_ACCOUNT_LINK_BASE_URL must be an absolute http(s) URL")
+        return value
 
     @model_validator(mode="after")
     def _coherent_smtp(self) -> NotificationsSettings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eventually import eventually
@@ -86,6 +87,10 @@ class Shop:
         self.mail = mail
         self.admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
         self.prefix = os.environ["MYSHOP_REDIS_PREFIX"]
+        settings = gql.stack.settings["notifications"]
+        # What the stack's notifications service opens tokens with, and puts before its links.
+        self.service_secret: str = settings.service_secret
+        self.link_base: str = settings.account_link_base_url
 
     # --- arranging, through the services' APIs ---
 
@@ -176,6 +181,22 @@ class Shop:
         assert found is not None
         return found
 
+    async def publish(self, producer: str, event_type: str, **payload: Any) -> tuple[Event, dict[Any, Any]]:
+        """An event on the producer's stream as its relay publishes it, for the events a test makes up (the
+        account's events of users, with tokens sealed as users seals them). The event and its raw fields."""
+        event = Event(
+            id=uuid.uuid4(),
+            type=event_type,
+            producer=producer,
+            version=1,
+            occurred_at=datetime.now(UTC),
+            payload=payload,
+            aggregate_id=str(payload.get("userId") or "") or None,
+        )
+        fields: dict[Any, Any] = dict(event.to_fields())
+        await self.redis.xadd(self.stream(producer), fields)
+        return event, fields
+
     async def deliver_again(self, producer: str, fields: dict[Any, Any]) -> None:
         """The same event (same id) on the stream again, as a relay that died before its commit sends it."""
         await self.redis.xadd(self.stream(producer), fields)
@@ -209,6 +230,16 @@ class Shop:
     async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         async with self.engines["notifications"].connect() as conn:
             return [dict(row._mapping) for row in await conn.execute(text(sql), params)]
+
+    async def everything_stored(self) -> str:
+        """Every row of every table of the notifications database, as text: to look for what must not be
+        there."""
+        tables = await self.rows("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        dumped = []
+        for table in (row["tablename"] for row in tables):
+            rows = await self.rows(f'SELECT t::text AS row FROM "{table}" t')
+            dumped.extend(f"{table}: {row['row']}" for row in rows)
+        return "\n".join(dumped)
 
     async def notifications(self, user_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM notifications WHERE user_id = :user_id"

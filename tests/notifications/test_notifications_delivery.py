@@ -3,6 +3,8 @@ it; a temporary refusal is retried, then sent or given up; an admin sends a fail
 
 from __future__ import annotations
 
+import uuid
+
 from notifications_shop import Shop
 
 RESEND = "mutation R($id: ID!) { resendNotification(id: $id) { id status attempts } }"
@@ -51,18 +53,20 @@ async def test_a_mail_refused_on_every_try_fails_after_the_last_one(shop: Shop) 
 
 
 async def test_an_admin_resends_a_failed_mail_with_fresh_tries(shop: Shop) -> None:
-    # Given a welcome mail FAILED after the server refused it
-    customer = await shop.customer(tag="+refuse")
-    failed = await shop.final(customer.id, "WELCOME")
+    # Given a mail without a one-time code (a welcome may carry one, which is not resent) FAILED after the
+    # server refused it
+    user_id, email = str(uuid.uuid4()), f"resend-{uuid.uuid4().hex[:8]}+refuse@example.com"
+    await shop.publish("users", "SignUpAttempted", userId=user_id, email=email, name="Ann", at="2026-12-06")
+    failed = await shop.final(user_id, "SIGN_UP_ATTEMPTED")
 
     # When an admin sends it again
     resent = await shop.gql("notifications", RESEND, {"id": str(failed["id"])}, token=shop.admin)
 
     # Then it is PENDING with its tries reset, and the sender tries it once more
     assert resent.ok()["resendNotification"] == {"id": str(failed["id"]), "status": "PENDING", "attempts": 0}
-    row = await shop.final(customer.id, "WELCOME")
+    row = await shop.final(user_id, "SIGN_UP_ATTEMPTED")
     assert (row["status"], row["attempts"]) == ("FAILED", 1)
-    assert shop.mail.refusals(customer.email) == [550, 550]
+    assert shop.mail.refusals(email) == [550, 550]
 
 
 async def test_resending_a_mail_that_did_not_fail_is_a_conflict(shop: Shop) -> None:
