@@ -20,6 +20,7 @@ from shared.pagination import Connection, connection
 from subgraphs.users import models
 from subgraphs.users.address_schema import Address, AddressMutation, addresses_of
 from subgraphs.users.addresses import MAX_ADDRESSES_PER_USER
+from subgraphs.users.privacy_schema import PersonalDataExport, PrivacyMutation, PrivacyQuery
 from subgraphs.users.service import SignedIn, UserService, user_cursor
 
 
@@ -136,7 +137,7 @@ class RegisterInput:
 
 
 @strawberry.type
-class Query:
+class Query(PrivacyQuery):
     @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
     async def me(self, info: Info) -> User | None:
         principal = await info.context.require_principal()
@@ -174,7 +175,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(AddressMutation):
+class Mutation(AddressMutation, PrivacyMutation):
     # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
     @strawberry.mutation(
         description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]
@@ -211,4 +212,4 @@ class Mutation(AddressMutation):
         return User.from_model(user)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[User])
+schema = build_schema(query=Query, mutation=Mutation, types=[User, PersonalDataExport])
