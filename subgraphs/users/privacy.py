@@ -55,6 +55,7 @@ from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.privacy import check_export_reader, scrub_outbox
+from shared.ratelimit import Limit
 from subgraphs.users import address_repository, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import User, outbox
@@ -63,6 +64,10 @@ from subgraphs.users.state import UsersState
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# An export reads every subgraph's share of the user's data: a shopper needs it now and then, not in a loop.
+EXPORT_LIMIT = Limit(attempts=10, window_seconds=3600)
 
 
 class Privacy:
@@ -111,6 +116,15 @@ class Privacy:
         keep = self.state.settings.access_token_ttl_seconds
         await self.state.refresh_tokens.revoke_user(str(user_id))
         await self.state.revocations.revoke_user(str(user_id), keep_seconds=keep)
+
+    async def start_export(self, principal: Principal) -> uuid.UUID:
+        """The signed-in user's id, for their export; RATE_LIMITED past `EXPORT_LIMIT` exports an hour."""
+        if principal.user_id is None:
+            raise Forbidden("Only a signed-in user has data to export.")
+        await self.state.limiter.enforce(
+            f"users:export:{principal.user_id}", EXPORT_LIMIT, "Too many exports; try again later."
+        )
+        return uuid.UUID(principal.user_id)
 
     async def account(self, principal: Principal, raw_user_id: str) -> dict[str, Any] | None:
         """The account part of the export: profile, roles, times and the address book."""

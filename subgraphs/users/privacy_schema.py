@@ -12,7 +12,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAuthenticated
-from shared.errors import Forbidden
 from shared.privacy import check_export_reader
 from subgraphs.users.privacy import Privacy
 
@@ -44,13 +43,13 @@ class PersonalDataExport:
 class PrivacyQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="A JSON export of everything MyShop holds on you, gathered from every subgraph.",
+        description="A JSON export of everything MyShop holds on you, gathered from every subgraph "
+        "(10 an hour).",
     )
     async def export_my_data(self, info: Info) -> PersonalDataExport:
         principal = await info.context.require_principal()
-        if principal.user_id is None:
-            raise Forbidden("Only a signed-in user has data to export.")
-        return PersonalDataExport(user_id=strawberry.ID(principal.user_id), generated_at=datetime.now(UTC))
+        user_id = await Privacy(info.context).start_export(principal)
+        return PersonalDataExport(user_id=strawberry.ID(str(user_id)), generated_at=datetime.now(UTC))
 
 
 @strawberry.type

@@ -147,3 +147,11 @@ async def test_a_representation_of_another_user_is_refused(gql: Any, accounts: A
 
     assert refused.error_codes == ["FORBIDDEN"]
     assert other["user"]["email"] not in str(refused.body)
+
+
+async def test_exports_past_ten_an_hour_are_rate_limited(gql: Any, accounts: Accounts) -> None:
+    token = (await accounts.register(_email()))["accessToken"]
+
+    codes = [(await gql("users", EXPORT, token=token)).error_codes for _ in range(11)]
+
+    assert codes == [[]] * 10 + [["RATE_LIMITED"]]
