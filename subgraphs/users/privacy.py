@@ -36,6 +36,11 @@ What can hold a user's personal data, and where it is erased (the survey of issu
   consumer groups may not have read yet would replay or lose them); trim the stream to bound it.
   `events:products` likewise keeps `ProductSearched` texts.
 
+Known gaps: a `UserRegistered` that notifications failed to handle and retries after the `UserDeleted` (no
+order across retries) writes its welcome mail again from the stream's copy; a search products counted in
+memory and flushed after its `UserDeleted` keeps its text. Outbox scrubs match `payload->>'userId'` without
+an index: a sequential scan of a week of outbox per deletion (an expression index would make it a lookup).
+
 `exportMyData` answers a `PersonalDataExport` entity (key `userId`) that users owns with `account`, and that
 orders, payments, notifications and analytics each extend with one JSON field named after themselves; every
 subgraph checks that the caller is that user (or ADMIN/SERVICE) in its `resolve_reference`
