@@ -8,8 +8,11 @@ from sqlalchemy import text
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from shared.db import create_engine, create_sessionmaker
+from shared.privacy import forgetting_users
+from shared.subscriptions import ConsumerSpec
 from subgraphs.analytics.events import CONSUMER
 from subgraphs.analytics.loaders import build_loaders
+from subgraphs.analytics.privacy import user_deleted
 from subgraphs.analytics.schema import schema
 from subgraphs.analytics.settings import AnalyticsSettings
 from subgraphs.analytics.state import AnalyticsState
@@ -40,6 +43,11 @@ async def check_read_database(runtime: Runtime[AnalyticsState]) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+def consumer(runtime: Runtime[AnalyticsState]) -> ConsumerSpec:
+    """Every service's events, and users' `UserDeleted` (privacy.py: its dead letters forget the user)."""
+    return forgetting_users(CONSUMER, user_deleted(runtime, CONSUMER))
+
+
 definition = SubgraphDefinition[AnalyticsState](
     name="analytics",
     settings_class=AnalyticsSettings,
@@ -47,7 +55,7 @@ definition = SubgraphDefinition[AnalyticsState](
     build_loaders=build_loaders,
     setup=setup,
     teardown=teardown,
-    consumer=CONSUMER,
+    consumer=consumer,
     readiness_checks={"read_database": check_read_database},
 )
 

@@ -16,6 +16,7 @@ from shared.auth.permissions import IsAdmin
 from shared.deadletters import DeadLetter, dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.graphql_types import Money
+from subgraphs.analytics.privacy import PersonalDataExport
 from subgraphs.analytics.service import Amount, ProductSalesFigures, ProductStatsFigures, Reports
 
 WINDOW = "[from, to): `from` included, `to` excluded; a time without an offset is UTC."
@@ -222,4 +223,4 @@ class Mutation(dead_letter_mutation("analytics")):
     pass
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Product, DeadLetter])
+schema = build_schema(query=Query, mutation=Mutation, types=[Product, DeadLetter, PersonalDataExport])

@@ -7,12 +7,14 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from shared.peers import peer_health_check
+from shared.privacy import forgetting_users
 from shared.subscriptions import ConsumerSpec
 from subgraphs.notifications.events import NotificationEvents, consumer_spec
 from subgraphs.notifications.loaders import build_loaders
 from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.peers import Directory
+from subgraphs.notifications.privacy import user_deleted
 from subgraphs.notifications.schema import schema
 from subgraphs.notifications.sender import MailSender
 from subgraphs.notifications.settings import NotificationsSettings
@@ -36,7 +38,9 @@ async def setup(runtime: Runtime[NotificationsState]) -> NotificationsState:
 
 def consumer(runtime: Runtime[NotificationsState]) -> ConsumerSpec:
     """The consumer's handlers are this process's `NotificationEvents` (its peers, templates)."""
-    return consumer_spec(runtime.state.events)
+    spec = consumer_spec(runtime.state.events)
+    # Users' `UserDeleted` (privacy.py): the user's mails and watches go, and their dead letters are scrubbed.
+    return forgetting_users(spec, user_deleted(runtime, spec))
 
 
 async def teardown(runtime: Runtime[NotificationsState]) -> None:

@@ -14,7 +14,7 @@ replay; no mail is ever written without its real recipient.
   `SignUpAttempted` (someone registered with this address), `PasswordResetRequested` (the reset code),
   `PasswordChanged` (a security notice), `EmailChangeRequested` (two mails: the code to the new address, a
   notice to the previous one), `EmailChanged` (a notice to the previous address). `EmailVerified` mails
-  nothing. `UserDeleted` {userId} erases the user's mails and watches (the address, the name in the bodies).
+  nothing. (`UserDeleted` is privacy.py's: the user's mails and watches go.)
 - orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
@@ -168,13 +168,6 @@ class NotificationEvents:
             to=payload["previousEmail"],
             new_email=payload["email"],
         )
-
-    async def user_deleted(self, session: AsyncSession, event: Event) -> None:
-        """Forget the user: their mails (address, name, what they bought) and watches. Mails still to be sent
-        go too: nothing is sent to an account that no longer exists."""
-        user_id = uuid.UUID(str(event.payload["userId"]))
-        mails, watches = await repository.erase_user(session, user_id)
-        logger.info("user %s deleted: %d mails and %d watches erased", user_id, mails, watches)
 
     async def _account_mail(
         self,
@@ -378,7 +371,6 @@ def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
                     "PasswordChanged": events.password_changed,
                     "EmailChangeRequested": events.email_change_requested,
                     "EmailChanged": events.email_changed,
-                    "UserDeleted": events.user_deleted,
                 },
             ),
             Subscription(

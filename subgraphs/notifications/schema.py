@@ -15,6 +15,7 @@ from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.pagination import Connection, connection
 from subgraphs.notifications import models
+from subgraphs.notifications.privacy import PersonalDataExport
 from subgraphs.notifications.service import NotificationService, notification_cursor, watch_cursor
 
 
@@ -189,4 +190,4 @@ class Mutation(dead_letter_mutation("notification")):  # type: ignore[misc]
         return Notification.from_row(await NotificationService(info.context).resend(id))
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Notification, User, Product])
+schema = build_schema(query=Query, mutation=Mutation, types=[Notification, User, Product, PersonalDataExport])

@@ -16,6 +16,7 @@ from shared.graphql_types import Money
 from shared.pagination import Connection, connection
 from subgraphs.orders import models
 from subgraphs.orders.feed import OrderChange
+from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.service import OrderPage, OrderService
 
 
@@ -256,4 +257,9 @@ async def _updates_of(changes: AsyncIterator[OrderChange]) -> AsyncGenerator[Ord
             yield OrderUpdate.from_change(change)
 
 
-schema = build_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Order, User, Product])
+schema = build_schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[Order, User, Product, PersonalDataExport],
+)

@@ -20,6 +20,7 @@ from shared.auth.permissions import IsService
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from subgraphs.payments import models
+from subgraphs.payments.privacy import PersonalDataExport
 from subgraphs.payments.service import PaymentService, clean_charge
 
 
@@ -157,4 +158,4 @@ class Mutation:
         return Payment.from_row(await PaymentService(info.context).refund(key, reason))
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Payment, Order])
+schema = build_schema(query=Query, mutation=Mutation, types=[Payment, Order, PersonalDataExport])

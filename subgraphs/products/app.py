@@ -6,12 +6,14 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
+from shared.privacy import forgetting_users
 from subgraphs.products.activity import Activity, flush_activity
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.events import consumer_spec
 from subgraphs.products.loaders import build_loaders
 from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import outbox
+from subgraphs.products.privacy import user_deleted
 from subgraphs.products.schema import schema
 from subgraphs.products.settings import ProductsSettings
 from subgraphs.products.state import ProductsState
@@ -38,8 +40,9 @@ definition = SubgraphDefinition[ProductsState](
     schema=schema,
     build_loaders=build_loaders,
     outbox=outbox,
-    # Its own ProductUpdated events invalidate the product cache.
-    consumer=lambda runtime: consumer_spec(runtime.state.cache),
+    # Its own ProductUpdated events invalidate the product cache; users' UserDeleted empties that user's
+    # searches in the outbox (privacy.py).
+    consumer=lambda runtime: forgetting_users(consumer_spec(runtime.state.cache), user_deleted),
     setup=setup,
     workers=[flush_activity],
 )

@@ -20,6 +20,7 @@ from shared.pagination import Connection, connection
 from subgraphs.users import models
 from subgraphs.users.address_schema import Address, AddressMutation, addresses_of
 from subgraphs.users.addresses import MAX_ADDRESSES_PER_USER
+from subgraphs.users.privacy_schema import PersonalDataExport, PrivacyMutation, PrivacyQuery
 from subgraphs.users.service import SignedIn, UserService, user_cursor
 from subgraphs.users.session_schema import SessionMutation, SessionQuery
 
@@ -137,7 +138,7 @@ class RegisterInput:
 
 
 @strawberry.type
-class Query(SessionQuery):
+class Query(SessionQuery, PrivacyQuery):
     @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
     async def me(self, info: Info) -> User | None:
         principal = await info.context.require_principal()
@@ -175,7 +176,7 @@ class Query(SessionQuery):
 
 
 @strawberry.type
-class Mutation(AddressMutation, SessionMutation):
+class Mutation(AddressMutation, SessionMutation, PrivacyMutation):
     # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
     @strawberry.mutation(
         description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]
@@ -212,4 +213,4 @@ class Mutation(AddressMutation, SessionMutation):
         return User.from_model(user)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[User])
+schema = build_schema(query=Query, mutation=Mutation, types=[User, PersonalDataExport])

@@ -1,0 +1,166 @@
+"""Privacy: `deleteMe(password)` forgets an account across MyShop; `exportMyData` gathers what it holds.
+
+Deletion here: the `users` row goes (its `addresses` with it, ON DELETE CASCADE), every session and access
+token of the user ends at once, the user's personal data is scrubbed from the users outbox (published rows are
+kept `outbox_retention_hours`, unpublished ones are still to be sent: both), and `UserDeleted {userId, at}` is
+emitted (no email or name: it is kept for a week itself). Every consuming service forgets the user on it.
+
+What can hold a user's personal data, and where it is erased (the survey of issue 14, item 8):
+
+- users: `users` (email, name, password hash) and `addresses` (name, company, lines, city, postal code,
+  region, phone): deleted. `outbox.payload`: `UserRegistered` {email, name} (and the other helpers' mail
+  events: emails, names) — scrubbed here, published or not (`shared.privacy.redact`). Redis: refresh
+  families `users:user-families:<id>`, `users:family:*`, `users:refresh:*` (revoked), access revocation
+  markers (kept until the tokens have expired), login throttle keys (SHA-256 of email and address, expire
+  within the throttle's memory), the register/login limiter keys (by client address, expire).
+- notifications: `notifications` (recipient, subject, body, body_html: the name and email), `product_watches`
+  (who wants what): deleted on `UserDeleted`. Its dead letters (`deadletter:notifications`, e.g. a failed
+  `UserRegistered` with email and name): scrubbed. No outbox.
+- analytics: `user_events` (user id, kind, time), `order_facts`/`payment_facts` (user id, amounts): no name,
+  email or address; the rows stay (counts and revenue must not move), keyed by an id that no longer names
+  anyone. Its dead letters (every stream's events, `UserRegistered` among them): scrubbed on `UserDeleted`.
+- products: `outbox.payload` of `ProductSearched` {search (free text), userId} and `ProductViewed` {userId}
+  (kept a week once published): the search text is emptied on `UserDeleted`. Its dead letters only hold its
+  own `ProductUpdated` (no user). The product cache in Redis holds products only.
+- orders: `orders` (user id, idempotency key and payment method token — opaque client values, amounts,
+  statuses), `order_items` (product names, prices), `order_status_history`/`saga_steps` (system reasons),
+  outbox payloads (ids, amounts, reasons): no name, email or address today, so orders keeps everything for
+  the books and consumes nothing (no consumer, no handler). A checkout that freezes an address on an order
+  must add a `UserDeleted` handler then (issue 14 item 4's follow-up).
+- payments: `payments` (user id, order id, amounts, method token, provider reasons), outbox (the same):
+  nothing personal beyond the user id, kept for the books; no consumer.
+- inventory: reservations and movements by order and product: nothing of a user at all.
+- every consumer: `processed_events` holds (group, event id) only.
+- Redis streams: `events:users` keeps the published `UserRegistered` entries (with email and name) until the
+  stream is trimmed (`event_stream_maxlen`; 0 keeps them for ever): NOT scrubbed (rewriting entries that
+  consumer groups may not have read yet would replay or lose them); trim the stream to bound it.
+  `events:products` likewise keeps `ProductSearched` texts.
+
+Known gaps: a `UserRegistered` that notifications failed to handle and retries after the `UserDeleted` (no
+order across retries) writes its welcome mail again from the stream's copy; a search products counted in
+memory and flushed after its `UserDeleted` keeps its text. Outbox scrubs match `payload->>'userId'` without
+an index: a sequential scan of a week of outbox per deletion (an expression index would make it a lookup).
+
+`exportMyData` answers a `PersonalDataExport` entity (key `userId`) that users owns with `account`, and that
+orders, payments, notifications and analytics each extend with one JSON field named after themselves; every
+subgraph checks that the caller is that user (or ADMIN/SERVICE) in its `resolve_reference`
+(`shared.privacy.check_export_reader`), so a representation crafted for another user is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, Role
+from shared.context import Context
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.privacy import check_export_reader, scrub_outbox
+from shared.ratelimit import Limit
+from subgraphs.users import address_repository, repository
+from subgraphs.users.events import UserEvent
+from subgraphs.users.models import User, outbox
+from subgraphs.users.state import UsersState
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# An export reads every subgraph's share of the user's data: a shopper needs it now and then, not in a loop.
+EXPORT_LIMIT = Limit(attempts=10, window_seconds=3600)
+
+
+class Privacy:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.state: UsersState = context.runtime.state
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.context.session
+
+    async def delete_me(self, principal: Principal, password: str) -> None:
+        """Delete the signed-in user's account once their password is proved again (throttled like login)."""
+        if principal.user_id is None:
+            raise Forbidden("Only a signed-in user can delete their account.")
+        user_id = uuid.UUID(principal.user_id)
+        user = await repository.get(self.session, user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        account = user.email.lower()
+        address = self.context.client_ip
+        # A stolen access token must not turn into a password oracle: the login throttle counts these too.
+        await self.state.login_throttle.claim(account, address)
+        verification = await self.state.passwords.verify(user.password_hash, password)
+        if not verification.ok:
+            raise Forbidden("Wrong password.", field="password", reason="credentials")
+        await self.state.login_throttle.succeeded(account, address)
+        if Role.ADMIN in user.roles:
+            # Locked in id order before the user (as set_roles does): two last admins deleting themselves at
+            # once cannot both pass.
+            admins = await repository.lock_admin_ids(self.session)
+            if admins == [user_id]:
+                raise Conflict("This is the last ADMIN; make another user ADMIN first.", reason="LAST_ADMIN")
+        if await repository.get(self.session, user_id, for_update=True) is None:
+            raise NotFound("Your account no longer exists.")
+        await self.session.execute(delete(User).where(User.id == user_id))
+        await scrub_outbox(self.session, outbox.table, str(user_id))
+        await outbox.emit(
+            self.session,
+            UserEvent.USER_DELETED,
+            {"userId": user_id, "at": datetime.now(UTC)},
+            aggregate_id=user_id,
+        )
+        # Before our commit, while we hold the row: a refresh or login meanwhile waits for the lock and then
+        # finds no user. Should the commit fail, the user is signed out but kept: the safe side.
+        keep = self.state.settings.access_token_ttl_seconds
+        await self.state.refresh_tokens.revoke_user(str(user_id))
+        await self.state.revocations.revoke_user(str(user_id), keep_seconds=keep)
+
+    async def start_export(self, principal: Principal) -> uuid.UUID:
+        """The signed-in user's id, for their export; RATE_LIMITED past `EXPORT_LIMIT` exports an hour."""
+        if principal.user_id is None:
+            raise Forbidden("Only a signed-in user has data to export.")
+        await self.state.limiter.enforce(
+            f"users:export:{principal.user_id}", EXPORT_LIMIT, "Too many exports; try again later."
+        )
+        return uuid.UUID(principal.user_id)
+
+    async def account(self, principal: Principal, raw_user_id: str) -> dict[str, Any] | None:
+        """The account part of the export: profile, roles, times and the address book."""
+        user_id = check_export_reader(principal, raw_user_id)
+        user = await self.context.loaders.user_by_id.load(user_id)
+        if user is None:
+            return None
+        addresses = await address_repository.for_users(self.session, [user_id])
+        return {
+            "id": str(user.id),
+            "email": user.email,
+            "name": user.name,
+            "roles": list(user.roles),
+            "createdAt": _iso(user.created_at),
+            "updatedAt": _iso(user.updated_at),
+            "addresses": [
+                {
+                    "id": str(address.id),
+                    "name": address.name,
+                    "company": address.company,
+                    "line1": address.line1,
+                    "line2": address.line2,
+                    "city": address.city,
+                    "postalCode": address.postal_code,
+                    "region": address.region,
+                    "country": address.country,
+                    "phone": address.phone,
+                    "isDefaultShipping": address.is_default_shipping,
+                    "isDefaultBilling": address.is_default_billing,
+                    "createdAt": _iso(address.created_at),
+                }
+                for address in addresses
+            ],
+        }
