@@ -101,6 +101,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         stream_maxlen: int = 0,
         retention: timedelta = timedelta(days=7),
+        stream_retention: timedelta | None = None,
         prune_interval: float = 600.0,
         max_backoff: float = 5.0,
         publish_timeout: float = 10.0,
@@ -123,6 +124,8 @@ class OutboxRelay:
         # 0: never trim. Consumer groups read at their own pace; a trim could drop what one has not read yet.
         self.stream_maxlen = stream_maxlen
         self.retention = retention
+        # None: the stream keeps its entries (but for `stream_maxlen`).
+        self.stream_retention = stream_retention
         self.prune_interval = prune_interval
         # A hung Redis (accepting connections, never answering) must not hold the batch's transaction forever.
         self.publish_timeout = publish_timeout
@@ -200,8 +203,9 @@ class OutboxRelay:
             await pipe.execute()
 
     async def prune(self) -> int:
-        """Delete published rows older than the retention; returns how many. Unpublished rows are never
-        touched, however old. Skipped (0) while another relay of this producer holds the lock."""
+        """Delete published rows older than the retention, then trim the stream by age; returns how many rows.
+        Unpublished rows are never touched, however old. Skipped (0) while another relay of this producer
+        holds the lock."""
         table = self.table
         deleted = 0
         while True:
@@ -218,7 +222,16 @@ class OutboxRelay:
                 count = result.rowcount or 0
             deleted += count
             if count < PRUNE_CHUNK:
+                await self.trim_stream()
                 return deleted
+
+    async def trim_stream(self) -> int:
+        """Entries older than the stream retention leave the stream (their personal data with them); how
+        many. Stream ids start with their time in milliseconds, so the cut is one XTRIM MINID."""
+        if self.stream_retention is None:
+            return 0
+        cutoff_ms = int((time.time() - self.stream_retention.total_seconds()) * 1000)
+        return int(await self.redis.xtrim(self.stream, minid=f"{max(cutoff_ms, 0)}-0", approximate=False))
 
     async def refresh_gauges(self) -> None:
         """The backlog gauges, read from the outbox (they keep moving while Redis is down)."""
@@ -315,6 +328,11 @@ async def run_relay(runtime: Runtime) -> None:
         poll_interval=settings.outbox_poll_interval,
         stream_maxlen=settings.event_stream_maxlen,
         retention=timedelta(hours=settings.outbox_retention_hours),
+        stream_retention=(
+            timedelta(hours=settings.event_stream_retention_hours)
+            if settings.event_stream_retention_hours
+            else None
+        ),
         metrics=RelayMetrics.on(runtime.metrics.registry, runtime.metrics.service),
     )
     await relay.run()

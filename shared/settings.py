@@ -82,6 +82,12 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: int = Field(168, ge=1, validation_alias=_env("MYSHOP_OUTBOX_RETENTION_HOURS"))
     # Approximate cap on each event stream's length; 0 never trims, so a slow consumer group loses nothing.
     event_stream_maxlen: int = Field(0, ge=0, validation_alias=_env("MYSHOP_EVENT_STREAM_MAXLEN"))
+    # Entries older than this leave each event stream (XTRIM MINID at each outbox prune); 0 keeps them.
+    # Events carry personal data (a registration's address and name): a deleted account's is gone from Redis
+    # within this time. A consumer group stopped for longer misses what was trimmed.
+    event_stream_retention_hours: int = Field(
+        168, ge=0, validation_alias=_env("MYSHOP_EVENT_STREAM_RETENTION_HOURS")
+    )
 
     # --- event consumers (shared.consumer) ---
     # Messages read per XREADGROUP, and how long one waits for new messages when the streams are quiet.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -286,6 +287,33 @@ async def test_prune_deletes_only_published_events_older_than_the_retention(outb
         left = set((await session.execute(select(table.c.event_id))).scalars())
     assert deleted == 1
     assert left == {recent_published.id, old_unpublished.id}
+
+
+async def test_prune_trims_stream_entries_older_than_the_stream_retention(outbox_db, redis, stream):
+    # Given a stream holding an entry of eight days ago, one of six days ago, and one of now
+    now_ms = int(time.time() * 1000)
+    eight_days_ago = f"{now_ms - 8 * 86_400_000}-0"
+    six_days_ago = f"{now_ms - 6 * 86_400_000}-0"
+    for entry_id in (eight_days_ago, six_days_ago):
+        await redis.xadd(stream, {"type": "Old"}, id=entry_id)
+    await redis.xadd(stream, {"type": "New"})
+
+    # When the relay prunes with a seven-day stream retention
+    await relay_for(outbox_db, redis, stream, stream_retention=timedelta(days=7)).prune()
+
+    # Then only the entry past the retention is gone
+    left = [entry_id.decode() for entry_id, _ in await redis.xrange(stream)]
+    assert eight_days_ago not in left
+    assert six_days_ago in left and len(left) == 2
+
+
+async def test_without_a_stream_retention_prune_leaves_the_stream_whole(outbox_db, redis, stream):
+    old = f"{int(time.time() * 1000) - 30 * 86_400_000}-0"
+    await redis.xadd(stream, {"type": "Old"}, id=old)
+
+    await relay_for(outbox_db, redis, stream).prune()
+
+    assert [entry_id.decode() for entry_id, _ in await redis.xrange(stream)] == [old]
 
 
 async def test_metrics_count_published_events_by_type_and_report_the_backlog(outbox_db, redis, stream):

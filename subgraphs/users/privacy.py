@@ -31,9 +31,9 @@ What can hold a user's personal data, and where it is erased (the survey of issu
   nothing personal beyond the user id, kept for the books; no consumer.
 - inventory: reservations and movements by order and product: nothing of a user at all.
 - every consumer: `processed_events` holds (group, event id) only.
-- Redis streams: `events:users` keeps the published `UserRegistered` entries (with email and name) until the
-  stream is trimmed (`event_stream_maxlen`; 0 keeps them for ever): NOT scrubbed (rewriting entries that
-  consumer groups may not have read yet would replay or lose them); trim the stream to bound it.
+- Redis streams: `events:users` keeps the published `UserRegistered` entries (with email and name) until they
+  age out (`event_stream_retention_hours`, 7 days: the relay trims by entry time at each prune): NOT scrubbed
+  (rewriting entries that consumer groups may not have read yet would replay or lose them).
   `events:products` likewise keeps `ProductSearched` texts.
 
 Known gaps: a `UserRegistered` that notifications failed to handle and retries after the `UserDeleted` (no
