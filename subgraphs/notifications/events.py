@@ -321,9 +321,16 @@ class NotificationEvents:
         token: SealedToken | None = None,
     ) -> int:
         """One PENDING row per user, rendered for them; a user the users service does not know gets a FAILED
-        row saying so (nothing silently dropped). A `token` rides sealed in the row until it is sent."""
+        row saying so (nothing silently dropped). A `token` rides sealed in the row until it is sent. A
+        deleted account gets nothing: the event came after its `UserDeleted` (a retry, a replayed dead
+        letter)."""
+        if len(user_ids) == 1:
+            # The one recipient's mail lock, which the erasure takes too: this mail and the erasure of its
+            # user happen one after the other, never interleaved.
+            await repository.lock_user_mails(session, uuid.UUID(user_ids[0]))
+        forgotten = await repository.forgotten_among(session, user_ids)
         rows: list[dict[str, Any]] = []
-        for user_id in user_ids:
+        for user_id in (user_id for user_id in user_ids if user_id not in forgotten):
             recipient = recipients.get(user_id)
             known = recipient is not None
             if recipient is None:

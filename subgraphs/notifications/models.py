@@ -124,3 +124,14 @@ class ProductWatch(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ForgottenUser(Base):
+    """A deleted account (users' `UserDeleted`), by a digest of its id only: an event about the user that
+    arrives after it (a retry, a dead letter replayed) writes no mail again."""
+
+    __tablename__ = "forgotten_users"
+
+    # SHA-256 hex of the user id: the tombstone itself names nobody.
+    user_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.notifications.models import Notification, NotificationStatus, ProductWatch
+from subgraphs.notifications.models import ForgottenUser, Notification, NotificationStatus, ProductWatch
 
 
 def _seconds(value: float) -> Any:
@@ -187,8 +188,29 @@ async def resend(session: AsyncSession, notification_id: uuid.UUID) -> Notificat
     return (await session.scalars(statement)).one_or_none()
 
 
+def user_digest(user_id: uuid.UUID | str) -> str:
+    return hashlib.sha256(str(user_id).encode()).hexdigest()
+
+
+async def forgotten_among(session: AsyncSession, user_ids: Sequence[str]) -> set[str]:
+    """Which of `user_ids` belong to deleted accounts."""
+    if not user_ids:
+        return set()
+    by_digest = {user_digest(user_id): user_id for user_id in user_ids}
+    found = await session.scalars(
+        select(ForgottenUser.user_digest).where(ForgottenUser.user_digest.in_(list(by_digest)))
+    )
+    return {by_digest[digest] for digest in found}
+
+
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
-    """Delete a user's notifications and watches; how many of each."""
+    """Delete a user's notifications and watches and remember the account as deleted (under the user's mail
+    lock, so a mail being written for them at that moment either is deleted here or sees the tombstone);
+    how many mails and watches went."""
+    await lock_user_mails(session, user_id)
+    await session.execute(
+        insert(ForgottenUser).values(user_digest=user_digest(user_id)).on_conflict_do_nothing()
+    )
     mails = await session.execute(delete(Notification).where(Notification.user_id == user_id))
     watches = await session.execute(delete(ProductWatch).where(ProductWatch.user_id == user_id))
     return mails.rowcount, watches.rowcount  # type: ignore[attr-defined]

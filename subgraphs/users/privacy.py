@@ -36,9 +36,9 @@ What can hold a user's personal data, and where it is erased (the survey of issu
   (rewriting entries that consumer groups may not have read yet would replay or lose them).
   `events:products` likewise keeps `ProductSearched` texts.
 
-Known gaps: a `UserRegistered` that notifications failed to handle and retries after the `UserDeleted` (no
-order across retries) writes its welcome mail again from the stream's copy; a search products counted in
-memory and flushed after its `UserDeleted` keeps its text. Outbox scrubs match `payload->>'userId'` without
+An event about the user that notifications handles after their `UserDeleted` (a retry, a replayed dead
+letter) mails nothing: notifications keeps a tombstone of deleted accounts, by a digest of the id only.
+Known gaps: a search products counted in memory and flushed after its `UserDeleted` keeps its text. Outbox scrubs match `payload->>'userId'` without
 an index: a sequential scan of a week of outbox per deletion (an expression index would make it a lookup).
 
 `exportMyData` answers a `PersonalDataExport` entity (key `userId`) that users owns with `account`, and that

@@ -340,3 +340,21 @@ async def test_a_deleted_user_leaves_no_mail_no_watch_and_no_personal_data(shop:
     assert await shop.rows("SELECT * FROM product_watches WHERE user_id = :id", id=uuid.UUID(user_id)) == []
     stored = await shop.everything_stored()
     assert email not in stored and name not in stored and user_id not in stored
+
+
+async def test_an_event_about_a_deleted_user_arriving_late_mails_nothing(shop: Shop) -> None:
+    # Given a user whose UserDeleted has been handled
+    user_id = str(uuid.uuid4())
+    await shop.publish("users", "UserDeleted", userId=user_id, at=now())
+    await shop.settled()
+
+    # When an older event about them arrives after it (a retry, a dead letter replayed by an admin)
+    email, name = address(), f"Late {uuid.uuid4().hex[:8]}"
+    await shop.publish("users", "SignUpAttempted", userId=user_id, email=email, name=name, at=now())
+    await shop.settled()
+
+    # Then no mail is written or sent, and the tombstone names nobody
+    assert await shop.notifications(user_id) == []
+    assert shop.mail.to(email) == []
+    stored = await shop.everything_stored()
+    assert email not in stored and user_id not in stored
