@@ -24,6 +24,9 @@ class Principal:
     token_id: str
     issued_at: float
     expires_at: float
+    # The token's `email_verified` claim: the user proved they read mail at their address. False when the
+    # claim is missing (a token from before the claim existed); meaningless for a service token.
+    email_verified: bool = False
 
     @property
     def is_service(self) -> bool:

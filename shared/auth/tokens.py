@@ -39,7 +39,14 @@ class TokenIssuer:
         self.audience = audience
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, subject: str, roles: Iterable[str], *, ttl_seconds: int | None = None) -> AccessToken:
+    def issue(
+        self,
+        subject: str,
+        roles: Iterable[str],
+        *,
+        ttl_seconds: int | None = None,
+        email_verified: bool | None = None,
+    ) -> AccessToken:
         # Sub-second iat: a token issued right after a revocation must stay valid (see RevocationStore).
         now = round(time.time(), 3)
         expires = int(now) + (ttl_seconds or self.ttl_seconds)
@@ -54,6 +61,8 @@ class TokenIssuer:
             "exp": expires,
             "jti": token_id,
         }
+        if email_verified is not None:  # user tokens only: a service has no address to verify
+            claims["email_verified"] = email_verified
         token = jwt.encode(
             claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
         )
@@ -215,6 +224,7 @@ class TokenVerifier:
             token_id=str(claims["jti"]),
             issued_at=float(claims["iat"]),
             expires_at=float(claims["exp"]),
+            email_verified=claims.get("email_verified") is True,
         )
         if self.revocations is not None and await self.revocations.is_revoked(principal):
             raise Unauthenticated("Access token has been revoked.", reason="revoked")

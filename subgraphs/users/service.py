@@ -25,7 +25,7 @@ from shared.pagination import (
     page_size,
 )
 from shared.ratelimit import Limit
-from subgraphs.users import repository
+from subgraphs.users import account_events, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
 from subgraphs.users.sessions import Rotation
@@ -46,6 +46,13 @@ class SignedIn:
     user: User
     access: AccessToken
     refresh_token: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What `register` answers: the same for a new address and one that has an account."""
+
+    email: str
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,12 @@ class UserService:
 
     # --- accounts ---
 
-    async def register(self, *, email: str, password: str, name: str) -> SignedIn:
+    async def register(self, *, email: str, password: str, name: str) -> Registered:
+        """Create an unverified CUSTOMER account and mail it a verification token; signs nobody in.
+
+        The answer is the same whether or not the address has an account, and costs the same (one password
+        hash either way): the owner of an existing account is told by mail (`SignUpAttempted`) instead.
+        """
         await self.state.limiter.enforce(
             f"users:register:address:{self.context.client_ip}",
             Limit(self.settings.register_address_attempts, self.settings.register_address_window_seconds),
@@ -129,25 +141,30 @@ class UserService:
         email = normalize_email(email)
         name = clean_name(name)
         check_password(password)
-        if await repository.get_by_email(self.session, email) is not None:
-            raise Conflict("An account with this email already exists.", field="email")
+        answer = Registered(email=email)
+        existing = await repository.get_by_email(self.session, email)
         password_hash = await self.state.passwords.hash(password)
+        if existing is not None:
+            await account_events.sign_up_attempted(self.session, existing)
+            return answer
         try:
-            user = await repository.add(
-                self.session, email=email, name=name, password_hash=password_hash, roles=[Role.CUSTOMER.value]
-            )
+            # A savepoint: a lost race leaves the request's transaction usable for the same answer.
+            async with self.session.begin_nested():
+                user = await repository.add(
+                    self.session,
+                    email=email,
+                    name=name,
+                    password_hash=password_hash,
+                    roles=[Role.CUSTOMER.value],
+                )
         except IntegrityError as exc:
             # Two sign-ups with one address at once: both passed the check above, the unique index decides.
+            # The winner is not committed yet, so the loser tells its owner nothing; it answers the same.
             if "uq_users_lower_email" in str(exc.orig):
-                raise Conflict("An account with this email already exists.", field="email") from exc
+                return answer
             raise
-        await outbox.emit(
-            self.session,
-            UserEvent.USER_REGISTERED,
-            {"userId": user.id, "email": user.email, "name": user.name, "at": user.created_at},
-            aggregate_id=user.id,
-        )
-        return await self._sign_in(user)
+        await account_events.registered(self.session, self.settings, user)
+        return answer
 
     async def login(self, *, email: str, password: str) -> SignedIn:
         settings = self.settings
@@ -180,8 +197,14 @@ class UserService:
         )
         return await self._sign_in(user)
 
+    def _issue_access(self, user: User) -> AccessToken:
+        # The claim is read when the token is made: a verification shows at the next refresh.
+        return self.state.tokens.issue(
+            str(user.id), user.roles, email_verified=user.email_verified_at is not None
+        )
+
     async def _sign_in(self, user: User) -> SignedIn:
-        access = self.state.tokens.issue(str(user.id), user.roles)
+        access = self._issue_access(user)
         refresh = await self.state.refresh_tokens.start_family(str(user.id), access)
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
@@ -200,7 +223,7 @@ class UserService:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
         # Roles come from the database, not the old token: a role change shows at the next refresh. Issued
         # before the rotation so the pair is stored whole for the grace window in the same Redis step.
-        access = self.state.tokens.issue(str(user.id), user.roles)
+        access = self._issue_access(user)
         outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access)
         if outcome.result is Rotation.REUSED:
             await self._revoke_family_access(family)

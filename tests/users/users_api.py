@@ -10,7 +10,15 @@ from myshop.demo.users import DEMO_PASSWORD, seed
 
 REGISTER = """
 mutation Register($input: RegisterInput!) {
-  register(input: $input) { accessToken refreshToken expiresAt user { id email name roles createdAt } }
+  register(input: $input) { email verificationRequired message }
+}
+"""
+# The sign-in right after a registration (register itself signs nobody in): the new account in full.
+SIGN_IN = """
+mutation SignIn($email: String!, $password: String!) {
+  login(email: $email, password: $password) {
+    accessToken refreshToken expiresAt user { id email name roles createdAt emailVerified }
+  }
 }
 """
 LOGIN = """
@@ -50,8 +58,11 @@ class Accounts:
         name: str = "Test User",
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Register, then sign in (register answers no tokens): the login payload of the new account."""
         variables = {"input": {"email": email, "password": password, "name": name}}
-        return (await self.gql("users", REGISTER, variables, headers=headers)).ok()["register"]
+        (await self.gql("users", REGISTER, variables, headers=headers)).ok()
+        signed_in = {"email": email, "password": password}
+        return (await self.gql("users", SIGN_IN, signed_in, headers=headers)).ok()["login"]
 
     async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
         return (await self.gql("users", LOGIN, {"email": email, "password": password})).ok()["login"]
