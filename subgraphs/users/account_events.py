@@ -30,8 +30,12 @@ async def _token(
     session: AsyncSession, settings: UsersSettings, user: User, purpose: Purpose, email: str
 ) -> tuple[str, datetime]:
     """A new token for `purpose` mailed to `email`: (sealed for the event, expiry)."""
-    issued = await account_tokens.issue(session, user.id, purpose, email=email, ttl_seconds=_ttl(settings, purpose))
-    return seal(settings.service_secret, account_tokens.SEAL_PURPOSES[purpose], issued.token), issued.expires_at
+    issued = await account_tokens.issue(
+        session, user.id, purpose, email=email, ttl_seconds=_ttl(settings, purpose)
+    )
+    return seal(
+        settings.service_secret, account_tokens.SEAL_PURPOSES[purpose], issued.token
+    ), issued.expires_at
 
 
 async def _emit(session: AsyncSession, event: UserEvent, user: User, payload: dict[str, Any]) -> None:
@@ -65,7 +69,13 @@ async def verification_requested(session: AsyncSession, settings: UsersSettings,
         session,
         UserEvent.EMAIL_VERIFICATION_REQUESTED,
         user,
-        {"email": user.email, "name": user.name, "token": sealed, "expiresAt": expires_at, "at": datetime.now(UTC)},
+        {
+            "email": user.email,
+            "name": user.name,
+            "token": sealed,
+            "expiresAt": expires_at,
+            "at": datetime.now(UTC),
+        },
     )
 
 
@@ -79,7 +89,13 @@ async def password_reset_requested(session: AsyncSession, settings: UsersSetting
         session,
         UserEvent.PASSWORD_RESET_REQUESTED,
         user,
-        {"email": user.email, "name": user.name, "token": sealed, "expiresAt": expires_at, "at": datetime.now(UTC)},
+        {
+            "email": user.email,
+            "name": user.name,
+            "token": sealed,
+            "expiresAt": expires_at,
+            "at": datetime.now(UTC),
+        },
     )
 
 
@@ -108,5 +124,10 @@ async def email_change_requested(
 
 
 async def email_changed(session: AsyncSession, user: User, previous_email: str) -> None:
-    payload = {"email": user.email, "previousEmail": previous_email, "name": user.name, "at": datetime.now(UTC)}
+    payload = {
+        "email": user.email,
+        "previousEmail": previous_email,
+        "name": user.name,
+        "at": datetime.now(UTC),
+    }
     await _emit(session, UserEvent.EMAIL_CHANGED, user, payload)

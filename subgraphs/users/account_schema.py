@@ -1,5 +1,5 @@
-"""Account mutations beyond sign-in (verification, password reset, profile, credentials), merged into the users
-schema by schema.py, and what `register` answers."""
+"""Account mutations beyond sign-in (verification, password reset, profile, credentials), merged into the
+users schema by schema.py, and what `register` answers."""
 
 from __future__ import annotations
 
@@ -102,9 +102,9 @@ class AccountMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        description="Ask to change your email address: a code goes to the new address, a notice to the current "
-        "one; `confirmEmailChange` switches. Always true (the answer does not say whether the new address "
-        "has an account). A wrong password: BAD_USER_INPUT (field `password`).",
+        description="Ask to change your email address: a code goes to the new address, a notice to the "
+        "current one; `confirmEmailChange` switches. Always true (the answer does not say whether the new "
+        "address has an account). A wrong password: BAD_USER_INPUT (field `password`).",
         directives=[Cost(weight=100)],
     )
     async def change_email(self, info: Info, new_email: str, password: str) -> bool:

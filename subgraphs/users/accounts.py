@@ -69,7 +69,7 @@ class Accounts:
         return user, row.email
 
     async def _check_password(self, user: User, password: str, field: str) -> None:
-        """The user's password, throttled like a login (a stolen session must not become a password oracle)."""
+        """The user's password, throttled like a login: a stolen session is no password oracle."""
         account = user.email.lower()
         await self.state.login_throttle.claim(account, self.context.client_ip)
         verification = await self.state.passwords.verify(user.password_hash, password)
@@ -104,7 +104,9 @@ class Accounts:
             return False
         await self.state.limiter.enforce(
             f"users:verification:user:{user.id}",
-            Limit(self.settings.verification_resend_attempts, self.settings.verification_resend_window_seconds),
+            Limit(
+                self.settings.verification_resend_attempts, self.settings.verification_resend_window_seconds
+            ),
             "Too many verification mails; try again later.",
         )
         await account_events.verification_requested(self.session, self.settings, user)

@@ -34,7 +34,14 @@ async def test_register_publishes_user_registered_with_the_new_account(accounts:
     assert len(events) == 1
     event = events[0]
     assert (event.producer, event.version, event.aggregate_id) == ("users", 1, user["id"])
-    assert set(event.payload) == {"userId", "email", "name", "at", "verificationToken", "verificationExpiresAt"}
+    assert set(event.payload) == {
+        "userId",
+        "email",
+        "name",
+        "at",
+        "verificationToken",
+        "verificationExpiresAt",
+    }
     assert (event.payload["userId"], event.payload["email"], event.payload["name"]) == (
         user["id"],
         "events.new@example.com",
