@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.users.models import AccountToken
@@ -70,18 +70,29 @@ async def issue(
     return IssuedToken(token=token, expires_at=expires_at)
 
 
+def _by_token(purpose: Purpose, token: str) -> Select[tuple[AccountToken]]:
+    return select(AccountToken).where(
+        AccountToken.token_hash == token_hash(token), AccountToken.purpose == purpose.value
+    )
+
+
+async def owner(session: AsyncSession, purpose: Purpose, token: str) -> uuid.UUID | None:
+    """Whose token this is, if it is one (not locked, not checked): the caller locks the user first."""
+    if not token or len(token) > TOKEN_MAX_LENGTH:
+        return None
+    return await session.scalar(select(AccountToken.user_id).where(_by_token(purpose, token).whereclause))
+
+
 async def consume(session: AsyncSession, purpose: Purpose, token: str) -> AccountToken | None:
     """The unused, unexpired token of `purpose`, now marked used; None for any other (one answer for all).
 
-    The row is locked: two requests with one token at once, the second waits and then finds it used.
+    The row is locked: two requests with one token at once, the second waits and then finds it used. Lock
+    the owner's `users` row before (as every writer of a user's tokens does), never after: one order, no
+    deadlock.
     """
     if not token or len(token) > TOKEN_MAX_LENGTH:
         return None
-    statement = (
-        select(AccountToken)
-        .where(AccountToken.token_hash == token_hash(token), AccountToken.purpose == purpose.value)
-        .with_for_update()
-    )
+    statement = _by_token(purpose, token).with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(statement)).scalar_one_or_none()
     now = datetime.now(UTC)
     if row is None or row.used_at is not None or row.expires_at <= now:

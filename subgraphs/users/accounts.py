@@ -64,11 +64,12 @@ class Accounts:
 
     async def _redeem(self, purpose: Purpose, token: str) -> tuple[User, str]:
         """The user a valid token of `purpose` is for (row locked) and the address it was mailed to."""
-        row = await account_tokens.consume(self.session, purpose, token.strip())
-        if row is None:
-            raise BadUserInput(BAD_TOKEN, field="token")
-        user = await repository.get(self.session, row.user_id, for_update=True)
-        if user is None:
+        token = token.strip()
+        user_id = await account_tokens.owner(self.session, purpose, token)
+        # The user's row first, then the token's: the order of every other writer of a user's tokens.
+        user = await repository.get(self.session, user_id, for_update=True) if user_id is not None else None
+        row = await account_tokens.consume(self.session, purpose, token) if user is not None else None
+        if user is None or row is None or row.user_id != user.id:
             raise BadUserInput(BAD_TOKEN, field="token")
         return user, row.email
 

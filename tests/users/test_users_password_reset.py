@@ -3,6 +3,8 @@ single-use token valid 1 hour; every session of the account ends at once)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from users_api import LOGIN, ME, PASSWORD, REFRESH, Accounts
@@ -184,3 +186,16 @@ async def test_a_malformed_address_is_bad_input(gql, email: str) -> None:
 
     assert resp.error_codes == ["BAD_USER_INPUT"]
     assert resp.errors[0]["extensions"]["field"] == "email"
+
+
+async def test_one_reset_token_sent_twice_at_once_works_once(accounts: Accounts, gql) -> None:
+    await accounts.register("racing.reset@example.com")
+    token = await reset_token(accounts, gql, "racing.reset@example.com")
+
+    answers = await asyncio.gather(
+        gql("users", RESET, {"token": token, "new": NEW_PASSWORD}),
+        gql("users", RESET, {"token": token, "new": "the other new password"}),
+    )
+
+    assert sorted(str(a.error_codes) for a in answers) == ["['BAD_USER_INPUT']", "[]"]
+    assert len(await accounts.events("PasswordChanged")) == 1
