@@ -10,6 +10,7 @@ from strawberry.federation.schema_directives import Cost
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAuthenticated
+from subgraphs.users import models
 from subgraphs.users.accounts import Accounts
 
 if TYPE_CHECKING:
@@ -41,11 +42,12 @@ class RegisterPayload:
         return cls(email=email, verification_required=True, message=REGISTERED_MESSAGE)
 
 
-def _user(user: object) -> User:
+def _user(user: models.User) -> User:
     from subgraphs.users.schema import User
 
-    # The token proved the caller reads this account's mail: they may read what the owner reads.
-    return User.from_model(user, signed_in_as=True)  # type: ignore[arg-type]
+    # The token proved the caller reads this account's mail, which already lets them reset its password: they
+    # may read what the owner reads (email, emailVerified) without signing in.
+    return User.from_model(user, signed_in_as=True)
 
 
 @strawberry.type
