@@ -221,3 +221,26 @@ async def test_change_email_is_rate_limited_per_user(accounts: Accounts, gql, ap
     )
 
     assert refused.error_codes == ["RATE_LIMITED"]
+
+
+async def test_codes_mailed_to_the_previous_address_stop_working_after_a_change(
+    accounts: Accounts, gql
+) -> None:
+    signed_in = await accounts.register("left.behind@example.com")
+    verification = await accounts.mailed_token("UserRegistered", "left.behind@example.com")
+    variables = {"email": "moved.on@example.com", "pw": PASSWORD}
+    (await gql("users", CHANGE_EMAIL, variables, token=signed_in["accessToken"])).ok()
+    (
+        await gql(
+            "users",
+            CONFIRM,
+            {"token": await accounts.mailed_token("EmailChangeRequested", "moved.on@example.com")},
+        )
+    ).ok()
+
+    resp = await gql(
+        "users", "mutation V($t: String!) { verifyEmail(token: $t) { id } }", {"t": verification}
+    )
+
+    assert resp.error_codes == ["BAD_USER_INPUT"]
+    assert resp.errors[0]["extensions"]["field"] == "token"
