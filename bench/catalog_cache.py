@@ -70,7 +70,9 @@ ORDERS_PAGE = """
 { orders(first: 20) { edges { node { id items { quantity
     product { id name price { amount currency } stock { available } } } } } } }
 """
-REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { user { id } } }"
+REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { email } }"
+# Register signs nobody in: the account's id comes from a login.
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } } }"
 ME = """
 { me { orders(first: 20) { edges { node { id items { product { name } } payment { status } } } } } }
 """
@@ -161,8 +163,11 @@ async def main() -> None:
         router_url = f"{router.url}/graphql"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as client:
             account = {"email": f"bench-{RUN}@example.com", "password": "correct horse battery", "name": "B"}
-            registered = await gql(client, url["users"], REGISTER, {"i": account})
-            customer = issuer.issue(registered["register"]["user"]["id"], ["CUSTOMER"]).token
+            await gql(client, url["users"], REGISTER, {"i": account})
+            signed_in = await gql(
+                client, url["users"], LOGIN, {"e": account["email"], "p": account["password"]}
+            )
+            customer = issuer.issue(signed_in["login"]["user"]["id"], ["CUSTOMER"]).token
             products: list[str] = []
             for number in range(PRODUCTS):
                 product_input = {

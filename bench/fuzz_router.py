@@ -68,7 +68,9 @@ from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 
-REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { user { id } } }"
+REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { email } }"
+# Register signs nobody in: the account's id comes from a login.
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id } } }"
 CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }"
 ADJUST = 'mutation($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, reason: "fuzz") { id } }'
 PLACE = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id payment { id } } }"
@@ -95,7 +97,9 @@ def arrange(client: httpx.Client, url: str, issuer: TokenIssuer) -> tuple[list[s
     for role in ("customer", "admin"):
         email = f"fuzz-{role}-{RUN}@example.com"
         account = {"email": email, "password": "correct horse battery", "name": role}
-        users.append(ask(client, url, REGISTER, {"i": account}, None)["register"]["user"]["id"])
+        ask(client, url, REGISTER, {"i": account}, None)
+        signed_in = ask(client, url, LOGIN, {"e": email, "p": account["password"]}, None)
+        users.append(signed_in["login"]["user"]["id"])
     customer = issuer.issue(users[0], ["CUSTOMER"]).token
     order = {"items": [{"productId": products[0], "quantity": 1}], "paymentMethod": "tok_approve",
              "idempotencyKey": RUN}  # fmt: skip

@@ -38,7 +38,7 @@ from subgraphs.users.app import build_app
 from subgraphs.users.settings import UsersSettings
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken expiresAt } }"
-REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { user { id } } }"
+REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { email } }"
 PASSWORD = "bench-password-123"
 
 

@@ -132,6 +132,14 @@ class ServiceSettings(BaseSettings):
         ("127.0.0.1", "::1"), validation_alias=_env("MYSHOP_TRUSTED_ROUTERS")
     )
 
+    # --- verified email (issue 14) ---
+    # The actions (GraphQL mutation names, comma-separated) that refuse a user whose email is not verified
+    # (the access token's `email_verified` claim). Unset: `placeOrder` in production, none elsewhere (the
+    # demo and the tests order without reading mail); set it empty to require nothing in production.
+    verified_email_required_for: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None, validation_alias=_env("MYSHOP_VERIFIED_EMAIL_REQUIRED_FOR")
+    )
+
     # --- per service (MYSHOP_<SERVICE>_*) ---
     host: str = "127.0.0.1"
     port: int = 0
@@ -141,6 +149,22 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _routers(cls, value: Any) -> tuple[str, ...]:
         return trusted_entries(value)
+
+    @field_validator("verified_email_required_for", mode="before")
+    @classmethod
+    def _actions(cls, value: Any) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return tuple(value)
+
+    def requires_verified_email(self, action: str) -> bool:
+        """Whether `action` refuses a principal whose email is not verified."""
+        actions = self.verified_email_required_for
+        if actions is None:
+            actions = ("placeOrder",) if self.is_production else ()
+        return action in actions
 
     @model_validator(mode="after")
     def _default_port(self) -> ServiceSettings:

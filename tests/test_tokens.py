@@ -84,6 +84,26 @@ async def test_a_fresh_token_gives_its_subject_and_roles(keys: KeyRing, issuer: 
     assert header["alg"] == "EdDSA" and header["kid"] == keys.signing.kid  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(("claim", "verified"), [(True, True), (False, False), (None, False)])
+async def test_the_email_verified_claim_reaches_the_principal_and_its_absence_means_unverified(
+    keys: KeyRing, issuer: TokenIssuer, claim: bool | None, verified: bool
+) -> None:
+    token = issuer.issue("user-1", ["CUSTOMER"], email_verified=claim)
+
+    principal = await verifier(keys).verify(token.token)
+
+    assert principal.email_verified is verified
+    assert ("email_verified" in jwt.decode(token.token, options={"verify_signature": False})) is (
+        claim is not None
+    )
+
+
+async def test_a_service_token_carries_no_email_verified_claim(issuer: TokenIssuer) -> None:
+    token = issuer.issue_service_token("orders")
+
+    assert "email_verified" not in jwt.decode(token.token, options={"verify_signature": False})
+
+
 async def test_an_expired_token_is_refused(keys: KeyRing) -> None:
     assert await reason_refused(verifier(keys), forge(keys, exp=int(time.time()) - 5)) == "expired"
 

@@ -26,6 +26,9 @@ class Principal:
     expires_at: float
     # The users session (refresh family) the token was issued in, opaque (`sid`); None for service tokens.
     session_id: str | None = None
+    # The token's `email_verified` claim: the user proved they read mail at their address. False when the
+    # claim is missing (a token from before the claim existed); meaningless for a service token.
+    email_verified: bool = False
 
     @property
     def is_service(self) -> bool:

@@ -46,8 +46,10 @@ class TokenIssuer:
         *,
         ttl_seconds: int | None = None,
         session_id: str | None = None,
+        email_verified: bool | None = None,
     ) -> AccessToken:
-        """`session_id` (users' sign-ins): the `sid` claim, the opaque id of the token's session."""
+        """`session_id` (users' sign-ins): the `sid` claim, the opaque id of the token's session.
+        `email_verified` (user tokens only): the claim of the same name."""
         # Sub-second iat: a token issued right after a revocation must stay valid (see RevocationStore).
         now = round(time.time(), 3)
         expires = int(now) + (ttl_seconds or self.ttl_seconds)
@@ -64,6 +66,8 @@ class TokenIssuer:
         }
         if session_id is not None:
             claims["sid"] = session_id
+        if email_verified is not None:  # user tokens only: a service has no address to verify
+            claims["email_verified"] = email_verified
         token = jwt.encode(
             claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
         )
@@ -227,6 +231,7 @@ class TokenVerifier:
             expires_at=float(claims["exp"]),
             # Optional: service tokens and tokens issued before sessions were listed have none.
             session_id=sid if isinstance(sid := claims.get("sid"), str) else None,
+            email_verified=claims.get("email_verified") is True,
         )
         if self.revocations is not None and await self.revocations.is_revoked(principal):
             raise Unauthenticated("Access token has been revoked.", reason="revoked")

@@ -149,6 +149,10 @@ class OrderService:
         principal = await self.context.require_principal()
         if principal.user_id is None:
             raise Forbidden("Orders are placed by users.")
+        if not principal.email_verified and self.settings.requires_verified_email("placeOrder"):
+            raise Forbidden(
+                "Confirm your email address before placing an order.", reason="EMAIL_NOT_VERIFIED"
+            )
         user_id = parse_uuid(principal.user_id, "user")
         key = clean_key(idempotency_key, field="idempotencyKey", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
         lines = clean_lines(items)

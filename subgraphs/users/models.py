@@ -47,6 +47,9 @@ class User(Base):
     # Set in Python (not now()): rows made in one transaction still get distinct, ordered times.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    # When the owner proved they read mail at `email` (a verification, reset or email-change token); None
+    # until then. Accounts older than verification (migration 0004) count as verified at their creation.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (
         Index("uq_users_lower_email", func.lower(email), unique=True),
@@ -102,5 +105,36 @@ class Address(Base):
             "user_id",
             unique=True,
             postgresql_where=text("is_default_billing"),
+        ),
+    )
+
+
+# What an account token proves (accounts.py): the owner reads mail at `email`, for one purpose.
+ACCOUNT_TOKEN_PURPOSES = ("VERIFY_EMAIL", "RESET_PASSWORD", "CHANGE_EMAIL")
+
+
+class AccountToken(Base):
+    """A single-use secret mailed to a user (verify the address, reset the password, confirm a new address).
+
+    Only its SHA-256 is stored: a database dump holds no usable token. A new token of one purpose replaces
+    the user's unused ones of that purpose (account_tokens.issue).
+    """
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address the token was mailed to: a token for an address the account no longer has is void.
+    email: Mapped[str] = mapped_column(String(254))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    __table_args__ = (
+        Index("ix_account_tokens_user_id_purpose", "user_id", "purpose"),
+        CheckConstraint(
+            text("purpose IN ('VERIFY_EMAIL', 'RESET_PASSWORD', 'CHANGE_EMAIL')"), name="known_purpose"
         ),
     )

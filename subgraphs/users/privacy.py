@@ -38,8 +38,9 @@ What can hold a user's personal data, and where it is erased (the survey of issu
 
 An event about the user that notifications handles after their `UserDeleted` (a retry, a replayed dead
 letter) mails nothing: notifications keeps a tombstone of deleted accounts, by a digest of the id only.
-Known gaps: a search products counted in memory and flushed after its `UserDeleted` keeps its text. Outbox scrubs match `payload->>'userId'` without
-an index: a sequential scan of a week of outbox per deletion (an expression index would make it a lookup).
+Known gaps: a search products counted in memory and flushed after its `UserDeleted` keeps its text. Outbox
+scrubs match `payload->>'userId'` without an index: a sequential scan of a week of outbox per deletion (an
+expression index would make it a lookup).
 
 `exportMyData` answers a `PersonalDataExport` entity (key `userId`) that users owns with `account`, and that
 orders, payments, notifications and analytics each extend with one JSON field named after themselves; every

@@ -7,10 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import any_, func, literal, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.users.emails import skeleton
 from subgraphs.users.models import User
+
+# The unique indexes an address can collide on: itself (case-insensitive), or a look-alike (its skeleton).
+ADDRESS_INDEXES = ("uq_users_lower_email", "uq_users_email_skeleton")
+
+
+def address_taken(exc: IntegrityError) -> bool:
+    """Whether an insert or update failed because the address (or a look-alike of it) has an account."""
+    return any(index in str(exc.orig) for index in ADDRESS_INDEXES)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:

@@ -18,6 +18,7 @@ from shared.graphql import build_schema
 from shared.ids import uuid_or_none
 from shared.pagination import Connection, connection
 from subgraphs.users import models
+from subgraphs.users.account_schema import AccountMutation, RegisterPayload
 from subgraphs.users.address_schema import Address, AddressMutation, addresses_of
 from subgraphs.users.addresses import MAX_ADDRESSES_PER_USER
 from subgraphs.users.privacy_schema import PersonalDataExport, PrivacyMutation, PrivacyQuery
@@ -57,6 +58,10 @@ class CanReadRoles(_ReadableBy):
     roles = frozenset({TokenRole.ADMIN, TokenRole.SERVICE})
 
 
+class CanReadVerification(_ReadableBy):
+    roles = frozenset({TokenRole.ADMIN, TokenRole.SERVICE})
+
+
 class CanReadAddresses(_ReadableBy):
     # Staff help with deliveries; services (a later checkout) read the address to freeze on an order.
     roles = frozenset({TokenRole.ADMIN, TokenRole.SERVICE})
@@ -69,12 +74,20 @@ class User:
     created_at: datetime
     email_address: strawberry.Private[str]
     role_names: strawberry.Private[list[str]]
+    email_verified_at: strawberry.Private[datetime | None]
     # Built for the caller who just proved to be this user (register, login, refresh): no token needed.
     signed_in_as: strawberry.Private[bool] = False
 
     @strawberry.field(permission_classes=[CanReadEmail], description="Self, ADMIN, PARTNER or SERVICE only.")
     def email(self) -> str:
         return self.email_address
+
+    @strawberry.field(
+        permission_classes=[CanReadVerification],
+        description="Whether the owner confirmed the address (verifyEmail). Self, ADMIN or SERVICE only.",
+    )
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @strawberry.field(permission_classes=[CanReadRoles], description="Self, ADMIN or SERVICE only.")
     def roles(self) -> list[Role]:
@@ -97,6 +110,7 @@ class User:
             created_at=user.created_at,
             email_address=user.email,
             role_names=list(user.roles),
+            email_verified_at=user.email_verified_at,
             signed_in_as=signed_in_as,
         )
 
@@ -176,15 +190,17 @@ class Query(SessionQuery, PrivacyQuery):
 
 
 @strawberry.type
-class Mutation(AddressMutation, SessionMutation, PrivacyMutation):
+class Mutation(AddressMutation, AccountMutation, SessionMutation, PrivacyMutation):
     # Demand control: a password hash (argon2, memory-hard) costs like reading a hundred objects.
     @strawberry.mutation(
-        description="Create a CUSTOMER account and sign it in.", directives=[Cost(weight=100)]
+        description="Create a CUSTOMER account with an unconfirmed address and mail it a code; signs nobody "
+        "in (`login` does). The answer is the same whether or not the address already has an account.",
+        directives=[Cost(weight=100)],
     )
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+    async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:
         service = UserService(info.context)
-        signed_in = await service.register(email=input.email, password=input.password, name=input.name)
-        return AuthPayload.from_signed_in(signed_in)
+        registered = await service.register(email=input.email, password=input.password, name=input.name)
+        return RegisterPayload.for_email(registered.email)
 
     @strawberry.mutation(directives=[Cost(weight=100)])
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:

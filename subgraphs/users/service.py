@@ -24,7 +24,7 @@ from shared.pagination import (
     page_size,
 )
 from shared.ratelimit import Limit
-from subgraphs.users import emails, repository
+from subgraphs.users import account_events, emails, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
 from subgraphs.users.session_service import end_family, revoke_family_access, seen_from
@@ -46,6 +46,13 @@ class SignedIn:
     user: User
     access: AccessToken
     refresh_token: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What `register` answers: the same for a new address and one that has an account."""
+
+    email: str
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,12 @@ class UserService:
 
     # --- accounts ---
 
-    async def register(self, *, email: str, password: str, name: str) -> SignedIn:
+    async def register(self, *, email: str, password: str, name: str) -> Registered:
+        """Create an unverified CUSTOMER account and mail it a verification token; signs nobody in.
+
+        The answer is the same whether or not the address has an account, and costs the same (one password
+        hash either way): the owner of an existing account is told by mail (`SignUpAttempted`) instead.
+        """
         await self.state.limiter.enforce(
             f"users:register:address:{self.context.client_ip}",
             Limit(self.settings.register_address_attempts, self.settings.register_address_window_seconds),
@@ -124,26 +136,31 @@ class UserService:
         email = normalize_email(email)
         name = clean_name(name)
         check_password(password)
-        # A look-alike of an existing address (same TR39 skeleton) answers exactly as that address would.
-        if await repository.account_with_address(self.session, email) is not None:
-            raise Conflict("An account with this email already exists.", field="email")
+        answer = Registered(email=email)
         password_hash = await self.state.passwords.hash(password)
         try:
-            user = await repository.add(
-                self.session, email=email, name=name, password_hash=password_hash, roles=[Role.CUSTOMER.value]
-            )
+            # No "taken?" read first: both paths try the insert, so they cost alike (a read and an early
+            # return answered a taken address ~15% faster, measured by bench/register_timing.py). The unique
+            # index decides, also between two sign-ups at once; the savepoint keeps the transaction usable.
+            async with self.session.begin_nested():
+                user = await repository.add(
+                    self.session,
+                    email=email,
+                    name=name,
+                    password_hash=password_hash,
+                    roles=[Role.CUSTOMER.value],
+                )
         except IntegrityError as exc:
-            # Two sign-ups with one address at once: both passed the check above, the unique index decides.
-            if any(index in str(exc.orig) for index in ("uq_users_lower_email", "uq_users_email_skeleton")):
-                raise Conflict("An account with this email already exists.", field="email") from exc
-            raise
-        await outbox.emit(
-            self.session,
-            UserEvent.USER_REGISTERED,
-            {"userId": user.id, "email": user.email, "name": user.name, "at": user.created_at},
-            aggregate_id=user.id,
-        )
-        return await self._sign_in(user)
+            # The address, or a look-alike of it (same TR39 skeleton: emails.py), has an account.
+            if not repository.address_taken(exc):
+                raise
+            # The index waited for a concurrent winner's commit, so the owner is found either way.
+            existing = await repository.account_with_address(self.session, email)
+            if existing is not None:
+                await account_events.sign_up_attempted(self.session, existing)
+            return answer
+        await account_events.registered(self.session, self.settings, user)
+        return answer
 
     async def login(self, *, email: str, password: str) -> SignedIn:
         settings = self.settings
@@ -176,10 +193,19 @@ class UserService:
         )
         return await self._sign_in(user)
 
+    def _issue_access(self, user: User, family: str) -> AccessToken:
+        # The claims are read when the token is made: a verification shows at the next refresh.
+        return self.state.tokens.issue(
+            str(user.id),
+            user.roles,
+            session_id=self.state.refresh_tokens.session_id(family),
+            email_verified=user.email_verified_at is not None,
+        )
+
     async def _sign_in(self, user: User) -> SignedIn:
         sessions = self.state.refresh_tokens
         family = sessions.new_family()
-        access = self.state.tokens.issue(str(user.id), user.roles, session_id=sessions.session_id(family))
+        access = self._issue_access(user, family)
         refresh = await sessions.start_family(
             str(user.id), access, family=family, seen=seen_from(self.context)
         )
@@ -200,9 +226,7 @@ class UserService:
             raise Unauthenticated("Unknown, expired or revoked refresh token.", reason="invalid")
         # Roles come from the database, not the old token: a role change shows at the next refresh. Issued
         # before the rotation so the pair is stored whole for the grace window in the same Redis step.
-        access = self.state.tokens.issue(
-            str(user.id), user.roles, session_id=self.state.refresh_tokens.session_id(family)
-        )
+        access = self._issue_access(user, family)
         seen = seen_from(self.context)
         outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access, seen)
         if outcome.result is Rotation.REUSED:

@@ -64,3 +64,24 @@ class UsersSettings(ServiceSettings):
     service_token_address_window_seconds: int = Field(5 * 60, ge=1)
     service_token_client_failures: int = Field(50, ge=1)
     service_token_client_window_seconds: int = Field(5 * 60, ge=1)
+
+    # --- account tokens (accounts.py): how long a mailed token works, and how often one is mailed ---
+    verification_token_ttl_seconds: int = Field(48 * 3600, ge=60)
+    password_reset_token_ttl_seconds: int = Field(3600, ge=60)
+    email_change_token_ttl_seconds: int = Field(24 * 3600, ge=60)
+    # resendVerification per user: 5 an hour (each one mails the user's own address).
+    verification_resend_attempts: int = Field(5, ge=1)
+    verification_resend_window_seconds: int = Field(3600, ge=1)
+    # requestPasswordReset per client address: 10 per 15 minutes, then RATE_LIMITED (one host probing or
+    # mail-bombing many addresses). Per account: 3 mails an hour; past that the answer stays the same and no
+    # mail leaves, so nobody can flood an inbox or learn that the address has an account.
+    password_reset_address_attempts: int = Field(10, ge=1)
+    password_reset_address_window_seconds: int = Field(15 * 60, ge=1)
+    password_reset_account_mails: int = Field(3, ge=1)
+    password_reset_account_window_seconds: int = Field(3600, ge=1)
+    # requestPasswordReset answers no sooner than this, known address or not (accounts.py says why): well
+    # above the known path's own work (a few ms), short enough not to hold a connection for long.
+    password_reset_answer_floor_seconds: float = Field(0.025, ge=0, le=1)
+    # changeEmail per user: 5 an hour (each one mails an address the user names, and the old one).
+    email_change_attempts: int = Field(5, ge=1)
+    email_change_window_seconds: int = Field(3600, ge=1)

@@ -23,8 +23,11 @@ GROUP = "notifications"
 PRODUCERS = ("users", "products", "inventory", "orders")
 
 REGISTER = """
-mutation Register($input: RegisterInput!) {
-  register(input: $input) { accessToken user { id email name } }
+mutation Register($input: RegisterInput!) { register(input: $input) { email } }"""
+# Register signs nobody in: the sign-in right after it.
+SIGN_IN = """
+mutation SignIn($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken user { id email name } }
 }"""
 CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 UPDATE_PRODUCT = (
@@ -97,10 +100,12 @@ class Shop:
     async def customer(self, tag: str = "", name: str = "Ann Example") -> Customer:
         """A registered customer with a unique address; `tag` ("+refuse", ...) steers the test SMTP server."""
         email = f"cust-{uuid.uuid4().hex[:10]}{tag}@example.com"
+        password = "correct horse battery"
         registered = await self.gql(
-            "users", REGISTER, {"input": {"email": email, "password": "correct horse battery", "name": name}}
+            "users", REGISTER, {"input": {"email": email, "password": password, "name": name}}
         )
-        payload = registered.ok()["register"]
+        registered.ok()
+        payload = (await self.gql("users", SIGN_IN, {"email": email, "password": password})).ok()["login"]
         return Customer(payload["user"]["id"], payload["accessToken"], payload["user"]["email"], name)
 
     async def product(

@@ -14,7 +14,7 @@ from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 REGISTER = """
-mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }
+mutation Register($input: RegisterInput!) { register(input: $input) { email } }
 """
 
 

@@ -20,7 +20,12 @@ from shared.testing import ServerThread
 REPO = Path(__file__).resolve().parents[2]
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
 REGISTER = """
-mutation Register($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id } } }
+mutation Register($input: RegisterInput!) { register(input: $input) { email } }
+"""
+LOGIN = """
+mutation Login($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken refreshToken user { id } }
+}
 """
 REFRESH = """
 mutation Refresh($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken } }
@@ -78,13 +83,15 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
 
 
-async def register(client: httpx.AsyncClient, user_agent: str | None = None) -> dict[str, Any]:
+async def sign_up(client: httpx.AsyncClient, user_agent: str | None = None) -> dict[str, Any]:
     account = {
         "email": f"router-session-{uuid.uuid4().hex[:10]}@example.com",
         "password": "correct horse battery",
         "name": "Router Sessions",
     }
-    return data(await post(client, REGISTER, {"input": account}, user_agent=user_agent))["register"]
+    data(await post(client, REGISTER, {"input": account}, user_agent=user_agent))
+    credentials = {"email": account["email"], "password": account["password"]}
+    return data(await post(client, LOGIN, credentials, user_agent=user_agent))["login"]
 
 
 async def test_refresh_reuse_refuses_both_access_tokens_of_the_family_within_a_second(
@@ -92,7 +99,7 @@ async def test_refresh_reuse_refuses_both_access_tokens_of_the_family_within_a_s
 ) -> None:
     # No grace window: the replay below counts as a reuse at once, as it does seconds later.
     monkeypatch.setattr(users_state.refresh_tokens, "grace_seconds", 0.0)
-    signed_in = await register(client)
+    signed_in = await sign_up(client)
     renewed = data(await post(client, REFRESH, {"token": signed_in["refreshToken"]}))["refreshToken"]
     for token in (signed_in["accessToken"], renewed["accessToken"]):
         data(await post(client, ME, token=token))
@@ -114,7 +121,7 @@ async def test_refresh_reuse_refuses_both_access_tokens_of_the_family_within_a_s
 async def test_two_concurrent_refreshes_of_one_token_both_succeed_with_the_same_new_pair(
     client: httpx.AsyncClient,
 ) -> None:
-    signed_in = await register(client)
+    signed_in = await sign_up(client)
 
     first, second = await asyncio.gather(
         *(post(client, REFRESH, {"token": signed_in["refreshToken"]}) for _ in range(2))
@@ -129,7 +136,7 @@ async def test_two_concurrent_refreshes_of_one_token_both_succeed_with_the_same_
 async def test_my_sessions_shows_the_clients_user_agent_and_end_session_ends_one(
     client: httpx.AsyncClient,
 ) -> None:
-    laptop = await register(client, user_agent=LAPTOP)
+    laptop = await sign_up(client, user_agent=LAPTOP)
     renewed = data(await post(client, REFRESH, {"token": laptop["refreshToken"]}, user_agent=LAPTOP))
 
     sessions = data(await post(client, MY_SESSIONS, token=laptop["accessToken"]))["mySessions"]

@@ -171,21 +171,24 @@ async def test_the_recording_subgraph_sees_requests_that_pass_the_edge(
 async def test_a_good_token_reaches_the_subgraphs_with_its_header(
     router: ServerThread, api: Any, issuer: Any
 ) -> None:
+    email = f"edge-{uuid.uuid4().hex[:6]}@example.com"
     async with httpx.AsyncClient(timeout=30) as client:
-        registered = await client.post(
+        await client.post(
             f"{router.url}/graphql",
             json={
-                "query": "mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }",
-                "variables": {
-                    "i": {
-                        "email": f"edge-{uuid.uuid4().hex[:6]}@example.com",
-                        "password": "correct horse battery",
-                        "name": "Edge",
-                    }
-                },
+                "query": "mutation($i: RegisterInput!) { register(input: $i) { email } }",
+                "variables": {"i": {"email": email, "password": "correct horse battery", "name": "Edge"}},
             },
         )
-    account = registered.json()["data"]["register"]
+        signed_in = await client.post(
+            f"{router.url}/graphql",
+            json={
+                "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
+                "{ accessToken user { id } } }",
+                "variables": {"e": email, "p": "correct horse battery"},
+            },
+        )
+    account = signed_in.json()["data"]["login"]
 
     response = await post(router, ME, account["accessToken"])
 

@@ -31,7 +31,8 @@ UPDATES = """
 subscription Updates($after: String) {
   orderUpdates(after: $after) { cursor status previousStatus order { id status } }
 }"""
-REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id email } } }"
+REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { email } }"
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id name } }"
 ADJUST = 'mutation($id: ID!, $n: Int!) { adjustStock(productId: $id, delta: $n, reason: "test") { id } }'
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
@@ -77,8 +78,10 @@ class Shop:
         email = f"sub-{uuid.uuid4().hex[:10]}@example.com"
         variables = {"input": {"email": email, "password": "correct horse battery", "name": "Subscriber"}}
         async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(self.url, json={"query": REGISTER, "variables": variables})
-        return email, response.json()["data"]["register"]["accessToken"]
+            await client.post(self.url, json={"query": REGISTER, "variables": variables})
+            login = {"e": email, "p": "correct horse battery"}
+            response = await client.post(self.url, json={"query": LOGIN, "variables": login})
+        return email, response.json()["data"]["login"]["accessToken"]
 
     async def product(self, stock: int) -> tuple[str, str]:
         sku = f"SUB-{uuid.uuid4().hex[:8].upper()}"

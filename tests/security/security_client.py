@@ -11,7 +11,8 @@ import httpx
 from shared.testing import ServerThread
 
 PASSWORD = "correct horse battery"
-REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id email } } }"
+REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { email } }"
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }"
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id name } }"
 ADJUST = 'mutation($id: ID!, $n: Int!) { adjustStock(productId: $id, delta: $n, reason: "security") { id } }'
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status payment { id } } }"
@@ -88,8 +89,9 @@ class Shop:
         """A customer registered through the router (a real users row), signed in."""
         email = f"sec-{uuid.uuid4().hex[:10]}@example.com"
         variables = {"input": {"email": email, "password": PASSWORD, "name": "Security Customer"}}
-        registered = (await self.ask(REGISTER, variables)).ok()["register"]
-        return Customer(registered["user"]["id"], email, registered["accessToken"])
+        (await self.ask(REGISTER, variables)).ok()  # signs nobody in: login does
+        signed_in = (await self.ask(LOGIN, {"e": email, "p": PASSWORD})).ok()["login"]
+        return Customer(signed_in["user"]["id"], email, signed_in["accessToken"])
 
     def signed_in(self) -> Customer:
         """A customer known only by a token the run's key signed (no users row): cheap, where a test needs

@@ -17,7 +17,7 @@ from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
-REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { user { id } } }"
+REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { email } }"
 LOGIN = """mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) { accessToken }
 }"""

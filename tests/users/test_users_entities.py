@@ -168,7 +168,7 @@ def test_the_sdl_keeps_the_contracted_user_type_and_operations() -> None:
         "me: User",
         "user(id: ID!): User",
         "users(first: Int = null, after: String = null): UserConnection!",
-        "register(input: RegisterInput!): AuthPayload!",
+        "register(input: RegisterInput!): RegisterPayload!",
         "login(email: String!, password: String!): AuthPayload!",
         "refreshToken(refreshToken: String!): AuthPayload!",
         "logout(refreshToken: String = null, allSessions: Boolean! = false): Boolean!",

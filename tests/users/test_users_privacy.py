@@ -57,8 +57,8 @@ async def test_delete_me_with_the_right_password_forgets_the_account(
         )  # fmt: skip
         assert tuple(left.one()) == (0, 0)
     events = await _outbox(users_sessions, user_id)
-    assert [kind for kind, _ in events] == ["UserRegistered", "UserDeleted"]
-    registered, deleted = (payload for _, payload in events)
+    assert [kind for kind, _ in events] == ["UserRegistered", "UserLoggedIn", "UserDeleted"]
+    registered, _, deleted = (payload for _, payload in events)
     assert registered["email"] == "" and registered["name"] == ""
     assert set(deleted) == {"userId", "at"}
     assert email not in str(events) and "Grace Hopper" not in str(events)
@@ -79,7 +79,10 @@ async def test_delete_me_with_a_wrong_password_is_refused_and_deletes_nothing(
     assert refused.error_codes == ["FORBIDDEN"]
     assert refused.errors[0]["extensions"]["field"] == "password"
     assert (await gql("users", ME, token=token)).ok()["me"]["email"] == email
-    assert [kind for kind, _ in await _outbox(users_sessions, signed_in["user"]["id"])] == ["UserRegistered"]
+    assert [kind for kind, _ in await _outbox(users_sessions, signed_in["user"]["id"])] == [
+        "UserRegistered",
+        "UserLoggedIn",
+    ]
 
 
 async def test_delete_me_without_a_token_is_unauthenticated(gql: Any) -> None:

@@ -16,15 +16,24 @@ def register_variables(email: str, password: str = PASSWORD, name: str = "Test U
     return {"input": {"email": email, "password": password, "name": name}}
 
 
-async def test_register_signs_the_new_customer_in(accounts: Accounts, gql) -> None:
-    payload = await accounts.register("new.customer@example.com", name="  Nova Customer  ")
+async def test_register_creates_an_unverified_customer_who_then_signs_in(
+    accounts: Accounts, gql, users_sessions
+) -> None:
+    resp = await gql("users", REGISTER, register_variables("new.customer@example.com", name="  Nova  "))
 
-    assert payload["user"]["email"] == "new.customer@example.com"
-    assert payload["user"]["name"] == "Nova Customer"
-    assert payload["user"]["roles"] == ["CUSTOMER"]
-    assert payload["refreshToken"]
+    assert resp.ok()["register"] == {
+        "email": "new.customer@example.com",
+        "verificationRequired": True,
+        "message": resp.data["register"]["message"],
+    }
+    async with users_sessions() as session:
+        user = await repository.get_by_email(session, "new.customer@example.com")
+    assert (user.name, user.roles, user.email_verified_at) == ("Nova", ["CUSTOMER"], None)
+    # Register signs nobody in; login does, unverified (verification gates actions, not sign-in).
+    payload = await accounts.login("new.customer@example.com")
+    assert payload["user"]["id"] == str(user.id)
     me = (await gql("users", ME, token=payload["accessToken"])).ok()["me"]
-    assert me["id"] == payload["user"]["id"]
+    assert me["id"] == str(user.id)
 
 
 async def test_register_normalizes_the_email_domain(accounts: Accounts) -> None:
@@ -33,42 +42,57 @@ async def test_register_normalizes_the_email_domain(accounts: Accounts) -> None:
     assert payload["user"]["email"] == "Mixed.Case@example.com"
 
 
-async def test_register_with_an_email_taken_in_another_case_is_a_conflict(accounts: Accounts, gql) -> None:
+async def test_register_answers_a_taken_email_byte_for_byte_like_a_new_one(
+    accounts: Accounts, gql, users_sessions
+) -> None:
+    await accounts.register("taken@example.com", name="First Owner")
+
+    taken = await gql("users", REGISTER, register_variables("taken@example.com", name="Someone Else"))
+    new = await gql("users", REGISTER, register_variables("fresh@example.com", name="Someone Else"))
+
+    assert taken.status_code == new.status_code == 200
+    assert taken.http.content == new.http.content.replace(b"fresh@", b"taken@")
+    assert taken.http.headers.get("content-length") == new.http.headers.get("content-length")
+    async with users_sessions() as session:
+        owner = await repository.get_by_email(session, "taken@example.com")
+    assert owner.name == "First Owner"  # the existing account is untouched
+
+
+async def test_register_with_an_email_taken_in_another_case_answers_the_same_and_adds_nobody(
+    accounts: Accounts, gql, users_sessions
+) -> None:
     await accounts.register("taken@example.com")
 
     resp = await gql("users", REGISTER, register_variables("TAKEN@Example.com"))
 
-    assert resp.error_codes == ["CONFLICT"]
-    assert resp.errors[0]["extensions"]["field"] == "email"
-    assert resp.data is None
+    assert resp.ok()["register"]["email"] == "TAKEN@example.com"
+    async with users_sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM users")) == 1
 
 
-async def test_concurrent_registrations_of_one_email_create_one_account(gql, users_sessions) -> None:
-    # Both pass the "already taken?" read; the unique index on lower(email) decides.
-    variables = [register_variables(email) for email in ("race@example.com", "Race@example.com") * 2]
+async def test_concurrent_registrations_of_one_email_create_one_account_and_answer_alike(
+    gql, users_sessions
+) -> None:
+    # Each tries the insert; the unique index on lower(email) decides, in a savepoint.
+    variables = [register_variables("race@example.com")] * 4
 
     responses = await asyncio.gather(*(gql("users", REGISTER, v) for v in variables))
 
-    codes = sorted(code for resp in responses for code in resp.error_codes)
-    assert codes == ["CONFLICT"] * 3
-    assert sum(1 for resp in responses if not resp.errors) == 1
-    assert all(resp.status_code == 200 for resp in responses)
+    assert all(resp.status_code == 200 and not resp.errors for resp in responses)
+    assert len({resp.http.content for resp in responses}) == 1
+    async with users_sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM users")) == 1
 
 
-async def test_a_duplicate_that_slips_past_the_check_is_a_conflict_from_the_unique_index(
-    accounts: Accounts, gql, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await accounts.register("slipped@example.com")
+async def test_the_losers_of_a_sign_up_race_tell_the_winner_by_mail(accounts: Accounts, gql) -> None:
+    variables = [register_variables("contested.race@example.com")] * 3
 
-    async def nobody(session, email):  # the race: the other sign-up is not committed when we look
-        return None
+    await asyncio.gather(*(gql("users", REGISTER, v) for v in variables))
 
-    # The server runs in this process (a thread): patching the module patches the server.
-    monkeypatch.setattr(repository, "account_with_address", nobody)
-    resp = await gql("users", REGISTER, register_variables("SLIPPED@example.com"))
-
-    assert resp.status_code == 200
-    assert resp.error_codes == ["CONFLICT"]
+    registered = await accounts.events("UserRegistered")
+    attempts = await accounts.events("SignUpAttempted")
+    assert len(registered) == 1
+    assert [e["userId"] for e in attempts] == [registered[0]["userId"]] * 2
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@b", "two@@example.com", "", "x" * 250 + "@example.com"])
@@ -134,4 +158,4 @@ async def test_registrations_are_rate_limited_per_client_address(gql, api) -> No
 
     assert limited.error_codes == ["RATE_LIMITED"]
     assert limited.errors[0]["extensions"]["retryAfter"] > 0
-    assert other_address.ok()["register"]["user"]["email"] == "late@example.com"
+    assert other_address.ok()["register"]["email"] == "late@example.com"

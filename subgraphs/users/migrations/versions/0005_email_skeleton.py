@@ -5,7 +5,7 @@ registered before this revision), the oldest keeps it and the newer ones stay NU
 keep their address, and the log says how many were left so an operator can look at them.
 
 Revision ID: 0005_email_skeleton
-Revises: 0003_addresses
+Revises: 0004_account_tokens
 Create Date: 2026-12-06
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from subgraphs.users.emails import skeleton
 
 revision: str = "0005_email_skeleton"
-down_revision: str | None = "0003_addresses"
+down_revision: str | None = "0004_account_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
