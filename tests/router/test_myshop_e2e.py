@@ -531,6 +531,8 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "me",
         "user",
         "users",
+        "mySessions",
+        "exportMyData",
         "product",
         "products",
         "categories",
