@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import strawberry
 from redis.asyncio import Redis
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
 
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
@@ -64,6 +67,34 @@ def check_export_reader(principal: Principal, user_id: object) -> uuid.UUID:
     if not (principal.is_user(user_id) or principal.has_any_role(Role.ADMIN, Role.SERVICE)):
         raise Forbidden("You can only export your own data.")
     return parse_uuid(user_id, "userId", "a user id")
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time of an export part, as JSON carries it."""
+    return value.isoformat() if value is not None else None
+
+
+@strawberry.type(
+    description="Never in a schema itself: each subgraph's `PersonalDataExport` part extends it."
+)
+class ExportPart:
+    """The `PersonalDataExport @key(fields: "userId")` entity as a subgraph other than users resolves it: the
+    caller must be that user (or ADMIN/SERVICE), so a crafted representation for another user is refused.
+    A subclass, decorated `@strawberry.federation.type(keys=["userId"])` and named `PersonalDataExport`, adds
+    the subgraph's one JSON field."""
+
+    user_id: strawberry.ID
+
+    @property
+    def user_uuid(self) -> uuid.UUID:
+        return uuid.UUID(str(self.user_id))
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Any:
+        # Strawberry passes the representation's keys as they are (`userId`).
+        user_id = strawberry.ID(str(representation.get("userId")))
+        check_export_reader(await info.context.require_principal(), user_id)
+        return cls(user_id=user_id)
 
 
 # Replace an entry by its scrubbed copy, only if it is still there (a replay may have taken it meanwhile).

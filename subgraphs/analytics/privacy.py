@@ -10,7 +10,6 @@ not move; the id they keep names no one any more. What does hold personal data i
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -21,13 +20,9 @@ from strawberry.types import Info
 
 from shared.context import Runtime
 from shared.outbox import Event
-from shared.privacy import check_export_reader, dead_letters_of, forget_in_dead_letters, parse_user_id
+from shared.privacy import ExportPart, dead_letters_of, forget_in_dead_letters, iso, parse_user_id
 from shared.subscriptions import ConsumerSpec, Handler
 from subgraphs.analytics.models import OrderFact, PaymentFact, UserEvent
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def user_deleted(runtime: Runtime[Any], spec: ConsumerSpec) -> Handler:
@@ -51,16 +46,16 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
         select(PaymentFact).where(PaymentFact.user_id == user_id).order_by(PaymentFact.processed_at)
     )
     return {
-        "activity": [{"kind": row.kind, "at": _iso(row.at)} for row in activity],
+        "activity": [{"kind": row.kind, "at": iso(row.at)} for row in activity],
         "orders": [
             {
                 "orderId": str(row.order_id),
                 "total": row.total_amount,
                 "currency": row.currency,
-                "placedAt": _iso(row.placed_at),
-                "confirmedAt": _iso(row.confirmed_at),
-                "cancelledAt": _iso(row.cancelled_at),
-                "failedAt": _iso(row.failed_at),
+                "placedAt": iso(row.placed_at),
+                "confirmedAt": iso(row.confirmed_at),
+                "cancelledAt": iso(row.cancelled_at),
+                "failedAt": iso(row.failed_at),
             }
             for row in orders
         ],
@@ -71,8 +66,8 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
                 "amount": row.amount,
                 "currency": row.currency,
                 "status": row.status,
-                "processedAt": _iso(row.processed_at),
-                "refundedAt": _iso(row.refunded_at),
+                "processedAt": iso(row.processed_at),
+                "refundedAt": iso(row.refunded_at),
             }
             for row in payments
         ],
@@ -80,18 +75,9 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
 
 
 @strawberry.federation.type(keys=["userId"])
-class PersonalDataExport:
-    user_id: strawberry.ID
-
+class PersonalDataExport(ExportPart):
     @strawberry.field(
         description="The user's sign-ups and sign-ins, orders and payments as analytics counts them."
     )
     async def analytics(self, info: Info) -> JSON:
-        return await export(info.context.session, uuid.UUID(str(self.user_id)))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> PersonalDataExport:
-        # Strawberry passes the representation's keys as they are (`userId`).
-        user_id = strawberry.ID(str(representation.get("userId")))
-        check_export_reader(await info.context.require_principal(), user_id)
-        return cls(user_id=user_id)
+        return await export(info.context.session, self.user_uuid)

@@ -9,7 +9,6 @@ A mail being sent at that moment loses its row: the sender's `mark_sent` then fi
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -20,14 +19,10 @@ from strawberry.types import Info
 
 from shared.context import Runtime
 from shared.outbox import Event
-from shared.privacy import check_export_reader, dead_letters_of, forget_in_dead_letters, parse_user_id
+from shared.privacy import ExportPart, dead_letters_of, forget_in_dead_letters, iso, parse_user_id
 from shared.subscriptions import ConsumerSpec, Handler
 from subgraphs.notifications import repository
 from subgraphs.notifications.models import Notification, ProductWatch
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def user_deleted(runtime: Runtime[Any], spec: ConsumerSpec) -> Handler:
@@ -59,28 +54,19 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
                 "subject": mail.subject,
                 "body": mail.body,
                 "status": mail.status,
-                "createdAt": _iso(mail.created_at),
-                "sentAt": _iso(mail.sent_at),
+                "createdAt": iso(mail.created_at),
+                "sentAt": iso(mail.sent_at),
             }
             for mail in mails
         ],
         "watchedProducts": [
-            {"productId": str(watch.product_id), "since": _iso(watch.created_at)} for watch in watches
+            {"productId": str(watch.product_id), "since": iso(watch.created_at)} for watch in watches
         ],
     }
 
 
 @strawberry.federation.type(keys=["userId"])
-class PersonalDataExport:
-    user_id: strawberry.ID
-
+class PersonalDataExport(ExportPart):
     @strawberry.field(description="The mails sent (or to be sent) to the user and the products they watch.")
     async def notifications(self, info: Info) -> JSON:
-        return await export(info.context.session, uuid.UUID(str(self.user_id)))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> PersonalDataExport:
-        # Strawberry passes the representation's keys as they are (`userId`).
-        user_id = strawberry.ID(str(representation.get("userId")))
-        check_export_reader(await info.context.require_principal(), str(user_id))
-        return cls(user_id=user_id)
+        return await export(info.context.session, self.user_uuid)

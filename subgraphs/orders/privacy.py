@@ -8,7 +8,6 @@ address on an order will have to).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -17,13 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from shared.privacy import check_export_reader
+from shared.privacy import ExportPart, iso
 from subgraphs.orders import repository
 from subgraphs.orders.models import Order
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -44,7 +39,7 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
             "paymentMethod": order.payment_method,
             "failureCode": order.failure_code,
             "failureReason": order.failure_reason,
-            "createdAt": _iso(order.created_at),
+            "createdAt": iso(order.created_at),
             "items": [
                 {
                     "productId": str(item.product_id),
@@ -55,7 +50,7 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
                 for item in items.get(order.id, [])
             ],
             "statusHistory": [
-                {"status": change.status, "reason": change.reason, "at": _iso(change.at)}
+                {"status": change.status, "reason": change.reason, "at": iso(change.at)}
                 for change in history.get(order.id, [])
             ],
         }
@@ -64,16 +59,7 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
 
 
 @strawberry.federation.type(keys=["userId"])
-class PersonalDataExport:
-    user_id: strawberry.ID
-
+class PersonalDataExport(ExportPart):
     @strawberry.field(description="The user's orders with their lines and status history, oldest first.")
     async def orders(self, info: Info) -> JSON:
-        return await export(info.context.session, uuid.UUID(str(self.user_id)))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> PersonalDataExport:
-        # Strawberry passes the representation's keys as they are (`userId`).
-        user_id = strawberry.ID(str(representation.get("userId")))
-        check_export_reader(await info.context.require_principal(), user_id)
-        return cls(user_id=user_id)
+        return await export(info.context.session, self.user_uuid)

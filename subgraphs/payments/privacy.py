@@ -8,7 +8,6 @@ names or locates a person, and the books keep all of it when a user is deleted, 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -17,12 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from shared.privacy import check_export_reader
+from shared.privacy import ExportPart, iso
 from subgraphs.payments.models import Payment
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -39,24 +34,15 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
             "status": payment.status,
             "failureReason": payment.failure_reason,
             "refundReason": payment.refund_reason,
-            "createdAt": _iso(payment.created_at),
-            "refundedAt": _iso(payment.refunded_at),
+            "createdAt": iso(payment.created_at),
+            "refundedAt": iso(payment.refunded_at),
         }
         for payment in payments
     ]
 
 
 @strawberry.federation.type(keys=["userId"])
-class PersonalDataExport:
-    user_id: strawberry.ID
-
+class PersonalDataExport(ExportPart):
     @strawberry.field(description="The user's payments and refunds, oldest first.")
     async def payments(self, info: Info) -> JSON:
-        return await export(info.context.session, uuid.UUID(str(self.user_id)))
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> PersonalDataExport:
-        # Strawberry passes the representation's keys as they are (`userId`).
-        user_id = strawberry.ID(str(representation.get("userId")))
-        check_export_reader(await info.context.require_principal(), user_id)
-        return cls(user_id=user_id)
+        return await export(info.context.session, self.user_uuid)
