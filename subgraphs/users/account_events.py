@@ -63,20 +63,26 @@ async def sign_up_attempted(session: AsyncSession, user: User) -> None:
     await _emit(session, UserEvent.SIGN_UP_ATTEMPTED, user, payload)
 
 
+async def _token_mail(
+    session: AsyncSession,
+    settings: UsersSettings,
+    event: UserEvent,
+    user: User,
+    purpose: Purpose,
+    *,
+    email: str,
+    **extra: Any,
+) -> None:
+    """An event whose mail carries a new `purpose` token to `email` (payload: email, name, token, expiresAt,
+    at, and `extra`)."""
+    sealed, expires_at = await _token(session, settings, user, purpose, email)
+    payload = {"email": email, **extra, "name": user.name, "token": sealed, "expiresAt": expires_at}
+    await _emit(session, event, user, {**payload, "at": datetime.now(UTC)})
+
+
 async def verification_requested(session: AsyncSession, settings: UsersSettings, user: User) -> None:
-    sealed, expires_at = await _token(session, settings, user, Purpose.VERIFY_EMAIL, user.email)
-    await _emit(
-        session,
-        UserEvent.EMAIL_VERIFICATION_REQUESTED,
-        user,
-        {
-            "email": user.email,
-            "name": user.name,
-            "token": sealed,
-            "expiresAt": expires_at,
-            "at": datetime.now(UTC),
-        },
-    )
+    event = UserEvent.EMAIL_VERIFICATION_REQUESTED
+    await _token_mail(session, settings, event, user, Purpose.VERIFY_EMAIL, email=user.email)
 
 
 async def email_verified(session: AsyncSession, user: User) -> None:
@@ -84,19 +90,8 @@ async def email_verified(session: AsyncSession, user: User) -> None:
 
 
 async def password_reset_requested(session: AsyncSession, settings: UsersSettings, user: User) -> None:
-    sealed, expires_at = await _token(session, settings, user, Purpose.RESET_PASSWORD, user.email)
-    await _emit(
-        session,
-        UserEvent.PASSWORD_RESET_REQUESTED,
-        user,
-        {
-            "email": user.email,
-            "name": user.name,
-            "token": sealed,
-            "expiresAt": expires_at,
-            "at": datetime.now(UTC),
-        },
-    )
+    event = UserEvent.PASSWORD_RESET_REQUESTED
+    await _token_mail(session, settings, event, user, Purpose.RESET_PASSWORD, email=user.email)
 
 
 async def password_changed(session: AsyncSession, user: User, *, reason: str) -> None:
@@ -107,19 +102,10 @@ async def password_changed(session: AsyncSession, user: User, *, reason: str) ->
 async def email_change_requested(
     session: AsyncSession, settings: UsersSettings, user: User, new_email: str
 ) -> None:
-    sealed, expires_at = await _token(session, settings, user, Purpose.CHANGE_EMAIL, new_email)
-    await _emit(
-        session,
-        UserEvent.EMAIL_CHANGE_REQUESTED,
-        user,
-        {
-            "email": new_email,
-            "previousEmail": user.email,
-            "name": user.name,
-            "token": sealed,
-            "expiresAt": expires_at,
-            "at": datetime.now(UTC),
-        },
+    # `email` is the NEW address (the token is for it); the notice goes to `previousEmail`.
+    event = UserEvent.EMAIL_CHANGE_REQUESTED
+    await _token_mail(
+        session, settings, event, user, Purpose.CHANGE_EMAIL, email=new_email, previousEmail=user.email
     )
 
 
