@@ -12,22 +12,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.context import Context
-from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
+from shared.errors import BadUserInput, Conflict, MyShopError
 from shared.ratelimit import Limit
 from subgraphs.users import account_events, account_tokens, repository
 from subgraphs.users.account_tokens import Purpose
 from subgraphs.users.models import User
 from subgraphs.users.service import SignedIn, UserService, check_password, clean_name, normalize_email
-from subgraphs.users.state import UsersState
+from subgraphs.users.state import InRequest
 
 BAD_TOKEN = "This code is wrong, used or expired; ask for a new one."
 
@@ -43,25 +40,7 @@ def _field(error: MyShopError, field: str) -> MyShopError:
     return error
 
 
-class Accounts:
-    def __init__(self, context: Context) -> None:
-        self.context = context
-        self.state: UsersState = context.runtime.state
-        self.settings = self.state.settings
-
-    @property
-    def session(self) -> AsyncSession:
-        return self.context.session
-
-    async def _lock_self(self, principal: Principal) -> User:
-        """The signed-in user's row, locked until the request ends (login and refresh lock it too)."""
-        if principal.user_id is None:
-            raise Forbidden("Only a signed-in user has an account.")
-        user = await repository.get(self.session, uuid.UUID(principal.user_id), for_update=True)
-        if user is None:
-            raise NotFound("Your account no longer exists.")
-        return user
-
+class Accounts(InRequest):
     async def _redeem(self, purpose: Purpose, token: str) -> tuple[User, str]:
         """The user a valid token of `purpose` is for (row locked) and the address it was mailed to."""
         token = token.strip()
@@ -72,22 +51,6 @@ class Accounts:
         if user is None or row is None or row.user_id != user.id:
             raise BadUserInput(BAD_TOKEN, field="token")
         return user, row.email
-
-    async def _check_password(self, user: User, password: str, field: str) -> None:
-        """The user's password, throttled like a login: a stolen session is no password oracle."""
-        account = user.email.lower()
-        await self.state.login_throttle.claim(account, self.context.client_ip)
-        verification = await self.state.passwords.verify(user.password_hash, password)
-        if not verification.ok:
-            raise BadUserInput("Wrong password.", field=field)
-        await self.state.login_throttle.succeeded(account, self.context.client_ip)
-
-    async def _end_every_session(self, user: User) -> None:
-        """Every refresh token and access token of the user stops working now (as set_roles does)."""
-        await self.state.refresh_tokens.revoke_user(str(user.id))
-        await self.state.revocations.revoke_user(
-            str(user.id), keep_seconds=self.settings.access_token_ttl_seconds
-        )
 
     # --- verification ---
 
@@ -104,7 +67,7 @@ class Accounts:
 
     async def resend_verification(self, principal: Principal) -> bool:
         """Mail a new verification token (the earlier one stops working); False when already verified."""
-        user = await self._lock_self(principal)
+        user = await self.signed_in_user(principal)
         if user.email_verified_at is not None:
             return False
         await self.state.limiter.enforce(
@@ -160,7 +123,7 @@ class Accounts:
             raise BadUserInput(BAD_TOKEN, field="token")
         # Sessions end before the new hash is made: the ~65 ms between keep a token issued right after this
         # request (iat in milliseconds) clear of the revocation's timestamp.
-        await self._end_every_session(user)
+        await self.end_every_session(user.id)
         user.password_hash = await self.state.passwords.hash(new_password)
         # The mail reached the owner: that proves the address as well as a verification would.
         if user.email_verified_at is None:
@@ -174,7 +137,7 @@ class Accounts:
 
     async def update_me(self, principal: Principal, name: str) -> User:
         new_name = clean_name(name)
-        user = await self._lock_self(principal)
+        user = await self.signed_in_user(principal)
         user.name = new_name
         await self.session.flush()
         return user
@@ -185,9 +148,9 @@ class Accounts:
             check_password(new_password)
         except BadUserInput as exc:
             raise _field(exc, "newPassword") from exc
-        user = await self._lock_self(principal)
-        await self._check_password(user, current, "currentPassword")
-        await self._end_every_session(user)  # before the hash, as in reset_password
+        user = await self.signed_in_user(principal)
+        await self.prove_password(user, current, "currentPassword")
+        await self.end_every_session(user.id)  # before the hash, as in reset_password
         user.password_hash = await self.state.passwords.hash(new_password)
         await account_tokens.void(self.session, user.id, Purpose.RESET_PASSWORD)
         await self.session.flush()
@@ -204,13 +167,13 @@ class Accounts:
             new_email = normalize_email(raw_new_email)
         except BadUserInput as exc:
             raise _field(exc, "newEmail") from exc
-        user = await self._lock_self(principal)
+        user = await self.signed_in_user(principal)
         await self.state.limiter.enforce(
             f"users:email-change:user:{user.id}",
             Limit(self.settings.email_change_attempts, self.settings.email_change_window_seconds),
             "Too many email changes; try again later.",
         )
-        await self._check_password(user, password, "password")
+        await self.prove_password(user, password, "password")
         if _same_address(new_email, user.email):
             raise BadUserInput("This is already your email address.", field="newEmail")
         # The address or a look-alike of it (emails.py's skeleton) has another account.

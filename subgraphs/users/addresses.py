@@ -11,37 +11,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from shared.addresses import validate_address
 from shared.auth import Principal
-from shared.context import Context
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, NotFound
 from shared.ids import parse_uuid
-from subgraphs.users import address_repository, repository
+from subgraphs.users import address_repository
 from subgraphs.users.models import Address
+from subgraphs.users.state import InRequest
 
 # Plenty for a shopper (home, work, family, pick-up points) and a bound for demand control (`User.addresses`).
 MAX_ADDRESSES_PER_USER = 50
 DEFAULT_KINDS = ("shipping", "billing")
 
 
-class AddressBook:
-    def __init__(self, context: Context) -> None:
-        self.context = context
-
-    @property
-    def session(self) -> AsyncSession:
-        return self.context.session
-
+class AddressBook(InRequest):
     async def _lock_owner(self, principal: Principal) -> uuid.UUID:
         """The signed-in user's id, their row locked until the request's transaction ends."""
-        if principal.user_id is None:
-            raise Forbidden("Only a signed-in user has an address book.")
-        user_id = uuid.UUID(principal.user_id)
-        if await repository.get(self.session, user_id, for_update=True) is None:
-            raise NotFound("Your account no longer exists.")
-        return user_id
+        return (await self.signed_in_user(principal)).id
 
     async def _own_address(self, user_id: uuid.UUID, raw_id: str) -> Address:
         address_id = parse_uuid(raw_id, "id", "an address id")

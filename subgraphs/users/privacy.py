@@ -55,17 +55,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
-from shared.context import Context
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.privacy import check_export_reader, scrub_outbox
 from shared.ratelimit import Limit
 from subgraphs.users import address_repository, repository
 from subgraphs.users.events import UserEvent
 from subgraphs.users.models import User, outbox
-from subgraphs.users.state import UsersState
+from subgraphs.users.state import InRequest
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -76,31 +74,12 @@ def _iso(value: datetime | None) -> str | None:
 EXPORT_LIMIT = Limit(attempts=10, window_seconds=3600)
 
 
-class Privacy:
-    def __init__(self, context: Context) -> None:
-        self.context = context
-        self.state: UsersState = context.runtime.state
-
-    @property
-    def session(self) -> AsyncSession:
-        return self.context.session
-
+class Privacy(InRequest):
     async def delete_me(self, principal: Principal, password: str) -> None:
         """Delete the signed-in user's account once their password is proved again (throttled like login)."""
-        if principal.user_id is None:
-            raise Forbidden("Only a signed-in user can delete their account.")
-        user_id = uuid.UUID(principal.user_id)
-        user = await repository.get(self.session, user_id)
-        if user is None:
-            raise NotFound("Your account no longer exists.")
-        account = user.email.lower()
-        address = self.context.client_ip
-        # A stolen access token must not turn into a password oracle: the login throttle counts these too.
-        await self.state.login_throttle.claim(account, address)
-        verification = await self.state.passwords.verify(user.password_hash, password)
-        if not verification.ok:
-            raise Forbidden("Wrong password.", field="password", reason="credentials")
-        await self.state.login_throttle.succeeded(account, address)
+        user = await self.signed_in_user(principal, for_update=False)
+        user_id = user.id
+        await self.prove_password(user, password, "password")
         if Role.ADMIN in user.roles:
             # Locked in id order before the user (as set_roles does): two last admins deleting themselves at
             # once cannot both pass.
@@ -117,11 +96,9 @@ class Privacy:
             {"userId": user_id, "at": datetime.now(UTC)},
             aggregate_id=user_id,
         )
-        # Before our commit, while we hold the row: a refresh or login meanwhile waits for the lock and then
-        # finds no user. Should the commit fail, the user is signed out but kept: the safe side.
-        keep = self.state.settings.access_token_ttl_seconds
-        await self.state.refresh_tokens.revoke_user(str(user_id))
-        await self.state.revocations.revoke_user(str(user_id), keep_seconds=keep)
+        # A refresh or login meanwhile finds no user. Should the commit fail, the user is signed out but kept:
+        # the safe side.
+        await self.end_every_session(user_id)
 
     async def start_export(self, principal: Principal) -> uuid.UUID:
         """The signed-in user's id, for their export; RATE_LIMITED past `EXPORT_LIMIT` exports an hour."""

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import AccessToken, Principal, Role
-from shared.context import Context
 from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import (
@@ -29,7 +27,7 @@ from subgraphs.users.events import UserEvent
 from subgraphs.users.models import USER_ROLE_NAMES, User, outbox
 from subgraphs.users.session_service import end_family, revoke_family_access, seen_from
 from subgraphs.users.sessions import Rotation
-from subgraphs.users.state import UsersState
+from subgraphs.users.state import InRequest
 
 logger = logging.getLogger("myshop.users")
 
@@ -110,16 +108,7 @@ def _login_key(raw_email: str) -> str | None:
     return emails.login_key(raw_email)
 
 
-class UserService:
-    def __init__(self, context: Context) -> None:
-        self.context = context
-        self.state: UsersState = context.runtime.state
-        self.settings = self.state.settings
-
-    @property
-    def session(self) -> AsyncSession:
-        return self.context.session
-
+class UserService(InRequest):
     # --- accounts ---
 
     async def register(self, *, email: str, password: str, name: str) -> Registered:
@@ -241,11 +230,8 @@ class UserService:
     async def logout(self, principal: Principal, *, refresh_token: str | None, all_sessions: bool) -> None:
         user_id = principal.user_id
         if user_id is not None and all_sessions:
-            await self.state.refresh_tokens.revoke_user(user_id)
             # Access tokens on the user's other devices stop working too, not only this one.
-            await self.state.revocations.revoke_user(
-                user_id, keep_seconds=self.settings.access_token_ttl_seconds
-            )
+            await self.end_every_session(user_id)
         elif user_id is not None and refresh_token:
             owner = await self.state.refresh_tokens.owner(refresh_token)
             # Someone else's token is left alone: holding a token is no right to end another's session.
@@ -301,11 +287,6 @@ class UserService:
             return user
         user.roles = wanted
         await self.session.flush()
-        # Old tokens carry the old roles: end every session now, access tokens included. This runs before our
-        # commit, while we hold the row lock; login and refresh lock the row too, so a token issued meanwhile
-        # is either older than this revocation (and revoked) or issued after the commit (with the new roles).
-        await self.state.refresh_tokens.revoke_user(str(user.id))
-        await self.state.revocations.revoke_user(
-            str(user.id), keep_seconds=self.settings.access_token_ttl_seconds
-        )
+        # Old tokens carry the old roles: end every session now, access tokens included.
+        await self.end_every_session(user.id)
         return user

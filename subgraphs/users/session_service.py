@@ -11,7 +11,7 @@ from shared.auth import Principal
 from shared.context import Context
 from shared.errors import Forbidden, NotFound
 from subgraphs.users.sessions import SeenFrom, SessionRecord
-from subgraphs.users.state import UsersState
+from subgraphs.users.state import InRequest, UsersState
 
 
 def seen_from(context: Context) -> SeenFrom:
@@ -36,11 +36,7 @@ async def revoke_family_access(state: UsersState, family: str) -> None:
             await state.revocations.revoke_token(token_id, expires_at)
 
 
-class SessionService:
-    def __init__(self, context: Context) -> None:
-        self.context = context
-        self.state: UsersState = context.runtime.state
-
+class SessionService(InRequest):
     @staticmethod
     def _owner(principal: Principal) -> str:
         if principal.user_id is None:

@@ -112,7 +112,7 @@ async def test_delete_me_with_a_wrong_password_is_refused_and_deletes_nothing(sh
 
     refused = await shop.call(DELETE_ME, {"password": "not my password"}, shopper.token)
 
-    assert [error["extensions"]["code"] for error in refused["errors"]] == ["FORBIDDEN"]
+    assert [error["extensions"]["code"] for error in refused["errors"]] == ["BAD_USER_INPUT"]
     assert (await shop.ok(ME, token=shopper.token))["me"]["email"] == shopper.email
     assert await shop.user_deleted_event(shopper.id) is None
 
