@@ -3,8 +3,6 @@ users schema by schema.py, and what `register` answers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 from strawberry.federation.schema_directives import Cost
 from strawberry.types import Info
@@ -12,13 +10,7 @@ from strawberry.types import Info
 from shared.auth.permissions import IsAuthenticated
 from subgraphs.users import models
 from subgraphs.users.accounts import Accounts
-
-if TYPE_CHECKING:
-    from subgraphs.users.schema import AuthPayload, User
-
-# schema.py imports this module for its Mutation: its types are named lazily.
-UserType = Annotated["User", strawberry.lazy("subgraphs.users.schema")]
-AuthPayloadType = Annotated["AuthPayload", strawberry.lazy("subgraphs.users.schema")]
+from subgraphs.users.user_types import AuthPayload, User
 
 REGISTERED_MESSAGE = (
     "Check your inbox: we sent a message to this address. Confirm the address with the code or link in it, "
@@ -43,8 +35,6 @@ class RegisterPayload:
 
 
 def _user(user: models.User) -> User:
-    from subgraphs.users.schema import User
-
     # The token proved the caller reads this account's mail, which already lets them reset its password: they
     # may read what the owner reads (email, emailVerified) without signing in.
     return User.from_model(user, signed_in_as=True)
@@ -56,7 +46,7 @@ class AccountMutation:
         description="Confirm the account's email address with the code mailed to it (no sign-in needed). "
         "A wrong, used or expired code: BAD_USER_INPUT (field `token`)."
     )
-    async def verify_email(self, info: Info, token: str) -> UserType:
+    async def verify_email(self, info: Info, token: str) -> User:
         return _user(await Accounts(info.context).verify_email(token))
 
     @strawberry.mutation(
@@ -85,7 +75,7 @@ class AccountMutation:
         return await Accounts(info.context).reset_password(token, new_password)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Change your name.")
-    async def update_me(self, info: Info, name: str) -> UserType:
+    async def update_me(self, info: Info, name: str) -> User:
         principal = await info.context.require_principal()
         return _user(await Accounts(info.context).update_me(principal, name))
 
@@ -95,9 +85,7 @@ class AccountMutation:
         "tokens. A wrong current password: BAD_USER_INPUT (field `currentPassword`).",
         directives=[Cost(weight=100)],
     )
-    async def change_password(self, info: Info, current_password: str, new_password: str) -> AuthPayloadType:
-        from subgraphs.users.schema import AuthPayload
-
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> AuthPayload:
         principal = await info.context.require_principal()
         signed_in = await Accounts(info.context).change_password(principal, current_password, new_password)
         return AuthPayload.from_signed_in(signed_in)
@@ -117,5 +105,5 @@ class AccountMutation:
         description="Switch the account to the address the code was mailed to (no sign-in needed). A wrong, "
         "used or expired code: BAD_USER_INPUT (field `token`); the address taken meanwhile: CONFLICT."
     )
-    async def confirm_email_change(self, info: Info, token: str) -> UserType:
+    async def confirm_email_change(self, info: Info, token: str) -> User:
         return _user(await Accounts(info.context).confirm_email_change(token))
