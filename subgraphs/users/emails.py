@@ -19,8 +19,9 @@ from shared.errors import BadUserInput
 # UTS #39 "highly restrictive": one script besides Common/Inherited (resolved through Script_Extensions), or
 # Latin with Han and the Japanese, Chinese or Korean scripts that are written with it. Latin with Cyrillic or
 # Greek is refused; a wholly Cyrillic or Greek part is fine. Checked per local part and per domain label.
+# Also refused (INVISIBLE): the same combining mark twice in a row (`á́́`), which renders like one.
 _SCRIPTS = icu.SpoofChecker()
-_SCRIPTS.setChecks(icu.USpoofChecks.RESTRICTION_LEVEL)
+_SCRIPTS.setChecks(icu.USpoofChecks.RESTRICTION_LEVEL | icu.USpoofChecks.INVISIBLE)
 _SCRIPTS.setRestrictionLevel(icu.URestrictionLevel.HIGHLY_RESTRICTIVE)
 # getSkeleton is const in ICU: one checker serves every thread.
 _SKELETONS = icu.SpoofChecker()
@@ -42,7 +43,9 @@ def canonical(raw: str) -> CanonicalEmail:
     address = _validated(typed)
     local, _, domain = address.rpartition("@")
     if any(_SCRIPTS.check(part) for part in (local, *domain.split("."))):
-        raise BadUserInput("The email address mixes writing systems in one part.", field="email")
+        raise BadUserInput(
+            "The email address mixes writing systems in one part, or repeats a mark.", field="email"
+        )
     return CanonicalEmail(address=address, skeleton=skeleton(address))
 
 
