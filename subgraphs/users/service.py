@@ -198,6 +198,10 @@ class UserService(InRequest):
         refresh = await sessions.start_family(
             str(user.id), access, family=family, seen=seen_from(self.context)
         )
+        for stale in await sessions.least_recently_used(
+            str(user.id), keeping=self.settings.max_sessions_per_user
+        ):
+            await end_family(self.state, str(user.id), stale)
         return SignedIn(user=user, access=access, refresh_token=refresh.token)
 
     # --- sessions ---

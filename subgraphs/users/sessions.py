@@ -364,6 +364,16 @@ class RefreshTokens:
 
     async def sessions(self, user_id: str) -> list[SessionRecord]:
         """The user's live sessions, last used first; ids of expired families leave the user's index."""
+        return [record for _, record in await self._live(user_id)]
+
+    async def least_recently_used(self, user_id: str, *, keeping: int) -> list[str]:
+        """The families of the user's sessions beyond the `keeping` most recently used (none while the user
+        has no more than that: one SCARD)."""
+        if await self.redis.scard(self._user_key(user_id)) <= keeping:
+            return []
+        return [family for family, _ in (await self._live(user_id))[keeping:]]
+
+    async def _live(self, user_id: str) -> list[tuple[str, SessionRecord]]:
         families = [family.decode() for family in await self.redis.smembers(self._user_key(user_id))]
         if not families:
             return []
@@ -373,15 +383,15 @@ class RefreshTokens:
                 pipe.hgetall(self._session_key(family))
             found = await pipe.execute()
         now = time.time()
-        records, stale = [], []
+        live, stale = [], []
         for family, ttl_ms, info in zip(families, found[0::2], found[1::2], strict=True):
             if ttl_ms < 0:  # -2: expired or revoked (-1, no TTL, never happens: the key is set with one)
                 stale.append(family)
                 continue
-            records.append(self._record(family, info, now - (self.ttl_seconds - ttl_ms / 1000)))
+            live.append((family, self._record(family, info, now - (self.ttl_seconds - ttl_ms / 1000))))
         if stale:
             await self.redis.srem(self._user_key(user_id), *stale)
-        return sorted(records, key=lambda record: record.last_used_at, reverse=True)
+        return sorted(live, key=lambda pair: pair[1].last_used_at, reverse=True)
 
     def _record(self, family: str, info: dict[bytes, bytes], renewed_at: float) -> SessionRecord:
         # A family started before sessions were recorded has no (or, once rotated, a partial) record: its last

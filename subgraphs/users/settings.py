@@ -23,6 +23,9 @@ class UsersSettings(ServiceSettings):
     # unused, gets the same new pair back (two tabs, a retried request) instead of ending the session as a
     # reuse. 0 turns the window off. See sessions.py for what a thief can do inside it.
     refresh_grace_seconds: float = Field(5.0, ge=0, le=30)
+    # Sessions a user keeps at once: a sign-in beyond it ends the least recently used one (its access tokens
+    # too), so a script signing in on every run cannot grow a user's sessions, and `mySessions`, without end.
+    max_sessions_per_user: int = Field(50, ge=1, le=1000)
     # How long clients and peers may cache /.well-known/jwks.json: short, so a rotated key shows up soon.
     jwks_cache_seconds: int = Field(300, ge=0, le=3600)
 

@@ -221,3 +221,27 @@ async def test_an_access_token_without_a_session_id_still_works(accounts: Accoun
     listed = await sessions_of(gql, old)
 
     assert [s["current"] for s in listed] == [False]
+
+
+async def test_a_sign_in_beyond_the_session_cap_ends_the_least_recently_used_session(
+    accounts: Accounts, gql, users_state, monkeypatch
+) -> None:
+    # Given a cap of 3 sessions and a user signed in on 3 devices, the first of them used again since
+    monkeypatch.setattr(users_state.settings, "max_sessions_per_user", 3)
+    email = "capped.sessions@example.com"
+    registered = await accounts.register(email)  # its register-then-login is session 1
+    second, third = await login(gql, email, LAPTOP), await login(gql, email, PHONE)
+    await asyncio.sleep(0.01)
+    renewed = (await gql("users", REFRESH, {"token": registered["refreshToken"]})).ok()["refreshToken"]
+
+    # When a fourth sign-in comes
+    fourth = await login(gql, email, LAPTOP)
+
+    # Then the least recently used session (the second) ended, its access token with it; the others live
+    listed = await sessions_of(gql, fourth["accessToken"])
+    assert {s["id"] for s in listed} == {
+        sid(t) for t in (renewed["accessToken"], third["accessToken"], fourth["accessToken"])
+    }
+    assert (await gql("users", ME, token=second["accessToken"])).error_codes == ["UNAUTHENTICATED"]
+    assert (await gql("users", REFRESH, {"token": second["refreshToken"]})).error_codes == ["UNAUTHENTICATED"]
+    assert (await gql("users", ME, token=renewed["accessToken"])).ok()["me"]["email"] == email
