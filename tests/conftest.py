@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,8 @@ os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
 os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 
 from myshop import migrations  # noqa: E402
+from router.config import RouterConfig  # noqa: E402
+from router.server import build_gateway, create_app  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
@@ -307,3 +309,34 @@ def issuer(api: Stack) -> TokenIssuer:
         private_key_pem=None, keys_dir=settings.keys_dir, retired_public_pem=None, create=False
     )
     return TokenIssuer(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=900)
+
+
+# MyShop's committed supergraph, as `myshop router` serves it.
+SUPERGRAPH = (Path(__file__).resolve().parent.parent / "schema" / "supergraph.graphql").read_text()
+
+
+@pytest.fixture(scope="module")
+def start_router() -> Iterator[Callable[..., ServerThread]]:
+    """`start_router(supergraph, **config)` serves `supergraph` as `myshop router` does (GraphiQL off unless
+    asked), on a free loopback port; `app_options` go to `create_app`. Every router started stops after the
+    module's tests (a test may stop one sooner)."""
+    started: list[ServerThread] = []
+
+    def start(supergraph: str, *, app_options: dict[str, Any] | None = None, **settings: Any) -> ServerThread:
+        config = RouterConfig(**{"graphiql": False, **settings})
+        app = create_app(build_gateway(supergraph, config), config, **(app_options or {}))
+        server = ServerThread(app).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def myshop_router(stack: Stack, start_router: Callable[..., ServerThread]) -> ServerThread:
+    """The router over MyShop's supergraph and this run's subgraphs."""
+    return start_router(
+        SUPERGRAPH, subgraph_urls={name: f"{s.url}/graphql" for name, s in stack.servers.items()}
+    )

@@ -13,18 +13,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from mail_catcher import MailCatcher, Received
 
-from router.config import RouterConfig
-from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
-SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 PASSWORD = "correct horse battery"
 
 REGISTER = """
@@ -52,19 +48,9 @@ mutation Confirm($token: String!) { confirmEmailChange(token: $token) { id email
 """
 
 
-@pytest.fixture(scope="module")
-def router(stack: Any) -> AsyncIterator[ServerThread]:
-    config = RouterConfig(
-        graphiql=False, subgraph_urls={name: f"{s.url}/graphql" for name, s in stack.servers.items()}
-    )
-    server = ServerThread(create_app(build_gateway(SUPERGRAPH, config), config)).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-async def client(router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+async def client(myshop_router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=myshop_router.url, timeout=30) as client:
         yield client
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +12,6 @@ import pytest
 
 from shared.testing import ServerThread
 
-SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 REGISTER = """
 mutation Register($input: RegisterInput!) { register(input: $input) { email } }
 """
@@ -30,16 +28,9 @@ mutation Add($input: AddressInput!) {
 MY_ADDRESSES = "{ me { id addresses { id name city postalCode country phone isDefaultShipping } } }"
 
 
-@pytest.fixture(scope="module")
-def router(stack: Any, start_router: Any) -> ServerThread:
-    return start_router(
-        SUPERGRAPH, subgraph_urls={name: f"{s.url}/graphql" for name, s in stack.servers.items()}
-    )
-
-
 @pytest.fixture
-async def client(router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+async def client(myshop_router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=myshop_router.url, timeout=30) as client:
         yield client
 
 

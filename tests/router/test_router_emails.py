@@ -4,30 +4,20 @@ BAD_USER_INPUT on field `email`, the subgraph's extensions passed through unchan
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from shared.testing import ServerThread
 
-SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
 REGISTER = """
 mutation Register($input: RegisterInput!) { register(input: $input) { email } }
 """
 
 
-@pytest.fixture(scope="module")
-def router(stack: Any, start_router: Any) -> ServerThread:
-    return start_router(
-        SUPERGRAPH, subgraph_urls={name: f"{s.url}/graphql" for name, s in stack.servers.items()}
-    )
-
-
 @pytest.fixture
-async def client(router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+async def client(myshop_router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=myshop_router.url, timeout=30) as client:
         yield client
 
 
