@@ -1,4 +1,4 @@
-"""The orders tables: orders with their frozen lines, their status history and their saga's progress."""
+"""The orders tables: orders with their frozen lines, status history and saga progress; carts."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
@@ -130,3 +131,71 @@ class SagaStep(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# --- carts (carts.py) ---
+
+
+class CartStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"  # checked out (stage 2): kept for the order's history, never changed again
+    MERGED = "MERGED"  # a guest cart moved into a signed-in customer's cart; its token no longer works
+
+
+class Cart(Base):
+    """A customer's cart (`user_id`) or a guest's (`token_hash`: SHA-256 of the opaque token only its holder
+    knows). Addresses are frozen JSON copies (shared.addresses.AddressValue): a later edit of the address
+    book never changes a cart or its order."""
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        # One ACTIVE cart per signed-in customer: a second device finds the same cart.
+        Index(
+            "uq_carts_user_id_active",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status = 'ACTIVE' AND user_id IS NOT NULL"),
+        ),
+        UniqueConstraint("token_hash"),
+        CheckConstraint(
+            "user_id IS NOT NULL OR token_hash IS NOT NULL OR status <> 'ACTIVE'", name="has_owner"
+        ),
+        # Abandoned carts, oldest activity first (a cleanup job's work list).
+        Index("ix_carts_status_last_activity_at", "status", "last_activity_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), server_default=CartStatus.ACTIVE.value)
+    # The first line's currency; null while the cart is empty.
+    currency: Mapped[str | None] = mapped_column(String(3))
+    shipping_address: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    billing_address: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    shipping_method_id: Mapped[str | None] = mapped_column(String(100))
+    voucher_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+    __table_args__ = (
+        # One line per product: adding a product again adds to its line.
+        UniqueConstraint("cart_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("seen_unit_price_amount >= 0", name="seen_unit_price_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    quantity: Mapped[int] = mapped_column(Integer)
+    # The unit price the customer last saw (when adding, or the last time the cart was shown to them): a
+    # different current price is a PRICE_CHANGED notice. The cart is always priced at the current price.
+    seen_unit_price_amount: Mapped[int] = mapped_column(BigInteger)
+    seen_currency: Mapped[str] = mapped_column(String(3))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

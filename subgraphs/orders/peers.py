@@ -74,9 +74,10 @@ class Peers:
         self.products = peer("products", settings.products_url)
         self.inventory = peer("inventory", settings.inventory_url)
         self.payments = peer("payments", settings.payments_url)
+        self.users = peer("users", settings.users_url)
 
     async def close(self) -> None:
-        for peer in (self.products, self.inventory, self.payments):
+        for peer in (self.products, self.inventory, self.payments, self.users):
             await peer.close()
 
     async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
@@ -137,6 +138,25 @@ class Peers:
         return _answer(
             await self.payments.call(_REFUND, {"key": key, "reason": reason}), "refundPayment", "payments"
         )
+
+    async def address_book(self, user_id: str) -> list[dict[str, Any]] | None:
+        """The user's addresses as users stores them (camelCase keys, each with its `id`); None when users
+        knows no such user. A read for a cart (carts.py), with a SERVICE token."""
+        representations = [{"__typename": "User", "id": user_id}]
+        data = await self.users.call(_ADDRESS_BOOK, {"representations": representations})
+        entities = data.get("_entities") or [None]
+        user = entities[0]
+        if not user:
+            return None
+        return list(user.get("addresses") or [])
+
+
+_ADDRESS_BOOK = """
+query CartAddressBook($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on User { addresses { id name company line1 line2 city postalCode region country phone } }
+  }
+}"""
 
 
 def _answer(data: dict[str, Any], field: str, peer: str) -> StepAnswer:

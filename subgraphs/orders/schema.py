@@ -15,6 +15,7 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
 from subgraphs.orders import models
+from subgraphs.orders.cart_schema import Cart, CartMutation, CartQuery
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.service import OrderPage, OrderService
@@ -150,7 +151,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query:
+class Query(CartQuery):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -170,7 +171,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(CartMutation):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
@@ -261,5 +262,5 @@ schema = build_schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Order, User, Product, PersonalDataExport],
+    types=[Order, User, Product, PersonalDataExport, Cart],
 )
