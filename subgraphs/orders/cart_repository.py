@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -103,6 +104,8 @@ async def add_line(
         quantity=quantity,
         seen_unit_price_amount=unit_amount,
         seen_currency=currency,
+        # The clock, not the transaction's now(): lines added by one operation keep the order they came in.
+        added_at=datetime.now(UTC),
     )
     session.add(line)
     await session.flush()

@@ -10,6 +10,7 @@ A cart is priced from the catalog's current prices when it is read, through `car
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -201,25 +202,42 @@ def price_lines(cart: Cart, lines: list[CartLine], catalog: dict[str, CatalogPro
     return CartView(cart, priced, currency, cart_price(priced, currency=currency), weight, notices)
 
 
-# The catalog read of one request, batched across every cart and line it shows (one call to products).
-_catalog_loaders: weakref.WeakKeyDictionary[Context, DataLoader[str, CatalogProduct | None]] = (
-    weakref.WeakKeyDictionary()
-)
+class CartLoaders:
+    """One request's reads of carts, their lines and the catalog, each batched into one query or call (an
+    `_entities` of many carts is one query per table and one catalog call)."""
+
+    def __init__(self, context: Context, peers: Peers) -> None:
+        self._context = context
+        self._peers = peers
+        self.cart: DataLoader[uuid.UUID, Cart | None] = DataLoader(load_fn=self._load_carts)
+        self.lines: DataLoader[uuid.UUID, list[CartLine]] = DataLoader(load_fn=self._load_lines)
+        self.catalog: DataLoader[str, CatalogProduct | None] = DataLoader(load_fn=self._load_catalog)
+
+    async def _load_carts(self, keys: list[uuid.UUID]) -> list[Cart | None]:
+        found = {cart.id: cart for cart in await cart_repository.get_many(self._context.session, keys)}
+        return [found.get(key) for key in keys]
+
+    async def _load_lines(self, keys: list[uuid.UUID]) -> list[list[CartLine]]:
+        found = await cart_repository.lines_of(self._context.session, keys)
+        return [found[key] for key in keys]
+
+    async def _load_catalog(self, product_ids: list[str]) -> list[CatalogProduct | None]:
+        try:
+            found = await self._peers.catalog(product_ids)
+        except PeerError as exc:
+            raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
+        return [found.get(product_id) for product_id in product_ids]
 
 
-def catalog_loader(context: Context, peers: Peers) -> DataLoader[str, CatalogProduct | None]:
-    loader = _catalog_loaders.get(context)
-    if loader is None:
+# Kept beside the request's context (the orders loaders are the saga's module's; these are the carts').
+_loaders: weakref.WeakKeyDictionary[Context, CartLoaders] = weakref.WeakKeyDictionary()
 
-        async def load(product_ids: list[str]) -> list[CatalogProduct | None]:
-            try:
-                found = await peers.catalog(product_ids)
-            except PeerError as exc:
-                raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
-            return [found.get(product_id) for product_id in product_ids]
 
-        loader = _catalog_loaders[context] = DataLoader(load_fn=load)
-    return loader
+def cart_loaders(context: Context, peers: Peers) -> CartLoaders:
+    loaders = _loaders.get(context)
+    if loaders is None:
+        loaders = _loaders[context] = CartLoaders(context, peers)
+    return loaders
 
 
 class CartService:
@@ -230,6 +248,7 @@ class CartService:
         settings = context.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
+        self.loaders = cart_loaders(context, self.peers)
 
     @property
     def session(self) -> AsyncSession:
@@ -261,6 +280,10 @@ class CartService:
     async def _changed(self, cart: Cart) -> None:
         cart.updated_at = cart.last_activity_at = datetime.now(UTC)
         await self.session.flush()
+        # A second mutation of the same operation reads the lines as they are now (clear() of a key not
+        # loaded yet raises KeyError in Strawberry's loader).
+        with contextlib.suppress(KeyError):
+            self.loaders.lines.clear(cart.id)
 
     async def _own_line(self, cart: Cart, raw_id: object) -> CartLine:
         line_id = parse_uuid(raw_id, "lineId", "a cart line id")
@@ -270,7 +293,7 @@ class CartService:
         return line
 
     async def _product(self, product_id: uuid.UUID) -> CatalogProduct:
-        product = await catalog_loader(self.context, self.peers).load(str(product_id))
+        product = await self.loaders.catalog.load(str(product_id))
         if product is None:
             raise NotFound("No such product.", field="productId")
         if not product.active:
@@ -289,7 +312,7 @@ class CartService:
         principal = await self.context.principal()
         if cart_id is None or principal is None:
             return None
-        cart = await cart_repository.get(self.session, cart_id)
+        cart = await self.loaders.cart.load(cart_id)
         if cart is None or not _may_read(principal, cart):
             return None
         return cart
@@ -297,10 +320,8 @@ class CartService:
     async def view(self, cart: Cart, *, shown: bool) -> CartView:
         """The cart priced now. `shown` (its owner or token holder reads it): the current prices become the
         ones last seen, so a PRICE_CHANGED notice is told once, in this answer."""
-        lines = (await cart_repository.lines_of(self.session, [cart.id]))[cart.id]
-        products = await catalog_loader(self.context, self.peers).load_many(
-            [str(line.product_id) for line in lines]
-        )
+        lines = await self.loaders.lines.load(cart.id)
+        products = await self.loaders.catalog.load_many([str(line.product_id) for line in lines])
         view = price_lines(
             cart, lines, dict(zip((str(line.product_id) for line in lines), products, strict=True))
         )
@@ -361,7 +382,7 @@ class CartService:
         line = await self._own_line(cart, raw_line_id)
         if quantity == 0:
             return await self._remove(cart, line)
-        product = await catalog_loader(self.context, self.peers).load(str(line.product_id))
+        product = await self.loaders.catalog.load(str(line.product_id))
         if product is not None and product.active and product.currency == cart.currency:
             if product.price_amount * quantity > MAX_TOTAL:
                 raise BadUserInput(f"A line's total is at most {MAX_TOTAL} minor units.", field="quantity")

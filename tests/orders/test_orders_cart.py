@@ -3,6 +3,7 @@ sign-in, prices told when they change, archived products flagged, and nobody els
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from cart_shop import (
@@ -173,3 +174,49 @@ async def test_an_unknown_cart_line_is_not_found(shop: Shop) -> None:
     response = await cart_call(shop, UPDATE, customer.token, line=str(uuid.uuid4()), quantity=1)
 
     assert response.error_codes == ["NOT_FOUND"]
+
+
+async def test_two_devices_at_once_share_one_new_cart_and_their_adds_add_up(shop: Shop) -> None:
+    product = await shop.product(price=100)
+    customer = shop.customer()
+
+    reads = await asyncio.gather(*(cart_call(shop, CART, customer.token) for _ in range(4)))
+    adds = await asyncio.gather(
+        *(cart_call(shop, ADD, customer.token, product=product, quantity=1) for _ in range(4))
+    )
+
+    assert len({read.ok()["cart"]["id"] for read in reads}) == 1
+    assert all(add.error_codes == [] for add in adds)
+    cart = (await cart_call(shop, CART, customer.token)).ok()["cart"]
+    assert cart["id"] == reads[0].ok()["cart"]["id"]
+    assert [line["quantity"] for line in cart["lines"]] == [4]
+
+
+async def test_many_carts_by_reference_are_answered_in_order(shop: Shop) -> None:
+    products = [await shop.product(price=price) for price in (100, 200, 300)]
+    carts = []
+    for index, product in enumerate(products):
+        customer = shop.customer()
+        added = await cart_call(shop, ADD, customer.token, product=product, quantity=index + 1)
+        carts.append(added.ok()["cartAddLine"]["id"])
+    representations = [{"__typename": "Cart", "id": cart_id} for cart_id in [*carts, str(uuid.uuid4())]]
+
+    answer = (await cart_call(shop, ENTITIES, shop.service, representations=representations)).ok()
+
+    assert [entity and entity["id"] for entity in answer["_entities"]] == [*carts, None]
+    assert [entity["subtotal"]["amount"] for entity in answer["_entities"][:3]] == [100, 400, 900]
+
+
+async def test_two_changes_in_one_operation_each_answer_the_cart_as_it_is_then(shop: Shop) -> None:
+    product, other = await shop.product(price=100), await shop.product(price=50)
+    customer = shop.customer()
+    twice = """
+    mutation Twice($product: ID!, $other: ID!) {
+      first: cartAddLine(productId: $product, quantity: 1) { lines { quantity } }
+      second: cartAddLine(productId: $other, quantity: 2) { lines { quantity } subtotal { amount } }
+    }"""
+
+    answer = (await cart_call(shop, twice, customer.token, product=product, other=other)).ok()
+
+    assert answer["first"]["lines"] == [{"quantity": 1}]
+    assert answer["second"] == {"lines": [{"quantity": 1}, {"quantity": 2}], "subtotal": {"amount": 200}}
