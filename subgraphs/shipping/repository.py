@@ -38,7 +38,7 @@ async def zones_of_countries(session: AsyncSession, countries: Collection[str]) 
     rows = await session.execute(
         select(ZoneCountry.country, ZoneCountry.zone_id).where(ZoneCountry.country.in_(countries))
     )
-    return {country: zone_id for country, zone_id in rows.tuples()}
+    return {country: zone_id for country, zone_id in rows}
 
 
 async def delete_zone(session: AsyncSession, zone_id: uuid.UUID) -> None:

@@ -306,6 +306,8 @@ class ShippingService:
     async def update_method(self, raw_id: object, given: MethodFields) -> ShippingMethod:
         method = await self._method(raw_id)
         merged = {column: getattr(method, column) for column in _METHOD_COLUMNS}
+        # Stored bands are JSON objects; clean_method reads the (maxGrams, amount) pairs an input gives.
+        merged["weight_bands"] = [(band["maxGrams"], band["amount"]) for band in method.weight_bands]
         merged.update(given.values)
         for column, value in clean_method(merged, given).items():
             setattr(method, column, value)
