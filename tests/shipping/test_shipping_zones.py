@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -103,3 +104,23 @@ async def test_an_unknown_zone_id_is_coded(gql: Any, admin_token: str, zone_id: 
     deleted = await gql("shipping", DELETE_ZONE, {"id": zone_id}, token=admin_token)
 
     assert updated.error_codes == deleted.error_codes == [code]
+
+
+async def test_two_zones_racing_for_one_country_leave_it_in_exactly_one(
+    shipping: ShippingApi, gql: Any, admin_token: str
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            gql(
+                "shipping",
+                CREATE_ZONE,
+                {"name": f"Zone {n}", "countries": ["NL", f"{code}"]},
+                token=admin_token,
+            )
+            for n, code in enumerate(("BE", "LU", "AT", "CH", "DK", "SE"))
+        )
+    )
+
+    assert sorted(code for answer in answers for code in answer.error_codes) == ["CONFLICT"] * 5
+    zones = (await shipping.admin(ZONES))["shippingZones"]
+    assert sum("NL" in zone["countries"] for zone in zones) == 1
