@@ -20,8 +20,6 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money
 from subgraphs.shipping import models
 from subgraphs.shipping.service import (
-    MAX_METHODS_PER_ZONE,
-    MAX_WEIGHT_BANDS,
     MethodFields,
     ShippingService,
     cart_rates,
@@ -32,10 +30,12 @@ from subgraphs.shipping.service import (
 # `shippingCountry`, `subtotal` and `weightGrams`, then `myshop compose`. Tests build the schema with it on.
 CART_EXTENSION = False
 
-# Demand control: a zone's methods are capped (service.MAX_METHODS_PER_ZONE); zones are a few dozen at most.
-ZONES = ListSize(assumed_size=50)
-METHODS = ListSize(assumed_size=MAX_METHODS_PER_ZONE)
-BANDS = ListSize(assumed_size=MAX_WEIGHT_BANDS)
+# Demand control: typical sizes, not the caps (a zone holds at most service.MAX_METHODS_PER_ZONE methods, a
+# method service.MAX_WEIGHT_BANDS bands): priced at the caps, an admin's full listing of zones, methods and
+# bands would cost 100,000 and the router would refuse it.
+ZONES = ListSize(assumed_size=10)
+METHODS = ListSize(assumed_size=10)
+BANDS = ListSize(assumed_size=5)
 
 
 @strawberry.enum(description="How a method's price is computed.")
