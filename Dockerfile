@@ -21,5 +21,5 @@ COPY --from=graphiql-assets /assets/node_modules/react/umd ./node_modules/react/
 COPY --from=graphiql-assets /assets/node_modules/react-dom/umd ./node_modules/react-dom/umd
 RUN pip install . && useradd --system --uid 10001 myshop && mkdir /data && chown myshop /data
 USER myshop
-EXPOSE 4000-4007
+EXPOSE 4000-4008
 CMD ["myshop", "--help"]

@@ -72,7 +72,7 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
 
 # The peers each service calls (GraphQL), as `MYSHOP_<SERVICE>_<PEER>_URL` settings.
 PEERS: dict[str, tuple[str, ...]] = {
-    "orders": ("products", "inventory", "payments", "users"),
+    "orders": ("products", "inventory", "payments", "users", "shipping"),
     "notifications": ("users", "products"),
 }
 

@@ -28,6 +28,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "inventory": 4005,
     "notifications": 4006,
     "analytics": 4007,
+    "shipping": 4008,
 }
 
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.app import SubgraphDefinition
 
-# users first: the others fetch its JWKS to verify tokens.
+# users first: the others fetch its JWKS to verify tokens; shipping before orders, which calls it.
 SUBGRAPHS: tuple[str, ...] = (
     "users",
     "products",
     "inventory",
     "payments",
+    "shipping",
     "orders",
     "notifications",
     "analytics",

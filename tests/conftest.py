@@ -110,7 +110,7 @@ def peer_urls(stack: Stack) -> dict[str, str]:
     """The GraphQL URLs orders and notifications call, pointing at this run's servers."""
     return {
         f"{name}_url": f"{stack.url(name)}/graphql"
-        for name in ("users", "products", "inventory", "payments")
+        for name in ("users", "products", "inventory", "payments", "shipping")
         if name in stack.servers
     }
 

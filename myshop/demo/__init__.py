@@ -1,6 +1,6 @@
-"""The demo data of `myshop up` and `myshop seed`: accounts, a catalog and its stock, one module per service
-that has some. Demo data spans services (inventory stocks the catalog's products by id), so it lives here,
-above the subgraphs, and no subgraph imports another for it."""
+"""The demo data of `myshop up` and `myshop seed`: accounts, a catalog and its stock, shipping zones and
+methods, one module per service that has some. Demo data spans services (inventory stocks the catalog's
+products by id), so it lives here, above the subgraphs, and no subgraph imports another for it."""
 
 from __future__ import annotations
 
@@ -26,4 +26,8 @@ def seed_of(service: str) -> Seed | None:
         from myshop.demo import inventory
 
         return inventory.seed
+    if service == "shipping":
+        from myshop.demo import shipping
+
+        return shipping.seed
     return None

@@ -19,6 +19,8 @@ class OrdersSettings(ServiceSettings):
     payments_url: str = "http://127.0.0.1:4004/graphql"
     # The address book a cart's address id comes from (carts.py); not needed to take an order.
     users_url: str = "http://127.0.0.1:4001/graphql"
+    # Shipping quotes the cart's method at checkout.
+    shipping_url: str = "http://127.0.0.1:4008/graphql"
 
     # --- the saga ---
     # One call to a peer; past it the outcome is unknown and the step is retried with the same key.

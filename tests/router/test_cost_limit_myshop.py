@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The tests that drive the shop through its API (not those that attack it, nor the router's own units).
 SHOP_TESTS = [
     *(REPO / "tests" / name for name in ("users", "products", "orders", "payments", "inventory")),
-    *(REPO / "tests" / name for name in ("notifications", "analytics")),
+    *(REPO / "tests" / name for name in ("notifications", "analytics", "shipping")),
     REPO / "tests" / "router" / "test_myshop_e2e.py",
     REPO / "tests" / "router" / "test_subscriptions_myshop.py",
     REPO / "tests" / "test_up.py",
@@ -116,6 +116,12 @@ def test_the_heaviest_legitimate_pages_pass_the_limit(gateway: Gateway, limit: D
     orders = "{ orders(first: 100) { pageInfo { hasNextPage } edges { node { %s } } } }"
     assert price(gateway, orders % ORDER) == 6202
     assert price(gateway, orders % ORDER) <= limit.max
+    zones = (
+        "{ shippingZones { id name countries methods { id name carrier currency active rateKind"
+        " flatPrice { amount currency } freeAbove { amount currency }"
+        " weightBands { maxGrams price { amount } } } } }"
+    )
+    assert price(gateway, zones) <= limit.max
 
 
 def test_a_thousand_aliases_of_a_full_page_are_over_the_limit(

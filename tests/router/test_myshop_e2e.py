@@ -546,5 +546,6 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "topProducts",
         "userActivity",
         "analyticsDeadLetters",
+        "shippingZones",
     } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}

@@ -22,7 +22,7 @@ from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 SUPERGRAPH = (Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql").read_text()
-NAMES = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics")
+NAMES = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics", "shipping")
 TOTAL = "query Total { products(first: 1) { totalCount } }"
 ME = "{ me { id } }"
 

@@ -225,7 +225,7 @@ def recorder() -> Iterator[tuple[HeaderRecorder, ServerThread]]:
 @pytest.fixture(scope="module")
 def untraced_router(recorder: tuple[HeaderRecorder, ServerThread], start_router: Any) -> ServerThread:
     _, subgraph = recorder
-    names = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics")
+    names = ("users", "products", "orders", "payments", "inventory", "notifications", "analytics", "shipping")
     return start_router(SUPERGRAPH, subgraph_urls={name: f"{subgraph.url}/graphql" for name in names})
 
 
