@@ -13,7 +13,8 @@ from strawberry.types import Info
 
 from shared.graphql_types import Money
 from subgraphs.orders import models
-from subgraphs.orders.carts import MAX_CART_LINES, CartService, CartView, Notice, PricedLine
+from subgraphs.orders.cart_view import CartView, Notice, PricedLine
+from subgraphs.orders.carts import MAX_CART_LINES, CartService
 
 if TYPE_CHECKING:
     from subgraphs.orders.schema import Product

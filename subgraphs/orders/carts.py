@@ -4,8 +4,7 @@ Who may act on a cart: its owner, or the holder of its guest token; any other ca
 missing one. A guest token is 256 random bits, stored only as its SHA-256 (a leaked table opens no cart).
 Every change locks the cart's row first, so two tabs adding the same product add up instead of racing.
 
-A cart is priced from the catalog's current prices when it is read, through `cart_price` (stage 2 swaps in
-`pricing.price` there); the price a customer last saw is kept per line so a change is told, never hidden.
+A cart is shown and priced by cart_view.py from the catalog's current prices when it is read.
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ import re
 import secrets
 import uuid
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +30,7 @@ from shared.ids import parse_uuid, uuid_or_none
 from shared.peers import PeerError
 from shared.ratelimit import Limit, RateLimiter
 from subgraphs.orders import cart_repository
+from subgraphs.orders.cart_view import CartView, price_lines
 from subgraphs.orders.models import Cart, CartLine, CartStatus
 from subgraphs.orders.peers import CatalogProduct, Peers
 from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable
@@ -47,13 +46,8 @@ MAX_TOKEN_LENGTH = 100
 MAX_SHIPPING_METHOD_ID_LENGTH = 100
 MAX_VOUCHER_LENGTH = 64
 _VOUCHER = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
-# An empty cart has no currency; its zero subtotal is given in this one (Money needs a currency).
-EMPTY_CART_CURRENCY = "USD"
 # Who reads any cart by id (`_entities`): staff and services; guests' carts only services.
 STAFF = (Role.ADMIN, Role.SERVICE)
-
-PRICE_CHANGED = "PRICE_CHANGED"
-PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
 
 # The address book's keys (users' GraphQL, camelCase) → the frozen copy's (AddressValue's fields).
 _BOOK_FIELDS = {
@@ -105,101 +99,10 @@ def book_address(entry: dict[str, Any]) -> dict[str, str]:
     return {ours: str(entry.get(theirs) or "") for theirs, ours in _BOOK_FIELDS.items()}
 
 
-# --- pricing (the one place stage 2 changes) ---
-
-
-@dataclass(frozen=True, slots=True)
-class CartPrice:
-    subtotal: int
-    discount_total: int
-    shipping: int
-    tax_total: int
-    total: int
-
-
-def cart_price(lines: Sequence[PricedLine], *, currency: str) -> CartPrice:
-    """The cart's price. Stage 1's placeholder: the subtotal of the lines that can be bought, no discount,
-    shipping or tax; stage 2 calls `pricing.price(...)` here (with the voucher, shipping and tax table)."""
-    subtotal = sum(line.line_total for line in lines if line.available)
-    return CartPrice(subtotal=subtotal, discount_total=0, shipping=0, tax_total=0, total=subtotal)
-
-
-def product_weight(product: CatalogProduct | None) -> int:
-    """The product's weight in grams, 0 when unknown (the catalog read gains `weight_grams` with the
-    pricing helper's products change; then this reads the attribute directly)."""
-    return int(getattr(product, "weight_grams", 0) or 0) if product is not None else 0
-
-
-# --- a cart as shown ---
-
-
-@dataclass(frozen=True, slots=True)
-class PricedLine:
-    line: CartLine
-    product: CatalogProduct | None
-    available: bool
-    unit_amount: int  # current price; the last seen one when the product is gone
-    previous_amount: int | None  # the price the customer last saw, when it differs from the current one
-
-    @property
-    def line_total(self) -> int:
-        return self.unit_amount * self.line.quantity
-
-    @property
-    def price_changed(self) -> bool:
-        return self.previous_amount is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    code: str
-    line_id: uuid.UUID
-    product_id: uuid.UUID
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class CartView:
-    cart: Cart
-    lines: list[PricedLine]
-    currency: str
-    price: CartPrice
-    weight_grams: int
-    notices: list[Notice] = field(default_factory=list)
-
-    @property
-    def shipping_country(self) -> str | None:
-        address = self.cart.shipping_address
-        return address.get("country") or None if address else None
-
-
 @dataclass(frozen=True, slots=True)
 class NewGuestCart:
     token: str
     cart: Cart
-
-
-def price_lines(cart: Cart, lines: list[CartLine], catalog: dict[str, CatalogProduct | None]) -> CartView:
-    currency = cart.currency or EMPTY_CART_CURRENCY
-    priced: list[PricedLine] = []
-    notices: list[Notice] = []
-    for line in lines:
-        product = catalog.get(str(line.product_id))
-        # Archived, gone from the catalog, or now priced in another currency: shown, flagged, not counted.
-        available = product is not None and product.active and product.currency == currency
-        unit = product.price_amount if product is not None and available else line.seen_unit_price_amount
-        previous = line.seen_unit_price_amount if available and unit != line.seen_unit_price_amount else None
-        priced.append(PricedLine(line, product, available, unit, previous))
-        if not available:
-            notices.append(
-                Notice(PRODUCT_UNAVAILABLE, line.id, line.product_id, "This product can no longer be bought.")
-            )
-        elif previous is not None:
-            notices.append(
-                Notice(PRICE_CHANGED, line.id, line.product_id, "The price changed since you saw it.")
-            )
-    weight = sum(product_weight(line.product) * line.line.quantity for line in priced if line.available)
-    return CartView(cart, priced, currency, cart_price(priced, currency=currency), weight, notices)
 
 
 class CartLoaders:

@@ -534,6 +534,7 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "users",
         "mySessions",
         "exportMyData",
+        "cart",
         "product",
         "products",
         "categories",

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from shipping_api import ARCHIVE_METHOD, CREATE_METHOD, UPDATE_METHOD, ZONES, ShippingApi, banded, flat
 
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000404"
+
 
 @pytest.fixture
 async def zone_id(shipping: ShippingApi) -> str:
@@ -107,7 +109,9 @@ async def test_a_banded_method_refuses_a_flat_price(gql: Any, admin_token: str, 
     assert answer.errors[0]["extensions"]["field"] == "flatPrice"
 
 
-@pytest.mark.parametrize(("zone", "code"), [("nope", "BAD_USER_INPUT"), (str(uuid.uuid4()), "NOT_FOUND")])
+@pytest.mark.parametrize(
+    ("zone", "code"), [("nope", "BAD_USER_INPUT"), ("00000000-0000-4000-8000-000000000404", "NOT_FOUND")]
+)
 async def test_a_method_of_an_unknown_zone_is_refused(
     gql: Any, admin_token: str, zone: str, code: str
 ) -> None:

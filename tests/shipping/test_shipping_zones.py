@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from shipping_api import CREATE_ZONE, DELETE_ZONE, UPDATE_ZONE, ZONES, ShippingApi, flat
 
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000404"
+
 
 async def test_an_admin_creates_a_zone_with_its_countries_cleaned_and_sorted(shipping: ShippingApi) -> None:
     zone = await shipping.zone("EU", [" fr", "DE", "de"])
@@ -98,7 +100,9 @@ async def test_a_zone_with_an_active_method_cannot_be_deleted_until_it_is_archiv
     assert (await shipping.zone("Again", ["DE"]))["countries"] == ["DE"]
 
 
-@pytest.mark.parametrize(("zone_id", "code"), [("nope", "BAD_USER_INPUT"), (str(uuid.uuid4()), "NOT_FOUND")])
+@pytest.mark.parametrize(
+    ("zone_id", "code"), [("nope", "BAD_USER_INPUT"), ("00000000-0000-4000-8000-000000000404", "NOT_FOUND")]
+)
 async def test_an_unknown_zone_id_is_coded(gql: Any, admin_token: str, zone_id: str, code: str) -> None:
     updated = await gql("shipping", UPDATE_ZONE, {"id": zone_id, "name": "X"}, token=admin_token)
     deleted = await gql("shipping", DELETE_ZONE, {"id": zone_id}, token=admin_token)
