@@ -27,6 +27,10 @@ class CatalogProduct:
     active: bool
     price_amount: int
     currency: str
+    # For pricing (the tax rate's class), promotions (category scope) and shipping (cart weight).
+    tax_class: str = "standard"
+    weight_grams: int = 0  # 0 when the catalog does not know it
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ class StepAnswer:
 _PRODUCTS = """
 query OrderPrices($representations: [_Any!]!) {
   _entities(representations: $representations) {
-    ... on Product { id name active price { amount currency } }
+    ... on Product { id name active price { amount currency } taxClass weight category }
   }
 }"""
 
@@ -103,6 +107,9 @@ class Peers:
                     active=entity["active"],
                     price_amount=entity["price"]["amount"],
                     currency=entity["price"]["currency"],
+                    tax_class=entity.get("taxClass") or "standard",
+                    weight_grams=entity.get("weight") or 0,
+                    category=entity.get("category"),
                 )
         return found
 

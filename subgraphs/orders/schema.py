@@ -17,7 +17,9 @@ from shared.pagination import Connection, connection
 from subgraphs.orders import models
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
+from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.service import OrderPage, OrderService
+from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 
 
 @strawberry.enum(description="Where an order stands in its saga; CONFIRMED, CANCELLED and FAILED are final.")
@@ -150,7 +152,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query:
+class Query(TaxQuery, PromotionQuery):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -170,7 +172,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(TaxMutation, PromotionMutation):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
