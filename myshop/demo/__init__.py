@@ -26,4 +26,8 @@ def seed_of(service: str) -> Seed | None:
         from myshop.demo import inventory
 
         return inventory.seed
+    if service == "orders":
+        from myshop.demo import pricing
+
+        return pricing.seed
     return None

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from myshop.demo import pricing as pricing_demo
+from subgraphs.orders import promotion_repository
 from subgraphs.orders.pricing import PricedLine, TaxRate, price
 from subgraphs.orders.taxes import tax_table
 
@@ -120,3 +122,19 @@ async def test_the_tax_table_of_a_country_prices_a_cart(gql, admin, engines: dic
         discounts=(),
     )
     assert breakdown.tax_total == 70 + 200
+
+
+async def test_the_demo_seeds_rates_and_the_readme_voucher_once(api, engines: dict[str, AsyncEngine]):
+    sessions = async_sessionmaker(engines["orders"], expire_on_commit=False)
+
+    async with sessions() as session, session.begin():
+        first = await pricing_demo.seed(session)
+    async with sessions() as session, session.begin():
+        second = await pricing_demo.seed(session)
+        table = await tax_table(session, "DE")
+        voucher = await promotion_repository.by_code(session, "welcome10")
+
+    assert "14 demo tax rates" in first[0] and "WELCOME10" in first[0]
+    assert second == ["orders: 0 demo tax rates, promotions added: none"]
+    assert table == {("DE", "standard"): TaxRate(2000, "VAT 20%"), ("DE", "reduced"): TaxRate(700, "VAT 7%")}
+    assert voucher is not None and voucher.per_customer_limit == 1
