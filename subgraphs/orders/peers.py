@@ -42,7 +42,7 @@ class StepAnswer:
     reason: str | None = None
 
 
-_PRODUCTS = """
+CATALOG_QUERY = """
 query OrderPrices($representations: [_Any!]!) {
   _entities(representations: $representations) {
     ... on Product { id name active price { amount currency } taxClass weight category }
@@ -92,26 +92,13 @@ class Peers:
         variables = {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
         for attempt in range(1, CATALOG_ATTEMPTS + 1):
             try:
-                data = await self.products.call(_PRODUCTS, variables)
+                data = await self.products.call(CATALOG_QUERY, variables)
                 break
             except PeerUnavailable:
                 if attempt == CATALOG_ATTEMPTS:
                     raise
                 await asyncio.sleep(CATALOG_BACKOFF.delay(attempt))
-        found: dict[str, CatalogProduct] = {}
-        for entity in data.get("_entities") or []:
-            if entity:
-                found[entity["id"]] = CatalogProduct(
-                    id=entity["id"],
-                    name=entity["name"],
-                    active=entity["active"],
-                    price_amount=entity["price"]["amount"],
-                    currency=entity["price"]["currency"],
-                    tax_class=entity.get("taxClass") or "standard",
-                    weight_grams=entity.get("weight") or 0,
-                    category=entity.get("category"),
-                )
-        return found
+        return {entity["id"]: catalog_product(entity) for entity in data.get("_entities") or [] if entity}
 
     async def reserve_stock(self, key: str, order_id: str, lines: list[tuple[str, int]]) -> StepAnswer:
         items = [{"productId": product_id, "quantity": quantity} for product_id, quantity in lines]
@@ -144,6 +131,20 @@ class Peers:
         return _answer(
             await self.payments.call(_REFUND, {"key": key, "reason": reason}), "refundPayment", "payments"
         )
+
+
+def catalog_product(entity: dict[str, Any]) -> CatalogProduct:
+    """A product of the `CATALOG_QUERY` answer."""
+    return CatalogProduct(
+        id=entity["id"],
+        name=entity["name"],
+        active=entity["active"],
+        price_amount=entity["price"]["amount"],
+        currency=entity["price"]["currency"],
+        tax_class=entity.get("taxClass") or "standard",
+        weight_grams=entity.get("weight") or 0,
+        category=entity.get("category"),
+    )
 
 
 def _answer(data: dict[str, Any], field: str, peer: str) -> StepAnswer:
