@@ -203,20 +203,7 @@ def price(
         return rates.get((country, tax_class), ZERO_RATE) if country else ZERO_RATE
 
     subtotals = [line.unit_amount * line.quantity for line in lines]
-    remaining = list(subtotals)
-    applied: list[DiscountLine] = []
-    shipping = shipping_amount
-    for discount in discounts:
-        if discount.kind is DiscountKind.FREE_SHIPPING:
-            applied.append(_discount_line(discount, shipping))
-            shipping = 0
-            continue
-        scope = [i for i, line in enumerate(lines) if discount.covers(line)]
-        amount = discount_amount(discount, sum(remaining[i] for i in scope))
-        for i, share in zip(scope, allocate(amount, [remaining[i] for i in scope]), strict=True):
-            remaining[i] -= share
-        applied.append(_discount_line(discount, amount))
-
+    remaining, shipping, applied = _apply_discounts(lines, subtotals, shipping_amount, discounts)
     priced: list[LineBreakdown] = []
     groups: dict[tuple[str, int], list[int]] = {}  # (class, rate) → [net, tax]
     names: dict[tuple[str, int], str] = {}
@@ -269,6 +256,26 @@ def price(
         discounts=tuple(applied),
         total=total,
     )
+
+
+def _apply_discounts(
+    lines: Sequence[PricedLine], subtotals: list[int], shipping: int, discounts: Sequence[AppliedDiscount]
+) -> tuple[list[int], int, list[DiscountLine]]:
+    """(each line's amount after the discounts, the shipping price after them, what each took), applying them
+    in order, each to what the previous ones left."""
+    remaining = list(subtotals)
+    applied: list[DiscountLine] = []
+    for discount in discounts:
+        if discount.kind is DiscountKind.FREE_SHIPPING:
+            applied.append(_discount_line(discount, shipping))
+            shipping = 0
+            continue
+        scope = [i for i, line in enumerate(lines) if discount.covers(line)]
+        amount = discount_amount(discount, sum(remaining[i] for i in scope))
+        for i, share in zip(scope, allocate(amount, [remaining[i] for i in scope]), strict=True):
+            remaining[i] -= share
+        applied.append(_discount_line(discount, amount))
+    return remaining, shipping, applied
 
 
 def _split(amount: int, rate_bp: int, includes_tax: bool) -> tuple[int, int]:
