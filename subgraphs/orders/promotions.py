@@ -13,7 +13,8 @@ whatever its case). The rules of applying them (pricing.py then computes the amo
   every automatic promotion would let two overlapping campaigns give away more than either meant.
 - A voucher that does not apply is an error with `extensions.reason` (the code a frontend translates):
   VOUCHER_UNKNOWN (no such code, or deactivated), VOUCHER_NOT_YET_VALID, VOUCHER_EXPIRED,
-  VOUCHER_CURRENCY, VOUCHER_MINIMUM_NOT_MET, VOUCHER_NOT_APPLICABLE (no line in scope): BAD_USER_INPUT;
+  VOUCHER_CURRENCY, VOUCHER_MINIMUM_NOT_MET, VOUCHER_NOT_APPLICABLE (no line in scope),
+  VOUCHER_SIGN_IN_REQUIRED (a guest, for a voucher limited per customer): BAD_USER_INPUT;
   VOUCHER_USED_UP, VOUCHER_ALREADY_USED (the customer's limit): CONFLICT.
 - Counting a use is atomic and happens in the saga (promotion_repository.reserve_use / release_use); an
   evaluation here only says what would apply now.
@@ -89,10 +90,11 @@ def refusal(promotion: Promotion, cart: CartView, customer_uses: int) -> str | N
         return "VOUCHER_EXPIRED"
     if promotion.usage_limit is not None and promotion.used_count >= promotion.usage_limit:
         return "VOUCHER_USED_UP"
-    if promotion.per_customer_limit is not None and (
-        cart.user_id is None or customer_uses >= promotion.per_customer_limit
-    ):
-        return "VOUCHER_ALREADY_USED"
+    if promotion.per_customer_limit is not None:
+        if cart.user_id is None:
+            return "VOUCHER_SIGN_IN_REQUIRED"  # a guest's uses cannot be counted
+        if customer_uses >= promotion.per_customer_limit:
+            return "VOUCHER_ALREADY_USED"
     if promotion.currency is not None and promotion.currency != cart.currency:
         return "VOUCHER_CURRENCY"
     if promotion.minimum_subtotal is not None and cart.subtotal < promotion.minimum_subtotal:
@@ -142,6 +144,7 @@ _MESSAGES = {
     "VOUCHER_EXPIRED": "This voucher has expired.",
     "VOUCHER_USED_UP": "This voucher has been used up.",
     "VOUCHER_ALREADY_USED": "You have already used this voucher.",
+    "VOUCHER_SIGN_IN_REQUIRED": "Sign in to use this voucher.",
     "VOUCHER_CURRENCY": "This voucher is for another currency.",
     "VOUCHER_MINIMUM_NOT_MET": "The cart's subtotal is below this voucher's minimum.",
     "VOUCHER_NOT_APPLICABLE": "No line of the cart is eligible for this voucher.",

@@ -91,7 +91,12 @@ async def test_free_shipping_is_worth_the_shipping_price_when_choosing_the_autom
             "VOUCHER_NOT_YET_VALID",
         ),
         ({"code": "SAVE", "usage_limit": 1, "used_count": 1}, {}, "CONFLICT", "VOUCHER_USED_UP"),
-        ({"code": "SAVE", "per_customer_limit": 1}, {"user_id": None}, "CONFLICT", "VOUCHER_ALREADY_USED"),
+        (
+            {"code": "SAVE", "per_customer_limit": 1},
+            {"user_id": None},
+            "BAD_USER_INPUT",
+            "VOUCHER_SIGN_IN_REQUIRED",
+        ),
         (
             {"code": "SAVE", "currency": "USD", "minimum_subtotal": 0},
             {},
