@@ -30,4 +30,8 @@ def seed_of(service: str) -> Seed | None:
         from myshop.demo import shipping
 
         return shipping.seed
+    if service == "orders":
+        from myshop.demo import pricing
+
+        return pricing.seed
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,36 @@ class CatalogItem:
     @property
     def price(self) -> Money:
         return Money(self.price_amount, self.currency)
+
+    @property
+    def tax_class(self) -> str:
+        return REDUCED_TAX_CATEGORIES.get(self.category, "standard")
+
+    @property
+    def weight_grams(self) -> int:
+        """A plausible weight for the category, the same for a SKU on every machine (drawn from the SKU, not
+        from the generator, so adding weights changed no product)."""
+        low, high = DEMO_WEIGHTS.get(self.category, (100, 2000))
+        return low + zlib.crc32(self.sku.encode()) % (high - low + 1)
+
+
+# Food and books carry the reduced rate (as in most VAT countries); everything else the standard one.
+REDUCED_TAX_CATEGORIES = {"Books": "reduced", "Grocery": "reduced"}
+# (lightest, heaviest) in grams, by category.
+DEMO_WEIGHTS = {
+    "Electronics": (150, 4000),
+    "Books": (200, 1200),
+    "Home & Kitchen": (300, 6000),
+    "Outdoors": (400, 8000),
+    "Toys": (100, 2500),
+    "Beauty": (50, 600),
+    "Sports": (200, 5000),
+    "Grocery": (100, 2000),
+    "Fashion": (150, 1500),
+    "Garden": (300, 10000),
+    "Office": (100, 5000),
+    "Pet Supplies": (200, 8000),
+}
 
 
 @dataclass(frozen=True, slots=True)

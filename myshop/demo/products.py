@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myshop.demo.catalog import demo_product_id, generate_products
 from subgraphs.products import repository
 
-# 1,000 rows x 9 columns: 9,000 bind parameters, well below the 32,767 asyncpg sends in one statement.
+# 1,000 rows x 11 columns: 11,000 bind parameters, well below the 32,767 asyncpg sends in one statement.
 CHUNK_SIZE = 1000
 
 
@@ -27,6 +27,8 @@ async def seed(session: AsyncSession, count: int = 300) -> list[str]:
             "price_amount": item.price_amount,
             "price_currency": item.currency,
             "category": item.category,
+            "tax_class": item.tax_class,
+            "weight_grams": item.weight_grams,
             "created_at": now - timedelta(seconds=index),
             "updated_at": now - timedelta(seconds=index),
         }

@@ -37,9 +37,8 @@ def cart_price(lines: Sequence[PricedLine], *, currency: str) -> CartPrice:
 
 
 def product_weight(product: CatalogProduct | None) -> int:
-    """The product's weight in grams, 0 when unknown (the catalog read gains `weight_grams` with the
-    pricing helper's products change; then this reads the attribute directly)."""
-    return int(getattr(product, "weight_grams", 0) or 0) if product is not None else 0
+    """The product's weight in grams, 0 when unknown."""
+    return product.weight_grams if product is not None else 0
 
 
 # --- a cart as shown ---

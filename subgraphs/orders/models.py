@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
@@ -199,3 +200,75 @@ class CartLine(Base):
     seen_unit_price_amount: Mapped[int] = mapped_column(BigInteger)
     seen_currency: Mapped[str] = mapped_column(String(3))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- pricing: tax rates, promotions and vouchers (pricing.py, taxes.py, promotions.py) ---
+
+
+class TaxRateRow(Base):
+    """The rate of a (country, tax class); a pair without a row is taxed at 0 (pricing.py)."""
+
+    __tablename__ = "tax_rates"
+    __table_args__ = (CheckConstraint("rate_bp >= 0 AND rate_bp <= 10000", name="rate_bp_range"),)
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    tax_class: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rate_bp: Mapped[int] = mapped_column(Integer)  # basis points: 2000 = 20%
+    name: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Promotion(Base):
+    """An automatic promotion (no code) or a voucher (a code, unique whatever its case)."""
+
+    __tablename__ = "promotions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('PERCENTAGE', 'FIXED_AMOUNT', 'FREE_SHIPPING')", name="kind_known"),
+        CheckConstraint("scope IN ('ALL', 'CATEGORIES', 'PRODUCTS')", name="scope_known"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint("used_count >= 0", name="used_count_not_negative"),
+        CheckConstraint("usage_limit IS NULL OR used_count <= usage_limit", name="used_within_limit"),
+        Index("uq_promotions_code_lower", func.lower(text("code")), unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    # PERCENTAGE: basis points (1000 = 10%); FIXED_AMOUNT: minor units of `currency`; FREE_SHIPPING: 0.
+    value: Mapped[int] = mapped_column(BigInteger)
+    # The currency of a fixed amount and of the minimum subtotal; a cart in another currency gets nothing.
+    currency: Mapped[str | None] = mapped_column(String(3))
+    scope: Mapped[str] = mapped_column(String(16), server_default=text("'ALL'"))
+    product_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default=text("'{}'"))
+    minimum_subtotal: Mapped[int | None] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code: Mapped[str | None] = mapped_column(String(64))
+    usage_limit: Mapped[int | None] = mapped_column(Integer)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    used_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PromotionUse(Base):
+    """One order's use of a promotion: reserved by the checkout saga, deleted again when it compensates."""
+
+    __tablename__ = "promotion_uses"
+    __table_args__ = (
+        # One use per (promotion, order): a retried reservation finds it.
+        UniqueConstraint("promotion_id", "order_id"),
+        Index("ix_promotion_uses_promotion_id_user_id", "promotion_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    promotion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("promotions.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

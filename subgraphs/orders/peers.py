@@ -27,6 +27,10 @@ class CatalogProduct:
     active: bool
     price_amount: int
     currency: str
+    # For pricing (the tax rate's class), promotions (category scope) and shipping (cart weight).
+    tax_class: str = "standard"
+    weight_grams: int = 0  # 0 when the catalog does not know it
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,10 @@ class StepAnswer:
     reason: str | None = None
 
 
-_PRODUCTS = """
+CATALOG_QUERY = """
 query OrderPrices($representations: [_Any!]!) {
   _entities(representations: $representations) {
-    ... on Product { id name active price { amount currency } }
+    ... on Product { id name active price { amount currency } taxClass weight category }
   }
 }"""
 
@@ -89,23 +93,13 @@ class Peers:
         variables = {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
         for attempt in range(1, CATALOG_ATTEMPTS + 1):
             try:
-                data = await self.products.call(_PRODUCTS, variables)
+                data = await self.products.call(CATALOG_QUERY, variables)
                 break
             except PeerUnavailable:
                 if attempt == CATALOG_ATTEMPTS:
                     raise
                 await asyncio.sleep(CATALOG_BACKOFF.delay(attempt))
-        found: dict[str, CatalogProduct] = {}
-        for entity in data.get("_entities") or []:
-            if entity:
-                found[entity["id"]] = CatalogProduct(
-                    id=entity["id"],
-                    name=entity["name"],
-                    active=entity["active"],
-                    price_amount=entity["price"]["amount"],
-                    currency=entity["price"]["currency"],
-                )
-        return found
+        return {entity["id"]: catalog_product(entity) for entity in data.get("_entities") or [] if entity}
 
     async def reserve_stock(self, key: str, order_id: str, lines: list[tuple[str, int]]) -> StepAnswer:
         items = [{"productId": product_id, "quantity": quantity} for product_id, quantity in lines]
@@ -157,6 +151,20 @@ query CartAddressBook($representations: [_Any!]!) {
     ... on User { addresses { id name company line1 line2 city postalCode region country phone } }
   }
 }"""
+
+
+def catalog_product(entity: dict[str, Any]) -> CatalogProduct:
+    """A product of the `CATALOG_QUERY` answer."""
+    return CatalogProduct(
+        id=entity["id"],
+        name=entity["name"],
+        active=entity["active"],
+        price_amount=entity["price"]["amount"],
+        currency=entity["price"]["currency"],
+        tax_class=entity.get("taxClass") or "standard",
+        weight_grams=entity.get("weight") or 0,
+        category=entity.get("category"),
+    )
 
 
 def _answer(data: dict[str, Any], field: str, peer: str) -> StepAnswer:

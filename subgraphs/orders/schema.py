@@ -18,7 +18,9 @@ from subgraphs.orders import models
 from subgraphs.orders.cart_schema import Cart, CartMutation, CartQuery
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
+from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.service import OrderPage, OrderService
+from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 
 
 @strawberry.enum(description="Where an order stands in its saga; CONFIRMED, CANCELLED and FAILED are final.")
@@ -151,7 +153,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query(CartQuery):
+class Query(CartQuery, TaxQuery, PromotionQuery):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -171,7 +173,7 @@ class Query(CartQuery):
 
 
 @strawberry.type
-class Mutation(CartMutation):
+class Mutation(CartMutation, TaxMutation, PromotionMutation):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "

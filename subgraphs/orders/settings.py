@@ -36,3 +36,9 @@ class OrdersSettings(ServiceSettings):
     # died, and the recovery worker of any replica takes the saga over.
     saga_lease_seconds: float = Field(15.0, gt=0)
     recovery_interval_seconds: float = Field(2.0, gt=0)
+
+    # --- pricing (pricing.py) ---
+    # False (the default): catalog prices are net and tax is added on top (a B2B or US-style store).
+    # True: catalog prices include tax and the tax is taken out of them (an EU-style consumer store).
+    # One setting for the whole store: switching it changes what every catalog price means.
+    prices_include_tax: bool = False

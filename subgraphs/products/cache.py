@@ -90,6 +90,8 @@ class ProductRecord:
     active: bool
     created_at: datetime
     updated_at: datetime
+    tax_class: str
+    weight_grams: int | None
 
     @classmethod
     def of(cls, row: Product) -> ProductRecord:
@@ -104,6 +106,8 @@ class ProductRecord:
             row.active,
             row.created_at,
             row.updated_at,
+            row.tax_class,
+            row.weight_grams,
         )
 
     def dumps(self) -> bytes:
@@ -120,12 +124,16 @@ class ProductRecord:
                 self.active,
                 self.created_at,
                 self.updated_at,
+                self.tax_class,
+                self.weight_grams,
             )
         )
 
     @classmethod
     def loads(cls, product_id: uuid.UUID, raw: bytes) -> ProductRecord:
-        sku, name, description, amount, currency, category, active, created, updated = orjson.loads(raw)
+        sku, name, description, amount, currency, category, active, created, updated, tax_class, weight = (
+            orjson.loads(raw)
+        )
         return cls(
             product_id,
             sku,
@@ -137,6 +145,8 @@ class ProductRecord:
             active,
             datetime.fromisoformat(created),
             datetime.fromisoformat(updated),
+            tax_class,
+            weight,
         )
 
 
@@ -154,7 +164,7 @@ class ProductCache:
         self.enabled = ttl_seconds > 0
         self.ttl_seconds = ttl_seconds
         self.timeout = timeout_seconds
-        self._entry_prefix = f"{redis_prefix}products:cache:v1:"
+        self._entry_prefix = f"{redis_prefix}products:cache:v2:"
         self._generation_prefix = f"{redis_prefix}products:cache:gen:"
         self._write_back = redis.register_script(_WRITE_BACK)
         self.metrics = metrics or ProductsMetrics(Metrics("products"))

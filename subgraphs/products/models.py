@@ -12,6 +12,7 @@ from sqlalchemy import (
     Computed,
     DateTime,
     Index,
+    Integer,
     String,
     Text,
     Uuid,
@@ -40,6 +41,8 @@ SKU_MAX_LENGTH = 64
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 5000
 CATEGORY_MAX_LENGTH = 100
+TAX_CLASS_MAX_LENGTH = 32
+DEFAULT_TAX_CLASS = "standard"
 
 
 class Base(ModelBase):
@@ -58,6 +61,7 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("sku = upper(sku)", name="sku_upper_case"),
         CheckConstraint("price_amount >= 0", name="price_amount_not_negative"),
+        CheckConstraint("weight_grams IS NULL OR weight_grams >= 0", name="weight_grams_not_negative"),
         # The listings (active products newest first, overall and within a category) are keyset-paginated on
         # these; partial, as listings only show active products (an admin asking for archived ones is rare).
         Index("ix_products_created_at_id", "created_at", "id", postgresql_where=text("active")),
@@ -80,6 +84,10 @@ class Product(Base):
     price_amount: Mapped[int] = mapped_column(BigInteger)
     price_currency: Mapped[str] = mapped_column(String(3))
     category: Mapped[str] = mapped_column(String(CATEGORY_MAX_LENGTH))
+    # Which of the country's tax rates applies (orders' tax table: "standard", "reduced", ...).
+    tax_class: Mapped[str] = mapped_column(String(TAX_CLASS_MAX_LENGTH), server_default=text("'standard'"))
+    # Shipping weight in grams; null when unknown (a cart counts it as 0).
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
     # Archived products leave the listings but stay readable by id: orders reference them.
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -27,6 +27,11 @@ class Product:
     description: str
     price: Money
     category: str
+    tax_class: str = strawberry.field(
+        description="Which of the shipping country's tax rates applies (`standard`, `reduced`, ...): orders' "
+        "tax table; a country without a rate for the class taxes it at 0."
+    )
+    weight: int | None = strawberry.field(description="Shipping weight in grams; null when unknown.")
     active: bool = strawberry.field(description="False once archived: out of listings, still readable by id.")
     created_at: datetime
     updated_at: datetime
@@ -40,6 +45,8 @@ class Product:
             description=row.description,
             price=Money(amount=row.price_amount, currency=row.price_currency),
             category=row.category,
+            tax_class=row.tax_class,
+            weight=row.weight_grams,
             active=row.active,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -67,6 +74,12 @@ class CreateProductInput:
     description: str = ""
     price: MoneyInput
     category: str
+    tax_class: str = strawberry.field(
+        default="standard", description="Lower case; `standard` when not given."
+    )
+    weight: int | None = strawberry.field(
+        default=None, description="Grams, 0 to 1,000,000; null when unknown."
+    )
 
 
 @strawberry.input(description="Only the fields given change; null is refused for every field.")
@@ -75,6 +88,8 @@ class UpdateProductInput:
     description: str | None = strawberry.UNSET
     price: MoneyInput | None = strawberry.UNSET
     category: str | None = strawberry.UNSET
+    tax_class: str | None = strawberry.UNSET
+    weight: int | None = strawberry.UNSET
     active: bool | None = strawberry.UNSET
 
 
@@ -140,6 +155,8 @@ class Mutation:
             price_amount=input.price.amount,
             price_currency=input.price.currency,
             category=input.category,
+            tax_class=input.tax_class,
+            weight=input.weight,
         )
         return Product.from_row(row)
 
@@ -147,7 +164,7 @@ class Mutation:
     async def update_product(self, info: Info, id: strawberry.ID, input: UpdateProductInput) -> Product:
         changes: dict[str, Any] = {
             name: getattr(input, name)
-            for name in ("name", "description", "category", "active")
+            for name in ("name", "description", "category", "tax_class", "weight", "active")
             if getattr(input, name) is not strawberry.UNSET
         }
         if input.price is not strawberry.UNSET:

@@ -32,9 +32,11 @@ from subgraphs.products.cache import ProductRecord
 from subgraphs.products.events import ProductChange, ProductEvent
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
+    DEFAULT_TAX_CLASS,
     DESCRIPTION_MAX_LENGTH,
     NAME_MAX_LENGTH,
     SKU_MAX_LENGTH,
+    TAX_CLASS_MAX_LENGTH,
     Product,
     outbox,
 )
@@ -47,7 +49,11 @@ MAX_AMOUNT = 2**53 - 1
 _SKU_CONSTRAINT = "uq_products_sku"
 
 # The fields `ProductService.update_product` may change; anything else in `changes` is a programming error.
-UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "active"})
+UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "active", "tax_class", "weight"})
+# A tax class names a column of orders' tax table: short, lower case, no spaces.
+TAX_CLASS_PATTERN = re.compile(rf"[a-z][a-z0-9_-]{{0,{TAX_CLASS_MAX_LENGTH - 1}}}")
+# A tonne: heavier goods ship as freight, not through a cart.
+MAX_WEIGHT_GRAMS = 1_000_000
 
 
 # --- ids ---------------------------------------------------------------------------------------------
@@ -80,6 +86,22 @@ def clean_description(value: object) -> str:
 
 def clean_category(value: object) -> str:
     return _bounded_text(value, "category", minimum=1, maximum=CATEGORY_MAX_LENGTH)
+
+
+def clean_tax_class(value: object) -> str:
+    tax_class = _require_str(value, "taxClass").strip().lower()
+    if not TAX_CLASS_PATTERN.fullmatch(tax_class):
+        raise BadUserInput(
+            f"A tax class is 1 to {TAX_CLASS_MAX_LENGTH} lower-case letters, digits, '_' or '-'.",
+            field="taxClass",
+        )
+    return tax_class
+
+
+def clean_weight(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_WEIGHT_GRAMS:
+        raise BadUserInput(f"A weight is 0 to {MAX_WEIGHT_GRAMS} grams.", field="weight")
+    return value
 
 
 def clean_price(amount: object, currency: object) -> tuple[int, str]:
@@ -242,13 +264,24 @@ class ProductService:
     # Each changed product is remembered by the request's loader, so later reads by id see the change.
 
     async def create_product(
-        self, *, sku: str, name: str, description: str, price_amount: int, price_currency: str, category: str
+        self,
+        *,
+        sku: str,
+        name: str,
+        description: str,
+        price_amount: int,
+        price_currency: str,
+        category: str,
+        tax_class: str = DEFAULT_TAX_CLASS,
+        weight: int | None = None,
     ) -> Product:
-        values = {
+        values: dict[str, Any] = {
             "sku": clean_sku(sku),
             "name": clean_name(name),
             "description": clean_description(description),
             "category": clean_category(category),
+            "tax_class": clean_tax_class(tax_class),
+            "weight_grams": clean_weight(weight) if weight is not None else None,
         }
         values["price_amount"], values["price_currency"] = clean_price(price_amount, price_currency)
         try:
@@ -274,6 +307,10 @@ class ProductService:
             values["description"] = clean_description(changes["description"])
         if "category" in changes:
             values["category"] = clean_category(changes["category"])
+        if "tax_class" in changes:
+            values["tax_class"] = clean_tax_class(changes["tax_class"])
+        if "weight" in changes:
+            values["weight_grams"] = clean_weight(changes["weight"])
         if "active" in changes:
             if not isinstance(changes["active"], bool):
                 raise BadUserInput("`active` cannot be null.", field="active")
