@@ -1,4 +1,5 @@
-"""The orders service: its subgraph definition (with the saga and its recovery worker) and ASGI app."""
+"""The orders service: its subgraph definition (the saga and its recovery worker, the abandoned-cart worker,
+the `UserDeleted` consumer) and ASGI app."""
 
 from __future__ import annotations
 
