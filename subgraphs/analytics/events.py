@@ -20,7 +20,7 @@ from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Handler, Subscription
 from subgraphs.analytics import repository
 from subgraphs.analytics.models import USER_LOGGED_IN, USER_REGISTERED, processed_events
-from subgraphs.analytics.repository import Line
+from subgraphs.analytics.repository import Discount, Line
 
 GROUP = "analytics"
 
@@ -74,12 +74,26 @@ def _time(payload: Mapping[str, Any], name: str, default: datetime) -> datetime:
 # --- orders ------------------------------------------------------------------------------------------------
 
 
+# The price breakdown orders' events carry (payload key -> fact column); an event older than it has none: 0.
+BREAKDOWN = {
+    "itemsNet": "items_net",
+    "discountTotal": "discount_total",
+    "shippingNet": "shipping_net",
+    "taxTotal": "tax_total",
+}
+
+
+def _optional_int(payload: Mapping[str, Any], name: str) -> int:
+    return _int(payload, name) if payload.get(name) is not None else 0
+
+
 def _order_money(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[Line]]:
     currency = _str(payload, "currency")
     values = {
         "user_id": _uuid(payload, "userId"),
         "currency": currency,
         "total_amount": _int(payload, "total"),
+        **{column: _optional_int(payload, key) for key, column in BREAKDOWN.items()},
     }
     items = payload.get("items")
     if not isinstance(items, list):
@@ -91,32 +105,54 @@ def _order_money(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[Line]
     return values, lines
 
 
-async def order_placed(session: AsyncSession, event: Event) -> None:
+def _discounts(payload: Mapping[str, Any]) -> list[Discount]:
+    discounts = payload.get("discounts") or []
+    if not isinstance(discounts, list):
+        raise UnreadableEvent(f"`discounts` is not a list: {discounts!r}")
+    currency = _str(payload, "currency")
+    found = []
+    for discount in discounts:
+        if not isinstance(discount, Mapping):
+            raise UnreadableEvent(f"a discount is not an object: {discount!r}")
+        code = discount.get("code")
+        found.append(
+            Discount(
+                promotion_id=_uuid(discount, "promotionId"),
+                code=str(code)[:64] if code is not None else None,
+                name=str(discount.get("name") or "")[:100],
+                amount=_int(discount, "amount"),
+                currency=currency,
+            )
+        )
+    return found
+
+
+async def _order_facts(session: AsyncSession, event: Event, **transition: Any) -> None:
+    """OrderPlaced, OrderConfirmed and OrderCancelled all carry the money, lines and discounts: kept once."""
     values, lines = _order_money(event.payload)
     order_id = _uuid(event.payload, "orderId")
-    await repository.upsert_order(session, order_id, placed_at=event.occurred_at, **values)
+    discounts = _discounts(event.payload)
+    await repository.upsert_order(session, order_id, **transition, **values)
     await repository.insert_lines(session, order_id, lines)
+    await repository.insert_discounts(session, order_id, discounts)
+
+
+async def order_placed(session: AsyncSession, event: Event) -> None:
+    await _order_facts(session, event, placed_at=event.occurred_at)
 
 
 async def order_confirmed(session: AsyncSession, event: Event) -> None:
-    values, lines = _order_money(event.payload)
-    order_id = _uuid(event.payload, "orderId")
-    await repository.upsert_order(session, order_id, confirmed_at=event.occurred_at, **values)
-    await repository.insert_lines(session, order_id, lines)
+    await _order_facts(session, event, confirmed_at=event.occurred_at)
 
 
 async def order_cancelled(session: AsyncSession, event: Event) -> None:
-    values, lines = _order_money(event.payload)
-    order_id = _uuid(event.payload, "orderId")
     code = event.payload.get("code")
-    await repository.upsert_order(
+    await _order_facts(
         session,
-        order_id,
+        event,
         cancelled_at=event.occurred_at,
         cancel_code=str(code)[:64] if code is not None else None,
-        **values,
     )
-    await repository.insert_lines(session, order_id, lines)
 
 
 async def order_status_changed(session: AsyncSession, event: Event) -> None:

@@ -58,6 +58,12 @@ class OrderFact(Base):
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Why it was cancelled (OUT_OF_STOCK, PAYMENT_DECLINED, CANCELLED_BY_CUSTOMER, ...).
     cancel_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The price's breakdown (orders' pricing, in minor units; 0 from events older than it): the lines after
+    # discount without tax, the discount, shipping without tax, the tax. Null until an event with money.
+    items_net: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    discount_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    shipping_net: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tax_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -71,6 +77,21 @@ class OrderLine(Base):
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderDiscount(Base):
+    """A promotion's discount on an order (the `discounts` of its events): voucher usage reads these."""
+
+    __tablename__ = "order_discounts"
+    __table_args__ = (Index("ix_order_discounts_promotion_id", "promotion_id"),)
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    promotion_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The voucher code the customer entered; null for an automatic promotion.
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
 
 

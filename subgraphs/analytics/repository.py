@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.analytics.models import (
     USER_LOGGED_IN,
     USER_REGISTERED,
+    OrderDiscount,
     OrderFact,
     OrderLine,
     OrderStatusChange,
@@ -65,6 +66,33 @@ async def insert_lines(session: AsyncSession, order_id: uuid.UUID, lines: Sequen
         for line in lines
     ]
     await session.execute(insert(OrderLine).values(rows).on_conflict_do_nothing())
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    promotion_id: uuid.UUID
+    code: str | None
+    name: str
+    amount: int
+    currency: str
+
+
+async def insert_discounts(session: AsyncSession, order_id: uuid.UUID, discounts: Sequence[Discount]) -> None:
+    """An order's discounts, one per promotion; every order event carries them: kept once."""
+    if not discounts:
+        return
+    rows = [
+        {
+            "order_id": order_id,
+            "promotion_id": discount.promotion_id,
+            "code": discount.code,
+            "name": discount.name,
+            "amount": discount.amount,
+            "currency": discount.currency,
+        }
+        for discount in discounts
+    ]
+    await session.execute(insert(OrderDiscount).values(rows).on_conflict_do_nothing())
 
 
 async def insert_status_change(
@@ -201,6 +229,18 @@ class CurrencySales:
     refunded_orders: int
     refunded: int
     failed: int
+    # The breakdown of the confirmed orders' totals, and of the refunded ones' (fact columns, BREAKDOWN_SUMS).
+    items_net: int = 0
+    discount_total: int = 0
+    shipping_net: int = 0
+    tax_total: int = 0
+    refunded_items_net: int = 0
+    refunded_discount_total: int = 0
+    refunded_shipping_net: int = 0
+    refunded_tax_total: int = 0
+
+
+BREAKDOWN_COLUMNS = ("items_net", "discount_total", "shipping_net", "tax_total")
 
 
 async def sales_by_currency(session: AsyncSession, start: datetime, end: datetime) -> list[CurrencySales]:
@@ -218,6 +258,8 @@ async def sales_by_currency(session: AsyncSession, start: datetime, end: datetim
             func.count().filter(refunded),
             func.coalesce(func.sum(o.total_amount).filter(refunded), 0),
             func.count().filter(_within(o.failed_at, start, end)),
+            *(_sum(getattr(o, column), confirmed) for column in BREAKDOWN_COLUMNS),
+            *(_sum(getattr(o, column), refunded) for column in BREAKDOWN_COLUMNS),
         )
         .where(
             or_(
@@ -231,7 +273,50 @@ async def sales_by_currency(session: AsyncSession, start: datetime, end: datetim
         .order_by(o.currency)
     )
     return [
-        CurrencySales(*(row[0], *(int(value) for value in row[1:])))
+        CurrencySales(row[0], *(int(value) for value in row[1:])) for row in await session.execute(statement)
+    ]
+
+
+def _sum(column: Any, condition: Any) -> Any:
+    # A fact without the breakdown (its money not seen yet) adds nothing.
+    return func.coalesce(func.sum(func.coalesce(column, 0)).filter(condition), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionUsage:
+    promotion_id: uuid.UUID
+    code: str | None
+    name: str
+    currency: str
+    orders: int
+    refunded_orders: int
+    discount: int
+
+
+async def voucher_usage(session: AsyncSession, start: datetime, end: datetime) -> list[PromotionUsage]:
+    """Per (promotion, code, currency): orders confirmed in the window with its discount, those cancelled in
+    the window after confirmation, and the discount of the first minus that of the second."""
+    o, d = OrderFact, OrderDiscount
+    confirmed = _within(o.confirmed_at, start, end)
+    refunded = and_(_within(o.cancelled_at, start, end), o.confirmed_at.is_not(None))
+    statement = (
+        select(
+            d.promotion_id,
+            d.code,
+            func.max(d.name),
+            d.currency,
+            func.count().filter(confirmed),
+            func.count().filter(refunded),
+            func.coalesce(func.sum(d.amount).filter(confirmed), 0)
+            - func.coalesce(func.sum(d.amount).filter(refunded), 0),
+        )
+        .join(o, o.order_id == d.order_id)
+        .where(or_(confirmed, refunded))
+        .group_by(d.promotion_id, d.code, d.currency)
+        .order_by(d.code.nulls_last(), d.promotion_id, d.currency)
+    )
+    return [
+        PromotionUsage(row[0], row[1], row[2], row[3], int(row[4]), int(row[5]), int(row[6]))
         for row in await session.execute(statement)
     ]
 

@@ -122,6 +122,44 @@ class SalesSummary:
         ),
         directives=[CURRENCIES],
     )
+    net_revenue: list[Money] = strawberry.field(
+        description=(
+            "The lines of revenue's orders after their discounts, without tax or shipping (net of refunds "
+            "like revenue); orders older than the price breakdown add 0."
+        ),
+        directives=[CURRENCIES],
+    )
+    tax_collected: list[Money] = strawberry.field(
+        description="The tax of revenue's orders, net of refunds like revenue.", directives=[CURRENCIES]
+    )
+    shipping_revenue: list[Money] = strawberry.field(
+        description="The shipping of revenue's orders without its tax, net of refunds like revenue.",
+        directives=[CURRENCIES],
+    )
+    discount_total: list[Money] = strawberry.field(
+        description="The discounts given on revenue's orders, net of refunds like revenue.",
+        directives=[CURRENCIES],
+    )
+
+
+@strawberry.type(
+    description=(
+        "A promotion's use in a window [from, to): orders counted by the time of their confirmation, refunds "
+        "by that of their cancellation after it."
+    )
+)
+class VoucherUsage:
+    promotion_id: strawberry.ID = strawberry.field(description="The promotion (orders' Promotion.id).")
+    code: str | None = strawberry.field(description="The voucher code entered; null: an automatic promotion.")
+    name: str = strawberry.field(description="The promotion's name as the orders carried it.")
+    orders: int = strawberry.field(description="Orders confirmed in the window with its discount.")
+    refunded_orders: int = strawberry.field(
+        description="Orders with its discount cancelled in the window after their confirmation."
+    )
+    discount: list[Money] = strawberry.field(
+        description="What it took off `orders`, minus what it had taken off `refundedOrders`, per currency.",
+        directives=[CURRENCIES],
+    )
 
 
 @strawberry.type(description="A product's sales in a window.")
@@ -180,7 +218,33 @@ class Query(dead_letter_query("analytics")):
             refunds=_money(figures.refunds),
             revenue=_money(figures.revenue),
             average_order_value=_money(figures.average_order_value),
+            net_revenue=_money(figures.net_revenue),
+            tax_collected=_money(figures.tax_collected),
+            shipping_revenue=_money(figures.shipping_revenue),
+            discount_total=_money(figures.discount_total),
         )
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description=(
+            "Each promotion and voucher code used on orders confirmed or refunded in a window, by code "
+            "(automatic promotions last) (admin only)."
+        ),
+        directives=[REPORT, ListSize(assumed_size=50)],
+    )
+    async def voucher_usage(self, info: Info, from_: From, to: To) -> list[VoucherUsage] | None:
+        _, usage = await Reports.of(info.context).voucher_usage(from_, to)
+        return [
+            VoucherUsage(
+                promotion_id=strawberry.ID(str(figures.promotion_id)),
+                code=figures.code,
+                name=figures.name,
+                orders=figures.orders,
+                refunded_orders=figures.refunded_orders,
+                discount=_money(figures.discount),
+            )
+            for figures in usage
+        ]
 
     @strawberry.field(
         permission_classes=[IsAdmin],

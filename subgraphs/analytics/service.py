@@ -12,6 +12,12 @@ figure is about, as the orders service recorded it (its events' times):
   cancelled in the window after their confirmation; revenue = grossRevenue - refunds (net sales, as a shop's
   books date a return on the day of the return: a window can show a negative revenue);
 - averageOrderValue (per currency): grossRevenue / confirmedOrders, rounded half up to a whole minor unit;
+- netRevenue, taxCollected, shippingRevenue, discountTotal (per currency): the breakdown of revenue's orders
+  (their lines after discount without tax, their tax, their shipping without tax, their discounts), net of
+  refunds the same way; an order whose events predate the breakdown adds 0 to each;
+- voucherUsage: per promotion (and voucher code; null for an automatic promotion): the orders confirmed in the
+  window with its discount, the refundedOrders among the cancellations after confirmation in the window, and
+  discount: what it gave on the first minus what it had given on the second, per currency;
 - topProducts: net units per product (units of lines of orders confirmed in the window, minus those of orders
   cancelled in the window after confirmation), the products with more than 0, most first, ties by product id;
   revenue likewise per currency (quantity x the unit price frozen on the order line);
@@ -23,6 +29,7 @@ figure is about, as the orders service recorded it (its events' times):
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -76,6 +83,20 @@ class SalesFigures:
     refunds: list[Amount]
     revenue: list[Amount]
     average_order_value: list[Amount]
+    net_revenue: list[Amount]
+    tax_collected: list[Amount]
+    shipping_revenue: list[Amount]
+    discount_total: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherUsageFigures:
+    promotion_id: uuid.UUID
+    code: str | None
+    name: str
+    orders: int
+    refunded_orders: int
+    discount: list[Amount]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +176,28 @@ class Reports:
                 for row in known
                 if row.confirmed
             ],
+            net_revenue=_net(known, "items_net"),
+            tax_collected=_net(known, "tax_total"),
+            shipping_revenue=_net(known, "shipping_net"),
+            discount_total=_net(known, "discount_total"),
         )
+
+    async def voucher_usage(self, start: datetime, end: datetime) -> tuple[Window, list[VoucherUsageFigures]]:
+        span = window(start, end)
+        async with self._session() as session:
+            rows = await repository.voucher_usage(session, span.start, span.end)
+        # One entry per (promotion, code), its discount per currency (the rows come by code, then currency).
+        usage: dict[tuple[uuid.UUID, str | None], VoucherUsageFigures] = {}
+        for row in rows:
+            key = (row.promotion_id, row.code)
+            found = usage.get(key, VoucherUsageFigures(row.promotion_id, row.code, row.name, 0, 0, []))
+            usage[key] = dataclasses.replace(
+                found,
+                orders=found.orders + row.orders,
+                refunded_orders=found.refunded_orders + row.refunded_orders,
+                discount=[*found.discount, amount(row.discount, row.currency)],
+            )
+        return span, list(usage.values())
 
     async def top_products(self, limit: int, start: datetime, end: datetime) -> list[ProductSalesFigures]:
         if not 1 <= limit <= MAX_TOP_PRODUCTS:
@@ -179,6 +221,14 @@ class Reports:
         async with self._session() as session:
             found = await repository.product_totals(session, list(set(product_ids)))
         return [_stats(found.get(product_id, ProductTotals())) for product_id in product_ids]
+
+
+def _net(rows: Sequence[repository.CurrencySales], column: str) -> list[Amount]:
+    """One breakdown figure per currency: that of the confirmed orders minus that of the refunded ones."""
+    return [
+        amount(getattr(row, column) - getattr(row, f"refunded_{column}"), row.currency)  # type: ignore[arg-type]
+        for row in rows
+    ]
 
 
 def _stats(totals: ProductTotals) -> ProductStatsFigures:

@@ -15,7 +15,12 @@ replay; no mail is ever written without its real recipient.
   `PasswordChanged` (a security notice), `EmailChangeRequested` (two mails: the code to the new address, a
   notice to the previous one), `EmailChanged` (a notice to the previous address). `EmailVerified` mails
   nothing. (`UserDeleted` is privacy.py's: the user's mails and watches go.)
-- orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines.
+- orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines, and
+  the price's breakdown (subtotal, discounts with their codes, shipping with its method, tax lines) when the
+  event carries it (`subtotal`: orders' pricing); an older event shows the lines and the total.
+- orders `CartAbandoned` {cartId, userId, currency, subtotal, lines, lastActivityAt}: a reminder with the
+  lines left in the cart, to the user (the directory's address), at most once per event and once per user
+  within `cart_reminder_cooldown_seconds`.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
@@ -214,10 +219,23 @@ class NotificationEvents:
         payload = event.payload
         user_id = str(payload["userId"])
         currency = payload["currency"]
-        items = payload.get("items") or []
         recipients = await self.directory.recipients([user_id])
+        lines = await self._lines(payload.get("items") or [], currency)
+        order_id = str(payload["orderId"])
+        common = {
+            "order_id": order_id,
+            "order_number": order_id[:8].upper(),
+            "lines": lines,
+            "total": format_money(payload["total"], currency),
+            "breakdown": breakdown(payload),
+            **extra,
+        }
+        await self._write(session, event, kind, [user_id], recipients, lambda r: {**common, "name": r.name})
+
+    async def _lines(self, items: Sequence[Mapping[str, Any]], currency: str) -> list[dict[str, Any]]:
+        """Order or cart lines as a mail shows them, each product by its catalog name."""
         products = await self.directory.products_named(str(item["productId"]) for item in items)
-        lines = [
+        return [
             {
                 "name": products[str(item["productId"])].name
                 if str(item["productId"]) in products
@@ -228,15 +246,31 @@ class NotificationEvents:
             }
             for item in items
         ]
-        order_id = str(payload["orderId"])
-        common = {
-            "order_id": order_id,
-            "order_number": order_id[:8].upper(),
-            "lines": lines,
-            "total": format_money(payload["total"], currency),
-            **extra,
+
+    async def cart_abandoned(self, session: AsyncSession, event: Event) -> None:
+        payload = event.payload
+        kind = NotificationKind.CART_REMINDER
+        user_id = uuid.UUID(str(payload["userId"]))
+        items = payload.get("lines") or []
+        if not items:
+            return  # orders tells only carts with lines; an emptied one has nothing to remind of
+        # One reminder per user within the cooldown, under the user's mail lock (two carts' events at once).
+        await repository.lock_user_mails(session, user_id)
+        cooldown = self.settings.cart_reminder_cooldown_seconds
+        if await repository.mailed_since(session, user_id, kind, cooldown):
+            logger.info("cart of user %s: a reminder was sent within %d s", user_id, cooldown)
+            return
+        currency = payload["currency"]
+        values = {
+            "lines": await self._lines(items, currency),
+            "subtotal": format_money(payload["subtotal"], currency),
+            # The frontend's pages all hang off the account base (the verification links too).
+            "cart_url": f"{self.settings.account_link_base_url}/cart",
         }
-        await self._write(session, event, kind, [user_id], recipients, lambda r: {**common, "name": r.name})
+        recipients = await self.directory.recipients([str(user_id)])
+        await self._write(
+            session, event, kind, [str(user_id)], recipients, lambda r: {**values, "name": r.name}
+        )
 
     # --- the watchers of a product ---
 
@@ -363,6 +397,49 @@ class NotificationEvents:
         return inserted
 
 
+def _rate(rate_bp: int) -> str:
+    """A rate in basis points as a percentage: 2000 -> 20%, 825 -> 8.25%."""
+    whole, part = divmod(int(rate_bp), 100)
+    return f"{whole}.{part:02d}".rstrip("0").rstrip(".") + "%"
+
+
+def breakdown(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The price's breakdown as the order mails show it, or None for an event older than orders' pricing
+    (no `subtotal`): that mail keeps the lines and the total alone. Missing parts count as none."""
+    if payload.get("subtotal") is None:
+        return None
+    currency = payload["currency"]
+    discounts = [
+        {
+            "label": f"{discount.get('name') or 'Discount'}"
+            + (f" ({discount['code']})" if discount.get("code") else ""),
+            "amount": format_money(-int(discount.get("amount") or 0), currency),
+        }
+        for discount in payload.get("discounts") or []
+    ]
+    method = payload.get("shippingMethod")
+    shipping = None
+    if isinstance(method, Mapping):
+        shipping = {
+            "method": method.get("name") or "Shipping",
+            "amount": format_money(payload.get("shipping") or 0, currency),
+        }
+    label = "Incl. tax" if payload.get("pricesIncludeTax") else "Tax"
+    taxes = [
+        {
+            "label": f"{label} ({line.get('taxClass') or 'standard'}, {_rate(line.get('rateBp') or 0)})",
+            "amount": format_money(int(line.get("amount") or 0), currency),
+        }
+        for line in payload.get("taxLines") or []
+    ]
+    return {
+        "subtotal": format_money(int(payload["subtotal"]), currency),
+        "discounts": discounts,
+        "shipping": shipping,
+        "taxes": taxes,
+    }
+
+
 def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
     """What notifications consumes, its handlers bound to the process's `NotificationEvents` (peers, mail)."""
     return ConsumerSpec(
@@ -381,7 +458,12 @@ def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
                 },
             ),
             Subscription(
-                "orders", {"OrderConfirmed": events.order_confirmed, "OrderCancelled": events.order_cancelled}
+                "orders",
+                {
+                    "OrderConfirmed": events.order_confirmed,
+                    "OrderCancelled": events.order_cancelled,
+                    "CartAbandoned": events.cart_abandoned,
+                },
             ),
             Subscription("products", {"ProductUpdated": events.product_updated}),
             Subscription("inventory", {"StockChanged": events.stock_changed}),

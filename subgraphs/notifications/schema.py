@@ -45,6 +45,7 @@ class NotificationKind(enum.Enum):
     EMAIL_CHANGE_CONFIRMATION = "EMAIL_CHANGE_CONFIRMATION"
     EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED"
     EMAIL_CHANGED = "EMAIL_CHANGED"
+    CART_REMINDER = "CART_REMINDER"
 
 
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])

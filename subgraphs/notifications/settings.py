@@ -51,6 +51,11 @@ class NotificationsSettings(ServiceSettings):
     # "Someone tried to sign up with your address" reaches an account at most once in this window.
     sign_up_attempt_cooldown_seconds: int = Field(3600, ge=0)
 
+    # --- carts ---
+    # A customer hears of an abandoned cart at most once in this window (orders tells each idle period once,
+    # but a customer who keeps leaving their cart should not get a reminder for each).
+    cart_reminder_cooldown_seconds: int = Field(86400, ge=0)
+
     # --- watches ---
     max_watches_per_user: int = Field(500, ge=1)
     # A product that flaps in and out of stock (a reservation taking the last unit, then released) mails a

@@ -1,4 +1,5 @@
-"""The orders service: its subgraph definition (with the saga and its recovery worker) and ASGI app."""
+"""The orders service: its subgraph definition (the saga and its recovery worker, the abandoned-cart worker,
+the `UserDeleted` consumer) and ASGI app."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from fastapi import FastAPI
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
 from shared.peers import peer_health_check
+from shared.privacy import forgetting_users
+from shared.subscriptions import ConsumerSpec
+from subgraphs.orders.abandoned_carts import run_abandoned_carts
 from subgraphs.orders.feed import OrderFeed
 from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import outbox
+from subgraphs.orders.privacy import CONSUMER, user_deleted
 from subgraphs.orders.saga import Saga, run_recovery
 from subgraphs.orders.schema import schema
 from subgraphs.orders.settings import OrdersSettings
@@ -27,6 +32,11 @@ async def setup(runtime: Runtime[OrdersState]) -> OrdersState:
     )
 
 
+def consumer(runtime: Runtime[OrdersState]) -> ConsumerSpec:
+    """Users' `UserDeleted` only: a deleted user's carts go (privacy.py)."""
+    return forgetting_users(CONSUMER, user_deleted(runtime, CONSUMER))
+
+
 async def teardown(runtime: Runtime[OrdersState]) -> None:
     await runtime.state.feed.close()
     # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
@@ -41,7 +51,8 @@ definition = SubgraphDefinition[OrdersState](
     setup=setup,
     teardown=teardown,
     outbox=outbox,
-    workers=[run_recovery],
+    consumer=consumer,
+    workers=[run_recovery, run_abandoned_carts],
     # Orders cannot take an order without the services its saga calls.
     readiness_checks={
         peer: peer_health_check(f"{peer}_url") for peer in ("products", "inventory", "payments")

@@ -15,6 +15,9 @@ class OrderEvent(enum.StrEnum):
     # Every status change after PENDING, FAILED included: {orderId, userId, status, previousStatus, reason};
     # its time is the entry's `time`. Subscriptions read it (and OrderPlaced as the change to PENDING).
     ORDER_STATUS_CHANGED = "OrderStatusChanged"
+    # A signed-in customer's cart idle past `cart_abandoned_after_seconds` (abandoned_carts.py), once per idle
+    # period: {cartId, userId, currency, subtotal, lines: [{productId, quantity, unitPrice}], lastActivityAt}.
+    CART_ABANDONED = "CartAbandoned"
 
 
 EMITTED: tuple[OrderEvent, ...] = tuple(OrderEvent)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
 from shared.outbox import Outbox
+from shared.subscriptions import processed_events_table
 
 
 class Base(ModelBase):
@@ -34,6 +35,8 @@ class Base(ModelBase):
 
 
 outbox = Outbox(Base.metadata, "orders")
+# The events orders applies: users' `UserDeleted` (privacy.py).
+processed_events = processed_events_table(Base.metadata)
 
 
 class OrderStatus(enum.StrEnum):
@@ -180,6 +183,8 @@ class Cart(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When `CartAbandoned` was last emitted for it (abandoned_carts.py): told again only after new activity.
+    abandoned_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CartLine(Base):

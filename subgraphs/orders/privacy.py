@@ -1,8 +1,11 @@
-"""orders' part of `exportMyData` (the map of what is erased where: subgraphs/users/privacy.py).
+"""What orders holds on a user, its part of `exportMyData`, and how it forgets them (the map:
+subgraphs/users/privacy.py).
 
-Orders hold a user id, amounts, statuses and product names: nothing that names or locates a person, and the
-books keep all of it when a user is deleted, so orders consumes no `UserDeleted` (a checkout that freezes an
-address on an order will have to).
+Orders hold a user id, amounts, statuses and product names: the books keep all of it when a user is
+deleted. Carts are not books: a cart freezes the customer's shipping and billing addresses (and a voucher
+they typed), so on users' `UserDeleted` their carts go, whatever their status, with their lines. The outbox
+rows about them get their personal keys emptied (`shared.privacy.scrub_outbox`), and the consumer's dead
+letters (only `UserDeleted` events) are scrubbed like every consumer's.
 """
 
 from __future__ import annotations
@@ -11,14 +14,47 @@ import uuid
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from shared.privacy import ExportPart, iso
-from subgraphs.orders import repository
-from subgraphs.orders.models import Order
+from shared.context import Runtime
+from shared.outbox import Event
+from shared.privacy import (
+    ExportPart,
+    dead_letters_of,
+    forget_in_dead_letters,
+    iso,
+    parse_user_id,
+    scrub_outbox,
+)
+from shared.subscriptions import ConsumerSpec, Handler
+from subgraphs.orders import cart_repository, repository
+from subgraphs.orders.models import Cart, Order, outbox, processed_events
+
+# The consumer group of orders: users' `UserDeleted` only (its dead letters: `<prefix>deadletter:orders`).
+GROUP = "orders"
+CONSUMER = ConsumerSpec(group=GROUP, subscriptions=[], processed=processed_events)
+
+
+async def forget(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Delete the user's carts (their lines cascade) and scrub their outbox rows; returns the carts gone."""
+    deleted = await session.execute(delete(Cart).where(Cart.user_id == user_id).returning(Cart.id))
+    await scrub_outbox(session, outbox.table, str(user_id))
+    return len(deleted.all())
+
+
+def user_deleted(runtime: Runtime[Any], spec: ConsumerSpec) -> Handler:
+    """The `UserDeleted` handler of this process (its Redis holds the dead letters)."""
+    stream = dead_letters_of(runtime, spec)
+
+    async def handle(session: AsyncSession, event: Event) -> None:
+        user_id = parse_user_id(event.payload)
+        await forget(session, user_id)
+        await forget_in_dead_letters(runtime.redis, stream, str(user_id))
+
+    return handle
 
 
 async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -58,8 +94,45 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
     ]
 
 
+async def export_carts(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    carts = list(
+        await session.scalars(select(Cart).where(Cart.user_id == user_id).order_by(Cart.created_at, Cart.id))
+    )
+    lines = await cart_repository.lines_of(session, [cart.id for cart in carts])
+    return [
+        {
+            "id": str(cart.id),
+            "status": cart.status,
+            "currency": cart.currency,
+            "shippingAddress": cart.shipping_address,
+            "billingAddress": cart.billing_address,
+            "shippingMethodId": cart.shipping_method_id,
+            "voucherCode": cart.voucher_code,
+            "createdAt": iso(cart.created_at),
+            "lastActivityAt": iso(cart.last_activity_at),
+            "lines": [
+                {
+                    "productId": str(line.product_id),
+                    "quantity": line.quantity,
+                    "unitPrice": line.seen_unit_price_amount,
+                    "currency": line.seen_currency,
+                    "addedAt": iso(line.added_at),
+                }
+                for line in lines.get(cart.id, [])
+            ],
+        }
+        for cart in carts
+    ]
+
+
 @strawberry.federation.type(keys=["userId"])
 class PersonalDataExport(ExportPart):
     @strawberry.field(description="The user's orders with their lines and status history, oldest first.")
     async def orders(self, info: Info) -> JSON:
         return await export(info.context.session, self.user_uuid)
+
+    @strawberry.field(
+        description="The user's carts (any status) with their addresses and lines, oldest first."
+    )
+    async def carts(self, info: Info) -> JSON:
+        return await export_carts(info.context.session, self.user_uuid)

@@ -42,3 +42,10 @@ class OrdersSettings(ServiceSettings):
     # True: catalog prices include tax and the tax is taken out of them (an EU-style consumer store).
     # One setting for the whole store: switching it changes what every catalog price means.
     prices_include_tax: bool = False
+
+    # --- abandoned carts (abandoned_carts.py) ---
+    # A signed-in customer's cart with lines and no activity for this long is told once (`CartAbandoned`).
+    cart_abandoned_after_seconds: float = Field(24 * 3600.0, gt=0)
+    abandoned_carts_interval_seconds: float = Field(60.0, gt=0)
+    # Carts told per pass (each pass one transaction): a backlog drains over several passes.
+    abandoned_carts_batch: int = Field(100, gt=0, le=10_000)

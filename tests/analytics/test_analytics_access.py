@@ -21,6 +21,7 @@ OPERATIONS = {
     "salesSummary": f"query {{ salesSummary{WINDOW} {{ orders }} }}",
     "topProducts": f"query {{ topProducts{WINDOW} {{ unitsSold }} }}",
     "userActivity": f"query {{ userActivity{WINDOW} {{ logins }} }}",
+    "voucherUsage": f"query {{ voucherUsage{WINDOW} {{ orders }} }}",
     "Product.stats": (
         f'query {{ _entities(representations: [{{__typename: "Product", id: "{PRODUCT}"}}]) '
         "{ ... on Product { stats { views } } } }"

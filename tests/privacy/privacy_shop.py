@@ -23,6 +23,9 @@ SEARCH = "query S($search: String!) { products(search: $search, first: 5) { tota
 PLACE = "mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status total { amount } } }"
 CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 ADJUST = 'mutation S($id: ID!) { adjustStock(productId: $id, delta: 20, reason: "privacy test") { id } }'
+# A cart freezes a copy of the address (orders' carts): it must go with the user too.
+CART_ADD = "mutation CA($id: ID!) { cartAddLine(productId: $id, quantity: 1) { id } }"
+CART_SHIP_TO = "mutation CS($input: AddressInput!) { cartSetShippingAddress(address: $input) { id } }"
 DELETE_ME = "mutation D($password: String!) { deleteMe(password: $password) }"
 ME = "{ me { id email } }"
 SALES = """
@@ -31,7 +34,7 @@ query Sales($from: DateTime!, $to: DateTime!) {
 }"""
 # The column types a person's data can be written in.
 TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb")
-CONSUMERS = ("notifications", "analytics", "products")
+CONSUMERS = ("notifications", "analytics", "products", "orders")
 
 
 @dataclass
@@ -80,7 +83,8 @@ class Shop:
         return product_id
 
     async def live(self, shopper: Shopper, product_id: str) -> dict[str, Any]:
-        """Address, watch, a search, a confirmed order: what a shopper leaves behind. Returns the order."""
+        """Address, watch, a search, a confirmed order, a cart shipping to the address: what a shopper leaves
+        behind. Returns the order."""
         address = {"name": shopper.name, "line1": "12 Privacy Lane", "city": "Springfield", "region": "IL",
                    "postalCode": "62701", "country": "US", "phone": "+1 217 555 0199"}  # fmt: skip
         await self.ok(ADD_ADDRESS, {"input": address}, shopper.token)
@@ -93,6 +97,9 @@ class Shop:
         }
         order = (await self.ok(PLACE, {"input": order_input}, shopper.token))["placeOrder"]
         assert order["status"] == "CONFIRMED", order
+        # And a cart left behind, shipping to the same address.
+        await self.ok(CART_ADD, {"id": product_id}, shopper.token)
+        await self.ok(CART_SHIP_TO, {"input": address}, shopper.token)
         return order
 
     async def sales(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from shared.subscriptions import dead_letter_stream
 
-EXPORT = "{ exportMyData { userId generatedAt account orders payments notifications analytics } }"
+EXPORT = "{ exportMyData { userId generatedAt account orders carts payments notifications analytics } }"
 ENTITIES = """
 query Export($representations: [_Any!]!) {
   _entities(representations: $representations) { ... on PersonalDataExport { userId %s } }
@@ -79,6 +79,7 @@ async def test_delete_me_leaves_no_email_or_name_in_any_database_and_keeps_the_b
         await _dead_letter(redis, prefix, group, shopper.id, shopper.email, shopper.name)
     before = {needle: await shop.holders(needle) for needle in (shopper.email, shopper.name)}
     assert before[shopper.email] and before[shopper.name]  # the search below can fail
+    assert "orders.public.carts.shipping_address" in before[shopper.name]
 
     deleted = await shop.ok(DELETE_ME, {"password": PASSWORD}, shopper.token)
 
@@ -86,12 +87,15 @@ async def test_delete_me_leaves_no_email_or_name_in_any_database_and_keeps_the_b
     event_id = await eventually(lambda: shop.user_deleted_event(shopper.id), what="UserDeleted in the outbox")
     await eventually(
         lambda: shop.consumers_done(event_id),
-        lambda done: len(done) == 3,
+        lambda done: len(done) == 4,
         within=30,
-        what="UserDeleted processed by notifications, analytics and products",
+        what="UserDeleted processed by notifications, analytics, products and orders",
     )
     assert await shop.holders(shopper.email) == []
     assert await shop.holders(shopper.name) == []
+    assert (
+        await shop.rows("orders", "SELECT 1 FROM carts WHERE user_id = :id", id=uuid.UUID(shopper.id)) == []
+    )
     for group in ("notifications", "analytics"):
         letters = await redis.xrange(dead_letter_stream(prefix, group))
         assert letters, group  # scrubbed, not lost
@@ -140,6 +144,7 @@ async def test_export_my_data_gathers_every_subgraph_and_nothing_of_another_user
     assert [a["line1"] for a in export["account"]["addresses"]] == ["12 Privacy Lane"]
     assert [(o["id"], o["total"]) for o in export["orders"]] == [(order["id"], 5000)]
     assert [p["amount"] for p in export["payments"]] == [5000]
+    assert [c["shippingAddress"]["line1"] for c in export["carts"]] == ["12 Privacy Lane"]
     assert {m["kind"] for m in export["notifications"]["mails"]} >= {"WELCOME", "ORDER_CONFIRMED"}
     assert [w["productId"] for w in export["notifications"]["watchedProducts"]] == [product]
     assert [o["orderId"] for o in export["analytics"]["orders"]] == [order["id"]]
