@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
-from subgraphs.orders import repository
+from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.metrics import OrdersMetrics
-from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
+from subgraphs.orders.models import FINAL_STATUSES, Order, OrderItem, OrderStatus, SagaState, outbox
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
 
@@ -279,6 +279,8 @@ class Saga:
             values: dict[str, Any] = {"status": status}
             if status == OrderStatus.CONFIRMED:
                 values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+                # Checked out: the customer's next `cart` is a new one.
+                await cart_repository.end_checkout(session, order_id, completed=True)
             await change_status(session, order, status, None, values)
         if status == OrderStatus.CONFIRMED:
             self.metrics.saga_outcomes.labels(status).inc()
@@ -321,6 +323,11 @@ class Saga:
             if locked.saga_state != SagaState.COMPENSATING:
                 return
             values = {"status": final, "saga_state": SagaState.DONE, "lease_owner": None, "lease_until": None}
+            # Its voucher and promotion uses back (a failed checkout, a cancelled order), and its cart
+            # unlocked if it never completed: the customer fixes it and checks out again.
+            # The cart's row before the promotions', the order checkout locks them in.
+            await cart_repository.end_checkout(session, order.id, completed=False)
+            await promotion_repository.release_order_uses(session, order.id)
             await change_status(session, locked, final, locked.failure_reason, values)
         self.metrics.saga_outcomes.labels(final).inc()
 
@@ -371,21 +378,61 @@ async def change_status(
     )
     if status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
         items = (await repository.items_of(session, [order.id]))[order.id]
-        summary = {
-            **base,
-            "total": order.total_amount,
-            "currency": order.currency,
-            "items": [
-                {"productId": item.product_id, "quantity": item.quantity, "unitPrice": item.unit_price_amount}
-                for item in items
-            ],
-        }
+        summary = {**base, **order_summary(order, items)}
         if status == OrderStatus.CONFIRMED:
             await outbox.emit(session, OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id)
         else:
             cancelled = {**summary, "code": order.failure_code, "reason": reason}
             await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
     assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
+
+
+def order_summary(order: Order, items: list[OrderItem]) -> dict[str, Any]:
+    """OrderPlaced's, OrderConfirmed's and OrderCancelled's common keys: the total charged, the lines and the
+    frozen breakdown (minor units; a placeOrder order has zeros and empty lists, never missing keys)."""
+    return {
+        "total": order.total_amount,
+        "currency": order.currency,
+        "items": [item_summary(item) for item in items],
+        "subtotal": order.subtotal_amount or 0,
+        "discountTotal": order.discount_amount or 0,
+        "shipping": order.shipping_amount or 0,
+        "taxTotal": order.tax_amount or 0,
+        "itemsNet": order.items_net_amount or 0,
+        "shippingNet": order.shipping_net_amount or 0,
+        "pricesIncludeTax": bool(order.prices_include_tax),
+        "discounts": [
+            {
+                "promotionId": d["promotionId"],
+                "code": d.get("code"),
+                "name": d["name"],
+                "amount": d["amount"],
+            }
+            for d in order.discounts or []
+        ],
+        "taxLines": [
+            {"taxClass": t["taxClass"], "rateBp": t["rateBp"], "amount": t["amount"]}
+            for t in order.tax_lines or []
+        ],
+        "shippingMethod": (
+            {"id": order.shipping_method["id"], "name": order.shipping_method["name"]}
+            if order.shipping_method
+            else None
+        ),
+        "cartId": order.cart_id,
+    }
+
+
+def item_summary(item: OrderItem) -> dict[str, Any]:
+    line_subtotal = item.unit_price_amount * item.quantity
+    return {
+        "productId": item.product_id,
+        "quantity": item.quantity,
+        "unitPrice": item.unit_price_amount,
+        "discount": item.discount_amount or 0,
+        "tax": item.tax_amount or 0,
+        "total": item.total_amount if item.total_amount is not None else line_subtotal,
+    }
 
 
 async def run_recovery(runtime: Runtime[OrdersState]) -> None:

@@ -28,7 +28,7 @@ from shared.pagination import (
     page_size,
 )
 from shared.peers import PeerError
-from subgraphs.orders import repository
+from subgraphs.orders import pricing, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.feed import OrderChange, OrderFeed, decode_cursor
 from subgraphs.orders.models import (
@@ -40,7 +40,7 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
-from subgraphs.orders.saga import RESERVE, STARTED, Saga
+from subgraphs.orders.saga import RESERVE, STARTED, Saga, order_summary
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
 
@@ -210,52 +210,72 @@ class OrderService:
             raise BadUserInput(
                 "An order is paid in one currency; these products are in several.", field="items"
             )
-        total = sum(item["unit_price_amount"] * item["quantity"] for item in priced)
-        if total > MAX_TOTAL:
+        currency = currencies.pop()
+        # A direct purchase, priced by the cart's code: no address (no tax), no shipping, no promotion.
+        breakdown = pricing.price(
+            [
+                pricing.PricedLine(
+                    line_id=str(item["line"]),
+                    product_id=str(item["product_id"]),
+                    category=None,
+                    tax_class=pricing.STANDARD,
+                    unit_amount=item["unit_price_amount"],
+                    quantity=item["quantity"],
+                )
+                for item in priced
+            ],
+            currency=currency,
+            country=None,
+            shipping_amount=0,
+            rates={},
+            prices_include_tax=self.settings.prices_include_tax,
+        )
+        if breakdown.total > MAX_TOTAL:
             raise BadUserInput(f"An order's total is at most {MAX_TOTAL} minor units.", field="items")
+        for item, line in zip(priced, breakdown.lines, strict=True):
+            item.update(frozen_line(line))
+        values = {
+            "user_id": user_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "status": OrderStatus.PENDING,
+            "currency": currency,
+            "payment_method": method,
+            **frozen_price(breakdown),
+        }
         async with self.saga.sessionmaker() as session, session.begin():
-            order = await repository.insert_order(
-                session,
-                {
-                    "user_id": user_id,
-                    "idempotency_key": key,
-                    "request_hash": fingerprint,
-                    "status": OrderStatus.PENDING,
-                    "currency": currencies.pop(),
-                    "total_amount": total,
-                    "payment_method": method,
-                    "saga_state": SagaState.RUNNING,
-                    "lease_owner": self.saga.owner,
-                    "lease_until": _lease_until(self.settings.saga_lease_seconds),
-                },
-            )
-            if order is None:
-                return None
-            for item in priced:
-                item["order_id"] = order.id
-            await repository.insert_items(session, priced)
-            await repository.add_history(session, order.id, OrderStatus.PENDING, None)
-            # The saga's first step, recorded before inventory is called (this commit comes first).
-            await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
-            await outbox.emit(
-                session,
-                OrderEvent.ORDER_PLACED,
-                {
-                    "orderId": order.id,
-                    "userId": user_id,
-                    "total": total,
-                    "currency": order.currency,
-                    "items": [
-                        {
-                            "productId": i["product_id"],
-                            "quantity": i["quantity"],
-                            "unitPrice": i["unit_price_amount"],
-                        }
-                        for i in priced
-                    ],
-                },
-                aggregate_id=order.id,
-            )
+            order = await self.insert_pending(session, values, priced)
+        return order
+
+    async def insert_pending(
+        self, session: AsyncSession, values: dict[str, Any], items: list[dict[str, Any]]
+    ) -> Order | None:
+        """Insert the PENDING order with its lines, history, first saga step and OrderPlaced, in `session`'s
+        transaction; None when the user already has an order with this key."""
+        order = await repository.insert_order(
+            session,
+            {
+                **values,
+                "saga_state": SagaState.RUNNING,
+                "lease_owner": self.saga.owner,
+                "lease_until": _lease_until(self.settings.saga_lease_seconds),
+            },
+        )
+        if order is None:
+            return None
+        for item in items:
+            item["order_id"] = order.id
+        await repository.insert_items(session, items)
+        await repository.add_history(session, order.id, OrderStatus.PENDING, None)
+        # The saga's first step, recorded before inventory is called (this commit comes first).
+        await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
+        frozen = (await repository.items_of(session, [order.id]))[order.id]
+        await outbox.emit(
+            session,
+            OrderEvent.ORDER_PLACED,
+            {"orderId": order.id, "userId": order.user_id, **order_summary(order, frozen)},
+            aggregate_id=order.id,
+        )
         return order
 
     async def _outcome(self, order_id: uuid.UUID) -> Order:
@@ -440,11 +460,42 @@ class OrderService:
         return await self.context.loaders.history.load(order.id)
 
 
-def _line_event(item: dict[str, Any]) -> dict[str, Any]:
+def frozen_price(breakdown: pricing.Breakdown) -> dict[str, Any]:
+    """An order's price columns from `breakdown` (the saga charges `total_amount`)."""
     return {
-        "productId": item["product_id"],
-        "quantity": item["quantity"],
-        "unitPrice": item["unit_price_amount"],
+        "total_amount": breakdown.total,
+        "prices_include_tax": breakdown.prices_include_tax,
+        "subtotal_amount": breakdown.subtotal,
+        "discount_amount": breakdown.discount_total,
+        "shipping_amount": breakdown.shipping,
+        "shipping_net_amount": breakdown.shipping_net,
+        "tax_amount": breakdown.tax_total,
+        "items_net_amount": sum(line.net for line in breakdown.lines),
+        "discounts": [
+            {
+                "promotionId": d.promotion_id,
+                "code": d.code,
+                "name": d.name,
+                "kind": d.kind.value,
+                "amount": d.amount,
+            }
+            for d in breakdown.discounts
+        ],
+        "tax_lines": [
+            {"taxClass": t.tax_class, "rateBp": t.rate_bp, "name": t.name, "net": t.net, "amount": t.tax}
+            for t in breakdown.tax_lines
+        ],
+    }
+
+
+def frozen_line(line: pricing.LineBreakdown) -> dict[str, Any]:
+    """An order line's price columns from its breakdown."""
+    return {
+        "discount_amount": line.discount,
+        "tax_amount": line.tax,
+        "total_amount": line.total,
+        "tax_class": line.tax_class,
+        "tax_rate_bp": line.tax_rate_bp,
     }
 
 
