@@ -34,6 +34,7 @@ from shared.peers import PeerError
 from subgraphs.orders import cart_repository, promotion_repository, repository, taxes
 from subgraphs.orders.cart_view import CartView, PriceInputs, cart_price, price_lines, pricing_lines
 from subgraphs.orders.models import Cart, CartStatus, Order, OrderStatus
+from subgraphs.orders.order_price import frozen_line, frozen_price
 from subgraphs.orders.peers import ShippingQuote
 from subgraphs.orders.promotion_repository import UseOutcome
 from subgraphs.orders.promotions import CartView as Evaluation
@@ -44,8 +45,6 @@ from subgraphs.orders.service import (
     OrderService,
     ServiceUnavailable,
     clean_payment_method,
-    frozen_line,
-    frozen_price,
 )
 
 # A cart changed between reading it (catalog, quote: no lock held while peers answer) and locking it is

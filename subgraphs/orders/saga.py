@@ -26,7 +26,8 @@ from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.metrics import OrdersMetrics
-from subgraphs.orders.models import FINAL_STATUSES, Order, OrderItem, OrderStatus, SagaState, outbox
+from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
+from subgraphs.orders.order_price import order_summary
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
 
@@ -385,54 +386,6 @@ async def change_status(
             cancelled = {**summary, "code": order.failure_code, "reason": reason}
             await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
     assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
-
-
-def order_summary(order: Order, items: list[OrderItem]) -> dict[str, Any]:
-    """OrderPlaced's, OrderConfirmed's and OrderCancelled's common keys: the total charged, the lines and the
-    frozen breakdown (minor units; a placeOrder order has zeros and empty lists, never missing keys)."""
-    return {
-        "total": order.total_amount,
-        "currency": order.currency,
-        "items": [item_summary(item) for item in items],
-        "subtotal": order.subtotal_amount or 0,
-        "discountTotal": order.discount_amount or 0,
-        "shipping": order.shipping_amount or 0,
-        "taxTotal": order.tax_amount or 0,
-        "itemsNet": order.items_net_amount or 0,
-        "shippingNet": order.shipping_net_amount or 0,
-        "pricesIncludeTax": bool(order.prices_include_tax),
-        "discounts": [
-            {
-                "promotionId": d["promotionId"],
-                "code": d.get("code"),
-                "name": d["name"],
-                "amount": d["amount"],
-            }
-            for d in order.discounts or []
-        ],
-        "taxLines": [
-            {"taxClass": t["taxClass"], "rateBp": t["rateBp"], "amount": t["amount"]}
-            for t in order.tax_lines or []
-        ],
-        "shippingMethod": (
-            {"id": order.shipping_method["id"], "name": order.shipping_method["name"]}
-            if order.shipping_method
-            else None
-        ),
-        "cartId": order.cart_id,
-    }
-
-
-def item_summary(item: OrderItem) -> dict[str, Any]:
-    line_subtotal = item.unit_price_amount * item.quantity
-    return {
-        "productId": item.product_id,
-        "quantity": item.quantity,
-        "unitPrice": item.unit_price_amount,
-        "discount": item.discount_amount or 0,
-        "tax": item.tax_amount or 0,
-        "total": item.total_amount if item.total_amount is not None else line_subtotal,
-    }
 
 
 async def run_recovery(runtime: Runtime[OrdersState]) -> None:

@@ -40,7 +40,8 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
-from subgraphs.orders.saga import RESERVE, STARTED, Saga, order_summary
+from subgraphs.orders.order_price import frozen_line, frozen_price, order_summary
+from subgraphs.orders.saga import RESERVE, STARTED, Saga
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
 
@@ -458,45 +459,6 @@ class OrderService:
 
     async def history(self, order: Order) -> list[OrderStatusChange]:
         return await self.context.loaders.history.load(order.id)
-
-
-def frozen_price(breakdown: pricing.Breakdown) -> dict[str, Any]:
-    """An order's price columns from `breakdown` (the saga charges `total_amount`)."""
-    return {
-        "total_amount": breakdown.total,
-        "prices_include_tax": breakdown.prices_include_tax,
-        "subtotal_amount": breakdown.subtotal,
-        "discount_amount": breakdown.discount_total,
-        "shipping_amount": breakdown.shipping,
-        "shipping_net_amount": breakdown.shipping_net,
-        "tax_amount": breakdown.tax_total,
-        "items_net_amount": sum(line.net for line in breakdown.lines),
-        "discounts": [
-            {
-                "promotionId": d.promotion_id,
-                "code": d.code,
-                "name": d.name,
-                "kind": d.kind.value,
-                "amount": d.amount,
-            }
-            for d in breakdown.discounts
-        ],
-        "tax_lines": [
-            {"taxClass": t.tax_class, "rateBp": t.rate_bp, "name": t.name, "net": t.net, "amount": t.tax}
-            for t in breakdown.tax_lines
-        ],
-    }
-
-
-def frozen_line(line: pricing.LineBreakdown) -> dict[str, Any]:
-    """An order line's price columns from its breakdown."""
-    return {
-        "discount_amount": line.discount,
-        "tax_amount": line.tax,
-        "total_amount": line.total,
-        "tax_class": line.tax_class,
-        "tax_rate_bp": line.tax_rate_bp,
-    }
 
 
 def _not_cancellable(order: Order) -> Conflict:
