@@ -3,6 +3,7 @@ breakdown keys its events carry (the contract analytics and notifications consum
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -180,3 +181,24 @@ async def test_a_guest_cannot_check_out(shop: Shop) -> None:
     answer = await shop.gql("orders", CHECKOUT, {"cart": str(uuid.uuid4()), "key": "k"})
 
     assert answer.error_codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_second_checkout_of_a_cart_being_checked_out_is_refused(shop: Shop) -> None:
+    product = await shop.product(price=1000, currency="EUR")
+    customer = shop.customer()
+    cart = await ready_cart(shop, customer, product)
+
+    answers = await asyncio.gather(
+        *(
+            shop.gql("orders", CHECKOUT, {"cart": cart, "key": key}, token=customer.token)
+            for key in ("a", "b")
+        )
+    )
+
+    placed = [answer for answer in answers if not answer.errors]
+    refused = [answer.errors[0]["extensions"] for answer in answers if answer.errors]
+    assert len(placed) == 1 and placed[0].data["checkoutComplete"]["status"] == "CONFIRMED"
+    assert [(e["code"], e["reason"]) for e in refused] == [("CONFLICT", "CHECKOUT_IN_PROGRESS")]
+    assert await shop.rows("orders", "SELECT count(*) AS n FROM orders WHERE cart_id = :c", c=cart) == [
+        {"n": 1}
+    ]
