@@ -110,7 +110,7 @@ class CheckoutService:
             order = existing
         assert order is not None
         await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
-        return await self.orders._outcome(order.id)
+        return await self.orders.outcome(order.id)
 
     # --- creating the order ---
 

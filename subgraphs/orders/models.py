@@ -161,7 +161,7 @@ class SagaStep(Base):
 
 class CartStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
-    COMPLETED = "COMPLETED"  # checked out (stage 2): kept for the order's history, never changed again
+    COMPLETED = "COMPLETED"  # its checkout's order confirmed: kept for the order's history, never changed
     MERGED = "MERGED"  # a guest cart moved into a signed-in customer's cart; its token no longer works
 
 

@@ -179,7 +179,7 @@ class OrderService:
             order = existing
         assert order is not None
         await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
-        return await self._outcome(order.id)
+        return await self.outcome(order.id)
 
     async def _create(
         self, user_id: uuid.UUID, key: str, fingerprint: str, lines: list[OrderLine], method: str
@@ -279,7 +279,7 @@ class OrderService:
         )
         return order
 
-    async def _outcome(self, order_id: uuid.UUID) -> Order:
+    async def outcome(self, order_id: uuid.UUID) -> Order:
         async with self.saga.sessionmaker() as session:
             order = await repository.get(session, order_id)
         assert order is not None
