@@ -43,6 +43,10 @@ mutation Out($cart: ID!, $key: String!) {
 ZONE = 'mutation Z($c: [String!]!) { createShippingZone(name: "Checkout zone", countries: $c) { id } }'
 METHOD = "mutation M($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }"
 RATE = 'mutation { setTaxRate(country: "IT", taxClass: "standard", rate: 2200) { country } }'
+PROMOTION = "mutation P($input: PromotionInput!) { createPromotion(input: $input) { id } }"
+VOUCHER = "mutation V($c: String!) { cartApplyVoucher(code: $c) { id } }"
+USED = "query U($id: ID!) { promotion(id: $id) { usedCount } }"
+CANCEL = "mutation X($id: ID!) { cancelOrder(id: $id) { status } }"
 ADDRESS = {
     "name": "Cliente",
     "line1": "Via Roma 1",
@@ -202,3 +206,25 @@ async def test_a_second_checkout_of_a_cart_being_checked_out_is_refused(shop: Sh
     assert await shop.rows("orders", "SELECT count(*) AS n FROM orders WHERE cart_id = :c", c=cart) == [
         {"n": 1}
     ]
+
+
+async def test_cancelling_a_checked_out_order_gives_its_voucher_use_back(shop: Shop) -> None:
+    product = await shop.product(price=1000, currency="EUR")
+    customer = shop.customer()
+    cart = await ready_cart(shop, customer, product)
+    code = f"BACK-{uuid.uuid4().hex[:8].upper()}"
+    voucher = {"name": "Back", "kind": "PERCENTAGE", "value": 1000, "code": code, "usageLimit": 1}
+    created = (await shop.gql("orders", PROMOTION, {"input": voucher}, token=shop.admin)).ok()
+    promotion = created["createPromotion"]["id"]
+    (await shop.gql("orders", VOUCHER, {"c": code}, token=customer.token)).ok()
+    order = (await shop.gql("orders", CHECKOUT, {"cart": cart, "key": "k"}, token=customer.token)).ok()
+    used_before = await used_count(shop, promotion)
+
+    (await shop.gql("orders", CANCEL, {"id": order["checkoutComplete"]["id"]}, token=customer.token)).ok()
+
+    assert (used_before, await used_count(shop, promotion)) == (1, 0)
+
+
+async def used_count(shop: Shop, promotion: str) -> int:
+    data = (await shop.gql("orders", USED, {"id": promotion}, token=shop.admin)).ok()
+    return int(data["promotion"]["usedCount"])
