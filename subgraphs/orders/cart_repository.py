@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,3 +115,21 @@ async def add_line(
 
 async def remove_line(session: AsyncSession, line_id: uuid.UUID) -> None:
     await session.execute(delete(CartLine).where(CartLine.id == line_id))
+
+
+# --- checkout (checkout.py, saga.py) ---
+
+
+async def end_checkout(session: AsyncSession, order_id: uuid.UUID, *, completed: bool) -> None:
+    """The cart whose checkout is `order_id`: COMPLETED (its order is confirmed), or unlocked again (the order
+    failed: the customer may fix the cart and check out again). Nothing when no cart waits on it."""
+    values: dict[str, object] = (
+        {"status": CartStatus.COMPLETED.value, "token_hash": None}
+        if completed
+        else {"checkout_order_id": None}
+    )
+    await session.execute(
+        update(Cart)
+        .where(Cart.checkout_order_id == order_id, Cart.status == CartStatus.ACTIVE.value)
+        .values(**values, updated_at=func.now())
+    )

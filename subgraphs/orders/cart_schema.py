@@ -15,6 +15,14 @@ from shared.graphql_types import Money
 from subgraphs.orders import models
 from subgraphs.orders.cart_view import CartView, Notice, PricedLine
 from subgraphs.orders.carts import MAX_CART_LINES, CartService
+from subgraphs.orders.checkout_schema import (
+    ROUNDING,
+    TAX_RULE,
+    TOTAL_RULE,
+    PriceDiscount,
+    TaxLine,
+    tax_lines_of,
+)
 
 if TYPE_CHECKING:
     from subgraphs.orders.schema import Product
@@ -50,22 +58,29 @@ class CartAddress:
 class CartNoticeCode(enum.Enum):
     PRICE_CHANGED = "PRICE_CHANGED"
     PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+    SHIPPING_METHOD_UNAVAILABLE = "SHIPPING_METHOD_UNAVAILABLE"
+    VOUCHER_NOT_APPLICABLE = "VOUCHER_NOT_APPLICABLE"
 
 
 @strawberry.type(description="Something the customer should know about a line before checking out.")
 class CartNotice:
     code: CartNoticeCode
-    line_id: strawberry.ID
-    product_id: strawberry.ID
+    line_id: strawberry.ID | None = strawberry.field(description="Null for the cart's method or voucher.")
+    product_id: strawberry.ID | None
     message: str
+    reason: str | None = strawberry.field(
+        description="Shipping's reason (NOT_IN_ZONE, CURRENCY, WEIGHT, ARCHIVED, UNKNOWN) or the voucher's "
+        "(VOUCHER_*)."
+    )
 
     @classmethod
     def of(cls, notice: Notice) -> CartNotice:
         return cls(
             code=CartNoticeCode(notice.code),
-            line_id=strawberry.ID(str(notice.line_id)),
-            product_id=strawberry.ID(str(notice.product_id)),
+            line_id=strawberry.ID(str(notice.line_id)) if notice.line_id is not None else None,
+            product_id=strawberry.ID(str(notice.product_id)) if notice.product_id is not None else None,
             message=notice.message,
+            reason=notice.reason,
         )
 
 
@@ -85,6 +100,11 @@ class CartLine:
         description="The price differs from the one the customer last saw."
     )
     previous_unit_price: Money | None = strawberry.field(description="The price last seen, when it changed.")
+    discount: Money = strawberry.field(description=f"Its share of the discounts. {ROUNDING}")
+    tax: Money = strawberry.field(description=f"{TAX_RULE}")
+    total: Money = strawberry.field(
+        description="After discount, with tax: what the line costs (0 unavailable)."
+    )
     added_at: datetime
 
     @strawberry.field(description="The product (name, stock and the rest come from their subgraphs).")
@@ -94,8 +114,10 @@ class CartLine:
         return Product(id=strawberry.ID(self.product_id))
 
     @classmethod
-    def of(cls, priced: PricedLine, currency: str) -> CartLine:
+    def of(cls, priced: PricedLine, view: CartView) -> CartLine:
         line = priced.line
+        currency = view.currency
+        breakdown = view.line_prices.get(str(line.id))
         return cls(
             id=strawberry.ID(str(line.id)),
             product_id=str(line.product_id),
@@ -109,6 +131,9 @@ class CartLine:
                 if priced.previous_amount is not None
                 else None
             ),
+            discount=Money(amount=breakdown.discount if breakdown else 0, currency=currency),
+            tax=Money(amount=breakdown.tax if breakdown else 0, currency=currency),
+            total=Money(amount=breakdown.total if breakdown else 0, currency=currency),
             added_at=line.added_at,
         )
 
@@ -120,7 +145,15 @@ class Cart:
     subtotal: Money = strawberry.field(
         description="Unit price now times quantity of the lines that can be bought, before discounts, tax."
     )
-    total: Money = strawberry.field(description="What checking out would charge (discounts, shipping, tax).")
+    discount_total: Money = strawberry.field(description=f"The lines' discounts. {ROUNDING}")
+    shipping_price: Money = strawberry.field(
+        description="The chosen method's price for this cart (0 without one, or when it is not available "
+        "now: a SHIPPING_METHOD_UNAVAILABLE notice), after a free-shipping promotion; net or gross like the "
+        "lines."
+    )
+    tax_total: Money = strawberry.field(description=f"The line taxes plus the shipping's. {TAX_RULE}")
+    prices_include_tax: bool = strawberry.field(description="The store's setting: prices are gross.")
+    total: Money = strawberry.field(description=f"What checking out would charge: {TOTAL_RULE}")
     weight_grams: int = strawberry.field(
         description="Product weight times quantity of the lines (0 when unknown)."
     )
@@ -138,7 +171,7 @@ class Cart:
 
     @strawberry.field(directives=[ListSize(assumed_size=MAX_CART_LINES)])
     def lines(self) -> list[CartLine]:
-        return [CartLine.of(line, self.view.currency) for line in self.view.lines]
+        return [CartLine.of(line, self.view) for line in self.view.lines]
 
     @strawberry.field(
         description="Price changes and products no longer sold, one per line concerned.",
@@ -146,6 +179,20 @@ class Cart:
     )
     def notices(self) -> list[CartNotice]:
         return [CartNotice.of(notice) for notice in self.view.notices]
+
+    @strawberry.field(
+        description="The promotions and voucher that apply, in the order applied.",
+        directives=[ListSize(assumed_size=2)],  # the best automatic promotion, then the voucher
+    )
+    def discounts(self) -> list[PriceDiscount]:
+        return [PriceDiscount.of(line, self.view.currency) for line in self.view.price.discounts]
+
+    @strawberry.field(
+        description="The tax per (tax class, rate), shipping's in the standard line.",
+        directives=[ListSize(assumed_size=3)],
+    )
+    def tax_lines(self) -> list[TaxLine]:
+        return tax_lines_of(self.view.price.tax_lines, self.view.currency)
 
     @strawberry.field(description="The chosen shipping method (shipping's entity), if any.")
     def shipping_method(self) -> ShippingMethod | None:
@@ -159,6 +206,10 @@ class Cart:
             id=strawberry.ID(str(row.id)),
             currency=row.currency,
             subtotal=Money(amount=view.price.subtotal, currency=view.currency),
+            discount_total=Money(amount=view.price.discount_total, currency=view.currency),
+            shipping_price=Money(amount=view.price.shipping, currency=view.currency),
+            tax_total=Money(amount=view.price.tax_total, currency=view.currency),
+            prices_include_tax=view.price.prices_include_tax,
             total=Money(amount=view.price.total, currency=view.currency),
             weight_grams=view.weight_grams,
             shipping_address=CartAddress.of(row.shipping_address),
@@ -285,13 +336,20 @@ class CartMutation:
         cart = await CartService(info.context).set_billing_address(cart_token, address_id, raw)
         return await _shown(info, cart)
 
-    @strawberry.mutation(description="Choose a shipping method (checked against the cart at checkout).")
+    @strawberry.mutation(
+        description="Choose a shipping method: shipping quotes it for the cart now (BAD_USER_INPUT with "
+        "`reason` NOT_IN_ZONE, CURRENCY, WEIGHT, ARCHIVED or UNKNOWN, field `methodId`); checkout asks again."
+    )
     async def cart_set_shipping_method(
         self, info: Info, method_id: strawberry.ID, cart_token: str | None = None
     ) -> Cart:
         return await _shown(info, await CartService(info.context).set_shipping_method(cart_token, method_id))
 
-    @strawberry.mutation(description="Apply a voucher code (one a cart; it replaces an earlier one).")
+    @strawberry.mutation(
+        description="Apply a voucher code (one a cart; it replaces an earlier one) when it applies now; "
+        "otherwise a VOUCHER_* `reason` (field `code`). Rate limited per customer and per client address.",
+        directives=[Cost(weight=10)],  # demand control: a rate-limit count and the promotions' reads
+    )
     async def cart_apply_voucher(self, info: Info, code: str, cart_token: str | None = None) -> Cart:
         return await _shown(info, await CartService(info.context).apply_voucher(cart_token, code))
 

@@ -1,6 +1,7 @@
 """A cart as shown and priced: its lines at the catalog's current prices (the price the customer last saw kept
 beside, so a change is told), lines that can no longer be bought flagged and left out of the sums, its weight,
-and its price through `cart_price` (the one place pricing enters)."""
+and its price through `cart_price` (the one place pricing enters: carts.py gathers its inputs, checkout.py
+freezes its answer)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from subgraphs.orders import pricing
 from subgraphs.orders.models import Cart, CartLine
 from subgraphs.orders.peers import CatalogProduct
 
@@ -17,23 +19,55 @@ PRICE_CHANGED = "PRICE_CHANGED"
 PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
 
 
-# --- pricing (the one place stage 2 changes) ---
+# --- pricing ---
+
+SHIPPING_METHOD_UNAVAILABLE = "SHIPPING_METHOD_UNAVAILABLE"
+VOUCHER_NOT_APPLICABLE = "VOUCHER_NOT_APPLICABLE"
 
 
 @dataclass(frozen=True, slots=True)
-class CartPrice:
-    subtotal: int
-    discount_total: int
-    shipping: int
-    tax_total: int
-    total: int
+class PriceInputs:
+    """What a cart's price depends on beyond its lines: the shipping country's tax table, the store's setting,
+    the chosen method's quote (None: no method, or not available now) and the discounts that apply."""
+
+    country: str | None = None
+    rates: pricing.TaxTable = field(default_factory=dict)
+    prices_include_tax: bool = False
+    shipping_amount: int = 0
+    discounts: Sequence[pricing.AppliedDiscount] = ()
+    notices: Sequence[Notice] = ()
 
 
-def cart_price(lines: Sequence[PricedLine], *, currency: str) -> CartPrice:
-    """The cart's price. Stage 1's placeholder: the subtotal of the lines that can be bought, no discount,
-    shipping or tax; stage 2 calls `pricing.price(...)` here (with the voucher, shipping and tax table)."""
-    subtotal = sum(line.line_total for line in lines if line.available)
-    return CartPrice(subtotal=subtotal, discount_total=0, shipping=0, tax_total=0, total=subtotal)
+NO_INPUTS = PriceInputs()
+
+
+def pricing_lines(lines: Sequence[PricedLine]) -> list[pricing.PricedLine]:
+    """The lines that can be bought, as pricing.price takes them (line id = the cart line's id)."""
+    return [
+        pricing.PricedLine(
+            line_id=str(line.line.id),
+            product_id=str(line.line.product_id),
+            category=line.product.category if line.product is not None else None,
+            tax_class=line.product.tax_class if line.product is not None else pricing.STANDARD,
+            unit_amount=line.unit_amount,
+            quantity=line.line.quantity,
+        )
+        for line in lines
+        if line.available
+    ]
+
+
+def cart_price(lines: Sequence[PricedLine], *, currency: str, inputs: PriceInputs) -> pricing.Breakdown:
+    """The cart's price: pricing.price over the lines that can be bought (the rules are its docstring's)."""
+    return pricing.price(
+        pricing_lines(lines),
+        currency=currency,
+        country=inputs.country,
+        shipping_amount=inputs.shipping_amount,
+        rates=inputs.rates,
+        prices_include_tax=inputs.prices_include_tax,
+        discounts=inputs.discounts,
+    )
 
 
 def product_weight(product: CatalogProduct | None) -> int:
@@ -64,9 +98,10 @@ class PricedLine:
 @dataclass(frozen=True, slots=True)
 class Notice:
     code: str
-    line_id: uuid.UUID
-    product_id: uuid.UUID
+    line_id: uuid.UUID | None  # None: about the whole cart (its method or voucher)
+    product_id: uuid.UUID | None
     message: str
+    reason: str | None = None  # shipping's or promotions' reason (NOT_IN_ZONE, VOUCHER_EXPIRED, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +109,7 @@ class CartView:
     cart: Cart
     lines: list[PricedLine]
     currency: str
-    price: CartPrice
+    price: pricing.Breakdown
     weight_grams: int
     notices: list[Notice] = field(default_factory=list)
 
@@ -83,8 +118,17 @@ class CartView:
         address = self.cart.shipping_address
         return address.get("country") or None if address else None
 
+    @property
+    def line_prices(self) -> dict[str, pricing.LineBreakdown]:
+        return {line.line_id: line for line in self.price.lines}
 
-def price_lines(cart: Cart, lines: list[CartLine], catalog: dict[str, CatalogProduct | None]) -> CartView:
+
+def price_lines(
+    cart: Cart,
+    lines: list[CartLine],
+    catalog: dict[str, CatalogProduct | None],
+    inputs: PriceInputs = NO_INPUTS,
+) -> CartView:
     currency = cart.currency or EMPTY_CART_CURRENCY
     priced: list[PricedLine] = []
     notices: list[Notice] = []
@@ -104,4 +148,10 @@ def price_lines(cart: Cart, lines: list[CartLine], catalog: dict[str, CatalogPro
                 Notice(PRICE_CHANGED, line.id, line.product_id, "The price changed since you saw it.")
             )
     weight = sum(product_weight(line.product) * line.line.quantity for line in priced if line.available)
-    return CartView(cart, priced, currency, cart_price(priced, currency=currency), weight, notices)
+    notices.extend(inputs.notices)
+    price = cart_price(priced, currency=currency, inputs=inputs)
+    return CartView(cart, priced, currency, price, weight, notices)
+
+
+def bought_subtotal(lines: Sequence[PricedLine]) -> int:
+    return sum(line.line_total for line in lines if line.available)

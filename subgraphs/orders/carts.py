@@ -14,13 +14,11 @@ import hashlib
 import re
 import secrets
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
 from shared.addresses import validate_address
 from shared.auth import Principal, Role
@@ -29,10 +27,18 @@ from shared.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthent
 from shared.ids import parse_uuid, uuid_or_none
 from shared.peers import PeerError
 from shared.ratelimit import Limit, RateLimiter
-from subgraphs.orders import cart_repository
-from subgraphs.orders.cart_view import CartView, price_lines
+from subgraphs.orders import cart_pricing, cart_repository
+from subgraphs.orders.cart_pricing import cart_loaders
+from subgraphs.orders.cart_view import (
+    CartView,
+    PriceInputs,
+    price_lines,
+    pricing_lines,
+)
 from subgraphs.orders.models import Cart, CartLine, CartStatus
-from subgraphs.orders.peers import CatalogProduct, Peers
+from subgraphs.orders.peers import CatalogProduct, Peers, ShippingQuote
+from subgraphs.orders.promotions import CartView as Evaluation
+from subgraphs.orders.promotions import applicable_discounts
 from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
@@ -41,6 +47,9 @@ MAX_CART_LINES = 100
 MAX_QUANTITY = 1000
 # Guest carts cost a row each and need no account: a client address creates at most this many.
 GUEST_CARTS_PER_ADDRESS = Limit(30, 600)
+# Voucher codes are guessable: a customer (or guest cart) tries this many, a client address a few carts'.
+VOUCHER_TRIES_PER_CART = Limit(10, 600)
+VOUCHER_TRIES_PER_ADDRESS = Limit(30, 600)
 # A token is 43 characters (token_urlsafe(32)); anything much longer is not one of ours.
 MAX_TOKEN_LENGTH = 100
 MAX_SHIPPING_METHOD_ID_LENGTH = 100
@@ -105,44 +114,6 @@ class NewGuestCart:
     cart: Cart
 
 
-class CartLoaders:
-    """One request's reads of carts, their lines and the catalog, each batched into one query or call (an
-    `_entities` of many carts is one query per table and one catalog call)."""
-
-    def __init__(self, context: Context, peers: Peers) -> None:
-        self._context = context
-        self._peers = peers
-        self.cart: DataLoader[uuid.UUID, Cart | None] = DataLoader(load_fn=self._load_carts)
-        self.lines: DataLoader[uuid.UUID, list[CartLine]] = DataLoader(load_fn=self._load_lines)
-        self.catalog: DataLoader[str, CatalogProduct | None] = DataLoader(load_fn=self._load_catalog)
-
-    async def _load_carts(self, keys: list[uuid.UUID]) -> list[Cart | None]:
-        found = {cart.id: cart for cart in await cart_repository.get_many(self._context.session, keys)}
-        return [found.get(key) for key in keys]
-
-    async def _load_lines(self, keys: list[uuid.UUID]) -> list[list[CartLine]]:
-        found = await cart_repository.lines_of(self._context.session, keys)
-        return [found[key] for key in keys]
-
-    async def _load_catalog(self, product_ids: list[str]) -> list[CatalogProduct | None]:
-        try:
-            found = await self._peers.catalog(product_ids)
-        except PeerError as exc:
-            raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
-        return [found.get(product_id) for product_id in product_ids]
-
-
-# Kept beside the request's context (the orders loaders are the saga's module's; these are the carts').
-_loaders: weakref.WeakKeyDictionary[Context, CartLoaders] = weakref.WeakKeyDictionary()
-
-
-def cart_loaders(context: Context, peers: Peers) -> CartLoaders:
-    loaders = _loaders.get(context)
-    if loaders is None:
-        loaders = _loaders[context] = CartLoaders(context, peers)
-    return loaders
-
-
 class CartService:
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -175,10 +146,18 @@ class CartService:
                 )
             if cart is None:
                 raise NotFound("No such cart.", field="cartToken")
-            return cart
-        return await cart_repository.active_of_user(
-            self.session, await self._signed_in(), for_update=for_update
-        )
+        else:
+            cart = await cart_repository.active_of_user(
+                self.session, await self._signed_in(), for_update=for_update
+            )
+        if for_update and cart.checkout_order_id is not None:
+            # Its checkout's saga runs on the cart as it was; a change now would not be in the order.
+            raise Conflict(
+                "This cart is being checked out.",
+                reason="CHECKOUT_IN_PROGRESS",
+                orderId=str(cart.checkout_order_id),
+            )
+        return cart
 
     async def _changed(self, cart: Cart) -> None:
         cart.updated_at = cart.last_activity_at = datetime.now(UTC)
@@ -187,6 +166,14 @@ class CartService:
         # loaded yet raises KeyError in Strawberry's loader).
         with contextlib.suppress(KeyError):
             self.loaders.lines.clear(cart.id)
+
+    async def _bare(self, cart: Cart) -> CartView:
+        """The cart's lines at current prices, before discounts, shipping and tax."""
+        lines = await self.loaders.lines.load(cart.id)
+        products = await self.loaders.catalog.load_many([str(line.product_id) for line in lines])
+        return price_lines(
+            cart, lines, dict(zip((str(line.product_id) for line in lines), products, strict=True))
+        )
 
     async def _own_line(self, cart: Cart, raw_id: object) -> CartLine:
         line_id = parse_uuid(raw_id, "lineId", "a cart line id")
@@ -225,15 +212,21 @@ class CartService:
         ones last seen, so a PRICE_CHANGED notice is told once, in this answer."""
         lines = await self.loaders.lines.load(cart.id)
         products = await self.loaders.catalog.load_many([str(line.product_id) for line in lines])
-        view = price_lines(
-            cart, lines, dict(zip((str(line.product_id) for line in lines), products, strict=True))
-        )
+        catalog = dict(zip((str(line.product_id) for line in lines), products, strict=True))
+        bare = price_lines(cart, lines, catalog)
+        view = price_lines(cart, lines, catalog, await self.price_inputs(bare))
         if shown and any(line.price_changed for line in view.lines):
             for priced in view.lines:
                 if priced.price_changed:
                     priced.line.seen_unit_price_amount = priced.unit_amount
             await self.session.flush()
         return view
+
+    async def quote(self, bare: CartView, method_id: str) -> ShippingQuote | None:
+        return await cart_pricing.quote(self.loaders, bare, method_id)
+
+    async def price_inputs(self, bare: CartView) -> PriceInputs:
+        return await cart_pricing.price_inputs(self.loaders, bare, self.settings.prices_include_tax)
 
     # --- changing ---
 
@@ -348,17 +341,60 @@ class CartService:
         return cart
 
     async def set_shipping_method(self, cart_token: str | None, method_id: object) -> Cart:
-        # Stored as chosen; checkout (stage 2) asks shipping whether it applies to the cart as it is then.
+        """Shipping quotes the method for the cart as it is now; checkout asks again (the cart may change)."""
         method = clean_method_id(method_id)
         cart = await self._cart(cart_token)
+        bare = await self._bare(cart)
+        if bare.shipping_country is None:
+            raise BadUserInput(
+                "Set a shipping address first.", field="methodId", reason="SHIPPING_ADDRESS_REQUIRED"
+            )
+        if not any(line.available for line in bare.lines):
+            raise BadUserInput("The cart is empty.", field="methodId", reason="CART_EMPTY")
+        quote = await self.quote(bare, method)
+        if quote is None or quote.price_amount is None:
+            reason = quote.reason if quote is not None else "UNKNOWN"
+            if reason == "SERVICE_UNAVAILABLE":
+                raise ServiceUnavailable("Shipping cannot be reached; try again.")
+            raise BadUserInput(
+                "This shipping method is not available for this cart.", field="methodId", reason=reason
+            )
         cart.shipping_method_id = method
         await self._changed(cart)
         return cart
 
     async def apply_voucher(self, cart_token: str | None, code: object) -> Cart:
-        # Stored normalised; whether it applies is the promotions' answer when the cart is priced (stage 2).
+        """Applied only when it applies now (VOUCHER_* reasons, field `code`); tries are rate limited per cart
+        and per client address, so codes cannot be guessed."""
         voucher = clean_voucher(code)
         cart = await self._cart(cart_token)
+        limiter = RateLimiter(self.context.redis, self.settings.redis_prefix)
+        await limiter.enforce(
+            f"orders:voucher:cart:{cart.user_id or cart.id}",
+            VOUCHER_TRIES_PER_CART,
+            "Too many voucher codes tried; try again later.",
+        )
+        await limiter.enforce(
+            f"orders:voucher:address:{self.context.client_ip}",
+            VOUCHER_TRIES_PER_ADDRESS,
+            "Too many voucher codes tried from this address; try again later.",
+        )
+        bare = await self._bare(cart)
+        lines = pricing_lines(bare.lines)
+        if not lines:
+            raise BadUserInput("Add a product before a voucher.", field="code", reason="CART_EMPTY")
+        shipping = 0
+        if cart.shipping_method_id is not None:
+            quote = await self.quote(bare, cart.shipping_method_id)
+            shipping = quote.price_amount or 0 if quote is not None else 0
+        evaluation = Evaluation(
+            lines=lines,
+            currency=bare.currency,
+            now=datetime.now(UTC),
+            user_id=cart.user_id,
+            shipping_amount=shipping,
+        )
+        await applicable_discounts(self.session, evaluation, voucher)  # raises VoucherRefused
         cart.voucher_code = voucher
         await self._changed(cart)
         return cart

@@ -6,11 +6,16 @@ import enum
 
 
 class OrderEvent(enum.StrEnum):
-    # An order was created (PENDING): {orderId, userId, items, total, currency}.
+    # An order was created (PENDING): {orderId, userId, items, total, currency} and the breakdown (minor
+    # units; zeros and empty lists for a placeOrder order, never missing): subtotal, discountTotal, shipping,
+    # taxTotal, itemsNet, shippingNet, pricesIncludeTax, discounts [{promotionId, code, name, amount}],
+    # taxLines [{taxClass, rateBp, amount}], shippingMethod {id, name} | null, cartId | null; each item
+    # {productId, quantity, unitPrice, discount, tax, total} (order_price.order_summary).
     ORDER_PLACED = "OrderPlaced"
-    # Its saga succeeded: {orderId, userId, items, total, currency}. Notifications mails the confirmation.
+    # Its saga succeeded: OrderPlaced's keys. Notifications mails the confirmation.
     ORDER_CONFIRMED = "OrderConfirmed"
-    # It ended CANCELLED (declined, out of stock, or cancelled after confirmation): {..., code, reason}.
+    # It ended CANCELLED (declined, out of stock, or cancelled after confirmation): OrderPlaced's keys and
+    # {code, reason}.
     ORDER_CANCELLED = "OrderCancelled"
     # Every status change after PENDING, FAILED included: {orderId, userId, status, previousStatus, reason};
     # its time is the entry's `time`. Subscriptions read it (and OrderPlaced as the change to PENDING).

@@ -81,6 +81,22 @@ class Order(Base):
     payment_method: Mapped[str] = mapped_column(String(100))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # The price as frozen at checkout (pricing.Breakdown); orders older than 0004 read zeros and empties.
+    cart_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    subtotal_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    discount_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    shipping_net_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    tax_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    items_net_amount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # {id, name} of the method, null without shipping; [{promotionId, code, name, kind, amount}];
+    # [{taxClass, rateBp, name, net, amount}]; frozen address copies (AddressValue's keys).
+    shipping_method: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    discounts: Mapped[list[dict[str, object]]] = mapped_column(JSONB, server_default=text("'[]'"))
+    tax_lines: Mapped[list[dict[str, object]]] = mapped_column(JSONB, server_default=text("'[]'"))
+    shipping_address: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    billing_address: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     saga_state: Mapped[str] = mapped_column(String(16), server_default=SagaState.RUNNING.value)
     # Where a compensating saga ends (CANCELLED or FAILED).
     final_status: Mapped[str | None] = mapped_column(String(32))
@@ -107,6 +123,12 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # The line's price as frozen (null on orders older than 0004: unit x quantity, no discount, no tax).
+    discount_amount: Mapped[int | None] = mapped_column(BigInteger)
+    tax_amount: Mapped[int | None] = mapped_column(BigInteger)
+    total_amount: Mapped[int | None] = mapped_column(BigInteger)
+    tax_class: Mapped[str | None] = mapped_column(String(32))
+    tax_rate_bp: Mapped[int | None] = mapped_column(Integer)
 
 
 class OrderStatusChange(Base):
@@ -142,7 +164,7 @@ class SagaStep(Base):
 
 class CartStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
-    COMPLETED = "COMPLETED"  # checked out (stage 2): kept for the order's history, never changed again
+    COMPLETED = "COMPLETED"  # its checkout's order confirmed: kept for the order's history, never changed
     MERGED = "MERGED"  # a guest cart moved into a signed-in customer's cart; its token no longer works
 
 
@@ -178,6 +200,9 @@ class Cart(Base):
     billing_address: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     shipping_method_id: Mapped[str | None] = mapped_column(String(100))
     voucher_code: Mapped[str | None] = mapped_column(String(64))
+    # The order whose saga runs on this cart (checkout.py): set at checkout, the cart COMPLETED when it is
+    # CONFIRMED, cleared when it fails (the customer fixes the cart and tries again).
+    checkout_order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -79,9 +79,10 @@ class Peers:
         self.inventory = peer("inventory", settings.inventory_url)
         self.payments = peer("payments", settings.payments_url)
         self.users = peer("users", settings.users_url)
+        self.shipping = peer("shipping", settings.shipping_url)
 
     async def close(self) -> None:
-        for peer in (self.products, self.inventory, self.payments, self.users):
+        for peer in (self.products, self.inventory, self.payments, self.users, self.shipping):
             await peer.close()
 
     async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
@@ -144,6 +145,45 @@ class Peers:
             return None
         return list(user.get("addresses") or [])
 
+    async def shipping_quote(
+        self, method_id: str, *, country: str, subtotal_amount: int, currency: str, weight_grams: int
+    ) -> ShippingQuote:
+        """Shipping's price of `method_id` for a cart (a read, with a SERVICE token); `reason` says why not
+        available (NOT_IN_ZONE, CURRENCY, WEIGHT, ARCHIVED, UNKNOWN)."""
+        variables = {
+            "methodId": method_id,
+            "country": country,
+            "subtotalAmount": subtotal_amount,
+            "currency": currency,
+            "weightGrams": weight_grams,
+        }
+        quote = (await self.shipping.call(_SHIPPING_QUOTE, variables)).get("shippingQuote") or {}
+        if quote.get("available") and isinstance(quote.get("priceAmount"), int):
+            return ShippingQuote(method_id, quote.get("name") or "", quote["priceAmount"], None)
+        return ShippingQuote(method_id, quote.get("name") or "", None, quote.get("reason") or "UNKNOWN")
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingQuote:
+    method_id: str
+    name: str
+    price_amount: int | None  # None when not available
+    reason: str | None  # why not available
+
+    @property
+    def available(self) -> bool:
+        return self.price_amount is not None
+
+
+_SHIPPING_QUOTE = """
+query CartShippingQuote(
+  $methodId: ID!, $country: String!, $subtotalAmount: Int!, $currency: String!, $weightGrams: Int!
+) {
+  shippingQuote(
+    methodId: $methodId, country: $country, subtotalAmount: $subtotalAmount, currency: $currency,
+    weightGrams: $weightGrams
+  ) { methodId name priceAmount currency available reason }
+}"""
 
 _ADDRESS_BOOK = """
 query CartAddressBook($representations: [_Any!]!) {

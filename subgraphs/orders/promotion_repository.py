@@ -1,8 +1,9 @@
 """SQL for promotions and promotion_uses, nothing else: no commits (the caller owns the transaction).
 
-`reserve_use` and `release_use` are the atomic use counting the checkout saga calls (stage 2: in a short
-transaction of their own, as a saga step): every reservation of one promotion locks its row, so they run one
-after the other and `used_count` never passes `usage_limit`, nor a customer's uses `per_customer_limit`.
+`reserve_use` and `release_use` are the atomic use counting of checkout (checkout.py reserves in the order's
+creation transaction, so a use taken meanwhile means no order; the saga's compensation releases): every
+reservation of one promotion locks its row, so they run one after the other and `used_count` never passes
+`usage_limit`, nor a customer's uses `per_customer_limit`.
 """
 
 from __future__ import annotations

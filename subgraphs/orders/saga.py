@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
-from subgraphs.orders import repository
+from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
+from subgraphs.orders.order_price import order_summary
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
 
@@ -279,6 +280,8 @@ class Saga:
             values: dict[str, Any] = {"status": status}
             if status == OrderStatus.CONFIRMED:
                 values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+                # Checked out: the customer's next `cart` is a new one.
+                await cart_repository.end_checkout(session, order_id, completed=True)
             await change_status(session, order, status, None, values)
         if status == OrderStatus.CONFIRMED:
             self.metrics.saga_outcomes.labels(status).inc()
@@ -321,6 +324,11 @@ class Saga:
             if locked.saga_state != SagaState.COMPENSATING:
                 return
             values = {"status": final, "saga_state": SagaState.DONE, "lease_owner": None, "lease_until": None}
+            # Its voucher and promotion uses back (a failed checkout, a cancelled order), and its cart
+            # unlocked if it never completed: the customer fixes it and checks out again.
+            # The cart's row before the promotions', the order checkout locks them in.
+            await cart_repository.end_checkout(session, order.id, completed=False)
+            await promotion_repository.release_order_uses(session, order.id)
             await change_status(session, locked, final, locked.failure_reason, values)
         self.metrics.saga_outcomes.labels(final).inc()
 
@@ -371,15 +379,7 @@ async def change_status(
     )
     if status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
         items = (await repository.items_of(session, [order.id]))[order.id]
-        summary = {
-            **base,
-            "total": order.total_amount,
-            "currency": order.currency,
-            "items": [
-                {"productId": item.product_id, "quantity": item.quantity, "unitPrice": item.unit_price_amount}
-                for item in items
-            ],
-        }
+        summary = {**base, **order_summary(order, items)}
         if status == OrderStatus.CONFIRMED:
             await outbox.emit(session, OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id)
         else:

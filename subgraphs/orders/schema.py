@@ -15,7 +15,16 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
 from subgraphs.orders import models
-from subgraphs.orders.cart_schema import Cart, CartMutation, CartQuery
+from subgraphs.orders.cart_schema import Cart, CartAddress, CartMutation, CartQuery
+from subgraphs.orders.checkout import CheckoutService
+from subgraphs.orders.checkout_schema import (
+    ROUNDING,
+    TAX_RULE,
+    TOTAL_RULE,
+    OrderShippingMethod,
+    TaxLine,
+    tax_lines_of,
+)
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
@@ -44,7 +53,20 @@ class OrderItem:
     product_name: str = strawberry.field(description="The product's name when the order was placed.")
     quantity: int
     unit_price: Money
-    line_total: Money
+    line_total: Money = strawberry.field(description="Unit price x quantity, before discount and tax.")
+    discount: Money = strawberry.field(description=f"Its share of the order's discounts. {ROUNDING}")
+    tax: Money = strawberry.field(description=TAX_RULE)
+    tax_class: str | None = strawberry.field(description="Null on orders placed before taxes existed.")
+    tax_rate_bp: int | None = strawberry.field(description="Basis points (2000 = 20%), as frozen.")
+    total: Money = strawberry.field(description="After discount, with tax: what the line cost.")
+
+
+@strawberry.type(description=f"A promotion or voucher as frozen on an order. {ROUNDING}")
+class OrderDiscount:
+    promotion_id: strawberry.ID
+    code: str | None = strawberry.field(description="The voucher's code; null for an automatic promotion.")
+    name: str
+    amount: Money
 
 
 @strawberry.type(description="A change of an order's status, with why.")
@@ -78,9 +100,86 @@ class Order:
                 quantity=item.quantity,
                 unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
                 line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
+                discount=Money(amount=item.discount_amount or 0, currency=item.currency),
+                tax=Money(amount=item.tax_amount or 0, currency=item.currency),
+                tax_class=item.tax_class,
+                tax_rate_bp=item.tax_rate_bp,
+                total=Money(
+                    amount=(
+                        item.total_amount
+                        if item.total_amount is not None
+                        else item.unit_price_amount * item.quantity
+                    ),
+                    currency=item.currency,
+                ),
             )
             for item in await OrderService(info.context).items(self.row)
         ]
+
+    @strawberry.field(description="Before discounts, shipping and tax (0 on orders older than checkout).")
+    def subtotal(self) -> Money:
+        return Money(amount=self.row.subtotal_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description=f"The lines' discounts. {ROUNDING}")
+    def discount_total(self) -> Money:
+        return Money(amount=self.row.discount_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description="The shipping price charged (0 for a direct purchase).")
+    def shipping_price(self) -> Money:
+        return Money(amount=self.row.shipping_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description=TAX_RULE)
+    def tax_total(self) -> Money:
+        return Money(amount=self.row.tax_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(
+        description=f"Whether its prices included tax when it was placed. `total` = {TOTAL_RULE}"
+    )
+    def prices_include_tax(self) -> bool:
+        return bool(self.row.prices_include_tax)
+
+    @strawberry.field(
+        description="The promotions and voucher it was placed with.", directives=[ListSize(assumed_size=2)]
+    )
+    def discounts(self) -> list[OrderDiscount]:
+        return [
+            OrderDiscount(
+                promotion_id=strawberry.ID(str(d["promotionId"])),
+                code=d.get("code"),  # type: ignore[arg-type]
+                name=str(d["name"]),
+                amount=Money(amount=int(d["amount"]), currency=self.row.currency),  # type: ignore[call-overload]
+            )
+            for d in self.row.discounts or []
+        ]
+
+    @strawberry.field(
+        description="The tax per (tax class, rate), as frozen.", directives=[ListSize(assumed_size=3)]
+    )
+    def tax_lines(self) -> list[TaxLine]:
+        return tax_lines_of(self.row.tax_lines or [], self.row.currency)
+
+    @strawberry.field(description="The method it ships with (null for a direct purchase).")
+    def shipping_method(self) -> OrderShippingMethod | None:
+        method = self.row.shipping_method
+        if not method:
+            return None
+        return OrderShippingMethod(
+            id=strawberry.ID(method["id"]),
+            name=method["name"],
+            price=Money(amount=self.row.shipping_amount or 0, currency=self.row.currency),
+        )
+
+    @strawberry.field(description="A copy of the cart's shipping address (null for a direct purchase).")
+    def shipping_address(self) -> CartAddress | None:
+        return CartAddress.of(self.row.shipping_address)
+
+    @strawberry.field(description="A copy of the billing address (the shipping one when none was given).")
+    def billing_address(self) -> CartAddress | None:
+        return CartAddress.of(self.row.billing_address)
+
+    @strawberry.field(description="The cart it was checked out from (null for a direct purchase).")
+    def cart_id(self) -> strawberry.ID | None:
+        return strawberry.ID(str(self.row.cart_id)) if self.row.cart_id else None
 
     @strawberry.field(
         description="Every status the order went through, oldest first.",
@@ -189,6 +288,22 @@ class Mutation(CartMutation, TaxMutation, PromotionMutation):
             payment_method=input.payment_method,
             idempotency_key=input.idempotency_key,
         )
+        return Order.from_row(row)
+
+    @strawberry.mutation(
+        description=(
+            "Check out your cart (signed in): validated (CART_EMPTY, LINE_UNAVAILABLE, "
+            "SHIPPING_ADDRESS_REQUIRED, SHIPPING_METHOD_REQUIRED, SHIPPING_METHOD_UNAVAILABLE, VOUCHER_* as "
+            "`extensions.reason`), priced "
+            "now and frozen on the order, then run like placeOrder (same key, same order). Answers the "
+            "CONFIRMED order, or an error whose code says why not."
+        ),
+        directives=[Cost(weight=50)],  # demand control: like placeOrder, a saga
+    )
+    async def checkout_complete(
+        self, info: Info, cart_id: strawberry.ID, payment_method: str, idempotency_key: str
+    ) -> Order:
+        row = await CheckoutService(info.context).complete(cart_id, payment_method, idempotency_key)
         return Order.from_row(row)
 
     @strawberry.mutation(

@@ -28,7 +28,7 @@ from shared.pagination import (
     page_size,
 )
 from shared.peers import PeerError
-from subgraphs.orders import repository
+from subgraphs.orders import pricing, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.feed import OrderChange, OrderFeed, decode_cursor
 from subgraphs.orders.models import (
@@ -40,6 +40,7 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
+from subgraphs.orders.order_price import frozen_line, frozen_price, order_summary
 from subgraphs.orders.saga import RESERVE, STARTED, Saga
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
@@ -178,7 +179,7 @@ class OrderService:
             order = existing
         assert order is not None
         await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
-        return await self._outcome(order.id)
+        return await self.outcome(order.id)
 
     async def _create(
         self, user_id: uuid.UUID, key: str, fingerprint: str, lines: list[OrderLine], method: str
@@ -210,55 +211,75 @@ class OrderService:
             raise BadUserInput(
                 "An order is paid in one currency; these products are in several.", field="items"
             )
-        total = sum(item["unit_price_amount"] * item["quantity"] for item in priced)
-        if total > MAX_TOTAL:
+        currency = currencies.pop()
+        # A direct purchase, priced by the cart's code: no address (no tax), no shipping, no promotion.
+        breakdown = pricing.price(
+            [
+                pricing.PricedLine(
+                    line_id=str(item["line"]),
+                    product_id=str(item["product_id"]),
+                    category=None,
+                    tax_class=pricing.STANDARD,
+                    unit_amount=item["unit_price_amount"],
+                    quantity=item["quantity"],
+                )
+                for item in priced
+            ],
+            currency=currency,
+            country=None,
+            shipping_amount=0,
+            rates={},
+            prices_include_tax=self.settings.prices_include_tax,
+        )
+        if breakdown.total > MAX_TOTAL:
             raise BadUserInput(f"An order's total is at most {MAX_TOTAL} minor units.", field="items")
+        for item, line in zip(priced, breakdown.lines, strict=True):
+            item.update(frozen_line(line))
+        values = {
+            "user_id": user_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "status": OrderStatus.PENDING,
+            "currency": currency,
+            "payment_method": method,
+            **frozen_price(breakdown),
+        }
         async with self.saga.sessionmaker() as session, session.begin():
-            order = await repository.insert_order(
-                session,
-                {
-                    "user_id": user_id,
-                    "idempotency_key": key,
-                    "request_hash": fingerprint,
-                    "status": OrderStatus.PENDING,
-                    "currency": currencies.pop(),
-                    "total_amount": total,
-                    "payment_method": method,
-                    "saga_state": SagaState.RUNNING,
-                    "lease_owner": self.saga.owner,
-                    "lease_until": _lease_until(self.settings.saga_lease_seconds),
-                },
-            )
-            if order is None:
-                return None
-            for item in priced:
-                item["order_id"] = order.id
-            await repository.insert_items(session, priced)
-            await repository.add_history(session, order.id, OrderStatus.PENDING, None)
-            # The saga's first step, recorded before inventory is called (this commit comes first).
-            await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
-            await outbox.emit(
-                session,
-                OrderEvent.ORDER_PLACED,
-                {
-                    "orderId": order.id,
-                    "userId": user_id,
-                    "total": total,
-                    "currency": order.currency,
-                    "items": [
-                        {
-                            "productId": i["product_id"],
-                            "quantity": i["quantity"],
-                            "unitPrice": i["unit_price_amount"],
-                        }
-                        for i in priced
-                    ],
-                },
-                aggregate_id=order.id,
-            )
+            order = await self.insert_pending(session, values, priced)
         return order
 
-    async def _outcome(self, order_id: uuid.UUID) -> Order:
+    async def insert_pending(
+        self, session: AsyncSession, values: dict[str, Any], items: list[dict[str, Any]]
+    ) -> Order | None:
+        """Insert the PENDING order with its lines, history, first saga step and OrderPlaced, in `session`'s
+        transaction; None when the user already has an order with this key."""
+        order = await repository.insert_order(
+            session,
+            {
+                **values,
+                "saga_state": SagaState.RUNNING,
+                "lease_owner": self.saga.owner,
+                "lease_until": _lease_until(self.settings.saga_lease_seconds),
+            },
+        )
+        if order is None:
+            return None
+        for item in items:
+            item["order_id"] = order.id
+        await repository.insert_items(session, items)
+        await repository.add_history(session, order.id, OrderStatus.PENDING, None)
+        # The saga's first step, recorded before inventory is called (this commit comes first).
+        await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
+        frozen = (await repository.items_of(session, [order.id]))[order.id]
+        await outbox.emit(
+            session,
+            OrderEvent.ORDER_PLACED,
+            {"orderId": order.id, "userId": order.user_id, **order_summary(order, frozen)},
+            aggregate_id=order.id,
+        )
+        return order
+
+    async def outcome(self, order_id: uuid.UUID) -> Order:
         async with self.saga.sessionmaker() as session:
             order = await repository.get(session, order_id)
         assert order is not None
@@ -438,14 +459,6 @@ class OrderService:
 
     async def history(self, order: Order) -> list[OrderStatusChange]:
         return await self.context.loaders.history.load(order.id)
-
-
-def _line_event(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "productId": item["product_id"],
-        "quantity": item["quantity"],
-        "unitPrice": item["unit_price_amount"],
-    }
 
 
 def _not_cancellable(order: Order) -> Conflict:

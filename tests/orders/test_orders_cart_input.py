@@ -86,18 +86,43 @@ async def test_a_full_cart_refuses_another_product(shop: Shop) -> None:
     assert again.ok()["cartAddLine"]["lines"][0]["quantity"] == 2  # an existing line still grows
 
 
+PROMOTION = "mutation P($input: PromotionInput!) { createPromotion(input: $input) { id } }"
+ZONE = 'mutation { createShippingZone(name: "US", countries: ["US"]) { id } }'
+SHIPPING_METHOD = (
+    "mutation M($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }"
+)
+
+
+async def us_method(shop: Shop) -> str:
+    """A flat-rate method of a US zone (a method is chosen only where shipping offers it)."""
+    zone = (await shop.gql("shipping", ZONE, {}, token=shop.admin)).ok()["createShippingZone"]["id"]
+    method_input = {
+        "zoneId": zone,
+        "name": "Standard US",
+        "minDeliveryDays": 2,
+        "maxDeliveryDays": 5,
+        "currency": "USD",
+        "rateKind": "FLAT",
+        "flatPrice": 500,
+    }
+    created = await shop.gql("shipping", SHIPPING_METHOD, {"input": method_input}, token=shop.admin)
+    return str(created.ok()["createShippingMethod"]["id"])
+
+
 async def test_an_address_from_the_book_is_copied_and_a_new_country_clears_the_method(shop: Shop) -> None:
     _, _, token = await account(shop)
+    method = await us_method(shop)
+    (await cart_call(shop, ADD, token, product=await shop.product(), quantity=1)).ok()
     home_id = (await shop.gql("users", ADD_ADDRESS, {"input": HOME}, token=token)).ok()["addAddress"]["id"]
     await cart_call(shop, SHIP_TO, token, addressId=home_id)
-    with_method = (await cart_call(shop, METHOD, token, method="standard-us")).ok()["cartSetShippingMethod"]
+    with_method = (await cart_call(shop, METHOD, token, method=method)).ok()["cartSetShippingMethod"]
 
     moved = (await cart_call(shop, SHIP_TO, token, address=LONDON)).ok()["cartSetShippingAddress"]
 
     assert with_method["shippingCountry"] == "US"
     assert with_method["shippingAddress"]["postalCode"] == "62701"
     assert with_method["shippingAddress"]["phone"] == "+12175550100"
-    assert with_method["shippingMethodId"] == "standard-us"
+    assert with_method["shippingMethodId"] == method
     assert moved["shippingCountry"] == "GB"
     assert moved["shippingAddress"]["postalCode"] == "SW1A 2AA"
     assert moved["shippingMethodId"] is None
@@ -146,6 +171,9 @@ async def test_an_address_needs_exactly_one_of_id_or_value(shop: Shop) -> None:
 
 async def test_a_voucher_code_is_stored_normalised_and_removed(shop: Shop) -> None:
     customer = shop.customer()
+    summer = {"name": "Summer", "kind": "PERCENTAGE", "value": 1000, "code": "SUMMER-10"}
+    (await shop.gql("orders", PROMOTION, {"input": summer}, token=shop.admin)).ok()
+    (await cart_call(shop, ADD, customer.token, product=await shop.product(), quantity=1)).ok()
 
     applied = (await cart_call(shop, VOUCHER, customer.token, code="  summer-10 ")).ok()["cartApplyVoucher"]
     bad = await cart_call(shop, VOUCHER, customer.token, code="no spaces!")

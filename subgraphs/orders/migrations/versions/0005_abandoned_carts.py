@@ -1,7 +1,7 @@
 """orders: abandoned-cart reminders (carts.abandoned_notified_at) and processed_events (UserDeleted)
 
 Revision ID: 0005_abandoned_carts
-Revises: 0003_pricing
+Revises: 0004_checkout
 Create Date: 2026-12-06
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 # revision identifiers, used by Alembic.
 revision: str = "0005_abandoned_carts"
 # The checkout's 0004 goes between them at merge time.
-down_revision: str | Sequence[str] | None = "0003_pricing"
+down_revision: str | Sequence[str] | None = "0004_checkout"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
