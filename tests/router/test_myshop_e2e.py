@@ -551,5 +551,6 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "userActivity",
         "analyticsDeadLetters",
         "shippingZones",
+        "voucherUsage",
     } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}
