@@ -34,9 +34,9 @@ class ServerThread:
             lifespan="on",
             timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
             ws_per_message_deflate=False,  # as `shared.app.serve` runs the services
-            # A test's server stops within a second even with requests in flight (a hanging stand-in, an open
+            # A test's server stops within 0.3 s even with requests in flight (a hanging stand-in, an open
             # stream): they are cancelled, as a killed process's would be.
-            timeout_graceful_shutdown=1,
+            timeout_graceful_shutdown=0.3,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
