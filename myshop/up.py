@@ -28,6 +28,12 @@ from shared.settings import ServiceSettings
 from subgraphs import registry
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The processes' names in a column as wide as the longest (notifications).
+NAME_WIDTH = max(len(name) for name in (*registry.SUBGRAPHS, "router"))
+
+
+def column(name: str) -> str:
+    return name.ljust(NAME_WIDTH)
 
 
 class StartFailed(Exception):
@@ -122,7 +128,7 @@ class Supervisor:
             with self.console.status(f"starting {name}"):
                 service = self._started(devstack.start_service, name, logs, dict(os.environ))
                 seconds = self._ready(service)
-            self.say(f"[green]✔[/green] {name:<9} {service.url}/graphql  (ready in {seconds:.1f} s)")
+            self.say(f"[green]✔[/green] {column(name)} {service.url}/graphql  (ready in {seconds:.1f} s)")
 
     def _start_router(self, logs: Path) -> None:
         supergraph = self.repo_root / "schema" / "supergraph.graphql"
@@ -138,7 +144,7 @@ class Supervisor:
             # With only some services running, the router is up but not "ready" (a subgraph is missing).
             every_subgraph = set(registry.SUBGRAPHS) <= set(self.names)
             seconds = self._ready(router, path="/health/ready" if every_subgraph else "/health")
-        self.say(f"[green]✔[/green] {'router':<9} {router.url}/graphql  (ready in {seconds:.1f} s)")
+        self.say(f"[green]✔[/green] {column('router')} {router.url}/graphql  (ready in {seconds:.1f} s)")
 
     def _started(self, start: Callable[..., devstack.ServiceProcess], *args: Any) -> devstack.ServiceProcess:
         try:
@@ -178,10 +184,10 @@ def print_welcome(
     if router is not None:
         local = f"http://localhost:{router.settings.port}/graphql"
         console.print(f"[bold]MyShop is up.[/bold] Open [bold]{local}[/bold] (GraphiQL) for the whole API.")
-        console.print(f"  router    POST {router.url}/graphql   health: {router.url}/health/ready")
+        console.print(f"  {column('router')} POST {router.url}/graphql   health: {router.url}/health/ready")
         if ops_token is not None:
             console.print(
-                f"  ops       curl -H 'Authorization: Bearer {ops_token}' {router.url}/metrics   "
+                f"  {column('ops')} curl -H 'Authorization: Bearer {ops_token}' {router.url}/metrics   "
                 "(a token of this run; set MYSHOP_ROUTER_OPS__TOKEN to choose one)"
             )
         console.print("Each subgraph also answers on its own:")
@@ -190,7 +196,7 @@ def print_welcome(
     for service in started:
         if service is not router:
             console.print(
-                f"  {service.name:<9} POST {service.url}/graphql   health: {service.url}/health/ready"
+                f"  {column(service.name)} POST {service.url}/graphql   health: {service.url}/health/ready"
             )
     if any(service.name == "users" for service in started):
         console.print("Demo accounts (password [bold]myshop-demo[/bold]; demo only):")
