@@ -17,3 +17,34 @@ class Money:
 class MoneyInput:
     amount: int
     currency: str
+
+
+@strawberry.input(
+    description="A postal address. Strings are trimmed; required fields and postal codes follow the country."
+)
+class AddressInput:
+    name: str
+    line1: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    company: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    region: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="International (`+44 20 7946 0958`) or national in the address's country."
+    )
+
+    def as_raw(self) -> dict[str, str | None]:
+        """The camelCase keys of shared.addresses.validate_address (the names errors give as `field`)."""
+        return {
+            "name": self.name,
+            "company": self.company,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "postalCode": self.postal_code,
+            "region": self.region,
+            "country": self.country,
+            "phone": self.phone,
+        }

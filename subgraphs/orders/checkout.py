@@ -28,10 +28,10 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.context import Context
-from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
+from shared.errors import BadUserInput, Conflict, NotFound
 from shared.ids import clean_key, parse_uuid
 from shared.peers import PeerError
-from subgraphs.orders import cart_repository, promotion_repository, repository, taxes
+from subgraphs.orders import cart_repository, promotion_repository, taxes
 from subgraphs.orders.cart_view import CartView, PriceInputs, cart_price, price_lines, pricing_lines
 from subgraphs.orders.models import Cart, CartStatus, Order, OrderStatus
 from subgraphs.orders.order_price import frozen_line, frozen_price
@@ -77,40 +77,14 @@ class CheckoutService:
         self.settings = self.orders.settings
 
     async def complete(self, raw_cart_id: object, payment_method: object, idempotency_key: object) -> Order:
-        principal = await self.context.require_principal()
-        if principal.user_id is None:
-            raise Forbidden("Only a signed-in customer checks out.")
-        if not principal.email_verified and self.settings.requires_verified_email("placeOrder"):
-            raise Forbidden(
-                "Confirm your email address before placing an order.", reason="EMAIL_NOT_VERIFIED"
-            )
-        user_id = parse_uuid(principal.user_id, "user")
+        user_id = await self.orders.buyer()
         cart_id = parse_uuid(raw_cart_id, "cartId", "a cart id")
         key = clean_key(idempotency_key, field="idempotencyKey", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
         method = clean_payment_method(payment_method)
         fingerprint = request_hash(cart_id, method)
-
-        async with self.saga.sessionmaker() as session:
-            existing = await repository.get_by_key(session, user_id, key)
-        order: Order | None = None
-        if existing is None:
-            order = await self._create(user_id, cart_id, key, fingerprint, method)
-            if order is not None:
-                self.saga.start(order.id, announced=True)
-            else:  # a concurrent request with this key created it first
-                async with self.saga.sessionmaker() as session:
-                    existing = await repository.get_by_key(session, user_id, key)
-        if existing is not None:
-            if existing.request_hash != fingerprint:
-                raise Conflict(
-                    "This idempotency key was used for another order.",
-                    field="idempotencyKey",
-                    reason="IDEMPOTENCY_KEY_REUSED",
-                )
-            order = existing
-        assert order is not None
-        await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
-        return await self.orders.outcome(order.id)
+        return await self.orders.once(
+            user_id, key, fingerprint, lambda: self._create(user_id, cart_id, key, fingerprint, method)
+        )
 
     # --- creating the order ---
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,6 +147,18 @@ class OrderService:
 
         The same key from the same user answers with the same order, never a second one.
         """
+        user_id = await self.buyer()
+        key = clean_key(idempotency_key, field="idempotencyKey", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+        lines = clean_lines(items)
+        method = clean_payment_method(payment_method)
+        fingerprint = request_hash(lines, method)
+        return await self.once(
+            user_id, key, fingerprint, lambda: self._create(user_id, key, fingerprint, lines, method)
+        )
+
+    async def buyer(self) -> uuid.UUID:
+        """The signed-in user placing an order (placeOrder, checkoutComplete): a service cannot, and where the
+        setting asks for it (`placeOrder` in production) the user's email must be verified."""
         principal = await self.context.require_principal()
         if principal.user_id is None:
             raise Forbidden("Orders are placed by users.")
@@ -154,19 +166,26 @@ class OrderService:
             raise Forbidden(
                 "Confirm your email address before placing an order.", reason="EMAIL_NOT_VERIFIED"
             )
-        user_id = parse_uuid(principal.user_id, "user")
-        key = clean_key(idempotency_key, field="idempotencyKey", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
-        lines = clean_lines(items)
-        method = clean_payment_method(payment_method)
-        fingerprint = request_hash(lines, method)
+        return parse_uuid(principal.user_id, "user")
 
+    async def once(
+        self,
+        user_id: uuid.UUID,
+        key: str,
+        fingerprint: str,
+        create: Callable[[], Awaitable[Order | None]],
+    ) -> Order:
+        """The order of (user, idempotency key), waited for: made by `create` (None: a concurrent request
+        with this key made it first) with its saga started, or the one made before; CONFLICT when that one
+        answered another request (`fingerprint`)."""
         async with self.saga.sessionmaker() as session:
             existing = await repository.get_by_key(session, user_id, key)
+        order: Order | None = None
         if existing is None:
-            order = await self._create(user_id, key, fingerprint, lines, method)
+            order = await create()
             if order is not None:
                 self.saga.start(order.id, announced=True)
-            else:  # a concurrent request with this key created it first
+            else:
                 async with self.saga.sessionmaker() as session:
                     existing = await repository.get_by_key(session, user_id, key)
         if existing is not None:
