@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.federation.schema_directives import Cost, Key, ListSize
@@ -23,9 +22,7 @@ from subgraphs.orders.checkout_schema import (
     TaxLine,
     tax_lines_of,
 )
-
-if TYPE_CHECKING:
-    from subgraphs.orders.schema import Product
+from subgraphs.orders.references import Product
 
 
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
@@ -108,9 +105,7 @@ class CartLine:
     added_at: datetime
 
     @strawberry.field(description="The product (name, stock and the rest come from their subgraphs).")
-    def product(self) -> Annotated[Product, strawberry.lazy("subgraphs.orders.schema")]:
-        from subgraphs.orders.schema import Product  # the orders schema's reference type (it imports us)
-
+    def product(self) -> Product:
         return Product(id=strawberry.ID(self.product_id))
 
     @classmethod

@@ -8,7 +8,7 @@ from contextlib import aclosing
 from datetime import datetime
 
 import strawberry
-from strawberry.federation.schema_directives import Cost, Key, ListSize
+from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 
 from shared.graphql import build_schema
@@ -28,6 +28,7 @@ from subgraphs.orders.checkout_schema import (
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
+from subgraphs.orders.references import Product
 from subgraphs.orders.service import OrderPage, OrderService
 from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 
@@ -40,11 +41,6 @@ class OrderStatus(enum.Enum):
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
-
-
-@strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
-class Product:
-    id: strawberry.ID
 
 
 @strawberry.type(description="One line of an order, its price frozen when the order was placed.")
