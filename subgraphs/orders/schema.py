@@ -31,6 +31,7 @@ from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product
 from subgraphs.orders.service import OrderPage, OrderService
 from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
+from subgraphs.orders.watching import OrderWatch
 
 
 @strawberry.enum(description="Where an order stands in its saga; CONFIRMED, CANCELLED and FAILED are final.")
@@ -344,7 +345,7 @@ class Subscription:
         )
     )
     async def order_status_changed(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
-        changes = await OrderService(info.context).watch_order(order_id)
+        changes = await OrderWatch(info.context).watch_order(order_id)
         return _orders_of(changes)
 
     @strawberry.subscription(
@@ -355,7 +356,7 @@ class Subscription:
         )
     )
     async def order_updates(self, info: Info, after: str | None = None) -> AsyncGenerator[OrderUpdate, None]:
-        changes = await OrderService(info.context).order_updates(after)
+        changes = await OrderWatch(info.context).order_updates(after)
         return _updates_of(changes)
 
 
