@@ -94,7 +94,7 @@ TEST_OVERRIDES: dict[str, dict[str, Any]] = {
     # Reads and searches reach the outbox within a quarter second.
     "products": {"activity_flush_seconds": 0.25},
     # `tok_timeout` hangs past what an impatient saga waits (tests/orders/conftest.py), not for minutes.
-    "payments": {"sandbox_hang_seconds": 5.0},
+    "payments": {"sandbox_hang_seconds": 2.5},
     # Patient steps (a loaded CI machine must not fail a saga), quick retries and recovery.
     "orders": {
         "step_timeout_seconds": 10.0,

@@ -47,7 +47,7 @@ async def test_declined_card_cancels_releases_stock_and_charges_nothing(shop: Sh
 
 
 async def test_payment_timeout_leaves_no_charge_and_releases_stock(impatient_shop: Shop) -> None:
-    # The sandbox hangs `tok_timeout` (5 s) longer than a call and its retry (1 s each, 1.5 s deadline),
+    # The sandbox hangs `tok_timeout` (2.5 s) longer than a call and its retry (1 s each, 1.5 s deadline),
     # then approves: the worst case, money taken after the saga gave up on it.
     shop = impatient_shop
     product = await shop.product(stock=5)

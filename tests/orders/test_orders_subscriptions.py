@@ -32,7 +32,7 @@ def orders_url(shop: Shop) -> str:
 
 
 async def order_in_payment(shop: Shop, customer: Customer) -> tuple[str, asyncio.Task[Any]]:
-    """An order held at its payment step (the sandbox's `tok_timeout` hangs 5 s, then approves)."""
+    """An order held at its payment step (the sandbox's `tok_timeout` hangs 2.5 s, then approves)."""
     product = await shop.product(stock=5)
     placing = asyncio.create_task(shop.place(customer, [(product, 1)], method="tok_timeout"))
 
