@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx._transports.default as _httpx_transports
 import pytest
 from db_reset import DatabaseReset
 from redis.asyncio import Redis
@@ -40,6 +41,20 @@ def _parse_one_at_a_time(*args: Any, **kwargs: Any) -> Any:
 
 
 ast.parse = _parse_one_at_a_time  # type: ignore[assignment]
+
+# httpx builds a new SSL context for every client it makes (loading certifi's CA bundle: 18.5 ms here), even
+# for a client that only ever speaks plain HTTP to loopback; the tests make a client per test and more, which
+# cost over 20 s of a run. One default context, built once, serves every client that asks for the default.
+_DEFAULT_SSL_CONTEXT = httpx.create_ssl_context()
+
+
+def _default_ssl_context_once(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+    if verify is True and cert is None and trust_env:
+        return _DEFAULT_SSL_CONTEXT
+    return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+_httpx_transports.create_ssl_context = _default_ssl_context_once  # type: ignore[attr-defined]
 
 # The workers of one xdist run share its id; a run without xdist is one worker of its own.
 RUN_ID = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:8]
