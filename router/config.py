@@ -24,6 +24,7 @@ from router.execution.entity_cache import EntityCacheConfig
 from router.ops.access import OpsConfig
 from router.ops.compression import CompressionConfig
 from router.ops.read_timeouts import ClientTimeoutsConfig
+from router.pipeline.batch import BatchingConfig
 from router.pipeline.cost import DemandControlConfig
 from router.pipeline.edge.cors import CorsConfig
 from router.pipeline.edge.csrf import CsrfConfig
@@ -146,6 +147,9 @@ class RouterConfig(BaseSettings):
     introspection: IntrospectionConfig = IntrospectionConfig()
     # gzip answers past 1 KiB for clients that accept it (router/ops/compression.py).
     compression: CompressionConfig = CompressionConfig()
+    # Query batching (router/http/batching.py): a POST of a JSON array of requests, answered in order; off
+    # unless enabled, e.g. `batching: {enabled: true, max_size: 10}`.
+    batching: BatchingConfig = BatchingConfig()
     # A client sending its headers or body too slowly is closed (router/ops/read_timeouts.py).
     client_timeouts: ClientTimeoutsConfig = ClientTimeoutsConfig()
     # `ops.token` opens `/metrics` and the detailed `/health/ready` (router/ops/access.py); unset: neither.

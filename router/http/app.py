@@ -27,6 +27,7 @@ from router.ops.compression import ResponseCompression
 from router.ops.metrics import RequestMetrics, SubscriptionMetrics
 from router.ops.reload import SupergraphWatcher
 from router.ops.telemetry import RouterTelemetry
+from router.pipeline.batch import BatchMetrics
 from router.pipeline.edge.cors import CorsPolicy, same_origin
 from router.pipeline.entry import Pipeline, ServedGateway
 from router.pipeline.errors import Headers, RequestError
@@ -64,6 +65,8 @@ class RouterApp:
             graphiql,
             ClientAddresses(config.trusted_proxies),
             self.compression,
+            config.batching,
+            BatchMetrics(registry),
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).

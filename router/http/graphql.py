@@ -1,7 +1,8 @@
 """The HTTP door: `POST/GET /graphql` per the GraphQL-over-HTTP spec. It reads the request (content
 negotiation, the body within the size limit, GET's query parameters) into a GraphQLRequest, hands it to the
 pipeline and writes the answer with the spec's status codes; `Accept: text/event-stream` goes to the SSE door,
-a browser asking for the page gets GraphiQL. The path does no work it can avoid: header parsing is cached per
+a browser asking for the page gets GraphiQL; a POST of a JSON array is a batch (router/pipeline/batch.py), one
+request per entry, answered as an array. The path does no work it can avoid: header parsing is cached per
 distinct value, the body is read once, JSON goes through orjson."""
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
 from router.ops.compression import CompressionConfig, ResponseCompression, quality_weights
+from router.pipeline.batch import (
+    BATCH_ENTRY_CANNOT_STREAM,
+    BatchingConfig,
+    BatchMetrics,
+    batch_entries,
+    run_batch,
+)
 from router.pipeline.edge.limits import RequestSizeLimit
 from router.pipeline.entry import Pipeline
 from router.pipeline.errors import (
@@ -123,6 +131,8 @@ class GraphQLOverHTTP:
         graphiql: GraphiQL | None,
         addresses: ClientAddresses | None = None,
         compression: ResponseCompression | None = None,
+        batching: BatchingConfig | None = None,
+        batch_metrics: BatchMetrics | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.addresses = addresses or ClientAddresses()
@@ -131,6 +141,8 @@ class GraphQLOverHTTP:
         # Whole answers only: the SSE door streams, and is never compressed.
         self.compression = compression or ResponseCompression(CompressionConfig(enabled=False))
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
+        self.batching = batching or BatchingConfig()
+        self.batch_metrics = batch_metrics or BatchMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = _Incoming(scope)
@@ -147,12 +159,18 @@ class GraphQLOverHTTP:
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
                 peer = self.addresses.of(scope)
-                request = self._request(scope, method, body, incoming, media, wants_events, peer)
+                params = self._params(scope, method, body, incoming, media, wants_events)
+                if isinstance(params, list):
+                    entries = self._batch(params, wants_events)
+                else:
+                    request = self._request(params, method, body, incoming, wants_events, peer)
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
                 return
-            if wants_events:
+            if isinstance(params, list):
+                await self._answer_batch(entries, method, body, incoming, peer, send, media or JSON, extra)
+            elif wants_events:
                 await self.sse(request, receive, send, extra)
             else:
                 await self._answer(request, send, media or JSON, extra, incoming.accept_encoding)
@@ -160,16 +178,11 @@ class GraphQLOverHTTP:
             request_id_var.reset(token)
 
     @staticmethod
-    def _request(
-        scope: Scope,
-        method: str,
-        body: bytes,
-        incoming: _Incoming,
-        media: str | None,
-        wants_events: bool,
-        peer: str,
-    ) -> GraphQLRequest:
-        """The GraphQL request of a POST's `body` or a GET's query string; MalformedRequest otherwise."""
+    def _params(
+        scope: Scope, method: str, body: bytes, incoming: _Incoming, media: str | None, wants_events: bool
+    ) -> Any:
+        """The parameters of a POST's `body` (an object, or a batch's list) or a GET's query string;
+        MalformedRequest otherwise."""
         if method == "POST":
             params = _post_params(incoming.content_type, body)
         elif method == "GET":
@@ -187,6 +200,12 @@ class GraphQLOverHTTP:
                 NOT_ACCEPTABLE,
                 406,
             )
+        return params
+
+    @staticmethod
+    def _request(
+        params: Any, method: str, body: bytes, incoming: _Incoming, wants_events: bool, peer: str
+    ) -> GraphQLRequest:
         return GraphQLRequest.from_params(
             params,
             door=Door.SSE if wants_events else Door.HTTP,
@@ -222,6 +241,49 @@ class GraphQLOverHTTP:
             payload, encoding = await self.compression.encode(payload, accept_encoding)
             extra += encoding
         await respond(send, status, payload, CONTENT_TYPES[media], extra)
+
+    def _batch(self, params: list[Any], wants_events: bool) -> list[dict[str, Any]]:
+        if wants_events:
+            message = "a batch cannot be answered as an event stream"
+            raise MalformedRequest.of(message, BATCH_ENTRY_CANNOT_STREAM)
+        return batch_entries(params, self.batching)
+
+    async def _answer_batch(
+        self,
+        entries: list[dict[str, Any]],
+        method: str,
+        body: bytes,
+        incoming: _Incoming,
+        peer: str,
+        send: Send,
+        media: str,
+        extra: Headers,
+    ) -> None:
+        """A batch's array of answers, 200 whatever each entry's errors (GraphQL over HTTP has no status for
+        a mix; Apollo Router answers so too); the body-size limit and compression apply to the whole."""
+
+        async def run(entry: dict[str, Any]) -> dict[str, Any]:
+            # Each entry its own copy of the headers (shared by all: one token, one request id): telemetry
+            # and the edge write into them.
+            headers = dict(incoming.headers)
+            request = GraphQLRequest.from_params(
+                entry, door=Door.HTTP, method=method, headers=headers, peer=peer, size=len(body)
+            )
+            return await self.pipeline.execute(request)
+
+        self.batch_metrics.observe(len(entries))
+        answers = await run_batch(entries, run, self.batching.concurrency)
+        try:
+            payload = orjson.dumps(answers)
+        except TypeError:
+            logger.exception("the router produced a response it cannot serialize")
+            refused = internal_error()
+            await respond(send, 500, refused.body(), CONTENT_TYPES[media], extra)
+            return
+        if self.compression.applies(payload):
+            payload, encoding = await self.compression.encode(payload, incoming.accept_encoding)
+            extra += encoding
+        await respond(send, 200, payload, CONTENT_TYPES[media], extra)
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes

@@ -3,6 +3,7 @@
 entry.py         Pipeline: request span → gateway lease → edge → the gateway's stages; RequestError out
 request.py       GraphQLRequest: the request whatever its door; its parameters checked once
 errors.py        RequestError and the codes: every refusal, framed by the doors
+batch.py         query batching: a batch's checks, its entries run concurrently and isolated, its metrics
 edge/            limits.py (size) → persisted.py (APQ, safelist) → auth.py (JWT) → rate_limit.py
 gateway.py       the stages bound to one supergraph (what a hot reload swaps):
   document.py      parse.py → bound.py (depth, aliases) → validate.py, cached by text

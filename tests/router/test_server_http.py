@@ -192,7 +192,7 @@ async def test_malformed_json_is_400_with_a_code(client: httpx.AsyncClient) -> N
 @pytest.mark.parametrize(
     "body",
     [
-        b"[]",
+        # b"[]" is a batch: test_router_batching.py (BATCHING_NOT_ENABLED, BATCH_EMPTY)
         b'"{ echo }"',
         b"{}",
         b'{"query": 5}',
