@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from plan_helpers import expect
 
+from router.config import RouterConfig
 from router.pipeline.gateway import Gateway
+from router.server import build_gateway
 from router.supergraph.overrides import OverrideLabelsConfig, percent_of
 from shared.composition import compose
 
@@ -121,3 +123,11 @@ def test_percent_label_with_decimals_is_parsed() -> None:
     assert percent_of("percent(0.5)") == 0.5
     assert percent_of("percent(33.333333333)") == pytest.approx(33.333333333)
     assert percent_of("percentage(5)") is None
+
+
+def test_router_yaml_override_labels_reach_the_gateway(tmp_path: Path, custom: str) -> None:
+    path = tmp_path / "router.yaml"
+    path.write_text("override_labels: [beta]\n")
+    gateway = build_gateway(custom, RouterConfig.load(path))
+    assert gateway.overrides.active() == {"beta"}
+    expect(gateway, QUERY, ON_NEW)
