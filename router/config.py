@@ -31,6 +31,7 @@ from router.pipeline.edge.csrf import CsrfConfig
 from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
 from router.pipeline.introspection import IntrospectionConfig
+from router.supergraph.overrides import OverrideLabelsConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
 from shared.client_address import trusted_entries
@@ -122,6 +123,10 @@ class RouterConfig(BaseSettings):
     # estimated over `max` is refused (COST_ESTIMATED_TOO_EXPENSIVE) before any subgraph is asked,
     # e.g. `demand_control: {enabled: true, mode: enforce, max: 10000, list_size: 10}`.
     demand_control: DemandControlConfig = DemandControlConfig()
+    # Progressive override (router/supergraph/overrides.py): the custom `@override(label:)` labels always
+    # active, e.g. `override_labels: [beta]`, or `{active: [...], header: x-override-labels, from_header:
+    # [beta]}` for labels a request may turn on itself. `percent(N)` labels are drawn per request.
+    override_labels: OverrideLabelsConfig = OverrideLabelsConfig()
 
     # Which client headers each subgraph gets (router/upstream/headers.py); none configured: every
     # end-to-end header.

@@ -47,6 +47,7 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
         traffic=config.traffic,
         entity_cache=config.entity_cache,
         demand_control=config.demand_control,
+        override_labels=config.override_labels,
     )
     # Set here, not in Gateway: every gateway the router serves (hot reloads too) is built here.
     gateway.execution.introspection = config.introspection.allowed(config.environment)

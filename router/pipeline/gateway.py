@@ -36,6 +36,7 @@ from router.pipeline.select import check_method, select_operation
 from router.pipeline.variables import coerce_variables
 from router.planner import PlanningError
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
+from router.supergraph.overrides import OverrideLabels, OverrideLabelsConfig
 from router.upstream.headers import HeaderPropagation
 from router.upstream.resilient import ResilientSubgraphClient
 from router.upstream.sockets import SubgraphSockets
@@ -60,6 +61,7 @@ class Gateway:
         traffic: TrafficConfig = TrafficConfig(),
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
         demand_control: DemandControlConfig = DemandControlConfig(),
+        override_labels: OverrideLabelsConfig | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.api_schema = api_schema
@@ -91,6 +93,7 @@ class Gateway:
         self.documents = DocumentStages(api_schema, limits)
         self.cost = CostStage(demand_control, api_schema, supergraph, limits.plan_cache_size)
         self.plans = PlanStage(api_schema, supergraph, limits.plan_cache_size)
+        self.overrides = OverrideLabels(supergraph, override_labels)
         self.execution = ExecutionStage(
             api_schema,
             self.executor,
@@ -110,6 +113,7 @@ class Gateway:
         traffic: TrafficConfig = TrafficConfig(),
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
         demand_control: DemandControlConfig = DemandControlConfig(),
+        override_labels: OverrideLabelsConfig | None = None,
     ) -> Gateway:
         """A gateway over the supergraph SDL `sdl`."""
         supergraph, document, names = load_supergraph(sdl)
@@ -122,6 +126,7 @@ class Gateway:
             traffic=traffic,
             entity_cache=entity_cache,
             demand_control=demand_control,
+            override_labels=override_labels,
         )
 
     # -- the stages --------------------------------------------------------------------------------
@@ -138,13 +143,19 @@ class Gateway:
         try:
             admitted = self._admit(request, prepared)
             text = admitted.prepared.text
-            planned_before = self.plans.lookup(text, request.operation_name)
+            labels = self.overrides.active(request.headers)  # per request, before the plan
+            planned_before = self.plans.lookup(text, request.operation_name, labels)
             if planned_before is not None:
                 operation, plan = planned_before
             else:
                 with _planning(admitted.node):
                     operation, plan = await self.plans.plan_off_loop(
-                        text, request.operation_name, admitted.prepared, admitted.node, self.documents.cold
+                        text,
+                        request.operation_name,
+                        admitted.prepared,
+                        admitted.node,
+                        self.documents.cold,
+                        labels,
                     )
         except PlanningError as exc:  # a plan error is no request error: data null, and why
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
@@ -169,7 +180,11 @@ class Gateway:
         admitted = self._admit(request)
         with _planning(admitted.node):
             operation, plan = self.plans.plan(
-                admitted.prepared.text, request.operation_name, admitted.prepared, admitted.node
+                admitted.prepared.text,
+                request.operation_name,
+                admitted.prepared,
+                admitted.node,
+                self.overrides.active(request.headers),
             )
         return PlannedOperation(admitted.prepared, admitted.node, operation, plan, admitted.variables)
 
@@ -247,10 +262,14 @@ class Gateway:
             return None
         return self.execution.subscribe(planned, request.headers)
 
-    def plan_text(self, query: str, operation_name: str | None = None) -> str:
-        """The plan of an operation, printed (its variables need no values)."""
+    def plan_text(
+        self, query: str, operation_name: str | None = None, labels: frozenset[str] | None = None
+    ) -> str:
+        """The plan of an operation, printed (its variables need no values), with `labels` the active
+        override labels (None: as a request without headers draws them)."""
         prepared, node = self._select(GraphQLRequest(query, None, operation_name))
-        return str(self.plans.plan(query, operation_name, prepared, node)[1])
+        active = self.overrides.active() if labels is None else labels
+        return str(self.plans.plan(query, operation_name, prepared, node, active)[1])
 
     # -- around it ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name): a
-query seen before is neither normalized nor planned again, and one not seen before is planned in a worker
-thread (plan_off_loop())."""
+"""Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name, active
+override labels: router/supergraph/overrides.py, each combination planned once): a query seen before is
+neither normalized nor planned again, and one not seen before is planned in a worker thread
+(plan_off_loop())."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from router.pipeline.normalize import normalize
 from router.planner import PlanningError, QueryPlan, build_plan
 from router.planner.operation import Operation
 from router.supergraph.model import Supergraph
+from router.supergraph.overrides import NO_LABELS, labelled_view
 
-PlanKey = tuple[str, str | None]
+PlanKey = tuple[str, str | None, frozenset[str]]
 
 
 class PlanStage:
@@ -29,6 +31,8 @@ class PlanStage:
         # Operations that cannot be planned, so a retry does not plan them again on the loop.
         self._failed: LRUCache[PlanKey, str] = LRUCache(max(cache_size, 1))
         self._planning: dict[PlanKey, asyncio.Future[tuple[Operation, QueryPlan]]] = {}
+        # The supergraph as each set of active override labels shows it (the set itself without labels).
+        self._views: dict[frozenset[str], Supergraph] = {NO_LABELS: labelled_view(supergraph, NO_LABELS)}
 
     async def plan_off_loop(
         self,
@@ -37,14 +41,15 @@ class PlanStage:
         prepared: PreparedDocument,
         node: OperationDefinitionNode,
         cold: ColdWork | None,
+        labels: frozenset[str] = NO_LABELS,
     ) -> tuple[Operation, QueryPlan]:
         """plan(), an operation not seen before planned in a worker thread (`cold`; on the loop without
         one). Requests for an operation already being planned wait for that plan (a new query sent by
         many clients at once is planned once), each shielded from the others' cancellation."""
-        key = (query, operation_name)
+        key = (query, operation_name, labels)
         cache = self._cache
         if cold is None or cache is None or key in cache or key in self._failed:
-            return self.plan(query, operation_name, prepared, node)
+            return self.plan(query, operation_name, prepared, node, labels)
         pending = self._planning.get(key)
         if pending is not None:
             self.hits += 1
@@ -58,7 +63,7 @@ class PlanStage:
         self, key: PlanKey, cold: ColdWork, node: OperationDefinitionNode, prepared: PreparedDocument
     ) -> tuple[Operation, QueryPlan]:
         try:
-            planned = await cold.run(self._build, node, prepared)
+            planned = await cold.run(self._build, node, prepared, key[2])
         except PlanningError as exc:
             self._failed[key] = str(exc)
             raise
@@ -67,10 +72,13 @@ class PlanStage:
         return planned
 
     def _build(
-        self, node: OperationDefinitionNode, prepared: PreparedDocument
+        self, node: OperationDefinitionNode, prepared: PreparedDocument, labels: frozenset[str]
     ) -> tuple[Operation, QueryPlan]:
         operation = normalize(self.schema, node, prepared.fragments)
-        return operation, build_plan(self.supergraph, operation)
+        view = self._views.get(labels)
+        if view is None:  # at most one per combination of the supergraph's labels
+            view = self._views[labels] = labelled_view(self.supergraph, labels)
+        return operation, build_plan(view, operation)
 
     def plan(
         self,
@@ -78,9 +86,10 @@ class PlanStage:
         operation_name: str | None,
         prepared: PreparedDocument,
         node: OperationDefinitionNode,
+        labels: frozenset[str] = NO_LABELS,
     ) -> tuple[Operation, QueryPlan]:
         """The normalized operation and its plan; raises router.planner.PlanningError."""
-        key = (query, operation_name)
+        key = (query, operation_name, labels)
         cache = self._cache
         failed = self._failed.get(key)
         if failed is not None:
@@ -94,22 +103,28 @@ class PlanStage:
                 self.hits += 1
                 return cached
         self.misses += 1
-        planned = self._build(node, prepared)
+        planned = self._build(node, prepared, labels)
         if cache is not None:
             cache[key] = planned
         return planned
 
-    def lookup(self, query: str, operation_name: str | None) -> tuple[Operation, QueryPlan] | None:
+    def lookup(
+        self, query: str, operation_name: str | None, labels: frozenset[str] = NO_LABELS
+    ) -> tuple[Operation, QueryPlan] | None:
         """The plan of an operation planned before (the hot path: no await), else None."""
         cache = self._cache
         if cache is None:
             return None
         try:
-            planned = cache[query, operation_name]  # not cache.get(): one Python call fewer per request
+            planned = cache[
+                query, operation_name, labels
+            ]  # not cache.get(): one Python call fewer per request
         except KeyError:
             return None
         self.hits += 1
         return planned
 
-    def cached(self, query: str, operation_name: str | None = None) -> bool:
-        return self._cache is not None and (query, operation_name) in self._cache
+    def cached(
+        self, query: str, operation_name: str | None = None, labels: frozenset[str] = NO_LABELS
+    ) -> bool:
+        return self._cache is not None and (query, operation_name, labels) in self._cache

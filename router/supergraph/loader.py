@@ -278,6 +278,14 @@ def _derive(supergraph: Supergraph) -> None:
                     resolvers.add(join.graph)
             field_info.resolvers = frozenset(resolvers)
             field_info.external_in = frozenset(external)
+    # Both sides of a labelled override resolve the field here; each request's labels pick one (overrides.py).
+    supergraph.override_labels = frozenset(
+        join.override_label
+        for info in supergraph.types.values()
+        for field_info in info.fields.values()
+        for join in field_info.joins
+        if join.override and join.override_label
+    )
 
 
 def _top_level_fields(field_set: str) -> set[str]:

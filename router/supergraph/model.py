@@ -116,6 +116,9 @@ class Supergraph:
     subscription_type: str | None = None
     # abstract type -> object types implementing it (supergraph-wide)
     possible_types: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Every progressive override label (`@join__field(overrideLabel:)`, join v0.5): none, no per-request
+    # view (router/supergraph/overrides.py).
+    override_labels: frozenset[str] = frozenset()
 
     def subgraph_name(self, graph: str) -> str:
         return self.subgraphs[graph].name
