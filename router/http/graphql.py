@@ -228,15 +228,22 @@ class GraphQLOverHTTP:
                 status = 200
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return
+        # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
+        status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
+        await self._send_json(send, status, response, media, extra, accept_encoding)
+
+    async def _send_json(
+        self, send: Send, status: int, answer: Any, media: str, extra: Headers, accept_encoding: str
+    ) -> None:
+        """An answer (one operation's, or a batch's array) as JSON, compressed where it pays; 500 with a coded
+        body if the router produced something it cannot serialize."""
         try:
-            payload = orjson.dumps(response)
+            payload = orjson.dumps(answer)
         except TypeError:
             logger.exception("the router produced a response it cannot serialize")
             refused = internal_error()
             await respond(send, 500, refused.body(), CONTENT_TYPES[media], extra)
             return
-        # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
-        status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
         if self.compression.applies(payload):
             payload, encoding = await self.compression.encode(payload, accept_encoding)
             extra += encoding
@@ -273,17 +280,7 @@ class GraphQLOverHTTP:
 
         self.batch_metrics.observe(len(entries))
         answers = await run_batch(entries, run, self.batching.concurrency)
-        try:
-            payload = orjson.dumps(answers)
-        except TypeError:
-            logger.exception("the router produced a response it cannot serialize")
-            refused = internal_error()
-            await respond(send, 500, refused.body(), CONTENT_TYPES[media], extra)
-            return
-        if self.compression.applies(payload):
-            payload, encoding = await self.compression.encode(payload, incoming.accept_encoding)
-            extra += encoding
-        await respond(send, 200, payload, CONTENT_TYPES[media], extra)
+        await self._send_json(send, 200, answers, media, extra, incoming.accept_encoding)
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes
