@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import weakref
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,17 +83,6 @@ class CartLoaders:
         except PeerError as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
         return [found.get(product_id) for product_id in product_ids]
-
-
-# Kept beside the request's context (the orders loaders are the saga's module's; these are the carts').
-_loaders: weakref.WeakKeyDictionary[Context, CartLoaders] = weakref.WeakKeyDictionary()
-
-
-def cart_loaders(context: Context, peers: Peers) -> CartLoaders:
-    loaders = _loaders.get(context)
-    if loaders is None:
-        loaders = _loaders[context] = CartLoaders(context, peers)
-    return loaders
 
 
 async def quote(loaders: CartLoaders, bare: CartView, method_id: str) -> ShippingQuote | None:

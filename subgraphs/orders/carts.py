@@ -28,7 +28,6 @@ from shared.ids import parse_uuid, uuid_or_none
 from shared.peers import PeerError
 from shared.ratelimit import Limit, RateLimiter
 from subgraphs.orders import cart_pricing, cart_repository
-from subgraphs.orders.cart_pricing import cart_loaders
 from subgraphs.orders.cart_view import (
     CartView,
     PriceInputs,
@@ -122,7 +121,7 @@ class CartService:
         settings = context.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
-        self.loaders = cart_loaders(context, self.peers)
+        self.loaders = context.loaders.carts
 
     @property
     def session(self) -> AsyncSession:

@@ -1,16 +1,17 @@
-"""Per-request DataLoaders: orders by id, and their lines and status history, each batched into one query."""
+"""Per-request DataLoaders: orders by id, and their lines and status history, each batched into one query;
+and the carts' (cart_pricing.py), made on a request's first cart read."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from shared.ids import uuid_or_none
 from subgraphs.orders import repository
+from subgraphs.orders.cart_pricing import CartLoaders
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 
 
 class OrderLoaders:
-    def __init__(self, session: Callable[[], AsyncSession]) -> None:
-        self._session = session
+    def __init__(self, context: Context) -> None:
+        self._context = context
         self.order: DataLoader[str, Order | None] = DataLoader(load_fn=self._load_orders)
         self.items: DataLoader[uuid.UUID, list[OrderItem]] = DataLoader(load_fn=self._load_items)
         self.history: DataLoader[uuid.UUID, list[OrderStatusChange]] = DataLoader(load_fn=self._load_history)
@@ -27,20 +28,24 @@ class OrderLoaders:
     async def _load_orders(self, keys: list[str]) -> list[Order | None]:
         ids = [uuid_or_none(key) for key in keys]
         wanted = list({order_id for order_id in ids if order_id is not None})
-        found = {order.id: order for order in await repository.get_many(self._session(), wanted)}
+        found = {order.id: order for order in await repository.get_many(self._context.session, wanted)}
         return [found.get(order_id) if order_id is not None else None for order_id in ids]
 
     async def _load_items(self, keys: list[uuid.UUID]) -> list[list[OrderItem]]:
-        found = await repository.items_of(self._session(), keys)
+        found = await repository.items_of(self._context.session, keys)
         return [found[key] for key in keys]
 
     async def _load_history(self, keys: list[uuid.UUID]) -> list[list[OrderStatusChange]]:
-        found = await repository.history_of(self._session(), keys)
+        found = await repository.history_of(self._context.session, keys)
         return [found[key] for key in keys]
+
+    @cached_property
+    def carts(self) -> CartLoaders:
+        return CartLoaders(self._context, self._context.runtime.state.saga.peers)
 
     def remember(self, order: Order) -> None:
         self.order.prime(str(order.id), order, force=True)
 
 
 def build_loaders(context: Context) -> OrderLoaders:
-    return OrderLoaders(lambda: context.session)
+    return OrderLoaders(context)
