@@ -55,6 +55,8 @@ for _name in [*SERVICES, "router"]:
         _sock.bind(("127.0.0.1", 0))
         os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
 
+from measure import percentile  # noqa: E402
+
 from myshop import devstack, migrations  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
@@ -81,11 +83,6 @@ query($r: [_Any!]!) {
   _entities(representations: $r) { ... on Product { id name price { amount currency } active } }
 }
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def gql(

@@ -46,6 +46,8 @@ for _name in [*SERVICES, "router"]:
         _sock.bind(("127.0.0.1", 0))
         os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
 
+from measure import gql, percentile  # noqa: E402
+
 from myshop import devstack, migrations  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
@@ -73,21 +75,6 @@ ADDRESS = {
     "postalCode": "10117",
     "country": "DE",
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-async def gql(client: aiohttp.ClientSession, url: str, query: str, variables: dict, token: str) -> dict:
-    async with client.post(
-        url, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
-    ) as response:
-        body = await response.json()
-    if body.get("errors"):
-        raise RuntimeError(body["errors"])
-    return body["data"]
 
 
 async def run(clients: int, total: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:

@@ -31,6 +31,8 @@ os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{os.getpid()}:"
 os.environ["MYSHOP_USERS_LOGIN_ADDRESS_ATTEMPTS"] = "1000000"
 os.environ["MYSHOP_USERS_LOGIN_ACCOUNT_CEILING_ATTEMPTS"] = "1000000"
 
+from measure import percentile
+
 from myshop.testing import scratch_database
 from shared.log import configure_logging
 from shared.testing import ServerThread
@@ -40,11 +42,6 @@ from subgraphs.users.settings import UsersSettings
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken expiresAt } }"
 REGISTER = "mutation($i: RegisterInput!) { register(input: $i) { email } }"
 PASSWORD = "bench-password-123"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def argon2_rates(settings: UsersSettings, rounds: int) -> tuple[float, float, float]:

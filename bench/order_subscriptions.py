@@ -40,6 +40,7 @@ with socket.socket() as _sock:
     _sock.bind(("127.0.0.1", 0))
     os.environ["MYSHOP_ORDERS_PORT"] = str(_sock.getsockname()[1])
 
+from measure import percentile  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
@@ -57,11 +58,6 @@ ORDERS = 20
 def redis_connections(process: psutil.Process) -> int:
     port = int(os.environ.get("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379").rsplit(":", 1)[1].split("/")[0])
     return sum(1 for c in process.net_connections("tcp") if c.raddr and c.raddr.port == port)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def subscriber(

@@ -53,6 +53,8 @@ for _name in [*SERVICES, "router", "standin"]:
         _sock.bind(("127.0.0.1", 0))
         os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
 
+from measure import percentile  # noqa: E402
+
 from myshop import devstack, migrations  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
@@ -64,11 +66,6 @@ ADJUST = 'mutation($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, 
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
 UPDATES = "subscription { orderUpdates { cursor status changedAt } }"
 EMIT = "mutation($n: Int!) { emit(count: $n, gap: 0.01) }"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def gql(client: aiohttp.ClientSession, url: str, query: str, variables: dict, token: str) -> dict:

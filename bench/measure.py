@@ -1,0 +1,23 @@
+"""What the benchmark scripts share: a percentile of latencies, and a GraphQL call over aiohttp (not httpx: at
+50 concurrent requests httpx's own CPU would be what a benchmark measures). Scripts import it as `measure`
+(they run as `python bench/<name>.py`, so this folder is on their path)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def gql(client: aiohttp.ClientSession, url: str, query: str, variables: dict, token: str) -> dict:
+    """The `data` of a GraphQL call with a bearer token; RuntimeError on any error."""
+    async with client.post(
+        url, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        body = await response.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
