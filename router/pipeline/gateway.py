@@ -36,7 +36,7 @@ from router.pipeline.select import check_method, select_operation
 from router.pipeline.variables import coerce_variables
 from router.planner import PlanningError
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
-from router.supergraph.overrides import OverrideLabels, OverrideLabelsConfig
+from router.supergraph.overrides import OverrideLabels, OverrideLabelsConfig, OverrideMetrics
 from router.upstream.headers import HeaderPropagation
 from router.upstream.resilient import ResilientSubgraphClient
 from router.upstream.sockets import SubgraphSockets
@@ -274,9 +274,10 @@ class Gateway:
     # -- around it ----------------------------------------------------------------------------------
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
-        """The subgraph client's metrics (breakers, retries, deduplication) and the entity cache's on
-        `/metrics`."""
+        """The subgraph client's metrics (breakers, retries, deduplication), the override labels drawn and the
+        entity cache's on `/metrics`."""
         self.client.register_metrics(registry)
+        registry.register(OverrideMetrics(self.overrides))
         if self.entity_cache is not None:
             self.entity_cache.register_metrics(registry)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.supergraph.model import FieldInfo, Supergraph
@@ -62,6 +64,10 @@ class OverrideLabels:
         self._header = config.header.lower() if config.header and custom else None
         self._from_header = frozenset(custom & set(config.from_header))
         self._rng = rng
+        # Requests drawn (`active` calls), and how many of them had each label active: the share a field has
+        # moved so far, on `/metrics`.
+        self.requests = 0
+        self.activations: dict[str, int] = dict.fromkeys(sorted(self.labels), 0)
 
     def active(self, headers: Mapping[str, str] | None = None) -> frozenset[str]:
         """The labels active for one request (`headers` lower-cased, as the edge keeps them)."""
@@ -76,7 +82,34 @@ class OverrideLabels:
             named = headers.get(self._header)
             if named:
                 active.update(self._from_header.intersection(n.strip() for n in named.split(",")))
+        self.requests += 1
+        for label in active:
+            self.activations[label] += 1
         return frozenset(active) if active else NO_LABELS
+
+
+class OverrideMetrics(Collector):
+    """Requests planned with each override label active, beside all requests of a labelled supergraph."""
+
+    def __init__(self, labels: OverrideLabels) -> None:
+        self.labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        if not self.labels.labels:
+            return
+        requests = CounterMetricFamily(
+            "myshop_router_override_requests", "Requests planned over a supergraph with override labels."
+        )
+        requests.add_metric([], self.labels.requests)
+        active = CounterMetricFamily(
+            "myshop_router_override_label_active",
+            "Requests planned with the label active (its field on the overriding subgraph).",
+            labels=["label"],
+        )
+        for label, count in self.labels.activations.items():
+            active.add_metric([label], count)
+        yield requests
+        yield active
 
 
 def labelled_view(supergraph: Supergraph, active: frozenset[str]) -> Supergraph:

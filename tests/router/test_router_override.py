@@ -1,6 +1,7 @@
 """Progressive override end to end: stand-in subgraphs record which one each request's `price` was fetched
 from. `percent(50)` splits 1,000 requests about evenly; `percent(0)` and `percent(100)` send all to one; a
-custom label moves the field for the requests whose allow-listed header names it."""
+custom label moves the field for the requests whose allow-listed header names it. The router's metrics count
+the requests with each label active."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from standin import StandIn
 
 from router.pipeline.gateway import Gateway
@@ -54,6 +56,8 @@ async def _fetches(
     old.received.clear()
     new.received.clear()
     gateway = Gateway.from_supergraph(sdl, override_labels=config)
+    registry = CollectorRegistry()
+    gateway.register_metrics(registry)
     prices = []
     try:
         for _ in range(requests):
@@ -61,6 +65,10 @@ async def _fetches(
             prices.append(result["data"]["product"]["price"])
     finally:
         await gateway.close()
+    # /metrics tells how many requests had the label active: those whose price came from the new subgraph.
+    assert registry.get_sample_value("myshop_router_override_requests_total") == requests
+    active = registry.get_sample_value("myshop_router_override_label_active_total", {"label": label})
+    assert active == prices.count(2)
     counts = {
         "old": sum("price" in r.body["query"] for r in old.received),
         "new": sum("price" in r.body["query"] for r in new.received),
