@@ -45,6 +45,7 @@ class Reachability:
         self._cost_cache: dict[tuple, tuple] = {}
         self._keys_in_progress: set[tuple[str, str, str]] = set()
         self._field_set_cache: dict[tuple[str, str], list[Selection]] = {}
+        self.partial_unions = self._find_partial_unions()
 
     def _entity_keys(self, type_name: str, graph: str) -> list[tuple[str, str]]:
         """(type the representation names, key field set) for reaching ``type_name`` in ``graph``."""
@@ -295,3 +296,61 @@ class Reachability:
                 for name in sorted(possible):
                     out.extend(self._fields(graph, name, selection.selections))
         return out
+
+    # -- unions whose members differ by subgraph --------------------------------------------------
+
+    def _find_partial_unions(self) -> frozenset[str]:
+        """Unions whose members differ by subgraph. Only below those does the walk track which
+        subgraphs may still resolve its path (none in most supergraphs: nothing to pay there)."""
+        found = []
+        for name in self.sg.possible_types:
+            info = self.sg.types[name]
+            if info.kind == "union":
+                members = {frozenset(m) for g, m in info.union_members.items() if g != "*"}
+                if len(members) > 1:
+                    found.append(name)
+        return frozenset(found)
+
+    def path_candidates(
+        self,
+        parent: str,
+        field: Field,
+        candidates: frozenset[str] | None,
+        graph: str,
+        provided: FieldSetTree | None,
+    ) -> frozenset[str] | None:
+        """The subgraphs that may resolve ``parent.field`` on this path, ``graph`` (the one fetching it)
+        among them: those of ``candidates`` (the parent's) that resolve the field and, where the parent is
+        an entity, those an entity call from ``graph`` reaches. None when a candidate returns a narrower
+        type than a partial union: the members are then those of ``graph`` alone, as without tracking."""
+        info = self.sg.field(parent, field.name)
+        if info is None or len(info.resolvers) < 2:
+            return None
+        parent_info = self.sg.types[parent]
+        found = {graph}
+        for other in info.resolvers:
+            if other == graph or (candidates is not None and other in candidates):
+                found.add(other)
+            elif any(
+                self._key_cost(graph, parent, key, provided, 0) < UNREACHABLE
+                for key in parent_info.keys_in(other)
+            ):
+                found.add(other)
+        if len(found) > 1 and field.type_name in self.partial_unions:
+            for other in found:
+                join = info.join_for(other)
+                if join is not None and join.type and join.type.strip("[]!") != field.type_name:
+                    return None
+        return frozenset(found)
+
+    def possible_on_path(self, type_name: str, graph: str, candidates: frozenset[str] | None) -> set[str]:
+        """Object types a value of ``type_name`` may have here. For a union whose members differ by
+        subgraph, those every subgraph that may still resolve the path knows: the response must not
+        depend on which of them the plan picks (the partial-union rule that Hive Router follows)."""
+        if candidates is None or len(candidates) < 2 or type_name not in self.partial_unions:
+            return self.sg.possible_in(type_name, graph)
+        info = self.sg.types[type_name]
+        found = set(info.union_members.get(graph, ()))
+        for other in candidates:
+            found.intersection_update(info.union_members.get(other, ()))
+        return found

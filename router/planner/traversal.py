@@ -41,6 +41,9 @@ class Ctx:
     # The selection of the object itself (``out`` may be a type condition inside it): one
     # ``__typename`` there serves every type condition.
     level: SelectionSet | None = None
+    # The subgraphs that may still resolve this path (None: the group's alone); tracked only in
+    # supergraphs with partial unions, whose members planned are those every one of them knows.
+    candidates: frozenset[str] | None = None
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
@@ -103,7 +106,8 @@ class Traversal(Reachability):
         if conditions:
             out = out.add_fragment(None, condition_directives(conditions))
             group.variables.update(v for v, _ in conditions)
-        self._place_local(Ctx(group, out, root, (), None, conditions), field)
+        candidates = frozenset(self.sg.subgraphs) if self.partial_unions else None
+        self._place_local(Ctx(group, out, root, (), None, conditions, candidates=candidates), field)
         return current
 
     def _root_fields(
@@ -252,6 +256,11 @@ class Traversal(Reachability):
             ctx.depth + 1,
             level=out_field.sub,
         )
+        if self.partial_unions:
+            sub = replace(
+                sub,
+                candidates=self.path_candidates(ctx.type, field, ctx.candidates, group.graph, ctx.provided),
+            )
         self.visit(sub, selections)
 
     def handle_fragment(self, ctx: Ctx, fragment: Fragment) -> None:
@@ -272,7 +281,7 @@ class Traversal(Reachability):
         if info.is_interface_object_in(graph):
             self._jump(ctx, fragment)
             return
-        candidates = self.sg.runtime_types(condition) & self.sg.possible_in(parent, graph)
+        candidates = self.sg.runtime_types(condition) & self.possible_on_path(parent, graph, ctx.candidates)
         if not candidates:
             return
         condition_info = self.sg.types[condition]
