@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from router.planner.context import place_contextual, with_sites
 from router.planner.fetch_graph import FetchGraph, FetchGroup
 from router.planner.operation import Condition, Field, Fragment, Operation, Selection
 from router.planner.reachability import UNREACHABLE, PlanningError, Reachability
@@ -41,6 +42,9 @@ class Ctx:
     # The selection of the object itself (``out`` may be a type condition inside it): one
     # ``__typename`` there serves every type condition.
     level: SelectionSet | None = None
+    # @context sites above (router/planner/context.py): (context, where its object was planned), nearest last.
+    contexts: tuple[tuple[str, Ctx], ...] | None = None
+    origin: Ctx | None = None  # an entity fetch's object: where the fetch before had it
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
@@ -103,7 +107,7 @@ class Traversal(Reachability):
         if conditions:
             out = out.add_fragment(None, condition_directives(conditions))
             group.variables.update(v for v, _ in conditions)
-        self._place_local(Ctx(group, out, root, (), None, conditions), field)
+        self._place_local(with_sites(self.sg, Ctx(group, out, root, (), None, conditions), root), field)
         return current
 
     def _root_fields(
@@ -197,6 +201,8 @@ class Traversal(Reachability):
             self._jump(ctx, field)
 
     def _place_local(self, ctx: Ctx, field: Field) -> None:
+        if self.sg.context_variables and place_contextual(self, ctx, field):
+            return  # a @fromContext argument: router/planner/context.py plans the field
         self._touch(ctx)
         group = ctx.group
         directives = condition_directives(field.conditions)
@@ -251,8 +257,9 @@ class Traversal(Reachability):
             ctx.sink,
             ctx.depth + 1,
             level=out_field.sub,
+            contexts=ctx.contexts,
         )
-        self.visit(sub, selections)
+        self.visit(with_sites(self.sg, sub, field.type_name), selections)
 
     def handle_fragment(self, ctx: Ctx, fragment: Fragment) -> None:
         graph = ctx.group.graph
@@ -352,6 +359,8 @@ class Traversal(Reachability):
             parse_field_set(key),
             key_type,
             out,
+            ctx.contexts,
+            ctx,
         )
         if ctx.sink is not None:
             ctx.sink.add(group)
