@@ -6,7 +6,7 @@ runs after it, passing the value as a variable the executor finds per entity (a 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from router.planner.fetch_graph import FetchGroup
 from router.planner.nodes import ContextRewrite
@@ -14,6 +14,8 @@ from router.planner.operation import Field
 from router.planner.reachability import PlanningError
 from router.planner.selections import (
     FieldSetTree,
+    OutFragment,
+    SelectionSet,
     internal_alias,
     parse_field_set,
     split_field_key,
@@ -123,10 +125,32 @@ def _fetch_value(tr: Traversal, site: Ctx, tree: FieldSetTree, sink: set[FetchGr
             chosen = candidate
         candidate = candidate.origin
     found = {chosen.group}
+    before = _snapshot(chosen.out)
     (chosen.level if chosen.level is not None else chosen.out).add_typename()
     selections = tr.field_set_selections(chosen.type, tree)
     tr.visit(replace(chosen, sink=found, depth=chosen.depth + 1), selections)
     sink |= found
+    _put_first(chosen.out, before)
+
+
+def _snapshot(selection: SelectionSet) -> dict[tuple, Any]:
+    return {
+        key: _snapshot(item.sub) if isinstance(item, OutFragment) else None
+        for key, item in selection.items.items()
+    }
+
+
+def _put_first(selection: SelectionSet, before: dict[tuple, Any]) -> None:
+    """Apollo's order: the context's fields first (after ``__typename``), then the object's others."""
+    for key, item in selection.items.items():
+        if isinstance(item, OutFragment) and before.get(key) is not None:
+            _put_first(item.sub, before[key])
+    added = [key for key in selection.items if key not in before and key[0] == "f"]
+    if not added:
+        return
+    typename = [key for key in selection.items if key[:2] == ("f", "__typename")][:1]
+    order = [*typename, *added, *selection.items]
+    selection.items = {key: selection.items[key] for key in dict.fromkeys(order)}
 
 
 def _entity_fetch(tr: Traversal, ctx: Ctx, field: Field, deps: set[FetchGroup]) -> Ctx:
