@@ -29,21 +29,32 @@ if TYPE_CHECKING:
 
 
 def with_sites(sg: Supergraph, ctx: Ctx, declared: str) -> Ctx:
-    """``ctx`` (an object of the field type ``declared``) as the nearest site of the contexts that type sets,
-    for the fields below it."""
+    """``ctx`` (an object of the field type ``declared``) as the nearest site of the contexts that type, or
+    some of its possible object types, sets: for the fields below it."""
     if not sg.context_variables:
         return ctx
     info = sg.types.get(declared)
-    if info is None or not info.contexts:
+    if info is None:
         return ctx
-    return replace(ctx, contexts=(*(ctx.contexts or ()), *((name, ctx) for name in sorted(info.contexts))))
+    setting: dict[str, frozenset[str]] = {}
+    for name in info.contexts:
+        setting[name] = sg.runtime_types(declared) | {declared}
+    if info.is_abstract:  # a member setting a context sets it where it is the object
+        for member in sorted(sg.runtime_types(declared)):
+            for name in sg.types[member].contexts:
+                setting[name] = setting.get(name, frozenset()) | {member}
+    if not setting:
+        return ctx
+    sites = tuple((name, ctx, types) for name, types in sorted(setting.items()))
+    return replace(ctx, contexts=(*(ctx.contexts or ()), *sites))
 
 
-def _site(ctx: Ctx, context: str) -> Ctx | None:
-    """The nearest ancestor of the object at ``ctx`` that sets ``context`` (the object itself is none)."""
-    for name, site in reversed(ctx.contexts or ()):
+def _site(ctx: Ctx, context: str) -> tuple[Ctx, frozenset[str]] | None:
+    """The nearest ancestor of the object at ``ctx`` that sets ``context`` (the object itself is none), and
+    the types it sets the context as."""
+    for name, site, types in reversed(ctx.contexts or ()):
         if name == context and site.path != ctx.path:
-            return site
+            return site, types
     return None
 
 
@@ -61,27 +72,32 @@ def place_contextual(tr: Traversal, ctx: Ctx, field: Field) -> bool:
     ):
         return False
     sink: set[FetchGroup] = set()
-    sites: list[tuple[ContextArgument, str, Ctx]] = []
+    sites: list[tuple[ContextArgument, str, Ctx, frozenset[str]]] = []
     for argument, variable in zip(join.context_arguments, variables, strict=True):
-        site = _site(ctx, argument.context)
-        if site is None:
+        found = _site(ctx, argument.context)
+        if found is None:
             raise PlanningError(
                 f"{ctx.type}.{field.name}({argument.name}:) takes its value from context "
                 f"{argument.context!r}, which no ancestor in the operation sets"
             )
-        _fetch_value(tr, site, _selection(argument), sink)
-        sites.append((argument, variable, site))
+        site, types = found
+        tree = _selection(argument)
+        if site.type not in types and not all(key.startswith("... on ") for key in tree):
+            # Set by some of its object types: only those give the value.
+            tree = {f"... on {member}": tree for member in sorted(types)}
+        _fetch_value(tr, site, tree, sink)
+        sites.append((argument, variable, site, types))
     group = ctx.group
     target = ctx
     if not (
         group.is_entity
         and all(s is not group and group.depends_on(s) for s in sink)
-        and all(_is_prefix(site.path, group.path) for _, _, site in sites)
+        and all(_is_prefix(site.path, group.path) for _, _, site, _ in sites)
     ):
         target = _entity_fetch(tr, ctx, field, sink)
     bound = []
-    for argument, variable, site in sites:
-        _add_rewrite(tr, target.group, argument, variable, site)
+    for argument, variable, site, types in sites:
+        _add_rewrite(tr, target.group, argument, variable, site, types)
         bound.append(f"{argument.name}: ${variable}")
     # The client never gives these arguments (the API schema has none): they follow the client's own.
     arguments = field.arguments[:-1] + ", " if field.arguments else "("
@@ -115,22 +131,15 @@ def _selection(argument: ContextArgument) -> FieldSetTree:
 
 
 def _fetch_value(tr: Traversal, site: Ctx, tree: FieldSetTree, sink: set[FetchGroup]) -> None:
-    """Adds the context's selection at its site, in the earliest fetch that has the object and resolves the
-    selection itself (an entity fetch's object is also in the fetch that gave its key); ``sink`` gets every
-    fetch the value comes from."""
-    chosen = site
-    candidate: Ctx | None = site
-    while candidate is not None:
-        if tr._tree_local(candidate.group.graph, candidate.type, tree, candidate.provided):
-            chosen = candidate
-        candidate = candidate.origin
-    found = {chosen.group}
-    before = _snapshot(chosen.out)
-    (chosen.level if chosen.level is not None else chosen.out).add_typename()
-    selections = tr.field_set_selections(chosen.type, tree)
-    tr.visit(replace(chosen, sink=found, depth=chosen.depth + 1), selections)
+    """Adds the context's selection at its site (in the fetch that has the object), jumping to other
+    subgraphs for what it cannot resolve; ``sink`` gets every fetch the value comes from."""
+    found = {site.group}
+    before = _snapshot(site.out)
+    (site.level if site.level is not None else site.out).add_typename()
+    selections = tr.field_set_selections(site.type, tree)
+    tr.visit(replace(site, sink=found, depth=site.depth + 1), selections)
     sink |= found
-    _put_first(chosen.out, before)
+    _put_first(site.out, before)
 
 
 def _snapshot(selection: SelectionSet) -> dict[tuple, Any]:
@@ -191,12 +200,16 @@ def _entity_fetch(tr: Traversal, ctx: Ctx, field: Field, deps: set[FetchGroup]) 
         known=tree,
         known_for=key_type,
         level=out,
-        origin=ctx,
     )
 
 
 def _add_rewrite(
-    tr: Traversal, group: FetchGroup, argument: ContextArgument, variable: str, site: Ctx
+    tr: Traversal,
+    group: FetchGroup,
+    argument: ContextArgument,
+    variable: str,
+    site: Ctx,
+    types: frozenset[str],
 ) -> None:
     if any(r.variable == variable for r in group.context_rewrites):
         return
@@ -208,11 +221,7 @@ def _add_rewrite(
             paths.append((sg.runtime_types(key[len("... on ") :]), _keys(sub or {})))
         else:
             paths.append((None, _keys({key: sub})))
-    group.context_rewrites.append(
-        ContextRewrite(
-            variable, argument.type, levels, sg.runtime_types(site.type) | {site.type}, tuple(paths)
-        )
-    )
+    group.context_rewrites.append(ContextRewrite(variable, argument.type, levels, types, tuple(paths)))
     group.context_variables[variable] = argument.type
 
 

@@ -42,9 +42,9 @@ class Ctx:
     # The selection of the object itself (``out`` may be a type condition inside it): one
     # ``__typename`` there serves every type condition.
     level: SelectionSet | None = None
-    # @context sites above (router/planner/context.py): (context, where its object was planned), nearest last.
-    contexts: tuple[tuple[str, Ctx], ...] | None = None
-    origin: Ctx | None = None  # an entity fetch's object: where the fetch before had it
+    # @context sites above (router/planner/context.py): (context, where its object was planned, the types
+    # setting it there), nearest last.
+    contexts: tuple[tuple[str, Ctx, frozenset[str]], ...] | None = None
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
@@ -360,7 +360,6 @@ class Traversal(Reachability):
             key_type,
             out,
             ctx.contexts,
-            ctx,
         )
         if ctx.sink is not None:
             ctx.sink.add(group)

@@ -38,9 +38,9 @@ type Cart @key(fields: "id") {
 """
 MARKET = """
 type Query { sellers: [Seller!]! }
-union Seller @context(name: "seller") = Shop | Person
-type Shop @key(fields: "id") { id: ID! region: String offer: Offer }
-type Person @key(fields: "id") { id: ID! country: String offer: Offer }
+union Seller = Shop | Person
+type Shop @key(fields: "id") @context(name: "seller") { id: ID! region: String offer: Offer }
+type Person @key(fields: "id") @context(name: "seller") { id: ID! country: String offer: Offer }
 type Offer @key(fields: "id") {
   id: ID!
   price(zone: String @fromContext(field: "$seller ... on Shop { region } ... on Person { country }")): String
@@ -209,9 +209,9 @@ async def test_entities_sharing_one_value_go_in_one_plain_entities_call(stack: S
     assert "_entities(representations:$representations)" in body["query"]
 
 
-async def test_a_union_member_sets_the_context_through_its_own_type_condition(stack: Stack) -> None:
-    """Given sellers of a union setting the context: a shop (its region), a person (its country), a shop
-    without a region
+async def test_union_members_set_the_context_each_through_its_own_type_condition(stack: Stack) -> None:
+    """Given sellers of a union whose members set the context: a shop (its region), a person (its country),
+    a shop without a region
     When their offers' prices are asked for
     Then each offer is priced for its own seller's zone, the regionless shop's with a null argument"""
     query = "{ sellers { ... on Shop { id offer { price } } ... on Person { id offer { price } } } }"

@@ -19,7 +19,8 @@ HEADER = (
 CATALOG = """
 type Query @context(name: "viewer") { store: Store! stores: [Store!]! node: Node! me: Me! product: Product }
 type Me { locale: String! }
-type Store @key(fields: "id") @context(name: "store") { id: ID! shelf: Shelf! currency: String! }
+type Store @key(fields: "id") @context(name: "store") { id: ID! shelf: Shelf! currency: String! aisle: Aisle }
+type Aisle @key(fields: "id") @context(name: "store") { id: ID! shelf: Shelf! currency: String! }
 type Shelf @key(fields: "id") {
   id: ID!
   label: String!
@@ -339,6 +340,49 @@ def test_values_from_the_fetch_before_need_no_fetch_of_their_own(gateway: Gatewa
                         id
                       }
                     }
+                  }
+                }
+              },
+            },
+          },
+        }
+        """,
+    )
+
+
+def test_the_nearest_ancestor_setting_the_context_gives_the_value(gateway: Gateway) -> None:
+    """Store and aisle both set the store context: the shelf in the aisle takes the aisle's currency."""
+    expect(
+        gateway,
+        "{ store { aisle { shelf { total } } } }",
+        """
+        QueryPlan {
+          Sequence {
+            Fetch(service: "catalog") {
+              {
+                store {
+                  aisle {
+                    __typename
+                    currency
+                    shelf {
+                      __typename
+                      id
+                    }
+                  }
+                }
+              }
+            },
+            Flatten(path: "store.aisle.shelf") {
+              Fetch(service: "catalog") {
+                {
+                  ... on Shelf {
+                    __typename
+                    id
+                  }
+                } =>
+                {
+                  ... on Shelf {
+                    total(currency: $contextualArgument_1_2)
                   }
                 }
               },
