@@ -237,3 +237,26 @@ async def test_a_client_cannot_give_a_context_argument(stack: Stack) -> None:
 
     assert [e["extensions"]["code"] for e in raised.value.errors] == ["GRAPHQL_VALIDATION_FAILED"]
     assert stack.subgraphs["pricing"].bodies == []
+
+
+async def test_the_clients_variables_reach_every_aliased_call(stack: Stack) -> None:
+    gateway = Gateway.from_supergraph(stack.supergraph)
+    query = "query($show: Boolean!) { users { id cart { total @include(if: $show) } } }"
+    stack.subgraphs["pricing"].bodies.clear()
+    try:
+        shown = await gateway.execute(query, {"show": True})
+        hidden = await gateway.execute(query, {"show": False})
+    finally:
+        await gateway.close()
+
+    assert [user["cart"] for user in shown["data"]["users"]] == [
+        {"total": "c1 in fr"},
+        {"total": None},
+        {"total": "c3 in no locale"},
+        {"total": "c4 in fr"},
+        {"total": "c1 in de"},
+    ]
+    assert [user["cart"] for user in hidden["data"]["users"]] == [{}] * 5
+    (body,) = stack.subgraphs["pricing"].bodies  # nothing asked of pricing when the total is skipped
+    assert body["variables"]["show"] is True
+    assert body["query"].count("@include(if: $show)") == 3
