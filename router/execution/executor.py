@@ -150,9 +150,8 @@ class Executor:
     async def _entity_fetch(self, flatten: Flatten, run: _Run) -> None:
         fetch = flatten.node
         assert fetch.requires is not None
-        if (
-            fetch.context_rewrites
-        ):  # @fromContext values differ per entity (router/execution/context_fetch.py)
+        if fetch.context_rewrites:
+            # @fromContext values differ per entity (router/execution/context_fetch.py).
             await contextual_fetch(self, flatten, run)
             return
         found: list[dict[str, Any]] = []
