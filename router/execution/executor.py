@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from opentelemetry.trace import Tracer
 
+from router.execution.context_fetch import contextual_fetch
 from router.execution.entity_cache import EntityCache, Slot, cache_control_ttl
 from router.execution.paths import collect, entities_at
 from router.execution.representations import Representations
@@ -149,6 +150,10 @@ class Executor:
     async def _entity_fetch(self, flatten: Flatten, run: _Run) -> None:
         fetch = flatten.node
         assert fetch.requires is not None
+        if fetch.context_rewrites:
+            # @fromContext values differ per entity (router/execution/context_fetch.py).
+            await contextual_fetch(self, flatten, run)
+            return
         found: list[dict[str, Any]] = []
         entities_at(run.data, flatten.path, found)
         for path in flatten.more_paths:  # one fetch for the entities of several paths

@@ -7,7 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from router.planner.aliasing import alias_type_conflicts
-from router.planner.nodes import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence, Subscription
+from router.planner.nodes import (
+    Condition,
+    ContextRewrite,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    Sequence,
+    Subscription,
+)
 from router.planner.operation import Condition as Cond
 from router.planner.reachability import PlanningError
 from router.planner.selections import OutFragment, SelectionSet
@@ -30,6 +39,9 @@ class FetchGroup:
     mutation_index: int = -1  # order of a mutation's root fetch
     # Further paths this (merged) entity fetch serves; see FetchGraph._merge_concurrent.
     more_paths: tuple[tuple[str, ...], ...] = ()
+    # @fromContext arguments (router/planner/context.py): how each entity's value is found; variable -> type.
+    context_rewrites: list[ContextRewrite] = field(default_factory=list)
+    context_variables: dict[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return self.id
@@ -101,6 +113,9 @@ class FetchGraph:
         renames = alias_type_conflicts(group.selection, parent or "", group.graph, self.supergraph)
         used = tuple(v for v in variable_types if v in group.variables)
         definitions = ",".join(f"${v}:{variable_types[v]}" for v in used)
+        if group.context_variables:
+            contextual = ",".join(f"${v}:{t}" for v, t in group.context_variables.items())
+            definitions = f"{definitions},{contextual}" if definitions else contextual
         if group.is_entity:
             head = "query($representations:[_Any!]!" + ("," + definitions if definitions else "") + ")"
             body = "{_entities(representations:$representations)" + group.selection.print_compact() + "}"
@@ -124,6 +139,7 @@ class FetchGraph:
             interface_objects=dict(group.interface_objects),
             id=group.id,
             renames=renames,
+            context_rewrites=tuple(group.context_rewrites),
         )
         node: PlanNode = Flatten(group.path, fetch, group.more_paths) if group.is_entity else fetch
         return node
@@ -275,6 +291,8 @@ class FetchGraph:
         return group
 
     def _mergeable(self, a: FetchGroup, b: FetchGroup) -> bool:
+        if a.context_rewrites or b.context_rewrites:
+            return False  # context values are found relative to one path
         if any(a.interface_objects.get(k, v) != v for k, v in b.interface_objects.items()):
             return False
         return self._same_per_type(a.inputs, b.inputs) and self._same_per_type(a.selection, b.selection)

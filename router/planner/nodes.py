@@ -8,6 +8,19 @@ from dataclasses import dataclass, field
 from router.planner.selections import SelectionSet
 
 
+@dataclass(frozen=True, slots=True)
+class ContextRewrite:
+    """Where an entity fetch's ``@fromContext`` variable gets its value for each entity (see
+    router/planner/context.py): ``levels`` response keys up from the entity, the object setting the context
+    (one of ``types``), then down ``paths``: (types a path applies to, None: all; the keys to the value)."""
+
+    variable: str
+    type: str  # the variable's type in the subgraph operation, e.g. "String"
+    levels: int
+    types: frozenset[str]
+    paths: tuple[tuple[frozenset[str] | None, tuple[str, ...]], ...]
+
+
 @dataclass(slots=True, eq=False)
 class Fetch:
     service: str  # subgraph name
@@ -22,6 +35,8 @@ class Fetch:
     id: int = 0
     # Some fields were aliased to keep the operation valid: their answers need renaming back.
     renames: bool = False
+    # The @fromContext variables of an entity fetch: the executor gives each entity its values.
+    context_rewrites: tuple[ContextRewrite, ...] = ()
 
     def lines(self, indent: int) -> list[str]:
         pad = "  " * indent

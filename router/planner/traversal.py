@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from router.planner.context import place_contextual, with_sites
 from router.planner.fetch_graph import FetchGraph, FetchGroup
 from router.planner.operation import Condition, Field, Fragment, Operation, Selection
 from router.planner.reachability import UNREACHABLE, PlanningError, Reachability
@@ -44,6 +45,9 @@ class Ctx:
     # The subgraphs that may still resolve this path (None: the group's alone); tracked only in
     # supergraphs with partial unions, whose members planned are those every one of them knows.
     candidates: frozenset[str] | None = None
+    # @context sites above (router/planner/context.py): (context, where its object was planned, the types
+    # setting it there), nearest last.
+    contexts: tuple[tuple[str, Ctx, frozenset[str]], ...] | None = None
 
 
 def condition_directives(conditions: tuple[Condition, ...]) -> str:
@@ -107,7 +111,8 @@ class Traversal(Reachability):
             out = out.add_fragment(None, condition_directives(conditions))
             group.variables.update(v for v, _ in conditions)
         candidates = frozenset(self.sg.subgraphs) if self.partial_unions else None
-        self._place_local(Ctx(group, out, root, (), None, conditions, candidates=candidates), field)
+        ctx = Ctx(group, out, root, (), None, conditions, candidates=candidates)
+        self._place_local(with_sites(self.sg, ctx, root), field)
         return current
 
     def _root_fields(
@@ -201,6 +206,8 @@ class Traversal(Reachability):
             self._jump(ctx, field)
 
     def _place_local(self, ctx: Ctx, field: Field) -> None:
+        if self.sg.context_variables and place_contextual(self, ctx, field):
+            return  # a @fromContext argument: router/planner/context.py plans the field
         self._touch(ctx)
         group = ctx.group
         directives = condition_directives(field.conditions)
@@ -255,13 +262,14 @@ class Traversal(Reachability):
             ctx.sink,
             ctx.depth + 1,
             level=out_field.sub,
+            contexts=ctx.contexts,
         )
         if self.partial_unions:
             sub = replace(
                 sub,
                 candidates=self.path_candidates(ctx.type, field, ctx.candidates, group.graph, ctx.provided),
             )
-        self.visit(sub, selections)
+        self.visit(with_sites(self.sg, sub, field.type_name), selections)
 
     def handle_fragment(self, ctx: Ctx, fragment: Fragment) -> None:
         graph = ctx.group.graph
@@ -361,6 +369,7 @@ class Traversal(Reachability):
             parse_field_set(key),
             key_type,
             out,
+            contexts=ctx.contexts,
         )
         if ctx.sink is not None:
             ctx.sink.add(group)

@@ -23,6 +23,7 @@ from graphql import (
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    ObjectValueNode,
     ScalarTypeDefinitionNode,
     ScalarTypeExtensionNode,
     SchemaDefinitionNode,
@@ -36,6 +37,7 @@ from graphql import (
 )
 
 from router.supergraph.model import (
+    ContextArgument,
     FieldInfo,
     JoinField,
     JoinType,
@@ -80,6 +82,10 @@ def _value(node: Any) -> Any:
         return node.value
     if isinstance(node, EnumValueNode):
         return node.value
+    if isinstance(node, ListValueNode):  # join v0.5's contextArguments: a list of input objects
+        return [_value(item) for item in node.values]
+    if isinstance(node, ObjectValueNode):
+        return {item.name.value: _value(item.value) for item in node.fields}
     return None
 
 
@@ -140,6 +146,8 @@ def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, 
                     is_interface_object=bool(args.get("isInterfaceObject", False)),
                 )
             )
+        if names.context is not None:
+            info.contexts |= {a["name"] for a in _directives(definition, names.context) if a.get("name")}
         for args in _directives(definition, f"{join}implements"):
             info.implements.setdefault(args["graph"], set()).add(args["interface"])
         for args in _directives(definition, f"{join}unionMember"):
@@ -191,9 +199,23 @@ def _field(node: Any, join: str, names: SpecNames) -> FieldInfo:
                 override=args.get("override"),
                 override_label=args.get("overrideLabel"),
                 used_overridden=bool(args.get("usedOverridden", False)),
+                context_arguments=_context_arguments(args.get("contextArguments")),
             )
         )
     return info
+
+
+def _context_arguments(value: Any) -> tuple[ContextArgument, ...]:
+    """A ``@join__field``'s ``contextArguments`` (join v0.5): the field's ``@fromContext`` arguments."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        ContextArgument(item["name"], item["type"], item["context"], item["selection"])
+        for item in value
+        if isinstance(item, dict)
+        and all(isinstance(item.get(k), str) for k in ("name", "type", "context"))
+        and isinstance(item.get("selection"), str)
+    )
 
 
 def _cost(node: Any, name: str) -> int | None:
@@ -278,6 +300,7 @@ def _derive(supergraph: Supergraph) -> None:
                     resolvers.add(join.graph)
             field_info.resolvers = frozenset(resolvers)
             field_info.external_in = frozenset(external)
+    supergraph.context_variables = _context_variables(supergraph)
     # Both sides of a labelled override resolve the field here; each request's labels pick one (overrides.py).
     supergraph.override_labels = frozenset(
         join.override_label
@@ -286,6 +309,24 @@ def _derive(supergraph: Supergraph) -> None:
         for join in field_info.joins
         if join.override and join.override_label
     )
+
+
+def _context_variables(supergraph: Supergraph) -> dict[tuple[str, str, str, str], str]:
+    """The variable of each ``@fromContext`` argument, named as Apollo's query graph names it: per subgraph
+    (its place in ``join__Graph``, from 1), the coordinates ``Type.field(arg:)`` sorted, numbered from 0."""
+    per_graph: dict[str, list[tuple[str, tuple[str, str, str, str]]]] = {}
+    for info in supergraph.types.values():
+        for field_info in info.fields.values():
+            for join in field_info.joins:
+                for argument in join.context_arguments:
+                    coordinate = f"{info.name}.{field_info.name}({argument.name}:)"
+                    key = (join.graph, info.name, field_info.name, argument.name)
+                    per_graph.setdefault(join.graph, []).append((coordinate, key))
+    variables: dict[tuple[str, str, str, str], str] = {}
+    for number, graph in enumerate(supergraph.subgraphs, 1):
+        for index, (_, key) in enumerate(sorted(per_graph.get(graph, ()))):
+            variables[key] = f"contextualArgument_{number}_{index}"
+    return variables
 
 
 def _top_level_fields(field_set: str) -> set[str]:

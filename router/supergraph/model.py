@@ -26,6 +26,18 @@ class JoinType:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextArgument:
+    """One ``contextArguments`` entry of a ``@join__field`` (join v0.5, Federation 2.8's ``@fromContext``):
+    the argument ``name`` of type ``type`` takes the value that ``selection`` reads on the nearest ancestor
+    setting ``context`` (a supergraph context name, e.g. ``inventory__userContext``)."""
+
+    name: str
+    type: str
+    context: str
+    selection: str
+
+
+@dataclass(frozen=True, slots=True)
 class JoinField:
     """One ``@join__field``: ``graph`` resolves the field (unless ``external`` or ``used_overridden``)."""
 
@@ -37,6 +49,7 @@ class JoinField:
     override: str | None = None
     override_label: str | None = None
     used_overridden: bool = False
+    context_arguments: tuple[ContextArgument, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,8 @@ class TypeInfo:
     enum_values: dict[str, frozenset[str]] = field(default_factory=dict)
     # The type's ``@cost`` weight (objects, scalars, enums): what a field of this type costs without its own.
     cost: int | None = None
+    # The contexts (Federation 2.8's ``@context``, by supergraph name) the type sets for its descendants.
+    contexts: frozenset[str] = frozenset()
 
     def keys_in(self, graph: str) -> list[str]:
         """The resolvable keys of this type in ``graph`` (field sets as written)."""
@@ -119,6 +134,9 @@ class Supergraph:
     # Every progressive override label (`@join__field(overrideLabel:)`, join v0.5): none, no per-request
     # view (router/supergraph/overrides.py).
     override_labels: frozenset[str] = frozenset()
+    # Every ``@fromContext`` argument: (graph, type, field, argument) -> the variable the subgraph operation
+    # passes it in, named as Apollo's planner names it (`contextualArgument_<graph>_<index>`); empty: none.
+    context_variables: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
     def subgraph_name(self, graph: str) -> str:
         return self.subgraphs[graph].name

@@ -24,6 +24,8 @@ class SpecNames:
     # names them (`@cost`, `@listSize` imported, or `@cost__listSize`); None when the spec is not linked.
     cost: str | None = None
     list_size: str | None = None
+    # The context spec's `@context` (Federation 2.8) as this supergraph names it; None when not linked.
+    context: str | None = None
     # Prefixes and names of every linked spec's own definitions (removed from the API schema).
     machinery_prefixes: tuple[str, ...] = ()
     machinery_directives: frozenset[str] = field(default_factory=frozenset)
@@ -55,6 +57,7 @@ def spec_names(document: DocumentNode) -> SpecNames:
     inaccessible = None
     tag = None
     cost = list_size = None
+    context = None
     prefixes: list[str] = ["link__"]
     directives: set[str] = {"link"}
     for url, alias, imports in links:
@@ -85,12 +88,15 @@ def spec_names(document: DocumentNode) -> SpecNames:
         elif spec == "cost":
             cost = imported.get("cost", name)
             list_size = imported.get("listSize", f"{name}__listSize")
+        elif spec == "context":
+            context = imported.get("context", name)
     return SpecNames(
         join=join,
         inaccessible=inaccessible,
         tag=tag,
         cost=cost,
         list_size=list_size,
+        context=context,
         machinery_prefixes=tuple(prefixes),
         machinery_directives=frozenset(directives),
     )
