@@ -24,6 +24,11 @@ class SpecNames:
     # names them (`@cost`, `@listSize` imported, or `@cost__listSize`); None when the spec is not linked.
     cost: str | None = None
     list_size: str | None = None
+    # The authorization directives (Federation 2.5/2.6: `@authenticated`, `@requiresScopes`, `@policy`) as
+    # this supergraph names them; None when their spec is not linked (router/pipeline/authorization.py).
+    authenticated: str | None = None
+    requires_scopes: str | None = None
+    policy: str | None = None
     # Prefixes and names of every linked spec's own definitions (removed from the API schema).
     machinery_prefixes: tuple[str, ...] = ()
     machinery_directives: frozenset[str] = field(default_factory=frozenset)
@@ -55,6 +60,7 @@ def spec_names(document: DocumentNode) -> SpecNames:
     inaccessible = None
     tag = None
     cost = list_size = None
+    access: dict[str, str] = {}
     prefixes: list[str] = ["link__"]
     directives: set[str] = {"link"}
     for url, alias, imports in links:
@@ -85,12 +91,17 @@ def spec_names(document: DocumentNode) -> SpecNames:
         elif spec == "cost":
             cost = imported.get("cost", name)
             list_size = imported.get("listSize", f"{name}__listSize")
+        elif spec in ("authenticated", "requiresScopes", "policy"):
+            access[spec] = imported.get(spec, name)
     return SpecNames(
         join=join,
         inaccessible=inaccessible,
         tag=tag,
         cost=cost,
         list_size=list_size,
+        authenticated=access.get("authenticated"),
+        requires_scopes=access.get("requiresScopes"),
+        policy=access.get("policy"),
         machinery_prefixes=tuple(prefixes),
         machinery_directives=frozenset(directives),
     )
