@@ -100,12 +100,10 @@ class Restriction:
         """The errors of the removed selections without data (reject mode): `@` stands for a list's items."""
         paths: dict[tuple[Any, ...], None] = {}
         for site in self.sites:
-            fields = [step for step in site if step.key is not None]
             path: list[Any] = []
-            for step in fields[:-1]:
-                path += [step.key, *("@",) * step.lists]
-            if fields and site[-1].key is not None:
-                path.append(fields[-1].key)
+            for i, step in enumerate(site):
+                if step.key is not None:
+                    path += [step.key, *("@",) * (step.lists if i < len(site) - 1 else 0)]
             paths[tuple(path)] = None
         return [unauthorized(list(path)) for path in paths]
 

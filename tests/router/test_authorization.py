@@ -271,6 +271,14 @@ async def test_fields_in_named_and_inline_fragments_are_removed(
     assert "email" not in sent(accounts)[0]
 
 
+async def test_a_removed_field_skipped_by_a_variable_has_no_error(gateway: Gateway) -> None:
+    query = "query($skip: Boolean!) { users { id email @skip(if: $skip) } }"
+    skipped = await run(gateway, query, CUSTOMER, variables={"skip": True})
+    assert skipped == {"data": {"users": [{"id": "u1"}, {"id": "u2"}]}}
+    kept = await run(gateway, query, CUSTOMER, variables={"skip": False})
+    assert paths(kept) == [["users", 0, "email"], ["users", 1, "email"]]
+
+
 async def test_a_field_of_a_protected_type_is_removed(
     gateway: Gateway, standins: tuple[StandIn, StandIn]
 ) -> None:
@@ -378,9 +386,9 @@ async def test_reject_mode_refuses_the_whole_request(sdl: str, standins: tuple[S
     sent(accounts)
     gateway = Gateway.from_supergraph(sdl, authorization=policies(reject_unauthorized=True))
     try:
-        answer = await run(gateway, "{ users { id email } }", CUSTOMER)
+        answer = await run(gateway, "{ users { id email } item { ... on Vault { code } } }", CUSTOMER)
         assert answer["data"] is None
-        assert paths(answer) == [["users", "@", "email"]]
+        assert paths(answer) == [["users", "@", "email"], ["item"]]
         assert sent(accounts) == []
     finally:
         await gateway.close()
