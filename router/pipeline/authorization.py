@@ -18,21 +18,25 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
-from graphql import FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode
+from graphql import FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.pipeline.errors import RequestError
 from router.pipeline.normalize import normalize
 from router.pipeline.plan import NO_DENIALS
 from router.planner.operation import Condition, Fragment, Operation, Selection
 from router.planner.operation import Field as OperationField
 from router.supergraph.model import AccessRule, Supergraph
 from shared.auth import Principal
+
+if TYPE_CHECKING:
+    from router.pipeline.request import GraphQLRequest
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +266,30 @@ class AuthorizationStage:
 
     # -- per request ---------------------------------------------------------------------------------
 
+    async def authorize(
+        self,
+        request: GraphQLRequest,
+        node: OperationDefinitionNode,
+        query: str,
+        fragments: dict[str, FragmentDefinitionNode],
+    ) -> tuple[frozenset[AccessRule], Restriction | None]:
+        """The rules the caller fails on this operation (the plan cache's key) and what they remove (None:
+        nothing); Rejected in reject mode, RequestError for a subscription left with nothing."""
+        access = self.lookup(query, request.operation_name)  # the hot path: one look-up, nothing protected
+        if access is None:
+            access = self.analyze(query, request.operation_name, node, fragments)
+        if not access.rules:
+            return NO_DENIALS, None
+        denied = await self.denied(access, request.principal, request.headers)
+        if not denied:
+            return NO_DENIALS, None
+        restriction = self.restriction(access, denied)
+        if self.config.reject_unauthorized:
+            raise Rejected(restriction.static_errors())
+        if restriction.operation is None and node.operation is OperationType.SUBSCRIPTION:
+            raise RequestError(restriction.static_errors())
+        return denied, restriction
+
     async def denied(
         self, access: OperationAccess, principal: Principal | None, headers: Mapping[str, str]
     ) -> frozenset[AccessRule]:
@@ -360,6 +388,14 @@ class AuthorizationStage:
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
         registry.register(_AuthorizationMetrics(self))
+
+
+class Rejected(Exception):
+    """Reject mode: the request selects what its caller may not read, and does not run."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"])
+        self.errors = errors
 
 
 def _holds(

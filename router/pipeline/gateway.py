@@ -21,7 +21,7 @@ from router.execution.executor import Executor
 from router.execution.shaper import Shaper
 from router.execution.subscription import SubscriptionStream
 from router.ops.telemetry import RouterTelemetry
-from router.pipeline.authorization import AuthorizationConfig, AuthorizationStage, Restriction
+from router.pipeline.authorization import AuthorizationConfig, AuthorizationStage, Rejected
 from router.pipeline.cost import CostStage, DemandControlConfig
 from router.pipeline.document import DocumentStages, PreparedDocument, RouterLimits
 from router.pipeline.errors import (
@@ -156,7 +156,9 @@ class Gateway:
             labels = self.overrides.active(request.headers)  # per request, before the plan
             denied, restriction = NO_DENIALS, None
             if self.authorization is not None:
-                denied, restriction = await self._authorize(request, admitted)
+                denied, restriction = await self.authorization.authorize(
+                    request, admitted.node, admitted.prepared.text, admitted.prepared.fragments
+                )
             if restriction is not None and restriction.operation is None:
                 operation, plan = restriction.client, QueryPlan(None)  # nothing left to fetch
             elif (
@@ -177,7 +179,7 @@ class Gateway:
                     )
         except PlanningError as exc:  # a plan error is no request error: data null, and why
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
-        except _Rejected as rejected:
+        except Rejected as rejected:  # reject mode: nothing runs
             return {"data": None, "errors": rejected.errors}
         planned = PlannedOperation(
             admitted.prepared, admitted.node, operation, plan, admitted.variables, restriction
@@ -223,32 +225,6 @@ class Gateway:
         # Before the plan: an operation over the cost limit reaches no subgraph (and is not planned).
         self.cost.check(prepared.text, request.operation_name, node, prepared.fragments, variables)
         return _Admitted(prepared, node, variables)
-
-    async def _authorize(
-        self, request: GraphQLRequest, admitted: _Admitted
-    ) -> tuple[frozenset[Any], Restriction | None]:
-        """The rules the caller fails on this operation and what they remove
-        (router/pipeline/authorization.py); _Rejected in reject mode, RequestError for a subscription left
-        with nothing."""
-        stage = self.authorization
-        assert stage is not None
-        text, name = admitted.prepared.text, request.operation_name
-        access = stage.lookup(text, name)  # the hot path: one look-up when nothing is protected
-        if access is None:
-            access = stage.analyze(text, name, admitted.node, admitted.prepared.fragments)
-        if not access.rules:
-            return NO_DENIALS, None
-        denied = await stage.denied(access, request.principal, request.headers)
-        if not denied:
-            return NO_DENIALS, None
-        restriction = stage.restriction(access, denied)
-        if not restriction.sites:
-            return denied, None
-        if stage.config.reject_unauthorized:
-            raise _Rejected(restriction.static_errors())
-        if restriction.operation is None and admitted.node.operation is OperationType.SUBSCRIPTION:
-            raise RequestError(restriction.static_errors())
-        return denied, restriction
 
     def _select(
         self, request: GraphQLRequest, prepared: PreparedDocument | None = None
@@ -343,14 +319,6 @@ class Gateway:
         await self.sockets.close()
         if self.entity_cache is not None:
             await self.entity_cache.close()
-
-
-class _Rejected(Exception):
-    """Reject mode: the request selects what its caller may not read, and is not run."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors[0]["message"])
-        self.errors = errors
 
 
 class _Admitted(NamedTuple):
