@@ -33,10 +33,10 @@ from router.pipeline.plan import NO_DENIALS
 from router.planner.operation import Condition, Fragment, Operation, Selection
 from router.planner.operation import Field as OperationField
 from router.supergraph.model import AccessRule, Supergraph
-from shared.auth import Principal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # shared.auth imports PyJWT, httpx and redis: a router without edge auth never loads them
     from router.pipeline.request import GraphQLRequest
+    from shared.auth import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ UNAUTHORIZED_FIELD_OR_TYPE = "UNAUTHORIZED_FIELD_OR_TYPE"
 UNAUTHORIZED_MESSAGE = "Unauthorized field or type"
 
 # A policy: (the verified principal or None, the request's headers) -> whether it holds, maybe awaited.
-Policy = Callable[[Principal | None, Mapping[str, str]], bool | Awaitable[bool]]
+Policy = Callable[["Principal | None", Mapping[str, str]], bool | Awaitable[bool]]
 
 
 class AuthorizationConfig(BaseModel):
