@@ -13,9 +13,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from standin import REPO, StandIn
 
+from router.config import RouterConfig
 from router.pipeline.authorization import AuthorizationConfig
 from router.pipeline.gateway import Gateway
 from router.pipeline.request import GraphQLRequest
+from router.server import build_gateway
 from router.supergraph.overrides import NO_LABELS
 from shared.auth import Principal
 from shared.composition import compose
@@ -400,3 +402,28 @@ async def test_removed_fields_are_counted(gateway: Gateway) -> None:
     before = registry.get_sample_value("myshop_router_unauthorized_fields_total") or 0
     await run(gateway, "{ users { id email revenue } }", CUSTOMER)
     assert registry.get_sample_value("myshop_router_unauthorized_fields_total") == before + 2
+
+
+# --- configuration ----------------------------------------------------------------------------------------
+
+
+async def test_the_directives_are_enforced_only_behind_edge_auth(
+    sdl: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = {"policies": {"owner": f"{__name__}:owner"}}
+    behind = build_gateway(sdl, RouterConfig(jwks_url="http://127.0.0.1:9/jwks.json", authorization=policy))
+    assert behind.authorization is not None and set(behind.authorization.policies) == {"owner"}
+    blind = build_gateway(sdl, RouterConfig(jwks_url="", authorization=policy))
+    assert blind.authorization is None
+    assert "not enforced: edge auth (jwks_url) is off" in caplog.text
+    await behind.close()
+    await blind.close()
+
+
+def test_a_policy_that_cannot_be_loaded_is_a_clear_error(sdl: str) -> None:
+    with pytest.raises(
+        ValueError, match=r"authorization policy 'owner': cannot load 'no\.such\.module:owner'"
+    ):
+        Gateway.from_supergraph(
+            sdl, authorization=AuthorizationConfig(policies={"owner": "no.such.module:owner"})
+        )
