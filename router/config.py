@@ -24,6 +24,7 @@ from router.execution.entity_cache import EntityCacheConfig
 from router.ops.access import OpsConfig
 from router.ops.compression import CompressionConfig
 from router.ops.read_timeouts import ClientTimeoutsConfig
+from router.pipeline.authorization import AuthorizationConfig
 from router.pipeline.batch import BatchingConfig
 from router.pipeline.cost import DemandControlConfig
 from router.pipeline.edge.cors import CorsConfig
@@ -159,6 +160,10 @@ class RouterConfig(BaseSettings):
     client_timeouts: ClientTimeoutsConfig = ClientTimeoutsConfig()
     # `ops.token` opens `/metrics` and the detailed `/health/ready` (router/ops/access.py); unset: neither.
     ops: OpsConfig = OpsConfig()
+    # The authorization directives (router/pipeline/authorization.py): `@authenticated`, `@requiresScopes`,
+    # `@policy` enforced at the edge when edge auth is on (`jwks_url`), e.g.
+    # `authorization: {policies: {owner: mypackage.policies:owner}, reject_unauthorized: false}`.
+    authorization: AuthorizationConfig = AuthorizationConfig()
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

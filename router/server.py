@@ -6,6 +6,7 @@ enters), router/planner, router/supergraph, router/execution, router/upstream (s
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import socket
 from pathlib import Path
@@ -21,6 +22,7 @@ from router.http.graphiql import GraphiQL
 from router.ops.read_timeouts import timed_protocol
 from router.ops.reload import GatewayMetrics, Serving, SupergraphWatcher
 from router.ops.telemetry import RouterTelemetry
+from router.pipeline.authorization import AuthorizationConfig
 from router.pipeline.edge import Edge
 from router.pipeline.edge.csrf import CsrfPrevention
 from router.pipeline.edge.limits import UNREAD_FACTOR, RequestSizeLimit
@@ -32,6 +34,8 @@ from shared.log import configure_logging
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["build_edge", "build_gateway", "create_app", "serve", "uvicorn_config"]
 
@@ -48,10 +52,21 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
         entity_cache=config.entity_cache,
         demand_control=config.demand_control,
         override_labels=config.override_labels,
+        authorization=_authorization(config),
     )
+    if gateway.authorization is None and config.authorization.enabled and gateway.supergraph.has_access_rules:
+        logger.warning(
+            "the supergraph's authorization directives are not enforced: edge auth (jwks_url) is off"
+        )
     # Set here, not in Gateway: every gateway the router serves (hot reloads too) is built here.
     gateway.execution.introspection = config.introspection.allowed(config.environment)
     return gateway
+
+
+def _authorization(config: RouterConfig) -> AuthorizationConfig | None:
+    """The authorization directives enforced, or None: without edge auth no caller is known at the edge, and
+    the subgraphs' own checks are all there is."""
+    return config.authorization if config.authorization.enabled and config.jwks_url else None
 
 
 def build_edge(config: RouterConfig) -> Edge:

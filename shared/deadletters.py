@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin
+from shared.auth.permissions import IsAdmin, guarded
 from shared.consumer import Consumer, HandlerFailed, consumer_for
 from shared.errors import BadUserInput, NotFound
 from shared.outbox import Event
@@ -183,9 +183,8 @@ def dead_letter_query(prefix: str) -> type:
     field = strawberry.field(
         resolver=resolve,
         name=name,
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, ListSize(slicing_arguments=["first"])),  # demand control: `first` dead letters
         description="Events this service's consumer gave up on, newest first (admin only).",
-        directives=[ListSize(slicing_arguments=["first"])],  # demand control: `first` dead letters
     )
     cls = type(f"{_camel(prefix)}DeadLetterQuery", (), {"__annotations__": {}, "dead_letters_": field})
     return strawberry.type(cls)
@@ -204,13 +203,13 @@ def dead_letter_mutation(prefix: str) -> type:
     one = strawberry.field(
         resolver=replay_one,
         name=f"replay{_camel(prefix)}DeadLetter",
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Handle one dead letter again; false when it failed again (admin only).",
     )
     every = strawberry.field(
         resolver=replay_every,
         name=f"replay{_camel(prefix)}DeadLetters",
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Handle every dead letter again; returns how many succeeded (admin only).",
     )
     cls = type(

@@ -30,6 +30,8 @@ class PlannedOperation:
     operation: Operation
     plan: QueryPlan
     variables: dict[str, Any]
+    # What the authorization stage removed (router/pipeline/authorization.py's Restriction), None: nothing.
+    restriction: Any = None
 
 
 class ExecutionStage:
@@ -69,6 +71,8 @@ class ExecutionStage:
             time_limit=self.request_timeout,
             cache_reads=planned.node.operation is not OperationType.MUTATION,
         )
+        if planned.restriction is not None:  # null and an error where a field was removed
+            errors[:0] = planned.restriction.apply(data, variables)
         errors.extend(fetch_errors)
         operation = planned.operation
         shaped = self.shaper.shape(operation.selections, data, operation.root_type, variables, local)

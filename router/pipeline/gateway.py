@@ -3,8 +3,8 @@ schema, the caches of documents and plans, the executor and the subgraph clients
 one (router/ops/reload.py); the edge and the telemetry stay (router/pipeline/entry.py).
 
     parse → bound the work → validate (document.py, cached by text) → select the operation (select.py) →
-    coerce variables (variables.py) → demand control (cost.py) → normalize → plan (plan.py, cached) →
-    execute → shape (execute.py) → the answer's actual cost (cost.py)
+    coerce variables (variables.py) → demand control (cost.py) → authorize (authorization.py) → normalize →
+    plan (plan.py, cached) → execute → shape (execute.py) → the answer's actual cost (cost.py)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from router.execution.executor import Executor
 from router.execution.shaper import Shaper
 from router.execution.subscription import SubscriptionStream
 from router.ops.telemetry import RouterTelemetry
+from router.pipeline.authorization import AuthorizationConfig, AuthorizationStage, Rejected
 from router.pipeline.cost import CostStage, DemandControlConfig
 from router.pipeline.document import DocumentStages, PreparedDocument, RouterLimits
 from router.pipeline.errors import (
@@ -30,11 +31,11 @@ from router.pipeline.errors import (
     error,
 )
 from router.pipeline.execute import ExecutionStage, PlannedOperation
-from router.pipeline.plan import PlanStage
+from router.pipeline.plan import NO_DENIALS, PlanStage
 from router.pipeline.request import Door, GraphQLRequest
 from router.pipeline.select import check_method, select_operation
 from router.pipeline.variables import coerce_variables
-from router.planner import PlanningError
+from router.planner import PlanningError, QueryPlan
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
 from router.supergraph.overrides import OverrideLabels, OverrideLabelsConfig, OverrideMetrics
 from router.upstream.headers import HeaderPropagation
@@ -62,6 +63,7 @@ class Gateway:
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
         demand_control: DemandControlConfig = DemandControlConfig(),
         override_labels: OverrideLabelsConfig | None = None,
+        authorization: AuthorizationConfig | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.api_schema = api_schema
@@ -94,6 +96,12 @@ class Gateway:
         self.cost = CostStage(demand_control, api_schema, supergraph, limits.plan_cache_size)
         self.plans = PlanStage(api_schema, supergraph, limits.plan_cache_size)
         self.overrides = OverrideLabels(supergraph, override_labels)
+        # None: nothing to authorize (no directive in the supergraph, or not asked to).
+        self.authorization: AuthorizationStage | None = None
+        if authorization is not None and authorization.enabled and supergraph.has_access_rules:
+            self.authorization = AuthorizationStage(
+                api_schema, supergraph, authorization, limits.plan_cache_size
+            )
         self.execution = ExecutionStage(
             api_schema,
             self.executor,
@@ -114,6 +122,7 @@ class Gateway:
         entity_cache: EntityCacheConfig = EntityCacheConfig(),
         demand_control: DemandControlConfig = DemandControlConfig(),
         override_labels: OverrideLabelsConfig | None = None,
+        authorization: AuthorizationConfig | None = None,
     ) -> Gateway:
         """A gateway over the supergraph SDL `sdl`."""
         supergraph, document, names = load_supergraph(sdl)
@@ -127,6 +136,7 @@ class Gateway:
             entity_cache=entity_cache,
             demand_control=demand_control,
             override_labels=override_labels,
+            authorization=authorization,
         )
 
     # -- the stages --------------------------------------------------------------------------------
@@ -144,8 +154,16 @@ class Gateway:
             admitted = self._admit(request, prepared)
             text = admitted.prepared.text
             labels = self.overrides.active(request.headers)  # per request, before the plan
-            planned_before = self.plans.lookup(text, request.operation_name, labels)
-            if planned_before is not None:
+            denied, restriction = NO_DENIALS, None
+            if self.authorization is not None:
+                denied, restriction = await self.authorization.authorize(
+                    request, admitted.node, admitted.prepared.text, admitted.prepared.fragments
+                )
+            if restriction is not None and restriction.operation is None:
+                operation, plan = restriction.client, QueryPlan(None)  # nothing left to fetch
+            elif (
+                planned_before := self.plans.lookup(text, request.operation_name, labels, denied)
+            ) is not None:
                 operation, plan = planned_before
             else:
                 with _planning(admitted.node):
@@ -156,10 +174,16 @@ class Gateway:
                         admitted.node,
                         self.documents.cold,
                         labels,
+                        denied,
+                        restriction.operation if restriction is not None else None,
                     )
         except PlanningError as exc:  # a plan error is no request error: data null, and why
             return {"data": None, "errors": [error(str(exc), QUERY_PLANNING_FAILED)]}
-        planned = PlannedOperation(admitted.prepared, admitted.node, operation, plan, admitted.variables)
+        except Rejected as rejected:  # reject mode: nothing runs
+            return {"data": None, "errors": rejected.errors}
+        planned = PlannedOperation(
+            admitted.prepared, admitted.node, operation, plan, admitted.variables, restriction
+        )
         if planned.node.operation is OperationType.SUBSCRIPTION:
             return self.execution.subscribe(planned, request.headers)
         response = await self.execution.execute(planned, request.headers)
@@ -278,6 +302,8 @@ class Gateway:
         entity cache's on `/metrics`."""
         self.client.register_metrics(registry)
         registry.register(OverrideMetrics(self.overrides))
+        if self.authorization is not None:
+            self.authorization.register_metrics(registry)
         if self.entity_cache is not None:
             self.entity_cache.register_metrics(registry)
 

@@ -1,7 +1,9 @@
 """Stage: normalize the operation and plan it (router/planner/), cached by (query text, operation name, active
 override labels: router/supergraph/overrides.py, each combination planned once): a query seen before is
 neither normalized nor planned again, and one not seen before is planned in a worker thread
-(plan_off_loop())."""
+(plan_off_loop()). An operation the caller may not read all of (router/pipeline/authorization.py) is
+planned without what it may not read, keyed by the rules denied too; the client's operation is still the one
+shaped."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from router.pipeline.document import ColdWork, PreparedDocument
 from router.pipeline.normalize import normalize
 from router.planner import PlanningError, QueryPlan, build_plan
 from router.planner.operation import Operation
-from router.supergraph.model import Supergraph
+from router.supergraph.model import AccessRule, Supergraph
 from router.supergraph.overrides import NO_LABELS, labelled_view
 
-PlanKey = tuple[str, str | None, frozenset[str]]
+PlanKey = tuple[str, str | None, frozenset[str], frozenset[AccessRule]]
+NO_DENIALS: frozenset[AccessRule] = frozenset()
 
 
 class PlanStage:
@@ -42,28 +45,38 @@ class PlanStage:
         node: OperationDefinitionNode,
         cold: ColdWork | None,
         labels: frozenset[str] = NO_LABELS,
+        denied: frozenset[AccessRule] = NO_DENIALS,
+        restricted: Operation | None = None,
     ) -> tuple[Operation, QueryPlan]:
         """plan(), an operation not seen before planned in a worker thread (`cold`; on the loop without
         one). Requests for an operation already being planned wait for that plan (a new query sent by
-        many clients at once is planned once), each shielded from the others' cancellation."""
-        key = (query, operation_name, labels)
+        many clients at once is planned once), each shielded from the others' cancellation. `restricted`: the
+        operation to plan instead of the client's, what the `denied` rules leave of it."""
+        key = (query, operation_name, labels, denied)
         cache = self._cache
         if cold is None or cache is None or key in cache or key in self._failed:
-            return self.plan(query, operation_name, prepared, node, labels)
+            return self.plan(query, operation_name, prepared, node, labels, denied, restricted)
         pending = self._planning.get(key)
         if pending is not None:
             self.hits += 1
             return await asyncio.shield(pending)
         self.misses += 1
-        pending = self._planning[key] = asyncio.ensure_future(self._plan_cold(key, cold, node, prepared))
+        pending = self._planning[key] = asyncio.ensure_future(
+            self._plan_cold(key, cold, node, prepared, restricted)
+        )
         pending.add_done_callback(lambda _: self._planning.pop(key, None))
         return await asyncio.shield(pending)
 
     async def _plan_cold(
-        self, key: PlanKey, cold: ColdWork, node: OperationDefinitionNode, prepared: PreparedDocument
+        self,
+        key: PlanKey,
+        cold: ColdWork,
+        node: OperationDefinitionNode,
+        prepared: PreparedDocument,
+        restricted: Operation | None,
     ) -> tuple[Operation, QueryPlan]:
         try:
-            planned = await cold.run(self._build, node, prepared, key[2])
+            planned = await cold.run(self._build, node, prepared, key[2], restricted)
         except PlanningError as exc:
             self._failed[key] = str(exc)
             raise
@@ -72,13 +85,17 @@ class PlanStage:
         return planned
 
     def _build(
-        self, node: OperationDefinitionNode, prepared: PreparedDocument, labels: frozenset[str]
+        self,
+        node: OperationDefinitionNode,
+        prepared: PreparedDocument,
+        labels: frozenset[str],
+        restricted: Operation | None = None,
     ) -> tuple[Operation, QueryPlan]:
         operation = normalize(self.schema, node, prepared.fragments)
         view = self._views.get(labels)
         if view is None:  # at most one per combination of the supergraph's labels
             view = self._views[labels] = labelled_view(self.supergraph, labels)
-        return operation, build_plan(view, operation)
+        return operation, build_plan(view, restricted if restricted is not None else operation)
 
     def plan(
         self,
@@ -87,9 +104,12 @@ class PlanStage:
         prepared: PreparedDocument,
         node: OperationDefinitionNode,
         labels: frozenset[str] = NO_LABELS,
+        denied: frozenset[AccessRule] = NO_DENIALS,
+        restricted: Operation | None = None,
     ) -> tuple[Operation, QueryPlan]:
-        """The normalized operation and its plan; raises router.planner.PlanningError."""
-        key = (query, operation_name, labels)
+        """The normalized operation and its plan (of `restricted` when given); raises
+        router.planner.PlanningError."""
+        key = (query, operation_name, labels, denied)
         cache = self._cache
         failed = self._failed.get(key)
         if failed is not None:
@@ -103,13 +123,17 @@ class PlanStage:
                 self.hits += 1
                 return cached
         self.misses += 1
-        planned = self._build(node, prepared, labels)
+        planned = self._build(node, prepared, labels, restricted)
         if cache is not None:
             cache[key] = planned
         return planned
 
     def lookup(
-        self, query: str, operation_name: str | None, labels: frozenset[str] = NO_LABELS
+        self,
+        query: str,
+        operation_name: str | None,
+        labels: frozenset[str] = NO_LABELS,
+        denied: frozenset[AccessRule] = NO_DENIALS,
     ) -> tuple[Operation, QueryPlan] | None:
         """The plan of an operation planned before (the hot path: no await), else None."""
         cache = self._cache
@@ -117,7 +141,7 @@ class PlanStage:
             return None
         try:
             planned = cache[
-                query, operation_name, labels
+                query, operation_name, labels, denied
             ]  # not cache.get(): one Python call fewer per request
         except KeyError:
             return None
@@ -125,6 +149,10 @@ class PlanStage:
         return planned
 
     def cached(
-        self, query: str, operation_name: str | None = None, labels: frozenset[str] = NO_LABELS
+        self,
+        query: str,
+        operation_name: str | None = None,
+        labels: frozenset[str] = NO_LABELS,
+        denied: frozenset[AccessRule] = NO_DENIALS,
     ) -> bool:
-        return self._cache is not None and (query, operation_name, labels) in self._cache
+        return self._cache is not None and (query, operation_name, labels, denied) in self._cache

@@ -3,6 +3,7 @@
 from router.supergraph.api_schema import build_api_schema
 from router.supergraph.loader import SupergraphError, load_supergraph
 from router.supergraph.model import (
+    AccessRule,
     FieldInfo,
     JoinField,
     JoinType,
@@ -13,6 +14,7 @@ from router.supergraph.model import (
 )
 
 __all__ = [
+    "AccessRule",
     "FieldInfo",
     "JoinField",
     "JoinType",

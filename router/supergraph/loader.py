@@ -37,6 +37,7 @@ from graphql import (
 )
 
 from router.supergraph.model import (
+    AccessRule,
     ContextArgument,
     FieldInfo,
     JoinField,
@@ -136,6 +137,7 @@ def load_supergraph(sdl: str | DocumentNode) -> tuple[Supergraph, DocumentNode, 
         weight = _cost(definition, names.cost) if names.cost is not None else None
         if weight is not None:  # an extension of the type keeps the definition's weight
             info.cost = weight
+        info.access += _access(definition, names)
         for args in _directives(definition, f"{join}type"):
             info.joins.append(
                 JoinType(
@@ -183,6 +185,7 @@ def _field(node: Any, join: str, names: SpecNames) -> FieldInfo:
             weight = _cost(argument, names.cost)
             if weight is not None:
                 info.argument_costs[argument.name.value] = weight
+    info.access = _access(node, names)
     for args in _directives(node, f"{join}field"):
         if args.get("graph") is None:
             # A bare @join__field: no subgraph defines the field on this type; @interfaceObject
@@ -216,6 +219,24 @@ def _context_arguments(value: Any) -> tuple[ContextArgument, ...]:
         and all(isinstance(item.get(k), str) for k in ("name", "type", "context"))
         and isinstance(item.get("selection"), str)
     )
+
+
+def _access(node: Any, names: SpecNames) -> tuple[AccessRule, ...]:
+    """`node`'s authorization directives: `@authenticated`, `@requiresScopes(scopes: [[...]])` and
+    `@policy(policies: [[...]])` (outer list OR, inner list AND)."""
+    rules: list[AccessRule] = []
+    for directive in node.directives or ():
+        name = directive.name.value
+        if name == names.authenticated:
+            rules.append(AccessRule("authenticated"))
+        elif name in (names.requires_scopes, names.policy):
+            argument = "scopes" if name == names.requires_scopes else "policies"
+            alternatives: list[frozenset[str]] = []
+            for arg in directive.arguments or ():
+                if arg.name.value == argument and isinstance(arg.value, ListValueNode):
+                    alternatives.extend(frozenset(_strings(group)) for group in arg.value.values)
+            rules.append(AccessRule(argument, tuple(alternatives)))
+    return tuple(rules)
 
 
 def _cost(node: Any, name: str) -> int | None:
@@ -301,6 +322,9 @@ def _derive(supergraph: Supergraph) -> None:
             field_info.resolvers = frozenset(resolvers)
             field_info.external_in = frozenset(external)
     supergraph.context_variables = _context_variables(supergraph)
+    supergraph.has_access_rules = any(
+        info.access or any(f.access for f in info.fields.values()) for info in supergraph.types.values()
+    )
     # Both sides of a labelled override resolve the field here; each request's labels pick one (overrides.py).
     supergraph.override_labels = frozenset(
         join.override_label

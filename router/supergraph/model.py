@@ -1,6 +1,7 @@
 """The supergraph as the planner sees it: subgraphs, and for each type and field which subgraphs
-resolve it, by which keys, with which @requires/@provides/@external/@override; and what demand control
-prices (router/pipeline/cost.py): the `@cost` weights and `@listSize` of the cost spec."""
+resolve it, by which keys, with which @requires/@provides/@external/@override; what demand control
+prices (router/pipeline/cost.py): the `@cost` weights and `@listSize` of the cost spec; and who may read it
+(router/pipeline/authorization.py): `@authenticated`, `@requiresScopes`, `@policy`."""
 
 from __future__ import annotations
 
@@ -64,6 +65,16 @@ class ListSize:
     require_one_slicing_argument: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """One authorization directive on a field or type: `@authenticated` (kind "authenticated", no
+    alternatives), `@requiresScopes` ("scopes") or `@policy` ("policies"), whose `alternatives` hold when one
+    of them (OR) has all its names (AND)."""
+
+    kind: str
+    alternatives: tuple[frozenset[str], ...] = ()
+
+
 @dataclass(slots=True)
 class FieldInfo:
     name: str
@@ -81,6 +92,8 @@ class FieldInfo:
     cost: int | None = None
     list_size: ListSize | None = None
     argument_costs: dict[str, int] = field(default_factory=dict)
+    # Who may read it: every rule must hold (empty: anyone).
+    access: tuple[AccessRule, ...] = ()
 
     def join_for(self, graph: str) -> JoinField | None:
         for join in self.joins:
@@ -106,6 +119,8 @@ class TypeInfo:
     cost: int | None = None
     # The contexts (Federation 2.8's ``@context``, by supergraph name) the type sets for its descendants.
     contexts: frozenset[str] = frozenset()
+    # Who may read a value of this type (objects, interfaces, scalars, enums): every rule must hold.
+    access: tuple[AccessRule, ...] = ()
 
     def keys_in(self, graph: str) -> list[str]:
         """The resolvable keys of this type in ``graph`` (field sets as written)."""
@@ -137,6 +152,8 @@ class Supergraph:
     # Every ``@fromContext`` argument: (graph, type, field, argument) -> the variable the subgraph operation
     # passes it in, named as Apollo's planner names it (`contextualArgument_<graph>_<index>`); empty: none.
     context_variables: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    # Whether any field or type carries an authorization directive (none: nothing to authorize).
+    has_access_rules: bool = False
 
     def subgraph_name(self, graph: str) -> str:
         return self.subgraphs[graph].name

@@ -26,6 +26,11 @@ class SpecNames:
     list_size: str | None = None
     # The context spec's `@context` (Federation 2.8) as this supergraph names it; None when not linked.
     context: str | None = None
+    # The authorization directives (Federation 2.5/2.6: `@authenticated`, `@requiresScopes`, `@policy`) as
+    # this supergraph names them; None when their spec is not linked (router/pipeline/authorization.py).
+    authenticated: str | None = None
+    requires_scopes: str | None = None
+    policy: str | None = None
     # Prefixes and names of every linked spec's own definitions (removed from the API schema).
     machinery_prefixes: tuple[str, ...] = ()
     machinery_directives: frozenset[str] = field(default_factory=frozenset)
@@ -58,6 +63,7 @@ def spec_names(document: DocumentNode) -> SpecNames:
     tag = None
     cost = list_size = None
     context = None
+    access: dict[str, str] = {}
     prefixes: list[str] = ["link__"]
     directives: set[str] = {"link"}
     for url, alias, imports in links:
@@ -90,6 +96,8 @@ def spec_names(document: DocumentNode) -> SpecNames:
             list_size = imported.get("listSize", f"{name}__listSize")
         elif spec == "context":
             context = imported.get("context", name)
+        elif spec in ("authenticated", "requiresScopes", "policy"):
+            access[spec] = imported.get(spec, name)
     return SpecNames(
         join=join,
         inaccessible=inaccessible,
@@ -97,6 +105,9 @@ def spec_names(document: DocumentNode) -> SpecNames:
         cost=cost,
         list_size=list_size,
         context=context,
+        authenticated=access.get("authenticated"),
+        requires_scopes=access.get("requiresScopes"),
+        policy=access.get("policy"),
         machinery_prefixes=tuple(prefixes),
         machinery_directives=frozenset(directives),
     )

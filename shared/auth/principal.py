@@ -29,6 +29,8 @@ class Principal:
     # The token's `email_verified` claim: the user proved they read mail at their address. False when the
     # claim is missing (a token from before the claim existed); meaningless for a service token.
     email_verified: bool = False
+    # The words of the token's `scope` claim (OAuth 2.0's space-separated scopes); empty without one.
+    scopes: frozenset[str] = frozenset()
 
     @property
     def is_service(self) -> bool:
@@ -38,6 +40,12 @@ class Principal:
     def user_id(self) -> str | None:
         """The user behind the token; None for a service token."""
         return None if self.is_service else self.subject
+
+    @property
+    def grants(self) -> frozenset[str]:
+        """What `@requiresScopes` checks: each role is the scope of its name, and the `scope` claim's
+        words."""
+        return self.roles | self.scopes
 
     def has_any_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

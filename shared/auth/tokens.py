@@ -47,9 +47,11 @@ class TokenIssuer:
         ttl_seconds: int | None = None,
         session_id: str | None = None,
         email_verified: bool | None = None,
+        scopes: Iterable[str] = (),
     ) -> AccessToken:
         """`session_id` (users' sign-ins): the `sid` claim, the opaque id of the token's session.
-        `email_verified` (user tokens only): the claim of the same name."""
+        `email_verified` (user tokens only): the claim of the same name. `scopes`: the `scope` claim's
+        words (none: no claim)."""
         # Sub-second iat: a token issued right after a revocation must stay valid (see RevocationStore).
         now = round(time.time(), 3)
         expires = int(now) + (ttl_seconds or self.ttl_seconds)
@@ -68,6 +70,8 @@ class TokenIssuer:
             claims["sid"] = session_id
         if email_verified is not None:  # user tokens only: a service has no address to verify
             claims["email_verified"] = email_verified
+        if scopes:
+            claims["scope"] = " ".join(sorted(set(scopes)))
         token = jwt.encode(
             claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
         )
@@ -232,7 +236,17 @@ class TokenVerifier:
             # Optional: service tokens and tokens issued before sessions were listed have none.
             session_id=sid if isinstance(sid := claims.get("sid"), str) else None,
             email_verified=claims.get("email_verified") is True,
+            scopes=_scopes(claims.get("scope")),
         )
         if self.revocations is not None and await self.revocations.is_revoked(principal):
             raise Unauthenticated("Access token has been revoked.", reason="revoked")
         return principal
+
+
+def _scopes(claim: object) -> frozenset[str]:
+    """The `scope` claim's words (a space-separated string, or a list of strings); nothing else counts."""
+    if isinstance(claim, str):
+        return frozenset(claim.split())
+    if isinstance(claim, list):
+        return frozenset(word for word in claim if isinstance(word, str) and word)
+    return frozenset()

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin
+from shared.auth.permissions import IsAdmin, guarded
 from shared.deadletters import DeadLetter, dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.graphql_types import Money
@@ -63,9 +63,7 @@ class ProductStats:
 class Product:
     id: strawberry.ID
 
-    @strawberry.field(
-        permission_classes=[IsAdmin], description="Its sales and audience figures (admin only)."
-    )
+    @strawberry.field(**guarded(IsAdmin), description="Its sales and audience figures (admin only).")
     async def stats(self, info: Info) -> ProductStats | None:
         try:
             product_id = uuid.UUID(str(self.id))
@@ -200,9 +198,8 @@ class UserActivity:
 @strawberry.type
 class Query(dead_letter_query("analytics")):
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, REPORT),
         description="Orders and revenue in a window (admin only).",
-        directives=[REPORT],
     )
     async def sales_summary(self, info: Info, from_: From, to: To) -> SalesSummary | None:
         figures = await Reports.of(info.context).sales_summary(from_, to)
@@ -225,12 +222,11 @@ class Query(dead_letter_query("analytics")):
         )
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, REPORT, ListSize(assumed_size=50)),
         description=(
             "Each promotion and voucher code used on orders confirmed or refunded in a window, by code "
             "(automatic promotions last) (admin only)."
         ),
-        directives=[REPORT, ListSize(assumed_size=50)],
     )
     async def voucher_usage(self, info: Info, from_: From, to: To) -> list[VoucherUsage] | None:
         _, usage = await Reports.of(info.context).voucher_usage(from_, to)
@@ -247,12 +243,11 @@ class Query(dead_letter_query("analytics")):
         ]
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, ListSize(slicing_arguments=["limit"])),  # demand control: `limit` products
         description=(
             "The best-selling products of a window by net units sold (more than 0), most first, ties by "
             "product id (admin only)."
         ),
-        directives=[ListSize(slicing_arguments=["limit"])],  # demand control: `limit` products
     )
     async def top_products(
         self,
@@ -266,9 +261,8 @@ class Query(dead_letter_query("analytics")):
         return [ProductSales.of(figures) for figures in ranked]
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, REPORT),
         description="Registrations, logins and buyers in a window (admin only).",
-        directives=[REPORT],
     )
     async def user_activity(self, info: Info, from_: From, to: To) -> UserActivity | None:
         span, figures = await Reports.of(info.context).user_activity(from_, to)

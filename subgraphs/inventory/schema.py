@@ -13,7 +13,7 @@ import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin, IsService
+from shared.auth.permissions import IsAdmin, IsService, guarded
 from shared.graphql import build_schema
 from shared.ids import uuid_or_none
 from subgraphs.inventory.repository import ReservationRecord, StockLevel
@@ -109,7 +109,7 @@ class ReserveStockInput:
 @strawberry.type
 class Query:
     @strawberry.federation.field(
-        inaccessible=True, permission_classes=[IsService], description="A reservation by its key (SERVICE)."
+        inaccessible=True, **guarded(IsService), description="A reservation by its key (SERVICE)."
     )
     async def reservation(self, info: Info, key: str) -> Reservation | None:
         record = await InventoryService.of(info.context).get_reservation(key)
@@ -119,7 +119,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Receive (delta > 0) or write off (delta < 0) units; never below what is reserved.",
     )
     async def adjust_stock(self, info: Info, product_id: strawberry.ID, delta: int, reason: str) -> Product:
@@ -129,7 +129,7 @@ class Mutation:
 
     @strawberry.federation.mutation(
         inaccessible=True,
-        permission_classes=[IsService],
+        **guarded(IsService),
         description="Hold every line's units or none (OUT_OF_STOCK). Idempotent by key (SERVICE).",
     )
     async def reserve_stock(self, info: Info, input: ReserveStockInput) -> Reservation:
@@ -140,7 +140,7 @@ class Mutation:
 
     @strawberry.federation.mutation(
         inaccessible=True,
-        permission_classes=[IsService],
+        **guarded(IsService),
         description="The held units leave with the order. Idempotent (SERVICE).",
     )
     async def confirm_reservation(self, info: Info, key: str) -> Reservation:
@@ -148,7 +148,7 @@ class Mutation:
 
     @strawberry.federation.mutation(
         inaccessible=True,
-        permission_classes=[IsService],
+        **guarded(IsService),
         description=(
             "Give the units back (RELEASED, or RESTOCKED after a confirmation). Idempotent; an unknown key "
             "leaves a tombstone that a late reserveStock returns (SERVICE)."

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.federation.schema_directives import Key, ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin, IsAuthenticated
+from shared.auth.permissions import IsAdmin, IsAuthenticated, guarded
 from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.pagination import Connection, connection
@@ -156,7 +156,7 @@ class User:
 @strawberry.type
 class Query(dead_letter_query("notification")):  # type: ignore[misc]
     @strawberry.field(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="A notification by id: its user or ADMIN; null when there is none.",
     )
     async def notification(self, info: Info, id: strawberry.ID) -> Notification | None:
@@ -167,7 +167,7 @@ class Query(dead_letter_query("notification")):  # type: ignore[misc]
 @strawberry.type
 class Mutation(dead_letter_mutation("notification")):  # type: ignore[misc]
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description=(
             "Watch a product: a mail when its price drops or it is back in stock. Idempotent: watching it "
             "again returns the watch there is."
@@ -177,14 +177,14 @@ class Mutation(dead_letter_mutation("notification")):  # type: ignore[misc]
         return ProductWatch.from_row(await NotificationService(info.context).watch(product_id))
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="Stop watching a product: true when a watch was removed, false when there was none.",
     )
     async def unwatch_product(self, info: Info, product_id: strawberry.ID) -> bool:
         return await NotificationService(info.context).unwatch(product_id)
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Send a FAILED notification again (its tries start over) (ADMIN).",
     )
     async def resend_notification(self, info: Info, id: strawberry.ID) -> Notification:

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin
+from shared.auth.permissions import IsAdmin, guarded
 from shared.graphql_types import Money
 from subgraphs.orders.models import Promotion as PromotionRow
 from subgraphs.orders.promotions import MAX_LISTED, PromotionAdmin
@@ -132,15 +132,14 @@ class PromotionInput:
 
 @strawberry.type
 class PromotionQuery:
-    @strawberry.field(permission_classes=[IsAdmin], description="A promotion by id (ADMIN); null when none.")
+    @strawberry.field(**guarded(IsAdmin), description="A promotion by id (ADMIN); null when none.")
     async def promotion(self, info: Info, id: strawberry.ID) -> Promotion | None:
         row = await PromotionAdmin(info.context).get(id)
         return Promotion.from_row(row) if row is not None else None
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, ListSize(slicing_arguments=["first"], assumed_size=MAX_LISTED)),
         description=f"Promotions, newest first, at most {MAX_LISTED} (ADMIN); inactive ones on request.",
-        directives=[ListSize(slicing_arguments=["first"], assumed_size=MAX_LISTED)],
     )
     async def promotions(
         self, info: Info, first: int | None = MAX_LISTED, include_inactive: bool = False
@@ -152,7 +151,7 @@ class PromotionQuery:
 @strawberry.type
 class PromotionMutation:
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Create a promotion or voucher (ADMIN). A taken code: CONFLICT, reason "
         "VOUCHER_CODE_TAKEN.",
     )
@@ -160,7 +159,7 @@ class PromotionMutation:
         return Promotion.from_row(await PromotionAdmin(info.context).create(input.as_raw()))
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Replace a promotion's fields (ADMIN); its use count stays, and a usage limit below it "
         "is refused (CONFLICT, reason BELOW_USED_COUNT).",
     )
@@ -168,7 +167,7 @@ class PromotionMutation:
         return Promotion.from_row(await PromotionAdmin(info.context).update(id, input.as_raw()))
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Delete a promotion (ADMIN); placed orders keep the discounts they froze. To stop one "
         "while keeping its history, update it with `active: false`.",
     )

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin
+from shared.auth.permissions import IsAdmin, guarded
 from subgraphs.orders.models import TaxRateRow
 from subgraphs.orders.taxes import TaxService
 
@@ -43,11 +43,10 @@ TYPICAL_RATES = 100
 @strawberry.type
 class TaxQuery:
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, ListSize(assumed_size=TYPICAL_RATES)),
         description="Every tax rate, by country then class (ADMIN).",
         # Demand control: a typical store's table (tens of countries, a few classes), not the cap (MAX_RATES):
         # priced at the cap, this one listing would weigh a fifth of an operation's whole budget.
-        directives=[ListSize(assumed_size=TYPICAL_RATES)],
     )
     async def tax_rates(self, info: Info) -> list[TaxRate]:
         return [TaxRate.from_row(row) for row in await TaxService(info.context).rates()]
@@ -56,7 +55,7 @@ class TaxQuery:
 @strawberry.type
 class TaxMutation:
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Set (create or replace) the rate of a tax class in a country, in basis points (ADMIN). "
         "Carts priced from now on use it; placed orders keep the rates they froze.",
     )
@@ -67,7 +66,7 @@ class TaxMutation:
         return TaxRate.from_row(row)
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Delete a rate (ADMIN): the class is then zero-rated in that country; NOT_FOUND when "
         "there is none.",
     )

@@ -16,7 +16,7 @@ import strawberry
 from strawberry.federation.schema_directives import Inaccessible
 from strawberry.types import Info
 
-from shared.auth.permissions import IsService
+from shared.auth.permissions import IsService, guarded
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from subgraphs.payments import models
@@ -128,8 +128,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        directives=[Inaccessible()],
-        permission_classes=[IsService],
+        **guarded(IsService, Inaccessible()),
         description=(
             "Charge once per key (internal, SERVICE). A declined card is a DECLINED payment, not an error; "
             "a transient provider failure is PAYMENT_PROVIDER_UNAVAILABLE (retryable: same key)."
@@ -147,8 +146,7 @@ class Mutation:
         return Payment.from_row(await PaymentService(info.context).charge(request))
 
     @strawberry.mutation(
-        directives=[Inaccessible()],
-        permission_classes=[IsService],
+        **guarded(IsService, Inaccessible()),
         description=(
             "Refund the charge of `key` once (internal, SERVICE). A key never charged is VOIDED, so a late "
             "charge with it charges nothing; a transient failure is PAYMENT_PROVIDER_UNAVAILABLE (retry)."

@@ -10,7 +10,7 @@ from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from shared.auth.permissions import IsAdmin
+from shared.auth.permissions import IsAdmin, guarded
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
@@ -146,7 +146,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(**guarded(IsAdmin))
     async def create_product(self, info: Info, input: CreateProductInput) -> Product:
         row = await ProductService(info.context).create_product(
             sku=input.sku,
@@ -160,7 +160,7 @@ class Mutation:
         )
         return Product.from_row(row)
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(**guarded(IsAdmin))
     async def update_product(self, info: Info, id: strawberry.ID, input: UpdateProductInput) -> Product:
         changes: dict[str, Any] = {
             name: getattr(input, name)
@@ -172,7 +172,7 @@ class Mutation:
             changes["price"] = None if price is None else {"amount": price.amount, "currency": price.currency}
         return Product.from_row(await ProductService(info.context).update_product(id, changes))
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Take a product out of the listings.")
+    @strawberry.mutation(**guarded(IsAdmin), description="Take a product out of the listings.")
     async def archive_product(self, info: Info, id: strawberry.ID) -> Product:
         return Product.from_row(await ProductService(info.context).archive_product(id))
 

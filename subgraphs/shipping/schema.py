@@ -13,7 +13,7 @@ import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin, IsService
+from shared.auth.permissions import IsAdmin, IsService, guarded
 from shared.errors import BadUserInput
 from shared.graphql import build_schema
 from shared.graphql_types import Money
@@ -65,9 +65,8 @@ class ShippingZone:
         )
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, METHODS),
         description="Its methods, archived ones too, by name (admin only).",
-        directives=[METHODS],
     )
     async def methods(self, info: Info) -> list[ShippingMethod]:
         rows = await info.context.loaders.methods_of_zone.load(uuid.UUID(str(self.id)))
@@ -301,16 +300,15 @@ def _fields(input: CreateShippingMethodInput | UpdateShippingMethodInput) -> Met
 @strawberry.type
 class Query:
     @strawberry.field(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin, ZONES),
         description="Every shipping zone, by name (admin only).",
-        directives=[ZONES],
     )
     async def shipping_zones(self, info: Info) -> list[ShippingZone]:
         return [ShippingZone.from_row(row) for row in await ShippingService.of(info.context).zones()]
 
     @strawberry.federation.field(
         inaccessible=True,
-        permission_classes=[IsService],
+        **guarded(IsService),
         description=(
             "A method's price for a cart at checkout (SERVICE): `available: false` with a reason rather than "
             "an error, so the checkout can say which rule failed."
@@ -341,14 +339,14 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="A zone of 1 or more countries (ISO alpha-2), none in another zone (admin only).",
     )
     async def create_shipping_zone(self, info: Info, name: str, countries: list[str]) -> ShippingZone:
         return ShippingZone.from_row(await ShippingService.of(info.context).create_zone(name, countries))
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Rename a zone and/or replace its countries (omitted: kept) (admin only).",
     )
     async def update_shipping_zone(
@@ -357,7 +355,7 @@ class Mutation:
         return ShippingZone.from_row(await ShippingService.of(info.context).update_zone(id, name, countries))
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description=(
             "Delete a zone; refused (CONFLICT, ZONE_HAS_ACTIVE_METHODS) while it has an active method: "
             "archive them first. Its archived methods go with it. Answers its id (admin only)."
@@ -366,13 +364,13 @@ class Mutation:
     async def delete_shipping_zone(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         return strawberry.ID(str(await ShippingService.of(info.context).delete_zone(id)))
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="A new method of a zone (admin only).")
+    @strawberry.mutation(**guarded(IsAdmin), description="A new method of a zone (admin only).")
     async def create_shipping_method(self, info: Info, input: CreateShippingMethodInput) -> ShippingMethod:
         row = await ShippingService.of(info.context).create_method(input.zone_id, _fields(input))
         info.context.loaders.remember(row)
         return ShippingMethod.from_row(row)
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Change a method (admin only).")
+    @strawberry.mutation(**guarded(IsAdmin), description="Change a method (admin only).")
     async def update_shipping_method(
         self, info: Info, id: strawberry.ID, input: UpdateShippingMethodInput
     ) -> ShippingMethod:
@@ -381,7 +379,7 @@ class Mutation:
         return ShippingMethod.from_row(row)
 
     @strawberry.mutation(
-        permission_classes=[IsAdmin],
+        **guarded(IsAdmin),
         description="Offer a method to no cart any more; orders that chose it keep it (admin only).",
     )
     async def archive_shipping_method(self, info: Info, id: strawberry.ID) -> ShippingMethod:

@@ -7,7 +7,7 @@ import strawberry
 from strawberry.federation.schema_directives import Cost
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAuthenticated
+from shared.auth.permissions import IsAuthenticated, guarded
 from subgraphs.users import models
 from subgraphs.users.accounts import Accounts
 from subgraphs.users.user_types import AuthPayload, User
@@ -50,7 +50,7 @@ class AccountMutation:
         return _user(await Accounts(info.context).verify_email(token))
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="Mail a new verification code to your address (the earlier one stops working); false "
         "when the address is already verified. At most 5 an hour.",
     )
@@ -74,16 +74,15 @@ class AccountMutation:
     async def reset_password(self, info: Info, token: str, new_password: str) -> bool:
         return await Accounts(info.context).reset_password(token, new_password)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="Change your name.")
+    @strawberry.mutation(**guarded(IsAuthenticated), description="Change your name.")
     async def update_me(self, info: Info, name: str) -> User:
         principal = await info.context.require_principal()
         return _user(await Accounts(info.context).update_me(principal, name))
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated, Cost(weight=100)),
         description="Change your password (throttled like login). Every session ends; this device gets new "
         "tokens. A wrong current password: BAD_USER_INPUT (field `currentPassword`).",
-        directives=[Cost(weight=100)],
     )
     async def change_password(self, info: Info, current_password: str, new_password: str) -> AuthPayload:
         principal = await info.context.require_principal()
@@ -91,11 +90,10 @@ class AccountMutation:
         return AuthPayload.from_signed_in(signed_in)
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated, Cost(weight=100)),
         description="Ask to change your email address: a code goes to the new address, a notice to the "
         "current one; `confirmEmailChange` switches. Always true (the answer does not say whether the new "
         "address has an account). A wrong password: BAD_USER_INPUT (field `password`).",
-        directives=[Cost(weight=100)],
     )
     async def change_email(self, info: Info, new_email: str, password: str) -> bool:
         principal = await info.context.require_principal()

@@ -7,7 +7,7 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAuthenticated
+from shared.auth.permissions import IsAuthenticated, guarded
 from shared.graphql_types import AddressInput
 from subgraphs.users import models
 from subgraphs.users.addresses import AddressBook
@@ -59,7 +59,7 @@ async def addresses_of(info: Info, user_id: str) -> list[Address]:
 @strawberry.type
 class AddressMutation:
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="Add an address to your address book (at most 50); a default flag moves it from another.",
     )
     async def add_address(
@@ -79,7 +79,7 @@ class AddressMutation:
         return Address.from_model(address)
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="Replace one of your addresses with `input` and/or change its default flags "
         "(true takes the default from another address; false leaves the user without that default).",
     )
@@ -102,7 +102,7 @@ class AddressMutation:
         return Address.from_model(address)
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="Remove one of your addresses; answers its id. A removed default leaves no default.",
     )
     async def remove_address(self, info: Info, id: strawberry.ID) -> strawberry.ID:

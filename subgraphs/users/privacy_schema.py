@@ -11,7 +11,7 @@ from strawberry.federation.schema_directives import Cost
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAuthenticated
+from shared.auth.permissions import IsAuthenticated, guarded
 from shared.privacy import check_export_reader
 from subgraphs.users.privacy import Privacy
 
@@ -42,7 +42,7 @@ class PersonalDataExport:
 @strawberry.type
 class PrivacyQuery:
     @strawberry.field(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="A JSON export of everything MyShop holds on you, gathered from every subgraph "
         "(10 an hour).",
     )
@@ -56,11 +56,10 @@ class PrivacyQuery:
 class PrivacyMutation:
     # Demand control: a password verification (argon2) costs like login.
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated, Cost(weight=100)),
         description="Delete your account once your password is given again: your sessions end now and every "
         "service forgets your personal data (orders and payments keep amounts for the books). "
         "The last ADMIN cannot delete themself (CONFLICT).",
-        directives=[Cost(weight=100)],
     )
     async def delete_me(self, info: Info, password: str) -> bool:
         principal = await info.context.require_principal()

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAdmin, IsAuthenticated
+from shared.auth.permissions import IsAdmin, IsAuthenticated, guarded
 from shared.graphql import build_schema
 from shared.pagination import Connection, connection
 from subgraphs.users.account_schema import AccountMutation, RegisterPayload
@@ -26,30 +26,28 @@ class RegisterInput:
 
 @strawberry.type
 class Query(SessionQuery, PrivacyQuery):
-    @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
+    @strawberry.field(**guarded(IsAuthenticated), description="The signed-in user.")
     async def me(self, info: Info) -> User | None:
         principal = await info.context.require_principal()
         return optional_user(await UserService(info.context).me(principal))
 
-    @strawberry.field(
-        permission_classes=[IsAuthenticated], description="A user: yourself, or anyone for ADMIN."
-    )
+    @strawberry.field(**guarded(IsAuthenticated), description="A user: yourself, or anyone for ADMIN.")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
         principal = await info.context.require_principal()
         return optional_user(await UserService(info.context).get_user(principal, id))
 
     @strawberry.field(
-        permission_classes=[IsAdmin],
-        description="Every user, oldest first (ADMIN).",
-        # Demand control: `first` sizes the page; without it the service's default page of 20.
-        directives=[
+        **guarded(
+            IsAdmin,
+            # Demand control: `first` sizes the page; without it the service's default page of 20.
             ListSize(
                 slicing_arguments=["first"],
                 assumed_size=20,
                 sized_fields=["edges", "nodes"],
                 require_one_slicing_argument=False,
-            )
-        ],
+            ),
+        ),
+        description="Every user, oldest first (ADMIN).",
     )
     async def users(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[User]:
         page = await UserService(info.context).list_users(first=first, after=after)
@@ -86,7 +84,7 @@ class Mutation(AddressMutation, AccountMutation, SessionMutation, PrivacyMutatio
         return AuthPayload.from_signed_in(await UserService(info.context).refresh(refresh_token))
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="End this access token and the session of `refreshToken` (or, with allSessions, all).",
     )
     async def logout(self, info: Info, refresh_token: str | None = None, all_sessions: bool = False) -> bool:
@@ -96,7 +94,7 @@ class Mutation(AddressMutation, AccountMutation, SessionMutation, PrivacyMutatio
         )
         return True
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Replace a user's roles; signs them out.")
+    @strawberry.mutation(**guarded(IsAdmin), description="Replace a user's roles; signs them out.")
     async def set_user_roles(self, info: Info, user_id: strawberry.ID, roles: list[Role]) -> User:
         user = await UserService(info.context).set_roles(user_id, [role.value for role in roles])
         return User.from_model(user)

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
-from shared.auth.permissions import IsAuthenticated
+from shared.auth.permissions import IsAuthenticated, guarded
 from subgraphs.users.session_service import SessionService
 from subgraphs.users.sessions import SessionRecord
 
@@ -47,9 +47,8 @@ class Session:
 @strawberry.type
 class SessionQuery:
     @strawberry.field(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated, ListSize(assumed_size=ASSUMED_SESSIONS_PER_USER)),
         description="Your signed-in sessions, last used first.",
-        directives=[ListSize(assumed_size=ASSUMED_SESSIONS_PER_USER)],
     )
     async def my_sessions(self, info: Info) -> list[Session]:
         principal = await info.context.require_principal()
@@ -60,7 +59,7 @@ class SessionQuery:
 @strawberry.type
 class SessionMutation:
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
+        **guarded(IsAuthenticated),
         description="End one of your sessions (this one too): its refresh token and access tokens stop "
         "working at once. An id that is not one of your live sessions answers NOT_FOUND.",
     )
