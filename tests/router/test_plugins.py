@@ -18,6 +18,7 @@ import strawberry
 from standin import Received, read_request, request_headers
 from strawberry.asgi import GraphQL
 from strawberry.types import Info
+from subscription_client import sse_events
 from ws_client import GraphQLWebSocket
 
 from router.config import ConfigError, RouterConfig
@@ -351,6 +352,16 @@ async def test_each_batch_entry_runs_the_hooks_on_its_own(router: ServerThread) 
     fine, refused = response.json()
     assert fine["data"] == {"beta": "b"} and fine["extensions"]["plugins"]["tenant"] == "t-acme"
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["TENANT_NOT_ALLOWED"]
+
+
+async def test_an_sse_request_runs_the_hooks_and_gets_their_response_headers(router: ServerThread) -> None:
+    response = await post(
+        router, {"query": "{ beta }"}, {"accept": "text/event-stream", "x-tenant-name": "sse"}
+    )
+
+    assert response.headers["x-tenant"] == "t-sse"
+    [(_, data)] = [event for event in sse_events(response.text) if event[0] == "next"]
+    assert orjson.loads(data)["extensions"]["plugins"]["door"] == "sse"
 
 
 async def test_a_subscriptions_upstream_socket_gets_the_hooks_headers_and_can_be_refused(
