@@ -106,6 +106,10 @@ def create_app(
     serving: Serving[ServedGateway] = Serving(gateway)
     pipeline = Pipeline(serving, build_edge(config), telemetry)
     pipeline.plugins = config.plugin_chain()  # the router stages (router/pipeline/plugins.py)
+    if pipeline.plugins is not None:
+        from router.plugins.chain import PluginMetrics
+
+        registry.register(PluginMetrics(pipeline.plugins))
     app = RouterApp(pipeline, config, registry, graphiql=graphiql)
     if supergraph is not None and config.hot_reload:
 

@@ -10,10 +10,12 @@ import inspect
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from router.plugins.api import PLUGIN_ERROR, Refusal, RequestContext
@@ -72,6 +74,9 @@ class PluginChain:
         self.subgraph_request = _hooks(self.plugins, "subgraph_request")
         self.subgraph_response = _hooks(self.plugins, "subgraph_response")
         self.router_response = _hooks(self.plugins, "router_response")
+        # (plugin, stage) -> refusals / failures so far, read by PluginMetrics on a scrape (plain ints here).
+        self.refused: dict[tuple[str, str], int] = {}
+        self.failed: dict[tuple[str, str], int] = {}
 
     @property
     def at_subgraphs(self) -> bool:
@@ -87,10 +92,12 @@ class PluginChain:
                 if inspect.isawaitable(result):
                     result = await result
             except Refusal as refusal:
-                return refusal
+                result = refusal
             except Exception as exc:
-                raise _failed(name, stage, exc) from None
+                raise self._failed(name, stage, exc) from None
             if isinstance(result, Refusal):
+                key = (name, stage)
+                self.refused[key] = self.refused.get(key, 0) + 1
                 return result
         return None
 
@@ -102,7 +109,13 @@ class PluginChain:
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
-                raise _failed(name, stage, exc) from None
+                raise self._failed(name, stage, exc) from None
+
+    def _failed(self, name: str, stage: str, exc: Exception) -> PluginFailed:
+        logger.error("router plugin %s failed at %s", name, stage, exc_info=exc)
+        key = (name, stage)
+        self.failed[key] = self.failed.get(key, 0) + 1
+        return PluginFailed(stage)
 
     async def close(self) -> None:
         for name, plugin in self.plugins:
@@ -126,9 +139,32 @@ def _hooks(plugins: Sequence[tuple[str, Any]], stage: str) -> _Hooks:
     return tuple(found)
 
 
-def _failed(name: str, stage: str, exc: Exception) -> PluginFailed:
-    logger.error("router plugin %s failed at %s", name, stage, exc_info=exc)
-    return PluginFailed(stage)
+class PluginMetrics(Collector):
+    """On `/metrics`: refusals and failures (a hook that raised) by plugin and stage."""
+
+    def __init__(self, chain: PluginChain) -> None:
+        self.chain = chain
+
+    def collect(self) -> Iterator[Metric]:
+        for name, help_text, counts in (
+            (
+                "myshop_router_plugin_refusals",
+                "Requests or fetches a plugin hook refused.",
+                self.chain.refused,
+            ),
+            (
+                "myshop_router_plugin_failures",
+                "Plugin hooks that raised (answered PLUGIN_ERROR).",
+                self.chain.failed,
+            ),
+        ):
+            family = CounterMetricFamily(name, help_text, labels=["service", "plugin", "stage"])
+            for (plugin, stage), count in sorted(counts.items()):
+                family.add_metric(["router", plugin, stage], count)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
 
 
 def load_plugins(specs: Sequence[PluginSpec]) -> PluginChain:

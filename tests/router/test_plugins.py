@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 import strawberry
+from edge_headers import OPS
 from standin import Received, read_request, request_headers
 from strawberry.asgi import GraphQL
 from strawberry.types import Info
@@ -303,6 +304,12 @@ async def test_a_router_request_refusal_answers_its_code_and_status_and_stops_th
     # The second plugin's router_request never ran; the response hooks did, on the refusal.
     assert CALLS == ["first:router_request", "first:router_response", "second:router_response"]
     assert response.headers["x-tenant"] == "refused"
+    async with httpx.AsyncClient(timeout=30) as client:
+        metrics = (await client.get(f"{router.url}/metrics", headers=OPS)).text
+    plugin = f'plugin="{__name__}:Tenant"'
+    assert (
+        f'myshop_router_plugin_refusals_total{{{plugin},service="router",stage="router_request"}}' in metrics
+    )
 
 
 async def test_a_subgraph_request_refusal_fails_that_fetch_only(
