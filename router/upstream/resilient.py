@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -166,6 +167,9 @@ class ResilientSubgraphClient:
         self._ignored = frozenset(name.lower() for name in ignored_headers)
         # router.yaml's plugins with subgraph hooks, set by router/server.py; None: none (no hook runs).
         self.plugins: PluginChain | None = None
+        # In-flight fetches another caller joined, noted only with plugins: each caller's subgraph-response
+        # hooks then get their own copy of the answer (router/upstream/hooks.py).
+        self._joined: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         # (graph, request body, headers that matter) -> the fetch every caller of that key awaits.
         self._in_flight: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], asyncio.Task[Any]] = {}
 
@@ -210,10 +214,14 @@ class ResilientSubgraphClient:
             task.add_done_callback(partial(self._landed, key))
         else:
             subgraph.deduplicated += 1
+            if self.plugins is not None:
+                self._joined.add(task)
         # Shielded: one caller's request timing out must not cancel the fetch the others wait for.
         payload = await asyncio.shield(task)
         if plugged is not None:
-            return await after_fetch(self.plugins, plugged, payload, True)  # type: ignore[arg-type]
+            # Every caller has joined by now: the answer is in hand, its key gone from `_in_flight`.
+            shared = task in self._joined
+            return await after_fetch(self.plugins, plugged, payload, shared)  # type: ignore[arg-type]
         return payload
 
     def _landed(self, key: tuple[str, bytes, tuple[tuple[str, str], ...]], task: asyncio.Task[Any]) -> None:

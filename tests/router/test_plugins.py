@@ -85,7 +85,9 @@ class Beta:
         raw = await read_request(scope, receive, send)
         if raw is None:
             return
-        self.received.append(Received(request_headers(scope), orjson.loads(raw or b"{}")))
+        received = Received(request_headers(scope), orjson.loads(raw or b"{}"))
+        self.received.append(received)
+        await asyncio.sleep(float(received.headers.get("x-beta-delay", 0)))
         body = orjson.dumps(
             {
                 "data": {"beta": "b"},
@@ -136,6 +138,7 @@ class Tenant:
         request.headers["x-tenant"] = tenant  # reaches every subgraph through the header rules
         request.context["tenant"] = tenant
         request.context["test"] = request.headers.get("x-test")
+        request.context["secret"] = request.headers.get("x-secret")  # never sent on (subgraph_request)
         return None
 
     def subgraph_request(self, request: SubgraphRequest) -> Refusal | None:
@@ -173,6 +176,8 @@ class Shaping:
         await asyncio.sleep(0)
         CALLS.append(f"{self.name}:subgraph_response")
         _trigger(response.context, "subgraph_response")
+        if response.context.get("secret") == "mutate":
+            response.body["data"]["beta"] = "changed"  # in place: this request's answer only
         errors = response.body.get("errors") or []
         kept = [e for e in errors if e["extensions"]["code"] != "BETA_WARNING"]
         response.context["stripped"] = len(errors) - len(kept)
@@ -324,6 +329,18 @@ async def test_a_subgraph_request_refusal_fails_that_fetch_only(
     [error] = body["errors"]
     assert error["extensions"] == {"code": "BETA_CLOSED", "service": "beta"}
     assert len(subgraphs["beta"].received) == before
+
+
+async def test_a_fetch_shared_by_two_requests_gives_each_response_hook_its_own_answer(
+    router: ServerThread, subgraphs: dict[str, Any]
+) -> None:
+    before = len(subgraphs["beta"].received)
+    ask = [{"x-secret": secret, "x-beta-delay": "0.3"} for secret in ("mutate", "keep")]
+
+    changed, kept = await asyncio.gather(*(post(router, {"query": "{ beta }"}, headers) for headers in ask))
+
+    assert len(subgraphs["beta"].received) == before + 1  # one fetch answered both
+    assert (changed.json()["data"], kept.json()["data"]) == ({"beta": "changed"}, {"beta": "b"})
 
 
 @pytest.mark.parametrize(
