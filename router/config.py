@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +32,7 @@ from router.pipeline.edge.csrf import CsrfConfig
 from router.pipeline.edge.persisted import PersistedQueriesConfig
 from router.pipeline.edge.rate_limit import RateLimitConfig
 from router.pipeline.introspection import IntrospectionConfig
+from router.plugins import PluginChain, PluginLoadError, PluginSpec, load_plugins
 from router.supergraph.overrides import OverrideLabelsConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
@@ -164,6 +165,11 @@ class RouterConfig(BaseSettings):
     # `@policy` enforced at the edge when edge auth is on (`jwks_url`), e.g.
     # `authorization: {policies: {owner: mypackage.policies:owner}, reject_unauthorized: false}`.
     authorization: AuthorizationConfig = AuthorizationConfig()
+    # Python plugins (router/plugins/, README "Plugins"), their hooks run in this order:
+    # `plugins: [{module: "examples.plugins.audit_log:AuditLog", config: {...}}]`. Built once, at start
+    # (`load`); one that cannot be imported or built is a ConfigError.
+    plugins: list[PluginSpec] = Field(default_factory=list)
+    _plugin_chain: PluginChain | None = PrivateAttr(None)
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))
@@ -210,9 +216,21 @@ class RouterConfig(BaseSettings):
         values = read_yaml(Path(path)) if path is not None else {}
         token = _yaml_values.set(values)
         try:
-            return cls(**{key: value for key, value in overrides.items() if value is not None})
+            config = cls(**{key: value for key, value in overrides.items() if value is not None})
         finally:
             _yaml_values.reset(token)
+        config.plugin_chain()  # a plugin that cannot load fails the start here, not at the first request
+        return config
+
+    def plugin_chain(self) -> PluginChain | None:
+        """The plugins, built on first use and then shared (the pipeline, every gateway a hot reload
+        builds); None without any. ConfigError naming a plugin that cannot be imported or built."""
+        if self._plugin_chain is None and self.plugins:
+            try:
+                self._plugin_chain = load_plugins(self.plugins)
+            except PluginLoadError as exc:
+                raise ConfigError(f"router config: {exc}") from exc
+        return self._plugin_chain
 
     def limits(self) -> RouterLimits:
         from router.pipeline.document import RouterLimits

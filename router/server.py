@@ -60,6 +60,10 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
         )
     # Set here, not in Gateway: every gateway the router serves (hot reloads too) is built here.
     gateway.execution.introspection = config.introspection.allowed(config.environment)
+    plugins = config.plugin_chain()
+    if plugins is not None and plugins.at_subgraphs:  # the subgraph stages (router/upstream/hooks.py)
+        gateway.client.plugins = gateway.sockets.plugins = plugins
+        gateway.client.transport.keep_headers = bool(plugins.subgraph_response)
     return gateway
 
 
@@ -116,6 +120,11 @@ def create_app(
     gateway.attach_telemetry(telemetry)
     serving: Serving[ServedGateway] = Serving(gateway)
     pipeline = Pipeline(serving, build_edge(config), telemetry)
+    pipeline.plugins = config.plugin_chain()  # the router stages (router/pipeline/plugins.py)
+    if pipeline.plugins is not None:
+        from router.plugins.chain import PluginMetrics
+
+        registry.register(PluginMetrics(pipeline.plugins))
     app = RouterApp(pipeline, config, registry, graphiql=graphiql)
     if supergraph is not None and config.hot_reload:
 

@@ -144,6 +144,14 @@ class SubscriptionStream:
             address = self._headers.get("x-forwarded-for")
             if address:
                 headers["x-forwarded-for"] = address
+        used = {v: self._variables[v] for v in primary.variable_usages if v in self._variables}
+        payload: dict[str, Any] = {"query": primary.operation}
+        if used:
+            payload["variables"] = used
+        if self._sockets.plugins is not None:  # router.yaml's subgraph-request hooks
+            refused = await self._sockets.before_connect(primary.service, payload, headers)
+            if refused is not None:
+                return _error(str(refused), refused.code, service=primary.service)
         try:
             self._ws = await self._sockets.session().ws_connect(
                 url,
@@ -168,10 +176,6 @@ class SubscriptionStream:
                         break
                     if frame.get("type") == "ping":
                         await ws.send_str('{"type":"pong"}')
-            used = {v: self._variables[v] for v in primary.variable_usages if v in self._variables}
-            payload: dict[str, Any] = {"query": primary.operation}
-            if used:
-                payload["variables"] = used
             await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
             self._subscribed = True
         except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError, AttributeError) as exc:

@@ -39,6 +39,7 @@ from router.pipeline.errors import (
     RequestError,
     internal_error,
 )
+from router.pipeline.plugins import response_headers
 from router.pipeline.request import Door, GraphQLRequest
 from shared.log import request_id_var
 
@@ -228,6 +229,8 @@ class GraphQLOverHTTP:
                 status = 200
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return
+        if request.plugin_context is not None:  # headers router.yaml's plugins add (router/plugins/)
+            extra += response_headers(request.plugin_context)
         # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
         status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
         await self._send_json(send, status, response, media, extra, accept_encoding)

@@ -20,6 +20,7 @@ from router.http.streaming import SendBuffer, SlowConsumer
 from router.ops.metrics import SubscriptionMetrics
 from router.pipeline.entry import Pipeline, Started
 from router.pipeline.errors import RequestError
+from router.pipeline.plugins import response_headers
 from router.pipeline.request import GraphQLRequest
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class ServerSentEvents:
         except RequestError as refused:
             await respond(send, refused.status, refused.body(), JSON_CONTENT_TYPE, extra + refused.headers)
             return
+        if request.plugin_context is not None:  # headers router.yaml's plugins add (router/plugins/)
+            extra += response_headers(request.plugin_context)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, *extra]})
             await _Stream(self, receive, send).run(started)

@@ -4,6 +4,8 @@ steps for all of them:
     request span and metrics (router/ops/telemetry.py)
     → lease on the serving gateway (router/ops/reload.py: a hot reload waits for it)
     → edge: size limit → persisted query → edge auth → rate limit (router/pipeline/edge/)
+    → router.yaml's plugins, when configured: router-request hooks, then after the stages below the
+      router-response hooks (router/pipeline/plugins.py)
     → the gateway's stages: parse → bound → validate → select → coerce → plan → execute → shape
       (router/pipeline/gateway.py)
 
@@ -25,7 +27,9 @@ from router.ops.reload import Lease, Serving
 from router.ops.telemetry import RequestTelemetry, RouterTelemetry
 from router.pipeline.edge import Edge
 from router.pipeline.errors import RequestError, internal_error
+from router.pipeline.plugins import run_with_plugins
 from router.pipeline.request import GraphQLRequest
+from router.plugins import PluginChain
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ class Pipeline:
         self.serving = serving
         self.edge = edge
         self.telemetry = telemetry
+        # router.yaml's plugins (router/pipeline/plugins.py), set by router/server.py; None: none configured.
+        self.plugins: PluginChain | None = None
 
     async def execute(self, request: GraphQLRequest) -> dict[str, Any]:
         """The one response of a request on a door that cannot stream (HTTP)."""
@@ -57,7 +63,10 @@ class Pipeline:
         try:
             try:
                 await self.edge.admit(request)
-                answer = await lease.gateway.run(request)
+                if self.plugins is None:
+                    answer = await lease.gateway.run(request)
+                else:
+                    answer = await run_with_plugins(self.plugins, request, lease.gateway.run)
             except Exception as exc:
                 raise _refusal(exc, record) from None
             assert isinstance(answer, dict)  # a subscription was refused: this door cannot stream
@@ -77,7 +86,10 @@ class Pipeline:
         try:
             try:
                 await self.edge.admit(request)
-                answer = await lease.gateway.run(request)
+                if self.plugins is None:
+                    answer = await lease.gateway.run(request)
+                else:
+                    answer = await run_with_plugins(self.plugins, request, lease.gateway.run)
             except Exception as exc:
                 raise _refusal(exc, record) from None
         except BaseException:
@@ -92,6 +104,8 @@ class Pipeline:
         await self.edge.close()
         await self.telemetry.close()
         await self.serving.gateway.close()
+        if self.plugins is not None:
+            await self.plugins.close()
 
 
 def _refusal(exc: Exception, record: RequestTelemetry) -> RequestError:

@@ -14,6 +14,7 @@ from shared.client_address import FORWARDED_FOR, UNKNOWN
 if TYPE_CHECKING:
     from graphql import OperationDefinitionNode
 
+    from router.plugins import RequestContext
     from shared.auth import Principal
 
 
@@ -36,6 +37,7 @@ class GraphQLRequest:
         "operation",
         "operation_name",
         "peer",
+        "plugin_context",
         "principal",
         "query",
         "size",
@@ -80,6 +82,8 @@ class GraphQLRequest:
         # Edge auth has run: per request, or once for a WebSocket connection (its `connection_init`).
         self.authenticated = False
         self.operation: OperationDefinitionNode | None = None  # set when the operation is selected
+        # router.yaml's plugins' context for this request (router/plugins/); None without plugins.
+        self.plugin_context: RequestContext | None = None
 
     @classmethod
     def from_params(cls, params: Any, **context: Any) -> GraphQLRequest:

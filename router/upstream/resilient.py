@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -22,7 +23,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from router.plugins import PluginChain
 from router.upstream.headers import HeaderPropagation
+from router.upstream.hooks import after_fetch, before_fetch
 from router.upstream.traffic_config import BreakerConfig, SubgraphTrafficConfig
 from router.upstream.transport import SubgraphFetchError, SubgraphTimeoutError, SubgraphTransport
 
@@ -162,6 +165,11 @@ class ResilientSubgraphClient:
         self.headers = headers
         self.subgraphs = {graph: _Subgraph(names[graph], configs[graph]) for graph in transport.urls}
         self._ignored = frozenset(name.lower() for name in ignored_headers)
+        # router.yaml's plugins with subgraph hooks, set by router/server.py; None: none (no hook runs).
+        self.plugins: PluginChain | None = None
+        # In-flight fetches another caller joined, noted only with plugins: each caller's subgraph-response
+        # hooks then get their own copy of the answer (router/upstream/hooks.py).
+        self._joined: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         # (graph, request body, headers that matter) -> the fetch every caller of that key awaits.
         self._in_flight: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], asyncio.Task[Any]] = {}
 
@@ -177,10 +185,19 @@ class ResilientSubgraphClient:
         """The subgraph's GraphQL answer; SubgraphFetchError (or a subclass naming why) when there is none.
         `deadline` (the event loop's clock) is when the request's time is up: no retry waits past it."""
         subgraph = self.subgraphs[graph]
-        data = orjson.dumps(body)
         request_headers = self.headers.for_subgraph(graph, headers)
+        plugged = None
+        if self.plugins is not None:  # router.yaml's subgraph hooks (router/upstream/hooks.py)
+            # Before the body is serialized and the dedup key made: their changes count in both.
+            plugged = await before_fetch(
+                self.plugins, subgraph.name, body, request_headers, mutation=mutation
+            )
+        data = orjson.dumps(body)
         if mutation or not subgraph.config.deduplicate:
-            return await self._attempts(subgraph, graph, data, request_headers, mutation, deadline)
+            payload = await self._attempts(subgraph, graph, data, request_headers, mutation, deadline)
+            if plugged is not None:
+                return await after_fetch(self.plugins, plugged, payload, False)  # type: ignore[arg-type]
+            return payload
         ignored = self._ignored
         # The header rules name every header in lower case (router/upstream/headers.py).
         key = (
@@ -197,8 +214,15 @@ class ResilientSubgraphClient:
             task.add_done_callback(partial(self._landed, key))
         else:
             subgraph.deduplicated += 1
+            if self.plugins is not None:
+                self._joined.add(task)
         # Shielded: one caller's request timing out must not cancel the fetch the others wait for.
-        return await asyncio.shield(task)
+        payload = await asyncio.shield(task)
+        if plugged is not None:
+            # Every caller has joined by now: the answer is in hand, its key gone from `_in_flight`.
+            shared = task in self._joined
+            return await after_fetch(self.plugins, plugged, payload, shared)  # type: ignore[arg-type]
+        return payload
 
     def _landed(self, key: tuple[str, bytes, tuple[tuple[str, str], ...]], task: asyncio.Task[Any]) -> None:
         if self._in_flight.get(key) is task:

@@ -40,11 +40,15 @@ class SubgraphHTTPError(SubgraphFetchError):
 class SubgraphAnswer(dict):
     """A subgraph's GraphQL response and the `Cache-Control` it came with (for the entity cache)."""
 
-    __slots__ = ("cache_control",)
+    __slots__ = ("cache_control", "headers")
 
-    def __init__(self, payload: dict[str, Any], cache_control: str | None) -> None:
+    def __init__(
+        self, payload: dict[str, Any], cache_control: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(payload)
         self.cache_control = cache_control
+        # The response's headers (lower-case names), kept only for subgraph-response plugins.
+        self.headers = headers
 
 
 class SubgraphTransport:
@@ -67,6 +71,8 @@ class SubgraphTransport:
         # Graphs whose answers keep their `Cache-Control` (router/execution/entity_cache.py): set by the
         # gateway.
         self.cache_control_graphs: frozenset[str] = frozenset()
+        # Whether answers keep their response headers (router/upstream/hooks.py: subgraph-response plugins).
+        self.keep_headers = False
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}
 
@@ -96,6 +102,7 @@ class SubgraphTransport:
                 cache_control = (
                     response.headers.get("Cache-Control") if graph in self.cache_control_graphs else None
                 )
+                kept = {k.lower(): v for k, v in response.headers.items()} if self.keep_headers else None
         except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
             raise SubgraphTimeoutError(f"no answer within {self.timeouts[graph]:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -106,8 +113,8 @@ class SubgraphTransport:
             payload = None
         if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
             raise SubgraphHTTPError(status, reason)
-        if cache_control is not None:
-            return SubgraphAnswer(payload, cache_control)
+        if cache_control is not None or kept is not None:
+            return SubgraphAnswer(payload, cache_control, kept)
         return payload
 
     async def close(self) -> None:
