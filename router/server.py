@@ -51,6 +51,8 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
     )
     # Set here, not in Gateway: every gateway the router serves (hot reloads too) is built here.
     gateway.execution.introspection = config.introspection.allowed(config.environment)
+    gateway.execution.shared.enabled = config.subscription_dedup
+    gateway.execution.shared.queue_size = config.subscription_send_buffer
     return gateway
 
 

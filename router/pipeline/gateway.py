@@ -279,6 +279,7 @@ class Gateway:
         self.client.register_metrics(registry)
         if self.entity_cache is not None:
             self.entity_cache.register_metrics(registry)
+        self.execution.shared.register_metrics(registry)  # the subscriptions held on subgraphs
 
     def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
         """Fetch metrics and spans, plan-node spans (router/ops/telemetry.py), the plan cache's hit counts,
@@ -289,6 +290,7 @@ class Gateway:
         telemetry.metrics.watch_plan_cache(lambda: (plans.hits, plans.misses))
 
     async def close(self) -> None:
+        await self.execution.shared.close()
         await self.client.close()
         await self.sockets.close()
         if self.entity_cache is not None:
