@@ -193,8 +193,9 @@ class Gateway:
         prepared, node = self._select(request, prepared)
         if node.operation is OperationType.SUBSCRIPTION and not request.streams:
             raise RequestError.of(
-                "subscriptions are served over WebSocket (graphql-transport-ws) or Server-Sent Events"
-                " (Accept: text/event-stream)",
+                "subscriptions are served over WebSocket (graphql-transport-ws), Server-Sent Events"
+                " (Accept: text/event-stream) or multipart HTTP"
+                " (Accept: multipart/mixed;subscriptionSpec=1.0)",
                 SUBSCRIPTION_TRANSPORT_REQUIRED,
             )
         variables = coerce_variables(self.api_schema, node, request.variables)
