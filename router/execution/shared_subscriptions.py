@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 PER_REQUEST = frozenset(
     {"x-request-id", "traceparent", "tracestate", FORWARDED_FOR, "content-type", "accept"}
 )
+_PLANS_REMEMBERED = 256
 _INTERNAL = {"message": "the subscription failed in the router", "extensions": {"code": "INTERNAL"}}
 
 
@@ -59,6 +60,7 @@ class SharedSubscriptions:
         self._upstreams: dict[Hashable, _Shared] = {}
         self.opened: dict[str, int] = {}  # upstream subscriptions opened, by subgraph
         self.joined: dict[str, int] = {}  # clients that joined an upstream already open, by subgraph
+        self._plans: dict[int, tuple[Subscription, str]] = {}
 
     def key(
         self,
@@ -83,8 +85,19 @@ class SharedSubscriptions:
             values = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             values = repr(sorted(variables.items())).encode()
-        printed = "\n".join(plan.lines(0))  # the labels drawn for the request may change the plan
+        printed = self._printed(plan)  # the labels drawn for the request may change the plan
         return (plan.primary.graph, text, operation_name, printed, values, authorization, tuple(credentials))
+
+    def _printed(self, plan: Subscription) -> str:
+        """The plan as text, remembered per plan object (the plan cache hands out the same one)."""
+        seen = self._plans.get(id(plan))
+        if seen is not None and seen[0] is plan:
+            return seen[1]
+        if len(self._plans) >= _PLANS_REMEMBERED:
+            self._plans.clear()
+        printed = "\n".join(plan.lines(0))
+        self._plans[id(plan)] = (plan, printed)  # the plan held, so its id is not reused meanwhile
+        return printed
 
     def subscribe(
         self, key: Hashable, subgraph: str, upstream: Callable[[], SubscriptionStream]

@@ -115,7 +115,8 @@ class OrdersSubscription:
         yield ""  # pragma: no cover  (makes this a generator)
 
     @strawberry.subscription
-    async def hang_up(self, info: Info) -> AsyncGenerator[str, None]:
+    async def hang_up(self, info: Info, delay: float = 0.0) -> AsyncGenerator[str, None]:
+        await asyncio.sleep(delay)
         yield "bye"
         await info.context["request"].close(code=1011)
         await asyncio.sleep(10)
