@@ -5,7 +5,9 @@ query answered as JSON, and the subgraph subscription ended when the client goes
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ import orjson
 import pytest
 from edge_headers import OPS, PREFLIGHT
 from eventually import eventually
-from subscription_standin import order_subgraphs, supergraph, urls
+from subscription_standin import REPO, Seen, order_subgraphs, supergraph, urls
 
 from router.config import RouterConfig
 from router.http.app import RouterApp
@@ -22,6 +24,7 @@ from shared.testing import ServerThread
 
 APOLLO_ACCEPT = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0,application/json'
 CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0'
+CLIENT = Path(__file__).with_name("subscription_multipart_client.mjs")
 DELIMITER = b"\r\n--graphql"
 END = DELIMITER + b"--\r\n"
 
@@ -208,3 +211,44 @@ async def test_a_client_that_does_not_read_is_let_go(stand_ins: dict[str, Server
         writer.close()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(
+    not shutil.which("node") or not (REPO / "node_modules" / "@apollo" / "client").exists(),
+    reason="needs node and `npm ci` (@apollo/client)",
+)
+async def test_apollo_clients_http_link_receives_order_status_updates(
+    router: tuple[ServerThread, RouterApp],
+) -> None:
+    server, _ = router
+    client = await asyncio.create_subprocess_exec(
+        "node", str(CLIENT), f"{server.url}/graphql", "apollo-partner", "2",
+        stdout=asyncio.subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    try:
+        await eventually(lambda: Seen.open_feeds["Bearer apollo-partner"] == 1, within=20)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for status in ("PAYMENT_AUTHORIZED", "CONFIRMED"):
+                await http.post(
+                    server.url + "/graphql",
+                    json={"query": f'mutation {{ setOrderStatus(orderId: "o7", status: "{status}") }}'},
+                )
+        out, _ = await asyncio.wait_for(client.communicate(), 20)
+    finally:
+        if client.returncode is None:
+            client.kill()
+            await client.wait()
+
+    answer = orjson.loads(out)
+    assert answer["errors"] == []
+    assert "subscriptionSpec=1.0" in answer["accept"]
+    order = {
+        "__typename": "Order",
+        "id": "o7",
+        "user": {"__typename": "User", "email": "owner-o7@example.com"},
+    }
+    assert answer["events"] == [
+        {"orderUpdates": {"__typename": "OrderUpdate", "status": status, "order": order}}
+        for status in ("PAYMENT_AUTHORIZED", "CONFIRMED")
+    ]
+    await eventually(lambda: Seen.open_feeds["Bearer apollo-partner"] == 0)  # unsubscribing ended it
