@@ -96,6 +96,13 @@ class RouterConfig(BaseSettings):
     ws_init_timeout_seconds: float = Field(10.0, gt=0)
     # SSE streams send a comment this often so proxies keep an idle stream open.
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    # Multipart HTTP subscriptions (`Accept: multipart/mixed;subscriptionSpec=1.0`) send a heartbeat part `{}`
+    # this often (router/http/multipart_subscriptions.py).
+    multipart_heartbeat_seconds: float = Field(5.0, gt=0)
+    # Clients of the same subscription (subgraph, operation, variables and the headers the subgraphs get)
+    # share one subscription on the subgraph (router/execution/shared_subscriptions.py); false: one each
+    # (off too while a plugin hooks subgraph requests: it must see each connection).
+    subscription_dedup: bool = True
     # GraphiQL at `GET /graphql` for browsers; its assets come from `node_modules` (npm ci).
     graphiql: bool = True
     node_modules: Path = REPO_ROOT / "node_modules"

@@ -64,6 +64,13 @@ def build_gateway(supergraph_sdl: str, config: RouterConfig) -> Gateway:
     if plugins is not None and plugins.at_subgraphs:  # the subgraph stages (router/upstream/hooks.py)
         gateway.client.plugins = gateway.sockets.plugins = plugins
         gateway.client.transport.keep_headers = bool(plugins.subgraph_response)
+    # A subgraph-request hook sees (and may refuse or change) each subscription's upstream connection: sharing
+    # one upstream among clients would run it for the first client only, so such plugins turn sharing off.
+    hooked = plugins is not None and bool(plugins.subgraph_request)
+    if hooked and config.subscription_dedup:
+        logger.info("subscription dedup is off: a plugin hooks the subgraph requests")
+    gateway.execution.shared.enabled = config.subscription_dedup and not hooked
+    gateway.execution.shared.queue_size = config.subscription_send_buffer
     return gateway
 
 

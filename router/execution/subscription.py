@@ -1,6 +1,8 @@
-"""A subscription's events: one graphql-transport-ws stream to the subgraph owning the root field per
-subscriber (the plan's Primary fetch), each event completed from the other subgraphs (the plan's Rest) and
-shaped like a query's answer."""
+"""A subscription's events: one graphql-transport-ws stream to the subgraph owning the root field (the plan's
+Primary fetch), each event completed from the other subgraphs (the plan's Rest) and shaped like a query's
+answer. `SubscriptionStream` is what a door iterates; `UpstreamSubscription` is the one stream to the
+subgraph, which router/execution/shared_subscriptions.py fans out to every client asking the same of the same
+subgraph with the same credentials."""
 
 from __future__ import annotations
 
@@ -41,11 +43,33 @@ class SubscriptionRefused(Exception):
         self.errors = errors
 
 
+class SlowConsumer(Exception):
+    """The client does not read its events as fast as they come: its send buffer (router/http/streaming.py)
+    or its queue on a shared subscription is full."""
+
+
 class SubscriptionStream:
     """One subscriber's event stream: ``async for response in stream`` yields shaped responses until the
     subgraph completes (or fails: a last response with the error); raises SubscriptionRefused when the
-    subgraph refuses to start it. ``aclose()`` (always call it) completes the subgraph subscription and
-    closes its socket."""
+    subgraph refuses to start it, SlowConsumer when the client fell too far behind. ``aclose()`` (always
+    call it) lets go of the subgraph subscription. ``ended_by`` says why it ended ("complete", "error",
+    "connection_lost"; None while open)."""
+
+    ended_by: str | None = None
+
+    def __aiter__(self) -> SubscriptionStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class UpstreamSubscription(SubscriptionStream):
+    """The subscription on the subgraph: one socket, opened at the first ``__anext__``; ``aclose()``
+    completes the subgraph subscription and closes its socket."""
 
     def __init__(
         self,
@@ -69,9 +93,6 @@ class SubscriptionStream:
         self._done = False
         # Why the stream ended ("complete" by the subgraph, "error", "connection_lost"); None while open.
         self.ended_by: str | None = None
-
-    def __aiter__(self) -> SubscriptionStream:
-        return self
 
     async def __anext__(self) -> dict[str, Any]:
         if self._done:

@@ -19,6 +19,7 @@ from router.http.asgi import JSON_CONTENT_TYPE, ClientGone, Message, Receive, Sc
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import ASSET_PREFIX, GraphiQL
 from router.http.graphql import GraphQLOverHTTP
+from router.http.multipart_subscriptions import MultipartSubscriptions
 from router.http.readiness import PublicReadiness, Readiness
 from router.http.sse import ServerSentEvents
 from router.http.websocket import GraphQLOverWebSocket
@@ -67,6 +68,7 @@ class RouterApp:
             self.compression,
             config.batching,
             BatchMetrics(registry),
+            MultipartSubscriptions(pipeline, config, self.subscriptions),
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).

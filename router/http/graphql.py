@@ -21,6 +21,8 @@ from router.execution.executor import GATEWAY_TIMEOUT
 from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
+from router.http.multipart import SUBSCRIPTION_SPEC, accepts
+from router.http.multipart_subscriptions import MultipartSubscriptions
 from router.http.sse import ServerSentEvents
 from router.ops.compression import CompressionConfig, ResponseCompression, quality_weights
 from router.pipeline.batch import (
@@ -134,8 +136,10 @@ class GraphQLOverHTTP:
         compression: ResponseCompression | None = None,
         batching: BatchingConfig | None = None,
         batch_metrics: BatchMetrics | None = None,
+        multipart: MultipartSubscriptions | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.multipart = multipart  # Apollo's multipart HTTP subscriptions, when served
         self.addresses = addresses or ClientAddresses()
         self.sse = sse
         self.graphiql = graphiql
@@ -157,14 +161,15 @@ class GraphQLOverHTTP:
                     await respond(send, 200, self.graphiql.page, _HTML, extra)
                     return
             wants_events = "text/event-stream" in incoming.accept
+            subscribes = self._multipart_subscription(incoming.accept, wants_events)
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
                 peer = self.addresses.of(scope)
-                params = self._params(scope, method, body, incoming, media, wants_events)
+                params = self._params(scope, method, body, incoming, media, wants_events or subscribes)
                 if isinstance(params, list):
                     entries = self._batch(params, wants_events)
                 else:
-                    request = self._request(params, method, body, incoming, wants_events, peer)
+                    request = self._request(params, method, body, incoming, wants_events, peer, subscribes)
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
@@ -173,6 +178,9 @@ class GraphQLOverHTTP:
                 await self._answer_batch(entries, method, body, incoming, peer, send, media or JSON, extra)
             elif wants_events:
                 await self.sse(request, receive, send, extra)
+            elif subscribes:
+                assert self.multipart is not None
+                await self.multipart(request, receive, send, extra, CONTENT_TYPES[media or JSON])
             else:
                 await self._answer(request, send, media or JSON, extra, incoming.accept_encoding)
         finally:
@@ -205,11 +213,17 @@ class GraphQLOverHTTP:
 
     @staticmethod
     def _request(
-        params: Any, method: str, body: bytes, incoming: _Incoming, wants_events: bool, peer: str
+        params: Any,
+        method: str,
+        body: bytes,
+        incoming: _Incoming,
+        wants_events: bool,
+        peer: str,
+        multipart: bool = False,
     ) -> GraphQLRequest:
         return GraphQLRequest.from_params(
             params,
-            door=Door.SSE if wants_events else Door.HTTP,
+            door=Door.SSE if wants_events else Door.MULTIPART if multipart else Door.HTTP,
             method=method,
             headers=incoming.headers,
             peer=peer,
@@ -251,6 +265,10 @@ class GraphQLOverHTTP:
             payload, encoding = await self.compression.encode(payload, accept_encoding)
             extra += encoding
         await respond(send, status, payload, CONTENT_TYPES[media], extra)
+
+    def _multipart_subscription(self, accept: str, wants_events: bool) -> bool:
+        """Whether the client asks for Apollo's multipart HTTP subscriptions (and this router serves them)."""
+        return self.multipart is not None and not wants_events and accepts(accept, SUBSCRIPTION_SPEC)
 
     def _batch(self, params: list[Any], wants_events: bool) -> list[dict[str, Any]]:
         if wants_events:

@@ -8,9 +8,10 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+# Raised by a full send buffer here, and by a shared subscription's full queue for one client.
+from router.execution.subscription import SlowConsumer
 
-class SlowConsumer(Exception):
-    """The client does not read its events as fast as they come: its send buffer is full."""
+__all__ = ["SendBuffer", "SlowConsumer"]
 
 
 class SendBuffer:

@@ -277,8 +277,8 @@ class SubscriptionMetrics(Collector):
     ENDED_REASONS = ("complete", "client", "error", "connection_lost", "slow_consumer", "disconnect")
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.open: dict[str, int] = {"websocket": 0, "sse": 0}
-        self.delivered: dict[str, int] = {"websocket": 0, "sse": 0}
+        self.open: dict[str, int] = {"websocket": 0, "sse": 0, "multipart": 0}
+        self.delivered: dict[str, int] = {"websocket": 0, "sse": 0, "multipart": 0}
         self.ended: dict[tuple[str, str], int] = {}
         if registry is not None:
             registry.register(self)
@@ -314,6 +314,61 @@ class SubscriptionMetrics(Collector):
         for (transport, reason), count in self.ended.items():
             ended.add_metric([transport, reason], count)
         yield ended
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class UpstreamSubscriptionMetrics(Collector):
+    """The router's subscriptions to the subgraphs (router/execution/shared_subscriptions.py): open now and
+    the clients they serve, by subgraph (read at scrape time); opened, and clients that joined one already
+    open (the deduplicated ones), counted."""
+
+    def __init__(
+        self,
+        read: Callable[[], dict[str, tuple[int, int]]],
+        opened: dict[str, int],
+        joined: dict[str, int],
+    ) -> None:
+        self.read = read
+        self.opened = opened
+        self.joined = joined
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self.read()
+        upstreams = GaugeMetricFamily(
+            "myshop_router_subscription_upstreams_open",
+            "Subscriptions the router holds open on subgraphs now, by subgraph.",
+            labels=["subgraph"],
+        )
+        clients = GaugeMetricFamily(
+            "myshop_router_subscription_upstream_clients",
+            "Client subscriptions served by the open subgraph subscriptions, by subgraph.",
+            labels=["subgraph"],
+        )
+        for subgraph in sorted(set(counts) | set(self.opened)):
+            open_, served = counts.get(subgraph, (0, 0))
+            upstreams.add_metric([subgraph], open_)
+            clients.add_metric([subgraph], served)
+        yield upstreams
+        yield clients
+        opened = CounterMetricFamily(
+            "myshop_router_subscription_upstreams_opened",
+            "Subscriptions the router opened on subgraphs, by subgraph.",
+            labels=["subgraph"],
+        )
+        for subgraph, count in self.opened.items():
+            opened.add_metric([subgraph], count)
+        yield opened
+        joined = CounterMetricFamily(
+            "myshop_router_subscription_upstream_joins",
+            "Client subscriptions that joined a subgraph subscription already open (deduplicated), by "
+            "subgraph.",
+            labels=["subgraph"],
+        )
+        for subgraph, count in self.joined.items():
+            joined.add_metric([subgraph], count)
+        yield joined
 
     def describe(self) -> Iterator[Metric]:
         return iter(())

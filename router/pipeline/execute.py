@@ -12,7 +12,8 @@ from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
 
 from router.execution.executor import Executor
 from router.execution.shaper import Shaper
-from router.execution.subscription import SubscriptionStream
+from router.execution.shared_subscriptions import SharedSubscriptions
+from router.execution.subscription import SubscriptionStream, UpstreamSubscription
 from router.pipeline.document import PreparedDocument
 from router.pipeline.errors import QUERY_PLANNING_FAILED, RequestError
 from router.pipeline.introspection import introspect, introspection_disabled
@@ -51,6 +52,8 @@ class ExecutionStage:
         self.request_timeout = request_timeout
         # `__schema`/`__type` answered, or refused before any fetch; router/server.py sets it from the config.
         self.introspection = True
+        # One upstream per identical subscription (router/server.py sets it from the config).
+        self.shared = SharedSubscriptions()
 
     async def execute(self, planned: PlannedOperation, headers: dict[str, str]) -> dict[str, Any]:
         """The response of a query or mutation: data (null-bubbled where a non-null field failed), and the
@@ -86,6 +89,14 @@ class ExecutionStage:
         plan = planned.plan.node
         if not isinstance(plan, Subscription):
             raise RequestError.of("the subscription selects no subgraph field", QUERY_PLANNING_FAILED)
-        return SubscriptionStream(
-            self.sockets, self.executor, self.shaper, planned.operation, plan, planned.variables, headers
-        )
+        variables = planned.variables
+
+        def upstream() -> UpstreamSubscription:
+            return UpstreamSubscription(
+                self.sockets, self.executor, self.shaper, planned.operation, plan, variables, headers
+            )
+
+        text = planned.prepared.text
+        name = planned.node.name.value if planned.node.name is not None else None
+        key = self.shared.key(plan, text, name, variables, headers, self.executor.headers)
+        return self.shared.subscribe(key, plan.primary.service, upstream)

@@ -217,8 +217,9 @@ class Gateway:
         prepared, node = self._select(request, prepared)
         if node.operation is OperationType.SUBSCRIPTION and not request.streams:
             raise RequestError.of(
-                "subscriptions are served over WebSocket (graphql-transport-ws) or Server-Sent Events"
-                " (Accept: text/event-stream)",
+                "subscriptions are served over WebSocket (graphql-transport-ws), Server-Sent Events"
+                " (Accept: text/event-stream) or multipart HTTP"
+                " (Accept: multipart/mixed;subscriptionSpec=1.0)",
                 SUBSCRIPTION_TRANSPORT_REQUIRED,
             )
         variables = coerce_variables(self.api_schema, node, request.variables)
@@ -306,6 +307,7 @@ class Gateway:
             self.authorization.register_metrics(registry)
         if self.entity_cache is not None:
             self.entity_cache.register_metrics(registry)
+        self.execution.shared.register_metrics(registry)  # the subscriptions held on subgraphs
 
     def attach_telemetry(self, telemetry: RouterTelemetry) -> None:
         """Fetch metrics and spans, plan-node spans (router/ops/telemetry.py), the plan cache's hit counts,
@@ -316,6 +318,7 @@ class Gateway:
         telemetry.metrics.watch_plan_cache(lambda: (plans.hits, plans.misses))
 
     async def close(self) -> None:
+        await self.execution.shared.close()
         await self.client.close()
         await self.sockets.close()
         if self.entity_cache is not None:

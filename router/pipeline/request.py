@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
 
 class Door(StrEnum):
-    """How the request came in; SSE and WebSocket can carry a subscription's stream of answers."""
+    """How the request came in; SSE, WebSocket and multipart HTTP can carry a subscription's stream of
+    answers."""
 
     HTTP = "http"
     SSE = "sse"
     WEBSOCKET = "websocket"
+    MULTIPART = "multipart"  # Apollo's multipart HTTP subscriptions (router/http/multipart_subscriptions.py)
 
 
 class GraphQLRequest:

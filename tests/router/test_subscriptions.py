@@ -341,9 +341,9 @@ async def test_ws_client_disconnect_ends_the_subgraph_subscription_and_its_socke
 ) -> None:
     before = connections_to(subgraphs["orders"])
     ws = await connect(http, router[0])
-    for n in range(3):
-        await ws.send_json({"id": f"t{n}", "type": "subscribe",
-                            "payload": {"query": "subscription { ticks(pause: 0.01) }"}})  # fmt: skip
+    for n in range(3):  # three different subscriptions: three subgraph sockets (identical ones share one)
+        query = f"subscription {{ ticks(pause: 0.01, size: {n}) }}"
+        await ws.send_json({"id": f"t{n}", "type": "subscribe", "payload": {"query": query}})
     await eventually(lambda: len(OPEN_STREAMS) == 3)
 
     await ws.close()

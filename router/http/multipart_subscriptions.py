@@ -1,0 +1,193 @@
+"""The multipart subscription door: Apollo's HTTP subscriptions (`subscriptionSpec=1.0`, what Apollo Client's
+HttpLink speaks) on `/graphql`. A request whose Accept lists `multipart/mixed;subscriptionSpec=1.0` (read by
+the HTTP door) goes through the pipeline like any other; a subscription answers
+
+    content-type: multipart/mixed;boundary="graphql";subscriptionSpec=1.0
+
+    \\r\\n--graphql\\r\\ncontent-type: application/json; charset=utf-8\\r\\n\\r\\n{"payload":{"data":...}}
+    \\r\\n--graphql\\r\\ncontent-type: application/json; charset=utf-8\\r\\n\\r\\n{}     (a heartbeat)
+    \\r\\n--graphql\\r\\ncontent-type: ...\\r\\n\\r\\n{"payload":null,"errors":[...]}
+    \\r\\n--graphql--\\r\\n
+
+one `{"payload": ...}` part per event, a heartbeat part `{}` every `multipart_heartbeat_seconds`, a transport
+error (the subgraph unreachable or its connection lost) as `{"payload": null, "errors": [...]}` then the end.
+A query or mutation with that Accept is answered as JSON, a refusal as the pipeline's RequestError with its
+status. Like the SSE door: a client that does not read fills a bounded buffer and its stream is ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+
+from router.config import RouterConfig
+from router.execution.subscription import (
+    CONNECTION_LOST,
+    PROTOCOL_ERROR,
+    SUBGRAPH_UNAVAILABLE,
+    SubscriptionRefused,
+    SubscriptionStream,
+)
+from router.http.asgi import Headers, Receive, Send, respond
+from router.http.multipart import SUBSCRIPTION
+from router.http.streaming import SendBuffer, SlowConsumer
+from router.ops.metrics import SubscriptionMetrics
+from router.pipeline.entry import Pipeline
+from router.pipeline.errors import MalformedRequest, RequestError
+from router.pipeline.request import GraphQLRequest
+
+logger = logging.getLogger(__name__)
+
+TRANSPORT = "multipart"
+_HEADERS = [
+    (b"content-type", SUBSCRIPTION.content_type),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+]
+_HEARTBEAT = SUBSCRIPTION.part({})
+_END = SUBSCRIPTION.end()
+_CLOSE_SECONDS = 2.0
+_JSON = b"application/json; charset=utf-8"
+# The errors that end a subscription for want of its transport, not GraphQL errors of an event.
+_TRANSPORT_ERRORS = frozenset({CONNECTION_LOST, SUBGRAPH_UNAVAILABLE, PROTOCOL_ERROR, "INTERNAL"})
+
+
+def _is_transport_error(response: dict[str, Any]) -> bool:
+    errors = response.get("errors")
+    return (
+        response.get("data") is None
+        and bool(errors)
+        and all(
+            isinstance(e, dict) and (e.get("extensions") or {}).get("code") in _TRANSPORT_ERRORS
+            for e in errors
+        )
+    )
+
+
+class MultipartSubscriptions:
+    def __init__(self, pipeline: Pipeline, config: RouterConfig, metrics: SubscriptionMetrics) -> None:
+        self.pipeline = pipeline
+        self.heartbeat_seconds = config.multipart_heartbeat_seconds
+        self.buffer_size = config.subscription_send_buffer
+        self.metrics = metrics
+
+    async def __call__(
+        self, request: GraphQLRequest, receive: Receive, send: Send, extra: Headers, json_type: bytes
+    ) -> None:
+        """Answers one GraphQL request: a subscription as a multipart stream, anything else as JSON
+        (`json_type`: the media type the client negotiated)."""
+        try:
+            started = await self.pipeline.start(request)
+        except RequestError as refused:
+            status = refused.status
+            # As the HTTP door answers: application/json says 200 for a GraphQL request error (what clients
+            # before the spec expect, Apollo Client among them); a refused HTTP request keeps its status.
+            if status == 400 and json_type == _JSON and not isinstance(refused, MalformedRequest):
+                status = 200
+            await respond(send, status, refused.body(), json_type, extra + refused.headers)
+            return
+        try:
+            if started.stream is None:
+                await _respond_json(send, started.response, json_type, extra)
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, *extra]})
+            await _Stream(self, receive, send).run(started.stream)
+        finally:
+            await started.close()  # the subgraph subscription, the lease and the request span end here
+
+
+async def _respond_json(send: Send, response: Any, json_type: bytes, extra: Headers) -> None:
+    await respond(send, 200, orjson.dumps(response), json_type, extra)
+
+
+class _Stream:
+    """One response's parts, the heartbeat, and the watch for the client going away."""
+
+    def __init__(self, door: MultipartSubscriptions, receive: Receive, send: Send) -> None:
+        self.door = door
+        self.receive = receive
+        self.send = send
+        self.buffer = SendBuffer(self._send_chunk, door.buffer_size)
+        self.buffer.on_failure = self._client_gone
+        self.gone = asyncio.Event()  # the client disconnected
+        self.done = asyncio.Event()  # nothing more to send: finished, client gone, or too slow
+        self.slow = False
+
+    async def _send_chunk(self, chunk: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    def _client_gone(self, _: object = None) -> None:
+        self.gone.set()
+        self.done.set()
+
+    def _slow_consumer(self) -> None:
+        if not self.slow:
+            self.slow = True
+            logger.warning("ending a multipart subscription whose client does not read (send buffer full)")
+        self.done.set()
+
+    async def run(self, stream: SubscriptionStream) -> None:
+        self.buffer.start()
+        watcher = asyncio.create_task(self._watch_disconnect())
+        tasks = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._produce(stream))]
+        try:
+            await self.done.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if not self.gone.is_set() and not self.slow:
+                await self.buffer.flush(_CLOSE_SECONDS)
+            await self.buffer.stop()
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            if not self.gone.is_set():
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(_CLOSE_SECONDS):
+                        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _watch_disconnect(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self._client_gone()
+                return
+
+    async def _heartbeat(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.door.heartbeat_seconds)
+                self.buffer.put(_HEARTBEAT)
+        except SlowConsumer:
+            self._slow_consumer()
+
+    async def _produce(self, stream: SubscriptionStream) -> None:
+        metrics = self.door.metrics
+        metrics.opened(TRANSPORT)
+        reason = "disconnect"
+        try:
+            failed = False
+            try:
+                async for response in stream:
+                    if failed:  # nothing follows a transport error (the stream ends right after it)
+                        continue
+                    if _is_transport_error(response):
+                        failed = True
+                        self.buffer.put(SUBSCRIPTION.part({"payload": None, "errors": response["errors"]}))
+                        continue
+                    self.buffer.put(SUBSCRIPTION.part({"payload": response}))
+                    metrics.delivered[TRANSPORT] += 1
+                reason = stream.ended_by or ("error" if failed else "complete")
+            except SubscriptionRefused as refused:  # the subgraph's own errors: GraphQL errors of the answer
+                reason = "error"
+                self.buffer.put(SUBSCRIPTION.part({"payload": {"data": None, "errors": refused.errors}}))
+            self.buffer.put(_END)
+        except SlowConsumer:
+            reason = "slow_consumer"
+            self._slow_consumer()
+        finally:
+            metrics.closed(TRANSPORT, reason)
+            self.done.set()
