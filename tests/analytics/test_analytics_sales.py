@@ -51,16 +51,24 @@ async def shop(stack: Any, redis: Any) -> AsyncIterator[Shop]:
         analytics = await launcher.start()
         orders = launcher.sessions(await launcher.scratch_database("orders"))
         history = History(orders)
+        relay = OutboxRelay(outbox, orders, redis, analytics.stream("orders"), batch_size=1000)
+
+        async def publish() -> None:
+            """Each phase's events go out as soon as it is written: analytics consumes them while the next
+            phase is written (their times are the outbox rows', so a boundary splits them all the same)."""
+            while await relay.publish_batch():
+                pass
+
         await history.boundary()
         await history.phase(225, settle=0.0, cancel=0.0)
+        await publish()
         await history.boundary()
         await history.phase(200, settle=1.0, cancel=0.15)
+        await publish()
         await history.boundary()
         await history.phase(175, settle=0.7, cancel=0.2)
         await history.boundary()
-        relay = OutboxRelay(outbox, orders, redis, analytics.stream("orders"), batch_size=1000)
-        while await relay.publish_batch():
-            pass
+        await publish()
         await analytics.caught_up("orders", within=240)
         yield Shop(analytics, orders, history.boundaries)
 
