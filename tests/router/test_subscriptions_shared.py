@@ -23,6 +23,7 @@ from router.execution.subscription import SlowConsumer
 from router.http.app import RouterApp
 from router.pipeline.gateway import Gateway
 from router.server import build_gateway, create_app
+from router.upstream.headers import HeaderPropagation
 from shared.testing import ServerThread
 
 UPDATES = "subscription { orderUpdates { status order { id user { email } } } }"
@@ -219,3 +220,29 @@ async def test_dedup_off_gives_each_client_its_own_subgraph_subscription(
             assert stream is not None
             await stream.aclose()
     await eventually(lambda: Seen.open_feeds[token] == 0)
+
+
+async def test_clients_share_when_the_headers_the_subgraphs_get_are_the_same(
+    stand_ins: dict[str, ServerThread],
+) -> None:
+    rules = {"all": {"request": [{"propagate": {"named": "x-tenant"}}]}}
+    gateway = Gateway.from_supergraph(
+        supergraph(), subgraph_urls=urls(stand_ins), headers=HeaderPropagation(rules)
+    )
+    clients = [
+        {"authorization": "Bearer g", "x-tenant": "a", "user-agent": "one", "x-request-id": "r1"},
+        {"authorization": "Bearer g", "x-tenant": "a", "user-agent": "two", "x-request-id": "r2"},
+        {"authorization": "Bearer g", "x-tenant": "b", "user-agent": "one", "x-request-id": "r3"},
+        # The token goes in the subgraph socket's connection_init whatever the rules say.
+        {"authorization": "Bearer h", "x-tenant": "a", "user-agent": "one", "x-request-id": "r4"},
+    ]
+    streams = [gateway.subscribe(UPDATES, headers=headers) for headers in clients]
+    try:
+        # user-agent and the request id are not sent to the subgraphs: the first two share.
+        assert gateway.execution.shared.open_by_subgraph() == {"orders": (3, 4)}
+    finally:
+        for stream in streams:
+            assert stream is not None
+            await stream.aclose()
+        await gateway.close()
+    assert gateway.execution.shared.open_by_subgraph() == {}
