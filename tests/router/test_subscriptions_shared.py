@@ -95,7 +95,7 @@ async def test_a_thousand_clients_with_the_same_token_hold_one_subgraph_subscrip
         for n in range(1, CLIENTS):
             await ws.subscribe(UPDATES, id=f"c{n}")
         held = await eventually(
-            lambda: gauges(server), lambda g: g["myshop_router_subscription_upstream_clients"]
+            lambda: gauges(server), lambda g: g["myshop_router_subscription_upstream_clients"] == CLIENTS
         )
         entity_fetches = Seen.entity_fetches
 
