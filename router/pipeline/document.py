@@ -73,6 +73,8 @@ class DocumentStages:
         self._cache: LRUCache[str, PreparedDocument] | None = (
             LRUCache(limits.plan_cache_size) if limits.plan_cache_size > 0 else None
         )
+        # Texts being prepared off the loop now: later requests for one wait for it.
+        self._preparing: dict[str, asyncio.Future[PreparedDocument]] = {}
         # Off the loop only with a cache to keep the answer in until the stages ask for it.
         self.cold: ColdWork | None = (
             ColdWork(limits.planning_threads)
@@ -82,7 +84,8 @@ class DocumentStages:
 
     async def prepare_off_loop(self, query: str) -> PreparedDocument:
         """`prepare(query)`, a text not seen before prepared in a worker thread (then cached: the caches
-        are only ever touched from the loop)."""
+        are only ever touched from the loop). Requests for a text already being prepared wait for it: a new
+        document sent by many clients at once (a deploy, a thousand subscribers) is parsed and validated once."""
         cache = self._cache
         if cache is None or self.cold is None:
             return self.prepare(query)
@@ -90,16 +93,24 @@ class DocumentStages:
             return cache[query]
         except KeyError:
             pass
+        pending = self._preparing.get(query)
+        if pending is None:
+            pending = self._preparing[query] = asyncio.ensure_future(self._prepare_cold(query, self.cold))
+            pending.add_done_callback(lambda _: self._preparing.pop(query, None))
+        return await asyncio.shield(pending)  # one waiter cancelled does not cancel the others' work
+
+    async def _prepare_cold(self, query: str, cold: ColdWork) -> PreparedDocument:
         if len(query) > INLINE_CHARACTERS:
-            bounded = await self.cold.run(self._bounded, query)
+            bounded = await cold.run(self._bounded, query)
         else:
             # Parsing and bounding a short text costs less than the hop to a thread: a bomb is refused
             # on the loop in about a millisecond.
             bounded = self._bounded(query)
         if isinstance(bounded, PreparedDocument):
             return bounded  # not cached: see prepare()
-        prepared = await self.cold.run(self._validated, query, bounded)
-        cache[query] = prepared
+        prepared = await cold.run(self._validated, query, bounded)
+        if self._cache is not None:
+            self._cache[query] = prepared
         return prepared
 
     def cached(self, query: str) -> bool:
