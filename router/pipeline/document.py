@@ -84,8 +84,8 @@ class DocumentStages:
 
     async def prepare_off_loop(self, query: str) -> PreparedDocument:
         """`prepare(query)`, a text not seen before prepared in a worker thread (then cached: the caches
-        are only ever touched from the loop). Requests for a text already being prepared wait for it: a new
-        document sent by many clients at once (a deploy, a thousand subscribers) is parsed and validated once."""
+        are only ever touched from the loop). Requests for a text already being prepared wait for it: a
+        new document sent by many clients at once (a deploy, a thousand subscribers) is prepared once."""
         cache = self._cache
         if cache is None or self.cold is None:
             return self.prepare(query)
