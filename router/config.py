@@ -34,6 +34,7 @@ from router.pipeline.introspection import IntrospectionConfig
 from router.supergraph.overrides import OverrideLabelsConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
+from router.upstream.uploads import UploadsConfig
 from shared.client_address import trusted_entries
 
 if TYPE_CHECKING:
@@ -159,6 +160,10 @@ class RouterConfig(BaseSettings):
     client_timeouts: ClientTimeoutsConfig = ClientTimeoutsConfig()
     # `ops.token` opens `/metrics` and the detailed `/health/ready` (router/ops/access.py); unset: neither.
     ops: OpsConfig = OpsConfig()
+    # File uploads (the GraphQL multipart request spec; router/http/uploads.py): off unless enabled; each file
+    # streams to its subgraph, within `max_file_size`, `max_files` and `max_request_size` (bytes),
+    # e.g. `uploads: {enabled: true, max_file_size: 10485760, max_files: 5}`.
+    uploads: UploadsConfig = UploadsConfig()
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

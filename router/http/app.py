@@ -67,6 +67,7 @@ class RouterApp:
             self.compression,
             config.batching,
             BatchMetrics(registry),
+            config.uploads,
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).

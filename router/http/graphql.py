@@ -22,6 +22,7 @@ from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.sse import ServerSentEvents
+from router.http.uploads import MultipartUploads, is_multipart
 from router.ops.compression import CompressionConfig, ResponseCompression, quality_weights
 from router.pipeline.batch import (
     BATCH_ENTRY_CANNOT_STREAM,
@@ -40,6 +41,7 @@ from router.pipeline.errors import (
     internal_error,
 )
 from router.pipeline.request import Door, GraphQLRequest
+from router.upstream.uploads import UploadsConfig, request_files
 from shared.log import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ class GraphQLOverHTTP:
         compression: ResponseCompression | None = None,
         batching: BatchingConfig | None = None,
         batch_metrics: BatchMetrics | None = None,
+        uploads: UploadsConfig | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.addresses = addresses or ClientAddresses()
@@ -143,6 +146,7 @@ class GraphQLOverHTTP:
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
         self.batching = batching or BatchingConfig()
         self.batch_metrics = batch_metrics or BatchMetrics()
+        self.uploads = MultipartUploads(uploads or UploadsConfig(), self.size_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = _Incoming(scope)
@@ -156,6 +160,9 @@ class GraphQLOverHTTP:
                     await respond(send, 200, self.graphiql.page, _HTML, extra)
                     return
             wants_events = "text/event-stream" in incoming.accept
+            if method == "POST" and is_multipart(incoming.content_type):
+                await self._answer_upload(receive, send, incoming, media, extra, self.addresses.of(scope))
+                return
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
                 peer = self.addresses.of(scope)
@@ -281,6 +288,35 @@ class GraphQLOverHTTP:
         self.batch_metrics.observe(len(entries))
         answers = await run_batch(entries, run, self.batching.concurrency)
         await self._send_json(send, 200, answers, media, extra, incoming.accept_encoding)
+
+    async def _answer_upload(
+        self, receive: Receive, send: Send, incoming: _Incoming, media: str | None, extra: Headers, peer: str
+    ) -> None:
+        """A multipart request (router/http/uploads.py): its `operations` run as a JSON POST's would, its
+        files stream to the subgraphs as the plan's fetches send them."""
+        try:
+            if media is None:
+                message = (
+                    f"cannot answer with any of {incoming.accept!r}; accept {GRAPHQL_RESPONSE} or {JSON}"
+                )
+                raise MalformedRequest.of(message, NOT_ACCEPTABLE, 406)
+            upload = await self.uploads.read(receive, incoming.content_type, incoming.content_length)
+            request = GraphQLRequest.from_params(
+                upload.params, door=Door.HTTP, headers=incoming.headers, peer=peer, size=upload.size
+            )
+        except RequestError as refused:
+            await respond(
+                send, refused.status, refused.body(), CONTENT_TYPES[media or JSON], extra + refused.headers
+            )
+            return
+        token = request_files.set(upload.files)
+        try:
+            await self._answer(request, send, media, extra, incoming.accept_encoding)
+        finally:
+            request_files.reset(token)
+            await upload.files.close()
+        if upload.files.gone:
+            raise ClientGone
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes
