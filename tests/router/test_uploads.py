@@ -16,6 +16,8 @@ import pytest
 from edge_headers import PREFLIGHT
 from upload_standin import MULTIPART, SUPERGRAPH, UploadStandIn, multipart
 
+from router.config import RouterConfig
+from router.server import build_gateway, create_app
 from shared.testing import ServerThread
 
 KiB = 1024
@@ -267,12 +269,12 @@ async def test_a_multipart_post_without_a_preflight_header_is_refused_as_csrf(
     assert standins["files"][0].received == []
 
 
-async def test_uploads_turned_off_answer_415_uploads_disabled(
-    standins: Any, start_router: Callable[..., ServerThread]
-) -> None:
-    router = start_router(SUPERGRAPH, subgraph_urls=_urls(standins))  # uploads: off by default
+async def test_uploads_turned_off_answer_415_uploads_disabled(standins: Any) -> None:
+    config = RouterConfig(graphiql=False, subgraph_urls=_urls(standins))  # uploads: off by default
+    app = create_app(build_gateway(SUPERGRAPH, config), config)
     body = multipart({"query": UPLOAD, "variables": {"file": None}}, {"0": ["variables.file"]}, [])
-    async with httpx.AsyncClient(base_url=router.url) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://router") as http:
         response = await post(http, body)
+    await app.pipeline.close()
 
     assert (response.status_code, code(response)) == (415, "UPLOADS_DISABLED")
