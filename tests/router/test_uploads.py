@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from edge_headers import PREFLIGHT
+from eventually import eventually
 from upload_standin import MULTIPART, SUPERGRAPH, UploadStandIn, multipart
 
 from router.config import RouterConfig
@@ -180,6 +181,29 @@ async def test_a_file_over_the_limit_answers_413_upload_too_large(
         {"query": UPLOAD, "variables": {"file": None}}, {"0": ["variables.file"]}, [one_file("0", small)]
     )
     assert (await post(client, again)).json()["data"]["upload"]["sha256"] == sha(small)
+
+
+async def test_a_client_gone_mid_file_aborts_the_subgraph_request_without_counting_against_it(
+    client: httpx.AsyncClient, router: ServerThread, standins: dict[str, tuple[UploadStandIn, ServerThread]]
+) -> None:
+    data = os.urandom(200 * KiB)
+    operations = {"query": UPLOAD, "variables": {"file": None}}
+    body = b"".join(multipart(operations, {"0": ["variables.file"]}, [one_file("0", data)]))
+    app = standins["files"][0]
+    app.started = app.aborted = 0
+    _, writer = await asyncio.open_connection("127.0.0.1", router.port)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nhost: router\r\napollo-require-preflight: 1\r\n"
+        b"content-type: %s\r\ncontent-length: %d\r\n\r\n%s" % (MULTIPART.encode(), len(body), body[:100_000])
+    )
+    await eventually(lambda: app.started, within=5, what="the upload reaching the subgraph")
+
+    writer.close()
+
+    await eventually(lambda: app.aborted, within=5, what="the subgraph request aborted")
+    assert app.received == []
+    again = multipart(operations, {"0": ["variables.file"]}, [one_file("0", data)])
+    assert (await post(client, again)).json()["data"]["upload"]["sha256"] == sha(data)
 
 
 async def test_a_request_declaring_more_than_the_total_answers_413_before_it_is_read(

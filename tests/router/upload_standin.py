@@ -76,6 +76,8 @@ class Uploaded:
 @dataclass
 class UploadStandIn:
     received: list[Uploaded] = field(default_factory=list)
+    started: int = 0  # uploads whose request has begun
+    aborted: int = 0  # uploads whose connection closed before the body's end
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -87,7 +89,11 @@ class UploadStandIn:
             await read_request(scope, receive, send)
             await respond(send, orjson.dumps({"data": {"ping": "pong", "mediaPing": "pong"}}))
             return
+        self.started += 1
         parsed = await _parse(receive, options[b"boundary"])
+        if parsed is None:
+            self.aborted += 1
+            return
         operations = orjson.loads(parsed.fields["operations"])
         mapping = orjson.loads(parsed.fields["map"])
         self.received.append(Uploaded(headers, operations, mapping, parsed.order))
@@ -106,7 +112,7 @@ class _Parsed:
     order: list[str] = field(default_factory=list)
 
 
-async def _parse(receive: Any, boundary: bytes) -> _Parsed:
+async def _parse(receive: Any, boundary: bytes) -> _Parsed | None:
     parsed = _Parsed()
     state: dict[str, Any] = {"headers": {}, "field": b"", "value": b""}
 
@@ -160,6 +166,8 @@ async def _parse(receive: Any, boundary: bytes) -> _Parsed:
     )
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return None  # the router gave up on the request before its end
         parser.write(message.get("body", b""))
         if not message.get("more_body"):
             break
