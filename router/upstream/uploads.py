@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 import orjson
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MiB = 1024 * 1024
 
@@ -24,6 +24,8 @@ MiB = 1024 * 1024
 class UploadsConfig(BaseModel):
     """`uploads:` in router.yaml: multipart requests (the GraphQL multipart request spec), read by the HTTP
     door (router/http/uploads.py)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt limit fails the start, not the first upload
 
     # Off unless enabled (as in Apollo Router): a router whose subgraphs take no `Upload` need not parse them.
     enabled: bool = False

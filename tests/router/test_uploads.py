@@ -15,6 +15,7 @@ import httpx
 import pytest
 from edge_headers import PREFLIGHT
 from eventually import eventually
+from pydantic import ValidationError
 from upload_standin import MULTIPART, SUPERGRAPH, UploadStandIn, multipart
 
 from router.config import RouterConfig
@@ -304,3 +305,13 @@ async def test_uploads_turned_off_answer_415_uploads_disabled(standins: Any) -> 
     await app.pipeline.close()
 
     assert (response.status_code, code(response)) == (415, "UPLOADS_DISABLED")
+
+
+@pytest.mark.parametrize(
+    "uploads",
+    [{"max_file_sise": 1}, {"max_file_size": 2 * KiB, "max_request_size": KiB}, {"max_files": 0}],
+    ids=["misspelt", "file-over-total", "no-files"],
+)
+def test_uploads_settings_that_cannot_work_fail_the_start(uploads: dict[str, int]) -> None:
+    with pytest.raises(ValidationError):
+        RouterConfig(uploads=uploads)
