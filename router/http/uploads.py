@@ -236,7 +236,7 @@ class UploadedFiles:
                 file.read = True
                 file.filename, file.content_type = head[1], head[2]
                 return file
-        missing = sorted(key for key, file in self._files.items() if file.uses and not file.read)
+        missing = sorted(key for key, file in self._files.items() if not file.read)
         raise _malformed(f"the map names files the body does not hold: {', '.join(missing)}")
 
     async def _file_chunks(self, file: _File) -> AsyncIterator[bytes]:
