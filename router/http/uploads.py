@@ -19,6 +19,7 @@ import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -41,7 +42,9 @@ _CHUNK = 256 * 1024  # read from a file kept on disk this much at a time
 _PART, _DATA, _PART_END = 0, 1, 2
 
 
+@lru_cache(maxsize=64)
 def is_multipart(content_type: str) -> bool:
+    """Asked of every POST: cached per distinct Content-Type, like the door's other header parsing."""
     return content_type.split(";", 1)[0].strip().lower() == MULTIPART
 
 
