@@ -36,6 +36,7 @@ from router.plugins import PluginChain, PluginLoadError, PluginSpec, load_plugin
 from router.supergraph.overrides import OverrideLabelsConfig
 from router.upstream.headers import HeadersConfig
 from router.upstream.traffic_config import TrafficConfig
+from router.upstream.uploads import UploadsConfig
 from shared.client_address import trusted_entries
 
 if TYPE_CHECKING:
@@ -177,6 +178,10 @@ class RouterConfig(BaseSettings):
     # (`load`); one that cannot be imported or built is a ConfigError.
     plugins: list[PluginSpec] = Field(default_factory=list)
     _plugin_chain: PluginChain | None = PrivateAttr(None)
+    # File uploads (the GraphQL multipart request spec; router/http/uploads.py): off unless enabled; each file
+    # streams to its subgraph, within `max_file_size`, `max_files` and `max_request_size` (bytes),
+    # e.g. `uploads: {enabled: true, max_file_size: 10485760, max_files: 5}`.
+    uploads: UploadsConfig = UploadsConfig()
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

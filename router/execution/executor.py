@@ -4,7 +4,7 @@ into one tree (router/execution/shaper.py then shapes it into the client's respo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from router.supergraph.model import Supergraph
 from router.upstream.client import SubgraphClient
 from router.upstream.headers import HeaderPropagation
 from router.upstream.transport import SubgraphFetchError
+from router.upstream.uploads import FetchUpload, fetch_upload, request_files
 
 GATEWAY_TIMEOUT = "GATEWAY_TIMEOUT"
 
@@ -66,6 +67,9 @@ class Executor:
         """Runs ``node``; ``data`` starts the merged tree (a subscription event for its Rest plan)."""
         run = _Run(variables, headers)
         run.cache_reads = cache_reads
+        files = request_files.get()
+        if files is not None and node is not None:  # a multipart request: which fetches send which file
+            files.expect(fetch.variable_usages for fetch in _fetches(node))
         if data is not None:
             run.data = data
         if node is not None and time_limit is None:
@@ -115,15 +119,21 @@ class Executor:
         variables = {v: run.variables[v] for v in fetch.variable_usages if v in run.variables}
         if extra:
             variables.update(extra)
+        # A fetch carrying a client's files goes as a multipart request (router/upstream/uploads.py), never
+        # retried nor shared (its body streams once).
+        upload = FetchUpload.of(variables)
+        if upload is not None:
+            variables = upload.variables
         body: dict[str, Any] = {"query": fetch.operation}
         if variables:
             body["variables"] = variables
+        token = fetch_upload.set(upload) if upload is not None else None
         try:
             return await self.client.post(
                 fetch.graph,
                 body,
                 run.headers,
-                mutation=fetch.operation_kind == "mutation",
+                mutation=fetch.operation_kind == "mutation" or upload is not None,
                 deadline=run.deadline,
             )
         except SubgraphFetchError as error:
@@ -134,6 +144,9 @@ class Executor:
                 }
             )
             return None
+        finally:
+            if token is not None:
+                fetch_upload.reset(token)
 
     async def _root_fetch(self, fetch: Fetch, run: _Run) -> None:
         payload = await self._send(fetch, run, None)
@@ -323,3 +336,18 @@ def _with_service(error: Any, service: str) -> dict[str, Any]:
     if "locations" in error:
         error = {key: value for key, value in error.items() if key != "locations"}
     return error
+
+
+def _fetches(node: PlanNode) -> Iterator[Fetch]:
+    """Every fetch of a plan (both branches of a condition)."""
+    if isinstance(node, Fetch):
+        yield node
+    elif isinstance(node, Flatten):
+        yield node.node
+    elif isinstance(node, Condition):
+        for branch in (node.if_clause, node.else_clause):
+            if branch is not None:
+                yield from _fetches(branch)
+    else:
+        for child in getattr(node, "nodes", ()):
+            yield from _fetches(child)

@@ -69,6 +69,7 @@ class RouterApp:
             config.batching,
             BatchMetrics(registry),
             MultipartSubscriptions(pipeline, config, self.subscriptions),
+            config.uploads,
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).

@@ -24,6 +24,7 @@ from router.http.graphiql import GraphiQL
 from router.http.multipart import SUBSCRIPTION_SPEC, accepts
 from router.http.multipart_subscriptions import MultipartSubscriptions
 from router.http.sse import ServerSentEvents
+from router.http.uploads import MultipartUploads, is_multipart
 from router.ops.compression import CompressionConfig, ResponseCompression, quality_weights
 from router.pipeline.batch import (
     BATCH_ENTRY_CANNOT_STREAM,
@@ -43,6 +44,7 @@ from router.pipeline.errors import (
 )
 from router.pipeline.plugins import response_headers
 from router.pipeline.request import Door, GraphQLRequest
+from router.upstream.uploads import UploadsConfig, request_files
 from shared.log import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ class GraphQLOverHTTP:
         batching: BatchingConfig | None = None,
         batch_metrics: BatchMetrics | None = None,
         multipart: MultipartSubscriptions | None = None,
+        uploads: UploadsConfig | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.multipart = multipart  # Apollo's multipart HTTP subscriptions, when served
@@ -148,6 +151,7 @@ class GraphQLOverHTTP:
         self.size_limit: RequestSizeLimit = pipeline.edge.size_limit
         self.batching = batching or BatchingConfig()
         self.batch_metrics = batch_metrics or BatchMetrics()
+        self.uploads = MultipartUploads(uploads or UploadsConfig(), self.size_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = _Incoming(scope)
@@ -162,6 +166,9 @@ class GraphQLOverHTTP:
                     return
             wants_events = "text/event-stream" in incoming.accept
             subscribes = self._multipart_subscription(incoming.accept, wants_events)
+            if method == "POST" and is_multipart(incoming.content_type):
+                await self._answer_upload(receive, send, incoming, media, extra, self.addresses.of(scope))
+                return
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
                 peer = self.addresses.of(scope)
@@ -302,6 +309,35 @@ class GraphQLOverHTTP:
         self.batch_metrics.observe(len(entries))
         answers = await run_batch(entries, run, self.batching.concurrency)
         await self._send_json(send, 200, answers, media, extra, incoming.accept_encoding)
+
+    async def _answer_upload(
+        self, receive: Receive, send: Send, incoming: _Incoming, media: str | None, extra: Headers, peer: str
+    ) -> None:
+        """A multipart request (router/http/uploads.py): its `operations` run as a JSON POST's would, its
+        files stream to the subgraphs as the plan's fetches send them."""
+        try:
+            if media is None:
+                message = (
+                    f"cannot answer with any of {incoming.accept!r}; accept {GRAPHQL_RESPONSE} or {JSON}"
+                )
+                raise MalformedRequest.of(message, NOT_ACCEPTABLE, 406)
+            upload = await self.uploads.read(receive, incoming.content_type, incoming.content_length)
+            request = GraphQLRequest.from_params(
+                upload.params, door=Door.HTTP, headers=incoming.headers, peer=peer, size=upload.size
+            )
+        except RequestError as refused:
+            await respond(
+                send, refused.status, refused.body(), CONTENT_TYPES[media or JSON], extra + refused.headers
+            )
+            return
+        token = request_files.set(upload.files)
+        try:
+            await self._answer(request, send, media, extra, incoming.accept_encoding)
+        finally:
+            request_files.reset(token)
+            await upload.files.close()
+        if upload.files.gone:
+            raise ClientGone
 
     async def _read_body(self, receive: Receive, content_length: int) -> bytes:
         limit = self.size_limit.max_bytes

@@ -8,12 +8,13 @@ earns its place (the numbers are in the issue notes).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
+from router.upstream.uploads import fetch_upload
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 
 
@@ -93,6 +94,16 @@ class SubgraphTransport:
     async def send(self, graph: str, data: bytes, request_headers: Mapping[str, str]) -> dict[str, Any]:
         """One exchange: `data` (a JSON request) with `request_headers` (router.yaml's rules applied) to
         `graph`."""
+        upload = fetch_upload.get()
+        if (
+            upload is not None
+        ):  # the fetch carries a client's files: multipart, streamed (upstream/uploads.py)
+            return await upload.send(self._exchange, graph, data, request_headers)
+        return await self._exchange(graph, data, request_headers)
+
+    async def _exchange(
+        self, graph: str, data: bytes | AsyncIterable[bytes], request_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
         try:
             async with self._session(graph).post(
                 self.urls[graph], data=data, headers=request_headers
