@@ -102,8 +102,10 @@ async def timed_parts(
 async def test_http_multipart_sends_the_primary_part_at_once_and_the_deferred_one_when_ready(
     router: ServerThread,
 ) -> None:
+    query = '{ products { name ... @defer(label: "score") { score } } }'
+    await timed_parts(router.url, query)  # the first time pays for planning it
     started = time.perf_counter()
-    first, parts = await timed_parts(router.url, '{ products { name ... @defer(label: "score") { score } } }')
+    first, parts = await timed_parts(router.url, query)
 
     assert first < A_LITTLE / 2
     assert time.perf_counter() - started >= A_LITTLE
