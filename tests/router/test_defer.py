@@ -23,7 +23,9 @@ from ws_client import GraphQLWebSocket
 
 from router.config import RouterConfig
 from router.http.multipart import DEFER
+from router.pipeline.cost import DemandControlConfig
 from router.pipeline.gateway import Gateway
+from router.pipeline.request import GraphQLRequest
 from router.server import create_app
 from shared.testing import ServerThread
 
@@ -55,19 +57,25 @@ FAST = '{ products { name ... @defer(label: "stars") { stars } } }'
 
 
 @pytest.fixture(scope="module")
-def router() -> Iterator[ServerThread]:
+def composed() -> Iterator[str]:
+    """The supergraph over the stand-ins (stock's URL: a port where nothing listens), which run meanwhile."""
     products = ServerThread(StandIn({"products": PRODUCTS})).start()
     reviews = ServerThread(StandIn({"_entities": RATINGS}, slow={"rating": SLOW, "score": A_LITTLE})).start()
     stock = ServerThread(StandIn({})).start()
-    sdl = supergraph(
-        [("products", products, PRODUCTS_SDL), ("reviews", reviews, REVIEWS_SDL), ("stock", stock, STOCK_SDL)]
-    )
+    subgraphs = [("products", products, PRODUCTS_SDL), ("reviews", reviews, REVIEWS_SDL)]
+    sdl = supergraph([*subgraphs, ("stock", stock, STOCK_SDL)])
     stock.stop()  # down: its deferred part answers with its own errors
-    gateway = Gateway.from_supergraph(sdl, subgraph_urls={"stock": "http://127.0.0.1:9/graphql"})
+    yield sdl
+    for thread in (products, reviews):
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def router(composed: str) -> Iterator[ServerThread]:
+    gateway = Gateway.from_supergraph(composed, subgraph_urls={"stock": "http://127.0.0.1:9/graphql"})
     server = ServerThread(create_app(gateway, RouterConfig(graphiql=False))).start()
     yield server
-    for thread in (server, products, reviews):
-        thread.stop()
+    server.stop()
 
 
 def parts_of(body: bytes) -> list[dict[str, Any]]:
@@ -121,6 +129,22 @@ async def test_http_multipart_sends_the_primary_part_at_once_and_the_deferred_on
     ]
 
 
+async def test_a_fragment_deferred_inside_a_deferred_one_is_a_part_after_it(router: ServerThread) -> None:
+    query = '{ products { name ... @defer(label: "a") { stars ... @defer(label: "b") { score } } } }'
+    _, parts = await timed_parts(router.url, query)
+
+    assert [part["hasNext"] for part in parts] == [True, True, False]
+    outer, inner = parts[1]["incremental"], parts[2]["incremental"]
+    assert [(i["label"], i["path"], i["data"]) for i in outer] == [
+        ("a", ["products", 0], {"stars": 4}),
+        ("a", ["products", 1], {"stars": 2}),
+    ]
+    assert [(i["label"], i["path"], i["data"]) for i in inner] == [
+        ("b", ["products", 0], {"score": 9}),
+        ("b", ["products", 1], {"score": 7}),
+    ]
+
+
 async def test_a_client_without_multipart_gets_the_whole_answer_at_once(router: ServerThread) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(f"{router.url}/graphql", json={"query": FAST})
@@ -159,6 +183,23 @@ async def test_defer_if_false_is_answered_whole_even_to_a_multipart_client(route
 
     _, parts = await timed_parts(router.url, query, {"d": True})
     assert [part["hasNext"] for part in parts] == [True, False]
+
+
+def test_an_operation_with_defer_is_priced_as_the_same_operation_without_it(composed: str) -> None:
+    gateway = Gateway.from_supergraph(
+        composed, demand_control=DemandControlConfig(enabled=True, list_size=10)
+    )
+
+    def estimate(query: str) -> float | None:
+        request = GraphQLRequest(query)
+        prepared, node = gateway._select(request)
+        return gateway.cost.check(query, None, node, prepared.fragments, {})
+
+    deferred = estimate(
+        '{ products { name ... @defer(label: "l") { stars ...S @defer } } } fragment S on Product { score }'
+    )
+    assert deferred == estimate("{ products { name ... { stars ...S } } } fragment S on Product { score }")
+    assert deferred is not None and deferred > 0
 
 
 async def test_sse_sends_one_event_per_part(router: ServerThread) -> None:
