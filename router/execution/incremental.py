@@ -133,7 +133,10 @@ class IncrementalStream:
         self._pending -= 1
         if any(item.get("data") is not None for item in items):
             self._spawn(nested)
-        self._parts.put_nowait({"incremental": items, "hasNext": self._pending > 0})
+        if items:
+            self._parts.put_nowait({"incremental": items, "hasNext": self._pending > 0})
+        elif self._pending == 0:  # nothing to add (its objects were null): the last part still says so
+            self._parts.put_nowait({"hasNext": False})
 
     def _items(self, block: Deferred, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One item per object at the part's path that the response so far holds (a parent null-bubbled away
