@@ -22,11 +22,13 @@ from subscription_client import sse_events
 from ws_client import GraphQLWebSocket
 
 from router.config import RouterConfig
+from router.execution.incremental import IncrementalStream
 from router.http.multipart import DEFER
 from router.pipeline.cost import DemandControlConfig
 from router.pipeline.gateway import Gateway
-from router.pipeline.request import GraphQLRequest
+from router.pipeline.request import Door, GraphQLRequest
 from router.server import create_app
+from router.upstream.traffic_config import TrafficConfig
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,6 +202,23 @@ def test_an_operation_with_defer_is_priced_as_the_same_operation_without_it(comp
     )
     assert deferred == estimate("{ products { name ... { stars ...S } } } fragment S on Product { score }")
     assert deferred is not None and deferred > 0
+
+
+async def test_the_request_timeout_bounds_the_deferred_parts_too(composed: str) -> None:
+    gateway = Gateway.from_supergraph(composed, traffic=TrafficConfig(request_timeout=A_LITTLE / 2))
+    stream = await gateway.run(GraphQLRequest(DEFERRED, door=Door.SSE))
+    assert isinstance(stream, IncrementalStream)
+    try:
+        parts = [part async for part in stream]
+    finally:
+        await stream.aclose()
+        await gateway.close()
+
+    assert parts[0] == {"data": {"products": [{"name": "Mug"}, {"name": "Pen"}]}, "hasNext": True}
+    items = parts[1]["incremental"]
+    assert [item["data"] for item in items] == [None, None]  # rating is non-null: the item's data is null
+    assert [e["extensions"]["code"] for e in items[0]["errors"]][:1] == ["GATEWAY_TIMEOUT"]
+    assert parts[1]["hasNext"] is False
 
 
 async def test_sse_sends_one_event_per_part(router: ServerThread) -> None:
