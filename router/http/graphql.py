@@ -21,7 +21,8 @@ from router.execution.executor import GATEWAY_TIMEOUT
 from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
-from router.http.multipart import SUBSCRIPTION_SPEC, accepts
+from router.http.incremental import answer_in_parts
+from router.http.multipart import DEFER_SPEC, SUBSCRIPTION_SPEC, accepts
 from router.http.multipart_subscriptions import MultipartSubscriptions
 from router.http.sse import ServerSentEvents
 from router.http.uploads import MultipartUploads, is_multipart
@@ -169,6 +170,10 @@ class GraphQLOverHTTP:
             if method == "POST" and is_multipart(incoming.content_type):
                 await self._answer_upload(receive, send, incoming, media, extra, self.addresses.of(scope))
                 return
+            # Apollo Client's Accept for @defer; answered as JSON where the query defers nothing.
+            in_parts = not wants_events and accepts(incoming.accept, DEFER_SPEC)
+            if in_parts and media is None:
+                media = JSON
             try:
                 body = await self._read_body(receive, incoming.content_length) if method == "POST" else b""
                 peer = self.addresses.of(scope)
@@ -177,6 +182,7 @@ class GraphQLOverHTTP:
                     entries = self._batch(params, wants_events)
                 else:
                     request = self._request(params, method, body, incoming, wants_events, peer, subscribes)
+                    request.incremental |= in_parts
             except RequestError as refused:  # not a GraphQL request: the status is the answer's
                 content_type = CONTENT_TYPES[media or JSON]
                 await respond(send, refused.status, refused.body(), content_type, extra + refused.headers)
@@ -188,6 +194,10 @@ class GraphQLOverHTTP:
             elif subscribes:
                 assert self.multipart is not None
                 await self.multipart(request, receive, send, extra, CONTENT_TYPES[media or JSON])
+            elif in_parts:
+                await self._answer_in_parts(
+                    request, receive, send, media or JSON, extra, incoming.accept_encoding
+                )
             else:
                 await self._answer(request, send, media or JSON, extra, incoming.accept_encoding)
         finally:
@@ -255,6 +265,22 @@ class GraphQLOverHTTP:
         # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
         status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
         await self._send_json(send, status, response, media, extra, accept_encoding)
+
+    async def _answer_in_parts(
+        self, request: GraphQLRequest, receive: Receive, send: Send, media: str, extra: Headers, encoding: str
+    ) -> None:
+        """A client taking multipart/mixed: @defer's parts (router/http/incremental.py), else as `_answer`."""
+        try:
+            response = await answer_in_parts(self.pipeline, request, receive, send, extra)
+        except RequestError as refused:
+            status = refused.status
+            if status == 400 and media == JSON and not isinstance(refused, MalformedRequest):
+                status = 200
+            await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
+            return
+        if response is not None:
+            status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
+            await self._send_json(send, status, response, media, extra, encoding)
 
     async def _send_json(
         self, send: Send, status: int, answer: Any, media: str, extra: Headers, accept_encoding: str

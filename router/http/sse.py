@@ -125,7 +125,10 @@ class _Stream:
 
     async def _produce(self, started: Started) -> None:
         try:
-            if started.stream is None:
+            if started.parts is not None:  # @defer: one event per part
+                async for part in started.parts:
+                    self.buffer.put(_event(part))
+            elif started.stream is None:
                 self.buffer.put(_event(started.response))
             else:
                 await self._events(started.stream)

@@ -3,7 +3,8 @@
 `connection_init` (its payload's `Authorization`, or the upgrade request's, checked once by the pipeline's
 edge auth), `ping`/`pong`, `subscribe`, `next`, `error`, `complete` both ways. Each `subscribe` is a
 GraphQLRequest through the same pipeline as HTTP's (size limit, persisted query, rate limit, request span,
-the gateway's stages): a refusal answers `error`, a query or mutation one `next`, a subscription its stream.
+the gateway's stages): a refusal answers `error`, a query or mutation one `next` (with @defer one per part), a
+subscription its stream.
 Protocol violations close the socket with the protocol's codes (4400, 4401, 4403, 4408, 4409, 4429). Every
 frame to the client goes through one bounded send buffer: a client that does not read is closed (1008)
 instead of growing the router's memory.
@@ -268,7 +269,11 @@ class _Connection:
                 self._queue({"id": operation_id, "type": "error", "payload": refused.errors})
                 return
             try:
-                if started.stream is None:
+                if started.parts is not None:  # @defer: one `next` per part
+                    async for part in started.parts:
+                        self._queue({"id": operation_id, "type": "next", "payload": part})
+                    self._queue({"id": operation_id, "type": "complete"})
+                elif started.stream is None:
                     self._queue({"id": operation_id, "type": "next", "payload": started.response})
                     self._queue({"id": operation_id, "type": "complete"})
                 elif self.subscriptions >= self.config.max_subscriptions_per_connection:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
+from router.execution.incremental import IncrementalStream
 from router.execution.subscription import SubscriptionStream
 from router.ops.reload import Lease, Serving
 from router.ops.telemetry import RequestTelemetry, RouterTelemetry
@@ -39,7 +40,9 @@ class ServedGateway(Protocol):
 
     subgraphs: Mapping[str, str]  # name -> URL, for readiness checks
 
-    async def run(self, request: GraphQLRequest) -> dict[str, Any] | SubscriptionStream: ...
+    async def run(
+        self, request: GraphQLRequest
+    ) -> dict[str, Any] | SubscriptionStream | IncrementalStream: ...
 
     def register_metrics(self, registry: CollectorRegistry) -> None: ...
 
@@ -119,13 +122,14 @@ def _refusal(exc: Exception, record: RequestTelemetry) -> RequestError:
 
 
 class Started:
-    """A streaming door's answer: `response` (a query or mutation) or `stream` (a subscription)."""
+    """A streaming door's answer: `response` (a query or mutation), `stream` (a subscription) or `parts` (a
+    query with @defer)."""
 
-    __slots__ = ("_lease", "_record", "_request", "_telemetry", "response", "stream")
+    __slots__ = ("_lease", "_record", "_request", "_telemetry", "parts", "response", "stream")
 
     def __init__(
         self,
-        answer: dict[str, Any] | SubscriptionStream,
+        answer: dict[str, Any] | SubscriptionStream | IncrementalStream,
         request: GraphQLRequest,
         lease: Lease[ServedGateway],
         record: RequestTelemetry,
@@ -133,6 +137,7 @@ class Started:
     ) -> None:
         self.response = answer if isinstance(answer, dict) else None
         self.stream = answer if isinstance(answer, SubscriptionStream) else None
+        self.parts = answer if isinstance(answer, IncrementalStream) else None
         self._request = request
         self._lease = lease
         self._record = record
@@ -145,6 +150,8 @@ class Started:
                 await self.stream.aclose()
                 if self.stream.ended_by in ("error", "connection_lost"):
                     self._record.outcome = "error"
+            if self.parts is not None:
+                await self.parts.aclose()
         finally:
             self._lease.exit()
             self._record.operation = self._request.operation

@@ -1,7 +1,8 @@
 """Stage: execute the plan and shape the answer. A query or mutation runs its plan
 (router/execution/executor.py), the root introspection fields are answered from the API schema, and the
 merged data is projected onto the client's selections (router/execution/shaper.py). A subscription opens its
-event stream instead."""
+event stream instead, and a query with @defer, for a client taking incremental delivery, its parts
+(router/execution/incremental.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
 
 from router.execution.executor import Executor
+from router.execution.incremental import IncrementalStream
 from router.execution.shaper import Shaper
 from router.execution.shared_subscriptions import SharedSubscriptions
 from router.execution.subscription import SubscriptionStream, UpstreamSubscription
 from router.pipeline.document import PreparedDocument
 from router.pipeline.errors import QUERY_PLANNING_FAILED, RequestError
 from router.pipeline.introspection import introspect, introspection_disabled
-from router.planner import QueryPlan, Subscription
+from router.planner import Defer, QueryPlan, Subscription
 from router.planner.operation import Operation
 from router.upstream.sockets import SubgraphSockets
 
@@ -83,6 +85,32 @@ class ExecutionStage:
         if errors:
             response["errors"] = errors
         return response
+
+    def incremental(
+        self, planned: PlannedOperation, headers: dict[str, str], defer: Defer
+    ) -> IncrementalStream:
+        """The parts of a query with @defer (nothing runs until the first is asked for); the request timeout
+        bounds them all, the introspection fields answer in the primary part."""
+        local: dict[str, Any] | None = None
+        local_errors: list[dict[str, Any]] = []
+        if planned.plan.introspection:
+            if not self.introspection:
+                raise introspection_disabled()
+            assert planned.prepared.document is not None
+            local, local_errors = introspect(
+                self.schema, planned.prepared.document, planned.node, planned.variables
+            )
+        return IncrementalStream(
+            self.executor,
+            self.shaper,
+            planned.operation,
+            defer,
+            planned.variables,
+            headers,
+            time_limit=self.request_timeout,
+            local=local,
+            local_errors=local_errors,
+        )
 
     def subscribe(self, planned: PlannedOperation, headers: dict[str, str]) -> SubscriptionStream:
         """The event stream of a subscription (nothing sent to the subgraph until it is iterated)."""

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from router.execution.entity_cache import EntityCache, EntityCacheConfig
 from router.execution.executor import Executor
+from router.execution.incremental import IncrementalStream
 from router.execution.shaper import Shaper
 from router.execution.subscription import SubscriptionStream
 from router.ops.telemetry import RouterTelemetry
@@ -35,7 +36,7 @@ from router.pipeline.plan import NO_DENIALS, PlanStage
 from router.pipeline.request import Door, GraphQLRequest
 from router.pipeline.select import check_method, select_operation
 from router.pipeline.variables import coerce_variables
-from router.planner import PlanningError, QueryPlan
+from router.planner import PlanningError, QueryPlan, select_defer
 from router.supergraph import Supergraph, build_api_schema, load_supergraph
 from router.supergraph.overrides import OverrideLabels, OverrideLabelsConfig, OverrideMetrics
 from router.upstream.headers import HeaderPropagation
@@ -46,8 +47,9 @@ from router.upstream.transport import SubgraphTransport
 
 __all__ = ["Gateway", "RouterLimits"]
 
-# An answer of the stages: a response, or (a subscription on a streaming door) a stream of them.
-Answer = dict[str, Any] | SubscriptionStream
+# An answer of the stages: a response, or (a subscription on a streaming door) a stream of them, or (@defer
+# for a client taking incremental delivery) its parts.
+Answer = dict[str, Any] | SubscriptionStream | IncrementalStream
 
 
 class Gateway:
@@ -186,6 +188,10 @@ class Gateway:
         )
         if planned.node.operation is OperationType.SUBSCRIPTION:
             return self.execution.subscribe(planned, request.headers)
+        if plan.deferred is not None and request.incremental:
+            defer = select_defer(plan.deferred, planned.variables)
+            if defer is not None:  # else every fragment's `if` is false: answered whole
+                return self.execution.incremental(planned, request.headers, defer)
         response = await self.execution.execute(planned, request.headers)
         prepared = planned.prepared
         self.cost.measure(

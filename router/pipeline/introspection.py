@@ -9,11 +9,12 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     GraphQLSchema,
     OperationDefinitionNode,
     SelectionSetNode,
-    execute,
+    experimental_execute_incrementally,
 )
 from pydantic import BaseModel
 
@@ -37,12 +38,15 @@ def introspect(
     attrs = {k: getattr(operation, k) for k in operation.keys if k != "loc"}
     only = operation.__class__(**{**attrs, "selection_set": SelectionSetNode(selections=selections)})
     definitions = tuple(d if d is not operation else only for d in document.definitions)
-    result = execute(
+    # The API schema defines @defer (the router answers it), which graphql-core's plain `execute` refuses.
+    result = experimental_execute_incrementally(
         schema,
         DocumentNode(definitions=definitions),
         variable_values=dict(variables),
         operation_name=operation.name.value if operation.name else None,
     )
+    if not isinstance(result, ExecutionResult):  # @defer inside the introspection fields: answered whole
+        result = result.initial_result  # type: ignore[assignment]
     errors = [dict(e.formatted) for e in result.errors or ()]
     return dict(result.data or {}), errors  # type: ignore[arg-type]
 

@@ -1,6 +1,6 @@
 """Stage: normalize the selected operation into what planning and shaping walk (router/planner/operation.py):
 fragment spreads inlined, literal @skip/@include applied, every field knowing its parent and return type,
-variable conditions kept on the selections they guard."""
+variable conditions kept on the selections they guard, @defer kept on the fragments it marks."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from graphql import (
     OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
     get_named_type,
     print_ast,
 )
 from graphql.language import Visitor, visit
 
-from router.planner.operation import Condition, Field, Fragment, Operation, Selection
+from router.planner.operation import Condition, Deferral, Field, Fragment, Operation, Selection
 
 # Root fields the router answers itself from the API schema, never planned.
 _INTROSPECTION = ("__schema", "__type")
@@ -42,12 +43,14 @@ def normalize(
         + (f" = {print_ast(v.default_value)}" if v.default_value else "")
         for v in operation.variable_definitions or ()
     }
+    normalizer = _Normalizer(schema, fragments)
     return Operation(
         kind=operation.operation.value,
         name=operation.name.value if operation.name else None,
         root_type=root.name,
-        selections=_Normalizer(schema, fragments).selections(operation.selection_set, root.name, frozenset()),
+        selections=normalizer.selections(operation.selection_set, root.name, frozenset()),
         variable_types=variable_types,
+        defers=normalizer.defers,
     )
 
 
@@ -59,6 +62,7 @@ class _Normalizer:
         # they are) and shared by every spread: a fragment spread 2^k times is normalized once, not 2^k
         # times. The planner and the shaper read them and never write them.
         self._normalized: dict[str, list[Selection]] = {}
+        self.defers = False  # a fragment carries @defer
 
     def selections(
         self, selection_set: SelectionSetNode, parent: str, seen: frozenset[str]
@@ -83,7 +87,10 @@ class _Normalizer:
         if isinstance(node, InlineFragmentNode):
             condition = node.type_condition.name.value if node.type_condition else None
             return Fragment(
-                condition, conditions, self.selections(node.selection_set, condition or parent, seen)
+                condition,
+                conditions,
+                self.selections(node.selection_set, condition or parent, seen),
+                self._deferral(node.directives),
             )
         if isinstance(node, FragmentSpreadNode):
             name = node.name.value
@@ -99,7 +106,25 @@ class _Normalizer:
                 sub = self._normalized[name] = self.selections(
                     fragment.selection_set, condition, seen | {name}
                 )
-            return Fragment(condition, conditions + fragment_conditions, sub)
+            return Fragment(condition, conditions + fragment_conditions, sub, self._deferral(node.directives))
+        return None
+
+    def _deferral(self, directives: tuple[DirectiveNode, ...] | list | None) -> Deferral | None:
+        """The fragment's @defer (label, `if` variable), or None without one or with `if: false`."""
+        for directive in directives or ():
+            if directive.name.value != "defer":
+                continue
+            label = variable = None
+            for arg in directive.arguments or ():
+                if arg.name.value == "label" and isinstance(arg.value, StringValueNode):
+                    label = arg.value.value
+                elif arg.name.value == "if":
+                    if isinstance(arg.value, BooleanValueNode) and not arg.value.value:
+                        return None
+                    if isinstance(arg.value, VariableNode):
+                        variable = arg.value.name.value
+            self.defers = True
+            return Deferral(label, variable)
         return None
 
     def _field(

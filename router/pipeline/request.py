@@ -35,6 +35,7 @@ class GraphQLRequest:
         "door",
         "extensions",
         "headers",
+        "incremental",
         "method",
         "operation",
         "operation_name",
@@ -68,6 +69,8 @@ class GraphQLRequest:
         self.document_id = document_id  # the GraphQL-over-HTTP persisted documents proposal's `documentId`
         self.door = door
         self.streams = door is not Door.HTTP  # whether the door can carry a subscription's stream
+        # Whether the client takes @defer's parts (SSE, WebSocket; HTTP when it accepts multipart/mixed).
+        self.incremental = self.streams
         self.method = method
         # What the subgraphs get (router.yaml's header rules applied per subgraph): the client's headers, the
         # request id, and the trace context the telemetry sets.

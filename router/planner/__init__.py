@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from router.planner.defer import plan_deferred, select_defer
 from router.planner.nodes import (
     Condition,
+    Defer,
+    Deferred,
     Fetch,
     Flatten,
     Parallel,
@@ -19,6 +22,8 @@ from router.supergraph.model import Supergraph
 
 __all__ = [
     "Condition",
+    "Defer",
+    "Deferred",
     "Fetch",
     "Flatten",
     "Parallel",
@@ -28,6 +33,7 @@ __all__ = [
     "Sequence",
     "Subscription",
     "build_plan",
+    "select_defer",
 ]
 
 
@@ -36,7 +42,11 @@ def build_plan(supergraph: Supergraph, operation: Operation) -> QueryPlan:
     introspection = any(
         getattr(s, "name", "") in ("__schema", "__type") for s in _root_fields(operation.selections)
     )
-    return QueryPlan(fetch_graph.build(operation.variable_types), introspection)
+    plan = QueryPlan(fetch_graph.build(operation.variable_types), introspection)
+    if operation.defers and operation.kind == "query":
+        # The parts a client taking incremental delivery gets; every other client gets `node`, whole.
+        plan.deferred = plan_deferred(supergraph, operation)
+    return plan
 
 
 def _root_fields(selections: list) -> list:

@@ -162,6 +162,16 @@ class FetchGraph:
             return self._build_subscription(groups, variable_types)
         return self._build_from(groups, [g for g in groups if not g.deps], variable_types)
 
+    def build_resumed(self, variable_types: dict[str, str]) -> PlanNode | None:
+        """The plan of a deferred part, which resumes from data already fetched (router/planner/defer.py):
+        the groups that select something, those waiting on none of them first."""
+        groups = [g for g in self.groups if g.selection]
+        if not groups:
+            return None
+        members = set(groups)
+        roots = [g for g in groups if not any(d in members for d in g.deps)]
+        return self._build_from(groups, roots, variable_types)
+
     def _build_mutation(self, groups: list[FetchGroup], variable_types: dict[str, str]) -> PlanNode:
         roots = sorted((g for g in groups if not g.is_entity), key=lambda g: g.mutation_index)
         steps: list[PlanNode] = []

@@ -1,10 +1,12 @@
-"""Plan nodes: a small tree of Fetch, Flatten, Sequence, Parallel, Condition and Subscription, printable
-as text in the style of Apollo's query plan printer."""
+"""Plan nodes: a small tree of Fetch, Flatten, Sequence, Parallel, Condition, Subscription and Defer,
+printable as text in the style of Apollo's query plan printer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from router.planner.operation import Condition as Cond
+from router.planner.operation import Selection
 from router.planner.selections import SelectionSet
 
 
@@ -37,10 +39,13 @@ class Fetch:
     renames: bool = False
     # The @fromContext variables of an entity fetch: the executor gives each entity its values.
     context_rewrites: tuple[ContextRewrite, ...] = ()
+    # Set when a deferred part waits for this fetch: printed as its `id`, which `Deferred(depends:)` names.
+    defer_id: int | None = None
 
     def lines(self, indent: int) -> list[str]:
         pad = "  " * indent
-        out = [f'{pad}Fetch(service: "{self.service}") {{']
+        named = f", id: {self.defer_id}" if self.defer_id is not None else ""
+        out = [f'{pad}Fetch(service: "{self.service}"{named}) {{']
         if self.requires is not None:
             out.append(pad + "  {")
             out.extend(self.requires.print_lines(indent + 2))
@@ -134,6 +139,59 @@ class Subscription:
         return out
 
 
+@dataclass(slots=True, eq=False)
+class Deferred:
+    """One deferred fragment: its plan runs against the data of the part it depends on, and its answer is
+    the fragment shaped at each object at ``path`` (a plan path, ``@`` for list items)."""
+
+    path: tuple[str, ...]
+    label: str | None
+    parent_type: str  # the type of the objects at `path`
+    selections: list[Selection]  # the fragment, as the shaper projects it (nested @defer left out)
+    node: PlanNode | None  # its fetches (a Defer when fragments nested in it are deferred further)
+    # The @skip/@include conditions on the way to the fragment: false, the part is not sent.
+    conditions: tuple[Cond, ...] = ()
+    depends: tuple[int, ...] = ()  # the fetches whose data it resumes from
+    subselection: str = ""  # what it selects, printed on one line
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        depends = ", ".join(map(str, self.depends))
+        label = f', label: "{self.label}"' if self.label is not None else ""
+        path = "/".join(p for p in self.path if p != "@")
+        out = [f'{pad}Deferred(depends: [{depends}], path: "{path}"{label}) {{']
+        if self.subselection:
+            out.append(f"{pad}  {self.subselection}:")
+        if self.node is not None:
+            out.extend(self.node.lines(indent + 1))
+        out.append(pad + "},")
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class Defer:
+    """An operation with deferred fragments: ``primary`` (the operation without them, plus the keys they
+    resume from) is answered first, then each of ``deferred`` as its own part."""
+
+    primary: PlanNode | None
+    selections: list[Selection]  # the primary part, as the shaper projects it
+    deferred: list[Deferred] = field(default_factory=list)
+    subselection: str = ""
+
+    def lines(self, indent: int) -> list[str]:
+        pad = "  " * indent
+        out = [pad + "Defer {", pad + "  Primary {"]
+        if self.subselection:
+            out.append(f"{pad}    {self.subselection}:")
+        if self.primary is not None:
+            out.extend(self.primary.lines(indent + 2))
+        out.append(pad + "  }, [")
+        for block in self.deferred:
+            out.extend(block.lines(indent + 2))
+        out += [pad + "  ]", pad + "},"]
+        return out
+
+
 def _last_unterminated(lines: list[str]) -> list[str]:
     """Apollo prints the one node inside ``Primary``/``Rest`` without its trailing comma."""
     if lines and lines[-1].endswith(","):
@@ -141,7 +199,7 @@ def _last_unterminated(lines: list[str]) -> list[str]:
     return lines
 
 
-PlanNode = Fetch | Flatten | Sequence | Parallel | Condition | Subscription
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition | Subscription | Defer
 
 
 @dataclass(slots=True, eq=False)
@@ -149,11 +207,15 @@ class QueryPlan:
     node: PlanNode | None
     # Root fields the router answers itself (__schema, __type): their response keys.
     introspection: bool = False
+    # With @defer: the plan that answers in parts (a Defer, or Conditions choosing one by the `if`
+    # variables); `node` answers the whole at once (a client that cannot take parts). None without @defer.
+    deferred: PlanNode | None = None
 
     def __str__(self) -> str:
-        if self.node is None:
+        node = self.deferred if self.deferred is not None else self.node
+        if node is None:
             return "QueryPlan {\n}"
-        lines = self.node.lines(1)
+        lines = node.lines(1)
         return "\n".join(["QueryPlan {", *lines, "}"])
 
     def fetches(self) -> list[Fetch]:
@@ -172,6 +234,10 @@ class QueryPlan:
             elif isinstance(node, Subscription):
                 walk(node.primary)
                 walk(node.rest)
+            elif isinstance(node, Defer):
+                walk(node.primary)
+                for block in node.deferred:
+                    walk(block.node)
             else:
                 walk(node.if_clause)
                 walk(node.else_clause)

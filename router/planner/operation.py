@@ -30,11 +30,21 @@ class Field:
         return self.wrappers.count("[")
 
 
+@dataclass(slots=True, frozen=True)
+class Deferral:
+    """A fragment's @defer: its label, and the variable that turns it off when false (None: always on)."""
+
+    label: str | None
+    variable: str | None = None
+
+
 @dataclass(slots=True)
 class Fragment:
     type_condition: str | None
     conditions: tuple[Condition, ...]
     selections: list[Selection] = field(default_factory=list)
+    # @defer on the fragment (router/planner/defer.py plans it apart); None: delivered with its parent.
+    defer: Deferral | None = None
 
 
 Selection = Field | Fragment
@@ -48,3 +58,5 @@ class Operation:
     selections: list[Selection]
     # variable name -> printed type ("ID!")
     variable_types: dict[str, str]
+    # Whether a fragment anywhere carries @defer (planned twice then: router/planner/defer.py).
+    defers: bool = False

@@ -9,6 +9,7 @@ from graphql import (
     DirectiveDefinitionNode,
     DocumentNode,
     EnumTypeDefinitionNode,
+    GraphQLDeferDirective,
     GraphQLSchema,
     InputObjectTypeDefinitionNode,
     InterfaceTypeDefinitionNode,
@@ -75,7 +76,11 @@ def build_api_schema(document: DocumentNode, names: SpecNames) -> GraphQLSchema:
         elif isinstance(definition, UnionTypeDefinitionNode):
             attrs["types"] = tuple(t for t in definition.types or () if t.name.value not in removed)
         definitions.append(definition.__class__(**attrs))
-    return build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
+    schema = build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
+    if schema.get_directive("defer") is None:
+        # The router answers @defer itself (incremental delivery), whatever the subgraphs support.
+        schema.directives = (*schema.directives, GraphQLDeferDirective)
+    return schema
 
 
 def _attrs(node: Any) -> dict[str, Any]:
