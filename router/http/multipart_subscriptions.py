@@ -16,9 +16,6 @@ status. Like the SSE door: a client that does not read fills a bounded buffer an
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 import orjson
@@ -33,13 +30,11 @@ from router.execution.subscription import (
 )
 from router.http.asgi import Headers, Receive, Send, respond
 from router.http.multipart import SUBSCRIPTION
-from router.http.streaming import SendBuffer, SlowConsumer
+from router.http.streaming import ResponseStream, SlowConsumer
 from router.ops.metrics import SubscriptionMetrics
 from router.pipeline.entry import Pipeline
 from router.pipeline.errors import MalformedRequest, RequestError
 from router.pipeline.request import GraphQLRequest
-
-logger = logging.getLogger(__name__)
 
 TRANSPORT = "multipart"
 _HEADERS = [
@@ -49,7 +44,6 @@ _HEADERS = [
 ]
 _HEARTBEAT = SUBSCRIPTION.part({})
 _END = SUBSCRIPTION.end()
-_CLOSE_SECONDS = 2.0
 _JSON = b"application/json; charset=utf-8"
 # The errors that end a subscription for want of its transport, not GraphQL errors of an event.
 _TRANSPORT_ERRORS = frozenset({CONNECTION_LOST, SUBGRAPH_UNAVAILABLE, PROTOCOL_ERROR, "INTERNAL"})
@@ -94,7 +88,8 @@ class MultipartSubscriptions:
                 await _respond_json(send, started.response, json_type, extra)
                 return
             await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, *extra]})
-            await _Stream(self, receive, send).run(started.stream)
+            stream = _Stream(self, receive, send)
+            await stream.run(stream._produce(started.stream))
         finally:
             await started.close()  # the subgraph subscription, the lease and the request span end here
 
@@ -103,66 +98,14 @@ async def _respond_json(send: Send, response: Any, json_type: bytes, extra: Head
     await respond(send, 200, orjson.dumps(response), json_type, extra)
 
 
-class _Stream:
+class _Stream(ResponseStream):
     """One response's parts, the heartbeat, and the watch for the client going away."""
 
     def __init__(self, door: MultipartSubscriptions, receive: Receive, send: Send) -> None:
+        super().__init__(
+            receive, send, door.buffer_size, _HEARTBEAT, door.heartbeat_seconds, "a multipart subscription"
+        )
         self.door = door
-        self.receive = receive
-        self.send = send
-        self.buffer = SendBuffer(self._send_chunk, door.buffer_size)
-        self.buffer.on_failure = self._client_gone
-        self.gone = asyncio.Event()  # the client disconnected
-        self.done = asyncio.Event()  # nothing more to send: finished, client gone, or too slow
-        self.slow = False
-
-    async def _send_chunk(self, chunk: bytes) -> None:
-        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    def _client_gone(self, _: object = None) -> None:
-        self.gone.set()
-        self.done.set()
-
-    def _slow_consumer(self) -> None:
-        if not self.slow:
-            self.slow = True
-            logger.warning("ending a multipart subscription whose client does not read (send buffer full)")
-        self.done.set()
-
-    async def run(self, stream: SubscriptionStream) -> None:
-        self.buffer.start()
-        watcher = asyncio.create_task(self._watch_disconnect())
-        tasks = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._produce(stream))]
-        try:
-            await self.done.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if not self.gone.is_set() and not self.slow:
-                await self.buffer.flush(_CLOSE_SECONDS)
-            await self.buffer.stop()
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-            if not self.gone.is_set():
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_CLOSE_SECONDS):
-                        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _watch_disconnect(self) -> None:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self._client_gone()
-                return
-
-    async def _heartbeat(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.door.heartbeat_seconds)
-                self.buffer.put(_HEARTBEAT)
-        except SlowConsumer:
-            self._slow_consumer()
 
     async def _produce(self, stream: SubscriptionStream) -> None:
         metrics = self.door.metrics

@@ -7,23 +7,17 @@ stream is ended."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
 import orjson
 
 from router.config import RouterConfig
 from router.execution.subscription import SubscriptionRefused, SubscriptionStream
 from router.http.asgi import JSON_CONTENT_TYPE, Headers, Receive, Send, respond
-from router.http.streaming import SendBuffer, SlowConsumer
+from router.http.streaming import ResponseStream, SlowConsumer
 from router.ops.metrics import SubscriptionMetrics
 from router.pipeline.entry import Pipeline, Started
 from router.pipeline.errors import RequestError
 from router.pipeline.plugins import response_headers
 from router.pipeline.request import GraphQLRequest
-
-logger = logging.getLogger(__name__)
 
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -32,7 +26,6 @@ _HEADERS = [
 ]
 _COMPLETE = b"event: complete\ndata:\n\n"
 _KEEPALIVE = b":\n\n"
-_CLOSE_SECONDS = 2.0
 
 
 def _event(response: object) -> bytes:
@@ -57,71 +50,20 @@ class ServerSentEvents:
             extra += response_headers(request.plugin_context)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, *extra]})
-            await _Stream(self, receive, send).run(started)
+            stream = _Stream(self, receive, send)
+            await stream.run(stream._produce(started))
         finally:
             await started.close()  # the subgraph subscription, the lease and the request span end here
 
 
-class _Stream:
+class _Stream(ResponseStream):
     """One response's events, a keep-alive, and the watch for the client going away."""
 
     def __init__(self, door: ServerSentEvents, receive: Receive, send: Send) -> None:
+        super().__init__(
+            receive, send, door.buffer_size, _KEEPALIVE, door.keepalive_seconds, "an event stream"
+        )
         self.door = door
-        self.receive = receive
-        self.send = send
-        self.buffer = SendBuffer(self._send_chunk, door.buffer_size)
-        self.buffer.on_failure = self._client_gone
-        self.gone = asyncio.Event()  # the client disconnected
-        self.done = asyncio.Event()  # nothing more to send: finished, client gone, or too slow
-        self.slow = False
-
-    async def _send_chunk(self, chunk: bytes) -> None:
-        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    def _client_gone(self, _: object = None) -> None:
-        self.gone.set()
-        self.done.set()
-
-    def _slow_consumer(self) -> None:
-        if not self.slow:
-            self.slow = True
-            logger.warning("ending an event stream whose client does not read its events (send buffer full)")
-        self.done.set()
-
-    async def run(self, started: Started) -> None:
-        self.buffer.start()
-        watcher = asyncio.create_task(self._watch_disconnect())
-        tasks = [asyncio.create_task(self._keep_alive()), asyncio.create_task(self._produce(started))]
-        try:
-            await self.done.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if not self.gone.is_set() and not self.slow:
-                await self.buffer.flush(_CLOSE_SECONDS)
-            await self.buffer.stop()
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-            if not self.gone.is_set():
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_CLOSE_SECONDS):
-                        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _watch_disconnect(self) -> None:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self._client_gone()
-                return
-
-    async def _keep_alive(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.door.keepalive_seconds)
-                self.buffer.put(_KEEPALIVE)
-        except SlowConsumer:
-            self._slow_consumer()
 
     async def _produce(self, started: Started) -> None:
         try:
