@@ -17,8 +17,16 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from router.execution.executor import GATEWAY_TIMEOUT
-from router.http.asgi import ClientGone, Headers, Receive, Scope, Send, respond
+from router.http.asgi import (
+    ClientGone,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    answer_status,
+    refusal_status,
+    respond,
+)
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import GraphiQL
 from router.http.incremental import answer_in_parts
@@ -253,18 +261,12 @@ class GraphQLOverHTTP:
         try:
             response = await self.pipeline.execute(request)
         except RequestError as refused:
-            status = refused.status
-            # application/json answers GraphQL request errors with 200 (what pre-spec clients expect); the
-            # spec's own media type says 400. A refused HTTP request (CSRF) keeps its status.
-            if status == 400 and media == JSON and not isinstance(refused, MalformedRequest):
-                status = 200
+            status = refusal_status(refused, media == JSON)
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return
         if request.plugin_context is not None:  # headers router.yaml's plugins add (router/plugins/)
             extra += response_headers(request.plugin_context)
-        # Out of time with nothing to show: 504, still a GraphQL body (data null, GATEWAY_TIMEOUT).
-        status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
-        await self._send_json(send, status, response, media, extra, accept_encoding)
+        await self._send_json(send, answer_status(response), response, media, extra, accept_encoding)
 
     async def _answer_in_parts(
         self, request: GraphQLRequest, receive: Receive, send: Send, media: str, extra: Headers, encoding: str
@@ -273,14 +275,11 @@ class GraphQLOverHTTP:
         try:
             response = await answer_in_parts(self.pipeline, request, receive, send, extra)
         except RequestError as refused:
-            status = refused.status
-            if status == 400 and media == JSON and not isinstance(refused, MalformedRequest):
-                status = 200
+            status = refusal_status(refused, media == JSON)
             await respond(send, status, refused.body(), CONTENT_TYPES[media], extra + refused.headers)
             return
         if response is not None:
-            status = 504 if response.get("data") is None and _timed_out(response.get("errors")) else 200
-            await self._send_json(send, status, response, media, extra, encoding)
+            await self._send_json(send, answer_status(response), response, media, extra, encoding)
 
     async def _send_json(
         self, send: Send, status: int, answer: Any, media: str, extra: Headers, accept_encoding: str
@@ -419,9 +418,3 @@ def _get_params(query_string: bytes) -> dict[str, Any]:
             except orjson.JSONDecodeError:
                 raise MalformedRequest.of(f"the {key} parameter is not valid JSON", BAD_REQUEST) from None
     return params
-
-
-def _timed_out(errors: Any) -> bool:
-    return bool(errors) and any(
-        (error.get("extensions") or {}).get("code") == GATEWAY_TIMEOUT for error in errors
-    )

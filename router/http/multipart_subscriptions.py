@@ -28,12 +28,12 @@ from router.execution.subscription import (
     SubscriptionRefused,
     SubscriptionStream,
 )
-from router.http.asgi import Headers, Receive, Send, respond
+from router.http.asgi import Headers, Receive, Send, answer_status, refusal_status, respond
 from router.http.multipart import SUBSCRIPTION
 from router.http.streaming import ResponseStream, SlowConsumer
 from router.ops.metrics import SubscriptionMetrics
 from router.pipeline.entry import Pipeline
-from router.pipeline.errors import MalformedRequest, RequestError
+from router.pipeline.errors import RequestError
 from router.pipeline.request import GraphQLRequest
 
 TRANSPORT = "multipart"
@@ -75,12 +75,8 @@ class MultipartSubscriptions:
         (`json_type`: the media type the client negotiated)."""
         try:
             started = await self.pipeline.start(request)
-        except RequestError as refused:
-            status = refused.status
-            # As the HTTP door answers: application/json says 200 for a GraphQL request error (what clients
-            # before the spec expect, Apollo Client among them); a refused HTTP request keeps its status.
-            if status == 400 and json_type == _JSON and not isinstance(refused, MalformedRequest):
-                status = 200
+        except RequestError as refused:  # as the HTTP door answers it
+            status = refusal_status(refused, json_type == _JSON)
             await respond(send, status, refused.body(), json_type, extra + refused.headers)
             return
         try:
@@ -95,7 +91,7 @@ class MultipartSubscriptions:
 
 
 async def _respond_json(send: Send, response: Any, json_type: bytes, extra: Headers) -> None:
-    await respond(send, 200, orjson.dumps(response), json_type, extra)
+    await respond(send, answer_status(response), orjson.dumps(response), json_type, extra)
 
 
 class _Stream(ResponseStream):
