@@ -101,10 +101,13 @@ async def test_a_new_supergraph_is_swapped_in_under_load_without_failing_a_reque
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=20)) as client:
         assert "errors" in (await ask(client, router, "{ fresh }")).json()
         workers = [asyncio.create_task(load(client)) for _ in range(20)]
-        await asyncio.sleep(0.7)
+        # Counted, not timed: 100 answers before the swap and 100 more on the new gateway, however fast
+        # the machine is.
+        await eventually(lambda: len(answers) >= 100, within=30)
         router.path.write_text(versions["new"])
         await until_answers(client, router, "{ fresh }")
-        await asyncio.sleep(0.7)  # and the load goes on against the new gateway
+        swapped = len(answers)
+        await eventually(lambda: len(answers) >= swapped + 100, within=30)
         stop.set()
         await asyncio.gather(*workers)
         fresh = (await ask(client, router, "{ fresh }")).json()
