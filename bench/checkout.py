@@ -15,43 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import sys
-import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
+import stack
+from measure import gql, percentile, run_calls
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-RUN = uuid.uuid4().hex[:6]
-os.environ.setdefault("MYSHOP_DATA_DIR", tempfile.mkdtemp(prefix="myshop-bench-"))
-os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_bench{RUN}_"
-os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{RUN}:"
-os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
-# No users process: services sign their SERVICE tokens and verify with the run's own key ring; the router
-# has no JWKS, so it passes tokens on to the subgraphs, which verify them.
-os.environ["MYSHOP_JWKS_URL"] = ""
-os.environ["MYSHOP_SERVICE_TOKEN_URL"] = ""
-os.environ["MYSHOP_ROUTER_JWKS_URL"] = ""
 SERVICES = ["products", "inventory", "payments", "shipping", "orders"]
 LINES = 5
-for _name in [*SERVICES, "router"]:
-    with socket.socket() as _sock:
-        _sock.bind(("127.0.0.1", 0))
-        os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
-
-from measure import gql, percentile  # noqa: E402
-
-from myshop import devstack, migrations  # noqa: E402
-from shared.auth import KeyRing, TokenIssuer  # noqa: E402
-from shared.auth.keys import generate_key_file  # noqa: E402
-from shared.settings import ServiceSettings  # noqa: E402
+RUN = stack.isolate(SERVICES, router=True)
 
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 ADJUST = 'mutation($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, reason: "bench") { id } }'
@@ -77,48 +49,15 @@ ADDRESS = {
 }
 
 
-async def run(clients: int, total: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
-    """(calls per second, each call's latency) of `total` calls by `clients` concurrent clients."""
-    latencies: list[float] = []
-    counter = iter(range(total))
-
-    async def worker() -> None:
-        for index in counter:
-            started = time.perf_counter()
-            await one(index)
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return total / (time.perf_counter() - started), latencies
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkouts", type=int, default=100, help="checkouts (and orders) measured")
     parser.add_argument("--clients", type=int, default=10)
     args = parser.parse_args()
 
-    common = ServiceSettings()
-    generate_key_file(common.keys_dir)
-    keys = KeyRing.load(private_key_pem=None, keys_dir=common.keys_dir, retired_public_pem=None, create=False)
-    issuer = TokenIssuer(keys, issuer=common.jwt_issuer, audience=common.jwt_audience, ttl_seconds=3600)
-    admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
-    env = {**dict(os.environ), **devstack.peer_env(SERVICES)}
-    os.environ.update(env)
-    logs = Path(common.data_dir) / "logs"
-    started: list[devstack.ServiceProcess] = []
-    await devstack.migrate(SERVICES, log=lambda _line: None)
-    try:
-        for name in SERVICES:
-            process = devstack.start_service(name, logs, env)
-            started.append(process)
-            devstack.wait_ready(process)
-        url = {process.name: f"{process.url}/graphql" for process in started}
-        router = devstack.start_router(ROOT / "schema" / "supergraph.graphql", url, logs, env)
-        started.append(router)
-        devstack.wait_ready(router, path="/health")
-        router_url = f"{router.url}/graphql"
+    async with stack.Stack(SERVICES, router=True) as running:
+        router_url = running.router_url
+        admin = running.token(["ADMIN"])
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as client:
             products = []
             for number in range(LINES):
@@ -148,9 +87,7 @@ async def main() -> None:
             ]
             # One customer (and cart) per checkout, every cart filled before the timed run.
             warm = args.clients
-            customers = [
-                issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token for _ in range(warm + args.checkouts)
-            ]
+            customers = [running.token(["CUSTOMER"]) for _ in range(warm + args.checkouts)]
             carts: dict[int, str] = {}
 
             async def fill(index: int) -> None:
@@ -176,22 +113,17 @@ async def main() -> None:
                 data = await gql(client, router_url, PLACE, {"input": order_input}, customers[index])
                 assert data["placeOrder"]["status"] == "CONFIRMED", data
 
-            await run(args.clients, warm + args.checkouts, fill)
-            await run(args.clients, warm, check_out)  # warm: pools, plan caches
-            await run(args.clients, warm, place)
-            rate, lat = await run(args.clients, args.checkouts, lambda i: check_out(warm + i))
-            ref_rate, ref = await run(args.clients, args.checkouts, lambda i: place(warm + i))
+            await run_calls(args.clients, warm + args.checkouts, fill)
+            await run_calls(args.clients, warm, check_out)  # warm: pools, plan caches
+            await run_calls(args.clients, warm, place)
+            rate, lat = await run_calls(args.clients, args.checkouts, lambda i: check_out(warm + i))
+            ref_rate, ref = await run_calls(args.clients, args.checkouts, lambda i: place(warm + i))
             print(f"a {LINES}-line cart through the router: {args.checkouts} calls, {args.clients} clients")
             print(f"{'':>12} {'per s':>7} {'p50 ms':>8} {'p99 ms':>8}")
             for name, per_s, values in (("checkout", rate, lat), ("placeOrder", ref_rate, ref)):
                 p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
                 print(f"{name:>12} {per_s:>7.1f} {p50:>8.1f} {p99:>8.1f}")
             print(f"p50 ratio checkout/placeOrder: {percentile(lat, 50) / percentile(ref, 50):.2f}x")
-    finally:
-        devstack.stop_services(started)
-        for name in SERVICES:
-            settings = devstack.service_settings(name)
-            await migrations.drop_database(settings.postgres_url, settings.database_name)
 
 
 if __name__ == "__main__":

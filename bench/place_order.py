@@ -14,39 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import sys
-import tempfile
-import time
 import uuid
-from pathlib import Path
 
 import aiohttp
+import stack
+from measure import gql, percentile, run_calls
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-RUN = uuid.uuid4().hex[:6]
-os.environ.setdefault("MYSHOP_DATA_DIR", tempfile.mkdtemp(prefix="myshop-bench-"))
-os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_bench{RUN}_"
-os.environ["MYSHOP_REDIS_PREFIX"] = f"bench:{RUN}:"
-os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
-# No users process: services sign their SERVICE tokens and verify with the run's own key ring.
-os.environ["MYSHOP_JWKS_URL"] = ""
-os.environ["MYSHOP_SERVICE_TOKEN_URL"] = ""
 SERVICES = ["products", "inventory", "payments", "orders"]
 PRODUCTS = 100
-for _name in SERVICES:
-    with socket.socket() as _sock:
-        _sock.bind(("127.0.0.1", 0))
-        os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
-
-from measure import gql, percentile  # noqa: E402
-
-from myshop import devstack, migrations  # noqa: E402
-from shared.auth import KeyRing, TokenIssuer  # noqa: E402
-from shared.auth.keys import generate_key_file  # noqa: E402
-from shared.settings import ServiceSettings  # noqa: E402
+RUN = stack.isolate(SERVICES)
 
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"""
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
@@ -59,21 +35,6 @@ CHARGE = "mutation($i: ChargePaymentInput!) { chargePayment(input: $i) { id stat
 CONFIRM = "mutation($k: String!) { confirmReservation(key: $k) { id status } }"
 
 
-async def run_level(concurrency: int, total: int, one: object) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    counter = iter(range(total))
-
-    async def worker() -> None:
-        for index in counter:
-            started = time.perf_counter()
-            await one(index)  # type: ignore[operator]
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return total / (time.perf_counter() - started), latencies
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
@@ -81,23 +42,10 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
-    common = ServiceSettings()
-    generate_key_file(common.keys_dir)
-    keys = KeyRing.load(private_key_pem=None, keys_dir=common.keys_dir, retired_public_pem=None, create=False)
-    issuer = TokenIssuer(keys, issuer=common.jwt_issuer, audience=common.jwt_audience, ttl_seconds=3600)
-    admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
-    service = issuer.issue_service_token("orders", ttl_seconds=3600).token
-    env = {**dict(os.environ), **devstack.peer_env(SERVICES)}
-    os.environ.update(env)
-    logs = Path(common.data_dir) / "logs"
-    started: list[devstack.ServiceProcess] = []
-    await devstack.migrate(SERVICES, log=lambda _line: None)
-    try:
-        for name in SERVICES:
-            process = devstack.start_service(name, logs, env)
-            started.append(process)
-            devstack.wait_ready(process)
-        url = {process.name: f"{process.url}/graphql" for process in started}
+    async with stack.Stack(SERVICES) as running:
+        url = running.url
+        admin = running.token(["ADMIN"])
+        service = running.service_token("orders")
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as client:
             # Orders spread over a catalog (one hot product would measure its row lock, not the saga).
             products = []
@@ -111,7 +59,7 @@ async def main() -> None:
                 created = await gql(client, url["products"], CREATE, {"input": product_input}, admin)
                 products.append(created["createProduct"]["id"])
                 await gql(client, url["inventory"], ADJUST, {"id": products[-1], "d": 1_000_000}, admin)
-            customers = [issuer.issue(str(uuid.uuid4()), ["CUSTOMER"]).token for _ in range(max(levels))]
+            customers = [running.token(["CUSTOMER"]) for _ in range(max(levels))]
 
             async def place(index: int) -> None:
                 product = products[index % PRODUCTS]
@@ -153,19 +101,14 @@ async def main() -> None:
                 f"{'p99 ms':>8} | {'p50 ratio':>9}"
             )
             for concurrency in levels:
-                rate, lat = await run_level(concurrency, args.orders, place)
-                ref_rate, ref = await run_level(concurrency, args.orders, direct)
+                rate, lat = await run_calls(concurrency, args.orders, place)
+                ref_rate, ref = await run_calls(concurrency, args.orders, direct)
                 print(
                     f"{concurrency:>7} {rate:>9.1f} {percentile(lat, 50) * 1000:>8.1f} "
                     f"{percentile(lat, 99) * 1000:>8.1f} | {ref_rate:>9.1f} "
                     f"{percentile(ref, 50) * 1000:>8.1f} {percentile(ref, 99) * 1000:>8.1f} | "
                     f"{percentile(lat, 50) / percentile(ref, 50):>8.2f}x"
                 )
-    finally:
-        devstack.stop_services(started)
-        for name in SERVICES:
-            settings = devstack.service_settings(name)
-            await migrations.drop_database(settings.postgres_url, settings.database_name)
 
 
 if __name__ == "__main__":
