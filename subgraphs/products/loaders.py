@@ -11,7 +11,8 @@ from strawberry.dataloader import DataLoader
 from shared.ids import uuid_or_none
 from subgraphs.products import repository
 from subgraphs.products.cache import ProductRecord
-from subgraphs.products.models import Product
+from subgraphs.products.models import Product, ProductOption
+from subgraphs.products.repository import VariantRecord
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -19,11 +20,37 @@ if TYPE_CHECKING:
 
 
 class ProductLoaders:
-    """`product`: id (any string a client sent) -> ProductRecord or None; N loads in one tick are one read."""
+    """`product`: id (any string a client sent) -> ProductRecord or None; N loads in one tick are one read.
+    `variant`: id -> VariantRecord or None; `variants`: product id -> its variants (archived ones included);
+    `options`: product id -> its options. Variants and options are read from PostgreSQL (one SELECT per
+    batch), not cached in Redis: only reads by product id are that hot."""
 
     def __init__(self, context: Context) -> None:
         self._context = context
         self.product: DataLoader[str, ProductRecord | None] = DataLoader(load_fn=self._load_products)
+        self.variant: DataLoader[str, VariantRecord | None] = DataLoader(load_fn=self._load_variants)
+        self.variants: DataLoader[uuid.UUID, list[VariantRecord]] = DataLoader(load_fn=self._load_variants_of)
+        self.options: DataLoader[uuid.UUID, list[ProductOption]] = DataLoader(load_fn=self._load_options_of)
+
+    async def _load_variants(self, keys: list[str]) -> list[VariantRecord | None]:
+        ids = [uuid_or_none(key) for key in keys]
+        wanted = list({variant_id for variant_id in ids if variant_id is not None})
+        found = {
+            record.id: record for record in await repository.variants_by_id(self._context.session, wanted)
+        }
+        return [found.get(variant_id) if variant_id is not None else None for variant_id in ids]
+
+    async def _load_variants_of(self, product_ids: list[uuid.UUID]) -> list[list[VariantRecord]]:
+        grouped: dict[uuid.UUID, list[VariantRecord]] = {product_id: [] for product_id in product_ids}
+        for record in await repository.variants_of_products(self._context.session, list(grouped)):
+            grouped[record.product_id].append(record)
+        return [grouped[product_id] for product_id in product_ids]
+
+    async def _load_options_of(self, product_ids: list[uuid.UUID]) -> list[list[ProductOption]]:
+        grouped: dict[uuid.UUID, list[ProductOption]] = {product_id: [] for product_id in product_ids}
+        for option in await repository.options_of_products(self._context.session, list(grouped)):
+            grouped[option.product_id].append(option)
+        return [grouped[product_id] for product_id in product_ids]
 
     async def _load_products(self, keys: list[str]) -> list[ProductRecord | None]:
         ids = [uuid_or_none(key) for key in keys]

@@ -1,4 +1,4 @@
-"""SQL for the products table, nothing else: rules live in service.py."""
+"""SQL for the catalog's tables, nothing else: rules live in service.py."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.products.models import Product
+from subgraphs.products.models import Product, ProductOption, ProductVariant
 
 # The text search configuration of the queries: the one the search vector's name/category/description use.
 _ENGLISH = literal_column("'english'::regconfig")
@@ -203,7 +203,8 @@ async def update(session: AsyncSession, product_id: uuid.UUID, changes: Mapping[
 
 
 async def insert_many_skipping_existing(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING; how many rows were new."""
+    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING, and each new product's one variant (sharing its
+    id and SKU); how many products were new."""
     rows = list(rows)
     if not rows:
         return 0
@@ -211,6 +212,110 @@ async def insert_many_skipping_existing(session: AsyncSession, rows: Iterable[Ma
         pg_insert(Product)
         .values(rows)
         .on_conflict_do_nothing(index_elements=[Product.sku])
-        .returning(Product.id)
+        .returning(Product.id, Product.sku)
     )
-    return len((await session.scalars(statement)).all())
+    inserted = (await session.execute(statement)).all()
+    await insert_variants(session, [single_variant_values(pid, sku) for pid, sku in inserted])
+    return len(inserted)
+
+
+# --- variants and options ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRecord:
+    """A variant as reads see it: its own values, the product's where it inherits them (price, weight)."""
+
+    id: uuid.UUID
+    product_id: uuid.UUID
+    sku: str
+    price_amount: int  # its own, else the product's
+    price_currency: str  # the product's: one currency per product
+    weight_grams: int | None  # its own, else the product's
+    option_values: dict[str, str]
+    active: bool  # the variant's own flag
+    product_active: bool
+    position: int
+    available_units: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def sellable(self) -> bool:
+        return self.active and self.product_active
+
+
+def single_variant_values(product_id: uuid.UUID, sku: str) -> dict[str, Any]:
+    """The one variant of a product created without variants: its id and SKU are the product's, its price and
+    weight inherited (null)."""
+    return {"id": product_id, "product_id": product_id, "sku": sku, "position": 0}
+
+
+async def insert_variants(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
+    """Insert variants; a duplicate SKU raises IntegrityError (uq_product_variants_sku)."""
+    if not rows:
+        return []
+    statement = pg_insert(ProductVariant).values(list(rows)).returning(ProductVariant.id)
+    return list((await session.scalars(statement)).all())
+
+
+def _variant_columns() -> tuple[Any, ...]:
+    return (
+        ProductVariant.id,
+        ProductVariant.product_id,
+        ProductVariant.sku,
+        func.coalesce(ProductVariant.price_amount, Product.price_amount),
+        Product.price_currency,
+        func.coalesce(ProductVariant.weight_grams, Product.weight_grams),
+        ProductVariant.option_values,
+        ProductVariant.active,
+        Product.active,
+        ProductVariant.position,
+        ProductVariant.available_units,
+        ProductVariant.created_at,
+        ProductVariant.updated_at,
+    )
+
+
+def _variant_select() -> Select[Any]:
+    return select(*_variant_columns()).join(Product, Product.id == ProductVariant.product_id)
+
+
+async def variants_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[VariantRecord]:
+    if not ids:
+        return []
+    statement = _variant_select().where(
+        ProductVariant.id == any_(bindparam("ids", list(ids), type_=ARRAY(ProductVariant.id.type)))
+    )
+    return [VariantRecord(*row) for row in (await session.execute(statement)).all()]
+
+
+async def variants_of_products(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> list[VariantRecord]:
+    """Every variant (archived ones too) of the products, in each product's order (position, then age)."""
+    if not product_ids:
+        return []
+    statement = (
+        _variant_select()
+        .where(
+            ProductVariant.product_id
+            == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductVariant.product_id.type)))
+        )
+        .order_by(ProductVariant.product_id, ProductVariant.position, ProductVariant.created_at)
+    )
+    return [VariantRecord(*row) for row in (await session.execute(statement)).all()]
+
+
+async def options_of_products(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> list[ProductOption]:
+    if not product_ids:
+        return []
+    statement = (
+        select(ProductOption)
+        .where(
+            ProductOption.product_id
+            == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductOption.product_id.type)))
+        )
+        .order_by(ProductOption.product_id, ProductOption.position)
+    )
+    return list((await session.scalars(statement)).all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
 from subgraphs.products import models
 from subgraphs.products.cache import ProductRecord
+from subgraphs.products.repository import VariantRecord
 from subgraphs.products.service import ProductService
 
 
@@ -55,6 +57,113 @@ class Product:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product | None:
         return _optional(await ProductService(info.context).get_product(id))
+
+    @strawberry.field(
+        description="Its options (`Size`: S, M, L), in the order a shop shows them; empty for a product sold "
+        "as one thing.",
+        directives=[ListSize(assumed_size=3)],
+    )
+    async def options(self, info: Info) -> list[ProductOption]:
+        rows = await info.context.loaders.options.load(uuid.UUID(self.id))
+        return [ProductOption(name=row.name, values=list(row.values)) for row in rows]
+
+    @strawberry.field(
+        description="What is sold: one variant per combination of option values offered, in the shop's "
+        "order. A product without options has one variant, sharing the product's id and SKU. Archived "
+        "variants only with `includeArchived`.",
+        directives=[ListSize(assumed_size=10)],
+    )
+    async def variants(self, info: Info, include_archived: bool = False) -> list[ProductVariant]:
+        records = await info.context.loaders.variants.load(uuid.UUID(self.id))
+        return [ProductVariant.from_record(r) for r in records if include_archived or r.active]
+
+    @strawberry.field(
+        description="The lowest and highest price of its active variants (what a listing shows: `from $20`); "
+        "null when none is active. `price` is the product's list price, which variants without a price of "
+        "their own sell at."
+    )
+    async def price_range(self, info: Info) -> PriceRange | None:
+        records = [r for r in await info.context.loaders.variants.load(uuid.UUID(self.id)) if r.active]
+        if not records:
+            return None
+        amounts = [r.price_amount for r in records]
+        currency = records[0].price_currency
+        return PriceRange(
+            min=Money(amount=min(amounts), currency=currency),
+            max=Money(amount=max(amounts), currency=currency),
+        )
+
+
+@strawberry.type(description="An option of a product and the values it is offered in.")
+class ProductOption:
+    name: str
+    values: list[str]
+
+
+@strawberry.type(description="The value a variant has for one option of its product.")
+class SelectedOption:
+    name: str = strawberry.field(description="The option's name (`Size`).")
+    value: str = strawberry.field(description="The variant's value of it (`M`).")
+
+
+@strawberry.type(description="The lowest and highest price of a product's active variants.")
+class PriceRange:
+    min: Money
+    max: Money
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="What is sold and stocked: a product in one value of each of its options, with its own SKU.",
+)
+class ProductVariant:
+    id: strawberry.ID
+    sku: str = strawberry.field(description="Stock keeping unit, unique, upper case.")
+    price: Money = strawberry.field(description="Its own price, else the product's list price.")
+    weight: int | None = strawberry.field(
+        description="Grams: its own, else the product's; null when unknown."
+    )
+    active: bool = strawberry.field(
+        description="False once archived: it cannot be ordered (nor can any variant of an archived product)."
+    )
+    position: int = strawberry.field(description="Its place among the product's variants.")
+    product_id: strawberry.Private[uuid.UUID]
+    option_values: strawberry.Private[dict[str, str]]
+
+    @strawberry.field(
+        description="Its value of each of the product's options, in the product's option order.",
+        directives=[ListSize(assumed_size=3)],
+    )
+    async def selected_options(self, info: Info) -> list[SelectedOption]:
+        # Stored as a JSON object (which keeps no order): the product's options give the order.
+        options = await info.context.loaders.options.load(self.product_id)
+        order = {option.name: index for index, option in enumerate(options)}
+        named = sorted(self.option_values.items(), key=lambda item: order.get(item[0], len(order)))
+        return [SelectedOption(name=name, value=value) for name, value in named]
+
+    @strawberry.field(description="The product it is a variant of.")
+    async def product(self, info: Info) -> Product:
+        row = await ProductService(info.context).get_product(self.product_id)
+        assert row is not None  # a variant's product is never deleted (foreign key)
+        return Product.from_row(row)
+
+    @classmethod
+    def from_record(cls, record: VariantRecord) -> ProductVariant:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            sku=record.sku,
+            price=Money(amount=record.price_amount, currency=record.price_currency),
+            weight=record.weight_grams,
+            option_values=record.option_values,
+            active=record.active,
+            position=record.position,
+            product_id=record.product_id,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> ProductVariant | None:
+        record = await info.context.loaders.variant.load(str(id))
+        return cls.from_record(record) if record is not None else None
 
 
 def _optional(row: models.Product | ProductRecord | None) -> Product | None:
@@ -191,4 +300,4 @@ def _selects(info: Info, field_name: str) -> bool:
     return any(walk(field.selections) for field in info.selected_fields)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Product])
+schema = build_schema(query=Query, mutation=Mutation, types=[Product, ProductVariant])

@@ -46,7 +46,8 @@ from subgraphs.products.state import ProductsState
 SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
 # The largest integer a JavaScript client reads exactly (Number.MAX_SAFE_INTEGER).
 MAX_AMOUNT = 2**53 - 1
-_SKU_CONSTRAINT = "uq_products_sku"
+# A SKU is unique among products and among variants (a single-variant product's variant has the product's).
+_SKU_CONSTRAINTS = frozenset({"uq_products_sku", "uq_product_variants_sku"})
 
 # The fields `ProductService.update_product` may change; anything else in `changes` is a programming error.
 UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "active", "tax_class", "weight"})
@@ -286,9 +287,12 @@ class ProductService:
         values["price_amount"], values["price_currency"] = clean_price(price_amount, price_currency)
         try:
             product = await repository.insert(self.session, values)
+            await repository.insert_variants(
+                self.session, [repository.single_variant_values(product.id, product.sku)]
+            )
         except IntegrityError as exc:
             # Also the race: two requests creating one SKU; the second waits for the first, then fails here.
-            if _violated_constraint(exc) == _SKU_CONSTRAINT:
+            if _violated_constraint(exc) in _SKU_CONSTRAINTS:
                 raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
             raise
         await self._product_updated(product, ProductChange.CREATED, previous_price=None)

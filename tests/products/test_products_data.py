@@ -50,7 +50,15 @@ async def test_migrations_upgrade_an_empty_database_and_downgrade_to_nothing():
 
     try:
         await migrations.upgrade_async("products", url)
-        assert await tables() == {"alembic_version", "products", "outbox", "processed_events"}
+        assert await tables() == {
+            "alembic_version",
+            "products",
+            "product_options",
+            "product_variants",
+            "product_media",
+            "outbox",
+            "processed_events",
+        }
         assert {
             "ix_products_search_vector",
             "ix_products_created_at_id",
