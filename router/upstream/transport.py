@@ -95,9 +95,8 @@ class SubgraphTransport:
         """One exchange: `data` (a JSON request) with `request_headers` (router.yaml's rules applied) to
         `graph`."""
         upload = fetch_upload.get()
-        if (
-            upload is not None
-        ):  # the fetch carries a client's files: multipart, streamed (upstream/uploads.py)
+        if upload is not None:
+            # The fetch carries a client's files: multipart, streamed (upstream/uploads.py).
             return await upload.send(self._exchange, graph, data, request_headers)
         return await self._exchange(graph, data, request_headers)
 
