@@ -395,3 +395,19 @@ async def set_option_values(session: AsyncSession, option_values: Mapping[uuid.U
     await session.execute(
         statement, [{"variant_id": vid, "new_values": values} for vid, values in option_values.items()]
     )
+
+
+async def insert_products_skipping_existing(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING of products whose variants the caller inserts
+    (the demo's products with options); the ids of the products that were new."""
+    if not rows:
+        return []
+    statement = (
+        pg_insert(Product)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=[Product.sku])
+        .returning(Product.id)
+    )
+    return list((await session.scalars(statement)).all())
