@@ -55,6 +55,8 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "activ
 TAX_CLASS_PATTERN = re.compile(rf"[a-z][a-z0-9_-]{{0,{TAX_CLASS_MAX_LENGTH - 1}}}")
 # A tonne: heavier goods ship as freight, not through a cart.
 MAX_WEIGHT_GRAMS = 1_000_000
+# The product's columns a variant's effective values (its events' payload) come from.
+_VARIANT_EFFECTIVE_COLUMNS = frozenset({"price_amount", "price_currency", "weight_grams", "active"})
 
 
 # --- ids ---------------------------------------------------------------------------------------------
@@ -362,7 +364,9 @@ class ProductService:
         changed = {name: value for name, value in values.items() if getattr(current, name) != value}
         if not changed:
             return self._remember(current)
-        before = await repository.variants_of_products(self.session, [product_id])
+        # Only these move what a variant sells at or whether it may be sold (its events' payload).
+        moves_variants = bool(changed.keys() & _VARIANT_EFFECTIVE_COLUMNS)
+        before = await repository.variants_of_products(self.session, [product_id]) if moves_variants else []
         if "price_currency" in changed and any(record.has_own_price for record in before):
             # A variant's own price is in minor units of the product's currency: it cannot follow a change.
             raise Conflict(
@@ -379,10 +383,11 @@ class ProductService:
         await self._product_updated(
             product, change, previous_price=previous_price if price_moved else None, variants=after
         )
-        # Inheriting variants follow the product's price and weight, and every variant its active flag.
-        earlier = {record.id: variant_payload(record, ProductChange.UPDATED) for record in before}
-        moved = [r for r in after if earlier.get(r.id) != variant_payload(r, ProductChange.UPDATED)]
-        await emit_variant_events(self.session, moved, ProductChange.UPDATED)
+        if moves_variants:
+            # Inheriting variants follow the product's price and weight, and every variant its active flag.
+            earlier = {record.id: variant_payload(record, ProductChange.UPDATED) for record in before}
+            moved = [r for r in after if earlier.get(r.id) != variant_payload(r, ProductChange.UPDATED)]
+            await emit_variant_events(self.session, moved, ProductChange.UPDATED)
         self.remember_variants(product_id, after)
         return self._remember(product)
 
