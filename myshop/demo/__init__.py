@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 Seed = Callable[[AsyncSession], Awaitable[list[str]]]
 
 
-def seed_of(service: str) -> Seed | None:
-    """What loads `service`'s demo data (it flushes; the caller commits); None when it has none."""
+def _own_seed_of(service: str) -> Seed | None:
+    """The demo data of `service` itself (before products had variants)."""
     # Imported on demand: each pulls in its service's repository and models.
     if service == "users":
         from myshop.demo import users
@@ -35,3 +35,25 @@ def seed_of(service: str) -> Seed | None:
 
         return pricing.seed
     return None
+
+
+def seed_of(service: str) -> Seed | None:
+    """What loads `service`'s demo data (it flushes; the caller commits); None when it has none. products
+    and inventory also load the demo products sold in options (`catalog_variants.py`), their variants'
+    stock."""
+    own = _own_seed_of(service)
+    if own is None or service not in ("products", "inventory"):
+        return own
+    if service == "products":
+        from myshop.demo import variants
+
+        extra: Seed = variants.seed
+    else:
+        from myshop.demo import inventory
+
+        extra = inventory.seed_variant_stock
+
+    async def both(session: AsyncSession) -> list[str]:
+        return [*await own(session), *await extra(session)]
+
+    return both

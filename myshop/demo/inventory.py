@@ -13,6 +13,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myshop.demo.catalog import demo_product_id, generate_products
+from myshop.demo.catalog_variants import DEMO_VARIANT_PRODUCTS
 from subgraphs.inventory import repository
 from subgraphs.inventory.repository import Movement
 from subgraphs.inventory.settings import InventorySettings
@@ -60,3 +61,17 @@ async def seed(session: AsyncSession, count: int | None = None) -> list[str]:
         )
         stocked += len(created)
     return [f"inventory: {stocked} demo products stocked, {len(items) - stocked} already had stock"]
+
+
+async def seed_variant_stock(session: AsyncSession) -> list[str]:
+    """Stock the variants of the demo products sold in options (`catalog_variants.py`): a stock row per
+    variant id, as inventory keeps stock; variants that already have one are left alone; flushes."""
+    quantities = {variant.id: variant.quantity for item in DEMO_VARIANT_PRODUCTS for variant in item.variants}
+    created = await repository.insert_stock_skipping_existing(session, quantities)
+    await repository.record_movements(
+        session,
+        [Movement(level.product_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
+    )
+    return [
+        f"inventory: {len(created)} demo variants stocked, {len(quantities) - len(created)} already had stock"
+    ]

@@ -1,30 +1,48 @@
 """The events products emits, written to its outbox (`models.outbox`) in the change's own transaction and
 published by the relay on the stream `<redis_prefix>events:products`.
 
-This module names them, so emitters and consumers (analytics, notifications) agree on them. The demo seed
-inserts its rows directly and emits nothing. products consumes its own `ProductUpdated` too: each one drops
-the product's entry from the Redis cache (`cache.py`), whichever replica or script made the change.
+This module names them, so emitters and consumers (analytics, notifications, inventory, orders) agree on
+them. The demo seed inserts its rows directly and emits nothing. products consumes its own `ProductUpdated`
+too: each one drops the product's entry from the Redis cache (`cache.py`), whichever replica or script made
+the change.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.products.cache import ProductCache
-from subgraphs.products.models import processed_events
+from subgraphs.products.models import outbox, processed_events
+from subgraphs.products.repository import VariantRecord
 
 
 class ProductEvent(enum.StrEnum):
     # A product was created, changed or archived (`ProductService`; an update that changes nothing emits
-    # nothing): {productId, sku, name, price: {amount, currency}, previousPrice (the price before, when this
-    # change moved it, else null), category, active, change: ProductChange}. Notifications tells the users
-    # watching it (price drop, back in the catalog); analytics keeps names.
+    # nothing; `setProductOptions` is an update): {productId, sku, name, price: {amount, currency},
+    # previousPrice (the price before, when this change moved it, else null), category, active, variantIds
+    # (every variant of the product, archived ones included), change: ProductChange}. Notifications tells the
+    # users watching it (price drop, back in the catalog); analytics keeps names; inventory learns from
+    # `active` + `variantIds` whether the product's variants may be sold.
     PRODUCT_UPDATED = "ProductUpdated"
+    # A variant was created (`createProduct`, whose variant sharing the product's id included, and
+    # `createProductVariant`), changed, or archived. Payload (`variant_payload`): {variantId, productId, sku,
+    # price: {amount, currency} (effective: its own, else the product's), weight (effective, or null),
+    # optionValues: {name: value}, active (the variant's own flag), productActive, change: ProductChange}.
+    # `VariantUpdated` is also emitted for every variant whose *effective* values a product change moved: the
+    # product's price or weight for variants inheriting it, `productActive` when the product is archived or
+    # restored, option values rewritten by `setProductOptions`. So a consumer of variant events alone knows
+    # every variant's sellability (`active and productActive`) and price; it need not read `ProductUpdated`.
+    # Restoring a variant is a `VariantUpdated` with active true. Inventory creates and retires stock rows
+    # from them; search keeps its facets.
+    VARIANT_CREATED = "VariantCreated"
+    VARIANT_UPDATED = "VariantUpdated"
+    VARIANT_ARCHIVED = "VariantArchived"
     # Products read by id (`Query.product`), counted in memory and written in batches (`activity.py`):
     # {productId, userId?, count}. Feeds `Product.stats.views` in analytics.
     PRODUCT_VIEWED = "ProductViewed"
@@ -34,7 +52,8 @@ class ProductEvent(enum.StrEnum):
 
 
 class ProductChange(enum.StrEnum):
-    """What a `ProductUpdated` reports (its `change`). A restore (active again) is an update."""
+    """What a `ProductUpdated` or a variant event reports (its `change`). A restore (active again) is an
+    update."""
 
     CREATED = "created"
     UPDATED = "updated"
@@ -42,6 +61,37 @@ class ProductChange(enum.StrEnum):
 
 
 EMITTED: tuple[ProductEvent, ...] = tuple(ProductEvent)
+
+_VARIANT_EVENTS = {
+    ProductChange.CREATED: ProductEvent.VARIANT_CREATED,
+    ProductChange.UPDATED: ProductEvent.VARIANT_UPDATED,
+    ProductChange.ARCHIVED: ProductEvent.VARIANT_ARCHIVED,
+}
+
+
+def variant_payload(record: VariantRecord, change: ProductChange) -> dict[str, Any]:
+    """The payload of a variant event: the variant as reads see it (effective price and weight)."""
+    return {
+        "variantId": record.id,
+        "productId": record.product_id,
+        "sku": record.sku,
+        "price": {"amount": record.price_amount, "currency": record.price_currency},
+        "weight": record.weight_grams,
+        "optionValues": dict(record.option_values),
+        "active": record.active,
+        "productActive": record.product_active,
+        "change": change,
+    }
+
+
+async def emit_variant_events(
+    session: AsyncSession, records: Iterable[VariantRecord], change: ProductChange
+) -> None:
+    """One `Variant<change>` per record, in the change's transaction (aggregate: the variant)."""
+    for record in records:
+        await outbox.emit(
+            session, _VARIANT_EVENTS[change], variant_payload(record, change), aggregate_id=record.id
+        )
 
 
 # The consumer group of products on its own stream (its dead letters: `<prefix>deadletter:products`).

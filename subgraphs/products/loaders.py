@@ -3,7 +3,9 @@ Redis cache (`cache.py`) where it holds the product, else one SELECT."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
@@ -70,6 +72,14 @@ class ProductLoaders:
     def remember(self, product: Product) -> None:
         """After a change in this request, later reads by id see the changed product."""
         self.product.prime(str(product.id), ProductRecord.of(product), force=True)
+
+    def remember_variants(self, product_id: uuid.UUID, records: Sequence[VariantRecord]) -> None:
+        """After a change of a product's variants (or options) in this request, later reads see it."""
+        self.variants.prime(product_id, list(records), force=True)
+        for record in records:
+            self.variant.prime(str(record.id), record, force=True)
+        with contextlib.suppress(KeyError):  # Strawberry's `clear` raises for a key never loaded
+            self.options.clear(product_id)
 
 
 def build_loaders(context: Context) -> ProductLoaders:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    delete,
     func,
     literal_column,
     or_,
@@ -239,10 +240,16 @@ class VariantRecord:
     available_units: int
     created_at: datetime
     updated_at: datetime
+    own_price_amount: int | None  # the variant's own columns: null where it inherits the product's
+    own_weight_grams: int | None
 
     @property
     def sellable(self) -> bool:
         return self.active and self.product_active
+
+    @property
+    def has_own_price(self) -> bool:
+        return self.own_price_amount is not None
 
 
 def single_variant_values(product_id: uuid.UUID, sku: str) -> dict[str, Any]:
@@ -274,6 +281,8 @@ def _variant_columns() -> tuple[Any, ...]:
         ProductVariant.available_units,
         ProductVariant.created_at,
         ProductVariant.updated_at,
+        ProductVariant.price_amount,
+        ProductVariant.weight_grams,
     )
 
 
@@ -317,5 +326,88 @@ async def options_of_products(session: AsyncSession, product_ids: Sequence[uuid.
             == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductOption.product_id.type)))
         )
         .order_by(ProductOption.product_id, ProductOption.position)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def lock_skus(session: AsyncSession, skus: Iterable[str]) -> None:
+    """Serialise, until the transaction ends, every writer of these SKUs: a SKU is unique across products and
+    variants together, which no one constraint says, so the check (`skus_taken`) and the insert happen under a
+    transaction-scoped advisory lock per SKU (taken in sorted order: two writers never wait on each other)."""
+    for sku in sorted(set(skus)):
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"sku:{sku}", 0))))
+
+
+async def skus_taken(
+    session: AsyncSession,
+    skus: Sequence[str],
+    *,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID | None = None,
+) -> set[str]:
+    """Which of `skus` another product or another variant already has. A product's own SKU stays free for its
+    variants (a single-variant product's variant carries it), and a variant's own SKU for itself."""
+    if not skus:
+        return set()
+    wanted = bindparam("skus", list(skus), type_=ARRAY(Product.sku.type))
+    products = select(Product.sku).where(Product.sku == any_(wanted), Product.id != product_id)
+    variants = select(ProductVariant.sku).where(ProductVariant.sku == any_(wanted))
+    if variant_id is not None:
+        variants = variants.where(ProductVariant.id != variant_id)
+    return set((await session.scalars(products.union(variants))).all())
+
+
+async def replace_options(
+    session: AsyncSession, product_id: uuid.UUID, options: Sequence[tuple[str, Sequence[str]]]
+) -> list[ProductOption]:
+    """The product's options become `options` ((name, values), in order); returns the new rows."""
+    await session.execute(delete(ProductOption).where(ProductOption.product_id == product_id))
+    if not options:
+        return []
+    rows = [
+        {"product_id": product_id, "position": position, "name": name, "values": list(values)}
+        for position, (name, values) in enumerate(options)
+    ]
+    statement = pg_insert(ProductOption).values(rows).returning(ProductOption)
+    return list((await session.scalars(statement, execution_options={"populate_existing": True})).all())
+
+
+async def update_variant(session: AsyncSession, variant_id: uuid.UUID, changes: Mapping[str, Any]) -> None:
+    """Apply `changes` (and a new updated_at) to one variant."""
+    await session.execute(
+        sql_update(ProductVariant)
+        .where(ProductVariant.id == variant_id)
+        .values(**changes, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def set_option_values(session: AsyncSession, option_values: Mapping[uuid.UUID, dict[str, str]]) -> None:
+    """Give each variant its new option values: one executemany, whatever the number of variants."""
+    if not option_values:
+        return
+    table = ProductVariant.__table__
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("variant_id"))
+        .values(option_values=bindparam("new_values"), updated_at=func.now())
+    )
+    await session.execute(
+        statement, [{"variant_id": vid, "new_values": values} for vid, values in option_values.items()]
+    )
+
+
+async def insert_products_skipping_existing(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING of products whose variants the caller inserts
+    (the demo's products with options); the ids of the products that were new."""
+    if not rows:
+        return []
+    statement = (
+        pg_insert(Product)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=[Product.sku])
+        .returning(Product.id)
     )
     return list((await session.scalars(statement)).all())

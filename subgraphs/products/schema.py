@@ -19,15 +19,22 @@ from subgraphs.products import models
 from subgraphs.products.cache import ProductRecord
 from subgraphs.products.repository import VariantRecord
 from subgraphs.products.service import ProductService
+from subgraphs.products.variants import VariantService
 
 
 @strawberry.federation.type(keys=["id"], description="A product of the catalog.")
 class Product:
     id: strawberry.ID
-    sku: str = strawberry.field(description="Stock keeping unit, unique, upper case.")
+    sku: str = strawberry.field(
+        description="The product's own stock keeping unit, unique, upper case. What is sold and stocked is a "
+        "variant (`variants { sku }`); a product without options has one, with this SKU."
+    )
     name: str
     description: str
-    price: Money
+    price: Money = strawberry.field(
+        description="The list price: what its variants without a price of their own sell at. A listing of "
+        "products with variants wants `priceRange` (`from $20`)."
+    )
     category: str
     tax_class: str = strawberry.field(
         description="Which of the shipping country's tax rates applies (`standard`, `reduced`, ...): orders' "
@@ -176,18 +183,100 @@ class Category:
     product_count: int = strawberry.field(description="How many active products it has.")
 
 
+@strawberry.input(description="An option and the values it is offered in, in the order a shop shows them.")
+class ProductOptionInput:
+    name: str = strawberry.field(
+        description="1 to 50 characters, unique within the product whatever its case."
+    )
+    values: list[str] = strawberry.field(description="1 to 20 values of 1 to 50 characters, none twice.")
+
+
+@strawberry.input(description="A variant's value of one of its product's options (either in any case).")
+class SelectedOptionInput:
+    name: str
+    value: str
+
+
+@strawberry.input(description="A new variant of a product.")
+class ProductVariantInput:
+    sku: str = strawberry.field(description="Unique among products and variants; stored upper case.")
+    price: MoneyInput | None = strawberry.field(
+        default=None, description="In the product's currency; null: the product's price (and follows it)."
+    )
+    weight: int | None = strawberry.field(
+        default=None, description="Grams, 0 to 1,000,000; null: the product's weight (and follows it)."
+    )
+    option_values: list[SelectedOptionInput] = strawberry.field(
+        default_factory=list, description="Exactly one value of each of the product's options."
+    )
+    active: bool = strawberry.field(default=True, description="False: created archived (not for sale).")
+
+    def as_raw(self) -> dict[str, Any]:
+        """The input as `variants.clean_new_variant` reads it."""
+        return {
+            "sku": self.sku,
+            "price": _money(self.price),
+            "weight": self.weight,
+            "option_values": _selected(self.option_values),
+            "active": self.active,
+        }
+
+
+@strawberry.input(
+    description="Only the fields given change. `price: null` / `weight: null`: the product's again; "
+    "`active: true` restores an archived variant (its option values must then fit the product's options)."
+)
+class UpdateProductVariantInput:
+    sku: str | None = strawberry.UNSET
+    price: MoneyInput | None = strawberry.UNSET
+    weight: int | None = strawberry.UNSET
+    option_values: list[SelectedOptionInput] | None = strawberry.UNSET
+    active: bool | None = strawberry.UNSET
+
+    def as_changes(self) -> dict[str, Any]:
+        """The given fields, as `VariantService.update_variant` reads them (a null stays a null: refused where
+        it means nothing)."""
+        changes: dict[str, Any] = {}
+        for name in ("sku", "weight", "active"):
+            if getattr(self, name) is not strawberry.UNSET:
+                changes[name] = getattr(self, name)
+        if self.price is not strawberry.UNSET:
+            changes["price"] = _money(self.price)
+        if self.option_values is not strawberry.UNSET:
+            changes["option_values"] = _selected(self.option_values)
+        return changes
+
+
+def _money(value: MoneyInput | None) -> dict[str, Any] | None:
+    return None if value is None else {"amount": value.amount, "currency": value.currency}
+
+
+def _selected(values: list[SelectedOptionInput] | None) -> list[dict[str, str]] | None:
+    return None if values is None else [{"name": item.name, "value": item.value} for item in values]
+
+
 @strawberry.input
 class CreateProductInput:
     sku: str
     name: str
     description: str = ""
-    price: MoneyInput
+    price: MoneyInput = strawberry.field(
+        description="The list price: what variants without a price of their own sell at."
+    )
     category: str
     tax_class: str = strawberry.field(
         default="standard", description="Lower case; `standard` when not given."
     )
     weight: int | None = strawberry.field(
         default=None, description="Grams, 0 to 1,000,000; null when unknown."
+    )
+    options: list[ProductOptionInput] | None = strawberry.field(
+        default=None, description="At most 3 (`Size`, `Colour`, ...)."
+    )
+    variants: list[ProductVariantInput] | None = strawberry.field(
+        default=None,
+        description="At most 100, each with one value of every option, no two active ones alike. Without "
+        "them the product has one variant sharing its id and SKU (with each option's first value).",
     )
 
 
@@ -257,7 +346,13 @@ class Query:
 class Mutation:
     @strawberry.mutation(**guarded(IsAdmin))
     async def create_product(self, info: Info, input: CreateProductInput) -> Product:
-        row = await ProductService(info.context).create_product(
+        options = (
+            None if input.options is None else [{"name": o.name, "values": o.values} for o in input.options]
+        )
+        variants = None if input.variants is None else [variant.as_raw() for variant in input.variants]
+        row = await VariantService(info.context).create_product(
+            options=options,
+            variants=variants,
             sku=input.sku,
             name=input.name,
             description=input.description,
@@ -284,6 +379,39 @@ class Mutation:
     @strawberry.mutation(**guarded(IsAdmin), description="Take a product out of the listings.")
     async def archive_product(self, info: Info, id: strawberry.ID) -> Product:
         return Product.from_row(await ProductService(info.context).archive_product(id))
+
+    @strawberry.mutation(
+        **guarded(IsAdmin),
+        description="Replace a product's options. An added option gives every active variant its first "
+        "value; removing a value an active variant has, or leaving two active variants alike, is refused "
+        "(CONFLICT, `variantIds`); archived variants keep their values.",
+    )
+    async def set_product_options(
+        self, info: Info, product_id: strawberry.ID, options: list[ProductOptionInput]
+    ) -> Product:
+        raw = [{"name": option.name, "values": option.values} for option in options]
+        return Product.from_row(await VariantService(info.context).set_options(product_id, raw))
+
+    @strawberry.mutation(**guarded(IsAdmin), description="Add a variant to a product.")
+    async def create_product_variant(
+        self, info: Info, product_id: strawberry.ID, input: ProductVariantInput
+    ) -> ProductVariant:
+        record = await VariantService(info.context).create_variant(product_id, input.as_raw())
+        return ProductVariant.from_record(record)
+
+    @strawberry.mutation(**guarded(IsAdmin), description="Change a variant, or restore it (`active: true`).")
+    async def update_product_variant(
+        self, info: Info, id: strawberry.ID, input: UpdateProductVariantInput
+    ) -> ProductVariant:
+        record = await VariantService(info.context).update_variant(id, input.as_changes())
+        return ProductVariant.from_record(record)
+
+    @strawberry.mutation(
+        **guarded(IsAdmin),
+        description="Stop selling a variant: inventory refuses to reserve it; it stays readable. Idempotent.",
+    )
+    async def archive_product_variant(self, info: Info, id: strawberry.ID) -> ProductVariant:
+        return ProductVariant.from_record(await VariantService(info.context).archive_variant(id))
 
 
 def _selects(info: Info, field_name: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from shared.pagination import (
 from subgraphs.products import repository
 from subgraphs.products.activity import Activity
 from subgraphs.products.cache import ProductRecord
-from subgraphs.products.events import ProductChange, ProductEvent
+from subgraphs.products.events import ProductChange, ProductEvent, emit_variant_events, variant_payload
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
     DEFAULT_TAX_CLASS,
@@ -40,7 +40,7 @@ from subgraphs.products.models import (
     Product,
     outbox,
 )
-from subgraphs.products.repository import ProductFilter, RankedProduct
+from subgraphs.products.repository import ProductFilter, RankedProduct, VariantRecord
 from subgraphs.products.state import ProductsState
 
 SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
@@ -55,6 +55,8 @@ UPDATABLE_FIELDS = frozenset({"name", "description", "price", "category", "activ
 TAX_CLASS_PATTERN = re.compile(rf"[a-z][a-z0-9_-]{{0,{TAX_CLASS_MAX_LENGTH - 1}}}")
 # A tonne: heavier goods ship as freight, not through a cart.
 MAX_WEIGHT_GRAMS = 1_000_000
+# The product's columns a variant's effective values (its events' payload) come from.
+_VARIANT_EFFECTIVE_COLUMNS = frozenset({"price_amount", "price_currency", "weight_grams", "active"})
 
 
 # --- ids ---------------------------------------------------------------------------------------------
@@ -275,7 +277,12 @@ class ProductService:
         category: str,
         tax_class: str = DEFAULT_TAX_CLASS,
         weight: int | None = None,
+        options: Sequence[tuple[str, Sequence[str]]] = (),
+        variants: Sequence[Mapping[str, Any]] | None = None,
     ) -> Product:
+        """Create a product and its variants. `options` ((name, values)) and `variants` (product_variants
+        rows without `product_id`) come checked by `variants.VariantService.create_product`; without
+        `variants`, the product gets the one variant sharing its id and SKU (each option's first value)."""
         values: dict[str, Any] = {
             "sku": clean_sku(sku),
             "name": clean_name(name),
@@ -287,15 +294,23 @@ class ProductService:
         values["price_amount"], values["price_currency"] = clean_price(price_amount, price_currency)
         try:
             product = await repository.insert(self.session, values)
-            await repository.insert_variants(
-                self.session, [repository.single_variant_values(product.id, product.sku)]
-            )
+            await repository.replace_options(self.session, product.id, options)
+            if variants is None:
+                default = repository.single_variant_values(product.id, product.sku)
+                default["option_values"] = {option: option_values[0] for option, option_values in options}
+                rows: list[Mapping[str, Any]] = [default]
+            else:
+                rows = [{**row, "product_id": product.id} for row in variants]
+            await repository.insert_variants(self.session, rows)
         except IntegrityError as exc:
             # Also the race: two requests creating one SKU; the second waits for the first, then fails here.
             if _violated_constraint(exc) in _SKU_CONSTRAINTS:
                 raise Conflict(f"A product with SKU {values['sku']} already exists.", field="sku") from exc
             raise
-        await self._product_updated(product, ProductChange.CREATED, previous_price=None)
+        records = await repository.variants_of_products(self.session, [product.id])
+        await self._product_updated(product, ProductChange.CREATED, previous_price=None, variants=records)
+        await emit_variant_events(self.session, records, ProductChange.CREATED)
+        self.remember_variants(product.id, records)
         return self._remember(product)
 
     async def update_product(self, product_id: object, changes: Mapping[str, Any]) -> Product:
@@ -337,7 +352,8 @@ class ProductService:
         return await self._change(parse_product_id(product_id), {"active": False})
 
     async def _change(self, product_id: uuid.UUID, values: Mapping[str, Any]) -> Product:
-        """Apply what differs in `values` and emit one `ProductUpdated`; changing nothing writes nothing."""
+        """Apply what differs in `values` and emit one `ProductUpdated`, and a `VariantUpdated` for every
+        variant whose effective values moved with it; changing nothing writes nothing."""
         # Locked first: the event's previous price is the one this change replaced, and the events of one
         # product reach the outbox in the order of their commits.
         current = await repository.get_for_update(self.session, product_id)
@@ -348,16 +364,52 @@ class ProductService:
         changed = {name: value for name, value in values.items() if getattr(current, name) != value}
         if not changed:
             return self._remember(current)
+        # Only these move what a variant sells at or whether it may be sold (its events' payload).
+        moves_variants = bool(changed.keys() & _VARIANT_EFFECTIVE_COLUMNS)
+        before = await repository.variants_of_products(self.session, [product_id]) if moves_variants else []
+        if "price_currency" in changed and any(record.has_own_price for record in before):
+            # A variant's own price is in minor units of the product's currency: it cannot follow a change.
+            raise Conflict(
+                "Variants of this product have prices of their own in its currency: give them the new "
+                "currency's prices (or inherit the product's: `price: null`) first.",
+                field="price.currency",
+            )
         product = await repository.update(self.session, product_id, changed)
         if product is None:  # the row is locked by us: it cannot have gone
             raise NotFound("No such product.", field="id")
+        after = await repository.variants_of_products(self.session, [product_id])
         price_moved = previous_price != {"amount": product.price_amount, "currency": product.price_currency}
         change = ProductChange.ARCHIVED if was_active and not product.active else ProductChange.UPDATED
-        await self._product_updated(product, change, previous_price=previous_price if price_moved else None)
+        await self._product_updated(
+            product, change, previous_price=previous_price if price_moved else None, variants=after
+        )
+        if moves_variants:
+            # Inheriting variants follow the product's price and weight, and every variant its active flag.
+            earlier = {record.id: variant_payload(record, ProductChange.UPDATED) for record in before}
+            moved = [r for r in after if earlier.get(r.id) != variant_payload(r, ProductChange.UPDATED)]
+            await emit_variant_events(self.session, moved, ProductChange.UPDATED)
+        self.remember_variants(product_id, after)
         return self._remember(product)
 
+    async def touch(self, product_id: uuid.UUID) -> tuple[Product, list[VariantRecord]]:
+        """Record a change of the product's options or variants made by the caller (`variants.py`, the row
+        locked): a new updated_at and a `ProductUpdated`; returns the product and its variants as they are
+        now."""
+        product = await repository.update(self.session, product_id, {})
+        if product is None:
+            raise NotFound("No such product.", field="productId")
+        records = await repository.variants_of_products(self.session, [product_id])
+        await self._product_updated(product, ProductChange.UPDATED, previous_price=None, variants=records)
+        self.remember_variants(product_id, records)
+        return self._remember(product), records
+
     async def _product_updated(
-        self, product: Product, change: ProductChange, *, previous_price: dict[str, Any] | None
+        self,
+        product: Product,
+        change: ProductChange,
+        *,
+        previous_price: dict[str, Any] | None,
+        variants: Sequence[VariantRecord],
     ) -> None:
         state: ProductsState | None = self.context.runtime.state
         cache = state.cache if state is not None else None
@@ -376,6 +428,7 @@ class ProductService:
                 "previousPrice": previous_price,
                 "category": product.category,
                 "active": product.active,
+                "variantIds": [record.id for record in variants],
                 "change": change,
             },
             aggregate_id=product.id,
@@ -384,3 +437,7 @@ class ProductService:
     def _remember(self, product: Product) -> Product:
         self.context.loaders.remember(product)
         return product
+
+    def remember_variants(self, product_id: uuid.UUID, records: Sequence[VariantRecord]) -> None:
+        """After a change in this request, later reads of the product's variants see it."""
+        self.context.loaders.remember_variants(product_id, records)

@@ -107,6 +107,7 @@ async def update_event(products_db, product_id: str) -> uuid.UUID:
         return await session.scalar(
             text(
                 "SELECT event_id FROM outbox WHERE aggregate_id = :id AND payload->>'change' = 'updated' "
+                "AND event_type = 'ProductUpdated' "
                 "ORDER BY id DESC LIMIT 1"
             ),
             {"id": product_id},

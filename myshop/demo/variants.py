@@ -1,0 +1,60 @@
+"""Demo products with options and variants (`catalog_variants.py`) inserted into products' database, with
+their options and variants; idempotent (a product whose SKU exists is left alone, variants and all). Newest
+of the catalog, so the demo's first page shows them. No events, like the rest of the seed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myshop.demo.catalog_variants import DEMO_VARIANT_PRODUCTS
+from subgraphs.products import repository
+
+
+async def seed(session: AsyncSession) -> list[str]:
+    """Insert the demo products with variants that are not there yet; flushes only."""
+    now = datetime.now(UTC)
+    by_id = {item.id: item for item in DEMO_VARIANT_PRODUCTS}
+    rows = [
+        {
+            "id": item.id,
+            "sku": item.sku,
+            "name": item.name,
+            "description": item.description,
+            "price_amount": item.price_amount,
+            "price_currency": item.currency,
+            "category": item.category,
+            "tax_class": item.tax_class,
+            "weight_grams": item.weight_grams,
+            # A second ahead of the generated catalog's newest, one apart: the listing's first page.
+            "created_at": now + timedelta(seconds=len(DEMO_VARIANT_PRODUCTS) - index),
+            "updated_at": now + timedelta(seconds=len(DEMO_VARIANT_PRODUCTS) - index),
+        }
+        for index, item in enumerate(DEMO_VARIANT_PRODUCTS)
+    ]
+    inserted = await repository.insert_products_skipping_existing(session, rows)
+    variants = 0
+    for product_id in inserted:
+        item = by_id[product_id]
+        await repository.replace_options(session, product_id, item.options)
+        await repository.insert_variants(
+            session,
+            [
+                {
+                    "id": variant.id,
+                    "product_id": product_id,
+                    "sku": variant.sku,
+                    "price_amount": variant.price_amount,
+                    "weight_grams": variant.weight_grams,
+                    "option_values": variant.option_values,
+                    "position": position,
+                }
+                for position, variant in enumerate(item.variants)
+            ],
+        )
+        variants += len(item.variants)
+    already = len(DEMO_VARIANT_PRODUCTS) - len(inserted)
+    return [
+        f"products: {len(inserted)} demo products with {variants} variants inserted, {already} already there"
+    ]
