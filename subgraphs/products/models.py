@@ -86,6 +86,14 @@ class Product(Base):
             postgresql_where=text("active"),
         ),
         Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
+        # Faceted search joins the matching variants to their products for the product's price, currency and
+        # category: from this narrow index alone (an index-only scan), not the wide rows.
+        Index(
+            "ix_products_active_pricing",
+            "id",
+            postgresql_include=["price_amount", "price_currency", "category"],
+            postgresql_where=text("active"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, server_default=func.gen_random_uuid())

@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    distinct,
     func,
     literal,
     literal_column,
@@ -225,24 +224,36 @@ def price_page_statement(
     """Products by the lowest price among their matching variants (ascending: ties by id ascending;
     descending: both descending), after the keyset `after`. Rows: (product, price[, total]).
 
-    One join and one aggregate over the matching variants: a product's price depends on which of its variants
-    match, so no index holds the order; at 10,000 products x 3 variants that is a few milliseconds.
+    A product's price depends on which of its variants match, so no index holds the order: the matching
+    variants are aggregated to (product id, price) on narrow rows (variants by their indexes, products by
+    `ix_products_active_pricing` alone), the page is cut from that, and only the page's products are read
+    whole. The total counts the same aggregate (a CTE, computed once).
     """
-    sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
     price = func.min(effective_price())
-    statement = (
-        select(Product, price.label("price"), *_total_column(filters, sort, with_total))
-        .join(ProductVariant, ProductVariant.product_id == Product.id)
+    matching = (
+        select(ProductVariant.product_id.label("product_id"), price.label("price"))
+        .join(Product, Product.id == ProductVariant.product_id)
         .where(*_product_conditions(filters), *_variant_conditions(filters))
-        .group_by(Product.id)
+        .group_by(ProductVariant.product_id)
+        .cte("matching_products")
     )
+    position = tuple_(matching.c.price, matching.c.product_id)
+    page = select(matching.c.product_id, matching.c.price)
     if after is not None:
-        position = tuple_(price, Product.id)
         bound = tuple_(bindparam("after_price", after[0], type_=BigInteger), bindparam("after_id", after[1]))
-        statement = statement.having(position < bound if descending else position > bound)
+        page = page.where(position < bound if descending else position > bound)
     if descending:
-        return statement.order_by(price.desc(), Product.id.desc()).limit(limit)
-    return statement.order_by(price.asc(), Product.id.asc()).limit(limit)
+        order = [matching.c.price.desc(), matching.c.product_id.desc()]
+    else:
+        order = [matching.c.price.asc(), matching.c.product_id.asc()]
+    cut = page.order_by(*order).limit(limit).subquery("page")
+    total = []
+    if with_total:
+        total = [select(func.count()).select_from(matching).scalar_subquery().label("total_count")]
+    statement = select(Product, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
+    if descending:
+        return statement.order_by(cut.c.price.desc(), cut.c.product_id.desc())
+    return statement.order_by(cut.c.price.asc(), cut.c.product_id.asc())
 
 
 async def search_page(
@@ -328,57 +339,81 @@ class FacetRow:
     max: int | None
 
 
+# Entries of a variant's option values read for facets: a bound on a pathological variant, and on the
+# planner's guess (100 rows per call of jsonb_each_text, which otherwise prices the statement into JIT).
+MAX_FACET_ENTRIES_PER_VARIANT = 20
+
+
 def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
-    """Every facet of the listing `filters` x `sort` in one statement (a UNION ALL of small aggregates over
-    the same two CTEs): the result's products by category, its matching variants' option values, in stock,
-    prices per currency. Counts count products, with every filter applied (not "what if this filter were
-    off")."""
-    price = effective_price()
+    """Every facet of the listing `filters` x `sort` in one statement: a UNION ALL of small hash aggregates
+    over the matching variants (a CTE) and their per-product summary (another): the result's products by
+    category, by option value of their matching variants, in stock, prices per currency. Counts count
+    products, with every filter applied (not "what if this filter were off")."""
     matching = (
         select(
             ProductVariant.product_id.label("product_id"),
-            ProductVariant.option_values.label("option_values"),
-            price.label("price"),
+            Product.category.label("category"),
             Product.price_currency.label("currency"),
+            ProductVariant.option_values.label("option_values"),
+            effective_price().label("price"),
             ProductVariant.available_units.label("available_units"),
         )
         .join(Product, Product.id == ProductVariant.product_id)
         .where(*_product_conditions(filters), *_variant_conditions(filters))
         .cte("matching_variants")
     )
+    per_product = (
+        select(
+            matching.c.product_id,
+            matching.c.category,
+            matching.c.currency,
+            func.min(matching.c.price).label("low"),
+            func.max(matching.c.price).label("high"),
+            func.bool_or(matching.c.available_units > 0).label("stocked"),
+        )
+        .group_by(matching.c.product_id, matching.c.category, matching.c.currency)
+        .cte("matching_products")
+    )
     if _requires_variant(filters, sort):
-        products = select(Product.id, Product.category).where(Product.id.in_(select(matching.c.product_id)))
+        categories = select(per_product.c.category.label("category")).subquery("result")
     else:
-        products = select(Product.id, Product.category).where(*_product_conditions(filters))
-    result = products.cte("result_products")
-    no_text = cast(null(), String)
-    no_int = cast(null(), BigInteger)
-    entry = func.jsonb_each_text(matching.c.option_values).table_valued("key", "value").alias("entry")
-    product_count = func.count(distinct(matching.c.product_id))
-    return union_all(
-        select(literal("category"), result.c.category, no_text, func.count(), no_int, no_int).group_by(
-            result.c.category
-        ),
-        select(literal("option"), entry.c.key, entry.c.value, product_count, no_int, no_int)
+        # Products without an active variant are listed too (no variant filter): count them by category.
+        categories = select(Product.category.label("category")).where(*_product_conditions(filters))
+        categories = categories.subquery("result")
+    entries = func.jsonb_each_text(matching.c.option_values).table_valued("key", "value")
+    entry = select(entries.c.key, entries.c.value).limit(MAX_FACET_ENTRIES_PER_VARIANT).lateral("entry")
+    values = (
+        select(matching.c.product_id, entry.c.key, entry.c.value)
         .select_from(matching)
         .join(entry, true())
-        .group_by(entry.c.key, entry.c.value),
+        .group_by(matching.c.product_id, entry.c.key, entry.c.value)
+        .subquery("product_values")
+    )
+    no_text = cast(null(), String)
+    no_int = cast(null(), BigInteger)
+    return union_all(
+        select(literal("category"), categories.c.category, no_text, func.count(), no_int, no_int).group_by(
+            categories.c.category
+        ),
+        select(literal("option"), values.c.key, values.c.value, func.count(), no_int, no_int).group_by(
+            values.c.key, values.c.value
+        ),
         select(
             literal("in_stock"),
             no_text,
             no_text,
-            func.count(distinct(matching.c.product_id)).filter(matching.c.available_units > 0),
+            func.count().filter(per_product.c.stocked),
             no_int,
             no_int,
-        ).select_from(matching),
+        ).select_from(per_product),
         select(
             literal("price"),
-            matching.c.currency,
+            per_product.c.currency,
             no_text,
-            product_count,
-            func.min(matching.c.price),
-            func.max(matching.c.price),
-        ).group_by(matching.c.currency),
+            func.count(),
+            func.min(per_product.c.low),
+            func.max(per_product.c.high),
+        ).group_by(per_product.c.currency),
     )
 
 

@@ -1,4 +1,4 @@
-"""products: indexes of the faceted search (variants by product while active, by option value, in stock)
+"""products: indexes of the faceted search (variants by option value, in stock; products' pricing columns)
 
 Revision ID: 0006_search_indexes
 Revises: 0005_variants_media
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0006_search_indexes"
 down_revision: str | None = "0005_variants_media"
@@ -18,6 +17,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_products_active_pricing",
+        "products",
+        ["id"],
+        postgresql_include=["price_amount", "price_currency", "category"],
+        postgresql_where=sa.text("active"),
+    )
     op.create_index(
         "ix_product_variants_option_values",
         "product_variants",
@@ -37,3 +43,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_product_variants_product_id_in_stock", table_name="product_variants")
     op.drop_index("ix_product_variants_option_values", table_name="product_variants")
+    op.drop_index("ix_products_active_pricing", table_name="products")
