@@ -307,3 +307,19 @@ async def test_an_unknown_sort_is_refused_by_validation(gql):
     assert resp.status_code in (200, 400)
     assert resp.error_codes == ["BAD_USER_INPUT"] or resp.error_codes == ["GRAPHQL_VALIDATION_FAILED"]
     assert resp.data is None
+
+
+async def test_the_router_answers_a_faceted_search_as_the_subgraph_does(
+    gql, admin_token, products_db, http, myshop_router
+):
+    await acceptance_catalog(gql, admin_token, products_db)
+    variables = {"filter": ACCEPTANCE_FILTER, "sort": "PRICE_ASC"}
+
+    through_router = await http.post(
+        f"{myshop_router.url}/graphql", json={"query": FACETS, "variables": variables}
+    )
+    direct = (await gql("products", FACETS, variables)).ok()
+
+    assert through_router.status_code == 200
+    assert through_router.json() == {"data": direct}
+    assert direct["products"]["totalCount"] == 2
