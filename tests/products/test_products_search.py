@@ -3,6 +3,7 @@ filter, sorts by relevance, newest or price with keyset cursors, and counts face
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -16,6 +17,10 @@ from search_helpers import (
     walk_search,
 )
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+
+from subgraphs.products import search_repository
+from subgraphs.products.search_repository import OptionMatch, ProductFilter, ProductSort
 
 COLOURS = ["Red", "Blue", "Green"]
 SIZES = ["S", "M", "L"]
@@ -323,3 +328,47 @@ async def test_the_router_answers_a_faceted_search_as_the_subgraph_does(
     assert through_router.status_code == 200
     assert through_router.json() == {"data": direct}
     assert direct["products"]["totalCount"] == 2
+
+
+def _compiled(statement) -> tuple[str, list]:
+    sql = statement.compile(dialect=postgresql.asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
+    values = [sql.params[name] for name in sql.positiontup]
+    return str(sql), [json.dumps(v) if isinstance(v, dict) else v for v in values]
+
+
+BLUE_IN_STOCK = ProductFilter(in_stock=True, options=(OptionMatch("Colour", ("Blue", "Navy")),))
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [
+        (
+            search_repository.newest_page_statement(ProductFilter(in_stock=True), after=None, limit=21),
+            "ix_product_variants_product_id_in_stock",
+        ),
+        (
+            search_repository.price_page_statement(
+                BLUE_IN_STOCK, descending=False, after=None, limit=21, with_total=True
+            ),
+            "ix_product_variants_option_values",
+        ),
+        (
+            search_repository.price_page_statement(
+                ProductFilter(price_min=100), descending=False, after=None, limit=21
+            ),
+            "ix_products_active_pricing",
+        ),
+        (
+            search_repository.facets_statement(BLUE_IN_STOCK, ProductSort.PRICE_ASC),
+            "ix_product_variants_option_values",
+        ),
+    ],
+)
+async def test_faceted_statements_can_use_their_index(products_db, statement, index):
+    sql, params = _compiled(statement)
+    async with products_db() as session, session.begin():
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {sql}", *params))
+
+    assert f"{index} " in plan
