@@ -1,10 +1,16 @@
-"""Benchmark: `products` listing and full-text search over HTTP + GraphQL, against the bare SQL it runs.
+"""Benchmark: `products` listing, full-text search and faceted search over HTTP + GraphQL, against the bare
+SQL it runs.
 
-Standalone: creates a scratch database (migrated to head), seeds 10,000 demo products, serves the products
+Standalone: creates a scratch database (migrated to head), seeds 10,000 demo products with 3 variants each
+(options Colour and Size, prices of their own, about a third out of stock), serves the products
 app with uvicorn on a loopback port in a child process (so the load generator does not share its GIL), and
 for each query type measures N sequential keep-alive requests after a warm-up. The reference is the very
 SQL the service sends (the repository's statements, compiled once) run over a bare asyncpg connection, plus
 PostgreSQL's own EXPLAIN ANALYZE execution time. Drops the database at the end.
+
+The faceted cases (a filter on variants, a sort, `facets`) run two statements per request: the page (with its
+total) and the facets. `--without-search-indexes` drops migration 0006's indexes first (to measure what they
+buy); `--plans` prints the EXPLAIN ANALYZE of each faceted case's statements.
 
     .venv/bin/python bench/products_search.py [--requests 150] [--warmup 15] [--products 10000]
 """
@@ -40,8 +46,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # no
 from myshop import migrations  # noqa: E402
 from myshop.demo.catalog import DEMO_SEARCHES  # noqa: E402
 from myshop.demo.products import seed  # noqa: E402
-from subgraphs.products import repository  # noqa: E402
-from subgraphs.products.repository import ProductFilter  # noqa: E402
+from subgraphs.products import search_repository  # noqa: E402
+from subgraphs.products.search import (  # noqa: E402
+    Listing,
+    OptionFilterInput,
+    PriceFilterInput,
+    SearchFilterInput,
+    clean_listing,
+)
+from subgraphs.products.search_repository import ProductSort  # noqa: E402
 
 PAGE_SIZE = 20
 CATEGORY = "Electronics"
@@ -54,6 +67,36 @@ query Products($search: String, $category: String, $first: Int) {
   }
 }
 """
+FACETED_QUERY = """
+query Faceted(
+  $search: String, $category: String, $first: Int, $filter: ProductSearchFilter, $sort: ProductSort
+) {
+  products(search: $search, category: $category, first: $first, filter: $filter, sort: $sort) {
+    totalCount
+    edges { cursor node { id sku name description price { amount currency } category } }
+    pageInfo { hasNextPage endCursor }
+    facets {
+      categories { value count }
+      options { name values { value count } }
+      inStock
+      priceRanges { min { amount currency } max { amount currency } count }
+    }
+  }
+}
+"""
+COLOURS = ("Black", "White", "Red", "Blue", "Green", "Grey", "Navy", "Yellow")
+SIZES = ("XS", "S", "M", "L", "XL")
+# In stock, blue or navy, 20 to 80 dollars: a shopper's narrowing of the catalog.
+FACETED_FILTER: dict[str, Any] = {
+    "inStock": True,
+    "options": [{"name": "Colour", "values": ["Blue", "Navy"]}],
+    "price": {"min": 2000, "max": 8000, "currency": "USD"},
+}
+SEARCH_INDEXES = (
+    "ix_product_variants_option_values",
+    "ix_product_variants_product_id_in_stock",
+    "ix_products_active_pricing",
+)
 
 
 @dataclass(frozen=True)
@@ -61,14 +104,42 @@ class Case:
     label: str
     search: str | None = None
     category: str | None = None
+    filter: dict[str, Any] | None = None
+    sort: str | None = None  # a ProductSort name
+
+    @property
+    def faceted(self) -> bool:
+        return self.filter is not None or self.sort is not None
+
+    @property
+    def query(self) -> str:
+        return FACETED_QUERY if self.faceted else QUERY
 
     @property
     def variables(self) -> dict[str, Any]:
-        return {"search": self.search, "category": self.category, "first": PAGE_SIZE}
+        variables: dict[str, Any] = {"search": self.search, "category": self.category, "first": PAGE_SIZE}
+        if self.faceted:
+            variables.update(filter=self.filter, sort=self.sort)
+        return variables
 
     @property
-    def filters(self) -> ProductFilter:
-        return ProductFilter(search=self.search, category=self.category)
+    def listing(self) -> Listing:
+        raw = self.filter
+        filter_input = None
+        if raw is not None:
+            price = raw.get("price")
+            filter_input = SearchFilterInput(
+                categories=raw.get("categories"),
+                price=PriceFilterInput(price.get("min"), price.get("max"), price.get("currency"))
+                if price
+                else None,
+                in_stock=raw.get("inStock"),
+                options=[OptionFilterInput(o["name"], o["values"]) for o in raw.get("options") or []] or None,
+            )
+        sort = ProductSort[self.sort] if self.sort is not None else None
+        return clean_listing(
+            self.search, self.category, include_archived=False, filter=filter_input, sort=sort
+        )
 
 
 @dataclass
@@ -142,19 +213,83 @@ async def wait_until_up(client: httpx.AsyncClient, url: str, process: multiproce
 
 
 def compiled(statement: Any) -> tuple[str, list[Any]]:
-    """The repository statement as the asyncpg dialect sends it: `$n` placeholders and their values."""
-    sql = statement.compile(dialect=postgresql.asyncpg.dialect())
-    return str(sql), [sql.params[name] for name in sql.positiontup]
+    """The repository statement as the asyncpg dialect sends it: `$n` placeholders and their values (JSON ones
+    serialized, as the dialect's bind processor does)."""
+    sql = statement.compile(dialect=postgresql.asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
+    values = [sql.params[name] for name in sql.positiontup]
+    return str(sql), [json.dumps(v) if isinstance(v, dict) else v for v in values]
 
 
 def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
-    """What one GraphQL request of `case` runs: one statement, the page (PAGE_SIZE + 1 rows) and its total."""
-    filters = case.filters
-    if filters.search is not None:
-        page = repository.search_page_statement(filters, after=None, limit=PAGE_SIZE + 1, with_total=True)
+    """What one GraphQL request of `case` runs: the page (PAGE_SIZE + 1 rows) with its total, and the facets
+    statement when the case asks for them."""
+    listing = case.listing
+    filters, sort = listing.filters, listing.sort
+    if sort is ProductSort.RELEVANCE:
+        page = search_repository.search_page_statement(
+            filters, after=None, limit=PAGE_SIZE + 1, with_total=True
+        )
+    elif sort in (ProductSort.PRICE_ASC, ProductSort.PRICE_DESC):
+        page = search_repository.price_page_statement(
+            filters,
+            descending=sort is ProductSort.PRICE_DESC,
+            after=None,
+            limit=PAGE_SIZE + 1,
+            with_total=True,
+        )
     else:
-        page = repository.newest_page_statement(filters, after=None, limit=PAGE_SIZE + 1, with_total=True)
-    return [compiled(page)]
+        page = search_repository.newest_page_statement(
+            filters, after=None, limit=PAGE_SIZE + 1, with_total=True
+        )
+    statements = [compiled(page)]
+    if case.faceted:
+        statements.append(compiled(search_repository.facets_statement(filters, sort)))
+    return statements
+
+
+async def seed_variants(pg: asyncpg.Connection) -> int:
+    """Every product's one variant becomes three: colours and sizes spread by a hash of the SKU, the first
+    at the product's price, the others dearer, about a third of them out of stock. Returns variants."""
+    hashed = "SELECT id, sku, price_amount, (hashtext(sku)::bigint & 2147483647) AS h FROM products"
+    colours, sizes = list(COLOURS), list(SIZES)
+    async with pg.transaction():
+        await pg.execute(
+            f"""
+            UPDATE product_variants v SET
+              option_values = jsonb_build_object(
+                'Colour', ($1::text[])[1 + p.h % 8], 'Size', ($2::text[])[1 + p.h % 5]),
+              available_units = CASE WHEN p.h % 3 = 0 THEN 0 ELSE 1 + p.h % 17 END,
+              availability_at = now()
+            FROM ({hashed}) p WHERE v.id = p.id
+            """,
+            colours,
+            sizes,
+        )
+        await pg.execute(
+            f"""
+            INSERT INTO product_variants
+              (product_id, sku, price_amount, option_values, position, available_units, availability_at)
+            SELECT p.id, p.sku || '-V' || i,
+                   p.price_amount + CASE i WHEN 1 THEN 100 * (p.h % 7) ELSE 250 END,
+                   jsonb_build_object(
+                     'Colour', ($1::text[])[1 + (p.h + 3 * i) % 8], 'Size', ($2::text[])[1 + (p.h + i) % 5]),
+                   i,
+                   CASE WHEN (p.h / (3 * i + 1)) % 3 = 0 THEN 0 ELSE 1 + (p.h + i) % 17 END,
+                   now()
+            FROM ({hashed}) p, generate_series(1, 2) AS i
+            """,
+            colours,
+            sizes,
+        )
+        await pg.execute(
+            """
+            INSERT INTO product_options (product_id, position, name, "values")
+            SELECT product_id, o.position, o.name, array_agg(DISTINCT option_values ->> o.name)
+            FROM product_variants, (VALUES (0, 'Colour'), (1, 'Size')) AS o(position, name)
+            GROUP BY product_id, o.position, o.name
+            """
+        )
+        return int(await pg.fetchval("SELECT count(*) FROM product_variants"))
 
 
 async def explain_ms(conn: asyncpg.Connection, statements: list[tuple[str, list[Any]]]) -> float:
@@ -191,9 +326,16 @@ async def run(args: argparse.Namespace) -> None:
         seed_seconds = time.perf_counter() - t0
         await engine.dispose()
         pg = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+        variants = await seed_variants(pg)
+        if args.without_search_indexes:
+            for index in SEARCH_INDEXES:
+                await pg.execute(f"DROP INDEX {index}")
         # The steady state of a live catalog (autovacuum would get there): statistics and visibility map.
-        await pg.execute("VACUUM ANALYZE products")
-        print(f"database {database}: {summary[0]} in {seed_seconds:.2f} s")
+        for table in ("products", "product_variants", "product_options"):
+            await pg.execute(f"VACUUM ANALYZE {table}")
+        print(f"database {database}: {summary[0]}, {variants} variants, in {seed_seconds:.2f} s")
+        if args.without_search_indexes:
+            print(f"WITHOUT the search indexes {', '.join(SEARCH_INDEXES)}")
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -218,13 +360,18 @@ async def run(args: argparse.Namespace) -> None:
             Case("first page (newest)"),
             Case(f"category={CATEGORY}", category=CATEGORY),
             *(Case(f"search={term!r}", search=term) for term in DEMO_SEARCHES),
+            Case("faceted, price asc", filter=FACETED_FILTER, sort="PRICE_ASC"),
+            Case("faceted, price desc", filter=FACETED_FILTER, sort="PRICE_DESC"),
+            Case("faceted, newest", filter=FACETED_FILTER, sort="NEWEST"),
+            Case(f"faceted, search={DEMO_SEARCHES[0]!r}", search=DEMO_SEARCHES[0], filter=FACETED_FILTER),
+            Case("facets only, no filter", sort="NEWEST"),
         ]
         limits = httpx.Limits(max_keepalive_connections=1, max_connections=1)
         rows = []
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
             await wait_until_up(client, base, process)
             for case in cases:
-                body = {"query": QUERY, "variables": case.variables}
+                body = {"query": case.query, "variables": case.variables}
 
                 async def request(body: dict[str, Any] = body) -> dict[str, Any]:
                     response = await client.post("/graphql", json=body)
@@ -244,6 +391,8 @@ async def run(args: argparse.Namespace) -> None:
                         await statement.fetch(*params)
 
                 sql = await measure(bare, args.requests, args.warmup)
+                if args.plans and case.faceted:
+                    await print_plans(pg, case, statements)
                 rows.append((case, total, http, sql, await explain_ms(pg, statements)))
         await pg.close()
         report(rows, args)
@@ -257,9 +406,15 @@ async def run(args: argparse.Namespace) -> None:
         print(f"dropped {database}; total {time.perf_counter() - started:.1f} s")
 
 
+async def print_plans(pg: asyncpg.Connection, case: Case, statements: list[tuple[str, list[Any]]]) -> None:
+    for sql, params in statements:
+        plan = await pg.fetch(f"EXPLAIN (ANALYZE, BUFFERS OFF) {sql}", *params)
+        print(f"--- {case.label}\n" + "\n".join(row[0] for row in plan))
+
+
 async def concurrent_searches(base: str, cases: list[Case], args: argparse.Namespace) -> None:
     """Throughput: every search in turn from `--concurrency` keep-alive connections at once."""
-    searches = [case for case in cases if case.search is not None]
+    searches = [case for case in cases if case.search is not None and not case.faceted]
     per_worker = max(1, args.requests // 3)
     limits = httpx.Limits(max_keepalive_connections=args.concurrency, max_connections=args.concurrency)
     seconds: list[float] = []
@@ -293,20 +448,22 @@ def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse
     )
     print("HTTP = POST /graphql on uvicorn (1 worker, own process)")
     print("SQL = the same statement (page + total) over a bare asyncpg connection, prepared")
+    print("faceted cases: filter inStock + Colour in (Blue, Navy) + 20-80 USD, sort as named, with facets:")
+    print("      two statements (page + total, facets) in HTTP and in SQL alike")
     print("PG exec = PostgreSQL's EXPLAIN ANALYZE execution time of them; ratio = HTTP p50 / SQL p50")
     header = (
-        f"{'query':<30} {'matches':>7} | {'HTTP p50':>8} {'p99':>7} {'mean':>7} {'req/s':>7} | "
+        f"{'query':<34} {'matches':>7} | {'HTTP p50':>8} {'p99':>7} {'mean':>7} {'req/s':>7} | "
         f"{'SQL p50':>7} {'p99':>6} {'mean':>6} | {'PG exec':>7} | {'ratio':>5}"
     )
     print(header)
     print("-" * len(header))
     for case, total, http, sql, explained in rows:
         print(
-            f"{case.label:<30} {total:>7} | {http.p50_ms:>6.2f}ms {http.p99_ms:>5.2f}ms "
+            f"{case.label:<34} {total:>7} | {http.p50_ms:>6.2f}ms {http.p99_ms:>5.2f}ms "
             f"{http.mean_ms:>5.2f}ms {http.rate:>7.0f} | {sql.p50_ms:>5.2f}ms {sql.p99_ms:>4.2f}ms "
             f"{sql.mean_ms:>4.2f}ms | {explained:>5.2f}ms | {http.p50_ms / sql.p50_ms:>4.1f}x"
         )
-    searches = [row for row in rows if row[0].search is not None]
+    searches = [row for row in rows if row[0].search is not None and not row[0].faceted]
     http_p50 = statistics.median(row[2].p50_ms for row in searches)
     sql_p50 = statistics.median(row[3].p50_ms for row in searches)
     print("-" * len(header))
@@ -314,6 +471,14 @@ def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse
         f"searches (median of {len(searches)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
         f"ratio {http_p50 / sql_p50:.1f}x, GraphQL+HTTP overhead {http_p50 - sql_p50:.2f} ms per request"
     )
+    faceted = [row for row in rows if row[0].faceted]
+    if faceted:
+        http_p50 = statistics.median(row[2].p50_ms for row in faceted)
+        sql_p50 = statistics.median(row[3].p50_ms for row in faceted)
+        print(
+            f"faceted (median of {len(faceted)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
+            f"ratio {http_p50 / sql_p50:.1f}x"
+        )
 
 
 def main() -> None:
@@ -324,6 +489,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=15, help="warm-up requests per query type")
     parser.add_argument("--products", type=int, default=10_000, help="demo products to seed")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the throughput run")
+    parser.add_argument(
+        "--without-search-indexes", action="store_true", help="drop migration 0006's indexes first"
+    )
+    parser.add_argument("--plans", action="store_true", help="print the faceted statements' plans")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -5,6 +5,9 @@ This module names them, so emitters and consumers (analytics, notifications, inv
 them. The demo seed inserts its rows directly and emits nothing. products consumes its own `ProductUpdated`
 too: each one drops the product's entry from the Redis cache (`cache.py`), whichever replica or script made
 the change.
+
+products also consumes inventory's `StockChanged` (stream `<prefix>events:inventory`): it keeps each variant's
+available units for the catalog's "in stock" filter and facets (`search.py` documents the staleness bound).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.ids import uuid_or_none
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
+from subgraphs.products import search_repository
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.models import outbox, processed_events
 from subgraphs.products.repository import VariantRecord
@@ -94,13 +99,32 @@ async def emit_variant_events(
         )
 
 
+# inventory's events products consumes (the names inventory emits them under; no import across subgraphs).
+STOCK_CHANGED = "StockChanged"
+
+
+async def stock_changed(session: AsyncSession, event: Event) -> None:
+    """Keep the variant's available units as of the event's time: {variantId, productId, available, ...}; an
+    event from before variants names the variant by `productId` (a single-variant product's variant shares
+    its id). A variant products does not know (yet, or any more) is no error: nothing to keep. A payload
+    without a usable id or count is a producer's bug: it fails, and after retries waits in the dead
+    letters."""
+    payload = event.payload
+    variant_id = uuid_or_none(payload.get("variantId") or payload.get("productId"))
+    available = payload.get("available")
+    if variant_id is None or type(available) is not int:
+        raise ValueError(f"StockChanged {event.id} without a variant id or an integer `available`")
+    await search_repository.record_availability(session, variant_id, available, event.occurred_at)
+
+
 # The consumer group of products on its own stream (its dead letters: `<prefix>deadletter:products`).
 GROUP = "products"
 
 
 def consumer_spec(cache: ProductCache) -> ConsumerSpec:
-    """What products consumes: its own `ProductUpdated`, to invalidate the cache. Redis being down while
-    invalidating is an outage for the consumer (the event stays pending and is retried), not a failure."""
+    """What products consumes: its own `ProductUpdated`, to invalidate the cache (Redis being down while
+    invalidating is an outage for the consumer: the event stays pending and is retried, not a failure), and
+    inventory's `StockChanged`, to keep availability."""
 
     async def product_updated(session: AsyncSession, event: Event) -> None:
         await cache.invalidate([event.payload.get("productId") or event.aggregate_id], source="event")
@@ -109,5 +133,10 @@ def consumer_spec(cache: ProductCache) -> ConsumerSpec:
         ProductEvent.PRODUCT_UPDATED: product_updated
     }
     return ConsumerSpec(
-        group=GROUP, subscriptions=[Subscription("products", handlers)], processed=processed_events
+        group=GROUP,
+        subscriptions=[
+            Subscription("products", handlers),
+            Subscription("inventory", {STOCK_CHANGED: stock_changed}),
+        ],
+        processed=processed_events,
     )

@@ -86,6 +86,14 @@ class Product(Base):
             postgresql_where=text("active"),
         ),
         Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
+        # Faceted search joins the matching variants to their products for the product's price, currency and
+        # category: from this narrow index alone (an index-only scan), not the wide rows.
+        Index(
+            "ix_products_active_pricing",
+            "id",
+            postgresql_include=["price_amount", "price_currency", "category"],
+            postgresql_where=text("active"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, server_default=func.gen_random_uuid())
@@ -140,6 +148,20 @@ class ProductVariant(Base):
         CheckConstraint("weight_grams IS NULL OR weight_grams >= 0", name="weight_grams_not_negative"),
         CheckConstraint("available_units >= 0", name="available_units_not_negative"),
         Index("ix_product_variants_product_id_position", "product_id", "position"),
+        # Faceted search (search_repository.py; measured in bench/products_search.py): option filters (`@>`),
+        # and "in stock" probes of a product's variants.
+        Index(
+            "ix_product_variants_option_values",
+            "option_values",
+            postgresql_using="gin",
+            postgresql_ops={"option_values": "jsonb_path_ops"},
+            postgresql_where=text("active"),
+        ),
+        Index(
+            "ix_product_variants_product_id_in_stock",
+            "product_id",
+            postgresql_where=text("active AND available_units > 0"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, server_default=func.gen_random_uuid())

@@ -1,4 +1,5 @@
-"""SQL for the catalog's tables, nothing else: rules live in service.py."""
+"""SQL for the catalog's tables, nothing else: rules live in service.py (listings and search:
+search_repository.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    REAL,
-    ColumnElement,
-    Float,
     Select,
-    and_,
     any_,
     bindparam,
-    cast,
     delete,
     func,
-    literal_column,
-    or_,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -29,38 +23,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.products.models import Product, ProductOption, ProductVariant
-
-# The text search configuration of the queries: the one the search vector's name/category/description use.
-_ENGLISH = literal_column("'english'::regconfig")
-
-
-@dataclass(frozen=True, slots=True)
-class ProductFilter:
-    search: str | None = None
-    category: str | None = None
-    include_archived: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RankedProduct:
-    product: Product
-    # ts_rank as PostgreSQL computed it (a `real`); None outside a search.
-    rank: float | None
-
-
-def _ts_query(search: str) -> ColumnElement[Any]:
-    return func.websearch_to_tsquery(_ENGLISH, search)
-
-
-def _conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if not filters.include_archived:
-        conditions.append(Product.active)
-    if filters.category is not None:
-        conditions.append(Product.category == filters.category)
-    if filters.search is not None:
-        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(filters.search)))
-    return conditions
 
 
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Product]:
@@ -83,95 +45,6 @@ async def get_for_update(session: AsyncSession, product_id: uuid.UUID) -> Produc
         .execution_options(populate_existing=True)
     )
     return (await session.scalars(statement)).one_or_none()
-
-
-def search_page_statement(
-    filters: ProductFilter, *, after: tuple[float, uuid.UUID] | None, limit: int, with_total: bool = False
-) -> Select[Any]:
-    """Matches of `filters.search`, most relevant first (ties by id), after the keyset `after`.
-
-    Rows are (product, rank[, total]): the total, when asked, rides along in the same round trip.
-    """
-    assert filters.search is not None
-    rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
-    statement = select(Product, rank, *_total_column(filters, with_total)).where(*_conditions(filters))
-    if after is not None:
-        # The bound rank is compared as a `real`, exactly the type ts_rank returns, so equal ranks stay equal.
-        after_rank = cast(bindparam("after_rank", after[0], type_=Float), REAL)
-        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after[1])))
-    return statement.order_by(rank.desc(), Product.id.asc()).limit(limit)
-
-
-def newest_page_statement(
-    filters: ProductFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int, with_total: bool = False
-) -> Select[Any]:
-    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product[, total])."""
-    statement = select(Product, *_total_column(filters, with_total)).where(*_conditions(filters))
-    if after is not None:
-        statement = statement.where(
-            or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
-        )
-    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
-
-
-def count_statement(filters: ProductFilter) -> Select[tuple[int]]:
-    return select(func.count()).select_from(Product).where(*_conditions(filters))
-
-
-def _total_column(filters: ProductFilter, wanted: bool) -> list[Any]:
-    # An uncorrelated scalar subquery: PostgreSQL runs it once (an InitPlan), whatever the page size.
-    if not wanted:
-        return []
-    return [count_statement(filters).correlate(None).scalar_subquery().label("total_count")]
-
-
-@dataclass(frozen=True, slots=True)
-class ProductPage:
-    items: list[RankedProduct]
-    total: int | None
-
-
-async def search_page(
-    session: AsyncSession,
-    filters: ProductFilter,
-    *,
-    after: tuple[float, uuid.UUID] | None,
-    limit: int,
-    with_total: bool = False,
-) -> ProductPage:
-    statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], float(row[1])) for row in rows]
-    return await _with_total(session, filters, items, [row[2] for row in rows[:1]] if with_total else None)
-
-
-async def newest_page(
-    session: AsyncSession,
-    filters: ProductFilter,
-    *,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-    with_total: bool = False,
-) -> ProductPage:
-    statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], None) for row in rows]
-    return await _with_total(session, filters, items, [row[1] for row in rows[:1]] if with_total else None)
-
-
-async def _with_total(
-    session: AsyncSession, filters: ProductFilter, items: list[RankedProduct], totals: list[int] | None
-) -> ProductPage:
-    if totals is None:
-        return ProductPage(items, None)
-    if totals:
-        return ProductPage(items, int(totals[0]))
-    # An empty page carries no row to bring the total along: ask for it (rare: past the end, or no match).
-    return ProductPage(items, await count(session, filters))
-
-
-async def count(session: AsyncSession, filters: ProductFilter) -> int:
-    return int(await session.scalar(count_statement(filters)) or 0)
 
 
 async def category_counts(session: AsyncSession) -> list[tuple[str, int]]:

@@ -18,6 +18,8 @@ from shared.pagination import Connection, connection
 from subgraphs.products import models
 from subgraphs.products.cache import ProductRecord
 from subgraphs.products.repository import VariantRecord
+from subgraphs.products.search import CatalogSearch, Listing
+from subgraphs.products.search_schema import ProductFacets, ProductSearchFilter, ProductSort
 from subgraphs.products.service import ProductService
 from subgraphs.products.variants import VariantService
 
@@ -291,6 +293,22 @@ class UpdateProductInput:
     active: bool | None = strawberry.UNSET
 
 
+@strawberry.type(name="ProductConnection")
+class ProductConnection(Connection[Product]):
+    """A page of `Query.products`, and the facets of its whole result."""
+
+    listing: strawberry.Private[Listing]
+
+    @strawberry.field(
+        description="Counts of the whole result (every page, every filter applied): categories, option "
+        "values, products in stock, price ranges. One more statement, only run when asked for.",
+        # Demand control: a second statement aggregating the result's variants.
+        directives=[Cost(weight=10)],
+    )
+    async def facets(self, info: Info) -> ProductFacets:
+        return ProductFacets.of(await CatalogSearch(info.context).facets(self.listing))
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="A product by id, archived ones included; null when there is none.")
@@ -299,8 +317,8 @@ class Query:
 
     @strawberry.field(
         description=(
-            "Active products, newest first; with `search`, full-text matches by relevance. "
-            "`includeArchived` is for admins."
+            "Active products, newest first; with `search`, full-text matches by relevance; `filter` and "
+            "`sort` for faceted search (`facets`). `includeArchived` is for admins."
         ),
         # Demand control: `first` is how many edges (and nodes) a page holds.
         directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
@@ -314,22 +332,33 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
         include_archived: bool = False,
-    ) -> Connection[Product]:
-        page = await ProductService(info.context).list_products(
+        # Demand control: variant filters join the variants; a price sort aggregates them.
+        filter: Annotated[
+            ProductSearchFilter | None, strawberry.argument(directives=[Cost(weight=5)])
+        ] = None,
+        sort: Annotated[ProductSort | None, strawberry.argument(directives=[Cost(weight=3)])] = None,
+    ) -> ProductConnection:
+        search_service = CatalogSearch(info.context)
+        listing = await search_service.listing(
             search=search,
             category=category,
             include_archived=include_archived,
-            first=first,
-            after=after,
-            with_total=_selects(info, "totalCount"),
+            filter=filter.to_input() if filter is not None else None,
+            sort=sort.value if sort is not None else None,
+        )
+        page = await search_service.page(
+            listing, first=first, after=after, with_total=_selects(info, "totalCount")
         )
         cursors = {str(item.product.id): page.cursor_of(item) for item in page.items}
-        return connection(
+        built = connection(
             [Product.from_row(item.product) for item in page.items],
             size=page.size,
             cursor_of=lambda node: cursors[node.id],
             has_previous=page.has_previous,
             total_count=page.total_count,
+        )
+        return ProductConnection(
+            edges=built.edges, page_info=built.page_info, total_count=built.total_count, listing=listing
         )
 
     @strawberry.field(

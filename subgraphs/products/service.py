@@ -4,28 +4,18 @@ repository.py. Every action runs in the request's transaction (`context.session`
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Role
 from shared.context import Context
-from shared.errors import BadUserInput, Conflict, Forbidden, NotFound
-from shared.ids import parse_uuid, uuid_or_none
+from shared.errors import BadUserInput, Conflict, NotFound
+from shared.ids import parse_uuid
 from shared.money import normalize_currency
-from shared.pagination import (
-    decode_cursor,
-    encode_cursor,
-    newest_first_position,
-    page_size,
-)
 from subgraphs.products import repository
 from subgraphs.products.activity import Activity
 from subgraphs.products.cache import ProductRecord
@@ -40,7 +30,9 @@ from subgraphs.products.models import (
     Product,
     outbox,
 )
-from subgraphs.products.repository import ProductFilter, RankedProduct, VariantRecord
+from subgraphs.products.repository import VariantRecord
+from subgraphs.products.search import CatalogSearch, ProductPage, SearchFilterInput
+from subgraphs.products.search_repository import ProductSort
 from subgraphs.products.state import ProductsState
 
 SKU_PATTERN = re.compile(rf"[A-Z0-9][A-Z0-9-]{{1,{SKU_MAX_LENGTH - 1}}}")
@@ -138,48 +130,6 @@ def _bounded_text(value: object, field: str, *, minimum: int, maximum: int) -> s
     return text
 
 
-# --- listing and search helpers ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProductPage:
-    items: list[RankedProduct]  # up to `size + 1`: the extra one only says there is a next page
-    size: int
-    has_previous: bool
-    cursor_kind: str
-    total_count: int | None
-
-    def cursor_of(self, item: RankedProduct) -> str:
-        product = item.product
-        key: list[Any] = (
-            [item.rank, str(product.id)]
-            if item.rank is not None
-            else [product.created_at.isoformat(), str(product.id)]
-        )
-        return encode_cursor(self.cursor_kind, key)
-
-
-def listing_filter(search: str | None, category: str | None, *, include_archived: bool) -> ProductFilter:
-    """The filters of a listing; a blank search or category filters nothing."""
-    search = search.strip() if search else None
-    category = category.strip() if category else None
-    return ProductFilter(search=search or None, category=category or None, include_archived=include_archived)
-
-
-def _cursor_kind(order: str, filters: ProductFilter) -> str:
-    # A cursor is only valid for the listing that made it: same order, same search, same filters.
-    fingerprint = orjson.dumps([filters.search, filters.category, filters.include_archived])
-    return f"products:{order}:{hashlib.sha256(fingerprint).hexdigest()[:16]}"
-
-
-def _rank_key(key: list[Any]) -> tuple[float, uuid.UUID]:
-    if len(key) == 2 and isinstance(key[0], int | float) and not isinstance(key[0], bool):
-        product_id = uuid_or_none(key[1])
-        if product_id is not None:
-            return float(key[0]), product_id
-    raise BadUserInput("Invalid cursor.", field="after")
-
-
 def _violated_constraint(exc: IntegrityError) -> str | None:
     # asyncpg's UniqueViolationError (the cause of SQLAlchemy's adapted error) names the constraint.
     for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
@@ -229,35 +179,16 @@ class ProductService:
         first: int | None,
         after: str | None,
         with_total: bool = False,
+        filter: SearchFilterInput | None = None,
+        sort: ProductSort | None = None,
     ) -> ProductPage:
-        """A page of active products (all for an ADMIN asking): by relevance when searching, else newest."""
-        if include_archived:
-            # Only then is the caller asked for: a plain listing reads no token at all.
-            principal = await self.context.require_principal()
-            if not principal.has_any_role(Role.ADMIN):
-                raise Forbidden("Only admins list archived products.", field="includeArchived")
-        filters = listing_filter(search, category, include_archived=include_archived)
-        size = page_size(first)
-        searching = filters.search is not None
-        kind = _cursor_kind("relevance" if searching else "newest", filters)
-        if searching:
-            search_after = _rank_key(decode_cursor(after, kind)) if after is not None else None
-            page = await repository.search_page(
-                self.session, filters, after=search_after, limit=size + 1, with_total=with_total
-            )
-        else:
-            newest_after = newest_first_position(after, kind) if after is not None else None
-            page = await repository.newest_page(
-                self.session, filters, after=newest_after, limit=size + 1, with_total=with_total
-            )
-        result = ProductPage(
-            page.items, size=size, has_previous=after is not None, cursor_kind=kind, total_count=page.total
+        """A page of active products (all for an ADMIN asking): by relevance when searching, else newest,
+        unless `sort` says otherwise; faceted search (`search.py`)."""
+        search_service = CatalogSearch(self.context)
+        listing = await search_service.listing(
+            search=search, category=category, include_archived=include_archived, filter=filter, sort=sort
         )
-        if searching and filters.search is not None and self._activity is not None:
-            shown = [str(item.product.id) for item in page.items[:size]]
-            count = page.total if page.total is not None else len(shown)
-            self._activity.searched(filters.search, filters.category, count, shown, self._user_id())
-        return result
+        return await search_service.page(listing, first=first, after=after, with_total=with_total)
 
     async def categories(self) -> list[tuple[str, int]]:
         """(name, active product count) of every category with active products, by name."""

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from myshop import migrations
 from myshop.demo.products import seed
-from subgraphs.products import repository
+from subgraphs.products import search_repository
 from subgraphs.products.loaders import ProductLoaders, build_loaders
 from subgraphs.products.models import Base
-from subgraphs.products.repository import ProductFilter
+from subgraphs.products.search_repository import ProductFilter
 from subgraphs.products.service import ProductService
 from subgraphs.products.settings import ProductsSettings
 
@@ -170,13 +170,13 @@ async def test_search_sees_a_renamed_product_inside_the_same_transaction(product
     ("statement", "index"),
     [
         (
-            repository.search_page_statement(ProductFilter(search="coffee"), after=None, limit=21),
+            search_repository.search_page_statement(ProductFilter(search="coffee"), after=None, limit=21),
             "search_vector",
         ),
-        (repository.count_statement(ProductFilter(search="coffee")), "search_vector"),
-        (repository.newest_page_statement(ProductFilter(), after=None, limit=21), "created_at_id"),
+        (search_repository.count_statement(ProductFilter(search="coffee")), "search_vector"),
+        (search_repository.newest_page_statement(ProductFilter(), after=None, limit=21), "created_at_id"),
         (
-            repository.newest_page_statement(ProductFilter(category="Toys"), after=None, limit=21),
+            search_repository.newest_page_statement(ProductFilter(category="Toys"), after=None, limit=21),
             "category_created_at_id",
         ),
     ],

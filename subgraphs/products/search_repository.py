@@ -1,0 +1,459 @@
+"""SQL of the catalog's listings and faceted search, and of the availability products keeps from inventory.
+
+One statement answers a page (its total riding along when asked), one more the facets when asked. A product
+matches the variant-level filters (price, in stock, option values) when ONE of its active variants matches all
+of them together; the price a product sorts by is the lowest effective price among those variants.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from subgraphs.products.models import Product, ProductVariant
+
+# The text search configuration of the queries: the one the search vector's name/category/description use.
+_ENGLISH = literal_column("'english'::regconfig")
+
+
+class ProductSort(enum.StrEnum):
+    """The orders of a listing; the value names the order in its cursors."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+
+
+PRICE_SORTS = frozenset({ProductSort.PRICE_ASC, ProductSort.PRICE_DESC})
+
+
+@dataclass(frozen=True, slots=True)
+class OptionMatch:
+    """A variant matches when its value of option `name` is one of `values` (exact, case included)."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    search: str | None = None
+    category: str | None = None
+    include_archived: bool = False
+    # Any of these categories (with `category` too: both apply).
+    categories: tuple[str, ...] = ()
+    # Minor units, inclusive, on a variant's effective price (its own, else the product's).
+    price_min: int | None = None
+    price_max: int | None = None
+    # The product's currency; without it amounts compare in each product's own currency.
+    currency: str | None = None
+    in_stock: bool | None = None
+    options: tuple[OptionMatch, ...] = field(default=())
+
+    @property
+    def on_variants(self) -> bool:
+        """Whether a product needs a matching active variant to be listed."""
+        return (
+            self.price_min is not None
+            or self.price_max is not None
+            or self.in_stock is not None
+            or bool(self.options)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RankedProduct:
+    product: Product
+    # ts_rank as PostgreSQL computed it (a `real`) in a search by relevance; else None.
+    rank: float | None = None
+    # The lowest price among its matching variants, in a price sort; else None.
+    price: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: list[RankedProduct]
+    total: int | None
+
+
+def _ts_query(search: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(_ENGLISH, search)
+
+
+def effective_price() -> ColumnElement[int]:
+    """A variant's price: its own, else its product's (the statement joins both)."""
+    return func.coalesce(ProductVariant.price_amount, Product.price_amount)
+
+
+def _product_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if not filters.include_archived:
+        conditions.append(Product.active)
+    if filters.category is not None:
+        conditions.append(Product.category == filters.category)
+    if filters.categories:
+        conditions.append(Product.category.in_(filters.categories))
+    if filters.currency is not None:
+        conditions.append(Product.price_currency == filters.currency)
+    if filters.search is not None:
+        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(filters.search)))
+    return conditions
+
+
+def _variant_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
+    """What a matching variant is (the statement joins its product): archived variants never match, not even
+    for an admin listing archived products."""
+    conditions: list[ColumnElement[bool]] = [ProductVariant.active]
+    price = effective_price()
+    if filters.price_min is not None:
+        conditions.append(price >= filters.price_min)
+    if filters.price_max is not None:
+        conditions.append(price <= filters.price_max)
+    if filters.in_stock is True:
+        conditions.append(ProductVariant.available_units > 0)
+    elif filters.in_stock is False:
+        conditions.append(ProductVariant.available_units == 0)
+    for option in filters.options:
+        # `@>` on the variant's {name: value}: what the GIN index (jsonb_path_ops) answers.
+        alternatives = [
+            ProductVariant.option_values.contains({option.name: value}) for value in option.values
+        ]
+        conditions.append(or_(*alternatives) if len(alternatives) > 1 else alternatives[0])
+    return conditions
+
+
+def _requires_variant(filters: ProductFilter, sort: ProductSort) -> bool:
+    # A product without an active variant has no price: price sorts leave it out, like variant filters.
+    return filters.on_variants or sort in PRICE_SORTS
+
+
+def _matching_variant_exists(filters: ProductFilter) -> ColumnElement[bool]:
+    return (
+        select(literal(1))
+        .where(ProductVariant.product_id == Product.id, *_variant_conditions(filters))
+        .exists()
+    )
+
+
+def _conditions(filters: ProductFilter, sort: ProductSort) -> list[ColumnElement[bool]]:
+    conditions = _product_conditions(filters)
+    if _requires_variant(filters, sort):
+        conditions.append(_matching_variant_exists(filters))
+    return conditions
+
+
+def count_statement(filters: ProductFilter, sort: ProductSort = ProductSort.NEWEST) -> Select[tuple[int]]:
+    return select(func.count()).select_from(Product).where(*_conditions(filters, sort))
+
+
+def _total_column(filters: ProductFilter, sort: ProductSort, wanted: bool) -> list[Any]:
+    # An uncorrelated scalar subquery: PostgreSQL runs it once (an InitPlan), whatever the page size.
+    if not wanted:
+        return []
+    return [count_statement(filters, sort).correlate(None).scalar_subquery().label("total_count")]
+
+
+def search_page_statement(
+    filters: ProductFilter, *, after: tuple[float, uuid.UUID] | None, limit: int, with_total: bool = False
+) -> Select[Any]:
+    """Matches of `filters.search`, most relevant first (ties by id), after the keyset `after`.
+
+    Rows are (product, rank[, total]): the total, when asked, rides along in the same round trip.
+    """
+    assert filters.search is not None
+    sort = ProductSort.RELEVANCE
+    rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
+    statement = select(Product, rank, *_total_column(filters, sort, with_total)).where(
+        *_conditions(filters, sort)
+    )
+    if after is not None:
+        # The bound rank is compared as a `real`, exactly the type ts_rank returns, so equal ranks stay equal.
+        after_rank = cast(bindparam("after_rank", after[0], type_=Float), REAL)
+        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after[1])))
+    return statement.order_by(rank.desc(), Product.id.asc()).limit(limit)
+
+
+def newest_page_statement(
+    filters: ProductFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int, with_total: bool = False
+) -> Select[Any]:
+    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product[, total])."""
+    sort = ProductSort.NEWEST
+    statement = select(Product, *_total_column(filters, sort, with_total)).where(*_conditions(filters, sort))
+    if after is not None:
+        statement = statement.where(
+            or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
+        )
+    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+
+
+def price_page_statement(
+    filters: ProductFilter,
+    *,
+    descending: bool,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> Select[Any]:
+    """Products by the lowest price among their matching variants (ascending: ties by id ascending;
+    descending: both descending), after the keyset `after`. Rows: (product, price[, total]).
+
+    A product's price depends on which of its variants match, so no index holds the order: the matching
+    variants are aggregated to (product id, price) on narrow rows (variants by their indexes, products by
+    `ix_products_active_pricing` alone), the page is cut from that, and only the page's products are read
+    whole. The total counts the same aggregate (a CTE, computed once).
+    """
+    price = func.min(effective_price())
+    matching = (
+        select(ProductVariant.product_id.label("product_id"), price.label("price"))
+        .join(Product, Product.id == ProductVariant.product_id)
+        .where(*_product_conditions(filters), *_variant_conditions(filters))
+        .group_by(ProductVariant.product_id)
+        .cte("matching_products")
+    )
+    position = tuple_(matching.c.price, matching.c.product_id)
+    page = select(matching.c.product_id, matching.c.price)
+    if after is not None:
+        bound = tuple_(bindparam("after_price", after[0], type_=BigInteger), bindparam("after_id", after[1]))
+        page = page.where(position < bound if descending else position > bound)
+    if descending:
+        order = [matching.c.price.desc(), matching.c.product_id.desc()]
+    else:
+        order = [matching.c.price.asc(), matching.c.product_id.asc()]
+    cut = page.order_by(*order).limit(limit).subquery("page")
+    total = []
+    if with_total:
+        total = [select(func.count()).select_from(matching).scalar_subquery().label("total_count")]
+    statement = select(Product, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
+    if descending:
+        return statement.order_by(cut.c.price.desc(), cut.c.product_id.desc())
+    return statement.order_by(cut.c.price.asc(), cut.c.product_id.asc())
+
+
+async def search_page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    after: tuple[float, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> ProductPage:
+    statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    rows = (await session.execute(statement)).all()
+    items = [RankedProduct(row[0], rank=float(row[1])) for row in rows]
+    totals = [row[2] for row in rows[:1]] if with_total else None
+    return await _with_total(session, filters, ProductSort.RELEVANCE, items, totals)
+
+
+async def newest_page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> ProductPage:
+    statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    rows = (await session.execute(statement)).all()
+    items = [RankedProduct(row[0]) for row in rows]
+    totals = [row[1] for row in rows[:1]] if with_total else None
+    return await _with_total(session, filters, ProductSort.NEWEST, items, totals)
+
+
+async def price_page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    descending: bool,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+    with_total: bool = False,
+) -> ProductPage:
+    statement = price_page_statement(
+        filters, descending=descending, after=after, limit=limit, with_total=with_total
+    )
+    rows = (await session.execute(statement)).all()
+    items = [RankedProduct(row[0], price=int(row[1])) for row in rows]
+    totals = [row[2] for row in rows[:1]] if with_total else None
+    sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
+    return await _with_total(session, filters, sort, items, totals)
+
+
+async def _with_total(
+    session: AsyncSession,
+    filters: ProductFilter,
+    sort: ProductSort,
+    items: list[RankedProduct],
+    totals: list[int] | None,
+) -> ProductPage:
+    if totals is None:
+        return ProductPage(items, None)
+    if totals:
+        return ProductPage(items, int(totals[0]))
+    # An empty page carries no row to bring the total along: ask for it (rare: past the end, or no match).
+    return ProductPage(items, await count(session, filters, sort))
+
+
+async def count(session: AsyncSession, filters: ProductFilter, sort: ProductSort = ProductSort.NEWEST) -> int:
+    return int(await session.scalar(count_statement(filters, sort)) or 0)
+
+
+# --- facets ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FacetRow:
+    """One row of the facets statement: `kind` says which facet it counts."""
+
+    kind: str  # "category" | "option" | "in_stock" | "price"
+    name: str | None  # the category, the option's name, the price's currency
+    value: str | None  # the option's value
+    count: int  # products
+    min: int | None  # prices: the lowest and highest matching variant price in that currency
+    max: int | None
+
+
+# Entries of a variant's option values read for facets: a bound on a pathological variant, and on the
+# planner's guess (100 rows per call of jsonb_each_text, which otherwise prices the statement into JIT).
+MAX_FACET_ENTRIES_PER_VARIANT = 20
+
+
+def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
+    """Every facet of the listing `filters` x `sort` in one statement: a UNION ALL of small hash aggregates
+    over the matching variants (a CTE) and their per-product summary (another): the result's products by
+    category, by option value of their matching variants, in stock, prices per currency. Counts count
+    products, with every filter applied (not "what if this filter were off")."""
+    matching = (
+        select(
+            ProductVariant.product_id.label("product_id"),
+            Product.category.label("category"),
+            Product.price_currency.label("currency"),
+            ProductVariant.option_values.label("option_values"),
+            effective_price().label("price"),
+            ProductVariant.available_units.label("available_units"),
+        )
+        .join(Product, Product.id == ProductVariant.product_id)
+        .where(*_product_conditions(filters), *_variant_conditions(filters))
+        .cte("matching_variants")
+    )
+    per_product = (
+        select(
+            matching.c.product_id,
+            matching.c.category,
+            matching.c.currency,
+            func.min(matching.c.price).label("low"),
+            func.max(matching.c.price).label("high"),
+            func.bool_or(matching.c.available_units > 0).label("stocked"),
+        )
+        .group_by(matching.c.product_id, matching.c.category, matching.c.currency)
+        .cte("matching_products")
+    )
+    if _requires_variant(filters, sort):
+        categories = select(per_product.c.category.label("category")).subquery("result")
+    else:
+        # Products without an active variant are listed too (no variant filter): count them by category.
+        categories = select(Product.category.label("category")).where(*_product_conditions(filters))
+        categories = categories.subquery("result")
+    entries = func.jsonb_each_text(matching.c.option_values).table_valued("key", "value")
+    entry = select(entries.c.key, entries.c.value).limit(MAX_FACET_ENTRIES_PER_VARIANT).lateral("entry")
+    values = (
+        select(matching.c.product_id, entry.c.key, entry.c.value)
+        .select_from(matching)
+        .join(entry, true())
+        .group_by(matching.c.product_id, entry.c.key, entry.c.value)
+        .subquery("product_values")
+    )
+    no_text = cast(null(), String)
+    no_int = cast(null(), BigInteger)
+    return union_all(
+        select(literal("category"), categories.c.category, no_text, func.count(), no_int, no_int).group_by(
+            categories.c.category
+        ),
+        select(literal("option"), values.c.key, values.c.value, func.count(), no_int, no_int).group_by(
+            values.c.key, values.c.value
+        ),
+        select(
+            literal("in_stock"),
+            no_text,
+            no_text,
+            func.count().filter(per_product.c.stocked),
+            no_int,
+            no_int,
+        ).select_from(per_product),
+        select(
+            literal("price"),
+            per_product.c.currency,
+            no_text,
+            func.count(),
+            func.min(per_product.c.low),
+            func.max(per_product.c.high),
+        ).group_by(per_product.c.currency),
+    )
+
+
+async def facets(session: AsyncSession, filters: ProductFilter, sort: ProductSort) -> list[FacetRow]:
+    rows = (await session.execute(facets_statement(filters, sort))).all()
+    return [
+        FacetRow(
+            str(kind),
+            name,
+            value,
+            int(n),
+            int(low) if low is not None else None,
+            int(high) if high is not None else None,
+        )
+        for kind, name, value, n, low, high in rows
+    ]
+
+
+# --- availability (kept from inventory's StockChanged) ------------------------------------------------------
+
+
+async def record_availability(
+    session: AsyncSession, variant_id: uuid.UUID, available: int, at: datetime
+) -> bool:
+    """Keep a variant's available units as of `at`, unless a level of a later moment is kept already (events
+    may arrive out of order: a retried one after its successors). False when nothing changed: an unknown
+    variant, or an older event."""
+    statement = (
+        sql_update(ProductVariant)
+        .where(
+            ProductVariant.id == variant_id,
+            or_(ProductVariant.availability_at.is_(None), ProductVariant.availability_at <= at),
+        )
+        .values(
+            available_units=max(available, 0),
+            availability_at=at,
+            # Not a change of the variant itself: its updated_at stays what the catalog's last edit set.
+            updated_at=ProductVariant.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
