@@ -22,7 +22,7 @@ CHUNK_SIZE = 1000
 
 
 async def seed(
-    session: AsyncSession, count: int = 300, *, images: int = DEMO_IMAGES, storage: Storage | None = None
+    session: AsyncSession, count: int = 300, *, images: int = 0, storage: Storage | None = None
 ) -> list[str]:
     """Insert the first `count` demo products in multi-row INSERTs (10,000 in a few seconds), and a generated
     image for each of the first `images` (the storage: the products service's, as its settings say); flushes
@@ -55,3 +55,8 @@ async def seed(
         added = await seed_images(session, storage, items[:images])
         lines.append(f"products: {added} demo images generated")
     return lines
+
+
+async def seed_with_images(session: AsyncSession) -> list[str]:
+    """What `myshop up` and `myshop seed` load: the demo catalog, its first products pictured."""
+    return await seed(session, images=DEMO_IMAGES)

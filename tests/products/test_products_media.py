@@ -353,3 +353,26 @@ async def test_the_router_passes_only_media_paths_and_reads(api: Any, client: ht
     posted = await client.post(f"/media/{uuid.uuid4()}/original", content=b"x")
     assert posted.status_code == 405
     assert posted.headers["allow"] == "GET, HEAD"
+
+
+async def test_conditional_and_suffix_range_requests_through_the_router(
+    gql: Any, client: httpx.AsyncClient, admin_token: str
+) -> None:
+    product = await create(gql, admin_token)
+    added = await upload(client, admin_token, product["id"], png(300, 200))
+    url = added.json()["data"]["addProductMedia"]["url"]
+    whole = await client.get(url)
+
+    since = await client.get(url, headers={"if-modified-since": whole.headers["last-modified"]})
+    tail = await client.get(url, headers={"range": "bytes=-16"})
+    stale_if_range = await client.get(url, headers={"range": "bytes=0-3", "if-range": '"other"'})
+    head = await client.head(url, headers={"range": "bytes=0-3"})
+
+    assert since.status_code == 304
+    assert (tail.status_code, tail.content) == (206, whole.content[-16:])
+    assert (stale_if_range.status_code, stale_if_range.content) == (200, whole.content)
+    assert (head.status_code, head.headers["content-range"], head.content) == (
+        206,
+        f"bytes 0-3/{len(whole.content)}",
+        b"",
+    )
