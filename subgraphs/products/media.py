@@ -2,14 +2,17 @@
 are judged by media_images.py, kept by a `Storage` (media_storage.py), served by media_http.py.
 
 A file is written before its row and deleted after its row's removal commits: a row never names a missing
-file. The reverse can happen (a file whose row was rolled back: the request failed after the upload); such a
-file is never served, since serving starts from the row."""
+file. A request whose transaction does not commit (another field of the operation failed, the commit itself)
+deletes the files it wrote (`Context.after_rollback`); only a process killed between the two leaves a file
+no row names, which is never served (serving starts from the row)."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,8 +39,9 @@ if TYPE_CHECKING:
 # A gallery, not a file share: past this an admin removes one first.
 MAX_MEDIA_PER_PRODUCT = 50
 # Decoding and thumbnailing run in threads; at most this many at once per process bound the memory they take
-# (a 40-megapixel image decodes to 160 MB of RGBA).
-_IMAGE_WORK = asyncio.Semaphore(2)
+# (a 40-megapixel image decodes to 160 MB of RGBA). A thread semaphore, taken in the worker thread: one
+# process may run several event loops (tests, embedded servers), and an asyncio one belongs to one loop.
+_IMAGE_WORK = threading.BoundedSemaphore(2)
 # What `ProductMedia.thumbnail(size:)` and the URLs call each stored rendition.
 ORIGINAL = "original"
 
@@ -74,8 +78,12 @@ def clean_alt(value: object) -> str:
 async def checked_upload(upload: Upload, max_bytes: int) -> CheckedImage:
     """The upload read (never more than one byte past the limit) and judged, in a thread."""
     data = await upload.read(max_bytes + 1)
-    async with _IMAGE_WORK:
-        return await asyncio.to_thread(check_image, data)
+    return await asyncio.to_thread(_check_in_turn, data)
+
+
+def _check_in_turn(data: bytes) -> CheckedImage:
+    with _IMAGE_WORK:
+        return check_image(data)
 
 
 async def store(
@@ -86,9 +94,11 @@ async def store(
     *,
     alt: str,
     variant_id: uuid.UUID | None,
+    on_rollback: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
 ) -> ProductMedia:
     """The image's files, then its row at the end of the product's gallery (the product row locked by the
-    caller). The files go again if the row cannot be written."""
+    caller). The files go again if the row cannot be written, or (given `on_rollback`, the request's
+    `Context.after_rollback`) if the transaction that holds the row does not commit."""
     media_id = uuid.uuid4()
     key = original_key(media_id, image.sha256, image.extension)
     written = [key]
@@ -98,7 +108,7 @@ async def store(
             written.append(thumbnail_key(media_id, image.sha256, thumbnail.size))
             await storage.put(written[-1], thumbnail.data, "image/webp")
         _, position = await media_repository.count_of_product(session, product_id)
-        return await media_repository.insert(
+        row = await media_repository.insert(
             session,
             {
                 "id": media_id,
@@ -117,6 +127,9 @@ async def store(
     except BaseException:
         await asyncio.shield(_delete_quietly(storage, written))
         raise
+    if on_rollback is not None:
+        on_rollback(lambda: _delete_quietly(storage, written))
+    return row
 
 
 async def _delete_quietly(storage: Storage, keys: list[str]) -> None:
@@ -160,7 +173,15 @@ class MediaService:
         if count >= MAX_MEDIA_PER_PRODUCT:
             raise Conflict(f"A product has at most {MAX_MEDIA_PER_PRODUCT} images.", field="productId")
         image = await checked_upload(upload, MAX_BYTES)
-        return await store(session, self.storage, product_id, image, alt=alt_text, variant_id=variant_id)
+        return await store(
+            session,
+            self.storage,
+            product_id,
+            image,
+            alt=alt_text,
+            variant_id=variant_id,
+            on_rollback=self.context.after_rollback,
+        )
 
     async def update(self, raw_id: object, changes: MediaChanges) -> ProductMedia:
         session = self.context.session

@@ -376,3 +376,30 @@ async def test_conditional_and_suffix_range_requests_through_the_router(
         f"bytes 0-3/{len(whole.content)}",
         b"",
     )
+
+
+async def test_an_operation_that_fails_after_an_upload_keeps_neither_row_nor_file(
+    api: Any, gql: Any, admin_token: str, products_db: Any, media_dir: Path
+) -> None:
+    """The upload's field succeeds, a later field of the same operation fails: the transaction rolls back, and
+    the files written for the row go with it."""
+    product = await create(gql, admin_token)
+    before = files_under(media_dir)
+    operations = {
+        "query": "mutation Two($p: ID!, $f: Upload!) {"
+        " addProductMedia(productId: $p, file: $f) { id }"
+        ' removeProductMedia(id: "00000000-0000-0000-0000-000000000000") { id } }',
+        "variables": {"p": product["id"], "f": None},
+    }
+
+    async with httpx.AsyncClient(base_url=api.url("products"), timeout=30) as direct:
+        answer = await direct.post(
+            "/graphql",
+            data={"operations": orjson.dumps(operations).decode(), "map": '{"0": ["variables.f"]}'},
+            files={"0": ("a.png", png(200, 100), "image/png")},
+            headers={**PREFLIGHT, "authorization": f"Bearer {admin_token}"},
+        )
+
+    assert codes(answer) == ["NOT_FOUND"]
+    assert await media_rows(products_db) == 0
+    assert files_under(media_dir) == before
