@@ -403,3 +403,27 @@ async def test_an_operation_that_fails_after_an_upload_keeps_neither_row_nor_fil
     assert codes(answer) == ["NOT_FOUND"]
     assert await media_rows(products_db) == 0
     assert files_under(media_dir) == before
+
+
+async def test_only_admins_change_or_remove_images(
+    gql: Any, client: httpx.AsyncClient, admin_token: str, customer_token: str, products_db: Any
+) -> None:
+    product = await create(gql, admin_token)
+    added = await upload(client, admin_token, product["id"], png(30, 30), alt="Kept")
+    media_id = added.json()["data"]["addProductMedia"]["id"]
+
+    changed = await gql(
+        "products",
+        'mutation M($id: ID!) { updateProductMedia(id: $id, input: {alt: "Mine"}) { id } }',
+        {"id": media_id},
+        token=customer_token,
+    )
+    removed = await gql(
+        "products", "mutation R($id: ID!) { removeProductMedia(id: $id) { id } }", {"id": media_id}
+    )
+
+    assert changed.error_codes == ["FORBIDDEN"]
+    assert removed.error_codes == ["UNAUTHENTICATED"]
+    gallery = (await gql("products", GALLERY, {"id": product["id"]})).ok()["product"]["media"]
+    assert [(m["id"], m["alt"]) for m in gallery] == [(media_id, "Kept")]
+    assert (await client.get(f"/media/{media_id}/original")).status_code == 200
