@@ -118,8 +118,9 @@ def _checked(upload: bytes) -> CheckedImage:
         image.load()
         content_type, extension = FORMATS[kind]
         if frames > 1:
-            # Animated: re-encoding would cost every frame again; GIF carries no EXIF, and an animated WebP
-            # is stored as sent.
+            # Animated: stored as sent, metadata and all (GIF has no EXIF block, but an animated WebP may):
+            # re-encoding every frame costs frames x the work of a still image. Only the first frame is
+            # decoded here; the header bounded frames x pixels above.
             data = upload
             first = image.copy()
         else:
