@@ -77,6 +77,10 @@ def clean_alt(value: object) -> str:
 
 async def checked_upload(upload: Upload, max_bytes: int) -> CheckedImage:
     """The upload read (never more than one byte past the limit) and judged, in a thread."""
+    if not callable(getattr(upload, "read", None)):
+        # A JSON request (or a literal in the query) puts a string where the file goes: only a multipart
+        # request's part is a file.
+        raise BadUserInput("`file` must be a file part of a multipart request.", field="file")
     data = await upload.read(max_bytes + 1)
     return await asyncio.to_thread(_check_in_turn, data)
 

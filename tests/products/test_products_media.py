@@ -427,3 +427,26 @@ async def test_only_admins_change_or_remove_images(
     gallery = (await gql("products", GALLERY, {"id": product["id"]})).ok()["product"]["media"]
     assert [(m["id"], m["alt"]) for m in gallery] == [(media_id, "Kept")]
     assert (await client.get(f"/media/{media_id}/original")).status_code == 200
+
+
+async def test_a_string_where_the_file_goes_is_refused_with_a_code(
+    gql: Any, client: httpx.AsyncClient, admin_token: str, products_db: Any
+) -> None:
+    """A JSON request (no multipart) cannot carry a file: BAD_USER_INPUT, never an internal error."""
+    product = await create(gql, admin_token)
+
+    answer = await client.post(
+        "/graphql",
+        json={"query": ADD, "variables": {"productId": product["id"], "file": "iVBORw0KGgo="}},
+        headers={"authorization": f"Bearer {admin_token}"},
+    )
+    literal = await gql(
+        "products",
+        'mutation ($p: ID!) { addProductMedia(productId: $p, file: "x") { id } }',
+        {"p": product["id"]},
+        token=admin_token,
+    )
+
+    assert codes(answer) == ["BAD_USER_INPUT"]
+    assert literal.error_codes == ["BAD_USER_INPUT"]
+    assert await media_rows(products_db) == 0
