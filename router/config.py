@@ -35,6 +35,7 @@ from router.pipeline.introspection import IntrospectionConfig
 from router.plugins import PluginChain, PluginLoadError, PluginSpec, load_plugins
 from router.supergraph.overrides import OverrideLabelsConfig
 from router.upstream.headers import HeadersConfig
+from router.upstream.media import MediaConfig
 from router.upstream.traffic_config import TrafficConfig
 from router.upstream.uploads import UploadsConfig
 from shared.client_address import trusted_entries
@@ -182,6 +183,9 @@ class RouterConfig(BaseSettings):
     # streams to its subgraph, within `max_file_size`, `max_files` and `max_request_size` (bytes),
     # e.g. `uploads: {enabled: true, max_file_size: 10485760, max_files: 5}`.
     uploads: UploadsConfig = UploadsConfig()
+    # `GET`/`HEAD /media/*` passed through to the subgraph serving product images (router/http/media.py),
+    # e.g. `media: {enabled: true, subgraph: products}`; off unless enabled.
+    media: MediaConfig = MediaConfig()
 
     # Common to every MyShop process.
     environment: str = Field("development", validation_alias=AliasChoices("MYSHOP_ENV"))

@@ -64,6 +64,8 @@ class SubgraphDefinition(Generic[StateT]):
     setup: Callable[[Runtime[StateT]], Awaitable[StateT]] | None = None
     teardown: Callable[[Runtime[StateT]], Awaitable[None]] | None = None
     add_routes: Callable[[FastAPI], None] | None = None
+    # Whether `/graphql` takes multipart requests (the GraphQL multipart request spec: `Upload` arguments).
+    uploads: bool = False
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     # The service's transactional outbox; when set, the process runs its relay (`shared.relay`).
     outbox: Outbox | None = None
@@ -242,6 +244,7 @@ def create_subgraph_app(
         # `connection_init`'s payload or the upgrade request's `Authorization` header (see `Context`).
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=MAX_OPERATIONS_PER_CONNECTION,
+        multipart_uploads_enabled=definition.uploads,
     )
     app.include_router(graphql, prefix="/graphql")
 

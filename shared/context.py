@@ -85,6 +85,8 @@ class Context(BaseContext):
         self._revocation_checked_at = 0.0
         # Work to do once the request's transaction has committed (cache invalidation); None until asked.
         self._after_commit: list[Callable[[], Awaitable[None]]] | None = None
+        # Work that undoes what the request did outside the database if its transaction does not commit.
+        self._after_rollback: list[Callable[[], Awaitable[None]]] | None = None
         # What graphql-core's executor left running when a field failed (the siblings of a failed non-null
         # field settle in the background: `RequestTransaction`'s executor hands over its set of them).
         self.background_work: Collection[asyncio.Future[Any]] = ()
@@ -118,6 +120,14 @@ class Context(BaseContext):
             self._after_commit = []
         self._after_commit.append(callback)
 
+    def after_rollback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await `callback` if this request's transaction ends without committing (rolled back, or its commit
+        failed): to undo work done outside the database (a file written for a row that is never saved). A
+        callback that raises is logged."""
+        if self._after_rollback is None:
+            self._after_rollback = []
+        self._after_rollback.append(callback)
+
     async def end(self, *, commit: bool) -> None:
         """The request's own end (`RequestTransaction`): once the work the operation left running has
         settled, commit or roll back and close the session; no session opens after it. (`finish` ends one
@@ -131,16 +141,21 @@ class Context(BaseContext):
     async def finish(self, *, commit: bool) -> None:
         session, self._session = self._session, None
         callbacks, self._after_commit = self._after_commit, None
+        undo, self._after_rollback = self._after_rollback, None
         if session is None:
             return
+        committed = False
         try:
             if commit:
                 await session.commit()
+                committed = True
             else:
                 await session.rollback()
                 callbacks = None
         finally:
             await session.close()
+            if not committed:
+                await _run_quietly(undo, "an after-rollback callback failed")
         for callback in callbacks or ():
             try:
                 await callback()
@@ -240,3 +255,11 @@ def _authorization_param(params: object) -> str | None:
             # Not a string: a malformed header, answered like one (UNAUTHENTICATED).
             return value if isinstance(value, str) else "invalid"
     return None
+
+
+async def _run_quietly(callbacks: list[Callable[[], Awaitable[None]]] | None, failure: str) -> None:
+    for callback in callbacks or ():
+        try:
+            await callback()
+        except Exception:
+            logger.exception(failure)

@@ -21,7 +21,7 @@ def _own_seed_of(service: str) -> Seed | None:
     if service == "products":
         from myshop.demo import products
 
-        return products.seed
+        return products.seed_with_images
     if service == "inventory":
         from myshop.demo import inventory
 

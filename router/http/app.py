@@ -1,9 +1,9 @@
 """The router's ASGI application: `/graphql` (the HTTP and SSE doors; the WebSocket door for `websocket`
-scopes), GraphiQL's assets, `GET /health`, `GET /health/ready` (each subgraph reachable; in detail, and
-`GET /metrics`, only with the ops token: router/ops/access.py), and the lifespan (the supergraph watcher
-started, everything closed at shutdown). CORS applies to every route (router/pipeline/edge/cors.py); a
-WebSocket upgrade from a foreign origin is refused. Every error answers a GraphQL-shaped body with
-`extensions.code`, never a stack trace."""
+scopes), GraphiQL's assets, `/media/*` (product images passed through, when enabled), `GET /health`,
+`GET /health/ready` (each subgraph reachable; in detail, and `GET /metrics`, only with the ops token:
+router/ops/access.py), and the lifespan (the supergraph watcher started, everything closed at shutdown).
+CORS applies to every route (router/pipeline/edge/cors.py); a WebSocket upgrade from a foreign origin is
+refused. Every error answers a GraphQL-shaped body with `extensions.code`, never a stack trace."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from router.http.asgi import JSON_CONTENT_TYPE, ClientGone, Message, Receive, Sc
 from router.http.client_address import ClientAddresses
 from router.http.graphiql import ASSET_PREFIX, GraphiQL
 from router.http.graphql import GraphQLOverHTTP
+from router.http.media import PREFIX as MEDIA_PREFIX
+from router.http.media import MediaPassThrough
 from router.http.multipart_subscriptions import MultipartSubscriptions
 from router.http.readiness import PublicReadiness, Readiness
 from router.http.sse import ServerSentEvents
@@ -72,6 +74,8 @@ class RouterApp:
             config.uploads,
         )
         self.websocket = GraphQLOverWebSocket(pipeline, config, self.subscriptions)
+        # `/media/*`: product images from the subgraph that serves them (router/http/media.py).
+        self.media = MediaPassThrough(config.media) if config.media.enabled else None
         # Set by create_app when the supergraph file is watched (router/ops/reload.py).
         self.reloader: SupergraphWatcher[ServedGateway] | None = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -131,6 +135,9 @@ class RouterApp:
                 await self._ready(scope, send_status)
             elif path == "/metrics":
                 await self._metrics(scope, send_status)
+            elif path.startswith(MEDIA_PREFIX) and self.media is not None:
+                route = MEDIA_PREFIX
+                await self.media(scope, receive, send_status, self.gateway.subgraphs)
             elif path.startswith(ASSET_PREFIX) and self.graphiql is not None:
                 route = ASSET_PREFIX
                 await self._asset(scope, send_status, path[len(ASSET_PREFIX) :])
@@ -240,6 +247,8 @@ class RouterApp:
                     if self.reloader is not None:
                         await self.reloader.close()
                     await self.readiness.close()
+                    if self.media is not None:
+                        await self.media.close()
                     await self.pipeline.close()
                 except Exception:
                     logger.exception("closing the router failed")

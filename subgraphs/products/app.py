@@ -11,6 +11,8 @@ from subgraphs.products.activity import Activity, flush_activity
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.events import consumer_spec
 from subgraphs.products.loaders import build_loaders
+from subgraphs.products.media import storage_of
+from subgraphs.products.media_http import add_media_routes
 from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import outbox
 from subgraphs.products.privacy import user_deleted
@@ -31,7 +33,13 @@ async def setup(runtime: Runtime[ProductsState]) -> ProductsState:
         timeout_seconds=settings.cache_timeout_seconds,
         metrics=metrics,
     )
-    return ProductsState(settings=settings, metrics=metrics, activity=Activity(runtime, metrics), cache=cache)
+    return ProductsState(
+        settings=settings,
+        metrics=metrics,
+        activity=Activity(runtime, metrics),
+        cache=cache,
+        storage=storage_of(settings),
+    )
 
 
 definition = SubgraphDefinition[ProductsState](
@@ -45,6 +53,10 @@ definition = SubgraphDefinition[ProductsState](
     consumer=lambda runtime: forgetting_users(consumer_spec(runtime.state.cache), user_deleted),
     setup=setup,
     workers=[flush_activity],
+    # `GET/HEAD /media/{id}/{rendition}`: product images (media_http.py), reached through the router.
+    add_routes=add_media_routes,
+    # `addProductMedia` takes a file (the GraphQL multipart request spec, sent on by the router).
+    uploads=True,
 )
 
 

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from shared.ids import uuid_or_none
 from subgraphs.products import repository
 from subgraphs.products.cache import ProductRecord
+from subgraphs.products.media import MediaLoaders
 from subgraphs.products.models import Product, ProductOption
 from subgraphs.products.repository import VariantRecord
 
@@ -33,6 +34,8 @@ class ProductLoaders:
         self.variant: DataLoader[str, VariantRecord | None] = DataLoader(load_fn=self._load_variants)
         self.variants: DataLoader[uuid.UUID, list[VariantRecord]] = DataLoader(load_fn=self._load_variants_of)
         self.options: DataLoader[uuid.UUID, list[ProductOption]] = DataLoader(load_fn=self._load_options_of)
+        # Product images (media.py): by product, by id.
+        self.media = MediaLoaders(context)
 
     async def _load_variants(self, keys: list[str]) -> list[VariantRecord | None]:
         ids = [uuid_or_none(key) for key in keys]

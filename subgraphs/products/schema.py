@@ -17,6 +17,7 @@ from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
 from subgraphs.products import models
 from subgraphs.products.cache import ProductRecord
+from subgraphs.products.media_schema import PRODUCT_MEDIA, VARIANT_MEDIA, MediaMutations
 from subgraphs.products.repository import VariantRecord
 from subgraphs.products.search import CatalogSearch, Listing
 from subgraphs.products.search_schema import ProductFacets, ProductSearchFilter, ProductSort
@@ -102,6 +103,9 @@ class Product:
             max=Money(amount=max(amounts), currency=currency),
         )
 
+    # Images (media_schema.py).
+    media = PRODUCT_MEDIA
+
 
 @strawberry.type(description="An option of a product and the values it is offered in.")
 class ProductOption:
@@ -155,6 +159,9 @@ class ProductVariant:
         row = await ProductService(info.context).get_product(self.product_id)
         assert row is not None  # a variant's product is never deleted (foreign key)
         return Product.from_row(row)
+
+    # Images (media_schema.py).
+    media = VARIANT_MEDIA
 
     @classmethod
     def from_record(cls, record: VariantRecord) -> ProductVariant:
@@ -372,7 +379,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(MediaMutations):  # the media mutations: media_schema.py
     @strawberry.mutation(**guarded(IsAdmin))
     async def create_product(self, info: Info, input: CreateProductInput) -> Product:
         options = (

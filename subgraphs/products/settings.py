@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -22,3 +23,14 @@ class ProductsSettings(ServiceSettings):
     cache_ttl_seconds: int = Field(300, ge=0, le=86_400)
     # A cache read or write slower than this counts as Redis being down: the request reads PostgreSQL.
     cache_timeout_seconds: float = Field(0.25, gt=0, le=10)
+    # Product images (media.py): files under this directory (MYSHOP_PRODUCTS_MEDIA_DIR); unset:
+    # `<data_dir>/media`. Every replica must see the same directory (a shared volume).
+    media_dir: Path | None = None
+    # What media URLs start with (MYSHOP_PRODUCTS_MEDIA_BASE_URL), e.g. `https://shop.example.com` or a CDN in
+    # front of the router; empty: the path alone (`/media/<id>/small`), which a client resolves against the
+    # router it asked (the router passes `/media/*` to this service).
+    media_base_url: str = Field("", max_length=500, pattern=r"^(https?://[^\s?#]+)?$")
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from subgraphs.products.activity import Activity
 from subgraphs.products.cache import ProductCache
+from subgraphs.products.media_storage import Storage
 from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.settings import ProductsSettings
 
@@ -16,3 +17,5 @@ class ProductsState:
     metrics: ProductsMetrics
     activity: Activity
     cache: ProductCache
+    # Where product images are kept (media_storage.py).
+    storage: Storage

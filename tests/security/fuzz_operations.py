@@ -146,6 +146,8 @@ def scalars(ids: list[str]) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
         "ID": st.one_of(known, known, strings(), st.uuids().map(str)).map(node)
         | st.integers(-(2**31), 2**31 - 1).map(lambda v: graphql.IntValueNode(value=str(v))),
         "DateTime": st.one_of(datetimes, datetimes, strings()).map(node),
+        # A JSON request cannot carry a file: whatever stands in for one must be refused with a code.
+        "Upload": strings().map(node),
     }
 
 
