@@ -56,7 +56,7 @@ async def seed(session: AsyncSession, count: int | None = None) -> list[str]:
         # The ledger explains every unit: the opening balance is a movement too (none for an empty row).
         await repository.record_movements(
             session,
-            [Movement(level.product_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
+            [Movement(level.variant_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
         )
         stocked += len(created)
     return [f"inventory: {stocked} demo products stocked, {len(items) - stocked} already had stock"]

@@ -135,13 +135,13 @@ class Inventory:
         """Stock rows whose on_hand or reserved differ from the sums of their ledger rows (empty: agree)."""
         return await self.rows(
             """
-            SELECT s.product_id, s.on_hand, s.reserved, l.on_hand AS ledger_on_hand,
+            SELECT s.variant_id, s.on_hand, s.reserved, l.on_hand AS ledger_on_hand,
                    l.reserved AS ledger_reserved
             FROM stock_items s
             FULL JOIN (
-                SELECT product_id, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
-                FROM stock_movements GROUP BY product_id
-            ) l ON l.product_id = s.product_id
+                SELECT variant_id, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
+                FROM stock_movements GROUP BY variant_id
+            ) l ON l.variant_id = s.variant_id
             WHERE s.on_hand IS DISTINCT FROM coalesce(l.on_hand, 0)
                OR s.reserved IS DISTINCT FROM coalesce(l.reserved, 0)
             """
