@@ -41,7 +41,9 @@ class StockLoaders:
         self.stock.prime(level.variant_id, level, force=True)
         if product is not None:
             self.product_stock.prime(product.product_id, product, force=True)
-        else:
+        elif (
+            self.product_stock.cache_map.get(level.product_id) is not None
+        ):  # clear() raises on a key not read
             self.product_stock.clear(level.product_id)
 
 

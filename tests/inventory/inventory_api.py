@@ -14,6 +14,11 @@ query Stock($representations: [_Any!]!) {{
   _entities(representations: $representations) {{ ... on Product {{ {STOCK_FIELDS} }} }}
 }}
 """
+VARIANT_STOCK = f"""
+query VariantStock($representations: [_Any!]!) {{
+  _entities(representations: $representations) {{ ... on ProductVariant {{ {STOCK_FIELDS} }} }}
+}}
+"""
 ADJUST = f"""
 mutation Adjust($productId: ID!, $delta: Int!, $reason: String!) {{
   adjustStock(productId: $productId, delta: $delta, reason: $reason) {{ {STOCK_FIELDS} }}
@@ -78,6 +83,12 @@ class Inventory:
 
     async def stock(self, product_id: str) -> dict[str, int]:
         return (await self.products(product_id))[0]["stock"]
+
+    async def variant_stock(self, variant_id: str) -> dict[str, int]:
+        representations = [{"__typename": "ProductVariant", "id": variant_id}]
+        return (await self.gql("inventory", VARIANT_STOCK, {"representations": representations})).ok()[
+            "_entities"
+        ][0]["stock"]
 
     async def products(self, *product_ids: str) -> list[dict[str, Any]]:
         representations = [{"__typename": "Product", "id": product_id} for product_id in product_ids]
