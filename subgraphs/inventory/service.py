@@ -47,6 +47,8 @@ MAX_ADJUSTMENT = 1_000_000
 MAX_ON_HAND = 1_000_000_000
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 10_000
+# Tries of one reservation line whose row changed between its UPDATE and the read that explains the refusal.
+RESERVE_LINE_TRIES = 3
 
 # Ledger and event reasons of the changes inventory makes on its own.
 REASON_RESERVED = "reserved"
@@ -289,20 +291,7 @@ class InventoryService:
             self._not_sellable(blocked)
         reserved: list[ReservationLineRecord] = []
         for variant_id, quantity in wanted:  # sorted by variant id: concurrent reservations lock in one order
-            level = await repository.reserve_units(self.session, variant_id, quantity)
-            if level is None:
-                current = (await repository.get_levels(self.session, [variant_id])).get(variant_id)
-                if current is not None and not current.sellable:  # archived since the check above
-                    self._not_sellable([current])
-                self._count("out_of_stock")
-                current = current or StockLevel.empty(variant_id)
-                raise OutOfStock(
-                    f"Only {current.available} units of variant {variant_id} are available.",
-                    variantId=str(variant_id),
-                    productId=str(current.product_id),
-                    requested=quantity,
-                    available=current.available,
-                )
+            level = await self._reserve_line(variant_id, quantity)
             reserved.append(ReservationLineRecord(variant_id, quantity, level.product_id))
             await self._emit(level, delta_available=-quantity, reason=REASON_RESERVED)
         await repository.insert_lines(self.session, created.id, reserved)
@@ -312,6 +301,38 @@ class InventoryService:
         )
         self._count("reserved")
         return replace(created, lines=tuple(reserved))
+
+    async def _reserve_line(self, variant_id: uuid.UUID, quantity: int) -> StockLevel:
+        """Hold one line's units, or raise why not. The UPDATE checks units and flags on the row it locks;
+        when it holds nothing, a new read says which failed: it may see neither (the catalog archived and
+        restored the variant in between, or units came back), and then the line is tried again."""
+        current: StockLevel | None = None
+        for _ in range(RESERVE_LINE_TRIES):
+            level = await repository.reserve_units(self.session, variant_id, quantity)
+            if level is not None:
+                return level
+            current = (await repository.get_levels(self.session, [variant_id])).get(variant_id)
+            if current is not None and not current.sellable:
+                self._not_sellable([current])
+            if current is None or current.available < quantity:
+                self._count("out_of_stock")
+                current = current or StockLevel.empty(variant_id)
+                raise OutOfStock(
+                    f"Only {current.available} units of variant {variant_id} are available.",
+                    variantId=str(variant_id),
+                    productId=str(current.product_id),
+                    requested=quantity,
+                    available=current.available,
+                )
+        # The catalog kept archiving and restoring the variant: it was not sellable each time it was tried.
+        self._count("not_sellable")
+        product_id = current.product_id if current is not None else variant_id
+        raise NotSellable(
+            f"Variant {variant_id} was archived each time it was tried.",
+            variantId=str(variant_id),
+            productId=str(product_id),
+            variantIds=[str(variant_id)],
+        )
 
     def _not_sellable(self, blocked: Sequence[StockLevel]) -> NoReturn:
         self._count("not_sellable")

@@ -5,6 +5,7 @@ units already held still go back or leave."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -258,3 +259,43 @@ async def test_after_archive_product_a_direct_reservation_of_its_variant_is_refu
     assert refused.errors[0]["extensions"]["variantId"] == product_id
     assert restored.ok()["reserveStock"]["status"] == "RESERVED"
     assert await inventory.stock(product_id) == {"available": 4, "reserved": 1, "onHand": 5}
+
+
+async def test_archives_racing_multi_line_reservations_neither_deadlock_nor_hold_archived_units(
+    inventory: Inventory, catalog: CatalogFeed
+) -> None:
+    product_id, variant_ids = await catalog.product_with_variants(4)
+    for variant_id in variant_ids:
+        await inventory.adjust(variant_id, 100)
+    # Every line lists the variants in another order; the events lock the product's rows all at once.
+    orders = [variant_ids, variant_ids[::-1], variant_ids[1:] + variant_ids[:1]]
+
+    async def toggle() -> None:
+        for step in range(1, 21):
+            active = step % 2 == 0
+            change = "updated" if active else "archived"
+            await catalog.apply(
+                product_updated(product_id, active=active, change=change, variant_ids=variant_ids, at=step)
+            )
+
+    answers, _ = await asyncio.gather(
+        asyncio.gather(
+            *(
+                inventory.reserve_call(new_key(), [(vid, 1) for vid in orders[i % len(orders)]])
+                for i in range(30)
+            )
+        ),
+        toggle(),
+    )
+
+    codes = [answer.error_codes for answer in answers]
+    assert all(code in ([], ["NOT_SELLABLE"]) for code in codes), codes
+    reserved = codes.count([])
+    for variant_id in variant_ids:
+        assert await inventory.variant_stock(variant_id) == {
+            "available": 100 - reserved,
+            "reserved": reserved,
+            "onHand": 100,
+        }
+    assert await flags(inventory, variant_ids[0]) == (True, True)  # the last event (20) restored it
+    assert await inventory.ledger_disagreements() == []
