@@ -1,4 +1,5 @@
-"""Demo stock for `myshop up`: the demo products (by `myshop.demo.products`' ids) get units on hand.
+"""Demo stock for `myshop up`: the demo products (by `myshop.demo.products`' ids) get units on hand, each in
+the stock row of its single variant, which shares its id (inventory keeps stock per variant).
 
 Deterministic: most products have 10 to 200 units, a few none and a few below the low-stock threshold, so the
 demo shows every state. Products that already have a stock row are left alone. No events: this is the

@@ -273,14 +273,18 @@ async def record_movements(session: AsyncSession, movements: Iterable[Movement])
 
 
 async def insert_stock_skipping_existing(
-    session: AsyncSession, quantities: Mapping[uuid.UUID, int]
+    session: AsyncSession,
+    quantities: Mapping[uuid.UUID, int],
+    product_ids: Mapping[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[StockLevel]:
-    """Stock rows for the variants that have none yet (one multi-row INSERT; each its own product, as a
-    single-variant product's variant shares its id); the rows that were new."""
+    """Stock rows for the variants that have none yet (one multi-row INSERT), each of its product in
+    `product_ids` (a variant absent there is its own product: a single-variant product's variant shares its
+    id); the rows that were new."""
     if not quantities:
         return []
+    products = product_ids or {}
     rows = [
-        {"variant_id": vid, "product_id": vid, "on_hand": quantity, "reserved": 0}
+        {"variant_id": vid, "product_id": products.get(vid, vid), "on_hand": quantity, "reserved": 0}
         for vid, quantity in quantities.items()
     ]
     statement = (
