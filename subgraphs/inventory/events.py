@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
-from subgraphs.inventory import repository
+from subgraphs.inventory import catalog_repository
+from subgraphs.inventory.catalog_repository import CatalogState
 from subgraphs.inventory.models import outbox, processed_events
-from subgraphs.inventory.repository import CatalogState, StockLevel
+from subgraphs.inventory.repository import StockLevel
 
 
 class InventoryEvent(enum.StrEnum):
@@ -110,13 +111,13 @@ async def product_updated(session: AsyncSession, event: Event) -> None:
     if not isinstance(raw_ids, list) or len(raw_ids) > MAX_VARIANT_IDS:
         raise ValueError(f"variantIds is not a list of at most {MAX_VARIANT_IDS} ids")
     variant_ids = sorted({uuid.UUID(str(raw)) for raw in raw_ids})
-    await repository.lock_product_rows(session, product_id, variant_ids)
-    await repository.apply_catalog(
+    await catalog_repository.lock_product_rows(session, product_id, variant_ids)
+    await catalog_repository.apply_catalog(
         session,
         [CatalogState(vid, product_id, event.occurred_at, product_active=active) for vid in variant_ids],
     )
     if active is not None:
-        await repository.set_product_active(session, product_id, active, event.occurred_at)
+        await catalog_repository.set_product_active(session, product_id, active, event.occurred_at)
 
 
 async def variant_changed(session: AsyncSession, event: Event) -> None:
@@ -131,7 +132,7 @@ async def variant_changed(session: AsyncSession, event: Event) -> None:
         variant_active=active,
         product_active=_flag(payload, "productActive"),
     )
-    await repository.apply_catalog(session, [state])
+    await catalog_repository.apply_catalog(session, [state])
 
 
 HANDLERS: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {

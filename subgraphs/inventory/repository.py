@@ -2,8 +2,7 @@
 
 Stock rows only change through single conditional UPDATEs (or an upsert), so concurrent requests and
 several inventory processes never lose an update nor oversell: PostgreSQL re-checks the WHERE clause on
-the row version it waited for. A statement that locks several stock rows takes them in variant id order
-(the lock order of service.py), so it never deadlocks with a reservation.
+the row version it waited for. What the catalog's events write to the stock rows: catalog_repository.py.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,17 +94,6 @@ class Movement:
     reservation_id: uuid.UUID | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogState:
-    """What one catalog event says of a variant: its product, and the flags it knows with their time."""
-
-    variant_id: uuid.UUID
-    product_id: uuid.UUID
-    at: datetime
-    variant_active: bool | None = None  # None: the event does not say
-    product_active: bool | None = None
-
-
 _LEVEL_COLUMNS = (
     StockItem.variant_id,
     StockItem.product_id,
@@ -131,7 +119,7 @@ def _level(row: Any) -> StockLevel:
     )
 
 
-def _uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
+def uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
     # One array parameter whatever the number of ids: one prepared statement for every batch size.
     return bindparam(name, list(values), type_=ARRAY(StockItem.variant_id.type))
 
@@ -143,7 +131,7 @@ async def get_levels(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) ->
     """The stock rows of `variant_ids` in one statement; variants without a row are absent."""
     if not variant_ids:
         return {}
-    statement = select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(_uuid_array("ids", variant_ids)))
+    statement = select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)))
     return {row.variant_id: _level(row) for row in (await session.execute(statement)).all()}
 
 
@@ -162,7 +150,7 @@ async def get_product_stock(
             func.sum(StockItem.reserved).label("reserved"),
             in_stock.label("in_stock"),
         )
-        .where(StockItem.product_id == any_(_uuid_array("ids", product_ids)))
+        .where(StockItem.product_id == any_(uuid_array("ids", product_ids)))
         .group_by(StockItem.product_id)
     )
     return {
@@ -188,7 +176,7 @@ async def unsellable(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) ->
     """The rows of `variant_ids` the catalog says cannot be sold (variant or product archived)."""
     statement = (
         select(*_LEVEL_COLUMNS)
-        .where(StockItem.variant_id == any_(_uuid_array("ids", variant_ids)), ~_SELLABLE)
+        .where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)), ~_SELLABLE)
         .order_by(StockItem.variant_id)
     )
     return [_level(row) for row in (await session.execute(statement)).all()]
@@ -296,89 +284,6 @@ async def insert_stock_skipping_existing(
     return [_level(row) for row in (await session.execute(statement)).all()]
 
 
-# --- what the catalog says -------------------------------------------------------------------------------
-
-
-def _newer(flag: Any, flag_at: Any, value: Any, value_at: Any) -> Any:
-    """`value` if it is at least as recent as what the row holds (or the row holds nothing dated), else the
-    row's `flag` (a NULL `value_at`: the event does not say, keep the row's)."""
-    return case((and_(value_at.is_not(None), or_(flag_at.is_(None), flag_at <= value_at)), value), else_=flag)
-
-
-async def lock_product_rows(
-    session: AsyncSession, product_id: uuid.UUID, variant_ids: Sequence[uuid.UUID]
-) -> None:
-    """Lock the rows of a product (and of `variant_ids`) in variant id order, before a statement that changes
-    several of them: reservations lock theirs in that order too, so neither waits for the other in a cycle."""
-    statement = (
-        select(StockItem.variant_id)
-        .where(
-            or_(
-                StockItem.product_id == product_id,
-                StockItem.variant_id == any_(_uuid_array("ids", variant_ids)),
-            )
-        )
-        .order_by(StockItem.variant_id)
-        .with_for_update()
-    )
-    await session.execute(statement)
-
-
-async def apply_catalog(session: AsyncSession, states: Sequence[CatalogState]) -> None:
-    """Upsert the rows of `states` (a new row: nothing on hand), each flag only where the event is at least as
-    recent as the one that set it; the product id always (a variant never changes product). In variant id
-    order, one statement."""
-    if not states:
-        return
-    rows = [
-        {
-            "variant_id": state.variant_id,
-            "product_id": state.product_id,
-            "on_hand": 0,
-            "reserved": 0,
-            "variant_active": True if state.variant_active is None else state.variant_active,
-            "product_active": True if state.product_active is None else state.product_active,
-            "variant_event_at": state.at if state.variant_active is not None else None,
-            "product_event_at": state.at if state.product_active is not None else None,
-        }
-        for state in sorted(states, key=lambda state: state.variant_id)
-    ]
-    statement = pg_insert(StockItem).values(rows)
-    new = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[StockItem.variant_id],
-        set_={
-            "product_id": new.product_id,
-            "variant_active": _newer(
-                StockItem.variant_active, StockItem.variant_event_at, new.variant_active, new.variant_event_at
-            ),
-            "variant_event_at": func.greatest(StockItem.variant_event_at, new.variant_event_at),
-            "product_active": _newer(
-                StockItem.product_active, StockItem.product_event_at, new.product_active, new.product_event_at
-            ),
-            "product_event_at": func.greatest(StockItem.product_event_at, new.product_event_at),
-            "updated_at": func.now(),
-        },
-    )
-    await session.execute(statement)
-
-
-async def set_product_active(
-    session: AsyncSession, product_id: uuid.UUID, active: bool, at: datetime
-) -> None:
-    """Every row of the product gets the product's flag, unless a more recent event set it."""
-    statement = (
-        update(StockItem)
-        .where(
-            StockItem.product_id == product_id,
-            or_(StockItem.product_event_at.is_(None), StockItem.product_event_at <= at),
-        )
-        .values(product_active=active, product_event_at=at, updated_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(statement)
-
-
 # --- reservations ----------------------------------------------------------------------------------------
 
 
@@ -463,7 +368,7 @@ async def set_status(
         values["expires_at"] = None
     if reason is not None:
         values["reason"] = reason
-    statement = update(Reservation).where(Reservation.id == any_(_uuid_array("ids", reservation_ids)))
+    statement = update(Reservation).where(Reservation.id == any_(uuid_array("ids", reservation_ids)))
     await session.execute(statement.values(**values).execution_options(synchronize_session=False))
 
 
@@ -480,7 +385,7 @@ async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[Reserv
             func.coalesce(StockItem.product_id, ReservationLine.variant_id).label("product_id"),
         )
         .outerjoin(StockItem, StockItem.variant_id == ReservationLine.variant_id)
-        .where(ReservationLine.reservation_id == any_(_uuid_array("rids", [row.id for row in rows])))
+        .where(ReservationLine.reservation_id == any_(uuid_array("rids", [row.id for row in rows])))
         .order_by(ReservationLine.reservation_id, ReservationLine.variant_id)
     )
     lines: dict[uuid.UUID, list[ReservationLineRecord]] = {}

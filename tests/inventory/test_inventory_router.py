@@ -107,4 +107,5 @@ async def test_a_catalog_event_inventory_cannot_read_waits_in_its_dead_letters_f
     assert (letter["type"], letter["attempts"]) == ("ProductUpdated", 5)
     assert "variantIds" in letter["error"]
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert await inventory.scalar("SELECT count(*) FROM stock_items") == 0
+    product_id = uuid.UUID(bad.payload["productId"])
+    assert await inventory.scalar("SELECT count(*) FROM stock_items WHERE product_id = :p", p=product_id) == 0
