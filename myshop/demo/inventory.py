@@ -1,4 +1,5 @@
-"""Demo stock for `myshop up`: the demo products (by `myshop.demo.products`' ids) get units on hand.
+"""Demo stock for `myshop up`: the demo products (by `myshop.demo.products`' ids) get units on hand, each in
+the stock row of its single variant, which shares its id (inventory keeps stock per variant).
 
 Deterministic: most products have 10 to 200 units, a few none and a few below the low-stock threshold, so the
 demo shows every state. Products that already have a stock row are left alone. No events: this is the
@@ -57,7 +58,7 @@ async def seed(session: AsyncSession, count: int | None = None) -> list[str]:
         # The ledger explains every unit: the opening balance is a movement too (none for an empty row).
         await repository.record_movements(
             session,
-            [Movement(level.product_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
+            [Movement(level.variant_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
         )
         stocked += len(created)
     return [f"inventory: {stocked} demo products stocked, {len(items) - stocked} already had stock"]
@@ -67,10 +68,11 @@ async def seed_variant_stock(session: AsyncSession) -> list[str]:
     """Stock the variants of the demo products sold in options (`catalog_variants.py`): a stock row per
     variant id, as inventory keeps stock; variants that already have one are left alone; flushes."""
     quantities = {variant.id: variant.quantity for item in DEMO_VARIANT_PRODUCTS for variant in item.variants}
-    created = await repository.insert_stock_skipping_existing(session, quantities)
+    products = {variant.id: item.id for item in DEMO_VARIANT_PRODUCTS for variant in item.variants}
+    created = await repository.insert_stock_skipping_existing(session, quantities, products)
     await repository.record_movements(
         session,
-        [Movement(level.product_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
+        [Movement(level.variant_id, level.on_hand, 0, SEED_REASON) for level in created if level.on_hand],
     )
     return [
         f"inventory: {len(created)} demo variants stocked, {len(quantities) - len(created)} already had stock"

@@ -1,4 +1,5 @@
-"""The inventory service: its subgraph definition (with the reservation sweeper) and ASGI app."""
+"""The inventory service: its subgraph definition (with the reservation sweeper and the consumer of the
+catalog's events) and ASGI app."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
+from subgraphs.inventory.events import CONSUMER
 from subgraphs.inventory.loaders import build_loaders
 from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import outbox
@@ -48,6 +50,9 @@ definition = SubgraphDefinition[InventoryState](
     build_loaders=build_loaders,
     setup=setup,
     outbox=outbox,
+    # products' events keep the stock rows in step with the catalog: rows for new variants, archived ones
+    # refused (events.py).
+    consumer=CONSUMER,
     workers=[sweep_reservations],
 )
 

@@ -6,7 +6,15 @@ from prometheus_client import Counter
 
 from shared.metrics import Metrics
 
-RESERVATION_OUTCOMES = ("reserved", "out_of_stock", "confirmed", "released", "expired", "restocked")
+RESERVATION_OUTCOMES = (
+    "reserved",
+    "out_of_stock",
+    "not_sellable",
+    "confirmed",
+    "released",
+    "expired",
+    "restocked",
+)
 
 
 class InventoryMetrics:

@@ -1,6 +1,11 @@
-"""The inventory tables: stock per product, reservations for orders, and the ledger every stock change writes.
+"""The inventory tables: stock per variant, reservations for orders, the ledger every stock change writes, and
+the catalog events consumed (`processed_events`).
 
-`stock_items.on_hand` and `stock_items.reserved` are always the sums of the ledger's deltas for the product;
+Stock is kept per **variant** (what is sold: products' `ProductVariant`), each row knowing its product, so
+`Product.stock` is a sum over the product's rows. A product older than variants (or created without them) has
+one variant sharing its id, so every row keyed by a product id before variants existed is that variant's row.
+
+`stock_items.on_hand` and `stock_items.reserved` are always the sums of the ledger's deltas for the variant;
 the check constraints keep `0 <= reserved <= on_hand`, so the database itself refuses an oversell.
 """
 
@@ -12,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -26,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import ModelBase, new_metadata
 from shared.outbox import Outbox
+from shared.subscriptions import processed_events_table
 
 KEY_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 200
@@ -51,6 +58,8 @@ class Base(ModelBase):
 
 
 outbox = Outbox(Base.metadata, "inventory")
+# The catalog events (products' stream) this service has applied: a redelivery has no second effect.
+processed_events = processed_events_table(Base.metadata)
 
 
 def _status_check() -> str:
@@ -59,18 +68,32 @@ def _status_check() -> str:
 
 
 class StockItem(Base):
-    """One product's stock. A product without a row has nothing on hand."""
+    """One variant's stock, and what inventory knows of it from the catalog's events. A variant without a row
+    has nothing on hand."""
 
     __tablename__ = "stock_items"
     __table_args__ = (
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("on_hand >= reserved", name="on_hand_covers_reserved"),
+        # `Product.stock`: the rows of a product, summed.
+        Index("ix_stock_items_product_id", "product_id"),
     )
 
-    # The products subgraph's id; inventory does not know the catalog, so no foreign key.
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The products subgraph's ids; inventory does not own the catalog, so no foreign keys.
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The variant's product; the variant's own id until an event of the catalog says otherwise (a row made by
+    # an adjustment of an id inventory had not heard of: events may lag).
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     on_hand: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reserved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The variant's and its product's `active` flags as the catalog's events last said (true until one says
+    # otherwise): a reservation of a variant that is not both is refused (NOT_SELLABLE).
+    variant_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    product_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # When the catalog made the change each flag holds (the event's `occurred_at`): an event older than the
+    # one applied never overwrites it, so events handled out of order leave the newest state.
+    variant_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    product_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -105,22 +128,23 @@ class ReservationLine(Base):
     reservation_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("reservations.id", ondelete="CASCADE"), primary_key=True
     )
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
 
 
 class StockMovement(Base):
-    """The ledger: one row per change of a stock row (several when one change serves several reservations)."""
+    """The ledger: one row per change of a variant's stock row (several when one change serves several
+    reservations)."""
 
     __tablename__ = "stock_movements"
     __table_args__ = (
         CheckConstraint("delta_on_hand <> 0 OR delta_reserved <> 0", name="moves_something"),
-        Index("ix_stock_movements_product_id_id", "product_id", "id"),
+        Index("ix_stock_movements_variant_id_id", "variant_id", "id"),
         Index("ix_stock_movements_reservation_id", "reservation_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stock_items.product_id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stock_items.variant_id"))
     delta_on_hand: Mapped[int] = mapped_column(Integer)
     delta_reserved: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(REASON_MAX_LENGTH))

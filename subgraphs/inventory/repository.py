@@ -2,7 +2,7 @@
 
 Stock rows only change through single conditional UPDATEs (or an upsert), so concurrent requests and
 several inventory processes never lose an update nor oversell: PostgreSQL re-checks the WHERE clause on
-the row version it waited for.
+the row version it waited for. What the catalog's events write to the stock rows: catalog_repository.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, select, update
+from sqlalchemy import and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,23 +23,53 @@ from subgraphs.inventory.models import Reservation, ReservationLine, StockItem, 
 
 @dataclass(frozen=True, slots=True)
 class StockLevel:
+    """One variant's stock row, and whether the catalog lets it be sold."""
+
+    variant_id: uuid.UUID
     product_id: uuid.UUID
     on_hand: int
     reserved: int
+    variant_active: bool = True
+    product_active: bool = True
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def sellable(self) -> bool:
+        return self.variant_active and self.product_active
+
+    @classmethod
+    def empty(cls, variant_id: uuid.UUID) -> StockLevel:
+        """A variant inventory holds nothing of (nor heard of): its product is taken to share its id."""
+        return cls(variant_id, variant_id, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStock:
+    """A product's stock: the sums over its variants' rows, and whether any sellable variant is available."""
+
+    product_id: uuid.UUID
+    on_hand: int
+    reserved: int
+    in_stock: bool
 
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
 
     @classmethod
-    def empty(cls, product_id: uuid.UUID) -> StockLevel:
-        return cls(product_id, 0, 0)
+    def empty(cls, product_id: uuid.UUID) -> ProductStock:
+        return cls(product_id, 0, 0, False)
 
 
 @dataclass(frozen=True, slots=True)
 class ReservationLineRecord:
-    product_id: uuid.UUID
+    variant_id: uuid.UUID
     quantity: int
+    # The variant's product as inventory knows it (the variant's own id for a legacy product).
+    product_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +85,23 @@ class ReservationRecord:
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """One ledger row: what a change did to one product's stock row, and why."""
+    """One ledger row: what a change did to one variant's stock row, and why."""
 
-    product_id: uuid.UUID
+    variant_id: uuid.UUID
     delta_on_hand: int
     delta_reserved: int
     reason: str
     reservation_id: uuid.UUID | None = None
 
 
-_LEVEL_COLUMNS = (StockItem.product_id, StockItem.on_hand, StockItem.reserved)
+_LEVEL_COLUMNS = (
+    StockItem.variant_id,
+    StockItem.product_id,
+    StockItem.on_hand,
+    StockItem.reserved,
+    StockItem.variant_active,
+    StockItem.product_active,
+)
 _RESERVATION_COLUMNS = (
     Reservation.id,
     Reservation.key,
@@ -73,33 +110,88 @@ _RESERVATION_COLUMNS = (
     Reservation.expires_at,
     Reservation.reason,
 )
+_SELLABLE = and_(StockItem.variant_active, StockItem.product_active)
 
 
 def _level(row: Any) -> StockLevel:
-    return StockLevel(row.product_id, row.on_hand, row.reserved)
+    return StockLevel(
+        row.variant_id, row.product_id, row.on_hand, row.reserved, row.variant_active, row.product_active
+    )
 
 
-def _uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
+def uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
     # One array parameter whatever the number of ids: one prepared statement for every batch size.
-    return bindparam(name, list(values), type_=ARRAY(StockItem.product_id.type))
+    return bindparam(name, list(values), type_=ARRAY(StockItem.variant_id.type))
 
 
 # --- stock rows ------------------------------------------------------------------------------------------
 
 
-async def get_levels(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StockLevel]:
-    """The stock rows of `product_ids` in one statement; products without a row are absent."""
+async def get_levels(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StockLevel]:
+    """The stock rows of `variant_ids` in one statement; variants without a row are absent."""
+    if not variant_ids:
+        return {}
+    statement = select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)))
+    return {row.variant_id: _level(row) for row in (await session.execute(statement)).all()}
+
+
+async def get_product_stock(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ProductStock]:
+    """The sums over the variant rows of each of `product_ids`, in one statement; products without a row are
+    absent."""
     if not product_ids:
         return {}
-    statement = select(*_LEVEL_COLUMNS).where(StockItem.product_id == any_(_uuid_array("ids", product_ids)))
-    return {row.product_id: _level(row) for row in (await session.execute(statement)).all()}
+    in_stock = func.bool_or(and_(_SELLABLE, StockItem.on_hand > StockItem.reserved))
+    statement = (
+        select(
+            StockItem.product_id,
+            func.sum(StockItem.on_hand).label("on_hand"),
+            func.sum(StockItem.reserved).label("reserved"),
+            in_stock.label("in_stock"),
+        )
+        .where(StockItem.product_id == any_(uuid_array("ids", product_ids)))
+        .group_by(StockItem.product_id)
+    )
+    return {
+        row.product_id: ProductStock(row.product_id, int(row.on_hand), int(row.reserved), bool(row.in_stock))
+        for row in (await session.execute(statement)).all()
+    }
 
 
-async def reserve_units(session: AsyncSession, product_id: uuid.UUID, quantity: int) -> StockLevel | None:
-    """Hold `quantity` units if that many are available; None (nothing changed) when they are not."""
+async def rows_of_id(session: AsyncSession, some_id: uuid.UUID) -> list[StockLevel]:
+    """The row whose variant id is `some_id` first if there is one, then rows of the product `some_id`; two at
+    most, which is what tells a variant id, a single-variant product's id and a several-variant product's id
+    apart (service.adjust_stock)."""
+    statement = (
+        select(*_LEVEL_COLUMNS)
+        .where(or_(StockItem.variant_id == some_id, StockItem.product_id == some_id))
+        .order_by((StockItem.variant_id == some_id).desc(), StockItem.variant_id)
+        .limit(2)
+    )
+    return [_level(row) for row in (await session.execute(statement)).all()]
+
+
+async def unsellable(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) -> list[StockLevel]:
+    """The rows of `variant_ids` the catalog says cannot be sold (variant or product archived)."""
+    statement = (
+        select(*_LEVEL_COLUMNS)
+        .where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)), ~_SELLABLE)
+        .order_by(StockItem.variant_id)
+    )
+    return [_level(row) for row in (await session.execute(statement)).all()]
+
+
+async def reserve_units(session: AsyncSession, variant_id: uuid.UUID, quantity: int) -> StockLevel | None:
+    """Hold `quantity` units if that many are available and the variant may be sold; None (nothing changed)
+    when not."""
     statement = (
         update(StockItem)
-        .where(StockItem.product_id == product_id, StockItem.on_hand - StockItem.reserved >= quantity)
+        .where(
+            StockItem.variant_id == variant_id,
+            StockItem.on_hand - StockItem.reserved >= quantity,
+            _SELLABLE,
+        )
         .values(reserved=StockItem.reserved + quantity, updated_at=func.now())
         .returning(*_LEVEL_COLUMNS)
     )
@@ -108,12 +200,12 @@ async def reserve_units(session: AsyncSession, product_id: uuid.UUID, quantity: 
 
 
 async def move_stock(
-    session: AsyncSession, product_id: uuid.UUID, delta_on_hand: int, delta_reserved: int
+    session: AsyncSession, variant_id: uuid.UUID, delta_on_hand: int, delta_reserved: int
 ) -> StockLevel:
     """Apply deltas the caller knows to be covered (units it holds); the check constraints guard it."""
     statement = (
         update(StockItem)
-        .where(StockItem.product_id == product_id)
+        .where(StockItem.variant_id == variant_id)
         .values(
             on_hand=StockItem.on_hand + delta_on_hand,
             reserved=StockItem.reserved + delta_reserved,
@@ -125,13 +217,15 @@ async def move_stock(
 
 
 async def add_on_hand(
-    session: AsyncSession, product_id: uuid.UUID, delta: int, *, at_most: int
+    session: AsyncSession, variant_id: uuid.UUID, delta: int, *, at_most: int
 ) -> StockLevel | None:
-    """Receive `delta` (> 0) units, creating the row on the first receipt; None when on hand would pass
-    `at_most`."""
-    statement = pg_insert(StockItem).values(product_id=product_id, on_hand=delta, reserved=0)
+    """Receive `delta` (> 0) units, creating the row on the first receipt (its product: the variant's own id
+    until a catalog event says otherwise); None when on hand would pass `at_most`."""
+    statement = pg_insert(StockItem).values(
+        variant_id=variant_id, product_id=variant_id, on_hand=delta, reserved=0
+    )
     statement = statement.on_conflict_do_update(
-        index_elements=[StockItem.product_id],
+        index_elements=[StockItem.variant_id],
         set_={"on_hand": StockItem.on_hand + statement.excluded.on_hand, "updated_at": func.now()},
         where=StockItem.on_hand + statement.excluded.on_hand <= at_most,
     ).returning(*_LEVEL_COLUMNS)
@@ -139,11 +233,11 @@ async def add_on_hand(
     return _level(row) if row is not None else None
 
 
-async def remove_on_hand(session: AsyncSession, product_id: uuid.UUID, delta: int) -> StockLevel | None:
+async def remove_on_hand(session: AsyncSession, variant_id: uuid.UUID, delta: int) -> StockLevel | None:
     """Take `delta` (> 0) units off hand unless that would leave less than is reserved; None then."""
     statement = (
         update(StockItem)
-        .where(StockItem.product_id == product_id, StockItem.on_hand - delta >= StockItem.reserved)
+        .where(StockItem.variant_id == variant_id, StockItem.on_hand - delta >= StockItem.reserved)
         .values(on_hand=StockItem.on_hand - delta, updated_at=func.now())
         .returning(*_LEVEL_COLUMNS)
     )
@@ -154,7 +248,7 @@ async def remove_on_hand(session: AsyncSession, product_id: uuid.UUID, delta: in
 async def record_movements(session: AsyncSession, movements: Iterable[Movement]) -> None:
     rows = [
         {
-            "product_id": movement.product_id,
+            "variant_id": movement.variant_id,
             "delta_on_hand": movement.delta_on_hand,
             "delta_reserved": movement.delta_reserved,
             "reason": movement.reason,
@@ -167,16 +261,24 @@ async def record_movements(session: AsyncSession, movements: Iterable[Movement])
 
 
 async def insert_stock_skipping_existing(
-    session: AsyncSession, quantities: Mapping[uuid.UUID, int]
+    session: AsyncSession,
+    quantities: Mapping[uuid.UUID, int],
+    product_ids: Mapping[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[StockLevel]:
-    """Stock rows for the products that have none yet (one multi-row INSERT); the rows that were new."""
+    """Stock rows for the variants that have none yet (one multi-row INSERT), each of its product in
+    `product_ids` (a variant absent there is its own product: a single-variant product's variant shares its
+    id); the rows that were new."""
     if not quantities:
         return []
-    rows = [{"product_id": pid, "on_hand": quantity, "reserved": 0} for pid, quantity in quantities.items()]
+    products = product_ids or {}
+    rows = [
+        {"variant_id": vid, "product_id": products.get(vid, vid), "on_hand": quantity, "reserved": 0}
+        for vid, quantity in quantities.items()
+    ]
     statement = (
         pg_insert(StockItem)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=[StockItem.product_id])
+        .on_conflict_do_nothing(index_elements=[StockItem.variant_id])
         .returning(*_LEVEL_COLUMNS)
     )
     return [_level(row) for row in (await session.execute(statement)).all()]
@@ -217,7 +319,7 @@ async def insert_lines(
 ) -> None:
     if lines:
         rows = [
-            {"reservation_id": reservation_id, "product_id": line.product_id, "quantity": line.quantity}
+            {"reservation_id": reservation_id, "variant_id": line.variant_id, "quantity": line.quantity}
             for line in lines
         ]
         await session.execute(pg_insert(ReservationLine).values(rows))
@@ -266,22 +368,30 @@ async def set_status(
         values["expires_at"] = None
     if reason is not None:
         values["reason"] = reason
-    statement = update(Reservation).where(Reservation.id == any_(_uuid_array("ids", reservation_ids)))
+    statement = update(Reservation).where(Reservation.id == any_(uuid_array("ids", reservation_ids)))
     await session.execute(statement.values(**values).execution_options(synchronize_session=False))
 
 
 async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[ReservationRecord]:
     if not rows:
         return []
+    # A line's product: its stock row's (the row always exists: nothing is reserved without one; the outer
+    # join only guards a tombstone's absent lines).
     statement = (
-        select(ReservationLine.reservation_id, ReservationLine.product_id, ReservationLine.quantity)
-        .where(ReservationLine.reservation_id == any_(_uuid_array("rids", [row.id for row in rows])))
-        .order_by(ReservationLine.reservation_id, ReservationLine.product_id)
+        select(
+            ReservationLine.reservation_id,
+            ReservationLine.variant_id,
+            ReservationLine.quantity,
+            func.coalesce(StockItem.product_id, ReservationLine.variant_id).label("product_id"),
+        )
+        .outerjoin(StockItem, StockItem.variant_id == ReservationLine.variant_id)
+        .where(ReservationLine.reservation_id == any_(uuid_array("rids", [row.id for row in rows])))
+        .order_by(ReservationLine.reservation_id, ReservationLine.variant_id)
     )
     lines: dict[uuid.UUID, list[ReservationLineRecord]] = {}
     for line in (await session.execute(statement)).all():
         lines.setdefault(line.reservation_id, []).append(
-            ReservationLineRecord(line.product_id, line.quantity)
+            ReservationLineRecord(line.variant_id, line.quantity, line.product_id)
         )
     return [_record(row, lines.get(row.id, ())) for row in rows]
 

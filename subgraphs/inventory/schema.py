@@ -1,6 +1,7 @@
-"""The inventory subgraph's GraphQL schema: `Product.stock` and `Product.inStock`, `adjustStock` for admins,
-and the saga's internal reservation operations (@inaccessible: the router never exposes them; SERVICE token
-only, as a subgraph still executes them when called directly).
+"""The inventory subgraph's GraphQL schema: `ProductVariant.stock`/`inStock` (stock is kept per variant) and
+`Product.stock`/`inStock` (over the product's variants), `adjustStock`/`adjustVariantStock` for admins, the
+dead letters of its catalog consumer (admins), and the saga's internal reservation operations (@inaccessible:
+the router never exposes them; SERVICE token only, as a subgraph still executes them when called directly).
 """
 
 from __future__ import annotations
@@ -14,40 +15,83 @@ from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin, IsService, guarded
+from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.ids import uuid_or_none
-from subgraphs.inventory.repository import ReservationRecord, StockLevel
+from subgraphs.inventory.repository import ProductStock, ReservationRecord, StockLevel
 from subgraphs.inventory.service import InventoryService, reservation_lines
 
+# GraphQL's Int is 32-bit: a product's sums over many variants could pass it (each variant stays far below).
+_INT_MAX = 2**31 - 1
+_NOWHERE = uuid.UUID(int=0)
 
-@strawberry.type(description="Units of a product in the warehouse.")
+
+@strawberry.type(description="Units in the warehouse: of a variant, or summed over a product's variants.")
 class Stock:
     available: int = strawberry.field(description="Units that can be ordered now: `onHand - reserved`.")
     reserved: int = strawberry.field(description="Units held for orders not yet confirmed.")
     on_hand: int = strawberry.field(description="Units in the warehouse, reserved ones included.")
 
+    @classmethod
+    def of(cls, on_hand: int, reserved: int) -> Stock:
+        on_hand, reserved = min(on_hand, _INT_MAX), min(reserved, _INT_MAX)
+        return cls(available=on_hand - reserved, reserved=reserved, on_hand=on_hand)
+
 
 @strawberry.federation.type(keys=["id"], description="A product of the catalog (owned by products).")
 class Product:
     id: strawberry.ID
-    level: strawberry.Private[StockLevel]
+    sums: strawberry.Private[ProductStock]
 
-    @strawberry.field(description="Its stock; all zeros for a product never stocked.")
+    @strawberry.field(
+        description="Its stock: the SUM over all its variants' stock (archived ones included: units in the "
+        "warehouse are there whatever the catalog says; a variant's own is `ProductVariant.stock`); all "
+        "zeros for a product never stocked. Each figure saturates at 2,147,483,647."
+    )
     def stock(self) -> Stock:
-        level = self.level
-        return Stock(available=level.available, reserved=level.reserved, on_hand=level.on_hand)
+        return Stock.of(self.sums.on_hand, self.sums.reserved)
 
-    @strawberry.field(description="Whether at least one unit is available.")
+    @strawberry.field(
+        description="Whether ANY of its variants can be ordered now: at least one unit available of a "
+        "variant that is active, of a product that is active (as inventory last heard from the catalog)."
+    )
     def in_stock(self) -> bool:
-        return self.level.available > 0
+        return self.sums.in_stock
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product:
         product_id = uuid_or_none(id)
-        # Inventory does not know the catalog: any id is a product, with nothing in stock until adjusted.
+        # Inventory does not own the catalog: any id is a product, with nothing in stock until adjusted.
         if product_id is None:
-            return cls(id=id, level=StockLevel.empty(uuid.UUID(int=0)))
-        return cls(id=id, level=await info.context.loaders.stock.load(product_id))
+            return cls(id=id, sums=ProductStock.empty(_NOWHERE))
+        return cls(id=id, sums=await info.context.loaders.product_stock.load(product_id))
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="What is sold and stocked: a product in one value of each option (owned by products).",
+)
+class ProductVariant:
+    id: strawberry.ID
+    level: strawberry.Private[StockLevel]
+
+    @strawberry.field(description="Its stock; all zeros for a variant never stocked.")
+    def stock(self) -> Stock:
+        return Stock.of(self.level.on_hand, self.level.reserved)
+
+    @strawberry.field(
+        description="Whether it can be ordered now: at least one unit available, and it and its product are "
+        "active (as inventory last heard from the catalog)."
+    )
+    def in_stock(self) -> bool:
+        return self.level.sellable and self.level.available > 0
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> ProductVariant:
+        variant_id = uuid_or_none(id)
+        if variant_id is None:
+            return cls(id=id, level=StockLevel.empty(_NOWHERE))
+        return cls(id=id, level=await info.context.loaders.stock.load(variant_id))
 
 
 @strawberry.federation.enum(inaccessible=True, description="Where a reservation stands.")
@@ -61,7 +105,11 @@ class ReservationStatus(enum.Enum):
 
 @strawberry.federation.type(inaccessible=True)
 class ReservationLine:
-    product_id: strawberry.ID
+    variant_id: strawberry.ID = strawberry.field(description="The variant whose units are held.")
+    product_id: strawberry.ID = strawberry.field(
+        description="The variant's product, as inventory knows it (the variant's own id for a product sold "
+        "as one thing)."
+    )
     quantity: int
 
 
@@ -87,15 +135,23 @@ class Reservation:
             status=ReservationStatus(record.status),
             expires_at=record.expires_at,
             lines=[
-                ReservationLine(product_id=strawberry.ID(str(line.product_id)), quantity=line.quantity)
+                ReservationLine(
+                    variant_id=strawberry.ID(str(line.variant_id)),
+                    product_id=strawberry.ID(str(line.product_id)),
+                    quantity=line.quantity,
+                )
                 for line in record.lines
             ],
         )
 
 
-@strawberry.federation.input(inaccessible=True)
+@strawberry.federation.input(inaccessible=True, description="Units of one variant: exactly one of its ids.")
 class StockLineInput:
-    product_id: strawberry.ID
+    variant_id: strawberry.ID | None = strawberry.field(default=None, description="The variant.")
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="As before variants: the variant sharing this id (a product sold as one thing).",
+    )
     quantity: int = strawberry.field(description="1 to 10,000 units.")
 
 
@@ -103,11 +159,11 @@ class StockLineInput:
 class ReserveStockInput:
     key: str = strawberry.field(description="Idempotency key: a known key returns its reservation.")
     order_id: strawberry.ID
-    lines: list[StockLineInput] = strawberry.field(description="1 to 100 lines; one product twice is merged.")
+    lines: list[StockLineInput] = strawberry.field(description="1 to 100 lines; one variant twice is merged.")
 
 
 @strawberry.type
-class Query:
+class Query(dead_letter_query("inventory")):  # type: ignore[misc]
     @strawberry.federation.field(
         inaccessible=True, **guarded(IsService), description="A reservation by its key (SERVICE)."
     )
@@ -117,20 +173,37 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(dead_letter_mutation("inventory")):  # type: ignore[misc]
     @strawberry.mutation(
         **guarded(IsAdmin),
-        description="Receive (delta > 0) or write off (delta < 0) units; never below what is reserved.",
+        description="Receive (delta > 0) or write off (delta < 0) units of a product sold as one thing: the "
+        "variant sharing its id (or its only variant); never below what is reserved. A product with several "
+        "variants answers VARIANT_REQUIRED: use `adjustVariantStock`.",
     )
     async def adjust_stock(self, info: Info, product_id: strawberry.ID, delta: int, reason: str) -> Product:
-        level = await InventoryService.of(info.context).adjust_stock(product_id, delta, reason)
+        service = InventoryService.of(info.context)
+        level = await service.adjust_stock(product_id, delta, reason)
+        sums = await service.product_stock(level.product_id)
+        info.context.loaders.remember(level, sums)
+        return Product(id=strawberry.ID(str(level.product_id)), sums=sums)
+
+    @strawberry.mutation(
+        **guarded(IsAdmin),
+        description="Receive (delta > 0) or write off (delta < 0) units of one variant; never below what is "
+        "reserved.",
+    )
+    async def adjust_variant_stock(
+        self, info: Info, variant_id: strawberry.ID, delta: int, reason: str
+    ) -> ProductVariant:
+        level = await InventoryService.of(info.context).adjust_variant_stock(variant_id, delta, reason)
         info.context.loaders.remember(level)
-        return Product(id=strawberry.ID(str(level.product_id)), level=level)
+        return ProductVariant(id=strawberry.ID(str(level.variant_id)), level=level)
 
     @strawberry.federation.mutation(
         inaccessible=True,
         **guarded(IsService),
-        description="Hold every line's units or none (OUT_OF_STOCK). Idempotent by key (SERVICE).",
+        description="Hold every line's units or none (NOT_SELLABLE: a variant or its product is archived; "
+        "OUT_OF_STOCK). Idempotent by key (SERVICE).",
     )
     async def reserve_stock(self, info: Info, input: ReserveStockInput) -> Reservation:
         record = await InventoryService.of(info.context).reserve_stock(
@@ -160,4 +233,4 @@ class Mutation:
         )
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Product])
+schema = build_schema(query=Query, mutation=Mutation, types=[Product, ProductVariant])

@@ -1,9 +1,13 @@
 """Inventory's actions: adjust stock, and reserve, confirm and release units for the order saga; the sweeper
 that expires forgotten reservations. Rules here, SQL in repository.py.
 
+Stock is kept per variant (products' `ProductVariant`); a product id names the variant sharing its id (every
+product older than variants, and every product created without them, has one). What the catalog says of a
+variant (its product, whether it and its product are active) comes from products' events (events.py).
+
 Every action runs in its caller's transaction (the request's `context.session`, or a sweeper batch) and never
 commits. Lock order, so that concurrent actions never deadlock: a reservation row first, then stock rows in
-product id order.
+variant id order.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +29,7 @@ from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
     Movement,
+    ProductStock,
     ReservationLineRecord,
     ReservationRecord,
     StockLevel,
@@ -42,6 +47,8 @@ MAX_ADJUSTMENT = 1_000_000
 MAX_ON_HAND = 1_000_000_000
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 10_000
+# Tries of one reservation line whose row changed between its UPDATE and the read that explains the refusal.
+RESERVE_LINE_TRIES = 3
 
 # Ledger and event reasons of the changes inventory makes on its own.
 REASON_RESERVED = "reserved"
@@ -56,9 +63,23 @@ class InsufficientStock(MyShopError):
 
 
 class OutOfStock(MyShopError):
-    """A reservation line asks for more units than are available; `productId` names it."""
+    """A reservation line asks for more units than are available; `variantId` and its `productId` name it."""
 
     code = "OUT_OF_STOCK"
+
+
+class NotSellable(MyShopError):
+    """A reservation line names a variant that is archived, or whose product is: the whole reservation is
+    refused. `variantId`/`productId` name the first such line, `variantIds` all of them."""
+
+    code = "NOT_SELLABLE"
+
+
+class VariantRequired(MyShopError):
+    """A product id was given where inventory knows the product has several variants, none sharing its id:
+    which variant is meant must be said."""
+
+    code = "VARIANT_REQUIRED"
 
 
 class ReservationReleased(MyShopError):
@@ -91,21 +112,40 @@ def clean_delta(value: object) -> int:
     return value
 
 
-def clean_lines(lines: Sequence[tuple[object, object]]) -> list[ReservationLineRecord]:
-    """(productId, quantity) pairs -> lines by product id, duplicates merged."""
+@dataclass(frozen=True, slots=True)
+class StockLine:
+    """A reservation line as the caller gave it: a variant id, or (as before variants) a product id that
+    means the variant sharing it; exactly one of them."""
+
+    variant_id: object
+    product_id: object
+    quantity: object
+
+
+def clean_lines(lines: Sequence[StockLine]) -> list[tuple[uuid.UUID, int]]:
+    """Lines -> (variant id, quantity) in variant id order (the lock order), one variant twice merged."""
     if not lines:
         raise BadUserInput("A reservation needs at least one line.", field="lines")
     if len(lines) > MAX_LINES:
         raise BadUserInput(f"A reservation has at most {MAX_LINES} lines.", field="lines")
     merged: dict[uuid.UUID, int] = {}
-    for index, (raw_product_id, quantity) in enumerate(lines):
-        product_id = parse_uuid(raw_product_id, f"lines[{index}].productId", "a product id")
+    for index, line in enumerate(lines):
+        if (line.variant_id is None) == (line.product_id is None):
+            raise BadUserInput(
+                "A line names its variant by variantId (or, as before variants, productId): exactly one.",
+                field=f"lines[{index}].variantId",
+            )
+        if line.variant_id is not None:
+            variant_id = parse_uuid(line.variant_id, f"lines[{index}].variantId", "a variant id")
+        else:  # a product id names the variant sharing it
+            variant_id = parse_uuid(line.product_id, f"lines[{index}].productId", "a product id")
+        quantity = line.quantity
         if type(quantity) is not int or not 1 <= quantity <= MAX_LINE_QUANTITY:
             raise BadUserInput(
                 f"A quantity is 1 to {MAX_LINE_QUANTITY} units.", field=f"lines[{index}].quantity"
             )
-        merged[product_id] = merged.get(product_id, 0) + quantity
-    return [ReservationLineRecord(product_id, merged[product_id]) for product_id in sorted(merged)]
+        merged[variant_id] = merged.get(variant_id, 0) + quantity
+    return [(variant_id, merged[variant_id]) for variant_id in sorted(merged)]
 
 
 # --- the service -------------------------------------------------------------------------------------
@@ -131,27 +171,65 @@ class InventoryService:
     # --- stock ---
 
     async def adjust_stock(self, product_id: object, delta: object, reason: object) -> StockLevel:
-        """Receive (delta > 0) or write off (delta < 0) units; never below what is reserved."""
+        """`adjustStock(productId)`, as before variants: the product's id names the variant sharing it (or the
+        product's only variant inventory knows of); a product with several variants, none of its id, needs
+        `adjust_variant_stock` (VARIANT_REQUIRED). An id inventory knows nothing of gets a row of its own."""
         pid = parse_uuid(product_id, "productId", "a product id")
         units = clean_delta(delta)
         why = clean_reason(reason)
-        if units > 0:
-            level = await repository.add_on_hand(self.session, pid, units, at_most=MAX_ON_HAND)
-            if level is None:
-                raise BadUserInput(f"A product has at most {MAX_ON_HAND} units on hand.", field="delta")
+        rows = await repository.rows_of_id(self.session, pid)
+        if not rows or rows[0].variant_id == pid:
+            variant_id = pid
+        elif len(rows) == 1:
+            variant_id = rows[0].variant_id
         else:
-            level = await repository.remove_on_hand(self.session, pid, -units)
+            raise VariantRequired(
+                "This product has several variants: adjust the stock of one (adjustVariantStock).",
+                field="productId",
+                productId=str(pid),
+            )
+        return await self._adjust(variant_id, units, why)
+
+    async def adjust_variant_stock(self, variant_id: object, delta: object, reason: object) -> StockLevel:
+        """Receive (delta > 0) or write off (delta < 0) units of one variant; never below what is reserved.
+        The id of a product whose variants inventory knows (none sharing its id) is not a variant's:
+        VARIANT_REQUIRED rather than a stock row that no variant has."""
+        vid = parse_uuid(variant_id, "variantId", "a variant id")
+        units = clean_delta(delta)
+        why = clean_reason(reason)
+        rows = await repository.rows_of_id(self.session, vid)
+        if rows and rows[0].variant_id != vid:
+            raise VariantRequired(
+                "This is a product's id: adjust the stock of one of its variants.",
+                field="variantId",
+                productId=str(vid),
+            )
+        return await self._adjust(vid, units, why)
+
+    async def _adjust(self, vid: uuid.UUID, units: int, why: str) -> StockLevel:
+        if units > 0:
+            level = await repository.add_on_hand(self.session, vid, units, at_most=MAX_ON_HAND)
             if level is None:
-                current = (await repository.get_levels(self.session, [pid])).get(pid) or StockLevel.empty(pid)
+                raise BadUserInput(f"A variant has at most {MAX_ON_HAND} units on hand.", field="delta")
+        else:
+            level = await repository.remove_on_hand(self.session, vid, -units)
+            if level is None:
+                current = (await repository.get_levels(self.session, [vid])).get(vid) or StockLevel.empty(vid)
                 raise InsufficientStock(
                     f"Only {current.available} unreserved units can be taken off.",
                     field="delta",
-                    productId=str(pid),
+                    variantId=str(vid),
+                    productId=str(current.product_id),
                     available=current.available,
                 )
-        await repository.record_movements(self.session, [Movement(pid, units, 0, why)])
+        await repository.record_movements(self.session, [Movement(vid, units, 0, why)])
         await self._emit(level, delta_available=units, reason=why)
         return level
+
+    async def product_stock(self, product_id: uuid.UUID) -> ProductStock:
+        """A product's stock as it stands in this transaction (after a change: the sums include it)."""
+        found = await repository.get_product_stock(self.session, [product_id])
+        return found.get(product_id) or ProductStock.empty(product_id)
 
     async def _emit(self, after: StockLevel, *, delta_available: int, reason: str) -> None:
         await events.stock_changed(
@@ -163,18 +241,19 @@ class InventoryService:
         )
 
     async def _apply(self, movements: Sequence[Movement], reason: str) -> None:
-        """Apply movements the caller's reservations cover: one UPDATE and one event per product, in product
-        id order, and one ledger row per movement."""
+        """Apply movements the caller's reservations cover: one UPDATE and one event per variant, in variant
+        id order, and one ledger row per movement. The catalog's flags are not asked: units held for an
+        order go back (or leave) even after its variant was archived."""
         totals: dict[uuid.UUID, tuple[int, int]] = {}
         for movement in movements:
-            on_hand, reserved = totals.get(movement.product_id, (0, 0))
-            totals[movement.product_id] = (
+            on_hand, reserved = totals.get(movement.variant_id, (0, 0))
+            totals[movement.variant_id] = (
                 on_hand + movement.delta_on_hand,
                 reserved + movement.delta_reserved,
             )
-        for product_id in sorted(totals):
-            delta_on_hand, delta_reserved = totals[product_id]
-            level = await repository.move_stock(self.session, product_id, delta_on_hand, delta_reserved)
+        for variant_id in sorted(totals):
+            delta_on_hand, delta_reserved = totals[variant_id]
+            level = await repository.move_stock(self.session, variant_id, delta_on_hand, delta_reserved)
             await self._emit(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
         await repository.record_movements(self.session, movements)
 
@@ -184,9 +263,11 @@ class InventoryService:
         return await repository.get_reservation(self.session, clean_key(key))
 
     async def reserve_stock(
-        self, key: object, order_id: object, lines: Sequence[tuple[object, object]]
+        self, key: object, order_id: object, lines: Sequence[StockLine]
     ) -> ReservationRecord:
-        """Hold every line's units for the order, or none. Idempotent by key: a known key returns its
+        """Hold every line's units for the order, or none: a line of a variant the catalog archived (or of an
+        archived product) refuses the whole reservation (NOT_SELLABLE, before any OUT_OF_STOCK: it is not
+        worth retrying), a line short of units too (OUT_OF_STOCK). Idempotent by key: a known key returns its
         reservation whatever its status (a tombstone included) and reserves nothing."""
         key = clean_key(key)
         oid = parse_uuid(order_id, "orderId", "an order id")
@@ -204,27 +285,65 @@ class InventoryService:
             if existing is None:
                 raise RuntimeError(f"reservation {key!r} conflicted but cannot be read")
             return existing
-        for line in wanted:  # sorted by product id: concurrent reservations lock rows in one order
-            level = await repository.reserve_units(self.session, line.product_id, line.quantity)
-            if level is None:
-                self._count("out_of_stock")
-                current = await repository.get_levels(self.session, [line.product_id])
-                available = current[line.product_id].available if line.product_id in current else 0
-                # The request rolls back: units held for earlier lines and the reservation row go with it.
-                raise OutOfStock(
-                    f"Only {available} units of product {line.product_id} are available.",
-                    productId=str(line.product_id),
-                    requested=line.quantity,
-                    available=available,
-                )
-            await self._emit(level, delta_available=-line.quantity, reason=REASON_RESERVED)
-        await repository.insert_lines(self.session, created.id, wanted)
+        # The request rolls back on any refusal: units held for earlier lines and the reservation row go too.
+        blocked = await repository.unsellable(self.session, [variant_id for variant_id, _ in wanted])
+        if blocked:
+            self._not_sellable(blocked)
+        reserved: list[ReservationLineRecord] = []
+        for variant_id, quantity in wanted:  # sorted by variant id: concurrent reservations lock in one order
+            level = await self._reserve_line(variant_id, quantity)
+            reserved.append(ReservationLineRecord(variant_id, quantity, level.product_id))
+            await self._emit(level, delta_available=-quantity, reason=REASON_RESERVED)
+        await repository.insert_lines(self.session, created.id, reserved)
         await repository.record_movements(
             self.session,
-            [Movement(line.product_id, 0, line.quantity, REASON_RESERVED, created.id) for line in wanted],
+            [Movement(line.variant_id, 0, line.quantity, REASON_RESERVED, created.id) for line in reserved],
         )
         self._count("reserved")
-        return replace(created, lines=tuple(wanted))
+        return replace(created, lines=tuple(reserved))
+
+    async def _reserve_line(self, variant_id: uuid.UUID, quantity: int) -> StockLevel:
+        """Hold one line's units, or raise why not. The UPDATE checks units and flags on the row it locks;
+        when it holds nothing, a new read says which failed: it may see neither (the catalog archived and
+        restored the variant in between, or units came back), and then the line is tried again."""
+        current: StockLevel | None = None
+        for _ in range(RESERVE_LINE_TRIES):
+            level = await repository.reserve_units(self.session, variant_id, quantity)
+            if level is not None:
+                return level
+            current = (await repository.get_levels(self.session, [variant_id])).get(variant_id)
+            if current is not None and not current.sellable:
+                self._not_sellable([current])
+            if current is None or current.available < quantity:
+                self._count("out_of_stock")
+                current = current or StockLevel.empty(variant_id)
+                raise OutOfStock(
+                    f"Only {current.available} units of variant {variant_id} are available.",
+                    variantId=str(variant_id),
+                    productId=str(current.product_id),
+                    requested=quantity,
+                    available=current.available,
+                )
+        # The catalog kept archiving and restoring the variant: it was not sellable each time it was tried.
+        self._count("not_sellable")
+        product_id = current.product_id if current is not None else variant_id
+        raise NotSellable(
+            f"Variant {variant_id} was archived each time it was tried.",
+            variantId=str(variant_id),
+            productId=str(product_id),
+            variantIds=[str(variant_id)],
+        )
+
+    def _not_sellable(self, blocked: Sequence[StockLevel]) -> NoReturn:
+        self._count("not_sellable")
+        first = blocked[0]
+        raise NotSellable(
+            f"Variant {first.variant_id} cannot be sold: "
+            + ("its product is archived." if not first.product_active else "it is archived."),
+            variantId=str(first.variant_id),
+            productId=str(first.product_id),
+            variantIds=[str(level.variant_id) for level in blocked],
+        )
 
     async def confirm_reservation(self, key: object) -> ReservationRecord:
         """RESERVED -> CONFIRMED: the units leave (on hand and reserved both drop). Idempotent."""
@@ -243,7 +362,7 @@ class InventoryService:
         # Still RESERVED, even past its deadline if the sweeper has not come by: the units are still held.
         await self._apply(
             [
-                Movement(line.product_id, -line.quantity, -line.quantity, REASON_CONFIRMED, reservation.id)
+                Movement(line.variant_id, -line.quantity, -line.quantity, REASON_CONFIRMED, reservation.id)
                 for line in reservation.lines
             ],
             REASON_CONFIRMED,
@@ -271,7 +390,7 @@ class InventoryService:
         if reservation.status == ReservationStatus.RESERVED:
             await self._apply(
                 [
-                    Movement(line.product_id, 0, -line.quantity, why, reservation.id)
+                    Movement(line.variant_id, 0, -line.quantity, why, reservation.id)
                     for line in reservation.lines
                 ],
                 why,
@@ -280,7 +399,7 @@ class InventoryService:
         if reservation.status == ReservationStatus.CONFIRMED:
             await self._apply(
                 [
-                    Movement(line.product_id, line.quantity, 0, why, reservation.id)
+                    Movement(line.variant_id, line.quantity, 0, why, reservation.id)
                     for line in reservation.lines
                 ],
                 why,
@@ -311,7 +430,7 @@ class InventoryService:
             return 0
         await self._apply(
             [
-                Movement(line.product_id, 0, -line.quantity, REASON_EXPIRED, reservation.id)
+                Movement(line.variant_id, 0, -line.quantity, REASON_EXPIRED, reservation.id)
                 for reservation in lapsed
                 for line in reservation.lines
             ],
@@ -327,9 +446,9 @@ class InventoryService:
         return len(lapsed)
 
 
-def reservation_lines(lines: Iterable[Any]) -> list[tuple[object, object]]:
-    """GraphQL line inputs -> the (productId, quantity) pairs the service reads."""
-    return [(line.product_id, line.quantity) for line in lines]
+def reservation_lines(lines: Iterable[Any]) -> list[StockLine]:
+    """GraphQL line inputs -> the lines the service reads."""
+    return [StockLine(line.variant_id, line.product_id, line.quantity) for line in lines]
 
 
 async def sweep_expired_reservations(

@@ -14,6 +14,11 @@ query Stock($representations: [_Any!]!) {{
   _entities(representations: $representations) {{ ... on Product {{ {STOCK_FIELDS} }} }}
 }}
 """
+VARIANT_STOCK = f"""
+query VariantStock($representations: [_Any!]!) {{
+  _entities(representations: $representations) {{ ... on ProductVariant {{ {STOCK_FIELDS} }} }}
+}}
+"""
 ADJUST = f"""
 mutation Adjust($productId: ID!, $delta: Int!, $reason: String!) {{
   adjustStock(productId: $productId, delta: $delta, reason: $reason) {{ {STOCK_FIELDS} }}
@@ -79,6 +84,12 @@ class Inventory:
     async def stock(self, product_id: str) -> dict[str, int]:
         return (await self.products(product_id))[0]["stock"]
 
+    async def variant_stock(self, variant_id: str) -> dict[str, int]:
+        representations = [{"__typename": "ProductVariant", "id": variant_id}]
+        return (await self.gql("inventory", VARIANT_STOCK, {"representations": representations})).ok()[
+            "_entities"
+        ][0]["stock"]
+
     async def products(self, *product_ids: str) -> list[dict[str, Any]]:
         representations = [{"__typename": "Product", "id": product_id} for product_id in product_ids]
         return (await self.gql("inventory", STOCK, {"representations": representations})).ok()["_entities"]
@@ -135,13 +146,13 @@ class Inventory:
         """Stock rows whose on_hand or reserved differ from the sums of their ledger rows (empty: agree)."""
         return await self.rows(
             """
-            SELECT s.product_id, s.on_hand, s.reserved, l.on_hand AS ledger_on_hand,
+            SELECT s.variant_id, s.on_hand, s.reserved, l.on_hand AS ledger_on_hand,
                    l.reserved AS ledger_reserved
             FROM stock_items s
             FULL JOIN (
-                SELECT product_id, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
-                FROM stock_movements GROUP BY product_id
-            ) l ON l.product_id = s.product_id
+                SELECT variant_id, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
+                FROM stock_movements GROUP BY variant_id
+            ) l ON l.variant_id = s.variant_id
             WHERE s.on_hand IS DISTINCT FROM coalesce(l.on_hand, 0)
                OR s.reserved IS DISTINCT FROM coalesce(l.reserved, 0)
             """

@@ -3,6 +3,8 @@ tests/test_migrations.py)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from inventory_api import Inventory, new_key
 from sqlalchemy import text
@@ -10,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from myshop.demo.catalog import demo_product_id, generate_products
 from myshop.demo.inventory import demo_quantities, seed
+from subgraphs.inventory.repository import insert_stock_skipping_existing
 from subgraphs.inventory.settings import InventorySettings
 
 TABLES = {"stock_items", "reservations", "reservation_lines", "stock_movements", "outbox"}
@@ -32,8 +35,8 @@ async def test_the_ledger_sums_equal_the_stock_rows_after_every_kind_of_change(i
     assert await inventory.stock(first) == {"available": 18, "reserved": 5, "onHand": 23}
     assert await inventory.stock(second) == {"available": 2, "reserved": 1, "onHand": 3}
     sums = await inventory.rows(
-        "SELECT product_id::text, sum(delta_on_hand), sum(delta_reserved) FROM stock_movements "
-        "GROUP BY product_id ORDER BY 1"
+        "SELECT variant_id::text, sum(delta_on_hand), sum(delta_reserved) FROM stock_movements "
+        "GROUP BY variant_id ORDER BY 1"
     )
     assert sorted((pid, int(a), int(b)) for pid, a, b in sums) == sorted([(first, 23, 5), (second, 3, 1)])
 
@@ -91,8 +94,23 @@ async def test_seed_stocks_the_demo_products_once_with_ledger_rows(inventory: In
     assert await inventory.scalar("SELECT count(*) FROM outbox WHERE payload->>'reason' = 'seed'") == 0
     expected = demo_quantities(50, InventorySettings().low_stock_threshold)
     rows = await inventory.rows(
-        "SELECT product_id, on_hand FROM stock_items WHERE product_id <> :p", p=already
+        "SELECT variant_id, on_hand FROM stock_items WHERE variant_id <> :p", p=already
     )
-    assert {row.product_id: row.on_hand for row in rows} == {
+    assert {row.variant_id: row.on_hand for row in rows} == {
         k: v for k, v in expected.items() if k != already
     }
+
+
+async def test_a_seed_names_the_product_of_each_variant_it_stocks(inventory: Inventory) -> None:
+    product, variants = uuid.uuid4(), sorted(uuid.uuid4() for _ in range(2))
+    single = uuid.uuid4()
+
+    async with inventory.sessions.begin() as session:
+        created = await insert_stock_skipping_existing(
+            session, {variants[0]: 4, variants[1]: 6, single: 1}, dict.fromkeys(variants, product)
+        )
+
+    assert sorted((level.variant_id, level.product_id) for level in created) == sorted(
+        [(variants[0], product), (variants[1], product), (single, single)]
+    )
+    assert (await inventory.stock(str(product)))["onHand"] == 10

@@ -12,6 +12,8 @@ async def test_an_adjustment_emits_stock_changed_with_the_new_levels(inventory: 
 
     assert await inventory.events("StockChanged", product_id) == [
         {
+            # A product inventory never heard of from the catalog: its own single variant, sharing its id.
+            "variantId": product_id,
             "productId": product_id,
             "available": 12,
             "reserved": 0,
@@ -51,7 +53,7 @@ async def test_stock_low_is_emitted_when_available_falls_below_the_threshold(inv
     await inventory.reserve("k-2", [(product_id, 1)])  # below it
 
     assert await inventory.events("StockLow", product_id) == [
-        {"productId": product_id, "available": threshold - 1, "threshold": threshold}
+        {"variantId": product_id, "productId": product_id, "available": threshold - 1, "threshold": threshold}
     ]
 
 

@@ -358,6 +358,7 @@ async def test_reservation_outcomes_are_counted_in_the_metrics(inventory: Invent
     assert delta == {
         "reserved": 1,
         "out_of_stock": 1,
+        "not_sellable": 0,
         "confirmed": 1,
         "released": 0,
         "expired": 0,

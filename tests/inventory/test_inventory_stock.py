@@ -44,7 +44,7 @@ async def test_adjustments_add_up_with_one_ledger_row_each(inventory: Inventory)
 
     assert adjusted["stock"] == {"available": 12, "reserved": 0, "onHand": 12}
     ledger = await inventory.rows(
-        "SELECT delta_on_hand, delta_reserved, reason FROM stock_movements WHERE product_id = :p ORDER BY id",
+        "SELECT delta_on_hand, delta_reserved, reason FROM stock_movements WHERE variant_id = :p ORDER BY id",
         p=uuid.UUID(product_id),
     )
     assert [tuple(row) for row in ledger] == [

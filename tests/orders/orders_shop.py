@@ -111,7 +111,7 @@ class Shop:
         rows = await self.rows(
             "inventory",
             "SELECT coalesce(sum(delta_on_hand), 0) AS on_hand, coalesce(sum(delta_reserved), 0) AS reserved "
-            "FROM stock_movements WHERE product_id = :id",
+            "FROM stock_movements WHERE variant_id = :id",
             id=uuid.UUID(product_id),
         )
         return int(rows[0]["on_hand"]), int(rows[0]["reserved"])

@@ -242,7 +242,7 @@ async def test_sigkill_mid_saga_recovers_every_order_without_acting_twice(
     assert await shop.stock(product) == {"available": 7, "reserved": 0, "onHand": 7}
     assert await shop.ledger_sums(product) == (7, 0)
     # one movement out of the shop per order: each confirmation acted once
-    sql = "SELECT count(*) AS n FROM stock_movements WHERE product_id = :id AND delta_on_hand < 0"
+    sql = "SELECT count(*) AS n FROM stock_movements WHERE variant_id = :id AND delta_on_hand < 0"
     assert await shop.rows("inventory", sql, id=uuid.UUID(product)) == [{"n": 3}]
     recovered = await shop.rows(
         "orders", "SELECT count(*) AS n FROM saga_steps WHERE step = 'charge' AND attempts = 2"

@@ -35,7 +35,7 @@ async def test_hundred_concurrent_orders_for_ten_units_confirm_exactly_ten(shop:
     confirmed_movements = await shop.rows(
         "inventory",
         "SELECT coalesce(-sum(delta_on_hand), 0) AS units FROM stock_movements "
-        "WHERE product_id = :id AND delta_on_hand < 0",
+        "WHERE variant_id = :id AND delta_on_hand < 0",
         id=uuid.UUID(product),
     )
     assert confirmed_movements == [{"units": 10}]

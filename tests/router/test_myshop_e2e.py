@@ -550,6 +550,7 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "topProducts",
         "userActivity",
         "analyticsDeadLetters",
+        "inventoryDeadLetters",
         "shippingZones",
         "voucherUsage",
     } == fields
