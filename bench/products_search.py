@@ -10,7 +10,8 @@ PostgreSQL's own EXPLAIN ANALYZE execution time. Drops the database at the end.
 
 The faceted cases (a filter on variants, a sort, `facets`) run two statements per request: the page (with its
 total) and the facets. `--without-search-indexes` drops migration 0006's indexes first (to measure what they
-buy); `--plans` prints the EXPLAIN ANALYZE of each faceted case's statements.
+buy, end to end); `--ablation N` times each faceted case's statements in PostgreSQL with every index, without
+each one and without all; `--plans` prints the EXPLAIN ANALYZE of each faceted case's statements.
 
     .venv/bin/python bench/products_search.py [--requests 150] [--warmup 15] [--products 10000]
 """
@@ -364,6 +365,7 @@ async def run(args: argparse.Namespace) -> None:
             Case("faceted, price desc", filter=FACETED_FILTER, sort="PRICE_DESC"),
             Case("faceted, newest", filter=FACETED_FILTER, sort="NEWEST"),
             Case(f"faceted, search={DEMO_SEARCHES[0]!r}", search=DEMO_SEARCHES[0], filter=FACETED_FILTER),
+            Case("faceted, in stock only, newest", filter={"inStock": True}, sort="NEWEST"),
             Case("facets only, no filter", sort="NEWEST"),
         ]
         limits = httpx.Limits(max_keepalive_connections=1, max_connections=1)
@@ -394,6 +396,8 @@ async def run(args: argparse.Namespace) -> None:
                 if args.plans and case.faceted:
                     await print_plans(pg, case, statements)
                 rows.append((case, total, http, sql, await explain_ms(pg, statements)))
+        if args.ablation and not args.without_search_indexes:
+            await index_ablation(pg, cases, args.ablation)
         await pg.close()
         report(rows, args)
         await concurrent_searches(base, cases, args)
@@ -404,6 +408,37 @@ async def run(args: argparse.Namespace) -> None:
         await migrations.drop_database(server_url, database)
         data_dir.cleanup()
         print(f"dropped {database}; total {time.perf_counter() - started:.1f} s")
+
+
+async def index_ablation(pg: asyncpg.Connection, cases: list[Case], rounds: int) -> None:
+    """What each search index buys: PostgreSQL's execution time of each faceted case's statements (page and
+    facets) with every index, without each one, and without all (dropped in a transaction rolled back after
+    each run). The fastest of `rounds` interleaved runs: on a busy machine the least disturbed one."""
+    configs: list[list[str]] = [[], *([index] for index in SEARCH_INDEXES), list(SEARCH_INDEXES)]
+    names = ["all", *(f"-{index.removeprefix('ix_')}" for index in SEARCH_INDEXES), "none"]
+    print()
+    print(f"index ablation: PG execution time (ms) of page + facets, fastest of {rounds} interleaved runs")
+    print(f"{'query':<34} " + " ".join(f"{name:>32}" for name in names))
+    for case in (case for case in cases if case.faceted):
+        statements = reference_sql(case)
+        samples: list[list[float]] = [[] for _ in configs]
+        for _ in range(rounds):
+            for k, dropped in enumerate(configs):
+                transaction = pg.transaction()
+                await transaction.start()
+                for index in dropped:
+                    await pg.execute(f"DROP INDEX {index}")
+                samples[k].append(await explain_once_ms(pg, statements))
+                await transaction.rollback()
+        print(f"{case.label:<34} " + " ".join(f"{min(times):>32.2f}" for times in samples))
+
+
+async def explain_once_ms(pg: asyncpg.Connection, statements: list[tuple[str, list[Any]]]) -> float:
+    total = 0.0
+    for sql, params in statements:
+        plan = await pg.fetchval(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", *params)
+        total += (json.loads(plan) if isinstance(plan, str) else plan)[0]["Execution Time"]
+    return total
 
 
 async def print_plans(pg: asyncpg.Connection, case: Case, statements: list[tuple[str, list[Any]]]) -> None:
@@ -493,6 +528,9 @@ def main() -> None:
         "--without-search-indexes", action="store_true", help="drop migration 0006's indexes first"
     )
     parser.add_argument("--plans", action="store_true", help="print the faceted statements' plans")
+    parser.add_argument(
+        "--ablation", type=int, default=0, metavar="ROUNDS", help="time the faceted cases without each index"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
