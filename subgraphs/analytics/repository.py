@@ -45,6 +45,7 @@ async def upsert_order(session: AsyncSession, order_id: uuid.UUID, **values: Any
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    variant_id: uuid.UUID
     product_id: uuid.UUID
     quantity: int
     unit_price_amount: int
@@ -52,12 +53,14 @@ class Line:
 
 
 async def insert_lines(session: AsyncSession, order_id: uuid.UUID, lines: Sequence[Line]) -> None:
-    """An order's lines; OrderPlaced, OrderConfirmed and OrderCancelled all carry them: kept once."""
+    """An order's lines, one per variant; OrderPlaced, OrderConfirmed and OrderCancelled all carry them:
+    kept once."""
     if not lines:
         return
     rows = [
         {
             "order_id": order_id,
+            "variant_id": line.variant_id,
             "product_id": line.product_id,
             "quantity": line.quantity,
             "unit_price_amount": line.unit_price_amount,
@@ -178,14 +181,27 @@ async def upsert_product(session: AsyncSession, product_id: uuid.UUID, **values:
 
 
 async def upsert_stock_level(
-    session: AsyncSession, product_id: uuid.UUID, *, available: int, reserved: int, on_hand: int, at: datetime
+    session: AsyncSession,
+    variant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    *,
+    available: int,
+    reserved: int,
+    on_hand: int,
+    at: datetime,
 ) -> None:
     statement = insert(StockLevelFact).values(
-        product_id=product_id, available=available, reserved=reserved, on_hand=on_hand, changed_at=at
+        variant_id=variant_id,
+        product_id=product_id,
+        available=available,
+        reserved=reserved,
+        on_hand=on_hand,
+        changed_at=at,
     )
     statement = statement.on_conflict_do_update(
-        index_elements=[StockLevelFact.product_id],
+        index_elements=[StockLevelFact.variant_id],
         set_={
+            "product_id": statement.excluded.product_id,
             "available": statement.excluded.available,
             "reserved": statement.excluded.reserved,
             "on_hand": statement.excluded.on_hand,
@@ -198,10 +214,14 @@ async def upsert_stock_level(
     await session.execute(statement)
 
 
-async def record_stock_low(session: AsyncSession, product_id: uuid.UUID, at: datetime) -> None:
-    statement = insert(StockLevelFact).values(product_id=product_id, low_alerts=1, last_low_at=at)
+async def record_stock_low(
+    session: AsyncSession, variant_id: uuid.UUID, product_id: uuid.UUID, at: datetime
+) -> None:
+    statement = insert(StockLevelFact).values(
+        variant_id=variant_id, product_id=product_id, low_alerts=1, last_low_at=at
+    )
     statement = statement.on_conflict_do_update(
-        index_elements=[StockLevelFact.product_id],
+        index_elements=[StockLevelFact.variant_id],
         set_={
             "low_alerts": StockLevelFact.low_alerts + 1,
             "last_low_at": func.greatest(StockLevelFact.last_low_at, statement.excluded.last_low_at),
@@ -322,10 +342,14 @@ async def voucher_usage(session: AsyncSession, start: datetime, end: datetime) -
 
 
 def _line_movements(
-    start: datetime | None, end: datetime | None, products: Sequence[uuid.UUID] | None
+    start: datetime | None,
+    end: datetime | None,
+    products: Sequence[uuid.UUID] | None,
+    variants: Sequence[uuid.UUID] | None = None,
 ) -> Any:
-    """Units and amounts sold per (product, currency): lines of orders confirmed in the window, minus lines of
-    confirmed orders cancelled in the window (None bounds: all time)."""
+    """Units and amounts sold per line (product, variant, currency): lines of orders confirmed in the window,
+    minus lines of confirmed orders cancelled in the window (None bounds: all time), of `products` or
+    `variants` when given."""
     o, line = OrderFact, OrderLine
 
     def in_window(column: Any) -> Any:
@@ -337,6 +361,7 @@ def _line_movements(
         statement = (
             select(
                 line.product_id,
+                line.variant_id,
                 line.currency,
                 (literal(sign) * line.quantity).label("units"),
                 (literal(sign) * line.quantity * line.unit_price_amount).label("amount"),
@@ -346,6 +371,8 @@ def _line_movements(
         )
         if products is not None:
             statement = statement.where(line.product_id.in_(products))
+        if variants is not None:
+            statement = statement.where(line.variant_id.in_(variants))
         return statement
 
     sold = movements(1, in_window(o.confirmed_at))
@@ -449,6 +476,23 @@ async def product_totals(
             by_currency=by_currency,
         )
     return found
+
+
+async def variant_totals(
+    session: AsyncSession, variant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[tuple[str, int, int], ...]]:
+    """All-time net sales of each variant: (currency, net units, net amount) per currency it sold in."""
+    if not variant_ids:
+        return {}
+    moves = _line_movements(None, None, None, variant_ids)
+    sales: dict[uuid.UUID, list[tuple[str, int, int]]] = {}
+    for row in await session.execute(
+        select(moves.c.variant_id, moves.c.currency, func.sum(moves.c.units), func.sum(moves.c.amount))
+        .group_by(moves.c.variant_id, moves.c.currency)
+        .order_by(moves.c.variant_id, moves.c.currency)
+    ):
+        sales.setdefault(row[0], []).append((row[1], int(row[2]), int(row[3])))
+    return {variant_id: tuple(rows) for variant_id, rows in sales.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,12 @@ class ProductSalesFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantStatsFigures:
+    units_sold: int
+    revenue: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
 class ProductStatsFigures:
     views: int
     searches: int
@@ -221,6 +227,18 @@ class Reports:
         async with self._session() as session:
             found = await repository.product_totals(session, list(set(product_ids)))
         return [_stats(found.get(product_id, ProductTotals())) for product_id in product_ids]
+
+    async def variant_stats(self, variant_ids: Sequence[uuid.UUID]) -> list[VariantStatsFigures]:
+        """All-time net sales of each variant, in the order asked (zeros for a variant never sold)."""
+        async with self._session() as session:
+            found = await repository.variant_totals(session, list(set(variant_ids)))
+        return [
+            VariantStatsFigures(
+                units_sold=sum(units for _, units, _ in found.get(variant_id, ())),
+                revenue=[amount(value, currency) for currency, _, value in found.get(variant_id, ())],
+            )
+            for variant_id in variant_ids
+        ]
 
 
 def _net(rows: Sequence[repository.CurrencySales], column: str) -> list[Amount]:
