@@ -36,7 +36,7 @@ from subgraphs.orders.cart_view import (
     pricing_lines,
 )
 from subgraphs.orders.models import Cart, CartLine, CartStatus
-from subgraphs.orders.peers import CatalogProduct, Peers, ShippingQuote
+from subgraphs.orders.peers import CatalogProduct, ItemRef, Peers, ShippingQuote
 from subgraphs.orders.promotions import CartView as Evaluation
 from subgraphs.orders.promotions import applicable_discounts
 from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable, clean_ref, sold_item
@@ -179,10 +179,9 @@ class CartService:
             raise NotFound("No such line in this cart.", field="lineId")
         return line
 
-    async def _variant(self, raw_product_id: object, raw_variant_id: object) -> tuple[CatalogProduct, str]:
-        """The variant a line adds (and the input field naming it), or the coded error saying why not."""
-        ref, field = clean_ref(raw_product_id, raw_variant_id)
-        return sold_item(await self.loaders.catalog.load(ref), field), field
+    async def _variant(self, ref: ItemRef, field: str) -> CatalogProduct:
+        """The variant a line adds, or the coded error (naming `field`) saying why not."""
+        return sold_item(await self.loaders.catalog.load(ref), field)
 
     # --- reading ---
 
@@ -238,10 +237,10 @@ class CartService:
     async def add_line(
         self, cart_token: str | None, raw_product_id: object, quantity: object, raw_variant_id: object = None
     ) -> Cart:
-        clean_ref(raw_product_id, raw_variant_id)  # a malformed id is refused before anything is read
+        ref, field = clean_ref(raw_product_id, raw_variant_id)
         quantity = clean_quantity(quantity)
         cart = await self._cart(cart_token)
-        product, field = await self._variant(raw_product_id, raw_variant_id)
+        product = await self._variant(ref, field)
         if cart.currency is not None and product.currency != cart.currency:
             raise BadUserInput(
                 f"This cart is in {cart.currency}; the product is priced in {product.currency}.",

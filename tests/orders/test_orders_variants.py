@@ -9,6 +9,8 @@ from typing import Any
 from orders_shop import Shop
 from variant_shop import VariantProduct, archive_variant, variant_product, variant_stock
 
+from subgraphs.orders import pricing
+
 SIZES_COLOURS = {"Size": ["M", "L"], "Colour": ["Red", "Blue"]}
 PLACE = """
 mutation Place($input: PlaceOrderInput!) {
@@ -235,3 +237,17 @@ async def test_an_archived_variant_in_a_cart_is_flagged_and_not_counted(shop: Sh
     ]
     assert cart["subtotal"] == {"amount": 1500}
     assert cart["notices"] == [{"code": "PRODUCT_UNAVAILABLE", "variantId": red.id}]
+
+
+def test_a_products_promotion_covers_every_variant_of_a_product_or_one_variant_named() -> None:
+    shirt, medium, large = (str(uuid.uuid4()) for _ in range(3))
+    lines = [
+        pricing.PricedLine(str(n), shirt, None, pricing.STANDARD, 1000, 1, variant_id=variant)
+        for n, variant in enumerate((medium, large))
+    ]
+    percent = pricing.DiscountKind.PERCENTAGE
+    by_product = pricing.AppliedDiscount("p", "Shirts", percent, 1000, product_ids=frozenset({shirt}))
+    by_variant = pricing.AppliedDiscount("v", "Medium", percent, 1000, product_ids=frozenset({medium}))
+
+    assert [by_product.covers(line) for line in lines] == [True, True]
+    assert [by_variant.covers(line) for line in lines] == [True, False]
