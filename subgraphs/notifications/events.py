@@ -25,13 +25,10 @@ replay; no mail is ever written without its real recipient.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
-- inventory `StockChanged` {productId, variantId, available, previousAvailable}: stock is kept per variant
-  and watches are of products, so a product is back in stock when ANY of its variants goes from 0 to more
-  (even while another variant was in stock: the watcher learns that what was missing is back); every watcher
-  of the product is told, at most once per watcher and product within the cooldown, the mail naming the
-  variant ("T-Shirt — M / Red") unless it is the product's own. An event without `variantId` (older than
-  variants) is of the variant sharing the product's id. An archived variant, or one of an archived product,
-  mails nobody.
+- inventory `StockChanged` {productId, variantId, available, previousAvailable}: stock is per variant, watches
+  per product: when ANY variant goes from 0 to more (even while another was in stock), every watcher is told
+  (once per watcher and product within the cooldown), naming the variant ("T-Shirt — M / Red"); no
+  `variantId` (older events): the product's own variant. An archived variant mails nobody.
 
 A one-time token comes sealed (`shared.sealed`) and stays sealed in its row, the bodies holding `TOKEN_MASK`:
 the sender opens it just before sending and the row forgets it once SENT or FAILED.
@@ -243,21 +240,16 @@ class NotificationEvents:
         option values too: the event's `variantLabel` (orders freezes it on the order), else (a cart's line)
         the catalog's."""
         products = await self.directory.products_named(str(item["productId"]) for item in items)
-        unlabelled = [
-            str(item["variantId"])
-            for item in items
-            if item.get("variantId")
-            and str(item["variantId"]) != str(item["productId"])
-            and "variantLabel" not in item
-        ]
+        # A cart's lines carry no label: the catalog's (orders' events carry `variantLabel`, maybe null).
+        wanted = [item for item in items if "variantLabel" not in item and item.get("variantId")]
+        unlabelled = [str(i["variantId"]) for i in wanted if str(i["variantId"]) != str(i["productId"])]
         variants = await self.directory.variants_named(unlabelled) if unlabelled else {}
 
         def name(item: Mapping[str, Any]) -> str:
             product = products.get(str(item["productId"]))
             named = product.name if product is not None else f"Product {item['productId']}"
-            label = item.get("variantLabel")
-            if label is None and str(item.get("variantId")) in variants:
-                label = variants[str(item["variantId"])].label
+            variant = variants.get(str(item.get("variantId")))
+            label = item.get("variantLabel") or (variant.label if variant is not None else None)
             return f"{named} — {label}" if label else named
 
         return [
