@@ -44,6 +44,13 @@ def _optional_uuid(payload: Mapping[str, Any], name: str) -> uuid.UUID | None:
     return _uuid(payload, name) if payload.get(name) is not None else None
 
 
+def _variant_of(payload: Mapping[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
+    """(variant, product) an order line or a stock event is about. An event older than variants has no
+    `variantId`: its product was sold as one thing, whose one variant shares the product's id."""
+    product_id = _uuid(payload, "productId")
+    return _optional_uuid(payload, "variantId") or product_id, product_id
+
+
 def _int(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
     if type(value) is not int:
@@ -99,8 +106,7 @@ def _order_money(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[Line]
     if not isinstance(items, list):
         raise UnreadableEvent(f"`items` is not a list: {items!r}")
     lines = [
-        Line(_uuid(item, "productId"), _int(item, "quantity"), _int(item, "unitPrice"), currency)
-        for item in items
+        Line(*_variant_of(item), _int(item, "quantity"), _int(item, "unitPrice"), currency) for item in items
     ]
     return values, lines
 
@@ -281,10 +287,11 @@ async def product_searched(session: AsyncSession, event: Event) -> None:
 
 
 async def stock_changed(session: AsyncSession, event: Event) -> None:
+    """A variant's stock level (inventory keeps stock per variant; `productId` is the variant's product)."""
     payload = event.payload
     await repository.upsert_stock_level(
         session,
-        _uuid(payload, "productId"),
+        *_variant_of(payload),
         available=_int(payload, "available"),
         reserved=_int(payload, "reserved"),
         on_hand=_int(payload, "onHand"),
@@ -293,7 +300,7 @@ async def stock_changed(session: AsyncSession, event: Event) -> None:
 
 
 async def stock_low(session: AsyncSession, event: Event) -> None:
-    await repository.record_stock_low(session, _uuid(event.payload, "productId"), event.occurred_at)
+    await repository.record_stock_low(session, *_variant_of(event.payload), event.occurred_at)
 
 
 # --- the subscriptions -------------------------------------------------------------------------------------

@@ -68,13 +68,20 @@ class OrderFact(Base):
 
 
 class OrderLine(Base):
-    """An order's lines as frozen at ordering (one per product: orders merges repeated products)."""
+    """An order's lines as frozen at ordering: one per variant sold (orders merges repeated ones), several per
+    product when several of its variants were ordered. Figures per product add its variants' lines up."""
 
     __tablename__ = "order_lines"
-    __table_args__ = (Index("ix_order_lines_product_id", "product_id"),)
+    __table_args__ = (
+        Index("ix_order_lines_product_id", "product_id"),
+        Index("ix_order_lines_variant_id", "variant_id"),
+    )
 
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The variant sold; an event older than variants names none: its product's id (that product's one
+    # variant shares it), as does every line kept before migration 0003.
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -183,11 +190,16 @@ class ProductFact(Base):
 
 
 class StockLevelFact(Base):
-    """A product's stock as its last StockChanged said, and when it last fell below the low threshold."""
+    """A variant's stock as its last StockChanged said, and when it last fell below the low threshold.
+    Inventory keeps stock per variant; an event without `variantId` (older than variants) is of the variant
+    sharing its product's id."""
 
     __tablename__ = "stock_levels"
+    __table_args__ = (Index("ix_stock_levels_product_id", "product_id"),)
 
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The variant's product as the events said (its own id for a product sold as one thing).
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     available: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reserved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     on_hand: Mapped[int] = mapped_column(Integer, server_default=text("0"))

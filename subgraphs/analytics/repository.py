@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,7 @@ async def upsert_order(session: AsyncSession, order_id: uuid.UUID, **values: Any
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    variant_id: uuid.UUID
     product_id: uuid.UUID
     quantity: int
     unit_price_amount: int
@@ -52,12 +53,14 @@ class Line:
 
 
 async def insert_lines(session: AsyncSession, order_id: uuid.UUID, lines: Sequence[Line]) -> None:
-    """An order's lines; OrderPlaced, OrderConfirmed and OrderCancelled all carry them: kept once."""
+    """An order's lines, one per variant; OrderPlaced, OrderConfirmed and OrderCancelled all carry them:
+    kept once."""
     if not lines:
         return
     rows = [
         {
             "order_id": order_id,
+            "variant_id": line.variant_id,
             "product_id": line.product_id,
             "quantity": line.quantity,
             "unit_price_amount": line.unit_price_amount,
@@ -178,14 +181,27 @@ async def upsert_product(session: AsyncSession, product_id: uuid.UUID, **values:
 
 
 async def upsert_stock_level(
-    session: AsyncSession, product_id: uuid.UUID, *, available: int, reserved: int, on_hand: int, at: datetime
+    session: AsyncSession,
+    variant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    *,
+    available: int,
+    reserved: int,
+    on_hand: int,
+    at: datetime,
 ) -> None:
     statement = insert(StockLevelFact).values(
-        product_id=product_id, available=available, reserved=reserved, on_hand=on_hand, changed_at=at
+        variant_id=variant_id,
+        product_id=product_id,
+        available=available,
+        reserved=reserved,
+        on_hand=on_hand,
+        changed_at=at,
     )
     statement = statement.on_conflict_do_update(
-        index_elements=[StockLevelFact.product_id],
+        index_elements=[StockLevelFact.variant_id],
         set_={
+            "product_id": statement.excluded.product_id,
             "available": statement.excluded.available,
             "reserved": statement.excluded.reserved,
             "on_hand": statement.excluded.on_hand,
@@ -198,10 +214,14 @@ async def upsert_stock_level(
     await session.execute(statement)
 
 
-async def record_stock_low(session: AsyncSession, product_id: uuid.UUID, at: datetime) -> None:
-    statement = insert(StockLevelFact).values(product_id=product_id, low_alerts=1, last_low_at=at)
+async def record_stock_low(
+    session: AsyncSession, variant_id: uuid.UUID, product_id: uuid.UUID, at: datetime
+) -> None:
+    statement = insert(StockLevelFact).values(
+        variant_id=variant_id, product_id=product_id, low_alerts=1, last_low_at=at
+    )
     statement = statement.on_conflict_do_update(
-        index_elements=[StockLevelFact.product_id],
+        index_elements=[StockLevelFact.variant_id],
         set_={
             "low_alerts": StockLevelFact.low_alerts + 1,
             "last_low_at": func.greatest(StockLevelFact.last_low_at, statement.excluded.last_low_at),
@@ -213,7 +233,7 @@ async def record_stock_low(session: AsyncSession, product_id: uuid.UUID, at: dat
 # --- reads (the reports) ---------------------------------------------------------------------------------
 
 
-def _within(column: Any, start: datetime, end: datetime) -> Any:
+def within_window(column: Any, start: datetime, end: datetime) -> Any:
     return and_(column >= start, column < end)
 
 
@@ -245,28 +265,28 @@ BREAKDOWN_COLUMNS = ("items_net", "discount_total", "shipping_net", "tax_total")
 
 async def sales_by_currency(session: AsyncSession, start: datetime, end: datetime) -> list[CurrencySales]:
     o = OrderFact
-    confirmed = _within(o.confirmed_at, start, end)
-    cancelled = _within(o.cancelled_at, start, end)
+    confirmed = within_window(o.confirmed_at, start, end)
+    cancelled = within_window(o.cancelled_at, start, end)
     refunded = and_(cancelled, o.confirmed_at.is_not(None))
     statement = (
         select(
             o.currency,
-            func.count().filter(_within(o.placed_at, start, end)),
+            func.count().filter(within_window(o.placed_at, start, end)),
             func.count().filter(confirmed),
             func.coalesce(func.sum(o.total_amount).filter(confirmed), 0),
             func.count().filter(cancelled),
             func.count().filter(refunded),
             func.coalesce(func.sum(o.total_amount).filter(refunded), 0),
-            func.count().filter(_within(o.failed_at, start, end)),
+            func.count().filter(within_window(o.failed_at, start, end)),
             *(_sum(getattr(o, column), confirmed) for column in BREAKDOWN_COLUMNS),
             *(_sum(getattr(o, column), refunded) for column in BREAKDOWN_COLUMNS),
         )
         .where(
             or_(
-                _within(o.placed_at, start, end),
+                within_window(o.placed_at, start, end),
                 confirmed,
                 cancelled,
-                _within(o.failed_at, start, end),
+                within_window(o.failed_at, start, end),
             )
         )
         .group_by(o.currency)
@@ -297,8 +317,8 @@ async def voucher_usage(session: AsyncSession, start: datetime, end: datetime) -
     """Per (promotion, code, currency): orders confirmed in the window with its discount, those cancelled in
     the window after confirmation, and the discount of the first minus that of the second."""
     o, d = OrderFact, OrderDiscount
-    confirmed = _within(o.confirmed_at, start, end)
-    refunded = and_(_within(o.cancelled_at, start, end), o.confirmed_at.is_not(None))
+    confirmed = within_window(o.confirmed_at, start, end)
+    refunded = and_(within_window(o.cancelled_at, start, end), o.confirmed_at.is_not(None))
     statement = (
         select(
             d.promotion_id,
@@ -321,136 +341,6 @@ async def voucher_usage(session: AsyncSession, start: datetime, end: datetime) -
     ]
 
 
-def _line_movements(
-    start: datetime | None, end: datetime | None, products: Sequence[uuid.UUID] | None
-) -> Any:
-    """Units and amounts sold per (product, currency): lines of orders confirmed in the window, minus lines of
-    confirmed orders cancelled in the window (None bounds: all time)."""
-    o, line = OrderFact, OrderLine
-
-    def in_window(column: Any) -> Any:
-        if start is None or end is None:
-            return column.is_not(None)
-        return _within(column, start, end)
-
-    def movements(sign: int, condition: Any) -> Any:
-        statement = (
-            select(
-                line.product_id,
-                line.currency,
-                (literal(sign) * line.quantity).label("units"),
-                (literal(sign) * line.quantity * line.unit_price_amount).label("amount"),
-            )
-            .join(o, o.order_id == line.order_id)
-            .where(condition)
-        )
-        if products is not None:
-            statement = statement.where(line.product_id.in_(products))
-        return statement
-
-    sold = movements(1, in_window(o.confirmed_at))
-    returned = movements(-1, and_(in_window(o.cancelled_at), o.confirmed_at.is_not(None)))
-    return union_all(sold, returned).subquery("movements")
-
-
-@dataclass(frozen=True, slots=True)
-class ProductCurrencySales:
-    product_id: uuid.UUID
-    units: int
-    currency: str
-    currency_units: int
-    amount: int
-
-
-async def top_products(
-    session: AsyncSession, start: datetime, end: datetime, limit: int
-) -> list[ProductCurrencySales]:
-    """The `limit` products with the most net units sold in the window (more than 0), most first, ties by
-    product id; one row per (product, currency) it sold in, by currency."""
-    moves = _line_movements(start, end, None)
-    per_currency = (
-        select(
-            moves.c.product_id,
-            moves.c.currency,
-            func.sum(moves.c.units).label("units"),
-            func.sum(moves.c.amount).label("amount"),
-        )
-        .group_by(moves.c.product_id, moves.c.currency)
-        .cte("per_currency")
-    )
-    ranked = (
-        select(per_currency.c.product_id, func.sum(per_currency.c.units).label("units"))
-        .group_by(per_currency.c.product_id)
-        .having(func.sum(per_currency.c.units) > 0)
-        .order_by(func.sum(per_currency.c.units).desc(), per_currency.c.product_id)
-        .limit(limit)
-        .cte("ranked")
-    )
-    statement = (
-        select(
-            ranked.c.product_id,
-            ranked.c.units,
-            per_currency.c.currency,
-            per_currency.c.units,
-            per_currency.c.amount,
-        )
-        .join(per_currency, per_currency.c.product_id == ranked.c.product_id)
-        .order_by(ranked.c.units.desc(), ranked.c.product_id, per_currency.c.currency)
-    )
-    return [
-        ProductCurrencySales(row[0], int(row[1]), row[2], int(row[3]), int(row[4]))
-        for row in await session.execute(statement)
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class ProductTotals:
-    views: int = 0
-    searches: int = 0
-    units: int = 0
-    # currency -> (net units, net amount)
-    by_currency: tuple[tuple[str, int, int], ...] = ()
-
-
-async def product_totals(
-    session: AsyncSession, product_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, ProductTotals]:
-    """All-time figures of each product: views, search appearances, net units and revenue per currency."""
-    if not product_ids:
-        return {}
-    activity = {
-        row.product_id: (int(row.views), int(row.searches))
-        for row in await session.execute(
-            select(
-                ProductActivityDay.product_id,
-                func.sum(ProductActivityDay.views).label("views"),
-                func.sum(ProductActivityDay.searches).label("searches"),
-            )
-            .where(ProductActivityDay.product_id.in_(product_ids))
-            .group_by(ProductActivityDay.product_id)
-        )
-    }
-    moves = _line_movements(None, None, product_ids)
-    sales: dict[uuid.UUID, list[tuple[str, int, int]]] = {}
-    for row in await session.execute(
-        select(moves.c.product_id, moves.c.currency, func.sum(moves.c.units), func.sum(moves.c.amount))
-        .group_by(moves.c.product_id, moves.c.currency)
-        .order_by(moves.c.product_id, moves.c.currency)
-    ):
-        sales.setdefault(row[0], []).append((row[1], int(row[2]), int(row[3])))
-    found: dict[uuid.UUID, ProductTotals] = {}
-    for product_id in {*activity, *sales}:
-        views, searches = activity.get(product_id, (0, 0))
-        by_currency = tuple(sales.get(product_id, ()))
-        found[product_id] = ProductTotals(
-            views=views,
-            searches=searches,
-            units=sum(units for _, units, _ in by_currency),
-            by_currency=by_currency,
-        )
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class UserFigures:
     registrations: int
@@ -460,7 +350,7 @@ class UserFigures:
 
 
 async def user_figures(session: AsyncSession, start: datetime, end: datetime) -> UserFigures:
-    in_window = _within(UserEvent.at, start, end)
+    in_window = within_window(UserEvent.at, start, end)
     events = (
         await session.execute(
             select(
@@ -472,7 +362,7 @@ async def user_figures(session: AsyncSession, start: datetime, end: datetime) ->
     ).one()
     buyers = await session.scalar(
         select(func.count(func.distinct(OrderFact.user_id))).where(
-            _within(OrderFact.confirmed_at, start, end)
+            within_window(OrderFact.confirmed_at, start, end)
         )
     )
     return UserFigures(int(events[0]), int(events[1]), int(events[2]), int(buyers or 0))

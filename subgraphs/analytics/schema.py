@@ -17,7 +17,13 @@ from shared.deadletters import DeadLetter, dead_letter_mutation, dead_letter_que
 from shared.graphql import build_schema
 from shared.graphql_types import Money
 from subgraphs.analytics.privacy import PersonalDataExport
-from subgraphs.analytics.service import Amount, ProductSalesFigures, ProductStatsFigures, Reports
+from subgraphs.analytics.service import (
+    Amount,
+    ProductSalesFigures,
+    ProductStatsFigures,
+    Reports,
+    VariantStatsFigures,
+)
 
 WINDOW = "[from, to): `from` included, `to` excluded; a time without an offset is UTC."
 From = Annotated[datetime, strawberry.argument(name="from", description=f"Start of the window {WINDOW}")]
@@ -74,6 +80,40 @@ class Product:
     @classmethod
     def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product:
         # Nothing to read for the product itself: its stats are loaded (batched) when asked for.
+        return cls(id=id)
+
+
+@strawberry.type(description="A product variant's sales since analytics began (admin only).")
+class VariantStats:
+    units_sold: int = strawberry.field(
+        description="Units of this variant in confirmed orders, minus those of confirmed orders cancelled "
+        "since (orders older than variants count for the variant sharing their product's id)."
+    )
+    revenue: list[Money] = strawberry.field(
+        description="Per currency it sold in, by code: quantity x the unit price frozen on each order line, "
+        "for the same lines as `unitsSold`.",
+        directives=[CURRENCIES],
+    )
+
+    @classmethod
+    def of(cls, figures: VariantStatsFigures) -> VariantStats:
+        return cls(units_sold=figures.units_sold, revenue=_money(figures.revenue))
+
+
+@strawberry.federation.type(keys=["id"], description="A product variant (owned by products).")
+class ProductVariant:
+    id: strawberry.ID
+
+    @strawberry.field(**guarded(IsAdmin), description="Its sales figures (admin only).")
+    async def stats(self, info: Info) -> VariantStats | None:
+        try:
+            variant_id = uuid.UUID(str(self.id))
+        except ValueError:
+            return VariantStats(units_sold=0, revenue=[])
+        return VariantStats.of(await info.context.loaders.variant_stats.load(variant_id))
+
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> ProductVariant:
         return cls(id=id)
 
 
@@ -281,4 +321,6 @@ class Mutation(dead_letter_mutation("analytics")):
     pass
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Product, DeadLetter, PersonalDataExport])
+schema = build_schema(
+    query=Query, mutation=Mutation, types=[Product, ProductVariant, DeadLetter, PersonalDataExport]
+)

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import BadUserInput, MyShopError
-from subgraphs.analytics import repository
-from subgraphs.analytics.repository import ProductTotals, UserFigures
+from subgraphs.analytics import repository, sales_repository
+from subgraphs.analytics.repository import UserFigures
+from subgraphs.analytics.sales_repository import ProductTotals
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -102,6 +103,12 @@ class VoucherUsageFigures:
 @dataclass(frozen=True, slots=True)
 class ProductSalesFigures:
     product_id: uuid.UUID
+    units_sold: int
+    revenue: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantStatsFigures:
     units_sold: int
     revenue: list[Amount]
 
@@ -204,7 +211,7 @@ class Reports:
             raise BadUserInput(f"`limit` must be between 1 and {MAX_TOP_PRODUCTS}.", field="limit")
         span = window(start, end)
         async with self._session() as session:
-            rows = await repository.top_products(session, span.start, span.end, limit)
+            rows = await sales_repository.top_products(session, span.start, span.end, limit)
         ranked: dict[uuid.UUID, ProductSalesFigures] = {}
         for row in rows:
             figures = ranked.setdefault(row.product_id, ProductSalesFigures(row.product_id, row.units, []))
@@ -219,8 +226,20 @@ class Reports:
     async def product_stats(self, product_ids: Sequence[uuid.UUID]) -> list[ProductStatsFigures]:
         """All-time figures of each product, in the order asked (zeros for a product never seen)."""
         async with self._session() as session:
-            found = await repository.product_totals(session, list(set(product_ids)))
+            found = await sales_repository.product_totals(session, list(set(product_ids)))
         return [_stats(found.get(product_id, ProductTotals())) for product_id in product_ids]
+
+    async def variant_stats(self, variant_ids: Sequence[uuid.UUID]) -> list[VariantStatsFigures]:
+        """All-time net sales of each variant, in the order asked (zeros for a variant never sold)."""
+        async with self._session() as session:
+            found = await sales_repository.variant_totals(session, list(set(variant_ids)))
+        return [
+            VariantStatsFigures(
+                units_sold=sum(units for _, units, _ in found.get(variant_id, ())),
+                revenue=[amount(value, currency) for currency, _, value in found.get(variant_id, ())],
+            )
+            for variant_id in variant_ids
+        ]
 
 
 def _net(rows: Sequence[repository.CurrencySales], column: str) -> list[Amount]:

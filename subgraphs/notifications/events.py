@@ -15,7 +15,8 @@ replay; no mail is ever written without its real recipient.
   `PasswordChanged` (a security notice), `EmailChangeRequested` (two mails: the code to the new address, a
   notice to the previous one), `EmailChanged` (a notice to the previous address). `EmailVerified` mails
   nothing. (`UserDeleted` is privacy.py's: the user's mails and watches go.)
-- orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines, and
+- orders `OrderConfirmed` {orderId, userId, total, currency, items}: the confirmation with its lines (each
+  named after its product, and its variant's option values when it has any: "T-Shirt — M / Red"), and
   the price's breakdown (subtotal, discounts with their codes, shipping with its method, tax lines) when the
   event carries it (`subtotal`: orders' pricing); an older event shows the lines and the total.
 - orders `CartAbandoned` {cartId, userId, currency, subtotal, lines, lastActivityAt}: a reminder with the
@@ -24,8 +25,10 @@ replay; no mail is ever written without its real recipient.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
-- inventory `StockChanged` {productId, available, previousAvailable}: from 0 to more, every watcher is told
-  it is back in stock (at most once per watcher and product within the cooldown).
+- inventory `StockChanged` {productId, variantId, available, previousAvailable}: stock is per variant, watches
+  per product: when ANY variant goes from 0 to more (even while another was in stock), every watcher is told
+  (once per watcher and product within the cooldown), naming the variant ("T-Shirt — M / Red"); no
+  `variantId` (older events): the product's own variant. An archived variant mails nobody.
 
 A one-time token comes sealed (`shared.sealed`) and stays sealed in its row, the bodies holding `TOKEN_MASK`:
 the sender opens it just before sending and the row forgets it once SENT or FAILED.
@@ -233,13 +236,25 @@ class NotificationEvents:
         await self._write(session, event, kind, [user_id], recipients, lambda r: {**common, "name": r.name})
 
     async def _lines(self, items: Sequence[Mapping[str, Any]], currency: str) -> list[dict[str, Any]]:
-        """Order or cart lines as a mail shows them, each product by its catalog name."""
+        """Order or cart lines as a mail shows them, each product by its catalog name, and a variant by its
+        option values too: the event's `variantLabel` (orders freezes it on the order), else (a cart's line)
+        the catalog's."""
         products = await self.directory.products_named(str(item["productId"]) for item in items)
+        # A cart's lines carry no label: the catalog's (orders' events carry `variantLabel`, maybe null).
+        wanted = [item for item in items if "variantLabel" not in item and item.get("variantId")]
+        unlabelled = [str(i["variantId"]) for i in wanted if str(i["variantId"]) != str(i["productId"])]
+        variants = await self.directory.variants_named(unlabelled) if unlabelled else {}
+
+        def name(item: Mapping[str, Any]) -> str:
+            product = products.get(str(item["productId"]))
+            named = product.name if product is not None else f"Product {item['productId']}"
+            variant = variants.get(str(item.get("variantId")))
+            label = item.get("variantLabel") or (variant.label if variant is not None else None)
+            return f"{named} — {label}" if label else named
+
         return [
             {
-                "name": products[str(item["productId"])].name
-                if str(item["productId"]) in products
-                else f"Product {item['productId']}",
+                "name": name(item),
                 "quantity": item["quantity"],
                 "unit_price": format_money(item["unitPrice"], currency),
                 "line_total": format_money(item["unitPrice"] * item["quantity"], currency),
@@ -315,6 +330,7 @@ class NotificationEvents:
         if previous is None or int(previous) > 0 or int(payload.get("available", 0)) <= 0:
             return
         product_id = uuid.UUID(str(payload["productId"]))
+        variant_id = str(payload.get("variantId") or product_id)
         kind = NotificationKind.BACK_IN_STOCK
         watchers = await repository.watchers_of(session, product_id, as_of=event.occurred_at)
         if not watchers:
@@ -326,8 +342,13 @@ class NotificationEvents:
         due = [str(user_id) for user_id in watchers if user_id not in recently]
         if not due:
             return
-        product = (await self.directory.products_named([str(product_id)])).get(str(product_id))
-        if product is None or not product.active:
+        if variant_id == str(product_id):
+            product = (await self.directory.products_named([str(product_id)])).get(str(product_id))
+            sold, product_name = product is not None and product.active, product.name if product else ""
+        else:
+            variant = (await self.directory.variants_named([variant_id])).get(variant_id)
+            sold, product_name = variant is not None and variant.active, variant.name if variant else ""
+        if not sold:
             return  # not for sale (archived, or unknown to the catalog): nothing to tell
         recipients = await self.directory.recipients(due)
         await self._write(
@@ -336,7 +357,7 @@ class NotificationEvents:
             kind,
             due,
             recipients,
-            lambda r: {"product_name": product.name, "name": r.name},
+            lambda r: {"product_name": product_name, "name": r.name},
             product_id=product_id,
         )
 

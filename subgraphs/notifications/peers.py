@@ -1,7 +1,7 @@
 """The services notifications asks, with its SERVICE token: users (a recipient's address and name) and
-products (a product's name). Both are read in the event handler, inside the consumer's transaction: a peer
-that is down fails the handler, and the consumer retries the event (then dead-letters it), so a mail is never
-written with a guessed address."""
+products (a product's name, a variant's option values). Both are read in the event handler, inside the
+consumer's transaction: a peer that is down fails the handler, and the consumer retries the event (then
+dead-letters it), so a mail is never written with a guessed address."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ query NotificationProducts($representations: [_Any!]!) {
 }"""
 
 
+_VARIANTS = """
+query NotificationVariants($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on ProductVariant { id active selectedOptions { value } product { id name active } }
+  }
+}"""
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     user_id: str
@@ -39,6 +47,21 @@ class ProductInfo:
     id: str
     name: str
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VariantInfo:
+    id: str
+    product_name: str
+    # Its option values in the product's order (`M / Red`); None for a product sold as one thing.
+    label: str | None
+    # Sold: the variant's own flag and its product's.
+    active: bool
+
+    @property
+    def name(self) -> str:
+        """What a mail calls it: `T-Shirt — M / Red`, or the product's name alone."""
+        return f"{self.product_name} — {self.label}" if self.label else self.product_name
 
 
 class Directory:
@@ -65,6 +88,20 @@ class Directory:
         found: dict[str, ProductInfo] = {}
         for entity in await self._entities(self.products, _PRODUCTS, "Product", product_ids):
             found[entity["id"]] = ProductInfo(id=entity["id"], name=entity["name"], active=entity["active"])
+        return found
+
+    async def variants_named(self, variant_ids: Iterable[str]) -> dict[str, VariantInfo]:
+        """The product variants that exist among `variant_ids`, with their product's name."""
+        found: dict[str, VariantInfo] = {}
+        for entity in await self._entities(self.products, _VARIANTS, "ProductVariant", variant_ids):
+            product = entity["product"]
+            label = " / ".join(option["value"] for option in entity.get("selectedOptions") or [])
+            found[entity["id"]] = VariantInfo(
+                id=entity["id"],
+                product_name=product["name"],
+                label=label or None,
+                active=bool(entity["active"] and product["active"]),
+            )
         return found
 
     async def _entities(

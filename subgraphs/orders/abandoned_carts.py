@@ -38,6 +38,7 @@ def _payload(cart: Cart, lines: list[CartLine]) -> dict[str, Any]:
         "lines": [
             {
                 "productId": str(line.product_id),
+                "variantId": str(line.variant_id),
                 "quantity": line.quantity,
                 "unitPrice": line.seen_unit_price_amount,
             }

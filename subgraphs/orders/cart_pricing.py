@@ -23,7 +23,7 @@ from subgraphs.orders.cart_view import (
     pricing_lines,
 )
 from subgraphs.orders.models import Cart, CartLine
-from subgraphs.orders.peers import CatalogProduct, Peers, ShippingQuote
+from subgraphs.orders.peers import CatalogProduct, ItemRef, Peers, Resolved, ShippingQuote
 from subgraphs.orders.promotions import CartView as Evaluation
 from subgraphs.orders.promotions import VoucherRefused, applicable_discounts
 from subgraphs.orders.service import ServiceUnavailable
@@ -45,7 +45,7 @@ class CartLoaders:
         self._peers = peers
         self.cart: DataLoader[uuid.UUID, Cart | None] = DataLoader(load_fn=self._load_carts)
         self.lines: DataLoader[uuid.UUID, list[CartLine]] = DataLoader(load_fn=self._load_lines)
-        self.catalog: DataLoader[str, CatalogProduct | None] = DataLoader(load_fn=self._load_catalog)
+        self.catalog: DataLoader[ItemRef, Resolved] = DataLoader(load_fn=self._load_catalog)
         self.tax_table: DataLoader[str, pricing.TaxTable] = DataLoader(load_fn=self._load_tax_tables)
         self.quote: DataLoader[QuoteKey, ShippingQuote] = DataLoader(load_fn=self._load_quotes)
 
@@ -77,12 +77,17 @@ class CartLoaders:
         found = await cart_repository.lines_of(self._context.session, keys)
         return [found[key] for key in keys]
 
-    async def _load_catalog(self, product_ids: list[str]) -> list[CatalogProduct | None]:
+    async def _load_catalog(self, refs: list[ItemRef]) -> list[Resolved]:
         try:
-            found = await self._peers.catalog(product_ids)
+            found = await self._peers.catalog(refs)
         except PeerError as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
-        return [found.get(product_id) for product_id in product_ids]
+        return [found.resolve(ref) for ref in refs]
+
+    async def variants(self, lines: list[CartLine]) -> dict[str, CatalogProduct | None]:
+        """The catalog's variant of each line (None: gone), by variant id: one catalog call per request."""
+        resolved = await self.catalog.load_many([ItemRef(variant_id=str(line.variant_id)) for line in lines])
+        return {str(line.variant_id): one.item for line, one in zip(lines, resolved, strict=True)}
 
 
 async def quote(loaders: CartLoaders, bare: CartView, method_id: str) -> ShippingQuote | None:

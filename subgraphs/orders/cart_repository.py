@@ -83,10 +83,10 @@ async def line(session: AsyncSession, line_id: uuid.UUID) -> CartLine | None:
     return await session.get(CartLine, line_id)
 
 
-async def line_of_product(
-    session: AsyncSession, cart_id: uuid.UUID, product_id: uuid.UUID
+async def line_of_variant(
+    session: AsyncSession, cart_id: uuid.UUID, variant_id: uuid.UUID
 ) -> CartLine | None:
-    statement = select(CartLine).where(CartLine.cart_id == cart_id, CartLine.product_id == product_id)
+    statement = select(CartLine).where(CartLine.cart_id == cart_id, CartLine.variant_id == variant_id)
     return (await session.scalars(statement)).first()
 
 
@@ -94,6 +94,7 @@ async def add_line(
     session: AsyncSession,
     cart_id: uuid.UUID,
     product_id: uuid.UUID,
+    variant_id: uuid.UUID,
     quantity: int,
     unit_amount: int,
     currency: str,
@@ -101,6 +102,7 @@ async def add_line(
     line = CartLine(
         cart_id=cart_id,
         product_id=product_id,
+        variant_id=variant_id,
         quantity=quantity,
         seen_unit_price_amount=unit_amount,
         seen_currency=currency,

@@ -22,7 +22,7 @@ from subgraphs.orders.checkout_schema import (
     TaxLine,
     tax_lines_of,
 )
-from subgraphs.orders.references import Product
+from subgraphs.orders.references import Product, ProductVariant
 
 
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
@@ -64,6 +64,9 @@ class CartNotice:
     code: CartNoticeCode
     line_id: strawberry.ID | None = strawberry.field(description="Null for the cart's method or voucher.")
     product_id: strawberry.ID | None
+    variant_id: strawberry.ID | None = strawberry.field(
+        description="The line's variant; null for the cart's."
+    )
     message: str
     reason: str | None = strawberry.field(
         description="Shipping's reason (NOT_IN_ZONE, CURRENCY, WEIGHT, ARCHIVED, UNKNOWN) or the voucher's "
@@ -76,15 +79,17 @@ class CartNotice:
             code=CartNoticeCode(notice.code),
             line_id=strawberry.ID(str(notice.line_id)) if notice.line_id is not None else None,
             product_id=strawberry.ID(str(notice.product_id)) if notice.product_id is not None else None,
+            variant_id=strawberry.ID(str(notice.variant_id)) if notice.variant_id is not None else None,
             message=notice.message,
             reason=notice.reason,
         )
 
 
-@strawberry.type(description="One product in a cart, at its current price.")
+@strawberry.type(description="One product variant in a cart, at its current price.")
 class CartLine:
     id: strawberry.ID
     product_id: strawberry.Private[str]
+    variant_id: strawberry.Private[str]
     quantity: int
     unit_price: Money = strawberry.field(
         description="The catalog's price now (the last one seen when the product can no longer be bought)."
@@ -108,6 +113,10 @@ class CartLine:
     def product(self) -> Product:
         return Product(id=strawberry.ID(self.product_id))
 
+    @strawberry.field(description="The variant in the cart (SKU, options, stock come from their subgraphs).")
+    def variant(self) -> ProductVariant:
+        return ProductVariant(id=strawberry.ID(self.variant_id))
+
     @classmethod
     def of(cls, priced: PricedLine, view: CartView) -> CartLine:
         line = priced.line
@@ -116,6 +125,7 @@ class CartLine:
         return cls(
             id=strawberry.ID(str(line.id)),
             product_id=str(line.product_id),
+            variant_id=str(line.variant_id),
             quantity=line.quantity,
             unit_price=Money(amount=priced.unit_amount, currency=line.seen_currency),
             line_total=Money(amount=priced.line_total, currency=line.seen_currency),
@@ -253,13 +263,20 @@ class CartMutation:
         return CreatedCart(token=created.token, cart=await _shown(info, created.cart))
 
     @strawberry.mutation(
-        description="Add a product (adds to its line when already there); the cart's currency is its first "
-        f"line's. At most {MAX_CART_LINES} products, each 1 to 1000."
+        description="Add a product variant (`variantId`; `productId` alone for a product with one active "
+        "variant, else VARIANT_REQUIRED; both given must agree) — adds to its line when already there; the "
+        f"cart's currency is its first line's. At most {MAX_CART_LINES} lines, each 1 to 1000."
     )
     async def cart_add_line(
-        self, info: Info, product_id: strawberry.ID, quantity: int = 1, cart_token: str | None = None
+        self,
+        info: Info,
+        product_id: strawberry.ID | None = None,
+        quantity: int = 1,
+        cart_token: str | None = None,
+        variant_id: strawberry.ID | None = None,
     ) -> Cart:
-        return await _shown(info, await CartService(info.context).add_line(cart_token, product_id, quantity))
+        cart = await CartService(info.context).add_line(cart_token, product_id, quantity, variant_id)
+        return await _shown(info, cart)
 
     @strawberry.mutation(description="Set a line's quantity (0 removes it).")
     async def cart_update_line(

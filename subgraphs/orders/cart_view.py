@@ -47,6 +47,7 @@ def pricing_lines(lines: Sequence[PricedLine]) -> list[pricing.PricedLine]:
         pricing.PricedLine(
             line_id=str(line.line.id),
             product_id=str(line.line.product_id),
+            variant_id=str(line.line.variant_id),
             category=line.product.category if line.product is not None else None,
             tax_class=line.product.tax_class if line.product is not None else pricing.STANDARD,
             unit_amount=line.unit_amount,
@@ -71,7 +72,7 @@ def cart_price(lines: Sequence[PricedLine], *, currency: str, inputs: PriceInput
 
 
 def product_weight(product: CatalogProduct | None) -> int:
-    """The product's weight in grams, 0 when unknown."""
+    """The variant's weight in grams (its own, else its product's), 0 when unknown."""
     return product.weight_grams if product is not None else 0
 
 
@@ -102,6 +103,7 @@ class Notice:
     product_id: uuid.UUID | None
     message: str
     reason: str | None = None  # shipping's or promotions' reason (NOT_IN_ZONE, VOUCHER_EXPIRED, ...)
+    variant_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,23 +131,37 @@ def price_lines(
     catalog: dict[str, CatalogProduct | None],
     inputs: PriceInputs = NO_INPUTS,
 ) -> CartView:
+    """The cart's lines priced from `catalog` (variant id -> the catalog's variant, None when gone)."""
     currency = cart.currency or EMPTY_CART_CURRENCY
     priced: list[PricedLine] = []
     notices: list[Notice] = []
     for line in lines:
-        product = catalog.get(str(line.product_id))
-        # Archived, gone from the catalog, or now priced in another currency: shown, flagged, not counted.
+        product = catalog.get(str(line.variant_id))
+        # Archived (the variant or its product), gone from the catalog, or now priced in another currency:
+        # shown, flagged, not counted.
         available = product is not None and product.active and product.currency == currency
         unit = product.price_amount if product is not None and available else line.seen_unit_price_amount
         previous = line.seen_unit_price_amount if available and unit != line.seen_unit_price_amount else None
         priced.append(PricedLine(line, product, available, unit, previous))
         if not available:
             notices.append(
-                Notice(PRODUCT_UNAVAILABLE, line.id, line.product_id, "This product can no longer be bought.")
+                Notice(
+                    PRODUCT_UNAVAILABLE,
+                    line.id,
+                    line.product_id,
+                    "This product can no longer be bought.",
+                    variant_id=line.variant_id,
+                )
             )
         elif previous is not None:
             notices.append(
-                Notice(PRICE_CHANGED, line.id, line.product_id, "The price changed since you saw it.")
+                Notice(
+                    PRICE_CHANGED,
+                    line.id,
+                    line.product_id,
+                    "The price changed since you saw it.",
+                    variant_id=line.variant_id,
+                )
             )
     weight = sum(product_weight(line.product) * line.line.quantity for line in priced if line.available)
     notices.extend(inputs.notices)

@@ -3,6 +3,7 @@
 Who may act on a cart: its owner, or the holder of its guest token; any other cart answers NOT_FOUND, like a
 missing one. A guest token is 256 random bits, stored only as its SHA-256 (a leaked table opens no cart).
 Every change locks the cart's row first, so two tabs adding the same product add up instead of racing.
+A line is a product VARIANT (one line per variant); `productId` alone names a product's one active variant.
 
 A cart is shown and priced by cart_view.py from the catalog's current prices when it is read.
 """
@@ -35,10 +36,10 @@ from subgraphs.orders.cart_view import (
     pricing_lines,
 )
 from subgraphs.orders.models import Cart, CartLine, CartStatus
-from subgraphs.orders.peers import CatalogProduct, Peers, ShippingQuote
+from subgraphs.orders.peers import CatalogProduct, ItemRef, Peers, ShippingQuote
 from subgraphs.orders.promotions import CartView as Evaluation
 from subgraphs.orders.promotions import applicable_discounts
-from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable
+from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable, clean_ref, sold_item
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
 
@@ -169,10 +170,7 @@ class CartService:
     async def _bare(self, cart: Cart) -> CartView:
         """The cart's lines at current prices, before discounts, shipping and tax."""
         lines = await self.loaders.lines.load(cart.id)
-        products = await self.loaders.catalog.load_many([str(line.product_id) for line in lines])
-        return price_lines(
-            cart, lines, dict(zip((str(line.product_id) for line in lines), products, strict=True))
-        )
+        return price_lines(cart, lines, await self.loaders.variants(lines))
 
     async def _own_line(self, cart: Cart, raw_id: object) -> CartLine:
         line_id = parse_uuid(raw_id, "lineId", "a cart line id")
@@ -181,13 +179,9 @@ class CartService:
             raise NotFound("No such line in this cart.", field="lineId")
         return line
 
-    async def _product(self, product_id: uuid.UUID) -> CatalogProduct:
-        product = await self.loaders.catalog.load(str(product_id))
-        if product is None:
-            raise NotFound("No such product.", field="productId")
-        if not product.active:
-            raise BadUserInput("This product is no longer sold.", field="productId")
-        return product
+    async def _variant(self, ref: ItemRef, field: str) -> CatalogProduct:
+        """The variant a line adds, or the coded error (naming `field`) saying why not."""
+        return sold_item(await self.loaders.catalog.load(ref), field)
 
     # --- reading ---
 
@@ -210,8 +204,7 @@ class CartService:
         """The cart priced now. `shown` (its owner or token holder reads it): the current prices become the
         ones last seen, so a PRICE_CHANGED notice is told once, in this answer."""
         lines = await self.loaders.lines.load(cart.id)
-        products = await self.loaders.catalog.load_many([str(line.product_id) for line in lines])
-        catalog = dict(zip((str(line.product_id) for line in lines), products, strict=True))
+        catalog = await self.loaders.variants(lines)
         bare = price_lines(cart, lines, catalog)
         view = price_lines(cart, lines, catalog, await self.price_inputs(bare))
         if shown and any(line.price_changed for line in view.lines):
@@ -241,17 +234,20 @@ class CartService:
             token=token, cart=await cart_repository.add_guest(self.session, hash_token(token))
         )
 
-    async def add_line(self, cart_token: str | None, raw_product_id: object, quantity: object) -> Cart:
-        product_id = parse_uuid(raw_product_id, "productId", "a product id")
+    async def add_line(
+        self, cart_token: str | None, raw_product_id: object, quantity: object, raw_variant_id: object = None
+    ) -> Cart:
+        ref, field = clean_ref(raw_product_id, raw_variant_id)
         quantity = clean_quantity(quantity)
         cart = await self._cart(cart_token)
-        product = await self._product(product_id)
+        product = await self._variant(ref, field)
         if cart.currency is not None and product.currency != cart.currency:
             raise BadUserInput(
                 f"This cart is in {cart.currency}; the product is priced in {product.currency}.",
-                field="productId",
+                field=field,
             )
-        line = await cart_repository.line_of_product(self.session, cart.id, product_id)
+        variant_id = uuid.UUID(product.id)
+        line = await cart_repository.line_of_variant(self.session, cart.id, variant_id)
         if line is not None:
             line.quantity = clean_quantity(line.quantity + quantity)
             line.seen_unit_price_amount, line.seen_currency = product.price_amount, product.currency
@@ -263,7 +259,13 @@ class CartService:
                     limit=MAX_CART_LINES,
                 )
             line = await cart_repository.add_line(
-                self.session, cart.id, product_id, quantity, product.price_amount, product.currency
+                self.session,
+                cart.id,
+                uuid.UUID(product.product_id or product.id),
+                variant_id,
+                quantity,
+                product.price_amount,
+                product.currency,
             )
         if product.price_amount * line.quantity > MAX_TOTAL:
             raise BadUserInput(f"A line's total is at most {MAX_TOTAL} minor units.", field="quantity")
@@ -277,7 +279,7 @@ class CartService:
         line = await self._own_line(cart, raw_line_id)
         if quantity == 0:
             return await self._remove(cart, line)
-        product = await self.loaders.catalog.load(str(line.product_id))
+        product = (await self.loaders.variants([line]))[str(line.variant_id)]
         if product is not None and product.active and product.currency == cart.currency:
             if product.price_amount * quantity > MAX_TOTAL:
                 raise BadUserInput(f"A line's total is at most {MAX_TOTAL} minor units.", field="quantity")
@@ -405,7 +407,7 @@ class CartService:
         return cart
 
     async def merge_guest_cart(self, cart_token: object) -> Cart:
-        """Move the guest cart's lines into the signed-in caller's (quantities of a product add up, capped at
+        """Move the guest cart's lines into the signed-in caller's (quantities of a variant add up, capped at
         MAX_QUANTITY); my addresses, method and voucher stay unless I had none. The guest cart ends MERGED
         and its token stops working."""
         user_id = await self._signed_in()
@@ -420,14 +422,14 @@ class CartService:
             raise Conflict(
                 f"Your cart is in {mine.currency}; the guest cart in {guest.currency}.", reason="CURRENCY"
             )
-        by_product = {line.product_id: line for line in my_lines}
-        new_products = [line for line in guest_lines if line.product_id not in by_product]
+        by_variant = {line.variant_id: line for line in my_lines}
+        new_products = [line for line in guest_lines if line.variant_id not in by_variant]
         if len(my_lines) + len(new_products) > MAX_CART_LINES:
             raise Conflict(
                 f"A cart holds at most {MAX_CART_LINES} products.", reason="CART_FULL", limit=MAX_CART_LINES
             )
         for line in guest_lines:
-            existing = by_product.get(line.product_id)
+            existing = by_variant.get(line.variant_id)
             if existing is not None:
                 existing.quantity = min(existing.quantity + line.quantity, MAX_QUANTITY)
             else:
@@ -444,7 +446,7 @@ class CartService:
         await self.session.flush()
         # Lines left in the guest cart (added into mine) go with it.
         for line in guest_lines:
-            if line.product_id in by_product:
+            if line.variant_id in by_variant:
                 await cart_repository.remove_line(self.session, line.id)
         await self._changed(guest)
         await self._changed(mine)

@@ -34,8 +34,8 @@ from shared.peers import PeerError
 from subgraphs.orders import cart_repository, promotion_repository, taxes
 from subgraphs.orders.cart_view import CartView, PriceInputs, cart_price, price_lines, pricing_lines
 from subgraphs.orders.models import Cart, CartStatus, Order, OrderStatus
-from subgraphs.orders.order_price import frozen_line, frozen_price
-from subgraphs.orders.peers import ShippingQuote
+from subgraphs.orders.order_price import frozen_line, frozen_price, variant_columns
+from subgraphs.orders.peers import ItemRef, ShippingQuote
 from subgraphs.orders.promotion_repository import UseOutcome
 from subgraphs.orders.promotions import CartView as Evaluation
 from subgraphs.orders.promotions import VoucherRefused, applicable_discounts
@@ -122,13 +122,12 @@ class CheckoutService:
             lines = (await cart_repository.lines_of(session, [cart.id]))[cart.id]
         if not lines:
             raise _refused("CART_EMPTY", "The cart is empty.")
+        refs = [ItemRef(variant_id=str(line.variant_id)) for line in lines]
         try:
-            catalog = await self.saga.peers.catalog([str(line.product_id) for line in lines])
+            catalog = await self.saga.peers.catalog(refs)
         except PeerError as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
-        view = price_lines(
-            cart, lines, {str(line.product_id): catalog.get(str(line.product_id)) for line in lines}
-        )
+        view = price_lines(cart, lines, {ref.variant_id: catalog.resolve(ref).item for ref in refs})
         for priced in view.lines:
             if not priced.available:
                 raise _refused(
@@ -137,6 +136,7 @@ class CheckoutService:
                     field="lineId",
                     lineId=str(priced.line.id),
                     productId=str(priced.line.product_id),
+                    variantId=str(priced.line.variant_id),
                 )
         country = view.shipping_country
         if country is None:
@@ -201,7 +201,7 @@ class CheckoutService:
             items.append(
                 {
                     "line": index + 1,
-                    "product_id": priced.line.product_id,
+                    **variant_columns(priced.product),
                     "product_name": priced.product.name,
                     "quantity": priced.line.quantity,
                     "unit_price_amount": priced.unit_amount,

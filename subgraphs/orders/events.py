@@ -10,7 +10,9 @@ class OrderEvent(enum.StrEnum):
     # units; zeros and empty lists for a placeOrder order, never missing): subtotal, discountTotal, shipping,
     # taxTotal, itemsNet, shippingNet, pricesIncludeTax, discounts [{promotionId, code, name, amount}],
     # taxLines [{taxClass, rateBp, amount}], shippingMethod {id, name} | null, cartId | null; each item
-    # {productId, quantity, unitPrice, discount, tax, total} (order_price.order_summary).
+    # {productId, variantId, sku, optionValues, variantLabel, quantity, unitPrice, discount, tax, total}
+    # (order_price.item_summary: `productId` the product, `variantId` the variant sold, equal for a product
+    # sold as one thing; sku/optionValues/variantLabel null on lines older than variants).
     ORDER_PLACED = "OrderPlaced"
     # Its saga succeeded: OrderPlaced's keys. Notifications mails the confirmation.
     ORDER_CONFIRMED = "OrderConfirmed"
@@ -21,7 +23,8 @@ class OrderEvent(enum.StrEnum):
     # its time is the entry's `time`. Subscriptions read it (and OrderPlaced as the change to PENDING).
     ORDER_STATUS_CHANGED = "OrderStatusChanged"
     # A signed-in customer's cart idle past `cart_abandoned_after_seconds` (abandoned_carts.py), once per idle
-    # period: {cartId, userId, currency, subtotal, lines: [{productId, quantity, unitPrice}], lastActivityAt}.
+    # period: {cartId, userId, currency, subtotal, lines: [{productId, variantId, quantity, unitPrice}],
+    # lastActivityAt}.
     CART_ABANDONED = "CartAbandoned"
 
 

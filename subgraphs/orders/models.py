@@ -117,9 +117,17 @@ class OrderItem(Base):
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The product of the variant sold.
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # The variant sold: what stock was reserved for. Lines older than variants (migration 0006) have their
+    # product's id, which is that product's one variant's id.
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     # Frozen at the time of ordering: a later price change or rename never changes a placed order.
     product_name: Mapped[str] = mapped_column(String(200))
+    # The variant's SKU and option values ([{name, value}] in the product's option order, [] for a product
+    # sold as one thing) as frozen; null on lines older than variants.
+    sku: Mapped[str | None] = mapped_column(String(64))
+    selected_options: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -215,15 +223,18 @@ class Cart(Base):
 class CartLine(Base):
     __tablename__ = "cart_lines"
     __table_args__ = (
-        # One line per product: adding a product again adds to its line.
-        UniqueConstraint("cart_id", "product_id"),
+        # One line per variant: adding a variant again adds to its line.
+        UniqueConstraint("cart_id", "variant_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("seen_unit_price_amount >= 0", name="seen_unit_price_not_negative"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    # The variant's product, as it was when the line was added (a variant never changes product).
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # The variant in the cart (lines older than variants: their product's id, its one variant's).
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     quantity: Mapped[int] = mapped_column(Integer)
     # The unit price the customer last saw (when adding, or the last time the cart was shown to them): a
     # different current price is a PRICE_CHANGED notice. The cart is always priced at the current price.

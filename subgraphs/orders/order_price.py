@@ -3,10 +3,12 @@ breakdown keys its events carry (OrderPlaced, OrderConfirmed, OrderCancelled).""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from subgraphs.orders import pricing
 from subgraphs.orders.models import Order, OrderItem
+from subgraphs.orders.peers import CatalogProduct
 
 
 def frozen_price(breakdown: pricing.Breakdown) -> dict[str, Any]:
@@ -48,6 +50,16 @@ def frozen_line(line: pricing.LineBreakdown) -> dict[str, Any]:
     }
 
 
+def variant_columns(variant: CatalogProduct) -> dict[str, Any]:
+    """An order line's product, variant, SKU and option values as frozen from the catalog's variant."""
+    return {
+        "product_id": uuid.UUID(variant.product_id or variant.id),
+        "variant_id": uuid.UUID(variant.id),
+        "sku": variant.sku,
+        "selected_options": [{"name": name, "value": value} for name, value in variant.option_values],
+    }
+
+
 def order_summary(order: Order, items: list[OrderItem]) -> dict[str, Any]:
     """OrderPlaced's, OrderConfirmed's and OrderCancelled's common keys: the total charged, the lines and the
     frozen breakdown (minor units; a placeOrder order has zeros and empty lists, never missing keys)."""
@@ -85,9 +97,17 @@ def order_summary(order: Order, items: list[OrderItem]) -> dict[str, Any]:
 
 
 def item_summary(item: OrderItem) -> dict[str, Any]:
+    """One line of an order event: `productId` is the product, `variantId` the variant sold (the same id for
+    a product sold as one thing); `sku`, `optionValues` {name: value} and `variantLabel` ("M / Red", null for
+    a product without options) are as frozen (null on lines older than variants)."""
     line_subtotal = item.unit_price_amount * item.quantity
+    options = item.selected_options
     return {
         "productId": item.product_id,
+        "variantId": item.variant_id,
+        "sku": item.sku,
+        "optionValues": {o["name"]: o["value"] for o in options} if options is not None else None,
+        "variantLabel": " / ".join(o["value"] for o in options) or None if options else None,
         "quantity": item.quantity,
         "unitPrice": item.unit_price_amount,
         "discount": item.discount_amount or 0,

@@ -1,5 +1,9 @@
 """The services orders calls: products (prices, at ordering time), inventory and payments (saga steps).
 
+What is sold is a product VARIANT (products' `ProductVariant`): the catalog read asks for variants, and for a
+line naming only a product (the API before variants, still accepted) for the product with its active variants,
+in one `_entities` call; `Catalog.resolve` then says which variant a line means, or why none.
+
 Each method is one GraphQL call with a SERVICE token (`shared.peers`); the step methods carry the step's
 idempotency key, so calling one again (a retry, a recovered saga) never acts twice.
 """
@@ -22,8 +26,14 @@ CATALOG_BACKOFF = Backoff(0.2, 0.4)
 
 @dataclass(frozen=True, slots=True)
 class CatalogProduct:
+    """What a line buys as the catalog says now: a variant (`id`) of a product (`product_id`), at the
+    variant's effective price and weight, with its product's name, tax class and category. (`catalog_product`
+    reads a bare `Product` entity into one too, the shape of the catalog before variants: `product_id`
+    None.)"""
+
     id: str
     name: str
+    # Sellable: the variant's own flag and its product's (a variant of an archived product is not sold).
     active: bool
     price_amount: int
     currency: str
@@ -31,6 +41,69 @@ class CatalogProduct:
     tax_class: str = "standard"
     weight_grams: int = 0  # 0 when the catalog does not know it
     category: str | None = None
+    product_id: str | None = None
+    sku: str | None = None
+    # {option name: value} in the product's option order ({} for a product sold as one thing).
+    option_values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def variant_label(self) -> str | None:
+        """`M / Red` (its option values in the product's order), None for a product sold as one thing."""
+        return " / ".join(value for _, value in self.option_values) or None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """What a line names: a variant, or (the API before variants) a product, meaning its one active variant;
+    both given must agree (the variant is the product's)."""
+
+    variant_id: str | None = None
+    product_id: str | None = None
+
+
+# Why a reference names nothing to sell (Catalog.resolve); each is a coded error where a caller refuses it.
+UNKNOWN = "NOT_FOUND"  # no such variant (or product)
+VARIANT_REQUIRED = "VARIANT_REQUIRED"  # a product with several active variants: which one?
+VARIANT_MISMATCH = "VARIANT_MISMATCH"  # the variant given is not the product given's
+NOT_SOLD = "NOT_SOLD"  # the product has no active variant left
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A reference resolved: the variant it buys (maybe no longer `active`), or `problem` saying why none."""
+
+    item: CatalogProduct | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """One catalog read: variants by id, and products (by id) with their active variants."""
+
+    variants: dict[str, CatalogProduct]
+    products: dict[str, tuple[CatalogProduct, tuple[CatalogProduct, ...]]]
+
+    def resolve(self, ref: ItemRef) -> Resolved:
+        if ref.variant_id is not None:
+            item = self.variants.get(ref.variant_id)
+            if item is None:
+                return Resolved(None, UNKNOWN)
+            if ref.product_id is not None and ref.product_id != item.product_id:
+                return Resolved(None, VARIANT_MISMATCH)
+            return Resolved(item)
+        assert ref.product_id is not None
+        found = self.products.get(ref.product_id)
+        if found is None:
+            return Resolved(None, UNKNOWN)
+        product, variants = found
+        if not product.active:
+            # Archived: what it names, flagged not sellable (callers say "no longer sold").
+            return Resolved(variants[0] if len(variants) == 1 else product)
+        if len(variants) > 1:
+            return Resolved(None, VARIANT_REQUIRED)
+        if not variants:
+            return Resolved(None, NOT_SOLD)
+        return Resolved(variants[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +118,14 @@ class StepAnswer:
 CATALOG_QUERY = """
 query OrderPrices($representations: [_Any!]!) {
   _entities(representations: $representations) {
-    ... on Product { id name active price { amount currency } taxClass weight category }
+    ... on Product {
+      id name active price { amount currency } taxClass weight category
+      variants { id sku active price { amount currency } weight selectedOptions { name value } }
+    }
+    ... on ProductVariant {
+      id sku active price { amount currency } weight selectedOptions { name value }
+      product { id name active taxClass category }
+    }
   }
 }"""
 
@@ -85,13 +165,23 @@ class Peers:
         for peer in (self.products, self.inventory, self.payments, self.users, self.shipping):
             await peer.close()
 
-    async def catalog(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
-        """The products that exist among `product_ids`, with their current price.
+    async def catalog(self, refs: list[ItemRef]) -> Catalog:
+        """What `refs` name now, in one `_entities` call: each variant asked for (with its product), and each
+        product named without a variant with its active variants. Ids that name nothing are left out.
 
         A read, so a transient failure (a dropped connection, a busy peer) is retried a few times before
         the customer hears of it.
         """
-        variables = {"representations": [{"__typename": "Product", "id": pid} for pid in product_ids]}
+        variant_ids = list(dict.fromkeys(ref.variant_id for ref in refs if ref.variant_id is not None))
+        product_ids = list(
+            dict.fromkeys(ref.product_id for ref in refs if ref.variant_id is None and ref.product_id)
+        )
+        representations = [{"__typename": "ProductVariant", "id": vid} for vid in variant_ids] + [
+            {"__typename": "Product", "id": pid} for pid in product_ids
+        ]
+        if not representations:
+            return Catalog({}, {})
+        variables = {"representations": representations}
         for attempt in range(1, CATALOG_ATTEMPTS + 1):
             try:
                 data = await self.products.call(CATALOG_QUERY, variables)
@@ -100,10 +190,30 @@ class Peers:
                 if attempt == CATALOG_ATTEMPTS:
                     raise
                 await asyncio.sleep(CATALOG_BACKOFF.delay(attempt))
-        return {entity["id"]: catalog_product(entity) for entity in data.get("_entities") or [] if entity}
+        entities = data.get("_entities") or []
+        variants: dict[str, CatalogProduct] = {}
+        products: dict[str, tuple[CatalogProduct, tuple[CatalogProduct, ...]]] = {}
+        for index, entity in enumerate(entities[: len(representations)]):
+            if not entity:
+                continue
+            if index < len(variant_ids):
+                variants[entity["id"]] = catalog_variant(entity, entity["product"])
+            else:
+                product = catalog_product(entity)
+                active = tuple(
+                    catalog_variant(variant, entity)
+                    for variant in entity.get("variants") or []
+                    if variant["active"]
+                )
+                products[entity["id"]] = (product, active)
+        return Catalog(variants, products)
 
     async def reserve_stock(self, key: str, order_id: str, lines: list[tuple[str, int]]) -> StepAnswer:
-        items = [{"productId": product_id, "quantity": quantity} for product_id, quantity in lines]
+        """Reserve each (variant id, quantity). Sent as `productId` with the VARIANT's id: inventory keys
+        stock by the id it is given, and a productId there names the variant of that id once it keeps stock
+        per variant, so this works with inventory before and after that change (the field becomes
+        `variantId` when every inventory has it)."""
+        items = [{"productId": variant_id, "quantity": quantity} for variant_id, quantity in lines]
         data = await self.inventory.call(
             _RESERVE, {"input": {"key": key, "orderId": order_id, "lines": items}}
         )
@@ -204,6 +314,25 @@ def catalog_product(entity: dict[str, Any]) -> CatalogProduct:
         tax_class=entity.get("taxClass") or "standard",
         weight_grams=entity.get("weight") or 0,
         category=entity.get("category"),
+    )
+
+
+def catalog_variant(entity: dict[str, Any], product: dict[str, Any]) -> CatalogProduct:
+    """A variant of the `CATALOG_QUERY` answer, with its product's (`product`) name, class and category."""
+    return CatalogProduct(
+        id=entity["id"],
+        name=product["name"],
+        active=bool(entity["active"] and product["active"]),
+        price_amount=entity["price"]["amount"],
+        currency=entity["price"]["currency"],
+        tax_class=product.get("taxClass") or "standard",
+        weight_grams=entity.get("weight") or 0,
+        category=product.get("category"),
+        product_id=product["id"],
+        sku=entity.get("sku"),
+        option_values=tuple(
+            (str(option["name"]), str(option["value"])) for option in entity.get("selectedOptions") or []
+        ),
     )
 
 

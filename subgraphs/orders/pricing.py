@@ -55,6 +55,7 @@ class PricedLine:
     tax_class: str
     unit_amount: int  # net or gross as the store's setting says
     quantity: int
+    variant_id: str | None = None  # the variant sold (a PRODUCTS promotion may name it, or its product)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,10 @@ class AppliedDiscount:
     def covers(self, line: PricedLine) -> bool:
         if self.product_ids is None and self.categories is None:
             return True
-        return (self.product_ids is not None and line.product_id in self.product_ids) or (
+        in_products = self.product_ids is not None and (
+            line.product_id in self.product_ids or line.variant_id in self.product_ids
+        )
+        return in_products or (
             self.categories is not None and line.category is not None and line.category in self.categories
         )
 

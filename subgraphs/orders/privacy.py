@@ -79,6 +79,7 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
             "items": [
                 {
                     "productId": str(item.product_id),
+                    "variantId": str(item.variant_id),
                     "productName": item.product_name,
                     "quantity": item.quantity,
                     "unitPrice": item.unit_price_amount,
@@ -113,6 +114,7 @@ async def export_carts(session: AsyncSession, user_id: uuid.UUID) -> list[dict[s
             "lines": [
                 {
                     "productId": str(line.product_id),
+                    "variantId": str(line.variant_id),
                     "quantity": line.quantity,
                     "unitPrice": line.seen_unit_price_amount,
                     "currency": line.seen_currency,

@@ -99,7 +99,10 @@ class PromotionInput:
     value: int = strawberry.field(default=0, description="Basis points or minor units (see PromotionKind).")
     currency: str | None = None
     scope: PromotionScope = PromotionScope.ALL
-    product_ids: list[strawberry.ID] | None = None
+    product_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Scope PRODUCTS: product ids (every variant of each) or variant ids (that variant only).",
+    )
     categories: list[str] | None = None
     minimum_subtotal: int | None = strawberry.field(default=None, description="Minor units of `currency`.")
     starts_at: datetime | None = None

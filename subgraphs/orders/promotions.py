@@ -7,7 +7,8 @@ whatever its case). The rules of applying them (pricing.py then computes the amo
   uses are below `usage_limit` and the customer's below `per_customer_limit` (a guest never gets a promotion
   with a per-customer limit), the cart is in the promotion's currency (for a fixed amount or a minimum), the
   cart's subtotal (before any discount) reaches `minimum_subtotal`, and at least one line is in its scope
-  (ALL, CATEGORIES: the line's product category, PRODUCTS: its product id).
+  (ALL, CATEGORIES: the line's product category, PRODUCTS: its product id, or its variant's id to scope one
+  variant only).
 - They combine as: the ONE best automatic promotion (the largest amount off these lines, free shipping worth
   the shipping price; ties to the oldest), then the voucher, applied to what the automatic one left. Stacking
   every automatic promotion would let two overlapping campaigns give away more than either meant.

@@ -10,3 +10,8 @@ from strawberry.federation.schema_directives import Key
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
 class Product:
     id: strawberry.ID
+
+
+@strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
+class ProductVariant:
+    id: strawberry.ID

@@ -28,7 +28,10 @@ async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order |
 
 
 async def insert_items(session: AsyncSession, items: list[dict[str, Any]]) -> None:
-    await session.execute(insert(OrderItem).values(items))
+    """An order's lines; a line without `variant_id` is of a product sold as one thing, whose one variant
+    shares its id."""
+    rows = [{"variant_id": item["product_id"], **item} for item in items]
+    await session.execute(insert(OrderItem).values(rows))
 
 
 async def get_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Order | None:

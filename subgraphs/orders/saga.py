@@ -186,14 +186,15 @@ class Saga:
             await self._compensate(order, steps)
 
     async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str], list[tuple[str, int]]]:
-        """The order, the status of each of its steps, and its lines (product id, quantity)."""
+        """The order, the status of each of its steps, and its lines (variant id, quantity): stock is the
+        variant's."""
         async with self.sessionmaker() as session:
             order = await repository.get(session, order_id)
             if order is None:
                 raise LookupError(f"no order {order_id}")
             steps = {name: row.status for name, row in (await repository.steps_of(session, order_id)).items()}
             items = (await repository.items_of(session, [order_id]))[order_id]
-        return order, steps, [(str(item.product_id), item.quantity) for item in items]
+        return order, steps, [(str(item.variant_id), item.quantity) for item in items]
 
     # --- forward steps ---
 
@@ -248,6 +249,14 @@ class Saga:
                 if refused.code == "OUT_OF_STOCK":
                     raise StepFailure(
                         OrderStatus.CANCELLED, "OUT_OF_STOCK", "Not enough stock for this order."
+                    ) from refused
+                if refused.code == "NOT_SELLABLE":
+                    # Inventory's own refusal of an archived variant (or one of an archived product),
+                    # archived after the catalog read: like out of stock, the customer's order cannot be.
+                    raise StepFailure(
+                        OrderStatus.CANCELLED,
+                        "NOT_SELLABLE",
+                        "A product of this order is no longer sold.",
                     ) from refused
                 raise StepFailure(
                     OrderStatus.FAILED, refused.code, f"{refused.peer}: {refused.message}"

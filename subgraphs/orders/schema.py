@@ -28,7 +28,7 @@ from subgraphs.orders.checkout_schema import (
 from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
-from subgraphs.orders.references import Product
+from subgraphs.orders.references import Product, ProductVariant
 from subgraphs.orders.service import OrderPage, OrderService
 from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 from subgraphs.orders.watching import OrderWatch
@@ -47,7 +47,18 @@ class OrderStatus(enum.Enum):
 @strawberry.type(description="One line of an order, its price frozen when the order was placed.")
 class OrderItem:
     product: Product
+    variant: ProductVariant = strawberry.field(
+        description="The variant sold (for an order older than variants, its product's one variant, which "
+        "shares the product's id)."
+    )
     product_name: str = strawberry.field(description="The product's name when the order was placed.")
+    sku: str | None = strawberry.field(
+        description="The variant's SKU when the order was placed; null on orders older than variants."
+    )
+    variant_label: str | None = strawberry.field(
+        description="The variant's option values when the order was placed (`M / Red`); null for a product "
+        "sold as one thing and on orders older than variants."
+    )
     quantity: int
     unit_price: Money
     line_total: Money = strawberry.field(description="Unit price x quantity, before discount and tax.")
@@ -93,7 +104,10 @@ class Order:
         return [
             OrderItem(
                 product=Product(id=strawberry.ID(str(item.product_id))),
+                variant=ProductVariant(id=strawberry.ID(str(item.variant_id))),
                 product_name=item.product_name,
+                sku=item.sku,
+                variant_label=" / ".join(o["value"] for o in item.selected_options or []) or None,
                 quantity=item.quantity,
                 unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
                 line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
@@ -233,9 +247,13 @@ def _connection(page: OrderPage) -> Connection[Order]:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A line: `variantId` (what is sold), or `productId` alone for a product with one active "
+    "variant (VARIANT_REQUIRED otherwise); both given must agree (BAD_USER_INPUT, reason VARIANT_MISMATCH)."
+)
 class OrderItemInput:
-    product_id: strawberry.ID
+    product_id: strawberry.ID | None = None
+    variant_id: strawberry.ID | None = None
     quantity: int
 
 
@@ -281,7 +299,7 @@ class Mutation(CartMutation, TaxMutation, PromotionMutation):
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         row = await OrderService(info.context).place_order(
-            items=[(item.product_id, item.quantity) for item in input.items],
+            items=[(item.product_id, item.variant_id, item.quantity) for item in input.items],
             payment_method=input.payment_method,
             idempotency_key=input.idempotency_key,
         )
@@ -376,5 +394,5 @@ schema = build_schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Order, User, Product, PersonalDataExport, Cart],
+    types=[Order, User, Product, ProductVariant, PersonalDataExport, Cart],
 )

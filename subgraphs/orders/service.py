@@ -38,7 +38,15 @@ from subgraphs.orders.models import (
     SagaState,
     outbox,
 )
-from subgraphs.orders.order_price import frozen_line, frozen_price, order_summary
+from subgraphs.orders.order_price import frozen_line, frozen_price, order_summary, variant_columns
+from subgraphs.orders.peers import (
+    NOT_SOLD,
+    VARIANT_MISMATCH,
+    VARIANT_REQUIRED,
+    CatalogProduct,
+    ItemRef,
+    Resolved,
+)
 from subgraphs.orders.saga import RESERVE, STARTED, Saga
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
@@ -70,10 +78,26 @@ class ServiceUnavailable(MyShopError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class VariantRequired(MyShopError):
+    """A line names a product sold in several variants without saying which (`variantId`)."""
+
+    code = "VARIANT_REQUIRED"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLine:
-    product_id: uuid.UUID
+    """A line as the client asked for it: a variant and/or a product (peers.ItemRef), a quantity."""
+
+    ref: ItemRef
     quantity: int
+    field: str  # the input field naming it (`items.0.variantId`), for errors
+
+    @property
+    def key(self) -> str:
+        """What the request's fingerprint knows the line by: a product id alone as before variants."""
+        if self.ref.variant_id is None:
+            return str(self.ref.product_id)
+        return f"variant:{self.ref.variant_id}:{self.ref.product_id or ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +114,62 @@ class OrderPage:
 # --- input rules ---
 
 
-def clean_lines(items: list[tuple[object, object]]) -> list[OrderLine]:
-    """Validated lines, one per product (repeated products are added up), in the client's order."""
+def clean_ref(raw_product_id: object, raw_variant_id: object, prefix: str = "") -> tuple[ItemRef, str]:
+    """The reference of a line (`productId` and/or `variantId`, at least one) and the field naming it."""
+    if raw_product_id is None and raw_variant_id is None:
+        raise BadUserInput(
+            "Give `variantId` (or `productId` for a product sold as one thing).", field=f"{prefix}variantId"
+        )
+    product_id = (
+        parse_uuid(raw_product_id, f"{prefix}productId", "a product id")
+        if raw_product_id is not None
+        else None
+    )
+    variant_id = (
+        parse_uuid(raw_variant_id, f"{prefix}variantId", "a variant id")
+        if raw_variant_id is not None
+        else None
+    )
+    ref = ItemRef(
+        variant_id=str(variant_id) if variant_id is not None else None,
+        product_id=str(product_id) if product_id is not None else None,
+    )
+    return ref, f"{prefix}variantId" if variant_id is not None else f"{prefix}productId"
+
+
+def sold_item(resolved: Resolved, field: str) -> CatalogProduct:
+    """The variant a line buys, or the coded error saying why it cannot be bought."""
+    if resolved.problem == VARIANT_REQUIRED:
+        raise VariantRequired(
+            "This product comes in several variants: say which one with `variantId`.", field=field
+        )
+    if resolved.problem == VARIANT_MISMATCH:
+        raise BadUserInput("This variant is not one of this product's.", field=field, reason=VARIANT_MISMATCH)
+    if resolved.problem == NOT_SOLD or (resolved.item is not None and not resolved.item.active):
+        raise BadUserInput("This product is no longer sold.", field=field)
+    if resolved.item is None:
+        raise NotFound("No such product.", field=field)
+    return resolved.item
+
+
+def clean_lines(items: list[tuple[object, object, object]]) -> list[OrderLine]:
+    """Validated lines, one per (product, variant) reference (repeated ones are added up), in the client's
+    order; each item is (productId, variantId, quantity)."""
     if not items:
         raise BadUserInput("An order needs at least one item.", field="items")
     if len(items) > MAX_LINES:
         raise BadUserInput(f"An order has at most {MAX_LINES} items.", field="items")
-    quantities: dict[uuid.UUID, int] = {}
-    for index, (raw_id, quantity) in enumerate(items):
-        product_id = parse_uuid(raw_id, f"items.{index}.productId")
+    lines: dict[ItemRef, OrderLine] = {}
+    for index, (raw_product_id, raw_variant_id, quantity) in enumerate(items):
+        ref, field = clean_ref(raw_product_id, raw_variant_id, f"items.{index}.")
         if type(quantity) is not int or quantity < 1 or quantity > MAX_QUANTITY:
             raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=f"items.{index}.quantity")
-        quantities[product_id] = quantities.get(product_id, 0) + quantity
-        if quantities[product_id] > MAX_QUANTITY:
+        known = lines.get(ref)
+        total = quantity + (known.quantity if known is not None else 0)
+        if total > MAX_QUANTITY:
             raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=f"items.{index}.quantity")
-    return [OrderLine(product_id, quantity) for product_id, quantity in quantities.items()]
+        lines[ref] = OrderLine(ref, total, known.field if known is not None else field)
+    return list(lines.values())
 
 
 def clean_payment_method(value: object) -> str:
@@ -117,7 +182,7 @@ def clean_payment_method(value: object) -> str:
 
 
 def request_hash(lines: list[OrderLine], payment_method: str) -> str:
-    canonical = sorted((str(line.product_id), line.quantity) for line in lines)
+    canonical = sorted((line.key, line.quantity) for line in lines)
     return hashlib.sha256(orjson.dumps([canonical, payment_method])).hexdigest()
 
 
@@ -200,28 +265,32 @@ class OrderService:
         self, user_id: uuid.UUID, key: str, fingerprint: str, lines: list[OrderLine], method: str
     ) -> Order | None:
         try:
-            catalog = await self.saga.peers.catalog([str(line.product_id) for line in lines])
+            catalog = await self.saga.peers.catalog([line.ref for line in lines])
         except PeerError as exc:
             raise ServiceUnavailable("The catalog cannot be reached; try again.") from exc
         priced: list[dict[str, Any]] = []
         currencies: set[str] = set()
-        for index, line in enumerate(lines):
-            product = catalog.get(str(line.product_id))
-            if product is None:
-                raise NotFound("No such product.", field=f"items.{index}.productId")
-            if not product.active:
-                raise BadUserInput("This product is no longer sold.", field=f"items.{index}.productId")
-            currencies.add(product.currency)
-            priced.append(
-                {
-                    "line": index + 1,
-                    "product_id": line.product_id,
-                    "product_name": product.name,
-                    "quantity": line.quantity,
-                    "unit_price_amount": product.price_amount,
-                    "currency": product.currency,
-                }
-            )
+        by_variant: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            variant = sold_item(catalog.resolve(line.ref), line.field)
+            currencies.add(variant.currency)
+            same = by_variant.get(variant.id)
+            if same is not None:
+                # Two references of one variant (its product's id, and its own): one line.
+                same["quantity"] += line.quantity
+                if same["quantity"] > MAX_QUANTITY:
+                    raise BadUserInput(f"A quantity is 1 to {MAX_QUANTITY}.", field=line.field)
+                continue
+            item = {
+                "line": len(priced) + 1,
+                "product_name": variant.name,
+                "quantity": line.quantity,
+                "unit_price_amount": variant.price_amount,
+                "currency": variant.currency,
+                **variant_columns(variant),
+            }
+            by_variant[variant.id] = item
+            priced.append(item)
         if len(currencies) > 1:
             raise BadUserInput(
                 "An order is paid in one currency; these products are in several.", field="items"
@@ -233,6 +302,7 @@ class OrderService:
                 pricing.PricedLine(
                     line_id=str(item["line"]),
                     product_id=str(item["product_id"]),
+                    variant_id=str(item["variant_id"]),
                     category=None,
                     tax_class=pricing.STANDARD,
                     unit_amount=item["unit_price_amount"],

@@ -26,6 +26,10 @@ OPERATIONS = {
         f'query {{ _entities(representations: [{{__typename: "Product", id: "{PRODUCT}"}}]) '
         "{ ... on Product { stats { views } } } }"
     ),
+    "ProductVariant.stats": (
+        f'query {{ _entities(representations: [{{__typename: "ProductVariant", id: "{PRODUCT}"}}]) '
+        "{ ... on ProductVariant { stats { unitsSold } } } }"
+    ),
     "analyticsDeadLetters": "query { analyticsDeadLetters { id } }",
     "replayAnalyticsDeadLetter": 'mutation { replayAnalyticsDeadLetter(id: "1-0") }',
     "replayAnalyticsDeadLetters": "mutation { replayAnalyticsDeadLetters }",

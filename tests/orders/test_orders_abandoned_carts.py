@@ -54,7 +54,7 @@ async def test_an_idle_customers_cart_is_told_once_with_its_lines(shop: Shop) ->
     [payload] = await told(shop, cart_id)
     assert payload["cartId"] == cart_id and payload["userId"] == customer.id
     assert payload["currency"] == "USD" and payload["subtotal"] == 2100
-    assert payload["lines"] == [{"productId": product, "quantity": 3, "unitPrice": 700}]
+    assert payload["lines"] == [{"productId": product, "variantId": product, "quantity": 3, "unitPrice": 700}]
     assert payload["lastActivityAt"]
 
 

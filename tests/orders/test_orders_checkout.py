@@ -127,8 +127,14 @@ async def test_a_placed_order_has_a_zero_breakdown_and_its_events_carry_every_ke
             0,
         )
         assert (payload["discounts"], payload["shippingMethod"], payload["cartId"]) == ([], None, None)
-        assert payload["items"][0] | {"productId": None} == {
+        # A product sold as one thing: the variant sold is its own (same id), without options.
+        assert payload["items"][0]["variantId"] == payload["items"][0]["productId"]
+        assert payload["items"][0] | {"productId": None, "variantId": None, "sku": None} == {
             "productId": None,
+            "variantId": None,
+            "sku": None,
+            "optionValues": {},
+            "variantLabel": None,
             "quantity": 2,
             "unitPrice": 1250,
             "discount": 0,
