@@ -209,11 +209,8 @@ class Peers:
         return Catalog(variants, products)
 
     async def reserve_stock(self, key: str, order_id: str, lines: list[tuple[str, int]]) -> StepAnswer:
-        """Reserve each (variant id, quantity). Sent as `productId` with the VARIANT's id: inventory keys
-        stock by the id it is given, and a productId there names the variant of that id once it keeps stock
-        per variant, so this works with inventory before and after that change (the field becomes
-        `variantId` when every inventory has it)."""
-        items = [{"productId": variant_id, "quantity": quantity} for variant_id, quantity in lines]
+        """Reserve each (variant id, quantity): inventory keeps stock per variant."""
+        items = [{"variantId": variant_id, "quantity": quantity} for variant_id, quantity in lines]
         data = await self.inventory.call(
             _RESERVE, {"input": {"key": key, "orderId": order_id, "lines": items}}
         )
