@@ -1,22 +1,14 @@
-"""Products sold in several variants, for the orders tests of variants.
-
-The products subgraph of this base has variants (tables, reads, `ProductVariant` entities) but no admin
-mutations to create them yet, so `variant_product` creates the product through the API and then gives it its
-options and variants in the products database (what products' migration and repository write: rows of
-`product_options` and `product_variants`). Its own single variant (sharing the product's id) goes: a product
-sold in several variants has no variant of its own id. Stock is received through inventory's `adjustStock`
-with the variant's id, which names that variant's stock before and after inventory keeps stock per variant.
-"""
+"""Products sold in several variants, for the orders tests of variants: created through products' admin
+mutations (`createProduct` with options and variants: none shares the product's id), stocked per variant
+through inventory's `adjustStock` given the variant's id, archived through `archiveProductVariant`."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from orders_shop import ADJUST, Shop
-from sqlalchemy import text
 
 VARIANT_STOCK = """
 query VariantStock($representations: [_Any!]!) {
@@ -24,10 +16,13 @@ query VariantStock($representations: [_Any!]!) {
     ... on ProductVariant { id stock { available reserved onHand } }
   }
 }"""
-PRODUCT_STOCK = """
-query Stock($representations: [_Any!]!) {
-  _entities(representations: $representations) { ... on Product { id stock { available reserved onHand } } }
+CREATE = """
+mutation C($input: CreateProductInput!) {
+  createProduct(input: $input) {
+    id variants { id sku price { amount } weight selectedOptions { name value } }
+  }
 }"""
+ARCHIVE = "mutation A($id: ID!) { archiveProductVariant(id: $id) { id active } }"
 
 
 @dataclass(frozen=True)
@@ -70,57 +65,33 @@ async def variant_product(
         "price": {"amount": price, "currency": currency},
         "category": "Apparel",
         "weight": weight,
+        "options": [{"name": option, "values": values} for option, values in options.items()],
+        "variants": [
+            {
+                "sku": f"{sku}-{'-'.join(values.values())}".upper(),
+                "price": {"amount": own_price, "currency": currency} if own_price is not None else None,
+                "weight": own_weight,
+                "optionValues": [{"name": n, "value": v} for n, v in values.items()],
+            }
+            for values, own_price, own_weight in variants
+        ],
     }
-    created = await shop.gql(
-        "products",
-        "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }",
-        {"input": product_input},
-        token=shop.admin,
-    )
-    product_id = created.ok()["createProduct"]["id"]
-    made: list[Variant] = []
-    async with shop.engines["products"].begin() as conn:
-        await conn.execute(text("DELETE FROM product_variants WHERE product_id = :p"), {"p": product_id})
-        for position, (option, values) in enumerate(options.items()):
-            await conn.execute(
-                text(
-                    "INSERT INTO product_options (product_id, position, name, values) "
-                    "VALUES (:p, :position, :name, :values)"
-                ),
-                {"p": product_id, "position": position, "name": option, "values": values},
-            )
-        for position, (values, own_price, own_weight) in enumerate(variants):
-            variant_id = str(uuid.uuid4())
-            variant_sku = f"{sku}-{'-'.join(values.values())}".upper()
-            await conn.execute(
-                text(
-                    "INSERT INTO product_variants "
-                    "(id, product_id, sku, price_amount, weight_grams, option_values, position) "
-                    "VALUES (:id, :p, :sku, :price, :weight, CAST(:values AS jsonb), :position)"
-                ),
-                {
-                    "id": variant_id,
-                    "p": product_id,
-                    "sku": variant_sku,
-                    "price": own_price,
-                    "weight": own_weight,
-                    "values": json.dumps(values),
-                    "position": position,
-                },
-            )
-            made.append(
-                Variant(
-                    variant_id,
-                    variant_sku,
-                    values,
-                    own_price if own_price is not None else price,
-                    own_weight if own_weight is not None else weight,
-                )
-            )
+    created = await shop.gql("products", CREATE, {"input": product_input}, token=shop.admin)
+    product = created.ok()["createProduct"]
+    made = [
+        Variant(
+            variant["id"],
+            variant["sku"],
+            {option["name"]: option["value"] for option in variant["selectedOptions"]},
+            variant["price"]["amount"],
+            variant["weight"],
+        )
+        for variant in product["variants"]
+    ]
     if stock:
         for variant in made:
             await receive(shop, variant.id, stock)
-    return VariantProduct(product_id, name, made)
+    return VariantProduct(product["id"], name, made)
 
 
 async def receive(shop: Shop, variant_id: str, units: int) -> None:
@@ -128,18 +99,11 @@ async def receive(shop: Shop, variant_id: str, units: int) -> None:
 
 
 async def archive_variant(shop: Shop, variant_id: str) -> None:
-    async with shop.engines["products"].begin() as conn:
-        await conn.execute(
-            text("UPDATE product_variants SET active = false WHERE id = :id"), {"id": variant_id}
-        )
+    (await shop.gql("products", ARCHIVE, {"id": variant_id}, token=shop.admin)).ok()
 
 
 async def variant_stock(shop: Shop, variant_id: str) -> dict[str, Any]:
-    """A variant's stock as inventory tells it: `ProductVariant.stock` where inventory keeps stock per
-    variant, else (this base) the stock kept under the variant's id."""
+    """A variant's stock as inventory tells it (`ProductVariant.stock`)."""
     variant = [{"__typename": "ProductVariant", "id": variant_id}]
     answer = await shop.gql("inventory", VARIANT_STOCK, {"representations": variant})
-    if answer.errors:
-        product = [{"__typename": "Product", "id": variant_id}]
-        answer = await shop.gql("inventory", PRODUCT_STOCK, {"representations": product})
     return answer.ok()["_entities"][0]["stock"]
