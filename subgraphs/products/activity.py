@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from shared.context import Runtime
+from shared.context import Context, Runtime
 from subgraphs.products.events import ProductEvent
 from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import outbox
@@ -69,6 +69,18 @@ class Activity:
             for search in searches:
                 await outbox.emit(session, ProductEvent.PRODUCT_SEARCHED, search)
         return len(views) + len(searches)
+
+
+def activity_of(context: Context) -> Activity | None:
+    """The process's activity counter; None outside a running service (a script, a unit test)."""
+    state: ProductsState | None = context.runtime.state
+    return state.activity if state is not None else None
+
+
+def reader_of(context: Context) -> str | None:
+    """Whose view or search it is, as analytics counts them: the verified caller's user id, else None."""
+    principal = context.verified_principal
+    return principal.user_id if principal is not None else None
 
 
 async def flush_activity(runtime: Runtime[ProductsState]) -> None:

@@ -28,7 +28,8 @@ from shared.ids import uuid_or_none
 from shared.money import normalize_currency
 from shared.pagination import decode_cursor, encode_cursor, newest_first_position, page_size
 from subgraphs.products import search_repository
-from subgraphs.products.activity import Activity
+from subgraphs.products.activity import activity_of, reader_of
+from subgraphs.products.input_rules import bounded_text
 from subgraphs.products.models import CATEGORY_MAX_LENGTH, OPTION_NAME_MAX_LENGTH, OPTION_VALUE_MAX_LENGTH
 from subgraphs.products.search_repository import (
     PRICE_SORTS,
@@ -38,7 +39,6 @@ from subgraphs.products.search_repository import (
     ProductSort,
     RankedProduct,
 )
-from subgraphs.products.state import ProductsState
 
 # Bounds of one filter (an attacker's OR of thousands of values is a slow statement, not a search).
 MAX_CATEGORIES = 20
@@ -135,17 +135,6 @@ class Facets:
 # --- input rules -------------------------------------------------------------------------------------------
 
 
-def _text(value: object, field: str, maximum: int) -> str:
-    if not isinstance(value, str):
-        raise BadUserInput(f"`{field}` must be a string.", field=field)
-    text = value.strip()
-    if not text:
-        raise BadUserInput(f"`{field}` cannot be blank.", field=field)
-    if len(text) > maximum:
-        raise BadUserInput(f"`{field}` is at most {maximum} characters.", field=field)
-    return text
-
-
 def _amount(value: object, field: str) -> int | None:
     if value is None:
         return None
@@ -186,7 +175,7 @@ def _clean_filter(raw: SearchFilterInput) -> dict[str, Any]:
     if raw.categories is not None:
         if len(raw.categories) > MAX_CATEGORIES:
             raise BadUserInput(f"At most {MAX_CATEGORIES} categories.", field="filter.categories")
-        cleaned = (_text(c, "filter.categories", CATEGORY_MAX_LENGTH) for c in raw.categories)
+        cleaned = (bounded_text(c, "filter.categories", maximum=CATEGORY_MAX_LENGTH) for c in raw.categories)
         values["categories"] = tuple(sorted(set(cleaned)))
     if raw.price is not None:
         low = _amount(raw.price.min, "filter.price.min")
@@ -205,7 +194,7 @@ def _clean_filter(raw: SearchFilterInput) -> dict[str, Any]:
             raise BadUserInput(f"At most {MAX_OPTIONS} options.", field="filter.options")
         options: dict[str, OptionMatch] = {}
         for option in raw.options:
-            name = _text(option.name, "filter.options.name", OPTION_NAME_MAX_LENGTH)
+            name = bounded_text(option.name, "filter.options.name", maximum=OPTION_NAME_MAX_LENGTH)
             if not option.values:
                 raise BadUserInput(f"Option {name!r} names no value.", field="filter.options.values")
             if len(option.values) > MAX_OPTION_VALUES:
@@ -214,7 +203,10 @@ def _clean_filter(raw: SearchFilterInput) -> dict[str, Any]:
                 )
             if name in options:
                 raise BadUserInput(f"Option {name!r} is given twice.", field="filter.options.name")
-            cleaned = {_text(v, "filter.options.values", OPTION_VALUE_MAX_LENGTH) for v in option.values}
+            cleaned = {
+                bounded_text(v, "filter.options.values", maximum=OPTION_VALUE_MAX_LENGTH)
+                for v in option.values
+            }
             options[name] = OptionMatch(name, tuple(sorted(cleaned)))
         values["options"] = tuple(options[name] for name in sorted(options))
     return values
@@ -298,16 +290,6 @@ class CatalogSearch:
     def session(self) -> AsyncSession:
         return self.context.session
 
-    @property
-    def _activity(self) -> Activity | None:
-        """The process's activity counter; None outside a running service (a script, a unit test)."""
-        state: ProductsState | None = self.context.runtime.state
-        return state.activity if state is not None else None
-
-    def _user_id(self) -> str | None:
-        principal = self.context.verified_principal
-        return principal.user_id if principal is not None else None
-
     async def listing(
         self,
         *,
@@ -360,10 +342,11 @@ class CatalogSearch:
             total_count=found.total,
             listing=listing,
         )
-        if filters.search is not None and self._activity is not None:
+        activity = activity_of(self.context)
+        if filters.search is not None and activity is not None:
             shown = [str(item.product.id) for item in found.items[:size]]
             count = found.total if found.total is not None else len(shown)
-            self._activity.searched(filters.search, filters.category, count, shown, self._user_id())
+            activity.searched(filters.search, filters.category, count, shown, reader_of(self.context))
         return result
 
     async def facets(self, listing: Listing) -> Facets:

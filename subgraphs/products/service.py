@@ -17,9 +17,10 @@ from shared.errors import BadUserInput, Conflict, NotFound
 from shared.ids import parse_uuid
 from shared.money import normalize_currency
 from subgraphs.products import repository
-from subgraphs.products.activity import Activity
+from subgraphs.products.activity import activity_of, reader_of
 from subgraphs.products.cache import ProductRecord
 from subgraphs.products.events import ProductChange, ProductEvent, emit_variant_events, variant_payload
+from subgraphs.products.input_rules import bounded_text, require_str
 from subgraphs.products.models import (
     CATEGORY_MAX_LENGTH,
     DEFAULT_TAX_CLASS,
@@ -62,7 +63,7 @@ def parse_product_id(value: object, *, field: str = "id") -> uuid.UUID:
 
 
 def clean_sku(value: object) -> str:
-    sku = _require_str(value, "sku").strip().upper()
+    sku = require_str(value, "sku").strip().upper()
     if not SKU_PATTERN.fullmatch(sku):
         raise BadUserInput(
             f"A SKU is 2 to {SKU_MAX_LENGTH} letters, digits and dashes, starting with a letter or digit.",
@@ -72,19 +73,19 @@ def clean_sku(value: object) -> str:
 
 
 def clean_name(value: object) -> str:
-    return _bounded_text(value, "name", minimum=1, maximum=NAME_MAX_LENGTH)
+    return bounded_text(value, "name", maximum=NAME_MAX_LENGTH)
 
 
 def clean_description(value: object) -> str:
-    return _bounded_text(value, "description", minimum=0, maximum=DESCRIPTION_MAX_LENGTH)
+    return bounded_text(value, "description", minimum=0, maximum=DESCRIPTION_MAX_LENGTH)
 
 
 def clean_category(value: object) -> str:
-    return _bounded_text(value, "category", minimum=1, maximum=CATEGORY_MAX_LENGTH)
+    return bounded_text(value, "category", maximum=CATEGORY_MAX_LENGTH)
 
 
 def clean_tax_class(value: object) -> str:
-    tax_class = _require_str(value, "taxClass").strip().lower()
+    tax_class = require_str(value, "taxClass").strip().lower()
     if not TAX_CLASS_PATTERN.fullmatch(tax_class):
         raise BadUserInput(
             f"A tax class is 1 to {TAX_CLASS_MAX_LENGTH} lower-case letters, digits, '_' or '-'.",
@@ -107,27 +108,10 @@ def clean_price(amount: object, currency: object) -> tuple[int, str]:
     if amount > MAX_AMOUNT:
         raise BadUserInput(f"A price is at most {MAX_AMOUNT} minor units.", field="price.amount")
     try:
-        code = normalize_currency(_require_str(currency, "price.currency"))
+        code = normalize_currency(require_str(currency, "price.currency"))
     except ValueError as exc:
         raise BadUserInput("Not an ISO 4217 currency code.", field="price.currency") from exc
     return amount, code
-
-
-def _require_str(value: object, field: str) -> str:
-    if value is None:
-        raise BadUserInput(f"`{field}` cannot be null.", field=field)
-    if not isinstance(value, str):
-        raise BadUserInput(f"`{field}` must be a string.", field=field)
-    return value
-
-
-def _bounded_text(value: object, field: str, *, minimum: int, maximum: int) -> str:
-    text = _require_str(value, field).strip()
-    if len(text) < minimum:
-        raise BadUserInput(f"`{field}` cannot be blank.", field=field)
-    if len(text) > maximum:
-        raise BadUserInput(f"`{field}` is at most {maximum} characters.", field=field)
-    return text
 
 
 def _violated_constraint(exc: IntegrityError) -> str | None:
@@ -156,19 +140,10 @@ class ProductService:
     async def view_product(self, raw_id: object) -> ProductRecord | None:
         """A product a client reads by id: `get_product`, counted as a view for analytics."""
         product = await self.get_product(raw_id)
-        if product is not None and self._activity is not None:
-            self._activity.viewed(str(product.id), self._user_id())
+        activity = activity_of(self.context)
+        if product is not None and activity is not None:
+            activity.viewed(str(product.id), reader_of(self.context))
         return product
-
-    @property
-    def _activity(self) -> Activity | None:
-        """The process's activity counter; None outside a running service (a script, a unit test)."""
-        state: ProductsState | None = self.context.runtime.state
-        return state.activity if state is not None else None
-
-    def _user_id(self) -> str | None:
-        principal = self.context.verified_principal
-        return principal.user_id if principal is not None else None
 
     async def list_products(
         self,
