@@ -1,6 +1,8 @@
 """Demo products with options and variants (`catalog_variants.py`) inserted into products' database, with
-their options and variants; idempotent (a product whose SKU exists is left alone, variants and all). Newest
-of the catalog, so the demo's first page shows them. No events, like the rest of the seed."""
+their options and variants; idempotent (a product whose SKU exists is left alone, variants and all). Older
+than the generated catalog, so the newest listing's first pages hold products sold as one thing: a client that
+orders the first product it lists by `productId` (the README's walkthrough, written before variants) still
+can; search and categories find these. No events, like the rest of the seed."""
 
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ async def seed(session: AsyncSession) -> list[str]:
             "category": item.category,
             "tax_class": item.tax_class,
             "weight_grams": item.weight_grams,
-            # A second ahead of the generated catalog's newest, one apart: the listing's first page.
-            "created_at": now + timedelta(seconds=len(DEMO_VARIANT_PRODUCTS) - index),
-            "updated_at": now + timedelta(seconds=len(DEMO_VARIANT_PRODUCTS) - index),
+            # A day behind the generated catalog's newest (seeded a second apart), one second apart.
+            "created_at": now - timedelta(days=1, seconds=index),
+            "updated_at": now - timedelta(days=1, seconds=index),
         }
         for index, item in enumerate(DEMO_VARIANT_PRODUCTS)
     ]
