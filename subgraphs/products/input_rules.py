@@ -22,3 +22,12 @@ def bounded_text(value: object, field: str, *, maximum: int, minimum: int = 1) -
     if len(text) > maximum:
         raise BadUserInput(f"`{field}` is at most {maximum} characters.", field=field)
     return text
+
+
+def single_line(value: object, field: str, *, maximum: int) -> str:
+    """`bounded_text` without control characters (option names and values: a facet token joins them with the
+    unit separator, and a line break has no place in a size or a colour)."""
+    text = bounded_text(value, field, maximum=maximum)
+    if any(ord(character) < 32 or ord(character) == 127 for character in text):
+        raise BadUserInput(f"`{field}` cannot hold control characters.", field=field)
+    return text

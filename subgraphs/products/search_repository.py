@@ -339,9 +339,8 @@ class FacetRow:
     max: int | None
 
 
-# Entries of a variant's option values read for facets: a bound on a pathological variant, and on the
-# planner's guess (100 rows per call of jsonb_each_text, which otherwise prices the statement into JIT).
-MAX_FACET_ENTRIES_PER_VARIANT = 20
+# What joins an option's name and value in `product_variants.option_tokens` (the ASCII unit separator).
+TOKEN_SEPARATOR = 31
 
 
 def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
@@ -354,7 +353,7 @@ def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
             ProductVariant.product_id.label("product_id"),
             Product.category.label("category"),
             Product.price_currency.label("currency"),
-            ProductVariant.option_values.label("option_values"),
+            ProductVariant.option_tokens.label("option_tokens"),
             effective_price().label("price"),
             ProductVariant.available_units.label("available_units"),
         )
@@ -380,13 +379,19 @@ def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
         # Products without an active variant are listed too (no variant filter): count them by category.
         categories = select(Product.category.label("category")).where(*_product_conditions(filters))
         categories = categories.subquery("result")
-    entries = func.jsonb_each_text(matching.c.option_values).table_valued("key", "value")
-    entry = select(entries.c.key, entries.c.value).limit(MAX_FACET_ENTRIES_PER_VARIANT).lateral("entry")
-    values = (
-        select(matching.c.product_id, entry.c.key, entry.c.value)
+    # Each matching variant's `name<US>value` tokens (option_tokens); a token's count is of distinct products
+    # (counting distinct per token beat grouping by (product, token) first: 62 against 86 ms, 30k variants).
+    token = func.unnest(matching.c.option_tokens).table_valued("token").alias("token")
+    separator = func.chr(TOKEN_SEPARATOR)
+    by_token = (
+        select(
+            func.split_part(token.c.token, separator, 1).label("key"),
+            func.split_part(token.c.token, separator, 2).label("value"),
+            func.count(matching.c.product_id.distinct()).label("products"),
+        )
         .select_from(matching)
-        .join(entry, true())
-        .group_by(matching.c.product_id, entry.c.key, entry.c.value)
+        .join(token, true())
+        .group_by(token.c.token)
         .subquery("product_values")
     )
     no_text = cast(null(), String)
@@ -395,9 +400,7 @@ def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
         select(literal("category"), categories.c.category, no_text, func.count(), no_int, no_int).group_by(
             categories.c.category
         ),
-        select(literal("option"), values.c.key, values.c.value, func.count(), no_int, no_int).group_by(
-            values.c.key, values.c.value
-        ),
+        select(literal("option"), by_token.c.key, by_token.c.value, by_token.c.products, no_int, no_int),
         select(
             literal("in_stock"),
             no_text,

@@ -43,7 +43,7 @@ from shared.errors import BadUserInput, Conflict, NotFound
 from shared.ids import parse_uuid
 from subgraphs.products import repository
 from subgraphs.products.events import ProductChange, emit_variant_events
-from subgraphs.products.input_rules import bounded_text
+from subgraphs.products.input_rules import single_line
 from subgraphs.products.models import OPTION_NAME_MAX_LENGTH, OPTION_VALUE_MAX_LENGTH, Product, ProductOption
 from subgraphs.products.repository import VariantRecord
 from subgraphs.products.service import (
@@ -105,7 +105,7 @@ def clean_options(raw: object, field: str = "options") -> list[OptionSpec]:
     names: set[str] = set()
     for index, item in enumerate(raw):
         where = f"{field}[{index}]"
-        name = bounded_text(item.get("name"), f"{where}.name", maximum=OPTION_NAME_MAX_LENGTH)
+        name = single_line(item.get("name"), f"{where}.name", maximum=OPTION_NAME_MAX_LENGTH)
         if name.casefold() in names:
             raise BadUserInput("Two options have this name.", field=f"{where}.name")
         names.add(name.casefold())
@@ -114,7 +114,7 @@ def clean_options(raw: object, field: str = "options") -> list[OptionSpec]:
             raise BadUserInput(f"An option has 1 to {MAX_OPTION_VALUES} values.", field=f"{where}.values")
         values: list[str] = []
         for position, raw_value in enumerate(raw_values):
-            value = bounded_text(raw_value, f"{where}.values[{position}]", maximum=OPTION_VALUE_MAX_LENGTH)
+            value = single_line(raw_value, f"{where}.values[{position}]", maximum=OPTION_VALUE_MAX_LENGTH)
             if value.casefold() in (own.casefold() for own in values):
                 raise BadUserInput("This option has this value twice.", field=f"{where}.values[{position}]")
             values.append(value)
