@@ -228,6 +228,9 @@ def _tee_variant(size: str = "S", colour: str = "Red", **overrides: Any) -> dict
         ({"options": [{"name": "Size", "values": []}], "variants": None}, "options[0].values"),
         ({"options": [{"name": "  ", "values": ["S"]}], "variants": None}, "options[0].name"),
         ({"options": [{"name": "x" * 51, "values": ["S"]}], "variants": None}, "options[0].name"),
+        # A facet token joins name and value with the unit separator; no control character fits an option.
+        ({"options": [{"name": "Si\x1fze", "values": ["S"]}], "variants": None}, "options[0].name"),
+        ({"options": [{"name": "Size", "values": ["S", "M\nL"]}], "variants": None}, "options[0].values[1]"),
         (
             {
                 "options": [{"name": "Size", "values": ["S"]}, {"name": "SIZE", "values": ["M"]}],
