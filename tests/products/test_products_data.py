@@ -196,3 +196,36 @@ async def test_listing_and_search_queries_can_use_their_index(products_db, state
         plan = "\n".join((await session.execute(text(f"EXPLAIN {sql}"))).scalars())
 
     assert f"ix_products_{index} " in plan
+
+
+async def test_migration_0008_announces_products_archived_before_inventory_kept_the_catalogs_flags():
+    """A database with an active and an archived product from before variants: upgraded to head, the outbox
+    holds one `ProductUpdated` (archived, with the variant sharing its id) for the archived one only."""
+    settings = ProductsSettings()
+    name = f"{settings.database_prefix}products_archived_{uuid.uuid4().hex[:6]}"
+    url = settings.database_url_on_server(name)
+    await migrations.ensure_database(settings.postgres_url, name)
+    engine = create_async_engine(url)
+    live, archived = uuid.uuid4(), uuid.uuid4()
+    try:
+        await migrations.upgrade_async("products", url, "0004_tax_class_weight")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO products (id, sku, name, price_amount, price_currency, category, active) "
+                    "VALUES (:live, 'LIVE-1', 'Live', 100, 'USD', 'Home', true), "
+                    "(:archived, 'GONE-1', 'Gone', 250, 'EUR', 'Home', false)"
+                ),
+                {"live": live, "archived": archived},
+            )
+        await migrations.upgrade_async("products", url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT event_type, aggregate_id, payload FROM outbox"))).all()
+        assert [(kind, aggregate) for kind, aggregate, _ in rows] == [("ProductUpdated", str(archived))]
+        payload = rows[0][2]
+        assert payload["active"] is False and payload["change"] == "archived"
+        assert payload["variantIds"] == [str(archived)]
+        assert payload["price"] == {"amount": 250, "currency": "EUR"}
+    finally:
+        await engine.dispose()
+        await migrations.drop_database(settings.postgres_url, name)
