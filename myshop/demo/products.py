@@ -3,11 +3,14 @@ left alone), the first ones with a generated image (images.py)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myshop.demo.catalog import demo_product_id, generate_products
+from myshop.demo.catalog import CatalogItem, demo_product_id, generate_products
+from myshop.demo.catalog_variants import DemoVariantProduct
 from myshop.demo.images import seed_images
 from subgraphs.products import repository
 from subgraphs.products.media import storage_of
@@ -21,6 +24,25 @@ DEMO_IMAGES = 24
 CHUNK_SIZE = 1000
 
 
+def product_row(
+    product_id: uuid.UUID, item: CatalogItem | DemoVariantProduct, created_at: datetime
+) -> dict[str, Any]:
+    """The `products` row of a demo item, generated or sold in options."""
+    return {
+        "id": product_id,
+        "sku": item.sku,
+        "name": item.name,
+        "description": item.description,
+        "price_amount": item.price_amount,
+        "price_currency": item.currency,
+        "category": item.category,
+        "tax_class": item.tax_class,
+        "weight_grams": item.weight_grams,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
 async def seed(
     session: AsyncSession, count: int = 300, *, images: int = 0, storage: Storage | None = None
 ) -> list[str]:
@@ -31,19 +53,7 @@ async def seed(
     # Staggered a second apart, the first item newest: the demo's "newest first" listing follows the catalog.
     now = datetime.now(UTC)
     rows = [
-        {
-            "id": demo_product_id(item.sku),
-            "sku": item.sku,
-            "name": item.name,
-            "description": item.description,
-            "price_amount": item.price_amount,
-            "price_currency": item.currency,
-            "category": item.category,
-            "tax_class": item.tax_class,
-            "weight_grams": item.weight_grams,
-            "created_at": now - timedelta(seconds=index),
-            "updated_at": now - timedelta(seconds=index),
-        }
+        product_row(demo_product_id(item.sku), item, now - timedelta(seconds=index))
         for index, item in enumerate(items)
     ]
     inserted = 0

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myshop.demo.catalog_variants import DEMO_VARIANT_PRODUCTS
+from myshop.demo.products import product_row
 from subgraphs.products import repository
 
 
@@ -18,26 +19,14 @@ async def seed(session: AsyncSession) -> list[str]:
     """Insert the demo products with variants that are not there yet; flushes only."""
     now = datetime.now(UTC)
     by_id = {item.id: item for item in DEMO_VARIANT_PRODUCTS}
+    # A day behind the generated catalog's newest (seeded a second apart), one second apart.
     rows = [
-        {
-            "id": item.id,
-            "sku": item.sku,
-            "name": item.name,
-            "description": item.description,
-            "price_amount": item.price_amount,
-            "price_currency": item.currency,
-            "category": item.category,
-            "tax_class": item.tax_class,
-            "weight_grams": item.weight_grams,
-            # A day behind the generated catalog's newest (seeded a second apart), one second apart.
-            "created_at": now - timedelta(days=1, seconds=index),
-            "updated_at": now - timedelta(days=1, seconds=index),
-        }
+        product_row(item.id, item, now - timedelta(days=1, seconds=index))
         for index, item in enumerate(DEMO_VARIANT_PRODUCTS)
     ]
     inserted = await repository.insert_products_skipping_existing(session, rows)
     variants = 0
-    for product_id in inserted:
+    for product_id, _sku in inserted:
         item = by_id[product_id]
         await repository.replace_options(session, product_id, item.options)
         await repository.insert_variants(

@@ -77,18 +77,9 @@ async def update(session: AsyncSession, product_id: uuid.UUID, changes: Mapping[
 
 
 async def insert_many_skipping_existing(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING, and each new product's one variant (sharing its
-    id and SKU); how many products were new."""
-    rows = list(rows)
-    if not rows:
-        return 0
-    statement = (
-        pg_insert(Product)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Product.sku])
-        .returning(Product.id, Product.sku)
-    )
-    inserted = (await session.execute(statement)).all()
+    """Products sold as one thing (the demo's generated catalog): `insert_products_skipping_existing`, and
+    each new product's one variant (sharing its id and SKU); how many products were new."""
+    inserted = await insert_products_skipping_existing(session, list(rows))
     await insert_variants(session, [single_variant_values(pid, sku) for pid, sku in inserted])
     return len(inserted)
 
@@ -272,15 +263,15 @@ async def set_option_values(session: AsyncSession, option_values: Mapping[uuid.U
 
 async def insert_products_skipping_existing(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
-) -> list[uuid.UUID]:
-    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING of products whose variants the caller inserts
-    (the demo's products with options); the ids of the products that were new."""
+) -> list[tuple[uuid.UUID, str]]:
+    """One multi-row INSERT ... ON CONFLICT (sku) DO NOTHING of products whose variants the caller inserts;
+    the (id, SKU) of the products that were new."""
     if not rows:
         return []
     statement = (
         pg_insert(Product)
         .values(list(rows))
         .on_conflict_do_nothing(index_elements=[Product.sku])
-        .returning(Product.id)
+        .returning(Product.id, Product.sku)
     )
-    return list((await session.scalars(statement)).all())
+    return [(product_id, sku) for product_id, sku in (await session.execute(statement)).all()]

@@ -64,7 +64,8 @@ async def events_of(shop: Shop, order_id: str) -> dict[str, dict[str, Any]]:
     return {row["event_type"]: row["payload"] for row in rows}
 
 
-async def ready_cart(shop: Shop, customer: Any, product: str) -> str:
+async def italian_shipping(shop: Shop) -> str:
+    """A zone for Italy with one flat 5.00 EUR method, and a 22% tax rate: the method's id."""
     zone = (await shop.gql("shipping", ZONE, {"c": ["IT"]}, token=shop.admin)).ok()["createShippingZone"][
         "id"
     ]
@@ -79,11 +80,21 @@ async def ready_cart(shop: Shop, customer: Any, product: str) -> str:
     }
     method = (await shop.gql("shipping", METHOD, {"input": method_input}, token=shop.admin)).ok()
     (await shop.gql("orders", RATE, {}, token=shop.admin)).ok()
+    return str(method["createShippingMethod"]["id"])
+
+
+async def ship_to_italy(shop: Shop, customer: Any, method: str) -> None:
+    """The customer's cart gets an Italian address and the method."""
+    (await shop.gql("orders", SHIP_TO, {"a": ADDRESS}, token=customer.token)).ok()
+    (await shop.gql("orders", CHOOSE, {"m": method}, token=customer.token)).ok()
+
+
+async def ready_cart(shop: Shop, customer: Any, product: str) -> str:
+    method = await italian_shipping(shop)
     cart = (await shop.gql("orders", ADD, {"p": product, "q": 2}, token=customer.token)).ok()["cartAddLine"][
         "id"
     ]
-    (await shop.gql("orders", SHIP_TO, {"a": ADDRESS}, token=customer.token)).ok()
-    (await shop.gql("orders", CHOOSE, {"m": method["createShippingMethod"]["id"]}, token=customer.token)).ok()
+    await ship_to_italy(shop, customer, method)
     return str(cart)
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiohttp import web
 from orders_shop import Shop, statuses
-from test_orders_checkout import ADDRESS, CHECKOUT, CHOOSE, METHOD, RATE, SHIP_TO, ZONE
+from test_orders_checkout import CHECKOUT, italian_shipping, ship_to_italy
 from variant_shop import variant_product, variant_stock
 
 from shared.app import create_subgraph_app
@@ -118,26 +118,12 @@ async def test_checking_out_a_cart_of_variants_orders_and_moves_each_variant(sho
     )
     red, blue = shirt.variant(Size="M", Colour="Red"), shirt.variant(Size="L", Colour="Blue")
     customer = shop.customer()
-    zone = (await shop.gql("shipping", ZONE, {"c": ["IT"]}, token=shop.admin)).ok()["createShippingZone"][
-        "id"
-    ]
-    method_input = {
-        "zoneId": zone,
-        "name": "Poste",
-        "minDeliveryDays": 1,
-        "maxDeliveryDays": 3,
-        "currency": "EUR",
-        "rateKind": "FLAT",
-        "flatPrice": 500,
-    }
-    method = (await shop.gql("shipping", METHOD, {"input": method_input}, token=shop.admin)).ok()
-    (await shop.gql("orders", RATE, {}, token=shop.admin)).ok()
+    method = await italian_shipping(shop)
     cart = ""
     for variant, quantity in ((red, 2), (blue, 1)):
         added = await shop.gql("orders", ADD, {"v": variant.id, "q": quantity}, token=customer.token)
         cart = added.ok()["cartAddLine"]["id"]
-    (await shop.gql("orders", SHIP_TO, {"a": ADDRESS}, token=customer.token)).ok()
-    (await shop.gql("orders", CHOOSE, {"m": method["createShippingMethod"]["id"]}, token=customer.token)).ok()
+    await ship_to_italy(shop, customer, method)
 
     # When it is checked out
     placed = await shop.gql("orders", CHECKOUT, {"cart": cart, "key": uuid.uuid4().hex}, token=customer.token)
