@@ -102,6 +102,9 @@ class Order(Base):
     final_status: Mapped[str | None] = mapped_column(String(32))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When shipping first shipped a parcel of it (`beginOrderShipment`, under this row's lock): from then on
+    # the order cannot be cancelled (a return can follow its delivery instead).
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -165,6 +168,29 @@ class SagaStep(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class OrderShipment(Base):
+    """Orders' copy of one shipment of an order, kept from shipping's `Shipment*` events (fulfillment.py):
+    what returns need to know (which lines were delivered, how many, when). Shipping owns shipments; this
+    row follows them and is never written otherwise."""
+
+    __tablename__ = "order_shipments"
+    __table_args__ = (Index("ix_order_shipments_order_id", "order_id"),)
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Shipping's status: PENDING, SHIPPED, DELIVERED, RETURNED (to the sender) or CANCELLED.
+    status: Mapped[str] = mapped_column(String(16))
+    # [{line, quantity}]: the order lines (OrderItem.line) in this parcel.
+    lines: Mapped[list[dict[str, int]]] = mapped_column(JSONB)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    tracking_url: Mapped[str | None] = mapped_column(Text)
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The `occurredAt` of the last event applied: an older event arriving late changes nothing.
+    event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # --- carts (carts.py) ---

@@ -46,6 +46,9 @@ class OrderStatus(enum.Enum):
 
 @strawberry.type(description="One line of an order, its price frozen when the order was placed.")
 class OrderItem:
+    line: int = strawberry.field(
+        description="Its place in the order, from 1: what shipments and returns name a line by."
+    )
     product: Product
     variant: ProductVariant = strawberry.field(
         description="The variant sold (for an order older than variants, its product's one variant, which "
@@ -103,6 +106,7 @@ class Order:
     async def items(self, info: Info) -> list[OrderItem]:
         return [
             OrderItem(
+                line=item.line,
                 product=Product(id=strawberry.ID(str(item.product_id))),
                 variant=ProductVariant(id=strawberry.ID(str(item.variant_id))),
                 product_name=item.product_name,
