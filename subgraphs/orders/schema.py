@@ -327,7 +327,8 @@ class Mutation(CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation
         return Order.from_row(row)
 
     @strawberry.mutation(
-        description="Cancel a confirmed order (its customer or an admin): refund and restock.",
+        description="Cancel a confirmed order (its customer or an admin): refund and restock. Refused once a "
+        "parcel has shipped: ORDER_SHIPPED, with `extensions.suggestion` `requestReturn`.",
         directives=[Cost(weight=20)],  # demand control: the saga's compensation (refund, restock)
     )
     async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:
