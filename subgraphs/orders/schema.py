@@ -26,6 +26,7 @@ from subgraphs.orders.checkout_schema import (
     tax_lines_of,
 )
 from subgraphs.orders.feed import OrderChange
+from subgraphs.orders.fulfillment_schema import FulfillmentMutation, FulfillmentQuery
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product, ProductVariant
@@ -271,7 +272,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query(CartQuery, TaxQuery, PromotionQuery):
+class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -291,7 +292,7 @@ class Query(CartQuery, TaxQuery, PromotionQuery):
 
 
 @strawberry.type
-class Mutation(CartMutation, TaxMutation, PromotionMutation):
+class Mutation(CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
@@ -326,7 +327,8 @@ class Mutation(CartMutation, TaxMutation, PromotionMutation):
         return Order.from_row(row)
 
     @strawberry.mutation(
-        description="Cancel a confirmed order (its customer or an admin): refund and restock.",
+        description="Cancel a confirmed order (its customer or an admin): refund and restock. Refused once a "
+        "parcel has shipped: ORDER_SHIPPED, with `extensions.suggestion` `requestReturn`.",
         directives=[Cost(weight=20)],  # demand control: the saga's compensation (refund, restock)
     )
     async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:

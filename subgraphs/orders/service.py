@@ -74,6 +74,12 @@ class OrderNotPlaced(MyShopError):
         self.code = order.failure_code or "ORDER_FAILED"  # type: ignore[misc]
 
 
+class OrderShipped(MyShopError):
+    """A parcel of the order has shipped (`orders.shipped_at`): it cannot be cancelled, only returned."""
+
+    code = "ORDER_SHIPPED"
+
+
 class ServiceUnavailable(MyShopError):
     code = "SERVICE_UNAVAILABLE"
 
@@ -376,7 +382,8 @@ class OrderService:
     # --- cancelling ---
 
     async def cancel_order(self, raw_id: object) -> Order:
-        """The owner or an admin cancels a confirmed order: refund, restock, CANCELLED."""
+        """The owner or an admin cancels a confirmed order: refund, restock, CANCELLED. Not once it has
+        shipped (ORDER_SHIPPED, suggesting `requestReturn`)."""
         principal = await self.context.require_principal()
         order_id = parse_uuid(raw_id, "id")
         is_admin = principal.has_any_role(Role.ADMIN)
@@ -386,6 +393,13 @@ class OrderService:
                 raise NotFound("No such order.", field="id")
             if not (is_admin or principal.is_user(order.user_id)):
                 raise Forbidden("Only the customer who placed it or an admin cancels an order.")
+            if order.shipped_at is not None:
+                # Set by beginOrderShipment under this same lock: a parcel has left, so no refund-and-restock.
+                raise OrderShipped(
+                    "The order has shipped: it cannot be cancelled; request a return once it is delivered.",
+                    field="id",
+                    suggestion="requestReturn",
+                )
             if (
                 order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED)
                 or order.saga_state != SagaState.DONE
