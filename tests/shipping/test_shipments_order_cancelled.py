@@ -1,0 +1,36 @@
+"""Orders' `OrderCancelled` reaches shipping's consumer: the order's PENDING shipments are cancelled,
+each with its `ShipmentCancelled`; other orders' shipments stay as they are."""
+
+from __future__ import annotations
+
+from eventually import eventually
+from shipments_shop import SHIPMENT, ShipmentsShop
+
+
+async def test_cancelling_an_order_cancels_its_pending_shipments(shop: ShipmentsShop) -> None:
+    customer, order = await shop.order([2, 1])
+    first = await shop.created(order["id"], [(1, 1)])
+    second = await shop.created(order["id"], [(1, 1), (2, 1)])
+    _, other_order = await shop.order([1])
+    other = await shop.created(other_order["id"], [(1, 1)])
+
+    (await shop.cancel_order(customer, order["id"])).ok()
+
+    async def status(shipment_id: str) -> str:
+        return (await shop.act(SHIPMENT, shipment_id)).ok()["shipment"]["status"]
+
+    for shipment in (first, second):
+        await eventually(
+            lambda s=shipment: status(s["id"]), lambda found: found == "CANCELLED", what="cancelled"
+        )
+    assert await status(other["id"]) == "PENDING"
+    cancelled = [row for row in await shop.outbox() if row["event_type"] == "ShipmentCancelled"]
+    assert [row["aggregate_id"] for row in cancelled] == [first["id"], second["id"]]
+    payload = cancelled[1]["payload"]
+    assert (payload["status"], payload["orderId"], payload["userId"]) == (
+        "CANCELLED",
+        order["id"],
+        customer.id,
+    )
+    assert payload["cancelledAt"] and payload["fulfillmentStatus"] == payload["previousFulfillmentStatus"]
+    assert await shop.fulfillment_status(order["id"]) == "UNFULFILLED"
