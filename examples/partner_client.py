@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 SUBSCRIPTION = """
 subscription PartnerFeed($after: String) {
   orderUpdates(after: $after) {
-    cursor status previousStatus reason changedAt
+    cursor kind status previousStatus fulfillmentStatus shipmentId reason changedAt
     order { id total { amount currency } }
   }
 }"""
@@ -168,7 +168,7 @@ class PartnerFeed:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Follow every order status change as a partner.")
+    parser = argparse.ArgumentParser(description="Follow every order change (status or fulfillment).")
     parser.add_argument(
         "--url", default="http://127.0.0.1:4000/graphql", help="the GraphQL endpoint (router)"
     )

@@ -1,5 +1,5 @@
 """The orders service: its subgraph definition (the saga and its recovery worker, the abandoned-cart worker,
-the `UserDeleted` consumer) and ASGI app."""
+the consumer of `UserDeleted` and of shipping's shipment events) and ASGI app."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from shared.privacy import forgetting_users
 from shared.subscriptions import ConsumerSpec
 from subgraphs.orders.abandoned_carts import run_abandoned_carts
 from subgraphs.orders.feed import OrderFeed
+from subgraphs.orders.fulfillment import following_shipments
 from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import outbox
@@ -33,8 +34,9 @@ async def setup(runtime: Runtime[OrdersState]) -> OrdersState:
 
 
 def consumer(runtime: Runtime[OrdersState]) -> ConsumerSpec:
-    """Users' `UserDeleted` only: a deleted user's carts go (privacy.py)."""
-    return forgetting_users(CONSUMER, user_deleted(runtime, CONSUMER))
+    """Users' `UserDeleted` (a deleted user's carts go, privacy.py) and shipping's `Shipment*` (orders' copy
+    of the order's shipments, and `OrderFulfillmentChanged`, fulfillment.py)."""
+    return following_shipments(forgetting_users(CONSUMER, user_deleted(runtime, CONSUMER)))
 
 
 async def teardown(runtime: Runtime[OrdersState]) -> None:

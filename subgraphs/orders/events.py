@@ -26,6 +26,11 @@ class OrderEvent(enum.StrEnum):
     # period: {cartId, userId, currency, subtotal, lines: [{productId, variantId, quantity, unitPrice}],
     # lastActivityAt}.
     CART_ABANDONED = "CartAbandoned"
+    # Shipping shipped, delivered or got back (returned to the sender) a shipment of the order (from
+    # shipping's events, fulfillment.py): {orderId, userId, fulfillmentStatus, previousFulfillmentStatus,
+    # shipmentId, shipmentStatus, carrier, trackingNumber, trackingUrl}; the fulfillment statuses are
+    # OrderFulfillmentStatus's values as shipping computed them; subscriptions read it (FULFILLMENT).
+    ORDER_FULFILLMENT_CHANGED = "OrderFulfillmentChanged"
 
 
 EMITTED: tuple[OrderEvent, ...] = tuple(OrderEvent)

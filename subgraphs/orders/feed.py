@@ -1,5 +1,6 @@
-"""Orders' status changes as subscriptions read them: the entries of the orders event stream (`OrderPlaced` is
-the change to PENDING, `OrderStatusChanged` every later one), each with the order it is about.
+"""Orders' changes as subscriptions read them: the entries of the orders event stream (`OrderPlaced` is the
+change to PENDING, `OrderStatusChanged` every later one, `OrderFulfillmentChanged` a change of its
+fulfillment), each with the order it is about.
 
 One `OrderFeed` per process (one stream reader, `shared.fanout`); an order row is read once per stream entry
 for all the subscribers of the process, in one query per batch, in a short session of its own.
@@ -24,16 +25,21 @@ from shared.fanout import StreamEntry, StreamFanout, StreamSubscription, parse_e
 from shared.outbox import stream_name
 from subgraphs.orders import repository
 from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.fulfillment import FULFILLMENT_STATUSES
 from subgraphs.orders.models import Order, OrderStatus
 
 STATUSES = frozenset(OrderStatus)
+# What an OrderChange is about: the order's status, or its fulfillment (OrderFulfillmentChanged).
+STATUS = "STATUS"
+FULFILLMENT = "FULFILLMENT"
 # Rows kept for the stream's recent entries: subscribers of one process share one read per entry.
 ROW_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class OrderChange:
-    """An order's status change, with the order (as it is now; its status is the change's)."""
+    """An order's status change, or a change of its fulfillment, with the order (as it is now; its status is
+    the change's; for a FULFILLMENT change the order's status now, and `previous_status` the same)."""
 
     order: Order
     status: str
@@ -42,6 +48,10 @@ class OrderChange:
     at: datetime
     # Where a subscriber resumes after this change; None for a change read from the order's history.
     cursor: str | None
+    kind: str = STATUS
+    # For a FULFILLMENT change: the order's fulfillment after it, and the shipment that moved it.
+    fulfillment_status: str | None = None
+    shipment_id: str | None = None
 
 
 def encode_cursor(entry_id: str) -> str:
@@ -65,7 +75,11 @@ class OrderFeed:
         self.fanout = StreamFanout(
             runtime.redis,
             stream_name(runtime.settings.redis_prefix, "orders"),
-            types=(OrderEvent.ORDER_PLACED, OrderEvent.ORDER_STATUS_CHANGED),
+            types=(
+                OrderEvent.ORDER_PLACED,
+                OrderEvent.ORDER_STATUS_CHANGED,
+                OrderEvent.ORDER_FULFILLMENT_CHANGED,
+            ),
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = runtime.sessionmaker
         self._rows: OrderedDict[str, asyncio.Future[Order | None]] = OrderedDict()
@@ -92,6 +106,11 @@ class OrderFeed:
         changes = []
         for entry, row in zip(entries, rows, strict=True):
             payload = entry.event.payload
+            if entry.event.type == OrderEvent.ORDER_FULFILLMENT_CHANGED:
+                change = _fulfillment_change(entry, row)
+                if change is not None:
+                    changes.append(change)
+                continue
             if entry.event.type == OrderEvent.ORDER_PLACED:
                 status, previous, reason = OrderStatus.PENDING, None, None
             else:
@@ -150,6 +169,25 @@ class OrderFeed:
         for future, order_id in missing.values():
             if not future.done():
                 future.set_result(found.get(order_id) if order_id is not None else None)
+
+
+def _fulfillment_change(entry: StreamEntry, row: Order | None) -> OrderChange | None:
+    payload = entry.event.payload
+    fulfillment = payload.get("fulfillmentStatus")
+    shipment_id = payload.get("shipmentId")
+    if row is None or fulfillment not in FULFILLMENT_STATUSES:
+        return None
+    return OrderChange(
+        order=row,
+        status=row.status,
+        previous_status=row.status,
+        reason=None,
+        at=entry.event.occurred_at,
+        cursor=encode_cursor(entry.id),
+        kind=FULFILLMENT,
+        fulfillment_status=fulfillment,
+        shipment_id=shipment_id if isinstance(shipment_id, str) else None,
+    )
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

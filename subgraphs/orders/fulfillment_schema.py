@@ -4,6 +4,7 @@ them) and SERVICE only."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import strawberry
@@ -12,6 +13,27 @@ from strawberry.types import Info
 
 from shared.auth.permissions import IsService, guarded
 from subgraphs.orders.fulfillment import FulfillmentService, FulfillmentView, variant_label
+
+
+@strawberry.enum(
+    description="How much of an order has shipped and arrived (shipping's rule, `Order.fulfillmentStatus`): "
+    "UNFULFILLED, nothing shipped; FULFILLED, every line fully shipped; DELIVERED, every line fully "
+    "delivered; "
+    "else PARTIALLY_FULFILLED."
+)
+class OrderFulfillmentStatus(enum.Enum):
+    UNFULFILLED = "UNFULFILLED"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+    DELIVERED = "DELIVERED"
+
+
+@strawberry.enum(
+    description="What an `OrderUpdate` tells: a change of the order's status, or of its fulfillment."
+)
+class OrderUpdateKind(enum.Enum):
+    STATUS = "STATUS"
+    FULFILLMENT = "FULFILLMENT"
 
 
 @strawberry.federation.type(inaccessible=True, description="An order line as shipping ships it.")

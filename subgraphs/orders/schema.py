@@ -26,7 +26,12 @@ from subgraphs.orders.checkout_schema import (
     tax_lines_of,
 )
 from subgraphs.orders.feed import OrderChange
-from subgraphs.orders.fulfillment_schema import FulfillmentMutation, FulfillmentQuery
+from subgraphs.orders.fulfillment_schema import (
+    FulfillmentMutation,
+    FulfillmentQuery,
+    OrderFulfillmentStatus,
+    OrderUpdateKind,
+)
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product, ProductVariant
@@ -335,14 +340,28 @@ class Mutation(CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation
         return Order.from_row(await OrderService(info.context).cancel_order(id))
 
 
-@strawberry.type(description="A change of an order's status, as `orderUpdates` delivers it.")
+@strawberry.type(
+    description="A change of an order's status (STATUS) or of its fulfillment (FULFILLMENT: a shipment "
+    "shipped, delivered or returned), as `orderUpdates` delivers it."
+)
 class OrderUpdate:
     cursor: str = strawberry.field(
         description="Where this update sits in the feed: `orderUpdates(after:)` resumes right after it."
     )
     order: Order = strawberry.field(description="The order; its `status` is the one of this change.")
-    status: OrderStatus
-    previous_status: OrderStatus | None = strawberry.field(description="Null when the order was just placed.")
+    kind: OrderUpdateKind
+    status: OrderStatus = strawberry.field(
+        description="The status it changed to; for a FULFILLMENT update the order's status now."
+    )
+    previous_status: OrderStatus | None = strawberry.field(
+        description="Null when the order was just placed; for a FULFILLMENT update the same as `status`."
+    )
+    fulfillment_status: OrderFulfillmentStatus | None = strawberry.field(
+        description="The order's fulfillment after a FULFILLMENT update; null for a STATUS one."
+    )
+    shipment_id: strawberry.ID | None = strawberry.field(
+        description="The shipment that moved a FULFILLMENT update; null for a STATUS one."
+    )
     reason: str | None
     changed_at: datetime
 
@@ -352,8 +371,13 @@ class OrderUpdate:
         return cls(
             cursor=change.cursor,
             order=Order.from_row(change.order, status=change.status),
+            kind=OrderUpdateKind(change.kind),
             status=OrderStatus(change.status),
             previous_status=OrderStatus(change.previous_status) if change.previous_status else None,
+            fulfillment_status=(
+                OrderFulfillmentStatus(change.fulfillment_status) if change.fulfillment_status else None
+            ),
+            shipment_id=strawberry.ID(change.shipment_id) if change.shipment_id else None,
             reason=change.reason,
             changed_at=change.at,
         )
@@ -363,9 +387,13 @@ class OrderUpdate:
 class Subscription:
     @strawberry.subscription(
         description=(
-            "One order's status changes (its customer, ADMIN or PARTNER), each as the order at that change: "
-            "first those it already went through, then each as it happens; completes once the order is "
-            "CONFIRMED, CANCELLED or FAILED (at once, after its history, when it already is)."
+            "One order's changes (its customer, ADMIN or PARTNER), each as the order at that change: first "
+            "the statuses it already went through, then each change as it happens, of its status or of its "
+            "fulfillment (a shipment shipped, delivered or returned); completes once the order is CANCELLED "
+            "or FAILED, or DELIVERED (every line delivered), at once after its history when it already is "
+            "(a delivered order's history ends with the order once more). A CONFIRMED order's subscription "
+            "stays "
+            "open for its shipments."
         )
     )
     async def order_status_changed(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
@@ -374,9 +402,9 @@ class Subscription:
 
     @strawberry.subscription(
         description=(
-            "Every status change of every order (ADMIN or PARTNER): from now on, or every one after the "
-            "cursor `after` of an earlier update and then live, so a client that resumes from its last "
-            "cursor misses nothing and receives nothing twice."
+            "Every change of every order (ADMIN or PARTNER), of its status or of its fulfillment (`kind`): "
+            "from now on, or every one after the cursor `after` of an earlier update and then live, so a "
+            "client that resumes from its last cursor misses nothing and receives nothing twice."
         )
     )
     async def order_updates(self, info: Info, after: str | None = None) -> AsyncGenerator[OrderUpdate, None]:

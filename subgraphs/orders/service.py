@@ -30,6 +30,7 @@ from shared.pagination import (
 from shared.peers import PeerError
 from subgraphs.orders import pricing, repository
 from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.fulfillment import OrderShipped
 from subgraphs.orders.models import (
     Order,
     OrderItem,
@@ -72,12 +73,6 @@ class OrderNotPlaced(MyShopError):
             status=order.status,
         )
         self.code = order.failure_code or "ORDER_FAILED"  # type: ignore[misc]
-
-
-class OrderShipped(MyShopError):
-    """A parcel of the order has shipped (`orders.shipped_at`): it cannot be cancelled, only returned."""
-
-    code = "ORDER_SHIPPED"
 
 
 class ServiceUnavailable(MyShopError):

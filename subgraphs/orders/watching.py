@@ -14,20 +14,24 @@ from collections.abc import AsyncIterator
 from shared.auth import Role
 from shared.errors import Forbidden, NotFound
 from shared.ids import parse_uuid
-from subgraphs.orders import repository
-from subgraphs.orders.feed import OrderChange, OrderFeed, decode_cursor
-from subgraphs.orders.models import FINAL_STATUSES
+from subgraphs.orders import fulfillment_repository, repository
+from subgraphs.orders.feed import FULFILLMENT, STATUS, OrderChange, OrderFeed, decode_cursor
+from subgraphs.orders.fulfillment import FulfillmentStatus, fulfillment_status
+from subgraphs.orders.models import OrderStatus
 from subgraphs.orders.service import OrderService
 
 # A subscription with nothing to send re-checks its caller's token this often.
 SUBSCRIPTION_IDLE_SECONDS = 5.0
+# Where one order's story ends (besides its delivery): a CONFIRMED order goes on, to its shipments.
+ENDING_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 
 
 class OrderWatch(OrderService):
     async def watch_order(self, raw_id: object) -> AsyncIterator[OrderChange]:
-        """The story of one order (its customer, ADMIN or PARTNER): the changes it already went through,
-        from its history, then each later one as it happens; it ends when the order is CONFIRMED, CANCELLED
-        or FAILED (at once, after its history, when it already is)."""
+        """The story of one order (its customer, ADMIN or PARTNER): the status changes it already went
+        through, from its history, then each later change as it happens, of its status or its fulfillment.
+        It ends when the order is CANCELLED or FAILED, or DELIVERED (its fulfillment); at once after its
+        history when it already is (a delivered order's history ends with one FULFILLMENT change)."""
         order_id = parse_uuid(raw_id, "orderId")
         order = await self.context.loaders.order.load(str(order_id))
         if order is None:
@@ -42,6 +46,8 @@ class OrderWatch(OrderService):
             async with self.saga.sessionmaker() as session:
                 order = await repository.get(session, order_id)
                 history = (await repository.history_of(session, [order_id]))[order_id]
+                items = (await repository.items_of(session, [order_id]))[order_id]
+                shipments = await fulfillment_repository.shipments_of(session, order_id)
             assert order is not None
             # An order goes through each status at most once: a live change already told is skipped.
             told: set[str] = set()
@@ -52,18 +58,34 @@ class OrderWatch(OrderService):
                 yield OrderChange(order, change.status, previous, change.reason, change.at, cursor=None)
                 await self.context.between_events()
                 previous = change.status
-            if previous in FINAL_STATUSES:
+            if previous in ENDING_STATUSES:
+                return
+            if fulfillment_status(items, shipments) == FulfillmentStatus.DELIVERED:
+                await self.context.reauthorize()
+                yield OrderChange(
+                    order,
+                    order.status,
+                    order.status,
+                    None,
+                    max(s.delivered_at or s.event_at for s in shipments),
+                    cursor=None,
+                    kind=FULFILLMENT,
+                    fulfillment_status=FulfillmentStatus.DELIVERED,
+                )
                 return
             async for batch in self._feed.changes(subscription):
                 await self.context.reauthorize()
                 for live in batch:
-                    if live.status in told:
+                    if live.kind == STATUS and live.status in told:
                         continue
                     told.add(live.status)
                     await self.context.reauthorize()
                     yield live
                     await self.context.between_events()
-                    if live.status in FINAL_STATUSES:
+                    if (
+                        live.status in ENDING_STATUSES
+                        or live.fulfillment_status == FulfillmentStatus.DELIVERED
+                    ):
                         return
         finally:
             subscription.close()

@@ -37,6 +37,7 @@ CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) {
 ADJUST = 'mutation($id: ID!, $n: Int!) { adjustStock(productId: $id, delta: $n, reason: "test") { id } }'
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
 MY_ORDERS = "{ me { orders(first: 1) { nodes { id status } } } }"
+CANCEL = "mutation($id: ID!) { cancelOrder(id: $id) { status } }"
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +134,11 @@ async def test_customer_follows_their_order_over_websocket_with_fields_of_every_
     await ws.send_json(
         {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": order_id}}}
     )
-    frames = await ws.until_complete("1", seconds=20)
+    payloads = await ws.next_payloads(4, seconds=20)  # (it stays open for the order's shipments)
     await ws.close()
 
-    assert [f["type"] for f in frames] == ["next"] * 4 + ["complete"]
-    assert all("errors" not in f["payload"] for f in frames[:4]), frames
-    check_story([f["payload"]["data"]["orderStatusChanged"] for f in frames[:4]], email, name)
+    assert all("errors" not in payload for payload in payloads), payloads
+    check_story([payload["data"]["orderStatusChanged"] for payload in payloads], email, name)
     assert (await placing)["status"] == "CONFIRMED"
 
 
@@ -147,17 +147,24 @@ async def test_customer_follows_their_order_over_server_sent_events(router: Serv
     product_id, name = await shop.product(stock=5)
     order_id, placing = await shop.order_in_payment(token, product_id)
 
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(
-            f"{router.url}/graphql",
-            json={"query": WATCH, "variables": {"id": order_id}},
-            headers={"accept": "text/event-stream", "authorization": f"Bearer {token}"},
-        )
+    async def follow() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(
+                f"{router.url}/graphql",
+                json={"query": WATCH, "variables": {"id": order_id}},
+                headers={"accept": "text/event-stream", "authorization": f"Bearer {token}"},
+            )
 
-    events = sse_events(response.text)
-    assert [kind for kind, _ in events] == ["next"] * 4 + ["complete"]
-    check_story([orjson.loads(data)["data"]["orderStatusChanged"] for _, data in events[:4]], email, name)
+    following = asyncio.create_task(follow())
     assert (await placing)["status"] == "CONFIRMED"
+    # A confirmed order's story goes on (to its shipments): its cancellation ends it.
+    await shop.ask(CANCEL, {"id": order_id}, token)
+
+    events = sse_events((await following).text)
+    assert [kind for kind, _ in events] == ["next"] * 5 + ["complete"]
+    story = [orjson.loads(data)["data"]["orderStatusChanged"] for _, data in events[:5]]
+    check_story(story[:4], email, name)
+    assert story[4]["status"] == "CANCELLED"
 
 
 async def test_another_customer_is_refused_forbidden(
