@@ -162,6 +162,15 @@ class ShipmentsShop:
             result = await conn.execute(text(sql + " ORDER BY id"), params)
             return [dict(row._mapping) for row in result]
 
+    async def order_fulfillment_changes(self, order_id: str) -> list[dict[str, Any]]:
+        """The `OrderFulfillmentChanged` payloads orders wrote for the order (from shipping's events)."""
+        sql = (
+            "SELECT payload FROM outbox WHERE event_type = 'OrderFulfillmentChanged' AND aggregate_id = :id "
+            "ORDER BY id"
+        )
+        async with self.engines["orders"].connect() as conn:
+            return [row.payload for row in await conn.execute(text(sql), {"id": order_id})]
+
     async def stream_events(self, producer: str = "shipping") -> list[Event]:
         entries = await self.redis.xrange(stream_name(self.prefix, producer))
         return [Event.from_fields(fields) for _, fields in entries]

@@ -98,6 +98,16 @@ async def test_two_shipments_fulfil_an_order_partially_then_fully_then_deliver_i
         shop.stream_events, lambda events: len(events) == 6, what="6 events published"
     )
     assert [event.type for event in published] == [row["event_type"] for row in rows]
+    # Orders follows them: its feed of fulfillment changes, one per shipped or delivered parcel.
+    changes = await eventually(
+        lambda: shop.order_fulfillment_changes(order["id"]), lambda found: len(found) == 4, what="4 changes"
+    )
+    assert [change["fulfillmentStatus"] for change in changes] == [
+        "PARTIALLY_FULFILLED",
+        "FULFILLED",
+        "FULFILLED",
+        "DELIVERED",
+    ]
 
 
 async def test_more_than_is_left_to_ship_is_refused_naming_the_line(shop: ShipmentsShop) -> None:
