@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from eventually import eventually
 from shipments_shop import SHIPMENT, ShipmentsShop
+from sqlalchemy import text
 
 
 async def test_cancelling_an_order_cancels_its_pending_shipments(shop: ShipmentsShop) -> None:
@@ -34,3 +35,24 @@ async def test_cancelling_an_order_cancels_its_pending_shipments(shop: Shipments
     )
     assert payload["cancelledAt"] and payload["fulfillmentStatus"] == payload["previousFulfillmentStatus"]
     assert await shop.fulfillment_status(order["id"]) == "UNFULFILLED"
+
+
+async def test_a_shipment_of_a_cancelled_order_never_ships(shop: ShipmentsShop) -> None:
+    customer, order = await shop.order([1])
+    shipment = await shop.created(order["id"], [(1, 1)])
+    (await shop.cancel_order(customer, order["id"])).ok()
+
+    # Orders refuses its leave (its code passed on), or the consumer cancelled the shipment first (CONFLICT).
+    refused = await shop.ship(shipment["id"])
+
+    assert refused.error_codes in (["ORDER_NOT_SHIPPABLE"], ["CONFLICT"])
+    assert refused.errors[0]["extensions"]["status"] == "CANCELLED"  # the order's, or the shipment's
+    assert [row["event_type"] for row in await shop.outbox(shipment["id"])] in (
+        ["ShipmentCreated"],
+        ["ShipmentCreated", "ShipmentCancelled"],
+    )
+    async with shop.engines["orders"].connect() as conn:
+        shipped_at = await conn.scalar(
+            text("SELECT shipped_at FROM orders WHERE id = :id"), {"id": order["id"]}
+        )
+    assert shipped_at is None
