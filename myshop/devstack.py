@@ -74,6 +74,7 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
 PEERS: dict[str, tuple[str, ...]] = {
     "orders": ("products", "inventory", "payments", "users", "shipping"),
     "notifications": ("users", "products"),
+    "shipping": ("orders",),
 }
 
 

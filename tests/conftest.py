@@ -201,6 +201,16 @@ def start_service(definition: SubgraphDefinition, settings: ServiceSettings) -> 
     return server
 
 
+class LateApp:
+    """An ASGI app given after its server's port is bound: a service started earlier can be told its URL."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 @pytest.fixture(scope="session")
 async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> AsyncIterator[Stack]:
     stack = Stack()
@@ -208,12 +218,22 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
     # not part of the run the others verify with it directly (an empty JWKS URL means "the local key ring").
     generate_key_file(data_dir / "keys")
     common: dict[str, Any] = {"jwks_url": "", "service_token_url": ""}
+    # Orders and shipping call each other: orders' port is bound first, so shipping (started before orders,
+    # whose checkout reads shipping's methods) is told where orders will answer.
+    late_orders = LateApp()
+    orders_server = ServerThread(late_orders) if "orders" in TEST_SUBGRAPHS else None
     for name in TEST_SUBGRAPHS:
         overrides = {**common, **TEST_OVERRIDES.get(name, {})}
         if name in ("orders", "notifications"):
             overrides.update(peer_urls(stack))
+        if name == "shipping" and orders_server is not None:
+            overrides["orders_url"] = f"{orders_server.url}/graphql"
         settings = settings_for(name, **overrides)
-        server = start_service(registry.load(name), settings)
+        if name == "orders" and orders_server is not None:
+            late_orders.app = create_subgraph_app(registry.load(name), settings)
+            server = orders_server.start()
+        else:
+            server = start_service(registry.load(name), settings)
         stack.servers[name], stack.settings[name] = server, settings
         if name == "users":
             common["jwks_url"] = f"{server.url}/.well-known/jwks.json"

@@ -1,4 +1,5 @@
-"""The shipping service: its subgraph definition and ASGI app."""
+"""The shipping service: its subgraph definition (the outbox of shipments' events, the consumer of orders'
+`OrderCancelled`) and ASGI app."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from fastapi import FastAPI
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
+from shared.peers import Peer
+from subgraphs.shipping.consumer import consumer
 from subgraphs.shipping.loaders import build_loaders
+from subgraphs.shipping.metrics import ShippingMetrics
+from subgraphs.shipping.models import outbox
+from subgraphs.shipping.peers import OrdersPeer
 from subgraphs.shipping.schema import schema
 from subgraphs.shipping.settings import ShippingSettings
 from subgraphs.shipping.state import ShippingState
@@ -16,7 +22,21 @@ async def setup(runtime: Runtime[ShippingState]) -> ShippingState:
     settings = runtime.settings
     if not isinstance(settings, ShippingSettings):
         raise TypeError("the shipping service runs with ShippingSettings")
-    return ShippingState(settings)
+    orders = Peer(
+        "orders",
+        settings.orders_url,
+        tokens=runtime.service_tokens,
+        timeout=settings.peer_timeout_seconds,
+        tracer=runtime.tracer,
+    )
+    return ShippingState(
+        settings=settings, metrics=ShippingMetrics(runtime.metrics), orders=OrdersPeer(orders)
+    )
+
+
+async def teardown(runtime: Runtime[ShippingState]) -> None:
+    if runtime.state is not None:
+        await runtime.state.orders.close()
 
 
 definition = SubgraphDefinition[ShippingState](
@@ -25,6 +45,11 @@ definition = SubgraphDefinition[ShippingState](
     schema=schema,
     build_loaders=build_loaders,
     setup=setup,
+    teardown=teardown,
+    outbox=outbox,
+    consumer=consumer,
+    # No readiness check on orders: orders calls shipping at checkout, and each waiting for the other to be
+    # ready would never start. Shipment calls answer SERVICE_UNAVAILABLE while orders is away.
 )
 
 

@@ -1,5 +1,6 @@
 """Per-request DataLoaders: methods by id (`_entities`), zones by id, the methods of zones and the active
-methods of the zone of each country (every cart of one `_entities` call in one read)."""
+methods of the zone of each country (every cart of one `_entities` call in one read); shipments by id, and
+each order's snapshot and shipments (every order of one `_entities` call in one read)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 
 from shared.ids import uuid_or_none
-from subgraphs.shipping import repository
-from subgraphs.shipping.models import ShippingMethod, ShippingZone
+from subgraphs.shipping import repository, shipment_repository
+from subgraphs.shipping.models import FulfillmentOrder, Shipment, ShippingMethod, ShippingZone
 
 if TYPE_CHECKING:
     from shared.context import Context
@@ -27,6 +28,13 @@ class ShippingLoaders:
         )
         self.active_methods_for_country: DataLoader[str, list[ShippingMethod]] = DataLoader(
             load_fn=self._load_active_methods_for_countries
+        )
+        self.shipment: DataLoader[str, Shipment | None] = DataLoader(load_fn=self._load_shipments)
+        self.fulfillment_order: DataLoader[str, FulfillmentOrder | None] = DataLoader(
+            load_fn=self._load_fulfillment_orders
+        )
+        self.shipments_of_order: DataLoader[uuid.UUID, list[Shipment]] = DataLoader(
+            load_fn=self._load_shipments_of_orders
         )
 
     async def _load_methods(self, keys: Sequence[str]) -> list[ShippingMethod | None]:
@@ -53,6 +61,26 @@ class ShippingLoaders:
             for method in await repository.methods_of_zones(session, set(by_zone), active_only=True):
                 by_zone[method.zone_id].append(method)
         return [by_zone.get(zone_of[key], []) if key in zone_of else [] for key in keys]
+
+    async def _load_shipments(self, keys: Sequence[str]) -> list[Shipment | None]:
+        ids = [uuid_or_none(key) for key in keys]
+        wanted = {shipment_id for shipment_id in ids if shipment_id is not None}
+        rows = await shipment_repository.get_shipments(self._context.session, wanted) if wanted else []
+        found = {row.id: row for row in rows}
+        return [found.get(shipment_id) if shipment_id is not None else None for shipment_id in ids]
+
+    async def _load_fulfillment_orders(self, keys: Sequence[str]) -> list[FulfillmentOrder | None]:
+        ids = [uuid_or_none(key) for key in keys]
+        wanted = {order_id for order_id in ids if order_id is not None}
+        rows = await shipment_repository.fulfillment_orders(self._context.session, wanted) if wanted else []
+        found = {row.order_id: row for row in rows}
+        return [found.get(order_id) if order_id is not None else None for order_id in ids]
+
+    async def _load_shipments_of_orders(self, keys: Sequence[uuid.UUID]) -> list[list[Shipment]]:
+        by_order: dict[uuid.UUID, list[Shipment]] = {key: [] for key in keys}
+        for row in await shipment_repository.shipments_of_orders(self._context.session, set(keys)):
+            by_order[row.order_id].append(row)
+        return [by_order[key] for key in keys]
 
     def remember(self, method: ShippingMethod) -> None:
         """After a change in this request, later reads by id see the changed method."""

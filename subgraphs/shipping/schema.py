@@ -1,6 +1,7 @@
 """The shipping subgraph's GraphQL schema: zones and methods (admin CRUD), `ShippingMethod` as an entity,
 `Cart.availableShippingMethods` (from the cart fields orders owns) and the checkout's internal
-`shippingQuote` (@inaccessible, SERVICE only). The price rules are rates.py's, written in its docstring."""
+`shippingQuote` (@inaccessible, SERVICE only). The price rules are rates.py's, written in its docstring.
+Shipments (and `Order.shipments`, `Order.fulfillmentStatus`) are shipment_schema.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from shared.auth.permissions import IsAdmin, IsService, guarded
 from shared.errors import BadUserInput
 from shared.graphql import build_schema
 from shared.graphql_types import Money
-from subgraphs.shipping import models
+from subgraphs.shipping import models, shipment_schema
 from subgraphs.shipping.service import (
     MethodFields,
     ShippingService,
@@ -298,7 +299,7 @@ def _fields(input: CreateShippingMethodInput | UpdateShippingMethodInput) -> Met
 
 
 @strawberry.type
-class Query:
+class Query(shipment_schema.ShipmentQuery):
     @strawberry.field(
         **guarded(IsAdmin, ZONES),
         description="Every shipping zone, by name (admin only).",
@@ -337,7 +338,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(shipment_schema.ShipmentMutation):
     @strawberry.mutation(
         **guarded(IsAdmin),
         description="A zone of 1 or more countries (ISO alpha-2), none in another zone (admin only).",
@@ -388,4 +389,4 @@ class Mutation:
         return ShippingMethod.from_row(row)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[ShippingMethod, Cart])
+schema = build_schema(query=Query, mutation=Mutation, types=[ShippingMethod, Cart, *shipment_schema.TYPES])

@@ -1,12 +1,14 @@
-"""Fixtures of the shipping tests: tokens by role, the API helper over the stack's shipping, and that server
-for the tests of its `Cart` extension."""
+"""Fixtures of the shipping tests: tokens by role, the API helper over the stack's shipping, that server for
+the tests of its `Cart` extension, and a shop of CONFIRMED orders for the shipments tests."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
 import pytest
+from shipments_shop import ShipmentsShop
 from shipping_api import ShippingApi
 
 from shared.auth import TokenIssuer
@@ -37,3 +39,9 @@ def shipping(gql: Any, admin_token: str) -> ShippingApi:
 def cart_server(stack: Any) -> ServerThread:
     """The stack's shipping server, whose schema extends orders' `Cart`."""
     return stack.servers["shipping"]
+
+
+@pytest.fixture
+def shop(gql: Any, issuer: TokenIssuer, engines: dict[str, Any], redis: Any) -> ShipmentsShop:
+    """Orders placed through the stack, and the shipment operations (as a PARTNER unless told)."""
+    return ShipmentsShop(gql, issuer, engines, redis, os.environ["MYSHOP_REDIS_PREFIX"])

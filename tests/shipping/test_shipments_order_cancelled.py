@@ -1,0 +1,58 @@
+"""Orders' `OrderCancelled` reaches shipping's consumer: the order's PENDING shipments are cancelled,
+each with its `ShipmentCancelled`; other orders' shipments stay as they are."""
+
+from __future__ import annotations
+
+from eventually import eventually
+from shipments_shop import SHIPMENT, ShipmentsShop
+from sqlalchemy import text
+
+
+async def test_cancelling_an_order_cancels_its_pending_shipments(shop: ShipmentsShop) -> None:
+    customer, order = await shop.order([2, 1])
+    first = await shop.created(order["id"], [(1, 1)])
+    second = await shop.created(order["id"], [(1, 1), (2, 1)])
+    _, other_order = await shop.order([1])
+    other = await shop.created(other_order["id"], [(1, 1)])
+
+    (await shop.cancel_order(customer, order["id"])).ok()
+
+    async def status(shipment_id: str) -> str:
+        return (await shop.act(SHIPMENT, shipment_id)).ok()["shipment"]["status"]
+
+    for shipment in (first, second):
+        await eventually(
+            lambda s=shipment: status(s["id"]), lambda found: found == "CANCELLED", what="cancelled"
+        )
+    assert await status(other["id"]) == "PENDING"
+    cancelled = [row for row in await shop.outbox() if row["event_type"] == "ShipmentCancelled"]
+    assert [row["aggregate_id"] for row in cancelled] == [first["id"], second["id"]]
+    payload = cancelled[1]["payload"]
+    assert (payload["status"], payload["orderId"], payload["userId"]) == (
+        "CANCELLED",
+        order["id"],
+        customer.id,
+    )
+    assert payload["cancelledAt"] and payload["fulfillmentStatus"] == payload["previousFulfillmentStatus"]
+    assert await shop.fulfillment_status(order["id"]) == "UNFULFILLED"
+
+
+async def test_a_shipment_of_a_cancelled_order_never_ships(shop: ShipmentsShop) -> None:
+    customer, order = await shop.order([1])
+    shipment = await shop.created(order["id"], [(1, 1)])
+    (await shop.cancel_order(customer, order["id"])).ok()
+
+    # Orders refuses its leave (its code passed on), or the consumer cancelled the shipment first (CONFLICT).
+    refused = await shop.ship(shipment["id"])
+
+    assert refused.error_codes in (["ORDER_NOT_SHIPPABLE"], ["CONFLICT"])
+    assert refused.errors[0]["extensions"]["status"] == "CANCELLED"  # the order's, or the shipment's
+    assert [row["event_type"] for row in await shop.outbox(shipment["id"])] in (
+        ["ShipmentCreated"],
+        ["ShipmentCreated", "ShipmentCancelled"],
+    )
+    async with shop.engines["orders"].connect() as conn:
+        shipped_at = await conn.scalar(
+            text("SELECT shipped_at FROM orders WHERE id = :id"), {"id": order["id"]}
+        )
+    assert shipped_at is None
