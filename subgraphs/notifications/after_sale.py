@@ -1,7 +1,9 @@
-"""What the after-sale mails show (issue 18), read from their events: shipping's `ShipmentShipped` and
-`ShipmentDelivered`, orders' `ReturnApproved`, `ReturnRejected` and `ReturnRefunded`. Pure functions of the
-payload: the events carry each line's product name and variant label as the order froze them, so these mails
-ask no peer but users (for the address).
+"""The after-sale mails (issue 18), each to the order's customer (the directory's address), once per event
+like every mail: shipping's `ShipmentShipped` ("your order is on its way": carrier, tracking number and link,
+the lines with their variant labels and quantities) and `ShipmentDelivered`; orders' `ReturnApproved` (what to
+send back), `ReturnRejected` (the reason) and `ReturnRefunded` (the amount given back). What they show comes
+from the payload alone: the events carry each line's product name and variant label as the order froze them,
+so these mails ask no peer but users.
 
 A tracking link comes from a partner: it goes in a mail only as an http(s) URL of bounded length (never a
 `javascript:` or `data:` link), else the mail gives the carrier and the number alone.
@@ -9,12 +11,19 @@ A tracking link comes from a partner: it goes in a mail only as an http(s) URL o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.outbox import Event
+from shared.subscriptions import Handler
 from subgraphs.notifications.mail import format_money
+from subgraphs.notifications.models import NotificationKind
+from subgraphs.notifications.peers import Directory
 
 MAX_TRACKING_URL = 2048
 
@@ -115,3 +124,49 @@ def refunded_return_values(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def _money(amount: object, currency: str) -> str | None:
     return format_money(amount, currency) if type(amount) is int and currency else None
+
+
+Values = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+class AfterSaleMails:
+    """The after-sale handlers of `events.NotificationEvents`, which supplies the directory and `_write`."""
+
+    directory: Directory
+    _write: Callable[..., Awaitable[int]]
+
+    def shipment_handlers(self) -> dict[str, Handler]:
+        """shipping's stream."""
+        return {"ShipmentShipped": self.shipment_shipped, "ShipmentDelivered": self.shipment_delivered}
+
+    def return_handlers(self) -> dict[str, Handler]:
+        """orders' stream, beside its order and cart handlers."""
+        return {
+            "ReturnApproved": self.return_approved,
+            "ReturnRejected": self.return_rejected,
+            "ReturnRefunded": self.return_refunded,
+        }
+
+    async def shipment_shipped(self, session: AsyncSession, event: Event) -> None:
+        await self._customer_mail(session, event, NotificationKind.SHIPMENT_SHIPPED, shipment_values)
+
+    async def shipment_delivered(self, session: AsyncSession, event: Event) -> None:
+        await self._customer_mail(session, event, NotificationKind.SHIPMENT_DELIVERED, shipment_values)
+
+    async def return_approved(self, session: AsyncSession, event: Event) -> None:
+        await self._customer_mail(session, event, NotificationKind.RETURN_APPROVED, return_values)
+
+    async def return_rejected(self, session: AsyncSession, event: Event) -> None:
+        await self._customer_mail(session, event, NotificationKind.RETURN_REJECTED, return_values)
+
+    async def return_refunded(self, session: AsyncSession, event: Event) -> None:
+        await self._customer_mail(session, event, NotificationKind.RETURN_REFUNDED, refunded_return_values)
+
+    async def _customer_mail(
+        self, session: AsyncSession, event: Event, kind: NotificationKind, values_of: Values
+    ) -> None:
+        """One mail to the customer the event names (`userId`), at the directory's address."""
+        user_id = str(uuid.UUID(str(event.payload["userId"])))
+        values = values_of(event.payload)
+        recipients = await self.directory.recipients([user_id])
+        await self._write(session, event, kind, [user_id], recipients, lambda r: {**values, "name": r.name})

@@ -23,10 +23,8 @@ replay; no mail is ever written without its real recipient.
   lines left in the cart, to the user (the directory's address), at most once per event and once per user
   within `cart_reminder_cooldown_seconds`.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
-- After the sale (issue 18), to the order's customer, once per event (after_sale.py reads the payloads):
-  shipping's `ShipmentShipped` ("your order is on its way": carrier, tracking number and link, the lines with
-  their variant labels and quantities) and `ShipmentDelivered`; orders' `ReturnApproved` (what to send
-  back), `ReturnRejected` (the reason) and `ReturnRefunded` (the amount given back).
+- After the sale: shipping's `ShipmentShipped`/`ShipmentDelivered`, orders' `ReturnApproved`/`Rejected`/
+  `Refunded`, each a mail to the order's customer (after_sale.py).
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
 - inventory `StockChanged` {productId, variantId, available, previousAvailable}: stock is per variant, watches
@@ -55,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import repository
-from subgraphs.notifications.after_sale import refunded_return_values, return_values, shipment_values
+from subgraphs.notifications.after_sale import AfterSaleMails
 from subgraphs.notifications.mail import TOKEN_MASK, Templates, format_money, without_mask
 from subgraphs.notifications.models import (
     Channel,
@@ -103,7 +101,7 @@ def _instant(value: object) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-class NotificationEvents:
+class NotificationEvents(AfterSaleMails):
     """The handlers, bound to this process's peers and templates."""
 
     def __init__(self, settings: NotificationsSettings, directory: Directory, templates: Templates) -> None:
@@ -239,36 +237,6 @@ class NotificationEvents:
             **extra,
         }
         await self._write(session, event, kind, [user_id], recipients, lambda r: {**common, "name": r.name})
-
-    # --- after the sale: shipments (shipping's events) and returns (orders') ---
-
-    async def shipment_shipped(self, session: AsyncSession, event: Event) -> None:
-        await self._customer_mail(session, event, NotificationKind.SHIPMENT_SHIPPED, shipment_values)
-
-    async def shipment_delivered(self, session: AsyncSession, event: Event) -> None:
-        await self._customer_mail(session, event, NotificationKind.SHIPMENT_DELIVERED, shipment_values)
-
-    async def return_approved(self, session: AsyncSession, event: Event) -> None:
-        await self._customer_mail(session, event, NotificationKind.RETURN_APPROVED, return_values)
-
-    async def return_rejected(self, session: AsyncSession, event: Event) -> None:
-        await self._customer_mail(session, event, NotificationKind.RETURN_REJECTED, return_values)
-
-    async def return_refunded(self, session: AsyncSession, event: Event) -> None:
-        await self._customer_mail(session, event, NotificationKind.RETURN_REFUNDED, refunded_return_values)
-
-    async def _customer_mail(
-        self,
-        session: AsyncSession,
-        event: Event,
-        kind: NotificationKind,
-        values_of: Callable[[Mapping[str, Any]], dict[str, Any]],
-    ) -> None:
-        """One mail to the customer the event names (`userId`), at the directory's address."""
-        user_id = str(uuid.UUID(str(event.payload["userId"])))
-        values = values_of(event.payload)
-        recipients = await self.directory.recipients([user_id])
-        await self._write(session, event, kind, [user_id], recipients, lambda r: {**values, "name": r.name})
 
     async def _lines(self, items: Sequence[Mapping[str, Any]], currency: str) -> list[dict[str, Any]]:
         """Order or cart lines as a mail shows them, each product by its catalog name, and a variant by its
@@ -519,15 +487,10 @@ def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
                     "OrderConfirmed": events.order_confirmed,
                     "OrderCancelled": events.order_cancelled,
                     "CartAbandoned": events.cart_abandoned,
-                    "ReturnApproved": events.return_approved,
-                    "ReturnRejected": events.return_rejected,
-                    "ReturnRefunded": events.return_refunded,
+                    **events.return_handlers(),
                 },
             ),
-            Subscription(
-                "shipping",
-                {"ShipmentShipped": events.shipment_shipped, "ShipmentDelivered": events.shipment_delivered},
-            ),
+            Subscription("shipping", events.shipment_handlers()),
             Subscription("products", {"ProductUpdated": events.product_updated}),
             Subscription("inventory", {"StockChanged": events.stock_changed}),
         ],
