@@ -246,7 +246,10 @@ class ProductSales:
 
 @strawberry.type(description="Hours a span took over some shipments.")
 class FulfillmentDuration:
-    shipments: int = strawberry.field(description="Shipments measured.")
+    shipments: int = strawberry.field(
+        description="Shipments measured: those of the window whose span has both ends known (an event "
+        "without its order's creation time counts in shipmentsShipped, not in the spans from it)."
+    )
     average_hours: float = strawberry.field(
         description="Their mean, in hours rounded half away from zero to 0.01 (36 seconds)."
     )

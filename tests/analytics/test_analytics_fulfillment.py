@@ -11,9 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from analytics_helpers import EVER, TOP, AnalyticsServer, event, money, order_event
 
 from shared.outbox import Event
+from subgraphs.analytics.events import UnreadableEvent
+from subgraphs.analytics.events import return_refunded as handle_return_refunded
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TIMES = """
@@ -307,3 +310,19 @@ async def test_returned_units_come_off_top_products_and_the_stats_at_their_line_
     ]
     entities = (await analytics.query(STATS, {"representations": representations}))["_entities"]
     assert [entity["stats"] for entity in entities] == [{"unitsSold": 1, "revenue": money((2000, "USD"))}] * 2
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"refund": None}, {"refund": {"tax": 1}}, {"lines": "all"}, {"lines": [{"line": 1, "quantity": 1}]}],
+)
+async def test_a_refunded_return_that_cannot_be_read_is_refused_for_the_dead_letters(
+    broken: dict[str, Any],
+) -> None:
+    # A payload without its refund's total, lines or products raises before anything is written (the
+    # consumer retries it, then dead-letters it with the reason)
+    unreadable = return_refunded(str(uuid.uuid4()), [(1, str(uuid.uuid4()), 1)], T0, total=100)
+    unreadable.payload.update(broken)
+
+    with pytest.raises(UnreadableEvent):
+        await handle_return_refunded(None, unreadable)  # type: ignore[arg-type]
