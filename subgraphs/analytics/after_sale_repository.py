@@ -14,7 +14,7 @@ from sqlalchemy import Numeric, and_, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.analytics.models import RefundFact, ReturnFact, ReturnLine, ShipmentFact
+from subgraphs.analytics.models import OrderFact, RefundFact, ReturnFact, ReturnLine, ShipmentFact
 from subgraphs.analytics.repository import within_window
 
 # --- writes (the event handlers) -------------------------------------------------------------------------
@@ -160,10 +160,20 @@ RETURN_BREAKDOWN = ("items_net", "discount_total", "shipping_net", "tax_total")
 async def returns_by_currency(
     session: AsyncSession, start: datetime, end: datetime
 ) -> dict[str, dict[str, int]]:
-    """currency -> the breakdown (RETURN_BREAKDOWN columns) of the returns refunded in the window."""
-    r = ReturnFact
+    """currency -> the breakdown (RETURN_BREAKDOWN, as the order facts' columns) of the returns refunded in
+    the window. A return's shipping (with its tax) is the order's shipping_net back, the rest of it tax; an
+    order analytics has not seen yet counts it all as shipping."""
+    r, o = ReturnFact, OrderFact
+    shipping_net = func.least(r.shipping, func.coalesce(o.shipping_net, r.shipping))
     statement = (
-        select(r.currency, *(func.sum(getattr(r, column)) for column in RETURN_BREAKDOWN))
+        select(
+            r.currency,
+            func.sum(r.items_net),
+            func.sum(r.discount_total),
+            func.sum(shipping_net),
+            func.sum(r.tax_total + r.shipping - shipping_net),
+        )
+        .outerjoin(o, o.order_id == r.order_id)
         .where(within_window(r.refunded_at, start, end))
         .group_by(r.currency)
     )

@@ -355,8 +355,10 @@ async def shipment_delivered(session: AsyncSession, event: Event) -> None:
 
 async def return_refunded(session: AsyncSession, event: Event) -> None:
     """A refunded return: its refund's breakdown {subtotal, discount, tax, shipping, total} and its lines.
-    The returned lines' net is total - shipping - tax (an order's itemsNet is its total without shipping
-    and tax, `shipping` being without tax like an order's shippingNet)."""
+    Orders' rule (returns_refund.py): `tax` is the lines' tax shares, `shipping` what the order charged
+    beyond its lines (its shipping with the shipping's tax; only on the return completing the order), total
+    = the lines' refunds + shipping. So the returned lines' net (without tax or shipping, after discount) is
+    total - shipping - tax in either tax mode; the shipping is split into net and tax by the report."""
     payload = event.payload
     refund = payload.get("refund")
     if not isinstance(refund, Mapping):
@@ -380,8 +382,8 @@ async def return_refunded(session: AsyncSession, event: Event) -> None:
         currency=_str(payload, "currency"),
         items_net=total - shipping - tax,
         discount_total=_optional_int(refund, "discount"),
-        shipping_net=shipping,
         tax_total=tax,
+        shipping=shipping,
         total=total,
         refunded_at=event.occurred_at,
     )

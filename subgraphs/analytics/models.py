@@ -254,7 +254,9 @@ class RefundFact(Base):
 
 class ReturnFact(Base):
     """A refunded return (orders' ReturnRefunded): the refund's breakdown, which the sales breakdown
-    (netRevenue, taxCollected, shippingRevenue, discountTotal) takes back when it happened."""
+    (netRevenue, taxCollected, shippingRevenue, discountTotal) takes back when it happened. Orders refunds
+    shipping only with the return that makes the whole order returned, as what the order charged beyond its
+    lines (shipping with its tax): the reports split it with the order's own shipping_net."""
 
     __tablename__ = "return_facts"
     __table_args__ = (Index("ix_return_facts_refunded_at", "refunded_at"),)
@@ -265,8 +267,10 @@ class ReturnFact(Base):
     # The returned lines after their share of discounts, without tax or shipping: total - shipping - tax.
     items_net: Mapped[int] = mapped_column(BigInteger)
     discount_total: Mapped[int] = mapped_column(BigInteger)
-    shipping_net: Mapped[int] = mapped_column(BigInteger)
+    # The lines' tax shares (the shipping's tax is inside `shipping`).
     tax_total: Mapped[int] = mapped_column(BigInteger)
+    # The shipping given back, its tax included (0 but for the return completing the order).
+    shipping: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
     refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

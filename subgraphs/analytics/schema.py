@@ -186,12 +186,12 @@ class SalesSummary:
     )
     tax_collected: list[Money] = strawberry.field(
         description="The tax of revenue's orders, net of refunds like revenue (a refunded return: its "
-        "refund's tax).",
+        "refund's tax, its shipping's included).",
         directives=[CURRENCIES],
     )
     shipping_revenue: list[Money] = strawberry.field(
         description="The shipping of revenue's orders without its tax, net of refunds like revenue (a "
-        "refunded return: the shipping its refund gave back).",
+        "refunded return: the shipping its refund gave back, without its tax).",
         directives=[CURRENCIES],
     )
     discount_total: list[Money] = strawberry.field(

@@ -19,7 +19,9 @@ figure is about, as the orders service recorded it (its events' times):
 - netRevenue, taxCollected, shippingRevenue, discountTotal (per currency): the breakdown of revenue's orders
   (their lines after discount without tax, their tax, their shipping without tax, their discounts), net of
   refunds the same way, and of the returns refunded in the window (orders' ReturnRefunded: its refund's
-  lines net of discount without tax or shipping = total - shipping - tax, its tax, shipping and discount);
+  lines net of discount without tax or shipping = total - shipping - tax, its discount, its lines' tax; the
+  shipping it gives back, with its tax, only with the return completing the order, is the order's own
+  shippingNet back and the rest tax);
   an order whose events predate the breakdown adds 0 to each;
 - voucherUsage: per promotion (and voucher code; null for an automatic promotion): the orders confirmed in the
   window with its discount, the refundedOrders among the cancellations after confirmation in the window, and

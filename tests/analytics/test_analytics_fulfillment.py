@@ -243,30 +243,49 @@ async def test_sales_revenue_is_net_of_partial_refunds_and_the_breakdown_of_refu
     eur_partial = refund(
         eur_order, 700, "EUR", hours(5), refundId=str(uuid.uuid4()), refundedTotal=700, partial=True
     )
-    await analytics.publish(a, b, b_cancelled, eur, returned)
-    await analytics.publish(b_refund, a_partial, a_partial_again, eur_partial)
+    # And order D (USD), confirmed before the window: lines 1000, shipping 400, tax 300 (200 of the lines,
+    # 100 of the shipping): total 1700, all of it returned in the window, so its refund gives the shipping
+    # back with its tax (orders' rule: what the order charged beyond its lines, 500)
+    order_d = str(uuid.uuid4())
+    d = priced_order(
+        "OrderConfirmed",
+        order_d,
+        [(mug, 1, 1000)],
+        hours(-10),
+        items_net=1000,
+        discount=0,
+        shipping=400,
+        tax=300,
+    )
+    d_returned = return_refunded(
+        order_d, [(1, mug, 1)], hours(5), subtotal=1000, discount=0, tax=200, shipping=500, total=1700
+    )
+    d_partial = refund(order_d, 1700, "USD", hours(5), refundId=str(uuid.uuid4()), partial=True)
+    await analytics.publish(a, b, b_cancelled, eur, returned, d, d_returned)
+    await analytics.publish(b_refund, a_partial, a_partial_again, eur_partial, d_partial)
     await analytics.caught_up("orders", "payments")
 
     # When an admin asks for the sales of [T0, T0 + 6 h)
     sales = (await analytics.query(NET, window(0, 6)))["salesSummary"]
 
-    # Then USD: gross 10200 + 5000 = 15200; refunds (B's cancellation) 5000; partial refunds 2240;
-    # refunded 7240; revenue 15200 - 7240 = 7960; the breakdown takes the return's back:
-    # net 8000 - 0 (B has none) - (2240 - 0 - 540 = 1700) = 6300, tax 1700 - 540 = 1160, shipping 500,
-    # discount 1000 - 300 = 700. EUR: only its partial refund, so revenue -700.
+    # Then USD: gross 10200 + 5000 = 15200 (D was confirmed before); refunds (B's cancellation) 5000;
+    # partial refunds 2240 + 1700 = 3940; refunded 8940; revenue 15200 - 8940 = 6260; the breakdown takes
+    # the returns' back: net 8000 - 0 (B has none) - (2240 - 0 - 540 = 1700) - (1700 - 500 - 200 = 1000)
+    # = 5300; shipping 500 - 400 (D's shippingNet) = 100; tax 1700 - 540 - (200 + 500 - 400) = 860;
+    # discount 1000 - 300 - 0 = 700. EUR: only its partial refund, so revenue -700.
     assert sales == {
         "confirmedOrders": 2,
         "refundedOrders": 1,
-        "partialRefundCount": 2,
+        "partialRefundCount": 3,
         "grossRevenue": money((0, "EUR"), (15200, "USD")),
         "refunds": money((0, "EUR"), (5000, "USD")),
-        "partialRefunds": money((700, "EUR"), (2240, "USD")),
-        "refunded": money((700, "EUR"), (7240, "USD")),
-        "revenue": money((-700, "EUR"), (7960, "USD")),
+        "partialRefunds": money((700, "EUR"), (3940, "USD")),
+        "refunded": money((700, "EUR"), (8940, "USD")),
+        "revenue": money((-700, "EUR"), (6260, "USD")),
         "averageOrderValue": money((7600, "USD")),
-        "netRevenue": money((0, "EUR"), (6300, "USD")),
-        "taxCollected": money((0, "EUR"), (1160, "USD")),
-        "shippingRevenue": money((0, "EUR"), (500, "USD")),
+        "netRevenue": money((0, "EUR"), (5300, "USD")),
+        "taxCollected": money((0, "EUR"), (860, "USD")),
+        "shippingRevenue": money((0, "EUR"), (100, "USD")),
         "discountTotal": money((0, "EUR"), (700, "USD")),
     }
 
