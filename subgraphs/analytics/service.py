@@ -21,8 +21,7 @@ figure is about, as the orders service recorded it (its events' times):
   refunds the same way, and of the returns refunded in the window (orders' ReturnRefunded: its refund's
   lines net of discount without tax or shipping = total - shipping - tax, its discount, its lines' tax; the
   shipping it gives back, with its tax, only with the return completing the order, is the order's own
-  shippingNet back and the rest tax);
-  an order whose events predate the breakdown adds 0 to each;
+  shippingNet back and the rest tax); an order whose events predate the breakdown adds 0 to each;
 - voucherUsage: per promotion (and voucher code; null for an automatic promotion): the orders confirmed in the
   window with its discount, the refundedOrders among the cancellations after confirmation in the window, and
   discount: what it gave on the first minus what it had given on the second, per currency;
