@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Numeric, and_, cast, func, select
+from sqlalchemy import Numeric, case, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,17 +90,18 @@ class FulfillmentRow:
     in_transit: Durations
 
 
-def _hours(end: Any, start: Any) -> Any:
-    return func.extract("epoch", end - start) / 3600.0
+def _hours(end: Any, start: Any, when: Any) -> Any:
+    """end - start in hours where `when` holds, else NULL (which the aggregates skip). date_part is double
+    precision; extract(epoch ...) is numeric since PostgreSQL 14, twice as slow over a year of shipments."""
+    return case((when, func.date_part("epoch", end - start) / 3600.0), else_=None)
 
 
-def _spans(span: Any, condition: Any) -> list[Any]:
-    """count, mean and median of `span` (hours) over the rows where `condition` holds and it is known."""
-    known = and_(condition, span.is_not(None))
+def _spans(span: Any) -> list[Any]:
+    """count, mean and median of the known values of `span` (hours)."""
     return [
-        func.count().filter(known),
-        _two_decimals(func.avg(span).filter(known)),
-        _two_decimals(func.percentile_cont(0.5).within_group(span).filter(known)),
+        func.count(span),
+        _two_decimals(func.avg(span)),
+        _two_decimals(func.percentile_cont(0.5).within_group(span)),
     ]
 
 
@@ -113,19 +114,31 @@ async def fulfillment_times(session: AsyncSession, start: datetime, end: datetim
     """Shipments shipped in the window and their hours to ship (shippedAt - orderCreatedAt); shipments
     delivered in the window and their hours to deliver (deliveredAt - orderCreatedAt) and in transit
     (deliveredAt - shippedAt). A span whose start is not known (an event without orderCreatedAt) is left
-    out of its figures, not counted as 0."""
+    out of its figures, not counted as 0. Each span is computed once per shipment (a subquery), not once
+    per aggregate."""
     s = ShipmentFact
     shipped = within_window(s.shipped_at, start, end)
     delivered = within_window(s.delivered_at, start, end)
+    spans = (
+        select(
+            shipped.label("shipped"),
+            delivered.label("delivered"),
+            _hours(s.shipped_at, s.order_created_at, shipped).label("to_ship"),
+            _hours(s.delivered_at, s.order_created_at, delivered).label("to_deliver"),
+            _hours(s.delivered_at, s.shipped_at, delivered).label("in_transit"),
+        )
+        .where(shipped | delivered)
+        .subquery("spans")
+    )
     row = (
         await session.execute(
             select(
-                func.count().filter(shipped),
-                func.count().filter(delivered),
-                *_spans(_hours(s.shipped_at, s.order_created_at), shipped),
-                *_spans(_hours(s.delivered_at, s.order_created_at), delivered),
-                *_spans(_hours(s.delivered_at, s.shipped_at), delivered),
-            ).where(shipped | delivered)
+                func.count().filter(spans.c.shipped),
+                func.count().filter(spans.c.delivered),
+                *_spans(spans.c.to_ship),
+                *_spans(spans.c.to_deliver),
+                *_spans(spans.c.in_transit),
+            )
         )
     ).one()
     values = list(row)
