@@ -1,7 +1,7 @@
 """The events analytics consumes: one handler per event type of every producer, each turning an event into
 facts (repository.py) inside the consumer framework's transaction.
 
-Handlers are written for at-least-once delivery across five streams with no order between them: the framework
+Handlers are written for at-least-once delivery across six streams with no order between them: the framework
 skips an event id it already applied, and each handler only fills in what its event tells (upserts that keep a
 known value), so a late or replayed event never undoes a newer one. A payload that cannot be read raises, so
 the event is retried and then dead-lettered with the reason, not silently lost.
@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Handler, Subscription
-from subgraphs.analytics import repository
+from subgraphs.analytics import after_sale_repository, repository
+from subgraphs.analytics.after_sale_repository import ReturnedLine
 from subgraphs.analytics.models import USER_LOGGED_IN, USER_REGISTERED, processed_events
 from subgraphs.analytics.repository import Discount, Line
 
@@ -67,15 +68,19 @@ def _str(payload: Mapping[str, Any], name: str) -> str:
 
 def _time(payload: Mapping[str, Any], name: str, default: datetime) -> datetime:
     """The payload's own time of the fact when it has a valid, zoned one; else the event's time."""
+    return _moment(payload, name) or default
+
+
+def _moment(payload: Mapping[str, Any], name: str) -> datetime | None:
+    """A valid, zoned time of the payload, or None."""
     value = payload.get(name)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return default
-        if parsed.tzinfo is not None:
-            return parsed
-    return default
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 # --- orders ------------------------------------------------------------------------------------------------
@@ -208,14 +213,31 @@ async def payment_processed(session: AsyncSession, event: Event) -> None:
 
 
 async def payment_refunded(session: AsyncSession, event: Event) -> None:
+    """Each refund is kept on its own (`refund_facts`): since partial refunds, `amount` is what this refund
+    gave back. An event without `refundId`/`partial` (older than partial refunds) is the full refund of
+    `amount`. A full refund also marks its payment refunded, as before; a partial one leaves the payment's
+    row alone (its amount is the charge's, not this refund's)."""
     payload = event.payload
-    await repository.upsert_payment(
+    partial = payload.get("partial") is True
+    money = _payment(payload)
+    await after_sale_repository.insert_refund(
         session,
-        _uuid(payload, "paymentId"),
+        _optional_uuid(payload, "refundId") or event.id,
+        payment_id=_uuid(payload, "paymentId"),
+        order_id=money["order_id"],
+        amount=money["amount"],
+        currency=money["currency"],
+        partial=partial,
         refunded_at=event.occurred_at,
-        refund_reason=payload.get("reason"),
-        **_payment(payload),
     )
+    if not partial:
+        await repository.upsert_payment(
+            session,
+            _uuid(payload, "paymentId"),
+            refunded_at=event.occurred_at,
+            refund_reason=payload.get("reason"),
+            **money,
+        )
 
 
 # --- users -------------------------------------------------------------------------------------------------
@@ -303,6 +325,70 @@ async def stock_low(session: AsyncSession, event: Event) -> None:
     await repository.record_stock_low(session, *_variant_of(event.payload), event.occurred_at)
 
 
+# --- shipping ---------------------------------------------------------------------------------------------
+
+
+async def _shipment(event: Event, session: AsyncSession, **times: datetime | None) -> None:
+    payload = event.payload
+    await after_sale_repository.upsert_shipment(
+        session,
+        _uuid(payload, "shipmentId"),
+        order_id=_uuid(payload, "orderId"),
+        order_created_at=_moment(payload, "orderCreatedAt"),
+        **times,
+    )
+
+
+async def shipment_shipped(session: AsyncSession, event: Event) -> None:
+    """Every shipment event carries the whole shipment: its `shippedAt` (the event's time without one)."""
+    shipped_at = _time(event.payload, "shippedAt", event.occurred_at)
+    await _shipment(event, session, shipped_at=shipped_at, delivered_at=_moment(event.payload, "deliveredAt"))
+
+
+async def shipment_delivered(session: AsyncSession, event: Event) -> None:
+    delivered_at = _time(event.payload, "deliveredAt", event.occurred_at)
+    await _shipment(event, session, shipped_at=_moment(event.payload, "shippedAt"), delivered_at=delivered_at)
+
+
+# --- returns (orders) --------------------------------------------------------------------------------------
+
+
+async def return_refunded(session: AsyncSession, event: Event) -> None:
+    """A refunded return: its refund's breakdown {subtotal, discount, tax, shipping, total} and its lines.
+    Orders' rule (returns_refund.py): `tax` is the lines' tax shares, `shipping` what the order charged
+    beyond its lines (its shipping with the shipping's tax; only on the return completing the order), total
+    = the lines' refunds + shipping. So the returned lines' net (without tax or shipping, after discount) is
+    total - shipping - tax in either tax mode; the shipping is split into net and tax by the report."""
+    payload = event.payload
+    refund = payload.get("refund")
+    if not isinstance(refund, Mapping):
+        raise UnreadableEvent(f"`refund` is not a breakdown: {refund!r}")
+    lines = payload.get("lines")
+    if not isinstance(lines, list):
+        raise UnreadableEvent(f"`lines` is not a list: {lines!r}")
+    returned = []
+    for line in lines:
+        if not isinstance(line, Mapping):
+            raise UnreadableEvent(f"a line is not an object: {line!r}")
+        variant_id, product_id = _variant_of(line)
+        returned.append(ReturnedLine(_int(line, "line"), product_id, variant_id, _int(line, "quantity")))
+    total = _int(refund, "total")
+    shipping, tax = _optional_int(refund, "shipping"), _optional_int(refund, "tax")
+    await after_sale_repository.insert_return(
+        session,
+        _uuid(payload, "returnId"),
+        returned,
+        order_id=_uuid(payload, "orderId"),
+        currency=_str(payload, "currency"),
+        items_net=total - shipping - tax,
+        discount_total=_optional_int(refund, "discount"),
+        tax_total=tax,
+        shipping=shipping,
+        total=total,
+        refunded_at=event.occurred_at,
+    )
+
+
 # --- the subscriptions -------------------------------------------------------------------------------------
 
 HANDLERS: dict[str, dict[str, Handler]] = {
@@ -319,7 +405,9 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "OrderConfirmed": order_confirmed,
         "OrderCancelled": order_cancelled,
         "OrderStatusChanged": order_status_changed,
+        "ReturnRefunded": return_refunded,
     },
+    "shipping": {"ShipmentShipped": shipment_shipped, "ShipmentDelivered": shipment_delivered},
 }
 
 CONSUMER = ConsumerSpec(

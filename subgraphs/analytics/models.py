@@ -207,3 +207,89 @@ class StockLevelFact(Base):
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     low_alerts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_low_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ShipmentFact(Base):
+    """A shipment's times (shipping's ShipmentShipped and ShipmentDelivered, each carrying the whole
+    shipment and its order's creation time): what `fulfillmentTimes` measures. A time once known is kept."""
+
+    __tablename__ = "shipment_facts"
+    __table_args__ = (
+        Index("ix_shipment_facts_shipped_at", "shipped_at", postgresql_where=text("shipped_at IS NOT NULL")),
+        Index(
+            "ix_shipment_facts_delivered_at",
+            "delivered_at",
+            postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # When its order was created (placed): the start of "time to ship" and "time to deliver".
+    order_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RefundFact(Base):
+    """Each refund payments made (PaymentRefunded): since partial refunds a payment has several, each event's
+    `amount` what that refund gave back. An event older than partial refunds (no `refundId`) is the full
+    refund of its payment, keyed by its event id."""
+
+    __tablename__ = "refund_facts"
+    __table_args__ = (
+        Index("ix_refund_facts_refunded_at", "refunded_at", postgresql_where=text("partial")),
+        Index("ix_refund_facts_payment_id", "payment_id"),
+    )
+
+    refund_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # A partial refund (a return); false: the full refund of what was left (a cancellation).
+    partial: Mapped[bool] = mapped_column(Boolean)
+    refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReturnFact(Base):
+    """A refunded return (orders' ReturnRefunded): the refund's breakdown, which the sales breakdown
+    (netRevenue, taxCollected, shippingRevenue, discountTotal) takes back when it happened. Orders refunds
+    shipping only with the return that makes the whole order returned, as what the order charged beyond its
+    lines (shipping with its tax): the reports split it with the order's own shipping_net."""
+
+    __tablename__ = "return_facts"
+    __table_args__ = (Index("ix_return_facts_refunded_at", "refunded_at"),)
+
+    return_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The returned lines after their share of discounts, without tax or shipping: total - shipping - tax.
+    items_net: Mapped[int] = mapped_column(BigInteger)
+    discount_total: Mapped[int] = mapped_column(BigInteger)
+    # The lines' tax shares (the shipping's tax is inside `shipping`).
+    tax_total: Mapped[int] = mapped_column(BigInteger)
+    # The shipping given back, its tax included (0 but for the return completing the order).
+    shipping: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReturnLine(Base):
+    """A refunded return's line (by the order line's number): the units that came back, which the product
+    and variant figures take back at the price frozen on the order line."""
+
+    __tablename__ = "return_lines"
+    __table_args__ = (
+        Index("ix_return_lines_product_id", "product_id"),
+        Index("ix_return_lines_variant_id", "variant_id"),
+        Index("ix_return_lines_order_id_variant_id", "order_id", "variant_id"),
+    )
+
+    return_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    quantity: Mapped[int] = mapped_column(Integer)
+    refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

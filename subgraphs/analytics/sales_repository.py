@@ -1,6 +1,7 @@
 """SQL of the sales reports per product and per variant: the net movements of order lines (sold when their
-order is confirmed, back when a confirmed order is cancelled), ranked (`topProducts`) or summed for
-`Product.stats` and `ProductVariant.stats`. A product's figures add up the lines of all its variants."""
+order is confirmed, back when a confirmed order is cancelled or when a return of them is refunded), ranked
+(`topProducts`) or summed for `Product.stats` and `ProductVariant.stats`. A product's figures add up the
+lines of all its variants."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.analytics.models import OrderFact, OrderLine, ProductActivityDay
+from subgraphs.analytics.models import OrderFact, OrderLine, ProductActivityDay, ReturnLine
 from subgraphs.analytics.repository import within_window
 
 
@@ -24,8 +25,9 @@ def _line_movements(
     variants: Sequence[uuid.UUID] | None = None,
 ) -> Any:
     """Units and amounts sold per line (product, variant, currency): lines of orders confirmed in the window,
-    minus lines of confirmed orders cancelled in the window (None bounds: all time), of `products` or
-    `variants` when given."""
+    minus lines of confirmed orders cancelled in the window, minus the units of returns refunded in the
+    window at their order line's unit price (None bounds: all time), of `products` or `variants` when
+    given. A returned line whose order's lines analytics has not seen yet counts once they arrive."""
     o, line = OrderFact, OrderLine
 
     def in_window(column: Any) -> Any:
@@ -51,9 +53,28 @@ def _line_movements(
             statement = statement.where(line.variant_id.in_(variants))
         return statement
 
+    def returns() -> Any:
+        back = ReturnLine
+        statement = (
+            select(
+                line.product_id,
+                line.variant_id,
+                line.currency,
+                (-back.quantity).label("units"),
+                (-back.quantity * line.unit_price_amount).label("amount"),
+            )
+            .join(line, and_(line.order_id == back.order_id, line.variant_id == back.variant_id))
+            .where(in_window(back.refunded_at))
+        )
+        if products is not None:
+            statement = statement.where(line.product_id.in_(products))
+        if variants is not None:
+            statement = statement.where(line.variant_id.in_(variants))
+        return statement
+
     sold = movements(1, in_window(o.confirmed_at))
-    returned = movements(-1, and_(in_window(o.cancelled_at), o.confirmed_at.is_not(None)))
-    return union_all(sold, returned).subquery("movements")
+    cancelled = movements(-1, and_(in_window(o.cancelled_at), o.confirmed_at.is_not(None)))
+    return union_all(sold, cancelled, returns()).subquery("movements")
 
 
 @dataclass(frozen=True, slots=True)

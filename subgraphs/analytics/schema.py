@@ -19,6 +19,7 @@ from shared.graphql_types import Money
 from subgraphs.analytics.privacy import PersonalDataExport
 from subgraphs.analytics.service import (
     Amount,
+    Durations,
     ProductSalesFigures,
     ProductStatsFigures,
     Reports,
@@ -45,12 +46,14 @@ class ProductStats:
         description="Searches that listed it: one per search whose first page of results included it."
     )
     units_sold: int = strawberry.field(
-        description="Units in confirmed orders, minus those of confirmed orders cancelled since."
+        description="Units in confirmed orders, minus those of confirmed orders cancelled since and those "
+        "of refunded returns."
     )
     revenue: list[Money] = strawberry.field(
         description=(
             "Per currency it sold in, by code: quantity x the unit price frozen on each order line, for the "
-            "same lines as `unitsSold` (net of cancellations after confirmation)."
+            "same units as `unitsSold` (net of cancellations after confirmation and of refunded returns, a "
+            "returned unit taking back its line's unit price)."
         ),
         directives=[CURRENCIES],
     )
@@ -87,11 +90,12 @@ class Product:
 class VariantStats:
     units_sold: int = strawberry.field(
         description="Units of this variant in confirmed orders, minus those of confirmed orders cancelled "
-        "since (orders older than variants count for the variant sharing their product's id)."
+        "since and those of refunded returns (orders older than variants count for the variant sharing "
+        "their product's id)."
     )
     revenue: list[Money] = strawberry.field(
         description="Per currency it sold in, by code: quantity x the unit price frozen on each order line, "
-        "for the same lines as `unitsSold`.",
+        "for the same units as `unitsSold`.",
         directives=[CURRENCIES],
     )
 
@@ -120,8 +124,8 @@ class ProductVariant:
 @strawberry.type(
     description=(
         "Orders and money in a window [from, to). Each order counts by the time of the transition a figure "
-        "is about (placed, confirmed, cancelled, failed). Money lists have one entry per currency that had "
-        "order activity in the window, by currency code."
+        "is about (placed, confirmed, cancelled, failed), a refund by the time it was made. Money lists have "
+        "one entry per currency that had order activity or a refund in the window, by currency code."
     )
 )
 class SalesSummary:
@@ -139,6 +143,9 @@ class SalesSummary:
         description="Cancellations in the window of orders that had been confirmed (their money went back)."
     )
     failed_orders: int = strawberry.field(description="Orders that became FAILED in the window.")
+    partial_refund_count: int = strawberry.field(
+        description="Partial refunds (of returns) payments made in the window; an order can have several."
+    )
     gross_revenue: list[Money] = strawberry.field(
         description="Totals of the orders confirmed in the window.", directives=[CURRENCIES]
     )
@@ -146,10 +153,19 @@ class SalesSummary:
         description="Totals of the orders cancelled in the window after their confirmation.",
         directives=[CURRENCIES],
     )
+    partial_refunds: list[Money] = strawberry.field(
+        description="What the partial refunds made in the window (returns) gave back.",
+        directives=[CURRENCIES],
+    )
+    refunded: list[Money] = strawberry.field(
+        description="All the money given back on sales in the window: refunds + partialRefunds.",
+        directives=[CURRENCIES],
+    )
     revenue: list[Money] = strawberry.field(
         description=(
-            "Net sales: grossRevenue - refunds. A refund counts when it happens, so a window with more "
-            "refunds than sales shows a negative amount."
+            "Net sales: grossRevenue - refunded, net of cancellations after confirmation and of partial "
+            "refunds. A refund counts when it happens, so a window with more refunds than sales shows a "
+            "negative amount."
         ),
         directives=[CURRENCIES],
     )
@@ -162,20 +178,25 @@ class SalesSummary:
     )
     net_revenue: list[Money] = strawberry.field(
         description=(
-            "The lines of revenue's orders after their discounts, without tax or shipping (net of refunds "
-            "like revenue); orders older than the price breakdown add 0."
+            "The lines of revenue's orders after their discounts, without tax or shipping: net of refunds "
+            "like revenue, a return refunded in the window taking back its refund's total - shipping - tax; "
+            "orders older than the price breakdown add 0."
         ),
         directives=[CURRENCIES],
     )
     tax_collected: list[Money] = strawberry.field(
-        description="The tax of revenue's orders, net of refunds like revenue.", directives=[CURRENCIES]
+        description="The tax of revenue's orders, net of refunds like revenue (a refunded return: its "
+        "refund's tax, its shipping's included).",
+        directives=[CURRENCIES],
     )
     shipping_revenue: list[Money] = strawberry.field(
-        description="The shipping of revenue's orders without its tax, net of refunds like revenue.",
+        description="The shipping of revenue's orders without its tax, net of refunds like revenue (a "
+        "refunded return: the shipping its refund gave back, without its tax).",
         directives=[CURRENCIES],
     )
     discount_total: list[Money] = strawberry.field(
-        description="The discounts given on revenue's orders, net of refunds like revenue.",
+        description="The discounts given on revenue's orders, net of refunds like revenue (a refunded "
+        "return: the share of discount its refund took off).",
         directives=[CURRENCIES],
     )
 
@@ -206,7 +227,7 @@ class ProductSales:
     units_sold: int = strawberry.field(
         description=(
             "Units of lines of orders confirmed in the window, minus those of orders cancelled in the window "
-            "after confirmation."
+            "after confirmation and those of returns refunded in the window."
         )
     )
     revenue: list[Money] = strawberry.field(
@@ -221,6 +242,51 @@ class ProductSales:
             units_sold=figures.units_sold,
             revenue=_money(figures.revenue),
         )
+
+
+@strawberry.type(description="Hours a span took over some shipments.")
+class FulfillmentDuration:
+    shipments: int = strawberry.field(
+        description="Shipments measured: those of the window whose span has both ends known (an event "
+        "without its order's creation time counts in shipmentsShipped, not in the spans from it)."
+    )
+    average_hours: float = strawberry.field(
+        description="Their mean, in hours rounded half away from zero to 0.01 (36 seconds)."
+    )
+    median_hours: float = strawberry.field(
+        description="Their median (the mean of the two middle ones for an even count), rounded likewise."
+    )
+
+    @classmethod
+    def of(cls, durations: Durations | None) -> FulfillmentDuration | None:
+        if durations is None or durations.average is None or durations.median is None:
+            return None
+        return cls(
+            shipments=durations.shipments, average_hours=durations.average, median_hours=durations.median
+        )
+
+
+@strawberry.type(
+    description=(
+        "How fast orders ship and arrive, per shipment (an order shipped in two parcels counts twice), in a "
+        "window [from, to): a shipment counts by the time it shipped for `toShip`, by the time it was "
+        "delivered for `toDeliver` and `inTransit`. Each span is null when no shipment of the window has it."
+    )
+)
+class FulfillmentTimes:
+    from_: datetime = strawberry.field(name="from", description="Start of the window (included).")
+    to: datetime = strawberry.field(description="End of the window (excluded).")
+    shipments_shipped: int = strawberry.field(description="Shipments shipped in the window.")
+    shipments_delivered: int = strawberry.field(description="Shipments delivered in the window.")
+    to_ship: FulfillmentDuration | None = strawberry.field(
+        description="Shipped in the window: shippedAt - the order's creation."
+    )
+    to_deliver: FulfillmentDuration | None = strawberry.field(
+        description="Delivered in the window: deliveredAt - the order's creation."
+    )
+    in_transit: FulfillmentDuration | None = strawberry.field(
+        description="Delivered in the window: deliveredAt - shippedAt."
+    )
 
 
 @strawberry.type(description="Customers' activity in a window [from, to).")
@@ -251,14 +317,33 @@ class Query(dead_letter_query("analytics")):
             cancellations=figures.cancellations,
             refunded_orders=figures.refunded_orders,
             failed_orders=figures.failed_orders,
+            partial_refund_count=figures.partial_refund_count,
             gross_revenue=_money(figures.gross_revenue),
             refunds=_money(figures.refunds),
+            partial_refunds=_money(figures.partial_refunds),
+            refunded=_money(figures.refunded),
             revenue=_money(figures.revenue),
             average_order_value=_money(figures.average_order_value),
             net_revenue=_money(figures.net_revenue),
             tax_collected=_money(figures.tax_collected),
             shipping_revenue=_money(figures.shipping_revenue),
             discount_total=_money(figures.discount_total),
+        )
+
+    @strawberry.field(
+        **guarded(IsAdmin, REPORT),
+        description="Time to ship, to deliver and in transit of the shipments of a window (admin only).",
+    )
+    async def fulfillment_times(self, info: Info, from_: From, to: To) -> FulfillmentTimes | None:
+        figures = await Reports.of(info.context).fulfillment_times(from_, to)
+        return FulfillmentTimes(
+            from_=figures.window.start,
+            to=figures.window.end,
+            shipments_shipped=figures.shipped,
+            shipments_delivered=figures.delivered,
+            to_ship=FulfillmentDuration.of(figures.to_ship),
+            to_deliver=FulfillmentDuration.of(figures.to_deliver),
+            in_transit=FulfillmentDuration.of(figures.in_transit),
         )
 
     @strawberry.field(

@@ -9,29 +9,44 @@ figure is about, as the orders service recorded it (its events' times):
   (declined payments, out of stock, and cancellations after confirmation); refundedOrders: those of the
   cancellations that had been confirmed (their money went back); failedOrders: orders that became FAILED;
 - grossRevenue (per currency): totals of the orders confirmed in the window; refunds: totals of the orders
-  cancelled in the window after their confirmation; revenue = grossRevenue - refunds (net sales, as a shop's
-  books date a return on the day of the return: a window can show a negative revenue);
+  cancelled in the window after their confirmation; partialRefunds: what payments' partial refunds (returns,
+  PaymentRefunded with `partial`) made in the window gave back, partialRefundCount how many; refunded =
+  refunds + partialRefunds (all the money given back on sales in the window); revenue = grossRevenue -
+  refunded (net sales, net of partial refunds since issue 18, as a shop's books date a return on the day of
+  its refund: a window can show a negative revenue). A shipped order cannot be cancelled (orders refuses),
+  so an order's total is never taken back twice, by a cancellation and by partial refunds;
 - averageOrderValue (per currency): grossRevenue / confirmedOrders, rounded half up to a whole minor unit;
 - netRevenue, taxCollected, shippingRevenue, discountTotal (per currency): the breakdown of revenue's orders
   (their lines after discount without tax, their tax, their shipping without tax, their discounts), net of
-  refunds the same way; an order whose events predate the breakdown adds 0 to each;
+  refunds the same way, and of the returns refunded in the window (orders' ReturnRefunded: its refund's
+  lines net of discount without tax or shipping = total - shipping - tax, its discount, its lines' tax; the
+  shipping it gives back, with its tax, only with the return completing the order, is the order's own
+  shippingNet back and the rest tax); an order whose events predate the breakdown adds 0 to each;
 - voucherUsage: per promotion (and voucher code; null for an automatic promotion): the orders confirmed in the
   window with its discount, the refundedOrders among the cancellations after confirmation in the window, and
   discount: what it gave on the first minus what it had given on the second, per currency;
 - topProducts: net units per product (units of lines of orders confirmed in the window, minus those of orders
-  cancelled in the window after confirmation), the products with more than 0, most first, ties by product id;
-  revenue likewise per currency (quantity x the unit price frozen on the order line);
+  cancelled in the window after confirmation, minus those of returns refunded in the window), the products
+  with more than 0, most first, ties by product id; revenue likewise per currency (quantity x the unit price
+  frozen on the order line: a returned unit takes back its line's unit price, whatever share of discount or
+  tax its refund carried, which salesSummary accounts for);
+- fulfillmentTimes: shipments shipped in the window (each a shipment, an order shipped in two parcels counts
+  twice) and their hours to ship (shippedAt - the order's creation); shipments delivered in the window and
+  their hours to deliver (deliveredAt - the order's creation) and in transit (deliveredAt - shippedAt):
+  mean and median (the 50th percentile, interpolated between the two middle ones for an even count), each
+  rounded half away from zero to 0.01 h; null when no shipment has the span;
 - userActivity: registrations and logins in the window, the distinct users who logged in, and activeBuyers:
   the distinct customers with at least one order confirmed in the window;
-- Product.stats (all time): views = reads of the product by id; searches = the times it appeared on the first
-  page of a search's results; unitsSold and revenue net as above.
+- Product.stats and ProductVariant.stats (all time): views = reads of the product by id; searches = the
+  times it appeared on the first page of a search's results; unitsSold and revenue net as above (of
+  cancellations after confirmation and of refunded returns).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,8 +55,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import BadUserInput, MyShopError
-from subgraphs.analytics import repository, sales_repository
-from subgraphs.analytics.repository import UserFigures
+from subgraphs.analytics import after_sale_repository, repository, sales_repository
+from subgraphs.analytics.after_sale_repository import Durations
+from subgraphs.analytics.repository import CurrencySales, UserFigures
 from subgraphs.analytics.sales_repository import ProductTotals
 
 if TYPE_CHECKING:
@@ -80,14 +96,28 @@ class SalesFigures:
     cancellations: int
     refunded_orders: int
     failed_orders: int
+    partial_refund_count: int
     gross_revenue: list[Amount]
     refunds: list[Amount]
+    partial_refunds: list[Amount]
+    refunded: list[Amount]
     revenue: list[Amount]
     average_order_value: list[Amount]
     net_revenue: list[Amount]
     tax_collected: list[Amount]
     shipping_revenue: list[Amount]
     discount_total: list[Amount]
+
+
+@dataclass(frozen=True, slots=True)
+class FulfillmentFigures:
+    window: Window
+    shipped: int
+    delivered: int
+    # None: no shipment of the window had the span.
+    to_ship: Durations | None
+    to_deliver: Durations | None
+    in_transit: Durations | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +197,31 @@ class Reports:
         span = window(start, end)
         async with self._session() as session:
             rows = await repository.sales_by_currency(session, span.start, span.end)
-        known = [row for row in rows if row.currency is not None]
+            partial = await after_sale_repository.partial_refunds_by_currency(session, span.start, span.end)
+            returned = await after_sale_repository.returns_by_currency(session, span.start, span.end)
+        orders = {row.currency: row for row in rows if row.currency is not None}
+        # Every currency with order activity or a refund in the window, by code.
+        sales = [
+            orders.get(currency) or CurrencySales(currency, 0, 0, 0, 0, 0, 0, 0)
+            for currency in sorted({*orders, *partial, *returned})
+        ]
+
+        def given_back(row: CurrencySales) -> int:
+            return row.refunded + partial.get(row.currency or "", (0, 0))[1]
+
+        def each(value: Callable[[CurrencySales], int]) -> list[Amount]:
+            return [amount(value(row), row.currency or "") for row in sales]
+
+        def net(column: str) -> list[Amount]:
+            """That of the confirmed orders, minus that of the refunded ones and of the returns."""
+            return each(
+                lambda row: (
+                    getattr(row, column)
+                    - getattr(row, f"refunded_{column}")
+                    - returned.get(row.currency or "", {}).get(column, 0)
+                )
+            )
+
         return SalesFigures(
             window=span,
             orders=sum(row.placed for row in rows),
@@ -175,18 +229,38 @@ class Reports:
             cancellations=sum(row.cancelled for row in rows),
             refunded_orders=sum(row.refunded_orders for row in rows),
             failed_orders=sum(row.failed for row in rows),
-            gross_revenue=[amount(row.gross, row.currency) for row in known],  # type: ignore[arg-type]
-            refunds=[amount(row.refunded, row.currency) for row in known],  # type: ignore[arg-type]
-            revenue=[amount(row.gross - row.refunded, row.currency) for row in known],  # type: ignore[arg-type]
+            partial_refund_count=sum(count for count, _ in partial.values()),
+            gross_revenue=each(lambda row: row.gross),
+            refunds=each(lambda row: row.refunded),
+            partial_refunds=each(lambda row: partial.get(row.currency or "", (0, 0))[1]),
+            refunded=each(given_back),
+            revenue=each(lambda row: row.gross - given_back(row)),
             average_order_value=[
-                amount(average(row.gross, row.confirmed), row.currency)  # type: ignore[arg-type]
-                for row in known
+                amount(average(row.gross, row.confirmed), row.currency or "")
+                for row in sales
                 if row.confirmed
             ],
-            net_revenue=_net(known, "items_net"),
-            tax_collected=_net(known, "tax_total"),
-            shipping_revenue=_net(known, "shipping_net"),
-            discount_total=_net(known, "discount_total"),
+            net_revenue=net("items_net"),
+            tax_collected=net("tax_total"),
+            shipping_revenue=net("shipping_net"),
+            discount_total=net("discount_total"),
+        )
+
+    async def fulfillment_times(self, start: datetime, end: datetime) -> FulfillmentFigures:
+        span = window(start, end)
+        async with self._session() as session:
+            row = await after_sale_repository.fulfillment_times(session, span.start, span.end)
+
+        def known(durations: Durations) -> Durations | None:
+            return durations if durations.shipments else None
+
+        return FulfillmentFigures(
+            window=span,
+            shipped=row.shipped,
+            delivered=row.delivered,
+            to_ship=known(row.to_ship),
+            to_deliver=known(row.to_deliver),
+            in_transit=known(row.in_transit),
         )
 
     async def voucher_usage(self, start: datetime, end: datetime) -> tuple[Window, list[VoucherUsageFigures]]:
@@ -240,14 +314,6 @@ class Reports:
             )
             for variant_id in variant_ids
         ]
-
-
-def _net(rows: Sequence[repository.CurrencySales], column: str) -> list[Amount]:
-    """One breakdown figure per currency: that of the confirmed orders minus that of the refunded ones."""
-    return [
-        amount(getattr(row, column) - getattr(row, f"refunded_{column}"), row.currency)  # type: ignore[arg-type]
-        for row in rows
-    ]
 
 
 def _stats(totals: ProductTotals) -> ProductStatsFigures:

@@ -23,6 +23,8 @@ replay; no mail is ever written without its real recipient.
   lines left in the cart, to the user (the directory's address), at most once per event and once per user
   within `cart_reminder_cooldown_seconds`.
 - orders `OrderCancelled` {..., code, reason}: the cancellation with the reason.
+- After the sale: shipping's `ShipmentShipped`/`ShipmentDelivered`, orders' `ReturnApproved`/`Rejected`/
+  `Refunded`, each a mail to the order's customer (after_sale.py).
 - products `ProductUpdated` {productId, name, price, previousPrice, active}: a price drop (same currency,
   lower amount) mails every watcher of the product once per event.
 - inventory `StockChanged` {productId, variantId, available, previousAvailable}: stock is per variant, watches
@@ -51,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import repository
+from subgraphs.notifications.after_sale import AfterSaleMails
 from subgraphs.notifications.mail import TOKEN_MASK, Templates, format_money, without_mask
 from subgraphs.notifications.models import (
     Channel,
@@ -98,7 +101,7 @@ def _instant(value: object) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-class NotificationEvents:
+class NotificationEvents(AfterSaleMails):
     """The handlers, bound to this process's peers and templates."""
 
     def __init__(self, settings: NotificationsSettings, directory: Directory, templates: Templates) -> None:
@@ -484,8 +487,10 @@ def consumer_spec(events: NotificationEvents) -> ConsumerSpec:
                     "OrderConfirmed": events.order_confirmed,
                     "OrderCancelled": events.order_cancelled,
                     "CartAbandoned": events.cart_abandoned,
+                    **events.return_handlers(),
                 },
             ),
+            Subscription("shipping", events.shipment_handlers()),
             Subscription("products", {"ProductUpdated": events.product_updated}),
             Subscription("inventory", {"StockChanged": events.stock_changed}),
         ],

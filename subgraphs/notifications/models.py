@@ -48,6 +48,12 @@ class NotificationKind(enum.StrEnum):
     EMAIL_CHANGE_CONFIRMATION = "EMAIL_CHANGE_CONFIRMATION"  # to the new address, with its code
     EMAIL_CHANGE_REQUESTED = "EMAIL_CHANGE_REQUESTED"  # to the previous address, no code
     EMAIL_CHANGED = "EMAIL_CHANGED"  # to the previous address, once confirmed
+    # After the sale (issue 18): shipping's shipment events, orders' return events; to the order's customer.
+    SHIPMENT_SHIPPED = "SHIPMENT_SHIPPED"
+    SHIPMENT_DELIVERED = "SHIPMENT_DELIVERED"
+    RETURN_APPROVED = "RETURN_APPROVED"
+    RETURN_REJECTED = "RETURN_REJECTED"
+    RETURN_REFUNDED = "RETURN_REFUNDED"
     # orders' `CartAbandoned`: the lines left in a signed-in customer's cart.
     CART_REMINDER = "CART_REMINDER"
 

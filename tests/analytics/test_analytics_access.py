@@ -22,6 +22,7 @@ OPERATIONS = {
     "topProducts": f"query {{ topProducts{WINDOW} {{ unitsSold }} }}",
     "userActivity": f"query {{ userActivity{WINDOW} {{ logins }} }}",
     "voucherUsage": f"query {{ voucherUsage{WINDOW} {{ orders }} }}",
+    "fulfillmentTimes": f"query {{ fulfillmentTimes{WINDOW} {{ shipmentsShipped }} }}",
     "Product.stats": (
         f'query {{ _entities(representations: [{{__typename: "Product", id: "{PRODUCT}"}}]) '
         "{ ... on Product { stats { views } } } }"
@@ -92,7 +93,7 @@ async def test_replaying_an_unknown_dead_letter_is_not_found(server: tuple[Analy
     assert [error["extensions"]["code"] for error in body["errors"]] == ["NOT_FOUND"]
 
 
-@pytest.mark.parametrize("field", ["salesSummary", "topProducts", "userActivity"])
+@pytest.mark.parametrize("field", ["salesSummary", "topProducts", "userActivity", "fulfillmentTimes"])
 async def test_a_window_that_does_not_end_after_it_starts_is_bad_user_input(
     server: tuple[AnalyticsServer, Callers], field: str
 ) -> None:

@@ -159,6 +159,17 @@ ACCOUNT_VALUES = {
     "product_name": "Kettle",
     "price": "USD 1.00",
     "previous_price": "USD 2.00",
+    # After the sale (issue 18): shipments and returns.
+    "carrier": "DHL",
+    "tracking_number": "JD1",
+    "tracking_url": "https://track.example/JD1",
+    "partial": False,
+    "shipped_on": None,
+    "delivered_on": None,
+    "return_id": "r",
+    "return_number": "R",
+    "rejection_reason": None,
+    "refund_total": "USD 1.00",
 }
 TOKEN_KINDS = [
     NotificationKind.WELCOME,

@@ -547,6 +547,7 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "notification",
         "notificationDeadLetters",
         "salesSummary",
+        "fulfillmentTimes",
         "topProducts",
         "userActivity",
         "analyticsDeadLetters",
