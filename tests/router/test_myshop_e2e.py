@@ -552,6 +552,8 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "analyticsDeadLetters",
         "inventoryDeadLetters",
         "shippingZones",
+        "shipment",
+        "shipments",
         "voucherUsage",
     } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}
