@@ -33,7 +33,8 @@ from shared.subscriptions import ConsumerSpec, Handler
 from subgraphs.orders import cart_repository, repository
 from subgraphs.orders.models import Cart, Order, outbox, processed_events
 
-# The consumer group of orders: users' `UserDeleted` only (its dead letters: `<prefix>deadletter:orders`).
+# The consumer group of orders: users' `UserDeleted` here, shipping's `Shipment*` added by fulfillment.py
+# (its dead letters: `<prefix>deadletter:orders`).
 GROUP = "orders"
 CONSUMER = ConsumerSpec(group=GROUP, subscriptions=[], processed=processed_events)
 

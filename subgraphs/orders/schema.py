@@ -11,6 +11,7 @@ import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
 
+from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
@@ -277,7 +278,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery):
+class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery, dead_letter_query("order")):  # type: ignore[misc]
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -297,7 +298,9 @@ class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery):
 
 
 @strawberry.type
-class Mutation(CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation):
+class Mutation(  # type: ignore[misc]
+    CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation, dead_letter_mutation("order")
+):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "

@@ -25,6 +25,7 @@ subscription U($after: String) {
   }
 }"""
 WATCH = "subscription W($id: ID!) { orderStatusChanged(orderId: $id) { id status } }"
+DEAD_LETTERS = "query { orderDeadLetters { eventId type error attempts } }"
 SAGA = ["PENDING", "INVENTORY_RESERVED", "PAYMENT_AUTHORIZED", "CONFIRMED"]
 
 
@@ -163,6 +164,36 @@ async def test_a_malformed_shipment_event_fails_and_writes_nothing(shop: Shop, f
     with pytest.raises(HandlerFailed):
         await feed.apply(event)
 
+    assert await copies(shop, order["id"]) == []
+    assert await fulfillment_events(shop, order["id"]) == []
+
+
+async def test_a_shipment_event_orders_cannot_read_waits_in_its_dead_letters_for_admins(
+    shop: Shop, redis: Redis
+) -> None:
+    # Given a shipped event whose lines orders cannot read, published into shipping's stream
+    _, order, _ = await confirmed_order(shop, lines=1)
+    bad = shipment_event(
+        "ShipmentShipped", order, str(uuid.uuid4()), lines=[(1, 1)], fulfillment="FULFILLED",
+        previous="UNFULFILLED", at=moment(),
+    )  # fmt: skip
+    bad.payload["lines"] = "not a list"
+    await publish(redis, bad)
+
+    # When orders' consumer has tried it its 5 times
+    letters = await eventually(
+        lambda: shop.gql("orders", DEAD_LETTERS, token=shop.admin),
+        lambda answer: answer.ok()["orderDeadLetters"],
+        within=60,
+        every=0.5,
+        what="the event in orders' dead letters",
+    )
+
+    # Then admins find it there (nobody else), and it changed nothing
+    [letter] = letters.ok()["orderDeadLetters"]
+    assert (letter["eventId"], letter["type"], letter["attempts"]) == (str(bad.id), "ShipmentShipped", 5)
+    assert "lines" in letter["error"]
+    assert (await shop.gql("orders", DEAD_LETTERS, token=shop.customer().token)).error_codes == ["FORBIDDEN"]
     assert await copies(shop, order["id"]) == []
     assert await fulfillment_events(shop, order["id"]) == []
 

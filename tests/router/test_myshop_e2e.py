@@ -551,6 +551,7 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "userActivity",
         "analyticsDeadLetters",
         "inventoryDeadLetters",
+        "orderDeadLetters",
         "shippingZones",
         "shipment",
         "shipments",
