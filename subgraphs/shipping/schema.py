@@ -15,6 +15,7 @@ from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdmin, IsService, guarded
+from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.errors import BadUserInput
 from shared.graphql import build_schema
 from shared.graphql_types import Money
@@ -299,7 +300,7 @@ def _fields(input: CreateShippingMethodInput | UpdateShippingMethodInput) -> Met
 
 
 @strawberry.type
-class Query(shipment_schema.ShipmentQuery):
+class Query(shipment_schema.ShipmentQuery, dead_letter_query("shipping")):  # type: ignore[misc]
     @strawberry.field(
         **guarded(IsAdmin, ZONES),
         description="Every shipping zone, by name (admin only).",
@@ -338,7 +339,7 @@ class Query(shipment_schema.ShipmentQuery):
 
 
 @strawberry.type
-class Mutation(shipment_schema.ShipmentMutation):
+class Mutation(shipment_schema.ShipmentMutation, dead_letter_mutation("shipping")):  # type: ignore[misc]
     @strawberry.mutation(
         **guarded(IsAdmin),
         description="A zone of 1 or more countries (ISO alpha-2), none in another zone (admin only).",

@@ -554,6 +554,9 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "inventoryDeadLetters",
         "orderDeadLetters",
         "shippingZones",
+        "shipment",
+        "shipments",
+        "shippingDeadLetters",
         "voucherUsage",
     } == fields
     assert ok(await post(client, '{ __type(name: "_Service") { name } }')) == {"__type": None}

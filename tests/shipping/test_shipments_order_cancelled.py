@@ -1,11 +1,19 @@
 """Orders' `OrderCancelled` reaches shipping's consumer: the order's PENDING shipments are cancelled,
-each with its `ShipmentCancelled`; other orders' shipments stay as they are."""
+each with its `ShipmentCancelled`; other orders' shipments stay as they are; an event it cannot read ends in
+its dead letters for an admin."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
 
 from eventually import eventually
 from shipments_shop import SHIPMENT, ShipmentsShop
 from sqlalchemy import text
+
+from shared.outbox import Event, stream_name
+
+DEAD_LETTERS = "query { shippingDeadLetters { type error attempts } }"
 
 
 async def test_cancelling_an_order_cancels_its_pending_shipments(shop: ShipmentsShop) -> None:
@@ -56,3 +64,21 @@ async def test_a_shipment_of_a_cancelled_order_never_ships(shop: ShipmentsShop) 
             text("SELECT shipped_at FROM orders WHERE id = :id"), {"id": order["id"]}
         )
     assert shipped_at is None
+
+
+async def test_an_order_event_shipping_cannot_read_waits_in_its_dead_letters(shop: ShipmentsShop) -> None:
+    event = Event(uuid.uuid4(), "OrderCancelled", "orders", 1, datetime.now(UTC), {"orderId": "not-an-id"})
+    await shop.redis.xadd(stream_name(shop.prefix, "orders"), event.to_fields())
+
+    letters = await eventually(
+        lambda: shop.gql("shipping", DEAD_LETTERS, {}, token=shop.admin.token),
+        lambda answer: answer.data and answer.data["shippingDeadLetters"],
+        within=60,
+        every=0.5,
+        what="the event in shipping's dead letters",
+    )
+    refused = await shop.gql("shipping", DEAD_LETTERS, {}, token=shop.partner.token)
+
+    [letter] = letters.data["shippingDeadLetters"]
+    assert (letter["type"], letter["attempts"]) == ("OrderCancelled", 5)
+    assert refused.error_codes == ["FORBIDDEN"]
