@@ -64,11 +64,12 @@ async def test_a_shipped_shipment_is_copied_and_announced_as_a_fulfillment_chang
     customer, order, _ = await confirmed_order(shop)
     shipment = str(uuid.uuid4())
     common = {"lines": [(1, 1)], "previous": "UNFULFILLED"}
+    shipped_at = moment(1)
     created = shipment_event(
         "ShipmentCreated", order, shipment, fulfillment="UNFULFILLED", at=moment(), **common
     )
     shipped = shipment_event(
-        "ShipmentShipped", order, shipment, fulfillment="PARTIALLY_FULFILLED", at=moment(1), **common
+        "ShipmentShipped", order, shipment, fulfillment="PARTIALLY_FULFILLED", at=shipped_at, **common
     )
 
     # When shipping's relay publishes both
@@ -85,7 +86,7 @@ async def test_a_shipped_shipment_is_copied_and_announced_as_a_fulfillment_chang
     assert (str(row["shipment_id"]), row["lines"]) == (shipment, [{"line": 1, "quantity": 1}])
     assert (row["carrier"], row["tracking_number"]) == ("DHL", "JD0123456789")
     assert row["tracking_url"] == "https://track.example/JD0123456789"
-    assert row["shipped_at"] == moment(1) and row["delivered_at"] is None
+    assert row["shipped_at"] == shipped_at and row["delivered_at"] is None
     # and announces the shipped one (not the creation, which moves no fulfillment), with the contract's keys
     assert await fulfillment_events(shop, order["id"]) == [
         {
