@@ -29,6 +29,8 @@ from subgraphs.orders.feed import OrderChange
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product, ProductVariant
+from subgraphs.orders.returns import ReturnService
+from subgraphs.orders.returns_schema import Return, ReturnMutation, ReturnQuery, returns_of_rows
 from subgraphs.orders.service import OrderPage, OrderService
 from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 from subgraphs.orders.watching import OrderWatch
@@ -206,6 +208,13 @@ class Order:
             for change in await OrderService(info.context).history(self.row)
         ]
 
+    @strawberry.field(
+        description="Its returns, oldest first (its customer, ADMIN or PARTNER).",
+        directives=[ListSize(assumed_size=2)],
+    )
+    async def returns(self, info: Info) -> list[Return]:
+        return returns_of_rows(await ReturnService(info.context).returns_of(self.row))
+
     @classmethod
     def from_row(cls, row: models.Order, *, status: str | None = None) -> Order:
         return cls(
@@ -271,7 +280,7 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query(CartQuery, TaxQuery, PromotionQuery):
+class Query(CartQuery, TaxQuery, PromotionQuery, ReturnQuery):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -291,7 +300,7 @@ class Query(CartQuery, TaxQuery, PromotionQuery):
 
 
 @strawberry.type
-class Mutation(CartMutation, TaxMutation, PromotionMutation):
+class Mutation(CartMutation, TaxMutation, PromotionMutation, ReturnMutation):
     @strawberry.mutation(
         description=(
             "Place an order: prices come from the catalog now, stock is reserved, the payment charged. "
