@@ -19,6 +19,7 @@ from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.ids import uuid_or_none
 from subgraphs.inventory.repository import ProductStock, ReservationRecord, StockLevel
+from subgraphs.inventory.restocks import restock_return
 from subgraphs.inventory.service import InventoryService, StockLine, reservation_lines
 
 # GraphQL's Int is 32-bit: a product's sums over many variants could pass it (each variant stays far below).
@@ -258,8 +259,8 @@ class Mutation(dead_letter_mutation("inventory")):  # type: ignore[misc]
             StockLine(variant_id=line.variant_id, product_id=None, quantity=line.quantity)
             for line in input.lines
         ]
-        return await InventoryService.of(info.context).restock_return(
-            input.key, input.order_id, lines, input.reason
+        return await restock_return(
+            InventoryService.of(info.context), input.key, input.order_id, lines, input.reason
         )
 
 

@@ -1,5 +1,5 @@
-"""Inventory's actions: adjust stock, reserve, confirm and release units for the order saga, restock a
-return's units; the sweeper that expires forgotten reservations. Rules here, SQL in repository.py.
+"""Inventory's actions: adjust stock, and reserve, confirm and release units for the order saga; the sweeper
+that expires forgotten reservations (a return's restock: restocks.py). Rules here, SQL in repository.py.
 
 Stock is kept per variant (products' `ProductVariant`); a product id names the variant sharing its id (every
 product older than variants, and every product created without them, has one). What the catalog says of a
@@ -256,38 +256,6 @@ class InventoryService:
             level = await repository.move_stock(self.session, variant_id, delta_on_hand, delta_reserved)
             await self._emit(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
         await repository.record_movements(self.session, movements)
-
-    # --- returns ---
-
-    async def restock_return(
-        self, key: object, order_id: object, lines: Sequence[StockLine], reason: object
-    ) -> bool:
-        """Put a return's units back on hand, once per key (orders' `return:<id>:restock`).
-
-        The key's row is claimed first: a repeat (concurrent or late) waits for the first one's transaction
-        and then adds nothing. Each variant's units are one ledger row with the caller's reason (naming the
-        return) and one StockChanged. A variant inventory has no row of gets one (as a receipt does); the
-        catalog's flags are not asked: returned units are on hand even if the variant was archived since.
-        """
-        clean_key_ = clean_key(key)
-        oid = parse_uuid(order_id, "input.orderId", "an order id")
-        merged = clean_lines(lines)
-        why = clean_reason(reason, "input.reason")
-        if not await repository.insert_restock_if_new_key(self.session, clean_key_, oid, why):
-            return True
-        for variant_id, quantity in merged:
-            level = await repository.add_on_hand(self.session, variant_id, quantity, at_most=MAX_ON_HAND)
-            if level is None:
-                raise BadUserInput(
-                    f"A variant has at most {MAX_ON_HAND} units on hand.",
-                    field="input.lines",
-                    variantId=str(variant_id),
-                )
-            await self._emit(level, delta_available=quantity, reason=why)
-        await repository.record_movements(
-            self.session, [Movement(variant_id, quantity, 0, why) for variant_id, quantity in merged]
-        )
-        return True
 
     # --- reservations ---
 
