@@ -249,3 +249,21 @@ async def test_bad_return_input_is_bad_user_input(shop: Shop, returns: Returns, 
 
     assert response.error_codes == ["BAD_USER_INPUT"]
     assert response.errors[0]["extensions"]["field"] == field
+
+
+async def test_concurrent_requests_never_return_the_same_units_twice(shop: Shop, returns: Returns) -> None:
+    product = await shop.product(price=500, stock=10)
+    customer = shop.customer()
+    order_id = await returns.confirmed_order(customer, [(product, 2)])
+    await returns.deliver(order_id, [(1, 2)])
+
+    responses = await asyncio.gather(
+        *(returns.request_call(customer.token, order_id, [(1, 2)]) for _ in range(4))
+    )
+
+    assert sorted(str(response.error_codes) for response in responses) == [
+        "['BAD_USER_INPUT']",
+        "['BAD_USER_INPUT']",
+        "['BAD_USER_INPUT']",
+        "[]",
+    ]
