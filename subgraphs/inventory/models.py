@@ -152,3 +152,15 @@ class StockMovement(Base):
         Uuid, ForeignKey("reservations.id"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Restock(Base):
+    """One `restockReturn` applied, under the caller's key: a repeat of the key finds it and adds nothing.
+    The units it put back are ledger rows whose reason is the caller's (naming the return)."""
+
+    __tablename__ = "restocks"
+
+    key: Mapped[str] = mapped_column(String(KEY_MAX_LENGTH), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(String(REASON_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.inventory.models import Reservation, ReservationLine, StockItem, StockMovement
+from subgraphs.inventory.models import Reservation, ReservationLine, Restock, StockItem, StockMovement
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,3 +406,17 @@ def _record(row: Any, lines: Iterable[ReservationLineRecord]) -> ReservationReco
         reason=row.reason,
         lines=tuple(lines),
     )
+
+
+async def insert_restock_if_new_key(
+    session: AsyncSession, key: str, order_id: uuid.UUID, reason: str
+) -> bool:
+    """Claim `key` for a restock: True when new, False when the key was applied before (waiting, while another
+    transaction holds it uncommitted, for that one to end)."""
+    statement = (
+        pg_insert(Restock)
+        .values(key=key, order_id=order_id, reason=reason)
+        .on_conflict_do_nothing(index_elements=[Restock.key])
+        .returning(Restock.key)
+    )
+    return (await session.execute(statement)).one_or_none() is not None

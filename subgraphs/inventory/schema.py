@@ -19,7 +19,8 @@ from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.ids import uuid_or_none
 from subgraphs.inventory.repository import ProductStock, ReservationRecord, StockLevel
-from subgraphs.inventory.service import InventoryService, reservation_lines
+from subgraphs.inventory.restocks import restock_return
+from subgraphs.inventory.service import InventoryService, StockLine, reservation_lines
 
 # GraphQL's Int is 32-bit: a product's sums over many variants could pass it (each variant stays far below).
 _INT_MAX = 2**31 - 1
@@ -162,6 +163,22 @@ class ReserveStockInput:
     lines: list[StockLineInput] = strawberry.field(description="1 to 100 lines; one variant twice is merged.")
 
 
+@strawberry.federation.input(inaccessible=True, description="A line of a return put back on hand (internal).")
+class RestockLineInput:
+    variant_id: strawberry.ID
+    quantity: int = strawberry.field(description="1 to 10,000 units.")
+
+
+@strawberry.federation.input(inaccessible=True, description="A return's units back on hand (internal).")
+class RestockReturnInput:
+    key: str = strawberry.field(description="Idempotency key: a known key adds nothing again.")
+    order_id: strawberry.ID
+    lines: list[RestockLineInput] = strawberry.field(
+        description="1 to 100 lines; one variant twice is merged."
+    )
+    reason: str = strawberry.field(description="The ledger's reason (1 to 200 characters): names the return.")
+
+
 @strawberry.type
 class Query(dead_letter_query("inventory")):  # type: ignore[misc]
     @strawberry.federation.field(
@@ -230,6 +247,20 @@ class Mutation(dead_letter_mutation("inventory")):  # type: ignore[misc]
     async def release_reservation(self, info: Info, key: str, reason: str) -> Reservation:
         return Reservation.from_record(
             await InventoryService.of(info.context).release_reservation(key, reason)
+        )
+
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        **guarded(IsService),
+        description="Put a return's units back on hand, once per key; StockChanged per variant (SERVICE).",
+    )
+    async def restock_return(self, info: Info, input: RestockReturnInput) -> bool:
+        lines = [
+            StockLine(variant_id=line.variant_id, product_id=None, quantity=line.quantity)
+            for line in input.lines
+        ]
+        return await restock_return(
+            InventoryService.of(info.context), input.key, input.order_id, lines, input.reason
         )
 
 

@@ -1,5 +1,5 @@
 """Inventory's actions: adjust stock, and reserve, confirm and release units for the order saga; the sweeper
-that expires forgotten reservations. Rules here, SQL in repository.py.
+that expires forgotten reservations (a return's restock: restocks.py). Rules here, SQL in repository.py.
 
 Stock is kept per variant (products' `ProductVariant`); a product id names the variant sharing its id (every
 product older than variants, and every product created without them, has one). What the catalog says of a

@@ -17,6 +17,7 @@ from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import outbox
 from subgraphs.orders.privacy import CONSUMER, user_deleted
+from subgraphs.orders.returns_process import ReturnProcess, run_return_recovery
 from subgraphs.orders.saga import Saga, run_recovery
 from subgraphs.orders.schema import schema
 from subgraphs.orders.settings import OrdersSettings
@@ -28,8 +29,13 @@ async def setup(runtime: Runtime[OrdersState]) -> OrdersState:
     if not isinstance(settings, OrdersSettings):
         raise TypeError("the orders service runs with OrdersSettings")
     metrics = OrdersMetrics(runtime.metrics)
+    saga = Saga(runtime, metrics)
     return OrdersState(
-        settings=settings, metrics=metrics, saga=Saga(runtime, metrics), feed=OrderFeed(runtime)
+        settings=settings,
+        metrics=metrics,
+        saga=saga,
+        feed=OrderFeed(runtime),
+        returns=ReturnProcess(runtime, saga.peers),
     )
 
 
@@ -41,6 +47,8 @@ def consumer(runtime: Runtime[OrdersState]) -> ConsumerSpec:
 
 async def teardown(runtime: Runtime[OrdersState]) -> None:
     await runtime.state.feed.close()
+    # Returns in flight stop here (before the saga closes the peers they share); recovery finishes them.
+    await runtime.state.returns.stop()
     # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
     await runtime.state.saga.stop()
 
@@ -54,7 +62,7 @@ definition = SubgraphDefinition[OrdersState](
     teardown=teardown,
     outbox=outbox,
     consumer=consumer,
-    workers=[run_recovery, run_abandoned_carts],
+    workers=[run_recovery, run_abandoned_carts, run_return_recovery],
     # Orders cannot take an order without the services its saga calls.
     readiness_checks={
         peer: peer_health_check(f"{peer}_url") for peer in ("products", "inventory", "payments")

@@ -31,6 +31,16 @@ class OrderEvent(enum.StrEnum):
     # shipmentId, shipmentStatus, carrier, trackingNumber, trackingUrl}; the fulfillment statuses are
     # OrderFulfillmentStatus's values as shipping computed them; subscriptions read it (FULFILLMENT).
     ORDER_FULFILLMENT_CHANGED = "OrderFulfillmentChanged"
+    # A return's every transition (returns.py; aggregate: the return): {returnId, orderId, userId, status,
+    # reason, lines: [{line, productId, variantId, productName, variantLabel, quantity, refund}], refund:
+    # {subtotal, discount, tax, shipping, total}, currency, rejectionReason} (minor units; the refund is an
+    # estimate until ReturnReceived, then fixed: returns_refund.py).
+    RETURN_REQUESTED = "ReturnRequested"
+    RETURN_APPROVED = "ReturnApproved"
+    RETURN_REJECTED = "ReturnRejected"
+    RETURN_RECEIVED = "ReturnReceived"
+    # The money is back with the customer and the units on hand (returns_process.py).
+    RETURN_REFUNDED = "ReturnRefunded"
 
 
 EMITTED: tuple[OrderEvent, ...] = tuple(OrderEvent)

@@ -193,6 +193,102 @@ class OrderShipment(Base):
     event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# --- returns (returns.py, returns_process.py) ---
+
+
+class ReturnStatus(enum.StrEnum):
+    REQUESTED = "REQUESTED"  # the customer asked; staff decides
+    APPROVED = "APPROVED"  # the customer may send the units back
+    REJECTED = "REJECTED"  # final: its units count as not returned
+    RECEIVED = "RECEIVED"  # the units arrived: the refund and the restock run (returns_process.py)
+    REFUNDED = "REFUNDED"  # final: money back, units on hand
+
+
+RETURN_REASON_MAX_LENGTH = 500
+_RETURN_STATUSES = ", ".join(f"'{status}'" for status in ReturnStatus)
+
+
+class Return(Base):
+    """A return of some delivered units of one order. Its refund figures are an estimate until it is
+    RECEIVED, then fixed (returns_refund.py); `lease_*` belong to the process that refunds and restocks it."""
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        # One return per (order, idempotency key): a retried requestReturn finds the first one.
+        UniqueConstraint("order_id", "idempotency_key"),
+        CheckConstraint(f"status IN ({_RETURN_STATUSES})", name="known_status"),
+        CheckConstraint("refund_total >= 0", name="refund_not_negative"),
+        Index("ix_returns_order_id_created_at", "order_id", "created_at"),
+        Index("ix_returns_created_at_id", "created_at", "id"),
+        # The recovery worker's work list: received returns whose process is unfinished, by lease expiry.
+        Index("ix_returns_unfinished_lease", "lease_until", postgresql_where=text("status = 'RECEIVED'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # The order's customer (whoever asked: the customer or an admin on their behalf).
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the request (lines and reason): the same key with another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(RETURN_REASON_MAX_LENGTH))
+    rejection_reason: Mapped[str | None] = mapped_column(String(RETURN_REASON_MAX_LENGTH))
+    currency: Mapped[str] = mapped_column(String(3))
+    # The refund in minor units of `currency` (returns_refund.py): the lines' shares, and the order's
+    # shipping when this return is the one that makes every unit of the order returned.
+    refund_subtotal: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund_discount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund_tax: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund_shipping: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReturnLine(Base):
+    """Units of one order line in a return, with that line's share of the refund."""
+
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    return_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The order line (OrderItem.line).
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    subtotal: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    discount: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    tax: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    refund: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class ReturnStep(Base):
+    """One step of a received return's process (refund, restock), like `SagaStep`: STARTED is committed before
+    the peer is called, DONE after its answer."""
+
+    __tablename__ = "return_steps"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # What the peer answered (the refund's id), or the last error.
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
 # --- carts (carts.py) ---
 
 

@@ -143,6 +143,12 @@ _REFUND = """
 mutation Refund($key: String!, $reason: String!) {
   refundPayment(key: $key, reason: $reason) { id status }
 }"""
+_REFUND_PARTIALLY = """
+mutation RefundPartially($input: RefundPaymentPartiallyInput!) {
+  refundPaymentPartially(input: $input) { id amount { amount currency } }
+}"""
+_RESTOCK_RETURN = """
+mutation RestockReturn($input: RestockReturnInput!) { restockReturn(input: $input) }"""
 
 
 class Peers:
@@ -240,6 +246,37 @@ class Peers:
         return _answer(
             await self.payments.call(_REFUND, {"key": key, "reason": reason}), "refundPayment", "payments"
         )
+
+    async def refund_payment_partially(
+        self, key: str, *, order_id: str, amount: int, currency: str, reason: str
+    ) -> str:
+        """Give back `amount` of the order's payment once per key (a return's refund): the refund's id."""
+        refund_input = {
+            "key": key,
+            "orderId": order_id,
+            "amount": amount,
+            "currency": currency,
+            "reason": reason,
+        }
+        data = await self.payments.call(_REFUND_PARTIALLY, {"input": refund_input})
+        refund = data.get("refundPaymentPartially")
+        if not isinstance(refund, dict) or not refund.get("id"):
+            raise PeerUnavailable("payments", "SERVICE_UNAVAILABLE", "refundPaymentPartially without an id")
+        return str(refund["id"])
+
+    async def restock_return(
+        self, key: str, *, order_id: str, lines: list[tuple[str, int]], reason: str
+    ) -> None:
+        """Put a return's (variant id, quantity) units back on hand once per key."""
+        restock_input = {
+            "key": key,
+            "orderId": order_id,
+            "lines": [{"variantId": variant_id, "quantity": quantity} for variant_id, quantity in lines],
+            "reason": reason,
+        }
+        data = await self.inventory.call(_RESTOCK_RETURN, {"input": restock_input})
+        if data.get("restockReturn") is not True:
+            raise PeerUnavailable("inventory", "SERVICE_UNAVAILABLE", "restockReturn did not answer true")
 
     async def address_book(self, user_id: str) -> list[dict[str, Any]] | None:
         """The user's addresses as users stores them (camelCase keys, each with its `id`); None when users

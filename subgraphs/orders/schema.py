@@ -36,6 +36,8 @@ from subgraphs.orders.fulfillment_schema import (
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product, ProductVariant
+from subgraphs.orders.returns import ReturnService
+from subgraphs.orders.returns_schema import Return, ReturnMutation, ReturnQuery, returns_of_rows
 from subgraphs.orders.service import OrderPage, OrderService
 from subgraphs.orders.tax_schema import TaxMutation, TaxQuery
 from subgraphs.orders.watching import OrderWatch
@@ -213,6 +215,13 @@ class Order:
             for change in await OrderService(info.context).history(self.row)
         ]
 
+    @strawberry.field(
+        description="Its returns, oldest first (its customer, ADMIN or PARTNER).",
+        directives=[ListSize(assumed_size=2)],
+    )
+    async def returns(self, info: Info) -> list[Return]:
+        return returns_of_rows(await ReturnService(info.context).returns_of(self.row))
+
     @classmethod
     def from_row(cls, row: models.Order, *, status: str | None = None) -> Order:
         return cls(
@@ -278,7 +287,9 @@ class PlaceOrderInput:
 
 
 @strawberry.type
-class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery, dead_letter_query("order")):  # type: ignore[misc]
+class Query(  # type: ignore[misc]
+    CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery, ReturnQuery, dead_letter_query("order")
+):
     @strawberry.field(description="An order by id: its customer, ADMIN or PARTNER; null when there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await OrderService(info.context).get_order(id)
@@ -299,7 +310,12 @@ class Query(CartQuery, TaxQuery, PromotionQuery, FulfillmentQuery, dead_letter_q
 
 @strawberry.type
 class Mutation(  # type: ignore[misc]
-    CartMutation, TaxMutation, PromotionMutation, FulfillmentMutation, dead_letter_mutation("order")
+    CartMutation,
+    TaxMutation,
+    PromotionMutation,
+    FulfillmentMutation,
+    ReturnMutation,
+    dead_letter_mutation("order"),
 ):
     @strawberry.mutation(
         description=(

@@ -37,6 +37,13 @@ class OrdersSettings(ServiceSettings):
     saga_lease_seconds: float = Field(15.0, gt=0)
     recovery_interval_seconds: float = Field(2.0, gt=0)
 
+    # --- returns (returns.py) ---
+    # Delivered units may be returned for this many days after their delivery.
+    return_window_days: int = Field(30, gt=0, le=3650)
+    # How long receiveReturn waits for the refund and restock before answering with the return as it stands
+    # (RECEIVED: the process goes on, and a recovery worker finishes it if this process dies).
+    receive_return_wait_seconds: float = Field(10.0, gt=0)
+
     # --- pricing (pricing.py) ---
     # False (the default): catalog prices are net and tax is added on top (a B2B or US-style store).
     # True: catalog prices include tax and the tax is taken out of them (an EU-style consumer store).

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from subgraphs.orders.feed import OrderFeed
 from subgraphs.orders.metrics import OrdersMetrics
+from subgraphs.orders.returns_process import ReturnProcess
 from subgraphs.orders.saga import Saga
 from subgraphs.orders.settings import OrdersSettings
 
@@ -16,3 +17,5 @@ class OrdersState:
     metrics: OrdersMetrics
     saga: Saga
     feed: OrderFeed
+    # Received returns' refund and restock (returns_process.py).
+    returns: ReturnProcess

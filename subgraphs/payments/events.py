@@ -11,14 +11,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.payments.models import Payment, outbox
+from subgraphs.payments.models import Payment, Refund, outbox
 
 
 class PaymentEvent(enum.StrEnum):
     # A charge got the provider's answer: {paymentId, orderId, userId, amount, currency, status (CAPTURED or
     # DECLINED), failureReason}. Analytics counts payments and revenue.
     PAYMENT_PROCESSED = "PaymentProcessed"
-    # A captured charge was given back: {paymentId, orderId, userId, amount, currency, reason}.
+    # Money of a capture was given back: {paymentId, orderId, userId, amount (what THIS refund gave back),
+    # currency, reason, refundId, refundedTotal (all given back so far), partial (false for the refund that
+    # gave back what was left of the capture: `refundPayment`)}.
     PAYMENT_REFUNDED = "PaymentRefunded"
 
 
@@ -40,6 +42,13 @@ async def payment_processed(session: AsyncSession, payment: Payment) -> None:
     await outbox.emit(session, PaymentEvent.PAYMENT_PROCESSED, payload, aggregate_id=payment.id)
 
 
-async def payment_refunded(session: AsyncSession, payment: Payment) -> None:
-    payload = {**_common(payment), "reason": payment.refund_reason}
+async def payment_refunded(session: AsyncSession, payment: Payment, refund: Refund) -> None:
+    payload = {
+        **_common(payment),
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "refundId": str(refund.id),
+        "refundedTotal": payment.refunded_amount,
+        "partial": refund.partial,
+    }
     await outbox.emit(session, PaymentEvent.PAYMENT_REFUNDED, payload, aggregate_id=payment.id)

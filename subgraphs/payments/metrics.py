@@ -18,14 +18,16 @@ class PaymentsMetrics:
         )
         self.refunds = Counter(
             "myshop_payment_refunds_total",
-            "refundPayment calls by outcome: refunded, voided (no charge yet), nothing_to_refund, "
+            "refundPayment and refundPaymentPartially calls by outcome: refunded, partially_refunded, "
+            "voided (no charge yet), nothing_to_refund, exceeds_payment, replayed (known key), "
             "provider_unavailable.",
             ["service", "outcome"],
             registry=metrics.registry,
         )
         self.provider_seconds = Histogram(
             "myshop_payment_provider_seconds",
-            "Payment provider call duration, by operation (charge, refund) and result (ok, unavailable).",
+            "Payment provider call duration, by operation (charge, refund, refund_partially) and result "
+            "(ok, unavailable).",
             ["service", "operation", "result"],
             registry=metrics.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),

@@ -34,6 +34,7 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
             "status": payment.status,
             "failureReason": payment.failure_reason,
             "refundReason": payment.refund_reason,
+            "refundedAmount": payment.refunded_amount,
             "createdAt": iso(payment.created_at),
             "refundedAt": iso(payment.refunded_at),
         }

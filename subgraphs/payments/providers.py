@@ -10,6 +10,9 @@ can be produced on demand:
 | `tok_timeout`      | hangs `MYSHOP_PAYMENTS_SANDBOX_HANG_SECONDS`, then approved | refunded               |
 | `tok_flaky`        | the first attempt of a key fails transiently, then approved | refunded               |
 | `tok_refund_flaky` | approved                                                    | first attempt fails    |
+
+A partial refund (`refund_partially`, a return's refund) behaves as the refund of its charge's token, its
+attempts counted per refund key.
 | anything else      | declined, reason `unknown_payment_method`                   | nothing to refund      |
 
 Attempts are counted in Redis (`<redis_prefix>payments:sandbox:...`, with a TTL), not in the database: a
@@ -53,6 +56,10 @@ class PaymentProvider(Protocol):
     async def charge(self, *, key: str, amount: int, currency: str, method: str) -> ChargeResult: ...
 
     async def refund(self, *, key: str, reference: str, amount: int, currency: str) -> RefundResult: ...
+
+    async def refund_partially(
+        self, *, key: str, reference: str, amount: int, currency: str
+    ) -> RefundResult: ...
 
 
 APPROVE = "tok_approve"
@@ -99,6 +106,14 @@ class SandboxProvider:
         if reference.startswith(_REFUND_FLAKY_PREFIX) and attempt == 1:
             raise ProviderUnavailable("sandbox: transient refund failure (tok_refund_flaky, first attempt)")
         return RefundResult(reference=f"sbx_re_{uuid.uuid4().hex}")
+
+    async def refund_partially(self, *, key: str, reference: str, amount: int, currency: str) -> RefundResult:
+        attempt = await self._attempt("refund_partially", key)
+        if reference.startswith(_REFUND_FLAKY_PREFIX) and attempt == 1:
+            raise ProviderUnavailable(
+                "sandbox: transient partial refund failure (tok_refund_flaky, first attempt)"
+            )
+        return RefundResult(reference=f"sbx_pr_{uuid.uuid4().hex}")
 
     async def _attempt(self, operation: str, key: str) -> int:
         """This attempt's number (1 for the first) of `operation` for `key`."""

@@ -1,4 +1,4 @@
-"""SQL for the payments table, nothing else: rules live in service.py."""
+"""SQL for the payments and refunds tables, nothing else: rules live in service.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from subgraphs.payments.models import Payment, PaymentStatus
+from subgraphs.payments.models import Payment, PaymentStatus, Refund
+
+# Statuses of a charge that took money (some of which may have been given back since).
+_MOVED_MONEY = [PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
 
 
 async def insert_if_new_key(session: AsyncSession, values: Mapping[str, Any]) -> Payment | None:
@@ -56,7 +59,7 @@ async def charges_of_orders(session: AsyncSession, order_ids: Sequence[uuid.UUID
     """
     if not order_ids:
         return []
-    moved_money = case((Payment.status.in_([PaymentStatus.CAPTURED, PaymentStatus.REFUNDED]), 0), else_=1)
+    moved_money = case((Payment.status.in_(_MOVED_MONEY), 0), else_=1)
     statement = (
         select(Payment)
         .where(
@@ -64,6 +67,58 @@ async def charges_of_orders(session: AsyncSession, order_ids: Sequence[uuid.UUID
         )
         .ext(distinct_on(Payment.order_id))
         .order_by(Payment.order_id, moved_money, Payment.created_at.desc(), Payment.id.desc())
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def charge_of_order_for_update(session: AsyncSession, order_id: uuid.UUID) -> Payment | None:
+    """The order's charge (as `charges_of_orders` picks it), its row locked until the transaction ends."""
+    moved_money = case((Payment.status.in_(_MOVED_MONEY), 0), else_=1)
+    chosen = (
+        select(Payment.id)
+        .where(Payment.order_id == order_id)
+        .order_by(moved_money, Payment.created_at.desc(), Payment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = (
+        select(Payment)
+        .where(Payment.id == chosen)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def insert_refund_if_new_key(session: AsyncSession, values: Mapping[str, Any]) -> Refund | None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING: the new refund, or None when the key exists (waiting, like
+    `insert_if_new_key`, for a transaction that holds an uncommitted refund with this key)."""
+    statement = (
+        pg_insert(Refund)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Refund.key])
+        .returning(Refund)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def get_refund_by_key(session: AsyncSession, key: str) -> Refund | None:
+    statement = select(Refund).where(Refund.key == key).execution_options(populate_existing=True)
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def refunds_of_payments(session: AsyncSession, payment_ids: Sequence[uuid.UUID]) -> list[Refund]:
+    """Every refund of the payments among `payment_ids`, oldest first, in one statement."""
+    if not payment_ids:
+        return []
+    statement = (
+        select(Refund)
+        .where(
+            Refund.payment_id
+            == any_(bindparam("payment_ids", list(payment_ids), type_=ARRAY(Refund.payment_id.type)))
+        )
+        .order_by(Refund.created_at, Refund.id)
     )
     return list((await session.scalars(statement)).all())
 

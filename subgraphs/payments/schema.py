@@ -1,10 +1,10 @@
 """The payments subgraph's GraphQL schema: `Payment`, `Order.payment`, and the saga's internal operations.
 
-`chargePayment` and `refundPayment` are internal: @inaccessible (the router never exposes them) and refused
-without a SERVICE token when called on this subgraph directly. The Mutation type itself is NOT @inaccessible:
-that directive on a type spreads to the supergraph's one Mutation, hiding every subgraph's mutations (and the
-router cannot build its API schema then). ONLY_INACCESSIBLE_CHILDREN is checked on the composed Mutation,
-which has public fields from users, products, inventory and orders.
+`chargePayment`, `refundPayment` and `refundPaymentPartially` are internal: @inaccessible (the router never
+exposes them) and refused without a SERVICE token when called on this subgraph directly. The Mutation type
+itself is NOT @inaccessible: that directive on a type spreads to the supergraph's one Mutation, hiding every
+subgraph's mutations (and the router cannot build its API schema then). ONLY_INACCESSIBLE_CHILDREN is checked
+on the composed Mutation, which has public fields from users, products, inventory and orders.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from subgraphs.payments import models
 from subgraphs.payments.privacy import PersonalDataExport
-from subgraphs.payments.service import PaymentService, clean_charge
+from subgraphs.payments.service import PaymentService, clean_charge, clean_partial_refund
 
 
 @strawberry.enum(description="Where a payment stands.")
@@ -30,7 +30,10 @@ class PaymentStatus(enum.Enum):
     CAPTURED = "CAPTURED"
     DECLINED = "DECLINED"
     FAILED = "FAILED"
-    REFUNDED = "REFUNDED"
+    PARTIALLY_REFUNDED = strawberry.enum_value(
+        "PARTIALLY_REFUNDED", description="Part of the capture was given back (returns); the rest is kept."
+    )
+    REFUNDED = strawberry.enum_value("REFUNDED", description="All of the capture was given back.")
     VOIDED = "VOIDED"
 
 
@@ -92,9 +95,18 @@ class Payment:
     def created_at(self) -> datetime:
         return self.row.created_at
 
-    @strawberry.field
+    @strawberry.field(description="When all of the capture had been given back; null until then.")
     def refunded_at(self) -> datetime | None:
         return self.row.refunded_at
+
+    @strawberry.field(description="What was given back so far, by every refund (0 when none).")
+    def refunded_amount(self) -> Money:
+        return Money(amount=self.row.refunded_amount, currency=self.row.currency or NO_CURRENCY)
+
+    @strawberry.field(description="The money given back from this payment, oldest first.")
+    async def refunds(self, info: Info) -> list[PaymentRefund]:
+        rows = await PaymentService(info.context).refunds_of(self.row)
+        return [PaymentRefund.from_row(row) for row in rows]
 
     @classmethod
     def from_row(cls, row: models.Payment) -> Payment:
@@ -103,6 +115,28 @@ class Payment:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Payment | None:
         return _optional(await PaymentService(info.context).get_payment(id))
+
+
+@strawberry.type(description="Money given back from a payment: part of it (a return) or what was left of it.")
+class PaymentRefund:
+    id: strawberry.ID
+    row: strawberry.Private[models.Refund]
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return Money(amount=self.row.amount, currency=self.row.currency)
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self.row.reason
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @classmethod
+    def from_row(cls, row: models.Refund) -> PaymentRefund:
+        return cls(id=strawberry.ID(str(row.id)), row=row)
 
 
 def _optional(row: models.Payment | None) -> Payment | None:
@@ -116,6 +150,17 @@ class ChargePaymentInput:
     user_id: strawberry.ID
     amount: MoneyInput = strawberry.field(description="At least 1 minor unit.")
     method: str = strawberry.field(description="The payment method token (1 to 100 characters).")
+
+
+@strawberry.federation.input(
+    inaccessible=True, description="A partial refund of an order's payment (internal)."
+)
+class RefundPaymentPartiallyInput:
+    key: str = strawberry.field(description="Idempotency key: a repeat with it returns the first refund.")
+    order_id: strawberry.ID
+    amount: int = strawberry.field(description="Minor units of `currency` to give back, at least 1.")
+    currency: str = strawberry.field(description="The payment's currency.")
+    reason: str = strawberry.field(description="Why (1 to 500 characters), e.g. the return it refunds.")
 
 
 @strawberry.type
@@ -154,6 +199,23 @@ class Mutation:
     )
     async def refund_payment(self, info: Info, key: str, reason: str) -> Payment:
         return Payment.from_row(await PaymentService(info.context).refund(key, reason))
+
+    @strawberry.mutation(
+        **guarded(IsService, Inaccessible()),
+        description=(
+            "Give back part of an order's capture, once per key (internal, SERVICE; returns). More than "
+            "captured minus refunded is REFUND_EXCEEDS_PAYMENT; a key reused with another amount is CONFLICT."
+        ),
+    )
+    async def refund_payment_partially(self, info: Info, input: RefundPaymentPartiallyInput) -> PaymentRefund:
+        request = clean_partial_refund(
+            key=input.key,
+            order_id=input.order_id,
+            amount=input.amount,
+            currency=input.currency,
+            reason=input.reason,
+        )
+        return PaymentRefund.from_row(await PaymentService(info.context).refund_partially(request))
 
 
 schema = build_schema(query=Query, mutation=Mutation, types=[Payment, Order, PersonalDataExport])

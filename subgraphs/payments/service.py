@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import ids
 from shared.auth import Principal, Role
 from shared.context import Context
-from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError
+from shared.errors import BadUserInput, Conflict, Forbidden, MyShopError, NotFound
 from shared.ids import parse_uuid
 from shared.money import normalize_currency
 from subgraphs.payments import events, repository
@@ -32,6 +32,7 @@ from subgraphs.payments.models import (
     REASON_MAX_LENGTH,
     Payment,
     PaymentStatus,
+    Refund,
 )
 from subgraphs.payments.providers import ProviderUnavailable
 from subgraphs.payments.state import PaymentsState
@@ -49,6 +50,21 @@ class PaymentProviderUnavailable(MyShopError):
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message, retryable=True, **extra)
+
+
+class RefundExceedsPayment(MyShopError):
+    """A partial refund asked for more than the capture minus what was already given back."""
+
+    code = "REFUND_EXCEEDS_PAYMENT"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialRefundRequest:
+    key: str
+    order_id: uuid.UUID
+    amount: int
+    currency: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +111,31 @@ def clean_charge(
     )
 
 
-def clean_reason(value: object) -> str:
+def clean_reason(value: object, *, field: str = "reason") -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not 1 <= len(text) <= REASON_MAX_LENGTH:
-        raise BadUserInput(f"The reason is 1 to {REASON_MAX_LENGTH} characters.", field="reason")
+        raise BadUserInput(f"The reason is 1 to {REASON_MAX_LENGTH} characters.", field=field)
     return text
+
+
+def clean_partial_refund(
+    *, key: object, order_id: object, amount: object, currency: object, reason: object
+) -> PartialRefundRequest:
+    if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
+        raise BadUserInput(
+            f"The amount is a whole number of minor units from 1 to {MAX_AMOUNT}.", field="input.amount"
+        )
+    try:
+        code = normalize_currency(currency)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise BadUserInput("Not an ISO 4217 currency code.", field="input.currency") from exc
+    return PartialRefundRequest(
+        key=clean_key(key, field="input.key"),
+        order_id=parse_uuid(order_id, "input.orderId", "an order id"),
+        amount=amount,
+        currency=code,
+        reason=clean_reason(reason, field="input.reason"),
+    )
 
 
 def _same_charge(payment: Payment, request: ChargeRequest) -> bool:
@@ -222,12 +258,13 @@ class PaymentService:
         if payment is None or payment.status == PaymentStatus.PENDING:
             # Neither is expected (a PENDING row never commits); the saga retries refunds until they succeed.
             raise PaymentProviderUnavailable("The charge of this key has no outcome yet; retry.")
-        if payment.status != PaymentStatus.CAPTURED:
+        if payment.refundable == 0:
+            # Declined, voided, or already given back in full (by this call before, or by partial refunds).
             metrics.refund("nothing_to_refund")
             return payment
-        assert payment.provider_reference is not None and payment.amount is not None
-        assert payment.currency is not None
-        reference, amount, currency = payment.provider_reference, payment.amount, payment.currency
+        assert payment.provider_reference is not None and payment.currency is not None
+        # What partial refunds (returns) gave back already stays given: this gives back the rest.
+        reference, amount, currency = payment.provider_reference, payment.refundable, payment.currency
         try:
             result = await self._call_provider(
                 "refund",
@@ -238,22 +275,112 @@ class PaymentService:
         except PaymentProviderUnavailable:
             metrics.refund("provider_unavailable")
             raise
-        refunded_at = _now()
-        refunded = await repository.update(
-            self.session,
-            payment.id,
-            {
-                "status": PaymentStatus.REFUNDED,
-                "refunded_at": refunded_at,
-                "refund_reference": result.reference,
-                "refund_reason": reason,
-                "updated_at": refunded_at,
-            },
+        refunded, _ = await self._record_refund(
+            payment,
+            key=f"full:{key}",
+            amount=amount,
+            reason=reason,
+            partial=False,
+            provider_reference=result.reference,
         )
-        assert refunded is not None  # locked above
-        await events.payment_refunded(self.session, refunded)
         metrics.refund("refunded")
         return refunded
+
+    async def refund_partially(self, request: PartialRefundRequest) -> Refund:
+        """Give back `amount` of the order's capture, once per key (a return's refund).
+
+        The order's charge row is locked first: every refund of one payment runs one at a time, so a repeat of
+        a key (concurrent or late) finds the first one's refund and answers it, and two refunds can never give
+        back more than was captured. A key already used with another order, amount or currency is CONFLICT.
+        """
+        metrics = self.state.metrics
+        payment = await repository.charge_of_order_for_update(self.session, request.order_id)
+        existing = await repository.get_refund_by_key(self.session, request.key)
+        if existing is not None:
+            return self._replay_refund(existing, request)
+        if payment is None or payment.is_bare_tombstone:
+            raise NotFound("This order has no payment.", field="input.orderId")
+        if payment.currency != request.currency:
+            raise BadUserInput("The order was paid in another currency.", field="input.currency")
+        if request.amount > payment.refundable:
+            metrics.refund("exceeds_payment")
+            raise RefundExceedsPayment(
+                "The refund exceeds what is left of the payment.",
+                field="input.amount",
+                refundable=payment.refundable,
+            )
+        assert payment.provider_reference is not None
+        reference = payment.provider_reference
+        try:
+            result = await self._call_provider(
+                "refund_partially",
+                lambda: self.state.provider.refund_partially(
+                    key=request.key, reference=reference, amount=request.amount, currency=request.currency
+                ),
+            )
+        except PaymentProviderUnavailable:
+            metrics.refund("provider_unavailable")
+            raise
+        _, refund = await self._record_refund(
+            payment,
+            key=request.key,
+            amount=request.amount,
+            reason=request.reason,
+            partial=True,
+            provider_reference=result.reference,
+        )
+        metrics.refund("partially_refunded")
+        return refund
+
+    def _replay_refund(self, refund: Refund, request: PartialRefundRequest) -> Refund:
+        if (refund.order_id, refund.amount, refund.currency) != (
+            request.order_id,
+            request.amount,
+            request.currency,
+        ):
+            raise Conflict("This key belongs to a different refund.", field="input.key")
+        self.state.metrics.refund("replayed")
+        return refund
+
+    async def _record_refund(
+        self, payment: Payment, *, key: str, amount: int, reason: str, partial: bool, provider_reference: str
+    ) -> tuple[Payment, Refund]:
+        """Store a refund the provider made and add it to its (locked) payment; PaymentRefunded."""
+        assert payment.order_id is not None and payment.currency is not None and payment.amount is not None
+        now = _now()
+        refund = await repository.insert_refund_if_new_key(
+            self.session,
+            {
+                "key": key,
+                "payment_id": payment.id,
+                "order_id": payment.order_id,
+                "amount": amount,
+                "currency": payment.currency,
+                "reason": reason,
+                "partial": partial,
+                "provider_reference": provider_reference,
+                "created_at": now,
+            },
+        )
+        if refund is None:
+            # The payment row is locked and the key was free a moment ago: only another payment's refund with
+            # this key could have taken it. Nothing was kept; the caller's key is wrong.
+            raise Conflict("This key belongs to a different refund.", field="input.key")
+        refunded_amount = payment.refunded_amount + amount
+        values: dict[str, Any] = {"refunded_amount": refunded_amount, "updated_at": now}
+        if refunded_amount == payment.amount:
+            values |= {
+                "status": PaymentStatus.REFUNDED,
+                "refunded_at": now,
+                "refund_reference": provider_reference,
+                "refund_reason": reason,
+            }
+        else:
+            values["status"] = PaymentStatus.PARTIALLY_REFUNDED
+        updated = await repository.update(self.session, payment.id, values)
+        assert updated is not None  # locked by the caller
+        await events.payment_refunded(self.session, updated, refund)
+        return updated, refund
 
     async def _call_provider(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
@@ -277,6 +404,10 @@ class PaymentService:
             return None
         _check_visible(principal, payment)
         return payment
+
+    async def refunds_of(self, payment: Payment) -> list[Refund]:
+        """The refunds of a payment already checked visible, oldest first."""
+        return await self.context.loaders.refunds_of_payment.load(payment.id)
 
     async def payment_of_order(self, raw_order_id: object) -> Payment | None:
         """The charge of an order; None when it has none."""

@@ -42,8 +42,10 @@ class ChargeGate:
     """An HTTP proxy to payments that holds every chargePayment call, before forwarding it (and then drops it:
     the caller is dead by the time the gate opens) or after forwarding it."""
 
-    def __init__(self, target: str, *, forward_first: bool) -> None:
+    def __init__(self, target: str, *, forward_first: bool, marker: bytes = b"chargePayment") -> None:
         self.target = target
+        # The operation held (another test holds returns' refundPaymentPartially).
+        self.marker = marker
         self.forward_first = forward_first
         self.held = 0
         self.finished = 0
@@ -53,7 +55,7 @@ class ChargeGate:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
-        is_charge = b"chargePayment" in body
+        is_charge = self.marker in body
         try:
             if is_charge and not self.forward_first:
                 await self._hold()

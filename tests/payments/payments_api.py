@@ -29,6 +29,18 @@ mutation Refund($key: String!, $reason: String!) {{
   refundPayment(key: $key, reason: $reason) {{ {OUTCOME_FIELDS} }}
 }}
 """
+REFUND_PARTIALLY = """
+mutation Partial($input: RefundPaymentPartiallyInput!) {
+  refundPaymentPartially(input: $input) { id amount { amount currency } reason createdAt }
+}
+"""
+PAYMENT_REFUNDS = """
+query One($id: ID!) {
+  payment(id: $id) {
+    status refundedAmount { amount currency } refundedAt refunds { id amount { amount } reason }
+  }
+}
+"""
 PAYMENT = f"query One($id: ID!) {{ payment(id: $id) {{ {PAYMENT_FIELDS} }} }}"
 ORDER_PAYMENTS = """
 query Orders($representations: [_Any!]!) {
@@ -87,6 +99,28 @@ class PaymentsApi:
         self, key: str, reason: str = "order cancelled", *, token: str | None = "service"
     ) -> Any:
         return await self.gql("payments", REFUND, {"key": key, "reason": reason}, token=self._token(token))
+
+    async def refund_partially(
+        self,
+        order_id: str,
+        amount: int,
+        *,
+        key: str | None = None,
+        currency: str = "USD",
+        reason: str = "return",
+        token: str | None = "service",
+    ) -> Any:
+        input = {
+            "key": key or f"return:{uuid.uuid4()}:refund",
+            "orderId": order_id,
+            "amount": amount,
+            "currency": currency,
+            "reason": reason,
+        }
+        return await self.gql("payments", REFUND_PARTIALLY, {"input": input}, token=self._token(token))
+
+    async def refunds(self, payment_id: str, *, token: str | None) -> Any:
+        return await self.gql("payments", PAYMENT_REFUNDS, {"id": payment_id}, token=token)
 
     async def payment(self, payment_id: str, *, token: str | None) -> Any:
         return await self.gql("payments", PAYMENT, {"id": payment_id}, token=token)

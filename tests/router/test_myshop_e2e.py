@@ -543,6 +543,8 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "categories",
         "order",
         "orders",
+        "return",
+        "returns",
         "payment",
         "notification",
         "notificationDeadLetters",
