@@ -28,6 +28,7 @@ from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import repository
 from subgraphs.orders import returns_repository as returns_sql
 from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost, recover_forever
 from subgraphs.orders.models import Return, ReturnStatus
 from subgraphs.orders.peers import Peers
 from subgraphs.orders.returns import emit
@@ -54,10 +55,6 @@ def steps_of(row: Return) -> tuple[str, ...]:
     return (REFUND, RESTOCK) if row.refund_total > 0 else (RESTOCK,)
 
 
-class LeaseLost(Exception):
-    """Another process took this return over (ours looked dead): stop driving it."""
-
-
 class ReturnProcess:
     """Drives received returns for one process (`runtime.state.returns`)."""
 
@@ -68,8 +65,14 @@ class ReturnProcess:
         self.sessionmaker = runtime.sessionmaker
         self.peers = peers
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
-        self.owner = uuid.uuid4().hex[:12]
-        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.runs = LeasedRuns(
+            "return",
+            self.sessionmaker,
+            lease_seconds=settings.saga_lease_seconds,
+            renew=returns_sql.renew_lease,
+            drive=self._drive,
+        )
+        self.owner = self.runs.owner
         registry = runtime.metrics.registry
         # Alert on this: the steps never give up, so a stuck refund shows here and nowhere else.
         self.step_retries = Counter(
@@ -91,27 +94,14 @@ class ReturnProcess:
         await returns_sql.record_step(session, row.id, steps_of(row)[0], STARTED, None, attempt=True)
 
     def start(self, return_id: uuid.UUID, *, announced: bool = False) -> asyncio.Task[None]:
-        task = self._running.get(return_id)
-        if task is None or task.done():
-            task = asyncio.create_task(self._run(return_id, announced), name=f"return:{return_id}")
-            self._running[return_id] = task
-            task.add_done_callback(lambda _: self._running.pop(return_id, None))
-        return task
+        return self.runs.start(return_id, announced=announced)
 
     async def wait(self, return_id: uuid.UUID, seconds: float) -> None:
         """Until the process of the return ends here, or `seconds`."""
-        task = self._running.get(return_id)
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), seconds)
-            except TimeoutError:
-                return
+        await self.runs.wait_here(return_id, seconds)
 
     async def stop(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runs.stop()
 
     # --- the recovery worker ---
 
@@ -129,31 +119,7 @@ class ReturnProcess:
 
     # --- driving one return ---
 
-    async def _run(self, return_id: uuid.UUID, announced: bool) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(return_id))
-        try:
-            await self._drive(return_id, announced=announced)
-        except LeaseLost:
-            logger.warning("return %s: lease lost, another process drives it now", return_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Nothing is lost: the lease runs out and the recovery worker tries again.
-            logger.exception("return %s: process interrupted", return_id)
-        finally:
-            heartbeat.cancel()
-
-    async def _heartbeat(self, return_id: uuid.UUID) -> None:
-        interval = self.settings.saga_lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            async with self.sessionmaker() as session, session.begin():
-                if not await returns_sql.renew_lease(
-                    session, return_id, self.owner, self.settings.saga_lease_seconds
-                ):
-                    return
-
-    async def _drive(self, return_id: uuid.UUID, *, announced: bool) -> None:
+    async def _drive(self, return_id: uuid.UUID, announced: bool) -> None:
         async with self.sessionmaker() as session:
             row = await returns_sql.get(session, return_id)
             if row is None or row.status != ReturnStatus.RECEIVED:
@@ -256,9 +222,4 @@ class ReturnProcess:
 async def run_return_recovery(runtime: Runtime[OrdersState]) -> None:
     """The recovery worker of returns: every few seconds, take over the received returns of dead processes."""
     process = runtime.state.returns
-    while True:
-        try:
-            await process.recover_once()
-        except Exception:
-            logger.exception("return recovery pass failed")
-        await asyncio.sleep(process.settings.recovery_interval_seconds)
+    await recover_forever("return", process.recover_once, process.settings.recovery_interval_seconds)

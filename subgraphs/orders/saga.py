@@ -25,6 +25,7 @@ from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
+from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost, recover_forever
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
 from subgraphs.orders.order_price import order_summary
@@ -66,10 +67,6 @@ class StepFailure(Exception):
     reason: str
 
 
-class LeaseLost(Exception):
-    """Another process took this saga over (ours looked dead): stop driving it."""
-
-
 class Saga:
     """Drives order sagas for one process (`runtime.state.saga`)."""
 
@@ -82,9 +79,14 @@ class Saga:
         self.metrics = metrics
         # Retries of many sagas (a burst of orders against a peer that is down) spread out.
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
-        # Unique per process start: a restarted process does not own its previous life's leases.
-        self.owner = f"{uuid.uuid4().hex[:12]}"
-        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.runs = LeasedRuns(
+            "saga",
+            self.sessionmaker,
+            lease_seconds=settings.saga_lease_seconds,
+            renew=repository.renew_lease,
+            drive=self._timed_drive,
+        )
+        self.owner = self.runs.owner
 
     # --- starting and waiting ---
 
@@ -93,22 +95,12 @@ class Saga:
 
         `announced`: the next step's STARTED is already recorded (by the transaction that created the order).
         """
-        task = self._running.get(order_id)
-        if task is None or task.done():
-            task = asyncio.create_task(self._run(order_id, announced), name=f"saga:{order_id}")
-            self._running[order_id] = task
-            task.add_done_callback(lambda _: self._running.pop(order_id, None))
-        return task
+        return self.runs.start(order_id, announced=announced)
 
     async def wait(self, order_id: uuid.UUID, seconds: float) -> None:
         """Until the saga running here ends, or `seconds`; for a saga driven elsewhere, poll the database."""
-        task = self._running.get(order_id)
         deadline = time.monotonic() + seconds
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), seconds)
-            except TimeoutError:
-                return
+        if await self.runs.wait_here(order_id, seconds):
             return
         while time.monotonic() < deadline:
             async with self.sessionmaker() as session:
@@ -118,10 +110,7 @@ class Saga:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runs.stop()
         await self.peers.close()
 
     # --- the recovery worker ---
@@ -140,31 +129,10 @@ class Saga:
 
     # --- driving one saga ---
 
-    async def _run(self, order_id: uuid.UUID, announced: bool) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(order_id))
+    async def _timed_drive(self, order_id: uuid.UUID, announced: bool) -> None:
         started = time.perf_counter()
-        try:
-            await self._drive(order_id, announced=announced)
-            self.metrics.saga_duration.observe(time.perf_counter() - started)
-        except LeaseLost:
-            logger.warning("order %s: lease lost, another process drives its saga now", order_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Nothing is lost: the lease runs out and the recovery worker tries again.
-            logger.exception("order %s: saga interrupted", order_id)
-        finally:
-            heartbeat.cancel()
-
-    async def _heartbeat(self, order_id: uuid.UUID) -> None:
-        interval = self.settings.saga_lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            async with self.sessionmaker() as session, session.begin():
-                if not await repository.renew_lease(
-                    session, order_id, self.owner, self.settings.saga_lease_seconds
-                ):
-                    return
+        await self._drive(order_id, announced=announced)
+        self.metrics.saga_duration.observe(time.perf_counter() - started)
 
     async def _drive(self, order_id: uuid.UUID, *, announced: bool) -> None:
         order, steps, lines = await self._load(order_id)
@@ -400,9 +368,4 @@ async def change_status(
 async def run_recovery(runtime: Runtime[OrdersState]) -> None:
     """The recovery worker: every few seconds, take over the sagas of dead processes."""
     saga = runtime.state.saga
-    while True:
-        try:
-            await saga.recover_once()
-        except Exception:
-            logger.exception("saga recovery pass failed")
-        await asyncio.sleep(saga.settings.recovery_interval_seconds)
+    await recover_forever("saga", saga.recover_once, saga.settings.recovery_interval_seconds)
