@@ -77,6 +77,10 @@ class NotificationsSettings(ServiceSettings):
     webhook_disable_after_failing_seconds: float = Field(259_200.0, gt=0)
     # After `rotateWebhookSecret` the previous secret signs too (a second `v1=`) for this long.
     webhook_secret_overlap_seconds: int = Field(86_400, ge=0)
+    # A delivery waits this long after its event happened before its first try: an earlier event of the same
+    # order from another producer's stream (a payment's, between two of the order's) that the consumer reads
+    # a little later still goes out first. Order holds across producers for lags up to this.
+    webhook_ordering_grace_seconds: float = Field(1.0, ge=0, le=60)
     # The dispatcher: deliveries claimed per round, POSTs in flight at once, its sleep when nothing is due,
     # and how long a claimed delivery is its own (a dispatcher that died is replaced after it).
     webhook_batch_size: int = Field(50, ge=1, le=1000)

@@ -15,6 +15,7 @@ per (endpoint, event), so a redelivered event makes no second delivery. The disp
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Subscription
 from subgraphs.notifications import webhooks_repository as repository
 from subgraphs.notifications.models import processed_events
+from subgraphs.notifications.settings import NotificationsSettings
 
 if TYPE_CHECKING:
     from shared.context import Runtime
@@ -70,15 +72,18 @@ def envelope(event: Event) -> dict[str, object]:
     return {"id": event.id, "type": event.type, "producer": event.producer, "occurred_at": event.occurred_at}
 
 
-async def event_to_deliveries(session: AsyncSession, event: Event) -> None:
-    endpoints = await repository.subscribed_endpoints(session, event.type, event.occurred_at)
-    if not endpoints:
-        return  # nobody subscribed: the event is not kept
-    stored = {**envelope(event), "data": event.payload}
-    await repository.insert_deliveries(session, stored, ordering_key(event), endpoints)
+def webhook_consumer_spec(settings: NotificationsSettings) -> ConsumerSpec:
+    async def event_to_deliveries(session: AsyncSession, event: Event) -> None:
+        endpoints = await repository.subscribed_endpoints(session, event.type, event.occurred_at)
+        if not endpoints:
+            return  # nobody subscribed: the event is not kept
+        stored = {**envelope(event), "data": event.payload}
+        # Not before the grace after it happened: see `webhook_ordering_grace_seconds`.
+        first = event.occurred_at + timedelta(seconds=settings.webhook_ordering_grace_seconds)
+        await repository.insert_deliveries(
+            session, stored, ordering_key(event), endpoints, first_attempt_at=first
+        )
 
-
-def webhook_consumer_spec() -> ConsumerSpec:
     return ConsumerSpec(
         group=GROUP,
         subscriptions=[
@@ -94,7 +99,7 @@ async def consume_webhook_events(runtime: Runtime) -> None:
     """The worker of the group `webhooks`, configured like the service's own consumer."""
     settings = runtime.settings
     await Consumer(
-        webhook_consumer_spec(),
+        webhook_consumer_spec(runtime.state.settings),
         runtime.sessionmaker,
         runtime.redis,
         settings.redis_prefix,

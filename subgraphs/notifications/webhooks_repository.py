@@ -80,7 +80,7 @@ async def update_endpoint(
         .where(WebhookEndpoint.id == endpoint_id)
         .values(**values, updated_at=func.now())
         .returning(WebhookEndpoint)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.scalars(statement)).one()
 
@@ -96,7 +96,7 @@ async def subscribed_endpoints(
     """The endpoints that get an event: subscribed to its type (or `*`) and registered before it happened (a
     new endpoint is not sent the history). A DISABLED one too: its deliveries wait until it is enabled."""
     statement = select(WebhookEndpoint.id).where(
-        or_(WebhookEndpoint.events.any(event_type), WebhookEndpoint.events.any("*")),
+        WebhookEndpoint.events.overlap([event_type, "*"]),
         WebhookEndpoint.created_at <= occurred_at,
     )
     return list((await session.scalars(statement)).all())
@@ -106,9 +106,15 @@ async def subscribed_endpoints(
 
 
 async def insert_deliveries(
-    session: AsyncSession, event: dict[str, Any], ordering_key: str, endpoint_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    event: dict[str, Any],
+    ordering_key: str,
+    endpoint_ids: Sequence[uuid.UUID],
+    *,
+    first_attempt_at: datetime,
 ) -> int:
-    """The event (once) and one PENDING delivery per endpoint; a delivery there is already stays as it is."""
+    """The event (once) and one PENDING delivery per endpoint, first tried at `first_attempt_at`; a delivery
+    there is already stays as it is."""
     await session.execute(insert(WebhookEvent).values(**event).on_conflict_do_nothing(index_elements=["id"]))
     rows = [
         {
@@ -118,6 +124,7 @@ async def insert_deliveries(
             "event_type": event["type"],
             "ordering_key": ordering_key,
             "occurred_at": event["occurred_at"],
+            "next_attempt_at": first_attempt_at,
         }
         for endpoint_id in endpoint_ids
     ]
@@ -164,7 +171,7 @@ async def claim_due(session: AsyncSession, *, limit: int, lease_seconds: float) 
         .where(WebhookDelivery.id.in_(due.scalar_subquery()))
         .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=func.now() + _seconds(lease_seconds))
         .returning(WebhookDelivery)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return list((await session.scalars(statement)).all())
 
@@ -353,5 +360,9 @@ async def replay_dead(session: AsyncSession, endpoint_id: uuid.UUID) -> int:
 
 
 async def replay_one(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    statement = _replay(WebhookDelivery.id == delivery_id).returning(WebhookDelivery)
+    statement = (
+        _replay(WebhookDelivery.id == delivery_id)
+        .returning(WebhookDelivery)
+        .execution_options(populate_existing=True)
+    )
     return (await session.scalars(statement)).one_or_none()
