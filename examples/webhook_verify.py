@@ -4,9 +4,9 @@ MyShop signs every POST with the endpoint's secret (shown once by `createWebhook
 
     MyShop-Signature: t=1765000000,v1=5257a8...,v1=9c1f0e...
 
-`t` is when it was signed (unix seconds); each `v1` is the hex HMAC-SHA256 of "<t>.<raw body>" under a secret
-(two of them for 24 h after a rotation: the new and the previous one). Verify against the RAW body bytes, before
-parsing the JSON: a re-serialized body does not match.
+`t` is when it was signed (unix seconds); each `v1` is the hex HMAC-SHA256 of "<t>.<raw body>" under a
+secret (two of them for 24 h after a rotation: the new and the previous one). Verify against the RAW body
+bytes, before parsing the JSON: a re-serialized body does not match.
 
     from webhook_verify import verify, WebhookVerificationError
 
