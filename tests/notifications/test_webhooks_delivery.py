@@ -200,3 +200,21 @@ async def test_production_refuses_a_loopback_target_at_delivery_time(
         assert delivery["history"][0]["error"].startswith("target refused")
         assert delivery["history"][0]["responseStatus"] is None
     assert receiver.requests == []
+
+
+async def test_an_event_on_the_stream_twice_is_delivered_once(
+    shop: Shop, hooks: WebhookApi, receiver: Receiver, issuer: Any
+) -> None:
+    # Given a webhook, and an event its relay published twice (it died before marking it published)
+    partner = issuer.issue(str(uuid.uuid4()), ["PARTNER"]).token
+    webhook_id, secret = await hooks.created(partner, receiver.url(), ["OrderCancelled"])
+    event, fields = await shop.publish("orders", "OrderCancelled", orderId=str(uuid.uuid4()), code="DECLINED")
+    await shop.deliver_again("orders", fields)
+    marker, _ = await shop.publish("orders", "OrderCancelled", orderId=str(uuid.uuid4()), code="DECLINED")
+
+    # When both copies and a later event were consumed
+    await eventually(lambda: len(receiver.accepted) >= 2, what="the events at the receiver")
+
+    # Then the event has one delivery (the later event's came after the copy was handled), delivered once
+    assert len(await hooks.deliveries(partner, webhook_id)) == 2
+    assert sorted(e["id"] for e in verified(receiver, secret)) == sorted([str(event.id), str(marker.id)])
