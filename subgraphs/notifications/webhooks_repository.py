@@ -90,6 +90,12 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> bool
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def delete_endpoints_of(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """A deleted account's endpoints, with their deliveries (privacy.py)."""
+    result = await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.owner_id == owner_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def subscribed_endpoints(
     session: AsyncSession, event_type: str, occurred_at: datetime
 ) -> list[uuid.UUID]:

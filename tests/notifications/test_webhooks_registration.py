@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from eventually import eventually
 from webhook_receiver import DELETE, ENABLE, REPLAY_ALL, ROTATE, WEBHOOK, WEBHOOKS, WebhookApi
 
 URL = "http://127.0.0.1:9/hooks"
@@ -172,3 +173,22 @@ async def test_production_accepts_a_public_address_and_development_a_loopback_on
     monkeypatch.setattr(api.settings["notifications"], "environment", "production")
 
     (await hooks.create(partner, "https://93.184.215.14/hooks")).ok()
+
+
+async def test_a_deleted_account_loses_its_webhooks_and_another_keeps_its_own(
+    hooks: WebhookApi, issuer: Any, shop: Any
+) -> None:
+    # Given two partners' webhooks
+    gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    await hooks.created(issuer.issue(gone, ["PARTNER"]).token, URL)
+    await hooks.created(issuer.issue(kept, ["PARTNER"]).token, URL)
+
+    # When users deletes the first account
+    await shop.publish("users", "UserDeleted", userId=gone, at="2026-12-06T12:00:00+00:00")
+
+    # Then its webhook is gone (the URL and description are its data), the other's stays
+    await eventually(
+        lambda: shop.rows("SELECT owner_id FROM webhook_endpoints"),
+        lambda rows: [str(row["owner_id"]) for row in rows] == [kept],
+        what="the deleted account's webhook removed",
+    )
