@@ -19,7 +19,7 @@ from subgraphs.notifications.schema import schema
 from subgraphs.notifications.sender import MailSender
 from subgraphs.notifications.settings import NotificationsSettings
 from subgraphs.notifications.state import NotificationsState
-from subgraphs.notifications.webhooks_dispatch import WebhookDispatcher
+from subgraphs.notifications.webhooks_dispatch import WebhookDispatcher, WebhookMetrics
 from subgraphs.notifications.webhooks_events import consume_webhook_events
 
 
@@ -59,7 +59,10 @@ async def send_notifications(runtime: Runtime[NotificationsState]) -> None:
 async def dispatch_webhooks(runtime: Runtime[NotificationsState]) -> None:
     """The webhook dispatcher: POSTs the due deliveries, signed (see webhooks_dispatch.py)."""
     state = runtime.state
-    await WebhookDispatcher(runtime.sessionmaker, state.settings, state.directory, state.templates).run()
+    metrics = WebhookMetrics.on(runtime.metrics.registry)
+    await WebhookDispatcher(
+        runtime.sessionmaker, state.settings, state.directory, state.templates, metrics
+    ).run()
 
 
 definition = SubgraphDefinition[NotificationsState](

@@ -87,6 +87,9 @@ class NotificationsSettings(ServiceSettings):
     webhook_concurrency: int = Field(20, ge=1, le=500)
     webhook_poll_seconds: float = Field(0.5, gt=0, le=60)
     webhook_lease_seconds: float = Field(60.0, gt=0)
+    # DELIVERED and DEAD deliveries (with their tries, and events no delivery needs any more) are deleted this
+    # long after they ended; PENDING ones are kept however old.
+    webhook_retention_hours: int = Field(168, ge=1)
     # Targets on private, loopback, link-local, multicast or reserved addresses: refused in production (at
     # registration and at every delivery), allowed elsewhere (the demo, tests). Set it to decide yourself.
     webhook_private_targets_allowed: bool | None = None

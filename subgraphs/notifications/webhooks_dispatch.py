@@ -30,11 +30,12 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,6 +79,35 @@ DATABASE_BACKOFF = Backoff(0.5, 30.0)
 # Owners of disabled endpoints mailed per round; after users failed to answer, the next try waits this long.
 NOTIFY_BATCH = 20
 NOTIFY_RETRY_SECONDS = 5.0
+# Ended deliveries past the retention are deleted at most this often, this many per transaction.
+PRUNE_EVERY_SECONDS = 300.0
+PRUNE_BATCH = 5000
+
+
+class WebhookMetrics:
+    """The dispatcher's counters, one set per registry (a restarted dispatcher finds them registered)."""
+
+    _by_registry: ClassVar[dict[CollectorRegistry, WebhookMetrics]] = {}
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.attempts = Counter(
+            "myshop_webhook_attempts_total",
+            "Webhook POSTs by outcome: delivered, retried (will be tried again), dead (out of tries).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.disabled = Counter(
+            "myshop_webhooks_disabled_total",
+            "Webhook endpoints disabled after a run of failures.",
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> WebhookMetrics:
+        metrics = cls._by_registry.get(registry)
+        if metrics is None:
+            metrics = cls._by_registry[registry] = cls(registry)
+        return metrics
 
 
 def body_of(event: WebhookEvent) -> bytes:
@@ -124,13 +154,16 @@ class WebhookDispatcher:
         settings: NotificationsSettings,
         directory: Directory,
         templates: Templates,
+        metrics: WebhookMetrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.directory = directory
         self.templates = templates
+        self.metrics = metrics
         self._stopping = False
         self._notify_after = 0.0
+        self._prune_after = 0.0
 
     # --- one round ---
 
@@ -242,6 +275,12 @@ class WebhookDispatcher:
                     disable_after_dead=settings.webhook_disable_after_dead,
                     disable_after_seconds=settings.webhook_disable_after_failing_seconds,
                 )
+        if self.metrics is not None:
+            self.metrics.attempts.labels(
+                outcome="delivered" if delivered else "dead" if dead else "retried"
+            ).inc()
+            if disabled is not None:
+                self.metrics.disabled.inc()
         if not delivered:
             logger.info(
                 "webhook delivery %s, try %d: %s%s",
@@ -346,6 +385,17 @@ class WebhookDispatcher:
             else:
                 await asyncio.sleep(0)
 
+    async def prune(self) -> int:
+        """Delete ended deliveries past `webhook_retention_hours` (at most every PRUNE_EVERY_SECONDS)."""
+        if time.monotonic() < self._prune_after:
+            return 0
+        self._prune_after = time.monotonic() + PRUNE_EVERY_SECONDS
+        async with self.sessionmaker() as session, session.begin():
+            return await repository.prune(
+                session, older_than_hours=self.settings.webhook_retention_hours, limit=PRUNE_BATCH
+            )
+
     async def _round(self) -> int:
         await self.notify_owners()
+        await self.prune()
         return await self.dispatch_due()

@@ -372,3 +372,27 @@ async def replay_one(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDe
         .execution_options(populate_existing=True)
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+async def prune(session: AsyncSession, *, older_than_hours: int, limit: int) -> int:
+    """Delete up to `limit` deliveries that ended (DELIVERED or DEAD) more than `older_than_hours` ago (their
+    tries go with them), then the events no delivery refers to; how many deliveries went."""
+    cutoff = func.now() - func.make_interval(0, 0, 0, 0, older_than_hours)
+    ended = (
+        select(WebhookDelivery.id)
+        .where(
+            or_(
+                and_(WebhookDelivery.status == DELIVERED, WebhookDelivery.delivered_at < cutoff),
+                and_(WebhookDelivery.status == DEAD, WebhookDelivery.dead_at < cutoff),
+            )
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.id.in_(ended.scalar_subquery()))
+    )
+    pruned = int(result.rowcount)  # type: ignore[attr-defined]
+    if pruned:
+        referred = exists().where(WebhookDelivery.event_id == WebhookEvent.id)
+        await session.execute(delete(WebhookEvent).where(WebhookEvent.occurred_at < cutoff, ~referred))
+    return pruned

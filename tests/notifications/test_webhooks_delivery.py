@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from eventually import eventually
 from notifications_shop import Shop
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from webhook_receiver import (
     ENABLE,
     REPLAY_ALL,
@@ -23,6 +25,8 @@ from webhook_receiver import (
     WebhookApi,
     webhook_verify,
 )
+
+from subgraphs.notifications import webhooks_repository
 
 ORDER_EVENTS = {"OrderPlaced", "OrderStatusChanged", "PaymentProcessed", "OrderConfirmed"}
 
@@ -218,3 +222,38 @@ async def test_an_event_on_the_stream_twice_is_delivered_once(
     # Then the event has one delivery (the later event's came after the copy was handled), delivered once
     assert len(await hooks.deliveries(partner, webhook_id)) == 2
     assert sorted(e["id"] for e in verified(receiver, secret)) == sorted([str(event.id), str(marker.id)])
+
+
+async def test_ended_deliveries_past_the_retention_are_pruned_and_pending_ones_kept(
+    shop: Shop, hooks: WebhookApi, receiver: Receiver, issuer: Any
+) -> None:
+    # Given a delivered event and one waiting (its endpoint disabled), both from two days ago
+    partner = issuer.issue(str(uuid.uuid4()), ["PARTNER"]).token
+    await hooks.created(partner, receiver.url(), ["OrderCancelled"])
+    delivered, _ = await shop.publish("orders", "OrderCancelled", orderId=str(uuid.uuid4()))
+    await eventually(lambda: receiver.accepted, what="the event delivered")
+    await eventually(lambda: shop.rows("SELECT id FROM webhook_attempts"))
+    async with AsyncSession(shop.engines["notifications"]) as session, session.begin():
+        await session.execute(text("UPDATE webhook_endpoints SET status = 'DISABLED'"))
+    waiting, _ = await shop.publish("orders", "OrderCancelled", orderId=str(uuid.uuid4()))
+    await eventually(lambda: shop.rows("SELECT id FROM webhook_deliveries WHERE status = 'PENDING'"))
+    async with AsyncSession(shop.engines["notifications"]) as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE webhook_deliveries SET delivered_at = delivered_at - interval '2 days', "
+                "created_at = created_at - interval '2 days'"
+            )
+        )
+        await session.execute(text("UPDATE webhook_events SET occurred_at = occurred_at - interval '2 days'"))
+
+        # When deliveries that ended more than a day ago are pruned
+        pruned = await webhooks_repository.prune(session, older_than_hours=24, limit=100)
+
+    # Then the delivered one went with its tries and its event; the waiting one and its event stay
+    assert pruned == 1
+    assert [row["event_id"] for row in await shop.rows("SELECT event_id FROM webhook_deliveries")] == [
+        waiting.id
+    ]
+    assert [row["id"] for row in await shop.rows("SELECT id FROM webhook_events")] == [waiting.id]
+    assert await shop.rows("SELECT id FROM webhook_attempts") == []
+    assert delivered.id != waiting.id
