@@ -200,10 +200,12 @@ class WebhookService:
         return updated, secret
 
     async def enable(self, raw_id: object) -> WebhookEndpoint:
-        """A DISABLED endpoint ACTIVE again, its failure run forgotten; an ACTIVE one as it is."""
+        """A DISABLED endpoint ACTIVE again, its failure run forgotten and its waiting deliveries due now; an
+        ACTIVE one as it is."""
         endpoint = await self._own(raw_id, lock=True)
         if endpoint.status == WebhookStatus.ACTIVE:
             return endpoint
+        await repository.due_now(self.session, endpoint.id)
         return await repository.update_endpoint(
             self.session,
             endpoint.id,

@@ -230,7 +230,9 @@ class WebhookDispatcher:
                 await response.content.readany()  # a little of the answer, so the connection ends cleanly
         except SealError:
             error = "the endpoint's secret does not open (the service secret changed?)"
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (
+            Exception
+        ) as exc:  # whatever the request raised (aiohttp's errors, a refused target): this try failed
             error = describe(exc, self.settings.webhook_timeout_seconds)
         duration_ms = int((time.perf_counter() - started) * 1000)
         if status is not None and not 200 <= status < 300:

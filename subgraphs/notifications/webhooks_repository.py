@@ -351,6 +351,19 @@ async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Webhook
     return (await session.scalars(statement.execution_options(populate_existing=True))).one_or_none()
 
 
+async def due_now(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """An enabled endpoint's waiting deliveries are due at once (not after the backoff they were in)."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at > func.now(),
+        )
+        .values(next_attempt_at=func.now())
+    )
+
+
 def _replay(*conditions: Any) -> Any:
     return (
         update(WebhookDelivery)
