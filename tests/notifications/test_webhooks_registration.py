@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from eventually import eventually
-from webhook_receiver import DELETE, ENABLE, REPLAY_ALL, ROTATE, WEBHOOK, WEBHOOKS, WebhookApi
+from webhook_receiver import CREATE, DELETE, ENABLE, REPLAY_ALL, ROTATE, WEBHOOK, WEBHOOKS, WebhookApi
 
 URL = "http://127.0.0.1:9/hooks"
 
@@ -192,3 +193,29 @@ async def test_a_deleted_account_loses_its_webhooks_and_another_keeps_its_own(
         lambda rows: [str(row["owner_id"]) for row in rows] == [kept],
         what="the deleted account's webhook removed",
     )
+
+
+async def test_through_the_router_a_partner_registers_and_lists_its_webhooks_and_a_customer_cannot(
+    api: Any, issuer: Any, myshop_router: Any
+) -> None:
+    partner_id = str(uuid.uuid4())
+    partner, customer = issuer.issue(partner_id, ["PARTNER"]).token, token(issuer, "CUSTOMER")
+    async with httpx.AsyncClient(base_url=myshop_router.url, timeout=30) as client:
+
+        async def call(query: str, variables: dict[str, Any], bearer: str) -> dict[str, Any]:
+            answer = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"authorization": f"Bearer {bearer}"},
+            )
+            return answer.json()
+
+        created = await call(CREATE, {"input": {"url": URL, "events": ["ShipmentShipped"]}}, partner)
+        listed = await call(WEBHOOKS, {}, partner)
+        refused = await call(CREATE, {"input": {"url": URL, "events": ["*"]}}, customer)
+
+    assert "errors" not in created, created
+    webhook = created["data"]["createWebhook"]["webhook"]
+    assert (webhook["events"], webhook["owner"]) == (["ShipmentShipped"], {"id": partner_id})
+    assert listed["data"]["webhooks"]["nodes"] == [webhook]
+    assert refused.get("data") is None and refused["errors"]
