@@ -257,3 +257,25 @@ async def test_ended_deliveries_past_the_retention_are_pruned_and_pending_ones_k
     assert [row["id"] for row in await shop.rows("SELECT id FROM webhook_events")] == [waiting.id]
     assert await shop.rows("SELECT id FROM webhook_attempts") == []
     assert delivered.id != waiting.id
+
+
+async def test_an_endpoint_failing_for_longer_than_the_setting_is_disabled_before_any_delivery_is_dead(
+    api: Any, shop: Shop, hooks: WebhookApi, receiver: Receiver, issuer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = api.settings["notifications"]
+    monkeypatch.setattr(settings, "webhook_max_attempts", 1000)
+    monkeypatch.setattr(settings, "webhook_disable_after_failing_seconds", 1.0)
+    partner = issuer.issue(str(uuid.uuid4()), ["PARTNER"]).token
+    webhook_id, _ = await hooks.created(partner, receiver.url(), ["OrderCancelled"])
+    receiver.failing = True
+
+    await shop.publish("orders", "OrderCancelled", orderId=str(uuid.uuid4()))
+
+    answer = await eventually(
+        lambda: hooks.call(partner, WEBHOOK, id=webhook_id),
+        lambda answer: answer.ok()["webhook"]["status"] == "DISABLED",
+        what="the webhook disabled",
+    )
+    assert answer.ok()["webhook"]["disabledReason"].startswith("every try failed since")
+    [delivery] = await hooks.deliveries(partner, webhook_id)
+    assert delivery["status"] == "PENDING" and delivery["attempts"] >= 2
