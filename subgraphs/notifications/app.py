@@ -19,6 +19,8 @@ from subgraphs.notifications.schema import schema
 from subgraphs.notifications.sender import MailSender
 from subgraphs.notifications.settings import NotificationsSettings
 from subgraphs.notifications.state import NotificationsState
+from subgraphs.notifications.webhooks_dispatch import WebhookDispatcher, WebhookMetrics
+from subgraphs.notifications.webhooks_events import consume_webhook_events
 
 
 async def setup(runtime: Runtime[NotificationsState]) -> NotificationsState:
@@ -54,6 +56,15 @@ async def send_notifications(runtime: Runtime[NotificationsState]) -> None:
     await MailSender(runtime.sessionmaker, state.settings, state.metrics).run()
 
 
+async def dispatch_webhooks(runtime: Runtime[NotificationsState]) -> None:
+    """The webhook dispatcher: POSTs the due deliveries, signed (see webhooks_dispatch.py)."""
+    state = runtime.state
+    metrics = WebhookMetrics.on(runtime.metrics.registry)
+    await WebhookDispatcher(
+        runtime.sessionmaker, state.settings, state.directory, state.templates, metrics
+    ).run()
+
+
 definition = SubgraphDefinition[NotificationsState](
     name="notifications",
     settings_class=NotificationsSettings,
@@ -62,7 +73,8 @@ definition = SubgraphDefinition[NotificationsState](
     setup=setup,
     teardown=teardown,
     consumer=consumer,
-    workers=[send_notifications],
+    # The webhooks: their own consumer group (`webhooks`) turns events into deliveries; the dispatcher sends.
+    workers=[send_notifications, consume_webhook_events, dispatch_webhooks],
     # Mails need their recipients' addresses (users) and product names (products).
     readiness_checks={peer: peer_health_check(f"{peer}_url") for peer in ("users", "products")},
 )

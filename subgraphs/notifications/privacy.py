@@ -1,7 +1,8 @@
 """What notifications holds on a user and how it forgets them (the map: subgraphs/users/privacy.py).
 
-On users' `UserDeleted` the user's mails (recipient, subject and bodies carry their address and name) and
-watches are deleted in the consumer's transaction, and the consumer's dead letters about them are scrubbed.
+On users' `UserDeleted` the user's mails (recipient, subject and bodies carry their address and name),
+watches and webhooks (a partner's endpoints, with their deliveries) are deleted in the consumer's
+transaction, and the consumer's dead letters about them are scrubbed.
 A mail being sent at that moment loses its row: the sender's `mark_sent` then finds nothing, by design.
 `PersonalDataExport.notifications` is this service's part of `exportMyData`.
 """
@@ -21,8 +22,8 @@ from shared.context import Runtime
 from shared.outbox import Event
 from shared.privacy import ExportPart, dead_letters_of, forget_in_dead_letters, iso, parse_user_id
 from shared.subscriptions import ConsumerSpec, Handler
-from subgraphs.notifications import repository
-from subgraphs.notifications.models import Notification, ProductWatch
+from subgraphs.notifications import repository, webhooks_repository
+from subgraphs.notifications.models import Notification, ProductWatch, WebhookEndpoint
 
 
 def user_deleted(runtime: Runtime[Any], spec: ConsumerSpec) -> Handler:
@@ -32,6 +33,7 @@ def user_deleted(runtime: Runtime[Any], spec: ConsumerSpec) -> Handler:
     async def handle(session: AsyncSession, event: Event) -> None:
         user_id = parse_user_id(event.payload)
         await repository.erase_user(session, user_id)
+        await webhooks_repository.delete_endpoints_of(session, user_id)
         await forget_in_dead_letters(runtime.redis, stream, str(user_id))
 
     return handle
@@ -44,7 +46,21 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     watches = await session.scalars(
         select(ProductWatch).where(ProductWatch.user_id == user_id).order_by(ProductWatch.created_at)
     )
+    webhooks = await session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.owner_id == user_id)
+        .order_by(WebhookEndpoint.created_at)
+    )
     return {
+        "webhooks": [
+            {
+                "id": str(hook.id),
+                "url": hook.url,
+                "events": list(hook.events),
+                "description": hook.description,
+            }
+            for hook in webhooks
+        ],
         "mails": [
             {
                 "id": str(mail.id),
@@ -67,6 +83,8 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
 
 @strawberry.federation.type(keys=["userId"])
 class PersonalDataExport(ExportPart):
-    @strawberry.field(description="The mails sent (or to be sent) to the user and the products they watch.")
+    @strawberry.field(
+        description="The mails sent (or to be sent) to the user, the products they watch, their webhooks."
+    )
     async def notifications(self, info: Info) -> JSON:
         return await export(info.context.session, self.user_uuid)

@@ -1,5 +1,5 @@
-"""The notifications subgraph's GraphQL schema: thin resolvers over `NotificationService`, and the admin
-operations on the consumer's dead letters (`shared.deadletters`)."""
+"""The notifications subgraph's GraphQL schema: thin resolvers over `NotificationService`, the admin
+operations on the consumer's dead letters (`shared.deadletters`), and the webhooks (webhooks_schema.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from shared.pagination import Connection, connection
 from subgraphs.notifications import models
 from subgraphs.notifications.privacy import PersonalDataExport
 from subgraphs.notifications.service import NotificationService, notification_cursor, watch_cursor
+from subgraphs.notifications.webhooks_schema import WebhookMutation, WebhookQuery
 
 
 @strawberry.enum(description="How a notification reaches its user.")
@@ -51,6 +52,7 @@ class NotificationKind(enum.Enum):
     RETURN_REJECTED = "RETURN_REJECTED"
     RETURN_REFUNDED = "RETURN_REFUNDED"
     CART_REMINDER = "CART_REMINDER"
+    WEBHOOK_DISABLED = "WEBHOOK_DISABLED"
 
 
 @strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
@@ -159,7 +161,7 @@ class User:
 
 
 @strawberry.type
-class Query(dead_letter_query("notification")):  # type: ignore[misc]
+class Query(WebhookQuery, dead_letter_query("notification")):  # type: ignore[misc]
     @strawberry.field(
         **guarded(IsAuthenticated),
         description="A notification by id: its user or ADMIN; null when there is none.",
@@ -170,7 +172,7 @@ class Query(dead_letter_query("notification")):  # type: ignore[misc]
 
 
 @strawberry.type
-class Mutation(dead_letter_mutation("notification")):  # type: ignore[misc]
+class Mutation(WebhookMutation, dead_letter_mutation("notification")):  # type: ignore[misc]
     @strawberry.mutation(
         **guarded(IsAuthenticated),
         description=(

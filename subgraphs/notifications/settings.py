@@ -62,6 +62,44 @@ class NotificationsSettings(ServiceSettings):
     # watcher back in stock at most once in this window.
     back_in_stock_cooldown_seconds: int = Field(3600, ge=0)
 
+    # --- webhooks (webhooks*.py) ---
+    max_webhooks_per_owner: int = Field(10, ge=1, le=1000)
+    # One POST, connection included; past it the try failed.
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # Tries of one delivery before it is DEAD (a dead letter until replayed). With the backoff below (doubling
+    # from 10 s up to 6 h, each wait drawn between half and all of that), 24 tries span about 2 to 3.5 days.
+    webhook_max_attempts: int = Field(24, ge=1, le=10_000)
+    webhook_retry_initial_seconds: float = Field(10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(21_600.0, gt=0)
+    # An endpoint is DISABLED (and its owner mailed) after this many deliveries DEAD in a row, or when every
+    # try has failed for this long.
+    webhook_disable_after_dead: int = Field(10, ge=1)
+    webhook_disable_after_failing_seconds: float = Field(259_200.0, gt=0)
+    # After `rotateWebhookSecret` the previous secret signs too (a second `v1=`) for this long.
+    webhook_secret_overlap_seconds: int = Field(86_400, ge=0)
+    # A delivery waits this long after its event happened before its first try: an earlier event of the same
+    # order from another producer's stream (a payment's, between two of the order's) that the consumer reads
+    # a little later still goes out first. Order holds across producers for lags up to this.
+    webhook_ordering_grace_seconds: float = Field(1.0, ge=0, le=60)
+    # The dispatcher: deliveries claimed per round, POSTs in flight at once, its sleep when nothing is due,
+    # and how long a claimed delivery is its own (a dispatcher that died is replaced after it).
+    webhook_batch_size: int = Field(50, ge=1, le=1000)
+    webhook_concurrency: int = Field(20, ge=1, le=500)
+    webhook_poll_seconds: float = Field(0.5, gt=0, le=60)
+    webhook_lease_seconds: float = Field(60.0, gt=0)
+    # DELIVERED and DEAD deliveries (with their tries, and events no delivery needs any more) are deleted this
+    # long after they ended; PENDING ones are kept however old.
+    webhook_retention_hours: int = Field(168, ge=1)
+    # Targets on private, loopback, link-local, multicast or reserved addresses: refused in production (at
+    # registration and at every delivery), allowed elsewhere (the demo, tests). Set it to decide yourself.
+    webhook_private_targets_allowed: bool | None = None
+
+    @property
+    def webhook_private_targets(self) -> bool:
+        """Whether a webhook may target a non-public address (see `webhook_private_targets_allowed`)."""
+        allowed = self.webhook_private_targets_allowed
+        return not self.is_production if allowed is None else allowed
+
     @field_validator("account_link_base_url")
     @classmethod
     def _absolute_link_base(cls, value: str) -> str:
@@ -80,5 +118,10 @@ class NotificationsSettings(ServiceSettings):
         if self.send_lease_seconds < 2 * self.smtp_timeout_seconds + 5:
             raise ValueError(
                 "MYSHOP_NOTIFICATIONS_SEND_LEASE_SECONDS must be at least 2 x SMTP timeout + 5 s"
+            )
+        # The same for a webhook's POST under the dispatcher's lease.
+        if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds + 5:
+            raise ValueError(
+                "MYSHOP_NOTIFICATIONS_WEBHOOK_LEASE_SECONDS must be at least 2 x webhook timeout + 5 s"
             )
         return self
