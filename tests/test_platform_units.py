@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import interval_seconds
 from shared.errors import BadUserInput, RateLimited
 from shared.pagination import decode_cursor, encode_cursor, page_size
 from shared.ratelimit import Limit, RateLimiter
@@ -44,3 +48,13 @@ def test_a_malformed_cursor_is_bad_user_input(cursor: str) -> None:
 def test_page_size_out_of_range_is_bad_user_input(first: int) -> None:
     with pytest.raises(BadUserInput):
         page_size(first)
+
+
+@pytest.mark.parametrize("seconds", [2.2e-05, 0.5, 90061.25])
+async def test_an_interval_of_seconds_is_exact_however_small(
+    engines: dict[str, AsyncEngine], seconds: float
+) -> None:
+    # A tiny jittered retry delay once read `2.2e-05 seconds` in the SQL text, which PostgreSQL refuses.
+    async with engines["orders"].connect() as conn:
+        value = await conn.scalar(select(interval_seconds(seconds)))
+    assert value == timedelta(seconds=seconds)

@@ -8,16 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import interval_seconds
 from subgraphs.notifications.models import ForgottenUser, Notification, NotificationStatus, ProductWatch
-
-
-def _seconds(value: float) -> Any:
-    return text(f"interval '{float(value)} seconds'")
-
 
 # --- notifications written by the event handlers ---
 
@@ -58,7 +54,7 @@ async def mailed_since(session: AsyncSession, user_id: uuid.UUID, kind: str, wit
     statement = select(Notification.id).where(
         Notification.user_id == user_id,
         Notification.kind == kind,
-        Notification.created_at > func.now() - _seconds(within_seconds),
+        Notification.created_at > func.now() - interval_seconds(within_seconds),
     )
     return (await session.scalars(statement.limit(1))).first() is not None
 
@@ -72,7 +68,7 @@ async def recently_notified(
     statement = select(Notification.user_id).where(
         Notification.product_id == product_id,
         Notification.kind == kind,
-        Notification.created_at > func.now() - _seconds(within_seconds),
+        Notification.created_at > func.now() - interval_seconds(within_seconds),
     )
     return set((await session.scalars(statement)).all())
 
@@ -114,7 +110,9 @@ async def claim_due(session: AsyncSession, *, limit: int, lease_seconds: float) 
     statement = (
         update(Notification)
         .where(Notification.id.in_(due.scalar_subquery()))
-        .values(attempts=Notification.attempts + 1, next_attempt_at=func.now() + _seconds(lease_seconds))
+        .values(
+            attempts=Notification.attempts + 1, next_attempt_at=func.now() + interval_seconds(lease_seconds)
+        )
         .returning(Notification)
         .execution_options(synchronize_session=False)
     )
@@ -147,7 +145,7 @@ async def mark_retry(
     result = await session.execute(
         update(Notification)
         .where(*_held(notification_id, attempt))
-        .values(next_attempt_at=func.now() + _seconds(delay_seconds), failure_reason=reason)
+        .values(next_attempt_at=func.now() + interval_seconds(delay_seconds), failure_reason=reason)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import interval_seconds
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange, SagaState, SagaStep
 
 # --- orders ---
@@ -143,7 +144,7 @@ async def renew_lease(session: AsyncSession, order_id: uuid.UUID, owner: str, se
     result = await session.execute(
         update(Order)
         .where(Order.id == order_id, Order.lease_owner == owner, Order.saga_state != SagaState.DONE)
-        .values(lease_until=func.now() + text(f"interval '{float(seconds)} seconds'"))
+        .values(lease_until=func.now() + interval_seconds(seconds))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -166,6 +167,6 @@ async def claim_abandoned(session: AsyncSession, owner: str, seconds: float, lim
         await session.execute(
             update(Order)
             .where(and_(Order.id.in_(ids)))
-            .values(lease_owner=owner, lease_until=func.now() + text(f"interval '{float(seconds)} seconds'"))
+            .values(lease_owner=owner, lease_until=func.now() + interval_seconds(seconds))
         )
     return ids

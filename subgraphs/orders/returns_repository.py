@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import interval_seconds
 from subgraphs.orders.models import OrderShipment, Return, ReturnLine, ReturnStatus, ReturnStep
 
 DELIVERED = "DELIVERED"
@@ -187,7 +188,7 @@ async def record_step(
 
 
 def _lease(seconds: float) -> Any:
-    return func.now() + text(f"interval '{float(seconds)} seconds'")
+    return func.now() + interval_seconds(seconds)
 
 
 async def renew_lease(session: AsyncSession, return_id: uuid.UUID, owner: str, seconds: float) -> bool:
