@@ -13,12 +13,13 @@ from shared.subscriptions import ConsumerSpec
 from subgraphs.orders.abandoned_carts import run_abandoned_carts
 from subgraphs.orders.feed import OrderFeed
 from subgraphs.orders.fulfillment import following_shipments
+from subgraphs.orders.leased_runs import recover_forever
 from subgraphs.orders.loaders import build_loaders
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import outbox
 from subgraphs.orders.privacy import CONSUMER, user_deleted
-from subgraphs.orders.returns_process import ReturnProcess, run_return_recovery
-from subgraphs.orders.saga import Saga, run_recovery
+from subgraphs.orders.returns_process import ReturnProcess
+from subgraphs.orders.saga import Saga
 from subgraphs.orders.schema import schema
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
@@ -51,6 +52,18 @@ async def teardown(runtime: Runtime[OrdersState]) -> None:
     await runtime.state.returns.stop()
     # Sagas in flight stop here; their leases run out and a live replica's recovery worker finishes them.
     await runtime.state.saga.stop()
+
+
+async def run_recovery(runtime: Runtime[OrdersState]) -> None:
+    """The saga's recovery worker: every few seconds, take over the sagas of dead processes."""
+    saga = runtime.state.saga
+    await recover_forever("saga", saga.recover_once, saga.settings.recovery_interval_seconds)
+
+
+async def run_return_recovery(runtime: Runtime[OrdersState]) -> None:
+    """The returns' recovery worker: take over the received returns of dead processes."""
+    returns = runtime.state.returns
+    await recover_forever("return", returns.recover_once, returns.settings.recovery_interval_seconds)
 
 
 definition = SubgraphDefinition[OrdersState](

@@ -53,11 +53,6 @@ class FulfillmentView:
     items: list[OrderItem]
 
 
-def variant_label(item: OrderItem) -> str | None:
-    """The variant's option values as a label (`M / Red`); None for a product sold as one thing."""
-    return " / ".join(option["value"] for option in item.selected_options or []) or None
-
-
 class FulfillmentService:
     def __init__(self, context: Context) -> None:
         self.context = context

@@ -12,7 +12,8 @@ from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsService, guarded
-from subgraphs.orders.fulfillment import FulfillmentService, FulfillmentView, variant_label
+from subgraphs.orders.fulfillment import FulfillmentService, FulfillmentView
+from subgraphs.orders.order_price import variant_label
 
 
 @strawberry.enum(
@@ -76,7 +77,7 @@ class FulfillmentOrder:
                     variant_id=strawberry.ID(str(item.variant_id)),
                     sku=item.sku,
                     product_name=item.product_name,
-                    variant_label=variant_label(item),
+                    variant_label=variant_label(item.selected_options),
                     quantity=item.quantity,
                 )
                 for item in view.items

@@ -11,6 +11,12 @@ from subgraphs.orders.models import Order, OrderItem
 from subgraphs.orders.peers import CatalogProduct
 
 
+def variant_label(selected_options: list[dict[str, str]] | None) -> str | None:
+    """A line's option values as a label (`M / Red`); None for a product sold as one thing (and on lines
+    older than variants)."""
+    return " / ".join(option["value"] for option in selected_options or []) or None
+
+
 def frozen_price(breakdown: pricing.Breakdown) -> dict[str, Any]:
     """An order's price columns from `breakdown` (the saga charges `total_amount`)."""
     return {
@@ -107,7 +113,7 @@ def item_summary(item: OrderItem) -> dict[str, Any]:
         "variantId": item.variant_id,
         "sku": item.sku,
         "optionValues": {o["name"]: o["value"] for o in options} if options is not None else None,
-        "variantLabel": " / ".join(o["value"] for o in options) or None if options else None,
+        "variantLabel": variant_label(options),
         "quantity": item.quantity,
         "unitPrice": item.unit_price_amount,
         "discount": item.discount_amount or 0,

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,13 +39,11 @@ from subgraphs.orders.models import (
     Return,
     ReturnLine,
     ReturnStatus,
-    outbox,
 )
+from subgraphs.orders.returns_events import emit
 from subgraphs.orders.returns_refund import RefundFigures, refund_of
 from subgraphs.orders.settings import OrdersSettings
-
-if TYPE_CHECKING:
-    from subgraphs.orders.state import OrdersState
+from subgraphs.orders.state import OrdersState
 
 MAX_RETURN_LINES = 100
 MAX_RETURN_QUANTITY = 1000
@@ -414,45 +412,3 @@ def _line_columns(figures: RefundFigures, line: int) -> dict[str, Any]:
         "tax": found.tax,
         "refund": found.refund,
     }
-
-
-# --- events ---
-
-
-def variant_label(item: OrderItem) -> str | None:
-    return " / ".join(o["value"] for o in item.selected_options or []) or None
-
-
-async def emit(session: AsyncSession, event: OrderEvent, row: Return) -> None:
-    """A return's event (events.py: its keys), written in `session`'s transaction."""
-    lines = (await returns_sql.lines_of(session, [row.id]))[row.id]
-    items = {item.line: item for item in (await repository.items_of(session, [row.order_id]))[row.order_id]}
-    payload = {
-        "returnId": row.id,
-        "orderId": row.order_id,
-        "userId": row.user_id,
-        "status": row.status,
-        "reason": row.reason,
-        "lines": [
-            {
-                "line": line.line,
-                "productId": items[line.line].product_id,
-                "variantId": items[line.line].variant_id,
-                "productName": items[line.line].product_name,
-                "variantLabel": variant_label(items[line.line]),
-                "quantity": line.quantity,
-                "refund": line.refund,
-            }
-            for line in lines
-        ],
-        "refund": {
-            "subtotal": row.refund_subtotal,
-            "discount": row.refund_discount,
-            "tax": row.refund_tax,
-            "shipping": row.refund_shipping,
-            "total": row.refund_total,
-        },
-        "currency": row.currency,
-        "rejectionReason": row.rejection_reason,
-    }
-    await outbox.emit(session, event, payload, aggregate_id=row.id)

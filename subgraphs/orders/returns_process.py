@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,14 +28,11 @@ from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import repository
 from subgraphs.orders import returns_repository as returns_sql
 from subgraphs.orders.events import OrderEvent
-from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost, recover_forever
+from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost
 from subgraphs.orders.models import Return, ReturnStatus
 from subgraphs.orders.peers import Peers
-from subgraphs.orders.returns import emit
+from subgraphs.orders.returns_events import emit
 from subgraphs.orders.settings import OrdersSettings
-
-if TYPE_CHECKING:
-    from subgraphs.orders.state import OrdersState
 
 logger = logging.getLogger(__name__)
 
@@ -217,9 +214,3 @@ class ReturnProcess:
         if row.lease_owner != self.owner and row.status == ReturnStatus.RECEIVED:
             raise LeaseLost(str(return_id))
         return row
-
-
-async def run_return_recovery(runtime: Runtime[OrdersState]) -> None:
-    """The recovery worker of returns: every few seconds, take over the received returns of dead processes."""
-    process = runtime.state.returns
-    await recover_forever("return", process.recover_once, process.settings.recovery_interval_seconds)

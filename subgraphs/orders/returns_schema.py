@@ -14,8 +14,9 @@ from strawberry.types import Info
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
 from subgraphs.orders import models
+from subgraphs.orders.order_price import variant_label
 from subgraphs.orders.references import Product, ProductVariant
-from subgraphs.orders.returns import ReturnPage, ReturnService, variant_label
+from subgraphs.orders.returns import ReturnPage, ReturnService
 
 if TYPE_CHECKING:
     from subgraphs.orders.schema import Order
@@ -96,7 +97,7 @@ class Return:
                 product=Product(id=strawberry.ID(str(items[line.line].product_id))),
                 variant=ProductVariant(id=strawberry.ID(str(items[line.line].variant_id))),
                 product_name=items[line.line].product_name,
-                variant_label=variant_label(items[line.line]),
+                variant_label=variant_label(items[line.line].selected_options),
                 quantity=line.quantity,
                 refund=Money(amount=line.refund, currency=currency),
             )

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,15 +25,12 @@ from shared.context import Runtime
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
-from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost, recover_forever
+from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost
 from subgraphs.orders.metrics import OrdersMetrics
 from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
 from subgraphs.orders.order_price import order_summary
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
-
-if TYPE_CHECKING:
-    from subgraphs.orders.state import OrdersState
 
 logger = logging.getLogger(__name__)
 
@@ -363,9 +360,3 @@ async def change_status(
             cancelled = {**summary, "code": order.failure_code, "reason": reason}
             await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
     assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
-
-
-async def run_recovery(runtime: Runtime[OrdersState]) -> None:
-    """The recovery worker: every few seconds, take over the sagas of dead processes."""
-    saga = runtime.state.saga
-    await recover_forever("saga", saga.recover_once, saga.settings.recovery_interval_seconds)

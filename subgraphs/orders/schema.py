@@ -33,6 +33,7 @@ from subgraphs.orders.fulfillment_schema import (
     OrderFulfillmentStatus,
     OrderUpdateKind,
 )
+from subgraphs.orders.order_price import variant_label
 from subgraphs.orders.privacy import PersonalDataExport
 from subgraphs.orders.promotion_schema import PromotionMutation, PromotionQuery
 from subgraphs.orders.references import Product, ProductVariant
@@ -120,7 +121,7 @@ class Order:
                 variant=ProductVariant(id=strawberry.ID(str(item.variant_id))),
                 product_name=item.product_name,
                 sku=item.sku,
-                variant_label=" / ".join(o["value"] for o in item.selected_options or []) or None,
+                variant_label=variant_label(item.selected_options),
                 quantity=item.quantity,
                 unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
                 line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
