@@ -44,3 +44,11 @@ class OrderEvent(enum.StrEnum):
 
 
 EMITTED: tuple[OrderEvent, ...] = tuple(OrderEvent)
+# The events of a return (returns_events.py); their `reason` is emptied when the customer is deleted.
+RETURN_EVENTS: tuple[OrderEvent, ...] = (
+    OrderEvent.RETURN_REQUESTED,
+    OrderEvent.RETURN_APPROVED,
+    OrderEvent.RETURN_REJECTED,
+    OrderEvent.RETURN_RECEIVED,
+    OrderEvent.RETURN_REFUNDED,
+)

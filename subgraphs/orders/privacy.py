@@ -3,9 +3,10 @@ subgraphs/users/privacy.py).
 
 Orders hold a user id, amounts, statuses and product names: the books keep all of it when a user is
 deleted. Carts are not books: a cart freezes the customer's shipping and billing addresses (and a voucher
-they typed), so on users' `UserDeleted` their carts go, whatever their status, with their lines. The outbox
-rows about them get their personal keys emptied (`shared.privacy.scrub_outbox`), and the consumer's dead
-letters (only `UserDeleted` events) are scrubbed like every consumer's.
+they typed), so on users' `UserDeleted` their carts go, whatever their status, with their lines. A return's
+reason is the customer's own words: it is emptied in their returns and in the returns' events (the return,
+its lines and its refund stay with the books). The outbox rows about them get their personal keys emptied
+(`shared.privacy.scrub_outbox`), and the consumer's dead letters are scrubbed like every consumer's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import uuid
 from typing import Any
 
 import strawberry
-from sqlalchemy import delete, select
+from sqlalchemy import ARRAY, Text, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -31,7 +33,9 @@ from shared.privacy import (
 )
 from shared.subscriptions import ConsumerSpec, Handler
 from subgraphs.orders import cart_repository, repository
-from subgraphs.orders.models import Cart, Order, outbox, processed_events
+from subgraphs.orders import returns_repository as returns_sql
+from subgraphs.orders.events import RETURN_EVENTS
+from subgraphs.orders.models import Cart, Order, Return, outbox, processed_events
 
 # The consumer group of orders: users' `UserDeleted` here, shipping's `Shipment*` added by fulfillment.py
 # (its dead letters: `<prefix>deadletter:orders`).
@@ -42,6 +46,15 @@ CONSUMER = ConsumerSpec(group=GROUP, subscriptions=[], processed=processed_event
 async def forget(session: AsyncSession, user_id: uuid.UUID) -> int:
     """Delete the user's carts (their lines cascade) and scrub their outbox rows; returns the carts gone."""
     deleted = await session.execute(delete(Cart).where(Cart.user_id == user_id).returning(Cart.id))
+    await session.execute(update(Return).where(Return.user_id == user_id).values(reason=""))
+    events = outbox.table
+    await session.execute(
+        update(events)
+        .where(events.c.payload["userId"].astext == str(user_id), events.c.event_type.in_(RETURN_EVENTS))
+        .values(
+            payload=func.jsonb_set(events.c.payload, literal(["reason"], ARRAY(Text)), literal("", JSONB))
+        )
+    )
     await scrub_outbox(session, outbox.table, str(user_id))
     return len(deleted.all())
 
@@ -67,6 +80,8 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
     ids = [order.id for order in orders]
     items = await repository.items_of(session, ids)
     history = await repository.history_of(session, ids)
+    returns = await returns_sql.returns_of_orders(session, ids)
+    return_lines = await returns_sql.lines_of(session, [row.id for rows in returns.values() for row in rows])
     return [
         {
             "id": str(order.id),
@@ -90,6 +105,22 @@ async def export(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, An
             "statusHistory": [
                 {"status": change.status, "reason": change.reason, "at": iso(change.at)}
                 for change in history.get(order.id, [])
+            ],
+            "returns": [
+                {
+                    "id": str(row.id),
+                    "status": row.status,
+                    "reason": row.reason,
+                    "rejectionReason": row.rejection_reason,
+                    "refundTotal": row.refund_total,
+                    "currency": row.currency,
+                    "createdAt": iso(row.created_at),
+                    "lines": [
+                        {"line": line.line, "quantity": line.quantity, "refund": line.refund}
+                        for line in return_lines.get(row.id, [])
+                    ],
+                }
+                for row in returns.get(order.id, [])
             ],
         }
         for order in orders
@@ -130,7 +161,9 @@ async def export_carts(session: AsyncSession, user_id: uuid.UUID) -> list[dict[s
 
 @strawberry.federation.type(keys=["userId"])
 class PersonalDataExport(ExportPart):
-    @strawberry.field(description="The user's orders with their lines and status history, oldest first.")
+    @strawberry.field(
+        description="The user's orders with their lines, status history and returns, oldest first."
+    )
     async def orders(self, info: Info) -> JSON:
         return await export(info.context.session, self.user_uuid)
 

@@ -7,6 +7,7 @@ import uuid
 
 from cart_shop import ADD, HOME, SHIP_TO, cart_call
 from orders_shop import Shop
+from returns_shop import Returns
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from subgraphs.orders.privacy import forget
@@ -49,3 +50,55 @@ async def test_the_export_holds_the_users_carts_with_their_address_and_lines(sho
     assert [(line["productId"], line["quantity"], line["unitPrice"]) for line in cart["lines"]] == [
         (product, 2, 400)
     ]
+
+
+async def test_a_deleted_customers_return_reasons_are_emptied_and_the_books_stay(shop: Shop) -> None:
+    # Given a customer's return with a reason in their own words, and another customer's
+    returns = Returns(shop)
+    product = await shop.product(price=500)
+    leaving, staying = shop.customer(), shop.customer()
+    kept = {}
+    for customer in (leaving, staying):
+        order_id = await returns.confirmed_order(customer, [(product, 1)])
+        await returns.deliver(order_id, [(1, 1)])
+        kept[customer.id] = await returns.request(
+            customer.token, order_id, [(1, 1)], reason=f"Ring me at +44 20 7946 {customer.id[:4]}"
+        )
+
+    # When the first customer is deleted
+    async with async_sessionmaker(shop.engines["orders"])() as session, session.begin():
+        await forget(session, uuid.UUID(leaving.id))
+
+    # Then their return keeps its lines and refund but not their words, in the table and in its events
+    rows = {
+        str(row["user_id"]): row
+        for row in await shop.rows("orders", "SELECT user_id, reason, refund_total FROM returns")
+    }
+    assert rows[leaving.id]["reason"] == "" and rows[leaving.id]["refund_total"] == 500
+    assert rows[staying.id]["reason"] == f"Ring me at +44 20 7946 {staying.id[:4]}"
+    [(kind, payload)] = await returns.events(kept[leaving.id]["id"])
+    assert (kind, payload["reason"], payload["lines"][0]["quantity"]) == ("ReturnRequested", "", 1)
+    [(_, other)] = await returns.events(kept[staying.id]["id"])
+    assert other["reason"] == rows[staying.id]["reason"]
+
+
+async def test_the_export_lists_each_orders_returns(shop: Shop) -> None:
+    returns = Returns(shop)
+    product = await shop.product(price=700)
+    customer = shop.customer()
+    order_id = await returns.confirmed_order(customer, [(product, 2)])
+    await returns.deliver(order_id, [(1, 2)])
+    requested = await returns.request(customer.token, order_id, [(1, 1)], reason="Too big")
+
+    representation = {"__typename": "PersonalDataExport", "userId": customer.id}
+    query = EXPORT.replace("userId carts", "userId orders")
+    answer = await shop.gql("orders", query, {"representations": [representation]}, token=customer.token)
+
+    [order] = answer.ok()["_entities"][0]["orders"]
+    [exported] = order["returns"]
+    assert (exported["id"], exported["status"], exported["reason"]) == (
+        requested["id"],
+        "REQUESTED",
+        "Too big",
+    )
+    assert exported["lines"] == [{"line": 1, "quantity": 1, "refund": 700}]
