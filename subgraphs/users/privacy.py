@@ -24,11 +24,18 @@ What can hold a user's personal data, and where it is erased (the survey of issu
   own `ProductUpdated` (no user). The product cache in Redis holds products only.
 - orders: `orders` (user id, idempotency key and payment method token — opaque client values, amounts,
   statuses), `order_items` (product names, prices), `order_status_history`/`saga_steps` (system reasons),
-  outbox payloads (ids, amounts, reasons): no name, email or address today, so orders keeps everything for
-  the books and consumes nothing (no consumer, no handler). A checkout that freezes an address on an order
-  must add a `UserDeleted` handler then (issue 14 item 4's follow-up).
-- payments: `payments` (user id, order id, amounts, method token, provider reasons), outbox (the same):
-  nothing personal beyond the user id, kept for the books; no consumer.
+  `order_shipments` (orders' copy of shipping's parcels: lines, carrier, tracking), `returns` (lines,
+  refunds and the customer's reason), outbox payloads (ids, amounts, reasons). On `UserDeleted` the user's
+  carts go (they freeze addresses), a return's reason (the customer's own words) is emptied in `returns`
+  and in the return events of the outbox, and the outbox's personal keys are scrubbed; the rest stays for
+  the books (`subgraphs/orders/privacy.py`).
+- payments: `payments` and `refunds` (user id, order id, amounts, method token, provider reasons), outbox
+  (the same): nothing personal beyond the user id, kept for the books; no consumer.
+- shipping: `fulfillment_orders`/`shipments` (user id, order lines, carrier, tracking number): no name or
+  address (the parcel's address stays on the order), kept for the books.
+- notifications' webhooks: a partner's or admin's endpoints (`webhooks`, with their deliveries) go with
+  their owner's account; stored deliveries of other users' events hold ids and amounts and age out after the
+  retention (a week).
 - inventory: reservations and movements by order and product: nothing of a user at all.
 - every consumer: `processed_events` holds (group, event id) only.
 - Redis streams: `events:users` keeps the published `UserRegistered` entries (with email and name) until they
