@@ -28,12 +28,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
 from shared.sealed import SealError, unseal
 from subgraphs.notifications import repository
+from subgraphs.notifications.batch_loop import run_batches
 from subgraphs.notifications.mail import build_message, with_token
 from subgraphs.notifications.metrics import NotificationsMetrics
 from subgraphs.notifications.models import Notification
@@ -42,8 +42,6 @@ from subgraphs.notifications.settings import NotificationsSettings
 logger = logging.getLogger("myshop.notifications.sender")
 
 REASON_MAX_LENGTH = 500
-# Waits between tries to reach the database while it is away.
-DATABASE_BACKOFF = Backoff(0.5, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,27 +243,15 @@ class MailSender:
     async def run(self) -> None:
         """Send while there is work, else wait `send_poll_seconds`; ride out a database outage. Never
         returns; cancelled, it lets the mail being sent finish and gives the rest of its batch back."""
-        outages = 0
-        while True:
-            batch = asyncio.ensure_future(self.send_due())
-            try:
-                claimed = await asyncio.shield(batch)
-            except asyncio.CancelledError:
-                self._stopping = True
-                done, _ = await asyncio.wait({batch}, timeout=self.settings.smtp_timeout_seconds + 5)
-                if not done:
-                    batch.cancel()
-                elif not batch.cancelled():
-                    batch.exception()
-                raise
-            except (SQLAlchemyError, OSError) as exc:
-                outages += 1
-                backoff = DATABASE_BACKOFF.delay(outages)
-                logger.warning("sender cannot reach its database (%s); retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                continue
-            outages = 0
-            if claimed < self.settings.send_batch_size:
-                await asyncio.sleep(self.settings.send_poll_seconds)
-            else:
-                await asyncio.sleep(0)
+        settings = self.settings
+        await run_batches(
+            "sender",
+            self.send_due,
+            batch_size=settings.send_batch_size,
+            poll_seconds=settings.send_poll_seconds,
+            finish_seconds=settings.smtp_timeout_seconds + 5,
+            stopping=self._stop_starting,
+        )
+
+    def _stop_starting(self) -> None:
+        self._stopping = True

@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
@@ -44,6 +43,7 @@ from shared.peers import PeerError
 from shared.sealed import SealError
 from subgraphs.notifications import repository as mail_repository
 from subgraphs.notifications import webhooks_repository as repository
+from subgraphs.notifications.batch_loop import run_batches
 from subgraphs.notifications.mail import Templates
 from subgraphs.notifications.models import (
     Channel,
@@ -75,7 +75,6 @@ logger = logging.getLogger("myshop.notifications.webhooks")
 
 ERROR_MAX_LENGTH = 500
 USER_AGENT = "MyShop-Webhooks/1"
-DATABASE_BACKOFF = Backoff(0.5, 30.0)
 # Owners of disabled endpoints mailed per round; after users failed to answer, the next try waits this long.
 NOTIFY_BATCH = 20
 NOTIFY_RETRY_SECONDS = 5.0
@@ -360,32 +359,18 @@ class WebhookDispatcher:
     async def run(self) -> None:
         """Dispatch while there is work, else wait `webhook_poll_seconds`; ride out a database outage. Never
         returns; cancelled, it lets the POSTs in flight finish and gives the rest of its batch back."""
-        outages = 0
-        while True:
-            batch = asyncio.ensure_future(self._round())
-            try:
-                claimed = await asyncio.shield(batch)
-            except asyncio.CancelledError:
-                self._stopping = True
-                done, _ = await asyncio.wait({batch}, timeout=self.settings.webhook_timeout_seconds + 5)
-                if not done:
-                    batch.cancel()
-                elif not batch.cancelled():
-                    batch.exception()
-                raise
-            except (SQLAlchemyError, OSError) as exc:
-                outages += 1
-                backoff = DATABASE_BACKOFF.delay(outages)
-                logger.warning(
-                    "webhook dispatcher cannot reach its database (%s); retrying in %.1f s", exc, backoff
-                )
-                await asyncio.sleep(backoff)
-                continue
-            outages = 0
-            if claimed < self.settings.webhook_batch_size:
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
-            else:
-                await asyncio.sleep(0)
+        settings = self.settings
+        await run_batches(
+            "webhook dispatcher",
+            self._round,
+            batch_size=settings.webhook_batch_size,
+            poll_seconds=settings.webhook_poll_seconds,
+            finish_seconds=settings.webhook_timeout_seconds + 5,
+            stopping=self._stop_starting,
+        )
+
+    def _stop_starting(self) -> None:
+        self._stopping = True
 
     async def prune(self) -> int:
         """Delete ended deliveries past `webhook_retention_hours` (at most every PRUNE_EVERY_SECONDS)."""
