@@ -175,9 +175,15 @@ async def test_a_variant_catalog_from_creation_to_search_order_image_and_archive
         "price": {"min": 2100, "max": 2500},
     }
     # "In stock" is known to products through inventory's StockChanged events: it follows within the bound.
+    # Wait on the listing and its facets both: they are two statements, and one answer can straddle the
+    # commit of an availability update (the listing read before it, the facets after).
     found = await eventually(
         lambda: ask(router, SEARCH, {"category": category, "filter": search_filter}, shop.admin),
-        lambda answer: not answer.get("errors") and answer["data"]["products"]["facets"]["inStock"] == 1,
+        lambda answer: (
+            not answer.get("errors")
+            and answer["data"]["products"]["facets"]["inStock"] == 1
+            and bool(answer["data"]["products"]["edges"])
+        ),
         within=15,
         what="products to learn the stocked variants from inventory's events",
     )
