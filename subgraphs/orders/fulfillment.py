@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Role
 from shared.context import Context
 from shared.errors import Forbidden, MyShopError, NotFound
+from shared.fulfillment import FulfillmentStatus
+from shared.fulfillment import fulfillment_status as shared_fulfillment_status
 from shared.ids import parse_uuid, uuid_or_none
 from shared.outbox import Event
 from shared.subscriptions import ConsumerSpec, Handler, Subscription
@@ -126,15 +128,6 @@ FULFILLMENT_MOVES = frozenset({ShipmentEvent.SHIPPED, ShipmentEvent.DELIVERED, S
 SHIPMENT_STATUSES = frozenset({"PENDING", "SHIPPED", "DELIVERED", "RETURNED", "CANCELLED"})
 
 
-class FulfillmentStatus(enum.StrEnum):
-    """Shipping's rule, as orders reads it from its copies (`fulfillment_status`)."""
-
-    UNFULFILLED = "UNFULFILLED"
-    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
-    FULFILLED = "FULFILLED"
-    DELIVERED = "DELIVERED"
-
-
 FULFILLMENT_STATUSES = frozenset(FulfillmentStatus)
 # Bounds of what a shipment event may carry (an order has at most service.MAX_LINES lines; the columns').
 MAX_SHIPMENT_LINES = 100
@@ -228,25 +221,9 @@ def following_shipments(spec: ConsumerSpec) -> ConsumerSpec:
 
 
 def fulfillment_status(items: Sequence[OrderItem], shipments: Sequence[OrderShipment]) -> FulfillmentStatus:
-    """Shipping's rule on orders' copies: per line, shipped = units in SHIPPED or DELIVERED shipments,
-    delivered = in DELIVERED ones; DELIVERED when every line is fully delivered, FULFILLED when every line is
-    fully shipped, UNFULFILLED when nothing is shipped, else PARTIALLY_FULFILLED."""
-    shipped: dict[int, int] = {}
-    delivered: dict[int, int] = {}
-    for shipment in shipments:
-        if shipment.status not in ("SHIPPED", "DELIVERED"):
-            continue
-        for line in shipment.lines:
-            shipped[line["line"]] = shipped.get(line["line"], 0) + line["quantity"]
-            if shipment.status == "DELIVERED":
-                delivered[line["line"]] = delivered.get(line["line"], 0) + line["quantity"]
-    if not items or not shipped:
-        return FulfillmentStatus.UNFULFILLED
-    if all(delivered.get(item.line, 0) >= item.quantity for item in items):
-        return FulfillmentStatus.DELIVERED
-    if all(shipped.get(item.line, 0) >= item.quantity for item in items):
-        return FulfillmentStatus.FULFILLED
-    return FulfillmentStatus.PARTIALLY_FULFILLED
+    """Shipping's rule (`shared.fulfillment`) on orders' copies of the order's shipments."""
+    ordered = {item.line: item.quantity for item in items}
+    return shared_fulfillment_status(ordered, ((shipment.status, shipment.lines) for shipment in shipments))
 
 
 def _uuid(payload: dict[str, Any], key: str) -> uuid.UUID:

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 from shared.auth import Role
 from shared.errors import Forbidden, NotFound
+from shared.fulfillment import FulfillmentStatus
 from shared.ids import parse_uuid
 from subgraphs.orders import fulfillment_repository, repository
 from subgraphs.orders.feed import FULFILLMENT, STATUS, OrderChange, OrderFeed, decode_cursor
-from subgraphs.orders.fulfillment import FulfillmentStatus, fulfillment_status
+from subgraphs.orders.fulfillment import fulfillment_status
 from subgraphs.orders.models import OrderStatus
 from subgraphs.orders.service import OrderService
 

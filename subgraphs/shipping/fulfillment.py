@@ -1,16 +1,13 @@
 """The fulfillment rule (shipping owns it) and the inputs of shipments: lines asked for against what each
 order line may still ship, carriers, tracking numbers and tracking URLs.
 
-Fulfillment of an order, per order line: shipped = the quantities in SHIPPED or DELIVERED shipments, delivered
-= those in DELIVERED ones. UNFULFILLED: nothing shipped; FULFILLED: every line fully shipped; DELIVERED: every
-line fully delivered; PARTIALLY_FULFILLED otherwise. PENDING shipments do not count. A line never has more
-than its quantity in shipments that hold it (PENDING, SHIPPED, DELIVERED): a CANCELLED or RETURNED shipment
-gives its quantities back.
+Fulfillment of an order: `shared.fulfillment`'s rule (orders applies the same one to its copies of the
+shipments). A line never has more than its quantity in shipments that hold it (PENDING, SHIPPED,
+DELIVERED): a CANCELLED or RETURNED shipment gives its quantities back.
 """
 
 from __future__ import annotations
 
-import enum
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,26 +15,19 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from shared.errors import BadUserInput
+from shared.fulfillment import fulfillment_status as shared_fulfillment_status
 from subgraphs.shipping.models import (
     CARRIER_MAX_LENGTH,
     HOLDING_STATUSES,
     RETURN_REASON_MAX_LENGTH,
     TRACKING_NUMBER_MAX_LENGTH,
     TRACKING_URL_MAX_LENGTH,
-    ShipmentStatus,
 )
 
 # Lines of one createShipment: an order has at most this many lines worth naming in one parcel.
 MAX_SHIPMENT_LINES = 100
 # Quantities bounded like orders' (an int that PostgreSQL's JSONB and GraphQL's Int both hold).
 MAX_QUANTITY = 1_000_000
-
-
-class FulfillmentStatus(enum.StrEnum):
-    UNFULFILLED = "UNFULFILLED"
-    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
-    FULFILLED = "FULFILLED"
-    DELIVERED = "DELIVERED"
 
 
 class HasLines(Protocol):
@@ -60,17 +50,9 @@ def held_quantities(shipments: Iterable[HasLines]) -> dict[int, int]:
 
 
 def fulfillment_status(order_lines: Sequence[Mapping[str, Any]], shipments: Sequence[HasLines]) -> str:
-    """The order's FulfillmentStatus (the rule in the module's docstring)."""
-    delivered = _sum_lines(shipments, frozenset({ShipmentStatus.DELIVERED}))
-    shipped = _sum_lines(shipments, frozenset({ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED}))
-    if not any(shipped.values()):
-        return FulfillmentStatus.UNFULFILLED
-    wanted = {entry["line"]: entry["quantity"] for entry in order_lines}
-    if all(delivered.get(line, 0) >= quantity for line, quantity in wanted.items()):
-        return FulfillmentStatus.DELIVERED
-    if all(shipped.get(line, 0) >= quantity for line, quantity in wanted.items()):
-        return FulfillmentStatus.FULFILLED
-    return FulfillmentStatus.PARTIALLY_FULFILLED
+    """The order's FulfillmentStatus (`shared.fulfillment`), from its lines and its shipments."""
+    ordered = {entry["line"]: entry["quantity"] for entry in order_lines}
+    return shared_fulfillment_status(ordered, ((shipment.status, shipment.lines) for shipment in shipments))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ from strawberry.federation.schema_directives import Cost, Key, ListSize
 from strawberry.types import Info
 
 from shared.auth.permissions import IsAdminOrPartner, guarded
+from shared.fulfillment import FulfillmentStatus
 from shared.pagination import Connection, connection
 from subgraphs.shipping import models
-from subgraphs.shipping.fulfillment import MAX_SHIPMENT_LINES, FulfillmentStatus
+from subgraphs.shipping.fulfillment import MAX_SHIPMENT_LINES
 from subgraphs.shipping.shipments import ShipmentPage, ShipmentService
 
 # Demand control: typical sizes, not the caps (a shipment holds at most MAX_SHIPMENT_LINES lines).

@@ -22,13 +22,13 @@ from shared import ids
 from shared.auth import Principal, Role
 from shared.context import Context
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.fulfillment import FulfillmentStatus
 from shared.ids import parse_uuid, uuid_or_none
 from shared.pagination import newest_first_cursor, newest_first_position, page_size
 from subgraphs.shipping import events
 from subgraphs.shipping import shipment_repository as repository
 from subgraphs.shipping.fulfillment import (
     AskedLine,
-    FulfillmentStatus,
     Tracking,
     clean_asked_lines,
     clean_return_reason,

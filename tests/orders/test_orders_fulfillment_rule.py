@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from subgraphs.orders.fulfillment import FulfillmentStatus, fulfillment_status
+from shared.fulfillment import FulfillmentStatus
+from subgraphs.orders.fulfillment import fulfillment_status
 from subgraphs.orders.models import OrderItem, OrderShipment
 
 
