@@ -11,26 +11,27 @@ from typing import Any
 import httpx
 import pytest
 from mail_catcher import MailCatcher
+from router_checkout import (
+    ADD,
+    CHOOSE,
+    CREATE_PRODUCT,
+    LOGIN,
+    METHOD,
+    MONEY,
+    PASSWORD,
+    PROMOTION,
+    REGISTER,
+    SET_RATE,
+    SHIP_TO,
+    VOUCHER,
+    ZONE,
+    call,
+)
 
 from shared.money import Money
 from shared.testing import ServerThread
 
-PASSWORD = "correct horse battery"
-MONEY = "{ amount currency }"
-REGISTER = "mutation R($input: RegisterInput!) { register(input: $input) { email } }"
-LOGIN = "mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
-CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 ADJUST = 'mutation A($id: ID!) { adjustStock(productId: $id, delta: 50, reason: "mail test") { id } }'
-SET_RATE = """
-mutation T($c: String!, $k: String!, $r: Int!) { setTaxRate(country: $c, taxClass: $k, rate: $r) { country } }
-"""
-ZONE = "mutation Z($n: String!, $c: [String!]!) { createShippingZone(name: $n, countries: $c) { id } }"
-METHOD = "mutation M($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }"
-PROMOTION = "mutation P($input: PromotionInput!) { createPromotion(input: $input) { id } }"
-ADD = "mutation Add($p: ID!, $q: Int!) { cartAddLine(productId: $p, quantity: $q) { id } }"
-SHIP_TO = "mutation S($a: AddressInput!) { cartSetShippingAddress(address: $a) { id } }"
-CHOOSE = "mutation Ch($m: ID!) { cartSetShippingMethod(methodId: $m) { id } }"
-VOUCHER = "mutation V($c: String!) { cartApplyVoucher(code: $c) { id } }"
 CHECKOUT = f"""
 mutation Out($cart: ID!, $key: String!) {{
   checkoutComplete(cartId: $cart, paymentMethod: "tok_approve", idempotencyKey: $key) {{
@@ -44,17 +45,6 @@ mutation Out($cart: ID!, $key: String!) {{
 async def client(myshop_router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=myshop_router.url, timeout=60) as client:
         yield client
-
-
-async def call(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> Any:
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"authorization": f"Bearer {token}"},
-    )
-    body = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
-    return body["data"]
 
 
 async def test_the_confirmation_mail_of_a_checkout_shows_its_breakdown(

@@ -17,26 +17,28 @@ import httpx
 import pytest
 from eventually import eventually
 from mail_catcher import MailCatcher
+from router_checkout import (
+    ADD,
+    CHOOSE,
+    CREATE_PRODUCT,
+    LOGIN,
+    METHOD,
+    MONEY,
+    PASSWORD,
+    PROMOTION,
+    REGISTER,
+    SET_RATE,
+    SHIP_TO,
+    VOUCHER,
+    ZONE,
+    answer,
+    call,
+)
 from ws_client import GraphQLWebSocket
 
 from shared.testing import ServerThread
 
-PASSWORD = "correct horse battery"
-MONEY = "{ amount currency }"
-REGISTER = "mutation R($input: RegisterInput!) { register(input: $input) { email } }"
-LOGIN = "mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
-CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 ADJUST = 'mutation A($id: ID!) { adjustStock(productId: $id, delta: 10, reason: "journey") { id } }'
-SET_RATE = """
-mutation T($c: String!, $k: String!, $r: Int!) { setTaxRate(country: $c, taxClass: $k, rate: $r) { country } }
-"""
-ZONE = "mutation Z($n: String!, $c: [String!]!) { createShippingZone(name: $n, countries: $c) { id } }"
-METHOD = "mutation M($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }"
-PROMOTION = "mutation P($input: PromotionInput!) { createPromotion(input: $input) { id } }"
-ADD = "mutation Add($p: ID!, $q: Int!) { cartAddLine(productId: $p, quantity: $q) { id } }"
-SHIP_TO = "mutation S($a: AddressInput!) { cartSetShippingAddress(address: $a) { id } }"
-CHOOSE = "mutation Ch($m: ID!) { cartSetShippingMethod(methodId: $m) { id } }"
-VOUCHER = "mutation V($c: String!) { cartApplyVoucher(code: $c) { id } }"
 CHECKOUT = f"""
 mutation Out($cart: ID!, $key: String!) {{
   checkoutComplete(cartId: $cart, paymentMethod: "tok_approve", idempotencyKey: $key) {{
@@ -89,22 +91,6 @@ LINES = [(2500, 1), (1000, 2), (4000, 1)]
 async def client(myshop_router: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=myshop_router.url, timeout=60) as client:
         yield client
-
-
-async def call(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> Any:
-    body = await answer(client, query, variables, token)
-    assert "errors" not in body, body
-    return body["data"]
-
-
-async def answer(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> Any:
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def codes(body: dict[str, Any]) -> list[str | None]:
