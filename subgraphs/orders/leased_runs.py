@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 # (session, id, owner, lease seconds) -> whether the lease is still ours (and now extended).
 RenewLease = Callable[[AsyncSession, uuid.UUID, str, float], Awaitable[bool]]
+# (session, owner, lease seconds, limit) -> the runs whose lease ran out, now leased to `owner` (SKIP LOCKED).
+ClaimAbandoned = Callable[[AsyncSession, str, float, int], Awaitable[list[uuid.UUID]]]
 Drive = Callable[[uuid.UUID, bool], Awaitable[None]]
 
 
@@ -30,13 +32,17 @@ class LeasedRuns:
         *,
         lease_seconds: float,
         renew: RenewLease,
+        claim_abandoned: ClaimAbandoned,
         drive: Drive,
+        recovered: Callable[[], None] = lambda: None,
     ) -> None:
         self.kind = kind
         self.sessionmaker = sessionmaker
         self.lease_seconds = lease_seconds
         self.renew = renew
+        self.claim_abandoned = claim_abandoned
         self.drive = drive
+        self.recovered = recovered
         # Unique per process start: a restarted process does not own its previous life's leases.
         self.owner = uuid.uuid4().hex[:12]
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -63,6 +69,16 @@ class LeasedRuns:
         except TimeoutError:
             pass
         return True
+
+    async def recover_once(self, limit: int = 20) -> int:
+        """Take over the runs whose lease ran out (their process died); returns how many were started here."""
+        async with self.sessionmaker() as session, session.begin():
+            ids = await self.claim_abandoned(session, self.owner, self.lease_seconds, limit)
+        for run_id in ids:
+            logger.warning("recovering %s %s", self.kind, run_id)
+            self.recovered()
+            self.start(run_id)
+        return len(ids)
 
     async def stop(self) -> None:
         tasks = list(self._running.values())

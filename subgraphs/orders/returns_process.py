@@ -62,14 +62,6 @@ class ReturnProcess:
         self.sessionmaker = runtime.sessionmaker
         self.peers = peers
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
-        self.runs = LeasedRuns(
-            "return",
-            self.sessionmaker,
-            lease_seconds=settings.saga_lease_seconds,
-            renew=returns_sql.renew_lease,
-            drive=self._drive,
-        )
-        self.owner = self.runs.owner
         registry = runtime.metrics.registry
         # Alert on this: the steps never give up, so a stuck refund shows here and nowhere else.
         self.step_retries = Counter(
@@ -83,6 +75,16 @@ class ReturnProcess:
             "Received returns taken over from a dead process.",
             registry=registry,
         )
+        self.runs = LeasedRuns(
+            "return",
+            self.sessionmaker,
+            lease_seconds=settings.saga_lease_seconds,
+            renew=returns_sql.renew_lease,
+            claim_abandoned=returns_sql.claim_abandoned,
+            drive=self._drive,
+            recovered=self.recovered.inc,
+        )
+        self.owner = self.runs.owner
 
     # --- starting and waiting ---
 
@@ -104,15 +106,7 @@ class ReturnProcess:
 
     async def recover_once(self, limit: int = 20) -> int:
         """Take over received returns whose lease ran out; returns how many were started here."""
-        async with self.sessionmaker() as session, session.begin():
-            ids = await returns_sql.claim_abandoned(
-                session, self.owner, self.settings.saga_lease_seconds, limit
-            )
-        for return_id in ids:
-            logger.warning("recovering return %s", return_id)
-            self.recovered.inc()
-            self.start(return_id)
-        return len(ids)
+        return await self.runs.recover_once(limit)
 
     # --- driving one return ---
 

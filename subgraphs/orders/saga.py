@@ -81,7 +81,9 @@ class Saga:
             self.sessionmaker,
             lease_seconds=settings.saga_lease_seconds,
             renew=repository.renew_lease,
+            claim_abandoned=repository.claim_abandoned,
             drive=self._timed_drive,
+            recovered=metrics.sagas_recovered.inc,
         )
         self.owner = self.runs.owner
 
@@ -114,15 +116,7 @@ class Saga:
 
     async def recover_once(self, limit: int = 20) -> int:
         """Take over sagas whose lease ran out; returns how many were started here."""
-        async with self.sessionmaker() as session, session.begin():
-            ids = await repository.claim_abandoned(
-                session, self.owner, self.settings.saga_lease_seconds, limit
-            )
-        for order_id in ids:
-            logger.warning("recovering the saga of order %s", order_id)
-            self.metrics.sagas_recovered.inc()
-            self.start(order_id)
-        return len(ids)
+        return await self.runs.recover_once(limit)
 
     # --- driving one saga ---
 
