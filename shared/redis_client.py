@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.crc import key_slot
 from redis.exceptions import (
@@ -22,7 +23,6 @@ from redis.exceptions import (
     SlotNotCoveredError,
     TimeoutError,
 )
-from redis.retry import Retry
 
 # What a Redis that is down, restarting, failing over or hung raises. A cluster adds two errors that are not
 # RedisError (the whole cluster unreachable; a slot without a node while one restarts).
