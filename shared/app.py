@@ -19,7 +19,6 @@ from typing import Any, Generic
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
@@ -38,6 +37,7 @@ from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.outbox import Outbox
+from shared.redis_client import create_redis
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
 from shared.subscriptions import ConsumerSpec
 from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
@@ -87,14 +87,13 @@ async def build_runtime(
     )
     # A burst (hundreds of subscribers verifying their tokens at once) waits for a pooled connection instead
     # of failing with "Too many connections" (redis-py's plain pool raises past 100).
-    redis = Redis.from_pool(
-        BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=REDIS_MAX_CONNECTIONS,
-            timeout=REDIS_POOL_WAIT_SECONDS,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-        )
+    redis = create_redis(
+        settings.redis_url,
+        cluster=settings.redis_cluster,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        pool_timeout=REDIS_POOL_WAIT_SECONDS,
+        socket_connect_timeout=5,
+        health_check_interval=30,
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     revocations = RevocationStore(redis, settings.redis_prefix)

@@ -9,9 +9,9 @@ twice, a consumer died between commit and XACK) finds its row and is acknowledge
 A handler that raises rolls its transaction back; the message stays pending and is retried after an
 exponential backoff with full jitter (`shared.backoff`: up to `retry_base * 2**(failures-1)`, capped).
 Failures are counted in a Redis hash (so they survive the consumer that saw them); after `max_attempts` the
-event goes to `<prefix>deadletter:<group>` with the error and is acknowledged. Admins list and replay dead
-letters (`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the handler's failure: it
-counts no attempt, and the consumer backs off.
+event goes to `<prefix>{events}:deadletter:<group>` with the error and is acknowledged. Admins list and
+replay dead letters (`shared.deadletters`). An outage (Redis or PostgreSQL unreachable) is not the
+handler's failure: it counts no attempt, and the consumer backs off.
 
 A consumer that dies leaves its messages pending; another consumer of the group claims those idle for longer
 than `claim_idle` (XAUTOCLAIM) and processes them. A living consumer keeps its held messages fresh (XCLAIM
@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -44,7 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.backoff import Backoff
 from shared.metrics import ConsumerMetrics
 from shared.outage import Outage
-from shared.outbox import Event, stream_name
+from shared.outbox import EVENT_BUS, Event, stream_name
+from shared.redis_client import REDIS_UNAVAILABLE
 from shared.redis_streams import StreamMessage, consumer_name, read_reply, text
 from shared.subscriptions import ConsumerSpec, Handler, dead_letter_stream
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("myshop.consumer")
 
 # What an unreachable, restarting or hung Redis or PostgreSQL raises: the consumer waits and retries.
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = REDIS_UNAVAILABLE
 
 
 class HandlerFailed(Exception):
@@ -124,7 +125,7 @@ class Consumer:
             stream = stream_name(redis_prefix, subscription.producer)
             self.streams[stream] = {**self.streams.get(stream, {}), **subscription.handlers}
         self.dead_letters = dead_letter_stream(redis_prefix, spec.group)
-        self.failures_key = f"{redis_prefix}consumer:{spec.group}:failures"
+        self.failures_key = f"{redis_prefix}{EVENT_BUS}:consumer:{spec.group}:failures"
         # Messages this consumer holds pending, waiting for a retry: (stream, id) -> when (monotonic).
         self.retries: dict[tuple[str, str], float] = {}
         # The message a handler is working on now (kept fresh against claims, like the retries).
@@ -445,7 +446,7 @@ class Consumer:
             try:
                 stream, message_id = self._current
                 await self.redis.xclaim(stream, self.group, self.name, 0, [message_id], justid=True)
-            except (RedisError, OSError, TimeoutError):
+            except REDIS_UNAVAILABLE:
                 pass
 
     def _down(self, exc: BaseException) -> None:

@@ -1,10 +1,10 @@
 """Dead letters: events a consumer group gave up on, for admins to inspect and replay through GraphQL.
 
-A dead letter is an entry of `<prefix>deadletter:<group>` (written by `shared.consumer`): the event's fields
-plus `stream`, `message_id`, `error`, `attempts` and `failed_at`. A replay handles the event again through the
-consumer's own path (`Consumer.apply`: processed-id bookkeeping and handler in one transaction): when it
-succeeds (or the event turns out to be processed already) the entry is deleted; when it fails again the entry
-is replaced by one carrying the new error and one more attempt (so it gets a new id).
+A dead letter is an entry of `<prefix>{events}:deadletter:<group>` (written by `shared.consumer`): the event's
+fields plus `stream`, `message_id`, `error`, `attempts` and `failed_at`. A replay handles the event again
+through the consumer's own path (`Consumer.apply`: processed-id bookkeeping and handler in one transaction):
+when it succeeds (or the event turns out to be processed already) the entry is deleted; when it fails again
+the entry is replaced by one carrying the new error and one more attempt (so it gets a new id).
 
 Each consuming service exposes the operations under its own names (two subgraphs cannot both define
 `Query.deadLetters`), admin only:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.errors import MyShopError
 from shared.outbox import Event
+from shared.redis_client import REDIS_UNAVAILABLE
 
 logger = logging.getLogger("myshop.fanout")
 
@@ -208,7 +208,7 @@ class StreamFanout:
                 )
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except REDIS_UNAVAILABLE as exc:
                 if not failing:
                     logger.warning("reading %s failed, retrying: %s", self.stream, exc)
                 failing = True

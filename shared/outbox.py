@@ -1,7 +1,7 @@
 """The transactional outbox: a service writes its domain events into its own `outbox` table in the same
 transaction as the change they describe; `shared.relay` publishes them to Redis Streams afterwards.
 
-Streams: one per producing service, `<redis_prefix>events:<service>` (for example `myshop:events:orders`).
+Streams: one per producing service, `<redis_prefix>{events}:<service>` (for example `myshop:{events}:orders`).
 Events of one aggregate are written by transactions that lock that aggregate's row, so their outbox ids follow
 their commit order, and the relay publishes in id order: a consumer reads each aggregate's events in order.
 """
@@ -21,9 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 OUTBOX_TABLE = "outbox"
 
 
+# The event bus's hash tag: every stream, dead-letter stream and consumer failure count shares one Redis
+# Cluster slot, because one XREADGROUP reads several streams and a dead-lettering MULTI touches a stream,
+# its group's dead letters and failure counts. The bus (hundreds of events a second) fits one node many
+# times over; the busy keys (caches, sessions, rate limits, APQ) spread over the cluster.
+EVENT_BUS = "{events}"
+
+
 def stream_name(redis_prefix: str, producer: str) -> str:
     """The Redis Stream a service's events go to."""
-    return f"{redis_prefix}events:{producer}"
+    return f"{redis_prefix}{EVENT_BUS}:{producer}"
 
 
 def outbox_table(metadata: MetaData) -> Table:

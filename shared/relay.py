@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.outage import Outage
 from shared.outbox import Event, Outbox, stream_name
+from shared.redis_client import REDIS_UNAVAILABLE
 
 if TYPE_CHECKING:
     from shared.context import Runtime
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("myshop.outbox")
 
 # What an unreachable, restarting or hung Redis or PostgreSQL raises: the relay waits and retries.
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, SQLAlchemyError, OSError, TimeoutError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, SQLAlchemyError)
 
 # Published rows deleted per statement when pruning: short transactions, no long lock on the table.
 PRUNE_CHUNK = 5000

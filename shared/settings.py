@@ -70,6 +70,8 @@ class ServiceSettings(BaseSettings):
     # Connections opened past the pool for a burst (closed when returned); as many as the pool by default.
     db_max_overflow: int | None = Field(None, ge=0, validation_alias=_env("MYSHOP_DB_MAX_OVERFLOW"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MYSHOP_REDIS_URL"))
+    # A Redis Cluster: the URL names any one of its nodes, the client learns the others (shared.redis_client).
+    redis_cluster: bool = Field(False, validation_alias=_env("MYSHOP_REDIS_CLUSTER"))
     # Every Redis key we write starts with this, so several deployments (or test runs) share a server.
     redis_prefix: str = Field("myshop:", validation_alias=_env("MYSHOP_REDIS_PREFIX"))
 

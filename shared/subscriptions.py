@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.outbox import Event
+from shared.outbox import EVENT_BUS, Event
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
@@ -21,7 +21,7 @@ PROCESSED_EVENTS_TABLE = "processed_events"
 class Subscription:
     """The events of one producer a service consumes."""
 
-    producer: str  # reads the stream `<prefix>events:<producer>`
+    producer: str  # reads the stream `<prefix>{events}:<producer>`
     handlers: Mapping[str, Handler]  # event type -> handler; other types are acknowledged and skipped
 
 
@@ -55,4 +55,4 @@ def processed_events_table(metadata: MetaData) -> Table:
 
 def dead_letter_stream(redis_prefix: str, group: str) -> str:
     """The stream where a group's events that kept failing wait for an admin."""
-    return f"{redis_prefix}deadletter:{group}"
+    return f"{redis_prefix}{EVENT_BUS}:deadletter:{group}"

@@ -69,6 +69,8 @@ class SubgraphEntityCacheConfig(_Strict):
 class EntityCacheConfig(_Strict):
     enabled: bool = False
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # `redis_url` names one node of a Redis Cluster (the answers spread over it; MGET is split per slot).
+    redis_cluster: bool = False
     prefix: str = "myshop:router:entities:"
     # The TTL of types no setting names, in subgraphs the cache covers; 0: they are not cached.
     default_ttl: Seconds = Field(0.0, ge=0)
@@ -160,13 +162,16 @@ class EntityCache:
         self._private_headers = tuple(sorted(h.lower() for h in config.private_headers))
         self._digests: dict[Fetch, bytes] = {}
         # redis is imported here, not at the top: a router without the cache keeps it out of its memory.
-        from redis.asyncio import Redis
-        from redis.exceptions import RedisError
+        from shared.redis_client import REDIS_UNAVAILABLE, create_redis, mget
 
-        self.redis = Redis.from_url(
-            config.redis_url, socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout
+        self.redis = create_redis(
+            config.redis_url,
+            cluster=config.redis_cluster,
+            socket_timeout=config.redis_timeout,
+            socket_connect_timeout=config.redis_timeout,
         )
-        self._unreachable = (RedisError, OSError)  # OSError covers TimeoutError
+        self._mget = mget
+        self._unreachable = REDIS_UNAVAILABLE
         self.timeout = config.redis_timeout
         self.outage = Outage(logger, max_backoff=5.0)
         self._next_try = 0.0
@@ -217,7 +222,7 @@ class EntityCache:
             return found
         try:
             async with asyncio.timeout(self.timeout):
-                values = await self.redis.mget(keys)
+                values = await self._mget(self.redis, keys)
         except self._unreachable as exc:
             self._failed(exc)
             return found

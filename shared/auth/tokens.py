@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from shared.auth.keys import KeyRing, PublicKeyEntry
 from shared.auth.principal import Principal, Role
 from shared.errors import Unauthenticated
+from shared.redis_client import mget
 
 # Never "none", never an HMAC algorithm: a public key must not be usable as a shared secret.
 ALLOWED_ALGORITHMS = frozenset({"EdDSA", "RS256"})
@@ -158,7 +159,8 @@ class RevocationStore:
     async def revoked_among(self, principals: Sequence[Principal]) -> list[bool]:
         """`is_revoked` for many principals in one round trip (a process's subscriptions re-checking)."""
         keys = [key for p in principals for key in (self._token_key(p.token_id), self._user_key(p.subject))]
-        values = await self.redis.mget(keys)
+        # Keys of many users: on a Redis Cluster one MGET per slot (shared.redis_client.mget).
+        values = await mget(self.redis, keys)
         return [
             values[2 * i] is not None
             or (values[2 * i + 1] is not None and p.issued_at <= float(values[2 * i + 1]))
@@ -166,9 +168,8 @@ class RevocationStore:
         ]
 
     async def is_revoked(self, principal: Principal) -> bool:
-        token, user = await self.redis.mget(
-            self._token_key(principal.token_id), self._user_key(principal.subject)
-        )
+        keys = [self._token_key(principal.token_id), self._user_key(principal.subject)]
+        token, user = await mget(self.redis, keys)
         if token is not None:
             return True
         return user is not None and principal.issued_at <= float(user)

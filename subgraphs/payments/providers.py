@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from shared.redis_client import REDIS_UNAVAILABLE
 from subgraphs.payments.settings import PaymentsSettings
 
 
@@ -123,7 +123,7 @@ class SandboxProvider:
                 pipe.incr(name)
                 pipe.expire(name, self.ttl)
                 count, _ = await pipe.execute()
-        except RedisError as exc:
+        except REDIS_UNAVAILABLE as exc:
             # The sandbox cannot tell a first attempt from a retry: a transient failure, like a real outage.
             raise ProviderUnavailable(f"sandbox: attempt store unreachable ({type(exc).__name__})") from exc
         return int(count)

@@ -14,7 +14,8 @@ script), so a stale price lives no longer than the event's trip.
 
 The race: a reader misses and reads the old row; a writer commits and invalidates; the reader then writes the
 old row back, where it would live until the TTL. The guard is a generation per product
-(`<prefix>products:cache:gen:<id>`) that every invalidation bumps (INCR, with the entry's DEL, in one MULTI).
+(`<prefix>products:cache:gen:{<id>}`) that every invalidation bumps (INCR, with the entry's DEL, in one
+MULTI).
 A reader that missed reads its misses' generations (a second MGET, only when something missed) before it
 reads the database, and writes a row back only while the generation is still the one it saw: compare and SET
 in one Lua script, so an invalidation after that MGET always wins (one before it committed before the database
@@ -25,6 +26,10 @@ Redis down (refused, timed out after `cache_timeout_seconds`): reads fail open t
 outage (`shared.outage`), and for a growing pause (up to 5 s) requests do not even try Redis, so an outage
 never adds a timeout to every request. The event path then retries on its own (the consumer's outage
 handling).
+
+Redis Cluster: a product's entry and generation share the hash tag `{<id>}` (one slot), so the compare-and-SET
+script and the invalidation's MULTI run per slot: one call per slot group of the batch, in parallel; products
+spread over the cluster. On one server a batch stays one call.
 """
 
 from __future__ import annotations
@@ -36,31 +41,34 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.ids import uuid_or_none
 from shared.metrics import Metrics
 from shared.outage import Outage
+from shared.redis_client import REDIS_UNAVAILABLE, by_slot, is_cluster, mget, tagged
 from subgraphs.products.metrics import ProductsMetrics
 from subgraphs.products.models import Product
 
 if TYPE_CHECKING:
     pass
 
+_Id = TypeVar("_Id", uuid.UUID, str)
+
 logger = logging.getLogger("myshop.products.cache")
 
 # What a Redis that is down, restarting or hung raises.
-REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+REDIS_DOWN: tuple[type[BaseException], ...] = REDIS_UNAVAILABLE
 
 # Generations outlive any read by far (see the module's docstring).
 GENERATION_TTL_SECONDS = 86_400
 
-# KEYS: entry, generation, entry, generation, ...; ARGV: ttl, then per product the generation its reader saw
-# ("" for none) and the row. Writes the rows whose generation did not move; returns how many it skipped.
+# KEYS: entry, generation, entry, generation, ... (of one slot on a cluster); ARGV: ttl, then per product the
+# generation its reader saw ("" for none) and the row. Writes the rows whose generation did not move;
+# returns how many it skipped.
 _WRITE_BACK = """
 local skipped = 0
 for i = 1, #KEYS, 2 do
@@ -166,16 +174,21 @@ class ProductCache:
         self.timeout = timeout_seconds
         self._entry_prefix = f"{redis_prefix}products:cache:v2:"
         self._generation_prefix = f"{redis_prefix}products:cache:gen:"
+        self._cluster = is_cluster(redis)
         self._write_back = redis.register_script(_WRITE_BACK)
         self.metrics = metrics or ProductsMetrics(Metrics("products"))
         self._outage = Outage(logger, max_backoff=5.0)
         self._pause_until = 0.0
 
     def entry_key(self, product_id: uuid.UUID | str) -> str:
-        return f"{self._entry_prefix}{product_id}"
+        return f"{self._entry_prefix}{tagged(product_id)}"
 
     def generation_key(self, product_id: uuid.UUID | str) -> str:
-        return f"{self._generation_prefix}{product_id}"
+        return f"{self._generation_prefix}{tagged(product_id)}"
+
+    def _per_slot(self, ids: list[_Id]) -> list[list[_Id]]:
+        # One group on one server (a single call), one per slot on a cluster.
+        return by_slot(ids, self.entry_key) if self._cluster else [ids]
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -193,7 +206,7 @@ class ProductCache:
             return {record.id: record for record in map(ProductRecord.of, await load(list(ids)))}
         try:
             async with asyncio.timeout(self.timeout):
-                values = await self.redis.mget(list(map(self.entry_key, ids)))
+                values = await mget(self.redis, list(map(self.entry_key, ids)))
         except REDIS_DOWN as exc:
             self._failed(exc)
             self.metrics.cache_bypassed.inc(len(ids))
@@ -221,7 +234,8 @@ class ProductCache:
         # The generations first, the database second: an invalidation after this read moves a generation.
         try:
             async with asyncio.timeout(self.timeout):
-                seen = dict(zip(ids, await self.redis.mget(list(map(self.generation_key, ids))), strict=True))
+                generations = await mget(self.redis, list(map(self.generation_key, ids)))
+            seen = dict(zip(ids, generations, strict=True))
         except REDIS_DOWN as exc:
             self._failed(exc)
             seen = None
@@ -231,38 +245,52 @@ class ProductCache:
         return records
 
     async def _store(self, records: list[ProductRecord], seen: dict[uuid.UUID, bytes | None]) -> None:
-        keys: list[str] = []
-        args: list[bytes | int] = [self.ttl_seconds]
-        for record in records:
-            keys += (self.entry_key(record.id), self.generation_key(record.id))
-            args += (seen.get(record.id) or b"", record.dumps())
+        by_id = {record.id: record for record in records}
         try:
             async with asyncio.timeout(self.timeout):
-                skipped = await self._write_back(keys=keys, args=args)
+                skipped = sum(
+                    await asyncio.gather(
+                        *(
+                            self._store_slot([by_id[i] for i in ids], seen)
+                            for ids in self._per_slot(list(by_id))
+                        )
+                    )
+                )
         except REDIS_DOWN as exc:
             self._failed(exc)
             return
         if skipped:
             self.metrics.cache_stale_writes_skipped.inc(int(skipped))
 
+    async def _store_slot(self, records: list[ProductRecord], seen: dict[uuid.UUID, bytes | None]) -> int:
+        keys: list[str] = []
+        args: list[bytes | int] = [self.ttl_seconds]
+        for record in records:
+            keys += (self.entry_key(record.id), self.generation_key(record.id))
+            args += (seen.get(record.id) or b"", record.dumps())
+        return int(await self._write_back(keys=keys, args=args))
+
     # --- invalidating -------------------------------------------------------------------------------------
 
     async def invalidate(self, ids: Iterable[uuid.UUID | str], *, source: str = "event") -> int:
-        """Drop the entries of `ids` and bump their generations (one MULTI); how many ids it took. Raises
-        when Redis is down: the consumer retries the event."""
+        """Drop the entries of `ids` and bump their generations (one MULTI, one per slot on a cluster); how
+        many ids it took. Raises when Redis is down: the consumer retries the event."""
         valid = [str(pid) for pid in map(uuid_or_none, ids) if pid is not None]
         if not valid:
             return 0
+        async with asyncio.timeout(self.timeout):
+            await asyncio.gather(*(self._invalidate_slot(group) for group in self._per_slot(valid)))
+        self.metrics.cache_invalidated["request" if source == "request" else "event"].inc(len(valid))
+        return len(valid)
+
+    async def _invalidate_slot(self, ids: list[str]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            for product_id in valid:
+            for product_id in ids:
                 generation = self.generation_key(product_id)
                 pipe.incr(generation)
                 pipe.expire(generation, GENERATION_TTL_SECONDS)
                 pipe.delete(self.entry_key(product_id))
-            async with asyncio.timeout(self.timeout):
-                await pipe.execute()
-        self.metrics.cache_invalidated["request" if source == "request" else "event"].inc(len(valid))
-        return len(valid)
+            await pipe.execute()
 
     async def invalidate_after_commit(self, ids: Iterable[uuid.UUID | str]) -> None:
         """The writing request's own invalidation (belt and braces): never fails the request; when Redis is

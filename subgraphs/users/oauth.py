@@ -15,10 +15,10 @@ import logging
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
 
 from shared.context import Runtime
 from shared.ratelimit import Limit
+from shared.redis_client import REDIS_UNAVAILABLE
 from subgraphs import registry
 from subgraphs.users.state import UsersState
 
@@ -94,7 +94,7 @@ async def service_token(request: Request) -> JSONResponse:
     outage = state.token_throttle_outage
     try:
         retry_after, counted = await _count(runtime, buckets)
-    except RedisError as exc:
+    except REDIS_UNAVAILABLE as exc:
         # Fail open: without Redis no peer could get a token, and every service call would stop with it.
         outage.failed("/oauth/token is not throttled: Redis is unreachable (%s)", type(exc).__name__)
         retry_after = None
@@ -117,7 +117,7 @@ async def service_token(request: Request) -> JSONResponse:
     for bucket, _ in buckets[:counted]:  # a success is no guess: take its counts back
         try:
             await state.limiter.forgive(bucket)
-        except RedisError:
+        except REDIS_UNAVAILABLE:
             break
     issued = state.tokens.issue_service_token(client, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
     return JSONResponse(

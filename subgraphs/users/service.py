@@ -224,7 +224,7 @@ class UserService(InRequest):
         outcome = await self.state.refresh_tokens.rotate(refresh_token, owner, access, seen)
         if outcome.result is Rotation.REUSED:
             # Both holders of a reused token lose their access tokens now, not when they expire.
-            await revoke_family_access(self.state, family)
+            await revoke_family_access(self.state, raw_user_id, family)
             logger.warning("refresh token reused; family revoked", extra={"user_id": raw_user_id})
             raise Unauthenticated("This refresh token was already used; sign in again.", reason="reused")
         if outcome.token is None or outcome.access is None:

@@ -24,14 +24,14 @@ async def end_family(state: UsersState, user_id: str, family: str) -> None:
     # The family first: a refresh racing with this either rotated before (its access token was recorded before
     # the rotation, so the read below finds it) or finds the family gone and hands out nothing.
     await state.refresh_tokens.revoke_family(user_id, family)
-    await revoke_family_access(state, family)
+    await revoke_family_access(state, user_id, family)
 
 
-async def revoke_family_access(state: UsersState, family: str) -> None:
+async def revoke_family_access(state: UsersState, user_id: str, family: str) -> None:
     """Revoke the access tokens handed out with the family's refresh tokens (already revoked)."""
     # Skips tokens expired for longer than any verifier's leeway (seconds): those are refused anyway.
     horizon = time.time() - 60
-    for token_id, expires_at in await state.refresh_tokens.family_access_tokens(family):
+    for token_id, expires_at in await state.refresh_tokens.family_access_tokens(user_id, family):
         if expires_at > horizon:
             await state.revocations.revoke_token(token_id, expires_at)
 

@@ -14,19 +14,25 @@ owner out: both hold one token, and whichever of them rotates it first makes the
 reuse (after the window), which ends the family and both access tokens. So theft inside the window is caught
 at the next rotation instead of at once; outside it (or once the new token has been used) nothing changed.
 
-Redis keys (`P` is `settings.redis_prefix`, every TTL is the refresh TTL):
-- `P users:refresh:<sha256 hex>`    hash {family, user, used: 0|1}; TTL from the token's issue.
-- `P users:family:<family id>`      string: the user id. Deleting it revokes every token of the family.
-                                    TTL renewed at each rotation (a session ends after a TTL of idleness).
-- `P users:refresh-grace:<sha256 hex>` hash {next: digest of the token it was rotated into, pair: sealed};
-                                    TTL the grace window.
-- `P users:family-access:<family id>` hash {access token id: expiry}; TTL the newest access token's life.
-- `P users:user-families:<user id>` set of the user's family ids, for "sign out everywhere" and the
-                                    sessions list; TTL renewed at each login and rotation, so it outlives
-                                    every family it names. Ids of expired families leave it when listed.
-- `P users:session:<family id>`     hash {created, created_ip, created_ua, used, ip, ua}: what `mySessions`
-                                    shows (sign-in and last use: time, client address, user agent). Written in
-                                    the family's own pipeline or Lua step, same TTL, deleted with it.
+Redis keys (`P` is `settings.redis_prefix`, `{U}` the hash tag of the user id, every TTL is the refresh TTL):
+- `P users:{U}:refresh:<sha256 hex>`  hash {family, user, used: 0|1}; TTL from the token's issue.
+- `P users:{U}:family:<family id>`    string: the user id. Deleting it revokes every token of the family.
+                                      TTL renewed at each rotation (a session ends after a TTL of idleness).
+- `P users:{U}:refresh-grace:<sha256 hex>` hash {next: digest of the token it was rotated into, pair: sealed};
+                                      TTL the grace window.
+- `P users:{U}:family-access:<family id>` hash {access token id: expiry}; TTL the newest access token's life.
+- `P users:{U}:user-families`         set of the user's family ids, for "sign out everywhere" and the
+                                      sessions list; TTL renewed at each login and rotation, so it outlives
+                                      every family it names. Ids of expired families leave it when listed.
+- `P users:{U}:session:<family id>`   hash {created, created_ip, created_ua, used, ip, ua}: what
+                                      `mySessions` shows (sign-in and last use: time, client address, user
+                                      agent). Written in the family's own pipeline or Lua step, same TTL,
+                                      deleted with it.
+
+Every key of a user shares the tag `{U}`, so the scripts and MULTIs below (which touch several of them, and
+keys they build from ARGV) run on a Redis Cluster: one user's keys meet in one slot, users spread. A refresh
+token names its user (`<user id>.<random>`: the access token it comes with names the user too), so its key
+is found from the token alone. Tokens issued before this layout are unknown (their holders sign in again).
 
 A session is a family. Outside Redis it is named by an opaque id, a keyed hash of the family id
 (`session_id`): the id in `mySessions`, `endSession(id)` and the access tokens' `sid` claim is no Redis key,
@@ -53,6 +59,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from shared.auth import AccessToken
+from shared.redis_client import tagged
 
 # Check and rotate in one step: of concurrent uses of one token exactly one rotates it. The winner leaves the
 # pair it was given (sealed, see `_seal`) under KEYS[5] for the grace window; a use of the same token within
@@ -217,23 +224,39 @@ class RefreshTokens:
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_user = redis.register_script(_REVOKE_USER)
 
-    def _token_key(self, token: str) -> str:
-        return f"{self.prefix}refresh:{token_digest(token)}"
+    def _of(self, user_id: str) -> str:
+        """The start of every key of `user_id` (its hash tag decides their Redis Cluster slot)."""
+        return f"{self.prefix}{tagged(user_id)}:"
 
-    def _grace_key(self, token: str) -> str:
-        return f"{self.prefix}refresh-grace:{token_digest(token)}"
+    def _token_key(self, token: str, user_id: str) -> str:
+        return f"{self._of(user_id)}refresh:{token_digest(token)}"
 
-    def _family_access_key(self, family: str) -> str:
-        return f"{self.prefix}family-access:{family}"
+    def _grace_key(self, token: str, user_id: str) -> str:
+        return f"{self._of(user_id)}refresh-grace:{token_digest(token)}"
 
-    def _family_key(self, family: str) -> str:
-        return f"{self.prefix}family:{family}"
+    def _family_access_key(self, user_id: str, family: str) -> str:
+        return f"{self._of(user_id)}family-access:{family}"
+
+    def _family_key(self, user_id: str, family: str) -> str:
+        return f"{self._of(user_id)}family:{family}"
 
     def _user_key(self, user_id: str) -> str:
-        return f"{self.prefix}user-families:{user_id}"
+        return f"{self._of(user_id)}user-families"
 
-    def _session_key(self, family: str) -> str:
-        return f"{self.prefix}session:{family}"
+    def _session_key(self, user_id: str, family: str) -> str:
+        return f"{self._of(user_id)}session:{family}"
+
+    @staticmethod
+    def token_user(token: str) -> str | None:
+        """The user a refresh token names (`<user id>.<random>`), None for anything else."""
+        user_id, dot, rest = token.partition(".")
+        if not dot or not rest or not user_id or "{" in user_id or "}" in user_id or len(user_id) > 64:
+            return None
+        return user_id
+
+    @staticmethod
+    def _new_token(user_id: str) -> str:
+        return f"{user_id}.{secrets.token_urlsafe(32)}"
 
     @staticmethod
     def new_family() -> str:
@@ -250,13 +273,15 @@ class RefreshTokens:
     ) -> RefreshToken:
         """A new session (login): the family `family` (from `new_family`) with its first token, handed out
         with `access`, signed in from `seen`."""
-        issued = RefreshToken(secrets.token_urlsafe(32), family, user_id)
+        issued = RefreshToken(self._new_token(user_id), family, user_id)
         now = repr(time.time())
+        session_key = self._session_key(user_id, issued.family)
+        token_key = self._token_key(issued.token, user_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            self._remember_access(pipe, issued.family, access)
-            pipe.set(self._family_key(issued.family), user_id, ex=self.ttl_seconds)
+            self._remember_access(pipe, user_id, issued.family, access)
+            pipe.set(self._family_key(user_id, issued.family), user_id, ex=self.ttl_seconds)
             pipe.hset(
-                self._session_key(issued.family),
+                session_key,
                 mapping={
                     "created": now,
                     "created_ip": seen.ip,
@@ -266,33 +291,34 @@ class RefreshTokens:
                     "ua": seen.user_agent,
                 },
             )
-            pipe.expire(self._session_key(issued.family), self.ttl_seconds)
-            pipe.hset(
-                self._token_key(issued.token), mapping={"family": issued.family, "user": user_id, "used": 0}
-            )
-            pipe.expire(self._token_key(issued.token), self.ttl_seconds)
+            pipe.expire(session_key, self.ttl_seconds)
+            pipe.hset(token_key, mapping={"family": issued.family, "user": user_id, "used": 0})
+            pipe.expire(token_key, self.ttl_seconds)
             pipe.sadd(self._user_key(user_id), issued.family)
             pipe.expire(self._user_key(user_id), self.ttl_seconds)
             await pipe.execute()
         return issued
 
-    def _remember_access(self, pipe: Pipeline, family: str, access: AccessToken) -> None:
+    def _remember_access(self, pipe: Pipeline, user_id: str, family: str, access: AccessToken) -> None:
         # The family's access tokens (id -> expiry), so a reuse can revoke them, not only the refresh tokens.
         # Recorded before the token is handed out: a reuse detected meanwhile finds it.
-        key = self._family_access_key(family)
+        key = self._family_access_key(user_id, family)
         pipe.hset(key, access.token_id, repr(access.expires_at.timestamp()))
         # Each token outlives the ones before it: the newest expiry is the hash's.
         pipe.expire(key, max(1, int(access.expires_at.timestamp() - time.time()) + 60))
 
-    async def family_access_tokens(self, family: str) -> list[tuple[str, float]]:
+    async def family_access_tokens(self, user_id: str, family: str) -> list[tuple[str, float]]:
         """(token id, expiry) of the access tokens handed out with this family's refresh tokens."""
-        found = await self.redis.hgetall(self._family_access_key(family))
+        found = await self.redis.hgetall(self._family_access_key(user_id, family))
         return [(jti.decode(), float(exp)) for jti, exp in found.items()]
 
     async def owner(self, token: str) -> tuple[str, str] | None:
         """(family, user id) of a token we issued and still remember, used or not."""
-        family, user_id = await self.redis.hmget(self._token_key(token), ["family", "user"])
-        if family is None or user_id is None:
+        named = self.token_user(token)
+        if named is None:
+            return None
+        family, user_id = await self.redis.hmget(self._token_key(token, named), ["family", "user"])
+        if family is None or user_id is None or user_id.decode() != named:
             return None
         return family.decode(), user_id.decode()
 
@@ -302,18 +328,18 @@ class RefreshTokens:
         """Spend `token` (of `owner`, (family, user id)) from `seen` and get the next one of its family to
         hand out with `access`, or the pair a use of it within the grace window got, or learn why not."""
         family, user_id = owner
-        following = RefreshToken(secrets.token_urlsafe(32), family, user_id)
+        following = RefreshToken(self._new_token(user_id), family, user_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            self._remember_access(pipe, family, access)
+            self._remember_access(pipe, user_id, family, access)
             await pipe.execute()
         result = await self._rotate(
             keys=[
-                self._token_key(token),
-                self._token_key(following.token),
-                self._family_key(family),
+                self._token_key(token, user_id),
+                self._token_key(following.token, user_id),
+                self._family_key(user_id, family),
                 self._user_key(user_id),
-                self._grace_key(token),
-                self._session_key(family),
+                self._grace_key(token, user_id),
+                self._session_key(user_id, family),
             ],
             args=[
                 family,
@@ -321,7 +347,7 @@ class RefreshTokens:
                 self.ttl_seconds,
                 _seal(token, following, access),
                 self.grace_seconds,
-                f"{self.prefix}refresh:",
+                f"{self._of(user_id)}refresh:",
                 token_digest(following.token),
                 repr(time.time()),
                 seen.ip,
@@ -342,7 +368,7 @@ class RefreshTokens:
 
     async def revoke_family(self, user_id: str, family: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._family_key(family), self._session_key(family))
+            pipe.delete(self._family_key(user_id, family), self._session_key(user_id, family))
             pipe.srem(self._user_key(user_id), family)
             await pipe.execute()
 
@@ -350,7 +376,8 @@ class RefreshTokens:
         """Sign the user out everywhere; the number of families that were still indexed."""
         return int(
             await self._revoke_user(
-                keys=[self._user_key(user_id)], args=[self._family_key(""), self._session_key("")]
+                keys=[self._user_key(user_id)],
+                args=[self._family_key(user_id, ""), self._session_key(user_id, "")],
             )
         )
 
@@ -379,8 +406,8 @@ class RefreshTokens:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for family in families:
-                pipe.pttl(self._family_key(family))
-                pipe.hgetall(self._session_key(family))
+                pipe.pttl(self._family_key(user_id, family))
+                pipe.hgetall(self._session_key(user_id, family))
             found = await pipe.execute()
         now = time.time()
         live, stale = [], []

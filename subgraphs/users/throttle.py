@@ -2,10 +2,13 @@
 account's known addresses are exempt from. Checked, and the attempt claimed, before the password is hashed.
 
 Redis keys (`P` is `settings.redis_prefix`; accounts and addresses only as SHA-256, never in clear):
-- `P users:login:pair:<sha256(account, address)>`  hash {failures, wake}: attempts not followed by a success,
-  and the time before which the next one is refused. Forgotten `login_pair_memory_seconds` after the last.
-- `P users:login:known:<sha256(account, address)>` an address this account signed in from (for 30 days).
-- `P users:login:ceiling:<sha256(account)>`        attempts from unknown addresses in the current window.
+- `P users:login:{A}:pair:<sha256(account, address)>`  hash {failures, wake}: attempts not followed by a
+  success, and the time before which the next one is refused. Forgotten `login_pair_memory_seconds` after
+  the last.
+- `P users:login:{A}:known:<sha256(account, address)>` an address this account signed in from (for 30 days).
+- `P users:login:{A}:ceiling`                           attempts from unknown addresses in the current window.
+`{A}` is the hash tag `{sha256(account)}`: an account's keys meet in one Redis Cluster slot (the scripts touch
+all three), different accounts spread.
 
 An attempt is counted as a failure when it is let through (before the password is checked) and the count is
 wiped by a success: concurrent guesses from one address cannot all pass the check before one of them fails.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared.errors import RateLimited
+from shared.redis_client import tagged
 
 # KEYS: pair, ceiling, known. ARGV: now, free failures, base delay, max delay, pair memory, ceiling, window.
 _CLAIM = """
@@ -89,10 +93,11 @@ class LoginThrottle:
         self._succeeded = redis.register_script(_SUCCEEDED)
 
     def _keys(self, account: str, address: str) -> tuple[str, str, str]:
+        of_account = f"{self.prefix}{tagged(_digest(account))}:"
         return (
-            f"{self.prefix}pair:{_digest(account, address)}",
-            f"{self.prefix}ceiling:{_digest(account)}",
-            f"{self.prefix}known:{_digest(account, address)}",
+            f"{of_account}pair:{_digest(account, address)}",
+            f"{of_account}ceiling",
+            f"{of_account}known:{_digest(account, address)}",
         )
 
     async def claim(self, account: str, address: str) -> None:

@@ -98,7 +98,8 @@ async def test_the_pair_is_kept_sealed_in_redis(accounts: Accounts, gql, redis, 
     prefix = api.settings["users"].redis_prefix
 
     stored = [
-        str(await redis.hgetall(key)) async for key in redis.scan_iter(match=f"{prefix}users:refresh-grace:*")
+        str(await redis.hgetall(key))
+        async for key in redis.scan_iter(match=f"{prefix}users:*:refresh-grace:*")
     ]
 
     assert len(stored) == 1

@@ -186,12 +186,13 @@ async def test_an_expired_session_leaves_the_list_and_the_users_index(
 ) -> None:
     laptop, phone = await two_devices(accounts, gql, "expired.list@example.com")
     prefix = api.settings["users"].redis_prefix
-    index = f"{prefix}users:user-families:{laptop['user']['id']}"
-    token_key = f"{prefix}users:refresh:{hashlib.sha256(phone['refreshToken'].encode()).hexdigest()}"
+    of_user = f"{prefix}users:{{{laptop['user']['id']}}}:"
+    index = f"{of_user}user-families"
+    token_key = f"{of_user}refresh:{hashlib.sha256(phone['refreshToken'].encode()).hexdigest()}"
     phone_family = (await redis.hget(token_key, "family")).decode()
     families = {member.decode() for member in await redis.smembers(index)}
     # The phone's family times out (its key expires after 14 idle days; the index outlives it).
-    await redis.delete(f"{prefix}users:family:{phone_family}")
+    await redis.delete(f"{of_user}family:{phone_family}")
 
     listed = await sessions_of(gql, laptop["accessToken"])
 

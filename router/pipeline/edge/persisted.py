@@ -56,6 +56,8 @@ class PersistedQueriesConfig(BaseModel):
     cache_size: int = Field(10_000, ge=1)
     # Shared registrations between router replicas; empty keeps them in this process only.
     redis_url: str = ""
+    # `redis_url` names one node of a Redis Cluster (one key per query: they spread).
+    redis_cluster: bool = False
     ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
     redis_key_prefix: str = "myshop:router:apq:"
     # A manifest file: safelist mode (only its operations run, APQ registration off).
@@ -133,10 +135,12 @@ class PersistedQueries:
         self._prefix = config.redis_key_prefix
         self._redis: Redis | None = None
         if self.apq and config.redis_url:
-            from redis.asyncio import Redis
+            from shared.redis_client import create_redis
 
             # Short timeouts: Redis is an optimisation here, a slow one must not hold requests up.
-            self._redis = Redis.from_url(config.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis = create_redis(
+                config.redis_url, cluster=config.redis_cluster, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
         self._outage = Outage(logger, max_backoff=30.0)
         self._redis_retry_at = 0.0
 

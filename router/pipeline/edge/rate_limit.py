@@ -36,6 +36,8 @@ class RateLimitConfig(BaseModel):
     requests: int = Field(100, ge=1)
     window_seconds: int = Field(1, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # `redis_url` names one node of a Redis Cluster (each client's counter is one key: it spreads).
+    redis_cluster: bool = False
     key_prefix: str = "myshop:router:"
     # How long a request waits for Redis before it passes uncounted.
     redis_timeout: Seconds = Field(0.25, gt=0)
@@ -44,16 +46,17 @@ class RateLimitConfig(BaseModel):
 class ClientRateLimit:
     def __init__(self, config: RateLimitConfig) -> None:
         # redis is imported here, not at the top: a router without a rate limit keeps it out of its memory.
-        from redis.asyncio import Redis
-        from redis.exceptions import RedisError
-
         from shared.ratelimit import Limit, RateLimiter
+        from shared.redis_client import REDIS_UNAVAILABLE, create_redis
 
         self.timeout = config.redis_timeout
-        self.redis = Redis.from_url(
-            config.redis_url, socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout
+        self.redis = create_redis(
+            config.redis_url,
+            cluster=config.redis_cluster,
+            socket_timeout=config.redis_timeout,
+            socket_connect_timeout=config.redis_timeout,
         )
-        self._unreachable = (RedisError, OSError)  # OSError covers TimeoutError
+        self._unreachable = REDIS_UNAVAILABLE
         self.limiter = RateLimiter(self.redis, config.key_prefix)
         self.limit = Limit(attempts=config.requests, window_seconds=config.window_seconds)
         self.outage = Outage(logger, max_backoff=5.0)
