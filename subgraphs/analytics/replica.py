@@ -4,7 +4,7 @@ lag, measured on the replica, in readiness and metrics.
 The policy (README, "Analytics on a read replica"): a report never fails or goes stale because the replica is
 behind. While the replica's lag is at most `max_replica_lag_seconds` reports read it; past that, or while it
 does not answer, they read the primary (fresh figures, its load) until it catches up. Readiness stays 200
-either way, since the process answers correctly; the `read_database` check names the state (`streaming`,
+either way, since the process answers correctly; the `read_database` check names the state (`current`,
 `lagging`, `unreachable`) and the lag, and operators alert on `myshop_analytics_replica_lag_seconds` and
 `myshop_analytics_reports_from_primary`.
 """
@@ -95,12 +95,12 @@ class ReplicaWatch:
         self.metrics = ReplicaMetrics(registry)
         self.lag: Lag | None = None
         # Until the first measurement the replica is presumed usable: a start-up must not read the primary.
-        self.state = "streaming"
+        self.state = "current"
         self.error: str | None = None
 
     @property
     def from_primary(self) -> bool:
-        return self.state != "streaming"
+        return self.state != "current"
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.primary if self.from_primary else self.replica
@@ -123,7 +123,7 @@ class ReplicaWatch:
         if lag is None:
             self.state = "unreachable"
         else:
-            self.state = "lagging" if lag.seconds > self.max_lag_seconds else "streaming"
+            self.state = "lagging" if lag.seconds > self.max_lag_seconds else "current"
         if self.state != before:
             logger.warning(
                 "analytics read replica %s: reports now read the %s",

@@ -107,13 +107,9 @@ async def start(
             exits.push_async_callback(standby.dispose)
             exits.push_async_callback(_resume, standby)  # a failed test must not leave replay paused
             prefix = f"{os.environ['MYSHOP_REDIS_PREFIX']}replica-{uuid.uuid4().hex[:8]}:"
+            overrides = {"replica_check_seconds": 0.2, **overrides}
             settings = quick_settings(
-                primary_url,
-                prefix,
-                read_database_url=standby_url,
-                data_dir=admin_keys,
-                replica_check_seconds=0.2,
-                **overrides,
+                primary_url, prefix, read_database_url=standby_url, data_dir=admin_keys, **overrides
             )
             server = ServerThread(create_subgraph_app(definition, settings)).start()
             exits.push_async_callback(asyncio.to_thread, server.stop)
@@ -138,7 +134,7 @@ async def test_reports_read_the_replica_and_readiness_reports_its_lag(start: Any
         shop.confirmed_orders, lambda seen: seen[0] == 1, within=10, what="the replica caught up"
     )
     status, check = await eventually(shop.readiness, lambda r: r[1].get("lag_bytes") == 0, within=10)
-    assert (status, check["status"], check["replica"], check["standby"]) == (200, "ok", "streaming", True)
+    assert (status, check["status"], check["replica"], check["standby"]) == (200, "ok", "current", True)
     assert (check["reads_from"], check["lag_seconds"]) == ("replica", 0)
 
     # Replay paused: the primary has the next order, the replica receives its WAL and keeps it unapplied.
@@ -150,7 +146,7 @@ async def test_reports_read_the_replica_and_readiness_reports_its_lag(start: Any
     assert (status, check["status"], check["replica"], check["replay_paused"]) == (
         200,
         "ok",
-        "streaming",
+        "current",
         True,
     )
     assert await shop.gauge("myshop_analytics_replica_lag_seconds") > 0
@@ -181,5 +177,29 @@ async def test_past_the_lag_limit_reports_read_the_primary_and_say_so(start: Any
     assert await shop.confirmed_orders() == (2, money((1950, "USD")))
 
     await shop.replay(paused=False)
-    await eventually(shop.readiness, lambda r: r[1]["replica"] == "streaming", within=10)
+    await eventually(shop.readiness, lambda r: r[1]["replica"] == "current", within=10)
     assert await shop.gauge("myshop_analytics_reports_from_primary") == 0
+
+
+async def test_reports_read_the_primary_while_the_replica_is_down(start: Any, cluster: PgCluster) -> None:
+    # The watcher looks once a minute: only the report's own fallback keeps the first report from failing.
+    shop: Replicated = await start(replica_check_seconds=60)
+    await shop.order(1250)
+    await eventually(shop.confirmed_orders, lambda seen: seen[0] == 1, within=10)
+    assert cluster.standby is not None
+
+    await asyncio.to_thread(cluster.standby.stop)
+    try:
+        assert await shop.confirmed_orders() == (1, money((1250, "USD")))
+        status, check = await shop.readiness()
+        assert (status, check["status"], check["replica"], check["reads_from"]) == (
+            200,
+            "ok",
+            "unreachable",
+            "primary",
+        )
+        assert await shop.gauge("myshop_analytics_replica_up") == 0
+    finally:
+        await asyncio.to_thread(cluster.standby.start)
+    status, check = await eventually(shop.readiness, lambda r: r[1]["replica"] == "current", within=10)
+    assert await shop.gauge("myshop_analytics_replica_up") == 1
