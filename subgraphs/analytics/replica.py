@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Received but not yet replayed WAL, and how old the last replayed commit is while some is waiting: when the
 # two positions meet the replica is caught up (0 s), however long ago the primary last wrote. Both positions
-# are NULL on a server that is not a standby (a plain second database): no lag.
+# are NULL on a server that is not a standby (a plain second database): no lag. The seconds overstate a lag
+# just after a long idle spell on the primary (the last replayed commit is old) and include any clock skew
+# between the two hosts; the bytes do neither.
 LAG = text(
     """
     SELECT pg_is_in_recovery() AS standby,
