@@ -44,7 +44,9 @@ from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_o
 
 logger = logging.getLogger(__name__)
 
-ReadinessCheck = Callable[[Runtime], Awaitable[None]]
+# A readiness check raises when its part is not ready; it may return details for its entry of the report
+# (e.g. analytics' replica lag), which never override `status`.
+ReadinessCheck = Callable[[Runtime], Awaitable[dict[str, Any] | None]]
 REDIS_MAX_CONNECTIONS = 100
 REDIS_POOL_WAIT_SECONDS = 5.0
 Worker = Callable[[Runtime], Awaitable[None]]
@@ -320,10 +322,11 @@ async def _check_redis(runtime: Runtime) -> None:
 async def _run_check(check: ReadinessCheck, runtime: Runtime, limit: float = 2.0) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(runtime), limit)
+        details = await asyncio.wait_for(check(runtime), limit)
     except Exception as exc:
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    result: dict[str, Any] = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return result | {key: value for key, value in (details or {}).items() if key not in result}
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
@@ -13,34 +12,35 @@ from shared.subscriptions import ConsumerSpec
 from subgraphs.analytics.events import CONSUMER
 from subgraphs.analytics.loaders import build_loaders
 from subgraphs.analytics.privacy import user_deleted
+from subgraphs.analytics.replica import ReplicaWatch, check_read_database, watch_replica
 from subgraphs.analytics.schema import schema
 from subgraphs.analytics.settings import AnalyticsSettings
 from subgraphs.analytics.state import AnalyticsState
 
 
 async def setup(runtime: Runtime[AnalyticsState]) -> AnalyticsState:
-    """Reports get an engine of their own on the read replica when one is configured."""
+    """Reports get an engine of their own on the read replica when one is configured, watched for lag."""
     settings = runtime.settings
     if not isinstance(settings, AnalyticsSettings):
         raise TypeError("the analytics service runs with AnalyticsSettings")
     if not settings.read_database_url:
-        return AnalyticsState(settings, read_engine=runtime.engine, reads=runtime.sessionmaker, replica=False)
+        return AnalyticsState(settings, primary=runtime.sessionmaker, replica=None)
     engine = create_engine(
         settings.read_database_url, pool_size=settings.db_pool_size, application_name="analytics-reports"
     )
-    return AnalyticsState(settings, read_engine=engine, reads=create_sessionmaker(engine), replica=True)
+    watch = ReplicaWatch(
+        engine,
+        create_sessionmaker(engine),
+        runtime.sessionmaker,
+        max_lag_seconds=settings.max_replica_lag_seconds,
+        registry=runtime.metrics.registry,
+    )
+    return AnalyticsState(settings, primary=runtime.sessionmaker, replica=watch)
 
 
 async def teardown(runtime: Runtime[AnalyticsState]) -> None:
-    if runtime.state is not None and runtime.state.replica:
-        await runtime.state.read_engine.dispose()
-
-
-async def check_read_database(runtime: Runtime[AnalyticsState]) -> None:
-    """The reports' database answers (the main one when no replica is configured)."""
-    engine = runtime.state.read_engine
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    if runtime.state is not None and runtime.state.replica is not None:
+        await runtime.state.replica.engine.dispose()
 
 
 def consumer(runtime: Runtime[AnalyticsState]) -> ConsumerSpec:
@@ -56,6 +56,7 @@ definition = SubgraphDefinition[AnalyticsState](
     setup=setup,
     teardown=teardown,
     consumer=consumer,
+    workers=[watch_replica],
     readiness_checks={"read_database": check_read_database},
 )
 

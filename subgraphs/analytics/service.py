@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import BadUserInput, MyShopError
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
     from shared.context import Context
     from subgraphs.analytics.state import AnalyticsState
 
-# The reports' sessions: the read replica's when MYSHOP_ANALYTICS_READ_DATABASE_URL is set, else the main one.
 MAX_TOP_PRODUCTS = 100
 # Money is a GraphQL Int (32-bit signed): a sum beyond it cannot be answered as one.
 MAX_AMOUNT = 2**31 - 1
@@ -178,19 +178,34 @@ def average(total: int, count: int) -> int:
 
 
 class Reports:
-    """The reports, read from the reports' database (a replica when configured) in a session of their own."""
+    """The reports, read in a session of their own from the read replica when one is configured and close
+    enough behind (replica.py), else from the service's own database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        fallback: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.sessions = sessions
+        # Where a report reads when `sessions` (the replica's) cannot even connect.
+        self.fallback = fallback
 
     @classmethod
     def of(cls, context: Context) -> Reports:
         state: AnalyticsState = context.runtime.state
-        return cls(state.reads)
+        return cls(state.reads(), state.primary)
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        session = self.sessions()
+        if self.fallback is not None and self.sessions is not self.fallback:
+            try:
+                await session.connection()
+            except (OSError, DBAPIError):
+                # The replica went away since its last lag measurement: this report reads the primary.
+                await session.close()
+                session = self.fallback()
+        async with session:
             yield session
 
     async def sales_summary(self, start: datetime, end: datetime) -> SalesFigures:

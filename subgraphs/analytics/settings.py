@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.settings import ServiceSettings, service_config
 
 
@@ -15,3 +17,8 @@ class AnalyticsSettings(ServiceSettings):
     # read replica of analytics' own database, so heavy reports never slow the consumer's writes
     # (MYSHOP_ANALYTICS_READ_DATABASE_URL). Unset: they read from the main database.
     read_database_url: str | None = None
+    # Past this replication lag (seconds, measured on the replica) reports read the primary until the replica
+    # catches up: figures stay fresh, and readiness and metrics say so (subgraphs/analytics/replica.py).
+    max_replica_lag_seconds: float = Field(30.0, gt=0)
+    # How often the replica's lag is measured between readiness probes (each probe measures it too).
+    replica_check_seconds: float = Field(1.0, gt=0)
