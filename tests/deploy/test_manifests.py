@@ -6,6 +6,7 @@ Each overlay is rendered once for the module."""
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import kubernetes_validate
@@ -257,3 +258,43 @@ def test_production_names_the_connection_settings_the_operator_sets(rendered: di
         "MYSHOP_REDIS_CLUSTER",
     ):
         assert name in env
+
+
+def container_env(docs: list[Doc], deployment: str) -> dict[str, str]:
+    """The environment `deployment`'s container starts with; Secret references get stand-in values."""
+    spec = of_kind(docs, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"][0]
+    maps = of_kind(docs, "ConfigMap")
+    env: dict[str, str] = {}
+    for source in spec.get("envFrom", []):
+        env.update(maps[source["configMapRef"]["name"]]["data"])
+    stand_ins = {"postgres-url": "postgresql+asyncpg://u:p@db:5432/postgres", "redis-url": "redis://r:6379/0"}
+    for entry in spec.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif (ref := entry["valueFrom"].get("secretKeyRef")) and not ref.get("optional"):
+            env[entry["name"]] = stand_ins.get(ref["key"], f"stand-in-{ref['key']}")
+    return env
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_subgraph_accepts_its_overlays_settings(
+    rendered: dict[str, list[Doc]], overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.app import check_settings
+    from subgraphs import registry
+
+    docs = rendered[overlay]
+    for name in subgraphs():
+        with monkeypatch.context() as patch:
+            for key in [key for key in os.environ if key.startswith("MYSHOP_")]:
+                patch.delenv(key)
+            env = container_env(docs, name)
+            if name == "users" and overlay == "production":
+                env["MYSHOP_JWT_PRIVATE_KEY"] = "stand-in"  # the Secret's optional key production needs
+            for key, value in env.items():
+                patch.setenv(key, value)
+            definition = registry.load(name)
+            settings = definition.settings_class()
+            assert settings.host == "0.0.0.0"
+            assert settings.environment == ("production" if overlay == "production" else "development")
+            check_settings(definition, settings)
