@@ -19,7 +19,9 @@ COPY router.yaml ./
 COPY --from=graphiql-assets /assets/node_modules/graphiql/graphiql.min.js /assets/node_modules/graphiql/graphiql.min.css ./node_modules/graphiql/
 COPY --from=graphiql-assets /assets/node_modules/react/umd ./node_modules/react/umd
 COPY --from=graphiql-assets /assets/node_modules/react-dom/umd ./node_modules/react-dom/umd
-RUN pip install . && useradd --system --uid 10001 myshop && mkdir /data && chown myshop /data
-USER myshop
+RUN pip install . && groupadd --system --gid 10001 myshop && useradd --system --uid 10001 --gid 10001 myshop \
+    && mkdir /data && chown myshop:myshop /data
+# Numeric, so Kubernetes' runAsNonRoot can check it (deploy/kubernetes/base/pod-defaults.yaml runs as 10001 too).
+USER 10001:10001
 EXPOSE 4000-4008
 CMD ["myshop", "--help"]

@@ -82,18 +82,31 @@ def migrate(
     ] = False,
 ) -> None:
     """Create each service's database if missing and apply its Alembic migrations."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from myshop import migrations
     from subgraphs import registry
 
     for name in _names(services):
         settings = registry.load(name).settings_class()
-        if downgrade:
-            migrations.downgrade(name, settings.effective_database_url, revision)
-            _say(f"{name}: downgraded to {revision}")
-            continue
-        if asyncio.run(migrations.ensure_database(settings.postgres_url, settings.database_name)):
-            _say(f"created database {settings.database_name}")
-        migrations.upgrade(name, settings.effective_database_url, revision)
+        try:
+            if downgrade:
+                migrations.downgrade(name, settings.effective_database_url, revision)
+                _say(f"{name}: downgraded to {revision}")
+                continue
+            if asyncio.run(migrations.ensure_database(settings.postgres_url, settings.database_name)):
+                _say(f"created database {settings.database_name}")
+            migrations.upgrade(name, settings.effective_database_url, revision)
+        except (OSError, SQLAlchemyError) as exc:
+            # A migration Job's log (deploy/README.md) is read for this line: no traceback to dig through.
+            server = make_url(settings.effective_database_url)
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            console.print(
+                f"[red]{name}: cannot migrate {settings.database_name} on {server.host}:{server.port}: "
+                f"{type(exc).__name__}: {reason}[/red]"
+            )
+            raise typer.Exit(1) from None
         _say(f"{name}: at {revision}")
 
 
