@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator
@@ -90,6 +90,11 @@ class RouterConfig(BaseSettings):
     subgraph_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # `/health/ready` gives each subgraph this long to answer `{ __typename }`.
     ready_timeout_seconds: float = Field(2.0, gt=0)
+    # When `/health/ready` says ready: `all` subgraphs answer (one process, `myshop up`), or `any` of them
+    # does (replicas behind a load balancer, Kubernetes: one subgraph down must not take every router out of
+    # rotation, since the router answers the rest with partial data; every subgraph down still does). The
+    # detailed report names each subgraph either way.
+    ready_when: Literal["all", "any"] = "all"
     # Subscriptions (WebSocket graphql-transport-ws and SSE): at most this many at once on one connection; a
     # client whose unsent events pass `subscription_send_buffer` frames is too slow and is disconnected.
     max_subscriptions_per_connection: int = Field(100, ge=1)

@@ -56,7 +56,7 @@ class RouterApp:
         self.graphiql = graphiql
         self.requests = RequestMetrics("router", registry)
         self.subscriptions = SubscriptionMetrics(registry)
-        self.readiness = Readiness(config.ready_timeout_seconds)
+        self.readiness = Readiness(config.ready_timeout_seconds, config.ready_when)
         self.public_readiness = PublicReadiness(self.readiness)
         self.ops = OpsAccess(config.ops)
         # No origin configured: no CORS header on any answer (and no Origin header read).

@@ -17,8 +17,9 @@ PUBLIC_READY_SECONDS = 1.0
 
 
 class Readiness:
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, when: str = "all") -> None:
         self.timeout = timeout
+        self.verdict = all if when == "all" else any
         self._client: httpx.AsyncClient | None = None  # made by the first check: only readiness needs httpx
 
     async def report(self, subgraphs: Mapping[str, str]) -> tuple[bool, dict[str, Any]]:
@@ -28,7 +29,7 @@ class Readiness:
             name: {"url": url, **result}
             for (name, url), result in zip(subgraphs.items(), results, strict=True)
         }
-        ok = all(result["status"] == "ok" for result in results)
+        ok = self.verdict(result["status"] == "ok" for result in results)
         return ok, {"status": "ok" if ok else "unavailable", "service": "router", "subgraphs": report}
 
     async def _probe(self, url: str) -> dict[str, Any]:

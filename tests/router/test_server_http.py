@@ -381,6 +381,32 @@ async def test_ready_is_503_naming_the_subgraph_that_is_down(subgraph: ServerThr
     assert gateway.closed  # the lifespan's shutdown closed the pipeline
 
 
+async def test_ready_when_any_stays_ready_with_one_subgraph_down_and_not_with_all(
+    subgraph: ServerThread,
+) -> None:
+    """Replicas behind a load balancer (`ready_when: any`): one subgraph down leaves the router in rotation
+    (it answers the rest with partial data), every subgraph down takes it out."""
+    down = closed_port_url()
+    answers = []
+    for urls in ({"users": f"{subgraph.url}/graphql", "products": down}, {"users": down, "products": down}):
+        server = ServerThread(
+            create_app(
+                StandInGateway(urls),
+                RouterConfig(ready_timeout_seconds=0.5, graphiql=False, ready_when="any"),
+            )
+        ).start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                detailed = await client.get("/health/ready", headers=OPS)
+                public = await client.get("/health/ready")
+        finally:
+            await asyncio.to_thread(server.stop)
+        answers.append(
+            (detailed.status_code, public.status_code, detailed.json()["subgraphs"]["products"]["status"])
+        )
+    assert answers == [(200, 200, "error"), (503, 503, "error")]
+
+
 async def test_metrics_count_requests_by_status(client: httpx.AsyncClient) -> None:
     await client.post("/graphql", json={"query": "nonsense"}, headers={"accept": GRAPHQL_RESPONSE})
     response = await client.get("/metrics", headers=OPS)
