@@ -124,7 +124,7 @@ def port_in_use(host: str, port: int) -> bool:
 def start_service(
     name: str, logs_dir: Path, env: dict[str, str], *, port: int | None = None, label: str | None = None
 ) -> ServiceProcess:
-    """`myshop serve <name>` as a child; `port` and `label` (its log's name) set for one of several replicas."""
+    """`myshop serve <name>` as a child; `port` and `label` (its log's name) given: one of its replicas."""
     if port is None:
         settings = service_settings(name)
     else:

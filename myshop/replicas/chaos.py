@@ -1,7 +1,8 @@
-"""The chaos run: clients ordering and reading through HAProxy's router door, partners following `orderUpdates`,
-while a killer SIGKILLs a random replica every few seconds (and starts it again), Redis is killed and restarted
-once and PostgreSQL crashed and restarted once. Then it lets the system settle and checks the invariants
-(`myshop.replicas.invariants`). `myshop chaos`, `bench/chaos.py` and tests/chaos run it.
+"""The chaos run: clients ordering and reading through HAProxy's router door, partners following
+`orderUpdates`, while a killer SIGKILLs a random replica every few seconds (and starts it again), Redis is
+killed and restarted once and PostgreSQL crashed and restarted once. Then it lets the system settle and
+checks the invariants (`myshop.replicas.invariants`). `myshop chaos`, `bench/chaos.py` and tests/chaos run
+it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,14 @@ CANCEL = "mutation Cancel($id: ID!) { cancelOrder(id: $id) { id status } }"
 ORDER = "query One($id: ID!) { order(id: $id) { id status total { amount currency } items { quantity } } }"
 PRODUCTS = "{ products(first: 10) { edges { node { id name price { amount } stock { available } } } } }"
 CREATE = "mutation Create($input: CreateProductInput!) { createProduct(input: $input) { id } }"
-ADJUST = 'mutation Adjust($id: ID!, $delta: Int!) { adjustStock(productId: $id, delta: $delta, reason: "chaos") { id } }'
+ADJUST = (
+    "mutation Adjust($id: ID!, $delta: Int!) "
+    '{ adjustStock(productId: $id, delta: $delta, reason: "chaos") { id } }'
+)
 FEED = "subscription Feed($after: String) { orderUpdates(after: $after) { cursor kind status order { id } } }"
-# The first entry of a stream: a partner starting here gets every change of the run (the stream is the run's own).
+# Errors that are the shop's answer (a declined card, an order no longer cancellable), not a failure of it.
+OUTCOMES = frozenset({"PAYMENT_DECLINED", "BAD_USER_INPUT", "CONFLICT", "ORDER_NOT_CANCELLABLE"})
+# The first entry of a stream: a partner starting here gets every change of the run (its stream is the run's).
 START_CURSOR = base64.urlsafe_b64encode(b"0-0").rstrip(b"=").decode()
 # After a replica, Redis or PostgreSQL is back, errors still count as the restart's for this long (pools
 # reconnecting, HAProxy's next check).
@@ -53,7 +60,7 @@ class Plan:
 
 @dataclass
 class Windows:
-    """Time spans during which a part was down or restarting: a 5xx inside one is expected, outside a fault."""
+    """Time spans while a part was down or restarting: a 5xx inside one is expected, outside one a fault."""
 
     spans: list[list[float]] = field(default_factory=list)
 
@@ -97,6 +104,7 @@ class Chaos:
         self.windows = Windows()
         self.failures: list[tuple[float, str]] = []  # (when, what): 5xx answers and dropped connections
         self.requests = 0
+        self.errors: list[tuple[float, str]] = []  # (when, code): GraphQL errors that are not a shop's answer
         self.acknowledged: dict[str, str] = {}  # order id -> payment method
         self.refused: dict[str, int] = {}  # placeOrder errors without an order, by code
         self.cancelled = 0
@@ -127,7 +135,12 @@ class Chaos:
         if answer.status_code >= 500:
             self.failures.append((time.monotonic(), f"HTTP {answer.status_code}"))
             return None
-        return answer.json()
+        body = answer.json()
+        for error in body.get("errors") or []:
+            code = (error.get("extensions") or {}).get("code") or "NONE"
+            if code not in OUTCOMES:
+                self.errors.append((time.monotonic(), code))
+        return body
 
     async def setup(self, http: httpx.AsyncClient) -> None:
         for index in range(self.plan.products):
@@ -141,7 +154,9 @@ class Chaos:
             created = await self.call(http, CREATE, {"input": product}, self.admin)
             assert created and "errors" not in created, created
             product_id = created["data"]["createProduct"]["id"]
-            adjusted = await self.call(http, ADJUST, {"id": product_id, "delta": self.plan.initial_stock}, self.admin)
+            adjusted = await self.call(
+                http, ADJUST, {"id": product_id, "delta": self.plan.initial_stock}, self.admin
+            )
             assert adjusted and "errors" not in adjusted, adjusted
             self.products.append(product_id)
 
@@ -184,9 +199,17 @@ class Chaos:
             if answer is not None:
                 placed = (answer.get("data") or {}).get("placeOrder")
                 errors = answer.get("errors") or []
-                order_id = placed["id"] if placed else next(
-                    (e["extensions"]["orderId"] for e in errors if (e.get("extensions") or {}).get("orderId")),
-                    None,
+                order_id = (
+                    placed["id"]
+                    if placed
+                    else next(
+                        (
+                            e["extensions"]["orderId"]
+                            for e in errors
+                            if (e.get("extensions") or {}).get("orderId")
+                        ),
+                        None,
+                    )
                 )
                 if order_id is not None:
                     self.acknowledged[order_id] = method
@@ -208,8 +231,12 @@ class Chaos:
         async with aiohttp.ClientSession() as session:
             while not self.stopping.is_set():
                 try:
-                    async with session.ws_connect(url, protocols=("graphql-transport-ws",), heartbeat=5) as ws:
-                        await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+                    async with session.ws_connect(
+                        url, protocols=("graphql-transport-ws",), heartbeat=5
+                    ) as ws:
+                        await ws.send_json(
+                            {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                        )
                         ack = await asyncio.wait_for(ws.receive_json(), 10)
                         if ack.get("type") != "connection_ack":
                             raise ConnectionError(f"no ack: {ack}")
@@ -275,7 +302,7 @@ class Chaos:
         try:
             server = self.cluster.redis if what == "Redis" else self.cluster.postgres
             await asyncio.to_thread(server.restart)
-            await self.cluster.door_ready(ROUTER, timeout=60)
+            await self.cluster.door_ready(ROUTER, within=60)
         finally:
             Windows.close(span)
 
@@ -332,12 +359,15 @@ class Chaos:
                     await invariants.unpublished_events(db),
                     await invariants.consumer_backlog(redis),
                 )
-            except Exception as exc:  # noqa: BLE001 (a server still coming back: read again)
+            except Exception as exc:  # a server still coming back: read again
                 state = f"{type(exc).__name__}: {exc}"
             if state == (0, 0, (0, 0)):
                 return time.monotonic() - began
             await asyncio.sleep(0.5)
-        self.log(f"not settled after {self.plan.settle_timeout:.0f} s: (unfinished, unpublished, backlog) = {state}")
+        self.log(
+            f"not settled after {self.plan.settle_timeout:.0f} s: "
+            f"(unfinished orders, unpublished events, (lag, pending)) = {state}"
+        )
         return time.monotonic() - began
 
     async def partners_caught_up(self, history: Any) -> None:
@@ -365,12 +395,22 @@ class Chaos:
             "kills (SIGKILL)": len(self.kills),
             "replica restarts": len(self.restart_seconds),
             "replica restart to ready (s, max)": round(max(self.restart_seconds, default=0), 1),
-            "Redis restarts / PostgreSQL restarts": f"{self.cluster.redis.restarts} / {self.cluster.postgres.restarts}",
+            "Redis restarts / PostgreSQL restarts": (
+                f"{self.cluster.redis.restarts} / {self.cluster.postgres.restarts}"
+            ),
             "5xx/dropped during restarts": in_window,
             "5xx/dropped outside restarts": len(outside),
+            "GraphQL errors during restarts": dict(
+                Counter(c for t, c in self.errors if self.windows.contains(t))
+            ),
+            "GraphQL errors outside restarts": dict(
+                Counter(c for t, c in self.errors if not self.windows.contains(t))
+            ),
             "events (outbox rows)": await invariants.outbox_events(db),
             "max consumer lag (entries)": self.max_lag,
-            "subscriber updates / reconnects": f"{sum(len(s) for s in self.seen.values())} / {self.reconnects}",
+            "subscriber updates / reconnects": (
+                f"{sum(len(s) for s in self.seen.values())} / {self.reconnects}"
+            ),
             "settled after (s)": round(settled, 1),
         }
         violations = {
@@ -380,18 +420,26 @@ class Chaos:
             "stock + sold = initial per product": await invariants.stock_adds_up(
                 db, dict.fromkeys(self.products, self.plan.initial_stock)
             ),
-            "one capture per confirmed order, a refund per cancelled charge": await invariants.payments_add_up(db),
-            "every event published and consumed once per group": await invariants.events_consumed_once(db, redis),
+            "one capture per confirmed order, a refund per cancelled charge": (
+                await invariants.payments_add_up(db)
+            ),
+            "every event published and consumed once per group": await invariants.events_consumed_once(
+                db, redis
+            ),
             "every resumed subscriber saw every change once": [
                 problem
                 for name, seen in self.seen.items()
                 for problem in invariants.subscriber_saw_every_change_once(name, seen, history)
             ],
-            "no 5xx outside a restart window": [f"{len(outside)} failures: {sorted(set(outside))}"] if outside else [],
+            "no 5xx outside a restart window": [f"{len(outside)} failures: {sorted(set(outside))}"]
+            if outside
+            else [],
         }
         return Report(figures, violations)
 
 
-async def run_chaos(directory: Path, plan: Plan, *, log: Callable[[str], None] = print) -> Report:
-    async with Cluster(directory, log=log) as cluster:
+async def run_chaos(
+    directory: Path, plan: Plan, *, log: Callable[[str], None] = print, niceness: int = 0
+) -> Report:
+    async with Cluster(directory, log=log, niceness=niceness) as cluster:
         return await Chaos(cluster, plan, log).run()

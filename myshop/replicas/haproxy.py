@@ -1,5 +1,6 @@
-"""Debian's HAProxy in front of the replicas: one door (a frontend on a loopback port) per subgraph and one for the
-routers, each balancing over that service's replicas, which leave the rotation when `/health/ready` fails.
+"""Debian's HAProxy in front of the replicas: one door (a frontend on a loopback port) per subgraph and one
+for the routers, each balancing over that service's replicas, which leave the rotation when
+`/health/ready` fails.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ class Door:
 def config(doors: list[Door]) -> str:
     """The configuration: the same defaults for every door.
 
-    Retries: a request that never reached a replica (`conn-failure`) is always sent to the other one; one whose
-    replica died before answering (`empty-response`) or answered 503 (not ready) is replayed too. That is safe
-    here because every write MyShop sends through a door is idempotent by key: `placeOrder` carries the
-    client's idempotency key, and every saga step orders sends carries a key derived from (order, step)."""
+    Retries: a request that never reached a replica (`conn-failure`) is always sent to the other one; one
+    whose replica died before answering (`empty-response`) or answered 503 (not ready) is replayed too. That
+    is safe here because every write MyShop sends through a door is idempotent by key: `placeOrder` carries
+    the client's idempotency key, and every saga step orders sends carries a key derived from (order, step).
+    """
     lines = [
         "global",
         "    maxconn 4096",

@@ -1,5 +1,5 @@
-"""What must hold after a chaos run has settled, read from the services' databases and Redis (never through the
-services: they are what is under test). Each check returns the violations it found, as sentences."""
+"""What must hold after a chaos run has settled, read from the services' databases and Redis (never through
+the services: they are what is under test). Each check returns the violations it found, as sentences."""
 
 from __future__ import annotations
 
@@ -59,11 +59,13 @@ async def databases(server_url: str, names: tuple[str, ...]) -> AsyncIterator[Da
         await dbs.close()
 
 
-# --- settling ------------------------------------------------------------------------------------------------
+# --- settling -----------------------------------------------------------------------------------------------
 
 
 async def unfinished_orders(db: Databases) -> int:
-    rows = await db.rows("orders", "SELECT count(*) AS n FROM orders WHERE status <> ALL(:final)", final=FINAL)
+    rows = await db.rows(
+        "orders", "SELECT count(*) AS n FROM orders WHERE status <> ALL(:final)", final=FINAL
+    )
     return int(rows[0]["n"])
 
 
@@ -92,13 +94,15 @@ async def consumer_backlog(redis: Redis) -> tuple[int, int]:
     return lag, pending
 
 
-# --- the invariants ------------------------------------------------------------------------------------------
+# --- the invariants -----------------------------------------------------------------------------------------
 
 
 async def acknowledged_orders_final(db: Databases, acknowledged: set[str]) -> list[str]:
     rows = await db.rows("orders", "SELECT id::text AS id, status FROM orders")
     status = {row["id"]: row["status"] for row in rows}
-    problems = [f"acknowledged order {oid} is not in the orders database" for oid in acknowledged - status.keys()]
+    problems = [
+        f"acknowledged order {oid} is not in the orders database" for oid in acknowledged - status.keys()
+    ]
     problems += [f"order {oid} is {s}, not final" for oid, s in status.items() if s not in FINAL]
     return problems
 
@@ -113,8 +117,8 @@ async def stock_adds_up(db: Databases, initial: dict[str, int]) -> list[str]:
         str(row["variant_id"]): int(row["sold"])
         for row in await db.rows(
             "orders",
-            "SELECT i.variant_id, sum(i.quantity) AS sold FROM order_items i JOIN orders o ON o.id = i.order_id "
-            "WHERE o.status = 'CONFIRMED' GROUP BY i.variant_id",
+            "SELECT i.variant_id, sum(i.quantity) AS sold FROM order_items i "
+            "JOIN orders o ON o.id = i.order_id WHERE o.status = 'CONFIRMED' GROUP BY i.variant_id",
         )
     }
     problems = []
@@ -130,10 +134,14 @@ async def stock_adds_up(db: Databases, initial: dict[str, int]) -> list[str]:
 
 async def payments_add_up(db: Databases) -> list[str]:
     """Exactly one capture per confirmed order; every charge of a cancelled or failed order refunded, once."""
-    orders = {row["id"]: row["status"] for row in await db.rows("orders", "SELECT id::text AS id, status FROM orders")}
+    orders = {
+        row["id"]: row["status"]
+        for row in await db.rows("orders", "SELECT id::text AS id, status FROM orders")
+    }
     payments = await db.rows(
         "payments",
-        "SELECT order_id::text AS order_id, status, amount, refunded_amount FROM payments WHERE order_id IS NOT NULL",
+        "SELECT order_id::text AS order_id, status, amount, refunded_amount FROM payments "
+        "WHERE order_id IS NOT NULL",
     )
     charged: dict[str, list[dict[str, Any]]] = {}
     for payment in payments:
@@ -151,7 +159,9 @@ async def payments_add_up(db: Databases) -> list[str]:
                         f"{status.lower()} order {order_id}: charge {charge['status']} refunded "
                         f"{charge['refunded_amount']} of {charge['amount']}"
                     )
-    refunds = await db.rows("payments", "SELECT payment_id, count(*) AS n, sum(amount) AS total FROM refunds GROUP BY 1")
+    refunds = await db.rows(
+        "payments", "SELECT payment_id, count(*) AS n, sum(amount) AS total FROM refunds GROUP BY 1"
+    )
     problems += [f"payment {r['payment_id']} refunded {r['n']} times" for r in refunds if r["n"] > 1]
     return problems
 
@@ -185,13 +195,17 @@ async def events_consumed_once(db: Databases, redis: Redis) -> list[str]:
         for group in await redis.xinfo_groups(key):
             group_name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
             if int(group.get("lag") or 0) or int(group.get("pending") or 0):
-                problems.append(f"{name} stream, group {group_name}: lag {group.get('lag')}, pending {group.get('pending')}")
+                problems.append(
+                    f"{name} stream, group {group_name}: "
+                    f"lag {group.get('lag')}, pending {group.get('pending')}"
+                )
             done = processed.get(group_name, set())
             for event_type, ids in by_type.items():
                 handled = ids & done
                 if handled and handled != ids:
                     problems.append(
-                        f"group {group_name}: {len(ids - handled)} of {len(ids)} {event_type} events not processed"
+                        f"group {group_name}: {len(ids - handled)} of {len(ids)} {event_type} events "
+                        "not processed"
                     )
     async for key in redis.scan_iter(match="myshop:deadletter:*"):
         if await redis.xlen(key):
@@ -207,8 +221,9 @@ async def order_history(db: Databases) -> Counter[tuple[str, str]]:
 def subscriber_saw_every_change_once(
     name: str, seen: list[tuple[str, str]], history: Counter[tuple[str, str]]
 ) -> list[str]:
-    """`seen`: the (order, status) changes a subscriber got, across its reconnections (it resumed from its last
-    cursor each time, from the start of the run's stream); `history`: every change the orders database holds."""
+    """`seen`: the (order, status) changes a subscriber got, across its reconnections (it resumed from its
+    last cursor each time, from the start of the run's stream); `history`: every change the orders database
+    holds."""
     counts = Counter(seen)
     problems = []
     twice = [change for change, n in counts.items() if n > history.get(change, 0) and history.get(change, 0)]

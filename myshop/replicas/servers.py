@@ -48,7 +48,9 @@ def postgres_bindir() -> Path:
     try:
         out = subprocess.run(["pg_config", "--bindir"], check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise ServerError("pg_config not found: install Debian's postgresql (apt-get install postgresql)") from exc
+        raise ServerError(
+            "pg_config not found: install Debian's postgresql (apt-get install postgresql)"
+        ) from exc
     bindir = Path(out.strip())
     if not (bindir / "initdb").exists():
         raise ServerError(f"no initdb in {bindir}: install Debian's postgresql")
@@ -81,7 +83,16 @@ class Postgres:
         self.data.mkdir(mode=0o700, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.data, "postgres", "postgres")
-        command = [str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        command = [
+            str(bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]
         done = subprocess.run([*command, "--no-sync"], capture_output=True, text=True, **_as_postgres())
         if done.returncode != 0:
             raise ServerError(f"initdb failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -102,7 +113,9 @@ class Postgres:
         try:
             wait_port(self.port, timeout=timeout, process=self.process)
         except ServerError as exc:
-            raise ServerError(f"PostgreSQL on port {self.port} {exc}; see {self.directory / 'postgres.log'}")
+            raise ServerError(
+                f"PostgreSQL on port {self.port} {exc}; see {self.directory / 'postgres.log'}"
+            ) from None
 
     def crash(self) -> None:
         """An immediate shutdown (every backend gone at once, no checkpoint), as a crash would leave it."""
@@ -147,11 +160,15 @@ class RedisServer:
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         command += ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
         with (self.directory / "redis.log").open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         try:
             wait_port(self.port, timeout=timeout, process=self.process)
         except ServerError as exc:
-            raise ServerError(f"Redis on port {self.port} {exc}; see {self.directory / 'redis.log'}")
+            raise ServerError(
+                f"Redis on port {self.port} {exc}; see {self.directory / 'redis.log'}"
+            ) from None
 
     def restart(self) -> None:
         """SIGKILL and start again: no shutdown save, only what the append-only file holds."""
