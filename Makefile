@@ -16,6 +16,9 @@ test: $(VENV)/.installed node_modules/.installed
 	@# The GraphiQL test drives Debian's Chromium: install it where we may (root with apt-get).
 	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+	@# The chaos test (tests/chaos) puts Debian's HAProxy in front of its replicas.
+	@[ -x /usr/sbin/haproxy ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null || true
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Style (ruff) and the layers: the import contracts of pyproject.toml ([tool.importlinter]).

@@ -100,7 +100,6 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.directory.chmod(0o755)  # PostgreSQL's user reaches its data directory through it
         self.postgres = Postgres(self.directory / "postgres")
         self.redis = RedisServer(self.directory / "redis")
 

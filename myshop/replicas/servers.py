@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,16 +46,16 @@ def _as_postgres() -> dict[str, str]:
 
 
 def postgres_bindir() -> Path:
-    try:
+    """Where initdb and postgres are: `pg_config --bindir`, else the newest /usr/lib/postgresql/<v>/bin."""
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
         out = subprocess.run(["pg_config", "--bindir"], check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ServerError(
-            "pg_config not found: install Debian's postgresql (apt-get install postgresql)"
-        ) from exc
-    bindir = Path(out.strip())
-    if not (bindir / "initdb").exists():
-        raise ServerError(f"no initdb in {bindir}: install Debian's postgresql")
-    return bindir
+        candidates.append(Path(out.strip()))
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
+    for bindir in [*candidates, *versions]:
+        if (bindir / "initdb").exists() and (bindir / "postgres").exists():
+            return bindir
+    raise ServerError("no PostgreSQL server binaries (initdb): install Debian's postgresql")
 
 
 @dataclass
@@ -72,14 +73,20 @@ class Postgres:
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
+    # As root, the cluster runs as `postgres`, which may not enter the run's directory (pytest's are 0700):
+    # its data then goes to a directory of its own under the system's temp dir, removed when it stops.
+    data_root: Path | None = None
+
     @property
     def data(self) -> Path:
-        return self.directory / "pgdata"
+        return (self.data_root or self.directory) / "pgdata"
 
     def init(self) -> None:
         bindir = postgres_bindir()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.directory.chmod(0o755)  # the postgres user walks into it
+        if os.geteuid() == 0:
+            self.data_root = Path(tempfile.mkdtemp(prefix="myshop-replicas-pg-"))
+            self.data_root.chmod(0o755)
         self.data.mkdir(mode=0o700, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.data, "postgres", "postgres")
@@ -136,6 +143,8 @@ class Postgres:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.data_root is not None:
+            shutil.rmtree(self.data_root, ignore_errors=True)
 
 
 @dataclass

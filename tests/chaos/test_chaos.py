@@ -15,10 +15,21 @@ from pathlib import Path
 import pytest
 
 from myshop.replicas.chaos import Plan, run_chaos
+from myshop.replicas.servers import ServerError, postgres_bindir
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-MISSING = [tool for tool in ("haproxy", "redis-server", "pg_config") if shutil.which(tool) is None]
+
+def missing() -> list[str]:
+    tools = [tool for tool in ("haproxy", "redis-server") if shutil.which(tool) is None]
+    try:
+        postgres_bindir()
+    except ServerError:
+        tools.append("postgresql")
+    return tools
+
+
+MISSING = missing()
 
 
 @pytest.mark.skipif(
