@@ -40,9 +40,12 @@ FEED = "subscription Feed($after: String) { orderUpdates(after: $after) { cursor
 OUTCOMES = frozenset({"PAYMENT_DECLINED", "BAD_USER_INPUT", "CONFLICT", "ORDER_NOT_CANCELLABLE"})
 # The first entry of a stream: a partner starting here gets every change of the run (its stream is the run's).
 START_CURSOR = base64.urlsafe_b64encode(b"0-0").rstrip(b"=").decode()
-# After a replica, Redis or PostgreSQL is back, errors still count as the restart's for this long (pools
-# reconnecting, HAProxy's next check).
+# After Redis or PostgreSQL is back, errors still count as the restart's for this long (pools reconnecting).
 GRACE_SECONDS = 3.0
+# A killed replica's window: until HAProxy has taken it out (two failed checks a second apart) and the
+# requests it held have been retried elsewhere. Its restart is not in it: HAProxy waits until it is ready.
+KILL_WINDOW_SECONDS = 3.0
+KILL, SERVER_RESTART = "replica killed", "server restart"
 
 
 @dataclass
@@ -62,19 +65,22 @@ class Plan:
 class Windows:
     """Time spans while a part was down or restarting: a 5xx inside one is expected, outside one a fault."""
 
-    spans: list[list[float]] = field(default_factory=list)
+    spans: list[tuple[str, list[float]]] = field(default_factory=list)
 
-    def open(self) -> list[float]:
-        span = [time.monotonic(), float("inf")]
-        self.spans.append(span)
+    def open(self, kind: str, seconds: float = float("inf")) -> list[float]:
+        now = time.monotonic()
+        span = [now, now + seconds]
+        self.spans.append((kind, span))
         return span
 
     @staticmethod
     def close(span: list[float]) -> None:
         span[1] = time.monotonic() + GRACE_SECONDS
 
-    def contains(self, moment: float) -> bool:
-        return any(start <= moment <= end for start, end in self.spans)
+    def kind(self, moment: float) -> str | None:
+        """The kind of window `moment` falls in (a server restart before a kill), None outside every one."""
+        kinds = {kind for kind, (start, end) in self.spans if start <= moment <= end}
+        return SERVER_RESTART if SERVER_RESTART in kinds else next(iter(kinds), None)
 
 
 @dataclass
@@ -112,6 +118,11 @@ class Chaos:
         self.restart_seconds: list[float] = []
         self.max_lag = 0
         self.seen: dict[str, list[tuple[str, str]]] = {}
+        # Per partner: when (seconds into the load) and why each connection ended, and its last update.
+        self.ends: dict[str, list[str]] = {}
+        self.last_update: dict[str, float] = {}
+        self.partners_done = asyncio.Event()  # partners outlive the load: they catch up while it settles
+        self.began = time.monotonic()
         self.reconnects = 0
         self.products: list[str] = []
         self.admin = cluster.token(str(uuid.uuid4()), ["ADMIN"])
@@ -133,7 +144,8 @@ class Chaos:
             self.failures.append((time.monotonic(), f"{type(exc).__name__}"))
             return None
         if answer.status_code >= 500:
-            self.failures.append((time.monotonic(), f"HTTP {answer.status_code}"))
+            who = "HAProxy: no replica up" if "No server is available" in answer.text else "router"
+            self.failures.append((time.monotonic(), f"HTTP {answer.status_code} ({who})"))
             return None
         body = answer.json()
         for error in body.get("errors") or []:
@@ -226,10 +238,12 @@ class Chaos:
         name = f"partner-{number}"
         token = self.cluster.token(str(uuid.uuid4()), ["PARTNER"])
         seen = self.seen.setdefault(name, [])
+        ends = self.ends.setdefault(name, [])
         cursor = START_CURSOR
         url = self.cluster.router_url.replace("http://", "ws://", 1)
         async with aiohttp.ClientSession() as session:
-            while not self.stopping.is_set():
+            while not self.partners_done.is_set():
+                end = "closed"
                 try:
                     async with session.ws_connect(
                         url, protocols=("graphql-transport-ws",), heartbeat=5
@@ -244,6 +258,7 @@ class Chaos:
                         await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
                         async for message in ws:
                             if message.type != aiohttp.WSMsgType.TEXT:
+                                end = f"{message.type.name}"
                                 break
                             data = message.json()
                             if data.get("type") == "ping":
@@ -251,31 +266,32 @@ class Chaos:
                             elif data.get("type") == "next":
                                 update = ((data.get("payload") or {}).get("data") or {}).get("orderUpdates")
                                 if update is None:
+                                    end = "next without data"
                                     break  # an error in the stream: resume
                                 if update["kind"] == "STATUS":
                                     seen.append((update["order"]["id"], update["status"]))
+                                self.last_update[name] = time.monotonic() - self.began
                                 cursor = update["cursor"]
                             elif data.get("type") in ("error", "complete"):
+                                end = str(data.get("type"))
                                 break
-                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError, ValueError):
-                    pass
-                if not self.stopping.is_set():
+                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError, ValueError) as exc:
+                    end = type(exc).__name__
+                ends.append(f"{time.monotonic() - self.began:.1f} s {end}")
+                if not self.partners_done.is_set():
                     self.reconnects += 1
                     await asyncio.sleep(0.3)
 
     # --- the killer -----------------------------------------------------------------------------------------
 
     async def restart(self, replica: Replica) -> None:
-        span = self.windows.open()
+        self.windows.open(KILL, KILL_WINDOW_SECONDS)
         self.cluster.kill(replica)
         self.kills.append(replica.label)
         began = time.monotonic()
         self.cluster.spawn(replica)  # restarted at once, as a supervisor (systemd, kubelet) would
-        try:
-            await self.cluster.ready(replica)
-            self.restart_seconds.append(time.monotonic() - began)
-        finally:
-            Windows.close(span)
+        await self.cluster.ready(replica)
+        self.restart_seconds.append(time.monotonic() - began)
 
     async def killer(self, rng: random.Random) -> None:
         restarts: set[asyncio.Task[None]] = set()
@@ -297,7 +313,7 @@ class Chaos:
 
     async def restart_server(self, what: str, at: float) -> None:
         await asyncio.sleep(at)
-        span = self.windows.open()
+        span = self.windows.open(SERVER_RESTART)
         self.log(f"restarting {what}")
         try:
             server = self.cluster.redis if what == "Redis" else self.cluster.postgres
@@ -322,7 +338,7 @@ class Chaos:
         redis = Redis.from_url(self.cluster.redis.url)
         partners = [asyncio.create_task(self.partner(n)) for n in range(plan.partners)]
         await asyncio.sleep(1.0)  # the partners subscribed before the first order
-        began = time.monotonic()
+        began = self.began = time.monotonic()
         load = [asyncio.create_task(self.shopper(n)) for n in range(plan.clients)]
         chaos = [
             asyncio.create_task(self.killer(random.Random(7))),
@@ -337,10 +353,9 @@ class Chaos:
         self.log(f"load done after {loaded:.0f} s; settling")
         async with invariants.databases(self.cluster.postgres.url, self.cluster.names) as db:
             settled = await self.settle(db, redis)
-            self.stopping.clear()  # partners catch up on the last changes
             history = await invariants.order_history(db)
             await self.partners_caught_up(history)
-            self.stopping.set()
+            self.partners_done.set()
             for task in partners:
                 task.cancel()
             await asyncio.gather(*partners, return_exceptions=True)
@@ -381,8 +396,11 @@ class Chaos:
     async def report(
         self, db: invariants.Databases, redis: Redis, loaded: float, settled: float, history: Any
     ) -> Report:
-        in_window = sum(1 for moment, _ in self.failures if self.windows.contains(moment))
-        outside = [what for moment, what in self.failures if not self.windows.contains(moment)]
+        failures = Counter(self.windows.kind(moment) for moment, _ in self.failures)
+        outside = [what for moment, what in self.failures if self.windows.kind(moment) is None]
+        errors: dict[str | None, Counter[str]] = {}
+        for moment, code in self.errors:
+            errors.setdefault(self.windows.kind(moment), Counter())[code] += 1
         final = await db.rows("orders", "SELECT status, count(*) AS n FROM orders GROUP BY status")
         figures: dict[str, Any] = {
             "load (s)": round(loaded),
@@ -398,14 +416,11 @@ class Chaos:
             "Redis restarts / PostgreSQL restarts": (
                 f"{self.cluster.redis.restarts} / {self.cluster.postgres.restarts}"
             ),
-            "5xx/dropped during restarts": in_window,
-            "5xx/dropped outside restarts": len(outside),
-            "GraphQL errors during restarts": dict(
-                Counter(c for t, c in self.errors if self.windows.contains(t))
-            ),
-            "GraphQL errors outside restarts": dict(
-                Counter(c for t, c in self.errors if not self.windows.contains(t))
-            ),
+            "5xx/dropped: server restarts / kills": f"{failures[SERVER_RESTART]} / {failures[KILL]}",
+            "5xx/dropped outside those windows": len(outside),
+            "GraphQL errors, server restarts": dict(errors.get(SERVER_RESTART, {})),
+            "GraphQL errors, kills": dict(errors.get(KILL, {})),
+            "GraphQL errors, outside": dict(errors.get(None, {})),
             "events (outbox rows)": await invariants.outbox_events(db),
             "max consumer lag (entries)": self.max_lag,
             "subscriber updates / reconnects": (
@@ -426,16 +441,25 @@ class Chaos:
             "every event published and consumed once per group": await invariants.events_consumed_once(
                 db, redis
             ),
-            "every resumed subscriber saw every change once": [
-                problem
-                for name, seen in self.seen.items()
-                for problem in invariants.subscriber_saw_every_change_once(name, seen, history)
-            ],
+            "every resumed subscriber saw every change once": self.subscriber_problems(history),
             "no 5xx outside a restart window": [f"{len(outside)} failures: {sorted(set(outside))}"]
             if outside
             else [],
         }
         return Report(figures, violations)
+
+    def subscriber_problems(self, history: Any) -> list[str]:
+        problems = []
+        for name, seen in self.seen.items():
+            found = invariants.subscriber_saw_every_change_once(name, seen, history)
+            if found:
+                last = self.last_update.get(name)
+                when = f"{last:.1f} s" if last is not None else "never"
+                found.append(
+                    f"{name}: last update {when} into the load; connections ended: {self.ends[name]}"
+                )
+            problems += found
+        return problems
 
 
 async def run_chaos(

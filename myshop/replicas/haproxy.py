@@ -12,9 +12,9 @@ from pathlib import Path
 
 from myshop.replicas.servers import ServerError, wait_port
 
-# Checks every half second; two failures take a replica out, one success puts it back. A replica killed with
+# Checks every second; two failures take a replica out, one success puts it back. A replica killed with
 # SIGKILL refuses connections at once, which HAProxy's retries see before any check does.
-CHECK = "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1"
+CHECK = "inter 1s fastinter 500ms downinter 1s fall 2 rise 1"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ def config(doors: list[Door]) -> str:
         "defaults",
         "    mode http",
         "    timeout connect 1s",
+        # A busy replica's readiness may take a while (its database, Redis, peers); without this the check
+        # times out at `inter`, and both replicas of a loaded service leave the rotation at once (503s).
+        "    timeout check 3s",
         "    timeout client 60s",
         "    timeout server 60s",
         "    timeout tunnel 1h",  # WebSocket subscriptions
