@@ -46,6 +46,8 @@ GRACE_SECONDS = 3.0
 # requests it held have been retried elsewhere. Its restart is not in it: HAProxy waits until it is ready.
 KILL_WINDOW_SECONDS = 3.0
 KILL, SERVER_RESTART = "replica killed", "server restart"
+# How long a replica must have been ready before its sibling may be killed: HAProxy's next check and rise.
+IN_ROTATION_SECONDS = 2.5
 
 
 @dataclass
@@ -299,11 +301,17 @@ class Chaos:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), rng.uniform(*self.plan.kill_every))
                 break
-            # Never both replicas of a service at once: one of them always serves.
+            # Never both replicas of a service at once: the other one has been ready long enough for HAProxy
+            # to have put it back (a check a second), so one of them always serves.
+            settled = time.monotonic() - IN_ROTATION_SECONDS
             candidates = [
                 r
                 for r in self.cluster.processes
-                if all(s.alive for s in self.cluster.processes if s.service == r.service)
+                if all(
+                    s.ready_since is not None and s.ready_since < settled
+                    for s in self.cluster.processes
+                    if s.service == r.service
+                )
             ]
             if candidates:
                 task = asyncio.create_task(self.restart(rng.choice(candidates)))

@@ -47,6 +47,8 @@ class Replica:
     index: int
     port: int
     process: devstack.ServiceProcess | None = None
+    # When it last answered ready (monotonic), None while it is down or starting.
+    ready_since: float | None = None
 
     @property
     def label(self) -> str:
@@ -238,6 +240,7 @@ class Cluster:
                 try:
                     answer = await client.get(f"{replica.url}/health/ready")
                     if answer.status_code == 200:
+                        replica.ready_since = time.monotonic()
                         return time.monotonic() - started
                     last = answer.text[:300]
                 except httpx.HTTPError as exc:
@@ -258,6 +261,7 @@ class Cluster:
 
     def kill(self, replica: Replica) -> None:
         """SIGKILL: no drain, no goodbye, what a crash or an OOM kill does."""
+        replica.ready_since = None
         if replica.process is not None and replica.alive:
             replica.process.process.kill()
             replica.process.process.wait(10)
