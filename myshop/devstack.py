@@ -189,12 +189,12 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             # Its own process group: Ctrl-C reaches us, and we stop the services in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
     return ServiceProcess(name, settings, process, log_path)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when `myshop up` dies, even by SIGKILL, so no service outlives it."""
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1

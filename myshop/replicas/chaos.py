@@ -430,6 +430,7 @@ class Chaos:
             "GraphQL errors, kills": dict(errors.get(KILL, {})),
             "GraphQL errors, outside": dict(errors.get(None, {})),
             "events (outbox rows)": await invariants.outbox_events(db),
+            "events published twice (per stream)": await invariants.published_twice(redis),
             "max consumer lag (entries)": self.max_lag,
             "subscriber updates / reconnects": (
                 f"{sum(len(s) for s in self.seen.values())} / {self.reconnects}"

@@ -3,7 +3,7 @@ of their own: what `myshop replicas` runs and the chaos run kills pieces of.
 
 Every service's address (`MYSHOP_<SERVICE>_PORT`, the peers' URLs, the JWKS) is its HAProxy door; each replica
 listens on a port of its own behind it. Processes are started from the event loop's thread (they get SIGTERM
-when the thread that started them ends: `devstack._die_with_parent`) and awaited ready concurrently.
+when the thread that started them ends: `devstack.die_with_parent`) and awaited ready concurrently.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class Cluster:
             haproxy.Door(name, port, tuple(r.port for r in self.processes if r.service == name))
             for name, port in self.doors.items()
         ]
-        self._haproxy = haproxy.start(doors, self.directory / "haproxy", preexec=devstack._die_with_parent)
+        self._haproxy = haproxy.start(doors, self.directory / "haproxy", preexec=devstack.die_with_parent)
         self._lower_priority(self._haproxy.pid)
         subgraphs = [r for r in self.processes if r.service != ROUTER]
         for replica in subgraphs:

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from myshop.devstack import die_with_parent
+
 
 class ServerError(RuntimeError):
     """A server could not be set up or started (the message says which and why)."""
@@ -115,7 +117,12 @@ class Postgres:
         ]  # fmt: skip
         with (self.directory / "postgres.log").open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **_as_postgres()
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,  # a harness killed with SIGKILL leaves no server behind
+                **_as_postgres(),
             )
         try:
             wait_port(self.port, timeout=timeout, process=self.process)
@@ -170,7 +177,11 @@ class RedisServer:
         command += ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
         with (self.directory / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
         try:
             wait_port(self.port, timeout=timeout, process=self.process)
