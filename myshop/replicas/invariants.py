@@ -95,9 +95,9 @@ async def consumer_backlog(redis: Redis) -> tuple[int, int]:
 
 
 async def published_twice(redis: Redis) -> dict[str, int]:
-    """Per stream, the events at more than one entry: a relay that died (or lost Redis or PostgreSQL) between
-    its XADD and its commit publishes that batch again. Consumers absorb it (processed_events); the order feed,
-    which hands out stream entries, does not."""
+    """Per stream, the events at more than one entry: a relay that died (or lost Redis or PostgreSQL)
+    between its XADD and its commit publishes that batch again. Consumers absorb it (processed_events); the
+    order feed, which hands out stream entries, does not."""
     twice: dict[str, int] = {}
     async for key in redis.scan_iter(match=f"{STREAMS_PREFIX}*", _type="STREAM"):
         counts = Counter(fields.get(b"id") for _id, fields in await redis.xrange(key))
