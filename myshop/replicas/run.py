@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -14,9 +17,22 @@ from myshop.replicas.chaos import Plan, run_chaos
 from myshop.replicas.cluster import ROUTER, Cluster
 from myshop.replicas.servers import ServerError
 
+T = TypeVar("T")
+
 
 def _directory(directory: Path | None) -> Path:
     return directory.resolve() if directory else Path(tempfile.mkdtemp(prefix="myshop-replicas-"))
+
+
+async def stopped_by_signals(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, cancelled by SIGINT or SIGTERM so that everything it started is stopped in order. Installed
+    here, not left to Python: a shell script's background job inherits SIGINT ignored (see `myshop up`)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    return await work
 
 
 def hold_replicas(directory: Path | None, replicas: int, console: Console) -> int:
@@ -31,8 +47,8 @@ def hold_replicas(directory: Path | None, replicas: int, console: Console) -> in
             await asyncio.Event().wait()
 
     try:
-        asyncio.run(hold())
-    except KeyboardInterrupt:
+        asyncio.run(stopped_by_signals(hold()))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("stopped.")
     except (ServerError, RuntimeError) as exc:
         console.print(f"[red]{str(exc).splitlines()[0]}[/red] (logs in {where})")
@@ -44,7 +60,12 @@ def chaos_run(directory: Path | None, plan: Plan, console: Console) -> int:
     """The run and its figures; 0 when every invariant held (its directory removed then), 1 otherwise."""
     where = _directory(directory)
     try:
-        report = asyncio.run(run_chaos(where, plan, log=lambda line: console.print(f"  {line}")))
+        report = asyncio.run(
+            stopped_by_signals(run_chaos(where, plan, log=lambda line: console.print(f"  {line}")))
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print(f"stopped; logs in {where}")
+        return 130
     except (ServerError, RuntimeError) as exc:
         console.print(f"[red]{str(exc).splitlines()[0]}[/red] (logs in {where})")
         return 1
