@@ -19,6 +19,9 @@ test: $(VENV)/.installed node_modules/.installed
 	@# tests/redis_cluster starts a three-node Redis Cluster of Debian's redis-server.
 	@[ -x /usr/bin/redis-server ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || true
+	@# The chaos test (tests/chaos) puts Debian's HAProxy in front of its replicas.
+	@[ -x /usr/sbin/haproxy ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null || true
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Style (ruff) and the layers: the import contracts of pyproject.toml ([tool.importlinter]).

@@ -171,6 +171,41 @@ def up(
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def replicas(
+    count: Annotated[int, typer.Option("--replicas", min=1, max=4, help="Replicas of each process.")] = 2,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where its servers, data and logs go (default: a new temp dir)."),
+    ] = None,
+) -> None:
+    """Every subgraph and the router `--replicas` times behind HAProxy, over a PostgreSQL and a Redis of their
+    own, on loopback; Ctrl-C stops it all."""
+    from myshop.replicas.run import hold_replicas
+
+    raise typer.Exit(hold_replicas(directory, count, console))
+
+
+@app.command()
+def chaos(
+    duration: Annotated[float, typer.Option(min=5, help="Seconds of load and failures.")] = 120.0,
+    clients: Annotated[int, typer.Option(min=1, help="Clients ordering and reading.")] = 20,
+    partners: Annotated[int, typer.Option(min=0, help="Partners following orderUpdates.")] = 3,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where its servers, data and logs go (default: a new temp dir)."),
+    ] = None,
+) -> None:
+    """The chaos run over `myshop replicas`: load, a replica SIGKILLed every few seconds, Redis and PostgreSQL
+    restarted once; then the invariants, printed. Exits 1 when one fails."""
+    from myshop.replicas.chaos import Plan
+    from myshop.replicas.run import chaos_run
+
+    raise typer.Exit(
+        chaos_run(directory, Plan(duration=duration, clients=clients, partners=partners), console)
+    )
+
+
 def main() -> None:
     app()
 

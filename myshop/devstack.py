@@ -121,9 +121,17 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start_service(name: str, logs_dir: Path, env: dict[str, str]) -> ServiceProcess:
-    settings = service_settings(name)
-    return _spawn(name, [sys.executable, "-m", "myshop.cli", "serve", name], settings, logs_dir, env)
+def start_service(
+    name: str, logs_dir: Path, env: dict[str, str], *, port: int | None = None, label: str | None = None
+) -> ServiceProcess:
+    """`myshop serve <name>` as a child; `port` and `label` (its log's name) given: one of its replicas."""
+    if port is None:
+        settings = service_settings(name)
+    else:
+        settings = registry.load(name).settings_class(port=port)
+        env = {**env, f"MYSHOP_{name.upper()}_PORT": str(port)}
+    command = [sys.executable, "-m", "myshop.cli", "serve", name]
+    return _spawn(label or name, command, settings, logs_dir, env)
 
 
 def router_config_file() -> Path:
@@ -139,17 +147,23 @@ def router_ops_token() -> str | None:
 
 
 def start_router(
-    supergraph: Path, subgraph_urls: dict[str, str], logs_dir: Path, env: dict[str, str]
+    supergraph: Path,
+    subgraph_urls: dict[str, str],
+    logs_dir: Path,
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    label: str = "router",
 ) -> ServiceProcess:
     """The router over `supergraph`, sending each subgraph's requests to `subgraph_urls` (this run's)."""
     env = {**env, "MYSHOP_ROUTER_SUBGRAPH_URLS": ",".join(f"{k}={v}" for k, v in subgraph_urls.items())}
-    settings = RouterConfig()
+    settings = RouterConfig() if port is None else RouterConfig(port=port)
     command = [sys.executable, "-m", "myshop.cli", "router", "--supergraph", str(supergraph)]
     command += ["--host", settings.host, "--port", str(settings.port)]
     config = router_config_file()
     if config.exists():
         command += ["--config", str(config)]
-    return _spawn("router", command, settings, logs_dir, env)
+    return _spawn(label, command, settings, logs_dir, env)
 
 
 def _spawn(
@@ -175,12 +189,12 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             # Its own process group: Ctrl-C reaches us, and we stop the services in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
     return ServiceProcess(name, settings, process, log_path)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when `myshop up` dies, even by SIGKILL, so no service outlives it."""
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
