@@ -3,10 +3,12 @@ once.
 
 One batch is one database transaction: take the producer's advisory lock (so one relay of a service publishes
 at a time, however many replicas run), lock the oldest unpublished rows, XADD them in one MULTI/EXEC, mark
-them published, commit. Redis failing rolls the transaction back and the events wait in the outbox; a process
-dying between XADD and commit publishes that batch again, which consumers absorb by deduplicating on the event
-id. A relay that is cancelled (shutdown) lets its batch finish first, so a graceful restart publishes nothing
-twice.
+them published, commit. Redis failing rolls the transaction back and the events wait in the outbox. A batch
+XADDed whose commit never came (PostgreSQL or Redis lost after the XADD, or the process killed there) is still
+unpublished in the outbox; the relay that publishes next (this one after its error, or another replica that
+takes the lock) first reads the stream's tail and leaves out the events already there, so a stream holds
+each event once: partners reading the stream itself (`orderUpdates`) see each change once, and consumers
+deduplicate on the event id besides. A relay that is cancelled (shutdown) lets its batch finish first.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, SQLAlchemy
 
 # Published rows deleted per statement when pruning: short transactions, no long lock on the table.
 PRUNE_CHUNK = 5000
+
+# Entries read past a batch's size when checking the stream's tail for an unconfirmed batch: room for the few
+# entries another writer may have put after it (privacy's redaction re-adds an entry at the tail).
+TAIL_SLACK = 32
 
 
 def relay_lock_key(producer: str) -> int:
@@ -134,6 +140,10 @@ class OutboxRelay:
         self.lock_key = relay_lock_key(outbox.producer)
         # The current outage: when it began (monotonic), None while publishing works.
         self._outage = Outage(logger, max_backoff=max_backoff)
+        # Whether the stream's tail may hold a batch XADDed but never marked published: true until this relay
+        # has committed a batch of its own, after any failure between its XADD and its commit, and whenever
+        # another relay of the producer held the lock (it may have died there).
+        self._tail_unsure = True
 
     @property
     def producer(self) -> str:
@@ -151,6 +161,7 @@ class OutboxRelay:
         published: list[Event] = []
         async with self.sessionmaker() as session, session.begin():
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
+                self._tail_unsure = True
                 return 0
             rows = (
                 await session.execute(
@@ -183,14 +194,35 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            await asyncio.wait_for(self._xadd(published), self.publish_timeout)
+            fresh = await self._not_in_tail(published) if self._tail_unsure else published
+            self._tail_unsure = True  # until the commit below
+            if fresh:
+                await asyncio.wait_for(self._xadd(fresh), self.publish_timeout)
             await session.execute(
                 update(table).where(table.c.id.in_([row.id for row in rows])).values(published_at=func.now())
             )
+        self._tail_unsure = False
         if self.metrics is not None:
             for event in published:
                 self.metrics.published.labels(self.metrics.service, event.type).inc()
         return len(published)
+
+    async def _not_in_tail(self, events: list[Event]) -> list[Event]:
+        """`events` but those already among the stream's last entries (an unconfirmed batch's)."""
+        entries = await asyncio.wait_for(
+            self.redis.xrevrange(self.stream, count=len(events) + TAIL_SLACK), self.publish_timeout
+        )
+        there = {fields.get(b"id", fields.get("id")) for _, fields in entries}
+        there = {value.decode() if isinstance(value, bytes) else value for value in there}
+        fresh = [event for event in events if str(event.id) not in there]
+        if len(fresh) < len(events):
+            logger.info(
+                "outbox: %d events of %s already in the stream (a batch whose commit never came); not "
+                "published again",
+                len(events) - len(fresh),
+                self.producer,
+            )
+        return fresh
 
     async def _xadd(self, events: list[Event]) -> None:
         # MULTI/EXEC: the batch lands in the stream whole or not at all.

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from stream_helpers import RedisProcess, stop
 
@@ -258,6 +259,40 @@ async def test_a_restarted_relay_continues_where_the_old_one_stopped(outbox_db, 
 
     # Stopped in its 20th batch, the first relay finished that batch (so it is not published again).
     assert stopped_at == 40
+    assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in written]
+
+
+class RelayFailingAfterItsXadd(OutboxRelay):
+    """A relay whose first batch reaches the stream, then its transaction fails before the commit (PostgreSQL
+    lost there): the batch is in the stream and still unpublished in the outbox."""
+
+    failed = False
+
+    async def _xadd(self, events: list[Event]) -> None:
+        await super()._xadd(events)
+        if not self.failed:
+            self.failed = True
+            raise SQLAlchemyError("the connection was lost before the commit")
+
+
+@pytest.mark.parametrize("next_relay", ["the same relay retrying", "another replica's relay"])
+async def test_a_batch_whose_commit_never_came_is_not_published_again(outbox_db, redis, stream, next_relay):
+    written = await outbox_db.commit_events(7)
+    first = RelayFailingAfterItsXadd(outbox_db.outbox, outbox_db.sessions, redis, stream, batch_size=5)
+    with pytest.raises(SQLAlchemyError):
+        await first.publish_batch()
+    assert await outbox_db.published() == 0
+    assert len(await stream_events(redis, stream)) == 5
+
+    relay = (
+        first
+        if next_relay == "the same relay retrying"
+        else relay_for(outbox_db, redis, stream, batch_size=5)
+    )
+    while await relay.publish_batch():
+        pass
+
+    assert await outbox_db.published() == 7
     assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in written]
 
 
