@@ -15,3 +15,11 @@ class AnalyticsSettings(ServiceSettings):
     # read replica of analytics' own database, so heavy reports never slow the consumer's writes
     # (MYSHOP_ANALYTICS_READ_DATABASE_URL). Unset: they read from the main database.
     read_database_url: str | None = None
+
+    @property
+    def db_extra_connections(self) -> int:
+        """The reports' engine counts against the main server's budget only when the read database is on it (a
+        replica on a server of its own has a budget of its own)."""
+        if self.read_database_url and self.on_same_server(self.read_database_url):
+            return self.db_pool_size + self.db_overflow
+        return 0
