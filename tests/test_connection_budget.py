@@ -1,5 +1,5 @@
-"""The connection budget (shared.connection_budget): the arithmetic, the defaults that fit PostgreSQL's default
-100, and real starts refused with a line naming the arithmetic (a service process and `myshop up`)."""
+"""The connection budget (shared.connection_budget): the arithmetic, the defaults that fit PostgreSQL's
+default 100, and real starts refused with a line naming the arithmetic (a service process and `myshop up`)."""
 
 from __future__ import annotations
 
@@ -79,13 +79,26 @@ def test_myshop_up_pools_leave_room_for_two_test_suites_on_the_default_server() 
 def test_analytics_reports_engine_counts_only_on_the_main_server() -> None:
     main = "postgresql+asyncpg://postgres@db:5432/myshop_analytics"
     same = AnalyticsSettings(database_url=main, read_database_url="postgresql+asyncpg://postgres@db/reports")
-    replica = AnalyticsSettings(database_url=main, read_database_url="postgresql+asyncpg://postgres@replica/x")
+    replica = AnalyticsSettings(
+        database_url=main, read_database_url="postgresql+asyncpg://postgres@replica/x"
+    )
 
     assert demand_of(same).per_process == 2 * demand_of(replica).per_process
     assert "other engines" in demand_of(same).shape()
 
 
-async def test_a_service_whose_pools_cannot_fit_exits_with_the_arithmetic(tmp_path: Path) -> None:
+@pytest.fixture
+async def server_limits() -> tuple[int, int]:
+    """The test server's max_connections and superuser_reserved_connections."""
+    engine = create_async_engine(os.environ["MYSHOP_POSTGRES_URL"])
+    async with engine.connect() as conn:
+        max_connections = int(await conn.scalar(text("SHOW max_connections")))
+        reserved = int(await conn.scalar(text("SHOW superuser_reserved_connections")))
+    await engine.dispose()
+    return max_connections, reserved
+
+
+def test_a_service_whose_pools_cannot_fit_exits_with_the_arithmetic(server_limits: tuple[int, int]) -> None:
     env = {
         **os.environ,
         "MYSHOP_DB_POOL_SIZE": "10",
@@ -94,11 +107,7 @@ async def test_a_service_whose_pools_cannot_fit_exits_with_the_arithmetic(tmp_pa
         # The server's own database: the check asks the server over the service's URL, no migration needed.
         "MYSHOP_PAYMENTS_DATABASE_URL": os.environ["MYSHOP_POSTGRES_URL"],
     }
-    engine = create_async_engine(os.environ["MYSHOP_POSTGRES_URL"])
-    async with engine.connect() as conn:
-        max_connections = int(await conn.scalar(text("SHOW max_connections")))
-        reserved = int(await conn.scalar(text("SHOW superuser_reserved_connections")))
-    await engine.dispose()
+    max_connections, reserved = server_limits
     budget = max_connections - reserved - 10
     share = budget // 8
     if 40 <= share:
@@ -115,10 +124,9 @@ async def test_a_service_whose_pools_cannot_fit_exits_with_the_arithmetic(tmp_pa
 
     assert started.returncode == 1
     assert started.stderr.strip().splitlines()[-1] == (
-        "payments: connection budget exceeded: payments: 2 replicas x (10 pool + 10 overflow) = 40 > its share "
-        f"{budget} / 8 services on the server = {share} ({max_connections} max_connections - {reserved} "
-        "superuser_reserved - 10 reserve = "
-        f"{budget}); lower MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW / MYSHOP_DB_REPLICAS, raise the "
+        "payments: connection budget exceeded: payments: 2 replicas x (10 pool + 10 overflow) = 40 > "
+        f"its share {budget} / 8 services on the server = {share} ({max_connections} max_connections - "
+        f"{reserved} superuser_reserved - 10 reserve = {budget}); lower MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW / MYSHOP_DB_REPLICAS, raise the "
         "server's max_connections, or run through PgBouncer (MYSHOP_DB_PGBOUNCER=true), or set "
         "MYSHOP_DB_SERVICES_ON_SERVER when fewer services share the server"
     )
