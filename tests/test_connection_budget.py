@@ -126,7 +126,8 @@ def test_a_service_whose_pools_cannot_fit_exits_with_the_arithmetic(server_limit
     assert started.stderr.strip().splitlines()[-1] == (
         "payments: connection budget exceeded: payments: 2 replicas x (10 pool + 10 overflow) = 40 > "
         f"its share {budget} / 8 services on the server = {share} ({max_connections} max_connections - "
-        f"{reserved} superuser_reserved - 10 reserve = {budget}); lower MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW / MYSHOP_DB_REPLICAS, raise the "
+        f"{reserved} superuser_reserved - 10 reserve = {budget}); "
+        "lower MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW / MYSHOP_DB_REPLICAS, raise the "
         "server's max_connections, or run through PgBouncer (MYSHOP_DB_PGBOUNCER=true), or set "
         "MYSHOP_DB_SERVICES_ON_SERVER when fewer services share the server"
     )
