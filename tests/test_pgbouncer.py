@@ -26,6 +26,7 @@ import httpx
 import pytest
 from conftest import REDIS_PREFIX, TEST_OVERRIDES, GraphQLClient, settings_for
 from eventually import eventually
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -40,7 +41,7 @@ from subgraphs import registry
 
 SERVICES = ("products", "inventory", "payments", "analytics", "orders")
 SERVER_POOL = 5  # PgBouncer's default_pool_size: server connections per database
-PRODUCTS, STOCK, ORDERS_PER_PRODUCT = 4, 6, 8  # 32 orders race for 24 units
+PRODUCTS, STOCK, ORDERS_PER_PRODUCT = 3, 5, 7  # 21 sagas at once race for 15 units
 
 
 def free_port() -> int:
@@ -152,6 +153,11 @@ async def bounced(pgbouncer: int, tmp_path: Path) -> AsyncIterator[Bounced]:
             yield stack
         finally:
             await asyncio.gather(*(asyncio.to_thread(server.stop) for server in stack.servers.values()))
+            redis = Redis.from_url(os.environ["MYSHOP_REDIS_URL"])
+            keys = [key async for key in redis.scan_iter(match=f"{redis_prefix}*", count=1000)]
+            if keys:
+                await redis.unlink(*keys)
+            await redis.aclose()
 
 
 async def test_a_burst_of_sagas_relays_and_consumers_through_pgbouncer_in_transaction_mode(
