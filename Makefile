@@ -16,6 +16,9 @@ test: $(VENV)/.installed node_modules/.installed
 	@# The GraphiQL test drives Debian's Chromium: install it where we may (root with apt-get).
 	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+	@# The PgBouncer test runs Debian's pgbouncer (transaction mode in front of the test server).
+	@[ -x /usr/sbin/pgbouncer ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null || true
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Style (ruff) and the layers: the import contracts of pyproject.toml ([tool.importlinter]).

@@ -80,7 +80,7 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
 
 # `myshop up`'s pools (pool, overflow) where MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW are not set: small,
 # so the stack and two test suites (2 workers, ~19 connections each at peak) share PostgreSQL's default 100:
-# 7 services x (1 + 1) + orders (1 + 3: a saga's steps run beside the request's session) = 18;
+# 7 services x (1 + 1) + orders (1 + 3: its saga, recovery and relay use sessions beside the request's) = 18;
 # 18 + 4 x 19 = 94 <= 100 - 3 superuser_reserved. README "Connection budget".
 UP_POOLS: dict[str, tuple[int, int]] = {"orders": (1, 3)}
 UP_POOL_DEFAULT = (1, 1)

@@ -63,10 +63,12 @@ def pgbouncer() -> Iterator[int]:
     # PgBouncer refuses to run as root: run as `postgres`, which must read the configuration.
     directory = Path(tempfile.mkdtemp(prefix="myshop-pgbouncer-"))
     directory.chmod(0o755)
+    # Clients log in by trust; PgBouncer logs in to a server that wants a password (CI's) with the tests' one.
+    login = f" user={server.username} password={server.password}" if server.password else ""
     (directory / "users.txt").write_text('"postgres" ""\n')
     (directory / "pgbouncer.ini").write_text(
         f"""[databases]
-* = host={server.host} port={server.port or 5432}
+* = host={server.host} port={server.port or 5432}{login}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
