@@ -105,7 +105,11 @@ async def check_connection_budget(names: list[str], env: dict[str, str]) -> None
             url = make_url(settings.effective_database_url)
             by_server.setdefault((url.host, url.port, url.query.get("host")), []).append(settings)
     for group in by_server.values():
-        limit = await connection_budget.server_limit(group[0])
+        # The server's `postgres` database, as migrations use it: the services' own may not exist yet.
+        maintenance = make_url(group[0].effective_database_url).set(database="postgres")
+        limit = await connection_budget.server_limit(
+            group[0], maintenance.render_as_string(hide_password=False)
+        )
         connection_budget.check_server([connection_budget.demand_of(s) for s in group], limit)
 
 

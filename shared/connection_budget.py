@@ -104,12 +104,13 @@ def demand_of(settings: ServiceSettings) -> ServiceDemand:
     )
 
 
-async def server_limit(settings: ServiceSettings) -> ServerLimit:
-    """MYSHOP_DB_CONNECTION_LIMIT when set, else the server's own settings (one short connection)."""
+async def server_limit(settings: ServiceSettings, url: str | None = None) -> ServerLimit:
+    """MYSHOP_DB_CONNECTION_LIMIT when set, else the server's own settings (one short connection to `url`,
+    the service's database by default)."""
     if settings.db_connection_limit is not None:
         return ServerLimit(settings.db_connection_limit, 0, settings.db_reserve, configured=True)
     engine = create_async_engine(
-        settings.effective_database_url,
+        url or settings.effective_database_url,
         poolclass=pool.NullPool,
         connect_args={**pgbouncer_safe(), "timeout": 5},
     )

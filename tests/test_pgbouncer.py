@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import REDIS_PREFIX, TEST_OVERRIDES, GraphQLClient, settings_for
 from eventually import eventually
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -38,6 +37,13 @@ from shared.auth.keys import generate_key_file
 from shared.settings import ServiceSettings
 from shared.testing import ServerThread
 from subgraphs import registry
+
+# `from conftest import` would find whichever conftest was imported last in a whole-suite run.
+REDIS_PREFIX = os.environ["MYSHOP_REDIS_PREFIX"]
+# The stack's patient saga and quick recovery (tests/conftest.py's TEST_OVERRIDES).
+OVERRIDES: dict[str, dict[str, Any]] = {
+    "orders": {"step_timeout_seconds": 10.0, "step_deadline_seconds": 20.0, "retry_max_seconds": 0.5}
+}
 
 SERVICES = ("products", "inventory", "payments", "analytics", "orders")
 SERVER_POOL = 5  # PgBouncer's default_pool_size: server connections per database
@@ -135,7 +141,7 @@ async def bounced(pgbouncer: int, tmp_path: Path) -> AsyncIterator[Bounced]:
         for name in SERVICES:
             database = make_url(stack.direct[name]).database
             overrides: dict[str, Any] = {
-                **TEST_OVERRIDES.get(name, {}),
+                **OVERRIDES.get(name, {}),
                 "database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{pgbouncer}/{database}",
                 "db_pgbouncer": True,
                 # Pools bigger than PgBouncer's: PostgreSQL must still see at most SERVER_POOL.
@@ -149,7 +155,7 @@ async def bounced(pgbouncer: int, tmp_path: Path) -> AsyncIterator[Bounced]:
             }
             if name == "orders":
                 overrides.update({f"{peer}_url": f"{stack.url(peer)}/graphql" for peer in stack.servers})
-            settings: ServiceSettings = settings_for(name, **overrides)
+            settings: ServiceSettings = registry.load(name).settings_class(**overrides)
             stack.servers[name] = ServerThread(create_subgraph_app(registry.load(name), settings)).start()
         try:
             yield stack
@@ -168,7 +174,7 @@ async def test_a_burst_of_sagas_relays_and_consumers_through_pgbouncer_in_transa
     keys = KeyRing.load(
         private_key_pem=None, keys_dir=tmp_path / "keys", retired_public_pem=None, create=False
     )
-    common = settings_for("orders")
+    common = registry.load("orders").settings_class()
     issuer = TokenIssuer(keys, issuer=common.jwt_issuer, audience=common.jwt_audience, ttl_seconds=900)
     admin = issuer.issue(str(uuid.uuid4()), ["ADMIN"]).token
     direct = {
@@ -176,7 +182,7 @@ async def test_a_burst_of_sagas_relays_and_consumers_through_pgbouncer_in_transa
     }
     caplog.set_level(logging.WARNING)
     async with httpx.AsyncClient(timeout=30) as http:
-        gql = GraphQLClient(http, bounced)  # type: ignore[arg-type]
+        gql = GraphQLClient(http, bounced)
         products = [await create_product(gql, admin) for _ in range(PRODUCTS)]
         watcher = asyncio.create_task(peak_server_connections(bounced.direct))
 
@@ -202,6 +208,35 @@ async def test_a_burst_of_sagas_relays_and_consumers_through_pgbouncer_in_transa
     assert not [r for r in caplog.records if "prepared statement" in r.getMessage().lower()]
     for engine in direct.values():
         await engine.dispose()
+
+
+class GraphQLClient:
+    """POSTs a document to one of the module's services; `.ok()` is the data of an answer without errors."""
+
+    def __init__(self, http: httpx.AsyncClient, stack: Bounced) -> None:
+        self.http, self.stack = http, stack
+
+    async def __call__(self, service: str, query: str, variables: dict[str, Any], *, token: str) -> Answer:
+        response = await self.http.post(
+            f"{self.stack.url(service)}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        return Answer(response.json())
+
+
+class Answer:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.data, self.errors = body.get("data"), body.get("errors") or []
+
+    @property
+    def error_codes(self) -> list[str | None]:
+        return [(error.get("extensions") or {}).get("code") for error in self.errors]
+
+    def ok(self) -> Any:
+        assert not self.errors, self.errors
+        return self.data
 
 
 CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
