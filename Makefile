@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # pytest-xdist workers of `make test`, each with databases, Redis keys and servers of its own (2 on 2 cores).
 TEST_WORKERS ?= 2
+# program:package of each Debian package a test drives.
+TEST_DEBIAN_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server /usr/sbin/haproxy:haproxy \
+	/usr/sbin/pgbouncer:pgbouncer
 
 .PHONY: up test lint compose bench fuzz clean
 
@@ -13,15 +16,11 @@ up: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop up
 
 test: $(VENV)/.installed node_modules/.installed
-	@# The GraphiQL test drives Debian's Chromium: install it where we may (root with apt-get).
-	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
-	@# tests/redis_cluster starts a three-node Redis Cluster of Debian's redis-server.
-	@[ -x /usr/bin/redis-server ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || true
-	@# The chaos test (tests/chaos) puts Debian's HAProxy in front of its replicas.
-	@[ -x /usr/sbin/haproxy ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null || true
+	@# The Debian packages the tests drive, installed where we may (root with apt-get): Chromium (GraphiQL),
+	@# redis-server (tests/redis_cluster), HAProxy (tests/chaos), PgBouncer (tests/test_pgbouncer.py).
+	@missing=$$(for need in $(TEST_DEBIAN_PACKAGES); do [ -x "$${need%%:*}" ] || echo "$${need#*:}"; done); \
+	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Style (ruff) and the layers: the import contracts of pyproject.toml ([tool.importlinter]).

@@ -15,15 +15,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from myshop import demo, migrations
 from router.config import RouterConfig
+from shared import connection_budget
 from shared.db import create_engine, create_sessionmaker
 from shared.settings import ServiceSettings
 from subgraphs import registry
@@ -60,7 +62,13 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
         if load is None:
             continue
         settings = service_settings(name)
-        engine = create_engine(settings.effective_database_url, pool_size=1, application_name=f"{name}-seed")
+        engine = create_engine(
+            settings.effective_database_url,
+            pool_size=1,
+            max_overflow=0,
+            application_name=f"{name}-seed",
+            pgbouncer=settings.db_pgbouncer,
+        )
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 lines = await load(session)
@@ -68,6 +76,54 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
             await engine.dispose()
         for line in lines or []:
             log(line if line.startswith(f"{name}:") else f"{name}: {line}")
+
+
+# `myshop up`'s pools (pool, overflow) where MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW are not set: small,
+# so the stack and two test suites (2 workers, ~19 connections each at peak) share PostgreSQL's default 100:
+# 7 services x (1 + 1) + orders (1 + 3: its saga, recovery and relay use sessions beside the request's) = 18;
+# 18 + 4 x 19 = 94 <= 100 - 3 superuser_reserved. README "Connection budget".
+UP_POOLS: dict[str, tuple[int, int]] = {"orders": (1, 3)}
+UP_POOL_DEFAULT = (1, 1)
+
+
+def pool_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` with `myshop up`'s pool sizes for service `name`, unless the environment chose its own."""
+    if "MYSHOP_DB_POOL_SIZE" in env or "MYSHOP_DB_MAX_OVERFLOW" in env:
+        return env
+    pool, overflow = UP_POOLS.get(name, UP_POOL_DEFAULT)
+    return {**env, "MYSHOP_DB_POOL_SIZE": str(pool), "MYSHOP_DB_MAX_OVERFLOW": str(overflow)}
+
+
+async def check_connection_budget(names: list[str], env: dict[str, str]) -> None:
+    """Every service of this run against its server's budget (shared.connection_budget), before any starts;
+    raises `BudgetExceeded`. Services behind PgBouncer are PgBouncer's to budget."""
+    by_server: dict[tuple[object, ...], list[ServiceSettings]] = {}
+    for name in names:
+        with _environment(pool_env(name, env)):
+            settings = service_settings(name)
+        if not settings.db_pgbouncer:
+            url = make_url(settings.effective_database_url)
+            by_server.setdefault((url.host, url.port, url.query.get("host")), []).append(settings)
+    for group in by_server.values():
+        # The server's `postgres` database, as migrations use it: the services' own may not exist yet.
+        maintenance = make_url(group[0].effective_database_url).set(database="postgres")
+        limit = await connection_budget.server_limit(
+            group[0], maintenance.render_as_string(hide_password=False)
+        )
+        connection_budget.check_server([connection_budget.demand_of(s) for s in group], limit)
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """The process environment replaced by `env` for the block (settings objects read it)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # The peers each service calls (GraphQL), as `MYSHOP_<SERVICE>_<PEER>_URL` settings.
@@ -131,7 +187,7 @@ def start_service(
         settings = registry.load(name).settings_class(port=port)
         env = {**env, f"MYSHOP_{name.upper()}_PORT": str(port)}
     command = [sys.executable, "-m", "myshop.cli", "serve", name]
-    return _spawn(label or name, command, settings, logs_dir, env)
+    return _spawn(label or name, command, settings, logs_dir, pool_env(name, env))
 
 
 def router_config_file() -> Path:

@@ -24,6 +24,7 @@ from rich.console import Console
 
 from myshop import devstack
 from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
+from shared.connection_budget import BudgetExceeded
 from shared.settings import ServiceSettings
 from subgraphs import registry
 
@@ -83,6 +84,7 @@ class Supervisor:
         sink: Any = None
         try:
             infra = self._infrastructure(common, data_dir, embedded)
+            self._check_connection_budget()
             sink = devstack.start_mail_sink(self.names, data_dir, log=self.say) if mail_sink else None
             self._prepare(demo_data)
             self._start_services(data_dir / "logs")
@@ -115,6 +117,13 @@ class Supervisor:
         for variable, url in devstack.peer_env(self.names).items():
             os.environ.setdefault(variable, url)
         return infra
+
+    def _check_connection_budget(self) -> None:
+        """Before anything starts: the pools of every service of this run fit their server."""
+        try:
+            asyncio.run(devstack.check_connection_budget(self.names, dict(os.environ)))
+        except BudgetExceeded as exc:
+            raise StartFailed(str(exc)) from exc
 
     def _prepare(self, demo_data: bool) -> None:
         with self.console.status("migrating"):

@@ -29,6 +29,7 @@ from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
+from shared.connection_budget import BudgetExceeded, check_service_start
 from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker
@@ -84,8 +85,9 @@ async def build_runtime(
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        max_overflow=settings.db_overflow,
         application_name=definition.name,
+        pgbouncer=settings.db_pgbouncer,
     )
     # A burst (hundreds of subscribers verifying their tokens at once) waits for a pooled connection instead
     # of failing with "Too many connections" (redis-py's plain pool raises past 100).
@@ -375,6 +377,11 @@ def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = Non
 
     settings = settings or definition.settings_class()
     configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
+    try:
+        asyncio.run(check_service_start(settings))
+    except BudgetExceeded as exc:
+        # One line and a failed exit, before any port is bound: a supervisor's log shows the arithmetic.
+        raise SystemExit(f"{definition.name}: {exc}") from None
     uvicorn.run(
         create_subgraph_app(definition, settings),
         host=settings.host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -40,10 +41,16 @@ class ModelBase(DeclarativeBase):
 def create_engine(
     database_url: str,
     *,
-    pool_size: int = 10,
+    pool_size: int = 5,
     max_overflow: int | None = None,
     application_name: str = "myshop",
+    pgbouncer: bool = False,
 ) -> AsyncEngine:
+    """A pooled engine: at most `pool_size + max_overflow` connections (shared.connection_budget counts them).
+    `pgbouncer`: the URL is a PgBouncer in transaction mode (`pgbouncer_safe`)."""
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    if pgbouncer:
+        connect_args.update(pgbouncer_safe())
     return create_async_engine(
         database_url,
         pool_size=pool_size,
@@ -51,11 +58,28 @@ def create_engine(
         pool_pre_ping=True,
         # A server restart must not leave the pool with dead connections for long.
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args=connect_args,
         # A failed statement's error (logged as INTERNAL) must never carry the request's values: emails,
         # password hashes, tokens. The statement itself (placeholders only) stays for the reader.
         hide_parameters=True,
     )
+
+
+def pgbouncer_safe() -> dict[str, Any]:
+    """asyncpg's `connect_args` for PgBouncer in transaction mode, where consecutive transactions of one
+    client run on different server connections. A named prepared statement lives on the server connection that
+    prepared it, so: no statement cache in asyncpg nor in SQLAlchemy's adapter (a cached statement would be
+    looked up on a connection that never saw it), and a unique name per statement (asyncpg's counter names,
+    `__asyncpg_stmt_1__`, collide between clients that share a server connection)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4()}__"
 
 
 class RequestSession(AsyncSession):

@@ -21,6 +21,10 @@ from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+# Every engine here is one-shot (NullPool): a statement cache would die with its connection anyway, so they
+# are always safe behind PgBouncer in transaction mode, whatever the URL points at.
+from shared.db import pgbouncer_safe
+
 
 def alembic_config(history: Path, database_url: str) -> Config:
     """Alembic's configuration for the migration history in directory `history` against `database_url`."""
@@ -55,7 +59,9 @@ async def downgrade_async(history: Path, database_url: str, revision: str = "bas
 
 async def model_drift(database_url: str, metadata: MetaData) -> list[Any]:
     """What `alembic revision --autogenerate` would write: empty when the migrations match the models."""
-    engine = create_async_engine(database_url, poolclass=pool.NullPool, hide_parameters=True)
+    engine = create_async_engine(
+        database_url, poolclass=pool.NullPool, hide_parameters=True, connect_args=pgbouncer_safe()
+    )
     try:
         async with engine.connect() as conn:
 
@@ -71,7 +77,10 @@ async def model_drift(database_url: str, metadata: MetaData) -> list[Any]:
 async def _maintenance_connection(server_url: str) -> AsyncIterator[AsyncConnection]:
     """A connection to the server's `postgres` database, outside any transaction (CREATE/DROP DATABASE)."""
     engine = create_async_engine(
-        make_url(server_url).set(database="postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+        make_url(server_url).set(database="postgres"),
+        poolclass=pool.NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args=pgbouncer_safe(),
     )
     try:
         async with engine.connect() as conn:
@@ -117,7 +126,9 @@ def run_env(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run_online() -> None:
-        engine = create_async_engine(url or "", poolclass=pool.NullPool, hide_parameters=True)
+        engine = create_async_engine(
+            url or "", poolclass=pool.NullPool, hide_parameters=True, connect_args=pgbouncer_safe()
+        )
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(run)

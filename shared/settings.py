@@ -66,9 +66,26 @@ class ServiceSettings(BaseSettings):
         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", validation_alias=_env("MYSHOP_POSTGRES_URL")
     )
     database_prefix: str = Field("myshop_", validation_alias=_env("MYSHOP_DATABASE_PREFIX"))
-    db_pool_size: int = Field(10, validation_alias=_env("MYSHOP_DB_POOL_SIZE"))
+    # --- the connection budget (shared.connection_budget has the arithmetic) ---
+    # 5 + 5 overflow = 10 a process: eight services fit PostgreSQL's default 100 with its reserves.
+    db_pool_size: int = Field(5, ge=1, validation_alias=_env("MYSHOP_DB_POOL_SIZE"))
     # Connections opened past the pool for a burst (closed when returned); as many as the pool by default.
     db_max_overflow: int | None = Field(None, ge=0, validation_alias=_env("MYSHOP_DB_MAX_OVERFLOW"))
+    # How many processes of this service share its database server (replicas of a Deployment).
+    db_replicas: int = Field(1, ge=1, validation_alias=_env("MYSHOP_DB_REPLICAS"))
+    # How many services share the server (each process's share of it is the budget divided by this); all of
+    # them by default, as `myshop up` and docker-compose run them.
+    db_services_on_server: int = Field(
+        len(DEFAULT_PORTS) - 1, ge=1, validation_alias=_env("MYSHOP_DB_SERVICES_ON_SERVER")
+    )
+    # The server's connection limit to budget against; unset, the server is asked (`max_connections` minus
+    # `superuser_reserved_connections`) at start.
+    db_connection_limit: int | None = Field(None, ge=1, validation_alias=_env("MYSHOP_DB_CONNECTION_LIMIT"))
+    # Connections the budget leaves free for admins, migrations and the odd psql.
+    db_reserve: int = Field(10, ge=0, validation_alias=_env("MYSHOP_DB_RESERVE"))
+    # Connecting through PgBouncer in transaction mode: no prepared statement outlives its transaction, and
+    # the budget is PgBouncer's pool (its `default_pool_size` per database), not this process's.
+    db_pgbouncer: bool = Field(False, validation_alias=_env("MYSHOP_DB_PGBOUNCER"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("MYSHOP_REDIS_URL"))
     # A Redis Cluster: the URL names any one of its nodes, the client learns the others (shared.redis_client).
     redis_cluster: bool = Field(False, validation_alias=_env("MYSHOP_REDIS_CLUSTER"))
@@ -190,6 +207,25 @@ class ServiceSettings(BaseSettings):
 
     def database_url_on_server(self, database: str) -> str:
         return make_url(self.postgres_url).set(database=database).render_as_string(hide_password=False)
+
+    @property
+    def db_overflow(self) -> int:
+        return self.db_pool_size if self.db_max_overflow is None else self.db_max_overflow
+
+    @property
+    def db_extra_connections(self) -> int:
+        """Connections this process may open on its database server beyond its main engine's pool (a service
+        with a second pooled engine on the same server says so)."""
+        return 0
+
+    def on_same_server(self, database_url: str) -> bool:
+        """Whether `database_url` is on the server of this service's own database (same host and port)."""
+        ours, theirs = make_url(self.effective_database_url), make_url(database_url)
+        return (ours.host, ours.port or 5432, ours.query.get("host")) == (
+            theirs.host,
+            theirs.port or 5432,
+            theirs.query.get("host"),
+        )
 
     @property
     def keys_dir(self) -> Path:

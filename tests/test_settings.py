@@ -86,7 +86,7 @@ def test_a_production_service_refuses_the_development_service_secret() -> None:
 
 @pytest.mark.parametrize(
     ("environment", "pool", "overflow"),
-    [({}, 10, 10), ({"MYSHOP_DB_POOL_SIZE": "4"}, 4, 4), ({"MYSHOP_DB_MAX_OVERFLOW": "0"}, 10, 0)],
+    [({}, 5, 5), ({"MYSHOP_DB_POOL_SIZE": "4"}, 4, 4), ({"MYSHOP_DB_MAX_OVERFLOW": "0"}, 5, 0)],
     ids=["defaults", "pool only", "no overflow"],
 )
 async def test_a_services_pool_keeps_its_size_and_opens_its_overflow_for_bursts(

@@ -26,7 +26,11 @@ async def setup(runtime: Runtime[AnalyticsState]) -> AnalyticsState:
     if not settings.read_database_url:
         return AnalyticsState(settings, primary=runtime.sessionmaker, replica=None)
     engine = create_engine(
-        settings.read_database_url, pool_size=settings.db_pool_size, application_name="analytics-reports"
+        settings.read_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_overflow,
+        application_name="analytics-reports",
+        pgbouncer=settings.db_pgbouncer,
     )
     watch = ReplicaWatch(
         engine,

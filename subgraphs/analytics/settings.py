@@ -22,3 +22,11 @@ class AnalyticsSettings(ServiceSettings):
     max_replica_lag_seconds: float = Field(30.0, gt=0)
     # How often the replica's lag is measured between readiness probes (each probe measures it too).
     replica_check_seconds: float = Field(1.0, gt=0)
+
+    @property
+    def db_extra_connections(self) -> int:
+        """The reports' engine counts against the main server's budget only when the read database is on it (a
+        replica on a server of its own has a budget of its own)."""
+        if self.read_database_url and self.on_same_server(self.read_database_url):
+            return self.db_pool_size + self.db_overflow
+        return 0
