@@ -15,8 +15,25 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.outbox import stream_name
+
 FINAL = ("CONFIRMED", "CANCELLED", "FAILED")
-STREAMS_PREFIX = "myshop:events:"
+# The event streams of the run's services (its Redis keeps the default prefix); dead-letter streams share the
+# prefix and are left out.
+STREAMS_PREFIX = stream_name("myshop:", "")
+DEAD_LETTERS = f"{STREAMS_PREFIX}deadletter:"
+
+
+async def event_streams(redis: Redis) -> list[bytes]:
+    """Every producer's event stream; never none (a check over no stream would pass whatever happened)."""
+    keys = [
+        key
+        async for key in redis.scan_iter(match=f"{STREAMS_PREFIX}*", _type="STREAM")
+        if not key.decode().startswith(DEAD_LETTERS)
+    ]
+    if not keys:
+        raise RuntimeError(f"no event stream under {STREAMS_PREFIX!r}: the checks would see nothing")
+    return keys
 
 
 @dataclass
@@ -87,7 +104,7 @@ async def consumer_backlog(redis: Redis) -> tuple[int, int]:
     """The largest lag (entries not yet delivered) and pending count (delivered, not acknowledged) of any
     consumer group on any event stream."""
     lag = pending = 0
-    async for key in redis.scan_iter(match=f"{STREAMS_PREFIX}*", _type="STREAM"):
+    for key in await event_streams(redis):
         for group in await redis.xinfo_groups(key):
             lag = max(lag, int(group.get("lag") or 0))
             pending = max(pending, int(group.get("pending") or 0))
@@ -99,7 +116,7 @@ async def published_twice(redis: Redis) -> dict[str, int]:
     between its XADD and its commit publishes that batch again. Consumers absorb it (processed_events); the
     order feed, which hands out stream entries, does not."""
     twice: dict[str, int] = {}
-    async for key in redis.scan_iter(match=f"{STREAMS_PREFIX}*", _type="STREAM"):
+    for key in await event_streams(redis):
         counts = Counter(fields.get(b"id") for _id, fields in await redis.xrange(key))
         repeated = sum(1 for n in counts.values() if n > 1)
         if repeated:
@@ -197,6 +214,8 @@ async def events_consumed_once(db: Databases, redis: Redis) -> list[str]:
             problems.append(f"{name}: {unpublished} outbox events never published")
         key = f"{STREAMS_PREFIX}{name}"
         if not await redis.exists(key):
+            if len(outbox) > unpublished:
+                problems.append(f"{name}: {len(outbox) - unpublished} events published, but no stream {key}")
             continue
         in_stream = {str(fields.get(b"id", b"").decode()) for _id, fields in await redis.xrange(key)}
         missing = {row["e"] for row in outbox} - in_stream
@@ -220,7 +239,7 @@ async def events_consumed_once(db: Databases, redis: Redis) -> list[str]:
                         f"group {group_name}: {len(ids - handled)} of {len(ids)} {event_type} events "
                         "not processed"
                     )
-    async for key in redis.scan_iter(match="myshop:deadletter:*"):
+    async for key in redis.scan_iter(match=f"{DEAD_LETTERS}*"):
         if await redis.xlen(key):
             problems.append(f"{key.decode()}: {await redis.xlen(key)} dead letters")
     return problems
