@@ -11,6 +11,9 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
 CONFLICT = "CONFLICT"
 RATE_LIMITED = "RATE_LIMITED"
+# PostgreSQL or Redis unreachable for a moment (a restart, a failover): try again; a write with the same
+# idempotency key never acts twice.
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL"
 # Set by the GraphQL layer itself (Apollo's names), not raised by our code.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

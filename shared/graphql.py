@@ -19,8 +19,11 @@ from shared.context import Context
 from shared.errors import MyShopError
 from shared.input_hygiene import InputHygieneExecutor
 from shared.metrics import Metrics
+from shared.outage import unavailable
 
 logger = logging.getLogger("myshop.graphql")
+
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again (a write with the same idempotency key)."
 
 
 def shape_errors(result: Any, metrics: Metrics | None) -> None:
@@ -53,9 +56,18 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         return GraphQLError(
             error.message, nodes=error.nodes, path=error.path, extensions={"code": errors.BAD_USER_INPUT}
         )
-    logger.error(
-        "unexpected error in %s", ".".join(map(str, error.path or [])) or "operation", exc_info=original
-    )
+    where = ".".join(map(str, error.path or [])) or "operation"
+    if unavailable(original):
+        logger.warning("database or Redis unavailable in %s: %s", where, type(original).__name__)
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": errors.SERVICE_UNAVAILABLE},
+        )
+    logger.error("unexpected error in %s", where, exc_info=original)
     return GraphQLError(
         "Internal server error.",
         nodes=error.nodes,
@@ -112,15 +124,22 @@ class RequestTransaction(SchemaExtension):
                 await context.finish(commit=False)
             else:
                 await context.end(commit=not failed)
-        except Exception:
-            logger.exception("commit failed")
+        except Exception as exc:
+            cut_off = unavailable(exc)
+            if cut_off:
+                logger.warning("commit failed: database unavailable (%s)", type(exc).__name__)
+            else:
+                logger.exception("commit failed")
             if result is not None:
-                # Nothing was saved: the answer must not claim otherwise.
+                # Nothing was saved (or, the connection cut during the commit, we cannot know): the answer
+                # must not claim it was. A retry with the same idempotency key is safe either way.
                 result.data = None
-                result.errors = [
-                    *(result.errors or []),
-                    GraphQLError("Internal server error.", extensions={"code": errors.INTERNAL}),
-                ]
+                failure = (
+                    GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": errors.SERVICE_UNAVAILABLE})
+                    if cut_off
+                    else GraphQLError("Internal server error.", extensions={"code": errors.INTERNAL})
+                )
+                result.errors = [*(result.errors or []), failure]
         if context.runtime.metrics is not None and result is not None:
             operation = self.execution_context.operation_type.value
             context.runtime.metrics.graphql_operations.labels(
