@@ -25,6 +25,7 @@ from manifests import (
 )
 
 from myshop.devstack import PEERS
+from shared.connection_budget import ServerLimit, check_process, demand_of
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +261,10 @@ def test_production_names_the_connection_settings_the_operator_sets(rendered: di
         assert name in env
 
 
+# A default PostgreSQL: 100 connections, 3 for superusers, the default reserve.
+DEFAULT_SERVER = ServerLimit(100, 3, 10)
+
+
 def container_env(docs: list[Doc], deployment: str) -> dict[str, str]:
     """The environment `deployment`'s container starts with; Secret references get stand-in values."""
     spec = of_kind(docs, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"][0]
@@ -298,3 +303,6 @@ def test_every_subgraph_accepts_its_overlays_settings(
             assert settings.host == "0.0.0.0"
             assert settings.environment == ("production" if overlay == "production" else "development")
             check_settings(definition, settings)
+            # Each overlay's pools fit a default PostgreSQL (100 connections) or go through PgBouncer.
+            if not settings.db_pgbouncer:
+                check_process(demand_of(settings), DEFAULT_SERVER, settings.db_services_on_server)
