@@ -19,7 +19,7 @@ from shared.context import Context
 from shared.errors import MyShopError
 from shared.input_hygiene import InputHygieneExecutor
 from shared.metrics import Metrics
-from shared.outage import unavailable
+from shared.unreachable import unavailable
 
 logger = logging.getLogger("myshop.graphql")
 

@@ -4,52 +4,10 @@ ends, never a line per retry."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
-import asyncpg
-from redis import exceptions as redis_errors
-from sqlalchemy.exc import DBAPIError
-
 from shared.backoff import Backoff
-
-# PostgreSQL or Redis not reachable, starting, stopping or gone mid-request: not a fault of ours, and the
-# request may be tried again.
-_CUT_OFF: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable
-    asyncio.TimeoutError,
-    asyncpg.CannotConnectNowError,  # starting up, shutting down, in recovery
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.ClusterDownError,
-    redis_errors.RedisClusterUnreachableError,
-    redis_errors.SlotNotCoveredError,
-)
-
-
-def unavailable(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) says PostgreSQL or Redis could not be reached, rather than a bug."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        error = stack.pop()
-        if error is None or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, _CUT_OFF):
-            return True
-        if isinstance(error, DBAPIError):
-            if error.connection_invalidated:
-                return True
-            stack.append(error.orig)
-        stack.extend((error.__cause__, error.__context__))
-    return False
-
 
 # The first wait of an outage is at most this long (seconds).
 FIRST_BACKOFF = 0.05
