@@ -22,7 +22,7 @@ import httpx
 
 from myshop import devstack
 from myshop.replicas import haproxy
-from myshop.replicas.servers import Postgres, RedisServer, free_port
+from myshop.servers import Postgres, RedisServer, free_port
 from shared.auth import KeyRing, TokenIssuer
 from shared.auth.keys import generate_key_file
 from shared.settings import ServiceSettings
@@ -102,7 +102,7 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.postgres = Postgres(self.directory / "postgres")
+        self.postgres = Postgres(self.directory / "postgres", max_connections=200)
         self.redis = RedisServer(self.directory / "redis")
 
     # --- addresses ---------------------------------------------------------------------------------------
@@ -137,7 +137,6 @@ class Cluster:
 
     async def start(self) -> None:
         started = time.monotonic()
-        self.postgres.init()
         self.postgres.start()
         self.redis.start()
         for server in (self.postgres.process, self.redis.process):
@@ -275,4 +274,4 @@ class Cluster:
             self._sink.stop()
             self._sink = None
         self.redis.stop()
-        self.postgres.stop()
+        self.postgres.close()

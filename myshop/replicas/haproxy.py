@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from myshop.replicas.servers import ServerError, wait_port
+from myshop.servers import ServerError, wait_port
 
 # Checks every second; two failures take a replica out, one success puts it back. A replica killed with
 # SIGKILL refuses connections at once, which HAProxy's retries see before any check does.

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from myshop.replicas.chaos import Plan, run_chaos
 from myshop.replicas.cluster import ROUTER, Cluster
-from myshop.replicas.servers import ServerError
+from myshop.servers import ServerError
 
 T = TypeVar("T")
 

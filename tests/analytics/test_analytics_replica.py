@@ -1,5 +1,5 @@
 """Analytics on a real streaming replica: a PostgreSQL primary and hot standby of this module's own
-(`myshop.pgcluster`), the consumer writing to the primary and reports reading the standby; with replay paused,
+(`myshop.servers`), the consumer writing to the primary and reports reading the standby; with replay paused,
 readiness and metrics report the lag, and reports either wait for the replica (within the limit) or read the
 primary (past it)."""
 
@@ -24,7 +24,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from myshop.pgcluster import PgCluster, PgClusterError, find_bindir
+from myshop.servers import Postgres, ServerError, postgres_bindir
 from myshop.testing import scratch_database
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
@@ -35,15 +35,20 @@ from subgraphs.analytics.settings import AnalyticsSettings
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    if find_bindir() is None:
-        pytest.skip("no PostgreSQL programs (initdb, pg_ctl, pg_basebackup) on this machine")
+def standby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """A hot standby streaming from a primary of its own (`standby.primary`)."""
     try:
-        cluster = PgCluster().start()
-    except PgClusterError as exc:
-        pytest.skip(f"cannot start a primary and standby here: {exc}")
-    yield cluster
-    cluster.stop()
+        postgres_bindir()
+    except ServerError as exc:
+        pytest.skip(str(exc))
+    primary = Postgres(tmp_path_factory.mktemp("replica") / "primary")
+    standby = primary.standby()
+    try:
+        primary.start()
+        yield standby.start()
+    finally:
+        standby.close()
+        primary.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +93,7 @@ class Replicated:
 
 @pytest.fixture
 async def start(
-    cluster: PgCluster, admin_keys: Path, redis: Redis, http: httpx.AsyncClient
+    standby: Postgres, admin_keys: Path, redis: Redis, http: httpx.AsyncClient
 ) -> AsyncIterator[Any]:
     keys = KeyRing.load(
         private_key_pem=None, keys_dir=admin_keys / "keys", retired_public_pem=None, create=False
@@ -98,14 +103,12 @@ async def start(
     async with AsyncExitStack() as exits:
 
         async def launch(**overrides: Any) -> Replicated:
-            primary_url = await exits.enter_async_context(
-                scratch_database("analytics", cluster.primary.url())
-            )
-            database = make_url(primary_url).database or ""
-            standby_url = cluster.standby.url(database) if cluster.standby else ""
-            standby = create_async_engine(standby_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-            exits.push_async_callback(standby.dispose)
-            exits.push_async_callback(_resume, standby)  # a failed test must not leave replay paused
+            assert standby.primary is not None
+            primary_url = await exits.enter_async_context(scratch_database("analytics", standby.primary.url))
+            standby_url = standby.database_url(make_url(primary_url).database or "")
+            replica = create_async_engine(standby_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+            exits.push_async_callback(replica.dispose)
+            exits.push_async_callback(_resume, replica)  # a failed test must not leave replay paused
             prefix = f"{os.environ['MYSHOP_REDIS_PREFIX']}replica-{uuid.uuid4().hex[:8]}:"
             overrides = {"replica_check_seconds": 0.2, **overrides}
             settings = quick_settings(
@@ -117,7 +120,7 @@ async def start(
             exits.push_async_callback(engine.dispose)
             token = admin.issue(str(uuid.uuid4()), ["ADMIN"]).token
             sessions = async_sessionmaker(engine, expire_on_commit=False)
-            return Replicated(AnalyticsServer(server.url, prefix, sessions, redis, http, token), standby)
+            return Replicated(AnalyticsServer(server.url, prefix, sessions, redis, http, token), replica)
 
         yield launch
 
@@ -181,14 +184,13 @@ async def test_past_the_lag_limit_reports_read_the_primary_and_say_so(start: Any
     assert await shop.gauge("myshop_analytics_reports_from_primary") == 0
 
 
-async def test_reports_read_the_primary_while_the_replica_is_down(start: Any, cluster: PgCluster) -> None:
+async def test_reports_read_the_primary_while_the_replica_is_down(start: Any, standby: Postgres) -> None:
     # The watcher looks once a minute: only the report's own fallback keeps the first report from failing.
     shop: Replicated = await start(replica_check_seconds=60)
     await shop.order(1250)
     await eventually(shop.confirmed_orders, lambda seen: seen[0] == 1, within=10)
-    assert cluster.standby is not None
 
-    await asyncio.to_thread(cluster.standby.stop)
+    await asyncio.to_thread(standby.stop)
     try:
         assert await shop.confirmed_orders() == (1, money((1250, "USD")))
         status, check = await shop.readiness()
@@ -200,6 +202,7 @@ async def test_reports_read_the_primary_while_the_replica_is_down(start: Any, cl
         )
         assert await shop.gauge("myshop_analytics_replica_up") == 0
     finally:
-        await asyncio.to_thread(cluster.standby.start)
+        # From this thread, not a worker thread: the server gets SIGTERM when the thread that started it ends.
+        standby.start()
     status, check = await eventually(shop.readiness, lambda r: r[1]["replica"] == "current", within=10)
     assert await shop.gauge("myshop_analytics_replica_up") == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from myshop.replicas.chaos import Plan, run_chaos
-from myshop.replicas.servers import ServerError, postgres_bindir
+from myshop.servers import ServerError, postgres_bindir
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
