@@ -193,6 +193,8 @@ class Cluster:
                 "MYSHOP_LOG_LEVEL": "WARNING",
                 "MYSHOP_DB_POOL_SIZE": str(self.pool_size),
                 "MYSHOP_DB_MAX_OVERFLOW": str(self.max_overflow),
+                # Each process checks its service's replicas x pools against its share of the server at start.
+                "MYSHOP_DB_REPLICAS": str(self.replicas),
                 "MYSHOP_NOTIFICATIONS_SMTP_PORT": str(free_port()),
             }
         )
