@@ -46,7 +46,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 SERVICES = ("products", "inventory", "payments", "analytics", "orders")
-SERVER_POOL = 5  # PgBouncer's default_pool_size: server connections per database
+# PgBouncer's default_pool_size: server connections per database (small: the suite shares one server).
+SERVER_POOL = 2
 PRODUCTS, STOCK, ORDERS_PER_PRODUCT = 3, 5, 7  # 21 sagas at once race for 15 units
 
 
