@@ -140,10 +140,10 @@ class OutboxRelay:
         self.lock_key = relay_lock_key(outbox.producer)
         # The current outage: when it began (monotonic), None while publishing works.
         self._outage = Outage(logger, max_backoff=max_backoff)
-        # Whether the stream's tail may hold a batch XADDed but never marked published: true until this relay
-        # has committed a batch of its own, after any failure between its XADD and its commit, and whenever
-        # another relay of the producer held the lock (it may have died there).
-        self._tail_unsure = True
+        # The stream entry this relay's last committed batch ended with. While the stream still ends there,
+        # nothing was XADDed since (no batch of ours failed after its XADD, no other relay of the producer
+        # published or died mid-batch), and a batch goes out without reading the tail.
+        self._last_entry: bytes | str | None = None
 
     @property
     def producer(self) -> str:
@@ -161,7 +161,6 @@ class OutboxRelay:
         published: list[Event] = []
         async with self.sessionmaker() as session, session.begin():
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
-                self._tail_unsure = True
                 return 0
             rows = (
                 await session.execute(
@@ -194,21 +193,26 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            fresh = await self._not_in_tail(published) if self._tail_unsure else published
-            self._tail_unsure = True  # until the commit below
+            fresh = await self._not_in_stream(published)
+            last_entry = self._last_entry
             if fresh:
-                await asyncio.wait_for(self._xadd(fresh), self.publish_timeout)
+                last_entry = await asyncio.wait_for(self._xadd(fresh), self.publish_timeout)
             await session.execute(
                 update(table).where(table.c.id.in_([row.id for row in rows])).values(published_at=func.now())
             )
-        self._tail_unsure = False
+        self._last_entry = last_entry
         if self.metrics is not None:
             for event in published:
                 self.metrics.published.labels(self.metrics.service, event.type).inc()
         return len(published)
 
-    async def _not_in_tail(self, events: list[Event]) -> list[Event]:
-        """`events` but those already among the stream's last entries (an unconfirmed batch's)."""
+    async def _not_in_stream(self, events: list[Event]) -> list[Event]:
+        """`events` but those already among the stream's last entries (a batch whose commit never came). One
+        XREVRANGE of one entry while the stream ends where this relay's last batch did (the usual case); the
+        tail is read only when something else happened since."""
+        ends = await asyncio.wait_for(self.redis.xrevrange(self.stream, count=1), self.publish_timeout)
+        if not ends or (self._last_entry is not None and ends[0][0] == self._last_entry):
+            return events
         entries = await asyncio.wait_for(
             self.redis.xrevrange(self.stream, count=len(events) + TAIL_SLACK), self.publish_timeout
         )
@@ -224,15 +228,17 @@ class OutboxRelay:
             )
         return fresh
 
-    async def _xadd(self, events: list[Event]) -> None:
-        # MULTI/EXEC: the batch lands in the stream whole or not at all.
+    async def _xadd(self, events: list[Event]) -> bytes | str:
+        """XADD `events` in one MULTI/EXEC (the batch lands in the stream whole or not at all); the last
+        entry's id."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for event in events:
                 if self.stream_maxlen > 0:
                     pipe.xadd(self.stream, event.to_fields(), maxlen=self.stream_maxlen, approximate=True)
                 else:
                     pipe.xadd(self.stream, event.to_fields())
-            await pipe.execute()
+            ids = await pipe.execute()
+        return ids[-1]
 
     async def prune(self) -> int:
         """Delete published rows older than the retention, then trim the stream by age; returns how many rows.

@@ -233,12 +233,13 @@ class RelayStoppedInItsBatch(OutboxRelay):
         self.stop_at = stop_at
         self.between_xadd_and_commit = asyncio.Event()
 
-    async def _xadd(self, events: list[Event]) -> None:
-        await super()._xadd(events)
+    async def _xadd(self, events: list[Event]) -> bytes | str:
+        last = await super()._xadd(events)
         self.batches += 1
         if self.batches == self.stop_at:
             self.between_xadd_and_commit.set()
             await asyncio.sleep(0.2)
+        return last
 
 
 async def test_a_restarted_relay_continues_where_the_old_one_stopped(outbox_db, redis, stream):
@@ -268,11 +269,12 @@ class RelayFailingAfterItsXadd(OutboxRelay):
 
     failed = False
 
-    async def _xadd(self, events: list[Event]) -> None:
-        await super()._xadd(events)
+    async def _xadd(self, events: list[Event]) -> bytes | str:
+        last = await super()._xadd(events)
         if not self.failed:
             self.failed = True
             raise SQLAlchemyError("the connection was lost before the commit")
+        return last
 
 
 @pytest.mark.parametrize("next_relay", ["the same relay retrying", "another replica's relay"])
@@ -294,6 +296,23 @@ async def test_a_batch_whose_commit_never_came_is_not_published_again(outbox_db,
 
     assert await outbox_db.published() == 7
     assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in written]
+
+
+async def test_a_relay_that_published_before_another_died_mid_batch_leaves_that_batch_out(
+    outbox_db, redis, stream
+):
+    first = await outbox_db.commit_events(3)
+    survivor = relay_for(outbox_db, redis, stream, batch_size=5)
+    assert await survivor.publish_batch() == 3
+    then = await outbox_db.commit_events(4)
+    dying = RelayFailingAfterItsXadd(outbox_db.outbox, outbox_db.sessions, redis, stream, batch_size=5)
+    with pytest.raises(SQLAlchemyError):
+        await dying.publish_batch()
+
+    while await survivor.publish_batch():
+        pass
+
+    assert [event.id for event in await stream_events(redis, stream)] == [event.id for event in first + then]
 
 
 # --- housekeeping and metrics -------------------------------------------------------------------------------
