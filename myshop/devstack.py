@@ -99,7 +99,7 @@ async def check_connection_budget(names: list[str], env: dict[str, str]) -> None
     raises `BudgetExceeded`. Services behind PgBouncer are PgBouncer's to budget."""
     by_server: dict[tuple[object, ...], list[ServiceSettings]] = {}
     for name in names:
-        with _environment(pool_env(name, env)):
+        with environment(pool_env(name, env)):
             settings = service_settings(name)
         if not settings.db_pgbouncer:
             url = make_url(settings.effective_database_url)
@@ -114,8 +114,9 @@ async def check_connection_budget(names: list[str], env: dict[str, str]) -> None
 
 
 @contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """The process environment replaced by `env` for the block (settings objects read it)."""
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """The process environment replaced by `env` for the block (settings objects read os.environ), then the
+    old one back: a test worker goes on with its own settings."""
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)

@@ -13,7 +13,7 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,20 +61,6 @@ class Replica:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.process.poll() is None
-
-
-@contextlib.contextmanager
-def environment(env: dict[str, str]) -> Iterator[None]:
-    """`env` as this process's environment for a while (settings objects read os.environ), then the old one
-    back: a test worker goes on with its own settings."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @dataclass
@@ -148,7 +134,7 @@ class Cluster:
             for index in range(self.replicas):
                 self.processes.append(Replica(name, index, free_port()))
         self.env = self._environment()
-        with environment(self.env):
+        with devstack.environment(self.env):
             common = ServiceSettings()
             generate_key_file(common.keys_dir)  # before users starts: every replica signs with this key
             keys = KeyRing.load(
