@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from shared.app import SubgraphDefinition, create_subgraph_app
 from shared.context import Runtime
@@ -12,7 +16,7 @@ from shared.subscriptions import ConsumerSpec
 from subgraphs.analytics.events import CONSUMER
 from subgraphs.analytics.loaders import build_loaders
 from subgraphs.analytics.privacy import user_deleted
-from subgraphs.analytics.replica import ReplicaWatch, check_read_database, watch_replica
+from subgraphs.analytics.replica import ReplicaWatch
 from subgraphs.analytics.schema import schema
 from subgraphs.analytics.settings import AnalyticsSettings
 from subgraphs.analytics.state import AnalyticsState
@@ -50,6 +54,28 @@ async def teardown(runtime: Runtime[AnalyticsState]) -> None:
 def consumer(runtime: Runtime[AnalyticsState]) -> ConsumerSpec:
     """Every service's events, and users' `UserDeleted` (privacy.py: its dead letters forget the user)."""
     return forgetting_users(CONSUMER, user_deleted(runtime, CONSUMER))
+
+
+async def watch_replica(runtime: Runtime[AnalyticsState]) -> None:
+    """Measure the lag every `replica_check_seconds` (reports follow it between readiness probes)."""
+    watch = runtime.state.replica
+    if watch is None:
+        return
+    while True:
+        await watch.measure()
+        await asyncio.sleep(runtime.state.settings.replica_check_seconds)
+
+
+async def check_read_database(runtime: Runtime[AnalyticsState]) -> dict[str, Any]:
+    """The reports' database: without a replica the main one answers; with one, its lag and where reports read
+    (never a failure: a lagging or silent replica only moves reports to the primary)."""
+    watch = runtime.state.replica
+    if watch is None:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"replica": "none", "reads_from": "primary"}
+    await watch.measure()
+    return watch.report()
 
 
 definition = SubgraphDefinition[AnalyticsState](

@@ -14,15 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-if TYPE_CHECKING:
-    from shared.context import Runtime
-    from subgraphs.analytics.state import AnalyticsState
 
 logger = logging.getLogger(__name__)
 
@@ -155,25 +151,3 @@ class ReplicaWatch:
         if self.error is not None:
             body["error"] = self.error
         return body
-
-
-async def watch_replica(runtime: Runtime[AnalyticsState]) -> None:
-    """Measure the lag every `replica_check_seconds` (reports follow it between readiness probes)."""
-    watch = runtime.state.replica
-    if watch is None:
-        return
-    while True:
-        await watch.measure()
-        await asyncio.sleep(runtime.state.settings.replica_check_seconds)
-
-
-async def check_read_database(runtime: Runtime[AnalyticsState]) -> dict[str, Any]:
-    """The reports' database: without a replica the main one answers; with one, its lag and where reports read
-    (never a failure: a lagging or silent replica only moves reports to the primary)."""
-    watch = runtime.state.replica
-    if watch is None:
-        async with runtime.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return {"replica": "none", "reads_from": "primary"}
-    await watch.measure()
-    return watch.report()
