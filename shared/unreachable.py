@@ -9,11 +9,13 @@ import asyncio
 import asyncpg
 from redis import exceptions as redis_errors
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # PostgreSQL or Redis not reachable, starting, stopping or gone mid-request: not a fault of ours, and the
 # request may be tried again.
 _CUT_OFF: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable
+    PoolTimeout,  # every pooled connection busy past the pool's wait: overloaded, not broken
     asyncio.TimeoutError,
     asyncpg.CannotConnectNowError,  # starting up, shutting down, in recovery
     asyncpg.ConnectionDoesNotExistError,

@@ -64,3 +64,15 @@ async def test_a_bad_statement_still_answers_internal() -> None:
     error = shaped(original)
     assert error.extensions == {"code": errors.INTERNAL}
     assert error.message == "Internal server error."
+
+
+async def test_every_pooled_connection_busy_answers_service_unavailable() -> None:
+    engine = create_async_engine(
+        os.environ["MYSHOP_POSTGRES_URL"], pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    try:
+        async with engine.connect():
+            original = await raised_by(engine.connect().__aenter__())
+    finally:
+        await engine.dispose()
+    assert shaped(original).extensions == {"code": errors.SERVICE_UNAVAILABLE}
