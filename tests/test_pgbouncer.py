@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from myshop.servers import free_port
 from myshop.testing import scratch_database
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
@@ -50,12 +51,6 @@ SERVICES = ("products", "inventory", "payments", "analytics", "orders")
 # PgBouncer's default_pool_size: server connections per database (small: the suite shares one server).
 SERVER_POOL = 2
 PRODUCTS, STOCK, ORDERS_PER_PRODUCT = 3, 5, 7  # 21 sagas at once race for 15 units
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ a bug still answers INTERNAL. The exceptions are the real ones, from real client
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 from graphql import GraphQLError
@@ -13,14 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from myshop.servers import free_port
 from shared import errors
 from shared.graphql import shape_error
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def raised_by(coro) -> BaseException:
@@ -34,7 +28,7 @@ def shaped(original: BaseException) -> GraphQLError:
 
 
 async def test_postgresql_unreachable_answers_service_unavailable() -> None:
-    url = make_url(os.environ["MYSHOP_POSTGRES_URL"]).set(port=closed_port())
+    url = make_url(os.environ["MYSHOP_POSTGRES_URL"]).set(port=free_port())
     engine = create_async_engine(url, connect_args={"timeout": 2})
     try:
         original = await raised_by(engine.connect().__aenter__())
@@ -46,7 +40,7 @@ async def test_postgresql_unreachable_answers_service_unavailable() -> None:
 
 
 async def test_redis_unreachable_answers_service_unavailable() -> None:
-    redis = Redis(port=closed_port(), socket_connect_timeout=2)
+    redis = Redis(port=free_port(), socket_connect_timeout=2)
     try:
         original = await raised_by(redis.ping())
     finally:

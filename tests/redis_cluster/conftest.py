@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from myshop.servers import free_port
 from shared.redis_client import create_redis
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -43,9 +44,7 @@ def _free_ports(count: int) -> list[int]:
     # A cluster node also listens on its port + 10000 (the bus): both must be free.
     ports: list[int] = []
     while len(ports) < count:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         if port + 10000 > 65535 or port in ports:
             continue
         with socket.socket() as bus:
