@@ -1,6 +1,6 @@
-"""PostgreSQL (optionally a streaming standby of another) and Redis of our own, on free loopback ports, each a
-direct child process: for tests and harnesses that crash, restart or replicate a server (the machine's own
-servers are not ours to), and that leave no server behind when they are killed with SIGKILL."""
+"""PostgreSQL (optionally a streaming standby of another), PgBouncer and Redis of our own, on free loopback
+ports, each a direct child process: for tests and harnesses that crash, restart or replicate a server (the
+machine's own servers are not ours to), and that leave no server behind when they are killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from myshop.devstack import die_with_parent
 
@@ -239,6 +241,87 @@ class Postgres:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class PgBouncer:
+    """Debian's PgBouncer in front of a PostgreSQL server (`server_url`'s host and port; a password in it is
+    what PgBouncer logs in with), clients trusted, every database name forwarded (`* =`).
+
+    `default_pool_size` is the server connections per database and user; `max_user_connections` caps them
+    across every database (all our clients are one user), so whatever the clients' pools ask for, PostgreSQL
+    sees at most that many from here (0: no cap). A client waits in PgBouncer's queue for a server connection,
+    it is never refused. Idle server connections close after `server_idle_timeout` seconds."""
+
+    directory: Path
+    server_url: str
+    pool_mode: str = "transaction"
+    default_pool_size: int = 5
+    max_user_connections: int = 0
+    server_idle_timeout: int = 600
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def database_url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self, *, timeout: float = 10.0) -> PgBouncer:
+        binary = pgbouncer_binary()
+        if binary is None:
+            raise ServerError("pgbouncer not found: install Debian's pgbouncer")
+        server = make_url(self.server_url)
+        if server.host is None:
+            raise ServerError("PgBouncer here forwards TCP; the server is on a Unix socket")
+        # PgBouncer refuses to run as root: it runs as `postgres`, which must read the configuration.
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o755)
+        login = f" user={server.username} password={server.password}" if server.password else ""
+        (self.directory / "users.txt").write_text('"postgres" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(
+            f"""[databases]
+* = host={server.host} port={server.port or 5432}{login}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.directory}/users.txt
+pool_mode = {self.pool_mode}
+default_pool_size = {self.default_pool_size}
+max_user_connections = {self.max_user_connections}
+server_idle_timeout = {self.server_idle_timeout}
+max_client_conn = 2000
+; asyncpg's startup packet: user, database, client_encoding and application_name, all of which PgBouncer
+; tracks itself; drivers that send more (JDBC's extra_float_digits) would need them listed here.
+ignore_startup_parameters = extra_float_digits
+"""
+        )
+        for path in self.directory.iterdir():
+            path.chmod(0o644)
+        command = [binary, str(self.directory / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "postgres"]
+        self.process = spawn(command, self.directory / "log")
+        try:
+            wait_port(self.port, timeout=timeout, process=self.process)
+        except ServerError as exc:
+            log = (self.directory / "log").read_text(errors="replace")[-2000:]
+            raise ServerError(f"PgBouncer on port {self.port} {exc}: {log}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import atexit
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ import httpx._transports.default as _httpx_transports
 import pytest
 from db_reset import DatabaseReset
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # The servers of a test run are threads of its process. CPython keeps one AST recursion counter per process,
@@ -67,6 +69,7 @@ os.environ.setdefault("MYSHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Where no PostgreSQL or Redis answers, the tests use embedded ones, as `myshop up` does. Under xdist the
 # controller process decides first and its workers inherit the URLs it found (so only one starts them).
 from myshop.embedded import ensure_infrastructure  # noqa: E402
+from myshop.servers import PgBouncer, pgbouncer_binary  # noqa: E402
 
 _INFRA = ensure_infrastructure(
     os.environ["MYSHOP_POSTGRES_URL"],
@@ -75,14 +78,58 @@ _INFRA = ensure_infrastructure(
     log=lambda line: print(f"[tests] {line}"),
 )
 os.environ["MYSHOP_POSTGRES_URL"], os.environ["MYSHOP_REDIS_URL"] = _INFRA.postgres_url, _INFRA.redis_url
+
+
+# The run's connection budget. Two runs and a `myshop up` (18, README "Connection budget") share one
+# PostgreSQL of 100 connections. Directly, each worker's stack and the tests' engines keep a connection per
+# database each (2 workers x 8 databases x 2 = 32) and burst beyond; so the stack's services and the tests'
+# engines reach the run's databases through one PgBouncer per run, in transaction mode (as production does,
+# deploy/kubernetes): a service and the tests' engine of one database share its server connections, and
+# the run holds at most SUITE_SERVER_CONNECTIONS, however many its pools ask for (a client waits in
+# PgBouncer's queue, it is never refused). What still goes direct: creating, migrating and dropping
+# databases, and the few tests that start servers or scratch databases of their own (a handful each).
+# Without Debian's pgbouncer, or on an embedded server (the run's own, on a Unix socket), all goes direct.
+SUITE_SERVER_CONNECTIONS = 20
+_BOUNCER_ENV = "MYSHOP_TESTS_PGBOUNCER_PORT"
+
+
+def _start_run_bouncer() -> str:
+    """The xdist controller (or a run without xdist) starts the PgBouncer; the workers inherit its port."""
+    if pgbouncer_binary() is None or make_url(os.environ["MYSHOP_POSTGRES_URL"]).host is None:
+        return ""
+    directory = _DATA_DIR / "pgbouncer"
+    bouncer = PgBouncer(
+        directory,
+        os.environ["MYSHOP_POSTGRES_URL"],
+        # A race test holds a row, two or three requests wait on it and the test polls pg_locks: 6 at once.
+        default_pool_size=6,
+        max_user_connections=SUITE_SERVER_CONNECTIONS,
+        server_idle_timeout=10,
+    ).start()
+    atexit.register(bouncer.stop)
+    return str(bouncer.port)
+
+
+if _BOUNCER_ENV not in os.environ:
+    os.environ[_BOUNCER_ENV] = _start_run_bouncer()
+BOUNCER_PORT = os.environ[_BOUNCER_ENV]
+
+
+def through_bouncer(url: str) -> str:
+    """`url` (a database on the test server) through the run's PgBouncer, when it has one."""
+    if not BOUNCER_PORT:
+        return url
+    return make_url(url).set(host="127.0.0.1", port=int(BOUNCER_PORT)).render_as_string(hide_password=False)
+
+
 os.environ["MYSHOP_DATABASE_PREFIX"] = f"myshop_t{RUN_ID}_{WORKER}_"
 os.environ["MYSHOP_REDIS_PREFIX"] = REDIS_PREFIX = f"test:{RUN_ID}:{WORKER}:"
 os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
 os.environ["MYSHOP_ENV"] = "test"
 os.environ["MYSHOP_LOG_JSON"] = "false"
 os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
-# Small pools, so two suites of two workers and a `myshop up` fit in PostgreSQL's default 100 connections:
-# each service keeps one connection and opens up to three more for a burst (concurrency tests race 4 wide).
+# Small pools (the run's budget is below): each service keeps one connection and opens up to three more for a
+# burst (concurrency tests race 4 wide).
 os.environ["MYSHOP_DB_POOL_SIZE"] = "1"
 os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
@@ -94,6 +141,7 @@ from router.server import build_gateway, create_app  # noqa: E402
 from shared.app import SubgraphDefinition, create_subgraph_app  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
+from shared.db import pgbouncer_safe  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 from shared.testing import ServerThread, without_durable_commits  # noqa: E402
 from subgraphs import registry  # noqa: E402
@@ -228,6 +276,8 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
             overrides.update(peer_urls(stack))
         if name == "shipping" and orders_server is not None:
             overrides["orders_url"] = f"{orders_server.url}/graphql"
+        if BOUNCER_PORT:
+            overrides.update(database_url=through_bouncer(databases[name]), db_pgbouncer=True)
         settings = settings_for(name, **overrides)
         if name == "orders" and orders_server is not None:
             late_orders.app = create_subgraph_app(registry.load(name), settings)
@@ -246,11 +296,12 @@ async def stack(databases: dict[str, str], redis: Redis, data_dir: Path) -> Asyn
 async def engines(databases: dict[str, str]) -> AsyncIterator[dict[str, AsyncEngine]]:
     """An engine per service database for the whole session: the tests' own reads and writes, and the reset.
     One connection stays open per database; a few more open while a test needs them at once."""
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "tests"}}
+    if BOUNCER_PORT:
+        connect_args.update(pgbouncer_safe())
     engines = {
-        name: create_async_engine(
-            url, pool_size=1, max_overflow=4, connect_args={"server_settings": {"application_name": "tests"}}
-        )
-        for name, url in databases.items()
+        name: create_async_engine(through_bouncer(u), pool_size=1, max_overflow=4, connect_args=connect_args)
+        for name, u in databases.items()
     }
     yield engines
     for engine in engines.values():

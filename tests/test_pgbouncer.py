@@ -13,10 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from myshop.servers import free_port
+from myshop.servers import PgBouncer, pgbouncer_binary
 from myshop.testing import scratch_database
 from shared.app import create_subgraph_app
 from shared.auth import KeyRing, TokenIssuer
@@ -56,61 +53,16 @@ PRODUCTS, STOCK, ORDERS_PER_PRODUCT = 3, 5, 7  # 21 sagas at once race for 15 un
 @pytest.fixture(scope="module")
 def pgbouncer() -> Iterator[int]:
     """PgBouncer in transaction mode in front of the test server; yields its port."""
-    binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if binary is None:
+    if pgbouncer_binary() is None:
         pytest.skip("Debian's pgbouncer is not installed (make test installs it: apt-get install pgbouncer)")
-    server = make_url(os.environ["MYSHOP_POSTGRES_URL"])
-    if server.host is None:
+    if make_url(os.environ["MYSHOP_POSTGRES_URL"]).host is None:
         pytest.skip("the test server is an embedded one on a Unix socket; PgBouncer here forwards TCP")
-    port = free_port()
-    # PgBouncer refuses to run as root: run as `postgres`, which must read the configuration.
     directory = Path(tempfile.mkdtemp(prefix="myshop-pgbouncer-"))
-    directory.chmod(0o755)
-    # Clients log in by trust; PgBouncer logs in to a server that wants a password (CI's) with the tests' one.
-    login = f" user={server.username} password={server.password}" if server.password else ""
-    (directory / "users.txt").write_text('"postgres" ""\n')
-    (directory / "pgbouncer.ini").write_text(
-        f"""[databases]
-* = host={server.host} port={server.port or 5432}{login}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {directory}/users.txt
-pool_mode = transaction
-default_pool_size = {SERVER_POOL}
-max_client_conn = 1000
-; asyncpg's startup packet: user, database, client_encoding and application_name, all of which PgBouncer
-; tracks itself; drivers that send more (JDBC's extra_float_digits) would need them listed here.
-ignore_startup_parameters = extra_float_digits
-"""
-    )
-    for path in directory.iterdir():
-        path.chmod(0o644)
-    command = [binary, str(directory / "pgbouncer.ini")]
-    if os.geteuid() == 0:
-        command[1:1] = ["-u", "postgres"]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=(directory / "log").open("wb"), stdin=subprocess.DEVNULL
-    )
+    bouncer = PgBouncer(directory, os.environ["MYSHOP_POSTGRES_URL"], default_pool_size=SERVER_POOL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"pgbouncer did not start: {(directory / 'log').read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield port
+        yield bouncer.start().port
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
-        if process.poll() is None:
-            process.kill()
+        bouncer.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from shared.db import pgbouncer_safe
 from subgraphs.orders import promotion_repository
 from subgraphs.orders.models import Promotion, PromotionUse
 from subgraphs.orders.promotion_repository import UseOutcome
@@ -22,8 +23,11 @@ async def sessions(
     api: Any, engines: dict[str, AsyncEngine]
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the orders database (emptied by `api`), from an engine of 15 connections: enough for
-    reservations to really race (the tests' shared engine holds 5)."""
-    engine = create_async_engine(engines["orders"].url, pool_size=15, max_overflow=0)
+    reservations to really race (the tests' shared engine holds 5). Where the shared engine's URL is the run's
+    PgBouncer (tests/conftest.py), in transaction mode: its server pool of the database races them."""
+    engine = create_async_engine(
+        engines["orders"].url, pool_size=15, max_overflow=0, connect_args=pgbouncer_safe()
+    )
     yield async_sessionmaker(engine, expire_on_commit=False)
     await engine.dispose()
 
