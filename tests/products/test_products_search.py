@@ -383,8 +383,11 @@ async def test_faceted_statements_can_use_their_index(products_db, engines, stat
         )
     async with engines["products"].connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        raw = (await autocommit.get_raw_connection()).driver_connection
         for table in ("products", "product_variants"):
-            await autocommit.execute(text(f"VACUUM ANALYZE {table}"))
+            # asyncpg's simple query protocol: one message, so PgBouncer in transaction mode (the run's, see
+            # tests/conftest.py) cannot put its parse and its execution on different server connections.
+            await raw.execute(f"VACUUM ANALYZE {table}")
     async with products_db() as session, session.begin():
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         raw = (await (await session.connection()).get_raw_connection()).driver_connection
