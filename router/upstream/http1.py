@@ -56,6 +56,7 @@ class _Connection(asyncio.Protocol):
         "_has_length",
         "_headers",
         "_headers_done",
+        "_keep_alive",
         "_parser",
         "_reason",
         "_waiter",
@@ -75,6 +76,7 @@ class _Connection(asyncio.Protocol):
         self._complete = False
         self._headers_done = False
         self._has_length = True
+        self._keep_alive = False
         self._reason = ""
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------------
@@ -119,6 +121,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
+        # Asked here: once the message is complete the parser has reset its flags.
+        self._keep_alive = self._parser.should_keep_alive()
         self._has_length = any(
             key.lower() in (b"content-length", b"transfer-encoding") for key, _ in self._headers
         )
@@ -151,13 +155,14 @@ class _Connection(asyncio.Protocol):
         self._complete = False
         self._headers_done = False
         self._has_length = True
+        self._keep_alive = False
         self._reason = ""
         assert self.transport is not None
         self.transport.write(request)
 
     def reusable(self) -> bool:
         """After an exchange: may the connection carry the next one?"""
-        return self._complete and not self.dead and self._parser.should_keep_alive()
+        return self._complete and self._keep_alive and not self.dead
 
     def finish(self) -> None:
         """The exchange is over and the connection goes back to the pool (its parser, reset by the answer's
