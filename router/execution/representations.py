@@ -16,6 +16,9 @@ from router.supergraph.model import Supergraph
 
 # entity -> (its representation, or None when it has none; the representation's deduplication key)
 Keyed = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]
+# the entities of a fetch (in document order) -> (the distinct representations, the owners of each)
+Grouped = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]]
+_MISSING = object()
 # Compiled builders kept per fetch (bounded: plans come and go with the plan cache).
 _CACHE_SIZE = 4096
 
@@ -24,6 +27,116 @@ class Representations:
     def __init__(self, supergraph: Supergraph) -> None:
         self.supergraph = supergraph
         self._keyers: dict[Fetch, Keyed] = {}
+        self._groupers: dict[Fetch, Grouped] = {}
+
+    def grouped(self, fetch: Fetch) -> Grouped:
+        """`entities -> (representations, owners)` for `fetch`, made once per fetch: each distinct
+        representation once, with the entities (each object once) it stands for."""
+        grouped = self._groupers.get(fetch)
+        if grouped is None:
+            if len(self._groupers) >= _CACHE_SIZE:
+                self._groupers.clear()
+            grouped = self._groupers[fetch] = self._compile_grouped(fetch)
+        return grouped
+
+    def _compile_grouped(self, fetch: Fetch) -> Grouped:
+        """The usual case (one type condition, one flat key field: `{__typename id}`) in one loop that builds
+        a representation only for the first entity of each key; any other through `keyed`. The gateways
+        benchmark reaches ~270 entities a request for ~25 distinct representations: building each entity's
+        representation dict to throw most away was a tenth of the router's CPU."""
+        keyed = self.keyed(fetch)
+        single = self._single_key(fetch)
+
+        def general(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+            seen: set[int] = set()
+            representations: list[dict[str, Any]] = []
+            owners: list[list[dict[str, Any]]] = []
+            index_of: dict[Any, int] = {}
+            for entity in found:
+                marker = id(entity)
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                representation, key = keyed(entity)
+                if representation is None:
+                    continue
+                index = index_of.get(key)
+                if index is None:
+                    index_of[key] = len(representations)
+                    representations.append(representation)
+                    owners.append([entity])
+                else:
+                    owners[index].append(entity)
+            return representations, owners
+
+        if single is None:
+            return general
+        matches, field, name, renamed = single
+
+        def one_key(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+            seen: set[int] = set()
+            representations: list[dict[str, Any]] = []
+            owners: list[list[dict[str, Any]]] = []
+            index_of: dict[Any, int] = {}
+            for entity in found:
+                marker = id(entity)
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                typename = entity.get("__typename")
+                if typename is None or (matches is not None and typename not in matches):
+                    continue
+                value = entity.get(field, _MISSING)
+                if value is _MISSING:
+                    continue
+                typename = renamed.get(typename, typename)
+                if type(value) is str:
+                    key: Any = (typename, value)
+                    index = index_of.get(key)
+                    if index is not None:
+                        owners[index].append(entity)
+                        continue
+                    representation = {name: value, "__typename": typename}
+                else:
+                    representation = {name: value, "__typename": typename}
+                    key = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+                    index = index_of.get(key)
+                    if index is not None:
+                        owners[index].append(entity)
+                        continue
+                index_of[key] = len(representations)
+                representations.append(representation)
+                owners.append([entity])
+            return representations, owners
+
+        return one_key
+
+    def _single_key(
+        self, fetch: Fetch
+    ) -> tuple[frozenset[str] | None, str, str, dict[str, str]] | None:
+        """(the typenames it applies to, None: any; the response key of its one flat field; the field's name;
+        typename -> the name it is sent under) when `fetch`'s representations are one type condition with one
+        flat field; else None."""
+        assert fetch.requires is not None
+        cases = [item for item in fetch.requires.items.values() if not isinstance(item, OutField)]
+        if len(cases) != 1:
+            return None
+        fields = []
+        for sub in cases[0].sub.items.values():
+            if not isinstance(sub, OutField) or sub.sub is not None:
+                return None
+            if sub.name != "__typename":
+                fields.append(sub)
+        if len(fields) != 1:
+            return None
+        condition = cases[0].type_condition
+        matches = None
+        renamed: dict[str, str] = {}
+        if condition is not None:
+            matches = self.supergraph.runtime_types(condition) | {condition}
+            if condition in fetch.interface_objects:
+                renamed = {typename: fetch.interface_objects[condition] for typename in matches}
+        return matches, fields[0].alias or fields[0].name, fields[0].name, renamed
 
     def keyed(self, fetch: Fetch) -> Keyed:
         """`entity -> (representation or None, its deduplication key)` for `fetch`, made once per fetch."""
