@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from router.supergraph.model import Supergraph
 Keyed = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]
 # the entities of a fetch (in document order) -> (the distinct representations, the owners of each)
 Grouped = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]]
-_MISSING = object()
+_PLAIN = frozenset({str, int})  # value types a representation's key tuple may hold (bool is not int here)
 # Compiled builders kept per fetch (bounded: plans come and go with the plan cache).
 _CACHE_SIZE = 4096
 
@@ -71,9 +72,11 @@ class Representations:
 
         if single is None:
             return general
-        matches, field, name, renamed = single
+        matches, keys, names, renamed = single
+        get_values = itemgetter(*keys)
+        one = len(keys) == 1
 
-        def one_key(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+        def flat(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
             seen: set[int] = set()
             representations: list[dict[str, Any]] = []
             owners: list[list[dict[str, Any]]] = []
@@ -86,19 +89,25 @@ class Representations:
                 typename = entity.get("__typename")
                 if typename is None or (matches is not None and typename not in matches):
                     continue
-                value = entity.get(field, _MISSING)
-                if value is _MISSING:
+                try:
+                    values = get_values(entity)
+                except KeyError:
                     continue
+                if one:
+                    values = (values,)
                 typename = renamed.get(typename, typename)
-                if type(value) is str:
-                    key: Any = (typename, value)
+                if _PLAIN.issuperset(map(type, values)):
+                    # Strings and ints (never equal to each other): a tuple is a cheaper key than JSON.
+                    key: Any = (typename, *values)
                     index = index_of.get(key)
                     if index is not None:
                         owners[index].append(entity)
                         continue
-                    representation = {name: value, "__typename": typename}
+                    representation = dict(zip(names, values, strict=True))
+                    representation["__typename"] = typename
                 else:
-                    representation = {name: value, "__typename": typename}
+                    representation = dict(zip(names, values, strict=True))
+                    representation["__typename"] = typename
                     key = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
                     index = index_of.get(key)
                     if index is not None:
@@ -109,14 +118,14 @@ class Representations:
                 owners.append([entity])
             return representations, owners
 
-        return one_key
+        return flat
 
     def _single_key(
         self, fetch: Fetch
-    ) -> tuple[frozenset[str] | None, str, str, dict[str, str]] | None:
-        """(the typenames it applies to, None: any; the response key of its one flat field; the field's name;
-        typename -> the name it is sent under) when `fetch`'s representations are one type condition with one
-        flat field; else None."""
+    ) -> tuple[frozenset[str] | None, tuple[str, ...], tuple[str, ...], dict[str, str]] | None:
+        """(the typenames it applies to, None: any; the response keys of its flat fields; the fields' names;
+        typename -> the name it is sent under) when `fetch`'s representations are one type condition with
+        flat fields only; else None."""
         assert fetch.requires is not None
         cases = [item for item in fetch.requires.items.values() if not isinstance(item, OutField)]
         if len(cases) != 1:
@@ -127,7 +136,7 @@ class Representations:
                 return None
             if sub.name != "__typename":
                 fields.append(sub)
-        if len(fields) != 1:
+        if not fields:
             return None
         condition = cases[0].type_condition
         matches = None
@@ -136,7 +145,8 @@ class Representations:
             matches = self.supergraph.runtime_types(condition) | {condition}
             if condition in fetch.interface_objects:
                 renamed = {typename: fetch.interface_objects[condition] for typename in matches}
-        return matches, fields[0].alias or fields[0].name, fields[0].name, renamed
+        keys = tuple(field.alias or field.name for field in fields)
+        return matches, keys, tuple(field.name for field in fields), renamed
 
     def keyed(self, fetch: Fetch) -> Keyed:
         """`entity -> (representation or None, its deduplication key)` for `fetch`, made once per fetch."""
