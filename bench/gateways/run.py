@@ -514,6 +514,11 @@ class Run:
     others_cpu: float = 0.0  # what other processes took of the gateway's core: the run was not alone there
     authorization: AuthorizationSeen = AuthorizationSeen()  # what the subgraphs saw during the run
 
+    @property
+    def per_cpu_second(self) -> float:
+        """Answers per second of the gateway's CPU: its pace had it had the core to itself."""
+        return self.load.rps / self.gateway_cpu if self.gateway_cpu else 0.0
+
 
 @dataclass
 class Row:
@@ -722,7 +727,9 @@ requests without one (0: the gateway forwarded it on every fetch); fwd/req: of o
 requests that carried its token (= fetch/req).
 ours ÷ it: req/s of "myshop router, dedup off" (the row the acceptance uses) over the row's, same workload.
 gw CPU, sub CPU: share of one core the gateway, the subgraphs used during the run.
-others: share of the gateway's core that other processes took (noise: the gateway was not alone there)."""
+others: share of the gateway's core that other processes took (noise: the gateway was not alone there).
+req/cpu-s: answers per second of the gateway's own CPU (req/s ÷ gw CPU), and its ours ÷ it: the figures that
+hold when the machine is shared (a gateway starved of its core by others loses req/s, not req/cpu-s)."""
 
 WORKLOAD_TITLES = {
     "identical": "identical requests",
@@ -749,7 +756,7 @@ def print_report(
             f"{'gateway':<{width}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
             f"{'peak RSS':>9} {'fetch/req':>9} {'load f/r':>8} "
             + (f"{'auth/req':>8} {'no auth':>7} {'fwd/req':>7} " if unique else "")
-            + f"{'gw CPU':>7} {'others':>6} {'sub CPU':>7} {'ours ÷ it':>9}"
+            + f"{'gw CPU':>7} {'others':>6} {'sub CPU':>7} {'ours ÷ it':>9} {'req/cpu-s':>9} {'ours ÷ it':>9}"
         )
         print(header)
         print("-" * len(header))
@@ -764,11 +771,11 @@ def print_report(
             if load.requests == 0:
                 print(f"{row.gateway:<{width}} {answer:>6}  no request completed within the run")
                 continue
-            ratio = (
-                f"{reference.load.rps / load.rps:.2f}x"
-                if reference is not None and reference.load.requests and row is not ours
-                else "—"
-            )
+            ratio = cpu_ratio = "—"
+            if reference is not None and reference.load.requests and row is not ours:
+                ratio = f"{reference.load.rps / load.rps:.2f}x"
+                if run.gateway_cpu and reference.gateway_cpu:
+                    cpu_ratio = f"{reference.per_cpu_second / run.per_cpu_second:.2f}x"
             auth = ""
             if unique:
                 seen = run.authorization
@@ -778,7 +785,8 @@ def print_report(
                 f"{row.gateway:<{width}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
                 f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>5.0f} MiB "
                 f"{row.fetches_per_request:>9.2f} {run.load_fetches_per_request:>8.2f} {auth}"
-                f"{run.gateway_cpu:>6.0%} {run.others_cpu:>6.0%} {run.subgraph_cpu:>7.0%} {ratio:>9}"
+                f"{run.gateway_cpu:>6.0%} {run.others_cpu:>6.0%} {run.subgraph_cpu:>7.0%} {ratio:>9} "
+                f"{rate(run.per_cpu_second):>9} {cpu_ratio:>9}"
             )
         for row in rows:
             run = row.runs.get(workload)
