@@ -205,6 +205,8 @@ class Http1Pool:
         timer for the whole exchange, connecting included: cheaper than an asyncio.timeout scope)."""
         lines = [self._head]
         for name, value in headers.items():
+            if name in _OWN_HEADERS:
+                continue
             if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
                 raise ExchangeError(f"a line break in the header {name!r}")
             lines.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
@@ -281,6 +283,10 @@ class Http1Pool:
         self._idle = []
 
 
+# Headers the client writes itself: a rule's own value for one would make a second, conflicting one.
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
 def _expire(waiter: asyncio.Future[Any], timeout: float) -> None:
     if not waiter.done():
         waiter.set_exception(ExchangeTimeout(f"no answer within {timeout:g} s"))
@@ -291,7 +297,11 @@ async def _racing(work: Any, waiter: asyncio.Future[Any]) -> Any:
     task = asyncio.ensure_future(work)
     if task.done():
         return task.result()
-    await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # the fetch itself was cancelled: so is what it waited for
+        task.cancel()
+        raise
     if task.done():
         return task.result()
     task.cancel()

@@ -227,3 +227,28 @@ async def test_the_transport_uses_it_for_plain_http_and_maps_its_failures() -> N
         assert got == {"data": {"ok": True}}
         assert got.cache_control == "max-age=5"  # type: ignore[attr-defined]
         await transport.close()
+
+
+async def test_a_cancelled_fetch_gives_its_connection_back_closed(pools: list[Http1Pool]) -> None:
+    server = RawServer(lambda request: None)
+    async with server as url:
+        pool = pool_for(url, pools, limit=1)
+        fetch = asyncio.create_task(pool.post(b"{}", {}, 30))
+        waiting = asyncio.create_task(pool.post(b"{}", {}, 30))  # waits for the one connection
+        await asyncio.sleep(0.1)
+        fetch.cancel()
+        waiting.cancel()
+        for task in (fetch, waiting):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert pool._open == 0 and pool._idle == []
+
+
+async def test_the_clients_own_headers_are_not_sent_twice(pools: list[Http1Pool]) -> None:
+    server = RawServer(lambda request: answer())
+    async with server as url:
+        pool = pool_for(url, pools)
+        await pool.post(b"{}", {"host": "elsewhere", "content-length": "99"}, 5)
+    request = server.requests[0].lower()
+    assert request.count(b"\r\nhost:") == 1 and b"elsewhere" not in request
+    assert request.count(b"\r\ncontent-length:") == 1
