@@ -49,15 +49,10 @@ class Representations:
         single = self._single_key(fetch)
 
         def general(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-            seen: set[int] = set()
             representations: list[dict[str, Any]] = []
             owners: list[list[dict[str, Any]]] = []
             index_of: dict[Any, int] = {}
-            for entity in found:
-                marker = id(entity)
-                if marker in seen:
-                    continue
-                seen.add(marker)
+            for entity in _once(found):
                 representation, key = keyed(entity)
                 if representation is None:
                     continue
@@ -77,15 +72,10 @@ class Representations:
         one = len(keys) == 1
 
         def flat(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-            seen: set[int] = set()
             representations: list[dict[str, Any]] = []
             owners: list[list[dict[str, Any]]] = []
             index_of: dict[Any, int] = {}
-            for entity in found:
-                marker = id(entity)
-                if marker in seen:
-                    continue
-                seen.add(marker)
+            for entity in _once(found):
                 typename = entity.get("__typename")
                 if typename is None or (matches is not None and typename not in matches):
                     continue
@@ -262,3 +252,9 @@ def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
             projected = {"__typename": value["__typename"], **projected}
         return projected
     return value
+
+
+def _once(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`found` with each object once (the merged tree shares objects: one reached twice is one owner)."""
+    seen: set[int] = set()
+    return [entity for entity in found if not (id(entity) in seen or seen.add(id(entity)))]
