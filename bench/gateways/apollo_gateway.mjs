@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // @apollo/gateway behind @apollo/server's standalone HTTP server, over a static supergraph: the reference the
-// benchmark compares our router with (one process, as it runs pinned to one core).
+// benchmark compares our router with (one process, as it runs pinned to one core). The client's `Authorization`
+// goes to every subgraph (a RemoteGraphQLDataSource's willSendRequest, Apollo's documented way), as in the
+// unique-credentials workload of run.py.
 //
 // usage: NODE_ENV=production node apollo_gateway.mjs SUPERGRAPH_FILE --host 127.0.0.1 --port PORT
 
@@ -11,7 +13,13 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { ApolloServer } = require("@apollo/server");
 const { startStandaloneServer } = require("@apollo/server/standalone");
-const { ApolloGateway } = require("@apollo/gateway");
+const { ApolloGateway, RemoteGraphQLDataSource } = require("@apollo/gateway");
+
+class ForwardingDataSource extends RemoteGraphQLDataSource {
+  willSendRequest({ request, context }) {
+    if (context?.authorization) request.http.headers.set("authorization", context.authorization);
+  }
+}
 
 function option(args, name, fallback) {
   const at = args.indexOf(name);
@@ -24,8 +32,12 @@ async function main() {
   const supergraphSdl = readFileSync(args[0], "utf8");
   const host = option(args, "--host", "127.0.0.1");
   const port = Number(option(args, "--port", "4100"));
-  const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl }) });
-  const { url } = await startStandaloneServer(server, { listen: { host, port } });
+  const gateway = new ApolloGateway({ supergraphSdl, buildService: ({ url }) => new ForwardingDataSource({ url }) });
+  const server = new ApolloServer({ gateway });
+  const { url } = await startStandaloneServer(server, {
+    listen: { host, port },
+    context: async ({ req }) => ({ authorization: req.headers.authorization }),
+  });
   process.stdout.write(`${JSON.stringify({ ready: url })}\n`);
   process.on("SIGTERM", async () => {
     await server.stop();

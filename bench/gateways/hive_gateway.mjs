@@ -3,7 +3,9 @@
 // server over a static supergraph, with its defaults: no JIT, no inbound request deduplication (the public
 // benchmark turns both on; identical concurrent requests collapsed into one would flatter any gateway here).
 // Its default upstream deduplication stays on (@graphql-tools/executor-http's `deduplicateInflightRequests`:
-// identical query fetches in flight share one answer) unless `--no-upstream-dedup`.
+// identical query fetches in flight share one answer) unless `--no-upstream-dedup`. The client's `Authorization`
+// goes to every subgraph (its `propagateHeaders`), as in the unique-credentials workload of run.py, where each
+// request carries its own: identical fetches of two requests then differ in a header and are never shared.
 //
 // `--rust-qp`: Hive Router's Rust query planner and its executor (@graphql-hive/router-runtime's
 // `unifiedGraphHandler`, what `hive-gateway supergraph --hive-router-runtime` does) instead of the default
@@ -30,7 +32,14 @@ async function main() {
   const supergraph = readFileSync(args[0], "utf8"); // the SDL itself (a string that is no path or URL)
   const host = option(args, "--host", "127.0.0.1");
   const port = Number(option(args, "--port", "4100"));
-  const config = { supergraph, logging: "warn" };
+  const config = {
+    supergraph,
+    logging: "warn",
+    propagateHeaders: {
+      // A null value (no header) is not set.
+      fromClientToSubgraphs: ({ request }) => ({ authorization: request.headers.get("authorization") }),
+    },
+  };
   if (args.includes("--rust-qp")) {
     config.unifiedGraphHandler = require("@graphql-hive/router-runtime").unifiedGraphHandler;
   }

@@ -5,12 +5,16 @@ the same supergraph and the same subgraphs.
 The workload is the public graphql-gateways-benchmark's nested query (`users → reviews → product → reviews →
 author → reviews → product`, plus `topProducts`) over four stand-in subgraphs (accounts, inventory, products,
 reviews: `subgraphs.mjs` on the fixed data of `data.json`) that replay their answers, so the gateways and not
-the subgraphs are measured. Each gateway runs alone, pinned to one core (`taskset`); `wrk`, the subgraphs and
-this script share the other. Each gateway's answer is checked against the one computed here from `data.json`
-before and after the load; the run exits 1 when an answer was wrong (or a gateway did not start).
+the subgraphs are measured. Two workloads: `identical` (every request the same, as the public benchmark
+sends them) and `unique` (the same request with an `Authorization: Bearer ...` of its own each time, which
+every gateway forwards to the subgraphs: identical fetches of two requests differ in it, so no gateway can
+share them; the subgraphs count the distinct values they see, the proof). Each gateway runs alone, pinned to
+one core (`taskset`); `wrk`, the subgraphs and this script share the other. Each gateway's answer is checked
+against the one computed here from `data.json` before and after the load; the run exits 1 when an answer was
+wrong (or a gateway did not start).
 
     .venv/bin/python bench/gateways/run.py [--duration 30 --warmup 10 --connections 50] [--only GATEWAY]
-        [--scaling] [--hive-dedup-off] [--baseline DIR]
+        [--workload identical|unique|both] [--scaling] [--hive-dedup-off] [--baseline DIR]
 
 `--baseline DIR` measures, in the same run, the router of another checkout (e.g. `git worktree add
 --detach /tmp/base main`): its rows follow ours, so a change and what it changes share the conditions.
@@ -57,6 +61,11 @@ NO_DEDUP_ENV = {"MYSHOP_ROUTER_TRAFFIC__ALL__DEDUPLICATE": "false"}
 # Our router serves `/metrics` only to its ops token (router/ops/access.py); older checkouts ignore it.
 OPS_TOKEN = "bench-gateways"
 OPS_ENV = {"MYSHOP_ROUTER_OPS__TOKEN": OPS_TOKEN}
+# The unique-credentials workload's header rule: the client's Authorization to every subgraph (router.yaml's
+# `headers: {all: {request: [{propagate: {named: authorization}}]}}`; the reference gateways have theirs in
+# their .mjs). With no request header rule at all our router forwards every end-to-end header, this one too.
+HEADERS_ENV = {"MYSHOP_ROUTER_HEADERS__ALL__REQUEST": '[{"propagate": {"named": "authorization"}}]'}
+WORKLOADS = ("identical", "unique")
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
 NESTED_QUERY = (HERE / "query.graphql").read_text(encoding="utf-8")
 # The router's own overhead: one field of one subgraph, through a gateway and straight to the subgraph.
@@ -150,9 +159,12 @@ class Check:
     size: int = 0  # bytes of the answer, when right: wrk counts answers of another size as wrong
 
 
-def check_answer(url: str, query: str, want: dict[str, Any]) -> Check:
+def check_answer(url: str, query: str, want: dict[str, Any], authorization: str | None = None) -> Check:
+    headers = {"accept": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
     try:
-        response = httpx.post(url, json={"query": query}, headers={"accept": "application/json"}, timeout=30)
+        response = httpx.post(url, json={"query": query}, headers=headers, timeout=30)
     except httpx.HTTPError as error:
         return Check(False, f"no answer: {error!r}")
     try:
@@ -312,11 +324,13 @@ def run_wrk(
     threads: int,
     expected_bytes: int,
     cpu: int,
+    token_prefix: str = "",
 ) -> Load:
+    """wrk's run; with `token_prefix` each request carries an Authorization of its own (wrk.lua)."""
     argv = [
         "taskset", "-c", str(cpu), "wrk", f"-t{min(threads, connections)}", f"-c{connections}",
         f"-d{max(1, round(seconds))}s", "--timeout", "60s", "-s", str(HERE / "wrk.lua"),
-        url, "--", str(body_file), str(expected_bytes),
+        url, "--", str(body_file), str(expected_bytes), token_prefix,
     ]  # fmt: skip
     completed = subprocess.run(argv, capture_output=True, text=True, check=False)
     line = next((x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
@@ -351,6 +365,27 @@ def subgraph_requests(stats_url: str) -> int:
     return sum(httpx.get(stats_url, timeout=5).json().values())
 
 
+@dataclass(frozen=True)
+class AuthorizationSeen:
+    """What subgraphs.mjs counted of the `Authorization` headers of the subgraph requests (all subgraphs)."""
+
+    with_header: int = 0
+    without_header: int = 0
+    distinct: int = 0
+
+    @classmethod
+    def now(cls, stats_url: str) -> AuthorizationSeen:
+        seen = httpx.get(stats_url + "/authorization", timeout=5).json()
+        return cls(seen["with"], seen["without"], seen["distinct"])
+
+    def __sub__(self, before: AuthorizationSeen) -> AuthorizationSeen:
+        return AuthorizationSeen(
+            self.with_header - before.with_header,
+            self.without_header - before.without_header,
+            self.distinct - before.distinct,
+        )
+
+
 # --- gateways ---
 
 
@@ -376,6 +411,8 @@ def baseline_rows(checkout: Path) -> list[Gateway]:
         f"from {module} import {function} as main; main()"
     )
     env = {"MYSHOP_LOG_LEVEL": "WARNING", **OPS_ENV}
+
+    env.update(HEADERS_ENV)
 
     def theirs(supergraph: Path, port: int) -> list[str]:
         return [
@@ -410,7 +447,7 @@ def gateways(
     apollo = str(HERE / "apollo_gateway.mjs")
     hive = str(HERE / "hive_gateway.mjs")
     quiet = {"MYSHOP_LOG_LEVEL": "WARNING"}
-    ours_env = {**quiet, **OPS_ENV}
+    ours_env = {**quiet, **OPS_ENV, **HEADERS_ENV}
 
     def ours(supergraph: Path, port: int) -> list[str]:
         return [myshop, "router", "--supergraph", str(supergraph), *listen, str(port)]
@@ -467,20 +504,36 @@ def gateways(
 
 
 @dataclass
+class Run:
+    """One workload's measured load through one gateway."""
+
+    load: Load
+    load_fetches_per_request: float = 0.0  # under load: below fetch/req when fetches were shared
+    gateway_cpu: float = 0.0
+    subgraph_cpu: float = 0.0
+    others_cpu: float = 0.0  # what other processes took of the gateway's core: the run was not alone there
+    authorization: AuthorizationSeen = AuthorizationSeen()  # what the subgraphs saw during the run
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Answers per second of the gateway's CPU: its pace had it had the core to itself."""
+        return self.load.rps / self.gateway_cpu if self.gateway_cpu else 0.0
+
+
+@dataclass
 class Row:
     gateway: str
     started: bool = False
     failure: str = ""
     before: Check | None = None
     after: Check | None = None
-    load: Load | None = None
+    runs: dict[str, Run] = field(default_factory=dict)  # workload -> its run
     peak_rss: int = 0
     fetches_per_request: float = 0.0
-    load_fetches_per_request: float = 0.0  # under load: below fetches_per_request when fetches were shared
-    deduplicated: int | None = None  # ours: subgraph fetches it deduplicated (its /metrics), whole run
-    gateway_cpu: float = 0.0
-    subgraph_cpu: float = 0.0
-    others_cpu: float = 0.0  # what other processes took of the gateway's core: the run was not alone there
+    # One request alone with an Authorization: the subgraph requests that carried it (= fetch/req when the
+    # gateway forwards it to every subgraph).
+    forwarded_per_request: int | None = None
+    deduplicated: dict[str, int | None] = field(default_factory=dict)  # ours: workload -> fetches it shared
     simple: Load | None = None
     simple_check: Check | None = None
 
@@ -502,6 +555,7 @@ class Bench:
     nested_answer: dict[str, Any]
     simple_answer: dict[str, Any]
     ports: set[int]
+    runs: int = 0  # wrk runs so far (each unique-credentials run has tokens of its own)
 
     def measure(self, gateway: Gateway) -> Row:
         row = Row(gateway.name)
@@ -515,6 +569,7 @@ class Bench:
         argv = ["taskset", "-c", cpus, *gateway.argv(self.supergraph, port)]
         started = Started(gateway.name, argv, self.work_dir, gateway.env)
         rss = PeakRss(started)
+        workloads = self.workloads
         try:
             wait_until(lambda: answers_http(url), started, timeout=90)
             row.started = True
@@ -524,35 +579,27 @@ class Bench:
             row.before = check_answer(url, NESTED_QUERY, self.nested_answer)
             row.fetches_per_request = subgraph_requests(self.stats_url) - served
             say(f"{gateway.name}: answer before the load {describe(row.before)}")
+            if "unique" in workloads:
+                # The same with a token: did each subgraph request carry it?
+                seen = AuthorizationSeen.now(self.stats_url)
+                with_token = check_answer(url, NESTED_QUERY, self.nested_answer, "Bearer bench-alone")
+                row.forwarded_per_request = (AuthorizationSeen.now(self.stats_url) - seen).with_header
+                if not with_token.ok:
+                    row.before = with_token
             if self.args.warmup > 0:
-                self.load(url, self.nested_body, self.args.warmup, row.before)
+                unique = workloads[0] == "unique"
+                self.load(url, self.nested_body, self.args.warmup, row.before, unique=unique)
                 self.drain()
-            cpu_before = (
-                started.cpu_seconds(),
-                self.subgraphs.cpu_seconds(),
-                core_busy(self.args.gateway_cpu),
-            )
-            served = subgraph_requests(self.stats_url)
-            clock = time.monotonic()
-            row.load = self.load(url, self.nested_body, self.args.duration, row.before)
-            wall = time.monotonic() - clock
-            row.gateway_cpu = (started.cpu_seconds() - cpu_before[0]) / wall
-            row.subgraph_cpu = (self.subgraphs.cpu_seconds() - cpu_before[1]) / wall
-            core = (core_busy(self.args.gateway_cpu) - cpu_before[2]) / wall
-            row.others_cpu = max(0.0, core - row.gateway_cpu)
-            self.drain()
-            # The requests in flight when wrk stops made their fetches uncounted: a slight overestimate.
-            if row.load.requests:
-                row.load_fetches_per_request = (
-                    subgraph_requests(self.stats_url) - served
-                ) / row.load.requests
-            if gateway.ours:
-                row.deduplicated = deduplicated_fetches(url.removesuffix(gateway.path) + "/metrics")
+            for workload in workloads:
+                run = self.run_workload(gateway, started, url, workload, row.before)
+                row.runs[workload] = run
+                if gateway.ours:
+                    total = deduplicated_fetches(url.removesuffix(gateway.path) + "/metrics")
+                    before = sum(value or 0 for value in row.deduplicated.values())
+                    row.deduplicated[workload] = None if total is None else total - before
+                say(f"{gateway.name}, {workload}: {run.load.rps:,.1f} req/s, errors {run.load.errors or 0}")
             row.after = check_answer(url, NESTED_QUERY, self.nested_answer)
-            say(
-                f"{gateway.name}: {row.load.rps:,.1f} req/s, errors {row.load.errors or 0}; "
-                f"answer after the load {describe(row.after)}"
-            )
+            say(f"{gateway.name}: answer after the load {describe(row.after)}")
             row.simple_check = check_answer(url, SIMPLE_QUERY, self.simple_answer)
             row.simple = self.load(
                 url, self.simple_body, self.simple_seconds, row.simple_check, connections=1
@@ -564,6 +611,35 @@ class Bench:
             row.peak_rss = rss.close()
             started.stop()
         return row
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        return WORKLOADS if self.args.workload == "both" else (self.args.workload,)
+
+    def run_workload(
+        self, gateway: Gateway, started: Started, url: str, workload: str, check: Check | None
+    ) -> Run:
+        cpu_before = (
+            started.cpu_seconds(),
+            self.subgraphs.cpu_seconds(),
+            core_busy(self.args.gateway_cpu),
+        )
+        served = subgraph_requests(self.stats_url)
+        seen = AuthorizationSeen.now(self.stats_url)
+        clock = time.monotonic()
+        load = self.load(url, self.nested_body, self.args.duration, check, unique=workload == "unique")
+        wall = time.monotonic() - clock
+        run = Run(load)
+        run.gateway_cpu = (started.cpu_seconds() - cpu_before[0]) / wall
+        run.subgraph_cpu = (self.subgraphs.cpu_seconds() - cpu_before[1]) / wall
+        core = (core_busy(self.args.gateway_cpu) - cpu_before[2]) / wall
+        run.others_cpu = max(0.0, core - run.gateway_cpu)
+        self.drain()
+        # The requests in flight when wrk stops made their fetches uncounted: a slight overestimate.
+        if load.requests:
+            run.load_fetches_per_request = (subgraph_requests(self.stats_url) - served) / load.requests
+        run.authorization = AuthorizationSeen.now(self.stats_url) - seen
+        return run
 
     def drain(self, quiet: float = 0.5, timeout: float = 60) -> None:
         """Wait out the requests wrk left in flight at its end: no subgraph request for `quiet` seconds."""
@@ -589,8 +665,16 @@ class Bench:
         return min(self.args.duration, self.args.simple_duration)
 
     def load(
-        self, url: str, body: Path, seconds: float, check: Check | None, connections: int | None = None
+        self,
+        url: str,
+        body: Path,
+        seconds: float,
+        check: Check | None,
+        connections: int | None = None,
+        unique: bool = False,
     ) -> Load:
+        """wrk's run; `unique`: each request with an Authorization of its own (a fresh prefix per run)."""
+        self.runs += 1
         return run_wrk(
             url,
             body,
@@ -599,6 +683,7 @@ class Bench:
             threads=self.args.threads,
             expected_bytes=check.size if check is not None and check.ok else 0,
             cpu=self.args.client_cpu,
+            token_prefix=f"r{os.getpid()}x{self.runs}" if unique else "",
         )
 
 
@@ -632,12 +717,24 @@ def describe(check: Check | None) -> str:
 LEGEND = """\
 answer: checked against data.json before and after the load.
 errors: socket errors, timeouts, non-200, bodies with GraphQL errors or of another size than the answer.
-peak RSS: the gateway's process tree (MiB). fetch/req: subgraph requests for one gateway request, alone;
-load f/r: subgraph requests per answered request under load (lower than fetch/req when identical in-flight
-fetches were shared: our router by default, Hive Gateway's executor-http by default; Apollo Gateway never).
-ours ÷ it: req/s of "myshop router, dedup off" (the row issue 8's acceptance uses) over the row's.
+peak RSS: the gateway's process tree (MiB), over the whole row (both workloads). fetch/req: subgraph requests
+for one gateway request, alone; load f/r: subgraph requests per answered request under load (lower than
+fetch/req when identical in-flight fetches were shared: our router by default, Hive Gateway's executor-http by
+default; Apollo Gateway never; nobody in the unique-credentials workload).
+auth/req (unique only): distinct Authorization values the subgraphs saw per answered request (1.00: each
+request's own reached them; the in-flight requests at wrk's end make it slightly over); no auth: subgraph
+requests without one (0: the gateway forwarded it on every fetch); fwd/req: of one request alone, the subgraph
+requests that carried its token (= fetch/req).
+ours ÷ it: req/s of "myshop router, dedup off" (the row the acceptance uses) over the row's, same workload.
 gw CPU, sub CPU: share of one core the gateway, the subgraphs used during the run.
-others: share of the gateway's core that other processes took (noise: the gateway was not alone there)."""
+others: share of the gateway's core that other processes took (noise: the gateway was not alone there).
+req/cpu-s: answers per second of the gateway's own CPU (req/s ÷ gw CPU), and its ours ÷ it: the figures that
+hold when the machine is shared (a gateway starved of its core by others loses req/s, not req/cpu-s)."""
+
+WORKLOAD_TITLES = {
+    "identical": "identical requests",
+    "unique": "unique credentials (an Authorization of its own per request, forwarded to every subgraph)",
+}
 
 
 def print_report(
@@ -645,39 +742,62 @@ def print_report(
 ) -> None:
     ours = next((row for row in rows if row.gateway == OURS_NO_DEDUP), None)
     width = max(len(row.gateway) for row in [*rows, Row(f"{SIMPLE_SUBGRAPH} subgraph (direct)")])
-    print()
-    print(
-        f"Nested query (users → reviews → product → reviews → author, + topProducts): {args.connections} "
-        f"connections, {args.duration:g} s after {args.warmup:g} s warm-up; gateway on CPU "
-        f"{args.gateway_cpu}, wrk + subgraphs on CPU {args.client_cpu}"
-    )
-    header = (
-        f"{'gateway':<{width}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'peak RSS':>9} {'fetch/req':>9} {'load f/r':>8} {'gw CPU':>7} {'others':>6} {'sub CPU':>7} "
-        f"{'ours ÷ it':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        load = row.load
-        if load is None:
-            print(f"{row.gateway:<{width}} {'FAILED':>6}  {row.failure}")
-            continue
-        answer = "WRONG" if row.wrong else "right"
-        if load.requests == 0:
-            print(f"{row.gateway:<{width}} {answer:>6}  no request completed within the run")
-            continue
-        ratio = (
-            f"{ours.load.rps / load.rps:.2f}x"
-            if ours is not None and ours.load and ours.load.requests and row is not ours
-            else "—"
-        )
+    workloads = WORKLOADS if args.workload == "both" else (args.workload,)
+    for workload in workloads:
+        unique = workload == "unique"
+        print()
         print(
-            f"{row.gateway:<{width}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
-            f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>5.0f} MiB "
-            f"{row.fetches_per_request:>9.2f} {row.load_fetches_per_request:>8.2f} "
-            f"{row.gateway_cpu:>6.0%} {row.others_cpu:>6.0%} {row.subgraph_cpu:>7.0%} {ratio:>9}"
+            f"Nested query (users → reviews → product → reviews → author, + topProducts), "
+            f"{WORKLOAD_TITLES[workload]}: {args.connections} connections, {args.duration:g} s after "
+            f"{args.warmup:g} s warm-up; gateway on CPU {args.gateway_cpu}, wrk + subgraphs on CPU "
+            f"{args.client_cpu}"
         )
+        header = (
+            f"{'gateway':<{width}} {'answer':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+            f"{'peak RSS':>9} {'fetch/req':>9} {'load f/r':>8} "
+            + (f"{'auth/req':>8} {'no auth':>7} {'fwd/req':>7} " if unique else "")
+            + f"{'gw CPU':>7} {'others':>6} {'sub CPU':>7} {'ours ÷ it':>9} {'req/cpu-s':>9} {'ours ÷ it':>9}"
+        )
+        print(header)
+        print("-" * len(header))
+        reference = ours.runs.get(workload) if ours is not None else None
+        for row in rows:
+            run = row.runs.get(workload)
+            if run is None:
+                print(f"{row.gateway:<{width}} {'FAILED':>6}  {row.failure or 'not measured'}")
+                continue
+            load = run.load
+            answer = "WRONG" if row.wrong else "right"
+            if load.requests == 0:
+                print(f"{row.gateway:<{width}} {answer:>6}  no request completed within the run")
+                continue
+            ratio = cpu_ratio = "—"
+            if reference is not None and reference.load.requests and row is not ours:
+                ratio = f"{reference.load.rps / load.rps:.2f}x"
+                if run.gateway_cpu and reference.gateway_cpu:
+                    cpu_ratio = f"{reference.per_cpu_second / run.per_cpu_second:.2f}x"
+            auth = ""
+            if unique:
+                seen = run.authorization
+                forwarded = "—" if row.forwarded_per_request is None else str(row.forwarded_per_request)
+                auth = f"{seen.distinct / load.requests:>8.2f} {seen.without_header:>7} {forwarded:>7} "
+            print(
+                f"{row.gateway:<{width}} {answer:>6} {rate(load.rps):>8} {load.p50_ms:>8.2f} "
+                f"{load.p99_ms:>8.2f} {load.error_count:>7} {row.peak_rss / 2**20:>5.0f} MiB "
+                f"{row.fetches_per_request:>9.2f} {run.load_fetches_per_request:>8.2f} {auth}"
+                f"{run.gateway_cpu:>6.0%} {run.others_cpu:>6.0%} {run.subgraph_cpu:>7.0%} {ratio:>9} "
+                f"{rate(run.per_cpu_second):>9} {cpu_ratio:>9}"
+            )
+        for row in rows:
+            run = row.runs.get(workload)
+            if run is not None and run.load.errors:
+                print(f"  {row.gateway}: errors under load: {run.load.errors}")
+            if row.deduplicated.get(workload) is not None:
+                print(
+                    f"  {row.gateway}: subgraph fetches it deduplicated (its /metrics): "
+                    f"{row.deduplicated[workload]:,}"
+                )
+    print()
     for row in rows:
         checks = {
             "before the load": row.before,
@@ -687,10 +807,6 @@ def print_report(
         for when, check in checks.items():
             if check is not None and not check.ok:
                 print(f"  {row.gateway}: answer {when} WRONG: {check.detail}")
-        if row.load is not None and row.load.errors:
-            print(f"  {row.gateway}: errors under load: {row.load.errors}")
-        if row.deduplicated is not None:
-            print(f"  {row.gateway}: subgraph fetches it deduplicated (its /metrics): {row.deduplicated:,}")
         if row.gateway == OURS_2_WORKERS:
             print(
                 f"  {row.gateway}: on CPUs {args.gateway_cpu},{args.client_cpu} (the second shared with wrk "
@@ -772,6 +888,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         choices=[gateway.name for gateway in gateways()],
         help="run only these gateways (a name of ours also picks its --baseline row)",
+    )
+    parser.add_argument(
+        "--workload",
+        choices=("identical", "unique", "both"),
+        default="both",
+        help="identical requests, an Authorization of its own per request (unique credentials), or both",
     )
     parser.add_argument(
         "--scaling",

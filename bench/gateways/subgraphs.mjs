@@ -6,6 +6,9 @@
 // usage:  node subgraphs.mjs accounts=PORT inventory=PORT products=PORT reviews=PORT [--host 127.0.0.1]
 // stdout: one JSON line {"ready": {"accounts": PORT, ...}} once every subgraph listens.
 // GET /stats on any port: {"accounts": N, ...}, the requests each subgraph has answered since the start.
+// GET /stats/authorization: {"with": N, "without": N, "distinct": N}, the requests (all subgraphs) that carried an
+// `Authorization` header or none, and how many distinct values came (the unique-credentials workload's proof that
+// a gateway forwarded each client's own).
 //
 // The data never changes, so an answer depends on nothing but the request body: each distinct body is
 // executed once by graphql-js and its bytes replayed afterwards (BENCH_SUBGRAPH_CACHE=0 executes every time).
@@ -94,6 +97,21 @@ function subgraphSchema(name) {
 }
 
 const served = {};
+const authorization = { with: 0, without: 0, distinct: 0 };
+const AUTHORIZATION_LIMIT = 2_000_000; // distinct values remembered; past it the set restarts (counts go on)
+let authorizations = new Set();
+
+function countAuthorization(value) {
+  if (value === undefined) {
+    authorization.without += 1;
+    return;
+  }
+  authorization.with += 1;
+  if (authorizations.has(value)) return;
+  if (authorizations.size >= AUTHORIZATION_LIMIT) authorizations = new Set();
+  authorizations.add(value);
+  authorization.distinct += 1;
+}
 
 function startSubgraph(name, host, port) {
   const schema = subgraphSchema(name);
@@ -131,9 +149,9 @@ function startSubgraph(name, host, port) {
   }
 
   const server = http.createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/stats") {
+    if (req.method === "GET" && (req.url === "/stats" || req.url === "/stats/authorization")) {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(served));
+      res.end(JSON.stringify(req.url === "/stats" ? served : authorization));
       return;
     }
     if (req.method !== "POST") {
@@ -145,6 +163,7 @@ function startSubgraph(name, host, port) {
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", async () => {
       served[name] += 1;
+      countAuthorization(req.headers.authorization);
       const body = Buffer.concat(chunks).toString("utf8");
       let reply = answers.get(body);
       let status = 200;

@@ -1,5 +1,8 @@
 -- wrk script of bench/gateways: POSTs one GraphQL request body and counts the answers that are not right.
---   wrk ... -s wrk.lua URL -- BODY_FILE [EXPECTED_BYTES]
+--   wrk ... -s wrk.lua URL -- BODY_FILE [EXPECTED_BYTES] [TOKEN_PREFIX]
+-- With TOKEN_PREFIX every request carries its own `Authorization: Bearer TOKEN_PREFIX-<thread>-<counter>` (the
+-- unique-credentials workload: a gateway forwarding it to the subgraphs cannot share one subgraph fetch between
+-- two requests; a prefix of its own per run keeps the values of two runs apart).
 -- Counts per thread, summed in done(): non-200 statuses, bodies with an "errors" entry, and (when
 -- EXPECTED_BYTES > 0) 200 bodies of another size than the checked answer. done() prints one JSON line
 -- starting with "BENCH_RESULT ".
@@ -8,6 +11,7 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("thread_id", #threads)
 end
 
 function init(args)
@@ -18,9 +22,21 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json"
   expected_bytes = tonumber(args[2] or "0") or 0
+  unique = (args[3] or "") ~= ""
+  counter = 0
+  token_prefix = "Bearer " .. (args[3] or "") .. "-" .. tostring(thread_id or 0) .. "-"
   non_200 = 0
   graphql_errors = 0
   wrong_size = 0
+end
+
+function request()
+  if not unique then
+    return wrk.request() -- wrk's own, formatted once
+  end
+  counter = counter + 1
+  wrk.headers["Authorization"] = token_prefix .. counter
+  return wrk.format()
 end
 
 function response(status, headers, body)

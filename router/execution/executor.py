@@ -173,25 +173,7 @@ class Executor:
             entities_at(run.data, path, found)
         # The merged tree shares objects (one answer merged into every owner of a representation): an entity
         # reached twice is one owner, merged once.
-        seen: set[int] = set()
-        representations: list[dict[str, Any]] = []
-        index_of: dict[Any, int] = {}
-        owners: list[list[dict[str, Any]]] = []
-        keyed = self.representations.keyed(fetch)
-        for entity in found:
-            if id(entity) in seen:
-                continue
-            seen.add(id(entity))
-            representation, key = keyed(entity)
-            if representation is None:
-                continue
-            index = index_of.get(key)
-            if index is None:
-                index = index_of[key] = len(representations)
-                representations.append(representation)
-                owners.append([entity])
-            else:
-                owners[index].append(entity)
+        representations, owners = self.representations.grouped(fetch)(found)
         if not representations:
             return
         cache = self.entity_cache
@@ -210,8 +192,14 @@ class Executor:
             merge = self._merge
             for index, result in enumerate(entities[: len(owners)]):
                 if type(result) is dict:
+                    fields = result.keys()
                     for entity in owners[index]:
-                        merge(entity, result)
+                        # Usually the answer brings only fields the entity lacks: dict.update does what
+                        # _merge would (set each), in C.
+                        if fields.isdisjoint(entity):
+                            entity.update(result)
+                        else:
+                            merge(entity, result)
         if errors:
             self._entity_errors(flatten, run, errors, owners)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -16,6 +17,9 @@ from router.supergraph.model import Supergraph
 
 # entity -> (its representation, or None when it has none; the representation's deduplication key)
 Keyed = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]
+# the entities of a fetch (in document order) -> (the distinct representations, the owners of each)
+Grouped = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]]
+_PLAIN = frozenset({str, int})  # value types a representation's key tuple may hold (bool is not int here)
 # Compiled builders kept per fetch (bounded: plans come and go with the plan cache).
 _CACHE_SIZE = 4096
 
@@ -24,6 +28,115 @@ class Representations:
     def __init__(self, supergraph: Supergraph) -> None:
         self.supergraph = supergraph
         self._keyers: dict[Fetch, Keyed] = {}
+        self._groupers: dict[Fetch, Grouped] = {}
+
+    def grouped(self, fetch: Fetch) -> Grouped:
+        """`entities -> (representations, owners)` for `fetch`, made once per fetch: each distinct
+        representation once, with the entities (each object once) it stands for."""
+        grouped = self._groupers.get(fetch)
+        if grouped is None:
+            if len(self._groupers) >= _CACHE_SIZE:
+                self._groupers.clear()
+            grouped = self._groupers[fetch] = self._compile_grouped(fetch)
+        return grouped
+
+    def _compile_grouped(self, fetch: Fetch) -> Grouped:
+        """The usual case (one type condition, one flat key field: `{__typename id}`) in one loop that builds
+        a representation only for the first entity of each key; any other through `keyed`. The gateways
+        benchmark reaches ~270 entities a request for ~25 distinct representations: building each entity's
+        representation dict to throw most away was a tenth of the router's CPU."""
+        keyed = self.keyed(fetch)
+        single = self._single_key(fetch)
+
+        def general(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+            representations: list[dict[str, Any]] = []
+            owners: list[list[dict[str, Any]]] = []
+            index_of: dict[Any, int] = {}
+            for entity in _once(found):
+                representation, key = keyed(entity)
+                if representation is None:
+                    continue
+                index = index_of.get(key)
+                if index is None:
+                    index_of[key] = len(representations)
+                    representations.append(representation)
+                    owners.append([entity])
+                else:
+                    owners[index].append(entity)
+            return representations, owners
+
+        if single is None:
+            return general
+        matches, keys, names, renamed = single
+        get_values = itemgetter(*keys)
+        one = len(keys) == 1
+
+        def flat(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+            representations: list[dict[str, Any]] = []
+            owners: list[list[dict[str, Any]]] = []
+            index_of: dict[Any, int] = {}
+            for entity in _once(found):
+                typename = entity.get("__typename")
+                if typename is None or (matches is not None and typename not in matches):
+                    continue
+                try:
+                    values = get_values(entity)
+                except KeyError:
+                    continue
+                if one:
+                    values = (values,)
+                typename = renamed.get(typename, typename)
+                if _PLAIN.issuperset(map(type, values)):
+                    # Strings and ints (never equal to each other): a tuple is a cheaper key than JSON.
+                    key: Any = (typename, *values)
+                    index = index_of.get(key)
+                    if index is not None:
+                        owners[index].append(entity)
+                        continue
+                    representation = dict(zip(names, values, strict=True))
+                    representation["__typename"] = typename
+                else:
+                    representation = dict(zip(names, values, strict=True))
+                    representation["__typename"] = typename
+                    key = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+                    index = index_of.get(key)
+                    if index is not None:
+                        owners[index].append(entity)
+                        continue
+                index_of[key] = len(representations)
+                representations.append(representation)
+                owners.append([entity])
+            return representations, owners
+
+        return flat
+
+    def _single_key(
+        self, fetch: Fetch
+    ) -> tuple[frozenset[str] | None, tuple[str, ...], tuple[str, ...], dict[str, str]] | None:
+        """(the typenames it applies to, None: any; the response keys of its flat fields; the fields' names;
+        typename -> the name it is sent under) when `fetch`'s representations are one type condition with
+        flat fields only; else None."""
+        assert fetch.requires is not None
+        cases = [item for item in fetch.requires.items.values() if not isinstance(item, OutField)]
+        if len(cases) != 1:
+            return None
+        fields = []
+        for sub in cases[0].sub.items.values():
+            if not isinstance(sub, OutField) or sub.sub is not None:
+                return None
+            if sub.name != "__typename":
+                fields.append(sub)
+        if not fields:
+            return None
+        condition = cases[0].type_condition
+        matches = None
+        renamed: dict[str, str] = {}
+        if condition is not None:
+            matches = self.supergraph.runtime_types(condition) | {condition}
+            if condition in fetch.interface_objects:
+                renamed = {typename: fetch.interface_objects[condition] for typename in matches}
+        keys = tuple(field.alias or field.name for field in fields)
+        return matches, keys, tuple(field.name for field in fields), renamed
 
     def keyed(self, fetch: Fetch) -> Keyed:
         """`entity -> (representation or None, its deduplication key)` for `fetch`, made once per fetch."""
@@ -139,3 +252,9 @@ def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
             projected = {"__typename": value["__typename"], **projected}
         return projected
     return value
+
+
+def _once(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`found` with each object once (the merged tree shares objects: one reached twice is one owner)."""
+    seen: set[int] = set()
+    return [entity for entity in found if not (id(entity) in seen or seen.add(id(entity)))]

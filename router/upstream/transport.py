@@ -1,8 +1,9 @@
-"""HTTP to the subgraphs: one keep-alive connection pool per subgraph (aiohttp), JSON in and out (orjson).
+"""HTTP to the subgraphs: one keep-alive connection pool per subgraph, JSON in and out (orjson).
 
 Measured on the gateways-benchmark stand-ins, one core, small POSTs: httpx 2.6-2.9 ms a request, aiohttp
-0.4-0.6 ms, a bare asyncio-streams client 0.14-0.23 ms. aiohttp is the well-kept choice until our own client
-earns its place (the numbers are in the issue notes).
+0.4-0.6 ms, a bare asyncio-streams client 0.14-0.23 ms. So plain-HTTP subgraphs get the router's own
+HTTP/1.1 client (router/upstream/http1.py, the measured reason there); HTTPS subgraphs and multipart uploads
+(a streamed body) keep aiohttp, the well-kept general client.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from router.upstream.http1 import ExchangeError, ExchangeTimeout, Http1Pool, Response
 from router.upstream.uploads import fetch_upload
 from shared.keepalive import CLIENT_KEEP_ALIVE_SECONDS
 
@@ -76,6 +78,9 @@ class SubgraphTransport:
         self.keep_headers = False
         # Made on first use: an aiohttp session belongs to the event loop that creates it.
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        # graph -> the router's own client's pool (plain-HTTP subgraphs; made on first use, like a session).
+        self._pools: dict[str, Http1Pool] = {}
+        self._plain = frozenset(graph for graph, url in self.urls.items() if url.startswith("http://"))
 
     def _session(self, graph: str) -> aiohttp.ClientSession:
         session = self._sessions.get(graph)
@@ -98,7 +103,40 @@ class SubgraphTransport:
         if upload is not None:
             # The fetch carries a client's files: multipart, streamed (upstream/uploads.py).
             return await upload.send(self._exchange, graph, data, request_headers)
+        if graph in self._plain:
+            return await self._plain_exchange(graph, data, request_headers)
         return await self._exchange(graph, data, request_headers)
+
+    async def _plain_exchange(
+        self, graph: str, data: bytes, request_headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """`_exchange` over the router's own HTTP/1.1 client (a plain-HTTP subgraph, a byte body)."""
+        pool = self._pools.get(graph)
+        if pool is None:
+            pool = self._pools[graph] = Http1Pool(
+                self.urls[graph], limit=self._connections, keepalive=CLIENT_KEEP_ALIVE_SECONDS
+            )
+        try:
+            response: Response = await pool.post(data, request_headers, self.timeouts[graph])
+        except ExchangeTimeout as exc:
+            raise SubgraphTimeoutError(str(exc)) from exc
+        except ExchangeError as exc:
+            raise SubgraphFetchError(str(exc)) from exc
+        try:
+            payload = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
+            raise SubgraphHTTPError(response.status, response.reason)
+        cache_control = response.header(b"cache-control") if graph in self.cache_control_graphs else None
+        kept = (
+            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+            if self.keep_headers
+            else None
+        )
+        if cache_control is not None or kept is not None:
+            return SubgraphAnswer(payload, cache_control, kept)
+        return payload
 
     async def _exchange(
         self, graph: str, data: bytes | AsyncIterable[bytes], request_headers: Mapping[str, str]
@@ -128,5 +166,8 @@ class SubgraphTransport:
         return payload
 
     async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
         sessions, self._sessions = list(self._sessions.values()), {}
         await asyncio.gather(*(session.close() for session in sessions))
