@@ -1,20 +1,27 @@
-"""Benchmark of `placeOrder` end to end: orders, inventory and payments (and products for prices) as real
-processes on real databases, each order running the whole saga (reserve, charge, confirm).
+"""Benchmark of `placeOrder` through the router: orders, inventory and payments (and products for prices) as
+real processes on real databases, the router over the committed supergraph, each order running the whole saga
+(catalog read, reserve, charge, confirm) and answered CONFIRMED.
 
 Orders are spread over 100 products (one hot product would measure its row lock). Reports orders per second
-and p50/p99 latency at 1, 10 and 50 concurrent clients. The reference, measured in the same run, is the same
-work called directly by the client (prices from products, then reserveStock, chargePayment, confirmReservation
-with a SERVICE token): the ratio is what the orders service adds (its own transactions, the saga's persisted
-steps, its outbox).
+and p50/p99 latency at 1, 10 and 50 concurrent clients. The reference, measured in the same run right after
+each level, is the saga's peer work called directly by the client at the same concurrency (prices from
+products, then reserveStock, chargePayment, confirmReservation with a SERVICE token): the ratios are what the
+router and the orders service add (the edge, the order's own transactions, the saga's persisted steps, its
+outbox). `--profile DIR` records the orders process with py-spy during the 10-client level (flame graph).
 
-    .venv/bin/python bench/place_order.py [--orders 200] [--levels 1,10,50]
+    .venv/bin/python bench/place_order.py [--orders 200] [--levels 1,10,50] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
+import signal
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import aiohttp
 import stack
@@ -22,7 +29,7 @@ from measure import gql, percentile, run_calls
 
 SERVICES = ["products", "inventory", "payments", "orders"]
 PRODUCTS = 100
-RUN = stack.isolate(SERVICES)
+RUN = stack.isolate(SERVICES, router=True)
 
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"""
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
@@ -35,21 +42,34 @@ CHARGE = "mutation($i: ChargePaymentInput!) { chargePayment(input: $i) { id stat
 CONFIRM = "mutation($k: String!) { confirmReservation(key: $k) { id status } }"
 
 
+def profiler(pid: int, directory: str | None, level: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording process `pid` (the orders service) until stopped, when asked and installed."""
+    if directory is None or level != 10:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--output", str(out / "orders.svg")]
+    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
     parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the orders process at 10 clients into DIR")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
-    async with stack.Stack(SERVICES) as running:
+    async with stack.Stack(SERVICES, router=True) as running:
         url = running.url
+        router = running.router_url
+        orders_pid = next(p.process.pid for p in running.started if p.name == "orders")
         admin = running.token(["ADMIN"])
         service = running.service_token("orders")
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as client:
             # Orders spread over a catalog (one hot product would measure its row lock, not the saga).
-            products = []
-            for number in range(PRODUCTS):
+            async def create(number: int) -> str:
                 product_input = {
                     "sku": f"BENCH-{RUN}-{number}".upper(),
                     "name": f"Bench mug {number}",
@@ -57,8 +77,13 @@ async def main() -> None:
                     "category": "Bench",
                 }
                 created = await gql(client, url["products"], CREATE, {"input": product_input}, admin)
-                products.append(created["createProduct"]["id"])
-                await gql(client, url["inventory"], ADJUST, {"id": products[-1], "d": 1_000_000}, admin)
+                product_id = created["createProduct"]["id"]
+                await gql(client, url["inventory"], ADJUST, {"id": product_id, "d": 1_000_000}, admin)
+                return product_id
+
+            products = []
+            for start in range(0, PRODUCTS, 10):
+                products += await asyncio.gather(*(create(n) for n in range(start, start + 10)))
             customers = [running.token(["CUSTOMER"]) for _ in range(max(levels))]
 
             async def place(index: int) -> None:
@@ -69,7 +94,7 @@ async def main() -> None:
                     "idempotencyKey": uuid.uuid4().hex,
                 }
                 data = await gql(
-                    client, url["orders"], PLACE, {"input": order_input}, customers[index % len(customers)]
+                    client, router, PLACE, {"input": order_input}, customers[index % len(customers)]
                 )
                 assert data["placeOrder"]["status"] == "CONFIRMED", data
 
@@ -92,22 +117,30 @@ async def main() -> None:
                 await gql(client, url["payments"], CHARGE, {"i": charge}, service)
                 await gql(client, url["inventory"], CONFIRM, {"k": f"{key}:reserve"}, service)
 
-            for warm in range(20):  # connections, plan caches, JIT-less but warm pools
+            for warm in range(30):  # connections, plan caches, warm pools
                 await place(warm)
                 await direct(warm)
-            print(f"placeOrder end to end, {args.orders} orders per level (one process per service)")
+            print(f"placeOrder through the router, {args.orders} orders per level (one process per service)")
+            print(
+                "reference (same run and clients): the saga's peer calls made directly (no router, no orders)"
+            )
             print(
                 f"{'clients':>7} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} | {'direct/s':>9} {'p50 ms':>8} "
-                f"{'p99 ms':>8} | {'p50 ratio':>9}"
+                f"{'p99 ms':>8} | {'rate ratio':>10} {'p50 ratio':>9}"
             )
             for concurrency in levels:
+                spy = profiler(orders_pid, args.profile, concurrency)
                 rate, lat = await run_calls(concurrency, args.orders, place)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+                    spy.wait(30)
                 ref_rate, ref = await run_calls(concurrency, args.orders, direct)
                 print(
                     f"{concurrency:>7} {rate:>9.1f} {percentile(lat, 50) * 1000:>8.1f} "
                     f"{percentile(lat, 99) * 1000:>8.1f} | {ref_rate:>9.1f} "
                     f"{percentile(ref, 50) * 1000:>8.1f} {percentile(ref, 99) * 1000:>8.1f} | "
-                    f"{percentile(lat, 50) / percentile(ref, 50):>8.2f}x"
+                    f"{rate / ref_rate:>9.2f}x {percentile(lat, 50) / percentile(ref, 50):>8.2f}x",
+                    flush=True,
                 )
 
 
