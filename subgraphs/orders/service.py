@@ -242,7 +242,7 @@ class OrderService:
         """The order of (user, idempotency key), waited for: made by `create` (None: a concurrent request
         with this key made it first) with its saga started, or the one made before; CONFLICT when that one
         answered another request (`fingerprint`)."""
-        async with self.saga.sessionmaker() as session:
+        async with self.saga.reads() as session:
             existing = await repository.get_by_key(session, user_id, key)
         order: Order | None = None
         created: CreatedOrder | None = None
@@ -252,7 +252,7 @@ class OrderService:
                 created = CreatedOrder(order, self._created.pop(order.id))
                 self.saga.start_created(created)
             else:
-                async with self.saga.sessionmaker() as session:
+                async with self.saga.reads() as session:
                     existing = await repository.get_by_key(session, user_id, key)
         if existing is not None:
             if existing.request_hash != fingerprint:
@@ -375,7 +375,7 @@ class OrderService:
         stored now; OrderNotPlaced when it ended CANCELLED or FAILED."""
         order = confirmed
         if order is None:
-            async with self.saga.sessionmaker() as session:
+            async with self.saga.reads() as session:
                 order = await repository.get(session, order_id)
         assert order is not None
         self.context.loaders.remember(order)
