@@ -163,18 +163,25 @@ def checkout_dir(path: str) -> str:
 async def stack_of(code: str | None, run: str) -> AsyncIterator[stack.Stack]:
     """A stack of this checkout's code, or (`code`, a directory) of another checkout's with this run's ids;
     the environment it was made in is put back to drop its databases."""
+    here = os.getcwd()
     if code is not None:
+        # `python -m` puts the working directory first on the path: the processes start in `code`.
         os.environ["PYTHONPATH"] = code
+        os.chdir(code)
     running = stack.Stack(SERVICES, router=True)
     env = dict(os.environ)
     os.environ.pop("PYTHONPATH", None)
-    async with running:
-        try:
-            yield running
-        finally:  # before the stack drops its databases, which it names from the environment
-            os.environ.clear()
-            os.environ.update(env)
-            os.environ.pop("PYTHONPATH", None)
+    try:
+        await running.__aenter__()
+    finally:
+        os.chdir(here)
+    try:
+        yield running
+    finally:
+        os.environ.clear()  # the stack drops its databases, which it names from the environment
+        os.environ.update(env)
+        os.environ.pop("PYTHONPATH", None)
+        await running.__aexit__(None, None, None)
 
 
 def row(label: str, clients: int, rate: float, latencies: list[float]) -> str:
