@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Interval, MetaData, event, exc, literal
+from sqlalchemy import Interval, MetaData, literal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.util import await_only
 
 # Stable constraint and index names, so Alembic migrations never depend on the database's own naming.
 NAMING_CONVENTION = {
@@ -53,13 +51,11 @@ def create_engine(
     connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
     if pgbouncer:
         connect_args.update(pgbouncer_safe())
-    engine = create_async_engine(
+    return create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
-        # Behind PgBouncer, SQLAlchemy's own pre-ping (it wraps its probe in a transaction for PgBouncer's
-        # transaction mode); on a direct connection, `_ping_on_checkout`.
-        pool_pre_ping=pgbouncer,
+        pool_pre_ping=True,
         # A server restart must not leave the pool with dead connections for long.
         pool_recycle=1800,
         connect_args=connect_args,
@@ -67,36 +63,6 @@ def create_engine(
         # password hashes, tokens. The statement itself (placeholders only) stays for the reader.
         hide_parameters=True,
     )
-    if not pgbouncer:
-        event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
-        event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
-    return engine
-
-
-# A connection given back this recently (it worked a moment ago) is handed out again without a probe.
-PING_AFTER_IDLE_SECONDS = 1.0
-_CHECKED_IN_AT = "myshop_checked_in_at"
-
-
-def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
-    record.info[_CHECKED_IN_AT] = time.monotonic()
-
-
-def _ping_on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """The pre-ping of a direct connection, in one round trip and only after a second idle. SQLAlchemy's
-    asyncpg pre-ping takes three (BEGIN, the probe, ROLLBACK: for PgBouncer) on every checkout: a saga step's
-    transaction paid 3 of its ~9 round trips for it (placeOrder, bench/place_order.py), and placeOrder checks
-    out about 10 connections over its four services. A dead connection (a server restart) fails the probe,
-    and the pool drops every connection older than now and hands out a new one, as pre-ping does; one used
-    within the last second is trusted (a restart takes longer, and its first statement's failure is the
-    SERVICE_UNAVAILABLE a restart answers anyway)."""
-    returned = record.info.get(_CHECKED_IN_AT)
-    if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
-        return
-    try:
-        await_only(dbapi_connection.driver_connection.fetchrow(";"))
-    except Exception as error:
-        raise exc.InvalidatePoolError() from error
 
 
 def pgbouncer_safe() -> dict[str, Any]:
