@@ -286,7 +286,12 @@ class InventoryService:
                 raise RuntimeError(f"reservation {key!r} conflicted but cannot be read")
             return existing
         # The request rolls back on any refusal: units held for earlier lines and the reservation row go too.
-        blocked = await repository.unsellable(self.session, [variant_id for variant_id, _ in wanted])
+        # One line needs no look first: its UPDATE refuses an unsellable variant and `_reserve_line` says so.
+        blocked = (
+            await repository.unsellable(self.session, [variant_id for variant_id, _ in wanted])
+            if len(wanted) > 1
+            else []
+        )
         if blocked:
             self._not_sellable(blocked)
         reserved: list[ReservationLineRecord] = []

@@ -28,11 +28,12 @@ async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order |
     return (await session.scalars(statement)).one_or_none()
 
 
-async def insert_items(session: AsyncSession, items: list[dict[str, Any]]) -> None:
-    """An order's lines; a line without `variant_id` is of a product sold as one thing, whose one variant
-    shares its id."""
+async def insert_items(session: AsyncSession, items: list[dict[str, Any]]) -> list[OrderItem]:
+    """An order's lines, as inserted (in line order); a line without `variant_id` is of a product sold as one
+    thing, whose one variant shares its id."""
     rows = [{"variant_id": item["product_id"], **item} for item in items]
-    await session.execute(insert(OrderItem).values(rows))
+    inserted = await session.scalars(insert(OrderItem).values(rows).returning(OrderItem))
+    return sorted(inserted, key=lambda item: item.line)
 
 
 async def get_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Order | None:
@@ -55,6 +56,22 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Orde
 
 async def update_order(session: AsyncSession, order_id: uuid.UUID, values: dict[str, Any]) -> None:
     await session.execute(update(Order).where(Order.id == order_id).values(**values, updated_at=func.now()))
+
+
+async def advance_running(
+    session: AsyncSession, order_id: uuid.UUID, owner: str, values: dict[str, Any]
+) -> Order | None:
+    """Update a RUNNING order whose saga `owner` leases, locking its row, and return it as updated: the lock,
+    the checks and the change in one statement. None (nothing changed) when it is not RUNNING or not leased
+    to `owner` (any more)."""
+    statement = (
+        update(Order)
+        .where(Order.id == order_id, Order.saga_state == SagaState.RUNNING, Order.lease_owner == owner)
+        .values(**values, updated_at=func.now())
+        .returning(Order)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
 
 
 async def items_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:
@@ -120,14 +137,19 @@ async def steps_of(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Saga
 async def record_step(
     session: AsyncSession, order_id: uuid.UUID, step: str, status: str, detail: str | None, *, attempt: bool
 ) -> None:
-    values = {
-        "order_id": order_id,
-        "step": step,
-        "status": status,
-        "detail": detail,
-        "attempts": int(attempt),
-    }
-    statement = insert(SagaStep).values(**values)
+    await record_steps(session, order_id, [(step, status, detail, attempt)])
+
+
+async def record_steps(
+    session: AsyncSession, order_id: uuid.UUID, steps: Sequence[tuple[str, str, str | None, bool]]
+) -> None:
+    """Record (step, status, detail, attempt) of distinct steps in one statement (a step done and the next
+    one started)."""
+    rows = [
+        {"order_id": order_id, "step": step, "status": status, "detail": detail, "attempts": int(attempt)}
+        for step, status, detail, attempt in steps
+    ]
+    statement = insert(SagaStep).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["order_id", "step"],
         set_={

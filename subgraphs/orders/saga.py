@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.backoff import Backoff
 from shared.context import Runtime
+from shared.db import create_sessionmaker
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
 from subgraphs.orders.leased_runs import LeasedRuns, LeaseLost
 from subgraphs.orders.metrics import OrdersMetrics
-from subgraphs.orders.models import FINAL_STATUSES, Order, OrderStatus, SagaState, outbox
+from subgraphs.orders.models import FINAL_STATUSES, Order, OrderItem, OrderStatus, SagaState, outbox
 from subgraphs.orders.order_price import order_summary
 from subgraphs.orders.peers import Peers, StepAnswer
 from subgraphs.orders.settings import OrdersSettings
@@ -56,6 +57,16 @@ def step_key(order_id: uuid.UUID | str, step: str) -> str:
 
 
 @dataclass
+class CreatedOrder:
+    """An order this process just inserted, with its lines, as the insert returned them: its saga starts from
+    them (nothing read back), and sets `confirmed` to the order as confirmed for the request waiting on it."""
+
+    order: Order
+    items: list[OrderItem]
+    confirmed: Order | None = None
+
+
+@dataclass
 class StepFailure(Exception):
     """A forward step that cannot succeed: the saga compensates and ends in `status`."""
 
@@ -72,6 +83,8 @@ class Saga:
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
         self.sessionmaker = runtime.sessionmaker
+        # One-statement reads outside a transaction: no BEGIN and ROLLBACK round trips around them.
+        self.reads = create_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self.peers = Peers(runtime)
         self.metrics = metrics
         # Retries of many sagas (a burst of orders against a peer that is down) spread out.
@@ -86,6 +99,8 @@ class Saga:
             recovered=metrics.sagas_recovered.inc,
         )
         self.owner = self.runs.owner
+        # Orders inserted here whose saga is about to start (`start_created`), by id.
+        self._created: dict[uuid.UUID, CreatedOrder] = {}
 
     # --- starting and waiting ---
 
@@ -96,13 +111,18 @@ class Saga:
         """
         return self.runs.start(order_id, announced=announced)
 
+    def start_created(self, created: CreatedOrder) -> asyncio.Task[None]:
+        """Drive the saga of an order this process inserted (its first step's STARTED committed with it)."""
+        self._created[created.order.id] = created
+        return self.start(created.order.id, announced=True)
+
     async def wait(self, order_id: uuid.UUID, seconds: float) -> None:
         """Until the saga running here ends, or `seconds`; for a saga driven elsewhere, poll the database."""
         deadline = time.monotonic() + seconds
         if await self.runs.wait_here(order_id, seconds):
             return
         while time.monotonic() < deadline:
-            async with self.sessionmaker() as session:
+            async with self.reads() as session:
                 order = await repository.get(session, order_id)
             if order is None or order.saga_state == SagaState.DONE:
                 return
@@ -126,17 +146,24 @@ class Saga:
         self.metrics.saga_duration.observe(time.perf_counter() - started)
 
     async def _drive(self, order_id: uuid.UUID, *, announced: bool) -> None:
-        order, steps, lines = await self._load(order_id)
+        created = self._created.pop(order_id, None)
+        if created is not None and announced:  # as inserted, its first step STARTED: nothing to read back
+            order, steps, items = created.order, {RESERVE: STARTED}, created.items
+        else:
+            order, steps, items = await self._load(order_id)
+        lines = [(str(item.variant_id), item.quantity) for item in items]
         if order.saga_state == SagaState.RUNNING:
             for step in FORWARD_STEPS:
                 if steps.get(step) == DONE:
                     continue
                 try:
-                    await self._forward(order, step, lines, announced=announced)
+                    order = await self._forward(order, step, lines, items, announced=announced)
                 except StepFailure as failure:
                     await self._begin_compensation(order_id, failure)
-                    order, steps, lines = await self._load(order_id)
+                    order, steps, items = await self._load(order_id)
                     break
+                if created is not None and order.status == OrderStatus.CONFIRMED:
+                    created.confirmed = order
                 # Each step's transaction records the next one STARTED.
                 announced = True
             else:
@@ -144,22 +171,28 @@ class Saga:
         if order.saga_state == SagaState.COMPENSATING:
             await self._compensate(order, steps)
 
-    async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str], list[tuple[str, int]]]:
-        """The order, the status of each of its steps, and its lines (variant id, quantity): stock is the
-        variant's."""
+    async def _load(self, order_id: uuid.UUID) -> tuple[Order, dict[str, str], list[OrderItem]]:
+        """The order, the status of each of its steps, and its lines (stock is their variant's)."""
         async with self.sessionmaker() as session:
             order = await repository.get(session, order_id)
             if order is None:
                 raise LookupError(f"no order {order_id}")
             steps = {name: row.status for name, row in (await repository.steps_of(session, order_id)).items()}
             items = (await repository.items_of(session, [order_id]))[order_id]
-        return order, steps, [(str(item.variant_id), item.quantity) for item in items]
+        return order, steps, items
 
     # --- forward steps ---
 
     async def _forward(
-        self, order: Order, step: str, lines: list[tuple[str, int]], *, announced: bool
-    ) -> None:
+        self,
+        order: Order,
+        step: str,
+        lines: list[tuple[str, int]],
+        items: list[OrderItem],
+        *,
+        announced: bool,
+    ) -> Order:
+        """Call the step's peer and record it done: the order as it is then."""
         if not announced:  # a recovered saga: this call may be the step's second
             await self._record(order.id, step, STARTED, None, attempt=True)
         key = step_key(order.id, step)
@@ -195,7 +228,7 @@ class Saga:
                 raise StepFailure(
                     OrderStatus.FAILED, "RESERVATION_RELEASED", "The stock reservation expired."
                 )
-        await self._advance(order.id, step, answer)
+        return await self._advance(order, step, answer, items)
 
     async def _retrying(self, step: str, call: Callable[[], Awaitable[StepAnswer]]) -> StepAnswer:
         """A forward call, retried on transient failures until the step's deadline."""
@@ -232,27 +265,32 @@ class Saga:
                 self.metrics.saga_step_retries.labels(step).inc()
                 await asyncio.sleep(delay)
 
-    async def _advance(self, order_id: uuid.UUID, step: str, answer: StepAnswer) -> None:
-        """Record a done step and the order's new status, its events, in one transaction."""
+    async def _advance(self, order: Order, step: str, answer: StepAnswer, items: list[OrderItem]) -> Order:
+        """Record a done step and the order's new status, its events, in one transaction: the order as
+        updated (`order` itself when nothing was)."""
         status = STATUS_AFTER[step]
+        values: dict[str, Any] = {"status": status}
+        if status == OrderStatus.CONFIRMED:
+            values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+        steps = [(step, DONE, f"{answer.id} {answer.status}", False)]
+        if step != CONFIRM:  # recorded before its peer is called, with this commit
+            steps.append((FORWARD_STEPS[FORWARD_STEPS.index(step) + 1], STARTED, None, True))
         async with self.sessionmaker() as session, session.begin():
-            order = await self._locked(session, order_id)
-            if order.saga_state != SagaState.RUNNING:
-                return  # a cancellation got there first; it compensates what we did
-            await repository.record_step(
-                session, order_id, step, DONE, f"{answer.id} {answer.status}", attempt=False
-            )
-            if step != CONFIRM:  # recorded before its peer is called, with this commit
-                following = FORWARD_STEPS[FORWARD_STEPS.index(step) + 1]
-                await repository.record_step(session, order_id, following, STARTED, None, attempt=True)
-            values: dict[str, Any] = {"status": status}
-            if status == OrderStatus.CONFIRMED:
-                values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+            # The row locked, the lease and the state checked and the status set in one statement. While
+            # the saga runs under our lease nothing else changes the order's status: `order.status` is the
+            # status it had.
+            updated = await repository.advance_running(session, order.id, self.owner, values)
+            if updated is None:
+                await self._locked(session, order.id)  # LeaseLost when another process drives it now
+                return order  # a cancellation got there first; it compensates what we did
+            await repository.record_steps(session, order.id, steps)
+            if status == OrderStatus.CONFIRMED and updated.cart_id is not None:
                 # Checked out: the customer's next `cart` is a new one.
-                await cart_repository.end_checkout(session, order_id, completed=True)
-            await change_status(session, order, status, None, values)
+                await cart_repository.end_checkout(session, order.id, completed=True)
+            await record_change(session, updated, order.status, status, None, items)
         if status == OrderStatus.CONFIRMED:
             self.metrics.saga_outcomes.labels(status).inc()
+        return updated
 
     # --- compensation ---
 
@@ -335,8 +373,20 @@ async def change_status(
     session: AsyncSession, order: Order, status: OrderStatus, reason: str | None, values: dict[str, Any]
 ) -> None:
     """Set an order's status (with `values`), append the history, emit the events: one transaction."""
-    previous = order.status
     await repository.update_order(session, order.id, values)
+    await record_change(session, order, order.status, status, reason)
+
+
+async def record_change(
+    session: AsyncSession,
+    order: Order,
+    previous: str,
+    status: OrderStatus,
+    reason: str | None,
+    items: list[OrderItem] | None = None,
+) -> None:
+    """The history and the events of an order's status change from `previous` to `status` (its `items`
+    read when not given), in the transaction that made it."""
     await repository.add_history(session, order.id, status, reason)
     base = {"orderId": order.id, "userId": order.user_id}
     await outbox.emit(
@@ -346,7 +396,8 @@ async def change_status(
         aggregate_id=order.id,
     )
     if status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
-        items = (await repository.items_of(session, [order.id]))[order.id]
+        if items is None:
+            items = (await repository.items_of(session, [order.id]))[order.id]
         summary = {**base, **order_summary(order, items)}
         if status == OrderStatus.CONFIRMED:
             await outbox.emit(session, OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id)

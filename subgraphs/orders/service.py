@@ -48,7 +48,7 @@ from subgraphs.orders.peers import (
     ItemRef,
     Resolved,
 )
-from subgraphs.orders.saga import RESERVE, STARTED, Saga
+from subgraphs.orders.saga import RESERVE, STARTED, CreatedOrder, Saga
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
 
@@ -195,6 +195,8 @@ class OrderService:
         settings = context.settings
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
+        # The lines of the order this request inserted, by order id (`insert_pending`), for its saga.
+        self._created: dict[uuid.UUID, list[OrderItem]] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -240,15 +242,17 @@ class OrderService:
         """The order of (user, idempotency key), waited for: made by `create` (None: a concurrent request
         with this key made it first) with its saga started, or the one made before; CONFLICT when that one
         answered another request (`fingerprint`)."""
-        async with self.saga.sessionmaker() as session:
+        async with self.saga.reads() as session:
             existing = await repository.get_by_key(session, user_id, key)
         order: Order | None = None
+        created: CreatedOrder | None = None
         if existing is None:
             order = await create()
             if order is not None:
-                self.saga.start(order.id, announced=True)
+                created = CreatedOrder(order, self._created.pop(order.id))
+                self.saga.start_created(created)
             else:
-                async with self.saga.sessionmaker() as session:
+                async with self.saga.reads() as session:
                     existing = await repository.get_by_key(session, user_id, key)
         if existing is not None:
             if existing.request_hash != fingerprint:
@@ -260,7 +264,7 @@ class OrderService:
             order = existing
         assert order is not None
         await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
-        return await self.outcome(order.id)
+        return await self.outcome(order.id, created.confirmed if created is not None else None)
 
     async def _create(
         self, user_id: uuid.UUID, key: str, fingerprint: str, lines: list[OrderLine], method: str
@@ -352,11 +356,12 @@ class OrderService:
             return None
         for item in items:
             item["order_id"] = order.id
-        await repository.insert_items(session, items)
+        frozen = await repository.insert_items(session, items)
+        # Handed to the saga this request starts once committed (`once`): it need not read them back.
+        self._created[order.id] = frozen
         await repository.add_history(session, order.id, OrderStatus.PENDING, None)
         # The saga's first step, recorded before inventory is called (this commit comes first).
         await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
-        frozen = (await repository.items_of(session, [order.id]))[order.id]
         await outbox.emit(
             session,
             OrderEvent.ORDER_PLACED,
@@ -365,9 +370,13 @@ class OrderService:
         )
         return order
 
-    async def outcome(self, order_id: uuid.UUID) -> Order:
-        async with self.saga.sessionmaker() as session:
-            order = await repository.get(session, order_id)
+    async def outcome(self, order_id: uuid.UUID, confirmed: Order | None = None) -> Order:
+        """The order its saga `confirmed` in this process (as its last transaction returned it), else as
+        stored now; OrderNotPlaced when it ended CANCELLED or FAILED."""
+        order = confirmed
+        if order is None:
+            async with self.saga.reads() as session:
+                order = await repository.get(session, order_id)
         assert order is not None
         self.context.loaders.remember(order)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) and order.saga_state == SagaState.DONE:
