@@ -83,8 +83,14 @@ class Saga:
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
         self.sessionmaker = runtime.sessionmaker
-        # One-statement reads outside a transaction: no BEGIN and ROLLBACK round trips around them.
-        self.reads = create_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # One-statement reads outside a transaction: no BEGIN and ROLLBACK round trips around them. Not
+        # through PgBouncer in transaction mode: outside a transaction, asyncpg's parse and its execution of
+        # one statement are two exchanges, which PgBouncer may give to two server connections.
+        self.reads = (
+            runtime.sessionmaker
+            if settings.db_pgbouncer
+            else create_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        )
         self.peers = Peers(runtime)
         self.metrics = metrics
         # Retries of many sagas (a burst of orders against a peer that is down) spread out.
