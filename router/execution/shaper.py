@@ -138,30 +138,7 @@ class Shaper:
                             "        completed = into",
                         ]
                     else:
-                        block += [
-                            "completed = None",
-                            "if type(raw) is list:",
-                            f"    existing = out.get(k{i})",
-                            "    previous = existing if type(existing) is list else ()",
-                            "    known = len(previous)",
-                            "    completed = []",
-                            "    for at, item in enumerate(raw):",
-                            "        shaped = None",
-                            "        if type(item) is dict and not (",
-                            "            _hidden and item.get('__typename') in _hidden",
-                            "        ):",
-                            "            before = previous[at] if at < known else None",
-                            f"            {into}",
-                            f"            if s{i}(item, t{i}, variables, into):",
-                            "                shaped = into",
-                        ]
-                        if step[7]:  # non-null items: a null one nulls the list
-                            block += [
-                                "        if shaped is None:",
-                                "            completed = None",
-                                "            break",
-                            ]
-                        block.append("        completed.append(shaped)")
+                        block += _list_block(i, into, non_null_items=step[7])
                 if step[3]:  # non-null: a null bubbles up
                     block += ["if completed is None:", "    return False"]
                 block.append(f"out[k{i}] = completed")
@@ -273,3 +250,32 @@ class Shaper:
 
 def _conditions_hold(conditions: tuple[tuple[str, bool], ...], variables: Mapping[str, Any]) -> bool:
     return all(bool(variables.get(name)) == expected for name, expected in conditions)
+
+
+def _list_block(i: int, into: str, *, non_null_items: bool) -> list[str]:
+    """The generated lines that shape list field number `i` (see `Shaper._generate`)."""
+    block = [
+        "completed = None",
+        "if type(raw) is list:",
+        f"    existing = out.get(k{i})",
+        "    previous = existing if type(existing) is list else ()",
+        "    known = len(previous)",
+        "    completed = []",
+        "    for at, item in enumerate(raw):",
+        "        shaped = None",
+        "        if type(item) is dict and not (",
+        "            _hidden and item.get('__typename') in _hidden",
+        "        ):",
+        "            before = previous[at] if at < known else None",
+        f"            {into}",
+        f"            if s{i}(item, t{i}, variables, into):",
+        "                shaped = into",
+    ]
+    if non_null_items:  # a null item nulls the list
+        block += [
+            "        if shaped is None:",
+            "            completed = None",
+            "            break",
+        ]
+    block.append("        completed.append(shaped)")
+    return block

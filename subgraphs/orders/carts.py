@@ -36,10 +36,11 @@ from subgraphs.orders.cart_view import (
     pricing_lines,
 )
 from subgraphs.orders.models import Cart, CartLine, CartStatus
+from subgraphs.orders.order_input import clean_ref, sold_item
 from subgraphs.orders.peers import CatalogProduct, ItemRef, Peers, ShippingQuote
 from subgraphs.orders.promotions import CartView as Evaluation
 from subgraphs.orders.promotions import applicable_discounts
-from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable, clean_ref, sold_item
+from subgraphs.orders.service import MAX_TOTAL, ServiceUnavailable
 from subgraphs.orders.settings import OrdersSettings
 from subgraphs.orders.state import OrdersState
 

@@ -34,6 +34,7 @@ from shared.peers import PeerError
 from subgraphs.orders import cart_repository, promotion_repository, taxes
 from subgraphs.orders.cart_view import CartView, PriceInputs, cart_price, price_lines, pricing_lines
 from subgraphs.orders.models import Cart, CartStatus, Order, OrderStatus
+from subgraphs.orders.order_input import clean_payment_method
 from subgraphs.orders.order_price import frozen_line, frozen_price, variant_columns
 from subgraphs.orders.peers import ItemRef, ShippingQuote
 from subgraphs.orders.promotion_repository import UseOutcome
@@ -44,7 +45,6 @@ from subgraphs.orders.service import (
     MAX_TOTAL,
     OrderService,
     ServiceUnavailable,
-    clean_payment_method,
 )
 
 # A cart changed between reading it (catalog, quote: no lock held while peers answer) and locking it is
