@@ -13,6 +13,7 @@ its own.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import signal
@@ -26,7 +27,7 @@ from typing import Any
 
 from rich.console import Console
 
-from myshop import devstack
+from myshop import devstack, watch
 from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -95,7 +96,7 @@ class Supervisor:
             self._start_services(data_dir / "logs", plan)
             self._start_router(data_dir / "logs", plan)
             print_welcome(self.console, self.started, data_dir, sink, self.ops_token)
-            self._watch()
+            self._become_watcher(data_dir, infra, sink, plan["mail"])
         except Stop:
             pass
         finally:
@@ -188,16 +189,24 @@ class Supervisor:
         except RuntimeError as exc:
             raise StartFailed(f"{exc}; its log:\n{devstack.tail(service.log_path)}") from exc
 
-    def _watch(self) -> None:
-        """Until a stop signal; a child that exits on its own is a failure of the whole run."""
-        while True:
-            for service in self.started:
-                if service.process.poll() is not None:
-                    raise StartFailed(
-                        f"{service.name} exited ({service.process.returncode}); its log:\n"
-                        + devstack.tail(service.log_path)
-                    )
-            time.sleep(0.5)
+    def _become_watcher(self, data_dir: Path, infra: Infrastructure, sink: Any, mail: Any) -> None:
+        """This process becomes `myshop.watch` (os.execv: the same pid, keeping its children, none of what
+        it imported; see there), which watches and at the end stops what was started here."""
+        state = {
+            "children": [
+                {"name": service.name, "pid": service.process.pid, "log": str(service.log_path)}
+                for service in self.started
+            ],
+            "data_dir": str(data_dir),
+            "embedded": infra.embedded,
+            "mail": mail if sink is not None else None,
+        }
+        if sink is not None:
+            sink.stop()  # a thread of this image: the watcher starts its own on the same address
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.environ[watch.STATE_VARIABLE] = json.dumps(state)
+        os.execv(sys.executable, [sys.executable, "-m", "myshop.watch"])
 
 
 def print_welcome(
