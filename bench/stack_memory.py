@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -167,6 +168,8 @@ def measure(checkout: Path, label: str, args: argparse.Namespace) -> Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def ratio(ours: float, reference: float | None) -> float | None:
@@ -232,6 +235,7 @@ def main() -> None:
     )
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of idle before measuring")
     parser.add_argument("--samples", type=int, default=3, help="reads of each process, a second apart")
+    parser.add_argument("--keep", action="store_true", help="keep each run's data directory and logs")
     parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     parser.add_argument(
         "--servers-from-env",
