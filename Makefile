@@ -32,8 +32,12 @@ lint: $(VENV)/.installed
 compose: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop compose
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/login.py && $(BIN)/python bench/products_search.py && $(BIN)/python bench/place_order.py && $(BIN)/python bench/catalog_cache.py
+# The headline benchmarks in a short form and one table: figure | ours | reference (same run) | ratio | target |
+# holds? (bench/summary.py; about ten minutes). BENCH_BASELINE=DIR: a checkout of main with its own .venv, measured
+# beside this one by the benchmarks that take --baseline.
+BENCH_BASELINE ?=
+bench: $(VENV)/.installed node_modules/.installed
+	$(BIN)/python bench/summary.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 # The router fuzzed at length (tests/security/test_fuzz.py runs 500 operations of the same generator in CI).
 FUZZ_OPERATIONS ?= 20000

@@ -171,6 +171,37 @@ def up(
         raise typer.Exit(1) from exc
 
 
+@app.command("up-plan", hidden=True)
+def up_plan() -> None:
+    """(`myshop up`'s own) print the settings it starts from, as a plan line (myshop/devstack.py)."""
+    import json
+
+    from myshop import devstack
+
+    print(devstack.PLAN_MARK + json.dumps(devstack.common_plan()), flush=True)
+
+
+@app.command("up-prepare", hidden=True)
+def up_prepare(
+    services: Services = None,
+    demo_data: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the demo data.")] = True,
+) -> None:
+    """(`myshop up`'s own) check the connection budget, migrate, seed; print where everything listens."""
+    import json
+
+    from myshop import devstack
+    from shared.connection_budget import BudgetExceeded
+
+    try:
+        plan = devstack.prepare(
+            _names(services), demo_data=demo_data, log=lambda line: print(line, flush=True)
+        )
+    except BudgetExceeded as exc:
+        print(devstack.REFUSAL_MARK + json.dumps(str(exc)), flush=True)
+        raise typer.Exit(3) from exc
+    print(devstack.PLAN_MARK + json.dumps(plan), flush=True)
+
+
 @app.command()
 def replicas(
     count: Annotated[int, typer.Option("--replicas", min=1, max=4, help="Replicas of each process.")] = 2,

@@ -1,7 +1,13 @@
 """What `myshop up` does: infrastructure, migrations, demo data, one process per service, a clean stop.
 
-Each service runs as its own process (`myshop serve <name>`), logging to `<data_dir>/logs/<name>.log`; the
-router (`myshop router`) starts last, over the committed supergraph and the subgraph URLs of this run.
+Each service runs as its own process (`python -m myshop.process serve <name>`), logging to
+`<data_dir>/logs/<name>.log`; the router (`python -m myshop.process router`) starts last, over the committed
+supergraph and the subgraph URLs of this run.
+
+Importing this module costs little: settings, SQLAlchemy, the subgraphs, the demo data and the router's
+config are imported by the functions that use them. `myshop up`'s supervisor lives as long as the stack and
+runs those functions in short-lived child processes (`plan_of`), so it never holds them (measured: the
+supervisor idled at 203 MiB RSS holding them; see bench/stack_memory.py).
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import http.client
+import json
 import os
 import signal
 import socket
@@ -18,23 +26,29 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-from sqlalchemy.engine import make_url
+if TYPE_CHECKING:
+    from shared.settings import ServiceSettings
 
-from myshop import demo, migrations
-from router.config import RouterConfig
-from shared import connection_budget
-from shared.db import create_engine, create_sessionmaker
-from shared.settings import ServiceSettings
-from subgraphs import registry
+
+class HostPort(Protocol):
+    host: str
+    port: int
+
+
+@dataclass
+class Endpoint:
+    """Where a process listens, as a plan computed in a child process gives it (no settings object)."""
+
+    host: str
+    port: int
 
 
 @dataclass
 class ServiceProcess:
     name: str
-    settings: ServiceSettings | RouterConfig
+    settings: HostPort  # its ServiceSettings, RouterConfig or Endpoint
     process: subprocess.Popen[bytes]
     log_path: Path
 
@@ -44,10 +58,15 @@ class ServiceProcess:
 
 
 def service_settings(name: str) -> ServiceSettings:
-    return registry.load(name).settings_class()
+    """`name`'s settings from the environment; imports its settings module only, not its app."""
+    from subgraphs import registry
+
+    return registry.settings_class(name)()
 
 
 async def migrate(names: list[str], *, log: Callable[[str], None]) -> None:
+    from myshop import migrations
+
     for name in names:
         settings = service_settings(name)
         if await migrations.ensure_database(settings.postgres_url, settings.database_name):
@@ -57,6 +76,9 @@ async def migrate(names: list[str], *, log: Callable[[str], None]) -> None:
 
 
 async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
+    from myshop import demo
+    from shared.db import create_engine, create_sessionmaker
+
     for name in names:
         load = demo.seed_of(name)
         if load is None:
@@ -78,6 +100,99 @@ async def seed(names: list[str], *, log: Callable[[str], None]) -> None:
             log(line if line.startswith(f"{name}:") else f"{name}: {line}")
 
 
+# --- what `myshop up` asks of a child process (so that it never imports settings, SQLAlchemy, subgraphs) ---
+
+# The line of a child's output that carries its answer (JSON), and the one that carries a refusal to start.
+PLAN_MARK = "@plan "
+REFUSAL_MARK = "@refused "
+
+
+def common_plan() -> dict[str, str]:
+    """(In a child) the settings `myshop up` starts from: the data directory and the configured servers."""
+    from shared.settings import ServiceSettings
+
+    common = ServiceSettings()
+    return {
+        "data_dir": str(common.data_dir.expanduser().resolve()),
+        "postgres_url": common.postgres_url,
+        "redis_url": common.redis_url,
+    }
+
+
+def stack_plan(names: list[str]) -> dict[str, Any]:
+    """(In a child) where each process of this run listens, the peers' URLs, the mail sink's address (when
+    notifications sends to this machine) and whether the router has an ops token configured."""
+    from router.config import RouterConfig
+    from subgraphs import registry
+
+    services = {name: service_settings(name) for name in names}
+    router = RouterConfig()
+    mail = None
+    if "notifications" in services:
+        notifications = services["notifications"]
+        host, port = notifications.smtp_host, notifications.smtp_port  # type: ignore[attr-defined]
+        if host in ("127.0.0.1", "localhost", "::1"):
+            mail = [host, port]
+    return {
+        "services": {name: [settings.host, settings.port] for name, settings in services.items()},
+        "router": [router.host, router.port],
+        "router_ops_token": router_ops_token() is not None,
+        "peer_env": peer_env(names),
+        "mail": mail,
+        "all_subgraphs": list(registry.SUBGRAPHS),
+    }
+
+
+def prepare(names: list[str], *, demo_data: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    """(In a child) the connection budget checked, every database migrated and (`demo_data`) seeded; then
+    `stack_plan`. Raises `BudgetExceeded` when the pools do not fit their server."""
+    asyncio.run(check_connection_budget(names, dict(os.environ)))
+    asyncio.run(migrate(names, log=log))
+    if demo_data:
+        asyncio.run(seed(names, log=log))
+    return stack_plan(names)
+
+
+def plan_of(command: list[str], env: dict[str, str], *, log: Callable[[str], None]) -> dict[str, Any]:
+    """Runs `myshop <command>` (one that prints `PLAN_MARK` + JSON) as a child and returns its answer; its
+    other lines go to `log`. Raises `PlanRefused` (a refusal it printed) or RuntimeError (it failed)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "myshop.cli", *command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
+    )
+    plan: dict[str, Any] | None = None
+    output: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            if line.startswith(PLAN_MARK):
+                plan = json.loads(line[len(PLAN_MARK) :])
+            elif line.startswith(REFUSAL_MARK):
+                raise PlanRefused(json.loads(line[len(REFUSAL_MARK) :]))
+            else:
+                output.append(line)
+                log(line)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+    if process.returncode != 0 or plan is None:
+        last = "\n".join(output[-20:])
+        raise RuntimeError(f"`myshop {command[0]}` failed (exit code {process.returncode}):\n{last}")
+    return plan
+
+
+class PlanRefused(Exception):
+    """A child of `plan_of` refused (e.g. the connection budget is exceeded); the message says why."""
+
+
 # `myshop up`'s pools (pool, overflow) where MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW are not set: small,
 # so the stack and two test suites (2 workers, ~19 connections each at peak) share PostgreSQL's default 100:
 # 7 services x (1 + 1) + orders (1 + 3: its saga, recovery and relay use sessions beside the request's) = 18;
@@ -97,6 +212,10 @@ def pool_env(name: str, env: dict[str, str]) -> dict[str, str]:
 async def check_connection_budget(names: list[str], env: dict[str, str]) -> None:
     """Every service of this run against its server's budget (shared.connection_budget), before any starts;
     raises `BudgetExceeded`. Services behind PgBouncer are PgBouncer's to budget."""
+    from sqlalchemy.engine import make_url
+
+    from shared import connection_budget
+
     by_server: dict[tuple[object, ...], list[ServiceSettings]] = {}
     for name in names:
         with environment(pool_env(name, env)):
@@ -155,14 +274,23 @@ def peer_env(names: list[str]) -> dict[str, str]:
     return env
 
 
-def start_mail_sink(names: list[str], data_dir: Path, *, log: Callable[[str], None]) -> Any:
-    """A local SMTP sink where notifications sends (when it sends to this machine): mails become files."""
+def start_mail_sink(
+    names: list[str],
+    data_dir: Path,
+    *,
+    log: Callable[[str], None],
+    address: tuple[str, int] | None = None,
+) -> Any:
+    """A local SMTP sink where notifications sends (when it sends to this machine): mails become files.
+    `address`: notifications' SMTP host and port as already read (a `stack_plan`'s `mail`)."""
     if "notifications" not in names:
         return None
     from myshop.smtp_sink import start_smtp_sink
 
-    settings = service_settings("notifications")
-    host, port = settings.smtp_host, settings.smtp_port  # type: ignore[attr-defined]
+    if address is None:
+        settings = service_settings("notifications")
+        address = settings.smtp_host, settings.smtp_port  # type: ignore[attr-defined]
+    host, port = address
     if host not in ("127.0.0.1", "localhost", "::1"):
         return None  # a real mail server is configured
     try:
@@ -179,15 +307,25 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def start_service(
-    name: str, logs_dir: Path, env: dict[str, str], *, port: int | None = None, label: str | None = None
+    name: str,
+    logs_dir: Path,
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    label: str | None = None,
+    endpoint: Endpoint | None = None,
 ) -> ServiceProcess:
-    """`myshop serve <name>` as a child; `port` and `label` (its log's name) given: one of its replicas."""
+    """`myshop serve <name>` as a child; `port` and `label` (its log's name) given: one of its replicas;
+    `endpoint`: where it listens, as already computed (no settings read here)."""
+    settings: HostPort
     if port is None:
-        settings = service_settings(name)
+        settings = endpoint or service_settings(name)
     else:
-        settings = registry.load(name).settings_class(port=port)
+        from subgraphs import registry
+
+        settings = registry.settings_class(name)(port=port)
         env = {**env, f"MYSHOP_{name.upper()}_PORT": str(port)}
-    command = [sys.executable, "-m", "myshop.cli", "serve", name]
+    command = [sys.executable, "-m", "myshop.process", "serve", name]
     return _spawn(label or name, command, settings, logs_dir, pool_env(name, env))
 
 
@@ -198,6 +336,8 @@ def router_config_file() -> Path:
 
 def router_ops_token() -> str | None:
     """The ops token the router would run with (router.yaml, the environment), if any."""
+    from router.config import RouterConfig
+
     config = router_config_file()
     ops = RouterConfig.load(config if config.exists() else None).ops
     return ops.token.get_secret_value() if ops.token is not None else None
@@ -211,11 +351,19 @@ def start_router(
     *,
     port: int | None = None,
     label: str = "router",
+    endpoint: Endpoint | None = None,
 ) -> ServiceProcess:
-    """The router over `supergraph`, sending each subgraph's requests to `subgraph_urls` (this run's)."""
+    """The router over `supergraph`, sending each subgraph's requests to `subgraph_urls` (this run's);
+    `endpoint`: where it listens, as already computed (no settings read here)."""
     env = {**env, "MYSHOP_ROUTER_SUBGRAPH_URLS": ",".join(f"{k}={v}" for k, v in subgraph_urls.items())}
-    settings = RouterConfig() if port is None else RouterConfig(port=port)
-    command = [sys.executable, "-m", "myshop.cli", "router", "--supergraph", str(supergraph)]
+    settings: HostPort
+    if endpoint is not None and port is None:
+        settings = endpoint
+    else:
+        from router.config import RouterConfig
+
+        settings = RouterConfig() if port is None else RouterConfig(port=port)
+    command = [sys.executable, "-m", "myshop.process", "router", "--supergraph", str(supergraph)]
     command += ["--host", settings.host, "--port", str(settings.port)]
     config = router_config_file()
     if config.exists():
@@ -226,7 +374,7 @@ def start_router(
 def _spawn(
     name: str,
     command: list[str],
-    settings: ServiceSettings | RouterConfig,
+    settings: HostPort,
     logs_dir: Path,
     env: dict[str, str],
 ) -> ServiceProcess:
@@ -237,6 +385,9 @@ def _spawn(
         )
     logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / f"{name}.log"
+    # Two malloc arenas at most (glibc makes up to 8 per core, one per thread that allocates): the services'
+    # few threads (executor, telemetry) then share them instead of each keeping an arena's pages resident.
+    env = {"MALLOC_ARENA_MAX": "2", **env}
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             command,
@@ -259,22 +410,28 @@ def die_with_parent() -> None:
 
 
 def wait_ready(service: ServiceProcess, *, timeout: float = 60.0, path: str = "/health/ready") -> float:
-    """Seconds until `path` answers 200; raises when the process dies or time runs out."""
+    """Seconds until `path` answers 200; raises when the process dies or time runs out. (http.client, not
+    httpx: the supervisor of `myshop up` idles with what it imported, and httpx with its CLI's rich, click
+    and pygments costs about 10 MiB there.)"""
     started = time.monotonic()
     deadline = started + timeout
     last = "no answer yet"
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
-            try:
-                response = client.get(f"{service.url}{path}")
-                if response.status_code == 200:
-                    return time.monotonic() - started
-                last = response.text[:300]
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}"
-            time.sleep(0.2)
+    host, port = service.settings.host, service.settings.port
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+        connection = http.client.HTTPConnection(host, port, timeout=2.0)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            if response.status == 200:
+                return time.monotonic() - started
+            last = response.read(300).decode(errors="replace")
+        except (OSError, http.client.HTTPException) as exc:
+            last = f"{type(exc).__name__}"
+        finally:
+            connection.close()
+        time.sleep(0.2)
     raise RuntimeError(f"{service.name} was not ready after {timeout:.0f} s: {last}")
 
 

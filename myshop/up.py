@@ -2,13 +2,18 @@
 
 It makes sure PostgreSQL and Redis answer (embedded ones otherwise), migrates, loads the demo data, starts
 every service and then the router as child processes, watches them, and on SIGINT or SIGTERM stops them all
-in order and exits. It installs both signal handlers itself, like any supervisor: started as a shell script's
-background job, a process inherits SIGINT ignored, and Python then installs no Ctrl-C handler of its own.
+in order and exits. It lives as long as the stack with what it imported, so what needs the settings, the
+subgraphs, SQLAlchemy's ORM or Alembic (reading the settings, the connection budget, migrations, demo data)
+runs in short-lived children (`myshop up-plan`, `myshop up-prepare`): it idled at 203 MiB RSS holding them
+(bench/stack_memory.py). It installs both signal handlers itself, like any supervisor: started as a shell
+script's background job, a process inherits SIGINT ignored, and Python then installs no Ctrl-C handler of
+its own.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import json
 import os
 import secrets
 import signal
@@ -22,15 +27,12 @@ from typing import Any
 
 from rich.console import Console
 
-from myshop import devstack
+from myshop import devstack, watch
 from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
-from shared.connection_budget import BudgetExceeded
-from shared.settings import ServiceSettings
-from subgraphs import registry
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The processes' names in a column as wide as the longest (notifications).
-NAME_WIDTH = max(len(name) for name in (*registry.SUBGRAPHS, "router"))
+NAME_WIDTH = len("notifications")
 
 
 def column(name: str) -> str:
@@ -77,20 +79,24 @@ class Supervisor:
     def run(self, *, demo_data: bool, embedded: bool, mail_sink: bool) -> None:
         """Start everything and watch it until a stop signal; raises `StartFailed` if a part fails."""
         self.handle_stop_signals()
-        common = ServiceSettings()
-        data_dir = common.data_dir.expanduser().resolve()
+        common = self._plan(["up-plan"])
+        data_dir = Path(common["data_dir"])
         self.console.print(f"[bold]MyShop[/bold] — data in {data_dir}")
         infra: Infrastructure | None = None
         sink: Any = None
         try:
             infra = self._infrastructure(common, data_dir, embedded)
-            self._check_connection_budget()
-            sink = devstack.start_mail_sink(self.names, data_dir, log=self.say) if mail_sink else None
-            self._prepare(demo_data)
-            self._start_services(data_dir / "logs")
-            self._start_router(data_dir / "logs")
+            plan = self._prepare(demo_data)
+            # Each service finds its peers where this run starts them (unless told otherwise).
+            for variable, url in plan["peer_env"].items():
+                os.environ.setdefault(variable, url)
+            if mail_sink and plan["mail"] is not None:
+                host, port = plan["mail"]
+                sink = devstack.start_mail_sink(self.names, data_dir, log=self.say, address=(host, port))
+            self._start_services(data_dir / "logs", plan)
+            self._start_router(data_dir / "logs", plan)
             print_welcome(self.console, self.started, data_dir, sink, self.ops_token)
-            self._watch()
+            self._become_watcher(data_dir, infra, sink, plan["mail"])
         except Stop:
             pass
         finally:
@@ -103,60 +109,69 @@ class Supervisor:
                     infra.stop()
             self.console.print("stopped." if self.started else "")
 
-    def _infrastructure(self, common: ServiceSettings, data_dir: Path, embedded: bool) -> Infrastructure:
+    def _plan(self, command: list[str]) -> dict[str, Any]:
+        """A child's answer (devstack.plan_of), its log lines said; its failure is the run's."""
+        try:
+            return devstack.plan_of(command, dict(os.environ), log=self.say)
+        except devstack.PlanRefused as exc:
+            raise StartFailed(str(exc)) from exc
+        except RuntimeError as exc:
+            raise StartFailed(str(exc)) from exc
+
+    def _infrastructure(self, common: dict[str, str], data_dir: Path, embedded: bool) -> Infrastructure:
         try:
             infra = ensure_infrastructure(
-                common.postgres_url, common.redis_url, data_dir, log=self.say, allow_embedded=embedded
+                common["postgres_url"], common["redis_url"], data_dir, log=self.say, allow_embedded=embedded
             )
         except EmbeddedServerError as exc:
             raise StartFailed(str(exc)) from exc
-        # Every settings object from here on (ours and the services') sees the servers actually in use.
+        # Every settings object from here on (the children's) sees the servers actually in use.
         os.environ.update(devstack.service_env(infra.postgres_url, infra.redis_url))
         os.environ["MYSHOP_DATA_DIR"] = str(data_dir)
-        # Each service finds its peers where this run starts them (unless told otherwise).
-        for variable, url in devstack.peer_env(self.names).items():
-            os.environ.setdefault(variable, url)
         return infra
 
-    def _check_connection_budget(self) -> None:
-        """Before anything starts: the pools of every service of this run fit their server."""
-        try:
-            asyncio.run(devstack.check_connection_budget(self.names, dict(os.environ)))
-        except BudgetExceeded as exc:
-            raise StartFailed(str(exc)) from exc
+    def _prepare(self, demo_data: bool) -> dict[str, Any]:
+        """The connection budget, migrations and (`demo_data`) the demo data, in a child; where each process
+        listens."""
+        with self.console.status("migrating" + (" and loading demo data" if demo_data else "")):
+            return self._plan(["up-prepare", *self.names, "--seed" if demo_data else "--no-seed"])
 
-    def _prepare(self, demo_data: bool) -> None:
-        with self.console.status("migrating"):
-            asyncio.run(devstack.migrate(self.names, log=self.say))
-        if demo_data:
-            with self.console.status("loading demo data"):
-                asyncio.run(devstack.seed(self.names, log=self.say))
-
-    def _start_services(self, logs: Path) -> None:
+    def _start_services(self, logs: Path, plan: dict[str, Any]) -> None:
         """Every service at once (most of a start is importing and connecting, which overlap), then each
         awaited in turn; its time counts from the launch of them all."""
         launched = time.monotonic()
         with self.console.status(f"starting {', '.join(self.names)}"):
-            services = [self._started(devstack.start_service, n, logs, dict(os.environ)) for n in self.names]
+            services = [
+                self._started(
+                    functools.partial(
+                        devstack.start_service, endpoint=devstack.Endpoint(*plan["services"][n])
+                    ),
+                    n,
+                    logs,
+                    dict(os.environ),
+                )
+                for n in self.names
+            ]
         for service in services:
             with self.console.status(f"waiting for {service.name}"):
                 self._ready(service)
             took = f"ready in {time.monotonic() - launched:.1f} s"
             self.say(f"[green]✔[/green] {column(service.name)} {service.url}/graphql  ({took})")
 
-    def _start_router(self, logs: Path) -> None:
+    def _start_router(self, logs: Path, plan: dict[str, Any]) -> None:
         supergraph = self.repo_root / "schema" / "supergraph.graphql"
         if not supergraph.exists():
             return
-        if not os.environ.get("MYSHOP_ROUTER_OPS__TOKEN") and devstack.router_ops_token() is None:
+        if not os.environ.get("MYSHOP_ROUTER_OPS__TOKEN") and not plan["router_ops_token"]:
             # Unset, `/metrics` and the detailed readiness would not be served at all: on one's own machine
             # they should be, behind a token of this run's (never a fixed one a copied setup would share).
             self.ops_token = os.environ["MYSHOP_ROUTER_OPS__TOKEN"] = secrets.token_urlsafe(24)
         with self.console.status("starting the router"):
             subgraph_urls = {service.name: f"{service.url}/graphql" for service in self.started}
-            router = self._started(devstack.start_router, supergraph, subgraph_urls, logs, dict(os.environ))
+            start = functools.partial(devstack.start_router, endpoint=devstack.Endpoint(*plan["router"]))
+            router = self._started(start, supergraph, subgraph_urls, logs, dict(os.environ))
             # With only some services running, the router is up but not "ready" (a subgraph is missing).
-            every_subgraph = set(registry.SUBGRAPHS) <= set(self.names)
+            every_subgraph = set(plan["all_subgraphs"]) <= set(self.names)
             seconds = self._ready(router, path="/health/ready" if every_subgraph else "/health")
         self.say(f"[green]✔[/green] {column('router')} {router.url}/graphql  (ready in {seconds:.1f} s)")
 
@@ -174,16 +189,24 @@ class Supervisor:
         except RuntimeError as exc:
             raise StartFailed(f"{exc}; its log:\n{devstack.tail(service.log_path)}") from exc
 
-    def _watch(self) -> None:
-        """Until a stop signal; a child that exits on its own is a failure of the whole run."""
-        while True:
-            for service in self.started:
-                if service.process.poll() is not None:
-                    raise StartFailed(
-                        f"{service.name} exited ({service.process.returncode}); its log:\n"
-                        + devstack.tail(service.log_path)
-                    )
-            time.sleep(0.5)
+    def _become_watcher(self, data_dir: Path, infra: Infrastructure, sink: Any, mail: Any) -> None:
+        """This process becomes `myshop.watch` (os.execv: the same pid, keeping its children, none of what
+        it imported; see there), which watches and at the end stops what was started here."""
+        state = {
+            "children": [
+                {"name": service.name, "pid": service.process.pid, "log": str(service.log_path)}
+                for service in self.started
+            ],
+            "data_dir": str(data_dir),
+            "embedded": infra.embedded,
+            "mail": mail if sink is not None else None,
+        }
+        if sink is not None:
+            sink.stop()  # a thread of this image: the watcher starts its own on the same address
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.environ[watch.STATE_VARIABLE] = json.dumps(state)
+        os.execv(sys.executable, [sys.executable, "-m", "myshop.watch"])
 
 
 def print_welcome(

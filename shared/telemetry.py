@@ -13,16 +13,18 @@ import re
 from collections.abc import MutableMapping
 from functools import lru_cache
 from random import getrandbits
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.context import Context as TraceContext
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.log import traceparent_var
+
+if TYPE_CHECKING:
+    # The SDK (about 40 modules, 3-4 MiB per process) is imported when a provider is made: with no OTLP
+    # endpoint configured (the default) no process needs it (measured with bench/stack_memory.py).
+    from opentelemetry.sdk.trace import TracerProvider
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -74,6 +76,9 @@ def otlp_configured() -> bool:
 
 def make_provider(service: str, *processors: Any) -> TracerProvider:
     """A provider naming the process `myshop-<service>` (OTEL_SERVICE_NAME overrides it)."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: f"myshop-{service}"}))
     for processor in processors:
         provider.add_span_processor(processor)
@@ -85,6 +90,7 @@ def provider_from_env(service: str) -> TracerProvider | None:
     if not otlp_configured():
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     return make_provider(service, BatchSpanProcessor(OTLPSpanExporter()))
 

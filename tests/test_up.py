@@ -187,8 +187,8 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
-        services = [p for p in first.children() if "myshop.cli serve" in " ".join(p.cmdline())]
-        services += [p for p in first.children() if "myshop.cli router" in " ".join(p.cmdline())]
+        services = [p for p in first.children() if "myshop.process serve" in " ".join(p.cmdline())]
+        services += [p for p in first.children() if "myshop.process router" in " ".join(p.cmdline())]
         assert len(services) == len(registry.SUBGRAPHS) + 1
         order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
         # The newcomer's welcome mail landed in the local SMTP sink `myshop up` started, as a file.
@@ -262,7 +262,8 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         assert opened.status_code == 200 and "myshop_router" in opened.text
         children = up.children()
         commands = [" ".join(child.cmdline()) for child in children]
-        assert sum("myshop.cli serve users" in c or "myshop.cli router" in c for c in commands) == 2, commands
+        ours = ("myshop.process serve users", "myshop.process router")
+        assert sum(any(command in c for command in ours) for c in commands) == 2, commands
 
         # When it gets the signal
         returncode = up.stop(signum)

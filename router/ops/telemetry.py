@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from prometheus_client import CollectorRegistry
 
@@ -39,6 +38,9 @@ from shared.telemetry import (
 
 if TYPE_CHECKING:
     from graphql import OperationDefinitionNode
+
+    # The SDK is imported where a provider is made (shared.telemetry): unused without an OTLP endpoint.
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 class Instrumentable(Protocol):
