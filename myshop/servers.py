@@ -311,13 +311,18 @@ ignore_startup_parameters = extra_float_digits
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(5)
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace=5)
+
+
+def terminate(process: subprocess.Popen[bytes] | None, *, grace: float) -> None:
+    """SIGTERM, then SIGKILL if `process` has not ended within `grace` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def pgbouncer_binary() -> str | None:
@@ -362,10 +367,4 @@ class RedisServer:
         self.restarts += 1
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(10)
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace=10)
