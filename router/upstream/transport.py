@@ -122,21 +122,13 @@ class SubgraphTransport:
             raise SubgraphTimeoutError(str(exc)) from exc
         except ExchangeError as exc:
             raise SubgraphFetchError(str(exc)) from exc
-        try:
-            payload = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
-            raise SubgraphHTTPError(response.status, response.reason)
         cache_control = response.header(b"cache-control") if graph in self.cache_control_graphs else None
         kept = (
             {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
             if self.keep_headers
             else None
         )
-        if cache_control is not None or kept is not None:
-            return SubgraphAnswer(payload, cache_control, kept)
-        return payload
+        return _answer(response.body, response.status, response.reason, cache_control, kept)
 
     async def _exchange(
         self, graph: str, data: bytes | AsyncIterable[bytes], request_headers: Mapping[str, str]
@@ -155,15 +147,7 @@ class SubgraphTransport:
             raise SubgraphTimeoutError(f"no answer within {self.timeouts[graph]:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise SubgraphFetchError(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            payload = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
-            raise SubgraphHTTPError(status, reason)
-        if cache_control is not None or kept is not None:
-            return SubgraphAnswer(payload, cache_control, kept)
-        return payload
+        return _answer(content, status, reason, cache_control, kept)
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
@@ -171,3 +155,18 @@ class SubgraphTransport:
             pool.close()
         sessions, self._sessions = list(self._sessions.values()), {}
         await asyncio.gather(*(session.close() for session in sessions))
+
+
+def _answer(
+    content: bytes, status: int, reason: str, cache_control: str | None, kept: dict[str, str] | None
+) -> dict[str, Any]:
+    """A subgraph's response body as its GraphQL answer (either client's); not one: SubgraphHTTPError."""
+    try:
+        payload = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
+        raise SubgraphHTTPError(status, reason)
+    if cache_control is not None or kept is not None:
+        return SubgraphAnswer(payload, cache_control, kept)
+    return payload
