@@ -61,16 +61,16 @@ def router_command(
     ] = None,
 ) -> None:
     """Run the federation router over a supergraph (GraphQL at /graphql, GraphiQL for browsers)."""
-    from router.config import ConfigError, RouterConfig
-    from router.server import serve as serve_router
+    from myshop.process import run_router
 
-    try:
-        settings = RouterConfig.load(config, host=host, port=port, workers=workers)
-        supergraph.read_bytes()
-    except (ConfigError, OSError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    serve_router(supergraph, settings)
+    run_router(
+        supergraph,
+        host=host,
+        port=port,
+        config=config,
+        workers=workers,
+        report=lambda problem: console.print(f"[red]{problem}[/red]"),
+    )
 
 
 @app.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -32,9 +33,6 @@ def serve(name: str) -> None:
 
 
 def router(argv: list[str]) -> None:
-    from router.config import ConfigError, RouterConfig
-    from router.server import serve as serve_router
-
     parser = argparse.ArgumentParser(prog="myshop.process router")
     parser.add_argument("--supergraph", type=Path, required=True)
     parser.add_argument("--host")
@@ -42,13 +40,29 @@ def router(argv: list[str]) -> None:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--workers", type=int)
     args = parser.parse_args(argv)
+    run_router(args.supergraph, host=args.host, port=args.port, config=args.config, workers=args.workers)
+
+
+def run_router(
+    supergraph: Path,
+    *,
+    host: str | None,
+    port: int | None,
+    config: Path | None,
+    workers: int | None,
+    report: Callable[[str], None] = lambda problem: print(problem, file=sys.stderr),
+) -> None:
+    """Serve the router over `supergraph`; a configuration or file it cannot read: `report`, exit code 2."""
+    from router.config import ConfigError, RouterConfig
+    from router.server import serve as serve_router
+
     try:
-        settings = RouterConfig.load(args.config, host=args.host, port=args.port, workers=args.workers)
-        args.supergraph.read_bytes()
+        settings = RouterConfig.load(config, host=host, port=port, workers=workers)
+        supergraph.read_bytes()
     except (ConfigError, OSError, ValueError) as exc:
-        print(exc, file=sys.stderr)
+        report(str(exc))
         raise SystemExit(2) from exc
-    serve_router(args.supergraph, settings)
+    serve_router(supergraph, settings)
 
 
 def main(argv: list[str]) -> None:
