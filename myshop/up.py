@@ -206,6 +206,10 @@ class Supervisor:
         sys.stdout.flush()
         sys.stderr.flush()
         os.environ[watch.STATE_VARIABLE] = json.dumps(state)
+        # Blocked, not ignored, across the exec: a stop signal arriving while the new image starts (before
+        # its handlers exist, when SIGINT would raise KeyboardInterrupt inside `site`) stays pending until
+        # the watcher unblocks it, then stops the run as any other.
+        signal.pthread_sigmask(signal.SIG_BLOCK, watch.STOP_SIGNALS)
         os.execv(sys.executable, [sys.executable, "-m", "myshop.watch"])
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 STATE_VARIABLE = "MYSHOP_UP_WATCH"
 GRACE_SECONDS = 10.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # blocked by `myshop up` before its exec into this
 
 
 class Stop(BaseException):
@@ -83,7 +84,7 @@ def main() -> int:
             stopping = True
             raise Stop
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, on_signal)
     children: list[dict[str, Any]] = state["children"]
     pids = [child["pid"] for child in children]
@@ -91,6 +92,7 @@ def main() -> int:
     sink: Any = None
     code = 0
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one that came during the exec lands here
         if state["mail"] is not None:
             from myshop.smtp_sink import start_smtp_sink
 

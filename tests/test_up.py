@@ -5,6 +5,7 @@ inherited ignored, as in a shell script's background job) stops every child and 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from myshop import watch
 from shared.migrations import drop_database
 from subgraphs import registry
 
@@ -278,3 +280,33 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
     assert "stopped." in up.text()
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"children outlived myshop up: {alive}"
+
+
+def stop_signal_pending() -> None:
+    """In the child before exec: the stop signals blocked, as `myshop up` leaves them for its exec into the
+    watcher, and SIGINT already sent (a Ctrl-C that came while the new image was starting)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, watch.STOP_SIGNALS)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_stop_signal_that_comes_during_the_exec_into_the_watcher_stops_the_run(tmp_path: Path) -> None:
+    # Given the watcher's state (nothing left to stop) and a SIGINT pending when its image starts
+    state = {"children": [], "data_dir": str(tmp_path), "embedded": [], "mail": None}
+    env = {**os.environ, watch.STATE_VARIABLE: json.dumps(state)}
+
+    # When it starts
+    result = subprocess.run(
+        [sys.executable, "-m", "myshop.watch"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=stop_signal_pending,
+    )
+
+    # Then the signal stops it cleanly once it can handle it: not a KeyboardInterrupt while Python starts
+    assert result.returncode == 0, result.stderr
+    assert "stopped." in result.stdout
+    assert "Traceback" not in result.stderr
