@@ -1,18 +1,21 @@
-"""The idle memory of the whole `myshop up` stack, per process: this checkout against a baseline in one run.
+"""The idle memory of the whole `myshop up` stack, per process, against a reference measured in the same run.
 
-Starts `myshop up` of this checkout (and then of `--baseline DIR`, a checkout of main with its own `.venv`,
-e.g. `git worktree add --detach /tmp/base-rss main && make -C /tmp/base-rss .venv/.installed`), each on free
-ports (router, every subgraph, the mail sink) with a data directory of its own and embedded PostgreSQL/Redis
-(the configured servers are pointed at port 1, where nothing listens, unless `--servers-from-env`),
-waits until it says "MyShop is up.", lets it idle `--settle` seconds, reads RSS and PSS of every process of
-the stack (the supervisor, each subgraph, the router; from /proc/<pid>/smaps_rollup, the median of
-`--samples` reads a second apart) and stops it with SIGINT. The embedded servers are not MyShop's
-processes and are not counted.
+Starts `myshop up` of this checkout on free ports (router, every subgraph, the mail sink) with a data
+directory of its own and embedded PostgreSQL/Redis (the configured servers are pointed at port 1, where
+nothing listens, unless `--servers-from-env`), waits until it says "MyShop is up.", lets it idle `--settle`
+seconds, reads RSS and PSS of every process of the stack (the supervisor, the process hosting the subgraphs
+or each subgraph's own, the router; from /proc/<pid>/smaps_rollup, the median of `--samples` reads a second
+apart) and stops it with SIGINT. The embedded servers are not MyShop's processes and are not counted.
 
-    .venv/bin/python bench/stack_memory.py --baseline /tmp/base-rss [--json out.json]
+The reference, measured after ours: this checkout's `myshop up --process-per-service` (one process per
+subgraph, as production runs them), or with `--baseline DIR` another checkout's `myshop up` (e.g. main:
+`git worktree add --detach /tmp/base-rss main && make -C /tmp/base-rss .venv/.installed`).
 
-Prints a table (MiB): process | RSS | PSS | baseline RSS | baseline PSS | RSS ratio, and the sums. The figure
-of issue 20: the sum of RSS <= 700 MiB. With `--json PATH` it writes the result in bench/summary.py's format.
+    .venv/bin/python bench/stack_memory.py [--baseline /tmp/base-rss] [--json out.json]
+
+Prints a table (MiB): process | RSS | PSS, each process of either run, and the sums with their ratio. The
+figure of issue 20: the sum of RSS <= 700 MiB. With `--json PATH` it writes the result in bench/summary.py's
+format.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("users", "products", "inventory", "payments", "shipping", "orders", "notifications", "analytics")
-PROCESSES = ("supervisor", *SERVICES, "router")
+HOST = "services"  # the process hosting several subgraphs (myshop.host)
 TARGET_MIB = 700.0
 UP_TIMEOUT = 300.0
 
@@ -81,29 +84,34 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def process_name(pid: int) -> str | None:
-    """The stack's name of a child of the supervisor (`myshop serve <name>`, `myshop router`), else None."""
+def process_name(pid: int) -> tuple[str, list[str]] | None:
+    """A child of the supervisor as (its name, the services it runs): `myshop.process serve <name>...`
+    (HOST when it hosts several), `myshop.process router`; None for anything else."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return None
-    if "serve" in argv and argv.index("serve") + 1 < len(argv):
-        name = argv[argv.index("serve") + 1]
-        return name if name in SERVICES else None
-    return "router" if "router" in argv else None
+    if "serve" in argv:
+        served = [arg for arg in argv[argv.index("serve") + 1 :] if arg in SERVICES]
+        if served:
+            return (served[0] if len(served) == 1 else HOST), served
+    return ("router", []) if "router" in argv else None
 
 
-def stack_processes(supervisor: int) -> dict[str, int]:
+def stack_processes(supervisor: int) -> tuple[dict[str, int], set[str]]:
+    """The stack's processes by name, and the services they run."""
     found = {"supervisor": supervisor}
+    served: set[str] = set()
     for child in children(supervisor):
-        name = process_name(child)
-        if name is not None:
-            found[name] = child
-    return found
+        named = process_name(child)
+        if named is not None:
+            found[named[0]] = child
+            served.update(named[1])
+    return found, served
 
 
-def measure(checkout: Path, label: str, args: argparse.Namespace) -> Stack:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"myshop-rss-{label}-"))
+def measure(checkout: Path, label: str, args: argparse.Namespace, up_args: tuple[str, ...] = ()) -> Stack:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"myshop-rss-{label.replace(' ', '-')}-"))
     env = dict(os.environ)
     env.update(
         {
@@ -124,7 +132,7 @@ def measure(checkout: Path, label: str, args: argparse.Namespace) -> Stack:
     print(f"[{label}] myshop up in {checkout} (log {log_path})", file=sys.stderr, flush=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(checkout / ".venv" / "bin" / "myshop"), "up"],
+            [str(checkout / ".venv" / "bin" / "myshop"), "up", *up_args],
             cwd=checkout,
             env=env,
             stdout=log,
@@ -145,8 +153,8 @@ def measure(checkout: Path, label: str, args: argparse.Namespace) -> Stack:
             f"[{label}] up in {time.monotonic() - started:.0f} s; idling {args.settle:g} s", file=sys.stderr
         )
         time.sleep(args.settle)
-        pids = stack_processes(process.pid)
-        missing = set(PROCESSES) - set(pids)
+        pids, served = stack_processes(process.pid)
+        missing = ({"supervisor", "router"} - set(pids)) | (set(SERVICES) - served)
         if missing:
             raise RuntimeError(f"[{label}] processes not found: {', '.join(sorted(missing))}")
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
@@ -156,7 +164,7 @@ def measure(checkout: Path, label: str, args: argparse.Namespace) -> Stack:
             for name, pid in pids.items():
                 samples[name].append(rollup(pid))
         stack = Stack(label)
-        for name in PROCESSES:
+        for name in pids:
             stack.rss[name] = statistics.median(rss for rss, _ in samples[name])
             stack.pss[name] = statistics.median(pss for _, pss in samples[name])
         return stack
@@ -176,21 +184,25 @@ def ratio(ours: float, reference: float | None) -> float | None:
     return round(ours / reference, 3) if reference else None
 
 
-def report(ours: Stack, base: Stack | None) -> None:
-    head = f"{'process':<14} {'RSS':>8} {'PSS':>8}"
-    if base is not None:
-        head += f" {'base RSS':>9} {'base PSS':>9} {'RSS ratio':>9}"
-    print("idle memory of `myshop up`, MiB")
-    print(head)
-    rows = [(name, ours.rss[name], ours.pss[name]) for name in PROCESSES]
-    rows.append(("total", ours.total_rss, ours.total_pss))
-    for name, rss, pss in rows:
-        line = f"{name:<14} {rss:>8.1f} {pss:>8.1f}"
-        if base is not None:
-            base_rss = base.total_rss if name == "total" else base.rss[name]
-            base_pss = base.total_pss if name == "total" else base.pss[name]
-            line += f" {base_rss:>9.1f} {base_pss:>9.1f} {ours_ratio(rss, base_rss):>9}"
-        print(line)
+def report(ours: Stack, base: Stack) -> None:
+    print(f"idle memory of `myshop up`, MiB ({ours.label} | {base.label})")
+    print(f"{'process':<14} {'RSS':>8} {'PSS':>8} {'ref RSS':>9} {'ref PSS':>9}")
+    names = list(ours.rss) + [name for name in base.rss if name not in ours.rss]
+
+    def cell(stack: Stack, name: str, width: int, pss: bool = False) -> str:
+        values = stack.pss if pss else stack.rss
+        return f"{values[name]:>{width}.1f}" if name in values else f"{'-':>{width}}"
+
+    for name in names:
+        print(
+            f"{name:<14} {cell(ours, name, 8)} {cell(ours, name, 8, True)} {cell(base, name, 9)}"
+            f" {cell(base, name, 9, True)}"
+        )
+    total = f"total ({len(ours.rss)}|{len(base.rss)})"
+    print(
+        f"{total:<14} {ours.total_rss:>8.1f} {ours.total_pss:>8.1f} {base.total_rss:>9.1f}"
+        f" {base.total_pss:>9.1f}   RSS ratio {ours_ratio(ours.total_rss, base.total_rss)}"
+    )
     holds = "holds" if ours.total_rss <= TARGET_MIB else "does not hold"
     print(f"target: sum of RSS <= {TARGET_MIB:.0f} MiB: {ours.total_rss:.0f} MiB, {holds}")
 
@@ -200,26 +212,25 @@ def ours_ratio(ours: float, reference: float) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def figures(ours: Stack, base: Stack | None) -> list[dict[str, object]]:
-    reference_name = "main (baseline checkout), same run" if base is not None else None
+def figures(ours: Stack, base: Stack) -> list[dict[str, object]]:
     return [
         {
-            "name": "myshop up idle RSS, sum of 10 processes",
+            "name": f"myshop up idle RSS, sum of {len(ours.rss)} processes",
             "value": round(ours.total_rss, 1),
             "unit": "MiB",
-            "reference": round(base.total_rss, 1) if base is not None else None,
-            "reference_name": reference_name,
-            "ratio": ratio(ours.total_rss, base.total_rss if base is not None else None),
+            "reference": round(base.total_rss, 1),
+            "reference_name": f"{base.label}, same run",
+            "ratio": ratio(ours.total_rss, base.total_rss),
             "target": f"<= {TARGET_MIB:.0f} MiB",
             "holds": ours.total_rss <= TARGET_MIB,
         },
         {
-            "name": "myshop up idle PSS, sum of 10 processes",
+            "name": f"myshop up idle PSS, sum of {len(ours.pss)} processes",
             "value": round(ours.total_pss, 1),
             "unit": "MiB",
-            "reference": round(base.total_pss, 1) if base is not None else None,
-            "reference_name": reference_name,
-            "ratio": ratio(ours.total_pss, base.total_pss if base is not None else None),
+            "reference": round(base.total_pss, 1),
+            "reference_name": f"{base.label}, same run",
+            "ratio": ratio(ours.total_pss, base.total_pss),
             "target": None,
             "holds": None,
         },
@@ -231,7 +242,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--baseline", type=Path, help="a checkout of main with its own .venv, measured after ours"
+        "--baseline",
+        type=Path,
+        help="the reference: a checkout with its own .venv (default: this one's --process-per-service)",
     )
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of idle before measuring")
     parser.add_argument("--samples", type=int, default=3, help="reads of each process, a second apart")
@@ -244,20 +257,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     ours = measure(ROOT, "ours", args)
-    base = measure(args.baseline.resolve(), "baseline", args) if args.baseline is not None else None
+    if args.baseline is not None:
+        base = measure(args.baseline.resolve(), "baseline checkout", args)
+    else:
+        base = measure(ROOT, "process per service", args, ("--process-per-service",))
     report(ours, base)
     if args.json is not None:
         per_process = {
-            name: {
-                "rss": round(ours.rss[name], 1),
-                "pss": round(ours.pss[name], 1),
-                **(
-                    {"baseline_rss": round(base.rss[name], 1), "baseline_pss": round(base.pss[name], 1)}
-                    if base is not None
-                    else {}
-                ),
+            stack.label: {
+                name: {"rss": round(stack.rss[name], 1), "pss": round(stack.pss[name], 1)}
+                for name in stack.rss
             }
-            for name in PROCESSES
+            for stack in (ours, base)
         }
         args.json.write_text(json.dumps({"figures": figures(ours, base), "processes": per_process}, indent=2))
 

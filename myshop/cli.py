@@ -159,11 +159,18 @@ def up(
         bool,
         typer.Option("--mail-sink/--no-mail-sink", help="Catch notifications' mails in a local SMTP sink."),
     ] = True,
+    process_per_service: Annotated[
+        bool,
+        typer.Option(
+            "--process-per-service",
+            help="Each service in a process of its own, as in production (default: one process hosts them).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole system with demo data: infrastructure, migrations, every service. Ctrl-C stops it all."""
     from myshop.up import StartFailed, Supervisor
 
-    supervisor = Supervisor(_names(services), console, REPO_ROOT)
+    supervisor = Supervisor(_names(services), console, REPO_ROOT, process_per_service=process_per_service)
     try:
         supervisor.run(demo_data=demo_data, embedded=embedded, mail_sink=mail_sink)
     except StartFailed as exc:

@@ -50,7 +50,13 @@ class ServiceProcess:
     name: str
     settings: HostPort  # its ServiceSettings, RouterConfig or Endpoint
     process: subprocess.Popen[bytes]
-    log_path: Path
+    log_path: Path  # what the service logs
+    # What its process writes itself, when that is not `log_path`: a process hosting several services.
+    process_log: Path | None = None
+
+    @property
+    def output(self) -> Path:
+        return self.process_log or self.log_path
 
     @property
     def url(self) -> str:
@@ -371,6 +377,37 @@ def start_router(
     return _spawn(label, command, settings, logs_dir, env)
 
 
+def start_services_host(
+    names: list[str], logs_dir: Path, env: dict[str, str], endpoints: dict[str, Endpoint]
+) -> list[ServiceProcess]:
+    """Services `names` in one child process (myshop.host), each on its endpoint and logging to its own file;
+    one ServiceProcess each, all of the same process (whose own output goes to `services.log`)."""
+    for name in names:
+        check_port_free(name, endpoints[name])
+    command = [sys.executable, "-m", "myshop.process", "serve", *names, "--logs", str(logs_dir)]
+    process = _launch("services", command, logs_dir, env)
+    return [
+        ServiceProcess(name, endpoints[name], process, logs_dir / f"{name}.log", logs_dir / "services.log")
+        for name in names
+    ]
+
+
+def by_process(services: list[ServiceProcess]) -> dict[int, list[ServiceProcess]]:
+    """`services` grouped by their process's pid (several share one when a host runs them), in order."""
+    groups: dict[int, list[ServiceProcess]] = {}
+    for service in services:
+        groups.setdefault(service.process.pid, []).append(service)
+    return groups
+
+
+def check_port_free(name: str, settings: HostPort) -> None:
+    if port_in_use(settings.host, settings.port):
+        raise RuntimeError(
+            f"port {settings.port} ({name}) is taken by another process; "
+            f"stop it or set MYSHOP_{name.upper()}_PORT"
+        )
+
+
 def _spawn(
     name: str,
     command: list[str],
@@ -378,18 +415,18 @@ def _spawn(
     logs_dir: Path,
     env: dict[str, str],
 ) -> ServiceProcess:
-    if port_in_use(settings.host, settings.port):
-        raise RuntimeError(
-            f"port {settings.port} ({name}) is taken by another process; "
-            f"stop it or set MYSHOP_{name.upper()}_PORT"
-        )
+    check_port_free(name, settings)
+    return ServiceProcess(name, settings, _launch(name, command, logs_dir, env), logs_dir / f"{name}.log")
+
+
+def _launch(name: str, command: list[str], logs_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`command` as a child writing its output to `<logs_dir>/<name>.log`."""
     logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = logs_dir / f"{name}.log"
     # Two malloc arenas at most (glibc makes up to 8 per core, one per thread that allocates): the services'
     # few threads (executor, telemetry) then share them instead of each keeping an arena's pages resident.
     env = {"MALLOC_ARENA_MAX": "2", **env}
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
+    with (logs_dir / f"{name}.log").open("ab") as log_file:
+        return subprocess.Popen(
             command,
             env=env,
             stdout=log_file,
@@ -399,7 +436,6 @@ def _spawn(
             start_new_session=True,
             preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
-    return ServiceProcess(name, settings, process, log_path)
 
 
 def die_with_parent() -> None:
@@ -436,6 +472,7 @@ def wait_ready(service: ServiceProcess, *, timeout: float = 60.0, path: str = "/
 
 
 def stop_services(services: list[ServiceProcess], *, grace: float = 10.0) -> None:
+    services = [group[0] for group in by_process(services).values()]
     for service in reversed(services):
         if service.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):

@@ -1,6 +1,7 @@
 """The processes `myshop up` starts, without the CLI's imports: `python -m myshop.process serve <name>` and
 `python -m myshop.process router --supergraph FILE [--host H] [--port P] [--config FILE]`, the same as
-`myshop serve` and `myshop router`.
+`myshop serve` and `myshop router`; and `python -m myshop.process serve <name>... --logs DIR`, several
+services in one process (myshop.host).
 
 Each lives as long as the stack, holding whatever it imported: through `myshop.cli` that was Typer, Click
 and Rich, and httpx's command-line client (httpx imports it whenever Rich, Click and Pygments are installed,
@@ -69,10 +70,21 @@ def main(argv: list[str]) -> None:
     lean_httpx()
     if len(argv) == 2 and argv[0] == "serve":
         serve(argv[1])
+    elif argv[:1] == ["serve"] and "--logs" in argv:
+        from myshop.host import host
+
+        parser = argparse.ArgumentParser(prog="myshop.process serve")
+        parser.add_argument("names", nargs="+")
+        parser.add_argument("--logs", type=Path, required=True)
+        args = parser.parse_args(argv[1:])
+        raise SystemExit(host(args.names, args.logs))
     elif argv[:1] == ["router"]:
         router(argv[1:])
     else:
-        raise SystemExit("usage: python -m myshop.process serve <name> | router --supergraph FILE [...]")
+        raise SystemExit(
+            "usage: python -m myshop.process serve <name> | serve <name>... --logs DIR"
+            " | router --supergraph FILE [...]"
+        )
 
 
 if __name__ == "__main__":

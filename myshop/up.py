@@ -52,6 +52,8 @@ class Supervisor:
     names: list[str]
     console: Console
     repo_root: Path
+    # Each service in a process of its own; otherwise one process hosts them all (myshop.host).
+    process_per_service: bool = False
     started: list[devstack.ServiceProcess] = field(default_factory=list)
     # The router's ops token when this run made one (none was configured): printed, so `/metrics` can be read.
     ops_token: str | None = None
@@ -140,18 +142,24 @@ class Supervisor:
         """Every service at once (most of a start is importing and connecting, which overlap), then each
         awaited in turn; its time counts from the launch of them all."""
         launched = time.monotonic()
+        endpoints = {name: devstack.Endpoint(*plan["services"][name]) for name in self.names}
         with self.console.status(f"starting {', '.join(self.names)}"):
-            services = [
-                self._started(
-                    functools.partial(
-                        devstack.start_service, endpoint=devstack.Endpoint(*plan["services"][n])
-                    ),
-                    n,
-                    logs,
-                    dict(os.environ),
-                )
-                for n in self.names
-            ]
+            if self.process_per_service:
+                services = [
+                    self._started(
+                        functools.partial(devstack.start_service, endpoint=endpoints[name]),
+                        name,
+                        logs,
+                        dict(os.environ),
+                    )
+                    for name in self.names
+                ]
+            else:
+                try:
+                    services = devstack.start_services_host(self.names, logs, dict(os.environ), endpoints)
+                except RuntimeError as exc:
+                    raise StartFailed(str(exc)) from exc
+                self.started.extend(services)
         for service in services:
             with self.console.status(f"waiting for {service.name}"):
                 self._ready(service)
@@ -187,15 +195,16 @@ class Supervisor:
         try:
             return devstack.wait_ready(service, path=path)
         except RuntimeError as exc:
-            raise StartFailed(f"{exc}; its log:\n{devstack.tail(service.log_path)}") from exc
+            log = service.output if service.process.poll() is not None else service.log_path
+            raise StartFailed(f"{exc}; its log:\n{devstack.tail(log)}") from exc
 
     def _become_watcher(self, data_dir: Path, infra: Infrastructure, sink: Any, mail: Any) -> None:
         """This process becomes `myshop.watch` (os.execv: the same pid, keeping its children, none of what
         it imported; see there), which watches and at the end stops what was started here."""
         state = {
             "children": [
-                {"name": service.name, "pid": service.process.pid, "log": str(service.log_path)}
-                for service in self.started
+                {"name": ", ".join(s.name for s in group), "pid": pid, "log": str(group[0].output)}
+                for pid, group in devstack.by_process(self.started).items()
             ],
             "data_dir": str(data_dir),
             "embedded": infra.embedded,

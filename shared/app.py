@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 import httpx
 from fastapi import FastAPI, Request
@@ -42,6 +42,9 @@ from shared.redis_client import create_redis
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
 from shared.subscriptions import ConsumerSpec
 from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger(__name__)
 
@@ -371,18 +374,24 @@ class _LateMetricsMiddleware:
         await HttpMetricsMiddleware(self.app, runtime.metrics)(scope, receive, send)
 
 
-def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> None:
-    """Run one service under uvicorn (uvloop and httptools when installed)."""
-    import uvicorn
-
+def checked_settings(
+    definition: SubgraphDefinition, settings: ServiceSettings | None = None
+) -> ServiceSettings:
+    """`settings` (or the environment's) once the service's connection budget holds; otherwise one line and a
+    failed exit, before any port is bound: a supervisor's log shows the arithmetic."""
     settings = settings or definition.settings_class()
-    configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
     try:
         asyncio.run(check_service_start(settings))
     except BudgetExceeded as exc:
-        # One line and a failed exit, before any port is bound: a supervisor's log shows the arithmetic.
         raise SystemExit(f"{definition.name}: {exc}") from None
-    uvicorn.run(
+    return settings
+
+
+def server_config(definition: SubgraphDefinition, settings: ServiceSettings) -> uvicorn.Config:
+    """The uvicorn server of one service (uvloop and httptools when installed)."""
+    import uvicorn
+
+    return uvicorn.Config(
         create_subgraph_app(definition, settings),
         host=settings.host,
         port=settings.port,
@@ -395,3 +404,12 @@ def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = Non
         # the rest of its delivery (measured: bench/order_subscriptions.py).
         ws_per_message_deflate=False,
     )
+
+
+def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = None) -> None:
+    """Run one service under uvicorn, as the only one of its process."""
+    import uvicorn
+
+    settings = settings or definition.settings_class()
+    configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
+    uvicorn.Server(server_config(definition, checked_settings(definition, settings))).run()

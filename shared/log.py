@@ -7,11 +7,15 @@ import logging
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# The service a line is about where one process hosts several (`myshop up`: a thread each, see myshop.host):
+# set in each service's thread, it names that service instead of the process's own name.
+service_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("service", default=None)
 # The W3C traceparent of the request being served (shared.telemetry sets it): its trace id goes in every line.
 traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
 
@@ -77,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
-            "service": self.service,
+            "service": service_var.get() or self.service,
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -98,12 +102,14 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
-        super().__init__(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(_service)s %(name)s: %(message)s")
+        self.service = service
 
     def formatException(self, ei: Any) -> str:
         return format_exception(ei[1]).rstrip("\n")
 
     def format(self, record: logging.LogRecord) -> str:
+        record._service = service_var.get() or self.service
         line = super().format(record)
         request_id = request_id_var.get()
         traceparent = traceparent_var.get()
@@ -112,10 +118,37 @@ class TextFormatter(logging.Formatter):
         return f"{line} [request_id={request_id}]" if request_id else line
 
 
-def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
-    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one formatter on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service) if json else TextFormatter(service))
+class ByService(logging.Handler):
+    """Each hosted service's lines to its handler (its log file), the process's other lines to `default`."""
+
+    def __init__(self, default: logging.Handler, services: dict[str, logging.Handler]) -> None:
+        super().__init__()
+        self.default = default
+        self.services = services
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.services.get(service_var.get() or "", self.default).handle(record)
+
+
+def configure_logging(
+    service: str, *, level: str = "INFO", json: bool = True, files: dict[str, Path] | None = None
+) -> None:
+    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one formatter on stderr; with `files` (a
+    process hosting several services), each service's lines to its file instead."""
+
+    def formatted(handler: logging.Handler, name: str) -> logging.Handler:
+        handler.setFormatter(JsonFormatter(name) if json else TextFormatter(name))
+        return handler
+
+    handler = formatted(logging.StreamHandler(sys.stderr), service)
+    if files:
+        handler = ByService(
+            handler,
+            {
+                name: formatted(logging.FileHandler(path, encoding="utf-8"), name)
+                for name, path in files.items()
+            },
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -189,9 +189,11 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
+        # One process hosts every subgraph (myshop.host), beside the router's.
         services = [p for p in first.children() if "myshop.process serve" in " ".join(p.cmdline())]
+        assert len(services) == 1 and set(registry.SUBGRAPHS) <= set(services[0].cmdline())
         services += [p for p in first.children() if "myshop.process router" in " ".join(p.cmdline())]
-        assert len(services) == len(registry.SUBGRAPHS) + 1
+        assert len(services) == 2
         order_through(f"http://127.0.0.1:{router_port}/graphql", "customer@myshop.dev")
         # The newcomer's welcome mail landed in the local SMTP sink `myshop up` started, as a file.
         assert "Mail: an SMTP sink on" in first.text()
@@ -235,14 +237,15 @@ def ignore_sigint() -> None:
 
 
 @pytest.mark.parametrize(
-    ("signum", "preexec_fn"),
-    [(signal.SIGTERM, None), (signal.SIGINT, ignore_sigint)],
-    ids=["SIGTERM", "SIGINT-inherited-ignored"],
+    ("signum", "preexec_fn", "layout"),
+    [(signal.SIGTERM, None, ("--process-per-service",)), (signal.SIGINT, ignore_sigint, ())],
+    ids=["SIGTERM-process-per-service", "SIGINT-inherited-ignored-hosted"],
 )
 def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
-    tmp_path: Path, signum: signal.Signals, preexec_fn: Callable[[], object] | None
+    tmp_path: Path, signum: signal.Signals, preexec_fn: Callable[[], object] | None, layout: tuple[str, ...]
 ) -> None:
-    # Given `myshop up users` (users and the router) on this run's PostgreSQL and Redis, databases of its own
+    # Given `myshop up users` (users and the router) on this run's PostgreSQL and Redis, databases of its own,
+    # users in a process of its own or hosted (myshop.host)
     prefix = f"{os.environ['MYSHOP_DATABASE_PREFIX']}up{uuid.uuid4().hex[:6]}_"
     env = {
         **os.environ,
@@ -253,7 +256,12 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
     }
     # No ops token configured: this run makes one and prints it.
     env.pop("MYSHOP_ROUTER_OPS__TOKEN", None)
-    up = Up(env, tmp_path / "up.log", ("users", "--no-seed", "--no-mail-sink", "--no-embedded"), preexec_fn)
+    up = Up(
+        env,
+        tmp_path / "up.log",
+        ("users", "--no-seed", "--no-mail-sink", "--no-embedded", *layout),
+        preexec_fn,
+    )
     try:
         up.wait_up()
         printed = re.search(r"curl -H 'Authorization: Bearer ([\w-]+)' (\S+/metrics)", up.text())
@@ -266,6 +274,7 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         commands = [" ".join(child.cmdline()) for child in children]
         ours = ("myshop.process serve users", "myshop.process router")
         assert sum(any(command in c for command in ours) for c in commands) == 2, commands
+        assert any(("--logs" in c) == (not layout) for c in commands if "serve users" in c), commands
 
         # When it gets the signal
         returncode = up.stop(signum)
@@ -310,3 +319,46 @@ def test_a_stop_signal_that_comes_during_the_exec_into_the_watcher_stops_the_run
     assert result.returncode == 0, result.stderr
     assert "stopped." in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot_start(
+    tmp_path: Path,
+) -> None:
+    # Given users and products hosted in one process (myshop.host), on this run's servers and databases, and
+    # products' port taken by another process
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    env = {
+        **os.environ,
+        "MYSHOP_USERS_PORT": str(free_port()),
+        "MYSHOP_PRODUCTS_PORT": str(taken.getsockname()[1]),
+        "MYSHOP_LOG_JSON": "true",
+    }
+    logs = tmp_path / "logs"
+    try:
+        # When the host starts
+        result = subprocess.run(
+            [sys.executable, "-m", "myshop.process", "serve", "users", "products", "--logs", str(logs)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+
+    # Then products' failure ends users too, and the process with 1, saying why
+    assert result.returncode == 1, result.stderr
+    assert "products stopped on its own: stopping the others" in result.stderr
+    # And each service's lines went to its own file, each naming its service
+    lines = {
+        name: [json.loads(line) for line in (logs / f"{name}.log").read_text().splitlines()]
+        for name in ("users", "products")
+    }
+    assert lines["users"] and {line["service"] for line in lines["users"]} == {"users"}
+    assert {line["service"] for line in lines["products"]} == {"products"}
+    assert any("address already in use" in line["message"] for line in lines["products"]), lines["products"]
+    assert not any("address already in use" in line["message"] for line in lines["users"])
