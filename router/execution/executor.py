@@ -195,10 +195,12 @@ class Executor:
                     fields = result.keys()
                     for entity in owners[index]:
                         # Usually the answer brings only fields the entity lacks: dict.update does what
-                        # _merge would (set each), in C.
+                        # _merge would (set each), in C. Else it often brings only what the entity already
+                        # holds, equal (an object the tree shares between two paths, each fetched): then
+                        # _merge would change nothing, and the comparison (C, ==) is cheaper than its walk.
                         if fields.isdisjoint(entity):
                             entity.update(result)
-                        else:
+                        elif not entity.items() >= result.items():
                             merge(entity, result)
         if errors:
             self._entity_errors(flatten, run, errors, owners)
