@@ -291,6 +291,22 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
     assert not alive, f"children outlived myshop up: {alive}"
 
 
+def run_module(
+    argv: list[str], env: dict[str, str], preexec_fn: Callable[[], object] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m <argv>` from the repository, to its end (two minutes at most), its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=preexec_fn,
+    )
+
+
 def stop_signal_pending() -> None:
     """In the child before exec: the stop signals blocked, as `myshop up` leaves them for its exec into the
     watcher, and SIGINT already sent (a Ctrl-C that came while the new image was starting)."""
@@ -304,16 +320,7 @@ def test_a_stop_signal_that_comes_during_the_exec_into_the_watcher_stops_the_run
     env = {**os.environ, watch.STATE_VARIABLE: json.dumps(state)}
 
     # When it starts
-    result = subprocess.run(
-        [sys.executable, "-m", "myshop.watch"],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=stop_signal_pending,
-    )
+    result = run_module(["myshop.watch"], env, preexec_fn=stop_signal_pending)
 
     # Then the signal stops it cleanly once it can handle it: not a KeyboardInterrupt while Python starts
     assert result.returncode == 0, result.stderr
@@ -338,15 +345,7 @@ def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot
     logs = tmp_path / "logs"
     try:
         # When the host starts
-        result = subprocess.run(
-            [sys.executable, "-m", "myshop.process", "serve", "users", "products", "--logs", str(logs)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_module(["myshop.process", "serve", "users", "products", "--logs", str(logs)], env)
     finally:
         taken.close()
 
