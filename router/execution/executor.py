@@ -195,12 +195,10 @@ class Executor:
                     fields = result.keys()
                     for entity in owners[index]:
                         # Usually the answer brings only fields the entity lacks: dict.update does what
-                        # _merge would (set each), in C. Else it often brings only what the entity already
-                        # holds, equal (an object the tree shares between two paths, each fetched): then
-                        # _merge would change nothing, and the comparison (C, ==) is cheaper than its walk.
+                        # _merge would (set each), in C.
                         if fields.isdisjoint(entity):
                             entity.update(result)
-                        elif not entity.items() >= result.items():
+                        else:
                             merge(entity, result)
         if errors:
             self._entity_errors(flatten, run, errors, owners)
