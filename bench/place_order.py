@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -204,8 +205,10 @@ async def main() -> None:
         type=checkout_dir,
         help="another checkout (e.g. `git archive main`) run beside this one, level by level, as a reference",
     )
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    figures: list[dict[str, object]] = []
 
     async with contextlib.AsyncExitStack() as stacks:
         client = await stacks.enter_async_context(
@@ -253,6 +256,42 @@ async def main() -> None:
                 )
             print(row("direct (reference)", clients, ref_rate, ref))
             print(cpu_line(ref_cpu), flush=True)
+            figures += level_figures(clients, rate, lat, ref_rate, ref)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"figures": figures}, indent=2), encoding="utf-8")
+
+
+TARGET_CLIENTS, TARGET_RATE, TARGET_P99_MS = 10, 60.0, 300.0  # issue 20's acceptance line
+
+
+def level_figures(
+    clients: int, rate: float, latencies: list[float], ref_rate: float, ref: list[float]
+) -> list[dict[str, object]]:
+    """One level's figures (bench/summary.py's format) against the direct calls of the same run."""
+    p99, ref_p99 = percentile(latencies, 99) * 1000, percentile(ref, 99) * 1000
+    targeted = clients == TARGET_CLIENTS
+    return [
+        {
+            "name": f"placeOrder, {clients} clients",
+            "value": round(rate, 1),
+            "unit": "orders/s",
+            "reference": round(ref_rate, 1),
+            "reference_name": "the saga's steps called directly, same run",
+            "ratio": round(rate / ref_rate, 2) if ref_rate else None,
+            "target": f">= {TARGET_RATE:g} orders/s" if targeted else None,
+            "holds": rate >= TARGET_RATE if targeted else None,
+        },
+        {
+            "name": f"placeOrder p99, {clients} clients",
+            "value": round(p99, 1),
+            "unit": "ms",
+            "reference": round(ref_p99, 1),
+            "reference_name": "the saga's steps called directly, same run",
+            "ratio": round(p99 / ref_p99, 2) if ref_p99 else None,
+            "target": f"<= {TARGET_P99_MS:g} ms" if targeted else None,
+            "holds": p99 <= TARGET_P99_MS if targeted else None,
+        },
+    ]
 
 
 if __name__ == "__main__":

@@ -843,6 +843,64 @@ def print_report(
 # --- setup ---
 
 
+HEADLINE_REFERENCE = "Hive Gateway + Rust QP"  # issue 20: ours, dedup off, >= 2x it on both workloads
+HEADLINE_RATIO = 2.0
+HEADLINE_RSS_MIB = 100.0
+
+
+def figures(args: argparse.Namespace, rows: list[Row]) -> list[dict[str, Any]]:
+    """The headline figures (bench/summary.py's format): per workload, ours (dedup off) against Hive Gateway
+    with the Rust planner in req/s and in answers per CPU-second of the gateway (its pace on a core of its
+    own, steadier on a shared machine), and our peak RSS. A wrong answer or an error fails every target."""
+    ours = next((row for row in rows if row.gateway == OURS_NO_DEDUP), None)
+    hive = next((row for row in rows if row.gateway == HEADLINE_REFERENCE), None)
+    if ours is None:
+        return []
+    clean = not ours.wrong and all(run.load.error_count == 0 for run in ours.runs.values())
+    out: list[dict[str, Any]] = []
+    for workload in WORKLOADS if args.workload == "both" else (args.workload,):
+        run = ours.runs.get(workload)
+        theirs = hive.runs.get(workload) if hive is not None else None
+        if run is None:
+            continue
+        for label, unit, value, reference in (
+            ("req/s", "req/s", run.load.rps, theirs.load.rps if theirs else None),
+            (
+                "answers per gateway CPU-second",
+                "req/cpu-s",
+                run.per_cpu_second,
+                theirs.per_cpu_second if theirs else None,
+            ),
+        ):
+            ratio = round(value / reference, 2) if reference else None
+            out.append(
+                {
+                    "name": f"gateways {workload}: ours (dedup off), {label}",
+                    "value": round(value, 1),
+                    "unit": unit,
+                    "reference": round(reference, 1) if reference else None,
+                    "reference_name": f"{HEADLINE_REFERENCE}, same run" if reference else None,
+                    "ratio": ratio,
+                    "target": f"ratio >= {HEADLINE_RATIO:g}",
+                    "holds": clean and ratio is not None and ratio >= HEADLINE_RATIO,
+                }
+            )
+    peak = ours.peak_rss / 2**20
+    out.append(
+        {
+            "name": "gateways: ours (dedup off), peak RSS",
+            "value": round(peak, 1),
+            "unit": "MiB",
+            "reference": round(hive.peak_rss / 2**20, 1) if hive is not None and hive.peak_rss else None,
+            "reference_name": f"{HEADLINE_REFERENCE}, same run" if hive is not None else None,
+            "ratio": round(ours.peak_rss / hive.peak_rss, 2) if hive is not None and hive.peak_rss else None,
+            "target": f"<= {HEADLINE_RSS_MIB:g} MiB",
+            "holds": clean and peak <= HEADLINE_RSS_MIB,
+        }
+    )
+    return out
+
+
 def load_average() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -909,6 +967,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--baseline",
         type=Path,
         help="also measure the router of this checkout of another revision, each of its rows after ours",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="write the headline figures here (bench/summary.py's format)"
     )
     parser.add_argument(
         "--uncached-subgraphs",
@@ -991,6 +1052,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         subgraphs.stop()
     print_report(args, rows, direct, (load_at_start, load_average()))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"figures": figures(args, rows)}, indent=2), encoding="utf-8")
     wrong = [row.gateway for row in rows if row.wrong]
     if wrong:
         print(f"\nWRONG ANSWERS from: {', '.join(wrong)}")
