@@ -15,7 +15,10 @@ over the committed supergraph. The catalog: 200 products with stock, 40 orders o
 products is restarted between the two modes (MYSHOP_PRODUCTS_CACHE_TTL_SECONDS 0, then 300); every other
 process stays up. Reports requests per second and p50/p99 latency per concurrency level, and the ratio.
 
-    .venv/bin/python bench/catalog_cache.py [--requests 400] [--levels 1,16]
+    .venv/bin/python bench/catalog_cache.py [--requests 400] [--levels 1,16] [--queries me]
+
+`--queries` runs only some of them (e.g. `--queries me --levels 1` for the customer's orders);
+`--hold SECONDS` keeps the stack up after seeding, printing each process's pid, to attach a profiler.
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per query, mode and level")
     parser.add_argument("--levels", default="1,16")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of off-then-on, added up")
+    parser.add_argument("--queries", default="listing,orders,me,entities", help="which queries to run")
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep the stack up, for profiling")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
@@ -206,12 +211,21 @@ async def main() -> None:
                 data = await gql(client, url["products"], ENTITIES, twenty, service)
                 assert all(data["_entities"])
 
-            cases = {"listing": listing, "orders": orders_page, "me": my_orders, "entities": entities}
+            every_case = {"listing": listing, "orders": orders_page, "me": my_orders, "entities": entities}
+            cases = {name: every_case[name] for name in args.queries.split(",")}
+            if args.hold:
+                print("pids:", {process.name: process.process.pid for process in started}, flush=True)
+                deadline = time.monotonic() + args.hold
+                while time.monotonic() < deadline:  # keep it busy with the chosen queries
+                    for one in cases.values():
+                        await one()
             products_process = next(p for p in started if p.name == "products")
             # Rounds of off then on, summed: the machine's drift (other work on it) falls on both modes.
             results: dict[tuple[str, str, int], tuple[float, list[float]]] = {}
             # CPU seconds products spent per query and mode: steadier than rates on a busy machine.
             cpu: dict[tuple[str, str], float] = {}
+            # And every process's, per query (both modes): where a query's CPU goes, router included.
+            spent: dict[tuple[str, str], float] = {}
             for _round in range(args.rounds):
                 for mode, ttl in (("off", 0), ("on", 300)):
                     devstack.stop_services([products_process])
@@ -223,7 +237,11 @@ async def main() -> None:
                             await one()
                         for concurrency in levels:
                             cpu_before = busy(products_process)
+                            each_before = {process.name: busy(process) for process in started}
                             seconds, latencies = await run_level(concurrency, args.requests, one)
+                            for process in started:
+                                used = busy(process) - each_before[process.name]
+                                spent[(case, process.name)] = spent.get((case, process.name), 0.0) + used
                             cpu[(case, mode)] = (
                                 cpu.get((case, mode), 0.0) + busy(products_process) - cpu_before
                             )
@@ -261,6 +279,13 @@ async def main() -> None:
             for case in cases:
                 off_cpu, on_cpu = cpu[(case, "off")] / requests * 1000, cpu[(case, "on")] / requests * 1000
                 print(f"  {case:<9} {off_cpu:6.2f} -> {on_cpu:6.2f}")
+            print("CPU per request (ms) by process, both modes:")
+            for case in cases:
+                shares = "  ".join(
+                    f"{process.name} {spent[(case, process.name)] / requests / 2 * 1000:.2f}"
+                    for process in started
+                )
+                print(f"  {case:<9} {shares}")
     finally:
         devstack.stop_services(started)
         for name in SERVICES:
