@@ -18,7 +18,8 @@ process stays up. Reports requests per second and p50/p99 latency per concurrenc
     .venv/bin/python bench/catalog_cache.py [--requests 400] [--levels 1,16] [--queries me]
 
 `--queries` runs only some of them (e.g. `--queries me --levels 1` for the customer's orders);
-`--hold SECONDS` keeps the stack up after seeding, printing each process's pid, to attach a profiler.
+`--hold SECONDS` keeps the stack up, idle, after seeding, printing each process's pid and URL and a customer's
+token: to probe one hop directly, or to attach a profiler while a probe sends the load.
 """
 
 from __future__ import annotations
@@ -215,10 +216,9 @@ async def main() -> None:
             cases = {name: every_case[name] for name in args.queries.split(",")}
             if args.hold:
                 print("pids:", {process.name: process.process.pid for process in started}, flush=True)
-                deadline = time.monotonic() + args.hold
-                while time.monotonic() < deadline:  # keep it busy with the chosen queries
-                    for one in cases.values():
-                        await one()
+                # The run's own throwaway key signed it: for probing one subgraph's hop directly.
+                print("urls:", {**url, "router": router_url}, "customer:", customer, flush=True)
+                await asyncio.sleep(args.hold)
             products_process = next(p for p in started if p.name == "products")
             # Rounds of off then on, summed: the machine's drift (other work on it) falls on both modes.
             results: dict[tuple[str, str, int], tuple[float, list[float]]] = {}

@@ -56,30 +56,76 @@ class OrderStatus(enum.Enum):
 
 @strawberry.type(description="One line of an order, its price frozen when the order was placed.")
 class OrderItem:
-    line: int = strawberry.field(
+    # Each field reads the row when asked: a page of orders' lines builds no Money nobody selected.
+    row: strawberry.Private[models.OrderItem]
+
+    @strawberry.field(
         description="Its place in the order, from 1: what shipments and returns name a line by."
     )
-    product: Product
-    variant: ProductVariant = strawberry.field(
+    def line(self) -> int:
+        return self.row.line
+
+    @strawberry.field
+    def product(self) -> Product:
+        return Product(id=strawberry.ID(str(self.row.product_id)))
+
+    @strawberry.field(
         description="The variant sold (for an order older than variants, its product's one variant, which "
         "shares the product's id)."
     )
-    product_name: str = strawberry.field(description="The product's name when the order was placed.")
-    sku: str | None = strawberry.field(
+    def variant(self) -> ProductVariant:
+        return ProductVariant(id=strawberry.ID(str(self.row.variant_id)))
+
+    @strawberry.field(description="The product's name when the order was placed.")
+    def product_name(self) -> str:
+        return self.row.product_name
+
+    @strawberry.field(
         description="The variant's SKU when the order was placed; null on orders older than variants."
     )
-    variant_label: str | None = strawberry.field(
+    def sku(self) -> str | None:
+        return self.row.sku
+
+    @strawberry.field(
         description="The variant's option values when the order was placed (`M / Red`); null for a product "
         "sold as one thing and on orders older than variants."
     )
-    quantity: int
-    unit_price: Money
-    line_total: Money = strawberry.field(description="Unit price x quantity, before discount and tax.")
-    discount: Money = strawberry.field(description=f"Its share of the order's discounts. {ROUNDING}")
-    tax: Money = strawberry.field(description=TAX_RULE)
-    tax_class: str | None = strawberry.field(description="Null on orders placed before taxes existed.")
-    tax_rate_bp: int | None = strawberry.field(description="Basis points (2000 = 20%), as frozen.")
-    total: Money = strawberry.field(description="After discount, with tax: what the line cost.")
+    def variant_label(self) -> str | None:
+        return variant_label(self.row.selected_options)
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def unit_price(self) -> Money:
+        return Money(amount=self.row.unit_price_amount, currency=self.row.currency)
+
+    @strawberry.field(description="Unit price x quantity, before discount and tax.")
+    def line_total(self) -> Money:
+        return Money(amount=self.row.unit_price_amount * self.row.quantity, currency=self.row.currency)
+
+    @strawberry.field(description=f"Its share of the order's discounts. {ROUNDING}")
+    def discount(self) -> Money:
+        return Money(amount=self.row.discount_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description=TAX_RULE)
+    def tax(self) -> Money:
+        return Money(amount=self.row.tax_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description="Null on orders placed before taxes existed.")
+    def tax_class(self) -> str | None:
+        return self.row.tax_class
+
+    @strawberry.field(description="Basis points (2000 = 20%), as frozen.")
+    def tax_rate_bp(self) -> int | None:
+        return self.row.tax_rate_bp
+
+    @strawberry.field(description="After discount, with tax: what the line cost.")
+    def total(self) -> Money:
+        row = self.row
+        amount = row.total_amount if row.total_amount is not None else row.unit_price_amount * row.quantity
+        return Money(amount=amount, currency=row.currency)
 
 
 @strawberry.type(description=f"A promotion or voucher as frozen on an order. {ROUNDING}")
@@ -114,32 +160,7 @@ class Order:
 
     @strawberry.field(directives=[ListSize(assumed_size=10)])  # demand control: a typical order's lines
     async def items(self, info: Info) -> list[OrderItem]:
-        return [
-            OrderItem(
-                line=item.line,
-                product=Product(id=strawberry.ID(str(item.product_id))),
-                variant=ProductVariant(id=strawberry.ID(str(item.variant_id))),
-                product_name=item.product_name,
-                sku=item.sku,
-                variant_label=variant_label(item.selected_options),
-                quantity=item.quantity,
-                unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
-                line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
-                discount=Money(amount=item.discount_amount or 0, currency=item.currency),
-                tax=Money(amount=item.tax_amount or 0, currency=item.currency),
-                tax_class=item.tax_class,
-                tax_rate_bp=item.tax_rate_bp,
-                total=Money(
-                    amount=(
-                        item.total_amount
-                        if item.total_amount is not None
-                        else item.unit_price_amount * item.quantity
-                    ),
-                    currency=item.currency,
-                ),
-            )
-            for item in await OrderService(info.context).items(self.row)
-        ]
+        return [OrderItem(row=item) for item in await OrderService(info.context).items(self.row)]
 
     @strawberry.field(description="Before discounts, shipping and tax (0 on orders older than checkout).")
     def subtotal(self) -> Money:
