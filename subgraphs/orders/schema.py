@@ -6,10 +6,12 @@ import enum
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
@@ -153,13 +155,21 @@ class Order:
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[models.Order]
+    # Its lines when they were read with its page (`OrderPage.lines`); None: loaded when asked for.
+    lines: strawberry.Private[list[models.OrderItem] | None] = None
 
     @strawberry.field
     def user(self) -> User:
         return User(id=strawberry.ID(str(self.row.user_id)))
 
     @strawberry.field(directives=[ListSize(assumed_size=10)])  # demand control: a typical order's lines
-    async def items(self, info: Info) -> list[OrderItem]:
+    def items(self, info: Info) -> list[OrderItem]:
+        if self.lines is not None:  # read with its page: answered without an await per order
+            return [OrderItem(row=item) for item in self.lines]
+        # Otherwise an awaitable, which graphql-core awaits: the lines load batched with the other orders'.
+        return self._load_items(info)  # type: ignore[return-value]
+
+    async def _load_items(self, info: Info) -> list[OrderItem]:
         return [OrderItem(row=item) for item in await OrderService(info.context).items(self.row)]
 
     @strawberry.field(description="Before discounts, shipping and tax (0 on orders older than checkout).")
@@ -245,7 +255,9 @@ class Order:
         return returns_of_rows(await ReturnService(info.context).returns_of(self.row))
 
     @classmethod
-    def from_row(cls, row: models.Order, *, status: str | None = None) -> Order:
+    def from_row(
+        cls, row: models.Order, *, status: str | None = None, lines: list[models.OrderItem] | None = None
+    ) -> Order:
         return cls(
             id=strawberry.ID(str(row.id)),
             total=Money(amount=row.total_amount, currency=row.currency),
@@ -255,6 +267,7 @@ class Order:
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
+            lines=lines,
         )
 
     @classmethod
@@ -272,7 +285,9 @@ class User:
         directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
     )
     async def orders(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Order]:
-        return _connection(await OrderService(info.context).user_orders(self.id, first=first, after=after))
+        service = OrderService(info.context)
+        page = await service.user_orders(self.id, first=first, after=after, with_lines=_asks_for_lines(info))
+        return _connection(page)
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -281,11 +296,32 @@ class User:
 
 def _connection(page: OrderPage) -> Connection[Order]:
     cursors = {str(order.id): page.cursor_of(order) for order in page.orders}
+    lines = page.lines or {}
     return connection(
-        [Order.from_row(order) for order in page.orders],
+        [Order.from_row(order, lines=lines.get(order.id)) for order in page.orders],
         size=page.size,
         cursor_of=lambda node: cursors[node.id],
         has_previous=page.has_previous,
+    )
+
+
+def _asks_for_lines(info: Info) -> bool:
+    """Whether a connection of orders is asked for their lines (`edges { node { items } }` or
+    `nodes { items }`, fragments included): then its page reads them with one statement, before the fields."""
+
+    def asks(selections: list[Any], path: tuple[str, ...]) -> bool:
+        for selection in selections:
+            if isinstance(selection, FragmentSpread | InlineFragment):
+                if asks(selection.selections, path):
+                    return True
+            elif isinstance(selection, SelectedField) and selection.name == path[0]:
+                if len(path) == 1 or asks(selection.selections, path[1:]):
+                    return True
+        return False
+
+    return any(
+        asks(field.selections, ("edges", "node", "items")) or asks(field.selections, ("nodes", "items"))
+        for field in info.selected_fields
     )
 
 
@@ -325,7 +361,10 @@ class Query(  # type: ignore[misc]
         self, info: Info, status: OrderStatus | None = None, first: int | None = 20, after: str | None = None
     ) -> Connection[Order]:
         page = await OrderService(info.context).list_orders(
-            status=status.value if status is not None else None, first=first, after=after
+            status=status.value if status is not None else None,
+            first=first,
+            after=after,
+            with_lines=_asks_for_lines(info),
         )
         return _connection(page)
 

@@ -28,7 +28,9 @@ class Revocations:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> KeyRing:
-    return KeyRing.load(private_key_pem=None, keys_dir=tmp_path / "keys", retired_public_pem=None, create=True)
+    return KeyRing.load(
+        private_key_pem=None, keys_dir=tmp_path / "keys", retired_public_pem=None, create=True
+    )
 
 
 @pytest.fixture
