@@ -19,7 +19,8 @@ process stays up. Reports requests per second and p50/p99 latency per concurrenc
 
 `--queries` runs only some of them (e.g. `--queries me --levels 1` for the customer's orders);
 `--hold SECONDS` keeps the stack up, idle, after seeding, printing each process's pid and URL and a customer's
-token: to probe one hop directly, or to attach a profiler while a probe sends the load.
+token: to probe one hop directly, or to attach a profiler while a probe sends the load. SIGTERM ends it early,
+cleaning up (services stopped, the run's databases dropped).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -134,6 +136,12 @@ def start_products(ttl: int, env: dict[str, str], logs: Path) -> devstack.Servic
 
 
 async def main() -> None:
+    # SIGTERM (and SIGINT, which a background job ignores) stops a run, `--hold` too, through the `finally`
+    # that stops the services and drops the run's databases.
+    running = asyncio.current_task()
+    assert running is not None
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(stop, running.cancel)
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400, help="requests per query, mode and level")
     parser.add_argument("--levels", default="1,16")
