@@ -15,7 +15,12 @@ over the committed supergraph. The catalog: 200 products with stock, 40 orders o
 products is restarted between the two modes (MYSHOP_PRODUCTS_CACHE_TTL_SECONDS 0, then 300); every other
 process stays up. Reports requests per second and p50/p99 latency per concurrency level, and the ratio.
 
-    .venv/bin/python bench/catalog_cache.py [--requests 400] [--levels 1,16]
+    .venv/bin/python bench/catalog_cache.py [--requests 400] [--levels 1,16] [--queries me]
+
+`--queries` runs only some of them (e.g. `--queries me --levels 1` for the customer's orders);
+`--hold SECONDS` keeps the stack up, idle, after seeding, printing each process's pid and URL and a customer's
+token: to probe one hop directly, or to attach a profiler while a probe sends the load. SIGTERM ends it early,
+cleaning up (services stopped, the run's databases dropped).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -130,10 +136,18 @@ def start_products(ttl: int, env: dict[str, str], logs: Path) -> devstack.Servic
 
 
 async def main() -> None:
+    # SIGTERM (and SIGINT, which a background job ignores) stops a run, `--hold` too, through the `finally`
+    # that stops the services and drops the run's databases.
+    running = asyncio.current_task()
+    assert running is not None
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(stop, running.cancel)
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400, help="requests per query, mode and level")
     parser.add_argument("--levels", default="1,16")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of off-then-on, added up")
+    parser.add_argument("--queries", default="listing,orders,me,entities", help="which queries to run")
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep the stack up, for profiling")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
@@ -206,12 +220,20 @@ async def main() -> None:
                 data = await gql(client, url["products"], ENTITIES, twenty, service)
                 assert all(data["_entities"])
 
-            cases = {"listing": listing, "orders": orders_page, "me": my_orders, "entities": entities}
+            every_case = {"listing": listing, "orders": orders_page, "me": my_orders, "entities": entities}
+            cases = {name: every_case[name] for name in args.queries.split(",")}
+            if args.hold:
+                print("pids:", {process.name: process.process.pid for process in started}, flush=True)
+                # The run's own throwaway key signed it: for probing one subgraph's hop directly.
+                print("urls:", {**url, "router": router_url}, "customer:", customer, flush=True)
+                await asyncio.sleep(args.hold)
             products_process = next(p for p in started if p.name == "products")
             # Rounds of off then on, summed: the machine's drift (other work on it) falls on both modes.
             results: dict[tuple[str, str, int], tuple[float, list[float]]] = {}
             # CPU seconds products spent per query and mode: steadier than rates on a busy machine.
             cpu: dict[tuple[str, str], float] = {}
+            # And every process's, per query (both modes): where a query's CPU goes, router included.
+            spent: dict[tuple[str, str], float] = {}
             for _round in range(args.rounds):
                 for mode, ttl in (("off", 0), ("on", 300)):
                     devstack.stop_services([products_process])
@@ -223,7 +245,11 @@ async def main() -> None:
                             await one()
                         for concurrency in levels:
                             cpu_before = busy(products_process)
+                            each_before = {process.name: busy(process) for process in started}
                             seconds, latencies = await run_level(concurrency, args.requests, one)
+                            for process in started:
+                                used = busy(process) - each_before[process.name]
+                                spent[(case, process.name)] = spent.get((case, process.name), 0.0) + used
                             cpu[(case, mode)] = (
                                 cpu.get((case, mode), 0.0) + busy(products_process) - cpu_before
                             )
@@ -261,6 +287,13 @@ async def main() -> None:
             for case in cases:
                 off_cpu, on_cpu = cpu[(case, "off")] / requests * 1000, cpu[(case, "on")] / requests * 1000
                 print(f"  {case:<9} {off_cpu:6.2f} -> {on_cpu:6.2f}")
+            print("CPU per request (ms) by process, both modes:")
+            for case in cases:
+                shares = "  ".join(
+                    f"{process.name} {spent[(case, process.name)] / requests / 2 * 1000:.2f}"
+                    for process in started
+                )
+                print(f"  {case:<9} {shares}")
     finally:
         devstack.stop_services(started)
         for name in SERVICES:

@@ -6,10 +6,12 @@ import enum
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
@@ -56,30 +58,76 @@ class OrderStatus(enum.Enum):
 
 @strawberry.type(description="One line of an order, its price frozen when the order was placed.")
 class OrderItem:
-    line: int = strawberry.field(
+    # Each field reads the row when asked: a page of orders' lines builds no Money nobody selected.
+    row: strawberry.Private[models.OrderItem]
+
+    @strawberry.field(
         description="Its place in the order, from 1: what shipments and returns name a line by."
     )
-    product: Product
-    variant: ProductVariant = strawberry.field(
+    def line(self) -> int:
+        return self.row.line
+
+    @strawberry.field
+    def product(self) -> Product:
+        return Product(id=strawberry.ID(str(self.row.product_id)))
+
+    @strawberry.field(
         description="The variant sold (for an order older than variants, its product's one variant, which "
         "shares the product's id)."
     )
-    product_name: str = strawberry.field(description="The product's name when the order was placed.")
-    sku: str | None = strawberry.field(
+    def variant(self) -> ProductVariant:
+        return ProductVariant(id=strawberry.ID(str(self.row.variant_id)))
+
+    @strawberry.field(description="The product's name when the order was placed.")
+    def product_name(self) -> str:
+        return self.row.product_name
+
+    @strawberry.field(
         description="The variant's SKU when the order was placed; null on orders older than variants."
     )
-    variant_label: str | None = strawberry.field(
+    def sku(self) -> str | None:
+        return self.row.sku
+
+    @strawberry.field(
         description="The variant's option values when the order was placed (`M / Red`); null for a product "
         "sold as one thing and on orders older than variants."
     )
-    quantity: int
-    unit_price: Money
-    line_total: Money = strawberry.field(description="Unit price x quantity, before discount and tax.")
-    discount: Money = strawberry.field(description=f"Its share of the order's discounts. {ROUNDING}")
-    tax: Money = strawberry.field(description=TAX_RULE)
-    tax_class: str | None = strawberry.field(description="Null on orders placed before taxes existed.")
-    tax_rate_bp: int | None = strawberry.field(description="Basis points (2000 = 20%), as frozen.")
-    total: Money = strawberry.field(description="After discount, with tax: what the line cost.")
+    def variant_label(self) -> str | None:
+        return variant_label(self.row.selected_options)
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def unit_price(self) -> Money:
+        return Money(amount=self.row.unit_price_amount, currency=self.row.currency)
+
+    @strawberry.field(description="Unit price x quantity, before discount and tax.")
+    def line_total(self) -> Money:
+        return Money(amount=self.row.unit_price_amount * self.row.quantity, currency=self.row.currency)
+
+    @strawberry.field(description=f"Its share of the order's discounts. {ROUNDING}")
+    def discount(self) -> Money:
+        return Money(amount=self.row.discount_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description=TAX_RULE)
+    def tax(self) -> Money:
+        return Money(amount=self.row.tax_amount or 0, currency=self.row.currency)
+
+    @strawberry.field(description="Null on orders placed before taxes existed.")
+    def tax_class(self) -> str | None:
+        return self.row.tax_class
+
+    @strawberry.field(description="Basis points (2000 = 20%), as frozen.")
+    def tax_rate_bp(self) -> int | None:
+        return self.row.tax_rate_bp
+
+    @strawberry.field(description="After discount, with tax: what the line cost.")
+    def total(self) -> Money:
+        row = self.row
+        amount = row.total_amount if row.total_amount is not None else row.unit_price_amount * row.quantity
+        return Money(amount=amount, currency=row.currency)
 
 
 @strawberry.type(description=f"A promotion or voucher as frozen on an order. {ROUNDING}")
@@ -107,39 +155,22 @@ class Order:
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[models.Order]
+    # Its lines when they were read with its page (`OrderPage.lines`); None: loaded when asked for.
+    lines: strawberry.Private[list[models.OrderItem] | None] = None
 
     @strawberry.field
     def user(self) -> User:
         return User(id=strawberry.ID(str(self.row.user_id)))
 
     @strawberry.field(directives=[ListSize(assumed_size=10)])  # demand control: a typical order's lines
-    async def items(self, info: Info) -> list[OrderItem]:
-        return [
-            OrderItem(
-                line=item.line,
-                product=Product(id=strawberry.ID(str(item.product_id))),
-                variant=ProductVariant(id=strawberry.ID(str(item.variant_id))),
-                product_name=item.product_name,
-                sku=item.sku,
-                variant_label=variant_label(item.selected_options),
-                quantity=item.quantity,
-                unit_price=Money(amount=item.unit_price_amount, currency=item.currency),
-                line_total=Money(amount=item.unit_price_amount * item.quantity, currency=item.currency),
-                discount=Money(amount=item.discount_amount or 0, currency=item.currency),
-                tax=Money(amount=item.tax_amount or 0, currency=item.currency),
-                tax_class=item.tax_class,
-                tax_rate_bp=item.tax_rate_bp,
-                total=Money(
-                    amount=(
-                        item.total_amount
-                        if item.total_amount is not None
-                        else item.unit_price_amount * item.quantity
-                    ),
-                    currency=item.currency,
-                ),
-            )
-            for item in await OrderService(info.context).items(self.row)
-        ]
+    def items(self, info: Info) -> list[OrderItem]:
+        if self.lines is not None:  # read with its page: answered without an await per order
+            return [OrderItem(row=item) for item in self.lines]
+        # Otherwise an awaitable, which graphql-core awaits: the lines load batched with the other orders'.
+        return self._load_items(info)  # type: ignore[return-value]
+
+    async def _load_items(self, info: Info) -> list[OrderItem]:
+        return [OrderItem(row=item) for item in await OrderService(info.context).items(self.row)]
 
     @strawberry.field(description="Before discounts, shipping and tax (0 on orders older than checkout).")
     def subtotal(self) -> Money:
@@ -224,7 +255,9 @@ class Order:
         return returns_of_rows(await ReturnService(info.context).returns_of(self.row))
 
     @classmethod
-    def from_row(cls, row: models.Order, *, status: str | None = None) -> Order:
+    def from_row(
+        cls, row: models.Order, *, status: str | None = None, lines: list[models.OrderItem] | None = None
+    ) -> Order:
         return cls(
             id=strawberry.ID(str(row.id)),
             total=Money(amount=row.total_amount, currency=row.currency),
@@ -234,6 +267,7 @@ class Order:
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
+            lines=lines,
         )
 
     @classmethod
@@ -251,7 +285,9 @@ class User:
         directives=[ListSize(slicing_arguments=["first"], sized_fields=["edges", "nodes"])],
     )
     async def orders(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Order]:
-        return _connection(await OrderService(info.context).user_orders(self.id, first=first, after=after))
+        service = OrderService(info.context)
+        page = await service.user_orders(self.id, first=first, after=after, with_lines=_asks_for_lines(info))
+        return _connection(page)
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -260,11 +296,32 @@ class User:
 
 def _connection(page: OrderPage) -> Connection[Order]:
     cursors = {str(order.id): page.cursor_of(order) for order in page.orders}
+    lines = page.lines or {}
     return connection(
-        [Order.from_row(order) for order in page.orders],
+        [Order.from_row(order, lines=lines.get(order.id)) for order in page.orders],
         size=page.size,
         cursor_of=lambda node: cursors[node.id],
         has_previous=page.has_previous,
+    )
+
+
+def _asks_for_lines(info: Info) -> bool:
+    """Whether a connection of orders is asked for their lines (`edges { node { items } }` or
+    `nodes { items }`, fragments included): then its page reads them with one statement, before the fields."""
+
+    def asks(selections: list[Any], path: tuple[str, ...]) -> bool:
+        for selection in selections:
+            if isinstance(selection, FragmentSpread | InlineFragment):
+                if asks(selection.selections, path):
+                    return True
+            elif isinstance(selection, SelectedField) and selection.name == path[0]:
+                if len(path) == 1 or asks(selection.selections, path[1:]):
+                    return True
+        return False
+
+    return any(
+        asks(field.selections, ("edges", "node", "items")) or asks(field.selections, ("nodes", "items"))
+        for field in info.selected_fields
     )
 
 
@@ -304,7 +361,10 @@ class Query(  # type: ignore[misc]
         self, info: Info, status: OrderStatus | None = None, first: int | None = 20, after: str | None = None
     ) -> Connection[Order]:
         page = await OrderService(info.context).list_orders(
-            status=status.value if status is not None else None, first=first, after=after
+            status=status.value if status is not None else None,
+            first=first,
+            after=after,
+            with_lines=_asks_for_lines(info),
         )
         return _connection(page)
 

@@ -80,6 +80,8 @@ class OrderPage:
     size: int
     has_previous: bool
     kind: str
+    # The page's orders' lines by order id, when asked to read them with the page; None otherwise.
+    lines: dict[uuid.UUID, list[OrderItem]] | None = None
 
     def cursor_of(self, order: Order) -> str:
         return newest_first_cursor(self.kind, order.created_at, order.id)
@@ -345,13 +347,18 @@ class OrderService:
             raise Forbidden("This order belongs to another customer.")
         return principal
 
-    async def list_orders(self, *, status: str | None, first: int | None, after: str | None) -> OrderPage:
+    async def list_orders(
+        self, *, status: str | None, first: int | None, after: str | None, with_lines: bool = False
+    ) -> OrderPage:
         principal = await self.context.require_principal()
         if not principal.has_any_role(Role.ADMIN, Role.PARTNER):
             raise Forbidden("Listing all orders needs the ADMIN or PARTNER role.")
-        return await self._page(user_id=None, status=status, first=first, after=after)
+        return await self._page(user_id=None, status=status, first=first, after=after, with_lines=with_lines)
 
-    async def user_orders(self, raw_user_id: object, *, first: int | None, after: str | None) -> OrderPage:
+    async def user_orders(
+        self, raw_user_id: object, *, first: int | None, after: str | None, with_lines: bool = False
+    ) -> OrderPage:
+        """The user's orders, newest first; `with_lines`: their lines too (one statement for the page)."""
         principal = await self.context.require_principal()
         user_id = uuid_or_none(raw_user_id)
         if not (
@@ -360,10 +367,16 @@ class OrderService:
             raise Forbidden("A customer sees only their own orders.")
         if user_id is None:
             return OrderPage([], size=page_size(first), has_previous=False, kind="orders")
-        return await self._page(user_id=user_id, status=None, first=first, after=after)
+        return await self._page(user_id=user_id, status=None, first=first, after=after, with_lines=with_lines)
 
     async def _page(
-        self, *, user_id: uuid.UUID | None, status: str | None, first: int | None, after: str | None
+        self,
+        *,
+        user_id: uuid.UUID | None,
+        status: str | None,
+        first: int | None,
+        after: str | None,
+        with_lines: bool,
     ) -> OrderPage:
         size = page_size(first)
         kind = f"orders:{user_id or '*'}:{status or '*'}"
@@ -373,7 +386,11 @@ class OrderService:
         )
         for order in orders:
             self.context.loaders.remember(order)
-        return OrderPage(orders, size=size, has_previous=after is not None, kind=kind)
+        lines = None
+        if with_lines:
+            shown = [order.id for order in orders[:size]]
+            lines = dict(zip(shown, await self.context.loaders.items.load_many(shown), strict=True))
+        return OrderPage(orders, size=size, has_previous=after is not None, kind=kind, lines=lines)
 
     async def items(self, order: Order) -> list[OrderItem]:
         return await self.context.loaders.items.load(order.id)

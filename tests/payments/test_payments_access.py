@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 from payments_api import Customer, PaymentsApi, charge_input, payment_rows
-from sqlalchemy import event, pool
+from sqlalchemy import Engine, event, pool
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from shared.auth.caller import RequestCaller
 from subgraphs.payments.loaders import PaymentLoaders
 
 # --- internal operations ---
@@ -189,6 +190,10 @@ async def test_payment_references_resolve_for_the_owner_and_are_forbidden_to_oth
     ]
 
 
+async def noone() -> None:
+    return None
+
+
 async def test_the_loaders_read_a_batch_of_orders_or_payments_with_one_query_each(
     payments: PaymentsApi, customer: Customer, databases: dict[str, str]
 ) -> None:
@@ -198,7 +203,7 @@ async def test_the_loaders_read_a_batch_of_orders_or_payments_with_one_query_eac
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     try:
         async with AsyncSession(engine) as session:
-            loaders = PaymentLoaders(lambda: session)
+            loaders = PaymentLoaders(lambda: session, RequestCaller(noone))
 
             by_order = await asyncio.gather(
                 *(loaders.payment_of_order.load(c["order"]["id"]) for c in charged)
@@ -209,3 +214,26 @@ async def test_the_loaders_read_a_batch_of_orders_or_payments_with_one_query_eac
 
     assert [str(p.id) for p in by_order] == [str(p.id) for p in by_id] == [c["id"] for c in charged]
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+
+
+async def test_the_payments_of_a_page_of_orders_are_read_with_one_query(
+    payments: PaymentsApi, customer: Customer
+) -> None:
+    # Given a customer's page of orders, each charged
+    charged = [await charge_for(payments, customer) for _ in range(8)]
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        if "DISTINCT ON (payments.order_id)" in str(args[2]):
+            statements.append(str(args[2]))
+
+    # When the router asks payments for their payments (the stack's servers run in this process)
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        response = await payments.order_payments([c["order"]["id"] for c in charged], token=customer.token)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+
+    # Then every order's payment comes from one statement: the per-field caller check splits no batch
+    assert [e["payment"]["id"] for e in response.ok()["_entities"]] == [c["id"] for c in charged]
+    assert len(statements) == 1
