@@ -554,7 +554,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=150, help="measured requests per query type")
     parser.add_argument("--warmup", type=int, default=15, help="warm-up requests per query type")
     parser.add_argument("--products", type=int, default=10_000, help="demo products to seed")
-    parser.add_argument("--concurrency", type=int, default=8, help="connections of the throughput run (0: none)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="connections of the throughput run (0: none)"
+    )
     parser.add_argument(
         "--without-search-indexes", action="store_true", help="drop migration 0006's indexes first"
     )
