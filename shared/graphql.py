@@ -103,6 +103,9 @@ class RequestTransaction(SchemaExtension):
     is closed whatever happens, after the work the operation left running, and none opens after it."""
 
     async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if context is not None and self.execution_context.operation_type == OperationType.QUERY:
+            context.reads_only = True
         try:
             yield
         except BaseException:
