@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic
 
 import httpx
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
@@ -320,6 +321,14 @@ class SubgraphTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class SubgraphGraphQLRouter(GraphQLRouter):
     graphql_transport_ws_handler_class = SubgraphTransportWSHandler
+
+    def encode_json(self, data: object) -> bytes | str:
+        # orjson: a listing's response is written in a tenth of the standard library's time, as UTF-8 (no
+        # \u escapes). What it refuses (an integer past 64 bits) the standard library still writes.
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return super().encode_json(data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Errors raised before execution (a syntax error) skip the schema extensions: shape them here.

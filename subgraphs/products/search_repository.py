@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.models import Product, ProductVariant
 
 # The text search configuration of the queries: the one the search vector's name/category/description use.
@@ -88,9 +89,33 @@ class ProductFilter:
         )
 
 
+# What a page shows of a product, in ProductRecord's order: plain rows, not ORM entities (nothing of a listing
+# needs the identity map; building an entity costs ~8 times a record). Selected by their ORM attributes, so
+# the session still flushes pending changes before a listing reads.
+LISTED_COLUMNS = (
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.description,
+    Product.price_amount,
+    Product.price_currency,
+    Product.category,
+    Product.active,
+    Product.created_at,
+    Product.updated_at,
+    Product.tax_class,
+    Product.weight_grams,
+)
+_LISTED = len(LISTED_COLUMNS)
+
+
+def _record(row: Any) -> ProductRecord:
+    return ProductRecord(*row[:_LISTED])
+
+
 @dataclass(frozen=True, slots=True)
 class RankedProduct:
-    product: Product
+    product: ProductRecord
     # ts_rank as PostgreSQL computed it (a `real`) in a search by relevance; else None.
     rank: float | None = None
     # The lowest price among its matching variants, in a price sort; else None.
@@ -185,12 +210,13 @@ def search_page_statement(
 ) -> Select[Any]:
     """Matches of `filters.search`, most relevant first (ties by id), after the keyset `after`.
 
-    Rows are (product, rank[, total]): the total, when asked, rides along in the same round trip.
+    Rows are (product's LISTED_COLUMNS, rank[, total]): the total, when asked, rides along in the same round
+    trip.
     """
     assert filters.search is not None
     sort = ProductSort.RELEVANCE
     rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
-    statement = select(Product, rank, *_total_column(filters, sort, with_total)).where(
+    statement = select(*LISTED_COLUMNS, rank, *_total_column(filters, sort, with_total)).where(
         *_conditions(filters, sort)
     )
     if after is not None:
@@ -203,9 +229,12 @@ def search_page_statement(
 def newest_page_statement(
     filters: ProductFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int, with_total: bool = False
 ) -> Select[Any]:
-    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product[, total])."""
+    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product's
+    LISTED_COLUMNS[, total])."""
     sort = ProductSort.NEWEST
-    statement = select(Product, *_total_column(filters, sort, with_total)).where(*_conditions(filters, sort))
+    statement = select(*LISTED_COLUMNS, *_total_column(filters, sort, with_total)).where(
+        *_conditions(filters, sort)
+    )
     if after is not None:
         statement = statement.where(
             or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
@@ -222,7 +251,7 @@ def price_page_statement(
     with_total: bool = False,
 ) -> Select[Any]:
     """Products by the lowest price among their matching variants (ascending: ties by id ascending;
-    descending: both descending), after the keyset `after`. Rows: (product, price[, total]).
+    descending: both descending), after the keyset `after`. Rows: (product's LISTED_COLUMNS, price[, total]).
 
     A product's price depends on which of its variants match, so no index holds the order: the matching
     variants are aggregated to (product id, price) on narrow rows (variants by their indexes, products by
@@ -250,7 +279,7 @@ def price_page_statement(
     total = []
     if with_total:
         total = [select(func.count()).select_from(matching).scalar_subquery().label("total_count")]
-    statement = select(Product, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
+    statement = select(*LISTED_COLUMNS, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
     if descending:
         return statement.order_by(cut.c.price.desc(), cut.c.product_id.desc())
     return statement.order_by(cut.c.price.asc(), cut.c.product_id.asc())
@@ -266,8 +295,8 @@ async def search_page(
 ) -> ProductPage:
     statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
     rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], rank=float(row[1])) for row in rows]
-    totals = [row[2] for row in rows[:1]] if with_total else None
+    items = [RankedProduct(_record(row), rank=float(row[_LISTED])) for row in rows]
+    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.RELEVANCE, items, totals)
 
 
@@ -281,8 +310,8 @@ async def newest_page(
 ) -> ProductPage:
     statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
     rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0]) for row in rows]
-    totals = [row[1] for row in rows[:1]] if with_total else None
+    items = [RankedProduct(_record(row)) for row in rows]
+    totals = [row[_LISTED] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.NEWEST, items, totals)
 
 
@@ -299,8 +328,8 @@ async def price_page(
         filters, descending=descending, after=after, limit=limit, with_total=with_total
     )
     rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], price=int(row[1])) for row in rows]
-    totals = [row[2] for row in rows[:1]] if with_total else None
+    items = [RankedProduct(_record(row), price=int(row[_LISTED])) for row in rows]
+    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
     return await _with_total(session, filters, sort, items, totals)
 
