@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,7 +129,7 @@ class ProductPage:
     total: int | None
 
 
-def _ts_query(search: str) -> ColumnElement[Any]:
+def _ts_query(search: str | ColumnElement[str]) -> ColumnElement[Any]:
     return func.websearch_to_tsquery(_ENGLISH, search)
 
 
@@ -141,14 +142,15 @@ def _product_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if not filters.include_archived:
         conditions.append(Product.active)
+    # Named parameters (`_filter_values` names the same): a page statement is built once per shape of filter.
     if filters.category is not None:
-        conditions.append(Product.category == filters.category)
+        conditions.append(Product.category == bindparam("category", filters.category))
     if filters.categories:
-        conditions.append(Product.category.in_(filters.categories))
+        conditions.append(Product.category.in_(bindparam("categories", filters.categories, expanding=True)))
     if filters.currency is not None:
-        conditions.append(Product.price_currency == filters.currency)
+        conditions.append(Product.price_currency == bindparam("currency", filters.currency))
     if filters.search is not None:
-        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(filters.search)))
+        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(bindparam("search", filters.search))))
     return conditions
 
 
@@ -158,9 +160,9 @@ def _variant_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [ProductVariant.active]
     price = effective_price()
     if filters.price_min is not None:
-        conditions.append(price >= filters.price_min)
+        conditions.append(price >= bindparam("price_min", filters.price_min, type_=BigInteger))
     if filters.price_max is not None:
-        conditions.append(price <= filters.price_max)
+        conditions.append(price <= bindparam("price_max", filters.price_max, type_=BigInteger))
     if filters.in_stock is True:
         conditions.append(ProductVariant.available_units > 0)
     elif filters.in_stock is False:
@@ -215,15 +217,16 @@ def search_page_statement(
     """
     assert filters.search is not None
     sort = ProductSort.RELEVANCE
-    rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
+    rank = func.ts_rank(Product.search_vector, _ts_query(bindparam("search", filters.search)))
     statement = select(*LISTED_COLUMNS, rank, *_total_column(filters, sort, with_total)).where(
         *_conditions(filters, sort)
     )
     if after is not None:
         # The bound rank is compared as a `real`, exactly the type ts_rank returns, so equal ranks stay equal.
         after_rank = cast(bindparam("after_rank", after[0], type_=Float), REAL)
-        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after[1])))
-    return statement.order_by(rank.desc(), Product.id.asc()).limit(limit)
+        after_id = bindparam("after_id", after[1])
+        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after_id)))
+    return statement.order_by(rank.desc(), Product.id.asc()).limit(_limit(limit))
 
 
 def newest_page_statement(
@@ -237,9 +240,15 @@ def newest_page_statement(
     )
     if after is not None:
         statement = statement.where(
-            or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
+            or_(
+                Product.created_at < bindparam("after_created_at", after[0]),
+                and_(
+                    Product.created_at == bindparam("after_created_at", after[0]),
+                    Product.id < bindparam("after_id", after[1]),
+                ),
+            )
         )
-    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(_limit(limit))
 
 
 def price_page_statement(
@@ -275,7 +284,7 @@ def price_page_statement(
         order = [matching.c.price.desc(), matching.c.product_id.desc()]
     else:
         order = [matching.c.price.asc(), matching.c.product_id.asc()]
-    cut = page.order_by(*order).limit(limit).subquery("page")
+    cut = page.order_by(*order).limit(_limit(limit)).subquery("page")
     total = []
     if with_total:
         total = [select(func.count()).select_from(matching).scalar_subquery().label("total_count")]
@@ -283,6 +292,55 @@ def price_page_statement(
     if descending:
         return statement.order_by(cut.c.price.desc(), cut.c.product_id.desc())
     return statement.order_by(cut.c.price.asc(), cut.c.product_id.asc())
+
+
+# --- page statements, built once per shape ------------------------------------------------------------------
+# Building a page statement and its cache key cost about as much as the rest of a search request's Python (a
+# profile of bench/products_search.py): a statement is built once per shape of listing (which filters, which
+# keyset, whether the total rides along), with named parameters, and run with each request's values
+# (`_filter_values` names every one that varies). Listings with option filters (up to 10 options of 20 values:
+# too many shapes to keep) are built per request.
+_TEMPLATES: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _limit(limit: int) -> Any:
+    return bindparam("page_limit", limit, type_=BigInteger)
+
+
+def _filter_shape(filters: ProductFilter) -> tuple[Any, ...] | None:
+    if filters.options:
+        return None
+    return (
+        filters.search is not None,
+        filters.category is not None,
+        filters.include_archived,
+        bool(filters.categories),
+        filters.currency is not None,
+        filters.price_min is not None,
+        filters.price_max is not None,
+        filters.in_stock,
+    )
+
+
+def _filter_values(filters: ProductFilter, limit: int) -> dict[str, Any]:
+    values: dict[str, Any] = {"page_limit": limit}
+    for name in ("search", "category", "currency", "price_min", "price_max"):
+        value = getattr(filters, name)
+        if value is not None:
+            values[name] = value
+    if filters.categories:
+        values["categories"] = filters.categories
+    return values
+
+
+def _template(shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
+    """The statement of `shape`, built by `build` (with this request's values) the first time."""
+    if shape[1] is None:
+        return build()
+    statement = _TEMPLATES.get(shape)
+    if statement is None:
+        statement = _TEMPLATES[shape] = build()
+    return statement
 
 
 async def search_page(
@@ -293,8 +351,14 @@ async def search_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
+    shape = ("search", _filter_shape(filters), after is not None, with_total)
+    statement = _template(
+        shape, lambda: search_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    )
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_rank=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
     items = [RankedProduct(_record(row), rank=float(row[_LISTED])) for row in rows]
     totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.RELEVANCE, items, totals)
@@ -308,8 +372,14 @@ async def newest_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
+    shape = ("newest", _filter_shape(filters), after is not None, with_total)
+    statement = _template(
+        shape, lambda: newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    )
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_created_at=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
     items = [RankedProduct(_record(row)) for row in rows]
     totals = [row[_LISTED] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.NEWEST, items, totals)
@@ -324,10 +394,17 @@ async def price_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = price_page_statement(
-        filters, descending=descending, after=after, limit=limit, with_total=with_total
+    shape = ("price", _filter_shape(filters), descending, after is not None, with_total)
+    statement = _template(
+        shape,
+        lambda: price_page_statement(
+            filters, descending=descending, after=after, limit=limit, with_total=with_total
+        ),
     )
-    rows = (await session.execute(statement)).all()
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_price=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
     items = [RankedProduct(_record(row), price=int(row[_LISTED])) for row in rows]
     totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
