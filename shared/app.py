@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic
@@ -23,8 +23,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
@@ -319,8 +322,20 @@ class SubgraphTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.schema = _OperationContexts(self.schema)  # type: ignore[assignment]
 
 
+class _TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go as text frames (Strawberry sends bytes from `encode_json` as binary
+    frames, which the router's socket, like the protocol, refuses)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class SubgraphGraphQLRouter(GraphQLRouter):
     graphql_transport_ws_handler_class = SubgraphTransportWSHandler
+    websocket_adapter_class = _TextWebSocketAdapter  # type: ignore[assignment]
 
     def encode_json(self, data: object) -> bytes | str:
         # orjson: a listing's response is written in a tenth of the standard library's time, as UTF-8 (no
