@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # no
 from myshop import migrations  # noqa: E402
 from myshop.demo.catalog import DEMO_SEARCHES  # noqa: E402
 from myshop.demo.products import seed  # noqa: E402
-from subgraphs.products import search_repository  # noqa: E402
+from subgraphs.products import facets_repository, search_repository  # noqa: E402
 from subgraphs.products.search import (  # noqa: E402
     Listing,
     OptionFilterInput,
@@ -251,7 +251,7 @@ def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
         )
     statements = [compiled(page)]
     if case.faceted:
-        statements.append(compiled(search_repository.facets_statement(filters, sort)))
+        statements.append(compiled(facets_repository.facets_statement(filters, sort)))
     return statements
 
 
