@@ -14,6 +14,11 @@ buy, end to end); `--ablation N` times each faceted case's statements in Postgre
 each one and without all; `--plans` prints the EXPLAIN ANALYZE of each faceted case's statements.
 
     .venv/bin/python bench/products_search.py [--requests 150] [--warmup 15] [--products 10000]
+        [--only search=] [--profile stacks.txt]
+
+`--only TEXT` measures only the cases whose label contains TEXT (`search=` for the plain searches);
+`--profile FILE` samples the server process with py-spy while the HTTP requests run and writes its
+collapsed stacks to FILE (what flame graph tools read).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +54,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # no
 from myshop import migrations  # noqa: E402
 from myshop.demo.catalog import DEMO_SEARCHES  # noqa: E402
 from myshop.demo.products import seed  # noqa: E402
-from subgraphs.products import search_repository  # noqa: E402
+from subgraphs.products import facets_repository, search_repository  # noqa: E402
 from subgraphs.products.search import (  # noqa: E402
     Listing,
     OptionFilterInput,
@@ -244,7 +251,7 @@ def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
         )
     statements = [compiled(page)]
     if case.faceted:
-        statements.append(compiled(search_repository.facets_statement(filters, sort)))
+        statements.append(compiled(facets_repository.facets_statement(filters, sort)))
     return statements
 
 
@@ -368,8 +375,11 @@ async def run(args: argparse.Namespace) -> None:
             Case("faceted, in stock only, newest", filter={"inStock": True}, sort="NEWEST"),
             Case("facets only, no filter", sort="NEWEST"),
         ]
+        if args.only:
+            cases = [case for case in cases if args.only in case.label]
         limits = httpx.Limits(max_keepalive_connections=1, max_connections=1)
         rows = []
+        profiler = start_profiler(args.profile, process) if args.profile else None
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
             await wait_until_up(client, base, process)
             for case in cases:
@@ -396,6 +406,8 @@ async def run(args: argparse.Namespace) -> None:
                 if args.plans and case.faceted:
                     await print_plans(pg, case, statements)
                 rows.append((case, total, http, sql, await explain_ms(pg, statements)))
+        if profiler is not None:
+            stop_profiler(profiler, args.profile)
         if args.ablation and not args.without_search_indexes:
             await index_ablation(pg, cases, args.ablation)
         await pg.close()
@@ -408,6 +420,22 @@ async def run(args: argparse.Namespace) -> None:
         await migrations.drop_database(server_url, database)
         data_dir.cleanup()
         print(f"dropped {database}; total {time.perf_counter() - started:.1f} s")
+
+
+def start_profiler(path: str, process: multiprocessing.Process) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server process (it needs ptrace: root, or kernel.yama.ptrace_scope 0)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--pid", str(process.pid), "--rate", "500", "--format", "raw", "-o", path]
+    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes], path: str) -> None:
+    profiler.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+    _, stderr = profiler.communicate(timeout=60)
+    if profiler.returncode not in (0, -2):
+        print(f"py-spy failed ({profiler.returncode}): {stderr.decode()[-500:]}")
+    else:
+        print(f"profile of the server written to {path}")
 
 
 async def index_ablation(pg: asyncpg.Connection, cases: list[Case], rounds: int) -> None:
@@ -450,6 +478,8 @@ async def print_plans(pg: asyncpg.Connection, case: Case, statements: list[tuple
 async def concurrent_searches(base: str, cases: list[Case], args: argparse.Namespace) -> None:
     """Throughput: every search in turn from `--concurrency` keep-alive connections at once."""
     searches = [case for case in cases if case.search is not None and not case.faceted]
+    if not searches or args.concurrency <= 0:
+        return
     per_worker = max(1, args.requests // 3)
     limits = httpx.Limits(max_keepalive_connections=args.concurrency, max_connections=args.concurrency)
     seconds: list[float] = []
@@ -499,13 +529,14 @@ def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse
             f"{sql.mean_ms:>4.2f}ms | {explained:>5.2f}ms | {http.p50_ms / sql.p50_ms:>4.1f}x"
         )
     searches = [row for row in rows if row[0].search is not None and not row[0].faceted]
-    http_p50 = statistics.median(row[2].p50_ms for row in searches)
-    sql_p50 = statistics.median(row[3].p50_ms for row in searches)
     print("-" * len(header))
-    print(
-        f"searches (median of {len(searches)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
-        f"ratio {http_p50 / sql_p50:.1f}x, GraphQL+HTTP overhead {http_p50 - sql_p50:.2f} ms per request"
-    )
+    if searches:
+        http_p50 = statistics.median(row[2].p50_ms for row in searches)
+        sql_p50 = statistics.median(row[3].p50_ms for row in searches)
+        print(
+            f"searches (median of {len(searches)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
+            f"ratio {http_p50 / sql_p50:.1f}x, GraphQL+HTTP overhead {http_p50 - sql_p50:.2f} ms per request"
+        )
     faceted = [row for row in rows if row[0].faceted]
     if faceted:
         http_p50 = statistics.median(row[2].p50_ms for row in faceted)
@@ -523,10 +554,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=150, help="measured requests per query type")
     parser.add_argument("--warmup", type=int, default=15, help="warm-up requests per query type")
     parser.add_argument("--products", type=int, default=10_000, help="demo products to seed")
-    parser.add_argument("--concurrency", type=int, default=8, help="connections of the throughput run")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="connections of the throughput run (0: none)"
+    )
     parser.add_argument(
         "--without-search-indexes", action="store_true", help="drop migration 0006's indexes first"
     )
+    parser.add_argument("--only", default="", metavar="TEXT", help="only the cases whose label has TEXT")
+    parser.add_argument("--profile", default="", metavar="FILE", help="py-spy the server into FILE")
     parser.add_argument("--plans", action="store_true", help="print the faceted statements' plans")
     parser.add_argument(
         "--ablation", type=int, default=0, metavar="ROUNDS", help="time the faceted cases without each index"

@@ -56,6 +56,9 @@ class Runtime(Generic[StateT]):
     trusted_routers: TrustedPeers = field(init=False)
     # Revocation look-ups of the process's subscriptions, batched into one MGET per event (`reauthorize`).
     revocation_checks: DataLoader[Principal, bool] | None = None
+    # Sessions in autocommit for the queries of a service whose queries only read (`Context.reads_only`);
+    # None when its queries take a transaction like everything else (always behind PgBouncer).
+    query_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     def __post_init__(self) -> None:
         self.trusted_routers = TrustedPeers(self.settings.trusted_routers)
@@ -91,6 +94,9 @@ class Context(BaseContext):
         # field settle in the background: `RequestTransaction`'s executor hands over its set of them).
         self.background_work: Collection[asyncio.Future[Any]] = ()
         self._ended = False
+        # A query operation of a service whose queries only read (`RequestTransaction` says so): its session
+        # is in autocommit where the runtime allows it.
+        self.reads_only = False
         self.loaders = runtime.definition.build_loaders(self)
 
     def for_operation(self) -> Context:
@@ -110,7 +116,8 @@ class Context(BaseContext):
                 # cancelled) would open a session nobody closes: its connection leaks until the garbage
                 # collector terminates it.
                 raise RequestEnded("This request's transaction has ended: no session opens after it.")
-            self._session = self.runtime.sessionmaker()
+            maker = self.runtime.query_sessionmaker if self.reads_only else None
+            self._session = (maker or self.runtime.sessionmaker)()
         return self._session
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:

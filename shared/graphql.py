@@ -8,7 +8,16 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSyntaxError,
+    Undefined,
+    is_leaf_type,
+)
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
@@ -103,6 +112,9 @@ class RequestTransaction(SchemaExtension):
     is closed whatever happens, after the work the operation left running, and none opens after it."""
 
     async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if context is not None and self.execution_context.operation_type == OperationType.QUERY:
+            context.reads_only = True
         try:
             yield
         except BaseException:
@@ -169,6 +181,58 @@ class RequestExecutor(InputHygieneExecutor):
             # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
             executor.context_value.background_work = getattr(executor, "background_futures", ())
         return executor
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        """A plain scalar field (an attribute, no resolver, no argument, no field extension or permission, no
+        schema extension resolving fields) is read and serialized directly: no resolve info, no completion
+        chain (a listing page is hundreds of them). Anything unusual (a null where none may be, a value the
+        scalar refuses) takes graphql-core's own path, which makes its error."""
+        node = field_details_list[0].node
+        field = self.schema.get_field(parent_type, node.name.value)
+        leaf = _plain_leaf(field) if field is not None and not node.arguments else None
+        middleware = self.middleware_manager
+        if leaf is not None and (middleware is None or middleware._middleware_resolvers is None):
+            leaf_type, non_null = leaf
+            try:
+                value = field.resolve(source, None)  # type: ignore[misc]
+            except Exception:
+                value = Undefined
+            if value is None and not non_null:
+                return None
+            if value is not None and value is not Undefined and not isinstance(value, Exception):
+                try:
+                    coerced = leaf_type.coerce_output_value(value)
+                except Exception:
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+
+# Per schema field (by id: GraphQLField compares by value, so it is no dict key; the entry holds the field,
+# so its id is never reused): its leaf type and whether it is non-null when Strawberry resolves it by
+# attribute alone (its `_is_default` resolver: no resolver, permission or field extension); else None.
+_PLAIN_LEAVES: dict[int, tuple[GraphQLField, tuple[GraphQLLeafType, bool] | None]] = {}
+
+
+def _plain_leaf(field: GraphQLField) -> tuple[GraphQLLeafType, bool] | None:
+    known = _PLAIN_LEAVES.get(id(field))
+    if known is not None and known[0] is field:
+        return known[1]
+    kind, non_null = field.type, isinstance(field.type, GraphQLNonNull)
+    if non_null:
+        kind = kind.of_type  # type: ignore[union-attr]
+    plain = getattr(field.resolve, "_is_default", False) and is_leaf_type(kind)
+    leaf = (kind, non_null) if plain else None
+    _PLAIN_LEAVES[id(field)] = (field, leaf)  # type: ignore[assignment]
+    return leaf  # type: ignore[return-value]
 
 
 class OperationSpan(SchemaExtension):

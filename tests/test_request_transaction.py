@@ -16,9 +16,10 @@ from eventually import eventually
 from sqlalchemy import text
 from starlette.requests import Request
 
-from shared.app import build_runtime, close_runtime
+from shared.app import SubgraphDefinition, build_runtime, close_runtime
 from shared.context import Context, RequestEnded, Runtime
 from shared.graphql import build_schema
+from shared.settings import ServiceSettings
 from subgraphs import registry
 
 
@@ -164,3 +165,72 @@ async def test_a_transaction_finished_mid_request_lets_the_request_open_another(
     assert await context.session.scalar(text("SELECT 2")) == 2
     await context.end(commit=False)
     assert products_runtime.engine.pool.checkedout() == 0
+
+
+@strawberry.type
+class ReadingQuery:
+    @strawberry.field
+    async def in_transaction(self, info: strawberry.Info) -> bool:
+        connection = await info.context.session.connection()
+        await connection.execute(text("SELECT 1"))
+        raw = await connection.get_raw_connection()
+        return bool(raw.driver_connection.is_in_transaction())
+
+
+@strawberry.type
+class ReadingMutation:
+    @strawberry.mutation
+    async def in_transaction(self, info: strawberry.Info) -> bool:
+        return await ReadingQuery().in_transaction(info)
+
+
+reading_schema = build_schema(query=ReadingQuery, mutation=ReadingMutation)
+
+
+@pytest.fixture
+async def reading_runtime(
+    request: pytest.FixtureRequest, api: Any, databases: dict[str, str]
+) -> AsyncIterator[Runtime[Any]]:
+    """A service whose queries only read, on the products database reached directly; `db_pgbouncer` as the
+    test's parameter says."""
+    definition = SubgraphDefinition(
+        name="reading",
+        settings_class=ServiceSettings,
+        schema=reading_schema,
+        build_loaders=lambda context: None,
+        read_only_queries=True,
+    )
+    settings = api.settings["products"].model_copy(
+        update={"database_url": databases["products"], "db_pgbouncer": request.param}
+    )
+    runtime = await build_runtime(definition, settings)
+    yield runtime
+    await close_runtime(runtime)
+
+
+@pytest.mark.parametrize(
+    ("reading_runtime", "operation", "in_transaction"),
+    [
+        (False, "query", False),
+        (False, "mutation", True),
+        (True, "query", True),
+        (True, "mutation", True),
+    ],
+    ids=["direct-query", "direct-mutation", "pgbouncer-query", "pgbouncer-mutation"],
+    indirect=["reading_runtime"],
+)
+async def test_queries_of_a_read_only_service_skip_the_transaction_only_outside_pgbouncer(
+    reading_runtime: Runtime[Any], operation: str, in_transaction: bool
+) -> None:
+    # Given a service whose queries only read, reaching PostgreSQL directly or through PgBouncer
+    context = _context(reading_runtime)
+
+    # When an operation reads
+    answer = await reading_schema.execute(f"{operation} {{ inTransaction }}", context_value=context)
+
+    # Then a query reads in autocommit (no BEGIN, no COMMIT) unless behind PgBouncer in transaction mode,
+    # where a statement outside a transaction can lose its prepared statement; a mutation keeps its
+    # transaction
+    assert answer.errors is None
+    assert answer.data == {"inTransaction": in_transaction}
+    assert reading_runtime.engine.pool.checkedout() == 0

@@ -4,13 +4,14 @@ error codes), exercised on a real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from shared.app import create_subgraph_app
+from shared.app import SubgraphGraphQLRouter, create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
 
@@ -108,4 +109,24 @@ async def test_sibling_root_fields_share_the_request_session(http: httpx.AsyncCl
     response = await http.post(api.url("products") + "/graphql", json={"query": query})
     assert response.json() == {
         "data": {"products": {"totalCount": 0}, "categories": [], "a": {"totalCount": 0}}
+    }
+
+
+async def test_responses_are_compact_utf8_json(http: httpx.AsyncClient, api: Any) -> None:
+    # Given an error message that quotes the client's non-ASCII input
+    query = '{ products(first: "café") { totalCount } }'
+
+    # When it is answered
+    response = await http.post(api.url("products") + "/graphql", json={"query": query})
+
+    # Then the body is compact UTF-8 JSON (orjson), not the standard library's \u escapes
+    assert "café".encode() in response.content
+    assert b"\\u00e9" not in response.content
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_a_response_orjson_refuses_is_still_written() -> None:
+    router = SubgraphGraphQLRouter(registry.load("products").schema)
+    assert json.loads(router.encode_json({"data": {"n": 2**70, "s": "é"}})) == {
+        "data": {"n": 2**70, "s": "é"}
     }

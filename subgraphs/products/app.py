@@ -53,6 +53,8 @@ definition = SubgraphDefinition[ProductsState](
     consumer=lambda runtime: forgetting_users(consumer_spec(runtime.state.cache), user_deleted),
     setup=setup,
     workers=[flush_activity],
+    # Reads by id, listings and searches: outside PgBouncer, no BEGIN/COMMIT round trips around them.
+    read_only_queries=True,
     # `GET/HEAD /media/{id}/{rendition}`: product images (media_http.py), reached through the router.
     add_routes=add_media_routes,
     # `addProductMedia` takes a file (the GraphQL multipart request spec, sent on by the router).

@@ -1,5 +1,5 @@
 """The catalog's listings and faceted search: the rules of their filters, sorts and cursors (SQL in
-search_repository.py).
+search_repository.py, facets_repository.py).
 
 Availability ("in stock") is what inventory last said: its `StockChanged` events, consumed by products
 (`events.py`), keep `product_variants.available_units`. It lags inventory by the outbox relay's poll interval
@@ -27,13 +27,13 @@ from shared.errors import BadUserInput, Forbidden
 from shared.ids import uuid_or_none
 from shared.money import normalize_currency
 from shared.pagination import decode_cursor, encode_cursor, newest_first_position, page_size
-from subgraphs.products import search_repository
+from subgraphs.products import facets_repository, search_repository
 from subgraphs.products.activity import activity_of, reader_of
+from subgraphs.products.facets_repository import FacetRow
 from subgraphs.products.input_rules import bounded_text
 from subgraphs.products.models import CATEGORY_MAX_LENGTH, OPTION_NAME_MAX_LENGTH, OPTION_VALUE_MAX_LENGTH
 from subgraphs.products.search_repository import (
     PRICE_SORTS,
-    FacetRow,
     OptionMatch,
     ProductFilter,
     ProductSort,
@@ -351,4 +351,4 @@ class CatalogSearch:
 
     async def facets(self, listing: Listing) -> Facets:
         """The facets of the whole result of `listing` (every page), every filter applied."""
-        return facets_of(await search_repository.facets(self.session, listing.filters, listing.sort))
+        return facets_of(await facets_repository.facets(self.session, listing.filters, listing.sort))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,23 +20,20 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
-    String,
     and_,
     bindparam,
     cast,
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
-    true,
     tuple_,
-    union_all,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.models import Product, ProductVariant
 
 # The text search configuration of the queries: the one the search vector's name/category/description use.
@@ -88,9 +86,33 @@ class ProductFilter:
         )
 
 
+# What a page shows of a product, in ProductRecord's order: plain rows, not ORM entities (nothing of a listing
+# needs the identity map; building an entity costs ~8 times a record). Selected by their ORM attributes, so
+# the session still flushes pending changes before a listing reads.
+LISTED_COLUMNS = (
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.description,
+    Product.price_amount,
+    Product.price_currency,
+    Product.category,
+    Product.active,
+    Product.created_at,
+    Product.updated_at,
+    Product.tax_class,
+    Product.weight_grams,
+)
+_LISTED = len(LISTED_COLUMNS)
+
+
+def _record(row: Any) -> ProductRecord:
+    return ProductRecord(*row[:_LISTED])
+
+
 @dataclass(frozen=True, slots=True)
 class RankedProduct:
-    product: Product
+    product: ProductRecord
     # ts_rank as PostgreSQL computed it (a `real`) in a search by relevance; else None.
     rank: float | None = None
     # The lowest price among its matching variants, in a price sort; else None.
@@ -103,7 +125,7 @@ class ProductPage:
     total: int | None
 
 
-def _ts_query(search: str) -> ColumnElement[Any]:
+def _ts_query(search: str | ColumnElement[str]) -> ColumnElement[Any]:
     return func.websearch_to_tsquery(_ENGLISH, search)
 
 
@@ -116,14 +138,15 @@ def _product_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if not filters.include_archived:
         conditions.append(Product.active)
+    # Named parameters (`_filter_values` names the same): a page statement is built once per shape of filter.
     if filters.category is not None:
-        conditions.append(Product.category == filters.category)
+        conditions.append(Product.category == bindparam("category", filters.category))
     if filters.categories:
-        conditions.append(Product.category.in_(filters.categories))
+        conditions.append(Product.category.in_(bindparam("categories", filters.categories, expanding=True)))
     if filters.currency is not None:
-        conditions.append(Product.price_currency == filters.currency)
+        conditions.append(Product.price_currency == bindparam("currency", filters.currency))
     if filters.search is not None:
-        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(filters.search)))
+        conditions.append(Product.search_vector.bool_op("@@")(_ts_query(bindparam("search", filters.search))))
     return conditions
 
 
@@ -133,9 +156,9 @@ def _variant_conditions(filters: ProductFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [ProductVariant.active]
     price = effective_price()
     if filters.price_min is not None:
-        conditions.append(price >= filters.price_min)
+        conditions.append(price >= bindparam("price_min", filters.price_min, type_=BigInteger))
     if filters.price_max is not None:
-        conditions.append(price <= filters.price_max)
+        conditions.append(price <= bindparam("price_max", filters.price_max, type_=BigInteger))
     if filters.in_stock is True:
         conditions.append(ProductVariant.available_units > 0)
     elif filters.in_stock is False:
@@ -185,32 +208,43 @@ def search_page_statement(
 ) -> Select[Any]:
     """Matches of `filters.search`, most relevant first (ties by id), after the keyset `after`.
 
-    Rows are (product, rank[, total]): the total, when asked, rides along in the same round trip.
+    Rows are (product's LISTED_COLUMNS, rank[, total]): the total, when asked, rides along in the same round
+    trip.
     """
     assert filters.search is not None
     sort = ProductSort.RELEVANCE
-    rank = func.ts_rank(Product.search_vector, _ts_query(filters.search))
-    statement = select(Product, rank, *_total_column(filters, sort, with_total)).where(
+    rank = func.ts_rank(Product.search_vector, _ts_query(bindparam("search", filters.search)))
+    statement = select(*LISTED_COLUMNS, rank, *_total_column(filters, sort, with_total)).where(
         *_conditions(filters, sort)
     )
     if after is not None:
         # The bound rank is compared as a `real`, exactly the type ts_rank returns, so equal ranks stay equal.
         after_rank = cast(bindparam("after_rank", after[0], type_=Float), REAL)
-        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after[1])))
-    return statement.order_by(rank.desc(), Product.id.asc()).limit(limit)
+        after_id = bindparam("after_id", after[1])
+        statement = statement.where(or_(rank < after_rank, and_(rank == after_rank, Product.id > after_id)))
+    return statement.order_by(rank.desc(), Product.id.asc()).limit(_limit(limit))
 
 
 def newest_page_statement(
     filters: ProductFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int, with_total: bool = False
 ) -> Select[Any]:
-    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product[, total])."""
+    """Products newest first (ties by id, descending), after the keyset `after`. Rows: (product's
+    LISTED_COLUMNS[, total])."""
     sort = ProductSort.NEWEST
-    statement = select(Product, *_total_column(filters, sort, with_total)).where(*_conditions(filters, sort))
+    statement = select(*LISTED_COLUMNS, *_total_column(filters, sort, with_total)).where(
+        *_conditions(filters, sort)
+    )
     if after is not None:
         statement = statement.where(
-            or_(Product.created_at < after[0], and_(Product.created_at == after[0], Product.id < after[1]))
+            or_(
+                Product.created_at < bindparam("after_created_at", after[0]),
+                and_(
+                    Product.created_at == bindparam("after_created_at", after[0]),
+                    Product.id < bindparam("after_id", after[1]),
+                ),
+            )
         )
-    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(limit)
+    return statement.order_by(Product.created_at.desc(), Product.id.desc()).limit(_limit(limit))
 
 
 def price_page_statement(
@@ -222,7 +256,7 @@ def price_page_statement(
     with_total: bool = False,
 ) -> Select[Any]:
     """Products by the lowest price among their matching variants (ascending: ties by id ascending;
-    descending: both descending), after the keyset `after`. Rows: (product, price[, total]).
+    descending: both descending), after the keyset `after`. Rows: (product's LISTED_COLUMNS, price[, total]).
 
     A product's price depends on which of its variants match, so no index holds the order: the matching
     variants are aggregated to (product id, price) on narrow rows (variants by their indexes, products by
@@ -246,14 +280,63 @@ def price_page_statement(
         order = [matching.c.price.desc(), matching.c.product_id.desc()]
     else:
         order = [matching.c.price.asc(), matching.c.product_id.asc()]
-    cut = page.order_by(*order).limit(limit).subquery("page")
+    cut = page.order_by(*order).limit(_limit(limit)).subquery("page")
     total = []
     if with_total:
         total = [select(func.count()).select_from(matching).scalar_subquery().label("total_count")]
-    statement = select(Product, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
+    statement = select(*LISTED_COLUMNS, cut.c.price, *total).join(cut, cut.c.product_id == Product.id)
     if descending:
         return statement.order_by(cut.c.price.desc(), cut.c.product_id.desc())
     return statement.order_by(cut.c.price.asc(), cut.c.product_id.asc())
+
+
+# --- page statements, built once per shape ------------------------------------------------------------------
+# Building a page statement and its cache key cost about as much as the rest of a search request's Python (a
+# profile of bench/products_search.py): a statement is built once per shape of listing (which filters, which
+# keyset, whether the total rides along), with named parameters, and run with each request's values
+# (`_filter_values` names every one that varies). Listings with option filters (up to 10 options of 20 values:
+# too many shapes to keep) are built per request.
+_TEMPLATES: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _limit(limit: int) -> Any:
+    return bindparam("page_limit", limit, type_=BigInteger)
+
+
+def _filter_shape(filters: ProductFilter) -> tuple[Any, ...] | None:
+    if filters.options:
+        return None
+    return (
+        filters.search is not None,
+        filters.category is not None,
+        filters.include_archived,
+        bool(filters.categories),
+        filters.currency is not None,
+        filters.price_min is not None,
+        filters.price_max is not None,
+        filters.in_stock,
+    )
+
+
+def _filter_values(filters: ProductFilter, limit: int) -> dict[str, Any]:
+    values: dict[str, Any] = {"page_limit": limit}
+    for name in ("search", "category", "currency", "price_min", "price_max"):
+        value = getattr(filters, name)
+        if value is not None:
+            values[name] = value
+    if filters.categories:
+        values["categories"] = filters.categories
+    return values
+
+
+def _template(shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
+    """The statement of `shape`, built by `build` (with this request's values) the first time."""
+    if shape[1] is None:
+        return build()
+    statement = _TEMPLATES.get(shape)
+    if statement is None:
+        statement = _TEMPLATES[shape] = build()
+    return statement
 
 
 async def search_page(
@@ -264,10 +347,16 @@ async def search_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = search_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], rank=float(row[1])) for row in rows]
-    totals = [row[2] for row in rows[:1]] if with_total else None
+    shape = ("search", _filter_shape(filters), after is not None, with_total)
+    statement = _template(
+        shape, lambda: search_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    )
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_rank=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
+    items = [RankedProduct(_record(row), rank=float(row[_LISTED])) for row in rows]
+    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.RELEVANCE, items, totals)
 
 
@@ -279,10 +368,16 @@ async def newest_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
-    rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0]) for row in rows]
-    totals = [row[1] for row in rows[:1]] if with_total else None
+    shape = ("newest", _filter_shape(filters), after is not None, with_total)
+    statement = _template(
+        shape, lambda: newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    )
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_created_at=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
+    items = [RankedProduct(_record(row)) for row in rows]
+    totals = [row[_LISTED] for row in rows[:1]] if with_total else None
     return await _with_total(session, filters, ProductSort.NEWEST, items, totals)
 
 
@@ -295,12 +390,19 @@ async def price_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    statement = price_page_statement(
-        filters, descending=descending, after=after, limit=limit, with_total=with_total
+    shape = ("price", _filter_shape(filters), descending, after is not None, with_total)
+    statement = _template(
+        shape,
+        lambda: price_page_statement(
+            filters, descending=descending, after=after, limit=limit, with_total=with_total
+        ),
     )
-    rows = (await session.execute(statement)).all()
-    items = [RankedProduct(row[0], price=int(row[1])) for row in rows]
-    totals = [row[2] for row in rows[:1]] if with_total else None
+    values = _filter_values(filters, limit)
+    if after is not None:
+        values.update(after_price=after[0], after_id=after[1])
+    rows = (await session.execute(statement, values)).all()
+    items = [RankedProduct(_record(row), price=int(row[_LISTED])) for row in rows]
+    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
     sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
     return await _with_total(session, filters, sort, items, totals)
 
@@ -322,117 +424,6 @@ async def _with_total(
 
 async def count(session: AsyncSession, filters: ProductFilter, sort: ProductSort = ProductSort.NEWEST) -> int:
     return int(await session.scalar(count_statement(filters, sort)) or 0)
-
-
-# --- facets ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FacetRow:
-    """One row of the facets statement: `kind` says which facet it counts."""
-
-    kind: str  # "category" | "option" | "in_stock" | "price"
-    name: str | None  # the category, the option's name, the price's currency
-    value: str | None  # the option's value
-    count: int  # products
-    min: int | None  # prices: the lowest and highest matching variant price in that currency
-    max: int | None
-
-
-# What joins an option's name and value in `product_variants.option_tokens` (the ASCII unit separator).
-TOKEN_SEPARATOR = 31
-
-
-def facets_statement(filters: ProductFilter, sort: ProductSort) -> Any:
-    """Every facet of the listing `filters` x `sort` in one statement: a UNION ALL of small hash aggregates
-    over the matching variants (a CTE) and their per-product summary (another): the result's products by
-    category, by option value of their matching variants, in stock, prices per currency. Counts count
-    products, with every filter applied (not "what if this filter were off")."""
-    matching = (
-        select(
-            ProductVariant.product_id.label("product_id"),
-            Product.category.label("category"),
-            Product.price_currency.label("currency"),
-            ProductVariant.option_tokens.label("option_tokens"),
-            effective_price().label("price"),
-            ProductVariant.available_units.label("available_units"),
-        )
-        .join(Product, Product.id == ProductVariant.product_id)
-        .where(*_product_conditions(filters), *_variant_conditions(filters))
-        .cte("matching_variants")
-    )
-    per_product = (
-        select(
-            matching.c.product_id,
-            matching.c.category,
-            matching.c.currency,
-            func.min(matching.c.price).label("low"),
-            func.max(matching.c.price).label("high"),
-            func.bool_or(matching.c.available_units > 0).label("stocked"),
-        )
-        .group_by(matching.c.product_id, matching.c.category, matching.c.currency)
-        .cte("matching_products")
-    )
-    if _requires_variant(filters, sort):
-        categories = select(per_product.c.category.label("category")).subquery("result")
-    else:
-        # Products without an active variant are listed too (no variant filter): count them by category.
-        categories = select(Product.category.label("category")).where(*_product_conditions(filters))
-        categories = categories.subquery("result")
-    # Each matching variant's `name<US>value` tokens (option_tokens); a token's count is of distinct products
-    # (counting distinct per token beat grouping by (product, token) first: 62 against 86 ms, 30k variants).
-    token = func.unnest(matching.c.option_tokens).table_valued("token").alias("token")
-    separator = func.chr(TOKEN_SEPARATOR)
-    by_token = (
-        select(
-            func.split_part(token.c.token, separator, 1).label("key"),
-            func.split_part(token.c.token, separator, 2).label("value"),
-            func.count(matching.c.product_id.distinct()).label("products"),
-        )
-        .select_from(matching)
-        .join(token, true())
-        .group_by(token.c.token)
-        .subquery("product_values")
-    )
-    no_text = cast(null(), String)
-    no_int = cast(null(), BigInteger)
-    return union_all(
-        select(literal("category"), categories.c.category, no_text, func.count(), no_int, no_int).group_by(
-            categories.c.category
-        ),
-        select(literal("option"), by_token.c.key, by_token.c.value, by_token.c.products, no_int, no_int),
-        select(
-            literal("in_stock"),
-            no_text,
-            no_text,
-            func.count().filter(per_product.c.stocked),
-            no_int,
-            no_int,
-        ).select_from(per_product),
-        select(
-            literal("price"),
-            per_product.c.currency,
-            no_text,
-            func.count(),
-            func.min(per_product.c.low),
-            func.max(per_product.c.high),
-        ).group_by(per_product.c.currency),
-    )
-
-
-async def facets(session: AsyncSession, filters: ProductFilter, sort: ProductSort) -> list[FacetRow]:
-    rows = (await session.execute(facets_statement(filters, sort))).all()
-    return [
-        FacetRow(
-            str(kind),
-            name,
-            value,
-            int(n),
-            int(low) if low is not None else None,
-            int(high) if high is not None else None,
-        )
-        for kind, name, value, n, low, high in rows
-    ]
 
 
 # --- availability (kept from inventory's StockChanged) ------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from myshop import migrations
 from myshop.demo.products import seed
 from subgraphs.products import search_repository
+from subgraphs.products.cache import ProductRecord
 from subgraphs.products.loaders import ProductLoaders, build_loaders
 from subgraphs.products.models import Base
 from subgraphs.products.search_repository import ProductFilter
@@ -164,6 +165,38 @@ async def test_search_sees_a_renamed_product_inside_the_same_transaction(product
 
     assert found == [product_id]
     assert page.total_count == 1
+
+
+async def test_a_listing_reads_rows_not_orm_entities(products_db):
+    # Given products
+    async with products_db() as session:
+        products = ProductService(SessionContext(session))
+        for n in range(3):
+            await products.create_product(
+                sku=f"ROW-{n}",
+                name=f"Row Kettle {n}",
+                description="Boils water.",
+                price_amount=2500 + n,
+                price_currency="USD",
+                category="Home & Kitchen",
+            )
+        await session.flush()
+        session.expunge_all()
+
+        # When a search and a listing read pages of them
+        pages = [
+            await products.list_products(
+                search=search, category=None, include_archived=False, first=10, after=None, with_total=True
+            )
+            for search in ("kettle", None)
+        ]
+        held = len(session.identity_map)
+        await session.rollback()
+
+    # Then their products are plain records: nothing entered the session's identity map
+    assert all(isinstance(item.product, ProductRecord) for page in pages for item in page.items)
+    assert {item.product.sku for item in pages[0].items} >= {"ROW-0", "ROW-1", "ROW-2"}
+    assert held == 0
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
 from myshop.demo.products import seed
-from subgraphs.products import search_repository
+from subgraphs.products import facets_repository, search_repository
 from subgraphs.products.search_repository import OptionMatch, ProductFilter, ProductSort
 
 COLOURS = ["Red", "Blue", "Green"]
@@ -360,7 +360,7 @@ BLUE_IN_STOCK = ProductFilter(in_stock=True, options=(OptionMatch("Colour", ("Bl
             "ix_products_active_pricing",
         ),
         (
-            search_repository.facets_statement(BLUE_IN_STOCK, ProductSort.PRICE_ASC),
+            facets_repository.facets_statement(BLUE_IN_STOCK, ProductSort.PRICE_ASC),
             "ix_product_variants_option_values",
         ),
     ],
