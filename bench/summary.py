@@ -61,8 +61,10 @@ BENCHES = (
     Bench(
         "gateways",
         "bench/gateways/run.py",
-        ("--duration", "10", "--warmup", "3", "--simple-duration", "3")
-        + ("--only", "myshop router, dedup off", "--only", "Hive Gateway + Rust QP"),
+        (
+            *("--duration", "10", "--warmup", "3", "--simple-duration", "3"),
+            *("--only", "myshop router, dedup off", "--only", "Hive Gateway + Rust QP"),
+        ),
         240,
     ),
     Bench("products_search", "bench/products_search.py", ("--requests", "60", "--warmup", "10"), 150),

@@ -1,5 +1,5 @@
 """Per-request DataLoaders: every payment read by id, and every order's payment, in one batched query
-each; and the request's caller, verified once for all of them (the loads of sibling fields stay one batch)."""
+each (sibling fields resume together after `Context.principal`, so their loads stay one batch)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from shared.auth.caller import RequestCaller
 from shared.ids import uuid_or_none
 from subgraphs.payments import repository
 from subgraphs.payments.models import Payment, Refund
@@ -21,13 +20,11 @@ if TYPE_CHECKING:
 
 class PaymentLoaders:
     """`payment`: payment id -> Payment; `payment_of_order`: order id -> its charge (keys are any string a
-    client sent; one that cannot be an id loads None); `refunds_of_payment`: payment id -> its refunds;
-    `caller`: who asks, verified once for the request."""
+    client sent; one that cannot be an id loads None); `refunds_of_payment`: payment id -> its refunds."""
 
-    def __init__(self, session: Callable[[], AsyncSession], caller: RequestCaller) -> None:
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
         # A callable: the request's session is opened on first use, not for requests that never read.
         self._session = session
-        self.caller = caller
         self.payment: DataLoader[str, Payment | None] = DataLoader(load_fn=self._load_payments)
         self.payment_of_order: DataLoader[str, Payment | None] = DataLoader(load_fn=self._load_order_payments)
         self.refunds_of_payment: DataLoader[uuid.UUID, list[Refund]] = DataLoader(load_fn=self._load_refunds)
@@ -53,4 +50,4 @@ class PaymentLoaders:
 
 
 def build_loaders(context: Context) -> PaymentLoaders:
-    return PaymentLoaders(lambda: context.session, RequestCaller(context.principal))
+    return PaymentLoaders(lambda: context.session)

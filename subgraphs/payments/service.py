@@ -398,7 +398,7 @@ class PaymentService:
 
     async def get_payment(self, raw_id: object) -> Payment | None:
         """A payment by id; None when there is none (a bare tombstone is no payment of anyone)."""
-        principal = await self.context.loaders.caller.require()
+        principal = await self.context.require_principal()
         payment = await self.context.loaders.payment.load(str(raw_id))
         if payment is None or payment.is_bare_tombstone:
             return None
@@ -411,7 +411,7 @@ class PaymentService:
 
     async def payment_of_order(self, raw_order_id: object) -> Payment | None:
         """The charge of an order; None when it has none."""
-        principal = await self.context.loaders.caller.require()
+        principal = await self.context.require_principal()
         payment = await self.context.loaders.payment_of_order.load(str(raw_order_id))
         if payment is None:
             return None

@@ -11,7 +11,6 @@ from payments_api import Customer, PaymentsApi, charge_input, payment_rows
 from sqlalchemy import Engine, event, pool
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from shared.auth.caller import RequestCaller
 from subgraphs.payments.loaders import PaymentLoaders
 
 # --- internal operations ---
@@ -190,10 +189,6 @@ async def test_payment_references_resolve_for_the_owner_and_are_forbidden_to_oth
     ]
 
 
-async def noone() -> None:
-    return None
-
-
 async def test_the_loaders_read_a_batch_of_orders_or_payments_with_one_query_each(
     payments: PaymentsApi, customer: Customer, databases: dict[str, str]
 ) -> None:
@@ -203,7 +198,7 @@ async def test_the_loaders_read_a_batch_of_orders_or_payments_with_one_query_eac
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     try:
         async with AsyncSession(engine) as session:
-            loaders = PaymentLoaders(lambda: session, RequestCaller(noone))
+            loaders = PaymentLoaders(lambda: session)
 
             by_order = await asyncio.gather(
                 *(loaders.payment_of_order.load(c["order"]["id"]) for c in charged)
