@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -135,6 +136,37 @@ def start_products(ttl: int, env: dict[str, str], logs: Path) -> devstack.Servic
     return process
 
 
+# Issue 20's lines: p50 at one client through the router, with the product cache on (as shipped).
+TARGETS_MS = {"listing": 6.0, "me": 15.0}
+
+
+def figures(
+    results: dict[tuple[str, str, int], tuple[float, list[float]]], levels: list[int]
+) -> list[dict[str, object]]:
+    """bench/summary.py's figures: each query's p50 with the cache on, against the same query with it off
+    (same run), at each level; a target at one client where issue 20 sets one."""
+    out: list[dict[str, object]] = []
+    for (case, mode, concurrency), (_, latencies) in results.items():
+        if mode != "on" or (case, "off", concurrency) not in results:
+            continue
+        on_p50 = percentile(latencies, 50) * 1000
+        off_p50 = percentile(results[(case, "off", concurrency)][1], 50) * 1000
+        target = TARGETS_MS.get(case) if concurrency == 1 else None
+        out.append(
+            {
+                "name": f"{case} p50 through the router, clients: {concurrency}",
+                "value": round(on_p50, 2),
+                "unit": "ms",
+                "reference": round(off_p50, 2),
+                "reference_name": "the product cache off, same run",
+                "ratio": round(on_p50 / off_p50, 2) if off_p50 else None,
+                "target": f"<= {target:g} ms" if target is not None else None,
+                "holds": on_p50 <= target if target is not None else None,
+            }
+        )
+    return out
+
+
 async def main() -> None:
     # SIGTERM (and SIGINT, which a background job ignores) stops a run, `--hold` too, through the `finally`
     # that stops the services and drops the run's databases.
@@ -148,6 +180,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of off-then-on, added up")
     parser.add_argument("--queries", default="listing,orders,me,entities", help="which queries to run")
     parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep the stack up, for profiling")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
@@ -294,6 +327,10 @@ async def main() -> None:
                     for process in started
                 )
                 print(f"  {case:<9} {shares}")
+            if args.json is not None:
+                args.json.write_text(
+                    json.dumps({"figures": figures(results, levels)}, indent=2), encoding="utf-8"
+                )
     finally:
         devstack.stop_services(started)
         for name in SERVICES:

@@ -412,6 +412,8 @@ async def run(args: argparse.Namespace) -> None:
             await index_ablation(pg, cases, args.ablation)
         await pg.close()
         report(rows, args)
+        if args.json is not None:
+            args.json.write_text(json.dumps({"figures": figures(rows)}, indent=2), encoding="utf-8")
         await concurrent_searches(base, cases, args)
     finally:
         if process is not None:
@@ -547,6 +549,42 @@ def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse
         )
 
 
+SEARCH_TARGET_RATIO = 3.0  # issue 20: a search's HTTP p50 within 3x its bare SQL
+
+
+def figures(rows: list[tuple[Case, int, Timings, Timings, float]]) -> list[dict[str, object]]:
+    """bench/summary.py's figures: the median over the searches (and over the faceted cases) of HTTP p50
+    against the bare SQL's p50 of the same run."""
+    out: list[dict[str, object]] = []
+    groups = (
+        (
+            "products(search:) p50, median of the searches",
+            [r for r in rows if r[0].search is not None and not r[0].faceted],
+            True,
+        ),
+        ("faceted products p50, median of the cases", [r for r in rows if r[0].faceted], False),
+    )
+    for name, chosen, targeted in groups:
+        if not chosen:
+            continue
+        http_p50 = statistics.median(row[2].p50_ms for row in chosen)
+        sql_p50 = statistics.median(row[3].p50_ms for row in chosen)
+        ratio = http_p50 / sql_p50
+        out.append(
+            {
+                "name": name,
+                "value": round(http_p50, 2),
+                "unit": "ms",
+                "reference": round(sql_p50, 2),
+                "reference_name": "the same SQL over a bare asyncpg connection, same run",
+                "ratio": round(ratio, 2),
+                "target": f"ratio <= {SEARCH_TARGET_RATIO:g}" if targeted else None,
+                "holds": ratio <= SEARCH_TARGET_RATIO if targeted else None,
+            }
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -563,6 +601,7 @@ def main() -> None:
     parser.add_argument("--only", default="", metavar="TEXT", help="only the cases whose label has TEXT")
     parser.add_argument("--profile", default="", metavar="FILE", help="py-spy the server into FILE")
     parser.add_argument("--plans", action="store_true", help="print the faceted statements' plans")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     parser.add_argument(
         "--ablation", type=int, default=0, metavar="ROUNDS", help="time the faceted cases without each index"
     )
