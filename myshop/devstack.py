@@ -280,32 +280,6 @@ def peer_env(names: list[str]) -> dict[str, str]:
     return env
 
 
-def start_mail_sink(
-    names: list[str],
-    data_dir: Path,
-    *,
-    log: Callable[[str], None],
-    address: tuple[str, int] | None = None,
-) -> Any:
-    """A local SMTP sink where notifications sends (when it sends to this machine): mails become files.
-    `address`: notifications' SMTP host and port as already read (a `stack_plan`'s `mail`)."""
-    if "notifications" not in names:
-        return None
-    from myshop.smtp_sink import start_smtp_sink
-
-    if address is None:
-        settings = service_settings("notifications")
-        address = settings.smtp_host, settings.smtp_port  # type: ignore[attr-defined]
-    host, port = address
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        return None  # a real mail server is configured
-    try:
-        return start_smtp_sink(data_dir, host=host, port=port, log=lambda line: None)
-    except OSError as exc:
-        log(f"no mail sink started ({exc}); notifications sends to whatever listens there")
-        return None
-
-
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)

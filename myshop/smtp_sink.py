@@ -126,5 +126,23 @@ def main(argv: list[str] | None = None) -> None:
         sink.stop()
 
 
+def start_for_stack(
+    names: list[str], data_dir: Path, address: tuple[str, int], *, log: Callable[[str], None]
+) -> Any:
+    """`myshop up`'s sink: where notifications (one of `names`) sends, at `address` (its SMTP host and port),
+    when that is this machine; None otherwise (a real mail server is configured, or the port is taken, which
+    `log` says)."""
+    if "notifications" not in names:
+        return None
+    host, port = address
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    try:
+        return start_smtp_sink(data_dir, host=host, port=port, log=lambda line: None)
+    except OSError as exc:
+        log(f"no mail sink started ({exc}); notifications sends to whatever listens there")
+        return None
+
+
 if __name__ == "__main__":
     main()

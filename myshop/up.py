@@ -94,7 +94,9 @@ class Supervisor:
                 os.environ.setdefault(variable, url)
             if mail_sink and plan["mail"] is not None:
                 host, port = plan["mail"]
-                sink = devstack.start_mail_sink(self.names, data_dir, log=self.say, address=(host, port))
+                from myshop.smtp_sink import start_for_stack
+
+                sink = start_for_stack(self.names, data_dir, (host, port), log=self.say)
             self._start_services(data_dir / "logs", plan)
             self._start_router(data_dir / "logs", plan)
             print_welcome(self.console, self.started, data_dir, sink, self.ops_token)

@@ -341,6 +341,8 @@ def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_PRODUCTS_PORT": str(taken.getsockname()[1]),
         "MYSHOP_LOG_JSON": "true",
+        # uvicorn says "Started server process" at INFO, first thing: every service logs at least that.
+        "MYSHOP_LOG_LEVEL": "INFO",
     }
     logs = tmp_path / "logs"
     try:

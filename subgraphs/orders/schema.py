@@ -6,17 +6,16 @@ import enum
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.graphql_types import Money
 from shared.pagination import Connection, connection
+from shared.selections import selects
 from subgraphs.orders import models
 from subgraphs.orders.cart_schema import Cart, CartAddress, CartMutation, CartQuery
 from subgraphs.orders.checkout import CheckoutService
@@ -286,7 +285,7 @@ class User:
     )
     async def orders(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Order]:
         service = OrderService(info.context)
-        page = await service.user_orders(self.id, first=first, after=after, with_lines=_asks_for_lines(info))
+        page = await service.user_orders(self.id, first=first, after=after, with_lines=_with_lines(info))
         return _connection(page)
 
     @classmethod
@@ -305,24 +304,9 @@ def _connection(page: OrderPage) -> Connection[Order]:
     )
 
 
-def _asks_for_lines(info: Info) -> bool:
-    """Whether a connection of orders is asked for their lines (`edges { node { items } }` or
-    `nodes { items }`, fragments included): then its page reads them with one statement, before the fields."""
-
-    def asks(selections: list[Any], path: tuple[str, ...]) -> bool:
-        for selection in selections:
-            if isinstance(selection, FragmentSpread | InlineFragment):
-                if asks(selection.selections, path):
-                    return True
-            elif isinstance(selection, SelectedField) and selection.name == path[0]:
-                if len(path) == 1 or asks(selection.selections, path[1:]):
-                    return True
-        return False
-
-    return any(
-        asks(field.selections, ("edges", "node", "items")) or asks(field.selections, ("nodes", "items"))
-        for field in info.selected_fields
-    )
+def _with_lines(info: Info) -> bool:
+    """Whether a connection of orders is asked for their lines: its page then reads them in one statement."""
+    return selects(info, "edges", "node", "items") or selects(info, "nodes", "items")
 
 
 @strawberry.input(
@@ -364,7 +348,7 @@ class Query(  # type: ignore[misc]
             status=status.value if status is not None else None,
             first=first,
             after=after,
-            with_lines=_asks_for_lines(info),
+            with_lines=_with_lines(info),
         )
         return _connection(page)
 

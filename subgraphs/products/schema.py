@@ -9,12 +9,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from shared.auth.permissions import IsAdmin, guarded
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from shared.pagination import Connection, connection
+from shared.selections import selects
 from subgraphs.products import models
 from subgraphs.products.cache import ProductRecord
 from subgraphs.products.media_schema import PRODUCT_MEDIA, VARIANT_MEDIA, MediaMutations
@@ -354,7 +354,7 @@ class Query:
             sort=sort.value if sort is not None else None,
         )
         page = await search_service.page(
-            listing, first=first, after=after, with_total=_selects(info, "totalCount")
+            listing, first=first, after=after, with_total=selects(info, "totalCount")
         )
         cursors = {str(item.product.id): page.cursor_of(item) for item in page.items}
         built = connection(
@@ -448,20 +448,6 @@ class Mutation(MediaMutations):  # the media mutations: media_schema.py
     )
     async def archive_product_variant(self, info: Info, id: strawberry.ID) -> ProductVariant:
         return ProductVariant.from_record(await VariantService(info.context).archive_variant(id))
-
-
-def _selects(info: Info, field_name: str) -> bool:
-    """Whether the query asks for `field_name` directly under the current field (fragments included)."""
-
-    def walk(selections: list[Any]) -> bool:
-        for selection in selections:
-            if isinstance(selection, SelectedField) and selection.name == field_name:
-                return True
-            if isinstance(selection, FragmentSpread | InlineFragment) and walk(selection.selections):
-                return True
-        return False
-
-    return any(walk(field.selections) for field in info.selected_fields)
 
 
 schema = build_schema(query=Query, mutation=Mutation, types=[Product, ProductVariant])
