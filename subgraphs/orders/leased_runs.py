@@ -1,6 +1,7 @@
 """The background runs of orders' leased processes (the order saga, a received return) in one process: one
-task per id, its lease renewed while it runs, every task cancelled at shutdown, and the recovery loop that
-takes over the runs of dead processes. What a run does is its owner's (saga.py, returns_process.py)."""
+task per id, their leases renewed while they run (all of them in one statement every third of the lease),
+every task cancelled at shutdown, and the recovery loop that takes over the runs of dead processes. What a
+run does is its owner's (saga.py, returns_process.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 logger = logging.getLogger(__name__)
 
-# (session, id, owner, lease seconds) -> whether the lease is still ours (and now extended).
-RenewLease = Callable[[AsyncSession, uuid.UUID, str, float], Awaitable[bool]]
+# (session, ids, owner, lease seconds) -> those whose lease it extended (still ours; a row a step of its run
+# holds right now is skipped, and renewed the next time).
+RenewLeases = Callable[[AsyncSession, list[uuid.UUID], str, float], Awaitable[set[uuid.UUID]]]
 # (session, owner, lease seconds, limit) -> the runs whose lease ran out, now leased to `owner` (SKIP LOCKED).
 ClaimAbandoned = Callable[[AsyncSession, str, float, int], Awaitable[list[uuid.UUID]]]
 Drive = Callable[[uuid.UUID, bool], Awaitable[None]]
@@ -31,7 +33,7 @@ class LeasedRuns:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         lease_seconds: float,
-        renew: RenewLease,
+        renew: RenewLeases,
         claim_abandoned: ClaimAbandoned,
         drive: Drive,
         recovered: Callable[[], None] = lambda: None,
@@ -46,6 +48,10 @@ class LeasedRuns:
         # Unique per process start: a restarted process does not own its previous life's leases.
         self.owner = uuid.uuid4().hex[:12]
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # Renews the leases of every run of `_running` while there is one. One statement a round, whatever
+        # the number of runs: a task per run made a transaction per run and round (with 100 orders in flight
+        # and a 3 s lease, 100 a second, queued with the sagas' own for the pool, which made leases lapse).
+        self._heartbeat: asyncio.Task[None] | None = None
 
     def start(self, run_id: uuid.UUID, *, announced: bool = False) -> asyncio.Task[None]:
         """Drive the run in the background (a request that stops waiting does not stop it); one task per id.
@@ -57,6 +63,8 @@ class LeasedRuns:
             task = asyncio.create_task(self._run(run_id, announced), name=f"{self.kind}:{run_id}")
             self._running[run_id] = task
             task.add_done_callback(lambda _: self._running.pop(run_id, None))
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._renew_leases(), name=f"{self.kind} leases")
         return task
 
     async def wait_here(self, run_id: uuid.UUID, seconds: float) -> bool:
@@ -82,12 +90,13 @@ class LeasedRuns:
 
     async def stop(self) -> None:
         tasks = list(self._running.values())
+        if self._heartbeat is not None:
+            tasks.append(self._heartbeat)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, run_id: uuid.UUID, announced: bool) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(run_id))
         try:
             await self.drive(run_id, announced)
         except LeaseLost:
@@ -97,15 +106,20 @@ class LeasedRuns:
         except Exception:
             # Nothing is lost: the lease runs out and the recovery worker tries again.
             logger.exception("%s %s: interrupted", self.kind, run_id)
-        finally:
-            heartbeat.cancel()
 
-    async def _heartbeat(self, run_id: uuid.UUID) -> None:
-        while True:
+    async def _renew_leases(self) -> None:
+        """Every third of the lease, the leases of the runs of this process, until none runs. A run whose
+        lease another process took is not told here: its next write finds out (LeaseLost)."""
+        while self._running:
             await asyncio.sleep(self.lease_seconds / 3)
-            async with self.sessionmaker() as session, session.begin():
-                if not await self.renew(session, run_id, self.owner, self.lease_seconds):
-                    return
+            ids = list(self._running)
+            if not ids:
+                break
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await self.renew(session, ids, self.owner, self.lease_seconds)
+            except Exception:  # the database unreachable for a moment: the next round tries again
+                logger.warning("%s leases not renewed this round", self.kind, exc_info=True)
 
 
 async def recover_forever(kind: str, recover_once: Callable[[], Awaitable[int]], interval: float) -> None:

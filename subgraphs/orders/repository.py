@@ -162,13 +162,24 @@ async def record_steps(
     await session.execute(statement)
 
 
-async def renew_lease(session: AsyncSession, order_id: uuid.UUID, owner: str, seconds: float) -> bool:
+async def renew_leases(
+    session: AsyncSession, order_ids: list[uuid.UUID], owner: str, seconds: float
+) -> set[uuid.UUID]:
+    """The sagas of `order_ids` still leased to `owner`, their leases extended; one whose row a step holds
+    right now is skipped (SKIP LOCKED: waiting for it would hold the others' rows meanwhile)."""
+    ours = (
+        select(Order.id)
+        .where(Order.id.in_(order_ids), Order.lease_owner == owner, Order.saga_state != SagaState.DONE)
+        .with_for_update(skip_locked=True)
+    )
     result = await session.execute(
         update(Order)
-        .where(Order.id == order_id, Order.lease_owner == owner, Order.saga_state != SagaState.DONE)
+        .where(Order.id.in_(ours))
         .values(lease_until=func.now() + interval_seconds(seconds))
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 async def claim_abandoned(session: AsyncSession, owner: str, seconds: float, limit: int) -> list[uuid.UUID]:

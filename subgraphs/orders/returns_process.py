@@ -79,7 +79,7 @@ class ReturnProcess:
             "return",
             self.sessionmaker,
             lease_seconds=settings.saga_lease_seconds,
-            renew=returns_sql.renew_lease,
+            renew=returns_sql.renew_leases,
             claim_abandoned=returns_sql.claim_abandoned,
             drive=self._drive,
             recovered=self.recovered.inc,

@@ -191,13 +191,24 @@ def _lease(seconds: float) -> Any:
     return func.now() + interval_seconds(seconds)
 
 
-async def renew_lease(session: AsyncSession, return_id: uuid.UUID, owner: str, seconds: float) -> bool:
+async def renew_leases(
+    session: AsyncSession, return_ids: list[uuid.UUID], owner: str, seconds: float
+) -> set[uuid.UUID]:
+    """The received returns of `return_ids` still leased to `owner`, their leases extended; one whose row its
+    run holds right now is skipped (SKIP LOCKED), and renewed the next time."""
+    ours = (
+        select(Return.id)
+        .where(Return.id.in_(return_ids), Return.lease_owner == owner, Return.status == ReturnStatus.RECEIVED)
+        .with_for_update(skip_locked=True)
+    )
     result = await session.execute(
         update(Return)
-        .where(Return.id == return_id, Return.lease_owner == owner, Return.status == ReturnStatus.RECEIVED)
+        .where(Return.id.in_(ours))
         .values(lease_until=_lease(seconds))
+        .returning(Return.id)
+        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 async def claim_abandoned(session: AsyncSession, owner: str, seconds: float, limit: int) -> list[uuid.UUID]:

@@ -99,7 +99,7 @@ class Saga:
             "saga",
             self.sessionmaker,
             lease_seconds=settings.saga_lease_seconds,
-            renew=repository.renew_lease,
+            renew=repository.renew_leases,
             claim_abandoned=repository.claim_abandoned,
             drive=self._timed_drive,
             recovered=metrics.sagas_recovered.inc,

@@ -6,11 +6,12 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import pool, select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy import event, pool, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from myshop.testing import scratch_database
 from subgraphs.orders import repository
+from subgraphs.orders.leased_runs import LeasedRuns
 from subgraphs.orders.models import Order, SagaState
 from subgraphs.orders.settings import OrdersSettings
 
@@ -65,4 +66,88 @@ async def claim_from_four_replicas(url: str) -> None:
             assert all(owners[order_id] == f"replica-{n}" for order_id in claimed)
         assert sum(owner == "alive" for owner in owners.values()) == 5
     finally:
+        await engine.dispose()
+
+
+async def test_the_runs_of_a_process_keep_their_leases_with_one_statement_a_round_skipping_a_held_row() -> (
+    None
+):
+    async with scratch_database("orders", OrdersSettings().postgres_url) as url:
+        await renew_while_running(url)
+
+
+async def renew_while_running(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    release = asyncio.Event()
+    rounds: list[list[uuid.UUID]] = []
+    third_round = asyncio.Event()
+
+    async def renew(
+        session: AsyncSession, ids: list[uuid.UUID], owner: str, seconds: float
+    ) -> set[uuid.UUID]:
+        rounds.append(ids)
+        if len(rounds) >= 3:
+            third_round.set()
+        return await repository.renew_leases(session, ids, owner, seconds)
+
+    runs = LeasedRuns(
+        "saga",
+        sessions,
+        lease_seconds=0.6,
+        renew=renew,
+        claim_abandoned=repository.claim_abandoned,
+        drive=lambda run_id, announced: release.wait(),
+    )
+    try:
+        # Given five running sagas of this process, a sixth leased to another one, each with a short lease
+        soon = datetime.now(UTC) + timedelta(seconds=0.6)
+        async with sessions.begin() as session:
+            orders = [
+                Order(
+                    user_id=uuid.uuid4(),
+                    idempotency_key=f"running-{index}",
+                    request_hash="0" * 64,
+                    currency="USD",
+                    total_amount=100,
+                    payment_method="tok_approve",
+                    saga_state=SagaState.RUNNING,
+                    lease_owner=runs.owner if index < 5 else "another",
+                    lease_until=soon,
+                )
+                for index in range(6)
+            ]
+            session.add_all(orders)
+        ids = [order.id for order in orders]
+        for run_id in ids[:5]:
+            runs.start(run_id)
+        # and a step of the first holding its row the whole time
+        async with sessions.begin() as holder:
+            await holder.execute(select(Order.id).where(Order.id == ids[0]).with_for_update())
+            statements.clear()
+            rounds.clear()
+            third_round.clear()
+
+            # When they run past their first leases, through rounds of renewal (one every 0.2 s)
+            await asyncio.sleep(1.0)
+            await asyncio.wait_for(third_round.wait(), 30)
+
+            # Then each round renewed every lease but the held row's in one statement, without waiting for it
+            renewals = [
+                s for s in statements if s.lstrip().upper().startswith("UPDATE ORDERS SET LEASE_UNTIL")
+            ]
+            assert len(renewals) == len(rounds), statements
+            assert all(sorted(ids) == sorted(ids[:5]) for ids in rounds), rounds
+            async with sessions() as session:
+                until = dict((await session.execute(select(Order.id, Order.lease_until))).all())
+            now = datetime.now(UTC)
+            assert all(until[run_id] > now for run_id in ids[1:5])
+            # the held row was not renewed (nor waited for), nor the other process's saga
+            assert until[ids[0]] == until[ids[5]] == soon
+            assert until[ids[5]] < now
+    finally:
+        release.set()
+        await runs.stop()
         await engine.dispose()
