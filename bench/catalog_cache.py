@@ -63,6 +63,7 @@ for _name in [*SERVICES, "router"]:
         os.environ[f"MYSHOP_{_name.upper()}_PORT"] = str(_sock.getsockname()[1])
 
 from measure import percentile  # noqa: E402
+from summary import figure  # noqa: E402
 
 from myshop import devstack, migrations  # noqa: E402
 from shared.auth import KeyRing, TokenIssuer  # noqa: E402
@@ -153,16 +154,15 @@ def figures(
         off_p50 = percentile(results[(case, "off", concurrency)][1], 50) * 1000
         target = TARGETS_MS.get(case) if concurrency == 1 else None
         out.append(
-            {
-                "name": f"{case} p50 through the router, clients: {concurrency}",
-                "value": round(on_p50, 2),
-                "unit": "ms",
-                "reference": round(off_p50, 2),
-                "reference_name": "the product cache off, same run",
-                "ratio": round(on_p50 / off_p50, 2) if off_p50 else None,
-                "target": f"<= {target:g} ms" if target is not None else None,
-                "holds": on_p50 <= target if target is not None else None,
-            }
+            figure(
+                f"{case} p50 through the router, clients: {concurrency}",
+                on_p50,
+                "ms",
+                off_p50,
+                "the product cache off, same run",
+                target=f"<= {target:g} ms" if target is not None else None,
+                holds=on_p50 <= target if target is not None else None,
+            )
         )
     return out
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 import stack
 from measure import gql, percentile, run_calls
+from summary import figure
 
 SERVICES = ["products", "inventory", "payments", "orders"]
 PRODUCTS = 100
@@ -270,29 +271,26 @@ def level_figures(
     """One level's figures (bench/summary.py's format) against the direct calls of the same run."""
     p99, ref_p99 = percentile(latencies, 99) * 1000, percentile(ref, 99) * 1000
     targeted = clients == TARGET_CLIENTS
+    direct = "the saga's steps called directly, same run"
     return [
-        {
-            "name": f"placeOrder, {clients} clients",
-            "value": round(rate, 1),
-            "unit": "orders/s",
-            "reference": round(ref_rate, 1),
-            "reference_name": "the saga's steps called directly, same run",
-            "ratio": round(rate / ref_rate, 2) if ref_rate else None,
-            "target": f">= {TARGET_RATE:g} orders/s" if targeted else None,
-            "holds": rate >= TARGET_RATE if targeted else None,
-        },
-        {
-            "name": f"placeOrder p99, {clients} clients",
-            "value": round(p99, 1),
-            "unit": "ms",
-            "reference": round(ref_p99, 1),
-            "reference_name": "the saga's steps called directly, same run",
-            "ratio": round(p99 / ref_p99, 2) if ref_p99 else None,
-            "target": f"<= {TARGET_P99_MS:g} ms" if targeted else None,
-            "holds": p99 <= TARGET_P99_MS if targeted else None,
-        },
+        figure(
+            f"placeOrder, {clients} clients",
+            rate,
+            "orders/s",
+            ref_rate,
+            direct,
+            target=f">= {TARGET_RATE:g} orders/s" if targeted else None,
+            holds=rate >= TARGET_RATE if targeted else None,
+            digits=1,
+        ),
+        figure(
+            f"placeOrder p99, {clients} clients",
+            p99,
+            "ms",
+            ref_p99,
+            direct,
+            target=f"<= {TARGET_P99_MS:g} ms" if targeted else None,
+            holds=p99 <= TARGET_P99_MS if targeted else None,
+            digits=1,
+        ),
     ]
-
-
-if __name__ == "__main__":
-    asyncio.run(main())

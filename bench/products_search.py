@@ -50,6 +50,7 @@ import httpx  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
+from summary import figure  # noqa: E402
 
 from myshop import migrations  # noqa: E402
 from myshop.demo.catalog import DEMO_SEARCHES  # noqa: E402
@@ -507,7 +508,7 @@ async def concurrent_searches(base: str, cases: list[Case], args: argparse.Names
     )
 
 
-def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse.Namespace) -> None:
+def report(rows: list[Row], args: argparse.Namespace) -> None:
     print()
     print(
         f"products(first: {PAGE_SIZE}) with totalCount over {args.products:,} products: "
@@ -530,57 +531,64 @@ def report(rows: list[tuple[Case, int, Timings, Timings, float]], args: argparse
             f"{http.mean_ms:>5.2f}ms {http.rate:>7.0f} | {sql.p50_ms:>5.2f}ms {sql.p99_ms:>4.2f}ms "
             f"{sql.mean_ms:>4.2f}ms | {explained:>5.2f}ms | {http.p50_ms / sql.p50_ms:>4.1f}x"
         )
-    searches = [row for row in rows if row[0].search is not None and not row[0].faceted]
     print("-" * len(header))
+    searches, faceted = _searches(rows), _faceted(rows)
     if searches:
-        http_p50 = statistics.median(row[2].p50_ms for row in searches)
-        sql_p50 = statistics.median(row[3].p50_ms for row in searches)
+        http_p50, sql_p50 = _medians(searches)
         print(
             f"searches (median of {len(searches)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
             f"ratio {http_p50 / sql_p50:.1f}x, GraphQL+HTTP overhead {http_p50 - sql_p50:.2f} ms per request"
         )
-    faceted = [row for row in rows if row[0].faceted]
     if faceted:
-        http_p50 = statistics.median(row[2].p50_ms for row in faceted)
-        sql_p50 = statistics.median(row[3].p50_ms for row in faceted)
+        http_p50, sql_p50 = _medians(faceted)
         print(
             f"faceted (median of {len(faceted)}): HTTP p50 {http_p50:.2f} ms, SQL p50 {sql_p50:.2f} ms, "
             f"ratio {http_p50 / sql_p50:.1f}x"
         )
 
 
+Row = tuple[Case, int, Timings, Timings, float]
+
+
+def _searches(rows: list[Row]) -> list[Row]:
+    return [row for row in rows if row[0].search is not None and not row[0].faceted]
+
+
+def _faceted(rows: list[Row]) -> list[Row]:
+    return [row for row in rows if row[0].faceted]
+
+
+def _medians(rows: list[Row]) -> tuple[float, float]:
+    """The median over `rows` of HTTP p50 and of the bare SQL's p50 (ms)."""
+    return statistics.median(row[2].p50_ms for row in rows), statistics.median(row[3].p50_ms for row in rows)
+
+
 SEARCH_TARGET_RATIO = 3.0  # issue 20: a search's HTTP p50 within 3x its bare SQL
 
 
-def figures(rows: list[tuple[Case, int, Timings, Timings, float]]) -> list[dict[str, object]]:
+def figures(rows: list[Row]) -> list[dict[str, object]]:
     """bench/summary.py's figures: the median over the searches (and over the faceted cases) of HTTP p50
     against the bare SQL's p50 of the same run."""
     out: list[dict[str, object]] = []
     groups = (
-        (
-            "products(search:) p50, median of the searches",
-            [r for r in rows if r[0].search is not None and not r[0].faceted],
-            True,
-        ),
-        ("faceted products p50, median of the cases", [r for r in rows if r[0].faceted], False),
+        ("products(search:) p50, median of the searches", _searches(rows), True),
+        ("faceted products p50, median of the cases", _faceted(rows), False),
     )
     for name, chosen, targeted in groups:
         if not chosen:
             continue
-        http_p50 = statistics.median(row[2].p50_ms for row in chosen)
-        sql_p50 = statistics.median(row[3].p50_ms for row in chosen)
+        http_p50, sql_p50 = _medians(chosen)
         ratio = http_p50 / sql_p50
         out.append(
-            {
-                "name": name,
-                "value": round(http_p50, 2),
-                "unit": "ms",
-                "reference": round(sql_p50, 2),
-                "reference_name": "the same SQL over a bare asyncpg connection, same run",
-                "ratio": round(ratio, 2),
-                "target": f"ratio <= {SEARCH_TARGET_RATIO:g}" if targeted else None,
-                "holds": ratio <= SEARCH_TARGET_RATIO if targeted else None,
-            }
+            figure(
+                name,
+                http_p50,
+                "ms",
+                sql_p50,
+                "the same SQL over a bare asyncpg connection, same run",
+                target=f"ratio <= {SEARCH_TARGET_RATIO:g}" if targeted else None,
+                holds=ratio <= SEARCH_TARGET_RATIO if targeted else None,
+            )
         )
     return out
 

@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from summary import figure
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("users", "products", "inventory", "payments", "shipping", "orders", "notifications", "analytics")
 HOST = "services"  # the process hosting several subgraphs (myshop.host)
@@ -180,10 +182,6 @@ def measure(checkout: Path, label: str, args: argparse.Namespace, up_args: tuple
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def ratio(ours: float, reference: float | None) -> float | None:
-    return round(ours / reference, 3) if reference else None
-
-
 def report(ours: Stack, base: Stack) -> None:
     print(f"idle memory of `myshop up`, MiB ({ours.label} | {base.label})")
     print(f"{'process':<14} {'RSS':>8} {'PSS':>8} {'ref RSS':>9} {'ref PSS':>9}")
@@ -201,39 +199,33 @@ def report(ours: Stack, base: Stack) -> None:
     total = f"total ({len(ours.rss)}|{len(base.rss)})"
     print(
         f"{total:<14} {ours.total_rss:>8.1f} {ours.total_pss:>8.1f} {base.total_rss:>9.1f}"
-        f" {base.total_pss:>9.1f}   RSS ratio {ours_ratio(ours.total_rss, base.total_rss)}"
+        f" {base.total_pss:>9.1f}   RSS ratio {ours.total_rss / base.total_rss:.2f}"
     )
     holds = "holds" if ours.total_rss <= TARGET_MIB else "does not hold"
     print(f"target: sum of RSS <= {TARGET_MIB:.0f} MiB: {ours.total_rss:.0f} MiB, {holds}")
 
 
-def ours_ratio(ours: float, reference: float) -> str:
-    value = ratio(ours, reference)
-    return "-" if value is None else f"{value:.2f}"
-
-
 def figures(ours: Stack, base: Stack) -> list[dict[str, object]]:
+    reference = f"{base.label}, same run"
     return [
-        {
-            "name": f"myshop up idle RSS, sum of {len(ours.rss)} processes",
-            "value": round(ours.total_rss, 1),
-            "unit": "MiB",
-            "reference": round(base.total_rss, 1),
-            "reference_name": f"{base.label}, same run",
-            "ratio": ratio(ours.total_rss, base.total_rss),
-            "target": f"<= {TARGET_MIB:.0f} MiB",
-            "holds": ours.total_rss <= TARGET_MIB,
-        },
-        {
-            "name": f"myshop up idle PSS, sum of {len(ours.pss)} processes",
-            "value": round(ours.total_pss, 1),
-            "unit": "MiB",
-            "reference": round(base.total_pss, 1),
-            "reference_name": f"{base.label}, same run",
-            "ratio": ratio(ours.total_pss, base.total_pss),
-            "target": None,
-            "holds": None,
-        },
+        figure(
+            f"myshop up idle RSS, sum of {len(ours.rss)} processes",
+            ours.total_rss,
+            "MiB",
+            base.total_rss,
+            reference,
+            target=f"<= {TARGET_MIB:.0f} MiB",
+            holds=ours.total_rss <= TARGET_MIB,
+            digits=1,
+        ),
+        figure(
+            f"myshop up idle PSS, sum of {len(ours.pss)} processes",
+            ours.total_pss,
+            "MiB",
+            base.total_pss,
+            reference,
+            digits=1,
+        ),
     ]
 
 

@@ -48,6 +48,31 @@ LOCK = "/tmp/myshop-bench.lock"
 FIELDS = ("name", "value", "unit", "reference", "reference_name", "ratio", "target", "holds")
 
 
+def figure(
+    name: str,
+    value: float,
+    unit: str,
+    reference: float | None = None,
+    reference_name: str | None = None,
+    *,
+    target: str | None = None,
+    holds: bool | None = None,
+    digits: int = 2,
+) -> dict[str, Any]:
+    """One figure of the contract above, as each benchmark writes it: value and reference rounded to `digits`,
+    the ratio of the two as measured (None without a reference)."""
+    return {
+        "name": name,
+        "value": round(value, digits),
+        "unit": unit,
+        "reference": round(reference, digits) if reference is not None else None,
+        "reference_name": reference_name if reference is not None else None,
+        "ratio": round(value / reference, 2) if reference else None,
+        "target": target,
+        "holds": holds,
+    }
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -207,12 +207,19 @@ UP_POOLS: dict[str, tuple[int, int]] = {"orders": (1, 3)}
 UP_POOL_DEFAULT = (1, 1)
 
 
+def up_pool(name: str, env: Mapping[str, str]) -> tuple[int, int] | None:
+    """`myshop up`'s (pool, overflow) for service `name`; None when the environment chose its own."""
+    if "MYSHOP_DB_POOL_SIZE" in env or "MYSHOP_DB_MAX_OVERFLOW" in env:
+        return None
+    return UP_POOLS.get(name, UP_POOL_DEFAULT)
+
+
 def pool_env(name: str, env: dict[str, str]) -> dict[str, str]:
     """`env` with `myshop up`'s pool sizes for service `name`, unless the environment chose its own."""
-    if "MYSHOP_DB_POOL_SIZE" in env or "MYSHOP_DB_MAX_OVERFLOW" in env:
+    sizes = up_pool(name, env)
+    if sizes is None:
         return env
-    pool, overflow = UP_POOLS.get(name, UP_POOL_DEFAULT)
-    return {**env, "MYSHOP_DB_POOL_SIZE": str(pool), "MYSHOP_DB_MAX_OVERFLOW": str(overflow)}
+    return {**env, "MYSHOP_DB_POOL_SIZE": str(sizes[0]), "MYSHOP_DB_MAX_OVERFLOW": str(sizes[1])}
 
 
 async def check_connection_budget(names: list[str], env: dict[str, str]) -> None:

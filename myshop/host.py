@@ -26,27 +26,24 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from myshop.watch import STOP_SIGNALS
+
 if TYPE_CHECKING:
     import uvicorn
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SHUTDOWN_SECONDS = 15.0
 
 
 def settings_of(name: str) -> Any:
     """Service `name`'s settings from the environment, with `myshop up`'s pool sizes for it (which a process
     of its own gets through its environment) unless the environment chose them."""
-    from myshop.devstack import pool_env
+    from myshop.devstack import up_pool
     from subgraphs import registry
 
-    env = pool_env(name, {})
-    overrides = {
-        "db_pool_size": int(env["MYSHOP_DB_POOL_SIZE"]),
-        "db_max_overflow": int(env["MYSHOP_DB_MAX_OVERFLOW"]),
-    }
-    if "MYSHOP_DB_POOL_SIZE" in os.environ or "MYSHOP_DB_MAX_OVERFLOW" in os.environ:
-        overrides = {}
-    return registry.settings_class(name)(**overrides)
+    sizes = up_pool(name, os.environ)
+    if sizes is None:
+        return registry.settings_class(name)()
+    return registry.settings_class(name)(db_pool_size=sizes[0], db_max_overflow=sizes[1])
 
 
 def run_server(name: str, server: uvicorn.Server) -> None:
@@ -83,7 +80,7 @@ def host(names: list[str], logs: Path) -> int:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    for signum in STOP_SIGNALS:
+    for signum in STOP_SIGNALS:  # myshop.watch's: SIGINT and SIGTERM
         signal.signal(signum, on_signal)
     for thread in threads:
         thread.start()

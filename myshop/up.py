@@ -30,7 +30,6 @@ from rich.console import Console
 from myshop import devstack, watch
 from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The processes' names in a column as wide as the longest (notifications).
 NAME_WIDTH = len("notifications")
 
@@ -73,7 +72,7 @@ class Supervisor:
                 self._stopping = True
                 raise Stop(signal.Signals(signum).name)
 
-        for signum in STOP_SIGNALS:
+        for signum in watch.STOP_SIGNALS:
             signal.signal(signum, on_signal)
 
     # --- the run ----------------------------------------------------------------------------------------

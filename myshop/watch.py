@@ -24,7 +24,8 @@ from typing import Any
 
 STATE_VARIABLE = "MYSHOP_UP_WATCH"
 GRACE_SECONDS = 10.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # blocked by `myshop up` before its exec into this
+# What stops a run; `myshop up` blocks them before its exec into this, and myshop.host stops on them too.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Stop(BaseException):

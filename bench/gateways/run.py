@@ -49,6 +49,9 @@ from graphql import build_schema, graphql_sync
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(HERE.parent))  # bench/: summary's figure format
+
+from summary import figure  # noqa: E402
 
 from shared.composition import compose  # noqa: E402
 
@@ -872,31 +875,30 @@ def figures(args: argparse.Namespace, rows: list[Row]) -> list[dict[str, Any]]:
                 theirs.per_cpu_second if theirs else None,
             ),
         ):
-            ratio = round(value / reference, 2) if reference else None
             out.append(
-                {
-                    "name": f"gateways {workload}: ours (dedup off), {label}",
-                    "value": round(value, 1),
-                    "unit": unit,
-                    "reference": round(reference, 1) if reference else None,
-                    "reference_name": f"{HEADLINE_REFERENCE}, same run" if reference else None,
-                    "ratio": ratio,
-                    "target": f"ratio >= {HEADLINE_RATIO:g}",
-                    "holds": clean and ratio is not None and ratio >= HEADLINE_RATIO,
-                }
+                figure(
+                    f"gateways {workload}: ours (dedup off), {label}",
+                    value,
+                    unit,
+                    reference,
+                    f"{HEADLINE_REFERENCE}, same run",
+                    target=f"ratio >= {HEADLINE_RATIO:g}",
+                    holds=clean and bool(reference) and value / reference >= HEADLINE_RATIO,
+                    digits=1,
+                )
             )
     peak = ours.peak_rss / 2**20
     out.append(
-        {
-            "name": "gateways: ours (dedup off), peak RSS",
-            "value": round(peak, 1),
-            "unit": "MiB",
-            "reference": round(hive.peak_rss / 2**20, 1) if hive is not None and hive.peak_rss else None,
-            "reference_name": f"{HEADLINE_REFERENCE}, same run" if hive is not None else None,
-            "ratio": round(ours.peak_rss / hive.peak_rss, 2) if hive is not None and hive.peak_rss else None,
-            "target": f"<= {HEADLINE_RSS_MIB:g} MiB",
-            "holds": clean and peak <= HEADLINE_RSS_MIB,
-        }
+        figure(
+            "gateways: ours (dedup off), peak RSS",
+            peak,
+            "MiB",
+            hive.peak_rss / 2**20 if hive is not None and hive.peak_rss else None,
+            f"{HEADLINE_REFERENCE}, same run",
+            target=f"<= {HEADLINE_RSS_MIB:g} MiB",
+            holds=clean and peak <= HEADLINE_RSS_MIB,
+            digits=1,
+        )
     )
     return out
 
