@@ -31,6 +31,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import update as sql_update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.products.cache import ProductRecord
@@ -347,17 +348,17 @@ async def search_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    shape = ("search", _filter_shape(filters), after is not None, with_total)
-    statement = _template(
-        shape, lambda: search_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    return await _page(
+        session,
+        filters,
+        ("search", after is not None, with_total),
+        lambda: search_page_statement(filters, after=after, limit=limit, with_total=with_total),
+        limit=limit,
+        after={"after_rank": after[0], "after_id": after[1]} if after is not None else {},
+        item=lambda row: RankedProduct(_record(row), rank=float(row[_LISTED])),
+        sort=ProductSort.RELEVANCE,
+        total_column=_LISTED + 1 if with_total else None,
     )
-    values = _filter_values(filters, limit)
-    if after is not None:
-        values.update(after_rank=after[0], after_id=after[1])
-    rows = (await session.execute(statement, values)).all()
-    items = [RankedProduct(_record(row), rank=float(row[_LISTED])) for row in rows]
-    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
-    return await _with_total(session, filters, ProductSort.RELEVANCE, items, totals)
 
 
 async def newest_page(
@@ -368,17 +369,17 @@ async def newest_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    shape = ("newest", _filter_shape(filters), after is not None, with_total)
-    statement = _template(
-        shape, lambda: newest_page_statement(filters, after=after, limit=limit, with_total=with_total)
+    return await _page(
+        session,
+        filters,
+        ("newest", after is not None, with_total),
+        lambda: newest_page_statement(filters, after=after, limit=limit, with_total=with_total),
+        limit=limit,
+        after={"after_created_at": after[0], "after_id": after[1]} if after is not None else {},
+        item=lambda row: RankedProduct(_record(row)),
+        sort=ProductSort.NEWEST,
+        total_column=_LISTED if with_total else None,
     )
-    values = _filter_values(filters, limit)
-    if after is not None:
-        values.update(after_created_at=after[0], after_id=after[1])
-    rows = (await session.execute(statement, values)).all()
-    items = [RankedProduct(_record(row)) for row in rows]
-    totals = [row[_LISTED] for row in rows[:1]] if with_total else None
-    return await _with_total(session, filters, ProductSort.NEWEST, items, totals)
 
 
 async def price_page(
@@ -390,20 +391,39 @@ async def price_page(
     limit: int,
     with_total: bool = False,
 ) -> ProductPage:
-    shape = ("price", _filter_shape(filters), descending, after is not None, with_total)
-    statement = _template(
-        shape,
+    return await _page(
+        session,
+        filters,
+        ("price", descending, after is not None, with_total),
         lambda: price_page_statement(
             filters, descending=descending, after=after, limit=limit, with_total=with_total
         ),
+        limit=limit,
+        after={"after_price": after[0], "after_id": after[1]} if after is not None else {},
+        item=lambda row: RankedProduct(_record(row), price=int(row[_LISTED])),
+        sort=ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC,
+        total_column=_LISTED + 1 if with_total else None,
     )
-    values = _filter_values(filters, limit)
-    if after is not None:
-        values.update(after_price=after[0], after_id=after[1])
-    rows = (await session.execute(statement, values)).all()
-    items = [RankedProduct(_record(row), price=int(row[_LISTED])) for row in rows]
-    totals = [row[_LISTED + 1] for row in rows[:1]] if with_total else None
-    sort = ProductSort.PRICE_DESC if descending else ProductSort.PRICE_ASC
+
+
+async def _page(
+    session: AsyncSession,
+    filters: ProductFilter,
+    kind: tuple[Any, ...],
+    build: Callable[[], Select[Any]],
+    *,
+    limit: int,
+    after: dict[str, Any],
+    item: Callable[[Row[Any]], RankedProduct],
+    sort: ProductSort,
+    total_column: int | None,
+) -> ProductPage:
+    """A page of one sort: its statement (`build`, kept per `kind` and shape of filter), this request's
+    values, its items, and the total the first row carries (at `total_column`, when asked)."""
+    statement = _template((kind[0], _filter_shape(filters), *kind[1:]), build)
+    rows = (await session.execute(statement, _filter_values(filters, limit) | after)).all()
+    items = [item(row) for row in rows]
+    totals = [row[total_column] for row in rows[:1]] if total_column is not None else None
     return await _with_total(session, filters, sort, items, totals)
 
 
