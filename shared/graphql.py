@@ -10,20 +10,15 @@ from typing import Any
 import strawberry
 from graphql import (
     GraphQLError,
-    GraphQLField,
-    GraphQLLeafType,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSyntaxError,
-    Undefined,
-    is_leaf_type,
 )
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types.graphql import OperationType
 
-from shared import errors
+from shared import errors, plain_fields
 from shared.context import Context
 from shared.errors import MyShopError
 from shared.input_hygiene import InputHygieneExecutor
@@ -190,49 +185,34 @@ class RequestExecutor(InputHygieneExecutor):
         path: Any,
         position_context: Any,
     ) -> Any:
-        """A plain scalar field (an attribute, no resolver, no argument, no field extension or permission, no
-        schema extension resolving fields) is read and serialized directly: no resolve info, no completion
-        chain (a listing page is hundreds of them). Anything unusual (a null where none may be, a value the
-        scalar refuses) takes graphql-core's own path, which makes its error."""
-        node = field_details_list[0].node
-        field = self.schema.get_field(parent_type, node.name.value)
-        leaf = _plain_leaf(field) if field is not None and not node.arguments else None
-        middleware = self.middleware_manager
-        if leaf is not None and (middleware is None or middleware._middleware_resolvers is None):
-            leaf_type, non_null = leaf
+        """A plain field (read by attribute, its whole selection plain too: `shared.plain_fields`) is answered
+        directly, without resolve infos or graphql-core's completion chain, when no schema extension resolves
+        fields. Anything unusual (a null where none may be, a value a scalar refuses) takes graphql-core's own
+        path, which makes its error."""
+        resolve, complete = self._plain_plan(parent_type, field_details_list)
+        if complete is not None:
             try:
-                value = field.resolve(source, None)  # type: ignore[misc]
-            except Exception:
-                value = Undefined
-            if value is None and not non_null:
-                return None
-            if value is not None and value is not Undefined and not isinstance(value, Exception):
-                try:
-                    coerced = leaf_type.coerce_output_value(value)
-                except Exception:
-                    coerced = None
-                if coerced is not None and coerced is not Undefined:
-                    return coerced
+                return complete(resolve(source, None))
+            except Exception:  # graphql-core's path below answers it, errors included
+                pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-
-# Per schema field (by id: GraphQLField compares by value, so it is no dict key; the entry holds the field,
-# so its id is never reused): its leaf type and whether it is non-null when Strawberry resolves it by
-# attribute alone (its `_is_default` resolver: no resolver, permission or field extension); else None.
-_PLAIN_LEAVES: dict[int, tuple[GraphQLField, tuple[GraphQLLeafType, bool] | None]] = {}
-
-
-def _plain_leaf(field: GraphQLField) -> tuple[GraphQLLeafType, bool] | None:
-    known = _PLAIN_LEAVES.get(id(field))
-    if known is not None and known[0] is field:
-        return known[1]
-    kind, non_null = field.type, isinstance(field.type, GraphQLNonNull)
-    if non_null:
-        kind = kind.of_type  # type: ignore[union-attr]
-    plain = getattr(field.resolve, "_is_default", False) and is_leaf_type(kind)
-    leaf = (kind, non_null) if plain else None
-    _PLAIN_LEAVES[id(field)] = (field, leaf)  # type: ignore[assignment]
-    return leaf  # type: ignore[return-value]
+    def _plain_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any]:
+        # Per request, by the identity of the field's details: graphql-core memoizes the subfields it
+        # collects, so every item of a list hands the same list (kept alive here: its id is not reused).
+        plans = self.__dict__.setdefault("_plain_plans", {})
+        known = plans.get(id(field_details_list))
+        if known is not None and known[0] is field_details_list:
+            return known[1:]
+        planned = None
+        middleware = self.middleware_manager
+        if (middleware is None or middleware._middleware_resolvers is None) and all(
+            details.defer_usage is None for details in field_details_list
+        ):
+            planned = plain_fields.plan(parent_type, [details.node for details in field_details_list])
+        resolve, complete = planned or (None, None)
+        plans[id(field_details_list)] = (field_details_list, resolve, complete)
+        return resolve, complete
 
 
 class OperationSpan(SchemaExtension):

@@ -1,5 +1,6 @@
-"""The executor's path for plain scalar fields (shared/graphql.py `RequestExecutor.execute_field`): read
-directly, without resolve info, and answered exactly as graphql-core's own path answers, errors included."""
+"""The executor's path for plain fields (shared/graphql.py `RequestExecutor.execute_field`,
+shared/plain_fields.py): scalars and whole selections of plain objects read directly, without resolve info,
+and answered exactly as graphql-core's own path answers, errors included."""
 
 from __future__ import annotations
 
@@ -27,8 +28,21 @@ class Colour(enum.Enum):
 
 
 @strawberry.type
-class Item:
+class Money:
+    amount: int
+    currency: str
+
+
+@strawberry.interface
+class Named:
     name: str
+
+
+@strawberry.type
+class Item(Named):
+    price: Money
+    tags: list[str]
+    parts: list[Money | None] | None
     note: str | None
     count: int
     colour: Colour
@@ -43,11 +57,36 @@ class Item:
 class Query:
     @strawberry.field
     def items(self) -> list[Item]:
-        return [Item(name=f"item {n}", note=None, count=n, colour=Colour.RED, secret="s") for n in range(3)]
+        return [
+            Item(
+                name=f"item {n}",
+                price=Money(amount=100 * n, currency="USD"),
+                tags=["a", "b"],
+                parts=[Money(amount=n, currency="EUR"), None],
+                note=None,
+                count=n,
+                colour=Colour.RED,
+                secret="s",
+            )
+            for n in range(3)
+        ]
 
     @strawberry.field
     def broken(self) -> Item:
-        return Item(name=None, note=None, count="many", colour=Colour.RED, secret="s")  # type: ignore[arg-type]
+        return Item(
+            name=None,  # type: ignore[arg-type]
+            price=Money(amount=None, currency="USD"),  # type: ignore[arg-type]
+            tags=None,  # type: ignore[arg-type]
+            parts="nope",  # type: ignore[arg-type]
+            note=None,
+            count="many",  # type: ignore[arg-type]
+            colour=Colour.RED,
+            secret="s",
+        )
+
+    @strawberry.field
+    def wrong_type(self) -> Item:
+        return Money(amount=1, currency="USD")  # type: ignore[return-value]
 
 
 class CountingExecutor(RequestExecutor):
@@ -100,11 +139,59 @@ async def test_a_field_with_a_permission_is_still_checked() -> None:
     assert [error.message for error in result.errors or []] == ["never"]
 
 
+async def test_plain_objects_and_lists_are_answered_without_resolve_info() -> None:
+    query = "{ items { __typename name cost: price { amount currency } tags parts { amount } } }"
+    fast, infos = await run(schema_of(), query)
+    slow, _ = await run(schema_of(ResolvingExtension), query)
+    assert fast.errors is None
+    assert fast.data == slow.data
+    assert fast.data == {
+        "items": [
+            {
+                "__typename": "Item",
+                "name": f"item {n}",
+                "cost": {"amount": 100 * n, "currency": "USD"},
+                "tags": ["a", "b"],
+                "parts": [{"amount": n}, None],
+            }
+            for n in range(3)
+        ]
+    }
+    assert list(fast.data["items"][0]) == ["__typename", "name", "cost", "tags", "parts"]
+    assert infos == 1  # `items` alone has a resolver
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ items { price { ... on Money { amount } currency } } }",
+        "{ items { price { amount @include(if: false) currency } } }",
+        "{ items { price { amount amount } } }",
+        "{ items { price { amount } price { currency } } }",
+    ],
+)
+async def test_selections_graphql_core_must_collect_take_its_path(query: str) -> None:
+    fast, infos = await run(schema_of(), query)
+    slow, _ = await run(schema_of(ResolvingExtension), query)
+    assert (fast.data, fast.errors) == (slow.data, slow.errors)
+    assert infos > 1
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("{ broken { name } }", "Cannot return null for non-nullable field Item.name."),
         ("{ broken { count } }", "Int cannot represent non-integer value: 'many'"),
+        (
+            "{ broken { price { amount currency } } }",
+            "Cannot return null for non-nullable field Money.amount.",
+        ),
+        ("{ broken { tags } }", "Cannot return null for non-nullable field Item.tags."),
+        (
+            "{ broken { parts { amount } } }",
+            "Expected Iterable, but did not find one for field 'Item.parts'.",
+        ),
+        ("{ wrongType { name } }", "Expected value of type 'Item' but got: <Money instance>."),
     ],
 )
 async def test_plain_fields_that_fail_fail_as_graphql_core_says(query: str, message: str) -> None:
