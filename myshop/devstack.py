@@ -201,10 +201,12 @@ class PlanRefused(Exception):
 
 # `myshop up`'s pools (pool, overflow) where MYSHOP_DB_POOL_SIZE / MYSHOP_DB_MAX_OVERFLOW are not set: small,
 # so the stack and two test suites (2 workers, ~19 connections each at peak) share PostgreSQL's default 100:
-# 7 services x (1 + 1) + orders (1 + 3: its saga, recovery and relay use sessions beside the request's) = 18;
-# 18 + 4 x 19 = 94 <= 100 - 3 superuser_reserved. README "Connection budget".
-UP_POOLS: dict[str, tuple[int, int]] = {"orders": (1, 3)}
-UP_POOL_DEFAULT = (1, 1)
+# 7 services x 2 + orders 4 (its saga, recovery and relay use sessions beside the request's) = 18;
+# 18 + 4 x 19 = 94 <= 100 - 3 superuser_reserved. README "Connection budget". Kept open, not overflow: an
+# overflow connection is closed when it comes back, so a request overlapping a relay's poll opened a new one
+# (a TLS probe, authentication and a backend started: more CPU than the request's own statements).
+UP_POOLS: dict[str, tuple[int, int]] = {"orders": (4, 0)}
+UP_POOL_DEFAULT = (2, 0)
 
 
 def up_pool(name: str, env: Mapping[str, str]) -> tuple[int, int] | None:

@@ -37,7 +37,7 @@ from shared.auth.service_tokens import ServiceTokens
 from shared.connection_budget import BudgetExceeded, check_service_start
 from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_sessionmaker, reading_only
 from shared.graphql import Schema, shape_errors
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
@@ -85,8 +85,9 @@ class SubgraphDefinition(Generic[StateT]):
     consumer: ConsumerSpec | Callable[[Runtime], ConsumerSpec] | None = None
     # Long-running background loops (sweepers, recovery): started after setup, cancelled at shutdown.
     workers: list[Worker] = field(default_factory=list)
-    # Its queries never write: outside PgBouncer they read in autocommit (`Runtime.query_sessionmaker`).
-    read_only_queries: bool = False
+    # Its queries never write: outside PgBouncer they read in autocommit (`Runtime.query_sessionmaker`), where a
+    # write is refused (`shared.db.reading_only`). A service whose queries write says False.
+    read_only_queries: bool = True
 
 
 async def build_runtime(
@@ -169,7 +170,7 @@ def _query_sessionmaker(
     executed on another ("prepared statement does not exist")."""
     if not definition.read_only_queries or settings.db_pgbouncer:
         return None
-    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return create_sessionmaker(reading_only(engine))
 
 
 async def close_runtime(runtime: Runtime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import select
 import time
 import uuid
@@ -175,6 +176,31 @@ for _name in (
     "refresh", "run_sync", "commit", "rollback", "close", "connection",
 ):  # fmt: skip
     setattr(RequestSession, _name, _taking_turns(_name))
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A statement that writes, sent on a connection for reads only (`reading_only`): a programming error."""
+
+
+def reading_only(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` in autocommit for reads: each statement its own transaction, no BEGIN nor COMMIT round trip.
+    Autocommit would commit a write at once, outside any transaction of the request, so one is refused before
+    it reaches the server: the guard that keeps "queries only read" true as code changes."""
+    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(reads.sync_engine, "before_cursor_execute")
+    def refuse_writes(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        if context.isinsert or context.isupdate or context.isdelete or not _READ.match(statement):
+            raise ReadOnlyViolation(f"a write in a read-only query: {statement[:60]!r}")
+
+    return reads
+
+
+# What a statement on a reading connection may start with (a compiled INSERT, UPDATE or DELETE says so itself,
+# CTEs included; `(SELECT ...) UNION (...)` starts with a parenthesis).
+_READ = re.compile(r"[\s(]*(SELECT|WITH|SHOW|EXPLAIN|VALUES|TABLE|;|$)", re.IGNORECASE)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

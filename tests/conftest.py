@@ -128,10 +128,10 @@ os.environ["MYSHOP_DATA_DIR"] = str(_DATA_DIR)
 os.environ["MYSHOP_ENV"] = "test"
 os.environ["MYSHOP_LOG_JSON"] = "false"
 os.environ["MYSHOP_LOG_LEVEL"] = "WARNING"
-# Small pools (the run's budget is below): each service keeps one connection and opens up to three more for a
-# burst (concurrency tests race 4 wide).
-os.environ["MYSHOP_DB_POOL_SIZE"] = "1"
-os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "3"
+# Small pools (the run's budget is below): each service keeps two connections open and opens up to two more
+# for a burst (concurrency tests race 4 wide).
+os.environ["MYSHOP_DB_POOL_SIZE"] = "2"
+os.environ["MYSHOP_DB_MAX_OVERFLOW"] = "2"
 # Tests never mail a real server: nothing listens on port 9 (tests/notifications points it at its own).
 os.environ["MYSHOP_NOTIFICATIONS_SMTP_PORT"] = "9"
 

@@ -176,6 +176,12 @@ class ReadingQuery:
         raw = await connection.get_raw_connection()
         return bool(raw.driver_connection.is_in_transaction())
 
+    @strawberry.field
+    async def writes(self, info: strawberry.Info) -> int:
+        # A query that (wrongly) writes: a row it inserts, then one it would count.
+        await info.context.session.execute(text("INSERT INTO scratch_writes VALUES (1)"))
+        return 1
+
 
 @strawberry.type
 class ReadingMutation:
@@ -234,3 +240,27 @@ async def test_queries_of_a_read_only_service_skip_the_transaction_only_outside_
     assert answer.errors is None
     assert answer.data == {"inTransaction": in_transaction}
     assert reading_runtime.engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("reading_runtime", [False], ids=["direct"], indirect=True)
+async def test_a_query_of_a_read_only_service_that_writes_is_refused_before_the_server_sees_it(
+    reading_runtime: Runtime[Any],
+) -> None:
+    # Given a service whose queries read in autocommit, where a write would commit at once
+    async with reading_runtime.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS scratch_writes (n int)"))
+        await connection.execute(text("TRUNCATE scratch_writes"))
+    try:
+        # When one of its queries writes
+        answer = await reading_schema.execute("{ writes }", context_value=_context(reading_runtime))
+
+        # Then the write is refused (a programming error, masked as INTERNAL) and nothing was written;
+        # the service's own transactions write as ever
+        assert [error.extensions["code"] for error in answer.errors or []] == ["INTERNAL"]
+        async with reading_runtime.engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM scratch_writes")) == 0
+            await connection.execute(text("INSERT INTO scratch_writes VALUES (2)"))
+            assert await connection.scalar(text("SELECT count(*) FROM scratch_writes")) == 1
+    finally:
+        async with reading_runtime.engine.begin() as connection:
+            await connection.execute(text("DROP TABLE scratch_writes"))

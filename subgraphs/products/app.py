@@ -54,7 +54,6 @@ definition = SubgraphDefinition[ProductsState](
     setup=setup,
     workers=[flush_activity],
     # Reads by id, listings and searches: outside PgBouncer, no BEGIN/COMMIT round trips around them.
-    read_only_queries=True,
     # `GET/HEAD /media/{id}/{rendition}`: product images (media_http.py), reached through the router.
     add_routes=add_media_routes,
     # `addProductMedia` takes a file (the GraphQL multipart request spec, sent on by the router).
