@@ -32,18 +32,20 @@ def extensions() -> list[Extension]:
         from Cython.Build import cythonize
     except ImportError:  # a build without build isolation and without Cython: pure Python
         return []
-    modules = [
-        Extension(f"{PACKAGE}.{name}", [f"router/execution/{name}.py"], optional=True)
-        for name in hot_modules()
-    ]
-    return cythonize(
+    modules = [Extension(f"{PACKAGE}.{name}", [f"router/execution/{name}.py"]) for name in hot_modules()]
+    built = cythonize(
         modules,
         # The .c files stay out of the source tree; binding=True keeps the functions introspectable
-        # (signatures, __wrapped__-style tools) like the .py ones.
+        # (signatures, inspect) like the .py ones.
         build_dir="build/cython",
         compiler_directives={"language_level": 3, "binding": True},
         quiet=True,
     )
+    for extension in built:
+        # No C compiler (python:3.11-slim, the Dockerfile's base): build_ext skips it, the .py runs.
+        # (Set after cythonize, which makes Extensions of its own without it.)
+        extension.optional = True
+    return built
 
 
 setup(ext_modules=extensions())
