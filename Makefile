@@ -44,7 +44,8 @@ FUZZ_OPERATIONS ?= 20000
 fuzz: $(VENV)/.installed
 	$(BIN)/python bench/fuzz_router.py --operations $(FUZZ_OPERATIONS)
 
-$(VENV)/.installed: pyproject.toml
+# setup.py compiles the router's hot modules (a .py edited since runs as Python until the next install).
+$(VENV)/.installed: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@

@@ -41,7 +41,7 @@ from run import (  # noqa: E402
 )
 
 from router.config import RouterConfig  # noqa: E402
-from router.server import build_gateway, create_app  # noqa: E402
+from router.server import build_gateway, create_app, settle_heap  # noqa: E402
 from shared.composition import compose  # noqa: E402
 
 
@@ -98,6 +98,7 @@ async def measure(app: Any, body: bytes, requests: int, concurrency: int) -> tup
 async def main_async(args: argparse.Namespace, sdl: str) -> int:
     config = RouterConfig(graphiql=False, log_level="WARNING")
     app = create_app(build_gateway(sdl, config), config)
+    settle_heap()  # as `myshop router` does before serving
     query = NESTED_QUERY if args.query == "nested" else SIMPLE_QUERY
     body = orjson.dumps({"query": query})
     status, payload = await call(app, body)

@@ -12,6 +12,7 @@ from opentelemetry.trace import Tracer
 
 from router.execution.context_fetch import contextual_fetch
 from router.execution.entity_cache import EntityCache, Slot, cache_control_ttl
+from router.execution.merge import merge, merge_entities
 from router.execution.paths import collect, entities_at
 from router.execution.representations import Representations
 from router.ops.telemetry import plan_node_span
@@ -189,17 +190,7 @@ class Executor:
         if isinstance(entities, list):
             if fetch.renames:
                 rename_aliased(entities, fetch.selection)
-            merge = self._merge
-            for index, result in enumerate(entities[: len(owners)]):
-                if type(result) is dict:
-                    fields = result.keys()
-                    for entity in owners[index]:
-                        # Usually the answer brings only fields the entity lacks: dict.update does what
-                        # _merge would (set each), in C.
-                        if fields.isdisjoint(entity):
-                            entity.update(result)
-                        else:
-                            merge(entity, result)
+            merge_entities(entities, owners, self._object_types)
         if errors:
             self._entity_errors(flatten, run, errors, owners)
 
@@ -289,31 +280,7 @@ class Executor:
             run.errors.append(_with_service(error, fetch.service))
 
     def _merge(self, target: dict[str, Any], source: dict[str, Any]) -> None:
-        for key, value in source.items():
-            existing = target.get(key)
-            if existing is None or existing is value:
-                target[key] = value
-            elif key == "__typename":
-                if value in self._object_types:
-                    target[key] = value
-            elif type(existing) is dict and type(value) is dict:
-                self._merge(existing, value)
-            elif type(existing) is list and type(value) is list and len(existing) == len(value):
-                self._merge_lists(existing, value)
-            else:
-                target[key] = value
-
-    def _merge_lists(self, target: list[Any], source: list[Any]) -> None:
-        for i, value in enumerate(source):
-            existing = target[i]
-            if existing is value:
-                continue
-            if type(existing) is dict and type(value) is dict:
-                self._merge(existing, value)
-            elif type(existing) is list and type(value) is list and len(existing) == len(value):
-                self._merge_lists(existing, value)
-            else:
-                target[i] = value
+        merge(target, source, self._object_types)
 
 
 def _with_service(error: Any, service: str) -> dict[str, Any]:

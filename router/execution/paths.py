@@ -36,8 +36,9 @@ def collect(
 
 def entities_at(root: Any, path: tuple[str, ...], out: list[dict[str, Any]]) -> None:
     """The objects at `path` (`@` steps into a list) in document order, appended to `out`: `collect` without
-    the response paths, one level at a time."""
-    level = [root]
+    the response paths, one level at a time. (Typed locals: router/execution/compiled.py compiles this
+    module, and a local known to be a dict or a list is read with direct calls.)"""
+    level: list[Any] = [root]
     for key in path:
         below: list[Any] = []
         if key == "@":
@@ -47,7 +48,8 @@ def entities_at(root: Any, path: tuple[str, ...], out: list[dict[str, Any]]) -> 
         else:
             for value in level:
                 if type(value) is dict:
-                    child = value.get(key)
+                    parent: dict[str, Any] = value
+                    child = parent.get(key)
                     if child is not None:
                         below.append(child)
                 elif type(value) is list:  # a list where an object was expected: its items, at this key
@@ -69,6 +71,7 @@ def _flatten_at(items: list[Any], key: str | None, out: list[Any]) -> None:
             if key is None:
                 out.append(item)
             else:
-                child = item.get(key)
+                parent: dict[str, Any] = item
+                child = parent.get(key)
                 if child is not None:
                     out.append(child)

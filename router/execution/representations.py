@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from router.supergraph.model import Supergraph
 Keyed = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]
 # the entities of a fetch (in document order) -> (the distinct representations, the owners of each)
 Grouped = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]]
-_PLAIN = frozenset({str, int})  # value types a representation's key tuple may hold (bool is not int here)
+_MISSING: Any = object()  # an entity without a key field (None is a value)
 # Compiled builders kept per fetch (bounded: plans come and go with the plan cache).
 _CACHE_SIZE = 4096
 
@@ -45,70 +44,13 @@ class Representations:
         a representation only for the first entity of each key; any other through `keyed`. The gateways
         benchmark reaches ~270 entities a request for ~25 distinct representations: building each entity's
         representation dict to throw most away was a tenth of the router's CPU."""
-        keyed = self.keyed(fetch)
         single = self._single_key(fetch)
-
-        def general(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-            representations: list[dict[str, Any]] = []
-            owners: list[list[dict[str, Any]]] = []
-            index_of: dict[Any, int] = {}
-            for entity in _once(found):
-                representation, key = keyed(entity)
-                if representation is None:
-                    continue
-                index = index_of.get(key)
-                if index is None:
-                    index_of[key] = len(representations)
-                    representations.append(representation)
-                    owners.append([entity])
-                else:
-                    owners[index].append(entity)
-            return representations, owners
-
         if single is None:
-            return general
+            return partial(_group_general, keyed=self.keyed(fetch))
         matches, keys, names, renamed = single
-        get_values = itemgetter(*keys)
-        one = len(keys) == 1
-
-        def flat(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-            representations: list[dict[str, Any]] = []
-            owners: list[list[dict[str, Any]]] = []
-            index_of: dict[Any, int] = {}
-            for entity in _once(found):
-                typename = entity.get("__typename")
-                if typename is None or (matches is not None and typename not in matches):
-                    continue
-                try:
-                    values = get_values(entity)
-                except KeyError:
-                    continue
-                if one:
-                    values = (values,)
-                typename = renamed.get(typename, typename)
-                if _PLAIN.issuperset(map(type, values)):
-                    # Strings and ints (never equal to each other): a tuple is a cheaper key than JSON.
-                    key: Any = (typename, *values)
-                    index = index_of.get(key)
-                    if index is not None:
-                        owners[index].append(entity)
-                        continue
-                    representation = dict(zip(names, values, strict=True))
-                    representation["__typename"] = typename
-                else:
-                    representation = dict(zip(names, values, strict=True))
-                    representation["__typename"] = typename
-                    key = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
-                    index = index_of.get(key)
-                    if index is not None:
-                        owners[index].append(entity)
-                        continue
-                index_of[key] = len(representations)
-                representations.append(representation)
-                owners.append([entity])
-            return representations, owners
-
-        return flat
+        if len(keys) == 1:
+            return partial(_group_flat_one, matches=matches, key=keys[0], name=names[0], renamed=renamed)
+        return partial(_group_flat, matches=matches, keys=keys, names=names, renamed=renamed)
 
     def _single_key(
         self, fetch: Fetch
@@ -155,15 +97,13 @@ class Representations:
             if isinstance(item, OutField):
                 continue
             condition = item.type_condition
-            fields = []
+            fields: list[tuple[str, str]] = []
             for sub in item.sub.items.values():
                 if not isinstance(sub, OutField) or sub.sub is not None:
-                    fields = None  # nested (a compound key, @requires of an object): the general way
-                    break
+                    # nested (a compound key, @requires of an object): the general way
+                    return partial(self._keyed_general, fetch)
                 if sub.name != "__typename":
                     fields.append((sub.alias or sub.name, sub.name))
-            if fields is None:
-                return partial(self._keyed_general, fetch)
             matches = self.supergraph.runtime_types(condition) if condition is not None else frozenset()
             cases.append((condition, matches, tuple(fields)))
         renamed = fetch.interface_objects
@@ -182,7 +122,9 @@ class Representations:
                         value = representation[name] = entity[key]
                         if type(value) is not str:
                             strings = False
-                    typename = representation["__typename"] = renamed.get(condition, typename)
+                    if condition is not None:
+                        typename = renamed.get(condition, typename)
+                    representation["__typename"] = typename
                     if strings:  # IDs as strings, the usual key: a tuple is a cheaper key than JSON
                         return representation, (typename, *representation.values())
                     return representation, orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
@@ -213,7 +155,9 @@ class Representations:
                 representation = _project(entity, item.sub, self.supergraph)
                 if representation is None:
                     return None
-                representation["__typename"] = fetch.interface_objects.get(condition, typename)
+                if condition is not None:
+                    typename = fetch.interface_objects.get(condition, typename)
+                representation["__typename"] = typename
                 return representation
         return None
 
@@ -254,7 +198,138 @@ def _project_value(value: Any, selection: SelectionSet, sg: Supergraph) -> Any:
     return value
 
 
-def _once(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`found` with each object once (the merged tree shares objects: one reached twice is one owner)."""
+# The grouping loops (router/execution/compiled.py compiles this module): module functions with typed locals,
+# which the compiler turns into direct dict and list calls.
+
+
+def _group_general(
+    found: list[dict[str, Any]], keyed: Keyed
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    representations: list[dict[str, Any]] = []
+    owners: list[list[dict[str, Any]]] = []
+    index_of: dict[Any, int] = {}
     seen: set[int] = set()
-    return [entity for entity in found if not (id(entity) in seen or seen.add(id(entity)))]
+    for entity in found:
+        # The merged tree shares objects: one reached twice is one owner.
+        ident = id(entity)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        representation, key = keyed(entity)
+        if representation is None:
+            continue
+        index = index_of.get(key)
+        if index is None:
+            index_of[key] = len(representations)
+            representations.append(representation)
+            owners.append([entity])
+        else:
+            owners[index].append(entity)
+    return representations, owners
+
+
+def _group_flat_one(
+    found: list[dict[str, Any]],
+    matches: frozenset[str] | None,
+    key: str,
+    name: str,
+    renamed: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """`_group_flat` for the usual key, one field (`{__typename id}`)."""
+    representations: list[dict[str, Any]] = []
+    owners: list[list[dict[str, Any]]] = []
+    index_of: dict[Any, int] = {}
+    seen: set[int] = set()
+    for entity in found:
+        ident = id(entity)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        typename = entity.get("__typename")
+        if typename is None or (matches is not None and typename not in matches):
+            continue
+        value = entity.get(key, _MISSING)
+        if value is _MISSING:
+            continue
+        if renamed:
+            typename = renamed.get(typename, typename)
+        kind = type(value)
+        representation: dict[str, Any]
+        if kind is str or kind is int:
+            # Strings and ints (never equal to each other): a tuple is a cheaper key than JSON.
+            group: Any = (typename, value)
+            index = index_of.get(group)
+            if index is not None:
+                owners[index].append(entity)
+                continue
+            representation = {name: value, "__typename": typename}
+        else:
+            representation = {name: value, "__typename": typename}
+            group = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+            index = index_of.get(group)
+            if index is not None:
+                owners[index].append(entity)
+                continue
+        index_of[group] = len(representations)
+        representations.append(representation)
+        owners.append([entity])
+    return representations, owners
+
+
+def _group_flat(
+    found: list[dict[str, Any]],
+    matches: frozenset[str] | None,
+    keys: tuple[str, ...],
+    names: tuple[str, ...],
+    renamed: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Each distinct representation once (one type condition, flat fields only), with the entities (each
+    object once) it stands for; a representation is built only for the first entity of its key."""
+    representations: list[dict[str, Any]] = []
+    owners: list[list[dict[str, Any]]] = []
+    index_of: dict[Any, int] = {}
+    seen: set[int] = set()
+    width = len(keys) + 1
+    for entity in found:
+        ident = id(entity)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        typename = entity.get("__typename")
+        if typename is None or (matches is not None and typename not in matches):
+            continue
+        if renamed:
+            typename = renamed.get(typename, typename)
+        values: list[Any] = [typename]
+        plain = True
+        for key in keys:
+            value = entity.get(key, _MISSING)
+            if value is _MISSING:
+                break
+            kind = type(value)
+            if kind is not str and kind is not int:
+                plain = False
+            values.append(value)
+        if len(values) != width:
+            continue
+        representation: dict[str, Any]
+        if plain:
+            group: Any = tuple(values)
+            index = index_of.get(group)
+            if index is not None:
+                owners[index].append(entity)
+                continue
+            representation = dict(zip(names, values[1:], strict=True))
+            representation["__typename"] = typename
+        else:
+            representation = dict(zip(names, values[1:], strict=True))
+            representation["__typename"] = typename
+            group = orjson.dumps(representation, option=orjson.OPT_SORT_KEYS)
+            index = index_of.get(group)
+            if index is not None:
+                owners[index].append(entity)
+                continue
+        index_of[group] = len(representations)
+        representations.append(representation)
+        owners.append([entity])
+    return representations, owners
