@@ -9,7 +9,7 @@ FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MYSHOP_ROUTER_NODE_MODULES=/app/node_modules
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY shared ./shared
 COPY myshop ./myshop
 COPY subgraphs ./subgraphs
@@ -19,7 +19,11 @@ COPY router.yaml ./
 COPY --from=graphiql-assets /assets/node_modules/graphiql/graphiql.min.js /assets/node_modules/graphiql/graphiql.min.css ./node_modules/graphiql/
 COPY --from=graphiql-assets /assets/node_modules/react/umd ./node_modules/react/umd
 COPY --from=graphiql-assets /assets/node_modules/react-dom/umd ./node_modules/react-dom/umd
-RUN pip install . && groupadd --system --gid 10001 myshop && useradd --system --uid 10001 --gid 10001 myshop \
+# gcc only for the install: setup.py compiles the router's hot modules (without it they would run as Python).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 myshop && useradd --system --uid 10001 --gid 10001 myshop \
     && mkdir /data && chown myshop:myshop /data
 # Numeric, so Kubernetes' runAsNonRoot can check it (deploy/kubernetes/base/pod-defaults.yaml runs as 10001 too).
 USER 10001:10001

@@ -44,8 +44,9 @@ FUZZ_OPERATIONS ?= 20000
 fuzz: $(VENV)/.installed
 	$(BIN)/python bench/fuzz_router.py --operations $(FUZZ_OPERATIONS)
 
-# setup.py compiles the router's hot modules (a .py edited since runs as Python until the next install).
-$(VENV)/.installed: pyproject.toml setup.py
+# setup.py compiles the router's hot modules (router/execution/compiled.py HOT_MODULES, all in that folder):
+# an edit there reinstalls, so the tests run what was written (a .py newer than its build runs as Python).
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard router/execution/*.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
