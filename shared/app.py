@@ -85,8 +85,8 @@ class SubgraphDefinition(Generic[StateT]):
     consumer: ConsumerSpec | Callable[[Runtime], ConsumerSpec] | None = None
     # Long-running background loops (sweepers, recovery): started after setup, cancelled at shutdown.
     workers: list[Worker] = field(default_factory=list)
-    # Its queries never write: outside PgBouncer they read in autocommit (`Runtime.query_sessionmaker`), where a
-    # write is refused (`shared.db.reading_only`). A service whose queries write says False.
+    # Its queries never write: outside PgBouncer they read in autocommit (`Runtime.query_sessionmaker`),
+    # where a write is refused (`shared.db.reading_only`). A service whose queries write says False.
     read_only_queries: bool = True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -16,6 +17,8 @@ from graphql import (
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.federation.schema import FederationAny
+from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
 from shared import errors, plain_fields
@@ -241,6 +244,58 @@ class Schema(strawberry.federation.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # ErrorCodes logs what is unexpected; expected domain errors are not log lines.
         return None
+
+    async def entities_resolver(  # type: ignore[override]
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """`_entities`, its references resolved together. Strawberry's resolver answers one awaitable per
+        representation, which graphql-core completes one by one (a coroutine, a task, a future and a
+        completion chain per entity). Here an entity type with a `resolve_references(info, representations)`
+        classmethod resolves all of its representations in one call, and the other types' awaitables are
+        gathered, so the list reaches graphql-core resolved. A reference that failed is its entity's error."""
+        results: list[Any] = [None] * len(representations)
+        batches: dict[type, list[int]] = {}
+        singles: list[Any] = []
+        for index, representation in enumerate(representations):
+            origin = self._entity_origin(representation)
+            if origin is not None and hasattr(origin, "resolve_references"):
+                batches.setdefault(origin, []).append(index)
+            else:
+                singles.append(index)
+        # (where the answers go, the awaitable, whether it answers a list for them all)
+        work: list[tuple[list[int], Any, bool]] = []
+        if singles:
+            resolved = super().entities_resolver(info, [representations[index] for index in singles])
+            for index, result in zip(singles, resolved, strict=True):
+                if inspect.isawaitable(result):
+                    work.append(([index], result, False))
+                else:
+                    results[index] = result
+        for origin, indexes in batches.items():
+            group = [dict(representations[index]) for index in indexes]
+            for representation in group:
+                representation.pop("__typename", None)
+            work.append((indexes, origin.resolve_references(info, group), True))
+        if work:
+            answers = await asyncio.gather(*(awaitable for _, awaitable, _ in work), return_exceptions=True)
+            for (indexes, _, batch), answer in zip(work, answers, strict=True):
+                if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                    raise answer  # cancelled: the request ends, not one entity
+                if not batch or isinstance(answer, Exception):
+                    for index in indexes:
+                        results[index] = answer
+                elif not isinstance(answer, list) or len(answer) != len(indexes):
+                    raise TypeError(
+                        f"resolve_references answered {len(answer)} for {len(indexes)} references"
+                    )
+                else:
+                    for index, entity in zip(indexes, answer, strict=True):
+                        results[index] = entity
+        return results
+
+    def _entity_origin(self, representation: Any) -> type | None:
+        type_ = self.schema_converter.type_map.get(representation.get("__typename"))
+        return getattr(getattr(type_, "definition", None), "origin", None) if type_ is not None else None
 
 
 def build_schema(

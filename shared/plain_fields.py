@@ -3,10 +3,10 @@
 A listing page is hundreds of fields that only read an attribute: `edges { cursor node { id name price
 { amount currency } } }`. graphql-core completes each object by collecting its subfields, building a path
 and a resolve info per field, checking each result for an awaitable: about 20 µs per object, most of a
-listing's time once its SQL is done. A *plain* field is one Strawberry resolves by attribute alone (no
-resolver, no permission or field extension), without arguments or directives; when a field and its whole
-selection are plain, `plan` compiles them once per request into one function that reads the attributes and
-builds the answer directly.
+listing's time once its SQL is done. A *plain* field is one read from its parent object alone: an attribute
+(no resolver), or a synchronous method taking only `self` (`def stock(self) -> Stock`); no permission or
+field extension, no argument, no directive. When a field and its whole selection are plain, `plan` compiles
+them once per request into one function that reads them and builds the answer directly.
 
 The function refuses (raises) on anything unusual: a null where none may be, a value a scalar will not
 serialize, an object of another type, a list that is not one. The caller then takes graphql-core's own path
@@ -50,10 +50,9 @@ def plan(parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[Resolv
     if node.name.value == "__typename":
         return None if node.directives else (_typename(parent_type.name), _same)
     field = parent_type.fields.get(node.name.value)
-    if field is None or not _plain(field, node):
-        return None
-    complete = _complete(field.type, node)
-    return None if complete is None else (field.resolve, complete)  # type: ignore[return-value]
+    read = _reader(field, node) if field is not None else None
+    complete = _complete(field.type, node) if read is not None else None  # type: ignore[union-attr]
+    return None if complete is None else (read, complete)  # type: ignore[return-value]
 
 
 def _typename(name: str) -> Resolve:
@@ -64,18 +63,28 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _plain(field: GraphQLField, node: FieldNode) -> bool:
-    # Strawberry's resolver of a field without resolver or extension (`is_basic_field`): `field.get_result`
-    # without info, which reads the attribute. A field with a permission also says `_is_default`, but runs its
-    # extensions: not plain.
+def _reader(field: GraphQLField, node: FieldNode) -> Resolve | None:
+    """How to read `field` from its parent object without resolve info; None when it is not plain."""
     resolve = field.resolve
-    return (
-        resolve is not None
-        and getattr(resolve, "_is_default", False)
-        and getattr(resolve, "__name__", "") == "_get_basic_result"
-        and not node.arguments
-        and not node.directives
-    )
+    if resolve is None or node.arguments or node.directives:
+        return None
+    # Strawberry's resolver of a field without resolver or extension (`is_basic_field`): `field.get_result`
+    # without info, which reads the attribute. A field with a permission also says `_is_default`, but runs
+    # its extensions: not plain.
+    if getattr(resolve, "_is_default", False) and getattr(resolve, "__name__", "") == "_get_basic_result":
+        return resolve  # type: ignore[return-value]
+    # A method of the type taking only `self`: Strawberry would build an Info, convert no arguments and call
+    # it with the parent object as `self`; called directly here. (No schema of ours sets exception handlers,
+    # which would wrap the call.)
+    definition = (field.extensions or {}).get("strawberry-definition")
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or definition.extensions or definition.is_async or definition.arguments:
+        return None
+    own = resolver.self_parameter
+    if own is None or list(resolver.signature.parameters) != [own.name]:
+        return None
+    method = resolver.wrapped_func
+    return lambda source, _info: method(source)
 
 
 def _complete(kind: GraphQLOutputType, node: FieldNode) -> Complete | None:
@@ -137,12 +146,11 @@ def _object(kind: GraphQLObjectType, node: FieldNode, non_null: bool) -> Complet
             fields.append((key, None, None))
             continue
         field = kind.fields.get(selection.name.value)
-        if field is None or not _plain(field, selection):
-            return None
-        complete = _complete(field.type, selection)
+        read = _reader(field, selection) if field is not None else None
+        complete = _complete(field.type, selection) if read is not None else None  # type: ignore[union-attr]
         if complete is None:
             return None
-        fields.append((key, field.resolve, complete))
+        fields.append((key, read, complete))
     selected = tuple(fields)
 
     def answer(value: Any) -> Any:

@@ -52,11 +52,15 @@ class Item(Named):
     def shout(self) -> str:
         return self.name.upper()
 
+    @strawberry.field
+    def whisper(self, info: strawberry.Info) -> str:
+        return self.name.lower()
+
 
 @strawberry.type
 class Query:
     @strawberry.field
-    def items(self) -> list[Item]:
+    def items(self, info: strawberry.Info) -> list[Item]:
         return [
             Item(
                 name=f"item {n}",
@@ -115,15 +119,23 @@ async def run(schema: strawberry.Schema, query: str) -> tuple[Any, int]:
 
 
 async def test_plain_scalar_fields_are_answered_without_resolve_info() -> None:
-    result, infos = await run(schema_of(), "{ items { name note count colour shout } }")
+    result, infos = await run(schema_of(), "{ items { name note count colour shout whisper } }")
     assert result.errors is None
     assert result.data == {
         "items": [
-            {"name": f"item {n}", "note": None, "count": n, "colour": "RED", "shout": f"ITEM {n}"}
+            {
+                "name": f"item {n}",
+                "note": None,
+                "count": n,
+                "colour": "RED",
+                "shout": f"ITEM {n}",
+                "whisper": f"item {n}",
+            }
             for n in range(3)
         ]
     }
-    # `items` and the three `shout`s have resolvers; the twelve plain fields need no resolve info.
+    # `items` and the three `whisper`s ask for the info; attributes and `shout` (a method of `self` alone)
+    # need none.
     assert infos == 4
 
 
@@ -140,7 +152,7 @@ async def test_a_field_with_a_permission_is_still_checked() -> None:
 
 
 async def test_plain_objects_and_lists_are_answered_without_resolve_info() -> None:
-    query = "{ items { __typename name cost: price { amount currency } tags parts { amount } } }"
+    query = "{ items { __typename name cost: price { amount currency } tags parts { amount } shout } }"
     fast, infos = await run(schema_of(), query)
     slow, _ = await run(schema_of(ResolvingExtension), query)
     assert fast.errors is None
@@ -153,11 +165,12 @@ async def test_plain_objects_and_lists_are_answered_without_resolve_info() -> No
                 "cost": {"amount": 100 * n, "currency": "USD"},
                 "tags": ["a", "b"],
                 "parts": [{"amount": n}, None],
+                "shout": f"ITEM {n}",
             }
             for n in range(3)
         ]
     }
-    assert list(fast.data["items"][0]) == ["__typename", "name", "cost", "tags", "parts"]
+    assert list(fast.data["items"][0]) == ["__typename", "name", "cost", "tags", "parts", "shout"]
     assert infos == 1  # `items` alone has a resolver
 
 
@@ -182,6 +195,7 @@ async def test_selections_graphql_core_must_collect_take_its_path(query: str) ->
     [
         ("{ broken { name } }", "Cannot return null for non-nullable field Item.name."),
         ("{ broken { count } }", "Int cannot represent non-integer value: 'many'"),
+        ("{ broken { shout } }", "'NoneType' object has no attribute 'upper'"),
         (
             "{ broken { price { amount currency } } }",
             "Cannot return null for non-nullable field Money.amount.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import ListSize
@@ -61,11 +62,20 @@ class Product:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product:
-        product_id = uuid_or_none(id)
+        return (await cls.resolve_references(info, [{"id": id}]))[0]
+
+    @classmethod
+    async def resolve_references(cls, info: Info, representations: list[dict[str, Any]]) -> list[Product]:
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
+        ids = [representation["id"] for representation in representations]
+        product_ids = [uuid_or_none(id) for id in ids]
         # Inventory does not own the catalog: any id is a product, with nothing in stock until adjusted.
-        if product_id is None:
-            return cls(id=id, sums=ProductStock.empty(_NOWHERE))
-        return cls(id=id, sums=await info.context.loaders.product_stock.load(product_id))
+        found = await info.context.loaders.product_stock.load_many([p for p in product_ids if p is not None])
+        sums = iter(found)
+        return [
+            cls(id=id, sums=ProductStock.empty(_NOWHERE) if product_id is None else next(sums))
+            for id, product_id in zip(ids, product_ids, strict=True)
+        ]
 
 
 @strawberry.federation.type(
@@ -89,10 +99,21 @@ class ProductVariant:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> ProductVariant:
-        variant_id = uuid_or_none(id)
-        if variant_id is None:
-            return cls(id=id, level=StockLevel.empty(_NOWHERE))
-        return cls(id=id, level=await info.context.loaders.stock.load(variant_id))
+        return (await cls.resolve_references(info, [{"id": id}]))[0]
+
+    @classmethod
+    async def resolve_references(
+        cls, info: Info, representations: list[dict[str, Any]]
+    ) -> list[ProductVariant]:
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
+        ids = [representation["id"] for representation in representations]
+        variant_ids = [uuid_or_none(id) for id in ids]
+        found = await info.context.loaders.stock.load_many([v for v in variant_ids if v is not None])
+        levels = iter(found)
+        return [
+            cls(id=id, level=StockLevel.empty(_NOWHERE) if variant_id is None else next(levels))
+            for id, variant_id in zip(ids, variant_ids, strict=True)
+        ]
 
 
 @strawberry.federation.enum(inaccessible=True, description="Where a reservation stands.")
