@@ -11,14 +11,22 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import TextClause, and_, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.inventory.models import Reservation, ReservationLine, Restock, StockItem, StockMovement
+
+# The tables themselves (not the ORM entities) for the saga's hot statements: a statement of ORM attributes
+# runs through the ORM's bulk machinery (its compile state, its result handling) for a plain row.
+_stock = StockItem.__table__
+_reservations = Reservation.__table__
+_lines = ReservationLine.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,8 @@ _RESERVATION_COLUMNS = (
     Reservation.reason,
 )
 _SELLABLE = and_(StockItem.variant_active, StockItem.product_active)
+_STOCK_LEVEL = tuple(_stock.c[column.key] for column in _LEVEL_COLUMNS)
+_RESERVATION = tuple(_reservations.c[column.key] for column in _RESERVATION_COLUMNS)
 
 
 def _level(row: Any) -> StockLevel:
@@ -186,14 +196,15 @@ async def reserve_units(session: AsyncSession, variant_id: uuid.UUID, quantity: 
     """Hold `quantity` units if that many are available and the variant may be sold; None (nothing changed)
     when not."""
     statement = (
-        update(StockItem)
+        update(_stock)
         .where(
-            StockItem.variant_id == variant_id,
-            StockItem.on_hand - StockItem.reserved >= quantity,
-            _SELLABLE,
+            _stock.c.variant_id == variant_id,
+            _stock.c.on_hand - _stock.c.reserved >= quantity,
+            _stock.c.variant_active,
+            _stock.c.product_active,
         )
-        .values(reserved=StockItem.reserved + quantity, updated_at=func.now())
-        .returning(*_LEVEL_COLUMNS)
+        .values(reserved=_stock.c.reserved + quantity, updated_at=func.now())
+        .returning(*_STOCK_LEVEL)
     )
     row = (await session.execute(statement)).one_or_none()
     return _level(row) if row is not None else None
@@ -204,14 +215,14 @@ async def move_stock(
 ) -> StockLevel:
     """Apply deltas the caller knows to be covered (units it holds); the check constraints guard it."""
     statement = (
-        update(StockItem)
-        .where(StockItem.variant_id == variant_id)
+        update(_stock)
+        .where(_stock.c.variant_id == variant_id)
         .values(
-            on_hand=StockItem.on_hand + delta_on_hand,
-            reserved=StockItem.reserved + delta_reserved,
+            on_hand=_stock.c.on_hand + delta_on_hand,
+            reserved=_stock.c.reserved + delta_reserved,
             updated_at=func.now(),
         )
-        .returning(*_LEVEL_COLUMNS)
+        .returning(*_STOCK_LEVEL)
     )
     return _level((await session.execute(statement)).one())
 
@@ -299,7 +310,7 @@ async def insert_reservation(
     """A new reservation (without lines yet) under `key`; None when the key is taken, after waiting for a
     concurrent inserter of the same key to commit or roll back."""
     statement = (
-        pg_insert(Reservation)
+        pg_insert(_reservations)
         .values(
             key=key,
             order_id=order_id,
@@ -307,35 +318,48 @@ async def insert_reservation(
             expires_at=func.now() + ttl if ttl is not None else None,
             reason=reason,
         )
-        .on_conflict_do_nothing(index_elements=[Reservation.key])
-        .returning(*_RESERVATION_COLUMNS)
+        .on_conflict_do_nothing(index_elements=[_reservations.c.key])
+        .returning(*_RESERVATION)
     )
     row = (await session.execute(statement)).one_or_none()
     return _record(row, ()) if row is not None else None
 
 
-async def insert_lines(
-    session: AsyncSession, reservation_id: uuid.UUID, lines: Sequence[ReservationLineRecord]
-) -> None:
-    if lines:
-        rows = [
-            {"reservation_id": reservation_id, "variant_id": line.variant_id, "quantity": line.quantity}
-            for line in lines
-        ]
-        await session.execute(pg_insert(ReservationLine).values(rows))
-
-
 async def get_reservation(
     session: AsyncSession, key: str, *, for_update: bool = False
 ) -> ReservationRecord | None:
-    """One reservation by key with its lines; `for_update` locks its row until the transaction ends."""
-    statement = select(*_RESERVATION_COLUMNS).where(Reservation.key == key)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).one_or_none()
-    if row is None:
+    """One reservation by key with its lines, in one statement; `for_update` locks its row (not its lines'
+    nor their stock rows') until the transaction ends."""
+    statement = _reservation_with_lines_for_update if for_update else _reservation_with_lines
+    rows = (await session.execute(statement, {"key": key})).all()
+    if not rows:
         return None
-    return (await _with_lines(session, [row]))[0]
+    lines = [
+        ReservationLineRecord(row.variant_id, row.quantity, row.product_id)
+        for row in rows
+        if row.variant_id is not None
+    ]
+    return _record(rows[0], lines)
+
+
+# A reservation's row and its lines (a line's product: its stock row's; the outer joins keep a tombstone's
+# row, which has no lines), in variant id order.
+_reservation_with_lines = (
+    select(
+        *_RESERVATION,
+        _lines.c.variant_id,
+        _lines.c.quantity,
+        func.coalesce(_stock.c.product_id, _lines.c.variant_id).label("product_id"),
+    )
+    .select_from(
+        _reservations.outerjoin(_lines, _lines.c.reservation_id == _reservations.c.id).outerjoin(
+            _stock, _stock.c.variant_id == _lines.c.variant_id
+        )
+    )
+    .where(_reservations.c.key == bindparam("key"))
+    .order_by(_lines.c.variant_id)
+)
+_reservation_with_lines_for_update = _reservation_with_lines.with_for_update(of=_reservations)
 
 
 async def lock_lapsed_reservations(
@@ -355,21 +379,73 @@ async def lock_lapsed_reservations(
     return await _with_lines(session, rows)
 
 
-async def set_status(
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Reservations a change moves to `status` (`set_status`'s arguments)."""
+
+    reservation_ids: Sequence[uuid.UUID]
+    status: str
+    keep_expiry: bool = False
+    reason: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _changes(lines: bool, settles: bool, keep_expiry: bool, reason: bool) -> TextClause:
+    ctes = [
+        "movements AS (INSERT INTO stock_movements (variant_id, delta_on_hand, delta_reserved, reason, "
+        "reservation_id) SELECT * FROM unnest(CAST(:m_variant AS uuid[]), CAST(:m_on_hand AS integer[]), "
+        "CAST(:m_reserved AS integer[]), CAST(:m_reason AS varchar[]), CAST(:m_reservation AS uuid[])))",
+        f"events AS ({insert_events_sql('events')})",
+    ]
+    if lines:
+        ctes.append(
+            "lines AS (INSERT INTO reservation_lines (reservation_id, variant_id, quantity) "
+            "SELECT CAST(:l_reservation AS uuid), l.variant_id, l.quantity FROM unnest("
+            "CAST(:l_variant AS uuid[]), CAST(:l_quantity AS integer[])) AS l(variant_id, quantity))"
+        )
+    if settles:
+        sets = "status = :s_status, updated_at = now()"
+        sets += "" if keep_expiry else ", expires_at = NULL"
+        sets += ", reason = :s_reason" if reason else ""
+        ctes.append(f"settled AS (UPDATE reservations SET {sets} WHERE id = ANY(CAST(:s_ids AS uuid[])))")
+    return text("WITH " + ", ".join(ctes) + " SELECT 1")
+
+
+async def write_changes(
     session: AsyncSession,
-    reservation_ids: Sequence[uuid.UUID],
-    status: str,
     *,
-    keep_expiry: bool = False,
-    reason: str | None = None,
+    movements: Sequence[Movement],
+    events: list[Event],
+    lines: tuple[uuid.UUID, Sequence[ReservationLineRecord]] | None = None,
+    settle: Settlement | None = None,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
-    if not keep_expiry:
-        values["expires_at"] = None
-    if reason is not None:
-        values["reason"] = reason
-    statement = update(Reservation).where(Reservation.id == any_(uuid_array("ids", reservation_ids)))
-    await session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    """What follows a change of stock rows, in one statement: its ledger rows (`record_movements`), its
+    events, a new reservation's lines (`insert_lines`: its id, its lines) and its reservations' new status
+    (`set_status`)."""
+    params: dict[str, Any] = {
+        "m_variant": [movement.variant_id for movement in movements],
+        "m_on_hand": [movement.delta_on_hand for movement in movements],
+        "m_reserved": [movement.delta_reserved for movement in movements],
+        "m_reason": [movement.reason for movement in movements],
+        "m_reservation": [movement.reservation_id for movement in movements],
+        "events": events_json(events),
+    }
+    if lines is not None:
+        params["l_reservation"] = lines[0]
+        params["l_variant"] = [line.variant_id for line in lines[1]]
+        params["l_quantity"] = [line.quantity for line in lines[1]]
+    if settle is not None:
+        params["s_ids"] = list(settle.reservation_ids)
+        params["s_status"] = str(settle.status)
+        if settle.reason is not None:
+            params["s_reason"] = settle.reason
+    statement = _changes(
+        lines is not None,
+        settle is not None,
+        settle is not None and settle.keep_expiry,
+        settle is not None and settle.reason is not None,
+    )
+    await session.execute(statement, params)
 
 
 async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[ReservationRecord]:
