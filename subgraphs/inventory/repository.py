@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, and_, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import Interval, TextClause, and_, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -195,18 +195,9 @@ async def unsellable(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) ->
 async def reserve_units(session: AsyncSession, variant_id: uuid.UUID, quantity: int) -> StockLevel | None:
     """Hold `quantity` units if that many are available and the variant may be sold; None (nothing changed)
     when not."""
-    statement = (
-        update(_stock)
-        .where(
-            _stock.c.variant_id == variant_id,
-            _stock.c.on_hand - _stock.c.reserved >= quantity,
-            _stock.c.variant_active,
-            _stock.c.product_active,
-        )
-        .values(reserved=_stock.c.reserved + quantity, updated_at=func.now())
-        .returning(*_STOCK_LEVEL)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    row = (
+        await session.execute(_RESERVE_UNITS, {"p_variant_id": variant_id, "p_quantity": quantity})
+    ).first()
     return _level(row) if row is not None else None
 
 
@@ -214,17 +205,32 @@ async def move_stock(
     session: AsyncSession, variant_id: uuid.UUID, delta_on_hand: int, delta_reserved: int
 ) -> StockLevel:
     """Apply deltas the caller knows to be covered (units it holds); the check constraints guard it."""
-    statement = (
-        update(_stock)
-        .where(_stock.c.variant_id == variant_id)
-        .values(
-            on_hand=_stock.c.on_hand + delta_on_hand,
-            reserved=_stock.c.reserved + delta_reserved,
-            updated_at=func.now(),
-        )
-        .returning(*_STOCK_LEVEL)
+    params = {"p_variant_id": variant_id, "p_on_hand": delta_on_hand, "p_reserved": delta_reserved}
+    return _level((await session.execute(_MOVE_STOCK, params)).one())
+
+
+# The saga's stock statements, built once (each request's values bound at execution).
+_RESERVE_UNITS = (
+    update(_stock)
+    .where(
+        _stock.c.variant_id == bindparam("p_variant_id"),
+        _stock.c.on_hand - _stock.c.reserved >= bindparam("p_quantity"),
+        _stock.c.variant_active,
+        _stock.c.product_active,
     )
-    return _level((await session.execute(statement)).one())
+    .values(reserved=_stock.c.reserved + bindparam("p_quantity"), updated_at=func.now())
+    .returning(*_STOCK_LEVEL)
+)
+_MOVE_STOCK = (
+    update(_stock)
+    .where(_stock.c.variant_id == bindparam("p_variant_id"))
+    .values(
+        on_hand=_stock.c.on_hand + bindparam("p_on_hand"),
+        reserved=_stock.c.reserved + bindparam("p_reserved"),
+        updated_at=func.now(),
+    )
+    .returning(*_STOCK_LEVEL)
+)
 
 
 async def add_on_hand(
@@ -309,20 +315,24 @@ async def insert_reservation(
 ) -> ReservationRecord | None:
     """A new reservation (without lines yet) under `key`; None when the key is taken, after waiting for a
     concurrent inserter of the same key to commit or roll back."""
-    statement = (
-        pg_insert(_reservations)
-        .values(
-            key=key,
-            order_id=order_id,
-            status=status,
-            expires_at=func.now() + ttl if ttl is not None else None,
-            reason=reason,
-        )
-        .on_conflict_do_nothing(index_elements=[_reservations.c.key])
-        .returning(*_RESERVATION)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    params = {"p_key": key, "p_order_id": order_id, "p_status": status, "p_ttl": ttl, "p_reason": reason}
+    row = (await session.execute(_INSERT_RESERVATION, params)).first()
     return _record(row, ()) if row is not None else None
+
+
+# Built once. Without a ttl (a tombstone) it never expires: now() + NULL is NULL.
+_INSERT_RESERVATION = (
+    pg_insert(_reservations)
+    .values(
+        key=bindparam("p_key"),
+        order_id=bindparam("p_order_id"),
+        status=bindparam("p_status"),
+        expires_at=func.now() + bindparam("p_ttl", type_=Interval()),
+        reason=bindparam("p_reason"),
+    )
+    .on_conflict_do_nothing(index_elements=[_reservations.c.key])
+    .returning(*_RESERVATION)
+)
 
 
 async def get_reservation(

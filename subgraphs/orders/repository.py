@@ -106,8 +106,14 @@ async def insert_placed(
 
 
 async def get_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Order | None:
-    statement = select(Order).where(Order.user_id == user_id, Order.idempotency_key == key)
-    return (await session.scalars(statement)).one_or_none()
+    row = (await session.execute(_BY_KEY, {"user_id": user_id, "key": key})).first()
+    return _order(row) if row is not None else None
+
+
+# Asked before every placeOrder: a plain row (no ORM load), the statement built once.
+_BY_KEY = select(*_ORDER_COLUMNS).where(
+    Order.__table__.c.user_id == bindparam("user_id"), Order.__table__.c.idempotency_key == bindparam("key")
+)
 
 
 async def get(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False) -> Order | None:

@@ -31,14 +31,20 @@ async def insert_if_new_key(session: AsyncSession, values: Mapping[str, Any]) ->
     While another transaction holds an uncommitted row with this key, this waits for it to end: None once it
     commits, the new row if it rolled back. That wait is what serializes calls with one key.
     """
+    table = Payment.__table__
     statement = (
-        pg_insert(Payment)
+        pg_insert(table)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=[Payment.key])
-        .returning(Payment)
-        .execution_options(populate_existing=True)
+        .on_conflict_do_nothing(index_elements=[table.c.key])
+        .returning(*_PAYMENT_COLUMNS)
     )
-    return (await session.scalars(statement)).one_or_none()
+    row = (await session.execute(statement)).first()
+    return _payment(row) if row is not None else None
+
+
+def _payment(row: Sequence[Any]) -> Payment:
+    """A payment from a row of `_PAYMENT_COLUMNS` (a statement's own RETURNING: no ORM load)."""
+    return Payment(**dict(zip(_PAYMENT_KEYS, row, strict=True)))
 
 
 async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> Payment | None:
@@ -164,4 +170,4 @@ async def settle(
     row, or None (nothing written)."""
     params = {**values, "payment_id": payment_id, "events": events_json(events)}
     row = (await session.execute(_settling(tuple(values)), params)).first()
-    return Payment(**dict(zip(_PAYMENT_KEYS, row, strict=True))) if row is not None else None
+    return _payment(row) if row is not None else None
