@@ -1,4 +1,5 @@
-"""SQL for the orders tables, nothing else: every function takes the session of the transaction it runs in."""
+"""SQL for the orders tables, nothing else: every function takes the session of the transaction it runs in
+(the saga's one-statement writes and reads: a session or a bare connection, `Saga.statement`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import orjson
 from sqlalchemy import and_, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
 from shared.db import interval_seconds
@@ -82,7 +83,7 @@ SELECT {_ORDER_NAMES} FROM placed"""
 
 
 async def insert_placed(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     order: Order,
     values: dict[str, Any],
     items: list[OrderItem],
@@ -105,7 +106,7 @@ async def insert_placed(
     return _order(row) if row is not None else None
 
 
-async def get_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Order | None:
+async def get_by_key(session: AsyncSession | AsyncConnection, user_id: uuid.UUID, key: str) -> Order | None:
     row = (await session.execute(_BY_KEY, {"user_id": user_id, "key": key})).first()
     return _order(row) if row is not None else None
 
@@ -173,7 +174,7 @@ SELECT {_ORDER_NAMES} FROM advanced""").columns(*_ORDER_COLUMNS)
 
 
 async def advance_recorded(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     order_id: uuid.UUID,
     owner: str,
     *,

@@ -11,14 +11,15 @@ metric that alerting watches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.backoff import Backoff
 from shared.context import Runtime
@@ -84,15 +85,18 @@ class Saga:
         assert isinstance(settings, OrdersSettings)
         self.settings = settings
         self.sessionmaker = runtime.sessionmaker
-        # One-statement work outside a transaction (reads, and writes done in one statement, atomic alone: a
-        # step's record, a new order): no BEGIN and COMMIT round trips around them. Not through PgBouncer in
-        # transaction mode: outside a transaction, asyncpg's parse and its execution of one statement are two
-        # exchanges, which PgBouncer may give to two server connections; there `begin()` is a transaction.
+        # One-statement reads outside a transaction: no BEGIN and ROLLBACK round trips around them. Not
+        # through PgBouncer in transaction mode: outside a transaction, asyncpg's parse and its execution of
+        # one statement are two exchanges, which PgBouncer may give to two server connections.
         self.one_statement = (
             runtime.sessionmaker
             if settings.db_pgbouncer
             else create_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
         )
+        # The same for the saga's hot statements (an order by key, a new order, a step's record: each atomic
+        # alone), on a bare connection: no ORM session around one statement.
+        self._engine = runtime.engine
+        self._autocommit = runtime.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.peers = Peers(runtime)
         self.metrics = metrics
         # Retries of many sagas (a burst of orders against a peer that is down) spread out.
@@ -135,6 +139,17 @@ class Saga:
             if order is None or order.saga_state == SagaState.DONE:
                 return
             await asyncio.sleep(0.05)
+
+    @contextlib.asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that is atomic alone, run outside a transaction (one round trip);
+        in a transaction of its own behind PgBouncer (see `one_statement`)."""
+        if self.settings.db_pgbouncer:
+            async with self._engine.begin() as connection:
+                yield connection
+        else:
+            async with self._autocommit.connect() as connection:
+                yield connection
 
     async def stop(self) -> None:
         await self.runs.stop()
@@ -289,9 +304,9 @@ class Saga:
             # the saga runs under our lease nothing else changes the order's status: `order.status` is the
             # status it had.
             events = change_events(order, order.status, status, None, items)
-            async with self.one_statement() as session, session.begin():
+            async with self.statement() as connection:
                 updated = await repository.advance_recorded(
-                    session, order.id, self.owner, status=status, done=done, steps=steps, events=events
+                    connection, order.id, self.owner, status=status, done=done, steps=steps, events=events
                 )
         if updated is None:
             async with self.sessionmaker() as session, session.begin():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.auth import Principal, Role
 from shared.context import Context
@@ -142,8 +142,8 @@ class OrderService:
         """The order of (user, idempotency key), waited for: made by `create` (None: a concurrent request
         with this key made it first) with its saga started, or the one made before; CONFLICT when that one
         answered another request (`fingerprint`)."""
-        async with self.saga.one_statement() as session:
-            existing = await repository.get_by_key(session, user_id, key)
+        async with self.saga.statement() as connection:
+            existing = await repository.get_by_key(connection, user_id, key)
         order: Order | None = None
         created: CreatedOrder | None = None
         if existing is None:
@@ -152,8 +152,8 @@ class OrderService:
                 created = CreatedOrder(order, self._created.pop(order.id))
                 self.saga.start_created(created)
             else:
-                async with self.saga.one_statement() as session:
-                    existing = await repository.get_by_key(session, user_id, key)
+                async with self.saga.statement() as connection:
+                    existing = await repository.get_by_key(connection, user_id, key)
         if existing is not None:
             if existing.request_hash != fingerprint:
                 raise Conflict(
@@ -235,12 +235,12 @@ class OrderService:
             **frozen_price(breakdown),
         }
         # One statement (`insert_pending`), atomic alone: outside a transaction.
-        async with self.saga.one_statement() as session, session.begin():
-            order = await self.insert_pending(session, values, priced)
+        async with self.saga.statement() as connection:
+            order = await self.insert_pending(connection, values, priced)
         return order
 
     async def insert_pending(
-        self, session: AsyncSession, values: dict[str, Any], items: list[dict[str, Any]]
+        self, session: AsyncSession | AsyncConnection, values: dict[str, Any], items: list[dict[str, Any]]
     ) -> Order | None:
         """Insert the PENDING order with its lines, history, first saga step and OrderPlaced, in one statement
         in `session` (in its transaction, if any); None when the user already has an order with this key."""
