@@ -26,6 +26,7 @@ from shared.errors import BadUserInput, MyShopError, NotFound
 from shared.ids import parse_uuid
 from shared.outbox import Event
 from subgraphs.inventory import events, repository
+from subgraphs.inventory.changes_repository import Settlement, write_changes
 from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
@@ -33,7 +34,6 @@ from subgraphs.inventory.repository import (
     ProductStock,
     ReservationLineRecord,
     ReservationRecord,
-    Settlement,
     StockLevel,
 )
 from subgraphs.inventory.settings import InventorySettings
@@ -266,7 +266,7 @@ class InventoryService:
             delta_on_hand, delta_reserved = totals[variant_id]
             level = await repository.move_stock(self.session, variant_id, delta_on_hand, delta_reserved)
             emitted += self._events(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
-        await repository.write_changes(self.session, movements=movements, events=emitted, settle=settle)
+        await write_changes(self.session, movements=movements, events=emitted, settle=settle)
 
     # --- reservations ---
 
@@ -312,7 +312,7 @@ class InventoryService:
             reserved.append(ReservationLineRecord(variant_id, quantity, level.product_id))
             emitted += self._events(level, delta_available=-quantity, reason=REASON_RESERVED)
         # Its lines, ledger rows and events in one statement.
-        await repository.write_changes(
+        await write_changes(
             self.session,
             movements=[
                 Movement(line.variant_id, 0, line.quantity, REASON_RESERVED, created.id) for line in reserved
