@@ -8,8 +8,8 @@ each level, is the saga's peer work called directly by the client at the same co
 products, then reserveStock, chargePayment, confirmReservation with a SERVICE token): the ratios are what the
 router and the orders service add (the edge, the order's own transactions, the saga's persisted steps, its
 outbox). On a shared machine the rates are noisy; the CPU each process spends per order (from /proc) is
-not: it is printed per level for placeOrder and for the reference. `--profile DIR` records the orders process
-with py-spy during the 10-client level (collapsed stacks, `DIR/orders.txt`).
+not: it is printed per level for placeOrder and for the reference. `--profile DIR` records every process (the
+services and the router) with py-spy during the 10-client level (collapsed stacks, `DIR/<name>.txt`).
 
     .venv/bin/python bench/place_order.py [--orders 200] [--levels 1,10,50] [--profile DIR]
 """
@@ -74,16 +74,20 @@ async def measured(
     return rate, latencies, {name: (after[name] - before[name]) * 1000 / total for name in pids}
 
 
-def profiler(pid: int, directory: str | None, level: int) -> subprocess.Popen[bytes] | None:
-    """py-spy recording process `pid` (the orders service) until stopped, when asked and installed."""
+def profilers(pids: dict[str, int], directory: str | None, level: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy recording each process of `pids` (the services and the router) until stopped, when asked and
+    installed: collapsed stacks in `DIR/<name>.txt`."""
     if directory is None or level != 10:
-        return None
+        return []
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
-    command += ["--output", str(out / "orders.txt")]
-    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spies = []
+    for name, pid in pids.items():
+        command = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw"]
+        command += ["--output", str(out / f"{name}.txt"), "--nonblocking"]
+        spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
 
 
 class Shop:
@@ -199,7 +203,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
     parser.add_argument("--levels", default="1,10,50")
-    parser.add_argument("--profile", metavar="DIR", help="py-spy the orders process at 10 clients into DIR")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy every process at 10 clients into DIR")
     parser.add_argument(
         "--baseline",
         metavar="DIR",
@@ -231,10 +235,11 @@ async def main() -> None:
         print(f"orders){'' if base is None else ', and placeOrder on ' + args.baseline}")
         print(f"{'':<22} {'clients':>7} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} | to direct: rate, p50")
         for clients in levels:
-            spy = profiler(shop.pids["orders"], args.profile, clients)
+            spies = profilers(shop.pids, args.profile, clients)
             rate, lat, cpu = await measured(everyone, clients, args.orders, shop.place)
-            if spy is not None:
+            for spy in spies:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            for spy in spies:
                 spy.wait(30)
             ref_rate, ref, ref_cpu = await measured(everyone, clients, args.orders, shop.direct)
             p50_ratio = percentile(lat, 50) / percentile(ref, 50)
@@ -294,3 +299,7 @@ def level_figures(
             digits=1,
         ),
     ]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

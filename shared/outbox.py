@@ -104,16 +104,17 @@ class Outbox:
         self.producer = producer
         self.table = outbox_table(metadata)
 
-    async def emit(
+    def event(
         self,
-        session: AsyncSession,
         event_type: str,
         payload: dict[str, Any],
         *,
         aggregate_id: object | None = None,
         version: int = 1,
     ) -> Event:
-        event = Event(
+        """A new event of this producer, not written yet: for a statement that writes it with its change (one
+        round trip), where `emit` would take one of its own."""
+        return Event(
             id=uuid.uuid4(),
             type=str(event_type),
             producer=self.producer,
@@ -124,6 +125,22 @@ class Outbox:
             payload=orjson.loads(orjson.dumps(payload, default=str)),
             aggregate_id=str(aggregate_id) if aggregate_id is not None else None,
         )
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        aggregate_id: object | None = None,
+        version: int = 1,
+    ) -> Event:
+        event = self.event(event_type, payload, aggregate_id=aggregate_id, version=version)
+        await self.write(session, event)
+        return event
+
+    async def write(self, session: AsyncSession, event: Event) -> None:
+        """Write an event made by `event` in `session`'s transaction."""
         await session.execute(
             self.table.insert().values(
                 event_id=event.id,
@@ -134,4 +151,36 @@ class Outbox:
                 occurred_at=event.occurred_at,
             )
         )
-        return event
+
+
+def insert_events_sql(events_param: str, source: str | None = None) -> str:
+    """An `INSERT INTO outbox` of the events bound (as `events_json`) to `:events_param`, for a statement that
+    writes them beside the change they describe (a CTE of it): one row per event, in the order given (their
+    ids, so their publication, follow it). `source`: a CTE the rows are written for; none are when it has
+    no row (the change did not happen)."""
+    sources = f"{source}, " if source else ""
+    return (
+        f"INSERT INTO {OUTBOX_TABLE} (event_id, event_type, aggregate_id, version, payload, occurred_at) "
+        "SELECT e.event_id, e.event_type, e.aggregate_id, e.version, e.payload, e.occurred_at "
+        f"FROM {sources}jsonb_to_recordset(CAST(:{events_param} AS jsonb)) AS e(seq int, event_id uuid, "
+        "event_type varchar, aggregate_id varchar, version int, payload jsonb, occurred_at timestamptz) "
+        "ORDER BY e.seq"
+    )
+
+
+def events_json(events: list[Event]) -> str:
+    """`events` as the JSON that `insert_events_sql` reads."""
+    return orjson.dumps(
+        [
+            {
+                "seq": seq,
+                "event_id": event.id,
+                "event_type": event.type,
+                "aggregate_id": event.aggregate_id,
+                "version": event.version,
+                "payload": event.payload,
+                "occurred_at": event.occurred_at,
+            }
+            for seq, event in enumerate(events)
+        ]
+    ).decode()

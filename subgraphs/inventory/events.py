@@ -53,9 +53,17 @@ async def stock_changed(
     session: AsyncSession, before_available: int, after: StockLevel, reason: str, *, low_threshold: int
 ) -> None:
     """Emit `StockChanged` for one changed stock row, and `StockLow` when it crossed the threshold."""
+    for event in stock_change_events(before_available, after, reason, low_threshold=low_threshold):
+        await outbox.write(session, event)
+
+
+def stock_change_events(
+    before_available: int, after: StockLevel, reason: str, *, low_threshold: int
+) -> list[Event]:
+    """`StockChanged` for one changed stock row, and `StockLow` when it crossed the threshold: made, not
+    written (`stock_changed` writes them; a change's own statement may write them with it)."""
     ids = {"variantId": str(after.variant_id), "productId": str(after.product_id)}
-    await outbox.emit(
-        session,
+    changed = outbox.event(
         InventoryEvent.STOCK_CHANGED,
         {
             **ids,
@@ -69,12 +77,9 @@ async def stock_changed(
         aggregate_id=after.variant_id,
     )
     if before_available >= low_threshold > after.available:
-        await outbox.emit(
-            session,
-            InventoryEvent.STOCK_LOW,
-            {**ids, "available": after.available, "threshold": low_threshold},
-            aggregate_id=after.variant_id,
-        )
+        low = {**ids, "available": after.available, "threshold": low_threshold}
+        return [changed, outbox.event(InventoryEvent.STOCK_LOW, low, aggregate_id=after.variant_id)]
+    return [changed]
 
 
 # --- consumed: the catalog ------------------------------------------------------------------------------

@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import Interval, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.inventory.models import Reservation, ReservationLine, Restock, StockItem, StockMovement
+
+# The tables themselves (not the ORM entities) for the saga's hot statements: a statement of ORM attributes
+# runs through the ORM's bulk machinery (its compile state, its result handling) for a plain row.
+_stock = StockItem.__table__
+_reservations = Reservation.__table__
+_lines = ReservationLine.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,8 @@ _RESERVATION_COLUMNS = (
     Reservation.reason,
 )
 _SELLABLE = and_(StockItem.variant_active, StockItem.product_active)
+_STOCK_LEVEL = tuple(_stock.c[column.key] for column in _LEVEL_COLUMNS)
+_RESERVATION = tuple(_reservations.c[column.key] for column in _RESERVATION_COLUMNS)
 
 
 def _level(row: Any) -> StockLevel:
@@ -185,17 +193,9 @@ async def unsellable(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) ->
 async def reserve_units(session: AsyncSession, variant_id: uuid.UUID, quantity: int) -> StockLevel | None:
     """Hold `quantity` units if that many are available and the variant may be sold; None (nothing changed)
     when not."""
-    statement = (
-        update(StockItem)
-        .where(
-            StockItem.variant_id == variant_id,
-            StockItem.on_hand - StockItem.reserved >= quantity,
-            _SELLABLE,
-        )
-        .values(reserved=StockItem.reserved + quantity, updated_at=func.now())
-        .returning(*_LEVEL_COLUMNS)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    row = (
+        await session.execute(_RESERVE_UNITS, {"p_variant_id": variant_id, "p_quantity": quantity})
+    ).first()
     return _level(row) if row is not None else None
 
 
@@ -203,17 +203,32 @@ async def move_stock(
     session: AsyncSession, variant_id: uuid.UUID, delta_on_hand: int, delta_reserved: int
 ) -> StockLevel:
     """Apply deltas the caller knows to be covered (units it holds); the check constraints guard it."""
-    statement = (
-        update(StockItem)
-        .where(StockItem.variant_id == variant_id)
-        .values(
-            on_hand=StockItem.on_hand + delta_on_hand,
-            reserved=StockItem.reserved + delta_reserved,
-            updated_at=func.now(),
-        )
-        .returning(*_LEVEL_COLUMNS)
+    params = {"p_variant_id": variant_id, "p_on_hand": delta_on_hand, "p_reserved": delta_reserved}
+    return _level((await session.execute(_MOVE_STOCK, params)).one())
+
+
+# The saga's stock statements, built once (each request's values bound at execution).
+_RESERVE_UNITS = (
+    update(_stock)
+    .where(
+        _stock.c.variant_id == bindparam("p_variant_id"),
+        _stock.c.on_hand - _stock.c.reserved >= bindparam("p_quantity"),
+        _stock.c.variant_active,
+        _stock.c.product_active,
     )
-    return _level((await session.execute(statement)).one())
+    .values(reserved=_stock.c.reserved + bindparam("p_quantity"), updated_at=func.now())
+    .returning(*_STOCK_LEVEL)
+)
+_MOVE_STOCK = (
+    update(_stock)
+    .where(_stock.c.variant_id == bindparam("p_variant_id"))
+    .values(
+        on_hand=_stock.c.on_hand + bindparam("p_on_hand"),
+        reserved=_stock.c.reserved + bindparam("p_reserved"),
+        updated_at=func.now(),
+    )
+    .returning(*_STOCK_LEVEL)
+)
 
 
 async def add_on_hand(
@@ -298,44 +313,61 @@ async def insert_reservation(
 ) -> ReservationRecord | None:
     """A new reservation (without lines yet) under `key`; None when the key is taken, after waiting for a
     concurrent inserter of the same key to commit or roll back."""
-    statement = (
-        pg_insert(Reservation)
-        .values(
-            key=key,
-            order_id=order_id,
-            status=status,
-            expires_at=func.now() + ttl if ttl is not None else None,
-            reason=reason,
-        )
-        .on_conflict_do_nothing(index_elements=[Reservation.key])
-        .returning(*_RESERVATION_COLUMNS)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    params = {"p_key": key, "p_order_id": order_id, "p_status": status, "p_ttl": ttl, "p_reason": reason}
+    row = (await session.execute(_INSERT_RESERVATION, params)).first()
     return _record(row, ()) if row is not None else None
 
 
-async def insert_lines(
-    session: AsyncSession, reservation_id: uuid.UUID, lines: Sequence[ReservationLineRecord]
-) -> None:
-    if lines:
-        rows = [
-            {"reservation_id": reservation_id, "variant_id": line.variant_id, "quantity": line.quantity}
-            for line in lines
-        ]
-        await session.execute(pg_insert(ReservationLine).values(rows))
+# Built once. Without a ttl (a tombstone) it never expires: now() + NULL is NULL.
+_INSERT_RESERVATION = (
+    pg_insert(_reservations)
+    .values(
+        key=bindparam("p_key"),
+        order_id=bindparam("p_order_id"),
+        status=bindparam("p_status"),
+        expires_at=func.now() + bindparam("p_ttl", type_=Interval()),
+        reason=bindparam("p_reason"),
+    )
+    .on_conflict_do_nothing(index_elements=[_reservations.c.key])
+    .returning(*_RESERVATION)
+)
 
 
 async def get_reservation(
     session: AsyncSession, key: str, *, for_update: bool = False
 ) -> ReservationRecord | None:
-    """One reservation by key with its lines; `for_update` locks its row until the transaction ends."""
-    statement = select(*_RESERVATION_COLUMNS).where(Reservation.key == key)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).one_or_none()
-    if row is None:
+    """One reservation by key with its lines, in one statement; `for_update` locks its row (not its lines'
+    nor their stock rows') until the transaction ends."""
+    statement = _reservation_with_lines_for_update if for_update else _reservation_with_lines
+    rows = (await session.execute(statement, {"key": key})).all()
+    if not rows:
         return None
-    return (await _with_lines(session, [row]))[0]
+    lines = [
+        ReservationLineRecord(row.variant_id, row.quantity, row.product_id)
+        for row in rows
+        if row.variant_id is not None
+    ]
+    return _record(rows[0], lines)
+
+
+# A reservation's row and its lines (a line's product: its stock row's; the outer joins keep a tombstone's
+# row, which has no lines), in variant id order.
+_reservation_with_lines = (
+    select(
+        *_RESERVATION,
+        _lines.c.variant_id,
+        _lines.c.quantity,
+        func.coalesce(_stock.c.product_id, _lines.c.variant_id).label("product_id"),
+    )
+    .select_from(
+        _reservations.outerjoin(_lines, _lines.c.reservation_id == _reservations.c.id).outerjoin(
+            _stock, _stock.c.variant_id == _lines.c.variant_id
+        )
+    )
+    .where(_reservations.c.key == bindparam("key"))
+    .order_by(_lines.c.variant_id)
+)
+_reservation_with_lines_for_update = _reservation_with_lines.with_for_update(of=_reservations)
 
 
 async def lock_lapsed_reservations(
@@ -353,23 +385,6 @@ async def lock_lapsed_reservations(
     )
     rows = (await session.execute(statement)).all()
     return await _with_lines(session, rows)
-
-
-async def set_status(
-    session: AsyncSession,
-    reservation_ids: Sequence[uuid.UUID],
-    status: str,
-    *,
-    keep_expiry: bool = False,
-    reason: str | None = None,
-) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
-    if not keep_expiry:
-        values["expires_at"] = None
-    if reason is not None:
-        values["reason"] = reason
-    statement = update(Reservation).where(Reservation.id == any_(uuid_array("ids", reservation_ids)))
-    await session.execute(statement.values(**values).execution_options(synchronize_session=False))
 
 
 async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[ReservationRecord]:

@@ -24,7 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import ids
 from shared.errors import BadUserInput, MyShopError, NotFound
 from shared.ids import parse_uuid
+from shared.outbox import Event
 from subgraphs.inventory import events, repository
+from subgraphs.inventory.changes_repository import Settlement, write_changes
 from subgraphs.inventory.metrics import InventoryMetrics
 from subgraphs.inventory.models import FINAL_STATUSES, KEY_MAX_LENGTH, REASON_MAX_LENGTH, ReservationStatus
 from subgraphs.inventory.repository import (
@@ -240,10 +242,18 @@ class InventoryService:
             low_threshold=self.settings.low_stock_threshold,
         )
 
-    async def _apply(self, movements: Sequence[Movement], reason: str) -> None:
+    def _events(self, after: StockLevel, *, delta_available: int, reason: str) -> list[Event]:
+        return events.stock_change_events(
+            after.available - delta_available, after, reason, low_threshold=self.settings.low_stock_threshold
+        )
+
+    async def _apply(
+        self, movements: Sequence[Movement], reason: str, settle: Settlement | None = None
+    ) -> None:
         """Apply movements the caller's reservations cover: one UPDATE and one event per variant, in variant
-        id order, and one ledger row per movement. The catalog's flags are not asked: units held for an
-        order go back (or leave) even after its variant was archived."""
+        id order, and one ledger row per movement; `settle`: the reservations' new status. The UPDATEs first,
+        then the rest in one statement. The catalog's flags are not asked: units held for an order go back
+        (or leave) even after its variant was archived."""
         totals: dict[uuid.UUID, tuple[int, int]] = {}
         for movement in movements:
             on_hand, reserved = totals.get(movement.variant_id, (0, 0))
@@ -251,11 +261,12 @@ class InventoryService:
                 on_hand + movement.delta_on_hand,
                 reserved + movement.delta_reserved,
             )
+        emitted: list[Event] = []
         for variant_id in sorted(totals):
             delta_on_hand, delta_reserved = totals[variant_id]
             level = await repository.move_stock(self.session, variant_id, delta_on_hand, delta_reserved)
-            await self._emit(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
-        await repository.record_movements(self.session, movements)
+            emitted += self._events(level, delta_available=delta_on_hand - delta_reserved, reason=reason)
+        await write_changes(self.session, movements=movements, events=emitted, settle=settle)
 
     # --- reservations ---
 
@@ -295,14 +306,19 @@ class InventoryService:
         if blocked:
             self._not_sellable(blocked)
         reserved: list[ReservationLineRecord] = []
+        emitted: list[Event] = []
         for variant_id, quantity in wanted:  # sorted by variant id: concurrent reservations lock in one order
             level = await self._reserve_line(variant_id, quantity)
             reserved.append(ReservationLineRecord(variant_id, quantity, level.product_id))
-            await self._emit(level, delta_available=-quantity, reason=REASON_RESERVED)
-        await repository.insert_lines(self.session, created.id, reserved)
-        await repository.record_movements(
+            emitted += self._events(level, delta_available=-quantity, reason=REASON_RESERVED)
+        # Its lines, ledger rows and events in one statement.
+        await write_changes(
             self.session,
-            [Movement(line.variant_id, 0, line.quantity, REASON_RESERVED, created.id) for line in reserved],
+            movements=[
+                Movement(line.variant_id, 0, line.quantity, REASON_RESERVED, created.id) for line in reserved
+            ],
+            events=emitted,
+            lines=(created.id, reserved),
         )
         self._count("reserved")
         return replace(created, lines=tuple(reserved))
@@ -371,8 +387,9 @@ class InventoryService:
                 for line in reservation.lines
             ],
             REASON_CONFIRMED,
+            Settlement([reservation.id], ReservationStatus.CONFIRMED),
         )
-        return await self._transition(reservation, ReservationStatus.CONFIRMED, "confirmed")
+        return self._transitioned(reservation, ReservationStatus.CONFIRMED, "confirmed")
 
     async def release_reservation(self, key: object, reason: object) -> ReservationRecord:
         """RESERVED -> RELEASED (the held units come back), CONFIRMED -> RESTOCKED (the units come back on
@@ -399,8 +416,9 @@ class InventoryService:
                     for line in reservation.lines
                 ],
                 why,
+                Settlement([reservation.id], ReservationStatus.RELEASED, reason=why),
             )
-            return await self._transition(reservation, ReservationStatus.RELEASED, "released", reason=why)
+            return self._transitioned(reservation, ReservationStatus.RELEASED, "released", reason=why)
         if reservation.status == ReservationStatus.CONFIRMED:
             await self._apply(
                 [
@@ -408,11 +426,12 @@ class InventoryService:
                     for line in reservation.lines
                 ],
                 why,
+                Settlement([reservation.id], ReservationStatus.RESTOCKED, reason=why),
             )
-            return await self._transition(reservation, ReservationStatus.RESTOCKED, "restocked", reason=why)
+            return self._transitioned(reservation, ReservationStatus.RESTOCKED, "restocked", reason=why)
         return reservation
 
-    async def _transition(
+    def _transitioned(
         self,
         reservation: ReservationRecord,
         status: ReservationStatus,
@@ -420,7 +439,7 @@ class InventoryService:
         *,
         reason: str | None = None,
     ) -> ReservationRecord:
-        await repository.set_status(self.session, [reservation.id], status, reason=reason)
+        """`reservation` as `_apply` settled it (`status`, and `reason` when given)."""
         self._count(outcome)
         return replace(reservation, status=status.value, expires_at=None, reason=reason or reservation.reason)
 
@@ -440,12 +459,9 @@ class InventoryService:
                 for line in reservation.lines
             ],
             REASON_EXPIRED,
-        )
-        await repository.set_status(
-            self.session,
-            [reservation.id for reservation in lapsed],
-            ReservationStatus.EXPIRED,
-            keep_expiry=True,
+            Settlement(
+                [reservation.id for reservation in lapsed], ReservationStatus.EXPIRED, keep_expiry=True
+            ),
         )
         self._count("expired", len(lapsed))
         return len(lapsed)

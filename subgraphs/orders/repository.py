@@ -1,18 +1,40 @@
-"""SQL for the orders tables, nothing else: every function takes the session of the transaction it runs in."""
+"""SQL for the orders tables, nothing else: every function takes the session of the transaction it runs in
+(the saga's one-statement writes and reads: a session or a bare connection, `Saga.statement`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+import orjson
+from sqlalchemy import and_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
 from shared.db import interval_seconds
+from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange, SagaState, SagaStep
+
+_ORDER_COLUMNS = tuple(Order.__table__.c)
+_ORDER_KEYS = tuple(column.key for column in _ORDER_COLUMNS)
+_ORDER_NAMES = ", ".join(column.name for column in _ORDER_COLUMNS)
+_ITEM_COLUMNS = tuple(column for column in OrderItem.__table__.c if column.name != "order_id")
+_ITEM_NAMES = ", ".join(column.name for column in _ITEM_COLUMNS)
+# The record type of the lines' JSON (`jsonb_to_recordset`): each column with its own type.
+_ITEM_RECORD = ", ".join(
+    f"{column.name} {column.type.compile(dialect=postgresql.dialect())}" for column in _ITEM_COLUMNS
+)
+
+
+def _order(row: Sequence[Any]) -> Order:
+    """An order from a row of `_ORDER_COLUMNS` (a statement's own RETURNING, no ORM load)."""
+    return Order(**dict(zip(_ORDER_KEYS, row, strict=True)))
+
 
 # --- orders ---
 
@@ -36,9 +58,63 @@ async def insert_items(session: AsyncSession, items: list[dict[str, Any]]) -> li
     return sorted(inserted, key=lambda item: item.line)
 
 
-async def get_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Order | None:
-    statement = select(Order).where(Order.user_id == user_id, Order.idempotency_key == key)
-    return (await session.scalars(statement)).one_or_none()
+@lru_cache(maxsize=16)
+def _placing(keys: tuple[str, ...]) -> TextualSelect:
+    """The statement of `insert_placed` for orders given these columns (placeOrder's, checkout's)."""
+    names = ", ".join(Order.__table__.c[key].name for key in keys)
+    values = ", ".join(f":{key}" for key in keys)
+    sql = f"""
+WITH placed AS (
+  INSERT INTO orders (id, {names}) VALUES (:id, {values})
+  ON CONFLICT (user_id, idempotency_key) DO NOTHING
+  RETURNING {_ORDER_NAMES}
+), lines AS (
+  INSERT INTO order_items (order_id, {_ITEM_NAMES})
+  SELECT placed.id, {", ".join(f"r.{column.name}" for column in _ITEM_COLUMNS)}
+  FROM placed, jsonb_to_recordset(CAST(:items AS jsonb)) AS r({_ITEM_RECORD})
+), history AS (
+  INSERT INTO order_status_history (order_id, status) SELECT id, status FROM placed
+), steps AS (
+  INSERT INTO saga_steps (order_id, step, status, attempts) SELECT id, :step, :step_status, 1 FROM placed
+), events AS ({insert_events_sql("events", "placed")})
+SELECT {_ORDER_NAMES} FROM placed"""
+    typed = [bindparam(key, type_=Order.__table__.c[key].type) for key in keys]
+    return text(sql).bindparams(*typed).columns(*_ORDER_COLUMNS)
+
+
+async def insert_placed(
+    session: AsyncSession | AsyncConnection,
+    order: Order,
+    values: dict[str, Any],
+    items: list[OrderItem],
+    first_step: tuple[str, str],
+    events: list[Event],
+) -> Order | None:
+    """Insert `order` (its columns `values`, its id chosen) with its lines, its first history row, its first
+    saga step (attempted once) and its events, in one statement (one round trip, atomic alone): the order as
+    inserted, or None (nothing written) when this user already has an order with this idempotency key."""
+    rows = [{key: getattr(item, key) for key in OrderItem.__table__.c.keys()} for item in items]
+    params = {
+        **values,
+        "id": order.id,
+        "items": orjson.dumps(rows).decode(),
+        "step": first_step[0],
+        "step_status": first_step[1],
+        "events": events_json(events),
+    }
+    row = (await session.execute(_placing(tuple(values)), params)).first()
+    return _order(row) if row is not None else None
+
+
+async def get_by_key(session: AsyncSession | AsyncConnection, user_id: uuid.UUID, key: str) -> Order | None:
+    row = (await session.execute(_BY_KEY, {"user_id": user_id, "key": key})).first()
+    return _order(row) if row is not None else None
+
+
+# Asked before every placeOrder: a plain row (no ORM load), the statement built once.
+_BY_KEY = select(*_ORDER_COLUMNS).where(
+    Order.__table__.c.user_id == bindparam("user_id"), Order.__table__.c.idempotency_key == bindparam("key")
+)
 
 
 async def get(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False) -> Order | None:
@@ -72,6 +148,59 @@ async def advance_running(
         .execution_options(populate_existing=True)
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+_ADVANCE = text(f"""
+WITH advanced AS (
+  UPDATE orders SET status = :status, saga_state = :saga_state,
+    lease_owner = CASE WHEN CAST(:done AS boolean) THEN NULL ELSE lease_owner END,
+    lease_until = CASE WHEN CAST(:done AS boolean) THEN NULL ELSE lease_until END,
+    updated_at = now()
+  WHERE id = :order_id AND saga_state = '{SagaState.RUNNING.value}' AND lease_owner = :owner
+  RETURNING {_ORDER_NAMES}
+), steps AS (
+  INSERT INTO saga_steps (order_id, step, status, detail, attempts)
+  SELECT advanced.id, s.step, s.status, s.detail, s.attempts
+  FROM advanced, unnest(
+    CAST(:step_names AS varchar[]), CAST(:step_statuses AS varchar[]), CAST(:step_details AS text[]),
+    CAST(:step_attempts AS integer[])
+  ) AS s(step, status, detail, attempts)
+  ON CONFLICT (order_id, step) DO UPDATE SET status = excluded.status, detail = excluded.detail,
+    attempts = saga_steps.attempts + excluded.attempts, updated_at = now()
+), history AS (
+  INSERT INTO order_status_history (order_id, status) SELECT id, status FROM advanced
+), events AS ({insert_events_sql("events", "advanced")})
+SELECT {_ORDER_NAMES} FROM advanced""").columns(*_ORDER_COLUMNS)
+
+
+async def advance_recorded(
+    session: AsyncSession | AsyncConnection,
+    order_id: uuid.UUID,
+    owner: str,
+    *,
+    status: str,
+    done: bool,
+    steps: Sequence[tuple[str, str, str | None, bool]],
+    events: list[Event],
+) -> Order | None:
+    """`advance_running` (the order's new `status`; `done`: its saga ended, its lease released) with what
+    goes with it, in one statement (one round trip, atomic alone): the (step, status, detail, attempt)
+    of `steps` (`record_steps`), the history row and `events`. None, and nothing written, when the order is
+    not RUNNING or not leased to `owner` (any more)."""
+    params = {
+        "order_id": order_id,
+        "owner": owner,
+        "status": status,
+        "saga_state": SagaState.DONE if done else SagaState.RUNNING,
+        "done": done,
+        "step_names": [step[0] for step in steps],
+        "step_statuses": [step[1] for step in steps],
+        "step_details": [step[2] for step in steps],
+        "step_attempts": [int(step[3]) for step in steps],
+        "events": events_json(events),
+    }
+    row = (await session.execute(_ADVANCE, params)).first()
+    return _order(row) if row is not None else None
 
 
 async def items_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:

@@ -11,18 +11,20 @@ metric that alerting watches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.backoff import Backoff
 from shared.context import Runtime
 from shared.db import create_sessionmaker
+from shared.outbox import Event
 from shared.peers import PeerRefused, PeerUnavailable
 from subgraphs.orders import cart_repository, promotion_repository, repository
 from subgraphs.orders.events import OrderEvent
@@ -86,11 +88,15 @@ class Saga:
         # One-statement reads outside a transaction: no BEGIN and ROLLBACK round trips around them. Not
         # through PgBouncer in transaction mode: outside a transaction, asyncpg's parse and its execution of
         # one statement are two exchanges, which PgBouncer may give to two server connections.
-        self.reads = (
+        self.one_statement = (
             runtime.sessionmaker
             if settings.db_pgbouncer
             else create_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
         )
+        # The same for the saga's hot statements (an order by key, a new order, a step's record: each atomic
+        # alone), on a bare connection: no ORM session around one statement.
+        self._engine = runtime.engine
+        self._autocommit = runtime.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.peers = Peers(runtime)
         self.metrics = metrics
         # Retries of many sagas (a burst of orders against a peer that is down) spread out.
@@ -128,11 +134,22 @@ class Saga:
         if await self.runs.wait_here(order_id, seconds):
             return
         while time.monotonic() < deadline:
-            async with self.reads() as session:
+            async with self.one_statement() as session:
                 order = await repository.get(session, order_id)
             if order is None or order.saga_state == SagaState.DONE:
                 return
             await asyncio.sleep(0.05)
+
+    @contextlib.asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that is atomic alone, run outside a transaction (one round trip);
+        in a transaction of its own behind PgBouncer (see `one_statement`)."""
+        if self.settings.db_pgbouncer:
+            async with self._engine.begin() as connection:
+                yield connection
+        else:
+            async with self._autocommit.connect() as connection:
+                yield connection
 
     async def stop(self) -> None:
         await self.runs.stop()
@@ -272,30 +289,47 @@ class Saga:
                 await asyncio.sleep(delay)
 
     async def _advance(self, order: Order, step: str, answer: StepAnswer, items: list[OrderItem]) -> Order:
-        """Record a done step and the order's new status, its events, in one transaction: the order as
-        updated (`order` itself when nothing was)."""
+        """Record a done step (and the next one STARTED), the order's new status, its history and events, in
+        one statement: the order as updated (`order` itself when nothing was)."""
         status = STATUS_AFTER[step]
-        values: dict[str, Any] = {"status": status}
-        if status == OrderStatus.CONFIRMED:
-            values.update(saga_state=SagaState.DONE, lease_owner=None, lease_until=None)
+        done = status == OrderStatus.CONFIRMED
         steps = [(step, DONE, f"{answer.id} {answer.status}", False)]
-        if step != CONFIRM:  # recorded before its peer is called, with this commit
+        if not done:  # recorded before its peer is called, with this commit
             steps.append((FORWARD_STEPS[FORWARD_STEPS.index(step) + 1], STARTED, None, True))
-        async with self.sessionmaker() as session, session.begin():
-            # The row locked, the lease and the state checked and the status set in one statement. While
+        if done and order.cart_id is not None:
+            updated = await self._confirm_checkout(order, steps, items)
+        else:
+            # The lock, the lease and the state checked, the status set and what goes with it written, in one
+            # statement: atomic alone, so outside a transaction (one round trip, no BEGIN, no COMMIT). While
             # the saga runs under our lease nothing else changes the order's status: `order.status` is the
             # status it had.
+            events = change_events(order, order.status, status, None, items)
+            async with self.statement() as connection:
+                updated = await repository.advance_recorded(
+                    connection, order.id, self.owner, status=status, done=done, steps=steps, events=events
+                )
+        if updated is None:
+            async with self.sessionmaker() as session, session.begin():
+                await self._locked(session, order.id)  # LeaseLost when another process drives it now
+            return order  # a cancellation got there first; it compensates what we did
+        if done:
+            self.metrics.saga_outcomes.labels(status).inc()
+        return updated
+
+    async def _confirm_checkout(
+        self, order: Order, steps: list[tuple[str, str, str | None, bool]], items: list[OrderItem]
+    ) -> Order | None:
+        """The confirmation of a checkout's order: `_advance`'s writes and its cart's end, in one transaction
+        (the customer's next `cart` is a new one)."""
+        values = {"status": OrderStatus.CONFIRMED, "saga_state": SagaState.DONE}
+        values.update(lease_owner=None, lease_until=None)
+        async with self.sessionmaker() as session, session.begin():
             updated = await repository.advance_running(session, order.id, self.owner, values)
             if updated is None:
-                await self._locked(session, order.id)  # LeaseLost when another process drives it now
-                return order  # a cancellation got there first; it compensates what we did
+                return None
             await repository.record_steps(session, order.id, steps)
-            if status == OrderStatus.CONFIRMED and updated.cart_id is not None:
-                # Checked out: the customer's next `cart` is a new one.
-                await cart_repository.end_checkout(session, order.id, completed=True)
-            await record_change(session, updated, order.status, status, None, items)
-        if status == OrderStatus.CONFIRMED:
-            self.metrics.saga_outcomes.labels(status).inc()
+            await cart_repository.end_checkout(session, order.id, completed=True)
+            await record_change(session, updated, order.status, OrderStatus.CONFIRMED, None, items)
         return updated
 
     # --- compensation ---
@@ -394,20 +428,26 @@ async def record_change(
     """The history and the events of an order's status change from `previous` to `status` (its `items`
     read when not given), in the transaction that made it."""
     await repository.add_history(session, order.id, status, reason)
+    if items is None and status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
+        items = (await repository.items_of(session, [order.id]))[order.id]
+    for event in change_events(order, previous, status, reason, items or []):
+        await outbox.write(session, event)
+
+
+def change_events(
+    order: Order, previous: str, status: OrderStatus, reason: str | None, items: list[OrderItem]
+) -> list[Event]:
+    """The events of an order's status change from `previous` to `status`, in the order they are written:
+    OrderStatusChanged, then OrderConfirmed or OrderCancelled (with the order's `items`) when it is one."""
+    assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
     base = {"orderId": order.id, "userId": order.user_id}
-    await outbox.emit(
-        session,
-        OrderEvent.ORDER_STATUS_CHANGED,
-        {**base, "status": status, "previousStatus": previous, "reason": reason},
-        aggregate_id=order.id,
-    )
+    changed = {**base, "status": status, "previousStatus": previous, "reason": reason}
+    events = [outbox.event(OrderEvent.ORDER_STATUS_CHANGED, changed, aggregate_id=order.id)]
     if status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
-        if items is None:
-            items = (await repository.items_of(session, [order.id]))[order.id]
         summary = {**base, **order_summary(order, items)}
         if status == OrderStatus.CONFIRMED:
-            await outbox.emit(session, OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id)
+            events.append(outbox.event(OrderEvent.ORDER_CONFIRMED, summary, aggregate_id=order.id))
         else:
             cancelled = {**summary, "code": order.failure_code, "reason": reason}
-            await outbox.emit(session, OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id)
-    assert status in FINAL_STATUSES or status in STATUS_AFTER.values()
+            events.append(outbox.event(OrderEvent.ORDER_CANCELLED, cancelled, aggregate_id=order.id))
+    return events

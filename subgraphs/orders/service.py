@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.auth import Principal, Role
 from shared.context import Context
@@ -142,8 +142,8 @@ class OrderService:
         """The order of (user, idempotency key), waited for: made by `create` (None: a concurrent request
         with this key made it first) with its saga started, or the one made before; CONFLICT when that one
         answered another request (`fingerprint`)."""
-        async with self.saga.reads() as session:
-            existing = await repository.get_by_key(session, user_id, key)
+        async with self.saga.statement() as connection:
+            existing = await repository.get_by_key(connection, user_id, key)
         order: Order | None = None
         created: CreatedOrder | None = None
         if existing is None:
@@ -152,8 +152,8 @@ class OrderService:
                 created = CreatedOrder(order, self._created.pop(order.id))
                 self.saga.start_created(created)
             else:
-                async with self.saga.reads() as session:
-                    existing = await repository.get_by_key(session, user_id, key)
+                async with self.saga.statement() as connection:
+                    existing = await repository.get_by_key(connection, user_id, key)
         if existing is not None:
             if existing.request_hash != fingerprint:
                 raise Conflict(
@@ -234,40 +234,38 @@ class OrderService:
             "payment_method": method,
             **frozen_price(breakdown),
         }
-        async with self.saga.sessionmaker() as session, session.begin():
-            order = await self.insert_pending(session, values, priced)
+        # One statement (`insert_pending`), atomic alone: outside a transaction.
+        async with self.saga.statement() as connection:
+            order = await self.insert_pending(connection, values, priced)
         return order
 
     async def insert_pending(
-        self, session: AsyncSession, values: dict[str, Any], items: list[dict[str, Any]]
+        self, session: AsyncSession | AsyncConnection, values: dict[str, Any], items: list[dict[str, Any]]
     ) -> Order | None:
-        """Insert the PENDING order with its lines, history, first saga step and OrderPlaced, in `session`'s
-        transaction; None when the user already has an order with this key."""
-        order = await repository.insert_order(
-            session,
-            {
-                **values,
-                "saga_state": SagaState.RUNNING,
-                "lease_owner": self.saga.owner,
-                "lease_until": _lease_until(self.settings.saga_lease_seconds),
-            },
+        """Insert the PENDING order with its lines, history, first saga step and OrderPlaced, in one statement
+        in `session` (in its transaction, if any); None when the user already has an order with this key."""
+        values = {
+            **values,
+            "saga_state": SagaState.RUNNING,
+            "lease_owner": self.saga.owner,
+            "lease_until": _lease_until(self.settings.saga_lease_seconds),
+        }
+        # The order and its lines as they will be inserted: OrderPlaced is made from them, and the saga this
+        # request starts once committed (`once`) needs not read them back.
+        draft = Order(id=uuid.uuid4(), **values)
+        frozen = sorted(
+            (OrderItem(order_id=draft.id, **{"variant_id": item["product_id"], **item}) for item in items),
+            key=lambda item: item.line,
         )
-        if order is None:
-            return None
-        for item in items:
-            item["order_id"] = order.id
-        frozen = await repository.insert_items(session, items)
-        # Handed to the saga this request starts once committed (`once`): it need not read them back.
-        self._created[order.id] = frozen
-        await repository.add_history(session, order.id, OrderStatus.PENDING, None)
-        # The saga's first step, recorded before inventory is called (this commit comes first).
-        await repository.record_step(session, order.id, RESERVE, STARTED, None, attempt=True)
-        await outbox.emit(
-            session,
+        placed = outbox.event(
             OrderEvent.ORDER_PLACED,
-            {"orderId": order.id, "userId": order.user_id, **order_summary(order, frozen)},
-            aggregate_id=order.id,
+            {"orderId": draft.id, "userId": draft.user_id, **order_summary(draft, frozen)},
+            aggregate_id=draft.id,
         )
+        # The saga's first step is recorded STARTED before inventory is called (this commit comes first).
+        order = await repository.insert_placed(session, draft, values, frozen, (RESERVE, STARTED), [placed])
+        if order is not None:
+            self._created[order.id] = frozen
         return order
 
     async def outcome(self, order_id: uuid.UUID, confirmed: Order | None = None) -> Order:
@@ -275,7 +273,7 @@ class OrderService:
         stored now; OrderNotPlaced when it ended CANCELLED or FAILED."""
         order = confirmed
         if order is None:
-            async with self.saga.reads() as session:
+            async with self.saga.one_statement() as session:
                 order = await repository.get(session, order_id)
         assert order is not None
         self.context.loaders.remember(order)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.outbox import Event
 from subgraphs.payments.models import Payment, Refund, outbox
 
 
@@ -38,8 +39,14 @@ def _common(payment: Payment) -> dict[str, Any]:
 
 
 async def payment_processed(session: AsyncSession, payment: Payment) -> None:
-    payload = {**_common(payment), "status": payment.status, "failureReason": payment.failure_reason}
-    await outbox.emit(session, PaymentEvent.PAYMENT_PROCESSED, payload, aggregate_id=payment.id)
+    await outbox.write(session, processed(payment, payment.status, payment.failure_reason))
+
+
+def processed(payment: Payment, status: str, failure_reason: str | None) -> Event:
+    """PaymentProcessed of `payment` answered `status` (made, not written: the statement that records the
+    answer writes it)."""
+    payload = {**_common(payment), "status": status, "failureReason": failure_reason}
+    return outbox.event(PaymentEvent.PAYMENT_PROCESSED, payload, aggregate_id=payment.id)
 
 
 async def payment_refunded(session: AsyncSession, payment: Payment, refund: Refund) -> None:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import any_, bindparam, case, select
+from sqlalchemy import any_, bindparam, case, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
+from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.payments.models import Payment, PaymentStatus, Refund
+
+_PAYMENT_COLUMNS = tuple(Payment.__table__.c)
+_PAYMENT_KEYS = tuple(column.key for column in _PAYMENT_COLUMNS)
+_PAYMENT_NAMES = ", ".join(column.name for column in _PAYMENT_COLUMNS)
 
 # Statuses of a charge that took money (some of which may have been given back since).
 _MOVED_MONEY = [PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
@@ -24,14 +31,20 @@ async def insert_if_new_key(session: AsyncSession, values: Mapping[str, Any]) ->
     While another transaction holds an uncommitted row with this key, this waits for it to end: None once it
     commits, the new row if it rolled back. That wait is what serializes calls with one key.
     """
+    table = Payment.__table__
     statement = (
-        pg_insert(Payment)
+        pg_insert(table)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=[Payment.key])
-        .returning(Payment)
-        .execution_options(populate_existing=True)
+        .on_conflict_do_nothing(index_elements=[table.c.key])
+        .returning(*_PAYMENT_COLUMNS)
     )
-    return (await session.scalars(statement)).one_or_none()
+    row = (await session.execute(statement)).first()
+    return _payment(row) if row is not None else None
+
+
+def _payment(row: Sequence[Any]) -> Payment:
+    """A payment from a row of `_PAYMENT_COLUMNS` (a statement's own RETURNING: no ORM load)."""
+    return Payment(**dict(zip(_PAYMENT_KEYS, row, strict=True)))
 
 
 async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> Payment | None:
@@ -136,3 +149,25 @@ async def update(
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+@lru_cache(maxsize=8)
+def _settling(keys: tuple[str, ...]) -> TextualSelect:
+    columns = Payment.__table__.c
+    sets = ", ".join(f"{columns[key].name} = :{key}" for key in keys)
+    sql = f"""
+WITH settled AS (UPDATE payments SET {sets} WHERE id = :payment_id RETURNING {_PAYMENT_NAMES}),
+events AS ({insert_events_sql("events", "settled")})
+SELECT {_PAYMENT_NAMES} FROM settled"""
+    typed = [bindparam(key, type_=columns[key].type) for key in keys]
+    return text(sql).bindparams(*typed).columns(*_PAYMENT_COLUMNS)
+
+
+async def settle(
+    session: AsyncSession, payment_id: uuid.UUID, values: Mapping[str, Any], events: list[Event]
+) -> Payment | None:
+    """`update` of one payment and the events that report it, in one statement (one round trip): the updated
+    row, or None (nothing written)."""
+    params = {**values, "payment_id": payment_id, "events": events_json(events)}
+    row = (await session.execute(_settling(tuple(values)), params)).first()
+    return _payment(row) if row is not None else None

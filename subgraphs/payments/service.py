@@ -197,9 +197,12 @@ class PaymentService:
             values = {"status": PaymentStatus.CAPTURED, "provider_reference": result.reference}
         else:
             values = {"status": PaymentStatus.DECLINED, "failure_reason": result.decline_reason or "declined"}
-        payment = await repository.update(self.session, pending.id, {**values, "updated_at": _now()})
+        # The answer and its PaymentProcessed in one statement.
+        processed = events.processed(pending, values["status"], values.get("failure_reason"))
+        payment = await repository.settle(
+            self.session, pending.id, {**values, "updated_at": _now()}, [processed]
+        )
         assert payment is not None  # our own uncommitted row
-        await events.payment_processed(self.session, payment)
         metrics.charge("captured" if result.approved else "declined")
         return payment
 
