@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pickle
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,14 +25,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
-from inprocess import call  # noqa: E402
-from run import NESTED_QUERY, REPO_ROOT, SUBGRAPHS, Started, answers_http, free_port, wait_until  # noqa: E402
+from inprocess import benchmark_subgraphs, call  # noqa: E402
+from run import NESTED_QUERY  # noqa: E402
 
 from router.config import RouterConfig  # noqa: E402
 from router.execution import compiled, executor  # noqa: E402
 from router.execution.shaper import Shaper  # noqa: E402
 from router.server import build_gateway, create_app  # noqa: E402
-from shared.composition import compose  # noqa: E402
 
 
 class Recorded:
@@ -193,30 +190,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-hot-loops-"))
-    ports: set[int] = set()
-    subgraph_ports = {name: free_port(ports) for name in SUBGRAPHS}
-    node = shutil.which("node") or "node"
-    subgraphs = Started(
-        "subgraphs",
-        [node, str(HERE / "subgraphs.mjs"), *(f"{n}={p}" for n, p in subgraph_ports.items())],
-        work_dir,
-        {"BENCH_SUBGRAPH_CACHE": "1"},
-    )
-    try:
-        url = f"http://127.0.0.1:{subgraph_ports['accounts']}/graphql"
-        wait_until(lambda: answers_http(url), subgraphs, timeout=30)
-        sdl = compose(
-            [
-                (name, f"http://127.0.0.1:{port}/graphql", (HERE / "schemas" / f"{name}.graphql").read_text())
-                for name, port in subgraph_ports.items()
-            ],
-            repo_root=REPO_ROOT,
-        )
+    with benchmark_subgraphs("bench-hot-loops-") as sdl:
         return uvloop.run(main_async_factory(args, sdl)())
-    finally:
-        subgraphs.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +135,15 @@ def main() -> int:
     parser.add_argument("--query", choices=("nested", "simple"), default="nested")
     parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
     args = parser.parse_args()
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-inprocess-"))
+    with benchmark_subgraphs("bench-inprocess-") as sdl:
+        return uvloop.run(main_async(args, sdl))
+
+
+@contextlib.contextmanager
+def benchmark_subgraphs(prefix: str) -> Iterator[str]:
+    """The gateways benchmark's subgraphs (answers replayed) on free ports, for as long as the block runs;
+    yields the supergraph SDL composed over them."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
     ports: set[int] = set()
     subgraph_ports = {name: free_port(ports) for name in SUBGRAPHS}
     node = shutil.which("node") or "node"
@@ -146,7 +156,7 @@ def main() -> int:
     try:
         url = f"http://127.0.0.1:{subgraph_ports['accounts']}/graphql"
         wait_until(lambda: answers_http(url), subgraphs, timeout=30)
-        sdl = compose(
+        yield compose(
             [
                 (
                     name,
@@ -157,7 +167,6 @@ def main() -> int:
             ],
             repo_root=REPO_ROOT,
         )
-        return uvloop.run(main_async(args, sdl))
     finally:
         subgraphs.stop()
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.federation.schema_directives import ListSize
 from strawberry.types import Info
 
@@ -26,6 +27,7 @@ from subgraphs.inventory.service import InventoryService, StockLine, reservation
 # GraphQL's Int is 32-bit: a product's sums over many variants could pass it (each variant stays far below).
 _INT_MAX = 2**31 - 1
 _NOWHERE = uuid.UUID(int=0)
+T = TypeVar("T")
 
 
 @strawberry.type(description="Units in the warehouse: of a variant, or summed over a product's variants.")
@@ -66,16 +68,11 @@ class Product:
 
     @classmethod
     async def resolve_references(cls, info: Info, representations: list[dict[str, Any]]) -> list[Product]:
-        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`). Inventory
+        does not own the catalog: any id is a product, with nothing in stock until adjusted."""
         ids = [representation["id"] for representation in representations]
-        product_ids = [uuid_or_none(id) for id in ids]
-        # Inventory does not own the catalog: any id is a product, with nothing in stock until adjusted.
-        found = await info.context.loaders.product_stock.load_many([p for p in product_ids if p is not None])
-        sums = iter(found)
-        return [
-            cls(id=id, sums=ProductStock.empty(_NOWHERE) if product_id is None else next(sums))
-            for id, product_id in zip(ids, product_ids, strict=True)
-        ]
+        loaded = await _load_by_id(ids, info.context.loaders.product_stock, ProductStock.empty(_NOWHERE))
+        return [cls(id=id, sums=sums) for id, sums in zip(ids, loaded, strict=True)]
 
 
 @strawberry.federation.type(
@@ -107,13 +104,15 @@ class ProductVariant:
     ) -> list[ProductVariant]:
         """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
         ids = [representation["id"] for representation in representations]
-        variant_ids = [uuid_or_none(id) for id in ids]
-        found = await info.context.loaders.stock.load_many([v for v in variant_ids if v is not None])
-        levels = iter(found)
-        return [
-            cls(id=id, level=StockLevel.empty(_NOWHERE) if variant_id is None else next(levels))
-            for id, variant_id in zip(ids, variant_ids, strict=True)
-        ]
+        loaded = await _load_by_id(ids, info.context.loaders.stock, StockLevel.empty(_NOWHERE))
+        return [cls(id=id, level=level) for id, level in zip(ids, loaded, strict=True)]
+
+
+async def _load_by_id(ids: list[strawberry.ID], loader: DataLoader[uuid.UUID, T], absent: T) -> list[T]:
+    """What `loader` holds for each id, in order; `absent` for an id that is no UUID (nothing stocked)."""
+    keys = [uuid_or_none(id) for id in ids]
+    found = iter(await loader.load_many([key for key in keys if key is not None]))
+    return [absent if key is None else next(found) for key in keys]
 
 
 @strawberry.federation.enum(inaccessible=True, description="Where a reservation stands.")
