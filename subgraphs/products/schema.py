@@ -68,6 +68,14 @@ class Product:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product | None:
         return _optional(await ProductService(info.context).get_product(id))
 
+    @classmethod
+    async def resolve_references(
+        cls, info: Info, representations: list[dict[str, Any]]
+    ) -> list[Product | None]:
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
+        ids = [str(representation["id"]) for representation in representations]
+        return [_optional(row) for row in await info.context.loaders.product.load_many(ids)]
+
     @strawberry.field(
         description="Its options (`Size`: S, M, L), in the order a shop shows them; empty for a product sold "
         "as one thing.",
@@ -178,8 +186,16 @@ class ProductVariant:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> ProductVariant | None:
-        record = await info.context.loaders.variant.load(str(id))
-        return cls.from_record(record) if record is not None else None
+        return (await cls.resolve_references(info, [{"id": id}]))[0]
+
+    @classmethod
+    async def resolve_references(
+        cls, info: Info, representations: list[dict[str, Any]]
+    ) -> list[ProductVariant | None]:
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`)."""
+        ids = [str(representation["id"]) for representation in representations]
+        records = await info.context.loaders.variant.load_many(ids)
+        return [cls.from_record(record) if record is not None else None for record in records]
 
 
 def _optional(row: models.Product | ProductRecord | None) -> Product | None:
