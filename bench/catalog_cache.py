@@ -274,6 +274,11 @@ async def main() -> None:
                     products_process = start_products(ttl, env, logs)
                     started.insert(0, products_process)
                     for case, one in cases.items():
+                        try:
+                            await one()
+                        except aiohttp.ServerDisconnectedError:
+                            # A keep-alive connection of the pool still led to the products just stopped.
+                            await one()
                         for _ in range(50):  # connections, plan caches, the cache itself
                             await one()
                         for concurrency in levels:
