@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import Inaccessible
 from strawberry.types import Info
 
 from shared.auth.permissions import IsService, guarded
+from shared.errors import MyShopError
 from shared.graphql import build_schema
 from shared.graphql_types import Money, MoneyInput
 from subgraphs.payments import models
@@ -37,18 +39,47 @@ class PaymentStatus(enum.Enum):
     VOIDED = "VOIDED"
 
 
+# An Order whose payment was not read with its reference (`Payment.order`): `payment` reads it when asked.
+UNREAD: Any = object()
+
+
 @strawberry.federation.type(keys=["id"], description="An order, as payments knows it: its charge.")
 class Order:
     id: strawberry.ID
+    # Its payment as the caller may see it, read with every reference of an `_entities` at once: the Payment,
+    # None, or the error `payment` answers (not signed in, not theirs); UNREAD when not read yet.
+    charge: strawberry.Private[Any] = UNREAD
 
     @strawberry.field(description="The order's charge; null when none. The customer who paid, or staff.")
-    async def payment(self, info: Info) -> Payment | None:
+    def payment(self, info: Info) -> Payment | None:
+        # Synchronous when the charge came with the reference: 20 orders' payments are then no 20
+        # awaitables for graphql-core to complete one by one. Else an awaitable, which graphql-core awaits.
+        if self.charge is UNREAD:
+            return self._read_payment(info)  # type: ignore[return-value]
+        if isinstance(self.charge, Exception):
+            raise self.charge
+        return self.charge  # type: ignore[no-any-return]
+
+    async def _read_payment(self, info: Info) -> Payment | None:
         return _optional(await PaymentService(info.context).payment_of_order(self.id))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order:
-        # Nothing to read for the order itself: its payment is loaded (batched) when asked for.
         return cls(id=id)
+
+    @classmethod
+    async def resolve_references(cls, info: Info, representations: list[dict[str, Any]]) -> list[Order]:
+        """Every reference of an `_entities` at once (shared.graphql `Schema.entities_resolver`), each with
+        its payment read in one batch: the router asks payments for orders only to read `payment`."""
+        ids = [strawberry.ID(str(representation["id"])) for representation in representations]
+        try:
+            charges = await PaymentService(info.context).payments_of_orders(ids)
+        except MyShopError as refused:  # not signed in: each `payment` answers it, as it did alone
+            return [cls(id=id, charge=refused) for id in ids]
+        return [
+            cls(id=id, charge=charge if isinstance(charge, Exception) else _optional(charge))
+            for id, charge in zip(ids, charges, strict=True)
+        ]
 
 
 # A payment VOIDED before any charge (the refund of a key never charged) has no order, amount or method. The
