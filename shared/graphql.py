@@ -172,12 +172,18 @@ class RequestExecutor(InputHygieneExecutor):
     started settle in the background. They may open or use the request's session, so the transaction ends
     after them (`Context.end`), not before (their new session would never be closed)."""
 
+    # id(field details) -> (the field details, kept alive; its resolver; its plain answer or None)
+    _plain_plans: dict[int, tuple[Any, Any, Any]]
+
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
         executor = super().build(*args, **kwargs)
-        if not isinstance(executor, list) and isinstance(executor.context_value, Context):
-            # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
-            executor.context_value.background_work = getattr(executor, "background_futures", ())
+        if not isinstance(executor, list):
+            # Per request, shared with the sub-executors (shallow copies): `_plain_plan`'s plans.
+            executor._plain_plans = {}
+            if isinstance(executor.context_value, Context):
+                # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
+                executor.context_value.background_work = getattr(executor, "background_futures", ())
         return executor
 
     def execute_field(
@@ -203,7 +209,7 @@ class RequestExecutor(InputHygieneExecutor):
     def _plain_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any]:
         # Per request, by the identity of the field's details: graphql-core memoizes the subfields it
         # collects, so every item of a list hands the same list (kept alive here: its id is not reused).
-        plans = self.__dict__.setdefault("_plain_plans", {})
+        plans = self._plain_plans
         known = plans.get(id(field_details_list))
         if known is not None and known[0] is field_details_list:
             return known[1:]

@@ -67,29 +67,27 @@ def pings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return sent
 
 
-async def test_a_connection_used_recently_is_handed_out_without_a_round_trip(
-    database: str, pings: list[object]
-) -> None:
-    engine = engine_of(database)
+async def _three_checkouts(engine: AsyncEngine) -> None:
+    """Three checkouts of the pool's one connection, each reading, then the engine disposed."""
     try:
         for _ in range(3):
             async with engine.connect() as conn:
                 assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_used_recently_is_handed_out_without_a_round_trip(
+    database: str, pings: list[object]
+) -> None:
+    await _three_checkouts(engine_of(database))
     assert pings == []
 
 
 async def test_a_connection_idle_past_the_limit_is_pinged_before_it_is_handed_out(
     database: str, pings: list[object]
 ) -> None:
-    engine = engine_of(database, ping_after_idle=0.0)
-    try:
-        for _ in range(3):
-            async with engine.connect() as conn:
-                assert await conn.scalar(text("SELECT 1")) == 1
-    finally:
-        await engine.dispose()
+    await _three_checkouts(engine_of(database, ping_after_idle=0.0))
     # The first checkout opened the connection: nothing to check.
     assert len(pings) == 2
 

@@ -16,6 +16,21 @@ from subgraphs.orders.models import Order, SagaState
 from subgraphs.orders.settings import OrdersSettings
 
 
+def running_order(key: str, *, lease_owner: str, lease_until: datetime) -> Order:
+    """An order whose saga runs, leased to `lease_owner` until `lease_until`."""
+    return Order(
+        user_id=uuid.uuid4(),
+        idempotency_key=key,
+        request_hash="0" * 64,
+        currency="USD",
+        total_amount=100,
+        payment_method="tok_approve",
+        saga_state=SagaState.RUNNING,
+        lease_owner=lease_owner,
+        lease_until=lease_until,
+    )
+
+
 async def test_concurrent_replicas_claim_each_abandoned_saga_exactly_once() -> None:
     # A database of its own: the stack's orders server runs a recovery worker of its own.
     async with scratch_database("orders", OrdersSettings().postgres_url) as url:
@@ -31,14 +46,8 @@ async def claim_from_four_replicas(url: str) -> None:
         async with sessions.begin() as session:
             for index in range(35):
                 session.add(
-                    Order(
-                        user_id=uuid.uuid4(),
-                        idempotency_key=f"abandoned-{index}",
-                        request_hash="0" * 64,
-                        currency="USD",
-                        total_amount=100,
-                        payment_method="tok_approve",
-                        saga_state=SagaState.RUNNING,
+                    running_order(
+                        f"abandoned-{index}",
                         lease_owner="dead" if index < 30 else "alive",
                         lease_until=expired if index < 30 else datetime.now(UTC) + timedelta(minutes=5),
                     )
@@ -106,16 +115,8 @@ async def renew_while_running(url: str) -> None:
         soon = datetime.now(UTC) + timedelta(seconds=0.6)
         async with sessions.begin() as session:
             orders = [
-                Order(
-                    user_id=uuid.uuid4(),
-                    idempotency_key=f"running-{index}",
-                    request_hash="0" * 64,
-                    currency="USD",
-                    total_amount=100,
-                    payment_method="tok_approve",
-                    saga_state=SagaState.RUNNING,
-                    lease_owner=runs.owner if index < 5 else "another",
-                    lease_until=soon,
+                running_order(
+                    f"running-{index}", lease_owner=runs.owner if index < 5 else "another", lease_until=soon
                 )
                 for index in range(6)
             ]
