@@ -129,16 +129,18 @@ class Saga:
         return self.start(created.order.id, announced=True)
 
     async def wait(self, order_id: uuid.UUID, seconds: float) -> None:
-        """Until the saga running here ends, or `seconds`; for a saga driven elsewhere, poll the database."""
+        """Until the saga ends, or `seconds`. Its run here is awaited; but a run can end here with the saga
+        unfinished (its lease lapsed on a loaded machine and a recovery took it over, here or in another
+        process), so the database says whether it ended, polled while the saga goes on elsewhere."""
         deadline = time.monotonic() + seconds
-        if await self.runs.wait_here(order_id, seconds):
-            return
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
+            ran_here = await self.runs.wait_here(order_id, left)
             async with self.one_statement() as session:
                 order = await repository.get(session, order_id)
             if order is None or order.saga_state == SagaState.DONE:
                 return
-            await asyncio.sleep(0.05)
+            if not ran_here:
+                await asyncio.sleep(0.05)
 
     @contextlib.asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
