@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,6 +27,27 @@ from subgraphs import registry
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# Starts `python -m ARGV` with a signal state set first (SETUP: "ignore-sigint", "sigint-pending" or "-"),
+# in a fresh single-threaded process that then execs: a `preexec_fn` would run Python in a fork of this
+# multi-threaded worker, which may deadlock before its exec (subprocess's documentation warns of it; a loaded
+# CI run saw the watcher's start hang for its whole two minutes).
+LAUNCHER = """
+import os, signal, sys
+from myshop.watch import STOP_SIGNALS
+setup, argv = sys.argv[1], sys.argv[2:]
+if setup == "ignore-sigint":  # as a shell starts a script's background job (`cmd &`)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+elif setup == "sigint-pending":  # as `myshop up` leaves them for its exec into the watcher, a Ctrl-C come
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    os.kill(os.getpid(), signal.SIGINT)
+os.execv(sys.executable, [sys.executable, "-m", *argv])
+"""
+
+
+def python_module(argv: list[str], setup: str = "-") -> list[str]:
+    return [sys.executable, "-c", LAUNCHER, setup, *argv]
 
 
 def free_port() -> int:
@@ -44,18 +64,17 @@ class Up:
         env: dict[str, str],
         output: Path,
         args: tuple[str, ...] = (),
-        preexec_fn: Callable[[], object] | None = None,
+        setup: str = "-",
     ) -> None:
         self.output = output
         self.handle = output.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "myshop.cli", "up", *args],
+            python_module(["myshop.cli", "up", *args], setup),
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.handle,
             stderr=subprocess.STDOUT,
-            preexec_fn=preexec_fn,
         )
 
     def text(self) -> str:
@@ -231,18 +250,13 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
     assert not leftovers, f"processes left running: {leftovers}"
 
 
-def ignore_sigint() -> None:
-    """In the child before exec: SIGINT ignored, as a shell starts a script's background job (`cmd &`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 @pytest.mark.parametrize(
-    ("signum", "preexec_fn", "layout"),
-    [(signal.SIGTERM, None, ("--process-per-service",)), (signal.SIGINT, ignore_sigint, ())],
+    ("signum", "setup", "layout"),
+    [(signal.SIGTERM, "-", ("--process-per-service",)), (signal.SIGINT, "ignore-sigint", ())],
     ids=["SIGTERM-process-per-service", "SIGINT-inherited-ignored-hosted"],
 )
 def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
-    tmp_path: Path, signum: signal.Signals, preexec_fn: Callable[[], object] | None, layout: tuple[str, ...]
+    tmp_path: Path, signum: signal.Signals, setup: str, layout: tuple[str, ...]
 ) -> None:
     # Given `myshop up users` (users and the router) on this run's PostgreSQL and Redis, databases of its own,
     # users in a process of its own or hosted (myshop.host)
@@ -260,7 +274,7 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         env,
         tmp_path / "up.log",
         ("users", "--no-seed", "--no-mail-sink", "--no-embedded", *layout),
-        preexec_fn,
+        setup,
     )
     try:
         up.wait_up()
@@ -291,27 +305,17 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
     assert not alive, f"children outlived myshop up: {alive}"
 
 
-def run_module(
-    argv: list[str], env: dict[str, str], preexec_fn: Callable[[], object] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_module(argv: list[str], env: dict[str, str], setup: str = "-") -> subprocess.CompletedProcess[str]:
     """`python -m <argv>` from the repository, to its end (two minutes at most), its output kept."""
     return subprocess.run(
-        [sys.executable, "-m", *argv],
+        python_module(argv, setup),
         cwd=REPO,
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=preexec_fn,
     )
-
-
-def stop_signal_pending() -> None:
-    """In the child before exec: the stop signals blocked, as `myshop up` leaves them for its exec into the
-    watcher, and SIGINT already sent (a Ctrl-C that came while the new image was starting)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, watch.STOP_SIGNALS)
-    os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_a_stop_signal_that_comes_during_the_exec_into_the_watcher_stops_the_run(tmp_path: Path) -> None:
@@ -320,7 +324,7 @@ def test_a_stop_signal_that_comes_during_the_exec_into_the_watcher_stops_the_run
     env = {**os.environ, watch.STATE_VARIABLE: json.dumps(state)}
 
     # When it starts
-    result = run_module(["myshop.watch"], env, preexec_fn=stop_signal_pending)
+    result = run_module(["myshop.watch"], env, setup="sigint-pending")
 
     # Then the signal stops it cleanly once it can handle it: not a KeyboardInterrupt while Python starts
     assert result.returncode == 0, result.stderr
