@@ -201,7 +201,7 @@ class RequestExecutor(InputHygieneExecutor):
         resolve, complete = self._plain_plan(parent_type, field_details_list)
         if complete is not None:
             try:
-                return complete(resolve(source, None))
+                return complete(resolve(source))
             except Exception:  # graphql-core's path below answers it, errors included
                 pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)

@@ -16,21 +16,30 @@ for that field, which reads the same attributes again and makes the error graphq
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLString,
     Undefined,
     is_leaf_type,
 )
 
 Complete = Callable[[Any], Any]
-Resolve = Callable[[Any, None], Any]
+# Reads a field's value from its parent object.
+Read = Callable[[Any], Any]
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int: 32 bits
 
 
 class Refused(Exception):
@@ -40,8 +49,8 @@ class Refused(Exception):
 REFUSED = Refused()
 
 
-def plan(parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[Resolve, Complete] | None:
-    """How to answer the field of `parent_type` that `nodes` select: the resolver reading its value from the
+def plan(parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[Read, Complete] | None:
+    """How to answer the field of `parent_type` that `nodes` select: the function reading its value from the
     parent object, and the function answering from that value; None when the field or anything in its
     selection is not plain."""
     if len(nodes) != 1:
@@ -55,36 +64,39 @@ def plan(parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[Resolv
     return None if complete is None else (read, complete)  # type: ignore[return-value]
 
 
-def _typename(name: str) -> Resolve:
-    return lambda _source, _info: name
+def _typename(name: str) -> Read:
+    return lambda _source: name
 
 
 def _same(value: Any) -> Any:
     return value
 
 
-def _reader(field: GraphQLField, node: FieldNode) -> Resolve | None:
+def _reader(field: GraphQLField, node: FieldNode) -> Read | None:
     """How to read `field` from its parent object without resolve info; None when it is not plain."""
     resolve = field.resolve
     if resolve is None or node.arguments or node.directives:
         return None
+    definition = (field.extensions or {}).get("strawberry-definition")
     # Strawberry's resolver of a field without resolver or extension (`is_basic_field`): `field.get_result`
-    # without info, which reads the attribute. A field with a permission also says `_is_default`, but runs
-    # its extensions: not plain.
+    # without info, which calls the field's default resolver (`getattr`) with its Python name: an
+    # `attrgetter` here, read in C. A field with a permission also says `_is_default`, but runs its
+    # extensions: not plain.
     if getattr(resolve, "_is_default", False) and getattr(resolve, "__name__", "") == "_get_basic_result":
-        return resolve  # type: ignore[return-value]
+        name = getattr(definition, "python_name", None)
+        if getattr(definition, "default_resolver", None) is getattr and isinstance(name, str):
+            return attrgetter(name)
+        return lambda source: resolve(source, None)
     # A method of the type taking only `self`: Strawberry would build an Info, convert no arguments and call
     # it with the parent object as `self`; called directly here. (No schema of ours sets exception handlers,
     # which would wrap the call.)
-    definition = (field.extensions or {}).get("strawberry-definition")
     resolver = getattr(definition, "base_resolver", None)
     if resolver is None or definition.extensions or definition.is_async or definition.arguments:
         return None
     own = resolver.self_parameter
     if own is None or list(resolver.signature.parameters) != [own.name]:
         return None
-    method = resolver.wrapped_func
-    return lambda source, _info: method(source)
+    return resolver.wrapped_func  # type: ignore[no-any-return]
 
 
 def _complete(kind: GraphQLOutputType, node: FieldNode) -> Complete | None:
@@ -95,13 +107,15 @@ def _complete(kind: GraphQLOutputType, node: FieldNode) -> Complete | None:
         item = _complete(kind.of_type, node)
         return None if item is None else _list(item, non_null)
     if is_leaf_type(kind):
-        return None if node.selection_set else _leaf(kind.coerce_output_value, non_null)  # type: ignore[union-attr]
+        return None if node.selection_set else _leaf(kind, non_null)  # type: ignore[arg-type]
     if isinstance(kind, GraphQLObjectType) and node.selection_set is not None:
         return _object(kind, node, non_null)
     return None  # an interface or a union: graphql-core resolves the type
 
 
-def _leaf(serialize: Callable[[Any], Any], non_null: bool) -> Complete:
+def _leaf(kind: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complete:
+    serialize = kind.coerce_output_value
+
     def leaf(value: Any) -> Any:
         if value is None:
             if non_null:
@@ -112,6 +126,16 @@ def _leaf(serialize: Callable[[Any], Any], non_null: bool) -> Complete:
             raise REFUSED
         return serialized
 
+    # The built-in scalars answer a value of their own Python type as it is (an Int within 32 bits): that
+    # check alone, inline, for the common case; anything else goes through `serialize` as graphql-core would.
+    if kind is GraphQLString or kind is GraphQLID:
+        return lambda value: value if value.__class__ is str else leaf(value)
+    if kind is GraphQLBoolean:
+        return lambda value: value if value.__class__ is bool else leaf(value)
+    if kind is GraphQLInt:
+        return lambda value: (
+            value if value.__class__ is int and _INT_MIN <= value <= _INT_MAX else leaf(value)
+        )
     return leaf
 
 
@@ -132,7 +156,7 @@ def _object(kind: GraphQLObjectType, node: FieldNode, non_null: bool) -> Complet
     is_type_of = kind.is_type_of
     if is_type_of is not None and not getattr(is_type_of, "__module__", "").startswith("strawberry."):
         return None  # an `is_type_of` of our own may read the resolve info
-    fields: list[tuple[str, Callable[..., Any] | None, Complete | None]] = []
+    fields: list[tuple[str, Read | None, Complete | None]] = []
     keys = set()
     name = kind.name
     for selection in node.selection_set.selections:  # type: ignore[union-attr]
@@ -162,8 +186,8 @@ def _object(kind: GraphQLObjectType, node: FieldNode, non_null: bool) -> Complet
         if is_type_of is not None and not is_type_of(value, None):
             raise REFUSED
         return {
-            key: name if resolve is None else complete(resolve(value, None))  # type: ignore[misc]
-            for key, resolve, complete in selected
+            key: name if read is None else complete(read(value))  # type: ignore[misc]
+            for key, read, complete in selected
         }
 
     return answer

@@ -93,6 +93,31 @@ class Query:
         return Money(amount=1, currency="USD")  # type: ignore[return-value]
 
 
+@strawberry.type
+class Loose:
+    """Values of other Python types than their scalars' own: graphql-core serializes (or refuses) them."""
+
+    text: str
+    ident: strawberry.ID
+    flag: bool
+    count: int
+
+
+@strawberry.type
+class LooseQuery:
+    @strawberry.field
+    def loose(self, case: int) -> Loose:
+        cases = [
+            Loose(text=5, ident=7, flag=1, count=True),  # type: ignore[arg-type]
+            Loose(text=True, ident="id", flag=False, count=2**31 - 1),  # type: ignore[arg-type]
+            Loose(text="t", ident="id", flag=True, count=2**31),
+            Loose(text="t", ident="id", flag=True, count=-(2**31) - 1),
+            Loose(text=["no"], ident="id", flag=True, count=1),  # type: ignore[arg-type]
+            Loose(text="t", ident=1.5, flag="yes", count=1),  # type: ignore[arg-type]
+        ]
+        return cases[case]
+
+
 class CountingExecutor(RequestExecutor):
     infos = 0
 
@@ -216,3 +241,18 @@ async def test_plain_fields_that_fail_fail_as_graphql_core_says(query: str, mess
         (e.message, e.path) for e in slow.errors or []
     ]
     assert fast.data == slow.data
+
+
+@pytest.mark.parametrize("case", range(6))
+async def test_built_in_scalars_of_other_python_types_are_answered_as_graphql_core_answers(case: int) -> None:
+    query = f"{{ loose(case: {case}) {{ text ident flag count }} }}"
+    fast = await strawberry.Schema(query=LooseQuery, execution_context_class=RequestExecutor).execute(query)
+    slow = await strawberry.Schema(query=LooseQuery, extensions=[ResolvingExtension]).execute(query)
+    assert fast.data == slow.data
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in slow.errors or []
+    ]
+    if case < 2:
+        assert fast.errors is None
+    else:
+        assert fast.errors, "a value the scalar refuses is an error"
