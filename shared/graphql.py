@@ -172,18 +172,12 @@ class RequestExecutor(InputHygieneExecutor):
     started settle in the background. They may open or use the request's session, so the transaction ends
     after them (`Context.end`), not before (their new session would never be closed)."""
 
-    # id(field details) -> (the field details, kept alive; its resolver; its plain answer or None)
-    _plain_plans: dict[int, tuple[Any, Any, Any]]
-
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
         executor = super().build(*args, **kwargs)
-        if not isinstance(executor, list):
-            # Per request, shared with the sub-executors (shallow copies): `_plain_plan`'s plans.
-            executor._plain_plans = {}
-            if isinstance(executor.context_value, Context):
-                # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
-                executor.context_value.background_work = getattr(executor, "background_futures", ())
+        if not isinstance(executor, list) and isinstance(executor.context_value, Context):
+            # The executor's own set (graphql-core >= 3.3), shared with its sub-executors.
+            executor.context_value.background_work = getattr(executor, "background_futures", ())
         return executor
 
     def execute_field(
@@ -207,21 +201,21 @@ class RequestExecutor(InputHygieneExecutor):
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def _plain_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any]:
-        # Per request, by the identity of the field's details: graphql-core memoizes the subfields it
-        # collects, so every item of a list hands the same list (kept alive here: its id is not reused).
-        plans = self._plain_plans
-        known = plans.get(id(field_details_list))
-        if known is not None and known[0] is field_details_list:
-            return known[1:]
-        planned = None
         middleware = self.middleware_manager
-        if (middleware is None or middleware._middleware_resolvers is None) and all(
-            details.defer_usage is None for details in field_details_list
+        if len(field_details_list) != 1 or (
+            middleware is not None and middleware._middleware_resolvers is not None
         ):
-            planned = plain_fields.plan(parent_type, [details.node for details in field_details_list])
-        resolve, complete = planned or (None, None)
-        plans[id(field_details_list)] = (field_details_list, resolve, complete)
-        return resolve, complete
+            return _NOT_PLAIN  # a key selected twice (graphql-core merges them); extensions resolve fields
+        details = field_details_list[0]
+        if details.defer_usage is not None:
+            return _NOT_PLAIN
+        return _PLAIN_PLANS.get(parent_type, details.node) or _NOT_PLAIN
+
+
+_NOT_PLAIN = (None, None)
+# Every schema's plans, by the parsed field they answer: ParserCache hands the same nodes for the same
+# operation, so a listing's plan is made once, not on every request.
+_PLAIN_PLANS = plain_fields.Plans()
 
 
 class OperationSpan(SchemaExtension):

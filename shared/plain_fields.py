@@ -49,13 +49,32 @@ class Refused(Exception):
 REFUSED = Refused()
 
 
-def plan(parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[Read, Complete] | None:
-    """How to answer the field of `parent_type` that `nodes` select: the function reading its value from the
+class Plans:
+    """Plans kept by the parsed field they answer and its parent type: the parser's cache (Strawberry's
+    ParserCache) hands the same nodes for the same operation, so each is planned once, not per request. At
+    `limit` plans (one per distinct field of the cached operations) they are all dropped and made again."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        # (id(parent type), id(node)) -> (the parent type, the node, kept alive so the ids stay theirs; plan)
+        self._plans: dict[tuple[int, int], tuple[Any, FieldNode, tuple[Read, Complete] | None]] = {}
+
+    def get(self, parent_type: GraphQLObjectType, node: FieldNode) -> tuple[Read, Complete] | None:
+        key = (id(parent_type), id(node))
+        known = self._plans.get(key)
+        if known is not None and known[0] is parent_type and known[1] is node:
+            return known[2]
+        if len(self._plans) >= self.limit:
+            self._plans.clear()
+        planned = plan(parent_type, node)
+        self._plans[key] = (parent_type, node, planned)
+        return planned
+
+
+def plan(parent_type: GraphQLObjectType, node: FieldNode) -> tuple[Read, Complete] | None:
+    """How to answer the field of `parent_type` that `node` selects: the function reading its value from the
     parent object, and the function answering from that value; None when the field or anything in its
     selection is not plain."""
-    if len(nodes) != 1:
-        return None  # one key selected twice: graphql-core merges the selections
-    node = nodes[0]
     if node.name.value == "__typename":
         return None if node.directives else (_typename(parent_type.name), _same)
     field = parent_type.fields.get(node.name.value)

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import FieldNode, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
 from shared.graphql import RequestExecutor
+from shared.plain_fields import Plans
 
 
 class Never(BasePermission):
@@ -256,3 +258,27 @@ async def test_built_in_scalars_of_other_python_types_are_answered_as_graphql_co
         assert fast.errors is None
     else:
         assert fast.errors, "a value the scalar refuses is an error"
+
+
+def name_node(query: str) -> FieldNode:
+    items = parse(query).definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
+    return items.selection_set.selections[0]  # type: ignore[no-any-return]
+
+
+def test_plans_are_kept_per_parsed_field_and_parent_type_up_to_their_limit() -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    item, money = schema.get_type("Item"), schema.get_type("Money")
+    plans = Plans(limit=3)
+    node = name_node("{ items { name } }")
+    planned = plans.get(item, node)  # type: ignore[arg-type]
+    assert planned is not None
+    # The same parsed field (an operation from the parser's cache) is planned once
+    assert plans.get(item, node) is planned  # type: ignore[arg-type]
+    # The same field parsed again is a field of its own; under another parent type, a plan of its own
+    again = plans.get(item, name_node("{ items { name } }"))  # type: ignore[arg-type]
+    assert again is not None and again is not planned
+    assert plans.get(money, node) is None  # type: ignore[arg-type]  # Money has no `name`
+    # At the limit every plan is dropped and made again
+    assert plans.get(item, node) is planned  # type: ignore[arg-type]
+    plans.get(item, name_node("{ items { name } }"))  # type: ignore[arg-type]
+    assert plans.get(item, node) is not planned  # type: ignore[arg-type]
