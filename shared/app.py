@@ -170,7 +170,7 @@ def _query_sessionmaker(
     executed on another ("prepared statement does not exist")."""
     if not definition.read_only_queries or settings.db_pgbouncer:
         return None
-    return create_sessionmaker(reading_only(engine))
+    return create_sessionmaker(reading_only(engine), reading=True)
 
 
 async def close_runtime(runtime: Runtime) -> None:

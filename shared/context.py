@@ -150,16 +150,23 @@ class Context(BaseContext):
         undo, self._after_rollback = self._after_rollback, None
         if session is None:
             return
+        # A session that never held a connection (its reads ran on the driver: `shared.db.PreparedRead`) and
+        # has nothing to write: committing, rolling back or closing it would change nothing.
+        pending = session.new or session.dirty or session.deleted
+        idle = not pending and not session.sync_session.in_transaction()
         committed = False
         try:
-            if commit:
-                await session.commit()
-                committed = True
-            else:
-                await session.rollback()
+            if not commit:
                 callbacks = None
+                if not idle:
+                    await session.rollback()
+            else:
+                if not idle:
+                    await session.commit()
+                committed = True
         finally:
-            await session.close()
+            if not idle:
+                await session.close()
             if not committed:
                 await _run_quietly(undo, "an after-rollback callback failed")
         for callback in callbacks or ():

@@ -8,11 +8,12 @@ import re
 import select
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Interval, MetaData, event, literal
+import asyncpg
+from sqlalchemy import Executable, Interval, MetaData, event, literal
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -203,9 +204,95 @@ def reading_only(engine: AsyncEngine) -> AsyncEngine:
 _READ = re.compile(r"[\s(]*(SELECT|WITH|SHOW|EXPLAIN|VALUES|TABLE|;|$)", re.IGNORECASE)
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(engine: AsyncEngine, *, reading: bool = False) -> async_sessionmaker[AsyncSession]:
+    """`reading`: `engine` is `reading_only`'s, and its sessions run `PreparedRead`s on the driver."""
     # expire_on_commit=False: resolvers read attributes after the request's commit.
-    return async_sessionmaker(engine, class_=RequestSession, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(
+        engine, class_=ReadingSession if reading else RequestSession, expire_on_commit=False, autoflush=True
+    )
+
+
+class ReadingSession(RequestSession):
+    """A request session on a `reading_only` engine (autocommit, never behind PgBouncer): a `PreparedRead`
+    runs on its connection's driver."""
+
+    async def driver_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        task = asyncio.current_task()
+        if self._holder is task:
+            return await self._driver_rows(sql, args)
+        async with self._turn:
+            self._holder = task
+            try:
+                return await self._driver_rows(sql, args)
+            finally:
+                self._holder = None
+
+    async def _driver_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        if self.sync_session.in_transaction():
+            # The session holds a connection already (an earlier statement of this request): that one.
+            connection = await AsyncSession.connection(self)
+            raw = await connection.get_raw_connection()
+            try:
+                return await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr, no-any-return]
+            except _BROKEN:
+                await connection.invalidate()  # what SQLAlchemy does with a connection that broke under it
+                raise
+        # Else a pooled connection for this statement alone, back in the pool right after: a fifth of the
+        # session's checkout and close (0.05 against 0.25 ms of CPU). Never two at once: a request holding
+        # one while it waits for another could starve a small pool.
+        raw = await self.bind.raw_connection()  # type: ignore[union-attr]
+        try:
+            return await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr, no-any-return]
+        except _BROKEN:
+            raw.invalidate()
+            raise
+        finally:
+            raw.close()  # nothing to roll back: the driver ran it outside any transaction
+
+
+# A connection that broke under a statement: dropped from the pool.
+_BROKEN = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
+
+
+class PreparedRead:
+    """A read statement of a hot path, compiled by SQLAlchemy once and run on asyncpg directly where nothing
+    would differ: on a `ReadingSession` with nothing to flush. Elsewhere (a mutation's transaction, behind
+    PgBouncer) it runs through `session.execute`, as any statement. Rows are indexed alike either way.
+
+    Why: SQLAlchemy's execution of an already compiled and cached statement (execution context, cursor
+    adapter, result and row objects, the greenlet hop) cost 0.40 ms of CPU per call on a held connection and
+    0.9 ms through a session, against 0.2 ms for asyncpg running the same SQL (a search page, 21 rows).
+
+    Only statements that need nothing of SQLAlchemy at execution qualify, checked at the first run: no
+    parameter or result column converted by its type, no list expanded into the SQL (`IN` takes an array:
+    `= ANY(...)`), and a read (`reading_only`'s guard does not see the driver)."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        # (SQL, parameter names in order, the statement's own values) once compiled; None: not preparable.
+        self._compiled: tuple[str, tuple[str, ...], dict[str, Any]] | bool | None = False
+
+    async def rows(self, session: AsyncSession, values: Mapping[str, Any]) -> Sequence[Any]:
+        if isinstance(session, ReadingSession) and not (session.new or session.dirty or session.deleted):
+            if self._compiled is False:
+                self._compiled = _driver_form(self.statement, session.bind.dialect)  # type: ignore[union-attr]
+            if isinstance(self._compiled, tuple):
+                sql, names, defaults = self._compiled
+                args = [values[name] if name in values else defaults[name] for name in names]
+                return await session.driver_rows(sql, args)
+        return (await session.execute(self.statement, values)).all()
+
+
+def _driver_form(statement: Executable, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]] | None:
+    compiled: Any = statement.compile(dialect=dialect)
+    sql = str(compiled)
+    if compiled.isinsert or compiled.isupdate or compiled.isdelete or not _READ.match(sql):
+        raise ReadOnlyViolation(f"a write prepared as a read: {sql[:60]!r}")
+    if compiled.post_compile_params or compiled.literal_execute_params or compiled._bind_processors:
+        return None
+    if any(type_._cached_result_processor(dialect, None) for *_, type_ in compiled._result_columns):
+        return None
+    return sql, tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
 def interval_seconds(seconds: float) -> ColumnElement[timedelta]:

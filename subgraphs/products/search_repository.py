@@ -34,6 +34,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import PreparedRead
 from subgraphs.products.cache import ProductRecord
 from subgraphs.products.models import Product, ProductVariant
 
@@ -296,8 +297,9 @@ def price_page_statement(
 # profile of bench/products_search.py): a statement is built once per shape of listing (which filters, which
 # keyset, whether the total rides along), with named parameters, and run with each request's values
 # (`_filter_values` names every one that varies). Listings with option filters (up to 10 options of 20 values:
-# too many shapes to keep) are built per request.
-_TEMPLATES: dict[tuple[Any, ...], Select[Any]] = {}
+# too many shapes to keep) are built per request. A kept statement runs on the driver in a query
+# (`shared.db.PreparedRead`).
+_TEMPLATES: dict[tuple[Any, ...], PreparedRead] = {}
 
 
 def _limit(limit: int) -> Any:
@@ -330,13 +332,14 @@ def _filter_values(filters: ProductFilter, limit: int) -> dict[str, Any]:
     return values
 
 
-def _template(shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
-    """The statement of `shape`, built by `build` (with this request's values) the first time."""
+def _template(shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> PreparedRead | None:
+    """The statement of `shape`, built by `build` (with this request's values) the first time; None for a
+    shape not kept (option filters)."""
     if shape[1] is None:
-        return build()
+        return None
     statement = _TEMPLATES.get(shape)
     if statement is None:
-        statement = _TEMPLATES[shape] = build()
+        statement = _TEMPLATES[shape] = PreparedRead(build())
     return statement
 
 
@@ -420,8 +423,13 @@ async def _page(
 ) -> ProductPage:
     """A page of one sort: its statement (`build`, kept per `kind` and shape of filter), this request's
     values, its items, and the total the first row carries (at `total_column`, when asked)."""
-    statement = _template((kind[0], _filter_shape(filters), *kind[1:]), build)
-    rows = (await session.execute(statement, _filter_values(filters, limit) | after)).all()
+    values = _filter_values(filters, limit) | after
+    prepared = _template((kind[0], _filter_shape(filters), *kind[1:]), build)
+    rows = (
+        (await session.execute(build(), values)).all()
+        if prepared is None
+        else await prepared.rows(session, values)
+    )
     items = [item(row) for row in rows]
     totals = [row[total_column] for row in rows[:1]] if total_column is not None else None
     return await _with_total(session, filters, sort, items, totals)
