@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import strawberry
 from graphql import (
@@ -16,8 +16,9 @@ from graphql import (
 )
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.federation.schema import FederationAny
+from strawberry.schema.schema import validate_document
 from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
@@ -218,6 +219,29 @@ _NOT_PLAIN = (None, None)
 _PLAIN_PLANS = plain_fields.Plans()
 
 
+class ValidatedDocuments(SchemaExtension):
+    """Validation errors kept per parsed document, by identity: ParserCache hands the same document for the
+    same query text. (Strawberry's ValidationCache keys an `lru_cache` by the document, and graphql-core's
+    nodes are dataclasses hashing every field: the whole document was hashed again on every request, 68
+    nodes for a listing.) At `LIMIT` documents all are dropped and validated again."""
+
+    LIMIT = 1024
+    # (id(schema), id(document), rules) -> (schema, document: kept so the ids stay theirs; errors)
+    _validated: ClassVar[dict[tuple[int, int, Any], tuple[Any, Any, list[GraphQLError]]]] = {}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
+        key = (id(schema), id(document), rules)
+        known = self._validated.get(key)
+        if known is None or known[0] is not schema or known[1] is not document:
+            if len(self._validated) >= self.LIMIT:
+                self._validated.clear()
+            known = self._validated[key] = (schema, document, validate_document(schema, document, rules))
+        context.pre_execution_errors = known[2]
+        yield
+
+
 class OperationSpan(SchemaExtension):
     """Names the server span after the GraphQL operation (`mutation PlaceOrder`) and marks one that erred."""
 
@@ -309,9 +333,9 @@ def build_schema(
         # Every argument's strings checked once, after variable coercion, before any resolver runs.
         execution_context_class=RequestExecutor,
         extensions=[
-            # Factories: Strawberry builds extensions per request; both caches live at module level.
+            # Strawberry builds extensions per request; both caches live at class or module level.
             lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            ValidatedDocuments,
             # Before ErrorCodes: it sees the errors once they carry their codes.
             OperationSpan,
             ErrorCodes,
