@@ -5,22 +5,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 
 def selects(info: Info, *path: str) -> bool:
     """Whether the query asks, under the current field, for the field at `path` (the names of nested fields,
-    e.g. `"totalCount"` or `"edges", "node", "items"`), through fragments too."""
+    e.g. `"totalCount"` or `"edges", "node", "items"`), through fragments too.
 
-    def asks(selections: list[Any], path: tuple[str, ...]) -> bool:
-        for selection in selections:
-            if isinstance(selection, FragmentSpread | InlineFragment):
-                if asks(selection.selections, path):
+    Read from graphql-core's nodes: Strawberry's `info.selected_fields` converts the field's whole selection
+    into objects of its own on each call (3% of a search request's profile)."""
+    raw = info._raw_info
+    fragments: dict[str, Any] = raw.fragments
+
+    def asks(selection_set: SelectionSetNode | None, path: tuple[str, ...]) -> bool:
+        if selection_set is None:
+            return False
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value == path[0] and (
+                    len(path) == 1 or asks(selection.selection_set, path[1:])
+                ):
                     return True
-            elif isinstance(selection, SelectedField) and selection.name == path[0]:
-                if len(path) == 1 or asks(selection.selections, path[1:]):
+            elif isinstance(selection, InlineFragmentNode):
+                if asks(selection.selection_set, path):
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None and asks(fragment.selection_set, path):
                     return True
         return False
 
-    return any(asks(field.selections, path) for field in info.selected_fields)
+    return any(asks(node.selection_set, path) for node in raw.field_nodes)
