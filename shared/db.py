@@ -18,6 +18,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.util import greenlet_spawn
 
 # Stable constraint and index names, so Alembic migrations never depend on the database's own naming.
 NAMING_CONVENTION = {
@@ -244,10 +245,12 @@ class ReadingSession(RequestSession):
         try:
             return await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr, no-any-return]
         except _BROKEN:
-            raw.invalidate()
+            await greenlet_spawn(raw.invalidate)
             raise
         finally:
-            raw.close()  # nothing to roll back: the driver ran it outside any transaction
+            # Back to the pool (nothing to roll back: the driver ran it outside any transaction), in a
+            # greenlet: a pool already full closes it, which is I/O.
+            await greenlet_spawn(raw.close)
 
 
 # A connection that broke under a statement: dropped from the pool.

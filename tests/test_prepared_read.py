@@ -189,3 +189,29 @@ async def test_a_connection_the_server_cut_is_dropped_and_the_next_read_works(en
     # Then a new connection answers
     assert again != first
     assert engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_an_overflow_connection_goes_back_closed_without_error(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a pool of one connection and one more in overflow, which is closed when it comes back
+    url = engine.url.render_as_string(hide_password=False)
+    overflowing = create_engine(url, pool_size=1, max_overflow=1)
+    reading = create_sessionmaker(reading_only(overflowing), reading=True)
+    slow = PreparedRead(select(text("pg_sleep(0.2)")))
+
+    async def read() -> None:
+        async with reading() as session:
+            await slow.rows(session, {})
+
+    try:
+        # When two reads run at once, twice
+        for _ in range(2):
+            await asyncio.gather(read(), read())
+
+        # Then both connections came back: the overflow one closed, with no error
+        pool = overflowing.sync_engine.pool
+        assert pool.checkedout() == 0 and pool.overflow() <= 0  # type: ignore[attr-defined]
+        assert not [r for r in caplog.records if "Exception closing connection" in r.getMessage()]
+    finally:
+        await overflowing.dispose()
