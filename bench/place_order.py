@@ -246,6 +246,13 @@ async def main() -> None:
         type=checkout_dir,
         help="another checkout (e.g. `git archive main`) run beside this one, level by level, as a reference",
     )
+    parser.add_argument(
+        "--baseline-env",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a setting of the baseline's processes only (e.g. MYSHOP_DB_POOL_SIZE=10); repeatable",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -260,6 +267,9 @@ async def main() -> None:
         base = None
         if args.baseline:
             base_run = stack.isolate(SERVICES, router=True)
+            for setting in args.baseline_env:
+                name, _, value = setting.partition("=")
+                os.environ[name] = value
             base_stack = await stacks.enter_async_context(stack_of(args.baseline, base_run))
             base = Shop(base_stack, client, base_run, max(levels))
             await base.stock()

@@ -220,7 +220,7 @@ class Consumer:
     def _batch_at(self, messages: list[StreamMessage], start: int) -> tuple[Batched, list[Event]] | None:
         """The run of messages from `start` that one `Batched` handler takes together: new deliveries (a
         retried message goes alone: its failures are counted per message) of one stream, well formed, of
-        the same handler; None when fewer than two."""
+        one type; None when fewer than two."""
         first = messages[start]
         if first.stream not in self._batching:
             return None
@@ -235,7 +235,7 @@ class Consumer:
             except Exception:
                 break  # handled alone (to the dead letters)
             handler = handlers.get(event.type)
-            if not isinstance(handler, Batched) or (batched is not None and handler is not batched):
+            if not isinstance(handler, Batched) or (events and event.type != events[0].type):
                 break
             batched = handler
             events.append(event)
