@@ -30,8 +30,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import stack
 from measure import gql, percentile, run_calls
+from sqlalchemy.engine import make_url
 from summary import figure
 
 SERVICES = ["products", "inventory", "payments", "orders"]
@@ -64,14 +66,38 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
+async def sessions(prefix: str) -> dict[str, int]:
+    """Connections each database of this run has had so far (PostgreSQL's `pg_stat_database.sessions`, by
+    service: `<prefix><service>`)."""
+    from shared.settings import ServiceSettings  # after `stack.isolate` set the run's environment
+
+    url = make_url(ServiceSettings().postgres_url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        # The statistics of the last second may not be flushed yet: ask for them.
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        rows = await connection.fetch(
+            "SELECT datname, sessions FROM pg_stat_database WHERE starts_with(datname, $1)", prefix
+        )
+    finally:
+        await connection.close()
+    return {row["datname"].removeprefix(prefix): row["sessions"] for row in rows}
+
+
 async def measured(
-    pids: dict[str, int], clients: int, total: int, one: Callable[[int], Awaitable[None]]
-) -> tuple[float, list[float], dict[str, float]]:
-    """`run_calls`, and the CPU milliseconds per call each process of `pids` spent meanwhile."""
-    before = cpu_seconds(pids)
+    pids: dict[str, int], prefix: str, clients: int, total: int, one: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float], dict[str, float], dict[str, float]]:
+    """`run_calls`, the CPU milliseconds per call each process of `pids` spent meanwhile, and the connections
+    to each database of `prefix` opened per call (a pool too small for the load opens and closes overflow
+    ones: a backend started, authenticated and set up each time)."""
+    before, opened_before = cpu_seconds(pids), await sessions(prefix)
     rate, latencies = await run_calls(clients, total, one)
     after = cpu_seconds(pids)
-    return rate, latencies, {name: (after[name] - before[name]) * 1000 / total for name in pids}
+    await asyncio.sleep(0.6)  # PostgreSQL flushes its statistics at most every 0.5 s
+    opened = await sessions(prefix)
+    cpu = {name: (after[name] - before[name]) * 1000 / total for name in pids}
+    per_call = {service: (count - opened_before.get(service, 0)) / total for service, count in opened.items()}
+    return rate, latencies, cpu, per_call
 
 
 def profilers(pids: dict[str, int], directory: str | None, level: int) -> list[subprocess.Popen[bytes]]:
@@ -100,6 +126,7 @@ class Shop:
         self.run = run
         self.url = running.url
         self.pids = {p.name: p.process.pid for p in running.started}
+        self.prefix = os.environ["MYSHOP_DATABASE_PREFIX"]  # its run's databases (`stack.isolate`)
         self.admin = running.token(["ADMIN"])
         self.service = running.service_token("orders")
         self.customers = [running.token(["CUSTOMER"]) for _ in range(customers)]
@@ -125,6 +152,10 @@ class Shop:
 
         for start in range(0, PRODUCTS, 10):
             self.products += await asyncio.gather(*(create(n) for n in range(start, start + 10)))
+        # Every product in products' cache (createProduct's own invalidation left none there), so the first
+        # level does not read most of the catalog from PostgreSQL and write it back.
+        reps = {"r": [{"__typename": "Product", "id": product} for product in self.products]}
+        await gql(self.client, self.url["products"], PRICES, reps, self.service)
         for warm in range(30):  # connections, plan caches, warm pools
             await self.place(warm)
             await self.direct(warm)
@@ -195,8 +226,13 @@ def row(label: str, clients: int, rate: float, latencies: list[float]) -> str:
     return f"{label:<22} {clients:>7} {rate:>9.1f} {p50:>8.1f} {p99:>8.1f}"
 
 
-def cpu_line(cpu: dict[str, float]) -> str:
-    return "    CPU ms per order: " + " ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
+def cpu_line(cpu: dict[str, float], opened: dict[str, float]) -> str:
+    return (
+        "    CPU ms per order: "
+        + " ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
+        + "\n    connections opened per order: "
+        + " ".join(f"{name} {count:.2f}" for name, count in sorted(opened.items()))
+    )
 
 
 async def main() -> None:
@@ -209,6 +245,13 @@ async def main() -> None:
         metavar="DIR",
         type=checkout_dir,
         help="another checkout (e.g. `git archive main`) run beside this one, level by level, as a reference",
+    )
+    parser.add_argument(
+        "--baseline-env",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a setting of the baseline's processes only (e.g. MYSHOP_DB_POOL_SIZE=10); repeatable",
     )
     parser.add_argument("--json", type=Path, help="write the figures here (bench/summary.py's format)")
     args = parser.parse_args()
@@ -224,6 +267,9 @@ async def main() -> None:
         base = None
         if args.baseline:
             base_run = stack.isolate(SERVICES, router=True)
+            for setting in args.baseline_env:
+                name, _, value = setting.partition("=")
+                os.environ[name] = value
             base_stack = await stacks.enter_async_context(stack_of(args.baseline, base_run))
             base = Shop(base_stack, client, base_run, max(levels))
             await base.stock()
@@ -236,24 +282,28 @@ async def main() -> None:
         print(f"{'':<22} {'clients':>7} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} | to direct: rate, p50")
         for clients in levels:
             spies = profilers(shop.pids, args.profile, clients)
-            rate, lat, cpu = await measured(everyone, clients, args.orders, shop.place)
+            rate, lat, cpu, opened = await measured(everyone, shop.prefix, clients, args.orders, shop.place)
             for spy in spies:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
             for spy in spies:
                 spy.wait(30)
-            ref_rate, ref, ref_cpu = await measured(everyone, clients, args.orders, shop.direct)
+            ref_rate, ref, ref_cpu, ref_opened = await measured(
+                everyone, shop.prefix, clients, args.orders, shop.direct
+            )
             p50_ratio = percentile(lat, 50) / percentile(ref, 50)
             print(row("placeOrder", clients, rate, lat) + f" | {rate / ref_rate:.2f}x {p50_ratio:.2f}x")
-            print(cpu_line(cpu))
+            print(cpu_line(cpu, opened))
             if base is not None:
                 pids = {**base.pids, "client": os.getpid()}
-                base_rate, base_lat, base_cpu = await measured(pids, clients, args.orders, base.place)
+                base_rate, base_lat, base_cpu, base_opened = await measured(
+                    pids, base.prefix, clients, args.orders, base.place
+                )
                 base_p50 = percentile(base_lat, 50) / percentile(ref, 50)
                 print(
                     row("placeOrder (baseline)", clients, base_rate, base_lat)
                     + f" | {base_rate / ref_rate:.2f}x {base_p50:.2f}x"
                 )
-                print(cpu_line(base_cpu))
+                print(cpu_line(base_cpu, base_opened))
                 print(
                     f"    this / baseline: rate {rate / base_rate:.2f}x, p50 "
                     f"{percentile(lat, 50) / percentile(base_lat, 50):.2f}x, orders CPU "
@@ -261,7 +311,7 @@ async def main() -> None:
                     f"{sum(cpu.values()) / sum(base_cpu.values()):.2f}x"
                 )
             print(row("direct (reference)", clients, ref_rate, ref))
-            print(cpu_line(ref_cpu), flush=True)
+            print(cpu_line(ref_cpu, ref_opened), flush=True)
             figures += level_figures(clients, rate, lat, ref_rate, ref)
     if args.json is not None:
         args.json.write_text(json.dumps({"figures": figures}, indent=2), encoding="utf-8")

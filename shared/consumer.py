@@ -17,10 +17,15 @@ A consumer that dies leaves its messages pending; another consumer of the group 
 than `claim_idle` (XAUTOCLAIM) and processes them. A living consumer keeps its held messages fresh (XCLAIM
 JUSTID, which resets their idle time), so a slow handler or a long backoff is not stolen from it.
 
-Order: one consumer handles the messages it reads one at a time, in stream order. Two consumers of a group
-split a stream between them, so there is no order across consumers; and a message waiting for a retry is
-overtaken by the ones after it. Handlers must therefore not rely on order: use the envelope's `occurred_at`
-(or a version in the payload) where order matters.
+A handler declared `Batched` (frequent events whose effect one statement applies) takes a run of consecutive
+new messages of its stream at once: their processed rows and its effect in one transaction (`apply_many`);
+when that fails, the run's messages are handled one by one as above, so failures, retries and dead letters
+stay per message.
+
+Order: one consumer handles the messages it reads one at a time (or a run of them at once), in stream
+order. Two consumers of a group split a stream between them, so there is no order across consumers; and a
+message waiting for a retry is overtaken by the ones after it. Handlers must therefore not rely on order: use
+the envelope's `occurred_at` (or a version in the payload) where order matters.
 
 The only side effect guaranteed to happen once is the handler's database effect. A handler with an effect
 outside the database (sending mail) records it (a row with a status) and lets a worker of its own perform it.
@@ -47,7 +52,7 @@ from shared.outage import Outage
 from shared.outbox import EVENT_BUS, Event, stream_name
 from shared.redis_client import REDIS_UNAVAILABLE
 from shared.redis_streams import StreamMessage, consumer_name, read_reply, text
-from shared.subscriptions import ConsumerSpec, Handler, dead_letter_stream
+from shared.subscriptions import Batched, ConsumerSpec, Handler, dead_letter_stream
 
 if TYPE_CHECKING:
     from shared.context import Runtime
@@ -124,6 +129,12 @@ class Consumer:
         for subscription in spec.subscriptions:
             stream = stream_name(redis_prefix, subscription.producer)
             self.streams[stream] = {**self.streams.get(stream, {}), **subscription.handlers}
+        # The streams with a `Batched` handler: only their messages are looked at for a batch.
+        self._batching = {
+            stream
+            for stream, handlers in self.streams.items()
+            if any(isinstance(handler, Batched) for handler in handlers.values())
+        }
         self.dead_letters = dead_letter_stream(redis_prefix, spec.group)
         self.failures_key = f"{redis_prefix}{EVENT_BUS}:consumer:{spec.group}:failures"
         # Messages this consumer holds pending, waiting for a retry: (stream, id) -> when (monotonic).
@@ -174,6 +185,81 @@ class Consumer:
             if phase == "begin" or _is_outage(exc):
                 raise
             raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
+        return True
+
+    async def apply_many(self, events: list[Event], handler: Batched) -> int:
+        """`apply` for several events of one `Batched` handler: their processed rows and the handler's effect
+        for those new to the group, in one transaction. Returns how many were new. Raises `HandlerFailed`
+        like `apply` (nothing of the batch is then applied)."""
+        table = self.processed
+        phase = "begin"
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                inserted = await session.execute(
+                    pg_insert(table)
+                    .values([{"group": self.group, "event_id": event.id} for event in events])
+                    .on_conflict_do_nothing()
+                    .returning(table.c.event_id)
+                )
+                new = set(inserted.scalars())
+                fresh = []
+                for event in events:
+                    if event.id in new:
+                        new.discard(event.id)  # an event twice in the batch is applied once
+                        fresh.append(event)
+                if fresh:
+                    phase = "handler"
+                    await handler.many(session, fresh)
+                    phase = "commit"
+        except Exception as exc:
+            if phase == "begin" or _is_outage(exc):
+                raise
+            raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
+        return len(fresh)
+
+    def _batch_at(self, messages: list[StreamMessage], start: int) -> tuple[Batched, list[Event]] | None:
+        """The run of messages from `start` that one `Batched` handler takes together: new deliveries (a
+        retried message goes alone: its failures are counted per message) of one stream, well formed, of
+        one type; None when fewer than two."""
+        first = messages[start]
+        if first.stream not in self._batching:
+            return None
+        handlers = self.streams[first.stream]
+        events: list[Event] = []
+        batched: Batched | None = None
+        for message in messages[start:]:
+            if message.retried or message.stream != first.stream:
+                break
+            try:
+                event = Event.from_fields(message.fields)
+            except Exception:
+                break  # handled alone (to the dead letters)
+            handler = handlers.get(event.type)
+            if not isinstance(handler, Batched) or (events and event.type != events[0].type):
+                break
+            batched = handler
+            events.append(event)
+        return (batched, events) if batched is not None and len(events) > 1 else None
+
+    async def _handle_batch(
+        self, messages: list[StreamMessage], handler: Batched, events: list[Event]
+    ) -> bool:
+        """Apply a batch (`_batch_at`); False when it failed, its messages then to be handled one by one."""
+        self._current = (messages[0].stream, messages[0].id)
+        try:
+            applied = await self.apply_many(events, handler)
+        except HandlerFailed as exc:
+            logger.info(
+                "consumer %s: a batch of %d events failed (%s); applying them one by one",
+                self.group,
+                len(events),
+                exc,
+            )
+            return False
+        finally:
+            self._current = None
+        if applied and self.metrics is not None:
+            self.metrics.processed.labels(self.group, events[0].type).inc(applied)
         return True
 
     async def _handle(self, message: StreamMessage) -> bool:
@@ -258,10 +344,29 @@ class Consumer:
         batch: what is left stays pending and is retried once it ends."""
         done: dict[str, list[str]] = {}
         cleared: list[str] = []
+
+        def handled(message: StreamMessage) -> None:
+            self.retries.pop((message.stream, message.id), None)
+            done.setdefault(message.stream, []).append(message.id)
+            if message.retried:
+                cleared.append(self._failure_field(message))
+
+        index = 0
+        alone_until = 0  # the messages of a batch that failed are handled one by one
         try:
-            for index, message in enumerate(messages):
+            while index < len(messages):
                 try:
-                    ok = await self._handle(message)
+                    batch = self._batch_at(messages, index) if index >= alone_until else None
+                    if batch is not None:
+                        handler, events = batch
+                        taken = messages[index : index + len(events)]
+                        if await self._handle_batch(taken, handler, events):
+                            for message in taken:
+                                handled(message)
+                            index += len(taken)
+                            continue
+                        alone_until = index + len(taken)
+                    ok = await self._handle(messages[index])
                 except BaseException:
                     # Not handled: retried after the outage (or by whoever claims it if we are stopping).
                     for rest in messages[index:]:
@@ -270,10 +375,8 @@ class Consumer:
                         )
                     raise
                 if ok:
-                    self.retries.pop((message.stream, message.id), None)
-                    done.setdefault(message.stream, []).append(message.id)
-                    if message.retried:
-                        cleared.append(self._failure_field(message))
+                    handled(messages[index])
+                index += 1
         finally:
             if done:
                 await self._ack(done, cleared)

@@ -14,6 +14,21 @@ from shared.outbox import EVENT_BUS, Event
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that can also apply several events of its type at once (`many`: events in stream order, each
+    new to the group), in one transaction with their processed rows: one transaction and one statement for a
+    burst of frequent events instead of one each. Called with one event it is an ordinary `Handler` (a
+    retry, a dead letter's replay, a batch that failed: the consumer then applies its events one by one, so
+    a bad event fails alone)."""
+
+    many: Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
+
+    async def __call__(self, session: AsyncSession, event: Event) -> None:
+        await self.many(session, [event])
+
+
 PROCESSED_EVENTS_TABLE = "processed_events"
 
 

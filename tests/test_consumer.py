@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from shared.deadletters import DeadLetterQueue
 from shared.errors import NotFound
 from shared.metrics import ConsumerMetrics
 from shared.outbox import Event, stream_name
-from shared.subscriptions import ConsumerSpec, Subscription, processed_events_table
+from shared.subscriptions import Batched, ConsumerSpec, Subscription, processed_events_table
 from shared.testing import scratch_database
 
 metadata = new_metadata()
@@ -255,6 +255,70 @@ async def test_a_new_group_reads_the_streams_history(setup):
     await drain(setup.consumer())
 
     assert await setup.db.effect_numbers() == [1, 2, 3]
+
+
+def batched_spec(setup: Setup, batches: list[list[int]]) -> ConsumerSpec:
+    """The setup's group with the script's handler declared `Batched`: each call's numbers in `batches`."""
+
+    async def handle_many(session: AsyncSession, events: Sequence[Event]) -> None:
+        batches.append([event.payload["n"] for event in events])
+        for event in events:
+            await setup.script.handle(session, event)
+
+    return ConsumerSpec(
+        group=setup.group,
+        subscriptions=[Subscription(setup.producer, {"ThingHappened": Batched(handle_many)})],
+        processed=processed,
+        max_attempts=setup.max_attempts,
+    )
+
+
+async def test_a_batched_handler_takes_a_run_of_new_events_at_once_and_each_event_once(setup):
+    # Given five events, the third delivered twice (a relay that published it again), and one already applied,
+    batches: list[list[int]] = []
+    events = await setup.publish(1, 2, 3, 4, 5)
+    await setup.redis.xadd(setup.stream, events[2].to_fields())
+    async with setup.db.sessions() as session, session.begin():
+        await session.execute(processed.insert().values(group=setup.group, event_id=events[4].id))
+
+    # when a Batched handler's group consumes them in one read,
+    consumer = Consumer(
+        batched_spec(setup, batches), setup.db.sessions, setup.redis, setup.prefix, block_ms=20
+    )
+    await drain(consumer)
+
+    # it was called once, with each event new to the group once, in stream order; all are acknowledged.
+    assert batches == [[1, 2, 3, 4]]
+    assert await setup.db.effect_numbers() == [1, 2, 3, 4]
+    assert await setup.db.count(processed) == 5
+    assert await setup.pending() == 0
+
+
+async def test_a_failed_batch_is_applied_one_by_one_so_only_its_bad_event_fails(setup):
+    # Given a Batched handler that fails on event 3,
+    setup.max_attempts = 2
+    setup.script.broken_numbers = {3}
+    batches: list[list[int]] = []
+    consumer = Consumer(
+        batched_spec(setup, batches),
+        setup.db.sessions,
+        setup.redis,
+        setup.prefix,
+        block_ms=20,
+        retry_base=0.02,
+    )
+    await setup.publish(1, 2, 3, 4)
+
+    await drain(consumer, rounds=500)
+
+    # the batch rolled back whole, then each event went alone: the others applied once, event 3 retried and
+    # dead-lettered.
+    assert batches[0] == [1, 2, 3, 4]
+    assert batches[1:] == [[1], [2], [3], [4], [3]]
+    assert await setup.db.effect_numbers() == [1, 2, 4]
+    assert await setup.pending() == 0
+    (dead,) = await DeadLetterQueue(consumer).list()
+    assert dead.attempts == 2
 
 
 # --- acknowledgement after the commit, retries --------------------------------------------------------------

@@ -128,13 +128,16 @@ class Saga:
         self._created[created.order.id] = created
         return self.start(created.order.id, announced=True)
 
-    async def wait(self, order_id: uuid.UUID, seconds: float) -> None:
+    async def wait(self, order_id: uuid.UUID, seconds: float, created: CreatedOrder | None = None) -> None:
         """Until the saga ends, or `seconds`. Its run here is awaited; but a run can end here with the saga
         unfinished (its lease lapsed on a loaded machine and a recovery took it over, here or in another
-        process), so the database says whether it ended, polled while the saga goes on elsewhere."""
+        process), so the database says whether it ended, polled while the saga goes on elsewhere. Not asked
+        when the run here confirmed the order it `created`: the statement that confirmed it ended the saga."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             ran_here = await self.runs.wait_here(order_id, left)
+            if created is not None and created.confirmed is not None:
+                return
             async with self.one_statement() as session:
                 order = await repository.get(session, order_id)
             if order is None or order.saga_state == SagaState.DONE:

@@ -163,7 +163,7 @@ class OrderService:
                 )
             order = existing
         assert order is not None
-        await self.saga.wait(order.id, self.settings.place_order_wait_seconds)
+        await self.saga.wait(order.id, self.settings.place_order_wait_seconds, created)
         return await self.outcome(order.id, created.confirmed if created is not None else None)
 
     async def _create(

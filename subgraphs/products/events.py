@@ -13,14 +13,16 @@ available units for the catalog's "in stock" filter and facets (`search.py` docu
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Iterable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.ids import uuid_or_none
 from shared.outbox import Event
-from shared.subscriptions import ConsumerSpec, Subscription
+from shared.subscriptions import Batched, ConsumerSpec, Subscription
 from subgraphs.products import search_repository
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.models import outbox, processed_events
@@ -103,18 +105,34 @@ async def emit_variant_events(
 STOCK_CHANGED = "StockChanged"
 
 
-async def stock_changed(session: AsyncSession, event: Event) -> None:
-    """Keep the variant's available units as of the event's time: {variantId, productId, available, ...}; an
-    event from before variants names the variant by `productId` (a single-variant product's variant shares
-    its id). A variant products does not know (yet, or any more) is no error: nothing to keep. A payload
-    without a usable id or count is a producer's bug: it fails, and after retries waits in the dead
+def _availability(event: Event) -> tuple[uuid.UUID, int]:
+    """A `StockChanged`'s variant and available units: {variantId, productId, available, ...}; an event from
+    before variants names the variant by `productId` (a single-variant product's variant shares its id). A
+    payload without a usable id or count is a producer's bug: it fails, and after retries waits in the dead
     letters."""
     payload = event.payload
     variant_id = uuid_or_none(payload.get("variantId") or payload.get("productId"))
     available = payload.get("available")
     if variant_id is None or type(available) is not int:
         raise ValueError(f"StockChanged {event.id} without a variant id or an integer `available`")
-    await search_repository.record_availability(session, variant_id, available, event.occurred_at)
+    return variant_id, available
+
+
+async def stock_changed_many(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Keep each variant's available units as of its newest event (a level of a later moment kept already
+    stays). A variant products does not know (yet, or any more) is no error: nothing to keep. A burst of
+    changes (two per order: reserved, then confirmed) is one statement."""
+    levels: dict[uuid.UUID, tuple[int, datetime]] = {}
+    for event in events:
+        variant_id, available = _availability(event)
+        kept = levels.get(variant_id)
+        if kept is None or kept[1] <= event.occurred_at:  # one moment twice: the later in the stream
+            levels[variant_id] = (available, event.occurred_at)
+    await search_repository.record_availabilities(session, levels)
+
+
+# One event or a burst of them (`shared.consumer` applies a run of them in one transaction).
+stock_changed = Batched(stock_changed_many)
 
 
 # The consumer group of products on its own stream (its dead letters: `<prefix>deadletter:products`).

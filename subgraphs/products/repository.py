@@ -154,13 +154,22 @@ def _variant_select() -> Select[Any]:
     return select(*_variant_columns()).join(Product, Product.id == ProductVariant.product_id)
 
 
+# The two reads of variants by a list of ids, built once (the ids bound at execution): the catalog read of
+# every order asks for one of them.
+_VARIANTS_BY_ID = _variant_select().where(
+    ProductVariant.id == any_(bindparam("ids", type_=ARRAY(ProductVariant.id.type)))
+)
+_VARIANTS_OF_PRODUCTS = (
+    _variant_select()
+    .where(ProductVariant.product_id == any_(bindparam("ids", type_=ARRAY(ProductVariant.product_id.type))))
+    .order_by(ProductVariant.product_id, ProductVariant.position, ProductVariant.created_at)
+)
+
+
 async def variants_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[VariantRecord]:
     if not ids:
         return []
-    statement = _variant_select().where(
-        ProductVariant.id == any_(bindparam("ids", list(ids), type_=ARRAY(ProductVariant.id.type)))
-    )
-    return [VariantRecord(*row) for row in (await session.execute(statement)).all()]
+    return [VariantRecord(*row) for row in (await session.execute(_VARIANTS_BY_ID, {"ids": list(ids)})).all()]
 
 
 async def variants_of_products(
@@ -169,15 +178,8 @@ async def variants_of_products(
     """Every variant (archived ones too) of the products, in each product's order (position, then age)."""
     if not product_ids:
         return []
-    statement = (
-        _variant_select()
-        .where(
-            ProductVariant.product_id
-            == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductVariant.product_id.type)))
-        )
-        .order_by(ProductVariant.product_id, ProductVariant.position, ProductVariant.created_at)
-    )
-    return [VariantRecord(*row) for row in (await session.execute(statement)).all()]
+    rows = (await session.execute(_VARIANTS_OF_PRODUCTS, {"ids": list(product_ids)})).all()
+    return [VariantRecord(*row) for row in rows]
 
 
 async def options_of_products(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> list[ProductOption]:

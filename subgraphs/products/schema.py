@@ -156,6 +156,8 @@ class ProductVariant:
         directives=[ListSize(assumed_size=3)],
     )
     async def selected_options(self, info: Info) -> list[SelectedOption]:
+        if len(self.option_values) < 2:  # no order to give (a product sold as one thing has none): no read
+            return [SelectedOption(name=name, value=value) for name, value in self.option_values.items()]
         # Stored as a JSON object (which keeps no order): the product's options give the order.
         options = await info.context.loaders.options.load(self.product_id)
         order = {option.name: index for index, option in enumerate(options)}

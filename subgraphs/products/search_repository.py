@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy import update as sql_update
@@ -479,3 +480,34 @@ async def record_availability(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+# Each variant's kept level, as of when: one statement whatever their number (arrays bound, so one prepared
+# statement serves every batch size).
+_RECORD_AVAILABILITIES = text(
+    """
+    UPDATE product_variants AS variant
+    SET available_units = level.available, availability_at = level.at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:available AS integer[]), CAST(:ats AS timestamptz[]))
+        AS level(id, available, at)
+    WHERE variant.id = level.id AND (variant.availability_at IS NULL OR variant.availability_at <= level.at)
+    """
+)
+
+
+async def record_availabilities(
+    session: AsyncSession, levels: Mapping[uuid.UUID, tuple[int, datetime]]
+) -> int:
+    """`record_availability` for several variants at once ({variant id: (available, as of when)}), in one
+    statement; how many changed. (Its `updated_at` is left alone: not a change of the variant itself.)"""
+    if not levels:
+        return 0
+    result = await session.execute(
+        _RECORD_AVAILABILITIES,
+        {
+            "ids": list(levels),
+            "available": [max(available, 0) for available, _ in levels.values()],
+            "ats": [at for _, at in levels.values()],
+        },
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

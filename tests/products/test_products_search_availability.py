@@ -95,6 +95,40 @@ async def test_an_older_event_never_overwrites_a_newer_one(gql, admin_token, pro
     assert await availability(products_db, small.id) == (2, now)
 
 
+async def test_a_burst_of_events_keeps_each_variants_newest_level_in_one_go(gql, admin_token, products_db):
+    # Given one burst (the consumer's batch) with two variants' events, the small one's out of order and its
+    # newest level then restated at the same moment, and an event of a variant products does not know,
+    small, large = await two_variant_product(gql, admin_token, products_db)
+    now = datetime.now(UTC)
+    burst = [
+        stock_event({"variantId": str(small.id), "available": 5}, now),
+        stock_event({"variantId": str(large.id), "available": 8}, now - timedelta(seconds=2)),
+        stock_event({"variantId": str(small.id), "available": 9}, now - timedelta(seconds=1)),
+        stock_event({"variantId": str(uuid.uuid4()), "available": 1}, now),
+        stock_event({"variantId": str(small.id), "available": 4}, now),
+    ]
+
+    async with products_db() as session, session.begin():
+        await stock_changed.many(session, burst)
+
+    # each known variant keeps its newest event's level (of one moment, the later in the stream).
+    assert await availability(products_db, small.id) == (4, now)
+    assert await availability(products_db, large.id) == (8, now - timedelta(seconds=2))
+
+
+async def test_a_burst_never_overwrites_a_newer_kept_level(gql, admin_token, products_db):
+    small, _ = await two_variant_product(gql, admin_token, products_db)
+    now = datetime.now(UTC)
+    await apply(products_db, stock_event({"variantId": str(small.id), "available": 2}, now))
+
+    async with products_db() as session, session.begin():
+        await stock_changed.many(
+            session, [stock_event({"variantId": str(small.id), "available": 6}, now - timedelta(seconds=1))]
+        )
+
+    assert await availability(products_db, small.id) == (2, now)
+
+
 async def test_an_unknown_variant_is_ignored(products_db):
     await apply(products_db, stock_event({"variantId": str(uuid.uuid4()), "available": 3}))
 
