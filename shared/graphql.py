@@ -87,7 +87,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Shapes the errors of executed operations (parse errors are shaped by `SubgraphGraphQLRouter`)."""
+    """Shapes the errors of executed operations (parse errors are shaped by `SubgraphGraphQL`)."""
 
     _streamed = False
 
