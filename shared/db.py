@@ -266,36 +266,47 @@ class PreparedRead:
     adapter, result and row objects, the greenlet hop) cost 0.40 ms of CPU per call on a held connection and
     0.9 ms through a session, against 0.2 ms for asyncpg running the same SQL (a search page, 21 rows).
 
-    Only statements that need nothing of SQLAlchemy at execution qualify, checked at the first run: no
-    parameter or result column converted by its type, no list expanded into the SQL (`IN` takes an array:
-    `= ANY(...)`), and a read (`reading_only`'s guard does not see the driver)."""
+    Only statements that need nothing more of SQLAlchemy at execution qualify, checked at the first run: no
+    result column converted by its type, no list expanded into the SQL (`IN` takes an array: `= ANY(...)`),
+    and a read (`reading_only`'s guard does not see the driver). Parameters are converted by their types'
+    bind processors, as SQLAlchemy would."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        # (SQL, parameter names in order, the statement's own values) once compiled; None: not preparable.
-        self._compiled: tuple[str, tuple[str, ...], dict[str, Any]] | bool | None = False
+        # (SQL, (name, its type's conversion or None) in order, the statement's own values) once compiled;
+        # None: not preparable.
+        self._compiled: _DriverForm | bool | None = False
 
     async def rows(self, session: AsyncSession, values: Mapping[str, Any]) -> Sequence[Any]:
         if isinstance(session, ReadingSession) and not (session.new or session.dirty or session.deleted):
             if self._compiled is False:
                 self._compiled = _driver_form(self.statement, session.bind.dialect)  # type: ignore[union-attr]
             if isinstance(self._compiled, tuple):
-                sql, names, defaults = self._compiled
-                args = [values[name] if name in values else defaults[name] for name in names]
+                sql, parameters, defaults = self._compiled
+                args = [values[name] if name in values else defaults[name] for name, _ in parameters]
+                for index, (_, convert) in enumerate(parameters):
+                    if convert is not None:
+                        args[index] = convert(args[index])
                 return await session.driver_rows(sql, args)
         return (await session.execute(self.statement, values)).all()
 
 
-def _driver_form(statement: Executable, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]] | None:
+_DriverForm = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...], dict[str, Any]]
+
+
+def _driver_form(statement: Executable, dialect: Any) -> _DriverForm | None:
     compiled: Any = statement.compile(dialect=dialect)
     sql = str(compiled)
     if compiled.isinsert or compiled.isupdate or compiled.isdelete or not _READ.match(sql):
         raise ReadOnlyViolation(f"a write prepared as a read: {sql[:60]!r}")
-    if compiled.post_compile_params or compiled.literal_execute_params or compiled._bind_processors:
+    if compiled.post_compile_params or compiled.literal_execute_params:
         return None
     if any(type_._cached_result_processor(dialect, None) for *_, type_ in compiled._result_columns):
         return None
-    return sql, tuple(compiled.positiontup or ()), dict(compiled.params)
+    # Each parameter's conversion by its type, as SQLAlchemy applies it (an ARRAY's makes a list).
+    conversions = compiled._bind_processors
+    parameters = tuple((name, conversions.get(name)) for name in compiled.positiontup or ())
+    return sql, parameters, dict(compiled.params)
 
 
 def interval_seconds(seconds: float) -> ColumnElement[timedelta]:

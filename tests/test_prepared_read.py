@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
+    ARRAY,
     Column,
     Integer,
     MetaData,
     String,
     Table,
+    any_,
     bindparam,
     event,
     insert,
@@ -124,6 +126,24 @@ async def test_elsewhere_it_runs_through_the_session(engine: AsyncEngine) -> Non
         # here the reading session refuses the write
         with pytest.raises(ReadOnlyViolation):
             await prepared.rows(session, {"minimum": 4})
+
+
+async def test_parameters_are_converted_by_their_types_on_the_driver_too(engine: AsyncEngine) -> None:
+    # Given a statement taking an array (one parameter whatever the number of ids), in a reading session
+    among = (
+        select(items.c.id)
+        .where(items.c.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+        .order_by(items.c.id)
+    )
+    seen = statements_seen(engine)
+    async with create_sessionmaker(reading_only(engine), reading=True)() as session:
+        # When it runs with ids of several numbers
+        two = await PreparedRead(among).rows(session, {"ids": (2, 4)})
+        none = await PreparedRead(among).rows(session, {"ids": []})
+
+    # Then the driver ran it, the ids converted as SQLAlchemy would
+    assert [row[0] for row in two] == [2, 4] and none == []
+    assert seen == []
 
 
 async def test_a_session_holding_a_connection_reads_on_that_one(engine: AsyncEngine) -> None:

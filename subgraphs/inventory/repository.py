@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import PreparedRead
 from subgraphs.inventory.models import Reservation, ReservationLine, Restock, StockItem, StockMovement
 
 # The tables themselves (not the ORM entities) for the saga's hot statements: a statement of ORM attributes
@@ -122,9 +123,8 @@ _RESERVATION = tuple(_reservations.c[column.key] for column in _RESERVATION_COLU
 
 
 def _level(row: Any) -> StockLevel:
-    return StockLevel(
-        row.variant_id, row.product_id, row.on_hand, row.reserved, row.variant_active, row.product_active
-    )
+    """A row of `_LEVEL_COLUMNS` (or `_STOCK_LEVEL`) by position: SQLAlchemy's rows or the driver's."""
+    return StockLevel(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
@@ -135,12 +135,26 @@ def uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
 # --- stock rows ------------------------------------------------------------------------------------------
 
 
+# The stock reads of a page (`Product.stock` of 20 entities), built once: one array parameter whatever the
+# number of ids, run on the driver in a query (`shared.db.PreparedRead`).
+_LEVELS = PreparedRead(select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(uuid_array("ids", []))))
+_PRODUCT_STOCK = PreparedRead(
+    select(
+        StockItem.product_id,
+        func.sum(StockItem.on_hand).label("on_hand"),
+        func.sum(StockItem.reserved).label("reserved"),
+        func.bool_or(and_(_SELLABLE, StockItem.on_hand > StockItem.reserved)).label("in_stock"),
+    )
+    .where(StockItem.product_id == any_(uuid_array("ids", [])))
+    .group_by(StockItem.product_id)
+)
+
+
 async def get_levels(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StockLevel]:
     """The stock rows of `variant_ids` in one statement; variants without a row are absent."""
     if not variant_ids:
         return {}
-    statement = select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)))
-    return {row.variant_id: _level(row) for row in (await session.execute(statement)).all()}
+    return {row[0]: _level(row) for row in await _LEVELS.rows(session, {"ids": list(variant_ids)})}
 
 
 async def get_product_stock(
@@ -150,20 +164,9 @@ async def get_product_stock(
     absent."""
     if not product_ids:
         return {}
-    in_stock = func.bool_or(and_(_SELLABLE, StockItem.on_hand > StockItem.reserved))
-    statement = (
-        select(
-            StockItem.product_id,
-            func.sum(StockItem.on_hand).label("on_hand"),
-            func.sum(StockItem.reserved).label("reserved"),
-            in_stock.label("in_stock"),
-        )
-        .where(StockItem.product_id == any_(uuid_array("ids", product_ids)))
-        .group_by(StockItem.product_id)
-    )
     return {
-        row.product_id: ProductStock(row.product_id, int(row.on_hand), int(row.reserved), bool(row.in_stock))
-        for row in (await session.execute(statement)).all()
+        row[0]: ProductStock(row[0], int(row[1]), int(row[2]), bool(row[3]))
+        for row in await _PRODUCT_STOCK.rows(session, {"ids": list(product_ids)})
     }
 
 
