@@ -50,9 +50,10 @@ REFUSED = Refused()
 
 
 class Plans:
-    """Plans kept by the parsed field they answer and its parent type: the parser's cache (Strawberry's
-    ParserCache) hands the same nodes for the same operation, so each is planned once, not per request. At
-    `limit` plans (one per distinct field of the cached operations) they are all dropped and made again."""
+    """Plans kept by the parsed field they answer and its parent type: the parse cache
+    (`shared.graphql.Documents`) hands the same nodes for the same operation, so each is planned once, not per
+    request. At `limit` plans (one per distinct field of the cached operations) all are dropped and made
+    again."""
 
     def __init__(self, limit: int = 20_000) -> None:
         self.limit = limit
