@@ -226,10 +226,10 @@ class Documents(SchemaExtension):
     past that, the least recent parses go, and all validations are dropped and made again).
 
     One extension for both: Strawberry runs each extension's hooks for each phase of every request (one
-    extension fewer: 2.5% fewer instructions for a trivial request). Validation is kept by the document's identity, which the parse
-    cache hands again for the same text (Strawberry's ValidationCache keys an `lru_cache` by the document,
-    and graphql-core's nodes are dataclasses hashing every field: the whole document was hashed again on
-    every request, 68 nodes for a listing)."""
+    extension fewer: 2.5% fewer instructions for a trivial request). Validation is kept by the document's
+    identity, which the parse cache hands again for the same text (Strawberry's ValidationCache keys an
+    `lru_cache` by the document, and graphql-core's nodes are dataclasses hashing every field: the whole
+    document was hashed again on every request, 68 nodes for a listing)."""
 
     LIMIT = 1024
     _parse = staticmethod(lru_cache(maxsize=LIMIT)(parse))
