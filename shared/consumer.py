@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -166,31 +166,17 @@ class Consumer:
         """Record the event as processed and run its handler, in one transaction. Returns False (and runs
         nothing) when the group has processed it before. Raises `HandlerFailed` when the handler or its commit
         failed; anything else (the database unreachable) is an outage."""
-        table = self.processed
-        phase = "begin"
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                inserted = await session.execute(
-                    pg_insert(table)
-                    .values(group=self.group, event_id=event.id)
-                    .on_conflict_do_nothing()
-                    .returning(table.c.event_id)
-                )
-                if inserted.first() is None:
-                    return False
-                phase = "handler"
-                await handler(session, event)
-                phase = "commit"
-        except Exception as exc:
-            if phase == "begin" or _is_outage(exc):
-                raise
-            raise HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
-        return True
+        return await self._apply([event], lambda session, fresh: handler(session, fresh[0])) == 1
 
     async def apply_many(self, events: list[Event], handler: Batched) -> int:
         """`apply` for several events of one `Batched` handler: their processed rows and the handler's effect
         for those new to the group, in one transaction. Returns how many were new. Raises `HandlerFailed`
         like `apply` (nothing of the batch is then applied)."""
+        return await self._apply(events, handler.many)
+
+    async def _apply(
+        self, events: list[Event], run: Callable[[AsyncSession, list[Event]], Awaitable[None]]
+    ) -> int:
         table = self.processed
         phase = "begin"
         try:
@@ -209,7 +195,7 @@ class Consumer:
                         fresh.append(event)
                 if fresh:
                     phase = "handler"
-                    await handler.many(session, fresh)
+                    await run(session, fresh)
                     phase = "commit"
         except Exception as exc:
             if phase == "begin" or _is_outage(exc):
