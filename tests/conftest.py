@@ -187,8 +187,10 @@ def settings_for(name: str, **overrides: Any) -> ServiceSettings:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests (processes of their own, a minute or so each) first, so that under xdist they start
-    while the quick ones fill the other worker, instead of running alone at the end."""
+    """The slow tests (processes of their own, a minute or so each) first. Under `make test` (xdist, `--dist
+    loadfile`) this orders the tests of a file only: xdist hands out the files with most tests first, which
+    spreads the slow files over the run. Handed out in this order instead (`--no-loadscope-reorder`), they all
+    ran together on 2 cores, 3-5x slower, and a SIGKILL test's orders process missed its readiness wait."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
