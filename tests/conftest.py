@@ -154,6 +154,10 @@ TEST_SUBGRAPHS: tuple[str, ...] = tuple(
 
 # Timings of the stack's services in tests.
 TEST_OVERRIDES: dict[str, dict[str, Any]] = {
+    # argon2id at its cheapest (t=1, m=8 MiB: 5 ms a hash here, 31 ms at the production m=19 MiB, t=2): the
+    # suite registers and signs in hundreds of accounts. The tests of the hashing itself read the configured
+    # cost from the settings (tests/users/test_users_register.py, test_users_login.py).
+    "users": {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8 * 1024},
     # Reads and searches reach the outbox within a quarter second.
     "products": {"activity_flush_seconds": 0.25},
     # `tok_timeout` hangs past what an impatient saga waits (tests/orders/conftest.py), not for minutes.
@@ -183,8 +187,10 @@ def settings_for(name: str, **overrides: Any) -> ServiceSettings:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests (processes of their own, a minute or so each) first, so that under xdist they start
-    while the quick ones fill the other worker, instead of running alone at the end."""
+    """The slow tests (processes of their own, a minute or so each) first. Under `make test` (xdist, `--dist
+    loadfile`) this orders the tests of a file only: xdist hands out the files with most tests first, which
+    spreads the slow files over the run. Handed out in this order instead (`--no-loadscope-reorder`), they all
+    ran together on 2 cores, 3-5x slower, and a SIGKILL test's orders process missed its readiness wait."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
@@ -314,9 +320,9 @@ def resets(engines: dict[str, AsyncEngine]) -> list[DatabaseReset]:
 
 
 async def reset_state(resets: list[DatabaseReset], redis: Redis) -> None:
-    """Empty every table (but Alembic's) of every database (db_reset.py) and this worker's Redis keys."""
-    await asyncio.gather(*(reset() for reset in resets))
-    await delete_keys(redis)
+    """Empty every table (but Alembic's) of every database (db_reset.py) and this worker's Redis keys, all at
+    once (the Redis scan waited for the databases: 5 ms more per test)."""
+    await asyncio.gather(*(reset() for reset in resets), delete_keys(redis))
 
 
 class GraphQLResponse:

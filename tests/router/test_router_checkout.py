@@ -342,14 +342,20 @@ async def test_each_refused_checkout_changes_nothing(client: httpx.AsyncClient, 
     assert (extensions["reason"], extensions["field"]) == ("LINE_UNAVAILABLE", "lineId")
 
 
-async def test_a_voucher_limited_to_10_uses_discounts_exactly_10_of_100_concurrent_checkouts(
+# Customers checking out at once with a voucher of 10 uses. Thirty race as a hundred did, at a third of the
+# sagas: a service's pool holds 4 connections in tests (tests/conftest.py), so no more reach PostgreSQL at
+# once either way.
+VOUCHER_CUSTOMERS = 30
+
+
+async def test_a_voucher_limited_to_10_uses_discounts_exactly_10_of_30_concurrent_checkouts(
     client: httpx.AsyncClient, issuer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 100 customers behind one test address: the per-address limit on voucher tries is not what is tested.
+    # 30 customers behind one test address: the per-address limit on voucher tries is not what is tested.
     monkeypatch.setattr(carts, "VOUCHER_TRIES_PER_ADDRESS", Limit(1000, 600))
     store = await open_store(client, issuer, "NL", "DK", [1000])
     code, promotion = await voucher(client, store, usageLimit=10)
-    customers = [customer_token(issuer) for _ in range(100)]
+    customers = [customer_token(issuer) for _ in range(VOUCHER_CUSTOMERS)]
 
     async def cart_with_the_voucher(customer: str) -> str:
         await call(client, ADD, {"p": store.products[0], "q": 1}, customer)
@@ -373,7 +379,7 @@ async def test_a_voucher_limited_to_10_uses_discounts_exactly_10_of_100_concurre
     assert len(orders) == 10 and all(order["discountTotal"]["amount"] == 100 for order in orders)
     assert {(e["code"], e["reason"]) for e in errors} == {("CONFLICT", "VOUCHER_USED_UP")} and len(
         errors
-    ) == 90
+    ) == VOUCHER_CUSTOMERS - 10
     assert await used(client, store, promotion) == 10
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import text
 from users_api import ME, PASSWORD, REGISTER, Accounts
 
 from subgraphs.users import repository
-from subgraphs.users.settings import UsersSettings
 
 
 def register_variables(email: str, password: str = PASSWORD, name: str = "Test User") -> dict:
@@ -129,7 +128,7 @@ async def test_register_refuses_a_blank_or_overlong_name(gql, name: str) -> None
 
 
 async def test_register_stores_an_argon2id_hash_with_the_configured_cost(
-    accounts: Accounts, users_sessions
+    accounts: Accounts, users_sessions, api
 ) -> None:
     await accounts.register("hashed@example.com")
 
@@ -137,7 +136,7 @@ async def test_register_stores_an_argon2id_hash_with_the_configured_cost(
         stored = await session.scalar(
             text("SELECT password_hash FROM users WHERE email = 'hashed@example.com'")
         )
-    settings = UsersSettings()
+    settings = api.settings["users"]  # the stack's (tests/conftest.py configures a cheap cost)
     expected = f"$argon2id$v=19$m={settings.argon2_memory_cost_kib},t={settings.argon2_time_cost},"
     assert stored.startswith(expected + f"p={settings.argon2_parallelism}$")
     assert PASSWORD not in stored
