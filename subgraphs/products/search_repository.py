@@ -31,7 +31,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -458,30 +457,6 @@ async def count(session: AsyncSession, filters: ProductFilter, sort: ProductSort
 # --- availability (kept from inventory's StockChanged) ------------------------------------------------------
 
 
-async def record_availability(
-    session: AsyncSession, variant_id: uuid.UUID, available: int, at: datetime
-) -> bool:
-    """Keep a variant's available units as of `at`, unless a level of a later moment is kept already (events
-    may arrive out of order: a retried one after its successors). False when nothing changed: an unknown
-    variant, or an older event."""
-    statement = (
-        sql_update(ProductVariant)
-        .where(
-            ProductVariant.id == variant_id,
-            or_(ProductVariant.availability_at.is_(None), ProductVariant.availability_at <= at),
-        )
-        .values(
-            available_units=max(available, 0),
-            availability_at=at,
-            # Not a change of the variant itself: its updated_at stays what the catalog's last edit set.
-            updated_at=ProductVariant.updated_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
-
-
 # Each variant's kept level, as of when: one statement whatever their number (arrays bound, so one prepared
 # statement serves every batch size).
 _RECORD_AVAILABILITIES = text(
@@ -498,8 +473,10 @@ _RECORD_AVAILABILITIES = text(
 async def record_availabilities(
     session: AsyncSession, levels: Mapping[uuid.UUID, tuple[int, datetime]]
 ) -> int:
-    """`record_availability` for several variants at once ({variant id: (available, as of when)}), in one
-    statement; how many changed. (Its `updated_at` is left alone: not a change of the variant itself.)"""
+    """Keep each variant's available units as of when ({variant id: (available, as of when)}), unless a level
+    of a later moment is kept already (events may arrive out of order: a retried one after its successors),
+    in one statement; how many changed (an unknown variant, or an older level, changes nothing). Its
+    `updated_at` is left alone: not a change of the variant itself."""
     if not levels:
         return 0
     result = await session.execute(
@@ -511,3 +488,10 @@ async def record_availabilities(
         },
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def record_availability(
+    session: AsyncSession, variant_id: uuid.UUID, available: int, at: datetime
+) -> bool:
+    """`record_availabilities` for one variant: whether it changed."""
+    return await record_availabilities(session, {variant_id: (available, at)}) == 1
