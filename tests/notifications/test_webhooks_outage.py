@@ -18,10 +18,9 @@ from webhook_receiver import Receiver, WebhookApi, webhook_verify
 from shared.outbox import Event
 from subgraphs.notifications.webhooks_events import ALLOWED_EVENTS
 
-# The receiver's outage; the whole test takes about this plus 10 s. The was 30 s; with retries capped
-# at 1 s below, 10 s already sees each delivery fail a dozen times at the cap, and what is proven (none lost,
-# none twice, in order, never DEAD) does not grow with the length: a third of the wait.
-OUTAGE_SECONDS = 10.0
+# The outage; the whole test takes about this plus 10 s. (10 s with retries capped at 1 s was tried:
+# at the end of a loaded CI run the events of the 20 orders then did not all reach the receiver in 20 s.)
+OUTAGE_SECONDS = 30.0
 ORDERS = 20
 
 
@@ -47,12 +46,12 @@ async def undelivered(shop: Shop, webhook_id: str) -> int:
 async def test_a_receiver_down_while_20_orders_are_placed_gets_every_event_once_and_in_order_after(
     api: Any, shop: Shop, gql: Any, issuer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Retries at most 1 s apart, never DEAD within the outage.
+    # Retries at most 2 s apart, never DEAD within the outage.
     settings = api.settings["notifications"]
     for name, value in {
         "webhook_poll_seconds": 0.05,
         "webhook_retry_initial_seconds": 0.25,
-        "webhook_retry_max_seconds": 1.0,
+        "webhook_retry_max_seconds": 2.0,
         "webhook_max_attempts": 10_000,
     }.items():
         monkeypatch.setattr(settings, name, value)
