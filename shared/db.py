@@ -155,9 +155,7 @@ class RequestSession(AsyncSession):
         self._holder: asyncio.Task[Any] | None = None
 
 
-def _taking_turns(name: str) -> Callable[..., Awaitable[Any]]:
-    operation = getattr(AsyncSession, name)
-
+def _taking_turns(operation: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(operation)
     async def take_turn(self: RequestSession, *args: Any, **kwargs: Any) -> Any:
         task = asyncio.current_task()
@@ -177,7 +175,7 @@ for _name in (
     "execute", "scalar", "scalars", "get", "get_one", "stream", "stream_scalars", "delete", "merge", "flush",
     "refresh", "run_sync", "commit", "rollback", "close", "connection",
 ):  # fmt: skip
-    setattr(RequestSession, _name, _taking_turns(_name))
+    setattr(RequestSession, _name, _taking_turns(getattr(AsyncSession, _name)))
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -218,17 +216,6 @@ class ReadingSession(RequestSession):
     runs on its connection's driver."""
 
     async def driver_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        task = asyncio.current_task()
-        if self._holder is task:
-            return await self._driver_rows(sql, args)
-        async with self._turn:
-            self._holder = task
-            try:
-                return await self._driver_rows(sql, args)
-            finally:
-                self._holder = None
-
-    async def _driver_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
         if self.sync_session.in_transaction():
             # The session holds a connection already (an earlier statement of this request): that one.
             connection = await AsyncSession.connection(self)
@@ -252,6 +239,8 @@ class ReadingSession(RequestSession):
             # greenlet: a pool already full closes it, which is I/O.
             await greenlet_spawn(raw.close)
 
+
+ReadingSession.driver_rows = _taking_turns(ReadingSession.driver_rows)  # type: ignore[method-assign]
 
 # A connection that broke under a statement: dropped from the pool.
 _BROKEN = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
