@@ -152,6 +152,12 @@ class Outbox:
             )
         )
 
+    async def write_many(self, session: AsyncSession, events: list[Event]) -> None:
+        """Write `events` in `session`'s transaction in one statement, in the order given: a batch (the
+        catalog's activity) in one round trip instead of one per event."""
+        if events:
+            await session.execute(text(insert_events_sql("events")), {"events": events_json(events)})
+
 
 def insert_events_sql(events_param: str, source: str | None = None) -> str:
     """An `INSERT INTO outbox` of the events bound (as `events_json`) to `:events_param`, for a statement that

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,24 @@ async def test_relay_publishes_committed_events_in_order_with_the_full_envelope(
     assert received[0].producer == PRODUCER
     assert received[0].payload == {"n": 0, "colour": "red"}
     assert received[0].aggregate_id == "thing-0"
+
+
+async def test_a_batch_written_in_one_statement_is_published_whole_and_in_the_order_given(
+    outbox_db, redis, stream
+):
+    events = [
+        outbox_db.outbox.event("ThingMade", {"n": n, "at": datetime(2026, 1, 1, tzinfo=UTC)}, aggregate_id=n)
+        for n in range(5)
+    ]
+    async with outbox_db.sessions() as session, session.begin():
+        await outbox_db.outbox.write_many(session, events)
+        await outbox_db.outbox.write_many(session, [])  # nothing to write: no statement, no error
+
+    published = await relay_for(outbox_db, redis, stream).publish_batch()
+
+    assert published == 5
+    assert await stream_events(redis, stream) == events
+    assert events[2].payload == {"n": 2, "at": "2026-01-01T00:00:00+00:00"}
 
 
 async def test_published_events_are_marked_and_not_published_again(outbox_db, redis, stream):
