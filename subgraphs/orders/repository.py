@@ -6,17 +6,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, and_, any_, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
-from shared.db import interval_seconds
+from shared.db import EntityRecords, PreparedRead, interval_seconds
 from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange, SagaState, SagaStep
 
@@ -28,6 +28,19 @@ _ITEM_NAMES = ", ".join(column.name for column in _ITEM_COLUMNS)
 # The record type of the lines' JSON (`jsonb_to_recordset`): each column with its own type.
 _ITEM_RECORD = ", ".join(
     f"{column.name} {column.type.compile(dialect=postgresql.dialect())}" for column in _ITEM_COLUMNS
+)
+
+
+# The read paths' orders and lines (pages, DataLoaders): records, not entities (shared.db.EntityRecords), each
+# statement kept compiled and run on the driver in a query's session (shared.db.PreparedRead).
+ORDERS = EntityRecords(Order)
+ITEMS = EntityRecords(OrderItem)
+_IDS = ARRAY(Order.id.type)
+_BY_IDS = PreparedRead(ORDERS.select().where(Order.id == any_(bindparam("order_ids", type_=_IDS))))
+_ITEMS_OF = PreparedRead(
+    ITEMS.select()
+    .where(OrderItem.order_id == any_(bindparam("order_ids", type_=_IDS)))
+    .order_by(OrderItem.line)
 )
 
 
@@ -124,10 +137,11 @@ async def get(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False)
     return (await session.scalars(statement)).one_or_none()
 
 
-async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Order]:
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """Orders by id, as records (read only: `ORDERS`)."""
     if not ids:
         return []
-    return list((await session.scalars(select(Order).where(Order.id.in_(ids)))).all())
+    return ORDERS.of(await _BY_IDS.rows(session, {"order_ids": list(ids)}))
 
 
 async def update_order(session: AsyncSession, order_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -203,11 +217,11 @@ async def advance_recorded(
     return _order(row) if row is not None else None
 
 
-async def items_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:
-    found: dict[uuid.UUID, list[OrderItem]] = {order_id: [] for order_id in order_ids}
+async def items_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """The lines of each order, in line order, as records (`ITEMS`: a placed order's lines never change)."""
+    found: dict[uuid.UUID, list[Any]] = {order_id: [] for order_id in order_ids}
     if order_ids:
-        statement = select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.line)
-        for item in await session.scalars(statement):
+        for item in ITEMS.of(await _ITEMS_OF.rows(session, {"order_ids": list(order_ids)})):
             found[item.order_id].append(item)
     return found
 
@@ -241,16 +255,35 @@ async def newest_page(
     status: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[Order]:
-    statement = select(Order)
+) -> list[Any]:
+    """A page of orders, newest first (ties by id), as records (read only: `ORDERS`)."""
+    values: dict[str, Any] = {"page_limit": limit}
     if user_id is not None:
-        statement = statement.where(Order.user_id == user_id)
+        values["user_id"] = user_id
     if status is not None:
-        statement = statement.where(Order.status == status)
+        values["status"] = status
     if after is not None:
-        statement = statement.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
-    statement = statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
-    return list((await session.scalars(statement)).all())
+        values["after_at"], values["after_id"] = after
+    return ORDERS.of(
+        await _newest(user_id is not None, status is not None, after is not None).rows(session, values)
+    )
+
+
+@cache
+def _newest(by_user: bool, by_status: bool, after: bool) -> PreparedRead:
+    """The page statement of one shape of filter, built once."""
+    statement = ORDERS.select()
+    if by_user:
+        statement = statement.where(Order.user_id == bindparam("user_id", type_=Order.user_id.type))
+    if by_status:
+        statement = statement.where(Order.status == bindparam("status", type_=Order.status.type))
+    if after:
+        after_at = bindparam("after_at", type_=Order.created_at.type)
+        statement = statement.where(
+            tuple_(Order.created_at, Order.id) < tuple_(after_at, bindparam("after_id", type_=Order.id.type))
+        )
+    limit = bindparam("page_limit", type_=BigInteger)
+    return PreparedRead(statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
 
 
 # --- the saga's steps and leases ---

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
+from shared.db import EntityRecords, PreparedRead
 from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.payments.models import Payment, PaymentStatus, Refund
 
@@ -23,6 +24,33 @@ _PAYMENT_NAMES = ", ".join(column.name for column in _PAYMENT_COLUMNS)
 
 # Statuses of a charge that took money (some of which may have been given back since).
 _MOVED_MONEY = [PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
+# An order's charge that moved money sorts before the others (an array bound, not an expanded IN list: the
+# statement runs on the driver, `PreparedRead`).
+_MOVED_MONEY_FIRST = case(
+    (
+        Payment.status
+        == any_(
+            bindparam(
+                "moved_money", [str(status) for status in _MOVED_MONEY], type_=ARRAY(Payment.status.type)
+            )
+        ),
+        0,
+    ),
+    else_=1,
+)
+
+
+# The read paths' payments (DataLoaders): records, not entities (shared.db.EntityRecords), each statement kept
+# compiled and run on the driver in a query's session (shared.db.PreparedRead).
+PAYMENTS = EntityRecords(Payment)
+_IDS = ARRAY(Payment.id.type)
+_BY_IDS = PreparedRead(PAYMENTS.select().where(Payment.id == any_(bindparam("ids", type_=_IDS))))
+_CHARGES_OF_ORDERS = PreparedRead(
+    PAYMENTS.select()
+    .where(Payment.order_id == any_(bindparam("order_ids", type_=_IDS)))
+    .ext(distinct_on(Payment.order_id))
+    .order_by(Payment.order_id, _MOVED_MONEY_FIRST, Payment.created_at.desc(), Payment.id.desc())
+)
 
 
 async def insert_if_new_key(session: AsyncSession, values: Mapping[str, Any]) -> Payment | None:
@@ -54,43 +82,30 @@ async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = Fals
     return (await session.scalars(statement)).one_or_none()
 
 
-async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Payment]:
-    """Every payment among `ids`, in one statement."""
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """Every payment among `ids`, in one statement, as records (read only: `PAYMENTS`)."""
     if not ids:
         return []
-    statement = select(Payment).where(
-        Payment.id == any_(bindparam("ids", list(ids), type_=ARRAY(Payment.id.type)))
-    )
-    return list((await session.scalars(statement)).all())
+    return PAYMENTS.of(await _BY_IDS.rows(session, {"ids": list(ids)}))
 
 
-async def charges_of_orders(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[Payment]:
+async def charges_of_orders(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[Any]:
     """The charge of each order among `order_ids` that has one, in one statement.
 
     An order normally has one payment (one charge key). Should it have several, the one that moved money
-    (CAPTURED or REFUNDED) wins, then the newest.
+    (CAPTURED or REFUNDED) wins, then the newest. Records (read only: `PAYMENTS`).
     """
     if not order_ids:
         return []
-    moved_money = case((Payment.status.in_(_MOVED_MONEY), 0), else_=1)
-    statement = (
-        select(Payment)
-        .where(
-            Payment.order_id == any_(bindparam("order_ids", list(order_ids), type_=ARRAY(Payment.id.type)))
-        )
-        .ext(distinct_on(Payment.order_id))
-        .order_by(Payment.order_id, moved_money, Payment.created_at.desc(), Payment.id.desc())
-    )
-    return list((await session.scalars(statement)).all())
+    return PAYMENTS.of(await _CHARGES_OF_ORDERS.rows(session, {"order_ids": list(order_ids)}))
 
 
 async def charge_of_order_for_update(session: AsyncSession, order_id: uuid.UUID) -> Payment | None:
     """The order's charge (as `charges_of_orders` picks it), its row locked until the transaction ends."""
-    moved_money = case((Payment.status.in_(_MOVED_MONEY), 0), else_=1)
     chosen = (
         select(Payment.id)
         .where(Payment.order_id == order_id)
-        .order_by(moved_money, Payment.created_at.desc(), Payment.id.desc())
+        .order_by(_MOVED_MONEY_FIRST, Payment.created_at.desc(), Payment.id.desc())
         .limit(1)
         .scalar_subquery()
     )
