@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import any_, func, literal, or_, select, tuple_, update
+from sqlalchemy import ARRAY, any_, bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import EntityRecords, PreparedRead
 from subgraphs.users.emails import skeleton
 from subgraphs.users.models import User
+
+# The read paths' users (the DataLoader of `me` and of every User reference): records, not entities
+# (shared.db.EntityRecords), the statement kept compiled and run on the driver (shared.db.PreparedRead).
+USERS = EntityRecords(User)
+_BY_IDS = PreparedRead(
+    USERS.select().where(User.id == any_(bindparam("user_ids", type_=ARRAY(User.id.type))))
+)
 
 # The unique indexes an address can collide on: itself (case-insensitive), or a look-alike (its skeleton).
 ADDRESS_INDEXES = ("uq_users_lower_email", "uq_users_email_skeleton")
@@ -29,10 +38,11 @@ async def get(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = F
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def get_many(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[User]:
+async def get_many(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """Users by id, as records (read only: `USERS`)."""
     if not user_ids:
         return []
-    return list((await session.scalars(select(User).where(User.id.in_(user_ids)))).all())
+    return USERS.of(await _BY_IDS.rows(session, {"user_ids": list(user_ids)}))
 
 
 async def get_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
