@@ -60,18 +60,23 @@ $(VENV)/.installed: $(LOCK) pyproject.toml setup.py $(wildcard router/execution/
 # requirements ([build-system]), for CPython 3.11 on Linux x86_64 (CI), with the hashes of every file of each
 # pinned version (other platforms install from the same lock). Pins already in the lock stay unless
 # pyproject.toml needs otherwise; `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release,
-# `LOCK_FLAGS='--upgrade-package sqlalchemy'` one package. uv runs from a venv of its own under build/.
+# `LOCK_FLAGS='--upgrade-package sqlalchemy'` one package. $(RUNTIME_LOCK) is the same pins without the extras
+# (the Dockerfile's image installs it). uv runs from a venv of its own under build/.
+RUNTIME_LOCK := requirements/runtime.txt
 LOCK_TOOL := uv==0.13.9
 LOCK_FLAGS ?=
 LOCK_DIR := build/lock
 lock:
-	rm -rf $(LOCK_DIR) && $(PYTHON) -m venv $(LOCK_DIR)/venv
+	test -x $(LOCK_DIR)/venv/bin/python || $(PYTHON) -m venv $(LOCK_DIR)/venv
 	$(LOCK_DIR)/venv/bin/python -m pip install --quiet '$(LOCK_TOOL)'
 	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
 		> $(LOCK_DIR)/build-system.txt
 	$(LOCK_DIR)/venv/bin/uv pip compile --quiet pyproject.toml $(LOCK_DIR)/build-system.txt --extra test --extra bench \
 		--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		--custom-compile-command 'make lock' $(LOCK_FLAGS) --output-file $(LOCK)
+	$(LOCK_DIR)/venv/bin/uv pip compile --quiet pyproject.toml $(LOCK_DIR)/build-system.txt --constraint $(LOCK) \
+		--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command 'make lock' --output-file $(RUNTIME_LOCK)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

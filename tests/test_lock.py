@@ -1,4 +1,5 @@
-"""requirements/lock.txt against pyproject.toml, offline: the lock cannot drift silently.
+"""requirements/lock.txt (and runtime.txt, the same pins without the extras) against pyproject.toml,
+offline: the lock cannot drift silently.
 
 Every requirement of pyproject.toml (its dependencies, the extras the lock covers, the build's own
 requirements) must be pinned in the lock at a version it accepts, and so must every requirement of every
@@ -23,6 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements" / "lock.txt"
+RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
 # The extras `make lock` locks (Makefile: `--extra test --extra bench`).
 LOCKED_EXTRAS = ("test", "bench")
 # `uv pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28`: 3.11 is 3.11.0 to it.
@@ -65,11 +67,11 @@ def parse_lock(text: str) -> dict[NormalizedName, Pin]:
     return pins
 
 
-def roots(pyproject: dict[str, Any]) -> list[tuple[Requirement, str]]:
+def roots(pyproject: dict[str, Any], extras: tuple[str, ...]) -> list[tuple[Requirement, str]]:
     """What pyproject.toml asks for, each with who asks."""
     project = pyproject["project"]
     wanted = [(Requirement(text), "pyproject.toml dependencies") for text in project["dependencies"]]
-    for extra in LOCKED_EXTRAS:
+    for extra in extras:
         extras = project["optional-dependencies"][extra]
         wanted += [(Requirement(text), f"pyproject.toml [{extra}]") for text in extras]
     wanted += [(Requirement(text), "[build-system]") for text in pyproject["build-system"]["requires"]]
@@ -87,11 +89,13 @@ def requires(name: str, version: str) -> list[Requirement]:
     return [Requirement(text) for text in dist.requires or ()]
 
 
-def lock_problems(pyproject: dict[str, Any], lock_text: str) -> list[str]:
-    """What is wrong between pyproject.toml and the lock; empty when they agree."""
+def lock_problems(
+    pyproject: dict[str, Any], lock_text: str, extras: tuple[str, ...] = LOCKED_EXTRAS
+) -> list[str]:
+    """What is wrong between pyproject.toml (with these extras) and a lock; empty when they agree."""
     pins = parse_lock(lock_text)
     problems = [f"{name}=={pin.version} has no hash" for name, pin in pins.items() if not pin.hashes]
-    pending = roots(pyproject)
+    pending = roots(pyproject, extras)
     reached: set[tuple[NormalizedName, frozenset[str]]] = set()
     while pending:
         requirement, wanted_by = pending.pop()
@@ -135,6 +139,14 @@ def read_pyproject() -> dict[str, Any]:
 
 def test_the_lock_pins_exactly_what_pyproject_needs_with_hashes() -> None:
     assert lock_problems(read_pyproject(), LOCK.read_text(encoding="utf-8")) == []
+
+
+def test_the_runtime_lock_pins_the_same_without_the_extras() -> None:
+    runtime_text = RUNTIME_LOCK.read_text(encoding="utf-8")
+    assert lock_problems(read_pyproject(), runtime_text, extras=()) == []
+    full = parse_lock(LOCK.read_text(encoding="utf-8"))
+    runtime = parse_lock(runtime_text)
+    assert {name: runtime[name] for name in runtime} == {name: full[name] for name in runtime}
 
 
 def test_a_dependency_added_to_pyproject_without_relocking_is_found() -> None:
