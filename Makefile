@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 TEST_DEBIAN_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server /usr/sbin/haproxy:haproxy \
 	/usr/sbin/pgbouncer:pgbouncer
 
-.PHONY: up test lint compose bench fuzz clean
+.PHONY: up test lint compose bench fuzz clean lock
 
 up: $(VENV)/.installed node_modules/.installed
 	$(BIN)/myshop up
@@ -44,12 +44,39 @@ FUZZ_OPERATIONS ?= 20000
 fuzz: $(VENV)/.installed
 	$(BIN)/python bench/fuzz_router.py --operations $(FUZZ_OPERATIONS)
 
+# The Python packages: exactly the versions of $(LOCK), each file checked against its hashes (a package the
+# lock lacks fails the install), then the project itself, editable, without resolving anything and built with
+# the locked setuptools and Cython (no isolated build environment fetched unchecked).
 # setup.py compiles the router's hot modules (router/execution/compiled.py HOT_MODULES, all in that folder):
 # an edit there reinstalls, so the tests run what was written (a .py newer than its build runs as Python).
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard router/execution/*.py)
+LOCK := requirements/lock.txt
+$(VENV)/.installed: $(LOCK) pyproject.toml setup.py $(wildcard router/execution/*.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Rewrites $(LOCK) from pyproject.toml: its dependencies, the test and bench extras and the build's own
+# requirements ([build-system]), for CPython 3.11 on Linux x86_64 (CI), with the hashes of every file of each
+# pinned version (other platforms install from the same lock). Pins already in the lock stay unless
+# pyproject.toml needs otherwise; `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release,
+# `LOCK_FLAGS='--upgrade-package sqlalchemy'` one package. $(RUNTIME_LOCK) is the same pins without the extras
+# (the Dockerfile's image installs it). uv runs from a venv of its own under build/.
+RUNTIME_LOCK := requirements/runtime.txt
+LOCK_TOOL := uv==0.13.9
+LOCK_FLAGS ?=
+LOCK_DIR := build/lock
+lock:
+	test -x $(LOCK_DIR)/venv/bin/python || $(PYTHON) -m venv $(LOCK_DIR)/venv
+	$(LOCK_DIR)/venv/bin/python -m pip install --quiet '$(LOCK_TOOL)'
+	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		> $(LOCK_DIR)/build-system.txt
+	$(LOCK_DIR)/venv/bin/uv pip compile --quiet pyproject.toml $(LOCK_DIR)/build-system.txt --extra test --extra bench \
+		--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command 'make lock' $(LOCK_FLAGS) --output-file $(LOCK)
+	$(LOCK_DIR)/venv/bin/uv pip compile --quiet pyproject.toml $(LOCK_DIR)/build-system.txt --constraint $(LOCK) \
+		--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command 'make lock' --output-file $(RUNTIME_LOCK)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -110,7 +110,8 @@ class RouterConfig(BaseSettings):
     # share one subscription on the subgraph (router/execution/shared_subscriptions.py); false: one each
     # (off too while a plugin hooks subgraph requests: it must see each connection).
     subscription_dedup: bool = True
-    # GraphiQL at `GET /graphql` for browsers; its assets come from `node_modules` (npm ci).
+    # GraphiQL at `GET /graphql` for browsers. Its assets: the copy built into the package (a wheel), else
+    # this `node_modules` (a dev checkout, `npm ci`; router/http/graphiql asset_files).
     graphiql: bool = True
     node_modules: Path = REPO_ROOT / "node_modules"
 

@@ -1,9 +1,12 @@
 """GraphiQL for admins at `GET /graphql`: the page, and its assets read from the pinned npm packages.
 
 Nothing comes from a CDN: `npm ci` installs `graphiql`, `react` and `react-dom` (exact versions in
-package.json) and the router serves their UMD builds: each read from node_modules when asked for (an admin's
-browser caches it by its ETag), gzipped once on first use and kept. Held in memory from the start they were
-3.9 MiB of every router's idle RSS (bench/stack_memory.py), for a page few processes ever serve.
+package.json) and the router serves their UMD builds. A built distribution carries its own copy (setup.py
+copies them from node_modules into `assets/` beside this file, so `pip install` of the wheel on a machine
+without Node serves GraphiQL); a dev checkout, which has no such copy, reads node_modules. Each file is read
+when asked for (an admin's browser caches it by its ETag), gzipped once on first use and kept. Held in memory
+from the start they were 3.9 MiB of every router's idle RSS (bench/stack_memory.py), for a page few processes
+ever serve.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# URL path under which the assets are served, and where each comes from inside node_modules.
+# URL path under which the assets are served, and where each comes from inside node_modules (setup.py reads
+# this mapping to copy them into PACKAGED_ASSETS under the served names: keep it a literal).
 ASSET_PREFIX = "/graphiql/"
+PACKAGED_ASSETS = Path(__file__).resolve().with_name("assets")
 ASSET_SOURCES: dict[str, tuple[str, str]] = {
     "react.js": ("react/umd/react.production.min.js", "text/javascript; charset=utf-8"),
     "react-dom.js": ("react-dom/umd/react-dom.production.min.js", "text/javascript; charset=utf-8"),
@@ -83,8 +88,9 @@ class GraphiQL:
         """The page and assets; raises FileNotFoundError naming the missing file (run `npm ci`)."""
         assets: dict[str, Asset] = {}
         digest = hashlib.sha256()
-        for name, (relative, content_type) in ASSET_SOURCES.items():
-            path = node_modules / relative
+        files = asset_files(node_modules)
+        for name, (_relative, content_type) in ASSET_SOURCES.items():
+            path = files[name]
             etag = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
             digest.update(etag.encode())
             assets[name] = Asset(path, content_type, f'"{etag}"')
@@ -98,3 +104,12 @@ class GraphiQL:
         except OSError as exc:
             logger.warning("GraphiQL is off: %s (run `npm ci`)", exc)
             return None
+
+
+def asset_files(node_modules: Path) -> dict[str, Path]:
+    """Where each served asset is read from: the package's own copy when it is whole (an installed wheel),
+    else `node_modules` (a dev checkout or an editable install, where the build copies nothing)."""
+    packaged = {name: PACKAGED_ASSETS / name for name in ASSET_SOURCES}
+    if all(path.is_file() for path in packaged.values()):
+        return packaged
+    return {name: node_modules / relative for name, (relative, _type) in ASSET_SOURCES.items()}
