@@ -203,22 +203,51 @@ class RequestExecutor(InputHygieneExecutor):
                 pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """What a field's resolver returned (a DataLoader's lines, awaited), answered directly when its whole
+        selection is plain (`shared.plain_fields.completion`); else, or on anything unusual, graphql-core's
+        completion, which makes the error."""
+        details = self._plain_details(field_details_list)
+        if details is not None and not isinstance(result, Exception):
+            complete = _PLAIN_COMPLETIONS.get(return_type, details.node)
+            if complete is not None:
+                try:
+                    return complete(result)
+                except Exception:  # graphql-core's path below answers it, errors included
+                    pass
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
     def _plain_plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> tuple[Any, Any]:
+        details = self._plain_details(field_details_list)
+        if details is None:
+            return _NOT_PLAIN
+        return _PLAIN_PLANS.get(parent_type, details.node) or _NOT_PLAIN
+
+    def _plain_details(self, field_details_list: Any) -> Any:
+        """The field's one selection when the plain path may answer it: selected once (graphql-core merges a
+        key selected twice), not deferred, and no schema extension resolving fields."""
         middleware = self.middleware_manager
         if len(field_details_list) != 1 or (
             middleware is not None and middleware._middleware_resolvers is not None
         ):
-            return _NOT_PLAIN  # a key selected twice (graphql-core merges them); extensions resolve fields
+            return None
         details = field_details_list[0]
-        if details.defer_usage is not None:
-            return _NOT_PLAIN
-        return _PLAIN_PLANS.get(parent_type, details.node) or _NOT_PLAIN
+        return None if details.defer_usage is not None else details
 
 
 _NOT_PLAIN = (None, None)
 # Every schema's plans, by the parsed field they answer: `Documents` hands the same nodes for the same
 # operation, so a listing's plan is made once, not on every request.
 _PLAIN_PLANS = plain_fields.Plans()
+_PLAIN_COMPLETIONS = plain_fields.Plans(planner=plain_fields.completion)
 
 
 class Documents(SchemaExtension):

@@ -55,20 +55,22 @@ class Plans:
     request. At `limit` plans (one per distinct field of the cached operations) all are dropped and made
     again."""
 
-    def __init__(self, limit: int = 20_000) -> None:
+    def __init__(self, limit: int = 20_000, planner: Callable[[Any, FieldNode], Any] | None = None) -> None:
         self.limit = limit
-        # (id(parent type), id(node)) -> (the parent type, the node, kept alive so the ids stay theirs; plan)
-        self._plans: dict[tuple[int, int], tuple[Any, FieldNode, tuple[Read, Complete] | None]] = {}
+        # `plan` (a field of a parent type), or `completion` (a value of a type, as a field's node selects it)
+        self.planner = planner or plan
+        # (id(type), id(node)) -> (the type, the node, kept alive so the ids stay theirs; plan)
+        self._plans: dict[tuple[int, int], tuple[Any, FieldNode, Any]] = {}
 
-    def get(self, parent_type: GraphQLObjectType, node: FieldNode) -> tuple[Read, Complete] | None:
-        key = (id(parent_type), id(node))
+    def get(self, kind: Any, node: FieldNode) -> Any:
+        key = (id(kind), id(node))
         known = self._plans.get(key)
-        if known is not None and known[0] is parent_type and known[1] is node:
+        if known is not None and known[0] is kind and known[1] is node:
             return known[2]
         if len(self._plans) >= self.limit:
             self._plans.clear()
-        planned = plan(parent_type, node)
-        self._plans[key] = (parent_type, node, planned)
+        planned = self.planner(kind, node)
+        self._plans[key] = (kind, node, planned)
         return planned
 
 
@@ -82,6 +84,13 @@ def plan(parent_type: GraphQLObjectType, node: FieldNode) -> tuple[Read, Complet
     read = _reader(field, node) if field is not None else None
     complete = _complete(field.type, node) if read is not None else None  # type: ignore[union-attr]
     return None if complete is None else (read, complete)  # type: ignore[return-value]
+
+
+def completion(kind: GraphQLOutputType, node: FieldNode) -> Complete | None:
+    """How to answer a value of `kind` that a field's resolver returned, `node` selecting from it (a page's
+    lines read by a DataLoader: the resolver is not plain, what it returns is); None when anything in the
+    selection is not plain."""
+    return _complete(kind, node)
 
 
 def _typename(name: str) -> Read:

@@ -59,36 +59,53 @@ class Item(Named):
         return self.name.lower()
 
 
+def make_items() -> list[Item]:
+    return [
+        Item(
+            name=f"item {n}",
+            price=Money(amount=100 * n, currency="USD"),
+            tags=["a", "b"],
+            parts=[Money(amount=n, currency="EUR"), None],
+            note=None,
+            count=n,
+            colour=Colour.RED,
+            secret="s",
+        )
+        for n in range(3)
+    ]
+
+
+def make_broken() -> Item:
+    return Item(
+        name=None,  # type: ignore[arg-type]
+        price=Money(amount=None, currency="USD"),  # type: ignore[arg-type]
+        tags=None,  # type: ignore[arg-type]
+        parts="nope",  # type: ignore[arg-type]
+        note=None,
+        count="many",  # type: ignore[arg-type]
+        colour=Colour.RED,
+        secret="s",
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def items(self, info: strawberry.Info) -> list[Item]:
-        return [
-            Item(
-                name=f"item {n}",
-                price=Money(amount=100 * n, currency="USD"),
-                tags=["a", "b"],
-                parts=[Money(amount=n, currency="EUR"), None],
-                note=None,
-                count=n,
-                colour=Colour.RED,
-                secret="s",
-            )
-            for n in range(3)
-        ]
+        return make_items()
 
     @strawberry.field
     def broken(self) -> Item:
-        return Item(
-            name=None,  # type: ignore[arg-type]
-            price=Money(amount=None, currency="USD"),  # type: ignore[arg-type]
-            tags=None,  # type: ignore[arg-type]
-            parts="nope",  # type: ignore[arg-type]
-            note=None,
-            count="many",  # type: ignore[arg-type]
-            colour=Colour.RED,
-            secret="s",
-        )
+        return make_broken()
+
+    @strawberry.field
+    async def later(self, info: strawberry.Info) -> list[Item]:
+        """A resolver the plain path does not call (async, with info): what it returns may still be plain."""
+        return make_items()
+
+    @strawberry.field
+    async def later_broken(self) -> Item:
+        return make_broken()
 
     @strawberry.field
     def wrong_type(self) -> Item:
@@ -201,6 +218,16 @@ async def test_plain_objects_and_lists_are_answered_without_resolve_info() -> No
     assert infos == 1  # `items` alone has a resolver
 
 
+async def test_what_a_resolver_returns_is_answered_without_resolve_info_when_its_selection_is_plain() -> None:
+    query = "{ later { name cost: price { amount currency } tags parts { amount } shout } }"
+    fast, infos = await run(schema_of(), query)
+    slow, _ = await run(schema_of(ResolvingExtension), query)
+    assert fast.errors is None
+    assert fast.data == slow.data
+    assert [item["cost"]["amount"] for item in fast.data["later"]] == [0, 100, 200]
+    assert infos == 1  # `later` alone: its items, their prices and parts are answered directly
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -233,6 +260,10 @@ async def test_selections_graphql_core_must_collect_take_its_path(query: str) ->
             "Expected Iterable, but did not find one for field 'Item.parts'.",
         ),
         ("{ wrongType { name } }", "Expected value of type 'Item' but got: <Money instance>."),
+        (
+            "{ laterBroken { price { amount currency } } }",
+            "Cannot return null for non-nullable field Money.amount.",
+        ),
     ],
 )
 async def test_plain_fields_that_fail_fail_as_graphql_core_says(query: str, message: str) -> None:
