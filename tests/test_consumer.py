@@ -2,8 +2,8 @@
 acknowledgement only after the commit, retries, dead letters and their replay, claiming from a killed
 consumer, a deleted group, a Redis outage, and the metrics.
 
-Each test has a scratch database holding only `processed_events` and an `effects` table its handlers write to,
-and streams and a group of its own.
+The module has a scratch database holding only `processed_events` and an `effects` table its handlers write
+to, emptied before each test; each test has streams and a group of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import Column, Integer, Table, Uuid, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from stream_helpers import RedisProcess, stop
 
 from shared.backoff import Backoff
@@ -36,7 +37,7 @@ from shared.errors import NotFound
 from shared.metrics import ConsumerMetrics
 from shared.outbox import Event, stream_name
 from shared.subscriptions import Batched, ConsumerSpec, Subscription, processed_events_table
-from shared.testing import scratch_database
+from shared.testing import emptied_tables, scratch_database
 
 metadata = new_metadata()
 processed = processed_events_table(metadata)
@@ -63,16 +64,26 @@ class Db:
             return list(await session.scalars(select(effects.c.n).order_by(effects.c.n)))
 
 
-@pytest.fixture
-async def db() -> AsyncIterator[Db]:
+@pytest.fixture(scope="module")
+async def scratch_url() -> AsyncIterator[str]:
+    """The module's scratch database with its tables; each test empties them (`db`)."""
     async with scratch_database("consumer", os.environ["MYSHOP_POSTGRES_URL"]) as url:
-        engine = create_async_engine(url, pool_size=10)
+        engine = create_async_engine(url, poolclass=NullPool)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        try:
-            yield Db(engine, async_sessionmaker(engine, expire_on_commit=False))
-        finally:
-            await engine.dispose()
+        await engine.dispose()
+        yield url
+
+
+@pytest.fixture
+async def db(scratch_url: str) -> AsyncIterator[Db]:
+    """The tables emptied, and an engine of the test's own: whatever it leaves open is closed at its end."""
+    await emptied_tables(scratch_url, [table.name for table in metadata.sorted_tables])
+    engine = create_async_engine(scratch_url, pool_size=10)
+    try:
+        yield Db(engine, async_sessionmaker(engine, expire_on_commit=False))
+    finally:
+        await engine.dispose()
 
 
 @dataclass

@@ -26,12 +26,13 @@ from redis.backoff import NoBackoff
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from stream_helpers import RedisProcess, stop
 
 from shared.db import new_metadata
 from shared.outbox import Event, Outbox, stream_name
 from shared.relay import OutboxRelay, RelayMetrics
-from shared.testing import scratch_database
+from shared.testing import emptied_tables, scratch_database
 
 PRODUCER = "relaytest"
 
@@ -67,18 +68,29 @@ class OutboxDb:
             )
 
 
-@pytest.fixture
-async def outbox_db() -> AsyncIterator[OutboxDb]:
+@pytest.fixture(scope="module")
+async def scratch_outbox() -> AsyncIterator[tuple[str, Outbox]]:
+    """The module's scratch database with the outbox table; each test empties it (`outbox_db`)."""
     async with scratch_database("outbox", os.environ["MYSHOP_POSTGRES_URL"]) as url:
         metadata = new_metadata()
         outbox = Outbox(metadata, PRODUCER)
-        engine = create_async_engine(url, pool_size=10)
+        engine = create_async_engine(url, poolclass=NullPool)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        try:
-            yield OutboxDb(engine, async_sessionmaker(engine, expire_on_commit=False), outbox)
-        finally:
-            await engine.dispose()
+        await engine.dispose()
+        yield url, outbox
+
+
+@pytest.fixture
+async def outbox_db(scratch_outbox: tuple[str, Outbox]) -> AsyncIterator[OutboxDb]:
+    """The outbox emptied, and an engine of the test's own: whatever it leaves open is closed at its end."""
+    url, outbox = scratch_outbox
+    await emptied_tables(url, [table.name for table in outbox.table.metadata.sorted_tables])
+    engine = create_async_engine(url, pool_size=10)
+    try:
+        yield OutboxDb(engine, async_sessionmaker(engine, expire_on_commit=False), outbox)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from shared.db import (
     create_sessionmaker,
     reading_only,
 )
-from shared.testing import scratch_database
+from shared.testing import emptied_tables, scratch_database
 from shared.unreachable import unavailable
 
 metadata = MetaData()
@@ -59,18 +59,28 @@ class Item(Base):
     __table__ = items
 
 
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
+@pytest.fixture(scope="module")
+async def scratch_url() -> AsyncIterator[str]:
+    """The module's scratch database with its table; each test empties and fills it again (`engine`)."""
     async with scratch_database("prepared", os.environ["MYSHOP_POSTGRES_URL"]) as url:
-        # One connection: a read that took a second one while its session holds the first would wait forever.
-        engine = create_engine(url, pool_size=1, max_overflow=0)
-        async with engine.begin() as connection:
+        setup = create_engine(url, pool_size=1, max_overflow=0)
+        async with setup.begin() as connection:
             await connection.run_sync(metadata.create_all)
-            await connection.execute(insert(items), [{"id": n, "name": f"item {n}"} for n in range(1, 6)])
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+        await setup.dispose()
+        yield url
+
+
+@pytest.fixture
+async def engine(scratch_url: str) -> AsyncIterator[AsyncEngine]:
+    await emptied_tables(scratch_url, [table.name for table in metadata.sorted_tables])
+    # One connection: a read that took a second one while its session holds the first would wait forever.
+    engine = create_engine(scratch_url, pool_size=1, max_overflow=0)
+    async with engine.begin() as connection:
+        await connection.execute(insert(items), [{"id": n, "name": f"item {n}"} for n in range(1, 6)])
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 def statements_seen(engine: AsyncEngine) -> list[str]:
