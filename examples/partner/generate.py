@@ -58,14 +58,14 @@ def api_schema_sdl() -> str:
     return print_schema(build_api_schema(document, names)) + "\n"
 
 
-def generate(out: Path) -> Path:
+def generate(out: Path, operations: Path = OPERATIONS) -> Path:
     """Writes `out/client` afresh (the previous one replaced whole, so a removed operation leaves nothing)."""
     if not CODEGEN.exists():
         raise SystemExit(f"{CODEGEN} is missing: run `make partner-client` (it installs ariadne-codegen)")
     with tempfile.TemporaryDirectory(prefix="partner-codegen-") as temporary:
         work = Path(temporary)
         (work / "api.graphql").write_text(api_schema_sdl(), encoding="utf-8")
-        shutil.copyfile(OPERATIONS, work / "operations.graphql")
+        shutil.copyfile(operations, work / "operations.graphql")
         (work / "ariadne-codegen.toml").write_text(SETTINGS, encoding="utf-8")
         command = [str(CODEGEN), "--config", "ariadne-codegen.toml", "client"]
         run = subprocess.run(command, cwd=work, capture_output=True, text=True)
