@@ -10,6 +10,10 @@ interrupted: SIGINT/SIGTERM stop the client between two updates, so a stop and a
 exactly once. A hard crash (SIGKILL, power cut) right after a print can print that one update again on
 restart: its `cursor` field tells them apart. A dropped connection is retried with exponential backoff and
 jitter; an expired token is replaced by logging in again when credentials were given.
+
+It speaks through the typed client generated from the API schema and the partner's operations
+(examples/partner/client/, `make partner-client`): each update is a `PartnerFeedOrderUpdates` model, printed
+as the JSON the server sent (camelCase fields).
 """
 
 from __future__ import annotations
@@ -23,24 +27,22 @@ import random
 import signal
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from partner.client import (
+    Client,
+    GraphQLClientError,
+    GraphQLClientGraphQLError,
+    GraphQLClientGraphQLMultiError,
+    GraphQLClientHttpError,
+    PartnerFeedOrderUpdates,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-SUBSCRIPTION = """
-subscription PartnerFeed($after: String) {
-  orderUpdates(after: $after) {
-    cursor kind status previousStatus fulfillmentStatus shipmentId reason changedAt
-    order { id total { amount currency } }
-  }
-}"""
-LOGIN = """
-mutation Login($email: String!, $password: String!) {
-  login(email: $email, password: $password) { accessToken }
-}"""
 # Errors after which trying again cannot help: stop and say why.
 FATAL = {"FORBIDDEN", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"}
 
@@ -79,6 +81,43 @@ def write_cursor(path: Path, cursor: str) -> None:
         raise
 
 
+class FeedClient(Client):
+    """The generated client with this feed's own WebSocket transport (graphql-transport-ws): the generated one
+    drops a `next` that carries errors, ends quietly on `complete` and waits 5 s for the ack; here an error
+    raises (the feed decides: stop, log in again or reconnect) and a `complete` reconnects."""
+
+    async def execute_ws(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with connect(self.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": self.ws_connection_init_payload}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if ack.get("type") != "connection_ack":
+                raise Reconnect(f"no connection_ack: {ack}")
+            payload = {"query": query, "operationName": operation_name, "variables": variables or {}}
+            await ws.send(json.dumps({"id": "feed", "type": "subscribe", "payload": payload}))
+            log(f"subscribed after cursor {(variables or {}).get('after') or '(none: from now on)'}")
+            async for raw in ws:
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "ping":
+                    await ws.send(json.dumps({"type": "pong"}))
+                elif kind == "next":
+                    body = message.get("payload") or {}
+                    if body.get("errors"):
+                        raise GraphQLClientGraphQLMultiError.from_errors_dicts(body["errors"], body)
+                    if body.get("data"):
+                        yield body["data"]
+                elif kind == "error":
+                    raise GraphQLClientGraphQLMultiError.from_errors_dicts(message.get("payload") or [])
+                elif kind == "complete":
+                    raise Reconnect("the server completed the subscription")
+
+
 class PartnerFeed:
     def __init__(self, args: argparse.Namespace) -> None:
         self.http_url = args.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
@@ -105,42 +144,22 @@ class PartnerFeed:
 
     async def follow(self) -> None:
         token = await self.access_token()
-        cursor = read_cursor(self.cursor_file)
-        async with connect(self.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
-            )
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            if ack.get("type") != "connection_ack":
-                raise Reconnect(f"no connection_ack: {ack}")
-            subscribe = {"query": SUBSCRIPTION, "variables": {"after": cursor}}
-            await ws.send(json.dumps({"id": "feed", "type": "subscribe", "payload": subscribe}))
-            log(f"subscribed after cursor {cursor or '(none: from now on)'}")
-            async for raw in ws:
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "ping":
-                    await ws.send(json.dumps({"type": "pong"}))
-                elif kind == "next":
-                    self.handle(message.get("payload") or {})
-                elif kind == "error":
-                    self.fail(message.get("payload") or [])
-                elif kind == "complete":
-                    raise Reconnect("the server completed the subscription")
+        init = {"Authorization": f"Bearer {token}"}
+        async with FeedClient(ws_url=self.ws_url, ws_connection_init_payload=init) as api:
+            try:
+                async for feed in api.partner_feed(after=read_cursor(self.cursor_file)):
+                    self.handle(feed.order_updates)
+            except GraphQLClientGraphQLMultiError as exc:
+                self.fail(exc.errors)
 
-    def handle(self, payload: dict[str, Any]) -> None:
-        if payload.get("errors"):
-            self.fail(payload["errors"])
-        update = (payload.get("data") or {}).get("orderUpdates")
-        if not update:
-            return
+    def handle(self, update: PartnerFeedOrderUpdates) -> None:
         # No await from the print to the cursor write: a stop (task cancel) falls between two updates.
-        print(json.dumps(update), flush=True)
-        write_cursor(self.cursor_file, update["cursor"])
+        print(update.model_dump_json(by_alias=True), flush=True)
+        write_cursor(self.cursor_file, update.cursor)
 
-    def fail(self, errors: list[dict[str, Any]]) -> None:
-        codes = {(error.get("extensions") or {}).get("code") for error in errors}
-        messages = "; ".join(str(error.get("message")) for error in errors)
+    def fail(self, errors: list[GraphQLClientGraphQLError]) -> None:
+        codes = {(error.extensions or {}).get("code") for error in errors}
+        messages = "; ".join(error.message for error in errors)
         if codes & FATAL:
             raise Fatal(f"{', '.join(sorted(filter(None, codes)))}: {messages}")
         if "UNAUTHENTICATED" in codes:
@@ -152,18 +171,20 @@ class PartnerFeed:
     async def access_token(self) -> str:
         if self.token:
             return self.token
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(
-                self.http_url,
-                json={"query": LOGIN, "variables": {"email": self.email, "password": self.password}},
-            )
-        body = response.json()
-        if body.get("errors"):
-            codes = {(error.get("extensions") or {}).get("code") for error in body["errors"]}
-            if "RATE_LIMITED" in codes:
-                raise Reconnect("login rate limited")
-            raise Fatal(f"login failed: {body['errors'][0].get('message')}")
-        self.token = body["data"]["login"]["accessToken"]
+        async with Client(url=self.http_url, http_client=httpx.AsyncClient(timeout=10)) as api:
+            try:
+                self.token = (await api.login(self.email, self.password)).login.access_token
+            except GraphQLClientGraphQLMultiError as exc:
+                if any((error.extensions or {}).get("code") == "RATE_LIMITED" for error in exc.errors):
+                    raise Reconnect("login rate limited") from None
+                raise Fatal(f"login failed: {exc.errors[0].message}") from None
+            except GraphQLClientHttpError as exc:
+                # The router's own rate limit (429) and an unavailable one (5xx) pass; anything else will not.
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    raise Reconnect(f"login answered HTTP {exc.status_code}") from None
+                raise Fatal(f"login failed: HTTP {exc.status_code}") from None
+            except GraphQLClientError as exc:
+                raise Reconnect(f"login failed: {exc}") from None
         return self.token
 
 
