@@ -32,9 +32,12 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLString,
+    GraphQLUnionType,
+    InlineFragmentNode,
     Undefined,
     is_leaf_type,
 )
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 Complete = Callable[[Any], Any]
 # Reads a field's value from its parent object.
@@ -137,9 +140,13 @@ def _complete(kind: GraphQLOutputType, node: FieldNode) -> Complete | None:
         return None if item is None else _list(item, non_null)
     if is_leaf_type(kind):
         return None if node.selection_set else _leaf(kind, non_null)  # type: ignore[arg-type]
-    if isinstance(kind, GraphQLObjectType) and node.selection_set is not None:
-        return _object(kind, node, non_null)
-    return None  # an interface or a union: graphql-core resolves the type
+    if node.selection_set is None:
+        return None
+    if isinstance(kind, GraphQLObjectType):
+        return _object(kind, node.selection_set.selections, non_null)
+    if isinstance(kind, GraphQLUnionType):
+        return _union(kind, node.selection_set.selections, non_null)
+    return None  # an interface: graphql-core resolves the type
 
 
 def _leaf(kind: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complete:
@@ -181,14 +188,62 @@ def _list(item: Complete, non_null: bool) -> Complete:
     return items
 
 
-def _object(kind: GraphQLObjectType, node: FieldNode, non_null: bool) -> Complete | None:
+def _union(kind: GraphQLUnionType, selections: Any, non_null: bool) -> Complete | None:
+    """A union whose selection is only inline fragments on its object types (`_entities { ... on Product
+    { stock } }`, what a router sends): the value's own Strawberry class says which fragment answers it, as
+    Strawberry's type resolver would; a type of the union that no fragment selects answers `{}`."""
+    by_name = {member.name: member for member in kind.types}
+    answers: dict[type, Complete | None] = {}
+    for member in kind.types:
+        origin = getattr((member.extensions or {}).get("strawberry-definition"), "origin", None)
+        if not isinstance(origin, type) or origin in answers:
+            return None
+        answers[origin] = _EMPTY
+    for selection in selections:
+        condition = getattr(selection, "type_condition", None)
+        if not isinstance(selection, InlineFragmentNode) or selection.directives or condition is None:
+            return None  # a field or __typename beside the fragments, a fragment spread, @skip, @include
+        member = by_name.get(condition.name.value)
+        origin = (
+            getattr((member.extensions or {}).get("strawberry-definition"), "origin", None)
+            if member
+            else None
+        )
+        if member is None or answers.get(origin) is not _EMPTY:
+            return None  # an interface's fragment, or two on one type: graphql-core collects those
+        answers[origin] = _object(member, selection.selection_set.selections, non_null)
+        if answers[origin] is None:
+            return None
+
+    def answer(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise REFUSED
+            return None
+        complete = answers.get(value.__class__)
+        # Not one of its types' own classes, or cast (`strawberry.cast`): Strawberry's resolver decides.
+        if complete is None or getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None:
+            raise REFUSED
+        return complete(value)
+
+    return answer
+
+
+def _empty(value: Any) -> Any:
+    return {}
+
+
+_EMPTY: Complete = _empty
+
+
+def _object(kind: GraphQLObjectType, selections: Any, non_null: bool) -> Complete | None:
     is_type_of = kind.is_type_of
     if is_type_of is not None and not getattr(is_type_of, "__module__", "").startswith("strawberry."):
         return None  # an `is_type_of` of our own may read the resolve info
     fields: list[tuple[str, Read | None, Complete | None]] = []
     keys = set()
     name = kind.name
-    for selection in node.selection_set.selections:  # type: ignore[union-attr]
+    for selection in selections:
         if not isinstance(selection, FieldNode) or selection.directives:
             return None  # fragments, @skip, @include, @defer: graphql-core collects those
         key = selection.alias.value if selection.alias else selection.name.value

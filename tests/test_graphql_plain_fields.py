@@ -5,7 +5,7 @@ and answered exactly as graphql-core's own path answers, errors included."""
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
@@ -102,6 +102,12 @@ class Query:
     async def later(self, info: strawberry.Info) -> list[Item]:
         """A resolver the plain path does not call (async, with info): what it returns may still be plain."""
         return make_items()
+
+    @strawberry.field
+    async def things(self) -> list[Annotated[Item | Money, strawberry.union("Thing")] | None]:
+        """What a router's `_entities` returns: a list of a union, one fragment per type it asks about."""
+        first, *_ = make_items()
+        return [first, Money(amount=5, currency="EUR"), None, make_items()[2]]
 
     @strawberry.field
     async def later_broken(self) -> Item:
@@ -236,6 +242,29 @@ async def test_what_a_resolver_returns_is_answered_without_resolve_info_when_its
     # 3 items, 3 prices and 3 parts on its own path).
     assert completed_by_graphql_core == 0
     assert CountingExecutor.objects == 9
+
+
+@pytest.mark.parametrize(
+    ("query", "plain"),
+    [
+        ("{ things { ... on Item { name price { amount } } } }", True),
+        ("{ things { ... on Item { name } ... on Money { currency } } }", True),
+        ("{ things { __typename ... on Item { name } } }", False),
+        ("{ things { ... on Named { name } } }", False),
+        ("{ things { ... on Item { name } ... on Item { count } } }", False),
+    ],
+)
+async def test_a_list_of_a_union_selected_by_fragments_is_answered_as_graphql_core_answers(
+    query: str, plain: bool
+) -> None:
+    fast, _ = await run(schema_of(), query)
+    completed_by_graphql_core = CountingExecutor.objects
+    slow, _ = await run(schema_of(ResolvingExtension), query)
+    assert fast.errors is None
+    assert fast.data == slow.data
+    assert len(fast.data["things"]) == 4
+    assert fast.data["things"][2] is None
+    assert (completed_by_graphql_core == 0) is plain
 
 
 @pytest.mark.parametrize(
