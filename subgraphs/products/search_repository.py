@@ -432,7 +432,7 @@ async def _page(
     )
     items = [item(row) for row in rows]
     totals = [row[total_column] for row in rows[:1]] if total_column is not None else None
-    return await _with_total(session, filters, sort, items, totals)
+    return await _with_total(session, filters, sort, items, totals, first_page=not after)
 
 
 async def _with_total(
@@ -441,12 +441,18 @@ async def _with_total(
     sort: ProductSort,
     items: list[RankedProduct],
     totals: list[int] | None,
+    *,
+    first_page: bool,
 ) -> ProductPage:
     if totals is None:
         return ProductPage(items, None)
     if totals:
         return ProductPage(items, int(totals[0]))
-    # An empty page carries no row to bring the total along: ask for it (rare: past the end, or no match).
+    if first_page:
+        # An empty first page: nothing matches. Counted again, a match committed between the two statements
+        # (a product coming into stock) answered `totalCount: 1` beside no edges.
+        return ProductPage(items, 0)
+    # An empty page past the end carries no row to bring the total along: ask for it.
     return ProductPage(items, await count(session, filters, sort))
 
 

@@ -18,12 +18,14 @@ from test_consumer import (
     db,
     drain,
     effects,
+    scratch_url,
     test_a_handler_that_keeps_raising_is_dead_lettered_after_max_attempts,
     test_a_replay_after_the_fix_applies_the_dead_letter_once_and_removes_it,
     test_messages_pending_with_a_killed_consumer_are_claimed_and_processed_by_another,
 )
 from test_outbox import (
     outbox_db,
+    scratch_outbox,
     stream,
     test_prune_trims_stream_entries_older_than_the_stream_retention,
     test_relay_publishes_committed_events_in_order_with_the_full_envelope,
@@ -38,7 +40,9 @@ from shared.subscriptions import ConsumerSpec, Subscription, dead_letter_stream
 
 REUSED = (
     db,
+    scratch_url,
     outbox_db,
+    scratch_outbox,
     stream,
     test_relay_publishes_committed_events_in_order_with_the_full_envelope,
     test_two_relays_of_one_producer_running_together_publish_each_event_once_in_order,

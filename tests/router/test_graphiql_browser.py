@@ -67,6 +67,24 @@ class SchemaGateway(GatewayStandIn):
         return result.formatted
 
 
+async def graphiql_report(url: str, query: str, expected: str) -> dict[str, Any]:
+    """What graphiql_browser.mjs reports of running `query` in the GraphiQL page at `url` in headless
+    Chromium until `expected` shows in the result pane, checked ok (its problems otherwise)."""
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(SCRIPT), url, query, expected],
+        cwd=REPO,  # the browser driver's own playwright-core
+        capture_output=True,
+        timeout=120,
+    )
+    lines = completed.stdout.decode().strip().splitlines()
+    assert lines, completed.stderr.decode()[-2000:]
+    report: dict[str, Any] = orjson.loads(lines[-1])
+    assert report["ok"], report["problems"]
+    assert completed.returncode == 0
+    return report
+
+
 @pytest.fixture(scope="module")
 def router() -> Iterator[ServerThread]:
     server = ServerThread(create_app(SchemaGateway(), RouterConfig())).start()
@@ -76,18 +94,7 @@ def router() -> Iterator[ServerThread]:
 
 async def test_graphiql_runs_a_query_in_headless_chromium(router: ServerThread) -> None:
     query = '{ greeting(name: "admin") shop { name currency } }'
-    completed = await asyncio.to_thread(
-        subprocess.run,
-        ["node", str(SCRIPT), f"{router.url}/graphql", query, '"hello admin"'],
-        cwd=REPO,
-        capture_output=True,
-        timeout=120,
-    )
-    lines = completed.stdout.decode().strip().splitlines()
-    assert lines, completed.stderr.decode()[-2000:]
-    report = orjson.loads(lines[-1])
-    assert report["ok"], report["problems"]
-    assert completed.returncode == 0
+    report = await graphiql_report(f"{router.url}/graphql", query, '"hello admin"')
     assert '"currency": "EUR"' in report["result"]
     # The page, its four assets and the GraphQL requests: all served by the router itself.
     assert any("/graphiql/graphiql.js" in url for url in report["requests"])
