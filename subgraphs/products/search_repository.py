@@ -448,12 +448,9 @@ async def _with_total(
         return ProductPage(items, None)
     if totals:
         return ProductPage(items, int(totals[0]))
-    if first_page:
-        # An empty first page: nothing matches. Counted again, a match committed between the two statements
-        # (a product coming into stock) answered `totalCount: 1` beside no edges.
-        return ProductPage(items, 0)
-    # An empty page past the end carries no row to bring the total along: ask for it.
-    return ProductPage(items, await count(session, filters, sort))
+    # An empty page brings no total along. The first: no match (a count could see a product come into stock
+    # after the page's statement: `totalCount: 1`, no edges); past the end, ask.
+    return ProductPage(items, 0 if first_page else await count(session, filters, sort))
 
 
 async def count(session: AsyncSession, filters: ProductFilter, sort: ProductSort = ProductSort.NEWEST) -> int:

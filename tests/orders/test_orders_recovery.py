@@ -85,6 +85,9 @@ async def test_the_runs_of_a_process_keep_their_leases_with_one_statement_a_roun
         await renew_while_running(url)
 
 
+RENEWAL = "UPDATE ORDERS SET LEASE_UNTIL"
+
+
 async def renew_while_running(url: str) -> None:
     engine = create_async_engine(url, poolclass=pool.NullPool)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -93,14 +96,19 @@ async def renew_while_running(url: str) -> None:
     release = asyncio.Event()
     rounds: list[list[uuid.UUID]] = []
     third_round = asyncio.Event()
+    renewals: list[int] = []
 
     async def renew(
         session: AsyncSession, ids: list[uuid.UUID], owner: str, seconds: float
     ) -> set[uuid.UUID]:
+        sent = len(statements)
+        renewed = await repository.renew_leases(session, ids, owner, seconds)
+        # The renewals this round sent (a round's own count: the test reads while the next may be under way)
+        renewals.append(sum(1 for s in statements[sent:] if s.lstrip().upper().startswith(RENEWAL)))
         rounds.append(ids)
         if len(rounds) >= 3:
             third_round.set()
-        return await repository.renew_leases(session, ids, owner, seconds)
+        return renewed
 
     runs = LeasedRuns(
         "saga",
@@ -127,8 +135,8 @@ async def renew_while_running(url: str) -> None:
         # and a step of the first holding its row the whole time
         async with sessions.begin() as holder:
             await holder.execute(select(Order.id).where(Order.id == ids[0]).with_for_update())
-            statements.clear()
             rounds.clear()
+            renewals.clear()
             third_round.clear()
 
             # When they run past their first leases, through rounds of renewal (one every 0.2 s)
@@ -136,10 +144,7 @@ async def renew_while_running(url: str) -> None:
             await asyncio.wait_for(third_round.wait(), 30)
 
             # Then each round renewed every lease but the held row's in one statement, without waiting for it
-            renewals = [
-                s for s in statements if s.lstrip().upper().startswith("UPDATE ORDERS SET LEASE_UNTIL")
-            ]
-            assert len(renewals) == len(rounds), statements
+            assert renewals[:3] == [1, 1, 1], statements
             assert all(sorted(ids) == sorted(ids[:5]) for ids in rounds), rounds
             async with sessions() as session:
                 until = dict((await session.execute(select(Order.id, Order.lease_until))).all())
