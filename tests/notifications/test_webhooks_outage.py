@@ -79,7 +79,7 @@ async def test_a_receiver_down_while_20_orders_are_placed_gets_every_event_once_
     await receiver.start()
     try:
         # 120 events delivered in order, one at a time, after a wait of up to the 2 s retry cap: seconds on a
-        # quiet machine, over 20 s at the end of a loaded CI run (the catch-up's speed is not what this asserts).
+        # quiet machine, over 20 s at the end of a loaded CI run (its speed is not what this asserts).
         await eventually(
             lambda: len(receiver.accepted) >= len(expected), within=60, what="every event at the receiver"
         )
