@@ -39,11 +39,8 @@ from summary import figure
 SERVICES = ["products", "inventory", "payments", "orders"]
 PRODUCTS = 100
 RUN = stack.isolate(SERVICES, router=True)
-# The services' own pools (5 + 5 overflow, as deployed without MYSHOP_DB_* settings), not `myshop up`'s
-# squeezed ones (1 + 1, orders 1 + 3: sized to share one server with two test suites), which open and close
-# a connection for most checkouts under load. The environment may choose others.
-os.environ.setdefault("MYSHOP_DB_POOL_SIZE", "5")
-os.environ.setdefault("MYSHOP_DB_MAX_OVERFLOW", "5")
+# The services' own pools (their defaults, as deployed without MYSHOP_DB_* settings), not `myshop up`'s
+# squeezed ones (sized to share one server with two test suites). The environment may choose others.
 
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"""
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"

@@ -95,7 +95,7 @@ async def build_runtime(
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_overflow,
+        max_overflow=settings.db_max_overflow,
         application_name=definition.name,
         pgbouncer=settings.db_pgbouncer,
     )

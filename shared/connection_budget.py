@@ -99,7 +99,7 @@ def demand_of(settings: ServiceSettings) -> ServiceDemand:
         settings.service_name,
         settings.db_replicas,
         settings.db_pool_size,
-        settings.db_overflow,
+        settings.db_max_overflow,
         settings.db_extra_connections,
     )
 

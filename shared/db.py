@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import ARRAY, Executable, Interval, MetaData, Select, event, literal
+from sqlalchemy import ARRAY, Executable, Interval, MetaData, Select, any_, bindparam, event, literal
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DisconnectionError
@@ -54,8 +54,8 @@ class ModelBase(DeclarativeBase):
 def create_engine(
     database_url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 0,
     application_name: str = "myshop",
     pgbouncer: bool = False,
     ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
@@ -70,7 +70,7 @@ def create_engine(
     engine = create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size if max_overflow is None else max_overflow,
+        max_overflow=max_overflow,
         pool_pre_ping=False,
         # A server restart must not leave the pool with dead connections for long.
         pool_recycle=1800,
@@ -361,3 +361,12 @@ def interval_seconds(seconds: float) -> ColumnElement[timedelta]:
     """`seconds` as an SQL interval, bound as a parameter: formatted into the SQL text, a small delay reads
     `2.2e-05 seconds`, which PostgreSQL refuses as an interval."""
     return literal(timedelta(seconds=float(seconds)), Interval())
+
+
+def any_of(column: ColumnElement[Any], name: str, values: Iterable[Any] | None = None) -> ColumnElement[bool]:
+    """`column = ANY(:name)`, the values bound as one array of the column's type (now, or at execution when
+    `values` is None): one statement, prepared once, serves every batch size, where an expanded `IN` list
+    compiles and prepares one per size."""
+    array = ARRAY(column.type)
+    parameter = bindparam(name, type_=array) if values is None else bindparam(name, list(values), type_=array)
+    return column == any_(parameter)

@@ -86,10 +86,10 @@ def test_a_production_service_refuses_the_development_service_secret() -> None:
 
 @pytest.mark.parametrize(
     ("environment", "pool", "overflow"),
-    [({}, 5, 5), ({"MYSHOP_DB_POOL_SIZE": "4"}, 4, 4), ({"MYSHOP_DB_MAX_OVERFLOW": "0"}, 5, 0)],
-    ids=["defaults", "pool only", "no overflow"],
+    [({}, 10, 0), ({"MYSHOP_DB_POOL_SIZE": "4"}, 4, 0), ({"MYSHOP_DB_MAX_OVERFLOW": "3"}, 10, 3)],
+    ids=["defaults", "pool only", "overflow"],
 )
-async def test_a_services_pool_keeps_its_size_and_opens_its_overflow_for_bursts(
+async def test_a_services_pool_keeps_its_size_and_opens_only_the_overflow_asked_for(
     monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], pool: int, overflow: int
 ) -> None:
     monkeypatch.delenv("MYSHOP_DB_POOL_SIZE")  # the suite's own small pools (tests/conftest.py)

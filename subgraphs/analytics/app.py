@@ -32,7 +32,7 @@ async def setup(runtime: Runtime[AnalyticsState]) -> AnalyticsState:
     engine = create_engine(
         settings.read_database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_overflow,
+        max_overflow=settings.db_max_overflow,
         application_name="analytics-reports",
         pgbouncer=settings.db_pgbouncer,
     )

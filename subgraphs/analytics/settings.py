@@ -28,5 +28,5 @@ class AnalyticsSettings(ServiceSettings):
         """The reports' engine counts against the main server's budget only when the read database is on it (a
         replica on a server of its own has a budget of its own)."""
         if self.read_database_url and self.on_same_server(self.read_database_url):
-            return self.db_pool_size + self.db_overflow
+            return self.db_pool_size + self.db_max_overflow
         return 0

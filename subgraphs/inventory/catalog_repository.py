@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, any_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import any_of
 from subgraphs.inventory.models import StockItem
-from subgraphs.inventory.repository import uuid_array
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ async def lock_product_rows(
         .where(
             or_(
                 StockItem.product_id == product_id,
-                StockItem.variant_id == any_(uuid_array("ids", variant_ids)),
+                any_of(StockItem.variant_id, "ids", variant_ids),
             )
         )
         .order_by(StockItem.variant_id)

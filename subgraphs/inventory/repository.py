@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Interval, and_, any_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Interval, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import PreparedRead
+from shared.db import PreparedRead, any_of
 from subgraphs.inventory.models import Reservation, ReservationLine, Restock, StockItem, StockMovement
 
 # The tables themselves (not the ORM entities) for the saga's hot statements: a statement of ORM attributes
@@ -127,17 +126,12 @@ def _level(row: Any) -> StockLevel:
     return StockLevel(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
-def uuid_array(name: str, values: Sequence[uuid.UUID]) -> Any:
-    # One array parameter whatever the number of ids: one prepared statement for every batch size.
-    return bindparam(name, list(values), type_=ARRAY(StockItem.variant_id.type))
-
-
 # --- stock rows ------------------------------------------------------------------------------------------
 
 
 # The stock reads of a page (`Product.stock` of 20 entities), built once: one array parameter whatever the
 # number of ids, run on the driver in a query (`shared.db.PreparedRead`).
-_LEVELS = PreparedRead(select(*_LEVEL_COLUMNS).where(StockItem.variant_id == any_(uuid_array("ids", []))))
+_LEVELS = PreparedRead(select(*_LEVEL_COLUMNS).where(any_of(StockItem.variant_id, "ids")))
 _PRODUCT_STOCK = PreparedRead(
     select(
         StockItem.product_id,
@@ -145,7 +139,7 @@ _PRODUCT_STOCK = PreparedRead(
         func.sum(StockItem.reserved).label("reserved"),
         func.bool_or(and_(_SELLABLE, StockItem.on_hand > StockItem.reserved)).label("in_stock"),
     )
-    .where(StockItem.product_id == any_(uuid_array("ids", [])))
+    .where(any_of(StockItem.product_id, "ids"))
     .group_by(StockItem.product_id)
 )
 
@@ -187,7 +181,7 @@ async def unsellable(session: AsyncSession, variant_ids: Sequence[uuid.UUID]) ->
     """The rows of `variant_ids` the catalog says cannot be sold (variant or product archived)."""
     statement = (
         select(*_LEVEL_COLUMNS)
-        .where(StockItem.variant_id == any_(uuid_array("ids", variant_ids)), ~_SELLABLE)
+        .where(any_of(StockItem.variant_id, "ids", variant_ids), ~_SELLABLE)
         .order_by(StockItem.variant_id)
     )
     return [_level(row) for row in (await session.execute(statement)).all()]
@@ -403,7 +397,7 @@ async def _with_lines(session: AsyncSession, rows: Sequence[Any]) -> list[Reserv
             func.coalesce(StockItem.product_id, ReservationLine.variant_id).label("product_id"),
         )
         .outerjoin(StockItem, StockItem.variant_id == ReservationLine.variant_id)
-        .where(ReservationLine.reservation_id == any_(uuid_array("rids", [row.id for row in rows])))
+        .where(any_of(ReservationLine.reservation_id, "rids", [row.id for row in rows]))
         .order_by(ReservationLine.reservation_id, ReservationLine.variant_id)
     )
     lines: dict[uuid.UUID, list[ReservationLineRecord]] = {}

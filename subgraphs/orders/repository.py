@@ -10,13 +10,13 @@ from functools import cache, lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, BigInteger, and_, any_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import BigInteger, and_, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
-from shared.db import EntityRecords, PreparedRead, interval_seconds
+from shared.db import EntityRecords, PreparedRead, any_of, interval_seconds
 from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.orders.models import Order, OrderItem, OrderStatusChange, SagaState, SagaStep
 
@@ -35,12 +35,9 @@ _ITEM_RECORD = ", ".join(
 # statement kept compiled and run on the driver in a query's session (shared.db.PreparedRead).
 ORDERS = EntityRecords(Order)
 ITEMS = EntityRecords(OrderItem)
-_IDS = ARRAY(Order.id.type)
-_BY_IDS = PreparedRead(ORDERS.select().where(Order.id == any_(bindparam("order_ids", type_=_IDS))))
+_BY_IDS = PreparedRead(ORDERS.select().where(any_of(Order.id, "order_ids")))
 _ITEMS_OF = PreparedRead(
-    ITEMS.select()
-    .where(OrderItem.order_id == any_(bindparam("order_ids", type_=_IDS)))
-    .order_by(OrderItem.line)
+    ITEMS.select().where(any_of(OrderItem.order_id, "order_ids")).order_by(OrderItem.line)
 )
 
 

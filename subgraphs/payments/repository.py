@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
-from shared.db import EntityRecords, PreparedRead
+from shared.db import EntityRecords, PreparedRead, any_of
 from shared.outbox import Event, events_json, insert_events_sql
 from subgraphs.payments.models import Payment, PaymentStatus, Refund
 
@@ -28,12 +28,7 @@ _MOVED_MONEY = [PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, Paymen
 # statement runs on the driver, `PreparedRead`).
 _MOVED_MONEY_FIRST = case(
     (
-        Payment.status
-        == any_(
-            bindparam(
-                "moved_money", [str(status) for status in _MOVED_MONEY], type_=ARRAY(Payment.status.type)
-            )
-        ),
+        any_of(Payment.status, "moved_money", [str(status) for status in _MOVED_MONEY]),
         0,
     ),
     else_=1,
@@ -43,11 +38,10 @@ _MOVED_MONEY_FIRST = case(
 # The read paths' payments (DataLoaders): records, not entities (shared.db.EntityRecords), each statement kept
 # compiled and run on the driver in a query's session (shared.db.PreparedRead).
 PAYMENTS = EntityRecords(Payment)
-_IDS = ARRAY(Payment.id.type)
-_BY_IDS = PreparedRead(PAYMENTS.select().where(Payment.id == any_(bindparam("ids", type_=_IDS))))
+_BY_IDS = PreparedRead(PAYMENTS.select().where(any_of(Payment.id, "ids")))
 _CHARGES_OF_ORDERS = PreparedRead(
     PAYMENTS.select()
-    .where(Payment.order_id == any_(bindparam("order_ids", type_=_IDS)))
+    .where(any_of(Payment.order_id, "order_ids"))
     .ext(distinct_on(Payment.order_id))
     .order_by(Payment.order_id, _MOVED_MONEY_FIRST, Payment.created_at.desc(), Payment.id.desc())
 )

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import any_, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import any_of
 from subgraphs.products.models import ProductMedia
 
 # A product's gallery in the shop's order; equal positions (two uploads at once) by age, then id.
@@ -31,7 +32,7 @@ async def insert(session: AsyncSession, values: Mapping[str, Any]) -> ProductMed
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ProductMedia]:
     if not ids:
         return []
-    statement = select(ProductMedia).where(ProductMedia.id == any_(_ids("ids", ids)))
+    statement = select(ProductMedia).where(any_of(ProductMedia.id, "ids", ids))
     return list((await session.scalars(statement)).all())
 
 
@@ -46,10 +47,7 @@ async def of_products(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -
         return []
     statement = (
         select(ProductMedia)
-        .where(
-            ProductMedia.product_id
-            == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductMedia.product_id.type)))
-        )
+        .where(any_of(ProductMedia.product_id, "ids", product_ids))
         .order_by(ProductMedia.product_id, *_ORDER)
     )
     return list((await session.scalars(statement)).all())

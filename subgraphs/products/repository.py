@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import any_of
 from subgraphs.products.models import Product, ProductOption, ProductVariant
 
 
@@ -29,9 +30,7 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Prod
     """Every product among `ids` in one statement (one array parameter, whatever the number of ids)."""
     if not ids:
         return []
-    statement = select(Product).where(
-        Product.id == any_(bindparam("ids", list(ids), type_=ARRAY(Product.id.type)))
-    )
+    statement = select(Product).where(any_of(Product.id, "ids", ids))
     return list((await session.scalars(statement)).all())
 
 
@@ -156,12 +155,10 @@ def _variant_select() -> Select[Any]:
 
 # The two reads of variants by a list of ids, built once (the ids bound at execution): the catalog read of
 # every order asks for one of them.
-_VARIANTS_BY_ID = _variant_select().where(
-    ProductVariant.id == any_(bindparam("ids", type_=ARRAY(ProductVariant.id.type)))
-)
+_VARIANTS_BY_ID = _variant_select().where(any_of(ProductVariant.id, "ids"))
 _VARIANTS_OF_PRODUCTS = (
     _variant_select()
-    .where(ProductVariant.product_id == any_(bindparam("ids", type_=ARRAY(ProductVariant.product_id.type))))
+    .where(any_of(ProductVariant.product_id, "ids"))
     .order_by(ProductVariant.product_id, ProductVariant.position, ProductVariant.created_at)
 )
 
@@ -187,10 +184,7 @@ async def options_of_products(session: AsyncSession, product_ids: Sequence[uuid.
         return []
     statement = (
         select(ProductOption)
-        .where(
-            ProductOption.product_id
-            == any_(bindparam("ids", list(product_ids), type_=ARRAY(ProductOption.product_id.type)))
-        )
+        .where(any_of(ProductOption.product_id, "ids", product_ids))
         .order_by(ProductOption.product_id, ProductOption.position)
     )
     return list((await session.scalars(statement)).all())

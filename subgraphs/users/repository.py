@@ -7,20 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, any_, bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy import any_, func, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import EntityRecords, PreparedRead
+from shared.db import EntityRecords, PreparedRead, any_of
 from subgraphs.users.emails import skeleton
 from subgraphs.users.models import User
 
 # The read paths' users (the DataLoader of `me` and of every User reference): records, not entities
 # (shared.db.EntityRecords), the statement kept compiled and run on the driver (shared.db.PreparedRead).
 USERS = EntityRecords(User)
-_BY_IDS = PreparedRead(
-    USERS.select().where(User.id == any_(bindparam("user_ids", type_=ARRAY(User.id.type))))
-)
+_BY_IDS = PreparedRead(USERS.select().where(any_of(User.id, "user_ids")))
 
 # The unique indexes an address can collide on: itself (case-insensitive), or a look-alike (its skeleton).
 ADDRESS_INDEXES = ("uq_users_lower_email", "uq_users_email_skeleton")
