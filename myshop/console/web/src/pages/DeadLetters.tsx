@@ -44,7 +44,7 @@ function Source({ api, name, list, replay }: PageProps & (typeof SOURCES)[number
       <h2 id={`${id}-title`}>{name} <span className="count">({letters.length})</span></h2>
       <Problem error={error} />
       <Busy loading={loading} />
-      {message && <p role="status">{message}</p>}
+      {message && <p role="status" className="replay-message">{message}</p>}
       {data && letters.length === 0 && <p>No dead letters.</p>}
       {letters.length > 0 && (
         <table>

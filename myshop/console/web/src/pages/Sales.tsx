@@ -37,9 +37,15 @@ function SeriesChart(props: { id: string; title: string; kind: "line" | "bar"; l
       type: props.kind,
       data: {
         labels: props.labels,
-        datasets: [{ label: props.title, data: props.values, borderColor: "#2563eb", backgroundColor: "#93c5fd", tension: 0.2 }],
+        datasets: [{ label: props.title, data: props.values, borderColor: "#2563eb", backgroundColor: "#93c5fd", tension: 0 }],
       },
-      options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } } },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { display: false } },
+        scales: { y: { beginAtZero: true, ticks: { precision: props.kind === "bar" ? 0 : undefined } } },
+      },
     });
     return () => chart.destroy();
   }, [props.kind, props.title, props.labels, props.values]);
