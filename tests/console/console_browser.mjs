@@ -1,8 +1,8 @@
 // Drives the admin console in Debian's headless Chromium (playwright-core, no downloaded browser) at a laptop's
 // 1366x768: signs in with the keyboard, reads the revenue chart's points, adjusts a product's stock, watches an
-// order arrive live, replays a dead letter and signs out; a screenshot of each page.
+// order arrive live, replays a dead letter and a dead webhook delivery, signs out; a screenshot of each page.
 // usage: node console_browser.mjs '<json: url, email, password, from, to, lowProduct, delta, deadLetter,
-//        customerToken, orderProduct, screenshots>'   (prints one JSON line; exit 1 on failure)
+//        deadDelivery, customerToken, orderProduct, routerUrl, expectedPoints, screenshots>'   (prints one JSON line; exit 1 on failure)
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,7 +121,12 @@ try {
   await letter.getByRole("button", { name: /^Replay / }).click();
   await letter.waitFor({ state: "detached" });
   report.replayMessage = await page.locator("#dead-analyticsDeadLetters .replay-message").textContent();
-  await shot(page, "6-dead-letter-replayed");
+  // A partner's webhook delivery that gave up: replayed, it leaves the list of dead ones.
+  const delivery = page.locator(`tr[data-delivery-id="${args.deadDelivery}"]`);
+  await delivery.getByRole("button", { name: /^Replay / }).click();
+  await delivery.waitFor({ state: "detached" });
+  report.webhookReplayMessage = await page.locator("#dead-webhooks .replay-message").textContent();
+  await shot(page, "6-dead-letters-replayed");
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();

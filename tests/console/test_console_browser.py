@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -58,17 +59,24 @@ SERIES = """query S($from: DateTime!, $to: DateTime!) {
 }"""
 STOCK = "query S($id: ID!) { product(id: $id) { stock { available onHand } } }"
 DEAD = "{ analyticsDeadLetters { id } }"
+CREATE_WEBHOOK = "mutation W($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }"
+DEAD_DELIVERIES = "query D($id: ID!) { webhookDeliveries(webhookId: $id, status: DEAD) { nodes { id } } }"
+WEBHOOK_TIMINGS = {
+    "webhook_poll_seconds": 0.05,
+    "webhook_retry_initial_seconds": 0.1,
+    "webhook_retry_max_seconds": 0.3,
+    "webhook_max_attempts": 3,
+    "webhook_disable_after_dead": 1000,
+}
 
 
 @dataclass
 class Console:
     site: ServerThread
     router: str
-    admin: str
-    customer: str
-    best_seller: dict[str, str]
-    low: str
+    shop: Seeded
     dead_letter: str
+    dead_delivery: str
     days: list[str]
 
 
@@ -93,6 +101,62 @@ def dead_letter(event: Event) -> dict[str, Any]:
     }
 
 
+async def analytics_dead_letter(redis: Redis) -> str:
+    """A dead letter of analytics' consumer (its entry id): an event it can handle now (its peer is back)."""
+    user_id = str(uuid.uuid4())
+    registered = Event(
+        id=uuid.uuid4(),
+        type="UserRegistered",
+        producer="users",
+        version=1,
+        occurred_at=datetime.now(UTC),
+        payload={"userId": user_id, "email": f"{user_id}@example.com", "name": "Dee"},
+        aggregate_id=user_id,
+    )
+    stream = dead_letter_stream(os.environ["MYSHOP_REDIS_PREFIX"], "analytics")
+    return (await redis.xadd(stream, dead_letter(registered))).decode()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Seeded:
+    admin: str
+    customer: str
+    best_seller: dict[str, str]
+    low: str
+    webhook: str
+
+
+async def seed_shop(http: httpx.AsyncClient, url: str) -> Seeded:
+    """Two products (one of 1 unit: low stock), a webhook nobody answers, two confirmed orders of today."""
+    admin = (await call(http, url, LOGIN, {"e": "admin@myshop.dev", "p": DEMO_PASSWORD}))["login"][
+        "accessToken"
+    ]
+    customer = (await call(http, url, LOGIN, {"e": "customer@myshop.dev", "p": DEMO_PASSWORD}))["login"]
+    made = []
+    for name, units in ((f"Console kettle {uuid.uuid4().hex[:6]}", 20), ("Console low mug", 1)):
+        product = {"sku": f"CON-{uuid.uuid4().hex[:8]}", "name": name, "category": "Console"}
+        product["price"] = {"amount": 1250, "currency": "USD"}
+        created = (await call(http, url, CREATE, {"input": product}, admin))["createProduct"]
+        await call(http, url, ADJUST, {"id": created["id"], "d": units}, admin)
+        made.append(created)
+    hook = {"url": f"http://127.0.0.1:{closed_port()}/hooks", "events": ["OrderConfirmed"]}
+    webhook = (await call(http, url, CREATE_WEBHOOK, {"input": hook}, admin))["createWebhook"]["webhook"][
+        "id"
+    ]
+    for _ in range(2):
+        order = {"items": [{"productId": made[0]["id"], "quantity": 2}], "paymentMethod": "tok_approve"}
+        order["idempotencyKey"] = uuid.uuid4().hex
+        placed = (await call(http, url, PLACE, {"input": order}, customer["accessToken"]))["placeOrder"]
+        assert placed["status"] == "CONFIRMED"
+    return Seeded(admin, customer["accessToken"], made[0], made[1]["id"], webhook)
+
+
 @pytest.fixture(scope="module")
 async def console(
     stack: Any, start_router: Callable[..., ServerThread], engines: dict[str, Any], redis: Redis
@@ -107,62 +171,37 @@ async def console(
     url = config["routerUrl"] = f"{router.url}/graphql"
     async with async_sessionmaker(engines["users"], expire_on_commit=False).begin() as session:
         await seed(session)
-    async with httpx.AsyncClient(timeout=30) as http:
-        admin = (await call(http, url, LOGIN, {"e": "admin@myshop.dev", "p": DEMO_PASSWORD}))["login"]
-        customer = (await call(http, url, LOGIN, {"e": "customer@myshop.dev", "p": DEMO_PASSWORD}))["login"]
-        made = []
-        for name, units in ((f"Console kettle {uuid.uuid4().hex[:6]}", 20), ("Console low mug", 1)):
-            product = {"sku": f"CON-{uuid.uuid4().hex[:8]}", "name": name, "category": "Console"}
-            product["price"] = {"amount": 1250, "currency": "USD"}
-            created = (await call(http, url, CREATE, {"input": product}, admin["accessToken"]))[
-                "createProduct"
-            ]
-            await call(http, url, ADJUST, {"id": created["id"], "d": units}, admin["accessToken"])
-            made.append(created)
-        # Two orders of today, confirmed: the best seller, and today's point of the chart.
-        for _ in range(2):
-            order = {"items": [{"productId": made[0]["id"], "quantity": 2}], "paymentMethod": "tok_approve"}
-            order["idempotencyKey"] = uuid.uuid4().hex
-            placed = (await call(http, url, PLACE, {"input": order}, customer["accessToken"]))["placeOrder"]
-            assert placed["status"] == "CONFIRMED"
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        days = [(today + timedelta(days=n)).date().isoformat() for n in range(-6, 2)]
-        window = {"from": f"{days[0]}T00:00:00Z", "to": f"{days[-1]}T00:00:00Z"}
-        await eventually(
-            lambda: call(http, url, SERIES, window, admin["accessToken"]),
-            lambda data: data["salesSeries"][-1]["confirmedOrders"] >= 2,
-            within=60,
-            every=0.2,
-            what="analytics counting today's orders",
-        )
-        # A dead letter of analytics' consumer: an event it can handle now (its peer is back).
-        user_id = str(uuid.uuid4())
-        registered = Event(
-            id=uuid.uuid4(),
-            type="UserRegistered",
-            producer="users",
-            version=1,
-            occurred_at=datetime.now(UTC),
-            payload={
-                "userId": user_id,
-                "email": f"{user_id}@example.com",
-                "name": "Dee",
-                "at": today.isoformat(),
-            },
-            aggregate_id=user_id,
-        )
-        stream = dead_letter_stream(os.environ["MYSHOP_REDIS_PREFIX"], "analytics")
-        entry = await redis.xadd(stream, dead_letter(registered))
-        yield Console(
-            site,
-            url,
-            admin["accessToken"],
-            customer["accessToken"],
-            made[0],
-            made[1]["id"],
-            entry.decode(),
-            days,
-        )
+    today = datetime.now(UTC).date()
+    days = [(today + timedelta(days=n)).isoformat() for n in range(-6, 2)]
+    window = {"from": f"{days[0]}T00:00:00Z", "to": f"{days[-1]}T00:00:00Z"}
+    with pytest.MonkeyPatch.context() as patch:
+        async with httpx.AsyncClient(timeout=30) as http:
+            # Webhook deliveries give up (DEAD) after 3 quick tries, as the webhook tests set it.
+            for name, value in WEBHOOK_TIMINGS.items():
+                patch.setattr(stack.settings["notifications"], name, value)
+            shop = await seed_shop(http, url)
+            await eventually(
+                lambda: call(http, url, SERIES, window, shop.admin),
+                lambda data: data["salesSeries"][-1]["confirmedOrders"] >= 2,
+                within=60,
+                every=0.2,
+                what="analytics counting today's orders",
+            )
+            dead = await eventually(
+                lambda: call(http, url, DEAD_DELIVERIES, {"id": shop.webhook}, shop.admin),
+                lambda data: data["webhookDeliveries"]["nodes"],
+                within=60,
+                every=0.2,
+                what="a dead webhook delivery",
+            )
+            yield Console(
+                site,
+                url,
+                shop,
+                await analytics_dead_letter(redis),
+                dead["webhookDeliveries"]["nodes"][0]["id"],
+                days,
+            )
     site.stop()
 
 
@@ -192,11 +231,12 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
             "from": console.days[0],
             "to": console.days[-1],
             "expectedPoints": 7,
-            "lowProduct": console.low,
+            "lowProduct": console.shop.low,
             "delta": 3,
-            "customerToken": console.customer,
-            "orderProduct": console.best_seller["id"],
+            "customerToken": console.shop.customer,
+            "orderProduct": console.shop.best_seller["id"],
             "deadLetter": console.dead_letter,
+            "deadDelivery": console.dead_delivery,
             "screenshots": str(SCREENSHOTS),
         }
     )
@@ -205,17 +245,19 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
     assert (report["points"], report["orderPoints"]) == (7, 7)
     assert [row[0] for row in report["salesRows"]] == console.days[:-1]
     assert int(report["salesRows"][-1][2]) >= 2
-    assert console.best_seller["name"] in report["bestSellers"]
+    assert console.shop.best_seller["name"] in report["bestSellers"]
     # The stock adjusted from the page is the product's stock now.
     assert (report["availableBefore"], report["availableAfter"], report["onHandAfter"]) == (1, 4, 4)
-    stock = await call(http, console.router, STOCK, {"id": console.low})
+    stock = await call(http, console.router, STOCK, {"id": console.shop.low})
     assert stock["product"]["stock"] == {"available": 4, "onHand": 4}
     # The order placed while the page was open came in live.
     assert report["liveStatus"] == "CONFIRMED"
     # The replayed dead letter is gone for good, and the admin signed out.
-    letters = await call(http, console.router, DEAD, {}, console.admin)
+    letters = await call(http, console.router, DEAD, {}, console.shop.admin)
     assert console.dead_letter not in {letter["id"] for letter in letters["analyticsDeadLetters"]}
     assert "replayed" in report["replayMessage"]
+    # And so is the dead webhook delivery replayed (tried again from zero).
+    assert report["webhookReplayMessage"].endswith("replayed: PENDING.")
     assert report["signedOut"] is True
     assert sorted(path.name for path in SCREENSHOTS.glob("[0-9]-*.png")) == [
         "0-sign-in.png",
@@ -224,5 +266,5 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
         "3-low-stock.png",
         "4-orders.png",
         "5-dead-letters.png",
-        "6-dead-letter-replayed.png",
+        "6-dead-letters-replayed.png",
     ]

@@ -1,8 +1,9 @@
 // Events that kept failing in a consumer, per service (`…DeadLetters`), each with a replay button
-// (`replay…DeadLetter(id)`): a replayed one that succeeds leaves the list.
+// (`replay…DeadLetter(id)`): a replayed one that succeeds leaves the list; then partners' dead webhook deliveries.
 import { useState } from "react";
 import { formatTime, GraphQLFailure } from "../api";
 import { Busy, PageProps, Problem, useLoad } from "./common";
+import { WebhookDeliveries } from "./WebhookDeliveries";
 
 const SOURCES = [
   { name: "Orders", list: "orderDeadLetters", replay: "replayOrderDeadLetter" },
@@ -79,6 +80,7 @@ export function DeadLetters({ api }: PageProps) {
     <>
       <p>Events a service's consumer gave up on. Replay one once its cause is fixed: it leaves the list when handled.</p>
       {SOURCES.map((source) => <Source key={source.list} api={api} {...source} />)}
+      <WebhookDeliveries api={api} />
     </>
   );
 }

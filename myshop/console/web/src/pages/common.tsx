@@ -1,5 +1,5 @@
 // What every page shares: loading a query (with its error shown), and window inputs.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Api, GraphQLFailure } from "../api";
 
 export type PageProps = { api: Api };
@@ -8,17 +8,24 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
+  // Only the latest request's answer is shown: an earlier one arriving after it (the window changed while
+  // it was on its way) is dropped.
+  const latest = useRef(0);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const run = useCallback(load, deps);
   const reload = useCallback(async () => {
+    const request = ++latest.current;
     setLoading(true);
     setError(null);
     try {
-      setData(await run());
+      const answer = await run();
+      if (request === latest.current) setData(answer);
     } catch (failure) {
-      setError(failure instanceof GraphQLFailure ? `${failure.message} (${failure.codes.join(", ")})` : String(failure));
+      if (request === latest.current) {
+        setError(failure instanceof GraphQLFailure ? `${failure.message} (${failure.codes.join(", ")})` : String(failure));
+      }
     } finally {
-      setLoading(false);
+      if (request === latest.current) setLoading(false);
     }
   }, [run]);
   useEffect(() => {
