@@ -1,8 +1,10 @@
 // Drives the admin console in Debian's headless Chromium (playwright-core, no downloaded browser) at a laptop's
 // 1366x768: signs in with the keyboard, reads the revenue chart's points, adjusts a product's stock, watches an
-// order arrive live, replays a dead letter and a dead webhook delivery, signs out; a screenshot of each page.
+// order arrive live, replays a dead letter and a dead webhook delivery, signs out (and is signed out
+// when its token is refused); a screenshot of each page.
 // usage: node console_browser.mjs '<json: url, email, password, from, to, lowProduct, delta, deadLetter,
-//        deadDelivery, customerToken, orderProduct, routerUrl, expectedPoints, screenshots>'   (prints one JSON line; exit 1 on failure)
+//        deadDelivery, customerToken, orderProduct, routerUrl, expectedPoints, screenshots>'
+//        (prints one JSON line; exit 1 on failure)
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +42,10 @@ try {
   page.setDefaultTimeout(20000);
   page.on("request", (r) => requests.push(r.url()));
   page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  let refusalExpected = false; // the stale token's step: the router answers 401, as it should
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !(refusalExpected && r.status() === 401)) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
 
@@ -131,6 +136,15 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   report.signedOut = await page.evaluate(() => sessionStorage.length === 0);
+
+  // A token the router no longer accepts (expired, revoked) signs the console out by itself.
+  refusalExpected = true;
+  await page.evaluate(() =>
+    sessionStorage.setItem("myshop.console.token", JSON.stringify({ token: "not-a-token", email: "gone@myshop.dev" })),
+  );
+  await page.goto(new URL("/orders", args.url).toString(), { waitUntil: "load" });
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  report.staleTokenSignedOut = await page.evaluate(() => sessionStorage.length === 0);
 
   const origins = new Set([new URL(args.url).origin, new URL(args.routerUrl).origin]);
   for (const url of requests) {

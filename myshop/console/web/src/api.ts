@@ -14,6 +14,8 @@ type Result<T> = { data?: T; errors?: { message: string; extensions?: { code?: s
 
 export class Api {
   token: string | null = null;
+  // Called when the router no longer accepts the token (expired, revoked): the console signs out.
+  onSignedOut: (() => void) | null = null;
 
   constructor(readonly url: string) {}
 
@@ -28,6 +30,7 @@ export class Api {
     }
     const body = (await response.json()) as Result<T>;
     if (body.errors?.length) {
+      if (this.token && body.errors.some((e) => e.extensions?.code === "UNAUTHENTICATED")) this.onSignedOut?.();
       throw new GraphQLFailure(
         body.errors.map((e) => e.message).join("; "),
         body.errors.map((e) => e.extensions?.code ?? "UNKNOWN"),

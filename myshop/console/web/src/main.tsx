@@ -125,6 +125,12 @@ function App({ api }: { api: Api }) {
     return email;
   });
 
+  api.onSignedOut = () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    api.token = null;
+    setEmail(null);
+  };
+
   function signOut() {
     const token = api.token;
     sessionStorage.removeItem(TOKEN_KEY);
