@@ -11,7 +11,7 @@ import {
   PointElement,
   Tooltip,
 } from "chart.js";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { formatMoney, major, Money } from "../api";
 import { Busy, daysAgo, iso, PageProps, Problem, tomorrow, useLoad, WindowInputs } from "./common";
 
@@ -68,11 +68,17 @@ export function Sales({ api }: PageProps) {
     () => api.request<{ salesSeries: Point[] }>(SERIES, { from: iso(from), to: iso(to), interval }),
     [api, from, to, interval],
   );
-  const points = data?.salesSeries ?? [];
+  const points = useMemo(() => data?.salesSeries ?? [], [data]);
   const currencies = [...new Set(points.flatMap((p) => p.revenue.map((m) => m.currency)))];
   const shown = currency && currencies.includes(currency) ? currency : (currencies[0] ?? "USD");
-  const labels = points.map((p) => label(p.start, interval));
   const revenueOf = (p: Point) => p.revenue.find((m) => m.currency === shown) ?? { amount: 0, currency: shown };
+  // The charts are drawn again only when their figures change (not when the table opens).
+  const labels = useMemo(() => points.map((p) => label(p.start, interval)), [points, interval]);
+  const revenue = useMemo(
+    () => points.map((p) => major(p.revenue.find((m) => m.currency === shown) ?? { amount: 0, currency: shown })),
+    [points, shown],
+  );
+  const orders = useMemo(() => points.map((p) => p.orders), [points]);
   return (
     <section aria-label="Sales over time">
       <WindowInputs from={from} to={to} setFrom={setFrom} setTo={setTo}>
@@ -96,8 +102,8 @@ export function Sales({ api }: PageProps) {
       {data && (
         <>
           <div className="charts">
-            <SeriesChart id="revenue-chart" title={`Revenue (${shown}, net of refunds)`} kind="line" labels={labels} values={points.map((p) => major(revenueOf(p)))} />
-            <SeriesChart id="orders-chart" title="Orders placed" kind="bar" labels={labels} values={points.map((p) => p.orders)} />
+            <SeriesChart id="revenue-chart" title={`Revenue (${shown}, net of refunds)`} kind="line" labels={labels} values={revenue} />
+            <SeriesChart id="orders-chart" title="Orders placed" kind="bar" labels={labels} values={orders} />
           </div>
           <details>
             <summary>The figures as a table ({points.length} {interval.toLowerCase()}s)</summary>
