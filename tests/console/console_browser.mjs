@@ -21,6 +21,9 @@ mkdirSync(args.screenshots, { recursive: true });
 
 async function shot(page, name) {
   await page.screenshot({ path: join(args.screenshots, `${name}.png`), fullPage: false });
+  // Usable on a laptop: nothing wider than its 1366 px screen (no sideways scrolling).
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 1366) problems.push(`${name}: the page is ${width} px wide`);
 }
 
 async function open(page, title) {
@@ -76,6 +79,7 @@ try {
   await shot(page, "1-sales");
 
   await open(page, "Best sellers");
+  await page.getByLabel("Show").selectOption("100");
   await page.locator("table tbody tr").first().waitFor();
   report.bestSellers = await page.locator("table tbody th").allTextContents();
   await shot(page, "2-best-sellers");
@@ -117,9 +121,16 @@ try {
   );
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
   await shot(page, "4-orders");
+  // Filtered by status: only such orders (the confirmed ones gone).
+  await page.getByLabel("Status").selectOption("FAILED");
+  await page.locator("#orders caption", { hasText: "with status FAILED" }).waitFor();
+  report.failedStatuses = await page.locator("#orders tbody .order-status").allTextContents();
 
   // Dead letters: replay one; it leaves the list.
-  await open(page, "Dead letters");
+  // The keyboard reaches every page: the nav's links take focus and Enter follows one.
+  await page.getByRole("link", { name: "Dead letters", exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { level: 1, name: "Dead letters" }).waitFor();
   const letter = page.locator(`tr[data-dead-letter-id="${args.deadLetter}"]`);
   await letter.waitFor();
   await shot(page, "5-dead-letters");

@@ -22,12 +22,15 @@ export function Orders({ api }: PageProps) {
   const [status, setStatus] = useState("");
   const [live, setLive] = useState("connecting");
   const [changed, setChanged] = useState<Record<string, string>>({});
+  // The list remembers the filter it was loaded with: the caption says what the rows are, not what was asked.
   const { data, setData, error, loading } = useLoad(
-    () =>
-      api.request<{ orders: { totalCount: number | null; edges: { node: Order }[] } }>(ORDERS, {
+    async () => ({
+      filter: status,
+      ...(await api.request<{ orders: { totalCount: number | null; edges: { node: Order }[] } }>(ORDERS, {
         status: status || null,
         first: 50,
-      }),
+      })),
+    }),
     [api, status],
   );
 
@@ -47,7 +50,7 @@ export function Orders({ api }: PageProps) {
             const next = known
               ? edges.map((edge) => (edge.node.id === order.id ? { node: order } : edge)).filter((edge) => kept(edge.node))
               : kept(order) ? [{ node: order }, ...edges] : edges;
-            return { orders: { ...current.orders, edges: next } };
+            return { ...current, orders: { ...current.orders, edges: next } };
           });
         },
         (state, detail) => setLive(detail ? `${state} (${detail})` : state),
@@ -74,7 +77,7 @@ export function Orders({ api }: PageProps) {
       {data && (
         <table id="orders">
           <caption>
-            The latest {data.orders.edges.length} orders{status ? ` with status ${status}` : ""}
+            The latest {data.orders.edges.length} orders{data.filter ? ` with status ${data.filter}` : ""}
             {data.orders.totalCount != null ? ` (of ${data.orders.totalCount})` : ""}
           </caption>
           <thead>
