@@ -12,15 +12,18 @@ CODEGEN_LOCK := requirements/codegen.txt
 # and 104 CPU-s with 2 workers, 376 s and 142 CPU-s with 3, back to back on the loaded machine).
 TEST_WORKERS ?= 2
 # program:package of each Debian package a test drives.
+# The admin console's build (`make console`) and what it is built from.
+CONSOLE_BUILT := myshop/console/static/index.html
+CONSOLE_SOURCES := $(wildcard myshop/console/web/*.* myshop/console/web/src/*.* myshop/console/web/src/*/*.*)
 TEST_DEBIAN_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server /usr/sbin/haproxy:haproxy \
 	/usr/sbin/pgbouncer:pgbouncer
 
-.PHONY: up test lint compose bench fuzz clean lock partner-client
+.PHONY: up test lint compose bench fuzz clean lock partner-client console
 
-up: $(VENV)/.installed node_modules/.installed
+up: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUILT)
 	$(BIN)/myshop up
 
-test: $(VENV)/.installed node_modules/.installed $(CODEGEN_VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed $(CODEGEN_VENV)/.installed $(CONSOLE_BUILT)
 	@# The Debian packages the tests drive, installed where we may (root with apt-get): Chromium (GraphiQL),
 	@# redis-server (tests/redis_cluster), HAProxy (tests/chaos), PgBouncer (tests/test_pgbouncer.py).
 	@missing=$$(for need in $(TEST_DEBIAN_PACKAGES); do [ -x "$${need%%:*}" ] || echo "$${need#*:}"; done); \
@@ -97,6 +100,15 @@ $(CODEGEN_VENV)/.installed: $(CODEGEN_LOCK)
 	test -x $(CODEGEN_VENV)/bin/python || $(PYTHON) -m venv $(CODEGEN_VENV)
 	$(CODEGEN_VENV)/bin/python -m pip install --quiet --require-hashes -r $(CODEGEN_LOCK)
 	touch $@
+
+# The admin console (myshop/console/web/, React + chart.js from the pinned npm packages): type-checked by tsc and
+# built by vite into myshop/console/static/ (gitignored), which `myshop up` serves (myshop/sites.py) and the
+# wheel carries (setup.py); rebuilt when a source changes.
+console: $(CONSOLE_BUILT)
+
+$(CONSOLE_BUILT): node_modules/.installed $(CONSOLE_SOURCES)
+	node_modules/.bin/tsc -p myshop/console/web
+	node_modules/.bin/vite build --config myshop/console/web/vite.config.ts
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -7,7 +7,9 @@
 - GraphiQL's pinned UMD assets (router/http/graphiql ASSET_SOURCES) copied from node_modules into the built
   package's `router/http/graphiql/assets/`, so a wheel serves GraphiQL on a machine without Node. An editable
   install copies nothing (the checkout's router reads node_modules); an sdist carries the copy, for the wheel
-  built from it.
+  built from it;
+- the admin console as vite built it (`make console`: myshop/console/static/, gitignored) copied into the
+  built package, so `myshop up` from a wheel serves it; a build without it warns and ships none.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from setuptools.command.sdist import sdist
 HERE = Path(__file__).resolve().parent
 PACKAGE = "router.execution"
 GRAPHIQL = Path("router", "http", "graphiql")
+CONSOLE_STATIC = Path("myshop", "console", "static")
 
 
 def module_constant(relative: Path, name: str) -> Any:
@@ -68,18 +71,36 @@ def stage_graphiql_assets(package_root: Path) -> None:
         shutil.copyfile(path, target / name)
 
 
+def stage_console(package_root: Path) -> None:
+    """Copies the built console (`make console`) into `<package_root>/myshop/console/static/`; without a build
+    (and none already there, as in an sdist) it warns: that distribution serves no console."""
+    built, target = HERE / CONSOLE_STATIC, package_root / CONSOLE_STATIC
+    if not (built / "index.html").is_file():
+        if not (target / "index.html").is_file():
+            print(
+                "warning: the admin console is not built (run `make console`): not in this build",
+                file=sys.stderr,
+            )
+        return
+    if target.resolve() != built.resolve():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(built, target)
+
+
 class BuildPyWithGraphiQL(build_py):
     def run(self) -> None:
         super().run()
         # Editable: the checkout is the package, and its router reads node_modules as it changes.
         if not self.editable_mode:
             stage_graphiql_assets(Path(self.build_lib))
+            stage_console(Path(self.build_lib))
 
 
 class SdistWithGraphiQL(sdist):
     def make_release_tree(self, base_dir: str, files: list[str]) -> None:
         super().make_release_tree(base_dir, files)
         stage_graphiql_assets(Path(base_dir))
+        stage_console(Path(base_dir))
 
 
 def extensions() -> list[Extension]:

@@ -368,7 +368,7 @@ def start_services_host(
     for name in names:
         check_port_free(name, endpoints[name])
     command = [sys.executable, "-m", "myshop.process", "serve", *names, "--logs", str(logs_dir)]
-    process = _launch("services", command, logs_dir, env)
+    process = launch("services", command, logs_dir, env)
     return [
         ServiceProcess(name, endpoints[name], process, logs_dir / f"{name}.log", logs_dir / "services.log")
         for name in names
@@ -399,10 +399,10 @@ def _spawn(
     env: dict[str, str],
 ) -> ServiceProcess:
     check_port_free(name, settings)
-    return ServiceProcess(name, settings, _launch(name, command, logs_dir, env), logs_dir / f"{name}.log")
+    return ServiceProcess(name, settings, launch(name, command, logs_dir, env), logs_dir / f"{name}.log")
 
 
-def _launch(name: str, command: list[str], logs_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def launch(name: str, command: list[str], logs_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`command` as a child writing its output to `<logs_dir>/<name>.log`."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     # Two malloc arenas at most (glibc makes up to 8 per core, one per thread that allocates): the services'

@@ -1,7 +1,8 @@
 """The processes `myshop up` starts, without the CLI's imports: `python -m myshop.process serve <name>` and
 `python -m myshop.process router --supergraph FILE [--host H] [--port P] [--config FILE]`, the same as
 `myshop serve` and `myshop router`; and `python -m myshop.process serve <name>... --logs DIR`, several
-services in one process (myshop.host).
+services in one process (myshop.host); and `python -m myshop.process sites SPEC`, the web sites
+(myshop.sites: the admin console).
 
 Each lives as long as the stack, holding whatever it imported: through `myshop.cli` that was Typer, Click
 and Rich, and httpx's command-line client (httpx imports it whenever Rich, Click and Pygments are installed,
@@ -80,10 +81,14 @@ def main(argv: list[str]) -> None:
         raise SystemExit(host(args.names, args.logs))
     elif argv[:1] == ["router"]:
         router(argv[1:])
+    elif len(argv) == 2 and argv[0] == "sites":
+        from myshop import sites
+
+        sites.serve(sites.decode(argv[1]))
     else:
         raise SystemExit(
             "usage: python -m myshop.process serve <name> | serve <name>... --logs DIR"
-            " | router --supergraph FILE [...]"
+            " | router --supergraph FILE [...] | sites SPEC"
         )
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from rich.console import Console
 
-from myshop import devstack, watch
+from myshop import devstack, sites, watch
 from myshop.embedded import EmbeddedServerError, Infrastructure, ensure_infrastructure
 
 # The processes' names in a column as wide as the longest (notifications).
@@ -56,6 +56,8 @@ class Supervisor:
     started: list[devstack.ServiceProcess] = field(default_factory=list)
     # The router's ops token when this run made one (none was configured): printed, so `/metrics` can be read.
     ops_token: str | None = None
+    # The web sites of this run (myshop.sites: the admin console), served once the router is up.
+    sites: list[sites.Site] = field(default_factory=list)
     _stopping: bool = False
 
     def say(self, line: str) -> None:
@@ -98,7 +100,8 @@ class Supervisor:
                 sink = start_for_stack(self.names, data_dir, (host, port), log=self.say)
             self._start_services(data_dir / "logs", plan)
             self._start_router(data_dir / "logs", plan)
-            print_welcome(self.console, self.started, data_dir, sink, self.ops_token)
+            self._start_sites(data_dir / "logs", plan)
+            print_welcome(self.console, self.started, data_dir, sink, self.ops_token, self.sites)
             self._become_watcher(data_dir, infra, sink, plan["mail"])
         except Stop:
             pass
@@ -175,6 +178,15 @@ class Supervisor:
             # Unset, `/metrics` and the detailed readiness would not be served at all: on one's own machine
             # they should be, behind a token of this run's (never a fixed one a copied setup would share).
             self.ops_token = os.environ["MYSHOP_ROUTER_OPS__TOKEN"] = secrets.token_urlsafe(24)
+        host, port = plan["router"]
+        browser_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        self.sites, missing = sites.planned_sites(dict(os.environ), f"http://{browser_host}:{port}/graphql")
+        for line in missing:
+            self.say(f"[yellow]•[/yellow] {line}")
+        origins = [origin for site in self.sites for origin in site.origins]
+        if origins and "MYSHOP_ROUTER_CORS__ORIGINS" not in os.environ:
+            # The sites' pages call the router from their own origins (another port).
+            os.environ["MYSHOP_ROUTER_CORS__ORIGINS"] = json.dumps(origins)
         with self.console.status("starting the router"):
             subgraph_urls = {service.name: f"{service.url}/graphql" for service in self.started}
             start = functools.partial(devstack.start_router, endpoint=devstack.Endpoint(*plan["router"]))
@@ -183,6 +195,22 @@ class Supervisor:
             every_subgraph = set(plan["all_subgraphs"]) <= set(self.names)
             seconds = self._ready(router, path="/health/ready" if every_subgraph else "/health")
         self.say(f"[green]✔[/green] {column('router')} {router.url}/graphql  (ready in {seconds:.1f} s)")
+
+    def _start_sites(self, logs: Path, plan: dict[str, Any]) -> None:
+        """The web sites (the admin console), in one small process of their own, once the router is up."""
+        if not self.sites:
+            return
+        for site in self.sites:
+            devstack.check_port_free(site.name, devstack.Endpoint(site.host, site.port))
+        command = [sys.executable, "-m", "myshop.process", "sites", sites.encode(self.sites)]
+        first = devstack.Endpoint(self.sites[0].host, self.sites[0].port)
+        with self.console.status("starting the console"):
+            process = devstack.launch("sites", command, logs, dict(os.environ))
+            service = devstack.ServiceProcess("sites", first, process, logs / "sites.log")
+            self.started.append(service)
+            seconds = self._ready(service, path="/health")
+        for site in self.sites:
+            self.say(f"[green]✔[/green] {column(site.name)} {site.url}  (ready in {seconds:.1f} s)")
 
     def _started(self, start: Callable[..., devstack.ServiceProcess], *args: Any) -> devstack.ServiceProcess:
         try:
@@ -229,6 +257,7 @@ def print_welcome(
     data_dir: Path,
     sink: Any,
     ops_token: str | None = None,
+    served: list[sites.Site] | None = None,
 ) -> None:
     console.print()
     router = next((service for service in started if service.name == "router"), None)
@@ -241,11 +270,13 @@ def print_welcome(
                 f"  {column('ops')} curl -H 'Authorization: Bearer {ops_token}' {router.url}/metrics   "
                 "(a token of this run; set MYSHOP_ROUTER_OPS__TOKEN to choose one)"
             )
+        for site in served or []:
+            console.print(f"  {column(site.name)} {site.url}   (sign in with an ADMIN account)")
         console.print("Each subgraph also answers on its own:")
     else:
         console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")
     for service in started:
-        if service is not router:
+        if service is not router and service.name != "sites":
             console.print(
                 f"  {column(service.name)} POST {service.url}/graphql   health: {service.url}/health/ready"
             )

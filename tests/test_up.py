@@ -165,7 +165,7 @@ def order_through(router: str, email: str) -> None:
 
 
 def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router")}
+    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router", "console")}
     users_port, products_port, router_port = ports["users"], ports["products"], ports["router"]
     env = {
         **os.environ,
@@ -208,6 +208,19 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert router_ready.status_code == 200, router_ready.text
         assert set(router_ready.json()["subgraphs"]) == set(registry.SUBGRAPHS)
         assert f"http://localhost:{router_port}/graphql" in first.text()
+        # The admin console on its own port, told where the router is, its origin allowed by the router.
+        console = f"http://localhost:{ports['console']}"
+        assert f"{console}/" in first.text()
+        assert httpx.get(f"{console}/orders", timeout=10).text.startswith("<!doctype html>")
+        assert httpx.get(f"{console}/config.json", timeout=10).json() == {
+            "routerUrl": f"http://localhost:{router_port}/graphql"
+        }
+        preflight = httpx.options(
+            f"http://127.0.0.1:{router_port}/graphql",
+            headers={"origin": console, "access-control-request-method": "POST"},
+            timeout=10,
+        )
+        assert preflight.headers.get("access-control-allow-origin") == console
         # One process hosts every subgraph (myshop.host), beside the router's.
         services = [p for p in first.children() if "myshop.process serve" in " ".join(p.cmdline())]
         assert len(services) == 1 and set(registry.SUBGRAPHS) <= set(services[0].cmdline())
@@ -267,6 +280,7 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_ROUTER_PORT": str(free_port()),
+        "MYSHOP_CONSOLE_PORT": str(free_port()),
     }
     # No ops token configured: this run makes one and prints it.
     env.pop("MYSHOP_ROUTER_OPS__TOKEN", None)
@@ -344,6 +358,7 @@ def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot
         **os.environ,
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_PRODUCTS_PORT": str(taken.getsockname()[1]),
+        "MYSHOP_CONSOLE_PORT": str(free_port()),
         "MYSHOP_LOG_JSON": "true",
         # uvicorn says "Started server process" at INFO, first thing: every service logs at least that.
         "MYSHOP_LOG_LEVEL": "INFO",

@@ -17,6 +17,8 @@ from shared.deadletters import DeadLetter, dead_letter_mutation, dead_letter_que
 from shared.graphql import build_schema
 from shared.graphql_types import Money
 from subgraphs.analytics.privacy import PersonalDataExport
+from subgraphs.analytics.series import MAX_SERIES_POINTS, SeriesPoint
+from subgraphs.analytics.series import SalesInterval as SalesIntervalValue
 from subgraphs.analytics.service import (
     Amount,
     Durations,
@@ -201,6 +203,54 @@ class SalesSummary:
     )
 
 
+SalesInterval = strawberry.enum(
+    SalesIntervalValue,
+    name="SalesInterval",
+    description="A bucket of `salesSeries`: an hour, a day, a week (7 days) or a calendar month.",
+)
+
+
+def _by_currency(amounts: dict[str, int]) -> list[Money]:
+    return [Money(amount=value, currency=currency) for currency, value in amounts.items()]
+
+
+@strawberry.type(
+    description=(
+        "One bucket [start, end) of `salesSeries`: salesSummary's figures for its span. Money lists have one "
+        "entry per currency with activity anywhere in the series, by code (zero where this bucket had none)."
+    )
+)
+class SalesPoint:
+    start: datetime = strawberry.field(description="Start of the bucket (included).")
+    end: datetime = strawberry.field(description="End of the bucket (excluded); the last one ends at `to`.")
+    orders: int = strawberry.field(description="Orders placed in the bucket, whatever became of them.")
+    confirmed_orders: int = strawberry.field(description="Orders confirmed in the bucket.")
+    gross_revenue: list[Money] = strawberry.field(
+        description="Totals of the orders confirmed in the bucket.", directives=[CURRENCIES]
+    )
+    refunded: list[Money] = strawberry.field(
+        description="Money given back in the bucket: totals of orders cancelled after their confirmation, "
+        "and partial refunds (returns).",
+        directives=[CURRENCIES],
+    )
+    revenue: list[Money] = strawberry.field(
+        description="Net sales: grossRevenue - refunded (negative when more went back than came in).",
+        directives=[CURRENCIES],
+    )
+
+    @classmethod
+    def of(cls, point: SeriesPoint) -> SalesPoint:
+        return cls(
+            start=point.start,
+            end=point.end,
+            orders=point.orders,
+            confirmed_orders=point.confirmed_orders,
+            gross_revenue=_by_currency(point.gross_revenue),
+            refunded=_by_currency(point.refunded),
+            revenue=_by_currency(point.revenue),
+        )
+
+
 @strawberry.type(
     description=(
         "A promotion's use in a window [from, to): orders counted by the time of their confirmation, refunds "
@@ -329,6 +379,24 @@ class Query(dead_letter_query("analytics")):
             shipping_revenue=_money(figures.shipping_revenue),
             discount_total=_money(figures.discount_total),
         )
+
+    @strawberry.field(
+        **guarded(IsAdmin, REPORT, ListSize(assumed_size=100)),
+        description=(
+            "Orders and revenue over time: the window cut into buckets of `interval` from `from` (the last "
+            "one ending at `to`), one point per bucket, empty ones included as zeros; at most "
+            f"{MAX_SERIES_POINTS} buckets, else BAD_USER_INPUT (admin only)."
+        ),
+    )
+    async def sales_series(
+        self,
+        info: Info,
+        from_: From,
+        to: To,
+        interval: Annotated[SalesInterval, strawberry.argument(description="The length of a bucket.")],
+    ) -> list[SalesPoint] | None:
+        found = await Reports.of(info.context).sales_series(from_, to, interval)
+        return [SalesPoint.of(point) for point in found]
 
     @strawberry.field(
         **guarded(IsAdmin, REPORT),

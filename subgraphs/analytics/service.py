@@ -25,6 +25,9 @@ figure is about, as the orders service recorded it (its events' times):
 - voucherUsage: per promotion (and voucher code; null for an automatic promotion): the orders confirmed in the
   window with its discount, the refundedOrders among the cancellations after confirmation in the window, and
   discount: what it gave on the first minus what it had given on the second, per currency;
+- salesSeries: the window cut into buckets (hours, days, weeks or calendar months from `from`, the last one
+  ending at `to`), each with salesSummary's orders, confirmedOrders, grossRevenue, refunded and revenue for
+  its own span; a bucket without sales is all zeros, in every currency the series saw;
 - topProducts: net units per product (units of lines of orders confirmed in the window, minus those of orders
   cancelled in the window after confirmation, minus those of returns refunded in the window), the products
   with more than 0, most first, ties by product id; revenue likewise per currency (quantity x the unit price
@@ -56,7 +59,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import BadUserInput, MyShopError
-from subgraphs.analytics import after_sale_repository, repository, sales_repository
+from subgraphs.analytics import after_sale_repository, repository, sales_repository, series, series_repository
 from subgraphs.analytics.after_sale_repository import Durations
 from subgraphs.analytics.repository import CurrencySales, UserFigures
 from subgraphs.analytics.sales_repository import ProductTotals
@@ -260,6 +263,20 @@ class Reports:
             shipping_revenue=net("shipping_net"),
             discount_total=net("discount_total"),
         )
+
+    async def sales_series(
+        self, start: datetime, end: datetime, interval: series.SalesInterval
+    ) -> list[series.SeriesPoint]:
+        span = window(start, end)
+        edges = series.thresholds(span.start, span.end, interval)
+        async with self._session() as session:
+            rows = await series_repository.sales_by_bucket(session, edges)
+        found = series.points(edges, rows)
+        for point in found:  # each sum must fit the schema's Int
+            for figures in (point.gross_revenue, point.refunded, point.revenue):
+                for currency, value in figures.items():
+                    amount(value, currency)
+        return found
 
     async def fulfillment_times(self, start: datetime, end: datetime) -> FulfillmentFigures:
         span = window(start, end)

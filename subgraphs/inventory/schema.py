@@ -20,6 +20,7 @@ from shared.auth.permissions import IsAdmin, IsService, guarded
 from shared.deadletters import dead_letter_mutation, dead_letter_query
 from shared.graphql import build_schema
 from shared.ids import uuid_or_none
+from subgraphs.inventory.low_stock import MAX_LOW_STOCK, low_stock_products
 from subgraphs.inventory.repository import ProductStock, ReservationRecord, StockLevel
 from subgraphs.inventory.restocks import restock_return
 from subgraphs.inventory.service import InventoryService, StockLine, reservation_lines
@@ -201,6 +202,18 @@ class RestockReturnInput:
 
 @strawberry.type
 class Query(dead_letter_query("inventory")):  # type: ignore[misc]
+    @strawberry.field(
+        **guarded(IsAdmin, ListSize(slicing_arguments=["first"])),
+        description="Products running low: units available over their sellable variants at or below "
+        "`threshold` (null: the service's low-stock threshold, as StockLow events use), fewest first, ties "
+        f"by id; `first`: 1 to {MAX_LOW_STOCK}. Products never stocked are not listed (admin only).",
+    )
+    async def low_stock_products(
+        self, info: Info, threshold: int | None = None, first: int = 20
+    ) -> list[Product]:
+        found = await low_stock_products(info.context, threshold, first)
+        return [Product(id=strawberry.ID(str(sums.product_id)), sums=sums) for sums in found]
+
     @strawberry.federation.field(
         inaccessible=True, **guarded(IsService), description="A reservation by its key (SERVICE)."
     )

@@ -20,6 +20,10 @@ WINDOW = '(from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z")'
 OPERATIONS = {
     "salesSummary": f"query {{ salesSummary{WINDOW} {{ orders }} }}",
     "topProducts": f"query {{ topProducts{WINDOW} {{ unitsSold }} }}",
+    "salesSeries": (
+        'query { salesSeries(from: "2000-01-01T00:00:00Z", to: "2001-01-01T00:00:00Z", interval: MONTH) '
+        "{ orders } }"
+    ),
     "userActivity": f"query {{ userActivity{WINDOW} {{ logins }} }}",
     "voucherUsage": f"query {{ voucherUsage{WINDOW} {{ orders }} }}",
     "fulfillmentTimes": f"query {{ fulfillmentTimes{WINDOW} {{ shipmentsShipped }} }}",

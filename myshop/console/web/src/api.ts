@@ -1,0 +1,115 @@
+// The router, as the console talks to it: GraphQL over HTTP (POST, JSON) and subscriptions over its
+// WebSocket (graphql-transport-ws). Where it answers comes from /config.json beside the page, or `?router=`.
+
+export class GraphQLFailure extends Error {
+  constructor(
+    message: string,
+    readonly codes: string[],
+  ) {
+    super(message);
+  }
+}
+
+type Result<T> = { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+
+export class Api {
+  token: string | null = null;
+  // Called when the router no longer accepts the token (expired, revoked): the console signs out.
+  onSignedOut: (() => void) | null = null;
+
+  constructor(readonly url: string) {}
+
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let response: Response;
+    try {
+      response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    } catch (error) {
+      throw new GraphQLFailure(`The router at ${this.url} does not answer (${String(error)}).`, ["NETWORK"]);
+    }
+    const body = (await response.json()) as Result<T>;
+    if (body.errors?.length) {
+      if (this.token && body.errors.some((e) => e.extensions?.code === "UNAUTHENTICATED")) this.onSignedOut?.();
+      throw new GraphQLFailure(
+        body.errors.map((e) => e.message).join("; "),
+        body.errors.map((e) => e.extensions?.code ?? "UNKNOWN"),
+      );
+    }
+    return body.data as T;
+  }
+
+  /** Runs `query` as a subscription until the returned function is called; `onStatus` follows the link. */
+  subscribe<T>(
+    query: string,
+    variables: Record<string, unknown>,
+    onNext: (data: T) => void,
+    onStatus: (status: "connecting" | "live" | "closed", detail?: string) => void,
+  ): () => void {
+    const ws = new WebSocket(this.url.replace(/^http/, "ws"), "graphql-transport-ws");
+    let stopped = false;
+    onStatus("connecting");
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "connection_init", payload: this.token ? { Authorization: `Bearer ${this.token}` } : {} }));
+    };
+    ws.onmessage = (event) => {
+      const message = JSON.parse(String(event.data));
+      if (message.type === "connection_ack") {
+        ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
+        onStatus("live");
+      } else if (message.type === "next" && message.payload?.data) {
+        onNext(message.payload.data as T);
+      } else if (message.type === "ping") {
+        ws.send(JSON.stringify({ type: "pong" }));
+      } else if (message.type === "error") {
+        onStatus("closed", JSON.stringify(message.payload));
+      }
+    };
+    ws.onclose = (event) => {
+      if (!stopped) onStatus("closed", event.reason || `code ${event.code}`);
+    };
+    return () => {
+      stopped = true;
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ id: "1", type: "complete" }));
+      ws.close();
+    };
+  }
+}
+
+export async function routerUrl(): Promise<string> {
+  const asked = new URLSearchParams(window.location.search).get("router");
+  if (asked) return asked;
+  try {
+    const response = await fetch("/config.json", { cache: "no-cache" });
+    if (response.ok) {
+      const config = (await response.json()) as { routerUrl?: string };
+      if (config.routerUrl) return config.routerUrl;
+    }
+  } catch {
+    // no config beside the page: the router on this host's port 4000
+  }
+  return `${window.location.protocol}//${window.location.hostname}:4000/graphql`;
+}
+
+export type Money = { amount: number; currency: string };
+
+const digits = new Map<string, number>();
+
+/** Minor units as the currency writes them (2 decimals for USD, 0 for JPY). */
+export function major(money: Money): number {
+  let places = digits.get(money.currency);
+  if (places === undefined) {
+    places = new Intl.NumberFormat("en", { style: "currency", currency: money.currency }).resolvedOptions()
+      .maximumFractionDigits ?? 2;
+    digits.set(money.currency, places);
+  }
+  return money.amount / 10 ** places;
+}
+
+export function formatMoney(money: Money): string {
+  return new Intl.NumberFormat("en", { style: "currency", currency: money.currency }).format(major(money));
+}
+
+export function formatTime(iso: string): string {
+  return new Date(iso).toLocaleString("en-GB", { timeZone: "UTC", dateStyle: "medium", timeStyle: "short" }) + " UTC";
+}

@@ -1,0 +1,171 @@
+"""The web sites `myshop up` serves beside the API: built static assets (the admin console,
+`myshop/console/`), each on a port of its own, all from one small process (`python -m myshop.process sites
+SPEC`).
+
+A site is a directory holding `index.html` and its hashed assets (`assets/`, as vite builds them): a path that
+names no file and has no extension is a client-side route and gets `index.html` (SPA fallback); a missing file
+with an extension is a 404. `index.html` and the other unhashed files are served `no-cache` (revalidated every
+time, so a new build shows at once), hashed assets for a year, immutable. `/config.json` is what the page
+needs to know of this run (where the router answers), so the same build works behind any host or port.
+
+Adding a site (e.g. the reference storefront on 4011) is one more entry in `KNOWN_SITES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parent
+# A year: the name of a hashed asset changes with its content.
+IMMUTABLE = "public, max-age=31536000, immutable"
+# The page may call the router on another port (and its WebSocket); nothing else leaves the machine.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; connect-src 'self' http: https: ws: wss:; img-src 'self' data: http: https:; "
+    "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class KnownSite:
+    """A site myshop knows how to serve: where its build lands, its default port, how to build it."""
+
+    name: str
+    directory: Path
+    default_port: int
+    build: str
+
+
+KNOWN_SITES = (KnownSite("console", PACKAGE_ROOT / "console" / "static", 4010, "make console"),)
+
+
+@dataclass
+class Site:
+    """One site of a run: its files, where it listens and the `/config.json` its page reads."""
+
+    name: str
+    directory: str
+    host: str
+    port: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def origins(self) -> list[str]:
+        """The browser origins of its page: as addressed by name and by loopback address."""
+        hosts = {self.host}
+        if self.host in ("127.0.0.1", "localhost", "0.0.0.0", "::"):
+            hosts = {"127.0.0.1", "localhost"}
+        return [f"http://{host}:{self.port}" for host in sorted(hosts)]
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/"
+
+
+def planned_sites(env: dict[str, str], router_url: str) -> tuple[list[Site], list[str]]:
+    """The sites this run serves (those built: their directory holds index.html), each on
+    `MYSHOP_<NAME>_PORT` (its default otherwise) and `MYSHOP_<NAME>_HOST` (127.0.0.1), and a line for each
+    one not built. `router_url`: the router's /graphql as a browser on this machine reaches it."""
+    sites, missing = [], []
+    for known in KNOWN_SITES:
+        prefix = f"MYSHOP_{known.name.upper()}_"
+        if not (known.directory / "index.html").is_file():
+            missing.append(f"{known.name}: not built (run `{known.build}`)")
+            continue
+        port = int(env.get(f"{prefix}PORT", known.default_port))
+        host = env.get(f"{prefix}HOST", "127.0.0.1")
+        sites.append(Site(known.name, str(known.directory), host, port, {"routerUrl": router_url}))
+    return sites, missing
+
+
+def encode(sites: list[Site]) -> str:
+    return json.dumps([asdict(site) for site in sites])
+
+
+def decode(spec: str) -> list[Site]:
+    return [Site(**entry) for entry in json.loads(spec)]
+
+
+def site_app(directory: Path, config: dict[str, Any]) -> Any:
+    """The ASGI app of one site."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+    from starlette.types import Scope
+
+    class SiteFiles(StaticFiles):
+        async def get_response(self, path: str, scope: Scope) -> Response:
+            try:
+                response = await super().get_response(path, scope)
+            except HTTPException as exc:
+                # A client-side route (no extension): the page, which routes it. A missing file: 404.
+                if exc.status_code != 404 or "." in PurePosixPath(path).name:
+                    raise
+                path = "index.html"
+                response = await super().get_response(path, scope)
+            hashed = PurePosixPath(path).parts[:1] == ("assets",)
+            response.headers["cache-control"] = IMMUTABLE if hashed else "no-cache"
+            response.headers["x-content-type-options"] = "nosniff"
+            if path.endswith(".html"):
+                response.headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+            return response
+
+    async def config_json(_request: Request) -> Response:
+        return JSONResponse(config, headers={"cache-control": "no-cache"})
+
+    async def health(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/config.json", config_json),
+            Route("/health", health),
+            Mount("/", app=SiteFiles(directory=directory, check_dir=True)),
+        ]
+    )
+
+
+def sites_app(sites: list[Site]) -> Any:
+    """One ASGI app for every site, each chosen by the port the request came in on."""
+    apps = {site.port: site_app(Path(site.directory), site.config) for site in sites}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        server = scope.get("server") or ("", 0)
+        await apps[server[1]](scope, receive, send)
+
+    return app
+
+
+def bind(site: Site) -> socket.socket:
+    family = socket.AF_INET6 if ":" in site.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((site.host, site.port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(sites: list[Site]) -> None:
+    """Serve every site until SIGINT or SIGTERM (uvicorn's own handlers)."""
+    import uvicorn
+
+    sockets = [bind(site) for site in sites]
+    config = uvicorn.Config(
+        sites_app(sites), log_level=os.environ.get("MYSHOP_LOG_LEVEL", "info").lower(), access_log=False
+    )
+    uvicorn.Server(config).run(sockets=sockets)
