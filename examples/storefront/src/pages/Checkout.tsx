@@ -76,6 +76,8 @@ function Checkout() {
   const [problems, setProblems] = useState<ApiProblem[]>([]);
   const [voucher, setVoucher] = useState("");
   const [payment, setPayment] = useState("tok_approve");
+  // The method just chosen shows checked while shipping quotes it (back to the cart's own when refused).
+  const [chosenMethod, setChosenMethod] = useState<string | null>(null);
   // One key per attempt of this cart: a retry after a lost answer gets the same order, never a second one.
   const [attempt, setAttempt] = useState(() => crypto.randomUUID());
 
@@ -158,8 +160,12 @@ function Checkout() {
                   type="radio"
                   name="shipping-method"
                   value={method.id}
-                  checked={cart.shippingMethodId === method.id}
-                  onChange={() => run(() => chooseMethod({ variables: { methodId: method.id } }))}
+                  checked={(chosenMethod ?? cart.shippingMethodId) === method.id}
+                  onChange={async () => {
+                    setChosenMethod(method.id);
+                    await run(() => chooseMethod({ variables: { methodId: method.id } }));
+                    setChosenMethod(null);
+                  }}
                 />
                 {method.name} — {formatMoney(price)}, {method.minDeliveryDays}–{method.maxDeliveryDays} days
               </label>

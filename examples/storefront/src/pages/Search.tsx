@@ -87,6 +87,7 @@ export function SearchPage({ params }: { params: URLSearchParams }) {
     variables: { search, filter, sort, first: PAGE_SIZE, after },
   });
   const products = data?.products;
+  const count = products?.totalCount ?? 0;
   const checked = (key: string, value: string) => params.getAll(key).includes(value);
   return (
     <div className="search-layout">
@@ -143,7 +144,7 @@ export function SearchPage({ params }: { params: URLSearchParams }) {
       <section aria-labelledby="results-heading" className="results">
         <div className="results-bar">
           <h2 id="results-heading" aria-live="polite">
-            {loading ? "Searching…" : `${products?.totalCount ?? 0} products${search ? ` for “${search}”` : ""}`}
+            {loading ? "Searching…" : `${count} ${count === 1 ? "product" : "products"}${search ? ` for “${search}”` : ""}`}
           </h2>
           <label>
             Sort by{" "}
