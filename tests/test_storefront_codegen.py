@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def api_schema_sdl() -> str:
-    """The API schema as the router serves it, printed by the partner client's generator (one way to get it)."""
+    """The API schema as the router serves it, printed by the partner client's generator (one way to it)."""
     spec = importlib.util.spec_from_file_location("partner_generate", REPO / "examples/partner/generate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -37,7 +37,9 @@ def api_schema_sdl() -> str:
 def codegen(schema: Path, out: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "STOREFRONT_SCHEMA": str(schema), "STOREFRONT_TYPES_OUT": f"{out}/"}
     command = [str(BIN / "graphql-codegen"), "--config", "codegen.ts"]
-    return subprocess.run(command, cwd=STOREFRONT, env=environment, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        command, cwd=STOREFRONT, env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def files(folder: Path) -> dict[str, str]:
@@ -54,7 +56,7 @@ def test_the_committed_types_are_what_the_api_schema_generates(tmp_path: Path) -
     # Then the committed ones are the same, file for file
     fresh, committed = files(tmp_path / "gql"), files(COMMITTED)
     stale = sorted(name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name))
-    assert not stale, f"examples/storefront/src/gql/ is stale ({', '.join(stale)}): run `make storefront-types`"
+    assert not stale, f"examples/storefront/src/gql/ stale ({', '.join(stale)}): run `make storefront-types`"
 
 
 def test_the_storefront_type_checks_with_its_generated_types() -> None:

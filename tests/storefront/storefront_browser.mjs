@@ -4,10 +4,14 @@
 // watch the order page reach CONFIRMED through the subscription; then the order is cancelled from outside
 // the page (the API, as an admin) and the page must show it live. Fails on any failed request, page error or
 // request to a third origin. Screenshots go to the artifacts folder.
-// usage: node storefront_browser.mjs SCENARIO_JSON   (prints one JSON line; exit 1 on failure)
+// The account pages follow: the email confirmed from the mail's link, a password reset, a sign-in with it.
+// The codes mailed come from the test: the script asks with a JSON line {"ask": ...} on stdout and reads the
+// answer on stdin.
+// usage: node storefront_browser.mjs SCENARIO_JSON   (prints one JSON line last; exit 1 on failure)
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const scenario = JSON.parse(process.argv[2]);
@@ -19,6 +23,13 @@ const requests = [];
 const steps = [];
 const WAIT = { timeout: 20000 };
 let context;
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function ask(what) {
+  console.log(JSON.stringify({ ask: what }));
+  const { value } = await answers.next();
+  return value;
+}
 
 async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
@@ -76,6 +87,7 @@ try {
     await form.getByLabel("Password").fill(customer.password);
     await form.getByRole("button", { name: "Create account" }).click();
     await page.getByRole("heading", { name: "Your account" }).waitFor(WAIT);
+    await page.getByText(`${customer.email} — not verified yet`).waitFor(WAIT);
   });
 
   await step("search with a facet", async () => {
@@ -142,6 +154,7 @@ try {
     const cancelled = await cancelAsAdmin(orderId);
     if (cancelled.errors) problems.push(`cancelOrder: ${JSON.stringify(cancelled.errors)}`);
     await page.locator('[data-status="CANCELLED"]').waitFor(WAIT);
+    await page.getByText("(final)").waitFor(WAIT);
     await shot(page, "order-cancelled");
   });
 
@@ -152,6 +165,37 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 1) problems.push(`the phone-width search page scrolls sideways by ${overflow}px`);
     await shot(page, "phone-search");
+  });
+
+  await step("confirm the email address from the mail's link", async () => {
+    const token = await ask("verification");
+    await page.goto(`${storefrontUrl}/verify-email?token=${encodeURIComponent(token)}`);
+    await page.getByRole("heading", { name: "Confirm your email address" }).waitFor(WAIT);
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: "Your email address is confirmed." }).waitFor(WAIT);
+    await page.goto(`${storefrontUrl}/#/account`);
+    await page.getByText(`${customer.email} — verified`).waitFor(WAIT);
+    await shot(page, "phone-account");
+  });
+
+  await step("sign out, reset the password from the mail's link, sign in with the new one", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: "Forgot your password?" }).click();
+    await page.getByLabel("Email", { exact: true }).fill(customer.email);
+    await page.getByRole("button", { name: "Mail me a code" }).click();
+    await page.getByRole("status").filter({ hasText: "a code is on its way" }).waitFor(WAIT);
+    const token = await ask("reset");
+    await page.goto(`${storefrontUrl}/reset-password?token=${encodeURIComponent(token)}`);
+    await page.getByLabel("New password", { exact: true }).fill(customer.newPassword);
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await page.getByRole("status").filter({ hasText: "Your password is changed" }).waitFor(WAIT);
+    await page.goto(`${storefrontUrl}/#/account`);
+    const login = page.locator("form", { has: page.getByRole("button", { name: "Sign in" }) });
+    await login.getByLabel("Email", { exact: true }).fill(customer.email);
+    await login.getByLabel("Password", { exact: true }).fill(customer.newPassword);
+    await login.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor(WAIT);
   });
 
   const origins = [new URL(storefrontUrl).origin, new URL(routerUrl).origin];
@@ -166,6 +210,7 @@ try {
   console.log(JSON.stringify({ ok: false, problems: [...problems, String(error)], steps }));
   process.exitCode = 1;
 } finally {
+  process.stdin.destroy();
   if (context) await context.close();
   rmSync(userDataDir, { recursive: true, force: true });
 }

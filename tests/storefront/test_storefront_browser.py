@@ -4,7 +4,9 @@ the router over MyShop's supergraph allowing the site's origin (CORS), images an
 
 One customer's session: register, search with a facet, product page with a variant and its image, cart,
 address + shipping method + voucher, checkout with `tok_approve`, and the order page reaching CONFIRMED
-through the subscription, then CANCELLED live when the order is cancelled from outside the page.
+through the subscription, then CANCELLED live when the order is cancelled from outside the page; then at a
+phone's width the account pages: the email confirmed and the password reset from the mails' links (their
+codes read from users' outbox, as notifications would mail them), and a sign-in with the new password.
 Screenshots: build/test-artifacts/storefront/."""
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import asyncio
 import io
 import os
 import shutil
-import subprocess
+import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,17 @@ import orjson
 import pytest
 from eventually import eventually
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from shared.sealed import unseal
+from shared.settings import ServiceSettings
 from shared.testing import ServerThread
+from subgraphs.users.models import outbox
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "examples" / "storefront" / "dist"
@@ -56,20 +63,28 @@ pytestmark = pytest.mark.skipif(
 
 CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 SET_OPTIONS = """
-mutation O($id: ID!, $options: [ProductOptionInput!]!) { setProductOptions(productId: $id, options: $options) { id } }
-"""
+mutation O($id: ID!, $options: [ProductOptionInput!]!) {
+  setProductOptions(productId: $id, options: $options) { id }
+}"""
 CREATE_VARIANT = """
-mutation V($id: ID!, $input: ProductVariantInput!) { createProductVariant(productId: $id, input: $input) { id } }
-"""
+mutation V($id: ID!, $input: ProductVariantInput!) {
+  createProductVariant(productId: $id, input: $input) { id }
+}"""
 STOCK = """
 mutation S($id: ID!) { adjustVariantStock(variantId: $id, delta: 20, reason: "storefront test") { id } }
 """
 ADD_IMAGE = """
-mutation I($productId: ID!, $file: Upload!) { addProductMedia(productId: $productId, file: $file, alt: "Front") { id } }
-"""
-ZONE = "mutation Z($countries: [String!]!) { createShippingZone(name: \"Austria\", countries: $countries) { id } }"
+mutation I($productId: ID!, $file: Upload!) {
+  addProductMedia(productId: $productId, file: $file, alt: "Front") { id }
+}"""
+ZONE = 'mutation Z($countries: [String!]!) { createShippingZone(name: "AT", countries: $countries) { id } }'
 METHOD = "mutation M($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }"
 PROMOTION = "mutation P($input: PromotionInput!) { createPromotion(input: $input) { id } }"
+# The codes the script asks for: (users' event, its sealed field, the seal's purpose).
+MAILED = {
+    "verification": ("UserRegistered", "verificationToken", "email-verification"),
+    "reset": ("PasswordResetRequested", "token", "password-reset"),
+}
 ORDER = "query O($id: ID!) { order(id: $id) { status statusHistory { status } items { quantity } } }"
 
 
@@ -103,9 +118,8 @@ def storefront(stack: Any, start_router: Callable[..., ServerThread]) -> Iterato
 
 
 async def call(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> Any:
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables}, headers={"authorization": f"Bearer {token}"}
-    )
+    headers = {"authorization": f"Bearer {token}"}
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]
@@ -141,7 +155,8 @@ async def seed_shop(client: httpx.AsyncClient, admin: str, word: str) -> dict[st
         "weight": 150,
     }
     product = (await call(client, CREATE_PRODUCT, {"input": product_input}, admin))["createProduct"]["id"]
-    await call(client, SET_OPTIONS, {"id": product, "options": [{"name": "Size", "values": ["S", "M"]}]}, admin)
+    sizes = [{"name": "Size", "values": ["S", "M"]}]
+    await call(client, SET_OPTIONS, {"id": product, "options": sizes}, admin)
     medium_input = {
         "sku": f"TEE-{word.upper()}-M",
         "price": {"amount": 2900, "currency": "EUR"},
@@ -181,8 +196,50 @@ async def seed_shop(client: httpx.AsyncClient, admin: str, word: str) -> dict[st
     return {"name": name, "search": word, "voucher": voucher}
 
 
+async def mailed_code(users: AsyncEngine, what: str, email: str) -> str:
+    """The newest code of `what` mailed to `email`, read from users' outbox and unsealed as notifications
+    does before it mails it."""
+    event_type, field, purpose = MAILED[what]
+    table = outbox.table
+    statement = select(table.c.payload).where(table.c.event_type == event_type).order_by(table.c.id)
+    async with users.connect() as connection:
+        payloads = [p for p in (await connection.scalars(statement)).all() if p.get("email") == email]
+    assert payloads, f"no {event_type} for {email}"
+    return unseal(ServiceSettings().service_secret, purpose, payloads[-1][field])
+
+
+async def drive(scenario: dict[str, Any], answer: Callable[[str], Awaitable[str]]) -> dict[str, Any]:
+    """Runs storefront_browser.mjs on `scenario`, answering what it asks; its report (the last line)."""
+    with tempfile.TemporaryFile() as errors:
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            str(SCRIPT),
+            orjson.dumps(scenario).decode(),
+            cwd=REPO,  # the browser driver's own playwright-core
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        report: dict[str, Any] = {}
+        async with asyncio.timeout(240):
+            while line := await process.stdout.readline():
+                message = orjson.loads(line)
+                if "ask" in message:
+                    process.stdin.write((await answer(message["ask"])).encode() + b"\n")
+                    await process.stdin.drain()
+                else:
+                    report = message
+            await process.wait()
+        errors.seek(0)
+        assert report, errors.read().decode()[-3000:]
+    assert report["ok"], (report["problems"], report["steps"])
+    assert process.returncode == 0
+    return report
+
+
 async def test_a_customer_searches_buys_and_follows_the_order_live(
-    api: Any, storefront: tuple[str, str], issuer: Any
+    api: Any, storefront: tuple[str, str], issuer: Any, engines: dict[str, AsyncEngine]
 ) -> None:
     # Given a shop with a T-shirt in two sizes, shipping to AT and a voucher
     storefront_url, router_url = storefront
@@ -190,8 +247,10 @@ async def test_a_customer_searches_buys_and_follows_the_order_live(
     word = f"quokka{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=router_url, timeout=30) as client:
         shop = await seed_shop(client, admin, word)
+    email = f"{word}@example.com"
 
-    # When a customer goes through the storefront from registering to the order page
+    # When a customer goes through the storefront from registering to the order page, then to the account's
+    # pages (the browser run fails on any failed request, page error or request to a third origin)
     scenario = {
         "storefrontUrl": storefront_url,
         "routerUrl": router_url,
@@ -199,7 +258,12 @@ async def test_a_customer_searches_buys_and_follows_the_order_live(
         "adminToken": admin,
         "country": COUNTRY,
         "voucher": shop["voucher"],
-        "customer": {"name": "Stella Store", "email": f"{word}@example.com", "password": "correct horse battery"},
+        "customer": {
+            "name": "Stella Store",
+            "email": email,
+            "password": "correct horse battery",
+            "newPassword": "a brand new passphrase",
+        },
         "product": {
             "name": shop["name"],
             "search": shop["search"],
@@ -207,24 +271,13 @@ async def test_a_customer_searches_buys_and_follows_the_order_live(
             "shippingMethod": "Post AT",
         },
     }
-    completed = await asyncio.to_thread(
-        subprocess.run,
-        ["node", str(SCRIPT), orjson.dumps(scenario).decode()],
-        cwd=REPO,
-        capture_output=True,
-        timeout=240,
-    )
+    report = await drive(scenario, lambda what: mailed_code(engines["users"], what, email))
 
-    # Then every step passed in the browser, with no failed request and nothing from a third origin
-    lines = completed.stdout.decode().strip().splitlines()
-    assert lines, completed.stderr.decode()[-3000:]
-    report = orjson.loads(lines[-1])
-    assert report["ok"], (report["problems"], report["steps"])
-    assert completed.returncode == 0
-    # And the order the page followed is the customer's 2 x M, confirmed and then cancelled
+    # Then the order the page followed is the customer's 2 x M, confirmed and then cancelled
     async with httpx.AsyncClient(base_url=router_url, timeout=30) as client:
         order = (await call(client, ORDER, {"id": report["orderId"]}, admin))["order"]
     assert [change["status"] for change in order["statusHistory"]][-2:] == ["CONFIRMED", "CANCELLED"]
     assert order["items"] == [{"quantity": 2}]
     for name in ("search", "product", "cart", "checkout", "order", "order-cancelled", "phone-search"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 0
+    assert (ARTIFACTS / "phone-account.png").stat().st_size > 0

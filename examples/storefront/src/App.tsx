@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { useCart } from "./cart";
 import { AccountPage } from "./pages/Account";
-import { ResetPasswordPage, VerifyEmailPage } from "./pages/AccountTokens";
+import { ConfirmEmailChangePage, ResetPasswordPage, VerifyEmailPage } from "./pages/AccountTokens";
 import { CartPage } from "./pages/Cart";
 import { CheckoutPage } from "./pages/Checkout";
 import { OrderPage } from "./pages/Order";
@@ -29,6 +29,8 @@ function Page({ route }: { route: Route }) {
       return <AccountPage />;
     case "verify-email":
       return <VerifyEmailPage token={route.params.get("token") ?? ""} />;
+    case "confirm-email-change":
+      return <ConfirmEmailChangePage token={route.params.get("token") ?? ""} />;
     case "reset-password":
       return <ResetPasswordPage token={route.params.get("token") ?? ""} />;
     default:

@@ -98,7 +98,9 @@ export function createStorefront(config: StorefrontConfig): Storefront {
     client,
     async identityChanged() {
       sockets.terminate();
-      await client.resetStore();
+      // The active queries run again as the new identity; one the change unmounted meanwhile (the profile
+      // after a sign-out) is aborted, and a query's failure shows where the query is used: not an error here.
+      await client.resetStore().catch(() => undefined);
     },
   };
 }

@@ -53,6 +53,12 @@ const RESEND = graphql(`
   }
 `);
 
+const CHANGE_EMAIL = graphql(`
+  mutation ChangeEmail($newEmail: String!, $password: String!) {
+    changeEmail(newEmail: $newEmail, password: $password)
+  }
+`);
+
 export function AccountPage() {
   const session = useSession();
   return session ? <Profile /> : <SignIn />;
@@ -77,7 +83,8 @@ function SignIn() {
       setCartToken(null);
     }
     await identityChanged();
-    navigate(next);
+    // Where the sign-in was asked for (the checkout), unless the customer went elsewhere meanwhile.
+    if (window.location.hash.startsWith("#/account")) navigate(next);
   };
   const onLogin = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -132,6 +139,7 @@ function Profile() {
   const [logout] = useMutation(LOGOUT);
   const [addAddress, adding] = useMutation(ADD_ADDRESS, { refetchQueries: [ADDRESS_BOOK] });
   const [removeAddress] = useMutation(REMOVE_ADDRESS, { refetchQueries: [ADDRESS_BOOK] });
+  const [changeEmail, changingEmail] = useMutation(CHANGE_EMAIL);
   const [message, setMessage] = useState<string | null>(null);
   const run = (action: () => Promise<unknown>, done?: string) =>
     action().then(() => done && setMessage(done), (e) => setMessage(problemsOf(e).map(describe).join("; ")));
@@ -185,6 +193,21 @@ function Profile() {
           <summary>Add an address</summary>
           <AddressForm idPrefix="book" submitLabel="Save address" busy={adding.loading} onSubmit={(input) => run(() => addAddress({ variables: { input, isDefaultShipping: false } }), "Address saved.")} />
         </details>
+      </section>
+      <section aria-labelledby="email-heading">
+        <h2 id="email-heading">Change your email address</h2>
+        <form
+          onSubmit={(event) => {
+            event.preventDefault();
+            const form = new FormData(event.currentTarget);
+            const variables = { newEmail: String(form.get("newEmail")), password: String(form.get("password")) };
+            void run(() => changeEmail({ variables }), "A code is on its way to the new address: open its link to switch.");
+          }}
+        >
+          <label>New email <input name="newEmail" type="email" autoComplete="email" required /></label>
+          <label>Your password <input name="password" type="password" autoComplete="current-password" required /></label>
+          <button type="submit" disabled={changingEmail.loading}>Change email</button>
+        </form>
       </section>
       <button type="button" onClick={signOut}>Sign out</button>
     </div>

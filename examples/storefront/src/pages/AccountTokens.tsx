@@ -13,6 +13,12 @@ const VERIFY = graphql(`
   }
 `);
 
+const CONFIRM_EMAIL_CHANGE = graphql(`
+  mutation ConfirmEmailChange($token: String!) {
+    confirmEmailChange(token: $token) { id email emailVerified }
+  }
+`);
+
 const REQUEST_RESET = graphql(`
   mutation RequestPasswordReset($email: String!) {
     requestPasswordReset(email: $email)
@@ -34,18 +40,27 @@ function useOutcome() {
 
 export function VerifyEmailPage({ token }: { token: string }) {
   const [verify, verifying] = useMutation(VERIFY);
+  return <CodePage title="Confirm your email address" token={token} busy={verifying.loading} done="Your email address is confirmed." send={(code) => verify({ variables: { token: code } })} />;
+}
+
+export function ConfirmEmailChangePage({ token }: { token: string }) {
+  const [confirm, confirming] = useMutation(CONFIRM_EMAIL_CHANGE);
+  return <CodePage title="Confirm your new email address" token={token} busy={confirming.loading} done="Your account now uses the new address." send={(code) => confirm({ variables: { token: code } })} />;
+}
+
+function CodePage({ title, token, busy, done, send }: { title: string; token: string; busy: boolean; done: string; send(code: string): Promise<unknown> }) {
   const { message, run } = useOutcome();
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const code = String(new FormData(event.currentTarget).get("token")).trim();
-    void run(() => verify({ variables: { token: code } }), "Your email address is confirmed.");
+    void run(() => send(code), done);
   };
   return (
     <section className="narrow">
-      <h1>Confirm your email address</h1>
+      <h1>{title}</h1>
       <form onSubmit={submit}>
         <label>Code from the email <input name="token" defaultValue={token} required autoComplete="one-time-code" /></label>
-        <button type="submit" disabled={verifying.loading}>Confirm</button>
+        <button type="submit" disabled={busy}>Confirm</button>
       </form>
       <p role="status">{message}</p>
       <p><a href={href("/account")}>Back to your account</a></p>

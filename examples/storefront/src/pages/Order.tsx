@@ -65,6 +65,14 @@ function Order({ id }: { id: string }) {
     },
   });
   const status = seen.at(-1)?.status;
+  // A cancelled or failed order changes no more: the server completes the subscription.
+  const liveNote = live.error
+    ? ` (live updates stopped: ${problemsOf(live.error).map(describe).join("; ")})`
+    : status === "CANCELLED" || status === "FAILED"
+      ? " (final)"
+      : live.loading
+        ? " (connecting…)"
+        : " (live)";
   const order = data?.order;
   if (error) return <p role="alert">{problemsOf(error).map(describe).join("; ")}</p>;
   return (
@@ -72,7 +80,7 @@ function Order({ id }: { id: string }) {
       <h1>Order {id.slice(0, 8)}</h1>
       <p className="status" role="status" aria-live="polite" data-status={status ?? ""}>
         Status: <strong>{status ? LABELS[status] : "…"}</strong> <code>{status}</code>
-        <span className="live">{live.error ? ` (live updates stopped: ${problemsOf(live.error).map(describe).join("; ")})` : live.loading ? " (connecting…)" : " (live)"}</span>
+        <span className="live">{liveNote}</span>
       </p>
       <ol className="timeline" aria-label="Status history">
         {seen.map((s) => <li key={s.status}>{LABELS[s.status]} <time dateTime={s.at}>{formatDate(s.at)}</time></li>)}
@@ -81,7 +89,7 @@ function Order({ id }: { id: string }) {
         <>
           <table className="order-items">
             <caption>Items</caption>
-            <thead><tr><th scope="col">Product</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Total</th></tr></thead>
+            <thead><tr><th scope="col">Product</th><th scope="col">Quantity</th><th scope="col">Unit price</th><th scope="col">Total (after discount, with tax)</th></tr></thead>
             <tbody>
               {order.items.map((item) => (
                 <tr key={item.line}>
