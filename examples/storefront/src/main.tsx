@@ -5,8 +5,10 @@ import { createStorefront } from "./apollo";
 import { App } from "./App";
 import { loadConfig } from "./config";
 import { ConfigContext, StorefrontContext } from "./context";
+import { adoptMailedPath } from "./route";
 import "./styles.css";
 
+adoptMailedPath();
 const root = createRoot(document.getElementById("root")!);
 loadConfig().then(
   (config) => {

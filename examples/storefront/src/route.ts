@@ -32,3 +32,15 @@ export function href(path: string, params?: Record<string, string | undefined>):
 export function navigate(path: string, params?: Record<string, string | undefined>): void {
   window.location.hash = href(path, params);
 }
+
+// The pages the account's mails link to as paths (`<base>/verify-email?token=…`): a server that answers every
+// path with index.html (a dev server, an SPA fallback) lands here; plain static hosting uses the small
+// redirect pages in public/ instead.
+const MAILED_PAGES = new Set(["verify-email", "reset-password", "confirm-email-change", "cart"]);
+
+export function adoptMailedPath(): void {
+  const match = /\/([^/]+)\/?$/.exec(window.location.pathname);
+  if (window.location.hash || !match || !MAILED_PAGES.has(match[1])) return;
+  const base = window.location.pathname.slice(0, match.index + 1);
+  window.history.replaceState(null, "", `${base}#/${match[1]}${window.location.search}`);
+}
