@@ -2,11 +2,12 @@
 Chromium driven by playwright-core (storefront_browser.mjs), the built site served by a small static server,
 the router over MyShop's supergraph allowing the site's origin (CORS), images and uploads on.
 
-One customer's session: register, search with a facet, product page with a variant and its image, cart,
-address + shipping method + voucher, checkout with `tok_approve`, and the order page reaching CONFIRMED
-through the subscription, then CANCELLED live when the order is cancelled from outside the page; then at a
-phone's width the account pages: the email confirmed and the password reset from the mails' links (their
-codes read from users' outbox, as notifications would mail them), and a sign-in with the new password.
+One customer's session: search with a facet, product page with a variant and its image, a guest's cart,
+registering at checkout (the cart merged), address + shipping method + voucher, checkout with `tok_approve`,
+and the order page reaching CONFIRMED through the subscription, then CANCELLED live when the order is
+cancelled from outside the page; then at a phone's width the account pages: the email confirmed and the
+password reset from the mails' links (their codes read from users' outbox, as notifications would mail
+them), and a sign-in with the new password.
 Screenshots: build/test-artifacts/storefront/."""
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ async def test_a_customer_searches_buys_and_follows_the_order_live(
         shop = await seed_shop(client, admin, word)
     email = f"{word}@example.com"
 
-    # When a customer goes through the storefront from registering to the order page, then to the account's
+    # When a customer goes through the storefront from the search to the order page, then to the account's
     # pages (the browser run fails on any failed request, page error or request to a third origin)
     scenario = {
         "storefrontUrl": storefront_url,

@@ -80,6 +80,8 @@ export function CartPage() {
                     min={0}
                     max={1000}
                     defaultValue={line.quantity}
+                    // Enter or leaving the field sets the quantity (0 removes the line).
+                    onKeyDown={(e) => { if (e.key === "Enter") e.currentTarget.blur(); }}
                     onBlur={(e) => {
                       const quantity = Number(e.target.value);
                       if (Number.isInteger(quantity) && quantity !== line.quantity) {
