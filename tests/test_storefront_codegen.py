@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,15 +60,34 @@ def test_the_committed_types_are_what_the_api_schema_generates(tmp_path: Path) -
     assert not stale, f"examples/storefront/src/gql/ stale ({', '.join(stale)}): run `make storefront-types`"
 
 
+def type_check(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [str(BIN / "tsc"), "--noEmit", "--pretty", "false", *options]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=180)
+
+
 def test_the_storefront_type_checks_with_its_generated_types() -> None:
-    run = subprocess.run(
-        [str(BIN / "tsc"), "--noEmit", "--pretty", "false"],
-        cwd=STOREFRONT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    run = type_check(STOREFRONT)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_type_change_the_code_does_not_fit_fails_the_type_check(tmp_path: Path) -> None:
+    # Given a copy of the storefront whose types come from the API schema with Money.amount a String
+    copy = tmp_path / "storefront"
+    shutil.copytree(STOREFRONT / "src", copy / "src")
+    for name in ("tsconfig.json", "codegen.ts", "vite.config.ts"):
+        shutil.copy(STOREFRONT / name, copy / name)
+    (copy / "node_modules").symlink_to(STOREFRONT / "node_modules")
+    sdl, changed = re.subn(r"(type Money \{[^}]*?amount: )Int!", r"\1String!", api_schema_sdl())
+    assert changed == 1
+    schema = tmp_path / "api.graphql"
+    schema.write_text(sdl, encoding="utf-8")
+    generated = codegen(schema, copy / "src" / "gql")
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+
+    # Then the operations still validate, but the code doing arithmetic on amounts no longer type-checks
+    run = type_check(copy, "--tsBuildInfoFile", str(tmp_path / "tsc.tsbuildinfo"))  # not the storefront's
+    assert run.returncode != 0
+    assert "error TS" in run.stdout and "amount" in run.stdout, run.stdout
 
 
 def test_a_schema_without_a_field_the_storefront_asks_for_fails_the_generation(tmp_path: Path) -> None:
