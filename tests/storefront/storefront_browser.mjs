@@ -162,9 +162,17 @@ try {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${storefrontUrl}/#/search?q=${encodeURIComponent(product.search)}`);
     await page.getByRole("link", { name: product.name }).waitFor(WAIT);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    if (overflow > 1) problems.push(`the phone-width search page scrolls sideways by ${overflow}px`);
     await shot(page, "phone-search");
+    await page.goto(`${storefrontUrl}/#/orders/${orderId}`);
+    await page.locator('[data-status="CANCELLED"]').waitFor(WAIT);
+    await page.getByRole("cell", { name: /29\.00/ }).waitFor(WAIT);
+    await shot(page, "phone-order");
+    for (const [name, path] of [["search", `#/search?q=${product.search}`], ["order", `#/orders/${orderId}`]]) {
+      await page.goto(`${storefrontUrl}/${path}`);
+      await page.locator("main h1, main h2").first().waitFor(WAIT);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) problems.push(`the phone-width ${name} page scrolls sideways by ${overflow}px`);
+    }
   });
 
   await step("confirm the email address from the mail's link", async () => {
