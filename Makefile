@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 # ariadne-codegen's own venv and lock (the `partner-client` target).
 CODEGEN_VENV := build/codegen/venv
 CODEGEN_LOCK := requirements/codegen.txt
+# The reference storefront (its own npm packages; the `storefront-types` target).
+STOREFRONT := examples/storefront
 # pytest-xdist workers of `make test`, each with databases, Redis keys and servers of its own (2 on 2 cores:
 # the run is CPU-bound, and a third worker's stack only adds CPU; tests/shipping + tests/payments took 258 s
 # and 104 CPU-s with 2 workers, 376 s and 142 CPU-s with 3, back to back on the loaded machine).
@@ -18,12 +20,12 @@ CONSOLE_SOURCES := $(wildcard myshop/console/web/*.* myshop/console/web/src/*.* 
 TEST_DEBIAN_PACKAGES := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server /usr/sbin/haproxy:haproxy \
 	/usr/sbin/pgbouncer:pgbouncer
 
-.PHONY: up test lint compose bench fuzz clean lock partner-client console
+.PHONY: up test lint compose bench fuzz clean lock partner-client console storefront storefront-types
 
-up: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUILT)
+up: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUILT) $(STOREFRONT)/dist/index.html
 	$(BIN)/myshop up
 
-test: $(VENV)/.installed node_modules/.installed $(CODEGEN_VENV)/.installed $(CONSOLE_BUILT)
+test: $(VENV)/.installed node_modules/.installed $(CODEGEN_VENV)/.installed $(CONSOLE_BUILT) $(STOREFRONT)/dist/index.html
 	@# The Debian packages the tests drive, installed where we may (root with apt-get): Chromium (GraphiQL),
 	@# redis-server (tests/redis_cluster), HAProxy (tests/chaos), PgBouncer (tests/test_pgbouncer.py).
 	@missing=$$(for need in $(TEST_DEBIAN_PACKAGES); do [ -x "$${need%%:*}" ] || echo "$${need#*:}"; done); \
@@ -110,9 +112,29 @@ $(CONSOLE_BUILT): node_modules/.installed $(CONSOLE_SOURCES)
 	node_modules/.bin/tsc -p myshop/console/web
 	node_modules/.bin/vite build --config myshop/console/web/vite.config.ts
 
+# The reference storefront (examples/storefront/): npm packages of its own (its package-lock.json), built into
+# dist/ (which `myshop up` serves, myshop/sites.py) after `tsc --noEmit` checks it against its committed
+# generated types (tests/test_storefront_codegen.py fails while they are stale). `make storefront-types` generates them again from the router's API schema, as
+# examples/partner/generate.py prints it.
+storefront: $(STOREFRONT)/dist/index.html
+
+$(STOREFRONT)/node_modules/.installed: $(STOREFRONT)/package.json $(STOREFRONT)/package-lock.json
+	cd $(STOREFRONT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STOREFRONT)/dist/index.html: $(STOREFRONT)/node_modules/.installed $(shell find $(STOREFRONT)/src $(STOREFRONT)/public -type f) \
+		$(addprefix $(STOREFRONT)/,index.html tsconfig.json vite.config.ts)
+	cd $(STOREFRONT) && npm run --silent build
+
+storefront-types: $(VENV)/.installed $(STOREFRONT)/node_modules/.installed
+	mkdir -p build/storefront
+	$(BIN)/python -c 'import runpy; print(runpy.run_path("examples/partner/generate.py")["api_schema_sdl"](), end="")' \
+		> build/storefront/api.graphql
+	cd $(STOREFRONT) && STOREFRONT_SCHEMA=../../build/storefront/api.graphql node_modules/.bin/graphql-codegen --config codegen.ts
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules $(STOREFRONT)/node_modules $(STOREFRONT)/dist myshop/console/static
