@@ -1,6 +1,6 @@
 """The web sites `myshop up` serves beside the API: built static assets (the admin console,
-`myshop/console/`), each on a port of its own, all from one small process (`python -m myshop.process sites
-SPEC`).
+`myshop/console/`, and the reference storefront, `examples/storefront/`), each on a port of its own, all
+from one small process (`python -m myshop.process sites SPEC`).
 
 A site is a directory holding `index.html` and its hashed assets (`assets/`, as vite builds them): a path that
 names no file and has no extension is a client-side route and gets `index.html` (SPA fallback); a missing file
@@ -8,7 +8,7 @@ with an extension is a 404. `index.html` and the other unhashed files are served
 time, so a new build shows at once), hashed assets for a year, immutable. `/config.json` is what the page
 needs to know of this run (where the router answers), so the same build works behind any host or port.
 
-Adding a site (e.g. the reference storefront on 4011) is one more entry in `KNOWN_SITES`.
+Adding a site is one more entry in `KNOWN_SITES`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,15 +34,36 @@ CONTENT_SECURITY_POLICY = (
 
 @dataclass(frozen=True)
 class KnownSite:
-    """A site myshop knows how to serve: where its build lands, its default port, how to build it."""
+    """A site myshop knows how to serve: where its build lands, its default port, how to build it, its page's
+    `/config.json` (from the router's URL) and what `myshop up` says beside its URL."""
 
     name: str
     directory: Path
     default_port: int
     build: str
+    config: Callable[[str], dict[str, Any]]
+    hint: str
 
 
-KNOWN_SITES = (KnownSite("console", PACKAGE_ROOT / "console" / "static", 4010, "make console"),)
+KNOWN_SITES = (
+    KnownSite(
+        "console",
+        PACKAGE_ROOT / "console" / "static",
+        4010,
+        "make console",
+        lambda router_url: {"routerUrl": router_url},
+        "the admin console (sign in with an ADMIN account)",
+    ),
+    KnownSite(
+        "storefront",
+        REPO_ROOT / "examples" / "storefront" / "dist",
+        4011,
+        "make storefront",
+        # examples/storefront/src/config.ts: the WebSocket is the same URL, ws:// (null).
+        lambda router_url: {"graphqlUrl": router_url, "websocketUrl": None},
+        "the reference storefront (examples/storefront)",
+    ),
+)
 
 
 @dataclass
@@ -53,6 +75,7 @@ class Site:
     host: str
     port: int
     config: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""
 
     @property
     def origins(self) -> list[str]:
@@ -80,7 +103,7 @@ def planned_sites(env: dict[str, str], router_url: str) -> tuple[list[Site], lis
             continue
         port = int(env.get(f"{prefix}PORT", known.default_port))
         host = env.get(f"{prefix}HOST", "127.0.0.1")
-        sites.append(Site(known.name, str(known.directory), host, port, {"routerUrl": router_url}))
+        sites.append(Site(known.name, str(known.directory), host, port, known.config(router_url), known.hint))
     return sites, missing
 
 

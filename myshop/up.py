@@ -98,6 +98,7 @@ class Supervisor:
                 from myshop.smtp_sink import start_for_stack
 
                 sink = start_for_stack(self.names, data_dir, (host, port), log=self.say)
+            self._plan_sites(plan)
             self._start_services(data_dir / "logs", plan)
             self._start_router(data_dir / "logs", plan)
             self._start_sites(data_dir / "logs", plan)
@@ -178,15 +179,6 @@ class Supervisor:
             # Unset, `/metrics` and the detailed readiness would not be served at all: on one's own machine
             # they should be, behind a token of this run's (never a fixed one a copied setup would share).
             self.ops_token = os.environ["MYSHOP_ROUTER_OPS__TOKEN"] = secrets.token_urlsafe(24)
-        host, port = plan["router"]
-        browser_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-        self.sites, missing = sites.planned_sites(dict(os.environ), f"http://{browser_host}:{port}/graphql")
-        for line in missing:
-            self.say(f"[yellow]•[/yellow] {line}")
-        origins = [origin for site in self.sites for origin in site.origins]
-        if origins and "MYSHOP_ROUTER_CORS__ORIGINS" not in os.environ:
-            # The sites' pages call the router from their own origins (another port).
-            os.environ["MYSHOP_ROUTER_CORS__ORIGINS"] = json.dumps(origins)
         with self.console.status("starting the router"):
             subgraph_urls = {service.name: f"{service.url}/graphql" for service in self.started}
             start = functools.partial(devstack.start_router, endpoint=devstack.Endpoint(*plan["router"]))
@@ -196,15 +188,33 @@ class Supervisor:
             seconds = self._ready(router, path="/health/ready" if every_subgraph else "/health")
         self.say(f"[green]✔[/green] {column('router')} {router.url}/graphql  (ready in {seconds:.1f} s)")
 
+    def _plan_sites(self, plan: dict[str, Any]) -> None:
+        """The web sites this run serves (those built), and what the others must know of them: the router
+        allows their origins, and the account mails link to the storefront's pages."""
+        host, port = plan["router"]
+        browser_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        self.sites, missing = sites.planned_sites(dict(os.environ), f"http://{browser_host}:{port}/graphql")
+        for line in missing:
+            self.say(f"[yellow]•[/yellow] {line}")
+        origins = [origin for site in self.sites for origin in site.origins]
+        if origins and "MYSHOP_ROUTER_CORS__ORIGINS" not in os.environ:
+            # The sites' pages call the router from their own origins (another port).
+            os.environ["MYSHOP_ROUTER_CORS__ORIGINS"] = json.dumps(origins)
+        storefront = next((site for site in self.sites if site.name == "storefront"), None)
+        if storefront is not None:
+            # The mails' verify-email, reset-password and cart links open the storefront's pages.
+            os.environ.setdefault("MYSHOP_NOTIFICATIONS_ACCOUNT_LINK_BASE_URL", storefront.url.rstrip("/"))
+
     def _start_sites(self, logs: Path, plan: dict[str, Any]) -> None:
-        """The web sites (the admin console), in one small process of their own, once the router is up."""
+        """The web sites (the console, the storefront), in one small process of their own, once the router is
+        up."""
         if not self.sites:
             return
         for site in self.sites:
             devstack.check_port_free(site.name, devstack.Endpoint(site.host, site.port))
         command = [sys.executable, "-m", "myshop.process", "sites", sites.encode(self.sites)]
         first = devstack.Endpoint(self.sites[0].host, self.sites[0].port)
-        with self.console.status("starting the console"):
+        with self.console.status("starting the web sites"):
             process = devstack.launch("sites", command, logs, dict(os.environ))
             service = devstack.ServiceProcess("sites", first, process, logs / "sites.log")
             self.started.append(service)
@@ -271,7 +281,7 @@ def print_welcome(
                 "(a token of this run; set MYSHOP_ROUTER_OPS__TOKEN to choose one)"
             )
         for site in served or []:
-            console.print(f"  {column(site.name)} {site.url}   (sign in with an ADMIN account)")
+            console.print(f"  {column(site.name)} {site.url}   ({site.hint})")
         console.print("Each subgraph also answers on its own:")
     else:
         console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")

@@ -5,6 +5,8 @@ inherited ignored, as in a shell script's background job) stops every child and 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import os
 import re
@@ -164,8 +166,19 @@ def order_through(router: str, email: str) -> None:
     assert placed["items"][0]["product"]["stock"]["available"] == product["stock"]["available"] - 2
 
 
+def mail_bodies(mail_dir: Path, recipient: str) -> list[str]:
+    """The text of each mail the sink kept for `recipient`."""
+    bodies = []
+    for path in mail_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if recipient in str(message["To"]):
+            texts = [part for part in message.walk() if part.get_content_type() == "text/plain"]
+            bodies += [part.get_content() for part in texts]
+    return bodies
+
+
 def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router", "console")}
+    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router", "console", "storefront")}
     users_port, products_port, router_port = ports["users"], ports["products"], ports["router"]
     env = {
         **os.environ,
@@ -221,6 +234,14 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
             timeout=10,
         )
         assert preflight.headers.get("access-control-allow-origin") == console
+        # The reference storefront likewise, its config in its own shape (examples/storefront/src/config.ts).
+        storefront = f"http://localhost:{ports['storefront']}"
+        assert f"{storefront}/" in first.text()
+        assert httpx.get(f"{storefront}/product/x", timeout=10).text.startswith("<!doctype html>")
+        assert httpx.get(f"{storefront}/config.json", timeout=10).json() == {
+            "graphqlUrl": f"http://localhost:{router_port}/graphql",
+            "websocketUrl": None,
+        }
         # One process hosts every subgraph (myshop.host), beside the router's.
         services = [p for p in first.children() if "myshop.process serve" in " ".join(p.cmdline())]
         assert len(services) == 1 and set(registry.SUBGRAPHS) <= set(services[0].cmdline())
@@ -231,8 +252,10 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         assert "Mail: an SMTP sink on" in first.text()
         mail_dir = tmp_path / "data" / "mail"
         deadline = time.monotonic() + 30
-        while not any("first@example.com" in f.read_text(errors="replace") for f in mail_dir.glob("*.eml")):
-            assert time.monotonic() < deadline, f"no welcome mail in {mail_dir}"
+        link = f"{storefront}/verify-email?token="
+        # The newcomer's mail links to the storefront's page that confirms the address.
+        while not any(link in body for body in mail_bodies(mail_dir, "first@example.com")):
+            assert time.monotonic() < deadline, f"no mail with {link} in {mail_dir}"
             time.sleep(0.3)
     finally:
         first.process.send_signal(signal.SIGKILL)
@@ -281,6 +304,7 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_ROUTER_PORT": str(free_port()),
         "MYSHOP_CONSOLE_PORT": str(free_port()),
+        "MYSHOP_STOREFRONT_PORT": str(free_port()),
     }
     # No ops token configured: this run makes one and prints it.
     env.pop("MYSHOP_ROUTER_OPS__TOKEN", None)
@@ -359,6 +383,7 @@ def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot
         "MYSHOP_USERS_PORT": str(free_port()),
         "MYSHOP_PRODUCTS_PORT": str(taken.getsockname()[1]),
         "MYSHOP_CONSOLE_PORT": str(free_port()),
+        "MYSHOP_STOREFRONT_PORT": str(free_port()),
         "MYSHOP_LOG_JSON": "true",
         # uvicorn says "Started server process" at INFO, first thing: every service logs at least that.
         "MYSHOP_LOG_LEVEL": "INFO",

@@ -113,9 +113,12 @@ def test_one_server_serves_each_site_on_its_own_port(tmp_path: Path) -> None:
 def test_up_plans_the_built_sites_on_their_ports_and_allows_their_origins() -> None:
     planned, missing = sites.planned_sites({"MYSHOP_CONSOLE_PORT": "4910"}, "http://localhost:4000/graphql")
 
-    [console] = planned
+    [console, storefront] = planned
     assert (console.name, console.host, console.port) == ("console", "127.0.0.1", 4910)
     assert console.config == {"routerUrl": "http://localhost:4000/graphql"}
     assert console.origins == ["http://127.0.0.1:4910", "http://localhost:4910"]
     assert console.url == "http://localhost:4910/"
+    # The storefront on its default port, its config in its own shape (examples/storefront/src/config.ts).
+    assert (storefront.name, storefront.port) == ("storefront", 4011)
+    assert storefront.config == {"graphqlUrl": "http://localhost:4000/graphql", "websocketUrl": None}
     assert missing == []
