@@ -38,7 +38,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -296,14 +296,13 @@ class Consumer(StreamReading):
     async def _dead_letter(
         self, message: StreamMessage, event: Event | None, exc: BaseException, *, attempts: int
     ) -> None:
-        fields = {
-            **{text(key): value for key, value in message.fields.items()},
-            "stream": message.stream,
-            "message_id": message.id,
-            "error": f"{type(exc).__name__}: {exc}"[:2000],
-            "attempts": str(attempts),
-            "failed_at": datetime.now(UTC).isoformat(),
-        }
+        fields = dead_letter_entry(
+            {text(key): value for key, value in message.fields.items()},
+            stream=message.stream,
+            message_id=message.id,
+            error=f"{type(exc).__name__}: {exc}",
+            attempts=attempts,
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.dead_letters, fields)
             pipe.xack(message.stream, self.group, message.id)
@@ -483,3 +482,19 @@ async def run_consumer(runtime: Runtime) -> None:
     if runtime.definition.consumer is None:
         return
     await consumer_for(runtime).run()
+
+
+def dead_letter_entry(
+    fields: Mapping[str, Any], *, stream: str, message_id: str, error: str, attempts: int
+) -> dict[str, Any]:
+    """The entry of a consumer group's dead-letter stream for an event given up on: the event's stream fields,
+    where it was read (`stream`, `message_id`), the last error (at most 2,000 characters), how many attempts
+    it had and when it failed (now)."""
+    return {
+        **fields,
+        "stream": stream,
+        "message_id": message_id,
+        "error": error[:2000],
+        "attempts": str(attempts),
+        "failed_at": datetime.now(UTC).isoformat(),
+    }

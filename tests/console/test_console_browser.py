@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from myshop import sites
 from myshop.demo.users import DEMO_PASSWORD, seed
+from shared.consumer import dead_letter_entry
 from shared.outbox import Event
 from shared.subscriptions import dead_letter_stream
 from shared.testing import ServerThread
@@ -92,14 +93,10 @@ async def call(
 
 def dead_letter(event: Event) -> dict[str, Any]:
     """An entry of a consumer group's dead-letter stream, as shared.consumer writes one."""
-    return {
-        **event.to_fields(),
-        "stream": "events:users",
-        "message_id": "1-0",
-        "error": "PeerUnavailable: users: SERVICE_UNAVAILABLE: HTTP 503",
-        "attempts": "5",
-        "failed_at": datetime.now(UTC).isoformat(),
-    }
+    error = "PeerUnavailable: users: SERVICE_UNAVAILABLE: HTTP 503"
+    return dead_letter_entry(
+        event.to_fields(), stream="events:users", message_id="1-0", error=error, attempts=5
+    )
 
 
 async def analytics_dead_letter(redis: Redis) -> str:

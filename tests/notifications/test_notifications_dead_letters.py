@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from notifications_shop import Shop
 
+from shared.consumer import dead_letter_entry
 from shared.outbox import Event
 from shared.subscriptions import dead_letter_stream
 
@@ -15,15 +17,11 @@ REPLAY_ALL = "mutation { replayNotificationDeadLetters }"
 DEAD_LETTERS = "{ notificationDeadLetters { id eventId type attempts } }"
 
 
-def dead_letter(event: Event) -> dict[str, bytes | str]:
-    return {
-        **event.to_fields(),
-        "stream": "events:users",
-        "message_id": "1-0",
-        "error": "PeerUnavailable: users: SERVICE_UNAVAILABLE: HTTP 503",
-        "attempts": "8",
-        "failed_at": datetime.now(UTC).isoformat(),
-    }
+def dead_letter(event: Event) -> dict[str, Any]:
+    error = "PeerUnavailable: users: SERVICE_UNAVAILABLE: HTTP 503"
+    return dead_letter_entry(
+        event.to_fields(), stream="events:users", message_id="1-0", error=error, attempts=8
+    )
 
 
 async def test_a_replayed_dead_letter_is_mailed_once(shop: Shop) -> None:
