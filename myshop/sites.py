@@ -25,11 +25,29 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
 # A year: the name of a hashed asset changes with its content.
 IMMUTABLE = "public, max-age=31536000, immutable"
-# The page may call the router on another port (and its WebSocket); nothing else leaves the machine.
+# The page's own files only, and (connect-src) the router its `/config.json` names, over HTTP and WebSocket:
+# a page that is made to post a password elsewhere (an injected script, a crafted link) is refused by the
+# browser. Images may come from wherever the catalog's media live.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; connect-src 'self' http: https: ws: wss:; img-src 'self' data: http: https:; "
+    "default-src 'self'; connect-src 'self' {connect}; img-src 'self' data: http: https:; "
     "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(config: dict[str, Any]) -> str:
+    """The policy of a site whose `/config.json` is `config`: it may connect to the origins its URLs name (the
+    router's, and the same host over ws:// or wss://)."""
+    origins: list[str] = []
+    for value in config.values():
+        if not isinstance(value, str) or "://" not in value:
+            continue
+        scheme, rest = value.split("://", 1)
+        host = rest.split("/", 1)[0]
+        twin = {"http": "ws", "https": "wss", "ws": "http", "wss": "https"}.get(scheme)
+        for each in (scheme, twin):
+            if each is not None and f"{each}://{host}" not in origins:
+                origins.append(f"{each}://{host}")
+    return CONTENT_SECURITY_POLICY.format(connect=" ".join(origins)).replace("'self' ;", "'self';")
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,7 @@ def site_app(directory: Path, config: dict[str, Any]) -> Any:
             response.headers["cache-control"] = IMMUTABLE if hashed else "no-cache"
             response.headers["x-content-type-options"] = "nosniff"
             if path.endswith(".html"):
-                response.headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+                response.headers["content-security-policy"] = content_security_policy(config)
             return response
 
     async def config_json(_request: Request) -> Response:

@@ -39,7 +39,10 @@ def test_the_page_is_served_uncached_with_its_security_headers(site: ServerThrea
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "no-cache"
-    assert "default-src 'self'" in response.headers["content-security-policy"]
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    # The page may reach the router its config names (HTTP and WebSocket), nothing else.
+    assert "connect-src 'self' http://127.0.0.1:4999 ws://127.0.0.1:4999;" in policy
     assert response.headers["x-content-type-options"] == "nosniff"
     # Every script and stylesheet is one of the build's own hashed assets: nothing from a CDN.
     assert 'id="root"' in response.text

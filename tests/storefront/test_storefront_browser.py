@@ -29,11 +29,8 @@ from eventually import eventually
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
+from myshop import sites
 from shared.sealed import unseal
 from shared.settings import ServiceSettings
 from shared.testing import ServerThread
@@ -89,22 +86,12 @@ MAILED = {
 ORDER = "query O($id: ID!) { order(id: $id) { status statusHistory { status } items { quantity } } }"
 
 
-def site(config: dict[str, Any]) -> Starlette:
-    """The built storefront as static files, with config.json naming this run's router."""
-
-    async def config_json(_request: Any) -> JSONResponse:
-        return JSONResponse(config)
-
-    return Starlette(
-        routes=[Route("/config.json", config_json), Mount("/", StaticFiles(directory=DIST, html=True))]
-    )
-
-
 @pytest.fixture(scope="module")
 def storefront(stack: Any, start_router: Callable[..., ServerThread]) -> Iterator[tuple[str, str]]:
     """(the storefront's URL, the router's URL): the router allows the storefront's origin."""
     config: dict[str, Any] = {}
-    server = ServerThread(site(config))
+    # Served as `myshop up` serves it (myshop/sites.py: the page for client-side routes, its security policy).
+    server = ServerThread(sites.site_app(DIST, config))
     router = start_router(
         SUPERGRAPH,
         subgraph_urls={name: f"{s.url}/graphql" for name, s in stack.servers.items()},

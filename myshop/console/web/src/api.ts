@@ -1,5 +1,5 @@
 // The router, as the console talks to it: GraphQL over HTTP (POST, JSON) and subscriptions over its
-// WebSocket (graphql-transport-ws). Where it answers comes from /config.json beside the page, or `?router=`.
+// WebSocket (graphql-transport-ws). Where it answers comes from /config.json beside the page.
 
 export class GraphQLFailure extends Error {
   constructor(
@@ -76,9 +76,9 @@ export class Api {
   }
 }
 
+// Only from the site's own /config.json, never from the page's URL: a link carrying another router would have
+// an admin type their password into this page for someone else's server.
 export async function routerUrl(): Promise<string> {
-  const asked = new URLSearchParams(window.location.search).get("router");
-  if (asked) return asked;
   try {
     const response = await fetch("/config.json", { cache: "no-cache" });
     if (response.ok) {
