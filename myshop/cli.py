@@ -106,9 +106,10 @@ def sites_command(
     ] = None,
 ) -> None:
     """Serve the built web sites for production: the admin console (and the storefront), each on its port
-    (MYSHOP_CONSOLE_PORT/_HOST, MYSHOP_STOREFRONT_PORT/_HOST), with /config.json and /health. SIGTERM stops it."""
+    (MYSHOP_CONSOLE_PORT/_HOST, MYSHOP_STOREFRONT_PORT/_HOST), with /config.json and /health. SIGTERM stops
+    it."""
     from myshop.site_command import SitesUnavailable, chosen_sites
-    from myshop.sites import serve as serve_sites
+    from myshop.site_command import serve as serve_sites
 
     wanted = {"console": with_console, "storefront": with_storefront}
     try:
