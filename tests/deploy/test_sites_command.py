@@ -100,7 +100,11 @@ def test_it_serves_the_built_console_page(served: SitesProcess) -> None:
 
     assert response.status_code == 200
     assert response.text == (CONSOLE_BUILD / "index.html").read_text()
-    assert "default-src 'self'" in response.headers["content-security-policy"]
+    # The page may call the router it is told of, and nothing else.
+    assert (
+        "connect-src 'self' https://api.shop.example.com wss://api.shop.example.com;"
+        in (response.headers["content-security-policy"])
+    )
     # A client-side route gets the page too.
     assert httpx.get(f"{served.console}/orders").text == response.text
 
