@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,58 @@ def router_command(
         workers=workers,
         report=lambda problem: console.print(f"[red]{problem}[/red]"),
     )
+
+
+@app.command("sites")
+def sites_command(
+    router_url: Annotated[
+        str | None,
+        typer.Option(
+            "--router-url",
+            envvar="MYSHOP_SITES_ROUTER_URL",
+            help="The router's /graphql as the browsers reach it, for each page's /config.json.",
+            show_default=False,
+        ),
+    ] = None,
+    with_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Serve the admin console (the wheel's build).")
+    ] = True,
+    with_storefront: Annotated[
+        bool,
+        typer.Option(
+            "--storefront/--no-storefront",
+            envvar="MYSHOP_SITES_STOREFRONT",
+            help="Serve the reference storefront too (its build: --storefront-dir).",
+        ),
+    ] = False,
+    storefront_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MYSHOP_STOREFRONT_DIR",
+            help="The storefront's build (default: examples/storefront/dist of a checkout).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the built web sites for production: the admin console (and the storefront), each on its port
+    (MYSHOP_CONSOLE_PORT/_HOST, MYSHOP_STOREFRONT_PORT/_HOST), with /config.json and /health. SIGTERM stops
+    it."""
+    from myshop.site_command import SitesUnavailable, chosen_sites
+    from myshop.site_command import serve as serve_sites
+
+    wanted = {"console": with_console, "storefront": with_storefront}
+    try:
+        chosen = chosen_sites(os.environ, router_url, wanted, {"storefront": storefront_dir})
+    except SitesUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for site in chosen:
+        _say(f"{site.name}: http://{site.host}:{site.port}/ ({site.directory})")
+    try:
+        serve_sites(chosen)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        console.print(f"[red]cannot listen: {exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -151,8 +151,8 @@ def test_every_subgraph_of_the_supergraph_is_deployed_served_and_migrated(
 ) -> None:
     docs = rendered[overlay]
     names = subgraphs()
-    assert set(of_kind(docs, "Deployment")) == {*names, "router"}
-    assert set(of_kind(docs, "Service")) == {*names, "router"}
+    assert set(of_kind(docs, "Deployment")) == {*names, "router", "console"}
+    assert set(of_kind(docs, "Service")) == {*names, "router", "console"}
     assert set(of_kind(rendered[f"{overlay}/migrations"], "Job")) == {f"migrate-{name}" for name in names}
     router = of_kind(docs, "Deployment")["router"]["spec"]["template"]["spec"]["containers"][0]
     urls = dict(
@@ -306,3 +306,87 @@ def test_every_subgraph_accepts_its_overlays_settings(
             # Each overlay's pools fit a default PostgreSQL (100 connections) or go through PgBouncer.
             if not settings.db_pgbouncer:
                 check_process(demand_of(settings), DEFAULT_SERVER, settings.db_services_on_server)
+
+
+def site_settings(docs: list[Doc]) -> dict[str, str]:
+    """The overlay's `myshop-sites` ConfigMap: where the browsers reach the router and the console."""
+    return next(
+        m["data"] for name, m in of_kind(docs, "ConfigMap").items() if name.startswith("myshop-sites-")
+    )
+
+
+def resolved_env(docs: list[Doc], deployment: str) -> dict[str, str]:
+    """`deployment`'s own env, ConfigMap references resolved (the rendered names, hash suffix and all)."""
+    container = of_kind(docs, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"][0]
+    maps = of_kind(docs, "ConfigMap")
+    env: dict[str, str] = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif ref := entry["valueFrom"].get("configMapKeyRef"):
+            data = maps[ref["name"]]["data"]
+            if ref["key"] in data or not ref.get("optional"):
+                env[entry["name"]] = data[ref["key"]]
+    return env
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_console_is_served_by_myshop_sites_on_its_port_and_probed_on_health(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    deployment = of_kind(docs, "Deployment")["console"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = resolved_env(docs, "console")
+
+    assert container["args"][:2] == ["myshop", "sites"] and "--console" in container["args"]
+    port = container["ports"][0]["containerPort"]
+    assert env["MYSHOP_CONSOLE_PORT"] == str(port) and env["MYSHOP_CONSOLE_HOST"] == "0.0.0.0"
+    assert of_kind(docs, "Service")["console"]["spec"]["ports"][0]["port"] == port
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert env["MYSHOP_SITES_ROUTER_URL"] == site_settings(docs)["router-url"]
+    # Only the console (and the router) take traffic from outside; the console calls no pod.
+    policy = of_kind(docs, "NetworkPolicy")["console"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": port}]}]
+    assert "console" not in _egress(docs)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_routers_cors_lets_the_consoles_origin_in(
+    rendered: dict[str, list[Doc]], overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router.config import RouterConfig
+    from router.pipeline.edge.cors import CorsPolicy
+
+    docs = rendered[overlay]
+    for key in [key for key in os.environ if key.startswith("MYSHOP_ROUTER_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv(
+        "MYSHOP_ROUTER_CORS__ORIGINS", resolved_env(docs, "router")["MYSHOP_ROUTER_CORS__ORIGINS"]
+    )
+
+    policy = CorsPolicy(RouterConfig.load(REPO / "router.yaml").cors)
+
+    settings = site_settings(docs)
+    console_origins = {"dev": "http://localhost:4010", "production": "https://console.shop.example.com"}
+    assert policy.allows(console_origins[overlay])
+    assert not policy.allows("https://evil.example.com")
+    if overlay == "production":  # the overlay's own names, nothing of a laptop's
+        assert settings["router-url"].startswith("https://")
+        assert "localhost" not in settings["cors-origins"] + settings["router-url"]
+
+
+def test_a_subgraph_open_to_all_fails_the_policy_where_the_console_may_be(
+    rendered: dict[str, list[Doc]],
+) -> None:
+    docs = copy.deepcopy(rendered["production"])
+    policies = of_kind(docs, "NetworkPolicy")
+    policies["products"]["spec"]["ingress"].append({"ports": [{"protocol": "TCP", "port": 4002}]})
+
+    assert violations(docs, production=True) == [
+        "Deployment/products: reachable from anywhere (only the router and the sites may be)"
+    ]
+    # A console without its own readiness rule would be probed on /health/ready, which it does not serve.
+    console = of_kind(docs, "Deployment")["console"]["spec"]["template"]["spec"]["containers"][0]
+    assert console["readinessProbe"]["httpGet"]["path"] == "/health"
