@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -113,7 +114,15 @@ def test_one_server_serves_each_site_on_its_own_port(tmp_path: Path) -> None:
     assert configs == [{"routerUrl": "a"}, {"routerUrl": "b"}]
 
 
-def test_up_plans_the_built_sites_on_their_ports_and_allows_their_origins() -> None:
+def test_up_plans_the_built_sites_on_their_ports_and_allows_their_origins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Both sites built (the storefront into a folder of this test's: whether this checkout built it is not the
+    # point), then the storefront not built.
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    known = {site.name: site for site in sites.KNOWN_SITES}
+    storefront_here = replace(known["storefront"], directory=tmp_path)
+    monkeypatch.setattr(sites, "KNOWN_SITES", (known["console"], storefront_here))
     planned, missing = sites.planned_sites({"MYSHOP_CONSOLE_PORT": "4910"}, "http://localhost:4000/graphql")
 
     [console, storefront] = planned
@@ -125,3 +134,8 @@ def test_up_plans_the_built_sites_on_their_ports_and_allows_their_origins() -> N
     assert (storefront.name, storefront.port) == ("storefront", 4011)
     assert storefront.config == {"graphqlUrl": "http://localhost:4000/graphql", "websocketUrl": None}
     assert missing == []
+
+    (tmp_path / "index.html").unlink()
+    planned, missing = sites.planned_sites({}, "http://localhost:4000/graphql")
+    assert [site.name for site in planned] == ["console"]
+    assert missing == ["storefront: not built (run `make storefront`)"]
