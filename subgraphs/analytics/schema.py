@@ -380,8 +380,10 @@ class Query(dead_letter_query("analytics")):
             discount_total=_money(figures.discount_total),
         )
 
+    # Priced as a month of days (about 600 with its money lists), the console's widest usual window; the
+    # subgraph itself refuses more than MAX_SERIES_POINTS buckets, and the field is admin only.
     @strawberry.field(
-        **guarded(IsAdmin, REPORT, ListSize(assumed_size=100)),
+        **guarded(IsAdmin, REPORT, ListSize(assumed_size=31)),
         description=(
             "Orders and revenue over time: the window cut into buckets of `interval` from `from` (the last "
             "one ending at `to`), one point per bucket, empty ones included as zeros; at most "

@@ -15,6 +15,18 @@ async def list_zones(session: AsyncSession) -> Sequence[ShippingZone]:
     return (await session.scalars(select(ShippingZone).order_by(ShippingZone.name))).all()
 
 
+async def shipped_countries(session: AsyncSession) -> list[str]:
+    """Every country some active method ships to (ISO alpha-2), sorted."""
+    active = select(ShippingMethod.zone_id).where(ShippingMethod.active.is_(True))
+    statement = (
+        select(ZoneCountry.country)
+        .where(ZoneCountry.zone_id.in_(active))
+        .distinct()
+        .order_by(ZoneCountry.country)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def get_zone(
     session: AsyncSession, zone_id: uuid.UUID, *, for_update: bool = False
 ) -> ShippingZone | None:

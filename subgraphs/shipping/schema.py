@@ -308,6 +308,16 @@ class Query(shipment_schema.ShipmentQuery, dead_letter_query("shipping")):  # ty
     async def shipping_zones(self, info: Info) -> list[ShippingZone]:
         return [ShippingZone.from_row(row) for row in await ShippingService.of(info.context).zones()]
 
+    @strawberry.field(
+        description=(
+            "The countries some active shipping method delivers to (ISO 3166-1 alpha-2), sorted: what an "
+            "address form at checkout offers. Anyone may ask."
+        ),
+        directives=[ListSize(assumed_size=50)],
+    )
+    async def shipping_countries(self, info: Info) -> list[str]:
+        return await ShippingService.of(info.context).countries()
+
     @strawberry.federation.field(
         inaccessible=True,
         **guarded(IsService),

@@ -203,6 +203,9 @@ class ShippingService:
     async def zones(self) -> Sequence[ShippingZone]:
         return await repository.list_zones(self.session)
 
+    async def countries(self) -> list[str]:
+        return await repository.shipped_countries(self.session)
+
     async def _zone(self, raw_id: object, field: str = "id", *, for_update: bool = True) -> ShippingZone:
         zone = await repository.get_zone(
             self.session, parse_uuid(raw_id, field, "a zone id"), for_update=for_update

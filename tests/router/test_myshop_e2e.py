@@ -561,6 +561,7 @@ async def test_introspection_shows_the_api_schema_without_federation_machinery(
         "lowStockProducts",
         "orderDeadLetters",
         "shippingZones",
+        "shippingCountries",
         "shipment",
         "shipments",
         "shippingDeadLetters",

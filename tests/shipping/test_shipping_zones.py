@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from shipping_api import CREATE_ZONE, DELETE_ZONE, UPDATE_ZONE, ZONES, ShippingApi, flat
+from shipping_api import ARCHIVE_METHOD, CREATE_ZONE, DELETE_ZONE, UPDATE_ZONE, ZONES, ShippingApi, flat
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000404"
 
@@ -128,3 +128,18 @@ async def test_two_zones_racing_for_one_country_leave_it_in_exactly_one(
     assert sorted(code for answer in answers for code in answer.error_codes) == ["CONFLICT"] * 5
     zones = (await shipping.admin(ZONES))["shippingZones"]
     assert sum("NL" in zone["countries"] for zone in zones) == 1
+
+
+async def test_anyone_lists_the_countries_an_active_method_ships_to(shipping: ShippingApi, gql: Any) -> None:
+    eu = await shipping.zone("EU", ["FR", "DE"])
+    await shipping.zone("No method yet", ["CH"])
+    archived_zone = await shipping.zone("Archived", ["GB"])
+    await shipping.method(flat(eu["id"]))
+    await shipping.method(flat(eu["id"], amount=990))
+    archived = await shipping.method(flat(archived_zone["id"]))
+    await shipping.admin(ARCHIVE_METHOD, {"id": archived["id"]})
+
+    # No token: a storefront's address form asks before anyone signs in.
+    answer = await gql("shipping", "{ shippingCountries }")
+
+    assert answer.ok() == {"shippingCountries": ["DE", "FR"]}

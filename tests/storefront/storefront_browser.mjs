@@ -128,7 +128,8 @@ try {
     await page.getByLabel("Street and number").fill("Hauptstrasse 1");
     await page.getByLabel("City").fill("Wien");
     await page.getByLabel("Postal code").fill("1010");
-    await page.getByLabel(/^Country code/).fill(country);
+    // The countries the shop ships to, from `shippingCountries`.
+    await page.getByLabel(/^Country/).selectOption(country);
     await page.getByRole("button", { name: "Ship to this address" }).click();
     await page.getByTestId("shipping-address").filter({ hasText: "Hauptstrasse 1" }).waitFor(WAIT);
     await page.getByLabel(new RegExp(product.shippingMethod)).check();

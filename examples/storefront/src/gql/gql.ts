@@ -29,6 +29,7 @@ type Documents = {
     "\n  mutation ConfirmEmailChange($token: String!) {\n    confirmEmailChange(token: $token) { id email emailVerified }\n  }\n": typeof types.ConfirmEmailChangeDocument,
     "\n  mutation RequestPasswordReset($email: String!) {\n    requestPasswordReset(email: $email)\n  }\n": typeof types.RequestPasswordResetDocument,
     "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(token: $token, newPassword: $newPassword)\n  }\n": typeof types.ResetPasswordDocument,
+    "\n  query ShippingCountries {\n    shippingCountries\n  }\n": typeof types.ShippingCountriesDocument,
     "\n  mutation UpdateCartLine($lineId: ID!, $quantity: Int!, $cartToken: String) {\n    cartUpdateLine(lineId: $lineId, quantity: $quantity, cartToken: $cartToken) { ...CartFields }\n  }\n": typeof types.UpdateCartLineDocument,
     "\n  mutation RemoveCartLine($lineId: ID!, $cartToken: String) {\n    cartRemoveLine(lineId: $lineId, cartToken: $cartToken) { ...CartFields }\n  }\n": typeof types.RemoveCartLineDocument,
     "\n  mutation ShipTo($addressId: ID, $address: AddressInput) {\n    cartSetShippingAddress(addressId: $addressId, address: $address) { ...CartFields }\n  }\n": typeof types.ShipToDocument,
@@ -61,6 +62,7 @@ const documents: Documents = {
     "\n  mutation ConfirmEmailChange($token: String!) {\n    confirmEmailChange(token: $token) { id email emailVerified }\n  }\n": types.ConfirmEmailChangeDocument,
     "\n  mutation RequestPasswordReset($email: String!) {\n    requestPasswordReset(email: $email)\n  }\n": types.RequestPasswordResetDocument,
     "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(token: $token, newPassword: $newPassword)\n  }\n": types.ResetPasswordDocument,
+    "\n  query ShippingCountries {\n    shippingCountries\n  }\n": types.ShippingCountriesDocument,
     "\n  mutation UpdateCartLine($lineId: ID!, $quantity: Int!, $cartToken: String) {\n    cartUpdateLine(lineId: $lineId, quantity: $quantity, cartToken: $cartToken) { ...CartFields }\n  }\n": types.UpdateCartLineDocument,
     "\n  mutation RemoveCartLine($lineId: ID!, $cartToken: String) {\n    cartRemoveLine(lineId: $lineId, cartToken: $cartToken) { ...CartFields }\n  }\n": types.RemoveCartLineDocument,
     "\n  mutation ShipTo($addressId: ID, $address: AddressInput) {\n    cartSetShippingAddress(addressId: $addressId, address: $address) { ...CartFields }\n  }\n": types.ShipToDocument,
@@ -152,6 +154,10 @@ export function graphql(source: "\n  mutation RequestPasswordReset($email: Strin
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(token: $token, newPassword: $newPassword)\n  }\n"): (typeof documents)["\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(token: $token, newPassword: $newPassword)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ShippingCountries {\n    shippingCountries\n  }\n"): (typeof documents)["\n  query ShippingCountries {\n    shippingCountries\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,6 +1,17 @@
-// An address as the API takes it (AddressInput): name, lines, city, postal code, ISO country code, phone.
+// An address as the API takes it (AddressInput): name, lines, city, postal code, ISO country code, phone. The
+// country is chosen among those the shop ships to (`shippingCountries`); typed as a code if that list is empty.
+import { useQuery } from "@apollo/client/react";
 import { useState, type FormEvent } from "react";
+import { graphql } from "../gql";
 import type { AddressInput } from "../gql/graphql";
+
+const SHIPPING_COUNTRIES = graphql(`
+  query ShippingCountries {
+    shippingCountries
+  }
+`);
+
+const countryNames = new Intl.DisplayNames(undefined, { type: "region" });
 
 const EMPTY: AddressInput = { name: "", line1: "", line2: "", city: "", postalCode: "", country: "", phone: "" };
 
@@ -10,7 +21,7 @@ const FIELDS: [keyof AddressInput, string, string][] = [
   ["line2", "Apartment, floor (optional)", "address-line2"],
   ["city", "City", "address-level2"],
   ["postalCode", "Postal code", "postal-code"],
-  ["country", "Country code (2 letters, e.g. DE)", "country"],
+  ["country", "Country", "country"],
   ["phone", "Phone (optional)", "tel"],
 ];
 
@@ -28,6 +39,7 @@ export function AddressForm({
   onSubmit(address: AddressInput, save: boolean): void;
 }) {
   const [address, setAddress] = useState<AddressInput>(EMPTY);
+  const countries = useQuery(SHIPPING_COUNTRIES).data?.shippingCountries ?? [];
   const [save, setSave] = useState(true);
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -37,9 +49,31 @@ export function AddressForm({
     <form className="address-form" onSubmit={submit}>
       {FIELDS.map(([key, label, autoComplete]) => {
         const optional = label.includes("optional");
+        if (key === "country" && countries.length > 0) {
+          return (
+            <label key={key} htmlFor={`${idPrefix}-${key}`}>
+              {label}
+              <select
+                id={`${idPrefix}-${key}`}
+                name={key}
+                autoComplete={autoComplete}
+                required
+                value={address.country}
+                onChange={(e) => setAddress({ ...address, country: e.target.value })}
+              >
+                <option value="">Choose a country</option>
+                {countries.map((code) => (
+                  <option key={code} value={code}>
+                    {countryNames.of(code) ?? code} ({code})
+                  </option>
+                ))}
+              </select>
+            </label>
+          );
+        }
         return (
           <label key={key} htmlFor={`${idPrefix}-${key}`}>
-            {label}
+            {key === "country" ? "Country code (2 letters, e.g. DE)" : label}
             <input
               id={`${idPrefix}-${key}`}
               name={key}
