@@ -143,7 +143,7 @@ from shared.auth import KeyRing, TokenIssuer  # noqa: E402
 from shared.auth.keys import generate_key_file  # noqa: E402
 from shared.db import pgbouncer_safe  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
-from shared.testing import ServerThread, without_durable_commits  # noqa: E402
+from shared.testing import SCRATCH, ServerThread, without_durable_commits  # noqa: E402
 from subgraphs import registry  # noqa: E402
 
 # `MYSHOP_TEST_SUBGRAPHS=users` runs a subset (for working on one service); all of them by default.
@@ -209,6 +209,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return _DATA_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_server() -> Iterator[None]:
+    """Scratch databases on the run's server are copies of templates migrated once per worker, and are
+    dropped after the run with the templates (shared.testing.ScratchServer; a sync fixture: the tests that
+    need none may be sync)."""
+    SCRATCH.use(os.environ["MYSHOP_POSTGRES_URL"])
+    yield
+    asyncio.run(SCRATCH.drop())
 
 
 @pytest.fixture(scope="session")
