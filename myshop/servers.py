@@ -201,9 +201,10 @@ class Postgres:
                     f"see {self.log}"
                 )
             with contextlib.suppress(OSError):
+                # Read while PostgreSQL writes it, the file may still be empty or short: not ready yet.
                 lines = (self.data / "postmaster.pid").read_text().splitlines()
                 status = lines[7].strip() if len(lines) > 7 else ""
-                if lines[0] == str(self.process.pid) and status in ("ready", "standby"):
+                if status in ("ready", "standby") and lines[0] == str(self.process.pid):
                     return
             time.sleep(0.05)
         raise ServerError(f"PostgreSQL on port {self.port} not ready within {timeout:.0f} s; see {self.log}")
