@@ -70,7 +70,7 @@ KNOWN_SITES = (
         4010,
         "make console",
         lambda router_url: {"routerUrl": router_url},
-        "the admin console (sign in with an ADMIN account)",
+        "the admin console: sign in with an ADMIN account",
     ),
     KnownSite(
         "storefront",

@@ -281,7 +281,7 @@ def print_welcome(
                 "(a token of this run; set MYSHOP_ROUTER_OPS__TOKEN to choose one)"
             )
         for site in served or []:
-            console.print(f"  {column(site.name)} {site.url}   ({site.hint})")
+            console.print(f"  {column(site.name)} {site.url}   {site.hint}")
         console.print("Each subgraph also answers on its own:")
     else:
         console.print("[bold]MyShop is up.[/bold] Send GraphQL to each service:")
