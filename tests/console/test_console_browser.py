@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from browsers import needs_browser
 from eventually import eventually
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -33,23 +33,12 @@ from shared.subscriptions import dead_letter_stream
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("console_browser.mjs")
 SCREENSHOTS = REPO / "build" / "test-artifacts" / "console"
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
 BUILT = sites.KNOWN_SITES[0].directory
 
-# CI (and `make test`, which builds the console and installs Chromium where it can) must run it.
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CI")
-    and (
-        not CHROMIUM.exists()
-        or not (REPO / "node_modules" / "playwright-core").exists()
-        or not shutil.which("node")
-        or not (BUILT / "index.html").is_file()
-    ),
-    reason="needs /usr/bin/chromium, `npm ci` (playwright-core) and the built console (`make console`)",
-)
+pytestmark = needs_browser(BUILT, also="the built console (`make console`)")
 
 LOGIN = "mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
 CREATE = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id name } }"

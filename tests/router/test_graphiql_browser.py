@@ -7,8 +7,6 @@ the router's /graphql, runs a query and shows its result.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 import graphql
 import orjson
 import pytest
+from browsers import needs_browser
 from standin import GatewayStandIn
 
 from router.config import RouterConfig
@@ -25,19 +24,9 @@ from router.server import create_app
 from shared.testing import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("graphiql_browser.mjs")
 
-# CI (and `make test`, which installs Chromium where it can) must run it: there a missing browser fails.
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CI")
-    and (
-        not CHROMIUM.exists()
-        or not (REPO / "node_modules" / "playwright-core").exists()
-        or not shutil.which("node")
-    ),
-    reason="needs /usr/bin/chromium (apt-get install chromium: .ci/run does) and `npm ci` (playwright-core)",
-)
+pytestmark = needs_browser()
 
 SDL = """
 type Query { greeting(name: String!): String!, shop: Shop! }

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from browsers import needs_browser
 from eventually import eventually
 from PIL import Image
 from sqlalchemy import select
@@ -40,24 +39,11 @@ REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "examples" / "storefront" / "dist"
 SCRIPT = Path(__file__).with_name("storefront_browser.mjs")
 ARTIFACTS = REPO / "build" / "test-artifacts" / "storefront"
-CHROMIUM = Path("/usr/bin/chromium")
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
 PREFLIGHT = {"apollo-require-preflight": "true"}
 COUNTRY = "AT"
 
-# CI (`make test` builds the storefront and installs Chromium where it can) must run it: there a missing
-# part fails.
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CI")
-    and (
-        not CHROMIUM.exists()
-        or not (DIST / "index.html").exists()
-        or not (REPO / "node_modules" / "playwright-core").exists()
-        or not shutil.which("node")
-    ),
-    reason="needs /usr/bin/chromium, `npm ci` (playwright-core) and the built storefront "
-    "(`make examples/storefront/dist/index.html`)",
-)
+pytestmark = needs_browser(DIST, also="the built storefront (`make storefront`)")
 
 CREATE_PRODUCT = "mutation C($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 SET_OPTIONS = """
