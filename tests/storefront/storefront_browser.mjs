@@ -191,8 +191,10 @@ try {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" }).click();
     await page.getByRole("link", { name: "Forgot your password?" }).click();
-    await page.getByLabel("Email", { exact: true }).fill(customer.email);
-    await page.getByRole("button", { name: "Mail me a code" }).click();
+    // The reset page's own form: on a slow machine the sign-in form (its own Email) may still be on the page.
+    const forgot = page.locator("form", { has: page.getByRole("button", { name: "Mail me a code" }) });
+    await forgot.getByLabel("Email", { exact: true }).fill(customer.email);
+    await forgot.getByRole("button", { name: "Mail me a code" }).click();
     await page.getByRole("status").filter({ hasText: "a code is on its way" }).waitFor(WAIT);
     const token = await ask("reset");
     await page.goto(`${storefrontUrl}/reset-password?token=${encodeURIComponent(token)}`);
