@@ -109,7 +109,7 @@ def sites_command(
     (MYSHOP_CONSOLE_PORT/_HOST, MYSHOP_STOREFRONT_PORT/_HOST), with /config.json and /health. SIGTERM stops
     it."""
     from myshop.site_command import SitesUnavailable, chosen_sites
-    from myshop.site_command import serve as serve_sites
+    from myshop.sites import serve as serve_sites
 
     wanted = {"console": with_console, "storefront": with_storefront}
     try:

@@ -7,15 +7,11 @@ visitor."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
-from typing import Any
 from urllib.parse import urlsplit
 
-from myshop.sites import KNOWN_SITES, Site, bind, sites_app
+from myshop.sites import KNOWN_SITES, Site, site_of
 
 
 class SitesUnavailable(Exception):
@@ -52,40 +48,12 @@ def chosen_sites(
             raise SitesUnavailable(
                 f"{known.name}: no build in {directory} (no index.html; `{known.build}` builds it)"
             )
-        prefix = f"MYSHOP_{known.name.upper()}_"
         try:
-            port = int(env.get(f"{prefix}PORT", known.default_port))
-        except ValueError:
-            raise SitesUnavailable(
-                f"{prefix}PORT must be a port number, not {env[prefix + 'PORT']!r}"
-            ) from None
-        host = env.get(f"{prefix}HOST", "127.0.0.1")
-        chosen.append(Site(known.name, str(directory), host, port, known.config(url), known.hint))
+            chosen.append(site_of(known, directory, env, url))
+        except ValueError as exc:
+            raise SitesUnavailable(str(exc)) from None
     if not chosen:
         raise SitesUnavailable("no site to serve (--console, --storefront)")
     if len({site.port for site in chosen}) < len(chosen):
         raise SitesUnavailable(f"two sites on one port: {', '.join(f'{s.name}:{s.port}' for s in chosen)}")
     return chosen
-
-
-def serve(chosen: list[Site]) -> None:
-    """Serve the sites until SIGINT or SIGTERM; after a SIGTERM (a process manager stopping it on purpose:
-    docker stop, a pod's termination) it exits 0 once drained, where uvicorn would re-raise the signal (143).
-    OSError when a port is taken."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            super().handle_exit(sig, frame)
-            captured: list[Any] | None = getattr(self, "_captured_signals", None)
-            if sig == signal.SIGTERM and captured and captured[-1] == sig:
-                captured.pop()
-
-    sockets = [bind(site) for site in chosen]
-    config = uvicorn.Config(
-        sites_app(chosen),
-        log_level=os.environ.get("MYSHOP_LOG_LEVEL", "info").lower(),
-        access_log=False,
-        server_header=False,
-    )
-    Server(config).run(sockets=sockets)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from types import FrameType
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -115,14 +117,25 @@ def planned_sites(env: dict[str, str], router_url: str) -> tuple[list[Site], lis
     one not built. `router_url`: the router's /graphql as a browser on this machine reaches it."""
     sites, missing = [], []
     for known in KNOWN_SITES:
-        prefix = f"MYSHOP_{known.name.upper()}_"
         if not (known.directory / "index.html").is_file():
             missing.append(f"{known.name}: not built (run `{known.build}`)")
             continue
-        port = int(env.get(f"{prefix}PORT", known.default_port))
-        host = env.get(f"{prefix}HOST", "127.0.0.1")
-        sites.append(Site(known.name, str(known.directory), host, port, known.config(router_url), known.hint))
+        sites.append(site_of(known, known.directory, env, router_url))
     return sites, missing
+
+
+def site_of(known: KnownSite, directory: Path, env: Mapping[str, str], router_url: str) -> Site:
+    """`known` served from `directory` on `MYSHOP_<NAME>_PORT` (its default otherwise) and
+    `MYSHOP_<NAME>_HOST` (127.0.0.1), its `/config.json` naming `router_url`. ValueError for a port that is
+    not a number."""
+    prefix = f"MYSHOP_{known.name.upper()}_"
+    raw = env.get(f"{prefix}PORT")
+    try:
+        port = known.default_port if raw is None else int(raw)
+    except ValueError:
+        raise ValueError(f"{prefix}PORT must be a port number, not {raw!r}") from None
+    host = env.get(f"{prefix}HOST", "127.0.0.1")
+    return Site(known.name, str(directory), host, port, known.config(router_url), known.hint)
 
 
 def encode(sites: list[Site]) -> str:
@@ -202,11 +215,23 @@ def bind(site: Site) -> socket.socket:
 
 
 def serve(sites: list[Site]) -> None:
-    """Serve every site until SIGINT or SIGTERM (uvicorn's own handlers)."""
+    """Serve every site until SIGINT or SIGTERM; after a SIGTERM (a process manager stopping it on purpose:
+    docker stop, a pod's termination, `myshop up` ending) it exits 0 once drained, where uvicorn would
+    re-raise the signal (143). OSError when a port is taken."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            captured: list[Any] | None = getattr(self, "_captured_signals", None)
+            if sig == signal.SIGTERM and captured and captured[-1] == sig:
+                captured.pop()
 
     sockets = [bind(site) for site in sites]
     config = uvicorn.Config(
-        sites_app(sites), log_level=os.environ.get("MYSHOP_LOG_LEVEL", "info").lower(), access_log=False
+        sites_app(sites),
+        log_level=os.environ.get("MYSHOP_LOG_LEVEL", "info").lower(),
+        access_log=False,
+        server_header=False,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    Server(config).run(sockets=sockets)
