@@ -14,7 +14,7 @@ export function BestSellers({ api }: PageProps) {
   const [to, setTo] = useState(tomorrow());
   const [limit, setLimit] = useState(10);
   const { data, error, loading } = useLoad(
-    () => api.request<{ topProducts: Row[] }>(TOP, { from: iso(from), to: iso(to), limit }),
+    () => api.request<{ topProducts: Row[] | null }>(TOP, { from: iso(from), to: iso(to), limit }),
     [api, from, to, limit],
   );
   return (
@@ -36,8 +36,8 @@ export function BestSellers({ api }: PageProps) {
             <tr><th scope="col">#</th><th scope="col">Product</th><th scope="col">SKU</th><th scope="col">Units sold</th><th scope="col">Revenue</th></tr>
           </thead>
           <tbody>
-            {data.topProducts.length === 0 && <tr><td colSpan={5}>No sales in this window.</td></tr>}
-            {data.topProducts.map((row, index) => (
+            {(data.topProducts ?? []).length === 0 && <tr><td colSpan={5}>No sales in this window.</td></tr>}
+            {(data.topProducts ?? []).map((row, index) => (
               <tr key={row.product.id}>
                 <td className="number">{index + 1}</td>
                 <th scope="row">{row.product.name ?? row.product.id}</th>
