@@ -36,6 +36,10 @@ export class Api {
         body.errors.map((e) => e.extensions?.code ?? "UNKNOWN"),
       );
     }
+    if (body.data == null) {
+      // Not a GraphQL result (no data, no errors): say what came back rather than hand the page nothing.
+      throw new GraphQLFailure(`The router answered HTTP ${response.status} without data.`, ["NO_DATA"]);
+    }
     return body.data as T;
   }
 
