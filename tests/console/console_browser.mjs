@@ -44,10 +44,23 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(20000);
   page.on("request", (r) => requests.push(r.url()));
-  page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("requestfailed", (r) =>
+    problems.push(`failed: ${r.url()} ${r.failure()?.errorText} ${r.postData()?.slice(0, 200) ?? ""}`),
+  );
   let refusalExpected = false; // the stale token's step: the router answers 401, as it should
   page.on("response", (r) => {
     if (r.status() >= 400 && !(refusalExpected && r.status() === 401)) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  // Every answer of the router is GraphQL: data, errors, or both; anything else is written down whole.
+  page.on("response", async (r) => {
+    if (r.url() !== args.routerUrl || r.request().method() !== "POST") return;
+    const text = await r.text().catch(() => null); // gone when the page has moved on (sign-out)
+    if (text === null) return;
+    let body = null;
+    try { body = JSON.parse(text); } catch {}
+    if (body?.data == null && !body?.errors?.length) {
+      problems.push(`no data nor errors: HTTP ${r.status()} ${text.slice(0, 400)} for ${r.request().postData()?.slice(0, 300)}`);
+    }
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
@@ -144,8 +157,11 @@ try {
   report.webhookReplayMessage = await page.locator("#dead-webhooks .replay-message").textContent();
   await shot(page, "6-dead-letters-replayed");
 
+  // Signing out revokes the token at the router; the next step's navigation must not cut that request off.
+  const loggedOut = page.waitForResponse((r) => r.request().postData()?.includes("mutation { logout }") ?? false);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  report.logout = (await (await loggedOut).json()).data?.logout ?? null;
   report.signedOut = await page.evaluate(() => sessionStorage.length === 0);
 
   // A token the router no longer accepts (expired, revoked) signs the console out by itself.

@@ -249,6 +249,7 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
     # And so is the dead webhook delivery replayed (tried again from zero).
     assert report["webhookReplayMessage"].endswith("replayed: PENDING.")
     assert report["signedOut"] is True
+    assert report["logout"] is True  # the token revoked at the router, not only forgotten by the page
     assert report["staleTokenSignedOut"] is True
     assert sorted(path.name for path in SCREENSHOTS.glob("[0-9]-*.png")) == [
         "0-sign-in.png",
