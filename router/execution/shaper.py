@@ -38,11 +38,14 @@ class Shaper:
         enum_values: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.supergraph = supergraph
-        self._object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
+        self.object_types = frozenset(n for n, t in supergraph.types.items() if t.kind == "object")
         # Object types outside the API schema (@inaccessible): a value of one answers as null.
-        self._hidden_types = hidden_types
+        self.hidden_types = hidden_types
         # Enum -> the values clients may see; a subgraph's other values (inaccessible) answer as null.
-        self._enum_values = dict(enum_values or {})
+        self.enum_values = dict(enum_values or {})
+        # Whether the last shape() nulled a value for a null in a non-null position (then
+        # router/execution/null_errors.py finds where, for the errors).
+        self.bubbled = False
         # id(an operation's selections) -> (them, the root type, their steps).
         self._operations: dict[int, tuple[list[Selection], str, _Steps]] = {}
 
@@ -55,6 +58,7 @@ class Shaper:
         local: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         out: dict[str, Any] = {}
+        self.bubbled = False
         if local:
             data = {**data, **local}
         if not self._object(self._compiled(selections, root_type), data, root_type, variables, out):
@@ -84,11 +88,12 @@ class Shaper:
     def _generate(self, needs_runtime: bool, steps: tuple[tuple[Any, ...], ...]) -> Callable[..., bool]:
         """The function that runs `steps` (what `_object` did interpreting them, block for block)."""
         names: dict[str, Any] = {
-            "_object_types": self._object_types,
-            "_hidden": self._hidden_types,
+            "_object_types": self.object_types,
+            "_hidden": self.hidden_types,
             "_holds": _conditions_hold,
             "_complete": self._complete,
             "_shape": self._object,
+            "_bubble": self._bubble,
         }
         lines = ["def shape(value, type_name, variables, out):", "    get = value.get"]
         if needs_runtime:
@@ -140,7 +145,7 @@ class Shaper:
                     else:
                         block += _list_block(i, into, non_null_items=step[7])
                 if step[3]:  # non-null: a null bubbles up
-                    block += ["if completed is None:", "    return False"]
+                    block += ["if completed is None:", "    return _bubble()"]
                 block.append(f"out[k{i}] = completed")
             lines += [pad + line for line in block]
         lines.append("    return True")
@@ -168,7 +173,7 @@ class Shaper:
             key = selection.response_key
             if selection.name == "__typename":
                 steps.append((_TYPENAME, conditions, key))
-            elif selection.selections is None and selection.type_name not in self._enum_values:
+            elif selection.selections is None and selection.type_name not in self.enum_values:
                 steps.append((_LEAF, conditions, key, selection.non_null))
             elif selection.selections is None:  # an enum
                 steps.append((_COMPLETE, conditions, key, selection.non_null, selection, None))
@@ -207,6 +212,10 @@ class Shaper:
     ) -> bool:
         return compiled[2](value, type_name, variables, out)
 
+    def _bubble(self) -> bool:
+        self.bubbled = True
+        return False
+
     def _complete(
         self,
         raw: Any,
@@ -232,15 +241,16 @@ class Shaper:
                 previous = previous_items[i] if i < known else None
                 completed = self._complete(item, field, compiled, index + 1, variables, previous)
                 if completed is None and item_non_null:
+                    self.bubbled = True
                     return None
                 items.append(completed)
             return items
         if compiled is None:
             # An enum: a value the API schema does not have (inaccessible, or another subgraph's) is null.
-            return raw if raw in self._enum_values[field.type_name] else None
+            return raw if raw in self.enum_values[field.type_name] else None
         if type(raw) is not dict:
             return None
-        if self._hidden_types and raw.get("__typename") in self._hidden_types:
+        if self.hidden_types and raw.get("__typename") in self.hidden_types:
             return None
         out = existing if type(existing) is dict else {}
         if not self._object(compiled, raw, field.type_name, variables, out):
@@ -274,6 +284,7 @@ def _list_block(i: int, into: str, *, non_null_items: bool) -> list[str]:
     if non_null_items:  # a null item nulls the list
         block += [
             "        if shaped is None:",
+            "            _bubble()",
             "            completed = None",
             "            break",
         ]

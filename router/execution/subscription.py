@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 
 from router.execution.executor import Executor
+from router.execution.null_errors import null_errors
 from router.execution.shaper import Shaper
 from router.planner.nodes import Subscription
 from router.planner.operation import Operation
@@ -220,6 +221,10 @@ class UpstreamSubscription(SubscriptionStream):
             errors.extend(fetch_errors)
         operation = self._operation
         shaped = self._shaper.shape(operation.selections, data, operation.root_type, self._variables)
+        if self._shaper.bubbled:
+            errors += null_errors(
+                self._shaper, operation.selections, data, operation.root_type, self._variables, errors
+            )
         response: dict[str, Any] = {"data": shaped}
         if errors:
             response["errors"] = errors

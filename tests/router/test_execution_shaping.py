@@ -81,7 +81,17 @@ async def test_an_enum_value_clients_cannot_see_answers_as_null_and_bubbles_thro
 
     answer["data"]["users"][1]["tiers"] = ["STAFF"]
     result = await gateway.execute("{ users { id tiers } }")
-    assert result == {"data": {"users": None}}
+    assert result == {
+        "data": {"users": None},
+        # The null that bubbled is said, where it was (its list item), not left for the client to guess.
+        "errors": [
+            {
+                "message": "Cannot return null for non-nullable field User.tiers.",
+                "path": ["users", 1, "tiers", 0],
+                "extensions": {"code": "RESPONSE_VALIDATION_FAILED"},
+            }
+        ],
+    }
 
 
 async def test_fields_aliased_apart_in_the_subgraph_answer_under_the_clients_key() -> None:
