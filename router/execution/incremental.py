@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.execution.executor import GATEWAY_TIMEOUT, Executor
+from router.execution.null_errors import null_errors
 from router.execution.paths import collect
 from router.execution.shaper import Shaper
 from router.planner.nodes import Defer, Deferred
@@ -95,9 +96,15 @@ class IncrementalStream:
             defer.selections, self._data, operation.root_type, self._variables, self._local
         )
         self._shaped = shaped
+        errors = [*self._local_errors, *errors]
+        if self._shaper.bubbled:
+            merged = {**self._data, **self._local} if self._local else self._data
+            errors += null_errors(
+                self._shaper, defer.selections, merged, operation.root_type, self._variables, errors
+            )
         part: dict[str, Any] = {"data": shaped}
-        if self._local_errors or errors:
-            part["errors"] = [*self._local_errors, *errors]
+        if errors:
+            part["errors"] = errors
         if shaped is not None:
             self._spawn(defer.deferred)
         part["hasNext"] = self._pending > 0
@@ -152,6 +159,10 @@ class IncrementalStream:
             if typed is not None and not self._applies(typed, value):
                 continue
             shaped = self._shaper.shape(block.selections, value, block.parent_type, self._variables)
+            if self._shaper.bubbled:
+                errors += null_errors(
+                    self._shaper, block.selections, value, block.parent_type, self._variables, errors, path
+                )
             item: dict[str, Any] = {"data": shaped, "path": path}
             if block.label is not None:
                 item["label"] = block.label

@@ -32,10 +32,11 @@ def null_errors(
     root_type: str,
     variables: Mapping[str, Any],
     known: Sequence[Mapping[str, Any]],
+    at: Sequence[str | int] = (),
 ) -> list[dict[str, Any]]:
     """An error for each null in a non-null position of `data` under `selections` that none of the `known`
     errors accounts for (one at, above or below its path; an error without a path, a fetch that failed
-    whole, accounts for every null)."""
+    whole, accounts for every null). `at`: where `data` is in the response (a deferred fragment's object)."""
     known_paths = []
     for error in known:
         path = error.get("path")
@@ -43,7 +44,7 @@ def null_errors(
             return []
         known_paths.append(list(path))
     found: list[tuple[Path, str]] = []
-    _walk(shaper, selections, data, root_type, variables, [], found)
+    _walk(shaper, selections, data, root_type, variables, list(at), found)
     errors = []
     for path, field in found:
         if any(_related(path, other) for other in known_paths):

@@ -9,6 +9,8 @@ from typing import Any
 
 from test_execution_shaping import gateway_of
 
+from router.execution.incremental import IncrementalStream
+from router.pipeline.request import Door, GraphQLRequest
 from router.upstream.transport import SubgraphFetchError
 
 ORDERS = """
@@ -87,3 +89,21 @@ async def test_a_thousand_broken_items_are_fifty_errors_not_a_thousand() -> None
     assert len(result["errors"]) == 50
     assert result["errors"][0] == null_error("Order.status", ["orders", 0, "status"])
     assert result["errors"][-1]["path"] == ["orders", 49, "status"]
+
+
+async def test_a_deferred_fragments_null_is_said_in_its_own_part_at_the_full_path() -> None:
+    answers = {
+        "ORDERS": lambda body: {"data": {"orders": [{"__typename": "Order", "id": "o1"}]}},
+        "BUYERS": lambda body: {"data": {"_entities": [{"__typename": "Order"}]}},
+    }
+    gateway, _ = gateway_of(answers, ("orders", ORDERS), ("buyers", BUYERS))
+    stream = await gateway.run(GraphQLRequest("{ orders { id ... @defer { buyer } } }", door=Door.SSE))
+    assert isinstance(stream, IncrementalStream)
+    try:
+        parts = [part async for part in stream]
+    finally:
+        await stream.aclose()
+    assert parts[0] == {"data": {"orders": [{"id": "o1"}]}, "hasNext": True}
+    (item,) = parts[1]["incremental"]
+    assert item["data"] is None
+    assert item["errors"] == [null_error("Order.buyer", ["orders", 0, "buyer"])]
