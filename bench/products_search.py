@@ -199,12 +199,16 @@ def serve(settings: dict[str, Any], sock: socket.socket) -> None:
 
     import uvicorn
 
-    from subgraphs.products.app import build_app
+    from shared.app import server_config
+    from shared.heap import settle_heap
+    from subgraphs import registry
     from subgraphs.products.settings import ProductsSettings
 
     logging.basicConfig(level=logging.WARNING)
-    config = uvicorn.Config(build_app(ProductsSettings(**settings)), log_config=None, access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    # As `myshop serve products` runs it: the same uvicorn settings, the heap settled before serving.
+    server = uvicorn.Server(server_config(registry.load("products"), ProductsSettings(**settings)))
+    settle_heap()
+    server.run(sockets=[sock])
 
 
 async def wait_until_up(client: httpx.AsyncClient, url: str, process: multiprocessing.Process) -> None:

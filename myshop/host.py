@@ -58,6 +58,7 @@ def host(names: list[str], logs: Path) -> int:
     import uvicorn
 
     from shared.app import checked_settings, server_config
+    from shared.heap import settle_heap
     from shared.log import configure_logging
     from subgraphs import registry
 
@@ -82,6 +83,7 @@ def host(names: list[str], logs: Path) -> int:
 
     for signum in STOP_SIGNALS:  # myshop.watch's: SIGINT and SIGTERM
         signal.signal(signum, on_signal)
+    settle_heap()  # the services' schemas and mappings, built above, live as long as the process
     for thread in threads:
         thread.start()
     ended: list[str] = []

@@ -5,7 +5,6 @@ enters), router/planner, router/supergraph, router/execution, router/upstream (s
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import socket
@@ -29,6 +28,7 @@ from router.pipeline.edge.limits import UNREAD_FACTOR, RequestSizeLimit
 from router.pipeline.edge.persisted import PersistedQueries
 from router.pipeline.entry import Pipeline, ServedGateway
 from router.pipeline.gateway import Gateway
+from shared.heap import settle_heap
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging
 
@@ -175,24 +175,6 @@ def _serve_one(supergraph: Path, config: RouterConfig, listener: socket.socket |
     server.run(sockets=[listener] if listener is not None else None)
     if not server.started:
         raise SystemExit(3)  # uvicorn's "startup failed" (the port is taken, ...): it logged why
-
-
-# Allocations between two young collections. A request in flight holds its merged tree (~1,000 containers on
-# the gateways benchmark), and fifty of them were walked again by every young collection of CPython's default
-# (700): 60 µs of CPU a request went to the collector, ~20 with this (bench/gateways/inprocess.py). The cycles
-# it finds are rare (reference counting frees the trees), so a later collection holds little more memory.
-GC_YOUNG_THRESHOLD = 7_000
-
-
-def settle_heap() -> None:
-    """Before serving: what is built so far (code, supergraph, schemas) lives as long as the process, so it is
-    frozen out of the cycle collector's sight: a full collection no longer walks it (30-80 ms each, a pause
-    every request in flight waited out: bench/edge_bombs.py's 80 ms outliers). A gateway replaced by a hot
-    reload is then freed by reference counting only. Young collections come less often
-    (GC_YOUNG_THRESHOLD)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD)
 
 
 def uvicorn_config(app: RouterApp, config: RouterConfig, **overrides: Any) -> uvicorn.Config:

@@ -38,6 +38,7 @@ from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker, reading_only
 from shared.graphql import Schema, shape_errors
+from shared.heap import settle_heap
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
 from shared.metrics import HttpMetricsMiddleware, Metrics
@@ -453,4 +454,6 @@ def serve(definition: SubgraphDefinition, settings: ServiceSettings | None = Non
 
     settings = settings or definition.settings_class()
     configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
-    uvicorn.Server(server_config(definition, checked_settings(definition, settings))).run()
+    server = uvicorn.Server(server_config(definition, checked_settings(definition, settings)))
+    settle_heap()
+    server.run()

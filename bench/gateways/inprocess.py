@@ -43,8 +43,9 @@ from run import (  # noqa: E402
 )
 
 from router.config import RouterConfig  # noqa: E402
-from router.server import build_gateway, create_app, settle_heap  # noqa: E402
+from router.server import build_gateway, create_app  # noqa: E402
 from shared.composition import compose  # noqa: E402
+from shared.heap import settle_heap  # noqa: E402
 
 
 async def call(app: Any, body: bytes) -> tuple[int, bytes]:
