@@ -15,11 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.execution.executor import GATEWAY_TIMEOUT, Executor
-from router.execution.null_errors import null_errors
 from router.execution.paths import collect
 from router.execution.shaper import Shaper
 from router.planner.nodes import Defer, Deferred
-from router.planner.operation import Operation
+from router.planner.operation import Operation, conditions_hold
 
 logger = logging.getLogger(__name__)
 
@@ -92,16 +91,11 @@ class IncrementalStream:
         _, errors = await self._executor.run(
             defer.primary, self._variables, self._headers, data=self._data, time_limit=self._time_limit
         )
+        errors = [*self._local_errors, *errors]
         shaped = self._shaper.shape(
-            defer.selections, self._data, operation.root_type, self._variables, self._local
+            defer.selections, self._data, operation.root_type, self._variables, self._local, errors=errors
         )
         self._shaped = shaped
-        errors = [*self._local_errors, *errors]
-        if self._shaper.bubbled:
-            merged = {**self._data, **self._local} if self._local else self._data
-            errors += null_errors(
-                self._shaper, defer.selections, merged, operation.root_type, self._variables, errors
-            )
         part: dict[str, Any] = {"data": shaped}
         if errors:
             part["errors"] = errors
@@ -112,7 +106,7 @@ class IncrementalStream:
 
     def _spawn(self, blocks: list[Deferred]) -> None:
         for block in blocks:
-            if not all(bool(self._variables.get(v)) == keep for v, keep in block.conditions):
+            if not conditions_hold(block.conditions, self._variables):
                 continue
             self._pending += 1
             task = asyncio.create_task(self._deferred(block))
@@ -158,11 +152,9 @@ class IncrementalStream:
                 continue
             if typed is not None and not self._applies(typed, value):
                 continue
-            shaped = self._shaper.shape(block.selections, value, block.parent_type, self._variables)
-            if self._shaper.bubbled:
-                errors += null_errors(
-                    self._shaper, block.selections, value, block.parent_type, self._variables, errors, path
-                )
+            shaped = self._shaper.shape(
+                block.selections, value, block.parent_type, self._variables, errors=errors, at=path
+            )
             item: dict[str, Any] = {"data": shaped, "path": path}
             if block.label is not None:
                 item["label"] = block.label

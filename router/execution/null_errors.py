@@ -4,15 +4,15 @@ the client gets `{"data": null}` and nothing to say why. A subgraph's or a fetch
 already; an answer that left out a field it was asked for, or gave null for a non-null one, says nothing, and
 then this does, as Apollo Router does: "Cannot return null for non-nullable field Query.orders." at that path.
 
-The shaper (router/execution/shaper.py) only notes that a null bubbled, on its fast path; this walks the
-merged data again, with paths, only then: a rare answer pays for it, every other one does not."""
+The shaper (router/execution/shaper.py) only notes that a null bubbled, on its fast path, and calls this
+then: it walks the merged data again, with paths; a rare answer pays for it, every other one does not."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from router.planner.operation import Field, Fragment, Selection
+from router.planner.operation import Field, Fragment, Selection, conditions_hold
 
 if TYPE_CHECKING:
     from router.execution.shaper import Shaper
@@ -64,10 +64,6 @@ def _related(path: Path, other: Path) -> bool:
     return path[:shorter] == other[:shorter]
 
 
-def _holds(conditions: Sequence[tuple[str, bool]], variables: Mapping[str, Any]) -> bool:
-    return all(bool(variables.get(name)) == expected for name, expected in conditions)
-
-
 def _walk(
     shaper: Shaper,
     selections: list[Selection],
@@ -81,7 +77,7 @@ def _walk(
     if runtime not in shaper.object_types:  # as the shaper decides it
         runtime = type_name if type_name in shaper.object_types else runtime
     for selection in selections:
-        if len(found) >= MAX_NULL_ERRORS or not _holds(selection.conditions, variables):
+        if len(found) >= MAX_NULL_ERRORS or not conditions_hold(selection.conditions, variables):
             continue
         if isinstance(selection, Fragment):
             condition = selection.type_condition

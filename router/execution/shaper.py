@@ -8,10 +8,11 @@ functions take ~200 µs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from router.planner.operation import Field, Fragment, Selection
+from router.execution.null_errors import null_errors
+from router.planner.operation import Field, Fragment, Selection, conditions_hold
 from router.supergraph.model import Supergraph
 
 # The shaper's steps, one per selection: (kind, @skip/@include conditions, ...), by kind:
@@ -43,9 +44,9 @@ class Shaper:
         self.hidden_types = hidden_types
         # Enum -> the values clients may see; a subgraph's other values (inaccessible) answer as null.
         self.enum_values = dict(enum_values or {})
-        # Whether the last shape() nulled a value for a null in a non-null position (then
+        # Whether the current shape() nulled a value for a null in a non-null position (then
         # router/execution/null_errors.py finds where, for the errors).
-        self.bubbled = False
+        self._bubbled = False
         # id(an operation's selections) -> (them, the root type, their steps).
         self._operations: dict[int, tuple[list[Selection], str, _Steps]] = {}
 
@@ -56,14 +57,22 @@ class Shaper:
         root_type: str,
         variables: Mapping[str, Any],
         local: Mapping[str, Any] | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        at: Sequence[str | int] = (),
     ) -> dict[str, Any] | None:
+        """`data` shaped for `selections` (None: a null bubbled to the top). `errors`, the answer's errors so
+        far, gains one for each null where the schema promises none that none of them accounts for
+        (router/execution/null_errors.py); `at`: where `data` is in the response."""
         out: dict[str, Any] = {}
-        self.bubbled = False
+        self._bubbled = False
         if local:
             data = {**data, **local}
-        if not self._object(self._compiled(selections, root_type), data, root_type, variables, out):
-            return None
-        return out
+        steps = self._compiled(selections, root_type)
+        shaped = out if self._object(steps, data, root_type, variables, out) else None
+        if self._bubbled and errors is not None:  # rare: only then the walk with paths
+            errors += null_errors(self, selections, data, root_type, variables, errors, at)
+        return shaped
 
     # -- the selections, compiled once per operation into steps ---------------------------------------------
 
@@ -90,7 +99,7 @@ class Shaper:
         names: dict[str, Any] = {
             "_object_types": self.object_types,
             "_hidden": self.hidden_types,
-            "_holds": _conditions_hold,
+            "_holds": conditions_hold,
             "_complete": self._complete,
             "_shape": self._object,
             "_bubble": self._bubble,
@@ -213,7 +222,7 @@ class Shaper:
         return compiled[2](value, type_name, variables, out)
 
     def _bubble(self) -> bool:
-        self.bubbled = True
+        self._bubbled = True
         return False
 
     def _complete(
@@ -241,7 +250,7 @@ class Shaper:
                 previous = previous_items[i] if i < known else None
                 completed = self._complete(item, field, compiled, index + 1, variables, previous)
                 if completed is None and item_non_null:
-                    self.bubbled = True
+                    self._bubbled = True
                     return None
                 items.append(completed)
             return items
@@ -256,10 +265,6 @@ class Shaper:
         if not self._object(compiled, raw, field.type_name, variables, out):
             return None
         return out
-
-
-def _conditions_hold(conditions: tuple[tuple[str, bool], ...], variables: Mapping[str, Any]) -> bool:
-    return all(bool(variables.get(name)) == expected for name, expected in conditions)
 
 
 def _list_block(i: int, into: str, *, non_null_items: bool) -> list[str]:

@@ -15,7 +15,6 @@ import aiohttp
 import orjson
 
 from router.execution.executor import Executor
-from router.execution.null_errors import null_errors
 from router.execution.shaper import Shaper
 from router.planner.nodes import Subscription
 from router.planner.operation import Operation
@@ -220,11 +219,9 @@ class UpstreamSubscription(SubscriptionStream):
             )
             errors.extend(fetch_errors)
         operation = self._operation
-        shaped = self._shaper.shape(operation.selections, data, operation.root_type, self._variables)
-        if self._shaper.bubbled:
-            errors += null_errors(
-                self._shaper, operation.selections, data, operation.root_type, self._variables, errors
-            )
+        shaped = self._shaper.shape(
+            operation.selections, data, operation.root_type, self._variables, errors=errors
+        )
         response: dict[str, Any] = {"data": shaped}
         if errors:
             response["errors"] = errors

@@ -13,7 +13,6 @@ from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
 
 from router.execution.executor import Executor
 from router.execution.incremental import IncrementalStream
-from router.execution.null_errors import null_errors
 from router.execution.shaper import Shaper
 from router.execution.shared_subscriptions import SharedSubscriptions
 from router.execution.subscription import SubscriptionStream, UpstreamSubscription
@@ -81,11 +80,9 @@ class ExecutionStage:
             errors[:0] = planned.restriction.apply(data, variables)
         errors.extend(fetch_errors)
         operation = planned.operation
-        shaped = self.shaper.shape(operation.selections, data, operation.root_type, variables, local)
-        if self.shaper.bubbled:  # a null where none may be: say where, unless an error already does
-            merged = {**data, **local} if local else data
-            selections, root_type = operation.selections, operation.root_type
-            errors += null_errors(self.shaper, selections, merged, root_type, variables, errors)
+        shaped = self.shaper.shape(
+            operation.selections, data, operation.root_type, variables, local, errors=errors
+        )
         response: dict[str, Any] = {"data": shaped}
         if errors:
             response["errors"] = errors

@@ -4,10 +4,17 @@ both walk this."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # A condition: (variable name, value the variable must have for the selection to be kept).
 Condition = tuple[str, bool]
+
+
+def conditions_hold(conditions: Iterable[Condition], variables: Mapping[str, Any]) -> bool:
+    """Whether a selection with these @skip/@include `conditions` is kept for `variables`."""
+    return all(bool(variables.get(name)) == expected for name, expected in conditions)
 
 
 @dataclass(slots=True)
