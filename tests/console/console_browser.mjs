@@ -65,6 +65,7 @@ try {
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
 
+  report.step = "sign-in"; // the step says where a failure happened
   // Sign in with the keyboard alone: labelled fields, Tab between them, Enter submits.
   await page.goto(args.url, { waitUntil: "load" });
   await page.getByLabel("Email").focus();
@@ -75,6 +76,7 @@ try {
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { level: 1, name: "Sales" }).waitFor();
 
+  report.step = "sales";
   // Sales: the window and interval chosen, the chart has one point per day, the table the same figures.
   await page.getByLabel("From").fill(args.from);
   await page.getByLabel("To").fill(args.to);
@@ -91,12 +93,14 @@ try {
   );
   await shot(page, "1-sales");
 
+  report.step = "best-sellers";
   await open(page, "Best sellers");
   await page.getByLabel("Show").selectOption("100");
   await page.locator("table tbody tr").first().waitFor();
   report.bestSellers = await page.locator("table tbody th").allTextContents();
   await shot(page, "2-best-sellers");
 
+  report.step = "low-stock";
   // Low stock: adjust one product and see its row's figures change.
   await open(page, "Low stock");
   const row = page.locator(`tr[data-product-id="${args.lowProduct}"]`);
@@ -114,6 +118,7 @@ try {
   report.onHandAfter = Number(await row.locator(".on-hand").textContent());
   await shot(page, "3-low-stock");
 
+  report.step = "orders";
   // Orders: live over the router's WebSocket; an order placed now shows up without a reload.
   await open(page, "Orders");
   await page.waitForFunction(() => document.querySelector("#live-status")?.textContent?.endsWith(": live"));
@@ -134,11 +139,13 @@ try {
   );
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
   await shot(page, "4-orders");
+  report.step = "orders-filtered";
   // Filtered by status: only such orders (the confirmed ones gone).
   await page.getByLabel("Status").selectOption("FAILED");
   await page.locator("#orders caption", { hasText: "with status FAILED" }).waitFor();
   report.failedStatuses = await page.locator("#orders tbody .order-status").allTextContents();
 
+  report.step = "dead-letters";
   // Dead letters: replay one; it leaves the list.
   // The keyboard reaches every page: the nav's links take focus and Enter follows one.
   await page.getByRole("link", { name: "Dead letters", exact: true }).focus();
@@ -157,6 +164,7 @@ try {
   report.webhookReplayMessage = await page.locator("#dead-webhooks .replay-message").textContent();
   await shot(page, "6-dead-letters-replayed");
 
+  report.step = "sign-out";
   // Signing out revokes the token at the router; the next step's navigation must not cut that request off.
   const loggedOut = page.waitForResponse((r) => r.request().postData()?.includes("mutation { logout }") ?? false);
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -164,6 +172,7 @@ try {
   report.logout = (await (await loggedOut).json()).data?.logout ?? null;
   report.signedOut = await page.evaluate(() => sessionStorage.length === 0);
 
+  report.step = "stale-token";
   // A token the router no longer accepts (expired, revoked) signs the console out by itself.
   refusalExpected = true;
   await page.evaluate(() =>

@@ -205,7 +205,9 @@ async def run_browser(arguments: dict[str, Any]) -> dict[str, Any]:
     lines = completed.stdout.decode().strip().splitlines()
     assert lines, completed.stderr.decode()[-2000:]
     report: dict[str, Any] = orjson.loads(lines[-1])
-    assert report["ok"], report
+    # pytest cuts a long message short: the whole report (its step says where it failed) goes to stdout
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    assert report["ok"], report["problems"]
     assert completed.returncode == 0
     return report
 

@@ -1,36 +1,58 @@
 // Orders (orders' `orders`, filtered by status), their status kept live by `orderUpdates` over the router's
 // WebSocket: a row changes as its order does, and a new order comes in on top.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { formatMoney, formatTime, Money } from "../api";
 import { Busy, PageProps, Problem, useLoad } from "./common";
 
 const STATUSES = ["PENDING", "INVENTORY_RESERVED", "PAYMENT_AUTHORIZED", "CONFIRMED", "CANCELLED", "FAILED"];
+const ORDER = "id status total { amount currency } createdAt updatedAt user { id email }";
 const ORDERS = `query Orders($status: OrderStatus, $first: Int) {
-  orders(status: $status, first: $first) {
-    totalCount
-    edges { node { id status total { amount currency } createdAt user { id email } } }
-  }
+  orders(status: $status, first: $first) { totalCount edges { node { ${ORDER} } } }
 }`;
-const UPDATES = `subscription Updates {
-  orderUpdates { cursor kind status changedAt order { id status total { amount currency } createdAt user { id email } } }
-}`;
+const UPDATES = `subscription Updates { orderUpdates { cursor kind status changedAt order { ${ORDER} } } }`;
 
-type Order = { id: string; status: string; total: Money; createdAt: string; user: { id: string; email: string | null } | null };
+type Order = {
+  id: string;
+  status: string;
+  total: Money;
+  createdAt: string;
+  updatedAt: string;
+  user: { id: string; email: string | null } | null;
+};
 type Update = { orderUpdates: { kind: string; status: string; changedAt: string; order: Order } };
+type Edges = { node: Order }[];
+
+/** `edges` with `updates` laid over them: of a row and an update of its order, the later one wins; an order
+ * not listed comes in on top; rows the status filter no longer keeps leave. */
+export function overlay(edges: Edges, updates: Iterable<Order>, status: string): Edges {
+  let next = edges;
+  for (const order of updates) {
+    const listed = next.find((edge) => edge.node.id === order.id);
+    if (listed && Date.parse(listed.node.updatedAt) > Date.parse(order.updatedAt)) continue;
+    next = listed
+      ? next.map((edge) => (edge.node.id === order.id ? { node: order } : edge))
+      : [{ node: order }, ...next];
+  }
+  return next.filter((edge) => !status || edge.node.status === status);
+}
 
 export function Orders({ api }: PageProps) {
   const [status, setStatus] = useState("");
   const [live, setLive] = useState("connecting");
   const [changed, setChanged] = useState<Record<string, string>>({});
+  // Every order's latest update since the page opened: one that comes while the list is on its way (or before
+  // it) is laid over the list when it arrives, not lost.
+  const updates = useRef(new Map<string, Order>());
   // The list remembers the filter it was loaded with: the caption says what the rows are, not what was asked.
-  const { data, setData, error, loading } = useLoad(
-    async () => ({
-      filter: status,
-      ...(await api.request<{ orders: { totalCount: number | null; edges: { node: Order }[] } }>(ORDERS, {
+  const { data, setData, error, loading, reload } = useLoad(
+    async () => {
+      const answer = await api.request<{ orders: { totalCount: number | null; edges: Edges } }>(ORDERS, {
         status: status || null,
         first: 50,
-      })),
-    }),
+      });
+      const edges = overlay(answer.orders.edges, updates.current.values(), status);
+      return { filter: status, orders: { ...answer.orders, edges } };
+    },
     [api, status],
   );
 
@@ -40,22 +62,22 @@ export function Orders({ api }: PageProps) {
         UPDATES,
         {},
         ({ orderUpdates: update }) => {
-          const order = { ...update.order, status: update.status };
+          // The update's time is the order's as of that change (its row may have been read later).
+          const order = { ...update.order, status: update.status, updatedAt: update.changedAt };
+          updates.current.delete(order.id); // re-inserted last: the map keeps the updates in their order
+          updates.current.set(order.id, order);
           setChanged((seen) => ({ ...seen, [order.id]: update.changedAt }));
-          setData((current) => {
-            if (!current) return current;
-            const edges = current.orders.edges;
-            const known = edges.some((edge) => edge.node.id === order.id);
-            const kept = (o: Order) => !status || o.status === status;
-            const next = known
-              ? edges.map((edge) => (edge.node.id === order.id ? { node: order } : edge)).filter((edge) => kept(edge.node))
-              : kept(order) ? [{ node: order }, ...edges] : edges;
-            return { ...current, orders: { ...current.orders, edges: next } };
-          });
+          setData((current) =>
+            current && { ...current, orders: { ...current.orders, edges: overlay(current.orders.edges, [order], status) } },
+          );
         },
-        (state, detail) => setLive(detail ? `${state} (${detail})` : state),
+        (state, detail) => {
+          setLive(detail ? `${state} (${detail})` : state);
+          // Orders placed between the first list and the subscription's start reach the page by a new list.
+          if (state === "live") void reload();
+        },
       ),
-    [api, status, setData],
+    [api, status, setData, reload],
   );
 
   return (
