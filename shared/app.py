@@ -256,7 +256,7 @@ def create_subgraph_app(
             if provider is not None and tracer_provider is None:  # ours: flush what is left to export
                 await asyncio.to_thread(provider.shutdown)
 
-    app = FastAPI(title=f"MyShop {definition.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = SubgraphApp(title=f"MyShop {definition.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
 
     # No GraphiQL here: Strawberry's loads from a CDN; admins use the router's.
     graphql = SubgraphGraphQL(
@@ -271,6 +271,8 @@ def create_subgraph_app(
     # Strawberry's ASGI app on plain routes, first in the list: FastAPI's router ran its dependency injection
     # for every request (a fifth of a trivial request's CPU, measured in process), for a context alone.
     app.router.routes[:0] = [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
+    # ... and `/graphql` itself skips the app's stack (see `SubgraphApp`) behind the same three middlewares.
+    app.graphql = _with_middleware(graphql, tracer)
 
     @app.get("/health")
     @app.get("/health/", include_in_schema=False)
@@ -300,6 +302,29 @@ def create_subgraph_app(
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(TraceContextMiddleware, tracer=tracer)
     return app
+
+
+def _with_middleware(app: Any, tracer: Any) -> Any:
+    """`app` behind what `create_subgraph_app` adds to every route: its span, its request id, its metrics."""
+    return TraceContextMiddleware(RequestIdMiddleware(_LateMetricsMiddleware(app)), tracer=tracer)
+
+
+class SubgraphApp(FastAPI):
+    """A subgraph's FastAPI app whose `/graphql` (HTTP and WebSocket) goes straight to Strawberry behind our
+    own middlewares. Starlette's stack around it (its error and exception middlewares, FastAPI's body-limit
+    and telemetry wrappers, the router's matching, four wrappers of `send`) was a sixth of a search's server
+    CPU (py-spy, bench/products_search.py) and does nothing for that route: Strawberry answers its own
+    errors, and an exception that escapes still gets uvicorn's plain 500. Everything else (health,
+    metrics, a service's own routes, the lifespan) goes through FastAPI as before."""
+
+    graphql: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.graphql is not None and scope["type"] != "lifespan" and scope["path"] == "/graphql":
+            scope["app"] = self  # what `request.app` reads (the runtime is on its state)
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 # One router connection may carry many clients' subscriptions.
