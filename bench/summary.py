@@ -92,7 +92,7 @@ BENCHES = (
         ),
         240,
     ),
-    Bench("products_search", "bench/products_search.py", ("--requests", "60", "--warmup", "10"), 150),
+    Bench("products_search", "bench/products_search.py", ("--requests", "150", "--warmup", "20"), 240),
     Bench("catalog_cache", "bench/catalog_cache.py", ("--requests", "100", "--rounds", "1"), 120),
     Bench("place_order", "bench/place_order.py", ("--orders", "60"), 150),
     Bench("stack_memory", "bench/stack_memory.py", ("--settle", "5"), 420),
