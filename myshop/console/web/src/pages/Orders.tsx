@@ -21,6 +21,7 @@ type Order = {
 };
 type Update = { orderUpdates: { kind: string; status: string; changedAt: string; order: Order } };
 type Edges = { node: Order }[];
+const KEPT_UPDATES = 1000;
 
 /** `edges` with `updates` laid over them: of a row and an update of its order, the later one wins; an order
  * not listed comes in on top; rows the status filter no longer keeps leave. */
@@ -66,6 +67,8 @@ export function Orders({ api }: PageProps) {
           const order = { ...update.order, status: update.status, updatedAt: update.changedAt };
           updates.current.delete(order.id); // re-inserted last: the map keeps the updates in their order
           updates.current.set(order.id, order);
+          // A page left open all day keeps the latest updates only (more than a list shows).
+          if (updates.current.size > KEPT_UPDATES) updates.current.delete(updates.current.keys().next().value!);
           setChanged((seen) => ({ ...seen, [order.id]: update.changedAt }));
           setData((current) =>
             current && { ...current, orders: { ...current.orders, edges: overlay(current.orders.edges, [order], status) } },
