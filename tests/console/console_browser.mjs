@@ -17,6 +17,7 @@ const problems = [];
 const requests = [];
 const report = {};
 let context;
+let frames = [];
 mkdirSync(args.screenshots, { recursive: true });
 
 async function shot(page, name) {
@@ -29,6 +30,32 @@ async function shot(page, name) {
 async function open(page, title) {
   await page.getByRole("link", { name: title, exact: true }).click();
   await page.getByRole("heading", { level: 1, name: title }).waitFor();
+}
+
+async function routerCall(query, variables) {
+  const response = await fetch(args.routerUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${args.customerToken}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return response.json();
+}
+
+// The customer places one of the best seller (confirmed at once: `tok_approve`); its id.
+async function placeOrder() {
+  const placed = await routerCall("mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }", {
+    input: { items: [{ productId: args.orderProduct, quantity: 1 }], paymentMethod: "tok_approve", idempotencyKey: `console-${Date.now()}` },
+  });
+  if (placed.data?.placeOrder?.status !== "CONFIRMED") throw new Error(`placeOrder: ${JSON.stringify(placed)}`);
+  return placed.data.placeOrder.id;
+}
+
+async function confirmedOnPage(id, timeout) {
+  return context.pages()[0].waitForFunction(
+    (order) => document.querySelector(`tr[data-order-id="${order}"] .order-status`)?.textContent === "CONFIRMED",
+    id,
+    { timeout },
+  ).then(() => true, () => false);
 }
 
 try {
@@ -61,6 +88,13 @@ try {
     if (body?.data == null && !body?.errors?.length) {
       problems.push(`no data nor errors: HTTP ${r.status()} ${text.slice(0, 400)} for ${r.request().postData()?.slice(0, 300)}`);
     }
+  });
+  // The WebSocket's frames, kept for a failure's report (the live step's: did the updates come?).
+  page.on("websocket", (ws) => {
+    frames.push(`open ${ws.url()}`);
+    ws.on("framesent", (f) => frames.push(`> ${String(f.payload).slice(0, 160)}`));
+    ws.on("framereceived", (f) => frames.push(`< ${String(f.payload).slice(0, 300)}`));
+    ws.on("close", () => frames.push("closed"));
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
@@ -122,21 +156,25 @@ try {
   // Orders: live over the router's WebSocket; an order placed now shows up without a reload.
   await open(page, "Orders");
   await page.waitForFunction(() => document.querySelector("#live-status")?.textContent?.endsWith(": live"));
-  const placed = await fetch(args.routerUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${args.customerToken}` },
-    body: JSON.stringify({
-      query: "mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }",
-      variables: {
-        input: { items: [{ productId: args.orderProduct, quantity: 1 }], paymentMethod: "tok_approve", idempotencyKey: `console-${Date.now()}` },
-      },
-    }),
-  }).then((response) => response.json());
-  report.liveOrder = placed.data?.placeOrder?.id ?? JSON.stringify(placed);
-  await page.waitForFunction(
-    (id) => document.querySelector(`tr[data-order-id="${id}"] .order-status`)?.textContent === "CONFIRMED",
-    report.liveOrder,
-  );
+  // `orderUpdates` starts at the orders subgraph's "now", and graphql-transport-ws acknowledges no
+  // subscription: the page says live when it has asked, not when the subgraph reads for it. An order placed in
+  // that moment may reach the page only with its next list (the page reloads it once live, which can still be
+  // too early). So: one order; if it has not come in 5 s, a second one, which must come live.
+  report.liveOrder = await placeOrder();
+  if (!(await confirmedOnPage(report.liveOrder, 5000))) {
+    report.firstOrderMissed = report.liveOrder;
+    report.liveOrder = await placeOrder();
+    if (!(await confirmedOnPage(report.liveOrder, 20000))) {
+      // What the page shows, and what the router says of the order, when it never showed CONFIRMED.
+      report.seen = await page.evaluate((id) => ({
+        live: document.querySelector("#live-status")?.textContent,
+        caption: document.querySelector("#orders caption")?.textContent,
+        row: document.querySelector(`tr[data-order-id="${id}"]`)?.textContent ?? null,
+      }), report.liveOrder);
+      report.orderNow = await routerCall("query O($id: ID!) { order(id: $id) { status updatedAt } }", { id: report.liveOrder });
+      throw new Error(`order ${report.liveOrder} never showed CONFIRMED on the page`);
+    }
+  }
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
   await shot(page, "4-orders");
   report.step = "orders-filtered";
@@ -186,6 +224,7 @@ try {
   for (const url of requests) {
     if (!url.startsWith("data:") && !origins.has(new URL(url).origin)) problems.push(`external request: ${url}`);
   }
+  if (problems.length > 0) report.frames = frames.slice(-40);
   console.log(JSON.stringify({ ok: problems.length === 0, problems, ...report }));
   process.exitCode = problems.length === 0 ? 0 : 1;
 } catch (error) {
@@ -193,7 +232,7 @@ try {
     const page = context?.pages()[0];
     if (page) await shot(page, "failure");
   } catch {}
-  console.log(JSON.stringify({ ok: false, problems: [...problems, String(error)], ...report }));
+  console.log(JSON.stringify({ ok: false, problems: [...problems, String(error)], ...report, frames: frames.slice(-40) }));
   process.exitCode = 1;
 } finally {
   if (context) await context.close();
