@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -243,6 +244,11 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
     assert stock["product"]["stock"] == {"available": 4, "onHand": 4}
     # The order placed while the page was open came in live.
     assert report["liveStatus"] == "CONFIRMED"
+    if report["ordersCaption"].startswith("The latest 1 orders"):  # the seeded two come with the list only
+        # Not a failure of the page (live rows need no list), but worth seeing: in a failed CI run the list
+        # never came, and nobody knows why yet.
+        caption = report["ordersCaption"]
+        warnings.warn(f"the Orders list had not come when the live order did: {caption!r}", stacklevel=1)
     assert set(report["failedStatuses"]) <= {"FAILED"}
     # The replayed dead letter is gone for good, and the admin signed out.
     letters = await call(http, console.router, DEAD, {}, console.shop.admin)

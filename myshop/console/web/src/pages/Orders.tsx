@@ -41,11 +41,11 @@ export function Orders({ api }: PageProps) {
   const [status, setStatus] = useState("");
   const [live, setLive] = useState("connecting");
   const [changed, setChanged] = useState<Record<string, string>>({});
-  // Every order's latest update since the page opened: one that comes while the list is on its way (or before
-  // it) is laid over the list when it arrives, not lost.
+  // Every order's latest update since the page opened: one that comes while the list is on its way is laid
+  // over the list when it arrives, not lost.
   const updates = useRef(new Map<string, Order>());
   // The list remembers the filter it was loaded with: the caption says what the rows are, not what was asked.
-  const { data, setData, error, loading, reload } = useLoad(
+  const { data, setData, error, loading } = useLoad(
     async () => {
       const answer = await api.request<{ orders: { totalCount: number | null; edges: Edges } }>(ORDERS, {
         status: status || null,
@@ -70,17 +70,15 @@ export function Orders({ api }: PageProps) {
           // A page left open all day keeps the latest updates only (more than a list shows).
           if (updates.current.size > KEPT_UPDATES) updates.current.delete(updates.current.keys().next().value!);
           setChanged((seen) => ({ ...seen, [order.id]: update.changedAt }));
-          setData((current) =>
-            current && { ...current, orders: { ...current.orders, edges: overlay(current.orders.edges, [order], status) } },
-          );
+          // Shown even while the list is on its way (or if it failed): live rows need no list.
+          setData((current) => {
+            const shown = current ?? { filter: status, orders: { totalCount: null, edges: [] } };
+            return { ...shown, orders: { ...shown.orders, edges: overlay(shown.orders.edges, [order], status) } };
+          });
         },
-        (state, detail) => {
-          setLive(detail ? `${state} (${detail})` : state);
-          // Orders placed between the first list and the subscription's start reach the page by a new list.
-          if (state === "live") void reload();
-        },
+        (state, detail) => setLive(detail ? `${state} (${detail})` : state),
       ),
-    [api, status, setData, reload],
+    [api, status, setData],
   );
 
   return (
