@@ -201,7 +201,7 @@ async def run_browser(arguments: dict[str, Any]) -> dict[str, Any]:
         ["node", str(SCRIPT), orjson.dumps(arguments).decode()],
         cwd=REPO,  # the driver's own playwright-core
         capture_output=True,
-        timeout=180,
+        timeout=240,  # within pytest-timeout's 300 s, fixture setup included
     )
     lines = completed.stdout.decode().strip().splitlines()
     assert lines, completed.stderr.decode()[-2000:]
