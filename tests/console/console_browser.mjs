@@ -17,7 +17,7 @@ const problems = [];
 const requests = [];
 const report = {};
 let context;
-let frames = [];
+const frames = [];
 const WAIT = 45000;
 const pending = new Map(); // the router requests sent and not yet answered (a failure's report)
 mkdirSync(args.screenshots, { recursive: true });
@@ -50,14 +50,6 @@ async function placeOrder() {
   });
   if (placed.data?.placeOrder?.status !== "CONFIRMED") throw new Error(`placeOrder: ${JSON.stringify(placed)}`);
   return placed.data.placeOrder.id;
-}
-
-async function confirmedOnPage(id, timeout) {
-  return context.pages()[0].waitForFunction(
-    (order) => document.querySelector(`tr[data-order-id="${order}"] .order-status`)?.textContent === "CONFIRMED",
-    id,
-    { timeout },
-  ).then(() => true, () => false);
 }
 
 try {
@@ -166,18 +158,20 @@ try {
   await open(page, "Orders");
   await page.waitForFunction(() => document.querySelector("#live-status")?.textContent?.endsWith(": live"));
   report.liveOrder = await placeOrder();
-  if (!(await confirmedOnPage(report.liveOrder, WAIT))) {
-    // What the page shows, and what the router says of the order, when it never showed CONFIRMED.
+  try {
+    await page.waitForFunction(
+      (id) => document.querySelector(`tr[data-order-id="${id}"] .order-status`)?.textContent === "CONFIRMED",
+      report.liveOrder,
+    );
+  } catch (error) {
+    // What the page shows of the orders, and what the router says of this one (the catch below adds the rest).
     report.seen = await page.evaluate((id) => ({
       live: document.querySelector("#live-status")?.textContent,
       caption: document.querySelector("#orders caption")?.textContent ?? null,
-      alert: document.querySelector("[role=alert]")?.textContent ?? null,
-      busy: document.querySelector(".status")?.textContent ?? null,
       row: document.querySelector(`tr[data-order-id="${id}"]`)?.textContent ?? null,
     }), report.liveOrder);
-    report.pending = [...pending.values()];
     report.orderNow = await routerCall("query O($id: ID!) { order(id: $id) { status updatedAt } }", { id: report.liveOrder });
-    throw new Error(`order ${report.liveOrder} never showed CONFIRMED on the page`);
+    throw error;
   }
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
   // "The latest 1 orders" while the list has not come (the live row alone).
@@ -239,12 +233,12 @@ try {
     if (page) {
       await shot(page, "failure");
       // What the page said, and the router requests still unanswered, when a step gave up.
-      report.page ??= await page.evaluate(() => ({
+      report.page = await page.evaluate(() => ({
         heading: document.querySelector("h1")?.textContent ?? null,
         alert: document.querySelector("[role=alert]")?.textContent ?? null,
         busy: document.querySelector(".status")?.textContent ?? null,
       }));
-      report.pending ??= [...pending.values()];
+      report.pending = [...pending.values()];
     }
   } catch {}
   console.log(JSON.stringify({ ok: false, problems: [...problems, String(error)], ...report, frames: frames.slice(-40) }));
