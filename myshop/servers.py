@@ -252,7 +252,8 @@ class PgBouncer:
     `default_pool_size` is the server connections per database and user; `max_user_connections` caps them
     across every database (all our clients are one user), so whatever the clients' pools ask for, PostgreSQL
     sees at most that many from here (0: no cap). A client waits in PgBouncer's queue for a server connection,
-    it is never refused. Idle server connections close after `server_idle_timeout` seconds."""
+    it is never refused. Idle server connections close after `server_idle_timeout` seconds. `postgres` may
+    read the pools' state (`psql -p PORT -U postgres pgbouncer -c 'SHOW POOLS'`)."""
 
     directory: Path
     server_url: str
@@ -293,6 +294,7 @@ default_pool_size = {self.default_pool_size}
 max_user_connections = {self.max_user_connections}
 server_idle_timeout = {self.server_idle_timeout}
 max_client_conn = 2000
+stats_users = postgres
 ; asyncpg's startup packet: user, database, client_encoding and application_name, all of which PgBouncer
 ; tracks itself; drivers that send more (JDBC's extra_float_digits) would need them listed here.
 ignore_startup_parameters = extra_float_digits

@@ -25,6 +25,7 @@ from browsers import needs_browser
 from eventually import eventually
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from stall_report import StallWatch
 
 from myshop import sites
 from myshop.demo.users import DEMO_PASSWORD, seed
@@ -66,6 +67,7 @@ WEBHOOK_TIMINGS = {
 class Console:
     site: ServerThread
     router: str
+    servers: dict[str, ServerThread]  # the stack's, the router and the site: what a stall report looks at
     shop: Seeded
     dead_letter: str
     dead_delivery: str
@@ -185,6 +187,7 @@ async def console(
             yield Console(
                 site,
                 url,
+                {**stack.servers, "router": router, "site": site},
                 shop,
                 await analytics_dead_letter(redis),
                 dead["webhookDeliveries"]["nodes"][0]["id"],
@@ -195,19 +198,24 @@ async def console(
     site.stop()
 
 
-async def run_browser(arguments: dict[str, Any]) -> dict[str, Any]:
-    completed = await asyncio.to_thread(
-        subprocess.run,
-        ["node", str(SCRIPT), orjson.dumps(arguments).decode()],
-        cwd=REPO,  # the driver's own playwright-core
-        capture_output=True,
-        timeout=240,  # within pytest-timeout's 300 s, fixture setup included
-    )
+async def run_browser(arguments: dict[str, Any], servers: dict[str, ServerThread]) -> dict[str, Any]:
+    async with StallWatch(servers).running() as watch:
+        completed = await asyncio.to_thread(
+            subprocess.run,
+            ["node", str(SCRIPT), orjson.dumps(arguments).decode()],
+            cwd=REPO,  # the driver's own playwright-core
+            capture_output=True,
+            timeout=240,  # within pytest-timeout's 300 s, fixture setup included
+        )
     lines = completed.stdout.decode().strip().splitlines()
     assert lines, completed.stderr.decode()[-2000:]
     report: dict[str, Any] = orjson.loads(lines[-1])
-    # pytest cuts a long message short: the whole report (its step says where it failed) goes to stdout
+    # pytest cuts a long message short: the whole report (its step says where it failed) goes to stdout, and
+    # with a failure what the servers were doing while the page waited
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if not report["ok"]:
+        print("the stack, at most 5 s before the page gave up:")
+        print(orjson.dumps(watch.latest, option=orjson.OPT_INDENT_2).decode())
     assert report["ok"], report["problems"]
     assert completed.returncode == 0
     return report
@@ -230,7 +238,8 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
             "deadLetter": console.dead_letter,
             "deadDelivery": console.dead_delivery,
             "screenshots": str(SCREENSHOTS),
-        }
+        },
+        console.servers,
     )
 
     # The chart: one point per day of the window, the table the same days, today's with the seeded orders.
