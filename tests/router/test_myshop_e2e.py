@@ -346,9 +346,7 @@ async def test_a_subgraph_stopped_mid_run_costs_only_its_fields_and_the_router_k
         create_subgraph_app(registry.load("products"), stack.settings["products"])
     ).start()
     urls = {name: graphql_url(server) for name, server in stack.servers.items()}
-    router = start_router(
-        SUPERGRAPH, subgraph_urls={**urls, "products": graphql_url(products)}, ready_timeout_seconds=0.5
-    )
+    router = start_router(SUPERGRAPH, subgraph_urls={**urls, "products": graphql_url(products)})
     stopped = False
     try:
         async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
