@@ -247,6 +247,8 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
     assert [row[0] for row in report["salesRows"]] == console.days[:-1]
     assert int(report["salesRows"][-1][2]) >= 2
     assert console.shop.best_seller["name"] in report["bestSellers"]
+    # A list whose request was dropped said so, and came with "Try again".
+    assert "does not answer" in report["droppedAlert"] and "(NETWORK)" in report["droppedAlert"]
     # The stock adjusted from the page is the product's stock now.
     assert (report["availableBefore"], report["availableAfter"], report["onHandAfter"]) == (1, 4, 4)
     stock = await call(http, console.router, STOCK, {"id": console.shop.low})

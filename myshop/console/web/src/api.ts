@@ -12,6 +12,10 @@ export class GraphQLFailure extends Error {
 
 type Result<T> = { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
 
+// A request the router has not answered in this time fails with TIMEOUT, and the page says so (with a way to
+// try again) instead of loading for ever. Past the router's own limit (30 s), whose error names what was slow.
+export const REQUEST_TIMEOUT_MS = 40_000;
+
 export class Api {
   token: string | null = null;
   // Called when the router no longer accepts the token (expired, revoked): the console signs out.
@@ -22,13 +26,7 @@ export class Api {
   async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    let response: Response;
-    try {
-      response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-    } catch (error) {
-      throw new GraphQLFailure(`The router at ${this.url} does not answer (${String(error)}).`, ["NETWORK"]);
-    }
-    const body = (await response.json()) as Result<T>;
+    const { response, body } = await this.post<T>(headers, JSON.stringify({ query, variables }));
     if (body.errors?.length) {
       if (this.token && body.errors.some((e) => e.extensions?.code === "UNAUTHENTICATED")) this.onSignedOut?.();
       throw new GraphQLFailure(
@@ -41,6 +39,29 @@ export class Api {
       throw new GraphQLFailure(`The router answered HTTP ${response.status} without data.`, ["NO_DATA"]);
     }
     return body.data as T;
+  }
+
+  private async post<T>(headers: Record<string, string>, payload: string): Promise<{ response: Response; body: Result<T> }> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+    let response: Response;
+    try {
+      response = await fetch(this.url, { method: "POST", headers, body: payload, signal: abort.signal });
+    } catch (error) {
+      if (abort.signal.aborted) {
+        throw new GraphQLFailure(`The router at ${this.url} did not answer in ${REQUEST_TIMEOUT_MS / 1000} s.`, ["TIMEOUT"]);
+      }
+      throw new GraphQLFailure(`The router at ${this.url} does not answer (${String(error)}).`, ["NETWORK"]);
+    }
+    try {
+      return { response, body: (await response.json()) as Result<T> };
+    } catch {
+      // Not JSON (a proxy's error page), or the body cut short (timed out while it came).
+      const code = abort.signal.aborted ? "TIMEOUT" : "BAD_RESPONSE";
+      throw new GraphQLFailure(`The router answered HTTP ${response.status} without a GraphQL result.`, [code]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Runs `query` as a subscription until the returned function is called; `onStatus` follows the link. */

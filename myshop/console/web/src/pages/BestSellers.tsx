@@ -13,7 +13,7 @@ export function BestSellers({ api }: PageProps) {
   const [from, setFrom] = useState(daysAgo(30));
   const [to, setTo] = useState(tomorrow());
   const [limit, setLimit] = useState(10);
-  const { data, error, loading } = useLoad(
+  const { data, error, loading, reload } = useLoad(
     () => api.request<{ topProducts: Row[] | null }>(TOP, { from: iso(from), to: iso(to), limit }),
     [api, from, to, limit],
   );
@@ -27,7 +27,7 @@ export function BestSellers({ api }: PageProps) {
           </select>
         </label>
       </WindowInputs>
-      <Problem error={error} />
+      <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {data && (
         <table>

@@ -18,7 +18,7 @@ type Letter = { id: string; eventId: string; type: string; producer: string; err
 
 function Source({ api, name, list, replay }: PageProps & (typeof SOURCES)[number]) {
   const [message, setMessage] = useState<string | null>(null);
-  const { data, setData, error, loading } = useLoad(
+  const { data, setData, error, loading, reload } = useLoad(
     () => api.request<Record<string, Letter[]>>(`query { ${list}(first: 50) { ${FIELDS} } }`),
     [api, list],
   );
@@ -43,7 +43,7 @@ function Source({ api, name, list, replay }: PageProps & (typeof SOURCES)[number
   return (
     <section aria-labelledby={`${id}-title`} className="dead-letters" id={id}>
       <h2 id={`${id}-title`}>{name} <span className="count">({letters.length})</span></h2>
-      <Problem error={error} />
+      <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {message && <p role="status" className="replay-message">{message}</p>}
       {data && letters.length === 0 && <p>No dead letters.</p>}

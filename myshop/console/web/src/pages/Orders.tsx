@@ -45,7 +45,7 @@ export function Orders({ api }: PageProps) {
   // over the list when it arrives, not lost.
   const updates = useRef(new Map<string, Order>());
   // The list remembers the filter it was loaded with: the caption says what the rows are, not what was asked.
-  const { data, setData, error, loading } = useLoad(
+  const { data, setData, error, loading, reload } = useLoad(
     async () => {
       const answer = await api.request<{ orders: { totalCount: number | null; edges: Edges } }>(ORDERS, {
         status: status || null,
@@ -95,7 +95,7 @@ export function Orders({ api }: PageProps) {
           Live updates: {live}
         </p>
       </form>
-      <Problem error={error} />
+      <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {data && (
         <table id="orders">

@@ -64,7 +64,7 @@ export function Sales({ api }: PageProps) {
   const [to, setTo] = useState(tomorrow());
   const [interval, setBucket] = useState<string>("DAY");
   const [currency, setCurrency] = useState<string | null>(null);
-  const { data, error, loading } = useLoad(
+  const { data, error, loading, reload } = useLoad(
     () => api.request<{ salesSeries: Point[] }>(SERIES, { from: iso(from), to: iso(to), interval }),
     [api, from, to, interval],
   );
@@ -97,7 +97,7 @@ export function Sales({ api }: PageProps) {
           </label>
         )}
       </WindowInputs>
-      <Problem error={error} />
+      <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {data && (
         <>

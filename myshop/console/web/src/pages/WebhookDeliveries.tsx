@@ -26,7 +26,7 @@ type Dead = { webhook: Webhook; delivery: Delivery };
 
 export function WebhookDeliveries({ api }: PageProps) {
   const [message, setMessage] = useState<string | null>(null);
-  const { data, setData, error, loading } = useLoad(async () => {
+  const { data, setData, error, loading, reload } = useLoad(async () => {
     const hooks = (await api.request<{ webhooks: { nodes: Webhook[] } }>(WEBHOOKS)).webhooks.nodes;
     const lists = await Promise.all(
       hooks.map((webhook) => api.request<{ webhookDeliveries: { nodes: Delivery[] } }>(DEAD, { id: webhook.id })),
@@ -51,7 +51,7 @@ export function WebhookDeliveries({ api }: PageProps) {
   return (
     <section aria-labelledby="dead-webhooks-title" className="dead-letters" id="dead-webhooks">
       <h2 id="dead-webhooks-title">Webhook deliveries <span className="count">({dead.length} dead)</span></h2>
-      <Problem error={error} />
+      <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {message && <p role="status" className="replay-message">{message}</p>}
       {data && dead.length === 0 && <p>No dead webhook deliveries.</p>}

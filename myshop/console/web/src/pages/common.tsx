@@ -34,8 +34,20 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   return { data, setData, error, loading, reload };
 }
 
-export function Problem({ error }: { error: string | null }) {
-  return error ? <p role="alert" className="error">{error}</p> : null;
+/** What went wrong, and (for a load that failed) a way to try again. */
+export function Problem({ error, retry }: { error: string | null; retry?: () => void }) {
+  if (!error) return null;
+  return (
+    <p role="alert" className="error">
+      {error}
+      {retry && (
+        <>
+          {" "}
+          <button type="button" onClick={retry}>Try again</button>
+        </>
+      )}
+    </p>
+  );
 }
 
 export function Busy({ loading }: { loading: boolean }) {
