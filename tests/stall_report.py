@@ -113,6 +113,7 @@ class StallWatch:
     def __init__(self, servers: Mapping[str, ServerThread], every: float = 5.0) -> None:
         self.servers, self.every = servers, every
         self.latest: dict[str, Any] | None = None
+        self.taken: list[dict[str, Any]] = []  # every snapshot, oldest first
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,6 +122,7 @@ class StallWatch:
             await asyncio.sleep(self.every)
             taken = await snapshot(self.servers)
             self.latest = {"seconds": round(loop.time() - started, 1), **taken}
+            self.taken.append(self.latest)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[StallWatch]:

@@ -71,6 +71,14 @@ try {
     if (r.url() === args.routerUrl) pending.set(r, `${new Date().toISOString()} ${r.postData()?.slice(0, 120)}`);
   });
   page.on("requestfinished", (r) => pending.delete(r));
+  // Router requests slower than half a second (start to the answer's end, as the browser timed them).
+  report.slowRequests = [];
+  page.on("requestfinished", (r) => {
+    const took = r.timing().responseEnd;
+    if (r.url() === args.routerUrl && took > 500) {
+      report.slowRequests.push(`${Math.round(took)} ms: ${r.postData()?.slice(0, 100)}`);
+    }
+  });
   page.on("requestfailed", (r) => pending.delete(r));
   let dropping = false; // the best sellers' step drops a request on purpose: its failure is no problem
   page.on("requestfailed", (r) => {
@@ -171,6 +179,13 @@ try {
   report.step = "orders";
   // Orders: live over the router's WebSocket; an order placed now shows up without a reload.
   await open(page, "Orders");
+  const ordersOpened = Date.now();
+  // When the list itself comes (live rows need none): its seconds, or null if it never did (a slow one is
+  // warned of, with what the stack was doing meanwhile).
+  const listed = page.locator('#orders[data-listed="true"]').waitFor().then(
+    () => (Date.now() - ordersOpened) / 1000,
+    () => null,
+  );
   await page.waitForFunction(() => document.querySelector("#live-status")?.textContent?.endsWith(": live"));
   report.liveOrder = await placeOrder();
   try {
@@ -189,8 +204,8 @@ try {
     throw error;
   }
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
-  // "The latest 1 orders" while the list has not come (the live row alone).
   report.ordersCaption = await page.locator("#orders caption").textContent();
+  report.ordersListSeconds = await listed;
   await shot(page, "4-orders");
   report.step = "orders-filtered";
   // Filtered by status: only such orders (the confirmed ones gone).

@@ -39,6 +39,8 @@ SCRIPT = Path(__file__).with_name("console_browser.mjs")
 SCREENSHOTS = REPO / "build" / "test-artifacts" / "console"
 SUPERGRAPH = (REPO / "schema" / "supergraph.graphql").read_text()
 BUILT = sites.KNOWN_SITES[0].directory
+# An Orders list slower than this (from the page's opening) is warned of, with the stack's snapshots.
+SLOW_LIST_SECONDS = 5
 
 pytestmark = needs_browser(BUILT, also="the built console (`make console`)")
 
@@ -217,6 +219,15 @@ async def run_browser(arguments: dict[str, Any], servers: dict[str, ServerThread
         print("the stack, at most 5 s before the page gave up:")
         print(orjson.dumps(watch.latest, option=orjson.OPT_INDENT_2).decode())
     assert report["ok"], report["problems"]
+    seconds = report["ordersListSeconds"]
+    if seconds is None or seconds > SLOW_LIST_SECONDS:
+        # Not a failure of the page (live rows need no list), but in failed CI runs a list never came, and
+        # nobody knows why yet: what the stack was doing meanwhile is kept for whoever looks.
+        stall = SCREENSHOTS / "slow-orders-list.json"
+        stall.write_bytes(orjson.dumps(watch.taken, option=orjson.OPT_INDENT_2))
+        warnings.warn(
+            f"the Orders list took {seconds} s (null: never came); the stack meanwhile: {stall}", stacklevel=1
+        )
     assert completed.returncode == 0
     return report
 
@@ -255,11 +266,6 @@ async def test_an_admin_runs_the_shop_from_the_console(console: Console, http: h
     assert stock["product"]["stock"] == {"available": 4, "onHand": 4}
     # The order placed while the page was open came in live.
     assert report["liveStatus"] == "CONFIRMED"
-    if report["ordersCaption"].startswith("The latest 1 orders"):  # the seeded two come with the list only
-        # Not a failure of the page (live rows need no list), but worth seeing: in a failed CI run the list
-        # never came, and nobody knows why yet.
-        caption = report["ordersCaption"]
-        warnings.warn(f"the Orders list had not come when the live order did: {caption!r}", stacklevel=1)
     assert set(report["failedStatuses"]) <= {"FAILED"}
     # The replayed dead letter is gone for good, and the admin signed out.
     letters = await call(http, console.router, DEAD, {}, console.shop.admin)

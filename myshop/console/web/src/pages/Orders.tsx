@@ -52,7 +52,7 @@ export function Orders({ api }: PageProps) {
         first: 50,
       });
       const edges = overlay(answer.orders.edges, updates.current.values(), status);
-      return { filter: status, orders: { ...answer.orders, edges } };
+      return { filter: status, listed: true, orders: { ...answer.orders, edges } };
     },
     [api, status],
   );
@@ -72,7 +72,7 @@ export function Orders({ api }: PageProps) {
           setChanged((seen) => ({ ...seen, [order.id]: update.changedAt }));
           // Shown even while the list is on its way (or if it failed): live rows need no list.
           setData((current) => {
-            const shown = current ?? { filter: status, orders: { totalCount: null, edges: [] } };
+            const shown = current ?? { filter: status, listed: false, orders: { totalCount: null, edges: [] } };
             return { ...shown, orders: { ...shown.orders, edges: overlay(shown.orders.edges, [order], status) } };
           });
         },
@@ -98,7 +98,7 @@ export function Orders({ api }: PageProps) {
       <Problem error={error} retry={() => void reload()} />
       <Busy loading={loading} />
       {data && (
-        <table id="orders">
+        <table id="orders" data-listed={data.listed ? "true" : "false"}>
           <caption>
             The latest {data.orders.edges.length} orders{data.filter ? ` with status ${data.filter}` : ""}
             {data.orders.totalCount != null ? ` (of ${data.orders.totalCount})` : ""}
