@@ -120,7 +120,10 @@ class StallWatch:
         started = loop.time()
         while True:
             await asyncio.sleep(self.every)
-            taken = await snapshot(self.servers)
+            try:
+                taken = await snapshot(self.servers)
+            except Exception as exc:  # a server stopping under it: the report must not fail the test
+                taken = {"error": f"{type(exc).__name__}: {exc}"}
             self.latest = {"seconds": round(loop.time() - started, 1), **taken}
             self.taken.append(self.latest)
 
