@@ -112,8 +112,11 @@ class StallWatch:
 
     def __init__(self, servers: Mapping[str, ServerThread], every: float = 5.0) -> None:
         self.servers, self.every = servers, every
-        self.latest: dict[str, Any] | None = None
         self.taken: list[dict[str, Any]] = []  # every snapshot, oldest first
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        return self.taken[-1] if self.taken else None
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,8 +127,7 @@ class StallWatch:
                 taken = await snapshot(self.servers)
             except Exception as exc:  # a server stopping under it: the report must not fail the test
                 taken = {"error": f"{type(exc).__name__}: {exc}"}
-            self.latest = {"seconds": round(loop.time() - started, 1), **taken}
-            self.taken.append(self.latest)
+            self.taken.append({"seconds": round(loop.time() - started, 1), **taken})
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[StallWatch]:

@@ -70,18 +70,18 @@ try {
     requests.push(r.url());
     if (r.url() === args.routerUrl) pending.set(r, `${new Date().toISOString()} ${r.postData()?.slice(0, 120)}`);
   });
-  page.on("requestfinished", (r) => pending.delete(r));
   // Router requests slower than half a second (start to the answer's end, as the browser timed them).
   report.slowRequests = [];
   page.on("requestfinished", (r) => {
+    pending.delete(r);
     const took = r.timing().responseEnd;
     if (r.url() === args.routerUrl && took > 500) {
       report.slowRequests.push(`${Math.round(took)} ms: ${r.postData()?.slice(0, 100)}`);
     }
   });
-  page.on("requestfailed", (r) => pending.delete(r));
   let dropping = false; // the best sellers' step drops a request on purpose: its failure is no problem
   page.on("requestfailed", (r) => {
+    pending.delete(r);
     if (dropping && r.url() === args.routerUrl) return;
     problems.push(`failed: ${r.url()} ${r.failure()?.errorText} ${r.postData()?.slice(0, 200) ?? ""}`);
   });
@@ -204,7 +204,6 @@ try {
     throw error;
   }
   report.liveStatus = await page.locator(`tr[data-order-id="${report.liveOrder}"] .order-status`).textContent();
-  report.ordersCaption = await page.locator("#orders caption").textContent();
   report.ordersListSeconds = await listed;
   await shot(page, "4-orders");
   report.step = "orders-filtered";

@@ -27,7 +27,7 @@ export function BestSellers({ api }: PageProps) {
           </select>
         </label>
       </WindowInputs>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {data && (
         <table>

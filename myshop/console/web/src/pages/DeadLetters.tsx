@@ -43,7 +43,7 @@ function Source({ api, name, list, replay }: PageProps & (typeof SOURCES)[number
   return (
     <section aria-labelledby={`${id}-title`} className="dead-letters" id={id}>
       <h2 id={`${id}-title`}>{name} <span className="count">({letters.length})</span></h2>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {message && <p role="status" className="replay-message">{message}</p>}
       {data && letters.length === 0 && <p>No dead letters.</p>}

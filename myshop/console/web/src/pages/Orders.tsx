@@ -95,7 +95,7 @@ export function Orders({ api }: PageProps) {
           Live updates: {live}
         </p>
       </form>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {data && (
         <table id="orders" data-listed={data.listed ? "true" : "false"}>

@@ -97,7 +97,7 @@ export function Sales({ api }: PageProps) {
           </label>
         )}
       </WindowInputs>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {data && (
         <>

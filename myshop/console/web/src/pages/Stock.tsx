@@ -71,7 +71,7 @@ export function Stock({ api }: PageProps) {
         </label>
         <button type="submit">Reload</button>
       </form>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {data && (
         <table id="low-stock">

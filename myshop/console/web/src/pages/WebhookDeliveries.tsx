@@ -51,7 +51,7 @@ export function WebhookDeliveries({ api }: PageProps) {
   return (
     <section aria-labelledby="dead-webhooks-title" className="dead-letters" id="dead-webhooks">
       <h2 id="dead-webhooks-title">Webhook deliveries <span className="count">({dead.length} dead)</span></h2>
-      <Problem error={error} retry={() => void reload()} />
+      <Problem error={error} retry={reload} />
       <Busy loading={loading} />
       {message && <p role="status" className="replay-message">{message}</p>}
       {data && dead.length === 0 && <p>No dead webhook deliveries.</p>}

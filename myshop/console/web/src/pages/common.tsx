@@ -35,7 +35,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
 }
 
 /** What went wrong, and (for a load that failed) a way to try again. */
-export function Problem({ error, retry }: { error: string | null; retry?: () => void }) {
+export function Problem({ error, retry }: { error: string | null; retry?: () => unknown }) {
   if (!error) return null;
   return (
     <p role="alert" className="error">
@@ -43,7 +43,7 @@ export function Problem({ error, retry }: { error: string | null; retry?: () => 
       {retry && (
         <>
           {" "}
-          <button type="button" onClick={retry}>Try again</button>
+          <button type="button" onClick={() => void retry()}>Try again</button>
         </>
       )}
     </p>
