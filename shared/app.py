@@ -11,25 +11,18 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic
 
 import httpx
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.types import ExecutionResult
 
 from shared.auth import JwksKeySource, KeyRing, LocalKeySource, RevocationStore, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
@@ -37,7 +30,8 @@ from shared.connection_budget import BudgetExceeded, check_service_start
 from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker, reading_only
-from shared.graphql import Schema, shape_errors
+from shared.graphql import Schema
+from shared.graphql_http import MAX_OPERATIONS_PER_CONNECTION, SubgraphGraphQL
 from shared.heap import settle_heap
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
 from shared.log import configure_logging, request_id_var
@@ -325,61 +319,6 @@ class SubgraphApp(FastAPI):
             await self.graphql(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-# One router connection may carry many clients' subscriptions.
-MAX_OPERATIONS_PER_CONNECTION = 1000
-
-
-class _OperationContexts:
-    """The schema as a WebSocket handler sees it: every operation of a connection gets a context of its own
-    (Strawberry shares one per connection), so concurrent subscriptions never share a session or loaders."""
-
-    def __init__(self, schema: Any) -> None:
-        self._schema = schema
-
-    async def stream(self, *args: Any, context_value: Context, **kwargs: Any) -> Any:
-        return await self._schema.stream(*args, context_value=context_value.for_operation(), **kwargs)
-
-
-class SubgraphTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.schema = _OperationContexts(self.schema)  # type: ignore[assignment]
-
-
-class _TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages go as text frames (Strawberry sends bytes from `encode_json` as binary
-    frames, which the router's socket, like the protocol, refuses)."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(self.view.encode_json_string(message))
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
-
-
-class SubgraphGraphQL(GraphQL):
-    graphql_transport_ws_handler_class = SubgraphTransportWSHandler
-    websocket_adapter_class = _TextWebSocketAdapter  # type: ignore[assignment]
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
-        # One per HTTP request; over WebSocket one per connection, copied per operation.
-        return Context(request.app.state.runtime, request)
-
-    def encode_json(self, data: object) -> bytes | str:
-        # orjson: a listing's response is written in a tenth of the standard library's time, as UTF-8 (no
-        # \u escapes). What it refuses (an integer past 64 bits) the standard library still writes.
-        try:
-            return orjson.dumps(data)
-        except TypeError:
-            return super().encode_json(data)
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        # Errors raised before execution (a syntax error) skip the schema extensions: shape them here.
-        if result.errors and any(not (error.extensions or {}).get("code") for error in result.errors):
-            shape_errors(result, request.app.state.runtime.metrics)
-        return await super().process_result(request, result)
 
 
 async def _check_database(runtime: Runtime) -> None:

@@ -250,6 +250,9 @@ _PLAIN_PLANS = plain_fields.Plans()
 _PLAIN_COMPLETIONS = plain_fields.Plans(planner=plain_fields.completion)
 
 
+_EXECUTABLE = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class Documents(SchemaExtension):
     """Each operation's text parsed once, and each parsed document validated once (at most `LIMIT` of each;
     past that, the least recent parses go, and all validations are dropped and made again).
@@ -306,6 +309,15 @@ class OperationSpan(SchemaExtension):
 
 
 class Schema(strawberry.federation.Schema):
+    async def execute(  # type: ignore[override]
+        self, *args: Any, allowed_operation_types: Iterable[OperationType] | None = None, **kwargs: Any
+    ) -> Any:
+        """A subscription is never executed as a request: it streams over WebSocket (`subscribe`). Strawberry
+        lets one through over HTTP, where its resolver ran as a plain field and failed INTERNAL; refused here,
+        the HTTP view answers 400 "subscriptions are not allowed when using POST"."""
+        allowed = set(allowed_operation_types or _EXECUTABLE) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, allowed_operation_types=allowed, **kwargs)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # ErrorCodes logs what is unexpected; expected domain errors are not log lines.
         return None

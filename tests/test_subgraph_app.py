@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.app import SubgraphGraphQL, create_subgraph_app
+from shared.app import create_subgraph_app
+from shared.graphql_http import SubgraphGraphQL
 from shared.testing import ServerThread
 from subgraphs import registry
 
@@ -128,3 +129,82 @@ async def test_responses_are_compact_utf8_json(http: httpx.AsyncClient, api: Any
 def test_a_response_orjson_refuses_is_still_written() -> None:
     view = SubgraphGraphQL(registry.load("products").schema)
     assert json.loads(view.encode_json({"data": {"n": 2**70, "s": "é"}})) == {"data": {"n": 2**70, "s": "é"}}
+
+
+async def test_a_post_answers_as_strawberrys_view_does(http: httpx.AsyncClient, api: Any) -> None:
+    # A POST of one JSON operation takes the short path (shared/graphql_http.py); a GET goes through
+    # Strawberry's own view. The same query with data and an error answers byte for byte alike.
+    url = api.url("products") + "/graphql"
+    query = (
+        "{ products(first: 1) { totalCount } categories { name } bad: products(first: -1) { totalCount } }"
+    )
+    posted = await http.post(url, json={"query": query}, headers={"x-request-id": "short-1"})
+    got = await http.get(url, params={"query": query})
+    assert posted.status_code == got.status_code == 200
+    assert posted.content == got.content
+    assert posted.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert posted.headers["content-type"] == "application/json"
+    assert int(posted.headers["content-length"]) == len(posted.content)
+    assert posted.headers["x-request-id"] == "short-1"
+    # The operation's name and variables are taken as Strawberry takes them.
+    named = await http.post(
+        url,
+        content=json.dumps(
+            {
+                "query": "query A { categories { name } } "
+                "query B($n: Int) { products(first: $n) { totalCount } }",
+                "operationName": "B",
+                "variables": {"n": 2},
+                "extensions": {},
+            }
+        ),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert named.json() == {"data": {"products": {"totalCount": 0}}}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"{not json", "application/json", "Unable to parse request body as JSON"),
+        (b'{"query": 5}', "application/json", "The GraphQL operation's `query` must be a string or null"),
+        (
+            b'{"query": "{ categories { name } }", "variables": [1]}',
+            "application/json",
+            "`variables` must be",
+        ),
+        (b'{"query": ""}', "application/json", "No GraphQL query found in the request"),
+        (b'{"variables": {}}', "application/json", "No GraphQL query found in the request"),
+        (b'{"query": "query A { categories { name } }", "operationName": "B"}', "application/json", "B"),
+        (b'{"query": "{ categories { name } }"}', "text/plain", "Unsupported content type"),
+    ],
+)
+async def test_a_malformed_post_gets_strawberrys_400(
+    http: httpx.AsyncClient, api: Any, body: bytes, content_type: str, reason: str
+) -> None:
+    # What the short path does not run as it is goes to Strawberry's view with its body, which refuses it in
+    # its own words (and nothing of ours answers a 500).
+    response = await http.post(
+        api.url("products") + "/graphql", content=body, headers={"content-type": content_type}
+    )
+    assert response.status_code == 400
+    assert reason in response.text
+
+
+async def test_a_subscription_is_refused_over_http_not_run(http: httpx.AsyncClient, api: Any) -> None:
+    # Subscriptions stream over WebSocket only: over HTTP, Strawberry ran the subscription's resolver as a
+    # plain field, which failed INTERNAL. Now a clear 400, by POST (the short path) and by GET alike.
+    url = api.url("orders") + "/graphql"
+    query = "subscription { orderUpdates { cursor } }"
+    posted = await http.post(url, json={"query": query})
+    assert posted.status_code == 400
+    assert posted.text == "subscriptions are not allowed when using POST"
+    got = await http.get(url, params={"query": query})
+    assert got.status_code == 400
+    assert got.text == "subscriptions are not allowed when using GET"
+
+
+async def test_a_batch_is_answered_by_strawberrys_view(http: httpx.AsyncClient, api: Any) -> None:
+    response = await http.post(api.url("products") + "/graphql", json=[{"query": "{ categories { name } }"}])
+    assert response.status_code == 400
+    assert "batch" in response.text.lower()
