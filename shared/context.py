@@ -90,10 +90,10 @@ class Context(BaseContext):
         # Work that undoes what the request did outside the database if its transaction does not commit.
         self._after_rollback: list[Callable[[], Awaitable[None]]] | None = None
         # What graphql-core's executor left running when a field failed (the siblings of a failed non-null
-        # field settle in the background: `RequestTransaction`'s executor hands over its set of them).
+        # field settle in the background: `RequestLifecycle`'s executor hands over its set of them).
         self.background_work: Collection[asyncio.Future[Any]] = ()
         self._ended = False
-        # A query operation of a service whose queries only read (`RequestTransaction` says so): its session
+        # A query operation of a service whose queries only read (`RequestLifecycle` says so): its session
         # is in autocommit where the runtime allows it.
         self.reads_only = False
         self.loaders = runtime.definition.build_loaders(self)
@@ -135,7 +135,7 @@ class Context(BaseContext):
         self._after_rollback.append(callback)
 
     async def end(self, *, commit: bool) -> None:
-        """The request's own end (`RequestTransaction`): once the work the operation left running has
+        """The request's own end (`RequestLifecycle`): once the work the operation left running has
         settled, commit or roll back and close the session; no session opens after it. (`finish` ends one
         transaction only: a subscription's next event, or a service's own mid-request step, opens another.)"""
         self._ended = True

@@ -1,4 +1,4 @@
-"""The request's transaction (shared/graphql.py `RequestTransaction`, shared/context.py `Context`): whatever
+"""The request's transaction (shared/graphql.py `RequestLifecycle`, shared/context.py `Context`): whatever
 ends an operation (a failed field, a cancelled request), its session goes back to the pool, and no session
 opens after the request's end. A session never closed holds its connection until the garbage collector
 terminates it ("The garbage collector is trying to clean up non-checked-in connection", seen in the fuzz)."""
