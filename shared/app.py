@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,17 +28,18 @@ from shared.connection_budget import BudgetExceeded, check_service_start
 from shared.consumer import run_consumer
 from shared.context import Context, Runtime, StateT
 from shared.db import create_engine, create_sessionmaker, reading_only
+from shared.edge import EdgeMiddleware
 from shared.graphql import Schema
 from shared.graphql_http import MAX_OPERATIONS_PER_CONNECTION, SubgraphGraphQL
 from shared.heap import settle_heap
 from shared.keepalive import SERVER_KEEP_ALIVE_SECONDS
-from shared.log import configure_logging, request_id_var
-from shared.metrics import HttpMetricsMiddleware, Metrics
+from shared.log import configure_logging
+from shared.metrics import Metrics
 from shared.outbox import Outbox
 from shared.redis_client import create_redis
 from shared.settings import DEV_SERVICE_SECRET, ServiceSettings
 from shared.subscriptions import ConsumerSpec
-from shared.telemetry import TraceContextMiddleware, provider_from_env, tracer_of
+from shared.telemetry import provider_from_env, tracer_of
 
 if TYPE_CHECKING:
     import uvicorn
@@ -265,8 +264,8 @@ def create_subgraph_app(
     # Strawberry's ASGI app on plain routes, first in the list: FastAPI's router ran its dependency injection
     # for every request (a fifth of a trivial request's CPU, measured in process), for a context alone.
     app.router.routes[:0] = [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
-    # ... and `/graphql` itself skips the app's stack (see `SubgraphApp`) behind the same three middlewares.
-    app.graphql = _with_middleware(graphql, tracer)
+    # ... and `/graphql` itself skips the app's stack (see `SubgraphApp`) behind the same `EdgeMiddleware`.
+    app.graphql = EdgeMiddleware(graphql, tracer)
 
     @app.get("/health")
     @app.get("/health/", include_in_schema=False)
@@ -291,16 +290,8 @@ def create_subgraph_app(
     if definition.add_routes is not None:
         definition.add_routes(app)
 
-    # The app's metrics object only exists once the lifespan ran: resolve it per request.
-    app.add_middleware(_LateMetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(TraceContextMiddleware, tracer=tracer)
+    app.add_middleware(EdgeMiddleware, tracer=tracer)
     return app
-
-
-def _with_middleware(app: Any, tracer: Any) -> Any:
-    """`app` behind what `create_subgraph_app` adds to every route: its span, its request id, its metrics."""
-    return TraceContextMiddleware(RequestIdMiddleware(_LateMetricsMiddleware(app)), tracer=tracer)
 
 
 class SubgraphApp(FastAPI):
@@ -338,46 +329,6 @@ async def _run_check(check: ReadinessCheck, runtime: Runtime, limit: float = 2.0
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
     result: dict[str, Any] = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
     return result | {key: value for key, value in (details or {}).items() if key not in result}
-
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class RequestIdMiddleware:
-    """Takes `x-request-id` from the caller (the router) or makes one; logs and the response carry it."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-
-class _LateMetricsMiddleware:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        runtime = getattr(scope.get("app").state, "runtime", None) if scope["type"] == "http" else None
-        if runtime is None:
-            await self.app(scope, receive, send)
-            return
-        await HttpMetricsMiddleware(self.app, runtime.metrics)(scope, receive, send)
 
 
 def checked_settings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -96,37 +95,3 @@ class ConsumerMetrics:
         if metrics is None:
             metrics = cls._by_registry[registry] = cls(registry)
         return metrics
-
-
-class HttpMetricsMiddleware:
-    """Pure ASGI middleware (no per-request task or body copy) counting requests by route template."""
-
-    known_paths = frozenset({"/graphql"})
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None)
-            # Unmatched paths share one label so scanners cannot blow up the label set.
-            path = route or (scope["path"] if scope["path"] in self.known_paths else "unmatched")
-            method = scope["method"]
-            service = self.metrics.service
-            self.metrics.http_requests.labels(service, method, path, str(status)).inc()
-            self.metrics.http_duration.labels(service, method, path).observe(time.perf_counter() - started)

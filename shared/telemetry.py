@@ -16,10 +16,8 @@ from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.context import Context as TraceContext
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-from shared.log import traceparent_var
 
 if TYPE_CHECKING:
     # The SDK (about 40 modules, 3-4 MiB per process) is imported when a provider is made: with no OTLP
@@ -97,57 +95,6 @@ def provider_from_env(service: str) -> TracerProvider | None:
 
 def tracer_of(provider: TracerProvider | None) -> Tracer | None:
     return provider.get_tracer("myshop") if provider is not None else None
-
-
-class TraceContextMiddleware:
-    """A subgraph's server span per request, continuing the caller's `traceparent` (pure ASGI).
-
-    Without a tracer it only keeps a valid incoming `traceparent` for logs and peer calls.
-    """
-
-    def __init__(self, app: Any, tracer: Tracer | None) -> None:
-        self.app = app
-        self.tracer = tracer
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
-            await self.app(scope, receive, send)
-            return
-        carrier: dict[str, str] = {}
-        for key, value in scope["headers"]:
-            if key == b"traceparent" or key == b"tracestate":
-                carrier[key.decode("latin-1")] = value.decode("latin-1")
-        tracer = self.tracer
-        if tracer is None:
-            incoming = carrier.get(TRACEPARENT)
-            token = traceparent_var.set(incoming if valid_traceparent(incoming) else None)
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                traceparent_var.reset(token)
-            return
-        method = scope["method"]
-        status = [500]
-
-        async def send_status(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        with tracer.start_as_current_span(
-            f"{method} {scope['path']}",
-            context=parent_context(carrier),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": scope["path"]},
-        ) as span:
-            token = traceparent_var.set(traceparent_of(span))
-            try:
-                await self.app(scope, receive, send_status)
-            finally:
-                traceparent_var.reset(token)
-                span.set_attribute("http.response.status_code", status[0])
-                if status[0] >= 500:
-                    span.set_status(Status(StatusCode.ERROR, f"HTTP {status[0]}"))
 
 
 @lru_cache(maxsize=128)
