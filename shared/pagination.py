@@ -79,11 +79,21 @@ def decode_cursor(cursor: str, kind: str, *, field: str = "after") -> list[Any]:
 
 
 def connection(
-    nodes: Sequence[T], *, size: int, cursor_of: Any, has_previous: bool, total_count: int | None = None
-) -> Connection[T]:
-    """Build a connection from up to `size + 1` fetched nodes (the extra one tells there is a next page)."""
-    page = list(nodes[:size])
-    edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
+    nodes: Sequence[Any],
+    *,
+    size: int,
+    cursor_of: Any,
+    has_previous: bool,
+    total_count: int | None = None,
+    node_of: Any = None,
+) -> Connection[Any]:
+    """Build a connection from up to `size + 1` fetched nodes (the extra one tells there is a next page).
+    `node_of`: what an edge shows of a fetched item (its cursor is the item's), in the same pass."""
+    page = nodes[:size]
+    if node_of is None:
+        edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
+    else:
+        edges = [Edge(cursor=cursor_of(item), node=node_of(item)) for item in page]
     return Connection(
         edges=edges,
         page_info=PageInfo(

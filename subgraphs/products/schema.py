@@ -20,6 +20,7 @@ from subgraphs.products.cache import ProductRecord
 from subgraphs.products.media_schema import PRODUCT_MEDIA, VARIANT_MEDIA, MediaMutations
 from subgraphs.products.repository import VariantRecord
 from subgraphs.products.search import CatalogSearch, Listing
+from subgraphs.products.search_repository import RankedProduct
 from subgraphs.products.search_schema import ProductFacets, ProductSearchFilter, ProductSort
 from subgraphs.products.service import ProductService
 from subgraphs.products.variants import VariantService
@@ -200,6 +201,10 @@ class ProductVariant:
         return [cls.from_record(record) if record is not None else None for record in records]
 
 
+def _listed(item: RankedProduct) -> Product:
+    return Product.from_row(item.product)
+
+
 def _optional(row: models.Product | ProductRecord | None) -> Product | None:
     return Product.from_row(row) if row is not None else None
 
@@ -374,11 +379,11 @@ class Query:
         page = await search_service.page(
             listing, first=first, after=after, with_total=selects(info, "totalCount")
         )
-        cursors = {str(item.product.id): page.cursor_of(item) for item in page.items}
         built = connection(
-            [Product.from_row(item.product) for item in page.items],
+            page.items,
             size=page.size,
-            cursor_of=lambda node: cursors[node.id],
+            cursor_of=page.cursor_of,
+            node_of=_listed,
             has_previous=page.has_previous,
             total_count=page.total_count,
         )
