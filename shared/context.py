@@ -96,7 +96,7 @@ class Context(BaseContext):
         # A query operation of a service whose queries only read (`RequestLifecycle` says so): its session
         # is in autocommit where the runtime allows it.
         self.reads_only = False
-        self.loaders = runtime.definition.build_loaders(self)
+        self._loaders: Any = None
 
     def for_operation(self) -> Context:
         """A context of its own for one operation of a WebSocket connection (its own session and loaders),
@@ -181,7 +181,15 @@ class Context(BaseContext):
         if self._session is None:  # the event's fields read nothing: the loaders cached nothing either
             return
         await self.finish(commit=False)
-        self.loaders = self.runtime.definition.build_loaders(self)
+        self._loaders = None
+
+    @property
+    def loaders(self) -> Any:
+        """The request's DataLoaders, built on first use: many calls a subgraph answers (a peer's step of a
+        saga, a listing) use none, and a service builds a set of them (products: six) per request."""
+        if self._loaders is None:
+            self._loaders = self.runtime.definition.build_loaders(self)
+        return self._loaders
 
     # --- the caller ---
     @property
