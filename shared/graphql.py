@@ -20,6 +20,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import validate_document
 from strawberry.types import Info
 from strawberry.types.graphql import OperationType
@@ -375,6 +377,21 @@ class Schema(strawberry.federation.Schema):
         return getattr(getattr(type_, "definition", None), "origin", None) if type_ is not None else None
 
 
+class _ArgumentNames(NameConverter):
+    """Strawberry's names, an argument's kept once made: Strawberry asks again for every argument of every
+    field it resolves, on every request (7 camel-casings for a listing). An argument's name never changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arguments: dict[int, tuple[Any, str]] = {}
+
+    def from_argument(self, argument: Any) -> str:
+        known = self._arguments.get(id(argument))
+        if known is None or known[0] is not argument:  # kept with its argument: an id is never reused
+            known = self._arguments[id(argument)] = (argument, super().from_argument(argument))
+        return known[1]
+
+
 def build_schema(
     *, query: type, mutation: type | None = None, subscription: type | None = None, types: Iterable[type] = ()
 ) -> Schema:
@@ -387,4 +404,5 @@ def build_schema(
         execution_context_class=RequestExecutor,
         # Strawberry builds extensions per request; the caches live at class level.
         extensions=[RequestLifecycle],
+        config=StrawberryConfig(name_converter=_ArgumentNames()),
     )
