@@ -31,10 +31,20 @@ class ServerError(RuntimeError):
     """A server could not be set up or started; the message says which and why, in one line."""
 
 
+# The ports `free_port` handed out in this process.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, never one this process handed out before: the kernel may give a port just
+    closed to the next bind, and a full test run once gave `myshop up`'s products and inventory one port."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from myshop import watch
+from myshop.servers import free_port
 from shared.migrations import drop_database
 from subgraphs import registry
 
@@ -50,12 +51,6 @@ os.execv(sys.executable, [sys.executable, "-m", *argv])
 
 def python_module(argv: list[str], setup: str = "-") -> list[str]:
     return [sys.executable, "-c", LAUNCHER, setup, *argv]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Up:
@@ -178,7 +173,9 @@ def mail_bodies(mail_dir: Path, recipient: str) -> list[str]:
 
 
 def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in (*registry.SUBGRAPHS, "router", "console", "storefront")}
+    names = (*registry.SUBGRAPHS, "router", "console", "storefront", "notifications_smtp")
+    ports = {name: free_port() for name in names}
+    smtp_port = ports.pop("notifications_smtp")
     users_port, products_port, router_port = ports["users"], ports["products"], ports["router"]
     env = {
         **os.environ,
@@ -187,7 +184,7 @@ def test_up_serves_on_embedded_servers_and_recovers_after_sigkill(tmp_path: Path
         "MYSHOP_REDIS_URL": "redis://127.0.0.1:1/0",
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
         **{f"MYSHOP_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        "MYSHOP_NOTIFICATIONS_SMTP_PORT": str(free_port()),
+        "MYSHOP_NOTIFICATIONS_SMTP_PORT": str(smtp_port),
         "MYSHOP_ENV": "development",
         # The router's detailed readiness (each subgraph) is for operators holding this token.
         "MYSHOP_ROUTER_OPS__TOKEN": "up-test-ops-token",
@@ -297,14 +294,15 @@ def test_a_stop_signal_stops_every_child_and_ends_myshop_up(
     # Given `myshop up users` (users and the router) on this run's PostgreSQL and Redis, databases of its own,
     # users in a process of its own or hosted (myshop.host)
     prefix = f"{os.environ['MYSHOP_DATABASE_PREFIX']}up{uuid.uuid4().hex[:6]}_"
+    users, router, console, storefront = (free_port() for _ in range(4))
     env = {
         **os.environ,
         "MYSHOP_DATABASE_PREFIX": prefix,
         "MYSHOP_DATA_DIR": str(tmp_path / "data"),
-        "MYSHOP_USERS_PORT": str(free_port()),
-        "MYSHOP_ROUTER_PORT": str(free_port()),
-        "MYSHOP_CONSOLE_PORT": str(free_port()),
-        "MYSHOP_STOREFRONT_PORT": str(free_port()),
+        "MYSHOP_USERS_PORT": str(users),
+        "MYSHOP_ROUTER_PORT": str(router),
+        "MYSHOP_CONSOLE_PORT": str(console),
+        "MYSHOP_STOREFRONT_PORT": str(storefront),
     }
     # No ops token configured: this run makes one and prints it.
     env.pop("MYSHOP_ROUTER_OPS__TOKEN", None)
@@ -378,12 +376,13 @@ def test_a_host_logs_each_service_to_its_file_and_stops_them_all_when_one_cannot
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
+    users, console, storefront = (free_port() for _ in range(3))
     env = {
         **os.environ,
-        "MYSHOP_USERS_PORT": str(free_port()),
+        "MYSHOP_USERS_PORT": str(users),
         "MYSHOP_PRODUCTS_PORT": str(taken.getsockname()[1]),
-        "MYSHOP_CONSOLE_PORT": str(free_port()),
-        "MYSHOP_STOREFRONT_PORT": str(free_port()),
+        "MYSHOP_CONSOLE_PORT": str(console),
+        "MYSHOP_STOREFRONT_PORT": str(storefront),
         "MYSHOP_LOG_JSON": "true",
         # uvicorn says "Started server process" at INFO, first thing: every service logs at least that.
         "MYSHOP_LOG_LEVEL": "INFO",
