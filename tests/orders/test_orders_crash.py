@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -27,15 +26,11 @@ from aiohttp import web
 from eventually import eventually
 from orders_shop import PLACE, Shop
 
+from myshop.servers import free_port
+
 pytestmark = pytest.mark.slow
 
 LEASE_SECONDS = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChargeGate:

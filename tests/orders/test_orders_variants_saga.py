@@ -3,7 +3,6 @@ inventory's own refusal of a variant no longer sold (NOT_SELLABLE) ends the orde
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from orders_shop import Shop, statuses
 from test_orders_checkout import CHECKOUT, italian_shipping, ship_to_italy
 from variant_shop import variant_product, variant_stock
 
+from myshop.servers import free_port
 from shared.app import create_subgraph_app
 from shared.testing import ServerThread
 from subgraphs import registry
@@ -25,12 +25,6 @@ ADD = "mutation A($v: ID!, $q: Int!) { cartAddLine(variantId: $v, quantity: $q) 
 ORDER_ITEMS = (
     "query O($id: ID!) { order(id: $id) { items { variant { id } sku quantity unitPrice { amount } } } }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class NotSellableInventory:

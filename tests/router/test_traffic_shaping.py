@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from edge_headers import OPS
 from standin import read_request, request_headers, respond
 
+from myshop.servers import free_port
 from router.config import RouterConfig
 from shared.composition import compose
 from shared.testing import ServerThread
@@ -57,12 +57,6 @@ class StandIn:
         if self.delay:
             await asyncio.sleep(self.delay)
         await respond(send, orjson.dumps({"data": self.data}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
