@@ -274,10 +274,7 @@ class RequestLifecycle(Documents):
         subscription = self.execution_context.operation_type == OperationType.SUBSCRIPTION
         failed = (result is None and not subscription) or bool(getattr(result, "errors", None))
         try:
-            if subscription:
-                await context.finish(commit=False)
-            else:
-                await context.end(commit=not failed)
+            await self._close(context, commit=not (failed or subscription))
         except Exception as exc:
             cut_off = unavailable(exc)
             if cut_off:
@@ -302,12 +299,16 @@ class RequestLifecycle(Documents):
 
     async def _end(self, context: Context, *, commit: bool) -> None:
         try:
-            if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
-                await context.finish(commit=commit)
-            else:
-                await context.end(commit=commit)
+            await self._close(context, commit=commit)
         except Exception:
             logger.exception("ending the request's transaction failed")
+
+    async def _close(self, context: Context, *, commit: bool) -> None:
+        """A subscription ends its current transaction only (its events open others); a request ends."""
+        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
+            await context.finish(commit=commit)
+        else:
+            await context.end(commit=commit)
 
 
 class Schema(strawberry.federation.Schema):

@@ -75,8 +75,10 @@ class SubgraphGraphQL(GraphQL):
         if scope["type"] == "http" and scope["method"] == "POST" and self._plain_json(scope["headers"]):
             body, messages = await _read(receive)
             operation = _operation(body) if body is not None else None
-            if operation is not None and await self._answer(scope, receive, send, operation):
-                return
+            # The body read is handed on as it came: to the context's request, or to Strawberry's view.
+            if operation is not None:
+                if await self._answer(scope, _replaying(messages, receive), send, operation):
+                    return
             receive = _replaying(messages, receive)
         await super().__call__(scope, receive, send)
 

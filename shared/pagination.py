@@ -89,11 +89,9 @@ def connection(
 ) -> Connection[Any]:
     """Build a connection from up to `size + 1` fetched nodes (the extra one tells there is a next page).
     `node_of`: what an edge shows of a fetched item (its cursor is the item's), in the same pass."""
-    page = nodes[:size]
-    if node_of is None:
-        edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
-    else:
-        edges = [Edge(cursor=cursor_of(item), node=node_of(item)) for item in page]
+    edges = [
+        Edge(cursor=cursor_of(item), node=item if node_of is None else node_of(item)) for item in nodes[:size]
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(
