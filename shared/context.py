@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from shared import db
 from shared.auth import KeyRing, Principal, TokenVerifier
 from shared.auth.service_tokens import ServiceTokens
 from shared.client_address import FORWARDED_FOR, TrustedPeers
@@ -152,8 +153,7 @@ class Context(BaseContext):
             return
         # A session that never held a connection (its reads ran on the driver: `shared.db.PreparedRead`) and
         # has nothing to write: committing, rolling back or closing it would change nothing.
-        pending = session.new or session.dirty or session.deleted
-        idle = not pending and not session.sync_session.in_transaction()
+        idle = db.idle(session)
         committed = False
         try:
             if not commit:

@@ -163,6 +163,13 @@ class RequestSession(AsyncSession):
         self._turn = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
 
+    def writes_pending(self) -> bool:
+        """Objects added, changed or deleted and not flushed yet."""
+        return bool(self.new or self.dirty or self.deleted)
+
+    def idle(self) -> bool:
+        return not self.writes_pending() and not self.sync_session.in_transaction()
+
 
 def _taking_turns(operation: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(operation)
@@ -185,6 +192,14 @@ for _name in (
     "refresh", "run_sync", "commit", "rollback", "close", "connection",
 ):  # fmt: skip
     setattr(RequestSession, _name, _taking_turns(getattr(AsyncSession, _name)))
+
+
+def idle(session: AsyncSession) -> bool:
+    """`session` has nothing to write and no transaction open: committing, rolling back or closing it would
+    change nothing."""
+    if isinstance(session, RequestSession):
+        return session.idle()
+    return not (session.new or session.dirty or session.deleted) and not session.sync_session.in_transaction()
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -222,10 +237,46 @@ def create_sessionmaker(engine: AsyncEngine, *, reading: bool = False) -> async_
 
 class ReadingSession(RequestSession):
     """A request session on a `reading_only` engine (autocommit, never behind PgBouncer): a `PreparedRead`
-    runs on its connection's driver."""
+    runs on its connection's driver.
+
+    Its SQLAlchemy session is made on first use: a request whose reads all run on the driver never makes one
+    (a Session with its identity map and transaction state was 5% of a search's CPU in the products process,
+    py-spy in process). Any attribute of the session made later (`sync_session`, `bind`, `execute`...) makes
+    it then, as constructed."""
+
+    def __init__(self, bind: AsyncEngine | None = None, **kwargs: Any) -> None:
+        # RequestSession's turns, and AsyncSession's construction put off (`__getattr__`).
+        self._turn = asyncio.Lock()
+        self._holder = None
+        self._deferred: tuple[AsyncEngine | None, dict[str, Any]] | None = (bind, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for an attribute not set yet: AsyncSession's own are set by its construction, made now.
+        deferred = self.__dict__.get("_deferred")
+        if deferred is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._deferred = None
+        bind, kwargs = deferred
+        AsyncSession.__init__(self, bind, **kwargs)
+        return getattr(self, name)
+
+    @property
+    def opened(self) -> bool:
+        """Whether its SQLAlchemy session was made."""
+        return self._deferred is None
+
+    def idle(self) -> bool:
+        return not self.opened or super().idle()
+
+    def writes_pending(self) -> bool:
+        return self.opened and super().writes_pending()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._deferred[0] if self._deferred is not None else self.bind  # type: ignore[return-value]
 
     async def driver_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        if self.sync_session.in_transaction():
+        if self.opened and self.sync_session.in_transaction():
             # The session holds a connection already (an earlier statement of this request): that one.
             connection = await AsyncSession.connection(self)
             raw = await connection.get_raw_connection()
@@ -237,7 +288,7 @@ class ReadingSession(RequestSession):
         # Else a pooled connection for this statement alone, back in the pool right after: a fifth of the
         # session's checkout and close (0.05 against 0.25 ms of CPU). Never two at once: a request holding
         # one while it waits for another could starve a small pool.
-        raw = await self.bind.raw_connection()  # type: ignore[union-attr]
+        raw = await self.engine.raw_connection()
         try:
             return await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr, no-any-return]
         except _BROKEN:
@@ -275,9 +326,9 @@ class PreparedRead:
         self._compiled: _DriverForm | bool | None = False
 
     async def rows(self, session: AsyncSession, values: Mapping[str, Any]) -> Sequence[Any]:
-        if isinstance(session, ReadingSession) and not (session.new or session.dirty or session.deleted):
+        if isinstance(session, ReadingSession) and not session.writes_pending():
             if self._compiled is False:
-                self._compiled = _driver_form(self.statement, session.bind.dialect)  # type: ignore[union-attr]
+                self._compiled = _driver_form(self.statement, session.engine.dialect)
             if isinstance(self._compiled, tuple):
                 sql, parameters, defaults, results = self._compiled
                 args = [values[name] if name in values else defaults[name] for name, _ in parameters]

@@ -4,90 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
-from functools import lru_cache
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Any
 
 import strawberry
 from graphql import (
     GraphQLError,
     GraphQLObjectType,
-    GraphQLSyntaxError,
-    parse,
 )
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
-from strawberry.extensions import SchemaExtension
+from strawberry.exceptions import MissingQueryError
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
-from strawberry.schema.schema import validate_document
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
-from shared import errors, plain_fields
+from shared import plain_fields
 from shared.context import Context
-from shared.errors import MyShopError
+from shared.graphql_lifecycle import RequestLifecycle
 from shared.input_hygiene import InputHygieneExecutor
-from shared.metrics import Metrics
-from shared.unreachable import unavailable
-
-logger = logging.getLogger("myshop.graphql")
-
-UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again (a write with the same idempotency key)."
-
-
-def shape_errors(result: Any, metrics: Metrics | None) -> None:
-    """Give every error of `result` an `extensions.code`; log and mask anything unexpected as INTERNAL."""
-    if result is None or not result.errors:
-        return
-    result.errors = [shape_error(error) for error in result.errors]
-    if metrics is not None:
-        for error in result.errors:
-            code = (error.extensions or {}).get("code", errors.INTERNAL)
-            metrics.graphql_errors.labels(metrics.service, code).inc()
-
-
-def shape_error(error: GraphQLError) -> GraphQLError:
-    extensions = error.extensions or {}
-    original = error.original_error
-    if isinstance(original, MyShopError) or (original is None and extensions.get("code")):
-        return error
-    if original is None or (isinstance(original, GraphQLError) and error.path is None):
-        if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
-            code = errors.GRAPHQL_PARSE_FAILED
-        elif error.message.startswith("Variable '$"):
-            code = errors.BAD_USER_INPUT
-        else:
-            code = errors.GRAPHQL_VALIDATION_FAILED
-        error.extensions = {**extensions, "code": code}
-        return error
-    if error.path is None and isinstance(original, ValueError | TypeError):
-        # A custom scalar refusing a variable's value: the client's input, not our bug.
-        return GraphQLError(
-            error.message, nodes=error.nodes, path=error.path, extensions={"code": errors.BAD_USER_INPUT}
-        )
-    where = ".".join(map(str, error.path or [])) or "operation"
-    if unavailable(original):
-        logger.warning("database or Redis unavailable in %s: %s", where, type(original).__name__)
-        return GraphQLError(
-            UNAVAILABLE_MESSAGE,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": errors.SERVICE_UNAVAILABLE},
-        )
-    logger.error("unexpected error in %s", where, exc_info=original)
-    return GraphQLError(
-        "Internal server error.",
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions={"code": errors.INTERNAL},
-    )
 
 
 class RequestExecutor(InputHygieneExecutor):
@@ -174,152 +109,46 @@ _PLAIN_COMPLETIONS = plain_fields.Plans(planner=plain_fields.completion)
 _EXECUTABLE = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
-class Documents(SchemaExtension):
-    """Each operation's text parsed once, and each parsed document validated once (at most `LIMIT` of each;
-    past that, the least recent parses go, and all validations are dropped and made again).
-
-    One extension for both: Strawberry runs each extension's hooks for each phase of every request (one
-    extension fewer: 2.5% fewer instructions for a trivial request). Validation is kept by the document's
-    identity, which the parse cache hands again for the same text (Strawberry's ValidationCache keys an
-    `lru_cache` by the document, and graphql-core's nodes are dataclasses hashing every field: the whole
-    document was hashed again on every request, 68 nodes for a listing)."""
-
-    LIMIT = 1024
-    _parse = staticmethod(lru_cache(maxsize=LIMIT)(parse))
-    # (id(schema), id(document), rules) -> (schema, document: kept so the ids stay theirs; errors)
-    _validated: ClassVar[dict[tuple[int, int, Any], tuple[Any, Any, list[GraphQLError]]]] = {}
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        context.graphql_document = self._parse(context.query, **context.parse_options)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
-        key = (id(schema), id(document), rules)
-        known = self._validated.get(key)
-        if known is None or known[0] is not schema or known[1] is not document:
-            if len(self._validated) >= self.LIMIT:
-                self._validated.clear()
-            known = self._validated[key] = (schema, document, validate_document(schema, document, rules))
-        context.pre_execution_errors = known[2]
-        yield
-
-
-class RequestLifecycle(Documents):
-    """Every subgraph request's hooks as one extension: its documents parsed and validated once
-    (`Documents`), its transaction, its span, and its errors' codes. Strawberry builds each extension's hooks
-    for each phase of every request (a context manager per hook, an exit stack per phase); as four extensions
-    they cost a `{ __typename }` about a tenth more CPU.
-
-    - The transaction: one per request, committed when the operation has no error, rolled back otherwise; the
-      session is closed whatever happens, after the work the operation left running, and none opens after it.
-    - The span: the server span is named after the operation (`mutation PlaceOrder`) and marked when it
-      erred, with its errors' codes.
-    - The codes: every error of an executed operation gets an `extensions.code`; anything unexpected is logged
-      and masked as INTERNAL (parse errors are shaped by the HTTP view, `SubgraphGraphQL`)."""
-
-    _streamed = False
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        if self._streamed:  # a subscription's results were shaped one by one
-            return
-        context = self.execution_context.context
-        shape_errors(self.execution_context.result, context.runtime.metrics if context is not None else None)
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        # Each event of a subscription (and the error that ends one) is shaped before it is sent.
-        self._streamed = True
-        context = self.execution_context.context
-        shape_errors(result, context.runtime.metrics if context is not None else None)
-        yield
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        execution = self.execution_context
-        span = trace.get_current_span()
-        recording = span.is_recording()
-        if recording:
-            kind = execution.operation_type.value
-            name = execution.operation_name
-            span.update_name(f"{kind} {name}" if name else kind)
-            span.set_attribute("graphql.operation.type", kind)
-            if name:
-                span.set_attribute("graphql.operation.name", name)
-        context = execution.context
-        if context is not None and execution.operation_type == OperationType.QUERY:
-            context.reads_only = True
-        try:
-            yield
-        except BaseException:
-            # Execution raised past the hook, or the request was cancelled (the client went away, the server
-            # stops): nothing is saved, and the session still goes back to the pool. Shielded: a second
-            # cancellation must not interrupt the rollback.
-            context = execution.context
-            if context is not None:
-                await asyncio.shield(self._end(context, commit=False))
-            raise
-        await self._settle(execution.context, execution.result)
-        result = execution.result
-        if recording and result is not None and result.errors:
-            codes = sorted({str((e.extensions or {}).get("code", "INTERNAL")) for e in result.errors})
-            span.set_attribute("graphql.error.codes", codes)
-            span.set_status(Status(StatusCode.ERROR, ", ".join(codes)))
-
-    async def _settle(self, context: Context, result: Any) -> None:
-        """The transaction's end once the operation ran (commit, or roll back what failed), and its count."""
-        # A subscription's execution ends once its event stream exists (no result yet); it writes nothing,
-        # and its events' fields read through `Context.between_events`.
-        subscription = self.execution_context.operation_type == OperationType.SUBSCRIPTION
-        failed = (result is None and not subscription) or bool(getattr(result, "errors", None))
-        try:
-            await self._close(context, commit=not (failed or subscription))
-        except Exception as exc:
-            cut_off = unavailable(exc)
-            if cut_off:
-                logger.warning("commit failed: database unavailable (%s)", type(exc).__name__)
-            else:
-                logger.exception("commit failed")
-            if result is not None:
-                # Nothing was saved (or, the connection cut during the commit, we cannot know): the answer
-                # must not claim it was. A retry with the same idempotency key is safe either way.
-                result.data = None
-                failure = (
-                    GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": errors.SERVICE_UNAVAILABLE})
-                    if cut_off
-                    else GraphQLError("Internal server error.", extensions={"code": errors.INTERNAL})
-                )
-                result.errors = [*(result.errors or []), failure]
-        if context.runtime.metrics is not None and result is not None:
-            operation = self.execution_context.operation_type.value
-            context.runtime.metrics.graphql_operations.labels(
-                context.runtime.metrics.service, operation, "error" if failed else "ok"
-            ).inc()
-
-    async def _end(self, context: Context, *, commit: bool) -> None:
-        try:
-            await self._close(context, commit=commit)
-        except Exception:
-            logger.exception("ending the request's transaction failed")
-
-    async def _close(self, context: Context, *, commit: bool) -> None:
-        """A subscription ends its current transaction only (its events open others); a request ends."""
-        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
-            await context.finish(commit=commit)
-        else:
-            await context.end(commit=commit)
-
-
 class Schema(strawberry.federation.Schema):
     async def execute(  # type: ignore[override]
-        self, *args: Any, allowed_operation_types: Iterable[OperationType] | None = None, **kwargs: Any
-    ) -> Any:
-        """A subscription is never executed as a request: it streams over WebSocket (`subscribe`). Strawberry
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's `execute`, its steps taken by `RequestLifecycle.run` without Strawberry's extension
+        runner (a schema with other extensions, as tests build, runs Strawberry's own).
+
+        A subscription is never executed as a request: it streams over WebSocket (`subscribe`). Strawberry
         lets one through over HTTP, where its resolver ran as a plain field and failed INTERNAL; refused here,
         the HTTP view answers 400 "subscriptions are not allowed when using POST"."""
         allowed = set(allowed_operation_types or _EXECUTABLE) - {OperationType.SUBSCRIPTION}
-        return await super().execute(*args, allowed_operation_types=allowed, **kwargs)
+        if tuple(self.extensions) != (RequestLifecycle,):
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=operation_extensions,
+            )
+        if not query:
+            raise MissingQueryError
+        execution = self._create_execution_context(
+            query=query,
+            allowed_operation_types=allowed,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+        return await RequestLifecycle.run(execution, operation_name)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # RequestLifecycle logs what is unexpected; expected domain errors are not log lines.

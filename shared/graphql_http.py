@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from shared.context import Context
-from shared.graphql import shape_errors
+from shared.graphql_lifecycle import shape_errors
 
 # One router connection may carry many clients' subscriptions.
 MAX_OPERATIONS_PER_CONNECTION = 1000

@@ -157,7 +157,7 @@ class _DocumentKey:
         )
 
 
-@lru_cache(maxsize=1024)  # as many as `shared.graphql.Documents` keeps documents
+@lru_cache(maxsize=1024)  # as many as `shared.graphql_lifecycle.Documents` keeps documents
 def _cached_argument_strings(key: _DocumentKey) -> ArgumentStrings:
     return argument_strings(key.document, key.operation)
 

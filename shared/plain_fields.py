@@ -54,9 +54,9 @@ REFUSED = Refused()
 
 class Plans:
     """Plans kept by the parsed field they answer and its parent type: the parse cache
-    (`shared.graphql.Documents`) hands the same nodes for the same operation, so each is planned once, not per
-    request. At `limit` plans (one per distinct field of the cached operations) all are dropped and made
-    again."""
+    (`shared.graphql_lifecycle.Documents`) hands the same nodes for the same operation, so each is planned
+    once, not per request. At `limit` plans (one per distinct field of the cached operations) all are dropped
+    and made again."""
 
     def __init__(self, limit: int = 20_000, planner: Callable[[Any, FieldNode], Any] | None = None) -> None:
         self.limit = limit

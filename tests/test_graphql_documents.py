@@ -1,5 +1,5 @@
-"""`shared.graphql.Documents`: an operation's text parsed once and its document validated once, the errors of
-either given again each time."""
+"""`shared.graphql_lifecycle.Documents`: an operation's text parsed once and its document validated once, the
+errors of either given again each time."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import strawberry
 
-from shared import graphql as shared_graphql
-from shared.graphql import Documents
+from shared import graphql_lifecycle as shared_graphql
+from shared.graphql_lifecycle import Documents
 
 
 @strawberry.type

@@ -105,9 +105,11 @@ async def test_a_reading_session_runs_it_on_the_driver_with_the_rows_sqlalchemy_
         assert isinstance(session, ReadingSession)
         first = await prepared.rows(session, {"minimum": 2})
         second = await prepared.rows(session, {"minimum": 4})
-        # Then the driver ran it (SQLAlchemy sent nothing), no connection is held between statements
+        # Then the driver ran it (SQLAlchemy sent nothing), no connection is held between statements, and
+        # no SQLAlchemy session was made for it
         assert seen == []
         assert engine.sync_engine.pool.checkedout() == 0
+        assert not session.opened
         assert not session.sync_session.in_transaction()
 
     # And the rows are SQLAlchemy's, indexed alike, with the statement's own constant
@@ -117,6 +119,27 @@ async def test_a_reading_session_runs_it_on_the_driver_with_the_rows_sqlalchemy_
         == [(3, "item 3", "kept"), (4, "item 4", "kept"), (5, "item 5", "kept")]
     )
     assert [(row[0], row[2]) for row in second] == [(5, "kept")]
+
+
+async def test_a_reading_session_makes_its_sqlalchemy_session_when_a_statement_needs_it(
+    engine: AsyncEngine,
+) -> None:
+    # Given a query's reading session that read on the driver only
+    reading = create_sessionmaker(reading_only(engine), reading=True)
+    async with reading() as session:
+        await PreparedRead(OVER).rows(session, {"minimum": 4})
+        assert not session.opened
+
+        # When an ORM statement runs in it, and then a prepared read again
+        item = await session.get(Item, 2)
+        rows = await PreparedRead(select(text("pg_backend_pid()"))).rows(session, {})
+
+        # Then its session is made, as constructed (its bind, autoflush), and reads on its own connection
+        assert session.opened and item is not None and item.name == "item 2"
+        assert session.bind is reading.kw["bind"] and session.autoflush
+        assert rows[0][0] == await session.scalar(text("SELECT pg_backend_pid()"))
+    # And closing it returns that connection
+    assert engine.sync_engine.pool.checkedout() == 0
 
 
 async def test_elsewhere_it_runs_through_the_session(engine: AsyncEngine) -> None:

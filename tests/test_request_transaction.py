@@ -1,6 +1,6 @@
-"""The request's transaction (shared/graphql.py `RequestLifecycle`, shared/context.py `Context`): whatever
-ends an operation (a failed field, a cancelled request), its session goes back to the pool, and no session
-opens after the request's end. A session never closed holds its connection until the garbage collector
+"""The request's transaction (shared/graphql_lifecycle.py `RequestLifecycle`, shared/context.py `Context`):
+whatever ends an operation (a failed field, a cancelled request), its session goes back to the pool, and no
+session opens after the request's end. A session never closed holds its connection until the garbage collector
 terminates it ("The garbage collector is trying to clean up non-checked-in connection", seen in the fuzz)."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import strawberry
 from eventually import eventually
+from in_process import request_context
 from sqlalchemy import text
-from starlette.requests import Request
 
 from shared.app import SubgraphDefinition, build_runtime, close_runtime
-from shared.context import Context, RequestEnded, Runtime
+from shared.context import RequestEnded, Runtime
 from shared.graphql import build_schema
 from shared.settings import ServiceSettings
 from subgraphs import registry
@@ -41,13 +41,6 @@ async def products_runtime(api: Any) -> AsyncIterator[Runtime[Any]]:
     runtime = await build_runtime(registry.load("products"), api.settings["products"])
     yield runtime
     await close_runtime(runtime)
-
-
-def _context(runtime: Runtime[Any]) -> Context:
-    connection = Request(
-        {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "client": None}
-    )
-    return Context(runtime, connection)
 
 
 # What the in-process operations below do, reported to the test.
@@ -84,7 +77,7 @@ async def test_a_field_still_running_when_its_sibling_failed_leaves_no_session_o
     products_runtime: Runtime[Any],
 ) -> None:
     # Given a field failing synchronously beside one that reads the database a moment later
-    context = _context(products_runtime)
+    context = request_context(products_runtime)
     listing_done.clear()
 
     # When the operation is answered (nulled by the failure) and the other field has finished
@@ -101,7 +94,7 @@ async def test_a_request_cancelled_while_its_transaction_is_open_returns_its_con
     products_runtime: Runtime[Any],
 ) -> None:
     # Given a request that has read the database and awaits a peer, its transaction open
-    context = _context(products_runtime)
+    context = request_context(products_runtime)
     reached_the_peer.clear()
     operation = asyncio.create_task(schema.execute("{ callingAPeer }", context_value=context))
     await asyncio.wait_for(reached_the_peer.wait(), 5)
@@ -140,7 +133,7 @@ async def test_fields_left_running_by_a_failed_non_null_field_return_their_conne
 async def test_a_session_asked_for_after_the_request_ended_is_refused(products_runtime: Runtime[Any]) -> None:
     # Given a request whose operation has been answered (a DataLoader batch whose callers were cancelled may
     # still run after it)
-    context = _context(products_runtime)
+    context = request_context(products_runtime)
     answer = await products_runtime.definition.schema.execute(
         "{ categories { name } }", context_value=context
     )
@@ -157,7 +150,7 @@ async def test_a_transaction_finished_mid_request_lets_the_request_open_another(
     products_runtime: Runtime[Any],
 ) -> None:
     # Given a request that ended its first transaction itself (orders does, before calling its peers)
-    context = _context(products_runtime)
+    context = request_context(products_runtime)
     await context.session.execute(text("SELECT 1"))
     await context.finish(commit=False)
 
@@ -229,7 +222,7 @@ async def test_queries_of_a_read_only_service_skip_the_transaction_only_outside_
     reading_runtime: Runtime[Any], operation: str, in_transaction: bool
 ) -> None:
     # Given a service whose queries only read, reaching PostgreSQL directly or through PgBouncer
-    context = _context(reading_runtime)
+    context = request_context(reading_runtime)
 
     # When an operation reads
     answer = await reading_schema.execute(f"{operation} {{ inTransaction }}", context_value=context)
@@ -252,7 +245,7 @@ async def test_a_query_of_a_read_only_service_that_writes_is_refused_before_the_
         await connection.execute(text("TRUNCATE scratch_writes"))
     try:
         # When one of its queries writes
-        answer = await reading_schema.execute("{ writes }", context_value=_context(reading_runtime))
+        answer = await reading_schema.execute("{ writes }", context_value=request_context(reading_runtime))
 
         # Then the write is refused (a programming error, masked as INTERNAL) and nothing was written;
         # the service's own transactions write as ever

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from myshop.servers import free_port
 from shared import errors
-from shared.graphql import shape_error
+from shared.graphql_lifecycle import shape_error
 
 
 async def raised_by(coro) -> BaseException:
