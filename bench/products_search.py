@@ -391,6 +391,8 @@ async def run(args: argparse.Namespace) -> None:
         # The sequential requests go over the router's own HTTP/1.1 client (one keep-alive connection): the
         # reference is a bare asyncpg connection, so the HTTP side gets a bare client too. httpx spent about
         # 0.8 ms of each request on its own side (`{ __typename }`: 1.3 ms p50 over httpx, 0.5 ms over this).
+        # It decodes the answer with orjson, as the router decodes a subgraph's: the standard library's json
+        # took 25-40 µs of each search's p50 (a 9 KB page), the client's time, not the server's.
         pool = Http1Pool(f"{base}/graphql", limit=1, keepalive=60)
         try:
             for case in cases:
@@ -398,7 +400,7 @@ async def run(args: argparse.Namespace) -> None:
 
                 async def request(body: bytes = body) -> dict[str, Any]:
                     response = await pool.post(body, {"content-type": "application/json"}, 30)
-                    payload = json.loads(response.body)
+                    payload = orjson.loads(response.body)
                     if response.status != 200 or payload.get("errors"):
                         raise RuntimeError(f"request failed: {response.status} {payload}")
                     return payload

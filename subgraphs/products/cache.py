@@ -39,9 +39,8 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import orjson
 from redis.asyncio import Redis
@@ -83,10 +82,10 @@ return skipped
 """
 
 
-@dataclass(frozen=True, slots=True)
-class ProductRecord:
-    """A product row as reads by id see it: from the cache or from PostgreSQL (`of`), never attached to a
-    session. (Building one is ~2 µs; an ORM instance ~17.)"""
+class ProductRecord(NamedTuple):
+    """A product row as reads by id and listings see it: from the cache or from PostgreSQL (`of`), never
+    attached to a session. A named tuple: built from a row's values in 0.4 µs, against 1.3 for a frozen
+    dataclass (20 a search page) and ~17 for an ORM instance."""
 
     id: uuid.UUID
     sku: str
