@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     REAL,
@@ -112,8 +112,9 @@ def _record(row: Any) -> ProductRecord:
     return ProductRecord(*row[:_LISTED])
 
 
-@dataclass(frozen=True, slots=True)
-class RankedProduct:
+class RankedProduct(
+    NamedTuple
+):  # a named tuple: one per row of a page, built in a third of a dataclass's time
     product: ProductRecord
     # ts_rank as PostgreSQL computed it (a `real`) in a search by relevance; else None.
     rank: float | None = None
