@@ -112,9 +112,7 @@ def _record(row: Any) -> ProductRecord:
     return ProductRecord(*row[:_LISTED])
 
 
-class RankedProduct(
-    NamedTuple
-):  # a named tuple: one per row of a page, built in a third of a dataclass's time
+class RankedProduct(NamedTuple):  # one per row of a page: built in a third of a frozen dataclass's time
     product: ProductRecord
     # ts_rank as PostgreSQL computed it (a `real`) in a search by relevance; else None.
     rank: float | None = None
