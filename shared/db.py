@@ -163,13 +163,6 @@ class RequestSession(AsyncSession):
         self._turn = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
 
-    def writes_pending(self) -> bool:
-        """Objects added, changed or deleted and not flushed yet."""
-        return bool(self.new or self.dirty or self.deleted)
-
-    def idle(self) -> bool:
-        return not self.writes_pending() and not self.sync_session.in_transaction()
-
 
 def _taking_turns(operation: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(operation)
@@ -196,10 +189,15 @@ for _name in (
 
 def idle(session: AsyncSession) -> bool:
     """`session` has nothing to write and no transaction open: committing, rolling back or closing it would
-    change nothing."""
-    if isinstance(session, RequestSession):
-        return session.idle()
-    return not (session.new or session.dirty or session.deleted) and not session.sync_session.in_transaction()
+    change nothing. A reading session never made (`ReadingSession.opened`) is."""
+    if isinstance(session, ReadingSession) and not session.opened:
+        return True
+    return not _writes_pending(session) and not session.sync_session.in_transaction()
+
+
+def _writes_pending(session: AsyncSession) -> bool:
+    """Objects added, changed or deleted and not flushed yet."""
+    return bool(session.new or session.dirty or session.deleted)
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -265,11 +263,8 @@ class ReadingSession(RequestSession):
         """Whether its SQLAlchemy session was made."""
         return self._deferred is None
 
-    def idle(self) -> bool:
-        return not self.opened or super().idle()
-
     def writes_pending(self) -> bool:
-        return self.opened and super().writes_pending()
+        return self.opened and _writes_pending(self)
 
     @property
     def engine(self) -> AsyncEngine:

@@ -246,10 +246,8 @@ class RequestLifecycle(Documents):
         lifecycle.execution_context = execution
         try:
             lifecycle.parse()
-        except GraphQLError as error:
-            return lifecycle._refused([error])
-        except Exception as error:  # as Strawberry: a parser failing otherwise is the request's error
-            return lifecycle._refused([GraphQLError(str(error), original_error=error)])
+        except Exception as error:  # as Strawberry: a parser failing otherwise is the request's error too
+            return lifecycle._refused([_graphql_error(error)])
         try:
             operation_type = execution.operation_type
         except RuntimeError as error:
@@ -277,9 +275,7 @@ class RequestLifecycle(Documents):
             await lifecycle.abort(operation_type)
             if not isinstance(exc, Exception):
                 raise
-            return lifecycle._refused(
-                [exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)],
-            )
+            return lifecycle._refused([_graphql_error(exc)])
         execution.result = result
         await lifecycle.complete(operation_type, result)
         lifecycle.shape(result)
@@ -291,3 +287,8 @@ class RequestLifecycle(Documents):
         self.execution_context.result = result
         self.shape(result)
         return result
+
+
+def _graphql_error(error: Exception) -> GraphQLError:
+    """What raised, as the request's error (as Strawberry's execute makes it)."""
+    return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
