@@ -15,8 +15,10 @@ for that field, which reads the same attributes again and makes the error graphq
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from operator import attrgetter
+from types import CodeType
 from typing import Any
 
 from graphql import (
@@ -164,15 +166,23 @@ def _leaf(kind: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complete
 
     # The built-in scalars answer a value of their own Python type as it is (an Int within 32 bits): that
     # check alone, inline, for the common case; anything else goes through `serialize` as graphql-core would.
+    # `inline` names the check for an object's compiled answer (`_compiled`), which writes it in its source.
     if kind is GraphQLString or kind is GraphQLID:
-        return lambda value: value if value.__class__ is str else leaf(value)
-    if kind is GraphQLBoolean:
-        return lambda value: value if value.__class__ is bool else leaf(value)
-    if kind is GraphQLInt:
-        return lambda value: (
+        check: Any = lambda value: value if value.__class__ is str else leaf(value)  # noqa: E731
+        check.inline = "str"
+    elif kind is GraphQLBoolean:
+        check = lambda value: value if value.__class__ is bool else leaf(value)  # noqa: E731
+        check.inline = "bool"
+    elif kind is GraphQLInt:
+        check = lambda value: (  # noqa: E731
             value if value.__class__ is int and _INT_MIN <= value <= _INT_MAX else leaf(value)
         )
-    return leaf
+        check.inline = "int"
+    else:
+        return leaf
+    # In a compiled answer, the value failing the inline check goes to `leaf` itself.
+    check.fallback = leaf
+    return check  # type: ignore[no-any-return]
 
 
 def _list(item: Complete, non_null: bool) -> Complete:
@@ -242,7 +252,6 @@ def _object(kind: GraphQLObjectType, selections: Any, non_null: bool) -> Complet
         return None  # an `is_type_of` of our own may read the resolve info
     fields: list[tuple[str, Read | None, Complete | None]] = []
     keys = set()
-    name = kind.name
     for selection in selections:
         if not isinstance(selection, FieldNode) or selection.directives:
             return None  # fragments, @skip, @include, @defer: graphql-core collects those
@@ -259,19 +268,77 @@ def _object(kind: GraphQLObjectType, selections: Any, non_null: bool) -> Complet
         if complete is None:
             return None
         fields.append((key, read, complete))
-    selected = tuple(fields)
+    return _compiled(kind.name, fields, is_type_of, non_null)
 
-    def answer(value: Any) -> Any:
-        if value is None:
-            if non_null:
-                raise REFUSED
-            return None
+
+def _compiled(
+    name: str, fields: list[tuple[str, Read | None, Complete | None]], is_type_of: Any, non_null: bool
+) -> Complete:
+    """One object's answer as one function, its source written here: a dict display of its fields in the
+    selection's order, each read as an attribute (`value.sku`) and, for the built-in scalars, its type
+    checked inline. Against a loop over (key, read, complete) with a call per read and per check, a listing
+    edge costs about half as many instructions (bench/service_cpu.py --instructions).
+
+    Nothing of the request enters the source: keys (aliases are the client's) and everything else are names
+    in the function's namespace (`k0`, `c0`); attribute names only when they are Python identifiers of the
+    schema's own fields (`_attribute`)."""
+    namespace: dict[str, Any] = {"REFUSED": REFUSED, "is_type_of": is_type_of, "name": name}
+    items = []
+    for index, (key, read, complete) in enumerate(fields):
+        namespace[f"k{index}"] = key
+        if read is None:
+            items.append(f"k{index}: name")
+            continue
+        attribute = _attribute(read)
+        value = f"value.{attribute}" if attribute else f"r{index}(value)"
+        namespace[f"r{index}"] = read
+        namespace[f"c{index}"] = complete
+        check = _INLINE_CHECKS.get(getattr(complete, "inline", None))  # type: ignore[arg-type]
+        if check is None:
+            items.append(f"k{index}: c{index}({value})")
+        else:
+            namespace[f"c{index}"] = complete.fallback  # type: ignore[union-attr]
+            items.append(f"k{index}: v if {check.format(f'(v := {value})')} else c{index}(v)")
+    source = [
+        "def answer(value):",
+        "    if value is None:",
+        "        raise REFUSED" if non_null else "        return None",
+    ]
+    if is_type_of is not None:
         # Strawberry's own check (an instance of the type, or of one of its interfaces); it reads no info.
-        if is_type_of is not None and not is_type_of(value, None):
-            raise REFUSED
-        return {
-            key: name if read is None else complete(read(value))  # type: ignore[misc]
-            for key, read, complete in selected
-        }
+        source += ["    if not is_type_of(value, None):", "        raise REFUSED"]
+    source.append("    return {" + ", ".join(items) + "}")
+    exec(_code("\n".join(source)), namespace)  # our own source: no request text in it (above)
+    return namespace["answer"]  # type: ignore[no-any-return]
 
-    return answer
+
+def _code(source: str) -> CodeType:
+    """`source` compiled, once per distinct source (one per shape of selection: its length, each field's
+    attribute and check): compiling costs about 15 µs per field, running compiled code into a namespace
+    0.5 µs. At 4,096 sources all are dropped (a client can vary its selections)."""
+    code = _CODES.get(source)
+    if code is None:
+        if len(_CODES) >= 4096:
+            _CODES.clear()
+        code = _CODES[source] = compile(source, "<shared.plain_fields>", "exec")
+    return code
+
+
+_CODES: dict[str, CodeType] = {}
+
+
+def _attribute(read: Read) -> str | None:
+    """The attribute `read` reads, when it is a plain `attrgetter` of one Python identifier."""
+    if read.__class__ is not attrgetter:
+        return None
+    _, names = read.__reduce__()  # (attrgetter, its names), as pickle sees it
+    attribute = names[0] if len(names) == 1 else None
+    return attribute if attribute.isidentifier() and not keyword.iskeyword(attribute) else None
+
+
+# A built-in scalar's own Python type, answered as it is (`_leaf`), checked inline; `{}` is the value.
+_INLINE_CHECKS = {
+    "str": "{}.__class__ is str",
+    "bool": "{}.__class__ is bool",
+    "int": f"{{}}.__class__ is int and {_INT_MIN} <= v <= {_INT_MAX}",
+}

@@ -14,7 +14,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
 from shared.graphql import RequestExecutor
-from shared.plain_fields import Plans
+from shared.plain_fields import Plans, completion
 
 
 class Never(BasePermission):
@@ -352,3 +352,22 @@ def test_plans_are_kept_per_parsed_field_and_parent_type_up_to_their_limit() -> 
     assert plans.get(item, node) is planned  # type: ignore[arg-type]
     plans.get(item, name_node("{ items { name } }"))  # type: ignore[arg-type]
     assert plans.get(item, node) is not planned  # type: ignore[arg-type]
+
+
+def items_node(query: str) -> FieldNode:
+    return parse(query).definitions[0].selection_set.selections[0]  # type: ignore[attr-defined, no-any-return]
+
+
+def test_objects_of_one_shape_share_their_compiled_code_and_keep_their_own_keys() -> None:
+    item = strawberry.Schema(query=Query)._schema.get_type("Item")
+    aliased = completion(item, items_node("{ items { a: name count } }"))  # type: ignore[arg-type]
+    other_alias = completion(item, items_node("{ items { b: name count } }"))  # type: ignore[arg-type]
+    other_order = completion(item, items_node("{ items { count name } }"))  # type: ignore[arg-type]
+    assert aliased is not None and other_alias is not None and other_order is not None
+    value = make_items()[1]
+    assert aliased(value) == {"a": "item 1", "count": 1}
+    assert other_alias(value) == {"b": "item 1", "count": 1}
+    assert list(other_order(value)) == ["count", "name"]
+    # The keys (a client's aliases) are not in the source: one shape, one compiled code
+    assert aliased.__code__ is other_alias.__code__
+    assert other_order.__code__ is not aliased.__code__
