@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -58,8 +58,31 @@ def page_size(first: int | None, *, default: int = DEFAULT_PAGE_SIZE, maximum: i
 
 def encode_cursor(kind: str, key: Sequence[Any]) -> str:
     """`kind` names the ordering the key belongs to, so a cursor of one listing is refused by another."""
-    raw = orjson.dumps({"v": 1, "k": kind, "p": list(key)})
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return _base64url(orjson.dumps({"v": 1, "k": kind, "p": list(key)}))
+
+
+def cursor_encoder(kind: str) -> Callable[[list[Any]], str]:
+    """`encode_cursor` for the keys of one page, all of one `kind`: the same cursors, the JSON and base64 of
+    what they share encoded once. Base64 encodes each 3 bytes on their own, so the shared head up to a
+    multiple of 3 bytes is encoded once and the rest (its last bytes, then the key) per cursor. A search
+    page's cursors cost half as many instructions."""
+    head = orjson.dumps({"v": 1, "k": kind, "p": []}).removesuffix(b"[]}")  # {"v":1,"k":"...","p":
+    split = len(head) - len(head) % 3
+    encoded_head, tail = _base64url(head[:split]), head[split:]
+    dumps = orjson.dumps
+
+    def encode(key: list[Any]) -> str:
+        return encoded_head + _base64url(tail + dumps(key) + b"}")
+
+    return encode
+
+
+def _base64url(raw: bytes) -> str:
+    """URL-safe base64 without padding (`base64.urlsafe_b64encode`, its two layers of calls skipped)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def decode_cursor(cursor: str, kind: str, *, field: str = "after") -> list[Any]:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import interval_seconds
 from shared.errors import BadUserInput, RateLimited
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import cursor_encoder, decode_cursor, encode_cursor, page_size
 from shared.ratelimit import Limit, RateLimiter
 
 
@@ -35,6 +35,18 @@ def test_a_cursor_round_trips_and_is_refused_by_another_listing() -> None:
     assert decode_cursor(cursor, "products:newest") == ["2026-01-01T00:00:00", "abc"]
     with pytest.raises(BadUserInput):
         decode_cursor(cursor, "users:created")
+
+
+# Kinds whose shared head is 0, 1 and 2 bytes past a multiple of 3; keys of each JSON type a cursor holds.
+@pytest.mark.parametrize("kind", ["k", "ki", "kin", "products:relevance:c90cfe686dc2a19d", "ü/+?"])
+@pytest.mark.parametrize(
+    "key",
+    [[0.9976013898849487, "b0b8fec4-d2ef-5a67-9f0d-24b0db63abdd"], [1999, "x"], ["2026-01-01T00:00:00"], []],
+)
+def test_a_page_encoder_makes_the_cursors_encode_cursor_makes(kind: str, key: list[object]) -> None:
+    encode = cursor_encoder(kind)
+    assert encode(key) == encode_cursor(kind, key)
+    assert decode_cursor(encode(key), kind) == key
 
 
 @pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", encode_cursor("x", [1])[:-3], "eyJ2IjoyfQ"])

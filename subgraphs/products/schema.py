@@ -382,7 +382,7 @@ class Query:
         built = connection(
             page.items,
             size=page.size,
-            cursor_of=page.cursor_of,
+            cursor_of=page.cursors(),
             node_of=_listed,
             has_previous=page.has_previous,
             total_count=page.total_count,

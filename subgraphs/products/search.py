@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from shared.context import Context
 from shared.errors import BadUserInput, Forbidden
 from shared.ids import uuid_or_none
 from shared.money import normalize_currency
-from shared.pagination import decode_cursor, encode_cursor, newest_first_position, page_size
+from shared.pagination import cursor_encoder, decode_cursor, newest_first_position, page_size
 from subgraphs.products import facets_repository, search_repository
 from subgraphs.products.activity import activity_of, reader_of
 from subgraphs.products.facets_repository import FacetRow
@@ -92,16 +92,14 @@ class ProductPage:
     total_count: int | None
     listing: Listing
 
-    def cursor_of(self, item: RankedProduct) -> str:
-        product = item.product
-        key: list[Any]
+    def cursors(self) -> Callable[[RankedProduct], str]:
+        """The cursor of each item of this page: its key in the page's order, encoded (`cursor_encoder`)."""
+        encode = cursor_encoder(self.cursor_kind)
         if self.listing.sort in PRICE_SORTS:
-            key = [item.price, str(product.id)]
-        elif self.listing.sort is ProductSort.RELEVANCE:
-            key = [item.rank, str(product.id)]
-        else:
-            key = [product.created_at.isoformat(), str(product.id)]
-        return encode_cursor(self.cursor_kind, key)
+            return lambda item: encode([item.price, str(item.product.id)])
+        if self.listing.sort is ProductSort.RELEVANCE:
+            return lambda item: encode([item.rank, str(item.product.id)])
+        return lambda item: encode([item.product.created_at.isoformat(), str(item.product.id)])
 
 
 @dataclass(frozen=True, slots=True)
