@@ -7,9 +7,9 @@ cost a `{ __typename }` a fifth of its CPU in process (22 of 100 us).
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
@@ -48,7 +48,8 @@ class EdgeMiddleware:
                 incoming = value.decode("latin-1")
             elif key == b"traceparent" or key == b"tracestate":
                 carrier[key.decode("latin-1")] = value.decode("latin-1")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Else 128 random bits in hex: uuid4().hex's length, without building a UUID object.
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         header = (b"x-request-id", request_id.encode())
         runtime = getattr(scope["app"].state, "runtime", None) if kind == "http" else None
         status = 500
