@@ -237,12 +237,13 @@ def compiled(statement: Any) -> tuple[str, list[Any]]:
 
 def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
     """What one GraphQL request of `case` runs: the page (PAGE_SIZE + 1 rows) with its total, and the facets
-    statement when the case asks for them."""
+    statement when the case asks for them. Neither query shows a product's dates: the page reads them as nulls
+    (`dated=False`), as the service does."""
     listing = case.listing
     filters, sort = listing.filters, listing.sort
     if sort is ProductSort.RELEVANCE:
         page = search_repository.search_page_statement(
-            filters, after=None, limit=PAGE_SIZE + 1, with_total=True
+            filters, after=None, limit=PAGE_SIZE + 1, with_total=True, dated=False
         )
     elif sort in (ProductSort.PRICE_ASC, ProductSort.PRICE_DESC):
         page = search_repository.price_page_statement(
@@ -251,6 +252,7 @@ def reference_sql(case: Case) -> list[tuple[str, list[Any]]]:
             after=None,
             limit=PAGE_SIZE + 1,
             with_total=True,
+            dated=False,
         )
     else:
         page = search_repository.newest_page_statement(

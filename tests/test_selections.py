@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import strawberry
+from graphql import execute, parse
 
 from shared.selections import selects
 
@@ -70,3 +71,17 @@ async def test_selects_sees_nested_fields_through_fragments(
     else:
         assert {key: asked[key] for key in expected} == expected
     assert asked["nothing"] is False
+
+
+async def test_what_a_field_asks_follows_the_nodes_its_variables_merge_into_it() -> None:
+    # One parsed operation (its nodes, as the parse cache hands them): whether the second `page` merges into
+    # the first depends on `$more`, so what was asked is not kept for the first node alone.
+    query = (
+        "query Q($more: Boolean!) { page { total } page @include(if: $more) { orders { lines { sku } } } }"
+    )
+    document = parse(query)
+    for more in (False, True, False):
+        asked.clear()
+        result = execute(schema._schema, document, variable_values={"more": more})
+        assert result.errors is None
+        assert asked["sku"] is more

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.ids import uuid_or_none
 from shared.outbox import Event
 from shared.subscriptions import Batched, ConsumerSpec, Subscription
-from subgraphs.products import search_repository
+from subgraphs.products import availability_repository
 from subgraphs.products.cache import ProductCache
 from subgraphs.products.models import outbox, processed_events
 from subgraphs.products.repository import VariantRecord
@@ -128,7 +128,7 @@ async def stock_changed_many(session: AsyncSession, events: Sequence[Event]) -> 
         kept = levels.get(variant_id)
         if kept is None or kept[1] <= event.occurred_at:  # one moment twice: the later in the stream
             levels[variant_id] = (available, event.occurred_at)
-    await search_repository.record_availabilities(session, levels)
+    await availability_repository.record_availabilities(session, levels)
 
 
 # One event or a burst of them (`shared.consumer` applies a run of them in one transaction).

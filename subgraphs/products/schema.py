@@ -201,6 +201,13 @@ class ProductVariant:
         return [cls.from_record(record) if record is not None else None for record in records]
 
 
+def _shows_dates(info: Info) -> bool:
+    """Whether a listing's selection reads its products' dates (through fragments too; a `@skip`ped one
+    counts): else they are not read from the database."""
+    paths = [(*via, date) for via in (("nodes",), ("edges", "node")) for date in ("createdAt", "updatedAt")]
+    return any(selects(info, *path) for path in paths)
+
+
 def _listed(item: RankedProduct) -> Product:
     return Product.from_row(item.product)
 
@@ -377,7 +384,11 @@ class Query:
             sort=sort.value if sort is not None else None,
         )
         page = await search_service.page(
-            listing, first=first, after=after, with_total=selects(info, "totalCount")
+            listing,
+            first=first,
+            after=after,
+            with_total=selects(info, "totalCount"),
+            dated=_shows_dates(info),
         )
         built = connection(
             page.items,

@@ -306,16 +306,24 @@ class CatalogSearch:
         return clean_listing(search, category, include_archived=include_archived, filter=filter, sort=sort)
 
     async def page(
-        self, listing: Listing, *, first: int | None, after: str | None, with_total: bool = False
+        self,
+        listing: Listing,
+        *,
+        first: int | None,
+        after: str | None,
+        with_total: bool = False,
+        dated: bool = True,
     ) -> ProductPage:
-        """A page of `listing` after the cursor `after` (one statement, the total riding along)."""
+        """A page of `listing` after the cursor `after` (one statement, the total riding along). Not `dated`
+        (nothing shows them): its products' created_at and updated_at may be None; newest first reads them
+        anyway, its cursors hold created_at."""
         filters, sort = listing.filters, listing.sort
         size = page_size(first)
         kind = cursor_kind(listing)
         if sort is ProductSort.RELEVANCE:
             rank_after = _rank_key(decode_cursor(after, kind)) if after is not None else None
             found = await search_repository.search_page(
-                self.session, filters, after=rank_after, limit=size + 1, with_total=with_total
+                self.session, filters, after=rank_after, limit=size + 1, with_total=with_total, dated=dated
             )
         elif sort in PRICE_SORTS:
             price_after = _price_key(decode_cursor(after, kind)) if after is not None else None
@@ -326,6 +334,7 @@ class CatalogSearch:
                 after=price_after,
                 limit=size + 1,
                 with_total=with_total,
+                dated=dated,
             )
         else:
             newest_after = newest_first_position(after, kind) if after is not None else None

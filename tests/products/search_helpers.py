@@ -11,7 +11,7 @@ from typing import Any
 from products_helpers import create
 from sqlalchemy import delete, insert, update
 
-from subgraphs.products import search_repository
+from subgraphs.products import availability_repository
 from subgraphs.products.models import Product, ProductOption, ProductVariant
 
 SEARCH = """
@@ -88,7 +88,7 @@ async def product_with_variants(
                 )
             )
             if variant.units:
-                await search_repository.record_availability(
+                await availability_repository.record_availability(
                     session, variant.id, variant.units, datetime.now(UTC)
                 )
     return product

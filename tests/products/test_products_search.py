@@ -226,6 +226,39 @@ async def test_every_sort_pages_without_duplicates_or_gaps(gql, admin_token, sor
         assert walked_ids == [p["id"] for p in reversed(products)]
 
 
+DATED = """
+query Dated($search: String, $sort: ProductSort) {
+  products(search: $search, sort: $sort, first: 10) { edges { node { id createdAt } } }
+}
+"""
+# The dates asked through a named fragment only: `products` reads them all the same.
+UPDATED = """
+query Updated($search: String, $sort: ProductSort) {
+  products(search: $search, sort: $sort, first: 10) { nodes { id ...Updated } }
+}
+fragment Updated on Product { updatedAt }
+"""
+BY_ID = "query ById($id: ID!) { product(id: $id) { createdAt updatedAt } }"
+
+
+@pytest.mark.parametrize("sort", ["PRICE_ASC", "RELEVANCE", "NEWEST"])
+async def test_a_listing_reads_its_products_dates_when_its_selection_shows_them(gql, admin_token, sort):
+    # A listing that shows no date does not read them (search_repository `dated`); one that does gets them.
+    products = await many_priced(gql, admin_token, [100, 200])
+    variables = {"sort": sort, "search": "lamp" if sort == "RELEVANCE" else None}
+    dated = (await gql("products", DATED, variables)).ok()["products"]["edges"]
+    updated = (await gql("products", UPDATED, variables)).ok()["products"]["nodes"]
+    assert {node["id"] for node in updated} >= {product["id"] for product in products}
+    for product in products:
+        expected = (await gql("products", BY_ID, {"id": product["id"]})).ok()["product"]
+        assert [edge["node"]["createdAt"] for edge in dated if edge["node"]["id"] == product["id"]] == [
+            expected["createdAt"]
+        ]
+        assert [node["updatedAt"] for node in updated if node["id"] == product["id"]] == [
+            expected["updatedAt"]
+        ]
+
+
 async def test_category_argument_and_filter_categories_both_apply(gql, admin_token):
     await many_priced(gql, admin_token, [100, 200, 300])
 
