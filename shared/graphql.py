@@ -19,7 +19,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
-from shared import plain_fields
+from shared import argument_conversion, plain_fields
 from shared.context import Context
 from shared.graphql_lifecycle import RequestLifecycle
 from shared.input_hygiene import InputHygieneExecutor
@@ -220,6 +220,10 @@ class _ArgumentNames(NameConverter):
         if known is None or known[0] is not argument:  # kept with its argument: an id is never reused
             known = self._arguments[id(argument)] = (argument, super().from_argument(argument))
         return known[1]
+
+
+# Strawberry's argument conversion answers built-in scalars directly (shared.argument_conversion).
+argument_conversion.install()
 
 
 def build_schema(
