@@ -292,11 +292,11 @@ def _compiled(
         attribute = _attribute(read)
         value = f"value.{attribute}" if attribute else f"r{index}(value)"
         namespace[f"r{index}"] = read
-        namespace[f"c{index}"] = complete
         check = _INLINE_CHECKS.get(getattr(complete, "inline", None))  # type: ignore[arg-type]
         if check is None:
+            namespace[f"c{index}"] = complete
             items.append(f"k{index}: c{index}({value})")
-        else:
+        else:  # the value failing the inline check goes to the scalar's own answer
             namespace[f"c{index}"] = complete.fallback  # type: ignore[union-attr]
             items.append(f"k{index}: v if {check.format(f'(v := {value})')} else c{index}(v)")
     source = [

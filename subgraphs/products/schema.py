@@ -204,8 +204,10 @@ class ProductVariant:
 def _shows_dates(info: Info) -> bool:
     """Whether a listing's selection reads its products' dates (through fragments too; a `@skip`ped one
     counts): else they are not read from the database."""
-    paths = [(*via, date) for via in (("nodes",), ("edges", "node")) for date in ("createdAt", "updatedAt")]
-    return any(selects(info, *path) for path in paths)
+    return any(selects(info, *path) for path in _DATE_PATHS)
+
+
+_DATE_PATHS = [(*via, date) for via in (("nodes",), ("edges", "node")) for date in ("createdAt", "updatedAt")]
 
 
 def _listed(item: RankedProduct) -> Product:
